@@ -1,0 +1,97 @@
+/* agg.h - mergeable aggregates: the statistics an entry's values compute.
+ *
+ * Every aggregate is a state with init / update / merge / encode / decode /
+ * result, and merge is associative and commutative, so slave-side combining,
+ * master merging, spool replay and journal recovery are all the same merge.
+ *
+ *   count                 rows seen (no argument)
+ *   sum(x)                exact for integers (128-bit accumulator; overflow of
+ *                         that is detected and reported), compensated for floats
+ *   min(x), max(x)        numeric; integers stay exact
+ *   avg(x)                sum / count of non-missing values
+ *   distinct(x)           HyperLogLog, 2^14 registers (standard error 0.81%),
+ *                         exact while small (sparse list of hashes)
+ *   distinct_exact(x[,cap]) set of 64-bit value hashes, at most cap (default
+ *                         100000); beyond the cap it stops growing and the
+ *                         result is flagged AGG_RES_CAPPED (a lower bound)
+ *   percentile(x, p)      DDSketch, relative accuracy 1% (gamma = 1.02)
+ *
+ * Missing values (VAL_NULL) are skipped by every aggregate but count.
+ *
+ * A state is a fixed block of agg_state_size() bytes (8-aligned) inside a
+ * partial-table row; growing parts (HLL registers, hash sets, sketch bins) live
+ * on the heap and are freed by agg_release. Functions on distinct states are
+ * safe in different threads; none locks. */
+#ifndef ABBEY_AGG_H
+#define ABBEY_AGG_H
+
+#include <apr_pools.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+#include "value.h"
+
+typedef enum agg_kind_t {
+    AGG_COUNT = 0,
+    AGG_SUM,
+    AGG_MIN,
+    AGG_MAX,
+    AGG_AVG,
+    AGG_DISTINCT,
+    AGG_DISTINCT_EXACT,
+    AGG_PERCENTILE,
+    AGG__COUNT
+} agg_kind_t;
+
+#define AGG_EXACT_CAP_DEFAULT 100000u
+#define AGG_EXACT_CAP_MAX 10000000u
+
+typedef struct agg_spec_t {
+    agg_kind_t kind;
+    double pct;   /* percentile: p in (0, 100] */
+    uint32_t cap; /* distinct_exact: cap on the set's size */
+} agg_spec_t;
+
+/* Result flags. */
+#define AGG_RES_NULL 1     /* no values were seen (min/max/avg/percentile) */
+#define AGG_RES_CAPPED 2   /* distinct_exact hit its cap: the figure is a lower bound */
+#define AGG_RES_OVERFLOW 4 /* sum overflowed its 128-bit accumulator: figure is a float */
+
+typedef struct agg_result_t {
+    double num;     /* the figure as a double (sorting, comparisons) */
+    char text[48];  /* the exact figure as text ("" when AGG_RES_NULL) */
+    unsigned flags; /* AGG_RES_* */
+} agg_result_t;
+
+const char *agg_kind_name(agg_kind_t k);                 /* "count", "sum", ... */
+int agg_kind_from_name(const char *name, size_t len, agg_kind_t *out); /* 0 or -1 */
+int agg_takes_arg(agg_kind_t k);     /* 1 for all but count */
+int agg_needs_number(agg_kind_t k);  /* 1 for sum, min, max, avg, percentile */
+
+size_t agg_state_size(const agg_spec_t *s);       /* bytes, multiple of 8 */
+void agg_init(const agg_spec_t *s, void *state);  /* a fresh, empty state */
+
+/* Add one value (NULL v for count). Returns 0, or -1 when the aggregate needs a
+ * number and v is not one (NULL values are skipped and return 0). */
+int agg_update(const agg_spec_t *s, void *state, const val_t *v);
+
+/* dst := dst merged with src. src is unchanged. */
+void agg_merge(const agg_spec_t *s, void *dst, const void *src);
+
+/* Free the heap parts; the state must be agg_init'ed again before reuse. */
+void agg_release(const agg_spec_t *s, void *state);
+
+/* Serialize a state (compact; HLL and sketches sparse while small). */
+void agg_encode(const agg_spec_t *s, const void *state, buf_t *out);
+
+/* Decode one state written by agg_encode into a fresh (agg_init'ed) state.
+ * Bounds every length and value before use; on malformed input returns
+ * APR_EINVAL with a reason, and the state stays valid (releasable). */
+apr_status_t agg_decode(const agg_spec_t *s, void *state, buf_reader_t *r, abbey_err_t *err);
+
+/* The figure a report shows. */
+void agg_result(const agg_spec_t *s, const void *state, agg_result_t *out);
+
+#endif

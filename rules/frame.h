@@ -1,0 +1,86 @@
+/* frame.h - the frame: one partial result for one source range, on the wire and on disk.
+ *
+ * The same bytes are the body of POST /v1/partials, a master journal record
+ * and a slave spool record. Layout (integers little-endian):
+ *
+ *   0   magic "ABBF"                      4 bytes
+ *   4   version (1)                       1
+ *   5   flags (0)                         1
+ *   6   reserved (0)                      2
+ *   8   header length H                   4   (<= FRAME_MAX_HEADER)
+ *   12  payload length Z (compressed)     4   (<= FRAME_MAX_PAYLOAD)
+ *   16  payload length U (uncompressed)   4   (<= FRAME_MAX_RAW)
+ *   20  header                            H   (fields below, in order)
+ *   20+H payload, zlib                    Z
+ *   20+H+Z CRC32 of bytes [0, 20+H+Z)     4
+ *
+ * Header: config_hash u64, round u64, lease u64, start u64, end u64, lines
+ * varint, bad_lines varint, bytes varint, then strings (varint length + bytes):
+ * job, source, slave, master. Payload: varint group count, then per group:
+ * group name, varint entry count, per entry: entry name, varint value count,
+ * one byte agg kind per value, varint row count, per row: key (string), then
+ * each value's agg_encode bytes.
+ *
+ * Decoders bound every length before trusting it, check the CRC before
+ * inflating, never read outside the buffer, and decode all-or-nothing. */
+#ifndef ABBEY_FRAME_H
+#define ABBEY_FRAME_H
+
+#include <apr_pools.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+#include "partial.h"
+
+#define FRAME_MAGIC "ABBF"
+#define FRAME_VERSION 1
+#define FRAME_FIXED 20              /* bytes before the header */
+#define FRAME_MAX_HEADER 4096
+#define FRAME_MAX_PAYLOAD (64u << 20)
+#define FRAME_MAX_RAW (256u << 20)
+#define FRAME_NAME_MAX 64           /* job, slave, master names (with NUL) */
+#define FRAME_SOURCE_MAX 1024       /* source instance id (with NUL) */
+
+struct rules_job_t;
+
+typedef struct frame_header_t {
+    uint64_t config_hash;
+    uint64_t round;
+    uint64_t lease;
+    uint64_t start, end; /* byte range [start, end) of the source instance */
+    uint64_t lines, bad_lines, bytes;
+    char job[FRAME_NAME_MAX];
+    char source[FRAME_SOURCE_MAX];
+    char slave[FRAME_NAME_MAX];
+    char master[FRAME_NAME_MAX];
+} frame_header_t;
+
+/* Append one frame to out: header h, and the tables of p's entries whose
+ * group g has groups[g] != 0 (groups NULL: every group). A frame with no
+ * groups selected is valid ("empty": the range, and nothing for this master).
+ * Returns APR_SUCCESS, or APR_EINVAL when a header string is too long. */
+apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
+                          buf_t *out, abbey_err_t *err);
+
+/* Check the frame at buf[0..len): magic, version, lengths, CRC; decode the header.
+ * Returns APR_SUCCESS and *frame_len (total bytes of this frame);
+ * APR_INCOMPLETE when buf holds only a prefix of a possibly valid frame (a torn
+ * tail); APR_EINVAL (corrupt) with the reason. Does not inflate the payload. */
+apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_t *frame_len,
+                        abbey_err_t *err);
+
+/* frame_peek, then inflate and decode the payload against job (group, entry
+ * and aggregate kinds must match it) and merge it into into (a partial of
+ * job). All-or-nothing: on any error into is unchanged. Rows are merged, and
+ * h's line counters are added to into's. */
+apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
+                          frame_header_t *h, partial_t *into, size_t *frame_len,
+                          abbey_err_t *err);
+
+/* Offset of the next FRAME_MAGIC at or after from (len when none): where a
+ * reader resumes after a corrupt frame. */
+size_t frame_resync(const uint8_t *buf, size_t len, size_t from);
+
+#endif

@@ -1,0 +1,54 @@
+/* ptable.h - partial table: one entry's statistics, key tuple -> aggregate states.
+ *
+ * An open-addressing hash table (linear probing, stored 64-bit hashes) whose
+ * rows are carved from an APR pool: key bytes followed by the entry's
+ * aggregate states at fixed offsets. Inserting a new key allocates once from
+ * the pool; updating an existing key allocates nothing. A table grows by
+ * doubling its slot array; rows never move, so row pointers stay valid until
+ * ptable_clear or the pool is destroyed (whose cleanup releases heap parts of
+ * every state). Not thread-safe: one table per thread, merge afterwards. */
+#ifndef ABBEY_PTABLE_H
+#define ABBEY_PTABLE_H
+
+#include <apr_pools.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg.h"
+
+typedef struct ptable_t ptable_t;
+
+typedef struct ptable_row_t {
+    uint64_t hash;
+    uint32_t klen;
+    uint8_t *key;   /* klen bytes (val_key_put encoding) */
+    uint8_t *state; /* the aggregate states; state + ptable_offset(t, i) is value i's */
+} ptable_row_t;
+
+/* A table for aggregates specs[0..nspecs); specs must outlive the table.
+ * Memory comes from a subpool of pool. Cannot fail (out of memory aborts). */
+ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool);
+
+/* The row for key (hash = val_hash_bytes(key, klen)), created with fresh
+ * states when absent. */
+ptable_row_t *ptable_upsert(ptable_t *t, const void *key, uint32_t klen, uint64_t hash);
+
+/* The row for key, or NULL. */
+ptable_row_t *ptable_find(const ptable_t *t, const void *key, uint32_t klen, uint64_t hash);
+
+size_t ptable_offset(const ptable_t *t, int i); /* byte offset of value i's state */
+int ptable_nspecs(const ptable_t *t);
+const agg_spec_t *ptable_specs(const ptable_t *t);
+size_t ptable_count(const ptable_t *t);         /* number of rows */
+
+/* Iterate: start with *cursor = 0; returns NULL at the end. Order is unspecified.
+ * The table must not change during the iteration. */
+ptable_row_t *ptable_next(const ptable_t *t, size_t *cursor);
+
+/* dst += src, row by row (agg_merge). The two tables must have equal specs. */
+void ptable_merge(ptable_t *dst, const ptable_t *src);
+
+/* Drop every row (releasing heap parts of states); keeps the slot array. */
+void ptable_clear(ptable_t *t);
+
+#endif

@@ -1,0 +1,132 @@
+/* rules.h - the compiled rules file: masters, jobs, sources, format, groups, entries, reports.
+ *
+ * rules_load_file / rules_load_buffer parse the YAML (libyaml), check it, and
+ * compile it into the read-only model below: expressions compiled against the
+ * job's format, aggregates resolved, reports bound to their entries, and every
+ * rule group placed on a master (assign.h). The whole model lives in one pool;
+ * once loaded it is immutable and may be shared by any number of threads.
+ * The syntax is documented in docs/RULES.md. */
+#ifndef ABBEY_RULES_H
+#define ABBEY_RULES_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+#include <stdint.h>
+
+#include "agg.h"
+#include "error.h"
+#include "expr.h"
+#include "format.h"
+
+typedef struct rules_master_t {
+    const char *name;
+    const char *url;  /* NULL for the implicit standalone master */
+    int weight;       /* >= 1 */
+    int index;        /* position in rules_config_t.masters */
+} rules_master_t;
+
+typedef enum rules_source_kind_t { RULES_SRC_FILE, RULES_SRC_GLOB, RULES_SRC_HTTP } rules_source_kind_t;
+
+typedef struct rules_source_t {
+    rules_source_kind_t kind;
+    const char *path;     /* file path, glob pattern or http(s) URL */
+    const char **labels;  /* slaves must carry all of these to take it */
+    int nlabels;
+    int line;             /* where it is declared in the rules file */
+} rules_source_t;
+
+struct rules_group_t;
+
+typedef struct rules_value_t {
+    const char *name;  /* column name */
+    agg_spec_t spec;
+    expr_t *arg;       /* NULL for count */
+} rules_value_t;
+
+typedef struct rules_entry_t {
+    const char *name;
+    int index;                    /* in job->entries */
+    struct rules_group_t *group;
+    int nkeys;                    /* 0: one row for everything */
+    expr_t **keys;
+    const char **key_names;       /* column names: the key's text, or "name" from {name: expr} */
+    expr_t *where;                /* NULL: every line */
+    int nvalues;
+    rules_value_t *values;
+    agg_spec_t *specs;            /* values[i].spec, contiguous (for ptable_create) */
+} rules_entry_t;
+
+typedef struct rules_group_t {
+    const char *name;
+    int index;                    /* in job->groups */
+    int weight;                   /* >= 1 */
+    int nentries;
+    rules_entry_t **entries;
+    int master;                   /* index in config->masters (hunger-weight assignment) */
+} rules_group_t;
+
+typedef enum rules_report_format_t { RULES_REPORT_CSV, RULES_REPORT_JSON } rules_report_format_t;
+typedef enum rules_scope_t { RULES_SCOPE_PERIOD, RULES_SCOPE_ROUND } rules_scope_t;
+typedef enum rules_reset_t { RULES_RESET_NEVER, RULES_RESET_HOUR, RULES_RESET_DAY } rules_reset_t;
+
+/* Columns of an entry are numbered keys first (0..nkeys), then values. */
+typedef struct rules_report_t {
+    const char *name;
+    rules_entry_t *entry;
+    int ncols;                    /* columns shown, in order (default: all) */
+    int *cols;
+    int order_col;                /* -1: no order (keys ascending) */
+    int order_desc;
+    long limit;                   /* 0: all rows */
+    rules_report_format_t format;
+    rules_scope_t scope;
+} rules_report_t;
+
+typedef struct rules_job_t {
+    const char *name;
+    int index;
+    apr_interval_time_t round;    /* microseconds; default 10 s */
+    rules_reset_t reset;          /* default never */
+    int tz_offset;                /* seconds east of UTC for period boundaries */
+    int nsources;
+    rules_source_t *sources;
+    fmt_t *format;
+    int ngroups;
+    rules_group_t *groups;
+    int nentries;
+    rules_entry_t **entries;      /* every entry of every group, index order */
+    int nreports;
+    rules_report_t *reports;
+} rules_job_t;
+
+typedef struct rules_config_t {
+    apr_pool_t *pool;
+    const char *path;             /* as given */
+    const char *text;             /* the file's bytes, NUL-terminated */
+    size_t len;
+    uint64_t hash;                /* XXH3 of text: the config version */
+    char hash_hex[17];
+    int nmasters;                 /* >= 1: without `masters:` one implicit "local" */
+    rules_master_t *masters;
+    int njobs;
+    rules_job_t *jobs;
+} rules_config_t;
+
+/* Load and compile a rules file. The config gets its own subpool of pool.
+ * On error returns APR_EINVAL (or the file's APR error) and a message
+ * "file:line:col: what is wrong, what was expected". */
+apr_status_t rules_load_file(const char *path, apr_pool_t *pool, rules_config_t **out,
+                             abbey_err_t *err);
+
+/* Same, from memory (name is used in messages). The text is copied. */
+apr_status_t rules_load_buffer(const char *text, size_t len, const char *name, apr_pool_t *pool,
+                               rules_config_t **out, abbey_err_t *err);
+
+/* Lookups by name; NULL when absent. */
+const rules_job_t *rules_find_job(const rules_config_t *c, const char *name);
+const rules_master_t *rules_find_master(const rules_config_t *c, const char *name);
+
+/* Free the config's pool. */
+void rules_free(rules_config_t *c);
+
+#endif
