@@ -1,0 +1,170 @@
+/* export.c - collecting, ordering and limiting a report's rows, and writing report files.
+ *
+ * The writers for each format (export_csv.c, export_json.c) get the rows
+ * already decoded and ordered as export_rows_t; this file owns the order. */
+#include "export.h"
+#include "export_int.h"
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "value.h"
+
+/* NULL first, then numbers (numerically), then strings (bytewise). */
+static int val_rank(const val_t *v)
+{
+    if (v->kind == VAL_NULL)
+        return 0;
+    return v->kind == VAL_STR ? 2 : 1;
+}
+
+int export_val_cmp(const val_t *a, const val_t *b)
+{
+    int ra = val_rank(a), rb = val_rank(b);
+    double x, y;
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    if (ra == 2) {
+        size_t n = a->len < b->len ? a->len : b->len;
+        int c = n ? memcmp(a->s, b->s, n) : 0;
+        return c ? c : (a->len > b->len) - (a->len < b->len);
+    }
+    if (ra == 0)
+        return 0;
+    if ((a->kind == VAL_INT || a->kind == VAL_TIME || a->kind == VAL_BOOL) &&
+        (b->kind == VAL_INT || b->kind == VAL_TIME || b->kind == VAL_BOOL))
+        return (a->i > b->i) - (a->i < b->i);
+    val_to_double(a, &x);
+    val_to_double(b, &y);
+    return (x > y) - (x < y);
+}
+
+static int keys_cmp(const export_row_t *a, const export_row_t *b, int nkeys)
+{
+    for (int k = 0; k < nkeys; k++) {
+        int c = export_val_cmp(&a->keys[k], &b->keys[k]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+static int row_cmp(const void *pa, const void *pb, void *arg)
+{
+    const export_row_t *a = pa, *b = pb;
+    const rules_report_t *r = arg;
+    int nkeys = r->entry->nkeys, col = r->order_col, c = 0;
+    if (col >= 0 && col < nkeys) {
+        c = export_val_cmp(&a->keys[col], &b->keys[col]);
+        if (r->order_desc)
+            c = -c;
+    } else if (col >= nkeys) {
+        const agg_result_t *x = &a->res[col - nkeys], *y = &b->res[col - nkeys];
+        int xn = (x->flags & AGG_RES_NULL) != 0, yn = (y->flags & AGG_RES_NULL) != 0;
+        if (xn != yn)
+            return xn - yn; /* missing figures last, whatever the direction */
+        c = (x->num > y->num) - (x->num < y->num);
+        if (r->order_desc)
+            c = -c;
+    }
+    return c ? c : keys_cmp(a, b, nkeys);
+}
+
+void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool,
+                    export_rows_t *out)
+{
+    const rules_entry_t *en = r->entry;
+    size_t cursor = 0, n = 0, total = ptable_count(t);
+    ptable_row_t *row;
+
+    out->rows = apr_pcalloc(pool, sizeof(export_row_t) * (total ? total : 1));
+    while ((row = ptable_next(t, &cursor)) != NULL) {
+        export_row_t *x = &out->rows[n++];
+        buf_reader_t rd;
+        x->keys = apr_pcalloc(pool, sizeof(val_t) * (size_t)(en->nkeys + 1));
+        x->res = apr_pcalloc(pool, sizeof(agg_result_t) * (size_t)(en->nvalues + 1));
+        buf_reader_init(&rd, row->key, row->klen);
+        for (int k = 0; k < en->nkeys; k++)
+            if (val_key_get(&rd, &x->keys[k]) < 0)
+                x->keys[k].kind = VAL_NULL; /* cannot happen for rows this process encoded */
+        for (int v = 0; v < en->nvalues; v++)
+            agg_result(&en->values[v].spec, row->state + ptable_offset(t, v), &x->res[v]);
+    }
+    qsort_r(out->rows, n, sizeof(export_row_t), row_cmp, (void *)r);
+    out->n = (r->limit > 0 && (size_t)r->limit < n) ? (size_t)r->limit : n;
+}
+
+const char *export_column_name(const rules_entry_t *en, int col)
+{
+    return col < en->nkeys ? en->key_names[col] : en->values[col - en->nkeys].name;
+}
+
+const char *export_ext(const rules_report_t *r)
+{
+    return r->format == RULES_REPORT_JSON ? "json" : "csv";
+}
+
+void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t,
+                   buf_t *out, apr_pool_t *pool)
+{
+    export_rows_t rows;
+    export_collect(r, t, pool, &rows);
+    if (r->format == RULES_REPORT_JSON)
+        export_json(job, r, &rows, out);
+    else
+        export_csv(r, &rows, out);
+}
+
+apr_status_t export_write_file(const char *path, const void *data, size_t len, apr_pool_t *pool,
+                               abbey_err_t *err)
+{
+    const char *tmp = apr_pstrcat(pool, path, ".tmp", NULL);
+    char *dir = apr_pstrdup(pool, path), *slash = strrchr(dir, '/');
+    apr_file_t *f;
+    apr_size_t done = len;
+    apr_status_t rv;
+    char ebuf[256];
+
+    if (slash && slash != dir) {
+        *slash = '\0';
+        rv = apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, pool);
+        if (rv != APR_SUCCESS) {
+            abbey_err_set(err, "%s: cannot create directory: %s", dir,
+                          apr_strerror(rv, ebuf, sizeof ebuf));
+            return rv;
+        }
+    }
+    rv = apr_file_open(&f, tmp, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
+                       APR_FPROT_OS_DEFAULT, pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_write_full(f, data, len, &done);
+        if (rv == APR_SUCCESS)
+            rv = apr_file_sync(f);
+        apr_file_close(f);
+    }
+    if (rv == APR_SUCCESS)
+        rv = apr_file_rename(tmp, path, pool);
+    if (rv != APR_SUCCESS) {
+        apr_file_remove(tmp, pool);
+        abbey_err_set(err, "%s: cannot write report: %s", path, apr_strerror(rv, ebuf, sizeof ebuf));
+    }
+    return rv;
+}
+
+apr_status_t export_report_file(const rules_job_t *job, const rules_report_t *r,
+                                const ptable_t *t, const char *dir, apr_pool_t *pool,
+                                const char **path_out, abbey_err_t *err)
+{
+    buf_t b;
+    apr_status_t rv;
+    const char *path = apr_psprintf(pool, "%s/%s/%s.%s", dir, job->name, r->name, export_ext(r));
+    buf_init(&b);
+    export_render(job, r, t, &b, pool);
+    rv = export_write_file(path, b.data ? (const void *)b.data : "", b.len, pool, err);
+    buf_free(&b);
+    if (path_out)
+        *path_out = path;
+    return rv;
+}

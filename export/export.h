@@ -1,0 +1,40 @@
+/* export.h - reports: the rows of one entry's table, ordered, limited, as CSV or JSON.
+ *
+ * export_render turns a ptable into a report's bytes: the report's columns
+ * (keys and values of its entry), rows ordered by its `order` column (ties,
+ * and reports without an order: key columns ascending, numbers numerically),
+ * cut to `limit`. CSV is RFC 4180 (CRLF, a header row of column names, fields
+ * quoted when they hold a comma, quote, CR or LF); JSON is one object
+ * {"job", "report", "entry", "scope", "columns", "rows": [{column: value}]}
+ * with numbers as numbers, missing values as null and times as ISO strings.
+ * Thread-safe for distinct tables (reads the table only). */
+#ifndef ABBEY_EXPORT_H
+#define ABBEY_EXPORT_H
+
+#include <apr_pools.h>
+
+#include "buf.h"
+#include "error.h"
+#include "ptable.h"
+#include "rules.h"
+
+/* Append the report of table t (a table of r->entry) to out. Scratch memory
+ * comes from pool. Cannot fail. */
+void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t,
+                   buf_t *out, apr_pool_t *pool);
+
+/* File name extension of a report's format: "csv" or "json". */
+const char *export_ext(const rules_report_t *r);
+
+/* Write bytes to path atomically: path.tmp, fsync, rename. Creates missing
+ * parent directories. Returns APR status with the path in err on failure. */
+apr_status_t export_write_file(const char *path, const void *data, size_t len, apr_pool_t *pool,
+                               abbey_err_t *err);
+
+/* Render r over t and write it to DIR/<job>/<report>.<ext>; *path_out (may be
+ * NULL) receives the path. */
+apr_status_t export_report_file(const rules_job_t *job, const rules_report_t *r,
+                                const ptable_t *t, const char *dir, apr_pool_t *pool,
+                                const char **path_out, abbey_err_t *err);
+
+#endif

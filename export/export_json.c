@@ -1,0 +1,100 @@
+/* export_json.c - reports as one JSON object: metadata, column list, and rows as objects. */
+#include "export_int.h"
+
+#include <string.h>
+
+/* A JSON string literal: quotes, backslashes and control bytes escaped; other
+ * bytes copied (log text is not always UTF-8; invalid bytes pass through as is). */
+static void json_str(buf_t *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_put_u8(out, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            buf_put_u8(out, '\\');
+            buf_put_u8(out, c);
+        } else if (c < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            buf_put(out, e, 6);
+        } else {
+            buf_put_u8(out, c);
+        }
+    }
+    buf_put_u8(out, '"');
+}
+
+static void json_cstr(buf_t *out, const char *s)
+{
+    json_str(out, s, strlen(s));
+}
+
+static void json_key(buf_t *out, const val_t *v, buf_t *cell)
+{
+    switch (v->kind) {
+    case VAL_NULL:
+        buf_put(out, "null", 4);
+        break;
+    case VAL_INT:
+    case VAL_FLOAT:
+    case VAL_BOOL:
+        buf_reset(cell);
+        val_render(cell, v);
+        if (cell->len)
+            buf_put(out, cell->data, cell->len);
+        else
+            buf_put(out, "null", 4); /* a non-finite float */
+        break;
+    default:
+        buf_reset(cell);
+        val_render(cell, v);
+        json_str(out, cell->len ? (const char *)cell->data : "", cell->len);
+    }
+}
+
+void export_json(const rules_job_t *job, const rules_report_t *r, const export_rows_t *rows,
+                 buf_t *out)
+{
+    const rules_entry_t *en = r->entry;
+    int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
+    buf_t cell;
+
+    buf_init(&cell);
+    buf_put(out, "{\"job\":", 7);
+    json_cstr(out, job->name);
+    buf_put(out, ",\"report\":", 10);
+    json_cstr(out, r->name);
+    buf_put(out, ",\"entry\":", 9);
+    json_cstr(out, en->name);
+    buf_printf(out, ",\"scope\":\"%s\",\"columns\":[",
+               r->scope == RULES_SCOPE_ROUND ? "round" : "period");
+    for (int c = 0; c < ncols; c++) {
+        if (c)
+            buf_put_u8(out, ',');
+        json_cstr(out, export_column_name(en, r->ncols ? r->cols[c] : c));
+    }
+    buf_put(out, "],\"rows\":[", 10);
+    for (size_t i = 0; i < rows->n; i++) {
+        const export_row_t *row = &rows->rows[i];
+        buf_put(out, i ? ",\n{" : "\n{", i ? 3 : 2);
+        for (int c = 0; c < ncols; c++) {
+            int col = r->ncols ? r->cols[c] : c;
+            if (c)
+                buf_put_u8(out, ',');
+            json_cstr(out, export_column_name(en, col));
+            buf_put_u8(out, ':');
+            if (col < en->nkeys) {
+                json_key(out, &row->keys[col], &cell);
+            } else {
+                const agg_result_t *res = &row->res[col - en->nkeys];
+                if (res->flags & AGG_RES_NULL || !res->text[0])
+                    buf_put(out, "null", 4);
+                else
+                    buf_put(out, res->text, strlen(res->text));
+            }
+        }
+        buf_put_u8(out, '}');
+    }
+    buf_put(out, "]}\n", 3);
+    buf_free(&cell);
+}

@@ -1,0 +1,96 @@
+/* check.c - abbey-master --check: print what a rules file declares and where its groups go. */
+#include "master.h"
+
+static const char *source_kind(rules_source_kind_t k)
+{
+    return k == RULES_SRC_HTTP ? "http" : k == RULES_SRC_GLOB ? "glob" : "file";
+}
+
+static const char *reset_name(rules_reset_t r)
+{
+    return r == RULES_RESET_HOUR ? "hour" : r == RULES_RESET_DAY ? "day" : "never";
+}
+
+static void print_value(const rules_value_t *v, FILE *out)
+{
+    fprintf(out, "%s = %s", v->name, agg_kind_name(v->spec.kind));
+    if (v->arg) {
+        fprintf(out, "(%s", expr_text(v->arg));
+        if (v->spec.kind == AGG_PERCENTILE)
+            fprintf(out, ", %g", v->spec.pct);
+        else if (v->spec.kind == AGG_DISTINCT_EXACT)
+            fprintf(out, ", %u", v->spec.cap);
+        fputc(')', out);
+    }
+}
+
+static void print_entry(const rules_entry_t *en, FILE *out)
+{
+    fprintf(out, "      entry %s: key [", en->name);
+    for (int k = 0; k < en->nkeys; k++)
+        fprintf(out, "%s%s", k ? ", " : "", en->key_names[k]);
+    fputs("]", out);
+    if (en->where)
+        fprintf(out, " where %s", expr_text(en->where));
+    fputs("\n        values: ", out);
+    for (int v = 0; v < en->nvalues; v++) {
+        if (v)
+            fputs(", ", out);
+        print_value(&en->values[v], out);
+    }
+    fputc('\n', out);
+}
+
+static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *out)
+{
+    fprintf(out, "job %s: round %.3gs, reset %s, timezone UTC%+d:%02d, format %s\n", job->name,
+            (double)job->round / 1e6, reset_name(job->reset), job->tz_offset / 3600,
+            (job->tz_offset < 0 ? -job->tz_offset : job->tz_offset) / 60 % 60,
+            fmt_name(job->format));
+    for (int s = 0; s < job->nsources; s++) {
+        const rules_source_t *src = &job->sources[s];
+        fprintf(out, "  source %s %s", source_kind(src->kind), src->path);
+        for (int l = 0; l < src->nlabels; l++)
+            fprintf(out, "%s%s", l ? "," : " labels ", src->labels[l]);
+        fputc('\n', out);
+    }
+    for (int g = 0; g < job->ngroups; g++) {
+        const rules_group_t *gr = &job->groups[g];
+        fprintf(out, "  group %s (weight %d) -> master %s\n", gr->name, gr->weight,
+                cfg->masters[gr->master].name);
+        for (int e = 0; e < gr->nentries; e++)
+            print_entry(gr->entries[e], out);
+    }
+    for (int r = 0; r < job->nreports; r++) {
+        const rules_report_t *rep = &job->reports[r];
+        fprintf(out, "  report %s: entry %s, %s, scope %s", rep->name, rep->entry->name,
+                rep->format == RULES_REPORT_JSON ? "json" : "csv",
+                rep->scope == RULES_SCOPE_ROUND ? "round" : "period");
+        if (rep->order_col >= 0) {
+            const rules_entry_t *en = rep->entry;
+            int c = rep->order_col;
+            fprintf(out, ", order %s %s", c < en->nkeys ? en->key_names[c] : en->values[c - en->nkeys].name,
+                    rep->order_desc ? "desc" : "asc");
+        }
+        if (rep->limit)
+            fprintf(out, ", limit %ld", rep->limit);
+        fputc('\n', out);
+    }
+}
+
+void master_check_print(const rules_config_t *cfg, FILE *out)
+{
+    fprintf(out, "%s: OK (config hash %s)\n", cfg->path, cfg->hash_hex);
+    fputs("masters:\n", out);
+    for (int m = 0; m < cfg->nmasters; m++)
+        fprintf(out, "  %s%s weight %d%s%s\n", cfg->masters[m].name, m == 0 ? " (primary)" : "",
+                cfg->masters[m].weight, cfg->masters[m].url ? " url " : "",
+                cfg->masters[m].url ? cfg->masters[m].url : "");
+    for (int j = 0; j < cfg->njobs; j++)
+        print_job(cfg, &cfg->jobs[j], out);
+    fputs("assignment (rule group -> master):\n", out);
+    for (int j = 0; j < cfg->njobs; j++)
+        for (int g = 0; g < cfg->jobs[j].ngroups; g++)
+            fprintf(out, "  %s/%s -> %s\n", cfg->jobs[j].name, cfg->jobs[j].groups[g].name,
+                    cfg->masters[cfg->jobs[j].groups[g].master].name);
+}

@@ -1,0 +1,238 @@
+/* standalone.c - abbey-master --standalone --once: every source of every job, on N threads.
+ *
+ * Plan: expand each job's sources into files and cut each file at line
+ * boundaries into parts (enough parts to keep every worker busy). Run: worker
+ * threads take parts from a shared counter; each has, per job, its own engine
+ * and partial, so nothing is shared while reading. Finish: merge the workers'
+ * partials per job, export every report, print a summary. */
+#include <apr_allocator.h>
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_time.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "export.h"
+#include "master.h"
+#include "source.h"
+#include "task.h"
+
+#define PART_MIN (8u << 20) /* never cut parts smaller than this */
+
+typedef struct part_t {
+    int job;
+    const char *path;
+    uint64_t start, end;  /* end UINT64_MAX: to the end of the file */
+    engine_samples_t samples;
+    uint64_t lines, bad_lines;
+    apr_status_t rv;
+    abbey_err_t err;
+} part_t;
+
+typedef struct worker_t {
+    struct run_t *run;
+    apr_pool_t *pool;     /* own allocator: threads never share a pool */
+    engine_t **engines;   /* per job, made on first use */
+    partial_t **partials; /* per job */
+    task_io_t io;
+} worker_t;
+
+typedef struct run_t {
+    const rules_config_t *cfg;
+    part_t *parts;
+    int nparts;
+    volatile int next;    /* next part to take (atomic) */
+    worker_t *workers;
+    int nworkers;
+} run_t;
+
+/* Files of job j, cut into parts appended to *parts. */
+static int plan_job(run_t *run, int j, int nworkers, apr_array_header_t *parts, apr_pool_t *pool)
+{
+    const rules_job_t *job = &run->cfg->jobs[j];
+    apr_array_header_t *paths = apr_array_make(pool, 16, sizeof(const char *));
+    abbey_err_t err;
+    int failed = 0;
+
+    for (int s = 0; s < job->nsources; s++) {
+        if (job->sources[s].kind == RULES_SRC_HTTP) {
+            master_log("job %s: %s: http sources need the cluster; skipped in standalone mode",
+                       job->name, job->sources[s].path);
+            continue;
+        }
+        if (source_expand(&job->sources[s], pool, paths, &err) != APR_SUCCESS) {
+            master_log("job %s: %s", job->name, err.msg);
+            failed = 1;
+        }
+    }
+    for (int i = 0; i < paths->nelts; i++) {
+        const char *path = APR_ARRAY_IDX(paths, i, const char *);
+        apr_finfo_t fi;
+        uint64_t offs[65];
+        int n, want;
+        if (apr_stat(&fi, path, APR_FINFO_SIZE, pool) != APR_SUCCESS) {
+            master_log("job %s: %s: cannot read (missing?)", job->name, path);
+            failed = 1;
+            continue;
+        }
+        want = (int)((uint64_t)fi.size / PART_MIN) + 1;
+        if (want > nworkers * 4)
+            want = nworkers * 4;
+        if (want > 64)
+            want = 64;
+        if (source_split(path, (uint64_t)fi.size, want, offs, &n, pool, &err) != APR_SUCCESS) {
+            master_log("job %s: %s", job->name, err.msg);
+            failed = 1;
+            continue;
+        }
+        for (int k = 0; k < n; k++) {
+            part_t *p = apr_array_push(parts);
+            memset(p, 0, sizeof *p);
+            p->job = j;
+            p->path = path;
+            p->start = offs[k];
+            p->end = k == n - 1 ? UINT64_MAX : offs[k + 1];
+        }
+    }
+    return failed;
+}
+
+static void run_part(worker_t *w, part_t *p)
+{
+    const rules_job_t *job = &w->run->cfg->jobs[p->job];
+    partial_t *out;
+    uint64_t done, lines0, bad0;
+
+    if (!w->engines[p->job]) {
+        w->engines[p->job] = engine_create(job, w->pool);
+        w->partials[p->job] = partial_create(job, w->pool);
+    }
+    out = w->partials[p->job];
+    lines0 = out->lines;
+    bad0 = out->bad_lines;
+    p->rv = task_run_file(w->engines[p->job], p->path, p->start, p->end, 1, &w->io, out,
+                          &p->samples, &done, w->pool, &p->err);
+    p->lines = out->lines - lines0;
+    p->bad_lines = out->bad_lines - bad0;
+}
+
+static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
+{
+    worker_t *w = data;
+    run_t *run = w->run;
+    int i;
+    while ((i = __atomic_fetch_add(&run->next, 1, __ATOMIC_RELAXED)) < run->nparts)
+        run_part(w, &run->parts[i]);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static void worker_init(worker_t *w, run_t *run)
+{
+    apr_allocator_t *a;
+    int njobs = run->cfg->njobs;
+    apr_allocator_create(&a);
+    apr_pool_create_ex(&w->pool, NULL, NULL, a);
+    apr_allocator_owner_set(a, w->pool);
+    w->run = run;
+    w->engines = apr_pcalloc(w->pool, sizeof(engine_t *) * (size_t)njobs);
+    w->partials = apr_pcalloc(w->pool, sizeof(partial_t *) * (size_t)njobs);
+    w->io.size = TASK_BLOCK;
+    w->io.buf = apr_palloc(w->pool, w->io.size);
+}
+
+/* Export every report of job from totals. Returns 1 when one failed. */
+static int export_job(const rules_job_t *job, partial_t *totals, const char *dir, FILE *out,
+                      apr_pool_t *pool)
+{
+    int failed = 0;
+    for (int r = 0; r < job->nreports; r++) {
+        const rules_report_t *rep = &job->reports[r];
+        const char *path;
+        abbey_err_t err;
+        if (export_report_file(job, rep, totals->tables[rep->entry->index], dir, pool, &path,
+                               &err) != APR_SUCCESS) {
+            master_log("job %s: %s", job->name, err.msg);
+            failed = 1;
+        } else if (out) {
+            fprintf(out, "  report %-20s %s\n", rep->name, path);
+        }
+    }
+    return failed;
+}
+
+/* Per-source bad lines and their samples. */
+static void print_bad(const run_t *run, int j, FILE *out)
+{
+    for (int i = 0; i < run->nparts; i++) {
+        const part_t *p = &run->parts[i];
+        if (p->job != j || !p->bad_lines)
+            continue;
+        fprintf(out, "  bad lines: %llu in %s [%llu, ...)\n", (unsigned long long)p->bad_lines,
+                p->path, (unsigned long long)p->start);
+        for (int s = 0; s < p->samples.n; s++)
+            fprintf(out, "    at byte %llu (%s): %.100s\n",
+                    (unsigned long long)p->samples.s[s].offset, p->samples.s[s].why,
+                    p->samples.s[s].text);
+    }
+}
+
+int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts, FILE *out,
+                           apr_pool_t *pool)
+{
+    apr_array_header_t *parts = apr_array_make(pool, 64, sizeof(part_t));
+    apr_thread_t **threads;
+    apr_time_t t0 = apr_time_now();
+    run_t run;
+    int failed = 0;
+
+    memset(&run, 0, sizeof run);
+    run.cfg = cfg;
+    for (int j = 0; j < cfg->njobs; j++)
+        failed |= plan_job(&run, j, opts->workers, parts, pool);
+    run.parts = (part_t *)parts->elts;
+    run.nparts = parts->nelts;
+    run.nworkers = opts->workers;
+    run.workers = apr_pcalloc(pool, sizeof(worker_t) * (size_t)run.nworkers);
+    threads = apr_pcalloc(pool, sizeof(apr_thread_t *) * (size_t)run.nworkers);
+    for (int w = 0; w < run.nworkers; w++)
+        worker_init(&run.workers[w], &run);
+    if (run.nworkers == 1) {
+        worker_main(NULL, &run.workers[0]);
+    } else {
+        for (int w = 0; w < run.nworkers; w++)
+            apr_thread_create(&threads[w], NULL, worker_main, &run.workers[w], pool);
+        for (int w = 0; w < run.nworkers; w++) {
+            apr_status_t trv;
+            apr_thread_join(&trv, threads[w]);
+        }
+    }
+    for (int i = 0; i < run.nparts; i++)
+        if (run.parts[i].rv != APR_SUCCESS) {
+            master_log("%s", run.parts[i].err.msg);
+            failed = 1;
+        }
+    for (int j = 0; j < cfg->njobs; j++) {
+        const rules_job_t *job = &cfg->jobs[j];
+        partial_t *totals = partial_create(job, pool);
+        double secs;
+        for (int w = 0; w < run.nworkers; w++)
+            if (run.workers[w].partials[j])
+                partial_merge(totals, run.workers[w].partials[j]);
+        secs = (double)(apr_time_now() - t0) / 1e6;
+        if (out) {
+            fprintf(out, "job %s: %llu lines (%llu bad), %llu bytes, %.3f s, %.0f lines/s\n",
+                    job->name, (unsigned long long)totals->lines,
+                    (unsigned long long)totals->bad_lines, (unsigned long long)totals->bytes, secs,
+                    secs > 0 ? (double)totals->lines / secs : 0.0);
+            print_bad(&run, j, out);
+        }
+        failed |= export_job(job, totals, opts->export_dir, out, pool);
+        partial_destroy(totals);
+    }
+    for (int w = 0; w < run.nworkers; w++)
+        apr_pool_destroy(run.workers[w].pool);
+    return failed;
+}

@@ -1,0 +1,194 @@
+/* engine.c - applying a job's entries to lines (see engine.h).
+ *
+ * Per line: fmt_parse fills the field array; phase one evaluates every
+ * entry's where / keys / value arguments into per-entry scratch (key bytes
+ * into a reusable buffer, arguments into a val_t array) and checks numeric
+ * arguments; phase two, only for a clean line, upserts each matching entry's
+ * row and updates its aggregates. Bare-field keys and arguments skip the
+ * expression evaluator. */
+#include "engine.h"
+
+#include <string.h>
+
+#include "expr.h"
+#include "value.h"
+
+typedef struct engine_entry_t {
+    const rules_entry_t *entry;
+    int *key_ref;     /* field index of each key when it is a bare field, else -1 */
+    int *arg_ref;     /* same for value arguments */
+    val_t *args;      /* evaluated arguments of the current line */
+    buf_t key;        /* encoded key of the current line */
+    int selected;     /* where held for the current line */
+} engine_entry_t;
+
+struct engine_t {
+    const rules_job_t *job;
+    const fmt_t *fmt;
+    uint64_t need;    /* fields the rules read */
+    uint64_t num;     /* fields the rules read as numbers */
+    val_t *fields;
+    expr_ctx_t *ctx;
+    int nentries;
+    engine_entry_t *entries;
+};
+
+static apr_status_t engine_cleanup(void *data)
+{
+    engine_t *e = data;
+    for (int i = 0; i < e->nentries; i++)
+        buf_free(&e->entries[i].key);
+    return APR_SUCCESS;
+}
+
+/* Field masks an expression contributes; as_number when its value is summed etc. */
+static void add_fields(engine_t *e, const expr_t *x, int as_number)
+{
+    int ref;
+    if (!x)
+        return;
+    e->need |= expr_fields(x);
+    e->num |= expr_numeric_fields(x);
+    ref = expr_field_ref(x);
+    if (as_number && ref >= 0)
+        e->num |= (uint64_t)1 << ref;
+}
+
+engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
+{
+    engine_t *e = apr_pcalloc(pool, sizeof *e);
+    e->job = job;
+    e->fmt = job->format;
+    e->fields = apr_pcalloc(pool, sizeof(val_t) * FMT_MAX_FIELDS);
+    e->ctx = expr_ctx_create(pool);
+    e->nentries = job->nentries;
+    e->entries = apr_pcalloc(pool, sizeof(engine_entry_t) * (size_t)(job->nentries ? job->nentries : 1));
+    for (int i = 0; i < job->nentries; i++) {
+        const rules_entry_t *en = job->entries[i];
+        engine_entry_t *ee = &e->entries[i];
+        ee->entry = en;
+        ee->key_ref = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nkeys + 1));
+        ee->arg_ref = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nvalues + 1));
+        ee->args = apr_pcalloc(pool, sizeof(val_t) * (size_t)(en->nvalues + 1));
+        buf_init(&ee->key);
+        buf_reserve(&ee->key, 256);
+        add_fields(e, en->where, 0);
+        for (int k = 0; k < en->nkeys; k++) {
+            ee->key_ref[k] = expr_field_ref(en->keys[k]);
+            add_fields(e, en->keys[k], 0);
+        }
+        for (int v = 0; v < en->nvalues; v++) {
+            const rules_value_t *rv = &en->values[v];
+            ee->arg_ref[v] = rv->arg ? expr_field_ref(rv->arg) : -1;
+            add_fields(e, rv->arg, agg_needs_number(rv->spec.kind));
+        }
+    }
+    apr_pool_cleanup_register(pool, e, engine_cleanup, apr_pool_cleanup_null);
+    return e;
+}
+
+static void keep_sample(engine_samples_t *s, uint64_t offset, const char *why, const char *line,
+                        size_t len)
+{
+    engine_sample_t *x;
+    if (!s || s->n >= ENGINE_SAMPLES)
+        return;
+    x = &s->s[s->n++];
+    x->offset = offset;
+    x->why = why;
+    if (len >= sizeof x->text)
+        len = sizeof x->text - 1;
+    memcpy(x->text, line, len);
+    x->text[len] = '\0';
+}
+
+/* Phase one for one entry. Returns 0, or -1 when the line is bad. */
+static int eval_entry(engine_t *e, engine_entry_t *ee)
+{
+    const rules_entry_t *en = ee->entry;
+    val_t v;
+
+    ee->selected = 0;
+    if (en->where) {
+        if (expr_eval(en->where, e->fields, e->ctx, &v) < 0)
+            return -1;
+        if (!val_truthy(&v))
+            return 0;
+    }
+    buf_reset(&ee->key);
+    for (int k = 0; k < en->nkeys; k++) {
+        if (ee->key_ref[k] >= 0) {
+            val_key_put(&ee->key, &e->fields[ee->key_ref[k]]);
+            continue;
+        }
+        if (expr_eval(en->keys[k], e->fields, e->ctx, &v) < 0)
+            return -1;
+        val_key_put(&ee->key, &v);
+    }
+    for (int i = 0; i < en->nvalues; i++) {
+        const rules_value_t *rv = &en->values[i];
+        val_t *a = &ee->args[i];
+        if (!rv->arg)
+            continue;
+        if (ee->arg_ref[i] >= 0)
+            *a = e->fields[ee->arg_ref[i]];
+        else if (expr_eval(rv->arg, e->fields, e->ctx, a) < 0)
+            return -1;
+        if (a->kind != VAL_NULL && agg_needs_number(rv->spec.kind)) {
+            double d;
+            if (val_to_double(a, &d) < 0)
+                return -1;
+        }
+    }
+    ee->selected = 1;
+    return 0;
+}
+
+/* Phase two for one entry: the row update. */
+static void apply_entry(engine_entry_t *ee, ptable_t *t)
+{
+    const rules_entry_t *en = ee->entry;
+    ptable_row_t *row;
+    row = ptable_upsert(t, ee->key.data, (uint32_t)ee->key.len,
+                        val_hash_bytes(ee->key.data, ee->key.len));
+    for (int i = 0; i < en->nvalues; i++)
+        agg_update(&en->values[i].spec, row->state + ptable_offset(t, i),
+                   en->values[i].arg ? &ee->args[i] : NULL);
+}
+
+/* One line (no '\n'). */
+static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset, partial_t *out,
+                      engine_samples_t *samples)
+{
+    fmt_bad_t why = fmt_parse(e->fmt, line, len, e->need, e->num, e->fields);
+    out->lines++;
+    if (why != FMT_OK) {
+        out->bad_lines++;
+        keep_sample(samples, offset, fmt_bad_text(why), line, len);
+        return;
+    }
+    expr_ctx_reset(e->ctx);
+    for (int i = 0; i < e->nentries; i++) {
+        if (eval_entry(e, &e->entries[i]) < 0) {
+            out->bad_lines++;
+            keep_sample(samples, offset, "a value that must be a number is not one", line, len);
+            return;
+        }
+    }
+    for (int i = 0; i < e->nentries; i++)
+        if (e->entries[i].selected)
+            apply_entry(&e->entries[i], out->tables[i]);
+}
+
+void engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
+                 engine_samples_t *samples)
+{
+    const char *p = buf, *end = buf + len;
+    out->bytes += len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        feed_line(e, p, (size_t)(stop - p), base + (uint64_t)(p - buf), out, samples);
+        p = nl ? nl + 1 : end;
+    }
+}

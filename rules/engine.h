@@ -1,0 +1,47 @@
+/* engine.h - the map side: apply one job's rules to a block of lines, building a partial.
+ *
+ * For every line: parse it with the job's format, then for every entry
+ * evaluate `where`, the key columns and the value arguments; only when the
+ * whole line evaluated cleanly are the entries' rows updated, so a bad line
+ * (does not parse, or a field that must be a number is not one) changes
+ * nothing but the bad-line counter. An engine is thread-private: each worker
+ * thread makes its own; after engine_create it allocates nothing per line. */
+#ifndef ABBEY_ENGINE_H
+#define ABBEY_ENGINE_H
+
+#include <apr_pools.h>
+#include <stdint.h>
+
+#include "format.h"
+#include "partial.h"
+#include "rules.h"
+
+#define ENGINE_SAMPLES 4       /* bad-line samples kept per source */
+#define ENGINE_SAMPLE_TEXT 160 /* bytes of a bad line kept in its sample */
+
+typedef struct engine_sample_t {
+    uint64_t offset;          /* byte offset of the line in its source */
+    const char *why;          /* static text: fmt_bad_text() or "not a number" */
+    char text[ENGINE_SAMPLE_TEXT];
+} engine_sample_t;
+
+/* Bad-line samples of one source: the first ENGINE_SAMPLES bad lines. */
+typedef struct engine_samples_t {
+    int n;
+    engine_sample_t s[ENGINE_SAMPLES];
+} engine_samples_t;
+
+typedef struct engine_t engine_t;
+
+/* An engine for job (which must outlive it), allocated from pool. Cannot fail. */
+engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool);
+
+/* Process buf[0..len): whole lines, each ended by '\n' except possibly the
+ * last (processed as a line when non-empty: the caller decides where a block
+ * ends). base is the source offset of buf[0], used for samples. Adds rows to
+ * out (a partial of the same job) and counts lines, bad lines and bytes into
+ * it; keeps samples of bad lines in samples (may be NULL). */
+void engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
+                 engine_samples_t *samples);
+
+#endif

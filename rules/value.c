@@ -1,0 +1,272 @@
+/* value.c - numeric views, hashing, key encoding and text rendering of val_t (see value.h). */
+#include "value.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+/* Key encoding tags: one byte per column. */
+enum { KEY_NULL = 0, KEY_INT = 1, KEY_FLOAT = 2, KEY_STR = 3, KEY_BOOL = 4, KEY_TIME = 5 };
+
+#define KEY_STR_MAX (1u << 20)
+
+/* Parse decimal text: [+-]digits[.digits][(e|E)[+-]digits]. Integer text that
+ * fits int64 sets *is_int. Returns 0, or -1 when the text is not a number. */
+static int parse_number(const char *s, size_t len, int64_t *ip, double *fp, int *is_int)
+{
+    const char *p = s, *end = s + len;
+    int neg = 0, digits = 0, intlike = 1, overflow = 0;
+    uint64_t acc = 0;
+    char tmp[64];
+
+    if (p < end && (*p == '+' || *p == '-'))
+        neg = (*p++ == '-');
+    for (; p < end && *p >= '0' && *p <= '9'; p++, digits++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (acc > (UINT64_MAX - d) / 10)
+            overflow = 1;
+        else
+            acc = acc * 10 + d;
+    }
+    if (p < end && *p == '.') {
+        intlike = 0;
+        for (p++; p < end && *p >= '0' && *p <= '9'; p++)
+            digits++;
+    }
+    if (!digits)
+        return -1;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int edigits = 0;
+        intlike = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        for (; p < end && *p >= '0' && *p <= '9'; p++)
+            edigits++;
+        if (!edigits)
+            return -1;
+    }
+    if (p != end)
+        return -1;
+    if (intlike && !overflow && acc <= (uint64_t)INT64_MAX + (uint64_t)neg) {
+        *ip = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+        *fp = (double)*ip;
+        *is_int = 1;
+        return 0;
+    }
+    if (len >= sizeof tmp)
+        return -1;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    *fp = strtod(tmp, NULL);
+    *is_int = 0;
+    return 0;
+}
+
+int val_to_number(const val_t *v, int64_t *i, double *f, int *is_int)
+{
+    switch (v->kind) {
+    case VAL_INT:
+    case VAL_BOOL:
+    case VAL_TIME:
+        *i = v->i;
+        *f = (double)v->i;
+        *is_int = 1;
+        return 0;
+    case VAL_FLOAT:
+        *f = v->f;
+        *is_int = 0;
+        return 0;
+    case VAL_STR:
+        return v->s ? parse_number(v->s, v->len, i, f, is_int) : -1;
+    default:
+        return -1;
+    }
+}
+
+int val_to_double(const val_t *v, double *out)
+{
+    int64_t i;
+    int is_int;
+    return val_to_number(v, &i, out, &is_int);
+}
+
+int val_truthy(const val_t *v)
+{
+    switch (v->kind) {
+    case VAL_INT:
+    case VAL_BOOL:
+    case VAL_TIME:
+        return v->i != 0;
+    case VAL_FLOAT:
+        return v->f != 0.0;
+    case VAL_STR:
+        return v->len != 0;
+    default:
+        return 0;
+    }
+}
+
+uint64_t val_hash_bytes(const void *p, size_t len)
+{
+    return XXH3_64bits(p, len);
+}
+
+uint64_t val_hash(const val_t *v)
+{
+    uint8_t b[9];
+    double f;
+    switch (v->kind) {
+    case VAL_STR:
+        return XXH3_64bits(v->s ? v->s : "", v->len);
+    case VAL_INT:
+    case VAL_BOOL:
+    case VAL_TIME:
+        f = (double)v->i;
+        /* integers that a double holds exactly hash like the equal double */
+        if ((int64_t)f != v->i || f >= 9223372036854775808.0) {
+            b[0] = KEY_INT;
+            memcpy(b + 1, &v->i, 8);
+            return XXH3_64bits(b, 9);
+        }
+        break;
+    case VAL_FLOAT:
+        f = v->f == 0.0 ? 0.0 : v->f; /* -0.0 == 0.0 */
+        break;
+    default:
+        return 0x9e3779b97f4a7c15ull;
+    }
+    b[0] = KEY_FLOAT;
+    memcpy(b + 1, &f, 8);
+    return XXH3_64bits(b, 9);
+}
+
+void val_key_put(buf_t *b, const val_t *v)
+{
+    switch (v->kind) {
+    case VAL_INT:
+    case VAL_BOOL:
+    case VAL_TIME:
+        buf_put_u8(b, v->kind == VAL_INT ? KEY_INT : v->kind == VAL_BOOL ? KEY_BOOL : KEY_TIME);
+        buf_put_u64(b, (uint64_t)v->i);
+        break;
+    case VAL_FLOAT:
+        buf_put_u8(b, KEY_FLOAT);
+        buf_put_f64(b, v->f);
+        break;
+    case VAL_STR:
+        buf_put_u8(b, KEY_STR);
+        buf_put_str(b, v->s, v->len);
+        break;
+    default:
+        buf_put_u8(b, KEY_NULL);
+    }
+}
+
+int val_key_get(buf_reader_t *r, val_t *v)
+{
+    size_t len;
+    uint8_t tag = buf_get_u8(r);
+    memset(v, 0, sizeof *v);
+    switch (tag) {
+    case KEY_NULL:
+        v->kind = VAL_NULL;
+        break;
+    case KEY_INT:
+    case KEY_BOOL:
+    case KEY_TIME:
+        v->kind = tag == KEY_INT ? VAL_INT : tag == KEY_BOOL ? VAL_BOOL : VAL_TIME;
+        v->i = (int64_t)buf_get_u64(r);
+        break;
+    case KEY_FLOAT:
+        v->kind = VAL_FLOAT;
+        v->f = buf_get_f64(r);
+        break;
+    case KEY_STR:
+        v->kind = VAL_STR;
+        v->s = (const char *)buf_get_str(r, KEY_STR_MAX, &len);
+        v->len = (uint32_t)len;
+        break;
+    default:
+        return -1;
+    }
+    return buf_reader_failed(r) ? -1 : 0;
+}
+
+/* Days since 1970-01-01 to civil date (Howard Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+void val_render(buf_t *b, const val_t *v)
+{
+    int64_t days, secs, y;
+    unsigned mo, d;
+    switch (v->kind) {
+    case VAL_INT:
+        buf_printf(b, "%lld", (long long)v->i);
+        break;
+    case VAL_FLOAT:
+        if (isfinite(v->f))
+            buf_printf(b, "%.15g", v->f);
+        break;
+    case VAL_STR:
+        buf_put(b, v->s, v->len);
+        break;
+    case VAL_BOOL:
+        buf_printf(b, "%s", v->i ? "true" : "false");
+        break;
+    case VAL_TIME:
+        days = v->i / 86400;
+        secs = v->i % 86400;
+        if (secs < 0) {
+            secs += 86400;
+            days--;
+        }
+        civil_from_days(days, &y, &mo, &d);
+        buf_printf(b, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, mo, d, (int)(secs / 3600),
+                   (int)(secs / 60 % 60), (int)(secs % 60));
+        break;
+    default:
+        break;
+    }
+}
+
+int val_parse_duration(const char *s, size_t len, int64_t *ms)
+{
+    uint64_t n = 0;
+    size_t i = 0;
+    int64_t unit;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (n > 1000000000000ull)
+            return -1;
+        n = n * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (i == 0)
+        return -1;
+    if (len - i == 2 && s[i] == 'm' && s[i + 1] == 's')
+        unit = 1;
+    else if (len - i == 1 && s[i] == 's')
+        unit = 1000;
+    else if (len - i == 1 && s[i] == 'm')
+        unit = 60000;
+    else if (len - i == 1 && s[i] == 'h')
+        unit = 3600000;
+    else if (len - i == 1 && s[i] == 'd')
+        unit = 86400000;
+    else
+        return -1;
+    *ms = (int64_t)n * unit;
+    return 0;
+}

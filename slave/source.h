@@ -1,0 +1,44 @@
+/* source.h - log sources: expanding a job's sources into instances, and reading them.
+ *
+ * One small interface, one file per kind: source_file.c reads local files
+ * (and splits them at line boundaries), source_glob.c expands patterns.
+ * HTTP sources join with the cluster. Readers are not thread-safe; open one
+ * per task. */
+#ifndef ABBEY_SOURCE_H
+#define ABBEY_SOURCE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "rules.h"
+
+typedef struct source_reader_t source_reader_t;
+
+/* Append the paths src stands for to out (an array of const char *): a file
+ * is itself (even when missing: reading it reports the error), a glob its
+ * matches in sorted order (none is not an error). */
+apr_status_t source_expand(const rules_source_t *src, apr_pool_t *pool, apr_array_header_t *out,
+                           abbey_err_t *err);
+
+/* Open path for reading from byte offset. On error returns the APR status with
+ * "path: reason" in err. The reader lives in pool. */
+apr_status_t source_open(const char *path, uint64_t offset, apr_pool_t *pool,
+                         source_reader_t **out, abbey_err_t *err);
+
+/* Read up to max bytes into buf: *got bytes, APR_EOF at the end (with *got 0). */
+apr_status_t source_read(source_reader_t *r, void *buf, size_t max, size_t *got,
+                         abbey_err_t *err);
+
+/* Size of the file now. */
+apr_status_t source_size(source_reader_t *r, uint64_t *size);
+
+void source_close(source_reader_t *r);
+
+/* Cut [0, size) of path into at most nparts ranges that start at line
+ * boundaries: fills offs[0..*n] with offs[0] = 0 and offs[*n] = size. */
+apr_status_t source_split(const char *path, uint64_t size, int nparts, uint64_t *offs, int *n,
+                          apr_pool_t *pool, abbey_err_t *err);
+
+#endif

@@ -1,0 +1,128 @@
+/* source_file.c - local files as sources: open at an offset, read in big blocks, split at lines. */
+#include "source.h"
+
+#include <apr_file_io.h>
+#include <apr_portable.h>
+#include <fcntl.h>
+#include <string.h>
+
+struct source_reader_t {
+    apr_file_t *f;
+    const char *path;
+};
+
+static apr_status_t fail(abbey_err_t *err, const char *path, const char *what, apr_status_t rv)
+{
+    char ebuf[256];
+    abbey_err_set(err, "%s: %s: %s", path, what, apr_strerror(rv, ebuf, sizeof ebuf));
+    return rv;
+}
+
+apr_status_t source_open(const char *path, uint64_t offset, apr_pool_t *pool,
+                         source_reader_t **out, abbey_err_t *err)
+{
+    source_reader_t *r = apr_pcalloc(pool, sizeof *r);
+    apr_off_t off = (apr_off_t)offset;
+    apr_os_file_t fd;
+    apr_status_t rv;
+
+    r->path = path;
+    rv = apr_file_open(&r->f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, pool);
+    if (rv != APR_SUCCESS)
+        return fail(err, path, "cannot open", rv);
+    if (apr_os_file_get(&fd, r->f) == APR_SUCCESS)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (offset && (rv = apr_file_seek(r->f, APR_SET, &off)) != APR_SUCCESS) {
+        apr_file_close(r->f);
+        return fail(err, path, "cannot seek", rv);
+    }
+    *out = r;
+    return APR_SUCCESS;
+}
+
+apr_status_t source_read(source_reader_t *r, void *buf, size_t max, size_t *got, abbey_err_t *err)
+{
+    apr_size_t n = max;
+    apr_status_t rv = apr_file_read(r->f, buf, &n);
+    *got = n;
+    if (rv == APR_EOF || (rv == APR_SUCCESS && n == 0)) {
+        *got = 0;
+        return APR_EOF;
+    }
+    return rv == APR_SUCCESS ? rv : fail(err, r->path, "read failed", rv);
+}
+
+apr_status_t source_size(source_reader_t *r, uint64_t *size)
+{
+    apr_finfo_t fi;
+    apr_status_t rv = apr_file_info_get(&fi, APR_FINFO_SIZE, r->f);
+    if (rv == APR_SUCCESS)
+        *size = (uint64_t)fi.size;
+    return rv;
+}
+
+void source_close(source_reader_t *r)
+{
+    if (r && r->f) {
+        apr_file_close(r->f);
+        r->f = NULL;
+    }
+}
+
+/* First offset after a '\n' at or after pos - 1 (a line start), or size. */
+static apr_status_t next_line_start(source_reader_t *r, uint64_t pos, uint64_t size, uint64_t *out,
+                                    abbey_err_t *err)
+{
+    char blk[65536];
+    apr_off_t off = (apr_off_t)(pos - 1);
+    apr_status_t rv = apr_file_seek(r->f, APR_SET, &off);
+    uint64_t at = pos - 1;
+    if (rv != APR_SUCCESS)
+        return fail(err, r->path, "cannot seek", rv);
+    while (at < size) {
+        size_t got;
+        char *nl;
+        rv = source_read(r, blk, sizeof blk, &got, err);
+        if (rv == APR_EOF)
+            break;
+        if (rv != APR_SUCCESS)
+            return rv;
+        if ((nl = memchr(blk, '\n', got)) != NULL) {
+            *out = at + (uint64_t)(nl - blk) + 1;
+            return APR_SUCCESS;
+        }
+        at += got;
+    }
+    *out = size;
+    return APR_SUCCESS;
+}
+
+apr_status_t source_split(const char *path, uint64_t size, int nparts, uint64_t *offs, int *n,
+                          apr_pool_t *pool, abbey_err_t *err)
+{
+    source_reader_t *r;
+    apr_status_t rv;
+    int k = 0;
+
+    offs[0] = 0;
+    if (nparts <= 1 || size == 0) {
+        offs[1] = size;
+        *n = 1;
+        return APR_SUCCESS;
+    }
+    if ((rv = source_open(path, 0, pool, &r, err)) != APR_SUCCESS)
+        return rv;
+    for (int i = 1; i < nparts; i++) {
+        uint64_t want = size / (uint64_t)nparts * (uint64_t)i, start;
+        if (want <= offs[k])
+            continue;
+        if ((rv = next_line_start(r, want, size, &start, err)) != APR_SUCCESS)
+            break;
+        if (start > offs[k] && start < size)
+            offs[++k] = start;
+    }
+    source_close(r);
+    offs[++k] = size;
+    *n = k;
+    return rv;
+}
