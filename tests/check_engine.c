@@ -1,0 +1,249 @@
+/* check_engine.c - unit tests for rules/engine.c: lines through a compiled job into a partial,
+ * all-or-nothing bad lines, block splits, samples, and the bundled sample log. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "rules.h"
+#include "value.h"
+
+#ifndef ABBEY_SRCDIR
+#define ABBEY_SRCDIR "."
+#endif
+
+static apr_pool_t *pool;
+
+static const char *RULES =
+    "jobs:\n"
+    "  - name: t\n"
+    "    sources: [/dev/null]\n"
+    "    format: {split: \"\\t\", fields: [user, api, status:int, ms:float]}\n"
+    "    groups:\n"
+    "      - name: g\n"
+    "        entries:\n"
+    "          - name: by_api\n"
+    "            key: [api]\n"
+    "            values: {n: count, ms: sum(ms), worst: max(ms)}\n"
+    "          - name: ok\n"
+    "            where: status < 500\n"
+    "            values: {n: count, users: distinct_exact(user)}\n"
+    "          - name: slow\n"
+    "            key: [api, status]\n"
+    "            where: ms * 2 > 100\n"
+    "            values: {n: count}\n";
+
+static rules_config_t *load(const char *text)
+{
+    rules_config_t *cfg;
+    abbey_err_t err;
+    apr_status_t rv = rules_load_buffer(text, strlen(text), "test.yaml", pool, &cfg, &err);
+    ck_assert_msg(rv == APR_SUCCESS, "load: %s", err.msg);
+    return cfg;
+}
+
+/* The figure in column `value` of the row whose key tuple is keys[0..nkeys). */
+static const char *figure(const partial_t *p, int entry, const val_t *keys, int nkeys, int value,
+                          agg_result_t *res)
+{
+    const rules_entry_t *en = p->job->entries[entry];
+    ptable_row_t *row;
+    buf_t b;
+    buf_init(&b);
+    for (int i = 0; i < nkeys; i++)
+        val_key_put(&b, &keys[i]);
+    row = ptable_find(p->tables[entry], b.data, (uint32_t)b.len, val_hash_bytes(b.data, b.len));
+    buf_free(&b);
+    if (!row)
+        return NULL;
+    agg_result(&en->values[value].spec, row->state + ptable_offset(p->tables[entry], value), res);
+    return res->text;
+}
+
+static val_t s(const char *x)
+{
+    val_t v = {.kind = VAL_STR, .s = x, .len = (uint32_t)strlen(x)};
+    return v;
+}
+
+static val_t i64(int64_t x)
+{
+    val_t v = {.kind = VAL_INT, .i = x};
+    return v;
+}
+
+static void setup(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+
+static const char *LINES = "ann\t/a\t200\t10\n"
+                           "bob\t/a\t200\t70.5\n"
+                           "ann\t/b\t503\t200\n"
+                           "cid\t/a\t404\t1\n";
+
+START_TEST(test_entries)
+{
+    rules_config_t *cfg = load(RULES);
+    const rules_job_t *job = &cfg->jobs[0];
+    engine_t *e = engine_create(job, pool);
+    partial_t *p = partial_create(job, pool);
+    agg_result_t r;
+    val_t k[2];
+
+    engine_feed(e, LINES, strlen(LINES), 0, p, NULL);
+    ck_assert_uint_eq(p->lines, 4);
+    ck_assert_uint_eq(p->bad_lines, 0);
+    ck_assert_uint_eq(p->bytes, strlen(LINES));
+    k[0] = s("/a");
+    ck_assert_str_eq(figure(p, 0, k, 1, 0, &r), "3");
+    ck_assert(r.num == 3);
+    figure(p, 0, k, 1, 1, &r);
+    ck_assert(r.num == 81.5);
+    figure(p, 0, k, 1, 2, &r);
+    ck_assert(r.num == 70.5);
+    k[0] = s("/b");
+    ck_assert_str_eq(figure(p, 0, k, 1, 0, &r), "1");
+    ck_assert_uint_eq(ptable_count(p->tables[0]), 2);
+    /* ok: status < 500 → 3 lines, users ann, bob, cid */
+    ck_assert_str_eq(figure(p, 1, NULL, 0, 0, &r), "3");
+    ck_assert_str_eq(figure(p, 1, NULL, 0, 1, &r), "3");
+    /* slow: ms*2 > 100 → (/a,200) once (70.5), (/b,503) once */
+    k[0] = s("/a");
+    k[1] = i64(200);
+    ck_assert_str_eq(figure(p, 2, k, 2, 0, &r), "1");
+    k[0] = s("/b");
+    k[1] = i64(503);
+    ck_assert_str_eq(figure(p, 2, k, 2, 0, &r), "1");
+    ck_assert_uint_eq(ptable_count(p->tables[2]), 2);
+}
+END_TEST
+
+START_TEST(test_bad_lines_change_nothing)
+{
+    rules_config_t *cfg = load(RULES);
+    const rules_job_t *job = &cfg->jobs[0];
+    engine_t *e = engine_create(job, pool);
+    partial_t *p = partial_create(job, pool);
+    engine_samples_t smp = {0};
+    const char *bad = "ann\t/a\t200\tfast\n" /* ms is not a number */
+                      "ann\t/a\n"             /* too few fields */
+                      "x\t/a\t2x0\t1\n";      /* status not an int */
+    agg_result_t r;
+    val_t k = s("/a");
+
+    engine_feed(e, bad, strlen(bad), 1000, p, &smp);
+    ck_assert_uint_eq(p->lines, 3);
+    ck_assert_uint_eq(p->bad_lines, 3);
+    for (int i = 0; i < job->nentries; i++)
+        ck_assert_uint_eq(ptable_count(p->tables[i]), 0);
+    ck_assert_int_eq(smp.n, 3);
+    ck_assert_uint_eq(smp.s[0].offset, 1000);
+    ck_assert_uint_eq(smp.s[1].offset, 1000 + strlen("ann\t/a\t200\tfast\n"));
+    ck_assert_str_eq(smp.s[1].text, "ann\t/a");
+    engine_feed(e, LINES, strlen(LINES), 0, p, &smp);
+    ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "3");
+}
+END_TEST
+
+START_TEST(test_block_splits)
+{
+    rules_config_t *cfg = load(RULES);
+    const rules_job_t *job = &cfg->jobs[0];
+    engine_t *e = engine_create(job, pool);
+    partial_t *whole = partial_create(job, pool), *parts = partial_create(job, pool);
+    size_t len = strlen(LINES);
+    agg_result_t a, b;
+    val_t k = s("/a");
+
+    engine_feed(e, LINES, len, 0, whole, NULL);
+    /* feed line by line, including a last line without '\n' */
+    for (const char *p = LINES; p < LINES + len;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = (size_t)(nl - p) + (nl + 1 == LINES + len ? 0 : 1);
+        engine_feed(e, p, n, (uint64_t)(p - LINES), parts, NULL);
+        p = nl + 1;
+    }
+    ck_assert_uint_eq(parts->lines, whole->lines);
+    for (int v = 0; v < 3; v++)
+        ck_assert_str_eq(figure(parts, 0, &k, 1, v, &a), figure(whole, 0, &k, 1, v, &b));
+}
+END_TEST
+
+START_TEST(test_sample_log)
+{
+    const char *text = "jobs:\n"
+                       "  - name: web\n"
+                       "    sources: [x.log]\n"
+                       "    format: combined\n"
+                       "    groups:\n"
+                       "      - name: g\n"
+                       "        entries:\n"
+                       "          - name: by_status\n"
+                       "            key: [status]\n"
+                       "            values: {hits: count}\n";
+    rules_config_t *cfg = load(text);
+    const rules_job_t *job = &cfg->jobs[0];
+    engine_t *e = engine_create(job, pool);
+    partial_t *p = partial_create(job, pool);
+    engine_samples_t smp = {0};
+    const char *path = ABBEY_SRCDIR "/data/apache_combined_10k.log";
+    FILE *f = fopen(path, "rb");
+    char *data;
+    long size;
+    agg_result_t r;
+    val_t k = i64(200);
+    /* awk '{print $9}' data/apache_combined_10k.log | sort | uniq -c */
+    ck_assert_msg(f != NULL, "%s", path);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    data = malloc((size_t)size);
+    ck_assert(fread(data, 1, (size_t)size, f) == (size_t)size);
+    fclose(f);
+    engine_feed(e, data, (size_t)size, 0, p, &smp);
+    ck_assert_uint_eq(p->lines, 10000);
+    ck_assert_uint_eq(p->bad_lines, 1);
+    ck_assert_int_eq(smp.n, 1);
+    ck_assert(strncmp(smp.s[0].text, "46.118.127.106 - - [20/May/2015:12:05:17", 40) == 0);
+    /* the cut-off line has status 200; it is bad, so 200 counts 9125 of awk's 9126 */
+    ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "9125");
+    k = i64(304);
+    ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "445");
+    k = i64(404);
+    ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "213");
+    ck_assert_uint_eq(ptable_count(p->tables[0]), 8);
+    free(data);
+}
+END_TEST
+
+static Suite *engine_suite(void)
+{
+    Suite *su = suite_create("engine");
+    TCase *tc = tcase_create("engine");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_entries);
+    tcase_add_test(tc, test_bad_lines_change_nothing);
+    tcase_add_test(tc, test_block_splits);
+    tcase_add_test(tc, test_sample_log);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(engine_suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

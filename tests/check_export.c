@@ -1,0 +1,183 @@
+/* check_export.c - unit tests for export/: CSV and JSON rendering, order, limit, columns,
+ * quoting, missing values, time keys, and atomic report files. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "export.h"
+#include "rules.h"
+
+static apr_pool_t *pool;
+
+static const char *RULES =
+    "jobs:\n"
+    "  - name: t\n"
+    "    sources: [/dev/null]\n"
+    "    format: {split: \"|\", fields: [ts:time, user, api, ms:int]}\n"
+    "    groups:\n"
+    "      - name: g\n"
+    "        entries:\n"
+    "          - name: by_api\n"
+    "            key: [api]\n"
+    "            values: {n: count, ms: sum(ms), avg: avg(ms)}\n"
+    "          - name: per_min\n"
+    "            key: [{minute: time_bucket(ts, 1m)}]\n"
+    "            values: {n: count, worst: max(ms)}\n"
+    "    reports:\n"
+    "      - {name: all, entry: by_api}\n"
+    "      - {name: top, entry: by_api, order: n desc, limit: 2, columns: [api, n]}\n"
+    "      - {name: cheap, entry: by_api, order: ms asc}\n"
+    "      - {name: js, entry: by_api, format: json, order: n desc}\n"
+    "      - {name: minutes, entry: per_min}\n";
+
+/* 1431857103 = 2015-05-17T10:05:03Z */
+static const char *LINES = "1431857103|ann|/a|10\n"
+                           "1431857110|bob|/a|20\n"
+                           "1431857170|ann|\"q,x\"|5\n"
+                           "1431857171|cid|/b|\n"
+                           "1431857172|cid|/b|7\n"
+                           "1431857173|cid||1\n";
+
+static const rules_job_t *job;
+static partial_t *totals;
+
+static void setup(void)
+{
+    rules_config_t *cfg;
+    abbey_err_t err;
+    engine_t *e;
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    ck_assert_msg(rules_load_buffer(RULES, strlen(RULES), "t.yaml", pool, &cfg, &err) ==
+                      APR_SUCCESS,
+                  "%s", err.msg);
+    job = &cfg->jobs[0];
+    e = engine_create(job, pool);
+    totals = partial_create(job, pool);
+    engine_feed(e, LINES, strlen(LINES), 0, totals, NULL);
+    ck_assert_uint_eq(totals->bad_lines, 0);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+
+static void expect(const char *report, const char *want)
+{
+    for (int r = 0; r < job->nreports; r++) {
+        const rules_report_t *rep = &job->reports[r];
+        buf_t b;
+        if (strcmp(rep->name, report) != 0)
+            continue;
+        buf_init(&b);
+        export_render(job, rep, totals->tables[rep->entry->index], &b, pool);
+        buf_put_u8(&b, 0);
+        ck_assert_str_eq((const char *)b.data, want);
+        buf_free(&b);
+        return;
+    }
+    ck_abort_msg("no report %s", report);
+}
+
+/* Rows: "" (empty api) n1 ms1; "\"q,x\"" n1 ms5; /a n2 ms30; /b n2 ms7 (one ms missing). */
+START_TEST(test_csv_default_order)
+{
+    expect("all", "api,n,ms,avg\r\n"
+                  ",1,1,1\r\n"
+                  "\"\"\"q,x\"\"\",1,5,5\r\n"
+                  "/a,2,30,15\r\n"
+                  "/b,2,7,7\r\n");
+}
+END_TEST
+
+START_TEST(test_csv_order_limit_columns)
+{
+    /* n desc; ties broken by key ascending; limit 2 */
+    expect("top", "api,n\r\n/a,2\r\n/b,2\r\n");
+    expect("cheap", "api,n,ms,avg\r\n"
+                    ",1,1,1\r\n"
+                    "\"\"\"q,x\"\"\",1,5,5\r\n"
+                    "/b,2,7,7\r\n"
+                    "/a,2,30,15\r\n");
+}
+END_TEST
+
+START_TEST(test_time_keys)
+{
+    expect("minutes", "minute,n,worst\r\n"
+                      "2015-05-17T10:05:00Z,2,20\r\n"
+                      "2015-05-17T10:06:00Z,4,7\r\n");
+}
+END_TEST
+
+START_TEST(test_json)
+{
+    expect("js", "{\"job\":\"t\",\"report\":\"js\",\"entry\":\"by_api\",\"scope\":\"period\","
+                 "\"columns\":[\"api\",\"n\",\"ms\",\"avg\"],\"rows\":[\n"
+                 "{\"api\":\"/a\",\"n\":2,\"ms\":30,\"avg\":15},\n"
+                 "{\"api\":\"/b\",\"n\":2,\"ms\":7,\"avg\":7},\n"
+                 "{\"api\":\"\",\"n\":1,\"ms\":1,\"avg\":1},\n"
+                 "{\"api\":\"\\\"q,x\\\"\",\"n\":1,\"ms\":5,\"avg\":5}]}\n");
+}
+END_TEST
+
+START_TEST(test_report_file)
+{
+    char dir[] = "/tmp/abbey-export-XXXXXX";
+    const char *path;
+    abbey_err_t err;
+    char got[256];
+    FILE *f;
+    size_t n;
+    ck_assert(mkdtemp(dir) != NULL);
+    ck_assert_int_eq(export_report_file(job, &job->reports[1], totals->tables[0], dir, pool, &path,
+                                        &err),
+                     APR_SUCCESS);
+    ck_assert(strstr(path, "/t/top.csv") != NULL);
+    f = fopen(path, "rb");
+    ck_assert(f != NULL);
+    n = fread(got, 1, sizeof got - 1, f);
+    got[n] = '\0';
+    fclose(f);
+    ck_assert_str_eq(got, "api,n\r\n/a,2\r\n/b,2\r\n");
+    unlink(path);
+    /* a directory that cannot be made: an error naming it, no crash */
+    ck_assert_int_ne(export_report_file(job, &job->reports[1], totals->tables[0],
+                                        "/proc/abbey-no-such", pool, &path, &err),
+                     APR_SUCCESS);
+    ck_assert(strstr(err.msg, "/proc/abbey-no-such") != NULL);
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/t", dir);
+    rmdir(sub);
+    rmdir(dir);
+}
+END_TEST
+
+static Suite *export_suite(void)
+{
+    Suite *su = suite_create("export");
+    TCase *tc = tcase_create("export");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_csv_default_order);
+    tcase_add_test(tc, test_csv_order_limit_columns);
+    tcase_add_test(tc, test_time_keys);
+    tcase_add_test(tc, test_json);
+    tcase_add_test(tc, test_report_file);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(export_suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
