@@ -125,7 +125,8 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
     int i;
     while ((i = __atomic_fetch_add(&run->next, 1, __ATOMIC_RELAXED)) < run->nparts)
         run_part(w, &run->parts[i]);
-    apr_thread_exit(t, APR_SUCCESS);
+    if (t) /* NULL when the caller's thread is the only worker */
+        apr_thread_exit(t, APR_SUCCESS);
     return NULL;
 }
 
