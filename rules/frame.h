@@ -18,8 +18,9 @@
  * varint, bad_lines varint, bytes varint, then strings (varint length + bytes):
  * job, source, slave, master. Payload: varint group count, then per group:
  * group name, varint entry count, per entry: entry name, varint value count,
- * one byte agg kind per value, varint row count, per row: key (string), then
- * each value's agg_encode bytes.
+ * one byte agg kind per value (followed by p as f64 for percentile, by the
+ * cap as varint for distinct_exact), varint row count, per row: key (string),
+ * then each value's agg_encode bytes.
  *
  * Decoders bound every length before trusting it, check the CRC before
  * inflating, never read outside the buffer, and decode all-or-nothing. */
@@ -60,7 +61,8 @@ typedef struct frame_header_t {
 /* Append one frame to out: header h, and the tables of p's entries whose
  * group g has groups[g] != 0 (groups NULL: every group). A frame with no
  * groups selected is valid ("empty": the range, and nothing for this master).
- * Returns APR_SUCCESS, or APR_EINVAL when a header string is too long. */
+ * Returns APR_SUCCESS, or APR_EINVAL when a header string is too long or the
+ * payload would exceed FRAME_MAX_RAW / FRAME_MAX_PAYLOAD (out is unchanged). */
 apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
                           buf_t *out, abbey_err_t *err);
 

@@ -1,0 +1,642 @@
+/* frame.c - the frame codec: a partial for one source range, as bytes (see frame.h).
+ *
+ * Encoding builds the header and the raw payload in scratch buffers, deflates
+ * the payload straight into the output and appends the CRC32. Decoding trusts
+ * nothing: the fixed part and every length are bounded first, the CRC is
+ * checked before the header or payload is read, the payload must inflate to
+ * exactly U bytes, and it is decoded into a scratch partial that is merged
+ * into the caller's only when every group, entry, kind, key and state
+ * checked out, so a failed decode leaves the caller's partial unchanged. */
+#include "frame.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "rules.h"
+
+#ifndef FRAME_ZLEVEL
+#define FRAME_ZLEVEL 1 /* deflate level: frames must be cheap to produce (see frame_encode) */
+#endif
+#define FRAME_MAX_RATIO 1032u  /* deflate cannot expand a byte more than this */
+#define FRAME_MIN_HEADER 47    /* five u64, three 1-byte varints, four empty strings */
+#define FRAME_NAME_SHOWN 64    /* bytes of an untrusted name shown in a message */
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void set_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Untrusted bytes as printable text for a message (truncated, escaped). */
+static const char *shown(const uint8_t *s, size_t n, char out[4 * FRAME_NAME_SHOWN + 4])
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && i < FRAME_NAME_SHOWN; i++) {
+        if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' && s[i] != '\'')
+            out[o++] = (char)s[i];
+        else
+            o += (size_t)snprintf(out + o, 5, "\\x%02x", s[i]);
+    }
+    if (n > FRAME_NAME_SHOWN) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int name_eq(const char *name, const uint8_t *s, size_t n)
+{
+    return strlen(name) == n && (n == 0 || memcmp(name, s, n) == 0);
+}
+
+/* ---- encoding --------------------------------------------------------- */
+
+static int check_string(const char *s, size_t max, const char *what, abbey_err_t *err)
+{
+    if (strnlen(s, max) < max)
+        return 0;
+    abbey_err_set(err, "frame: %s name is longer than %zu bytes", what, max - 1);
+    return -1;
+}
+
+static void put_header(buf_t *b, const frame_header_t *h)
+{
+    buf_put_u64(b, h->config_hash);
+    buf_put_u64(b, h->round);
+    buf_put_u64(b, h->lease);
+    buf_put_u64(b, h->start);
+    buf_put_u64(b, h->end);
+    buf_put_varint(b, h->lines);
+    buf_put_varint(b, h->bad_lines);
+    buf_put_varint(b, h->bytes);
+    buf_put_str(b, h->job, strlen(h->job));
+    buf_put_str(b, h->source, strlen(h->source));
+    buf_put_str(b, h->slave, strlen(h->slave));
+    buf_put_str(b, h->master, strlen(h->master));
+}
+
+static void put_spec(buf_t *b, const agg_spec_t *s)
+{
+    buf_put_u8(b, (uint8_t)s->kind);
+    if (s->kind == AGG_PERCENTILE)
+        buf_put_f64(b, s->pct);
+    else if (s->kind == AGG_DISTINCT_EXACT)
+        buf_put_varint(b, s->cap);
+}
+
+static void put_entry(buf_t *b, const rules_entry_t *e, const ptable_t *t)
+{
+    size_t cur = 0;
+    const ptable_row_t *row;
+
+    buf_put_str(b, e->name, strlen(e->name));
+    buf_put_varint(b, (uint64_t)e->nvalues);
+    for (int v = 0; v < e->nvalues; v++)
+        put_spec(b, &e->specs[v]);
+    buf_put_varint(b, ptable_count(t));
+    while ((row = ptable_next(t, &cur)) != NULL) {
+        buf_put_str(b, row->key, row->klen);
+        for (int v = 0; v < e->nvalues; v++)
+            agg_encode(&e->specs[v], row->state + ptable_offset(t, v), b);
+    }
+}
+
+static void put_payload(buf_t *b, const partial_t *p, const uint8_t *groups)
+{
+    const rules_job_t *job = p->job;
+    uint64_t ng = 0;
+
+    for (int g = 0; g < job->ngroups; g++)
+        ng += !groups || groups[g];
+    buf_put_varint(b, ng);
+    for (int g = 0; g < job->ngroups; g++) {
+        const rules_group_t *grp = &job->groups[g];
+        if (groups && !groups[g])
+            continue;
+        buf_put_str(b, grp->name, strlen(grp->name));
+        buf_put_varint(b, (uint64_t)grp->nentries);
+        for (int e = 0; e < grp->nentries; e++)
+            put_entry(b, grp->entries[e], p->tables[grp->entries[e]->index]);
+    }
+}
+
+/* Deflate raw onto the end of out; returns the compressed length (0: too big). */
+static size_t deflate_onto(buf_t *out, const buf_t *raw)
+{
+    uLongf zlen = compressBound((uLong)raw->len);
+    buf_reserve(out, zlen);
+    if (compress2(out->data + out->len, &zlen, raw->data, (uLong)raw->len, FRAME_ZLEVEL) != Z_OK)
+        return 0;
+    out->len += zlen;
+    return zlen;
+}
+
+apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
+                          buf_t *out, abbey_err_t *err)
+{
+    size_t start = out->len, zlen;
+    buf_t hdr, raw;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (check_string(h->job, FRAME_NAME_MAX, "job", err) ||
+        check_string(h->source, FRAME_SOURCE_MAX, "source", err) ||
+        check_string(h->slave, FRAME_NAME_MAX, "slave", err) ||
+        check_string(h->master, FRAME_NAME_MAX, "master", err))
+        return APR_EINVAL;
+    buf_init(&hdr);
+    buf_init(&raw);
+    put_header(&hdr, h);
+    put_payload(&raw, p, groups);
+    if (raw.len > FRAME_MAX_RAW) {
+        abbey_err_set(err, "frame: payload of %zu bytes exceeds %u; send fewer rows per frame",
+                      raw.len, FRAME_MAX_RAW);
+        rv = APR_EINVAL;
+        goto done;
+    }
+    buf_put(out, FRAME_MAGIC, 4);
+    buf_put_u8(out, FRAME_VERSION);
+    buf_put_u8(out, 0);
+    buf_put_u8(out, 0);
+    buf_put_u8(out, 0);
+    buf_put_u32(out, (uint32_t)hdr.len);
+    buf_put_u32(out, 0); /* Z, set below */
+    buf_put_u32(out, (uint32_t)raw.len);
+    buf_put(out, hdr.data, hdr.len);
+    zlen = deflate_onto(out, &raw);
+    if (zlen == 0 || zlen > FRAME_MAX_PAYLOAD) {
+        if (zlen)
+            abbey_err_set(err, "frame: compressed payload of %zu bytes exceeds %u", zlen,
+                          FRAME_MAX_PAYLOAD);
+        else
+            abbey_err_set(err, "frame: zlib could not compress the payload");
+        out->len = start;
+        rv = APR_EINVAL;
+        goto done;
+    }
+    set_le32(out->data + start + 12, (uint32_t)zlen);
+    buf_put_u32(out, (uint32_t)crc32(0L, out->data + start, (uInt)(out->len - start)));
+done:
+    buf_free(&hdr);
+    buf_free(&raw);
+    return rv;
+}
+
+/* ---- the fixed part, header and CRC ------------------------------------ */
+
+typedef struct frame_lens_t {
+    uint32_t h, z, u;
+} frame_lens_t;
+
+/* Check the fixed 20 bytes, as many as there are: APR_INCOMPLETE when all
+ * present bytes are sane but fewer than 20, APR_EINVAL at the first bad one. */
+static apr_status_t check_fixed(const uint8_t *b, size_t len, frame_lens_t *l, abbey_err_t *err)
+{
+    if (len == 0 || memcmp(b, FRAME_MAGIC, len < 4 ? len : 4) != 0) {
+        if (len == 0)
+            goto torn;
+        abbey_err_set(err, "frame: bad magic (not an abbey frame)");
+        return APR_EINVAL;
+    }
+    if (len > 4 && b[4] != FRAME_VERSION) {
+        abbey_err_set(err, "frame: version %u is not supported (expected %u)", b[4], FRAME_VERSION);
+        return APR_EINVAL;
+    }
+    for (size_t i = 5; i < 8 && i < len; i++)
+        if (b[i] != 0) {
+            abbey_err_set(err, "frame: %s byte is 0x%02x, expected 0", i == 5 ? "flags" : "reserved",
+                          b[i]);
+            return APR_EINVAL;
+        }
+    if (len >= 12 && ((l->h = get_le32(b + 8)) > FRAME_MAX_HEADER || l->h < FRAME_MIN_HEADER)) {
+        abbey_err_set(err, "frame: header length %u %s %u", l->h,
+                      l->h > FRAME_MAX_HEADER ? "exceeds" : "is below",
+                      l->h > FRAME_MAX_HEADER ? FRAME_MAX_HEADER : FRAME_MIN_HEADER);
+        return APR_EINVAL;
+    }
+    if (len >= 16 && ((l->z = get_le32(b + 12)) > FRAME_MAX_PAYLOAD || l->z == 0)) {
+        if (l->z)
+            abbey_err_set(err, "frame: payload length %u exceeds %u", l->z, FRAME_MAX_PAYLOAD);
+        else
+            abbey_err_set(err, "frame: payload length is zero");
+        return APR_EINVAL;
+    }
+    if (len >= 20) {
+        l->u = get_le32(b + 16);
+        if (l->u > FRAME_MAX_RAW || l->u == 0 || l->u > (uint64_t)l->z * FRAME_MAX_RATIO) {
+            abbey_err_set(err, "frame: uncompressed length %u is impossible (limit %u, "
+                          "at most %u per compressed byte, %u compressed bytes)",
+                          l->u, FRAME_MAX_RAW, FRAME_MAX_RATIO, l->z);
+            return APR_EINVAL;
+        }
+        return APR_SUCCESS;
+    }
+torn:
+    abbey_err_set(err, "frame: torn (%zu of the %d fixed bytes)", len, FRAME_FIXED);
+    return APR_INCOMPLETE;
+}
+
+static int get_name(buf_reader_t *r, char *dst, size_t cap, const char *what, abbey_err_t *err)
+{
+    size_t n;
+    const uint8_t *s = buf_get_str(r, cap - 1, &n);
+    if (!s) {
+        abbey_err_set(err, "frame header: %s name is truncated or longer than %zu bytes", what,
+                      cap - 1);
+        return -1;
+    }
+    if (n && memchr(s, 0, n)) {
+        abbey_err_set(err, "frame header: %s name contains a NUL byte", what);
+        return -1;
+    }
+    if (n)
+        memcpy(dst, s, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static apr_status_t get_header(const uint8_t *p, size_t n, frame_header_t *h, abbey_err_t *err)
+{
+    buf_reader_t r;
+    buf_reader_init(&r, p, n);
+    h->config_hash = buf_get_u64(&r);
+    h->round = buf_get_u64(&r);
+    h->lease = buf_get_u64(&r);
+    h->start = buf_get_u64(&r);
+    h->end = buf_get_u64(&r);
+    h->lines = buf_get_varint(&r);
+    h->bad_lines = buf_get_varint(&r);
+    h->bytes = buf_get_varint(&r);
+    if (buf_reader_failed(&r)) {
+        abbey_err_set(err, "frame header: truncated or malformed counters");
+        return APR_EINVAL;
+    }
+    if (get_name(&r, h->job, sizeof h->job, "job", err) ||
+        get_name(&r, h->source, sizeof h->source, "source", err) ||
+        get_name(&r, h->slave, sizeof h->slave, "slave", err) ||
+        get_name(&r, h->master, sizeof h->master, "master", err))
+        return APR_EINVAL;
+    if (buf_reader_left(&r)) {
+        abbey_err_set(err, "frame header: %zu unexpected bytes after the fields",
+                      buf_reader_left(&r));
+        return APR_EINVAL;
+    }
+    if (h->start > h->end) {
+        abbey_err_set(err, "frame header: range start %llu is after its end %llu",
+                      (unsigned long long)h->start, (unsigned long long)h->end);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t peek(const uint8_t *buf, size_t len, frame_header_t *h, frame_lens_t *l,
+                         size_t *total, abbey_err_t *err)
+{
+    apr_status_t rv = check_fixed(buf, len, l, err);
+    uint32_t stored, computed;
+    size_t body;
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    body = FRAME_FIXED + (size_t)l->h + l->z;
+    *total = body + 4;
+    if (len < *total) {
+        abbey_err_set(err, "frame: torn (%zu of %zu bytes)", len, *total);
+        return APR_INCOMPLETE;
+    }
+    stored = get_le32(buf + body);
+    computed = (uint32_t)crc32(0L, buf, (uInt)body);
+    if (stored != computed) {
+        abbey_err_set(err, "frame: CRC mismatch (stored 0x%08x, computed 0x%08x)", stored,
+                      computed);
+        return APR_EINVAL;
+    }
+    return get_header(buf + FRAME_FIXED, l->h, h, err);
+}
+
+apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_t *frame_len,
+                        abbey_err_t *err)
+{
+    frame_header_t tmp;
+    frame_lens_t l;
+    size_t total;
+    apr_status_t rv = peek(buf, len, &tmp, &l, &total, err);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (h)
+        *h = tmp;
+    if (frame_len)
+        *frame_len = total;
+    return APR_SUCCESS;
+}
+
+/* ---- the payload ------------------------------------------------------- */
+
+/* Inflate in[0..zlen) into exactly ulen bytes at out. */
+static apr_status_t inflate_exact(const uint8_t *in, uint32_t zlen, uint8_t *out, uint32_t ulen,
+                                  abbey_err_t *err)
+{
+    z_stream zs;
+    int zr;
+    apr_status_t rv = APR_EINVAL;
+
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit(&zs) != Z_OK) {
+        abbey_err_set(err, "frame payload: cannot start zlib");
+        return APR_ENOMEM;
+    }
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = zlen;
+    zs.next_out = out;
+    zs.avail_out = ulen;
+    zr = inflate(&zs, Z_FINISH);
+    if (zr == Z_STREAM_END && zs.avail_out == 0 && zs.avail_in == 0)
+        rv = APR_SUCCESS;
+    else if (zr == Z_STREAM_END && zs.avail_out)
+        abbey_err_set(err, "frame payload: inflates to %lu bytes, header says %u", zs.total_out,
+                      ulen);
+    else if (zr == Z_STREAM_END)
+        abbey_err_set(err, "frame payload: %u bytes after the end of the zlib stream",
+                      zs.avail_in);
+    else if (zs.avail_out == 0)
+        abbey_err_set(err, "frame payload: inflates to more than the %u bytes the header says",
+                      ulen);
+    else if (zr == Z_DATA_ERROR)
+        abbey_err_set(err, "frame payload: corrupt zlib stream (%s)", zs.msg ? zs.msg : "?");
+    else
+        abbey_err_set(err, "frame payload: zlib stream is truncated");
+    inflateEnd(&zs);
+    return rv;
+}
+
+typedef struct decoder_t {
+    buf_reader_t r;
+    const rules_job_t *job;
+    partial_t *scratch;
+    uint8_t *seen_group;  /* job->ngroups */
+    uint8_t *seen_entry;  /* job->nentries */
+    abbey_err_t *err;
+} decoder_t;
+
+static const char *value_name(const rules_entry_t *e, int v, char tmp[16])
+{
+    if (e->values && e->values[v].name)
+        return e->values[v].name;
+    snprintf(tmp, 16, "#%d", v);
+    return tmp;
+}
+
+static apr_status_t bad(decoder_t *d, const char *what)
+{
+    abbey_err_set(d->err, "frame payload: %s is truncated or malformed", what);
+    return APR_EINVAL;
+}
+
+static apr_status_t check_specs(decoder_t *d, const rules_entry_t *e)
+{
+    char tmp[16];
+    for (int v = 0; v < e->nvalues; v++) {
+        const agg_spec_t *s = &e->specs[v];
+        uint8_t kind = buf_get_u8(&d->r);
+        double pct = 0;
+        uint64_t cap = 0;
+        if (kind == AGG_PERCENTILE)
+            pct = buf_get_f64(&d->r);
+        else if (kind == AGG_DISTINCT_EXACT)
+            cap = buf_get_varint(&d->r);
+        if (buf_reader_failed(&d->r))
+            return bad(d, "value kinds");
+        if (kind != s->kind) {
+            abbey_err_set(d->err, "frame payload: entry '%s' value '%s' is %s in the frame, %s in "
+                          "job '%s'", e->name, value_name(e, v, tmp),
+                          kind < AGG__COUNT ? agg_kind_name(kind) : "an unknown kind",
+                          agg_kind_name(s->kind), d->job->name);
+            return APR_EINVAL;
+        }
+        if ((kind == AGG_PERCENTILE && !(pct == s->pct)) ||
+            (kind == AGG_DISTINCT_EXACT && cap != s->cap)) {
+            abbey_err_set(d->err, "frame payload: entry '%s' value '%s' has %s %g in the frame, "
+                          "%g in job '%s'", e->name, value_name(e, v, tmp),
+                          kind == AGG_PERCENTILE ? "percentile" : "cap",
+                          kind == AGG_PERCENTILE ? pct : (double)cap,
+                          kind == AGG_PERCENTILE ? s->pct : (double)s->cap, d->job->name);
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* A key must be exactly e->nkeys valid val_key encodings. */
+static int key_ok(const uint8_t *k, size_t klen, int nkeys)
+{
+    buf_reader_t r;
+    val_t v;
+    buf_reader_init(&r, k, klen);
+    for (int i = 0; i < nkeys; i++)
+        if (val_key_get(&r, &v) != 0 || buf_reader_failed(&r))
+            return 0;
+    return buf_reader_left(&r) == 0;
+}
+
+static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
+{
+    ptable_t *t = d->scratch->tables[e->index];
+    uint64_t nrows = buf_get_varint(&d->r);
+    char tmp[16];
+
+    if (buf_reader_failed(&d->r))
+        return bad(d, "row count");
+    if (nrows > buf_reader_left(&d->r)) {
+        abbey_err_set(d->err, "frame payload: entry '%s' claims %llu rows in %zu bytes", e->name,
+                      (unsigned long long)nrows, buf_reader_left(&d->r));
+        return APR_EINVAL;
+    }
+    for (uint64_t i = 0; i < nrows; i++) {
+        size_t klen, before = ptable_count(t);
+        const uint8_t *k = buf_get_str(&d->r, buf_reader_left(&d->r), &klen);
+        ptable_row_t *row;
+        if (!k)
+            return bad(d, "row key");
+        if (!key_ok(k, klen, e->nkeys)) {
+            abbey_err_set(d->err, "frame payload: entry '%s' row %llu: key is not %d valid "
+                          "key columns", e->name, (unsigned long long)i, e->nkeys);
+            return APR_EINVAL;
+        }
+        row = ptable_upsert(t, k, (uint32_t)klen, val_hash_bytes(k, klen));
+        if (ptable_count(t) == before) {
+            abbey_err_set(d->err, "frame payload: entry '%s' row %llu repeats a key", e->name,
+                          (unsigned long long)i);
+            return APR_EINVAL;
+        }
+        for (int v = 0; v < e->nvalues; v++)
+            if (agg_decode(&e->specs[v], row->state + ptable_offset(t, v), &d->r, d->err)) {
+                abbey_err_prefix(d->err, "frame payload: entry '%s' row %llu value '%s'", e->name,
+                                 (unsigned long long)i, value_name(e, v, tmp));
+                return APR_EINVAL;
+            }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t decode_entry(decoder_t *d, const rules_group_t *g)
+{
+    size_t n;
+    const uint8_t *name = buf_get_str(&d->r, buf_reader_left(&d->r), &n);
+    const rules_entry_t *e = NULL;
+    char show[4 * FRAME_NAME_SHOWN + 4];
+    uint64_t nv;
+
+    if (!name)
+        return bad(d, "entry name");
+    for (int i = 0; i < g->nentries && !e; i++)
+        if (name_eq(g->entries[i]->name, name, n))
+            e = g->entries[i];
+    if (!e) {
+        abbey_err_set(d->err, "frame payload: entry '%s' is not in group '%s' of job '%s'",
+                      shown(name, n, show), g->name, d->job->name);
+        return APR_EINVAL;
+    }
+    assert(e->index >= 0 && e->index < d->job->nentries && d->job->entries[e->index] == e);
+    if (d->seen_entry[e->index]++) {
+        abbey_err_set(d->err, "frame payload: entry '%s' appears twice", e->name);
+        return APR_EINVAL;
+    }
+    nv = buf_get_varint(&d->r);
+    if (buf_reader_failed(&d->r))
+        return bad(d, "value count");
+    if (nv != (uint64_t)e->nvalues) {
+        abbey_err_set(d->err, "frame payload: entry '%s' has %llu values in the frame, %d in "
+                      "job '%s'", e->name, (unsigned long long)nv, e->nvalues, d->job->name);
+        return APR_EINVAL;
+    }
+    if (check_specs(d, e) != APR_SUCCESS)
+        return APR_EINVAL;
+    return decode_rows(d, e);
+}
+
+static apr_status_t decode_group(decoder_t *d)
+{
+    size_t n;
+    const uint8_t *name = buf_get_str(&d->r, buf_reader_left(&d->r), &n);
+    const rules_group_t *g = NULL;
+    char show[4 * FRAME_NAME_SHOWN + 4];
+    uint64_t ne;
+
+    if (!name)
+        return bad(d, "group name");
+    for (int i = 0; i < d->job->ngroups && !g; i++)
+        if (name_eq(d->job->groups[i].name, name, n))
+            g = &d->job->groups[i];
+    if (!g) {
+        abbey_err_set(d->err, "frame payload: group '%s' is not in job '%s'", shown(name, n, show),
+                      d->job->name);
+        return APR_EINVAL;
+    }
+    if (d->seen_group[g->index]++) {
+        abbey_err_set(d->err, "frame payload: group '%s' appears twice", g->name);
+        return APR_EINVAL;
+    }
+    ne = buf_get_varint(&d->r);
+    if (buf_reader_failed(&d->r))
+        return bad(d, "entry count");
+    if (ne > (uint64_t)g->nentries) {
+        abbey_err_set(d->err, "frame payload: group '%s' has %llu entries in the frame, %d in "
+                      "job '%s'", g->name, (unsigned long long)ne, g->nentries, d->job->name);
+        return APR_EINVAL;
+    }
+    for (uint64_t i = 0; i < ne; i++)
+        if (decode_entry(d, g) != APR_SUCCESS)
+            return APR_EINVAL;
+    return APR_SUCCESS;
+}
+
+static apr_status_t decode_payload(decoder_t *d)
+{
+    uint64_t ng = buf_get_varint(&d->r);
+    if (buf_reader_failed(&d->r))
+        return bad(d, "group count");
+    if (ng > (uint64_t)d->job->ngroups) {
+        abbey_err_set(d->err, "frame payload: %llu groups, job '%s' has %d",
+                      (unsigned long long)ng, d->job->name, d->job->ngroups);
+        return APR_EINVAL;
+    }
+    for (uint64_t i = 0; i < ng; i++)
+        if (decode_group(d) != APR_SUCCESS)
+            return APR_EINVAL;
+    if (buf_reader_left(&d->r)) {
+        abbey_err_set(d->err, "frame payload: %zu unexpected bytes after the last group",
+                      buf_reader_left(&d->r));
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
+                          frame_header_t *h, partial_t *into, size_t *frame_len,
+                          abbey_err_t *err)
+{
+    frame_header_t hh;
+    frame_lens_t l;
+    size_t total;
+    uint8_t *raw;
+    decoder_t d;
+    apr_status_t rv = peek(buf, len, &hh, &l, &total, err);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (strcmp(hh.job, job->name) != 0) {
+        abbey_err_set(err, "frame: job '%s' is not job '%s'", hh.job, job->name);
+        return APR_EINVAL;
+    }
+    raw = malloc(l.u);
+    if (!raw) {
+        abbey_err_set(err, "frame payload: cannot allocate %u bytes", l.u);
+        return APR_ENOMEM;
+    }
+    rv = inflate_exact(buf + FRAME_FIXED + l.h, l.z, raw, l.u, err);
+    if (rv == APR_SUCCESS) {
+        memset(&d, 0, sizeof d);
+        buf_reader_init(&d.r, raw, l.u);
+        d.job = job;
+        d.err = err;
+        d.scratch = partial_create(job, into->pool);
+        d.seen_group = apr_pcalloc(d.scratch->pool, (size_t)job->ngroups + 1);
+        d.seen_entry = apr_pcalloc(d.scratch->pool, (size_t)job->nentries + 1);
+        rv = decode_payload(&d);
+        if (rv == APR_SUCCESS) {
+            d.scratch->lines = hh.lines;
+            d.scratch->bad_lines = hh.bad_lines;
+            d.scratch->bytes = hh.bytes;
+            partial_merge(into, d.scratch);
+        }
+        partial_destroy(d.scratch);
+    }
+    free(raw);
+    if (rv == APR_SUCCESS) {
+        if (h)
+            *h = hh;
+        if (frame_len)
+            *frame_len = total;
+    }
+    return rv;
+}
+
+size_t frame_resync(const uint8_t *buf, size_t len, size_t from)
+{
+    const uint8_t *m;
+    if (from >= len)
+        return len;
+    m = memmem(buf + from, len - from, FRAME_MAGIC, 4);
+    return m ? (size_t)(m - buf) : len;
+}

@@ -1,0 +1,237 @@
+/* ptable.c - partial table: open-addressing hash table of key -> aggregate states (see ptable.h).
+ *
+ * The slot array holds {stored 64-bit hash, row pointer}; probing is linear
+ * and compares the stored hash first, so a mismatch never touches the row.
+ * The array is a power of two, kept at most 5/8 full, and doubles by
+ * re-placing the stored hashes (keys are never hashed again).
+ *
+ * A row is one pool allocation: the ptable_row_t header, then the states at
+ * 8-aligned offsets (ptable_offset), then the key bytes. Rows come from
+ * `rows`, a subpool cleared by ptable_clear; the table itself lives in `pool`
+ * (a subpool of the creator's pool) whose pre-cleanup releases the heap parts
+ * of every state and frees the slot array while the rows are still alive. */
+#include "ptable.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PTABLE_MIN_SLOTS 16
+
+typedef struct ptable_slot_t {
+    uint64_t hash;
+    ptable_row_t *row; /* NULL: empty slot */
+} ptable_slot_t;
+
+struct ptable_t {
+    const agg_spec_t *specs;
+    int nspecs;
+    size_t *offsets;     /* nspecs state offsets from row->state */
+    size_t states_size;  /* bytes of all states, multiple of 8 */
+    apr_pool_t *pool;    /* the table's subpool (this struct, offsets) */
+    apr_pool_t *rows;    /* subpool of pool: the rows */
+    ptable_slot_t *slots;
+    size_t mask;         /* nslots - 1 */
+    size_t count;        /* rows */
+    size_t grow_at;      /* grow when count reaches this */
+};
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (!p) {
+        fputs("abbey: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static size_t grow_limit(size_t nslots)
+{
+    return nslots / 2 + nslots / 8;
+}
+
+static void release_states(ptable_t *t)
+{
+    size_t n = t->mask + 1;
+    for (size_t i = 0; i < n; i++) {
+        ptable_row_t *row = t->slots[i].row;
+        if (!row)
+            continue;
+        for (int v = 0; v < t->nspecs; v++)
+            agg_release(&t->specs[v], row->state + t->offsets[v]);
+    }
+}
+
+/* Runs before the table's subpools are destroyed, so rows are still readable. */
+static apr_status_t ptable_cleanup(void *data)
+{
+    ptable_t *t = data;
+    release_states(t);
+    free(t->slots);
+    t->slots = NULL;
+    t->count = 0;
+    return APR_SUCCESS;
+}
+
+ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool)
+{
+    apr_pool_t *sub;
+    ptable_t *t;
+    size_t off = 0;
+
+    if (apr_pool_create(&sub, pool) != APR_SUCCESS)
+        abort();
+    apr_pool_tag(sub, "ptable");
+    t = apr_pcalloc(sub, sizeof *t);
+    t->specs = specs;
+    t->nspecs = nspecs;
+    t->pool = sub;
+    t->offsets = apr_pcalloc(sub, sizeof(size_t) * (size_t)(nspecs > 0 ? nspecs : 1));
+    for (int i = 0; i < nspecs; i++) {
+        t->offsets[i] = off;
+        off += (agg_state_size(&specs[i]) + 7) & ~(size_t)7;
+    }
+    t->states_size = off;
+    if (apr_pool_create(&t->rows, sub) != APR_SUCCESS)
+        abort();
+    apr_pool_tag(t->rows, "ptable rows");
+    t->slots = xcalloc(PTABLE_MIN_SLOTS, sizeof *t->slots);
+    t->mask = PTABLE_MIN_SLOTS - 1;
+    t->grow_at = grow_limit(PTABLE_MIN_SLOTS);
+    apr_pool_pre_cleanup_register(sub, t, ptable_cleanup);
+    return t;
+}
+
+static void grow(ptable_t *t)
+{
+    size_t n = t->mask + 1, nn = n * 2, nmask = nn - 1;
+    ptable_slot_t *ns = xcalloc(nn, sizeof *ns);
+
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        if (!t->slots[i].row)
+            continue;
+        j = t->slots[i].hash & nmask;
+        while (ns[j].row)
+            j = (j + 1) & nmask;
+        ns[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->mask = nmask;
+    t->grow_at = grow_limit(nn);
+}
+
+static int row_matches(const ptable_slot_t *s, const void *key, uint32_t klen, uint64_t hash)
+{
+    return s->hash == hash && s->row->klen == klen &&
+           (klen == 0 || memcmp(s->row->key, key, klen) == 0);
+}
+
+static ptable_row_t *new_row(ptable_t *t, const void *key, uint32_t klen, uint64_t hash)
+{
+    ptable_row_t *row = apr_palloc(t->rows, sizeof *row + t->states_size + klen);
+    row->hash = hash;
+    row->klen = klen;
+    row->state = (uint8_t *)(row + 1);
+    row->key = row->state + t->states_size;
+    if (klen)
+        memcpy(row->key, key, klen);
+    for (int v = 0; v < t->nspecs; v++)
+        agg_init(&t->specs[v], row->state + t->offsets[v]);
+    return row;
+}
+
+ptable_row_t *ptable_upsert(ptable_t *t, const void *key, uint32_t klen, uint64_t hash)
+{
+    size_t i = hash & t->mask;
+    ptable_slot_t *s;
+
+    for (;;) {
+        s = &t->slots[i];
+        if (!s->row)
+            break;
+        if (row_matches(s, key, klen, hash))
+            return s->row;
+        i = (i + 1) & t->mask;
+    }
+    if (t->count >= t->grow_at) {
+        grow(t);
+        i = hash & t->mask;
+        while (t->slots[i].row)
+            i = (i + 1) & t->mask;
+        s = &t->slots[i];
+    }
+    s->hash = hash;
+    s->row = new_row(t, key, klen, hash);
+    t->count++;
+    return s->row;
+}
+
+ptable_row_t *ptable_find(const ptable_t *t, const void *key, uint32_t klen, uint64_t hash)
+{
+    size_t i = hash & t->mask;
+    for (;;) {
+        const ptable_slot_t *s = &t->slots[i];
+        if (!s->row)
+            return NULL;
+        if (row_matches(s, key, klen, hash))
+            return s->row;
+        i = (i + 1) & t->mask;
+    }
+}
+
+size_t ptable_offset(const ptable_t *t, int i)
+{
+    assert(i >= 0 && i < t->nspecs);
+    return t->offsets[i];
+}
+
+int ptable_nspecs(const ptable_t *t)
+{
+    return t->nspecs;
+}
+
+const agg_spec_t *ptable_specs(const ptable_t *t)
+{
+    return t->specs;
+}
+
+size_t ptable_count(const ptable_t *t)
+{
+    return t->count;
+}
+
+ptable_row_t *ptable_next(const ptable_t *t, size_t *cursor)
+{
+    size_t n = t->mask + 1;
+    while (*cursor < n) {
+        ptable_row_t *row = t->slots[(*cursor)++].row;
+        if (row)
+            return row;
+    }
+    return NULL;
+}
+
+void ptable_merge(ptable_t *dst, const ptable_t *src)
+{
+    size_t cur = 0;
+    ptable_row_t *sr;
+
+    assert(dst != src && dst->nspecs == src->nspecs);
+    while ((sr = ptable_next(src, &cur)) != NULL) {
+        ptable_row_t *dr = ptable_upsert(dst, sr->key, sr->klen, sr->hash);
+        for (int v = 0; v < dst->nspecs; v++)
+            agg_merge(&dst->specs[v], dr->state + dst->offsets[v], sr->state + src->offsets[v]);
+    }
+}
+
+void ptable_clear(ptable_t *t)
+{
+    release_states(t);
+    memset(t->slots, 0, (t->mask + 1) * sizeof *t->slots);
+    t->count = 0;
+    apr_pool_clear(t->rows);
+}

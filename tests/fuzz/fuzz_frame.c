@@ -1,0 +1,353 @@
+/* fuzz_frame.c - libFuzzer target for the frame decoder (rules/frame.c).
+ *
+ * Arbitrary bytes are decoded against a hand-built job (two groups, entries
+ * using every aggregate kind). The first input byte picks how the rest is used:
+ *   0  as a byte stream of frames: frame_peek / frame_decode each, stepping by
+ *      frame_len, resyncing with frame_resync after a corrupt one;
+ *   1  the same, after writing the correct CRC where the lengths say it goes
+ *      (so mutations reach the header, zlib and payload checks);
+ *   2  as a raw payload: the target wraps it in a valid header, deflates it and
+ *      adds the CRC (so mutations reach the group / entry / row / state decoder).
+ * Every frame that decodes is re-encoded and decoded again, and must give the
+ * same rows and results (abort otherwise). On an empty corpus directory
+ * LLVMFuzzerInitialize writes seed inputs for all three modes.
+ * Build and run: scripts/fuzz.sh frame SECONDS (see docs/FUZZING.md). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <apr_general.h>
+
+#include "frame.h"
+#include "rules.h"
+#include "value.h"
+
+enum { NENT = 3 };
+
+static rules_job_t job;
+static rules_group_t groups[2];
+static rules_entry_t ent[NENT];
+static rules_entry_t *eptr[NENT];
+static rules_value_t values[NENT][4];
+static agg_spec_t specs[NENT][4];
+static apr_pool_t *root;
+
+static void set_value(int e, int v, const char *name, agg_kind_t k, double pct, uint32_t cap)
+{
+    values[e][v].name = name;
+    values[e][v].spec = (agg_spec_t){.kind = k, .pct = pct, .cap = cap};
+    specs[e][v] = values[e][v].spec;
+}
+
+static void job_init(void)
+{
+    static const char *names[NENT] = {"by_status", "pages", "total"};
+    static const int nkeys[NENT] = {1, 2, 0}, nvalues[NENT] = {4, 4, 2};
+    for (int i = 0; i < NENT; i++) {
+        eptr[i] = &ent[i];
+        ent[i] = (rules_entry_t){.name = names[i], .index = i, .nkeys = nkeys[i],
+                                 .nvalues = nvalues[i], .values = values[i], .specs = specs[i],
+                                 .group = &groups[i == 2]};
+    }
+    set_value(0, 0, "hits", AGG_COUNT, 0, 0);
+    set_value(0, 1, "bytes", AGG_SUM, 0, 0);
+    set_value(0, 2, "min_ms", AGG_MIN, 0, 0);
+    set_value(0, 3, "max_ms", AGG_MAX, 0, 0);
+    set_value(1, 0, "avg_bytes", AGG_AVG, 0, 0);
+    set_value(1, 1, "visitors", AGG_DISTINCT, 0, 0);
+    set_value(1, 2, "users", AGG_DISTINCT_EXACT, 0, 20);
+    set_value(1, 3, "p95", AGG_PERCENTILE, 95, 0);
+    set_value(2, 0, "hits", AGG_COUNT, 0, 0);
+    set_value(2, 1, "p50", AGG_PERCENTILE, 50, 0);
+    groups[0] = (rules_group_t){.name = "traffic", .index = 0, .weight = 1, .nentries = 2,
+                                .entries = eptr};
+    groups[1] = (rules_group_t){.name = "clients", .index = 1, .weight = 1, .nentries = 1,
+                                .entries = eptr + 2};
+    job = (rules_job_t){.name = "web", .ngroups = 2, .groups = groups, .nentries = NENT,
+                        .entries = eptr};
+}
+
+static void header_init(frame_header_t *h)
+{
+    memset(h, 0, sizeof *h);
+    h->end = 10;
+    h->lines = 3;
+    h->bad_lines = 1;
+    h->bytes = 10;
+    strcpy(h->job, "web");
+    strcpy(h->source, "src");
+    strcpy(h->slave, "s");
+    strcpy(h->master, "m");
+}
+
+/* ---- the round-trip oracle ----------------------------------------------- */
+
+static void same_tables(const ptable_t *a, const ptable_t *b)
+{
+    size_t cur = 0;
+    const ptable_row_t *ra;
+    if (ptable_count(a) != ptable_count(b))
+        abort();
+    while ((ra = ptable_next(a, &cur)) != NULL) {
+        const ptable_row_t *rb = ptable_find(b, ra->key, ra->klen, ra->hash);
+        if (!rb)
+            abort();
+        for (int v = 0; v < ptable_nspecs(a); v++) {
+            agg_result_t x, y;
+            agg_result(&ptable_specs(a)[v], ra->state + ptable_offset(a, v), &x);
+            agg_result(&ptable_specs(b)[v], rb->state + ptable_offset(b, v), &y);
+            if (strcmp(x.text, y.text) != 0 || x.flags != y.flags)
+                abort();
+        }
+    }
+}
+
+static void round_trip(const partial_t *q, apr_pool_t *pool)
+{
+    frame_header_t h;
+    partial_t *r = partial_create(&job, pool);
+    abbey_err_t err;
+    buf_t out;
+
+    header_init(&h);
+    h.lines = q->lines;
+    h.bad_lines = q->bad_lines;
+    h.bytes = q->bytes;
+    buf_init(&out);
+    if (frame_encode(&h, q, NULL, &out, &err) != APR_SUCCESS ||
+        frame_decode(out.data, out.len, &job, NULL, r, NULL, &err) != APR_SUCCESS) {
+        fprintf(stderr, "re-encoded frame does not decode: %s\n", err.msg);
+        abort();
+    }
+    for (int e = 0; e < NENT; e++)
+        same_tables(q->tables[e], r->tables[e]);
+    if (r->lines != q->lines || r->bad_lines != q->bad_lines || r->bytes != q->bytes)
+        abort();
+    buf_free(&out);
+}
+
+/* ---- modes ---------------------------------------------------------------- */
+
+static void decode_stream(const uint8_t *b, size_t len, apr_pool_t *pool)
+{
+    size_t pos = 0;
+    partial_t *q = partial_create(&job, pool);
+    while (pos < len) {
+        frame_header_t h;
+        abbey_err_t err;
+        size_t flen = 0, plen = 0;
+        apr_status_t pv = frame_peek(b + pos, len - pos, &h, &plen, &err);
+        apr_status_t rv = frame_decode(b + pos, len - pos, &job, &h, q, &flen, &err);
+        if (rv == APR_SUCCESS) {
+            if (pv != APR_SUCCESS || flen != plen || flen == 0 || flen > len - pos)
+                abort();
+            round_trip(q, pool);
+            pos += flen;
+        } else if (rv == APR_INCOMPLETE) {
+            break;
+        } else {
+            if (rv != APR_EINVAL || err.msg[0] == '\0')
+                abort();
+            pos = frame_resync(b, len, pos + 1);
+        }
+    }
+}
+
+static void fix_crc(uint8_t *b, size_t len)
+{
+    uint64_t h, z, body;
+    if (len < FRAME_FIXED)
+        return;
+    h = b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 | (uint32_t)b[11] << 24;
+    z = b[12] | (uint32_t)b[13] << 8 | (uint32_t)b[14] << 16 | (uint32_t)b[15] << 24;
+    body = FRAME_FIXED + h + z;
+    if (body + 4 <= len) {
+        uint32_t c = (uint32_t)crc32(0L, b, (uInt)body);
+        for (int i = 0; i < 4; i++)
+            b[body + (uint64_t)i] = (uint8_t)(c >> (8 * i));
+    }
+}
+
+/* A frame with a valid header around raw payload bytes. */
+static void wrap_payload(const uint8_t *raw, size_t n, buf_t *out)
+{
+    buf_t hdr;
+    uLongf zlen = compressBound((uLong)n);
+    buf_init(&hdr);
+    buf_put_u64(&hdr, 0);
+    buf_put_u64(&hdr, 0);
+    buf_put_u64(&hdr, 0);
+    buf_put_u64(&hdr, 0);
+    buf_put_u64(&hdr, 10);
+    buf_put_varint(&hdr, 3);
+    buf_put_varint(&hdr, 1);
+    buf_put_varint(&hdr, 10);
+    buf_put_str(&hdr, "web", 3);
+    buf_put_str(&hdr, "src", 3);
+    buf_put_str(&hdr, "s", 1);
+    buf_put_str(&hdr, "m", 1);
+    buf_put(out, FRAME_MAGIC, 4);
+    buf_put_u32(out, FRAME_VERSION);
+    buf_put_u32(out, (uint32_t)hdr.len);
+    buf_put_u32(out, 0);
+    buf_put_u32(out, (uint32_t)n);
+    buf_put(out, hdr.data, hdr.len);
+    buf_reserve(out, zlen + 4);
+    if (compress2(out->data + out->len, &zlen, raw, (uLong)n, 1) != Z_OK)
+        abort();
+    out->len += zlen;
+    for (int i = 0; i < 4; i++)
+        out->data[12 + i] = (uint8_t)(zlen >> (8 * i));
+    buf_put_u32(out, (uint32_t)crc32(0L, out->data, (uInt)out->len));
+    buf_free(&hdr);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    apr_pool_t *pool;
+    buf_t b;
+
+    if (size == 0)
+        return 0;
+    apr_pool_create(&pool, root);
+    buf_init(&b);
+    switch (data[0] % 3) {
+    case 0:
+        decode_stream(data + 1, size - 1, pool);
+        break;
+    case 1:
+        buf_put(&b, data + 1, size - 1);
+        fix_crc(b.data, b.len);
+        decode_stream(b.data, b.len, pool);
+        break;
+    default:
+        wrap_payload(data + 1, size - 1, &b);
+        decode_stream(b.data, b.len, pool);
+    }
+    buf_free(&b);
+    apr_pool_destroy(pool);
+    return 0;
+}
+
+/* ---- seeds ---------------------------------------------------------------- */
+
+static void put_key_int(buf_t *k, int64_t i)
+{
+    val_t v = {.kind = VAL_INT, .i = i};
+    val_key_put(k, &v);
+}
+
+/* A partial with a few rows in every entry. */
+static partial_t *seed_partial(apr_pool_t *pool)
+{
+    partial_t *p = partial_create(&job, pool);
+    buf_t k;
+    buf_init(&k);
+    for (int i = 0; i < 12; i++) {
+        val_t x = {.kind = VAL_INT, .i = i * 37 - 100};
+        val_t s = {.kind = VAL_STR, .s = &"abcdefghijkl"[i], .len = 1};
+        for (int e = 0; e < NENT; e++) {
+            ptable_t *t = p->tables[e];
+            ptable_row_t *row;
+            buf_reset(&k);
+            if (e == 1) {
+                val_key_put(&k, &s);
+                put_key_int(&k, i % 3);
+            } else if (e == 0) {
+                if (i % 4)
+                    put_key_int(&k, 200 + i % 4);
+                else
+                    val_key_put(&k, &(val_t){.kind = VAL_NULL});
+            }
+            row = ptable_upsert(t, k.data, (uint32_t)k.len, val_hash_bytes(k.data, k.len));
+            for (int v = 0; v < ent[e].nvalues; v++)
+                agg_update(&specs[e][v], row->state + ptable_offset(t, v),
+                           specs[e][v].kind == AGG_COUNT ? NULL : v == 1 && e == 1 ? &s : &x);
+        }
+    }
+    p->lines = 12;
+    buf_free(&k);
+    return p;
+}
+
+static void write_seed(const char *dir, const char *name, uint8_t mode, const uint8_t *b, size_t n)
+{
+    char path[4096];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!(f = fopen(path, "wb")))
+        return;
+    fputc(mode, f);
+    fwrite(b, 1, n, f);
+    fclose(f);
+}
+
+static int dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int empty = 1;
+    if (!d)
+        return 0;
+    while (empty && (de = readdir(d)) != NULL)
+        empty = de->d_name[0] == '.';
+    closedir(d);
+    return empty;
+}
+
+static void write_seeds(const char *dir)
+{
+    apr_pool_t *pool;
+    partial_t *p;
+    frame_header_t h;
+    abbey_err_t err;
+    buf_t f, raw;
+    uint32_t hl;
+
+    apr_pool_create(&pool, root);
+    p = seed_partial(pool);
+    header_init(&h);
+    buf_init(&f);
+    buf_init(&raw);
+    if (frame_encode(&h, p, NULL, &f, &err) != APR_SUCCESS)
+        abort();
+    write_seed(dir, "seed-frame", 0, f.data, f.len);
+    write_seed(dir, "seed-frame-crcfix", 1, f.data, f.len);
+    /* the same frame's payload, inflated, for mode 2 */
+    hl = f.data[8] | (uint32_t)f.data[9] << 8 | (uint32_t)f.data[10] << 16;
+    {
+        uLongf ulen = f.data[16] | (uint32_t)f.data[17] << 8 | (uint32_t)f.data[18] << 16 |
+                      (uint32_t)f.data[19] << 24;
+        buf_reserve(&raw, ulen);
+        if (uncompress(raw.data, &ulen, f.data + FRAME_FIXED + hl, (uLong)(f.len - 24 - hl)) ==
+            Z_OK)
+            write_seed(dir, "seed-payload", 2, raw.data, ulen);
+    }
+    buf_reset(&f);
+    if (frame_encode(&h, p, (const uint8_t[2]){0, 1}, &f, &err) == APR_SUCCESS)
+        write_seed(dir, "seed-frame-clients", 0, f.data, f.len);
+    buf_free(&f);
+    buf_free(&raw);
+    apr_pool_destroy(pool);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    apr_initialize();
+    apr_pool_create(&root, NULL);
+    job_init();
+    for (int i = 1; i < *argc; i++) {
+        struct stat st;
+        const char *a = (*argv)[i];
+        if (a[0] != '-' && stat(a, &st) == 0 && S_ISDIR(st.st_mode) && dir_is_empty(a))
+            write_seeds(a);
+    }
+    return 0;
+}
