@@ -267,6 +267,8 @@ int val_parse_duration(const char *s, size_t len, int64_t *ms)
         unit = 86400000;
     else
         return -1;
+    if (n > (uint64_t)(INT64_MAX / unit))
+        return -1;
     *ms = (int64_t)n * unit;
     return 0;
 }
