@@ -17,19 +17,14 @@
 # order, JSON metadata) and the comparator's self-check.
 #
 # Environment: ABBEY_BUILDDIR (master/abbey-master) and ABBEY_SRCDIR (data/,
-# examples/) default to the script's ../.. (the build dir: the current directory
-# first when it holds master/abbey-master); needs sqlite3 and mawk (exit 77, skip,
+# examples/) are set by `make check`; run by hand they default to the script's
+# ../..; needs sqlite3 and mawk (exit 77, skip,
 # without them). Exit 0 when every check passes, 1 when one fails, 99 on a setup
 # error.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-# Without ABBEY_BUILDDIR (automake's serial harness ignores AM_TESTS_ENVIRONMENT),
-# the directory make runs tests from when it holds the binary, else ../..
-if [ -z "${ABBEY_BUILDDIR:-}" ] && [ -x "$PWD/master/abbey-master" ]; then
-    ABBEY_BUILDDIR=$PWD
-fi
 builddir=${ABBEY_BUILDDIR:-$top}
 srcdir=${ABBEY_SRCDIR:-$top}
 master=$builddir/master/abbey-master
