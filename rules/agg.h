@@ -14,9 +14,19 @@
  *   distinct_exact(x[,cap]) set of 64-bit value hashes, at most cap (default
  *                         100000); beyond the cap it stops growing and the
  *                         result is flagged AGG_RES_CAPPED (a lower bound)
- *   percentile(x, p)      DDSketch, relative accuracy 1% (gamma = 1.02)
+ *   percentile(x, p)      DDSketch, relative accuracy a = 1% (gamma = (1+a)/(1-a)
+ *                         ~ 1.0202): the nearest-rank percentile, i.e. the k-th
+ *                         smallest value with k = max(1, ceil(p/100 * n)), answered
+ *                         as the representative 2 gamma^i / (gamma + 1) of the bin
+ *                         holding rank k and clamped into the exact [min, max], so
+ *                         within 1% of the exact value (|x| < 1e-9 counts as 0; a
+ *                         store spanning over 4096 bins collapses its lowest ones)
  *
- * Missing values (VAL_NULL) are skipped by every aggregate but count.
+ * Missing values (VAL_NULL) are skipped by every aggregate but count. NaN is
+ * refused like a non-number; sum, avg and percentile also refuse infinities.
+ * Result text: count, distinct, distinct_exact and integer sum/min/max exact
+ * decimals; float sum/min/max the shortest text that reads back; avg and
+ * percentile "%.10g".
  *
  * A state is a fixed block of agg_state_size() bytes (8-aligned) inside a
  * partial-table row; growing parts (HLL registers, hash sets, sketch bins) live
@@ -51,7 +61,7 @@ typedef enum agg_kind_t {
 typedef struct agg_spec_t {
     agg_kind_t kind;
     double pct;   /* percentile: p in (0, 100] */
-    uint32_t cap; /* distinct_exact: cap on the set's size */
+    uint32_t cap; /* distinct_exact: cap on the set's size (0: default; max CAP_MAX) */
 } agg_spec_t;
 
 /* Result flags. */

@@ -1,0 +1,304 @@
+/* agg_ddsketch.c - percentile: a DDSketch with relative accuracy 1% (see agg.h).
+ *
+ * A value x > 0 goes to bin i = ceil(log_gamma(x)), gamma = (1 + a) / (1 - a),
+ * a = 0.01; bin i covers (gamma^(i-1), gamma^i] and is represented by
+ * 2 gamma^i / (gamma + 1) = (1 - a) gamma^i, within a of anything in it.
+ * Negative values go to a second store by |x|; |x| < 1e-9 counts as zero.
+ * Each store is a contiguous array of counts over a window of bin indices; when
+ * a store would span more than AGG_DD_MAX_BINS bins, the lowest bins collapse
+ * into the lowest kept one. The final bins depend only on the values seen (the
+ * window is always [top - MAX_BINS + 1, top] once collapsing starts), so every
+ * split and merge order gives identical bins. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg_int.h"
+
+#define DD_IDX_MIN (-2048) /* |x| >= 1e-9 gives index >= -1036 */
+#define DD_IDX_MAX 40000   /* x <= DBL_MAX gives index <= 35488 */
+
+void agg_dd_init(agg_dd_t *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void agg_dd_release(agg_dd_t *d)
+{
+    free(d->pos.c);
+    free(d->neg.c);
+    agg_dd_init(d);
+}
+
+uint64_t agg_dd_count(const agg_dd_t *d)
+{
+    return d->pos.n + d->neg.n + d->zero;
+}
+
+static int32_t dd_index(double x)
+{
+    return (int32_t)ceil(log(x) / AGG_DD_LN_GAMMA);
+}
+
+static double dd_value(int32_t i)
+{
+    return (1.0 - AGG_DD_ALPHA) * exp(i * AGG_DD_LN_GAMMA);
+}
+
+/* Makes the array cover [lo, hi]; lo < st->lo means growth downwards. Counts of
+ * the old array that fall in the new one are kept (the caller has zeroed any
+ * that would not). */
+static void store_ensure(agg_ddstore_t *st, int32_t lo, int32_t hi)
+{
+    uint32_t span = (uint32_t)(hi - lo + 1), ncap = span * 2;
+    int32_t noff;
+    uint64_t *c;
+    if (st->c && lo >= st->off && (int64_t)hi < (int64_t)st->off + st->cap)
+        return;
+    if (ncap < 16)
+        ncap = 16;
+    if (ncap < st->cap)
+        ncap = st->cap;
+    if (ncap > 2 * AGG_DD_MAX_BINS)
+        ncap = 2 * AGG_DD_MAX_BINS;
+    if (!st->c)
+        noff = lo - (int32_t)(ncap - span) / 2;
+    else if (lo < st->lo)
+        noff = hi - (int32_t)ncap + 1;
+    else
+        noff = lo;
+    c = calloc(ncap, sizeof *c);
+    if (!c) {
+        fputs("abbey: out of memory\n", stderr);
+        abort();
+    }
+    if (st->c) {
+        int64_t a = st->off > noff ? st->off : noff;
+        int64_t b = (int64_t)st->off + st->cap < (int64_t)noff + ncap ? (int64_t)st->off + st->cap
+                                                                      : (int64_t)noff + ncap;
+        if (a < b)
+            memcpy(c + (a - noff), st->c + (a - st->off), (size_t)(b - a) * sizeof *c);
+        free(st->c);
+    }
+    st->c = c;
+    st->off = noff;
+    st->cap = ncap;
+}
+
+/* Sums and zeroes the bins below index l. */
+static uint64_t store_take_below(agg_ddstore_t *st, int32_t l)
+{
+    uint64_t below = 0;
+    for (int32_t j = st->lo; j < l && j <= st->hi; j++) {
+        below += st->c[j - st->off];
+        st->c[j - st->off] = 0;
+    }
+    return below;
+}
+
+static void store_add(agg_ddstore_t *st, int32_t i, uint64_t k)
+{
+    int32_t lo = i, hi = i;
+    if (st->n) {
+        lo = st->lo < i ? st->lo : i;
+        hi = st->hi > i ? st->hi : i;
+    }
+    if ((int64_t)hi - lo + 1 > AGG_DD_MAX_BINS) {
+        int32_t l = hi - AGG_DD_MAX_BINS + 1;
+        uint64_t below = store_take_below(st, l);
+        if (i < l)
+            i = l;
+        lo = l;
+        store_ensure(st, lo, hi);
+        st->c[l - st->off] += below;
+    } else {
+        store_ensure(st, lo, hi);
+    }
+    st->c[i - st->off] += k;
+    st->lo = lo;
+    st->hi = hi;
+    st->n += k;
+}
+
+int agg_dd_add(agg_dd_t *d, double x)
+{
+    if (!isfinite(x))
+        return -1;
+    if (!agg_dd_count(d)) {
+        d->min = d->max = x;
+    } else {
+        if (x < d->min)
+            d->min = x;
+        if (x > d->max)
+            d->max = x;
+    }
+    if (fabs(x) < AGG_DD_ZERO)
+        d->zero++;
+    else if (x > 0)
+        store_add(&d->pos, dd_index(x), 1);
+    else
+        store_add(&d->neg, dd_index(-x), 1);
+    return 0;
+}
+
+static void store_double(agg_ddstore_t *st)
+{
+    if (!st->n)
+        return;
+    for (int32_t j = st->lo; j <= st->hi; j++)
+        st->c[j - st->off] *= 2;
+    st->n *= 2;
+}
+
+static void store_merge(agg_ddstore_t *dst, const agg_ddstore_t *src)
+{
+    if (!src->n)
+        return;
+    for (int32_t j = src->lo; j <= src->hi; j++)
+        if (src->c[j - src->off])
+            store_add(dst, j, src->c[j - src->off]);
+}
+
+void agg_dd_merge(agg_dd_t *dst, const agg_dd_t *src)
+{
+    uint64_t had = agg_dd_count(dst);
+    if (dst == src) {
+        store_double(&dst->pos);
+        store_double(&dst->neg);
+        dst->zero *= 2;
+        return;
+    }
+    if (!agg_dd_count(src))
+        return;
+    if (!had || src->min < dst->min)
+        dst->min = src->min;
+    if (!had || src->max > dst->max)
+        dst->max = src->max;
+    dst->zero += src->zero;
+    store_merge(&dst->pos, &src->pos);
+    store_merge(&dst->neg, &src->neg);
+}
+
+/* Store: varint count of nonzero bins, then per bin the index (svarint for the
+ * first, varint gap after) and the varint count. */
+static void store_encode(const agg_ddstore_t *st, buf_t *out)
+{
+    uint32_t k = 0;
+    int32_t prev = 0;
+    for (int32_t j = st->lo; st->n && j <= st->hi; j++)
+        k += st->c[j - st->off] != 0;
+    buf_put_varint(out, k);
+    for (int32_t j = st->lo; k && j <= st->hi; j++) {
+        uint64_t c = st->c[j - st->off];
+        if (!c)
+            continue;
+        if (j == st->lo)
+            buf_put_svarint(out, j);
+        else
+            buf_put_varint(out, (uint64_t)(j - prev));
+        buf_put_varint(out, c);
+        prev = j;
+    }
+}
+
+void agg_dd_encode(const agg_dd_t *d, buf_t *out)
+{
+    buf_put_varint(out, d->zero);
+    store_encode(&d->neg, out);
+    store_encode(&d->pos, out);
+    if (agg_dd_count(d)) {
+        buf_put_f64(out, d->min);
+        buf_put_f64(out, d->max);
+    }
+}
+
+static int store_decode(agg_ddstore_t *st, buf_reader_t *r, uint64_t *total, abbey_err_t *err)
+{
+    uint64_t k = buf_get_varint(r);
+    int64_t first = 0, j = 0;
+    if (k > AGG_DD_MAX_BINS || k > buf_reader_left(r) / 2) {
+        abbey_err_set(err, "%llu bins (max %d, %zu bytes left)", (unsigned long long)k,
+                      AGG_DD_MAX_BINS, buf_reader_left(r));
+        return -1;
+    }
+    for (uint64_t b = 0; b < k; b++) {
+        uint64_t gap = b ? buf_get_varint(r) : 0, c;
+        j = b ? j + (int64_t)(gap > (uint64_t)AGG_DD_MAX_BINS ? AGG_DD_MAX_BINS : gap)
+              : buf_get_svarint(r);
+        c = buf_get_varint(r);
+        if (buf_reader_failed(r)) {
+            abbey_err_set(err, "truncated bins");
+            return -1;
+        }
+        if (!b)
+            first = j;
+        if ((b && !gap) || !c || j < DD_IDX_MIN || j > DD_IDX_MAX ||
+            j - first + 1 > AGG_DD_MAX_BINS || __builtin_add_overflow(*total, c, total)) {
+            abbey_err_set(err, "bad bin %llu (index %lld, count %llu)", (unsigned long long)b,
+                          (long long)j, (unsigned long long)c);
+            return -1;
+        }
+        store_add(st, (int32_t)j, c);
+    }
+    return 0;
+}
+
+int agg_dd_decode(agg_dd_t *d, buf_reader_t *r, abbey_err_t *err)
+{
+    uint64_t total = d->zero = buf_get_varint(r);
+    if (store_decode(&d->neg, r, &total, err) < 0 || store_decode(&d->pos, r, &total, err) < 0)
+        return -1;
+    if (!total)
+        return 0;
+    d->min = buf_get_f64(r);
+    d->max = buf_get_f64(r);
+    if (!buf_reader_failed(r) && !(d->min <= d->max)) {
+        abbey_err_set(err, "bad extremes %g, %g", d->min, d->max);
+        return -1;
+    }
+    return 0;
+}
+
+/* Rank k = max(1, ceil(pct/100 * n)); the product carries a 1e-12 relative
+ * allowance so a decimal pct (99.9) ranks as it would in decimal arithmetic. */
+static uint64_t dd_rank(double pct, uint64_t n)
+{
+    double x = pct * (double)n / 100.0;
+    x -= fabs(x) * 1e-12;
+    if (!(x > 1.0))
+        return 1;
+    if (x >= (double)n)
+        return n;
+    return (uint64_t)ceil(x);
+}
+
+double agg_dd_quantile(const agg_dd_t *d, double pct)
+{
+    uint64_t k = dd_rank(pct, agg_dd_count(d)), cum = 0;
+    double v = d->max;
+    int found = 0;
+    for (int32_t j = d->neg.hi; d->neg.n && j >= d->neg.lo && !found; j--) {
+        cum += d->neg.c[j - d->neg.off];
+        if (cum >= k) {
+            v = -dd_value(j);
+            found = 1;
+        }
+    }
+    if (!found && (cum += d->zero) >= k) {
+        v = 0.0;
+        found = 1;
+    }
+    for (int32_t j = d->pos.lo; d->pos.n && j <= d->pos.hi && !found; j++) {
+        cum += d->pos.c[j - d->pos.off];
+        if (cum >= k) {
+            v = dd_value(j);
+            found = 1;
+        }
+    }
+    if (v < d->min)
+        v = d->min;
+    if (v > d->max)
+        v = d->max;
+    return v;
+}
