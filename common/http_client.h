@@ -1,0 +1,47 @@
+/* http_client.h - calls to abbey masters over HTTP/1.1 with libcurl.
+ *
+ * One hclient_t per thread: it keeps one curl easy handle, so connections are
+ * kept alive between calls to the same master. Every request carries
+ * "Authorization: Bearer <token>". Timeouts: connect_ms for the connection,
+ * timeout_ms for the whole call. curl_global_init must have been called once
+ * (hclient_global_init) before threads start. Not thread-safe per client. */
+#ifndef ABBEY_HTTP_CLIENT_H
+#define ABBEY_HTTP_CLIENT_H
+
+#include <apr_pools.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "error.h"
+
+typedef struct hclient_t hclient_t;
+
+typedef struct hclient_resp_t {
+    long status;   /* HTTP status; 0 when no answer came */
+    buf_t body;    /* the answer's body (owned by the caller: buf_free) */
+    char etag[96]; /* ETag header without quotes, "" when absent */
+} hclient_resp_t;
+
+/* Once per process, before threads. */
+void hclient_global_init(void);
+
+/* A client for token (may be NULL: no Authorization header), in pool
+ * (the curl handle is cleaned up with the pool). */
+hclient_t *hclient_create(const char *token, long connect_ms, long timeout_ms, apr_pool_t *pool);
+
+/* One call. method "GET" or "POST"; body/len/content_type for POST (may be
+ * NULL/0); if_none_match: an ETag value to send as If-None-Match (or NULL).
+ * Returns APR_SUCCESS when an HTTP answer came (any status: check
+ * out->status), or an error when none did (connection refused, timeout,
+ * DNS...) with "METHOD URL: reason" in err. out->body is reset first. */
+apr_status_t hclient_request(hclient_t *c, const char *method, const char *url,
+                             const char *content_type, const void *body, size_t len,
+                             const char *if_none_match, hclient_resp_t *out, abbey_err_t *err);
+
+/* GET url with "Range: bytes=start-(start+len-1)". On a 206 or 200 answer,
+ * *total receives the full size when the server said it (Content-Range
+ * "bytes a-b/total" or a 416's "bytes * /total"), else UINT64_MAX. */
+apr_status_t hclient_get_range(hclient_t *c, const char *url, uint64_t start, uint64_t len,
+                               hclient_resp_t *out, uint64_t *total, abbey_err_t *err);
+
+#endif

@@ -1,0 +1,46 @@
+/* ranges.h - a set of byte ranges [a, b) of one source instance, kept sorted and coalesced.
+ *
+ * What a master has merged of each source instance: the exactly-once rule
+ * (DESIGN.md) is decided here. A frame's range that is covered is a
+ * duplicate; one that overlaps partly is a conflict; any other is new, and
+ * ranges_add records it (adjacent and overlapping ranges coalesce, so the
+ * set stays small for a source read in order). Not thread-safe. */
+#ifndef ABBEY_RANGES_H
+#define ABBEY_RANGES_H
+
+#include <apr_pools.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ranges_t ranges_t;
+
+typedef enum ranges_verdict_t {
+    RANGES_NEW,      /* no byte of [a, b) is in the set */
+    RANGES_COVERED,  /* every byte of [a, b) is in the set */
+    RANGES_OVERLAP   /* some are, some are not */
+} ranges_verdict_t;
+
+/* An empty set; its memory is released with pool. Cannot fail. */
+ranges_t *ranges_create(apr_pool_t *pool);
+
+/* Verdict for [a, b); a < b required (an empty range is COVERED). */
+ranges_verdict_t ranges_check(const ranges_t *r, uint64_t a, uint64_t b);
+
+/* Add [a, b) (a < b), merging with neighbours it touches or overlaps. */
+void ranges_add(ranges_t *r, uint64_t a, uint64_t b);
+
+/* 1 when every byte of [a, b) is in the set. */
+int ranges_covers(const ranges_t *r, uint64_t a, uint64_t b);
+
+/* The set's ranges that overlap [a, b), at most max of them, into out;
+ * returns how many were written. */
+size_t ranges_overlapping(const ranges_t *r, uint64_t a, uint64_t b, uint64_t (*out)[2],
+                          size_t max);
+
+/* The parts of [a, b) not in the set, at most max, into out; returns how many. */
+size_t ranges_missing(const ranges_t *r, uint64_t a, uint64_t b, uint64_t (*out)[2], size_t max);
+
+size_t ranges_count(const ranges_t *r);
+void ranges_get(const ranges_t *r, size_t i, uint64_t *a, uint64_t *b);
+
+#endif
