@@ -30,7 +30,7 @@
             return rv_;                                                                            \
     } while (0)
 
-static const char *const top_keys[] = {"masters", "jobs", NULL};
+static const char *const top_keys[] = {"masters", "jobs", "base_dir", NULL};
 static const char *const master_keys[] = {"name", "url", "weight", NULL};
 static const char *const job_keys[] = {"name",   "round",  "reset",  "timezone",
                                        "sources", "format", "groups", "reports", NULL};
@@ -491,6 +491,16 @@ static apr_status_t compile(rules_ctx_t *c, rules_config_t *cfg)
 
     TRY(rules_y_load(c, &root));
     TRY(rules_y_map(c, root, "rules file", top_keys, &m));
+    if ((x = rules_y_get(&m, "base_dir")) != NULL) {
+        /* relative source paths resolve against base_dir (itself relative to the file) */
+        const char *dir;
+        char *merged;
+        TRY(rules_y_str(c, x, "base_dir", &dir));
+        if (apr_filepath_merge(&merged, dir[0] == '/' ? NULL : c->base, dir, 0, c->pool) !=
+            APR_SUCCESS)
+            return rules_y_err_at(c, x, 0, "base_dir: '%s' is not a usable directory path", dir);
+        c->base = merged;
+    }
     TRY(load_masters(c, cfg, rules_y_get(&m, "masters")));
     TRY(rules_y_need(c, root, &m, "rules file", "jobs", "a list of jobs", &x));
     TRY(rules_y_list(c, x, "jobs", 1, &l));

@@ -433,6 +433,24 @@ START_TEST(test_relative_paths_buffer)
 }
 END_TEST
 
+START_TEST(test_base_dir)
+{
+    char yaml[600];
+    rules_config_t *c;
+    /* an absolute base_dir, and one relative to the file (here: the current directory) */
+    snprintf(yaml, sizeof yaml, "base_dir: /srv/logs\n%s", rel_yaml);
+    c = load_ok(yaml);
+    ck_assert_str_eq(c->jobs[0].sources[0].path, "/srv/logs/logs/a.log");
+    ck_assert_str_eq(c->jobs[0].sources[2].path, "/srv/c.log");
+    ck_assert_str_eq(c->jobs[0].sources[3].path, "/abs/d.log");
+    rules_free(c);
+    snprintf(yaml, sizeof yaml, "base_dir: /srv/logs/sub/..\n%s", rel_yaml);
+    c = load_ok(yaml);
+    ck_assert_str_eq(c->jobs[0].sources[1].path, "/srv/logs/b-*.log");
+    rules_free(c);
+}
+END_TEST
+
 /* ---- one bad file per error class ---- */
 
 /* A valid file (lines 1-9); tests add or change lines. Columns in comments. */
@@ -609,6 +627,7 @@ static Suite *rules_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_relative_paths_file);
     tcase_add_test(tc, test_relative_paths_buffer);
+    tcase_add_test(tc, test_base_dir);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_checked_fixture(tc, setup, teardown);
