@@ -14,12 +14,57 @@
  * Functions: time_bucket(t, duration), lower(s), upper(s), len(s),
  *            substr(s, start[, length]), int(x), float(x), str(x), coalesce(a, b).
  * `~` matches a PCRE2 regular expression (a string literal, compiled once, JIT).
+ * Matching is on bytes: log text need not be UTF-8, and (*UTF) is refused.
  * Numbers: int64 arithmetic when both sides are integers, else double; `/` is
  * always double; division by zero gives NULL. Comparisons with NULL are false.
  *
+ * Tokens: identifiers [A-Za-z_][A-Za-z0-9_]*; keywords (and or not in true
+ * false null) are lower case. Strings in "..." or '...' with escapes \\ \" \'
+ * \n \t; any other backslash pair is kept as written, so "\.png$" reaches PCRE2
+ * as \.png$. Integers are int64 (a larger literal is an error); decimals may
+ * have an exponent. A duration is a whole number with s, m, h, d or ms, worth
+ * its whole number of seconds (500ms is an error, 2000ms is 2).
+ *
+ * Types: fields take theirs from the format (str: text; int, float: number;
+ * time: time; untyped split fields: unknown until run time). Text is never
+ * mixed with numbers: arithmetic or ordering on text, text compared with a
+ * number, `~` on a number, lower()/upper()/len()/substr() on a number are
+ * compile errors. An untyped field compares as text against text and as a
+ * number against a number; used as a number (arithmetic, numeric comparison,
+ * numeric in-list, time_bucket/int/float/substr arguments) it is listed in
+ * expr_numeric_fields, and text that is not a number there makes expr_eval
+ * return -1.
+ *
+ * Semantics:
+ * - NULL: every comparison involving NULL is false (=, !=, <, in, not in, ~, !~
+ *   alike), and comparing with the literal null is a compile error; `not x` is
+ *   !truthy(x) (val_truthy), so `not NULL` is true; NULL in arithmetic or as a
+ *   function argument gives NULL (coalesce excepted).
+ * - and / or short-circuit and give true/false.
+ * - Integers overflowing int64 continue as double; x % y takes the sign of x;
+ *   x / 0 and x % 0 are NULL. Equality and order of numbers are numeric and
+ *   exact between int and float (2^53 + 1 > 2^53.0); text compares bytewise;
+ *   a time compares as its epoch seconds; time + n and time - n are times,
+ *   time - time is a number.
+ * - `in [...]`: literals only, all text or all numbers (binary search).
+ * - time_bucket(t, d): t a time or number, d a positive duration literal (or
+ *   seconds); t floored to a multiple of d (floor for negatives too): a time.
+ * - lower/upper: ASCII case mapping. len: bytes. substr(s, start[, length]):
+ *   bytes from start (0-based; negative counts from the end), at most length.
+ * - int(x): truncated toward zero; float(x); text is parsed, and text that is
+ *   not a number gives NULL. str(x): numbers read from a line keep the text
+ *   they were written with; times render as 2015-05-17T10:05:03Z.
+ * - Strings made by functions live in a 64 KiB per-context scratch area; when
+ *   it is full the function gives NULL.
+ * - A regex match that fails with a PCRE2 error (e.g. its match limit) makes
+ *   expr_eval return -1, so the line is counted bad rather than misfiled.
+ * Limits (compile errors): 64 value slots of stack, 200 levels of parentheses,
+ * 512 levels of syntax tree.
+ *
  * Compiled once at load time (fields resolved against the job's format, types
  * checked); evaluation allocates nothing: an expr_ctx_t (one per thread) holds
- * the value stack, regex match data and a per-line scratch area for strings. */
+ * the value stack, regex match data and a per-line scratch area for strings.
+ * A compiled expr_t is immutable and may be shared by threads. */
 #ifndef ABBEY_EXPR_H
 #define ABBEY_EXPR_H
 
@@ -61,6 +106,7 @@ expr_type_t expr_type(const expr_t *e);        /* static result type */
 const char *expr_text(const expr_t *e);        /* the source text */
 uint64_t expr_fields(const expr_t *e);         /* bit i: reads field i */
 uint64_t expr_numeric_fields(const expr_t *e); /* bit i: reads field i as a number */
+int expr_field_ref(const expr_t *e);           /* field index when e is a bare field, else -1 */
 
 /* Per-thread evaluation context. Thread-private; created from a pool. */
 expr_ctx_t *expr_ctx_create(apr_pool_t *pool);
