@@ -47,26 +47,12 @@ void buf_put(buf_t *b, const void *p, size_t n)
     b->len += n;
 }
 
-void buf_put_u8(buf_t *b, uint8_t v)
-{
-    buf_reserve(b, 1);
-    b->data[b->len++] = v;
-}
-
 void buf_put_u32(buf_t *b, uint32_t v)
 {
     uint8_t x[4];
     for (int i = 0; i < 4; i++)
         x[i] = (uint8_t)(v >> (8 * i));
     buf_put(b, x, 4);
-}
-
-void buf_put_u64(buf_t *b, uint64_t v)
-{
-    uint8_t x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (uint8_t)(v >> (8 * i));
-    buf_put(b, x, 8);
 }
 
 void buf_put_varint(buf_t *b, uint64_t v)

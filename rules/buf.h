@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct buf_t {
     uint8_t *data;
@@ -30,9 +31,9 @@ void buf_free(buf_t *b);
 void buf_reset(buf_t *b);                      /* len = 0, keeps capacity */
 void buf_reserve(buf_t *b, size_t extra);      /* room for extra more bytes */
 void buf_put(buf_t *b, const void *p, size_t n);
-void buf_put_u8(buf_t *b, uint8_t v);
+static inline void buf_put_u8(buf_t *b, uint8_t v);
 void buf_put_u32(buf_t *b, uint32_t v);        /* little-endian */
-void buf_put_u64(buf_t *b, uint64_t v);        /* little-endian */
+static inline void buf_put_u64(buf_t *b, uint64_t v); /* little-endian */
 void buf_put_varint(buf_t *b, uint64_t v);     /* unsigned LEB128 */
 void buf_put_svarint(buf_t *b, int64_t v);     /* zigzag + LEB128 */
 void buf_put_f64(buf_t *b, double v);          /* IEEE-754 bits, little-endian */
@@ -53,5 +54,26 @@ double buf_get_f64(buf_reader_t *r);
 const uint8_t *buf_get_bytes(buf_reader_t *r, size_t n);
 /* Reads a varint length (refused above max) and points at that many bytes. */
 const uint8_t *buf_get_str(buf_reader_t *r, size_t max, size_t *len);
+
+/* Inline: the hot path (key encoding) appends a tag and a number per line. */
+static inline void buf_put_u8(buf_t *b, uint8_t v)
+{
+    if (b->len + 1 > b->cap)
+        buf_reserve(b, 1);
+    b->data[b->len++] = v;
+}
+
+static inline void buf_put_u64(buf_t *b, uint64_t v)
+{
+    if (b->len + 8 > b->cap)
+        buf_reserve(b, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(b->data + b->len, &v, 8);
+#else
+    for (int i = 0; i < 8; i++)
+        b->data[b->len + i] = (uint8_t)(v >> (8 * i));
+#endif
+    b->len += 8;
+}
 
 #endif
