@@ -38,9 +38,12 @@ apr_status_t hclient_request(hclient_t *c, const char *method, const char *url,
                              const char *content_type, const void *body, size_t len,
                              const char *if_none_match, hclient_resp_t *out, abbey_err_t *err);
 
-/* GET url with "Range: bytes=start-(start+len-1)". On a 206 or 200 answer,
- * *total receives the full size when the server said it (Content-Range
- * "bytes a-b/total" or a 416's "bytes * /total"), else UINT64_MAX. */
+/* GET url with "Range: bytes=start-(start+len-1)" (len > 0, else APR_EINVAL).
+ * On a 206 or 416 answer, *total receives the full size when the server said
+ * it (Content-Range "bytes a-b/total" or a 416's "bytes * /total"), else
+ * UINT64_MAX. A server that ignores Range answers 200: on 200, body holds the
+ * whole resource from byte 0 (the caller skips start bytes) and *total is the
+ * body's length. Other statuses: *total is UINT64_MAX. */
 apr_status_t hclient_get_range(hclient_t *c, const char *url, uint64_t start, uint64_t len,
                                hclient_resp_t *out, uint64_t *total, abbey_err_t *err);
 

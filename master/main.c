@@ -1,4 +1,4 @@
-/* main.c - abbey-master: command line, then one of its modes (check, standalone). */
+/* main.c - abbey-master: command line, then one of its modes (check, standalone, cluster). */
 #include <apr_general.h>
 #include <apr_getopt.h>
 #include <apr_strings.h>
@@ -26,6 +26,10 @@ static void usage(FILE *out)
 {
     fputs("usage: abbey-master --check --config FILE\n"
           "       abbey-master --standalone --once --config FILE [--workers N] [--export-dir DIR]\n"
+          "       abbey-master --config FILE --name NAME --listen HOST:PORT --token-file F\n"
+          "                    [--data-dir DIR] [--export-dir DIR]          (the primary)\n"
+          "       abbey-master --primary URL --name NAME --listen HOST:PORT --token-file F\n"
+          "                    [--data-dir DIR] [--export-dir DIR]          (a secondary)\n"
           "\n"
           "  -c, --config FILE      the rules file (YAML; see docs/RULES.md)\n"
           "      --check            validate the rules file, print its jobs and the\n"
@@ -36,6 +40,15 @@ static void usage(FILE *out)
           "  -o, --export-dir DIR   where reports go: DIR/<job>/<report>.csv|json\n"
           "                         (default ./abbey-out)\n"
           "  -q, --quiet            no summary on stdout\n"
+          "  -n, --name NAME        this master's name in the rules file's masters:\n"
+          "  -l, --listen HOST:PORT address to serve HTTP on (default 127.0.0.1:7101)\n"
+          "  -p, --primary URL      run as a secondary of the primary at URL\n"
+          "  -d, --data-dir DIR     state directory (default ./abbey-data)\n"
+          "  -t, --token-file F     file holding the cluster's bearer token\n"
+          "      --http-threads N   HTTP worker threads (default 4)\n"
+          "\n"
+          "Signals (cluster): SIGTERM/SIGINT stop cleanly; SIGHUP makes the primary reload\n"
+          "its rules file (an invalid file is refused, the old one kept).\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n"
           "\n"
@@ -44,7 +57,7 @@ static void usage(FILE *out)
           out);
 }
 
-enum { OPT_CHECK = 256, OPT_STANDALONE, OPT_ONCE };
+enum { OPT_CHECK = 256, OPT_STANDALONE, OPT_ONCE, OPT_HTTP_THREADS };
 
 static const apr_getopt_option_t options[] = {
     {"config", 'c', 1, "rules file"},
@@ -54,10 +67,49 @@ static const apr_getopt_option_t options[] = {
     {"workers", 'w', 1, "worker threads"},
     {"export-dir", 'o', 1, "export directory"},
     {"quiet", 'q', 0, "quiet"},
+    {"name", 'n', 1, "master name"},
+    {"listen", 'l', 1, "listen address"},
+    {"primary", 'p', 1, "primary URL"},
+    {"data-dir", 'd', 1, "data directory"},
+    {"token-file", 't', 1, "token file"},
+    {"http-threads", OPT_HTTP_THREADS, 1, "HTTP threads"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
 };
+
+int master_parse_listen(const char *listen, char *host, size_t hostlen, int *port,
+                        abbey_err_t *err)
+{
+    const char *colon = strrchr(listen, ':');
+    char *end;
+    long p;
+    if (!colon || colon == listen || (size_t)(colon - listen) >= hostlen) {
+        abbey_err_set(err, "--listen: '%s' is not HOST:PORT", listen);
+        return -1;
+    }
+    p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || p < 0 || p > 65535) {
+        abbey_err_set(err, "--listen: '%s': the port must be a number from 0 to 65535", listen);
+        return -1;
+    }
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+/* A positive count for --workers / --http-threads; -1 (with a message) otherwise. */
+static int count_arg(const char *flag, const char *arg, int max)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (*end || n < 1 || n > max) {
+        fprintf(stderr, "abbey-master: %s: '%s' is not a number from 1 to %d\n", flag, arg, max);
+        return -1;
+    }
+    return (int)n;
+}
 
 /* Parse argv into opts. Returns -1 to exit 0 (help), 0 to go on, 2 on bad usage. */
 static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, master_opts_t *opts)
@@ -65,10 +117,12 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     apr_getopt_t *g;
     apr_status_t rv;
     const char *arg;
-    char *end;
     int c;
 
     opts->export_dir = "abbey-out";
+    opts->listen = "127.0.0.1:7101";
+    opts->data_dir = "abbey-data";
+    opts->http_threads = 4;
     opts->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (opts->workers < 1)
         opts->workers = 1;
@@ -84,12 +138,18 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
         case 'q': opts->quiet = 1; break;
         case 'h': usage(stdout); return -1;
         case 'V': printf("abbey-master %s\n", PACKAGE_VERSION); return -1;
+        case 'n': opts->name = arg; break;
+        case 'l': opts->listen = arg; break;
+        case 'p': opts->primary = arg; break;
+        case 'd': opts->data_dir = arg; break;
+        case 't': opts->token_file = arg; break;
         case 'w':
-            opts->workers = (int)strtol(arg, &end, 10);
-            if (*end || opts->workers < 1 || opts->workers > 1024) {
-                fprintf(stderr, "abbey-master: --workers: '%s' is not a number from 1 to 1024\n", arg);
+            if ((opts->workers = count_arg("--workers", arg, 1024)) < 0)
                 return 2;
-            }
+            break;
+        case OPT_HTTP_THREADS:
+            if ((opts->http_threads = count_arg("--http-threads", arg, 256)) < 0)
+                return 2;
             break;
         }
     }
@@ -102,12 +162,21 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
         fprintf(stderr, "abbey-master: unexpected argument '%s' (see --help)\n", argv[g->ind]);
         return 2;
     }
+    if (!opts->check && !opts->standalone) { /* a cluster member */
+        if (!opts->config == !opts->primary) {
+            fprintf(stderr, "abbey-master: give --config FILE (primary) or --primary URL "
+                            "(secondary), not both (see --help)\n");
+            return 2;
+        }
+        if (!opts->name || !opts->token_file) {
+            fprintf(stderr, "abbey-master: a cluster master needs --name NAME and --token-file F "
+                            "(see --help)\n");
+            return 2;
+        }
+        return 0;
+    }
     if (!opts->config) {
         fprintf(stderr, "abbey-master: --config FILE is required (see --help)\n");
-        return 2;
-    }
-    if (!opts->check && !opts->standalone) {
-        fprintf(stderr, "abbey-master: choose a mode: --check or --standalone --once (see --help)\n");
         return 2;
     }
     if (opts->standalone && !opts->once) {
@@ -132,6 +201,11 @@ int main(int argc, const char *const *argv)
     rc = parse_args(argc, argv, pool, &opts);
     if (rc)
         return rc < 0 ? 0 : rc;
+    if (!opts.check && !opts.standalone) {
+        rc = master_cluster_run(&opts, pool);
+        apr_pool_destroy(pool);
+        return rc;
+    }
     role = opts.check ? "check" : "standalone";
     if (rules_load_file(opts.config, pool, &cfg, &err) != APR_SUCCESS) {
         fprintf(stderr, "%s\n", err.msg);

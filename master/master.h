@@ -15,7 +15,24 @@ typedef struct master_opts_t {
     int once;               /* --once */
     int check;              /* --check */
     int quiet;              /* --quiet: no summary */
+    /* cluster members */
+    const char *name;       /* --name NAME: this master in the config's masters: */
+    const char *listen;     /* --listen HOST:PORT (default 127.0.0.1:7101) */
+    const char *primary;    /* --primary URL: a secondary */
+    const char *data_dir;   /* --data-dir DIR (default ./abbey-data) */
+    const char *token_file; /* --token-file F */
+    int http_threads;       /* --http-threads N (default 4) */
 } master_opts_t;
+
+/* Primary (opts->config) or secondary (opts->primary): serve, schedule, merge,
+ * export until SIGTERM/SIGINT. Returns the exit status (0, or 2 when it could
+ * not start: bad token file, address, config, or place in masters:). */
+int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool);
+
+/* "HOST:PORT" → host (IPv4 address) and port (0..65535). Returns 0, or -1 with
+ * a message in err. */
+int master_parse_listen(const char *listen, char *host, size_t hostlen, int *port,
+                        abbey_err_t *err);
 
 /* --check: print the jobs and the group -> master assignment of cfg to out. */
 void master_check_print(const rules_config_t *cfg, FILE *out);

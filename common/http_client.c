@@ -1,0 +1,286 @@
+/* http_client.c - calls to abbey masters over HTTP/1.1 with libcurl (see http_client.h).
+ *
+ * One curl easy handle per client, reused for every call so curl keeps the
+ * connection alive. Each call sets the method, the headers (built per call
+ * and freed after it) and the callbacks that fill the caller's answer: the
+ * body into out->body, the ETag and Content-Range from the headers. */
+#include "http_client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct hclient_t {
+    CURL *curl;
+    char *auth_header;          /* "Authorization: Bearer <token>", or NULL */
+    struct curl_slist *headers; /* the current call's headers, or NULL */
+    long connect_ms, timeout_ms;
+    hclient_resp_t *out;     /* the call in progress */
+    char content_range[128]; /* the last answer's Content-Range value */
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void hclient_global_init(void)
+{
+    pthread_once(&global_once, global_init);
+}
+
+static apr_status_t client_cleanup(void *data)
+{
+    hclient_t *c = data;
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+    curl_easy_cleanup(c->curl);
+    c->curl = NULL;
+    free(c->auth_header);
+    c->auth_header = NULL;
+    return APR_SUCCESS;
+}
+
+/* --- callbacks ------------------------------------------------------------ */
+
+static size_t on_body(char *p, size_t size, size_t n, void *data)
+{
+    hclient_t *c = data;
+    buf_put(&c->out->body, p, size * n);
+    return size * n;
+}
+
+/* The value of header line "Name: value\r\n" into dst (trimmed), if the name matches. */
+static int header_value(const char *line, size_t len, const char *name, char *dst, size_t cap)
+{
+    size_t nlen = strlen(name), vlen;
+    const char *v, *end = line + len;
+    if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+        return 0;
+    v = line + nlen + 1;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    vlen = (size_t)(end - v);
+    if (vlen >= cap)
+        vlen = cap - 1;
+    memcpy(dst, v, vlen);
+    dst[vlen] = '\0';
+    return 1;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *data)
+{
+    hclient_t *c = data;
+    size_t len = size * n;
+    char v[sizeof c->out->etag];
+
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new answer (after a 100, ...) */
+        c->out->etag[0] = '\0';
+        c->content_range[0] = '\0';
+    } else if (header_value(p, len, "ETag", v, sizeof v)) {
+        const char *s = v;
+        size_t vlen;
+        if (strncmp(s, "W/", 2) == 0)
+            s += 2;
+        vlen = strlen(s);
+        if (vlen >= 2 && s[0] == '"' && s[vlen - 1] == '"') {
+            s++;
+            vlen -= 2;
+        }
+        memcpy(c->out->etag, s, vlen);
+        c->out->etag[vlen] = '\0';
+    } else {
+        header_value(p, len, "Content-Range", c->content_range, sizeof c->content_range);
+    }
+    return len;
+}
+
+/* --- calls ---------------------------------------------------------------- */
+
+hclient_t *hclient_create(const char *token, long connect_ms, long timeout_ms, apr_pool_t *pool)
+{
+    hclient_t *c = apr_pcalloc(pool, sizeof *c);
+
+    hclient_global_init();
+    c->curl = curl_easy_init();
+    if (!c->curl) {
+        fputs("abbey: out of memory (curl_easy_init)\n", stderr);
+        abort();
+    }
+    if (token) {
+        size_t n = strlen(token) + sizeof "Authorization: Bearer ";
+        c->auth_header = malloc(n);
+        if (!c->auth_header)
+            abort();
+        snprintf(c->auth_header, n, "Authorization: Bearer %s", token);
+    }
+    c->connect_ms = connect_ms;
+    c->timeout_ms = timeout_ms;
+    apr_pool_cleanup_register(pool, c, client_cleanup, apr_pool_cleanup_null);
+
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    return c;
+}
+
+static int add_header(hclient_t *c, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(c->headers, line);
+    if (!l)
+        return -1;
+    c->headers = l;
+    return 0;
+}
+
+/* Build the call's header list; -1 when out of memory. */
+static int set_headers(hclient_t *c, const char *content_type, const char *if_none_match)
+{
+    char line[256];
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+    if (add_header(c, "Expect:") != 0)
+        return -1;
+    if (c->auth_header && add_header(c, c->auth_header) != 0)
+        return -1;
+    if (content_type) {
+        snprintf(line, sizeof line, "Content-Type: %s", content_type);
+        if (add_header(c, line) != 0)
+            return -1;
+    }
+    if (if_none_match) {
+        snprintf(line, sizeof line, "If-None-Match: \"%s\"", if_none_match);
+        if (add_header(c, line) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static apr_status_t curl_status(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+        return APR_ECONNREFUSED;
+    case CURLE_OPERATION_TIMEDOUT:
+        return APR_TIMEUP;
+    default:
+        return APR_EGENERAL;
+    }
+}
+
+/* Perform the call set up in c->curl; fills out and err. */
+static apr_status_t perform(hclient_t *c, const char *method, const char *url, hclient_resp_t *out,
+                            abbey_err_t *err)
+{
+    CURLcode rc;
+
+    buf_reset(&out->body);
+    out->status = 0;
+    out->etag[0] = '\0';
+    c->content_range[0] = '\0';
+    c->errbuf[0] = '\0';
+    c->out = out;
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+    rc = curl_easy_perform(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+    c->out = NULL;
+    if (rc != CURLE_OK) {
+        abbey_err_set(err, "%s %s: %s", method, url,
+                      c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+        buf_reset(&out->body);
+        out->etag[0] = '\0';
+        return curl_status(rc);
+    }
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &out->status);
+    return APR_SUCCESS;
+}
+
+/* Method and body for the next call: GET, POST or another method with a body. */
+static void set_method(hclient_t *c, const char *method, const void *body, size_t len)
+{
+    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(c->curl, CURLOPT_RANGE, NULL);
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+        return;
+    }
+    curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? body : "");
+    if (strcmp(method, "POST") != 0)
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+}
+
+apr_status_t hclient_request(hclient_t *c, const char *method, const char *url,
+                             const char *content_type, const void *body, size_t len,
+                             const char *if_none_match, hclient_resp_t *out, abbey_err_t *err)
+{
+    if (set_headers(c, content_type, if_none_match) != 0) {
+        abbey_err_set(err, "%s %s: out of memory", method, url);
+        return APR_ENOMEM;
+    }
+    set_method(c, method, body, len);
+    return perform(c, method, url, out, err);
+}
+
+/* Total size from a Content-Range value "bytes a-b/total" or "bytes * /total". */
+static uint64_t range_total(const char *v)
+{
+    const char *slash = strchr(v, '/');
+    char *end;
+    unsigned long long t;
+    if (strncasecmp(v, "bytes ", 6) != 0 || !slash || slash[1] < '0' || slash[1] > '9')
+        return UINT64_MAX;
+    t = strtoull(slash + 1, &end, 10);
+    return *end == '\0' ? (uint64_t)t : UINT64_MAX;
+}
+
+apr_status_t hclient_get_range(hclient_t *c, const char *url, uint64_t start, uint64_t len,
+                               hclient_resp_t *out, uint64_t *total, abbey_err_t *err)
+{
+    char range[64];
+    apr_status_t rv;
+    uint64_t last = start + len - 1 < start ? UINT64_MAX : start + len - 1;
+
+    *total = UINT64_MAX;
+    if (len == 0) {
+        abbey_err_set(err, "GET %s: empty range", url);
+        return APR_EINVAL;
+    }
+    if (set_headers(c, NULL, NULL) != 0) {
+        abbey_err_set(err, "GET %s: out of memory", url);
+        return APR_ENOMEM;
+    }
+    set_method(c, "GET", NULL, 0);
+    snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)start, (unsigned long long)last);
+    curl_easy_setopt(c->curl, CURLOPT_RANGE, range);
+    rv = perform(c, "GET", url, out, err);
+    curl_easy_setopt(c->curl, CURLOPT_RANGE, NULL);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (out->status == 200)
+        *total = out->body.len;
+    else if (c->content_range[0])
+        *total = range_total(c->content_range);
+    return APR_SUCCESS;
+}

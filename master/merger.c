@@ -1,0 +1,429 @@
+/* merger.c - the master's merger: exactly-once merging of frames into rounds and periods.
+ *
+ * merger_accept checks a frame (frame_peek), decides by its byte range
+ * whether it is new (ranges.h), decodes a new one outside the lock into a
+ * scratch partial, then under the lock checks the range again (another
+ * thread may have merged it meanwhile) and merges the scratch into the
+ * round's partial and the period's totals. This file also keeps the rounds
+ * and periods of each job (creation, retention, the primary's closed-round
+ * info); exports are in merger_export.c, HTTP/status/metrics in merger_http.c. */
+#include "merger_int.h"
+
+#include <apr_strings.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "log.h"
+
+/* ---- creation ----------------------------------------------------------- */
+
+static void job_init(merger_t *m, mjob_t *j, const rules_job_t *job)
+{
+    j->job = job;
+    j->round_ms = job->round / 1000 > 0 ? job->round / 1000 : 1;
+    j->period_ms = job->reset == RULES_RESET_HOUR  ? 3600000
+                   : job->reset == RULES_RESET_DAY ? 86400000
+                                                   : 0;
+    j->tz_ms = (int64_t)job->tz_offset * 1000;
+    j->owned = apr_pcalloc(m->pool, (size_t)(job->ngroups > 0 ? job->ngroups : 1));
+    for (int g = 0; g < job->ngroups; g++)
+        j->owned[g] = job->groups[g].master == m->self_index;
+    for (int i = 0; i < job->nreports; i++)
+        if (job->reports[i].scope == RULES_SCOPE_ROUND &&
+            j->owned[job->reports[i].entry->group->index])
+            j->need_round = 1;
+    if (apr_pool_create(&j->pool, m->pool) != APR_SUCCESS)
+        abort();
+    j->sources = apr_hash_make(j->pool);
+}
+
+merger_t *merger_create(const rules_config_t *cfg, const char *self, const char *export_dir,
+                        apr_pool_t *pool)
+{
+    const rules_master_t *me = rules_find_master(cfg, self);
+    apr_pool_t *sub;
+    merger_t *m;
+
+    if (!me)
+        return NULL;
+    if (apr_pool_create(&sub, pool) != APR_SUCCESS)
+        abort();
+    apr_pool_tag(sub, "merger");
+    m = apr_pcalloc(sub, sizeof *m);
+    m->cfg = cfg;
+    m->pool = sub;
+    m->self = apr_pstrdup(sub, me->name);
+    m->self_index = me->index;
+    m->dir = apr_pstrdup(sub, export_dir);
+    if (apr_thread_mutex_create(&m->lock, APR_THREAD_MUTEX_DEFAULT, sub) != APR_SUCCESS ||
+        apr_thread_mutex_create(&m->export_lock, APR_THREAD_MUTEX_DEFAULT, sub) != APR_SUCCESS)
+        abort();
+    m->jobs = apr_pcalloc(sub, sizeof *m->jobs * (size_t)(cfg->njobs > 0 ? cfg->njobs : 1));
+    for (int i = 0; i < cfg->njobs; i++)
+        job_init(m, &m->jobs[i], &cfg->jobs[i]);
+    m->queue_tail = &m->queue;
+    return m;
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+mjob_t *merger_job(merger_t *m, const char *name)
+{
+    const rules_job_t *job = name ? rules_find_job(m->cfg, name) : NULL;
+    return job ? &m->jobs[job->index] : NULL;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+int64_t merger_period_of(const mjob_t *j, uint64_t r)
+{
+    if (!j->period_ms)
+        return 0;
+    return floor_div((int64_t)r * j->round_ms + j->tz_ms, j->period_ms);
+}
+
+const ranges_t *merger_source_ranges(const mjob_t *j, const char *source)
+{
+    return apr_hash_get(j->sources, source, APR_HASH_KEY_STRING);
+}
+
+/* ---- rounds and periods ------------------------------------------------- */
+
+static void round_free(mround_t *rd)
+{
+    if (rd->p)
+        partial_destroy(rd->p);
+    apr_pool_destroy(rd->pool);
+}
+
+/* Drop the oldest kept round, exporting it first if it never was. */
+static void round_drop_oldest(merger_t *m, mjob_t *j)
+{
+    mround_t *rd = j->rounds[0];
+    if (!rd->exported) {
+        apr_pool_t *tp;
+        if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
+            abort();
+        merger_export_round(m, j, rd, tp);
+        apr_pool_destroy(tp);
+    }
+    if (!j->dropped || rd->r > j->floor)
+        j->floor = rd->r;
+    j->dropped = 1;
+    round_free(rd);
+    memmove(&j->rounds[0], &j->rounds[1], sizeof j->rounds[0] * (size_t)(j->nrounds - 1));
+    j->nrounds--;
+}
+
+/* The kept round r; created when absent and still within retention; NULL
+ * when the round is no longer (or cannot be) kept. */
+static mround_t *round_get(merger_t *m, mjob_t *j, uint64_t r)
+{
+    int at = 0;
+    mround_t *rd;
+    apr_pool_t *rp;
+
+    while (at < j->nrounds && j->rounds[at]->r < r)
+        at++;
+    if (at < j->nrounds && j->rounds[at]->r == r)
+        return j->rounds[at];
+    if (j->dropped && r <= j->floor)
+        return NULL;
+    if (j->nrounds == MERGER_KEEP_ROUNDS) {
+        if (at == 0)
+            return NULL; /* older than every kept round */
+        round_drop_oldest(m, j);
+        at--;
+    }
+    if (apr_pool_create(&rp, m->pool) != APR_SUCCESS)
+        abort();
+    apr_pool_tag(rp, "merger-round");
+    rd = apr_pcalloc(rp, sizeof *rd);
+    rd->r = r;
+    rd->pool = rp;
+    if (j->need_round)
+        rd->p = partial_create(j->job, rp);
+    memmove(&j->rounds[at + 1], &j->rounds[at], sizeof j->rounds[0] * (size_t)(j->nrounds - at));
+    j->rounds[at] = rd;
+    j->nrounds++;
+    return rd;
+}
+
+mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id)
+{
+    int at = 0;
+    mperiod_t *p;
+
+    while (at < j->nperiods && j->periods[at].id < id)
+        at++;
+    if (at < j->nperiods && j->periods[at].id == id)
+        return &j->periods[at];
+    if (j->nperiods == MERGER_KEEP_PERIODS) {
+        apr_pool_t *tp;
+        if (at == 0)
+            return NULL;
+        p = &j->periods[0];
+        if (!p->final_exported || p->dirty) {
+            if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
+                abort();
+            merger_export_period(m, j, p, tp);
+            apr_pool_destroy(tp);
+        }
+        partial_destroy(p->totals);
+        memmove(&j->periods[0], &j->periods[1], sizeof j->periods[0] * (size_t)(j->nperiods - 1));
+        j->nperiods--;
+        at--;
+    }
+    memmove(&j->periods[at + 1], &j->periods[at],
+            sizeof j->periods[0] * (size_t)(j->nperiods - at));
+    p = &j->periods[at];
+    memset(p, 0, sizeof *p);
+    p->id = id;
+    p->totals = partial_create(j->job, m->pool);
+    j->nperiods++;
+    return p;
+}
+
+/* ---- accepting frames --------------------------------------------------- */
+
+const char *merger_result_name(merge_result_t r)
+{
+    switch (r) {
+    case MERGE_MERGED:
+        return "merged";
+    case MERGE_DUPLICATE:
+        return "duplicate";
+    case MERGE_CONFLICT:
+        return "conflict";
+    default:
+        return "rejected";
+    }
+}
+
+static merge_result_t rejected(merger_t *m, mjob_t *j)
+{
+    apr_thread_mutex_lock(m->lock);
+    if (j)
+        j->c.rejected++;
+    else
+        m->unknown.rejected++;
+    apr_thread_mutex_unlock(m->lock);
+    return MERGE_REJECTED;
+}
+
+/* Under the lock: the verdict for the frame's range, counting and filling
+ * conflict for duplicates and conflicts. */
+static ranges_verdict_t range_verdict(mjob_t *j, const frame_header_t *h,
+                                      merger_conflict_t *conflict)
+{
+    const ranges_t *rs = merger_source_ranges(j, h->source);
+    ranges_verdict_t v = rs ? ranges_check(rs, h->start, h->end) : RANGES_NEW;
+    if (v == RANGES_COVERED) {
+        j->c.duplicate++;
+    } else if (v == RANGES_OVERLAP) {
+        j->c.conflict++;
+        if (conflict)
+            conflict->n =
+                ranges_overlapping(rs, h->start, h->end, conflict->ranges, MERGER_MAX_CONFLICT);
+    }
+    return v;
+}
+
+static merge_result_t result_of(ranges_verdict_t v)
+{
+    return v == RANGES_COVERED ? MERGE_DUPLICATE : MERGE_CONFLICT;
+}
+
+/* Under the lock: an emptied-on-take scratch partial of j (the taker clears it). */
+static partial_t *scratch_take(merger_t *m, mjob_t *j)
+{
+    if (j->nidle > 0)
+        return j->idle[--j->nidle];
+    return partial_create(j->job, m->pool);
+}
+
+static void scratch_give(mjob_t *j, partial_t *p)
+{
+    if (j->nidle < MERGER_SCRATCH_IDLE)
+        j->idle[j->nidle++] = p;
+    else
+        partial_destroy(p);
+}
+
+/* 0 when p has rows only in groups this master owns; else sets err. */
+static int check_owned(const merger_t *m, const mjob_t *j, const partial_t *p, abbey_err_t *err)
+{
+    for (int e = 0; e < j->job->nentries; e++) {
+        const rules_entry_t *en = j->job->entries[e];
+        if (!j->owned[en->group->index] && ptable_count(p->tables[e]) > 0) {
+            abbey_err_set(err, "frame carries rows of group '%s', which master %s does not own",
+                          en->group->name, m->self);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Under the lock: merge the decoded frame into its round and period, record its range. */
+static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const partial_t *s)
+{
+    mround_t *rd = round_get(m, j, h->round);
+    int64_t pid = merger_period_of(j, h->round);
+    mperiod_t *p = merger_period_get(m, j, pid);
+    ranges_t *rs = apr_hash_get(j->sources, h->source, APR_HASH_KEY_STRING);
+
+    if (!rs) {
+        rs = ranges_create(j->pool);
+        apr_hash_set(j->sources, apr_pstrdup(j->pool, h->source), APR_HASH_KEY_STRING, rs);
+    }
+    ranges_add(rs, h->start, h->end);
+    if (p) {
+        partial_merge(p->totals, s);
+        if (p->final_exported)
+            p->dirty = 1;
+    } else {
+        j->c.expired++;
+        log_msg("job %s: frame for round %llu of %s [%llu, %llu) arrived after its period was "
+                "dropped: recorded, not counted in any report",
+                j->job->name, (unsigned long long)h->round, h->source, (unsigned long long)h->start,
+                (unsigned long long)h->end);
+    }
+    if (rd) {
+        if (rd->p)
+            partial_merge(rd->p, s);
+        rd->dirty = 1;
+    }
+    if (!rd || rd->exported)
+        j->c.late++;
+    j->c.merged++;
+    j->lines += h->lines;
+    j->bad_lines += h->bad_lines;
+    j->bytes += h->bytes;
+}
+
+/* Checks that need only the header; 0 when the frame may go on. */
+static int check_header(const merger_t *m, const mjob_t *j, const frame_header_t *h,
+                        abbey_err_t *err)
+{
+    if (h->start >= h->end) {
+        abbey_err_set(err, "frame for %s has an empty range [%llu, %llu)", h->source,
+                      (unsigned long long)h->start, (unsigned long long)h->end);
+        return -1;
+    }
+    if (h->round > (uint64_t)(MERGER_MAX_MS / j->round_ms)) {
+        abbey_err_set(err, "frame round %llu of job %s starts after year 9999",
+                      (unsigned long long)h->round, j->job->name);
+        return -1;
+    }
+    return 0;
+}
+
+merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
+                             merger_conflict_t *conflict, abbey_err_t *err)
+{
+    frame_header_t h, h2;
+    size_t flen = 0;
+    mjob_t *j;
+    partial_t *s;
+    ranges_verdict_t v;
+    apr_status_t rv = frame_peek(frame, len, &h, &flen, err);
+
+    if (conflict)
+        conflict->n = 0;
+    if (rv == APR_INCOMPLETE)
+        abbey_err_prefix(err, "truncated frame");
+    if (rv != APR_SUCCESS)
+        return rejected(m, NULL);
+    if (flen != len) {
+        abbey_err_set(err, "%zu bytes after the frame (one frame per request)", len - flen);
+        return rejected(m, NULL);
+    }
+    if (strcmp(h.master, m->self) != 0) {
+        abbey_err_set(err, "frame is addressed to master '%s'; this is master '%s'", h.master,
+                      m->self);
+        return rejected(m, NULL);
+    }
+    if (!(j = merger_job(m, h.job))) {
+        abbey_err_set(err, "frame is for unknown job '%s'", h.job);
+        return rejected(m, NULL);
+    }
+    if (check_header(m, j, &h, err) != 0)
+        return rejected(m, j);
+
+    apr_thread_mutex_lock(m->lock);
+    v = range_verdict(j, &h, conflict);
+    s = v == RANGES_NEW ? scratch_take(m, j) : NULL;
+    apr_thread_mutex_unlock(m->lock);
+    if (v != RANGES_NEW)
+        return result_of(v);
+
+    partial_clear(s);
+    rv = frame_decode(frame, len, j->job, &h2, s, &flen, err);
+    if (rv == APR_SUCCESS && check_owned(m, j, s, err) != 0)
+        rv = APR_EINVAL;
+
+    apr_thread_mutex_lock(m->lock);
+    if (rv != APR_SUCCESS) {
+        j->c.rejected++;
+    } else {
+        v = range_verdict(j, &h, conflict);
+        if (v == RANGES_NEW)
+            merge_new(m, j, &h, s);
+    }
+    scratch_give(j, s);
+    apr_thread_mutex_unlock(m->lock);
+    if (rv != APR_SUCCESS)
+        return MERGE_REJECTED;
+    return v == RANGES_NEW ? MERGE_MERGED : result_of(v);
+}
+
+/* ---- the primary's closed rounds ---------------------------------------- */
+
+void merger_round_closed(merger_t *m, const char *job, const merger_round_t *r)
+{
+    mjob_t *j = merger_job(m, job);
+    mround_t *rd;
+    size_t n = 0;
+
+    if (!j || r->round > (uint64_t)(MERGER_MAX_MS / j->round_ms))
+        return;
+    apr_thread_mutex_lock(m->lock);
+    if (!j->any_closed || r->round > j->last_closed)
+        j->last_closed = r->round;
+    j->any_closed = 1;
+    rd = round_get(m, j, r->round);
+    if (rd && !rd->closed) {
+        rd->closed = 1;
+        rd->primary_incomplete = r->incomplete != 0;
+        rd->deadline_ms = r->deadline_ms;
+        rd->ranges = apr_pcalloc(rd->pool, sizeof *rd->ranges * (r->nranges ? r->nranges : 1));
+        for (size_t i = 0; i < r->nranges; i++) {
+            const merger_range_t *x = &r->ranges[i];
+            if (!x->source || x->start >= x->end)
+                continue;
+            rd->ranges[n].source = apr_pstrdup(rd->pool, x->source);
+            rd->ranges[n].start = x->start;
+            rd->ranges[n].end = x->end;
+            n++;
+        }
+        rd->nranges = n;
+    }
+    apr_thread_mutex_unlock(m->lock);
+}
+
+uint64_t merger_last_closed_round(merger_t *m, const char *job)
+{
+    mjob_t *j = merger_job(m, job);
+    uint64_t r = 0;
+    if (!j)
+        return 0;
+    apr_thread_mutex_lock(m->lock);
+    r = j->any_closed ? j->last_closed : 0;
+    apr_thread_mutex_unlock(m->lock);
+    return r;
+}

@@ -1,0 +1,171 @@
+/* merger.h - what every master runs: merge frames exactly once, keep totals, export reports.
+ *
+ * A merger takes the frames slaves send (POST /v1/partials), applies the
+ * exactly-once rule by byte ranges per (job, source instance) (ranges.h), and
+ * keeps, per job, the running totals of each period and a partial per round.
+ * It exports the reports of the rule groups this master owns
+ * (rules_group_t.master == this master's index in cfg->masters) when the
+ * primary has closed a round and the merged ranges cover it, or when the
+ * round's deadline has passed (docs/CLUSTER.md, "Rounds" and "Masters").
+ *
+ * Rounds are absolute: round r of a job covers processing time
+ * [r * round_ms, (r + 1) * round_ms) (round_ms = job->round / 1000); a
+ * frame's header.round is that r. Round r belongs to period
+ * floor((r * round_ms / 1000 + tz_offset) / len), len 3600 (reset: hour),
+ * 86400 (day); with reset: never every round is in one period.
+ *
+ * Files, under EXPORT_DIR/<job>/ (extension from the report's format):
+ *   <report>.<ext>                    latest: period scope = the running
+ *                                     totals of the newest exported round's
+ *                                     period; round scope = the newest
+ *                                     exported round
+ *   history/<STAMP>/<report>.<ext>    each exported round (period scope: the
+ *                                     totals as of that export)
+ *   history/<STAMP>/INCOMPLETE        while that round's export lacks data:
+ *                                     one line per missing range
+ *                                     "<source> <start> <end>", or a line
+ *                                     saying why; removed by the amendment
+ *   period/<STAMP>/<report>.<ext>     the final period-scope reports of a
+ *                                     period, written once a later period's
+ *                                     round is exported, again if late data
+ *                                     amends it
+ * STAMP is the UTC start of the round or period, 20251121T104500Z (with
+ * milliseconds, 20251121T104500.250Z, when the start is not a whole second).
+ *
+ * Retention: round partials are kept for the last MERGER_KEEP_ROUNDS rounds
+ * of each job (the oldest is dropped first, exported beforehand if it never
+ * was); period totals for the last MERGER_KEEP_PERIODS periods. A frame for
+ * a round no longer kept still merges into its period's totals (late); one
+ * whose period is no longer kept is acknowledged, its range recorded, and it
+ * is counted as expired (status/metrics) and logged: never silently dropped.
+ *
+ * Thread-safe: every function takes the merger's state lock (one mutex);
+ * frame payloads are inflated and decoded outside it, and export files are
+ * written outside it (merger_tick renders under the lock, then writes under
+ * a second lock that only serializes exports). */
+#ifndef ABBEY_MERGER_H
+#define ABBEY_MERGER_H
+
+#include <apr_pools.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+#include "httpd.h"
+#include "rules.h"
+
+#define MERGER_KEEP_ROUNDS 64       /* round partials kept per job */
+#define MERGER_KEEP_PERIODS 3       /* period totals kept per job (current + 2 before) */
+#define MERGER_MAX_BODY (64u << 20) /* POST /v1/partials body limit */
+#define MERGER_MAX_CONFLICT 64
+
+typedef struct merger_t merger_t;
+
+/* A merger for master self (a name in cfg->masters) writing under
+ * export_dir; cfg must outlive it. Memory comes from a subpool of pool and
+ * is released with pool (the merger must be idle by then). Returns NULL when
+ * self is not one of cfg's masters. */
+merger_t *merger_create(const rules_config_t *cfg, const char *self, const char *export_dir,
+                        apr_pool_t *pool);
+
+typedef enum merge_result_t {
+    MERGE_MERGED,    /* new range: merged and recorded */
+    MERGE_DUPLICATE, /* range already covered: acknowledged, not merged again */
+    MERGE_CONFLICT,  /* range overlaps what this master has: see conflict */
+    MERGE_REJECTED   /* the frame is refused: reason in err */
+} merge_result_t;
+
+typedef struct merger_conflict_t {
+    size_t n;
+    uint64_t ranges[MERGER_MAX_CONFLICT][2]; /* this master's ranges [a, b) of the source
+                                                that overlap the frame's range (whole, not
+                                                clipped), ascending; at most 64 */
+} merger_conflict_t;
+
+/* Accept one frame (the body of POST /v1/partials: exactly one frame, len
+ * bytes). MERGE_REJECTED with the reason in err for: a corrupt or truncated
+ * frame (frame_peek / frame_decode's reason), bytes after the frame, an
+ * unknown job, a frame addressed to another master (header.master != self),
+ * an empty or inverted range, a round whose start is beyond year 9999, or
+ * rows for a rule group this master does not own. The frame is checked
+ * (frame_peek) before its range; the payload is decoded only for a new
+ * range. conflict (may be NULL) is filled for MERGE_CONFLICT. A merged frame
+ * whose round was already exported is counted as late and amends that
+ * round's export and its period's at the next merger_tick. */
+merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
+                             merger_conflict_t *conflict, abbey_err_t *err);
+
+/* Text of a result: "merged", "duplicate", "conflict", "rejected". */
+const char *merger_result_name(merge_result_t r);
+
+typedef struct merger_range_t {
+    const char *source; /* the frame's source id: "<path or url>#<instance>" */
+    uint64_t start, end;
+} merger_range_t;
+
+typedef struct merger_round_t {
+    uint64_t round;
+    int64_t start_ms;    /* informational; the merger uses round * round_ms */
+    int64_t deadline_ms; /* export regardless of coverage once now_ms >= this */
+    int incomplete;      /* the primary closed it at its deadline without every task */
+    size_t nranges;
+    const merger_range_t *ranges; /* ranges completed in the round (empty ones are ignored) */
+} merger_round_t;
+
+/* The primary has closed round r->round of job (r is copied). Repeats of a
+ * round already known closed, rounds no longer kept and unknown jobs are
+ * ignored. Frames may arrive before or after this call. */
+void merger_round_closed(merger_t *m, const char *job, const merger_round_t *r);
+
+/* Export what is due at now_ms, in round order per job: closed rounds whose
+ * ranges are all merged; closed rounds past their deadline (exported with an
+ * INCOMPLETE marker; exported again, amended, when the missing ranges
+ * arrive); rounds amended by late frames; dropped rounds that were never
+ * exported; final period reports once a later period's round is exported
+ * (again when late data changes them). Returns the number of exports
+ * written: one per round export and one per final period export that wrote
+ * files (a job with no report owned here still has its rounds marked
+ * exported, with no files and no count). A file that cannot be written is
+ * logged and counted in status as export_errors. */
+int merger_tick(merger_t *m, int64_t now_ms);
+
+/* The highest round of job that merger_round_closed has seen (0 when none or
+ * an unknown job): the `after` of the next GET /v1/rounds poll. */
+uint64_t merger_last_closed_round(merger_t *m, const char *job);
+
+/* The report job/report rendered now from the current state, into out (not
+ * reset first), in format "csv", "json" or NULL (the report's own):
+ * period scope from the totals of the newest period this master has data
+ * for, round scope from the newest exported round still kept (no rows when
+ * none). Returns 200; 404 when the job or report is unknown or its group is
+ * not owned by this master; 400 for another format. On an error out gets a
+ * one-line reason (plain text). */
+int merger_report(merger_t *m, const char *job, const char *report, const char *format, buf_t *out);
+
+/* Append a JSON object to out:
+ *   {"master", "partials":{"merged","duplicate","conflict","rejected","late","expired"},
+ *    "export_errors",
+ *    "jobs":[{"name","round_ms","last_closed_round","last_exported_round" (null: none),
+ *             "rounds_exported","rounds_amended","rounds_incomplete",
+ *             "pending_rounds":[r...] (closed, not yet exported),
+ *             "partials":{...as above}, "lines","bad_lines","bytes","sources"}]}
+ * ("rejected" of a job counts frames refused after the job was known). */
+void merger_status_json(merger_t *m, buf_t *out);
+
+/* Append Prometheus text lines, labelled master="<self>",job="<job>":
+ * abbey_partials_total{...,result="merged|duplicate|conflict|rejected|late|expired"}
+ * (counter; frames of unknown jobs under job=""), abbey_lines_total,
+ * abbey_bad_lines_total, abbey_bytes_total (counters, merged frames),
+ * abbey_rounds_exported_total (counter), abbey_round_lag_seconds (gauge:
+ * last merger_tick's now minus the end of the newest exported round). */
+void merger_metrics(merger_t *m, buf_t *out);
+
+/* Register on httpd (before httpd_start):
+ *   POST /v1/partials (body up to MERGER_MAX_BODY): 200 {"result":"merged"|"duplicate"};
+ *     409 {"result":"conflict","ranges":[[a,b],...]}; 400 {"error":"<reason>"}
+ *   GET /v1/reports/{job}/{report}[?format=csv|json]: 200 the report
+ *     (text/csv or application/json); 404 / 400 {"error"}. */
+void merger_register(merger_t *m, httpd_t *httpd);
+
+#endif

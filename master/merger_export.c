@@ -1,0 +1,372 @@
+/* merger_export.c - the merger's exports: rounds, final period reports, the latest files.
+ *
+ * Exports are rendered under the state lock (the tables must not change
+ * while export_render reads them) into queued writes; merger_tick then
+ * writes the queue to disk outside the state lock, under the export lock,
+ * in the order the renders were made (so a later render of a file always
+ * lands last). merger_report renders on demand for GET /v1/reports. */
+#include "merger_int.h"
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "export.h"
+#include "log.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+const char *merger_stamp(int64_t ms, apr_pool_t *pool)
+{
+    int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000, frac = ms - s * 1000;
+    time_t t = (time_t)s;
+    struct tm tm;
+    char text[40];
+
+    gmtime_r(&t, &tm);
+    strftime(text, sizeof text, "%Y%m%dT%H%M%S", &tm);
+    if (frac)
+        return apr_psprintf(pool, "%s.%03dZ", text, (int)frac);
+    return apr_pstrcat(pool, text, "Z", NULL);
+}
+
+const rules_report_t *merger_owned_report(const merger_t *m, const mjob_t *j, const char *name)
+{
+    for (int i = 0; i < j->job->nreports; i++) {
+        const rules_report_t *r = &j->job->reports[i];
+        if (strcmp(r->name, name) == 0)
+            return j->owned[r->entry->group->index] ? r : NULL;
+    }
+    return NULL;
+}
+
+static void queue_push(merger_t *m, const char *path, const void *data, size_t len, int remove)
+{
+    mwrite_t *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path)))
+        abort();
+    if (!remove) {
+        w->data = malloc(len ? len : 1);
+        if (!w->data)
+            abort();
+        memcpy(w->data, data, len);
+        w->len = len;
+    }
+    *m->queue_tail = w;
+    m->queue_tail = &w->next;
+}
+
+/* Render report r over table t and queue it at path. */
+static void queue_report(merger_t *m, mjob_t *j, const rules_report_t *r, const ptable_t *t,
+                         const char *path, apr_pool_t *tp)
+{
+    buf_t b;
+    buf_init(&b);
+    export_render(j->job, r, t, &b, tp);
+    queue_push(m, path, b.data, b.len, 0);
+    buf_free(&b);
+}
+
+/* The missing parts of rd's closed ranges: appended to text (may be NULL)
+ * as "<source> <start> <end>" lines, at most MERGER_MARKER_MAX; returns how many. */
+static size_t round_missing_text(const mjob_t *j, const mround_t *rd, buf_t *text)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rd->nranges; i++) {
+        const merger_range_t *x = &rd->ranges[i];
+        const ranges_t *rs = merger_source_ranges(j, x->source);
+        uint64_t out[16][2], at = x->start;
+        size_t k;
+        if (!rs) {
+            out[0][0] = x->start;
+            out[0][1] = x->end;
+            k = 1;
+        } else {
+            k = ranges_missing(rs, at, x->end, out, 16);
+        }
+        for (;;) {
+            for (size_t g = 0; g < k; g++, n++)
+                if (text && n < MERGER_MARKER_MAX)
+                    buf_printf(text, "%s %llu %llu\n", x->source, (unsigned long long)out[g][0],
+                               (unsigned long long)out[g][1]);
+            if (k < 16 || out[15][1] >= x->end)
+                break;
+            at = out[15][1]; /* the start of a merged range: no gap is counted twice */
+            k = ranges_missing(rs, at, x->end, out, 16);
+        }
+    }
+    if (text && n > MERGER_MARKER_MAX)
+        buf_printf(text, "... and %zu more missing ranges\n", n - MERGER_MARKER_MAX);
+    return n;
+}
+
+size_t merger_round_missing(const mjob_t *j, const mround_t *rd)
+{
+    return round_missing_text(j, rd, NULL);
+}
+
+static int owns_reports(const mjob_t *j)
+{
+    for (int i = 0; i < j->job->nreports; i++)
+        if (j->owned[j->job->reports[i].entry->group->index])
+            return 1;
+    return 0;
+}
+
+/* ---- round and period exports ------------------------------------------- */
+
+static void marker_text(const mjob_t *j, const mround_t *rd, buf_t *text, const char *stamp,
+                        size_t missing)
+{
+    buf_printf(text, "round %llu of job %s (start %s) was exported incomplete:\n",
+               (unsigned long long)rd->r, j->job->name, stamp);
+    if (!rd->closed)
+        buf_printf(text, "the round was not closed at the primary when it was exported\n");
+    if (rd->primary_incomplete)
+        buf_printf(text, "the primary closed the round at its deadline with tasks not done\n");
+    if (missing)
+        buf_printf(text,
+                   "%zu ranges listed by the primary are not merged here "
+                   "(source start end):\n",
+                   missing);
+}
+
+void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp)
+{
+    const char *stamp = merger_stamp((int64_t)rd->r * j->round_ms, tp);
+    const char *jdir = apr_pstrcat(tp, m->dir, "/", j->job->name, NULL);
+    const char *hdir = apr_pstrcat(tp, jdir, "/history/", stamp, NULL);
+    int64_t pid = merger_period_of(j, rd->r);
+    mperiod_t *p = merger_period_get(m, j, pid); /* empty when no frame came yet */
+    buf_t gaps, text;
+    size_t missing;
+    int incomplete, latest_round, latest_period;
+
+    buf_init(&gaps);
+    buf_init(&text);
+    missing = round_missing_text(j, rd, &gaps);
+    incomplete = !rd->closed || rd->primary_incomplete || missing > 0;
+    if (rd->exported)
+        j->rounds_amended++;
+    else
+        j->rounds_exported++;
+    if (incomplete)
+        j->rounds_incomplete++;
+    if (!j->any_exported || rd->r > j->last_exported)
+        j->last_exported = rd->r;
+    j->any_exported = 1;
+    latest_round = rd->r == j->last_exported;
+    latest_period = pid == merger_period_of(j, j->last_exported);
+
+    for (int i = 0; owns_reports(j) && i < j->job->nreports; i++) {
+        const rules_report_t *r = &j->job->reports[i];
+        int round = r->scope == RULES_SCOPE_ROUND, idx = r->entry->index;
+        const ptable_t *t =
+            round ? (rd->p ? rd->p->tables[idx] : NULL) : (p ? p->totals->tables[idx] : NULL);
+        buf_t b;
+        if (!j->owned[r->entry->group->index] || !t)
+            continue;
+        buf_init(&b);
+        export_render(j->job, r, t, &b, tp);
+        queue_push(m, apr_psprintf(tp, "%s/%s.%s", hdir, r->name, export_ext(r)), b.data, b.len, 0);
+        if (round ? latest_round : latest_period)
+            queue_push(m, apr_psprintf(tp, "%s/%s.%s", jdir, r->name, export_ext(r)), b.data, b.len,
+                       0);
+        buf_free(&b);
+    }
+    if (owns_reports(j) && incomplete) {
+        marker_text(j, rd, &text, stamp, missing);
+        buf_put(&text, gaps.data, gaps.len);
+        queue_push(m, apr_pstrcat(tp, hdir, "/INCOMPLETE", NULL), text.data, text.len, 0);
+    } else if (owns_reports(j) && rd->exported && rd->export_incomplete) {
+        queue_push(m, apr_pstrcat(tp, hdir, "/INCOMPLETE", NULL), NULL, 0, 1);
+    }
+    buf_free(&gaps);
+    buf_free(&text);
+    rd->exported = 1;
+    rd->export_incomplete = incomplete;
+    rd->export_missing = missing;
+    rd->dirty = 0;
+    if (owns_reports(j))
+        m->queued_exports++;
+}
+
+void merger_export_period(merger_t *m, mjob_t *j, mperiod_t *p, apr_pool_t *tp)
+{
+    const char *stamp, *dir;
+    int n = 0;
+    if (j->period_ms) {
+        stamp = merger_stamp(p->id * j->period_ms - j->tz_ms, tp);
+        dir = apr_pstrcat(tp, m->dir, "/", j->job->name, "/period/", stamp, NULL);
+        for (int i = 0; i < j->job->nreports; i++) {
+            const rules_report_t *r = &j->job->reports[i];
+            if (!j->owned[r->entry->group->index] || r->scope != RULES_SCOPE_PERIOD)
+                continue;
+            queue_report(m, j, r, p->totals->tables[r->entry->index],
+                         apr_psprintf(tp, "%s/%s.%s", dir, r->name, export_ext(r)), tp);
+            n++;
+        }
+    }
+    if (n)
+        m->queued_exports++;
+    p->final_exported = 1;
+    p->dirty = 0;
+}
+
+/* ---- the tick ----------------------------------------------------------- */
+
+static void tick_job(merger_t *m, mjob_t *j, int64_t now_ms, apr_pool_t *tp)
+{
+    int64_t latest;
+    for (int i = 0; i < j->nrounds; i++) {
+        mround_t *rd = j->rounds[i];
+        int due;
+        if (!rd->exported)
+            due = rd->closed && ((!rd->primary_incomplete && merger_round_missing(j, rd) == 0) ||
+                                 now_ms >= rd->deadline_ms);
+        else
+            due = rd->dirty || (rd->export_incomplete && rd->export_missing > 0 &&
+                                merger_round_missing(j, rd) != rd->export_missing);
+        if (due)
+            merger_export_round(m, j, rd, tp);
+    }
+    if (!j->any_exported || !j->period_ms)
+        return;
+    latest = merger_period_of(j, j->last_exported);
+    for (int i = 0; i < j->nperiods; i++) {
+        mperiod_t *p = &j->periods[i];
+        if (p->id < latest && (!p->final_exported || p->dirty))
+            merger_export_period(m, j, p, tp);
+    }
+}
+
+/* Write (or remove) every queued file; returns how many failed. */
+static int flush(mwrite_t *w)
+{
+    apr_pool_t *wp;
+    int failed = 0;
+    if (apr_pool_create_unmanaged_ex(&wp, NULL, NULL) != APR_SUCCESS)
+        abort();
+    while (w) {
+        mwrite_t *next = w->next;
+        abbey_err_t err;
+        apr_status_t rv;
+        if (w->data) {
+            rv = export_write_file(w->path, w->data, w->len, wp, &err);
+        } else {
+            rv = apr_file_remove(w->path, wp);
+            if (APR_STATUS_IS_ENOENT(rv))
+                rv = APR_SUCCESS;
+            else if (rv != APR_SUCCESS)
+                abbey_err_set(&err, "%s: cannot remove", w->path);
+        }
+        if (rv != APR_SUCCESS) {
+            log_msg("export: %s", err.msg);
+            failed++;
+        }
+        free(w->path);
+        free(w->data);
+        free(w);
+        w = next;
+        apr_pool_clear(wp);
+    }
+    apr_pool_destroy(wp);
+    return failed;
+}
+
+int merger_tick(merger_t *m, int64_t now_ms)
+{
+    apr_pool_t *tp;
+    mwrite_t *q;
+    int n, failed;
+
+    apr_thread_mutex_lock(m->export_lock);
+    apr_thread_mutex_lock(m->lock);
+    m->last_now = now_ms;
+    if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
+        abort();
+    for (int i = 0; i < m->cfg->njobs; i++) {
+        tick_job(m, &m->jobs[i], now_ms, tp);
+        apr_pool_clear(tp);
+    }
+    apr_pool_destroy(tp);
+    q = m->queue;
+    m->queue = NULL;
+    m->queue_tail = &m->queue;
+    n = m->queued_exports;
+    m->queued_exports = 0;
+    apr_thread_mutex_unlock(m->lock);
+
+    failed = flush(q);
+    if (failed) {
+        apr_thread_mutex_lock(m->lock);
+        m->export_errors += (uint64_t)failed;
+        apr_thread_mutex_unlock(m->lock);
+    }
+    apr_thread_mutex_unlock(m->export_lock);
+    return n;
+}
+
+/* ---- on demand ---------------------------------------------------------- */
+
+static const ptable_t *report_table(mjob_t *j, const rules_report_t *r, apr_pool_t *tp)
+{
+    int idx = r->entry->index;
+    if (r->scope == RULES_SCOPE_PERIOD && j->nperiods > 0)
+        return j->periods[j->nperiods - 1].totals->tables[idx];
+    if (r->scope == RULES_SCOPE_ROUND && j->any_exported)
+        for (int i = 0; i < j->nrounds; i++)
+            if (j->rounds[i]->r == j->last_exported && j->rounds[i]->p)
+                return j->rounds[i]->p->tables[idx];
+    return ptable_create(r->entry->specs, r->entry->nvalues, tp);
+}
+
+int merger_report_fmt(merger_t *m, const char *job, const char *report, const char *format,
+                      buf_t *out, rules_report_format_t *fmt_out)
+{
+    mjob_t *j = merger_job(m, job);
+    const rules_report_t *r = NULL;
+    rules_report_t shown;
+    apr_pool_t *tp;
+
+    for (int i = 0; j && report && i < j->job->nreports; i++)
+        if (strcmp(j->job->reports[i].name, report) == 0)
+            r = &j->job->reports[i];
+    if (!r) {
+        buf_printf(out, "no report '%s' in job '%s'", report ? report : "",
+                   j     ? j->job->name
+                   : job ? job
+                         : "");
+        return 404;
+    }
+    if (!j->owned[r->entry->group->index]) {
+        buf_printf(out, "report '%s' of job '%s' is exported by master '%s', not '%s'", r->name,
+                   j->job->name, m->cfg->masters[r->entry->group->master].name, m->self);
+        return 404;
+    }
+    shown = *r;
+    if (format && strcmp(format, "csv") == 0)
+        shown.format = RULES_REPORT_CSV;
+    else if (format && strcmp(format, "json") == 0)
+        shown.format = RULES_REPORT_JSON;
+    else if (format) {
+        buf_printf(out, "format '%s' is not csv or json", format);
+        return 400;
+    }
+    if (fmt_out)
+        *fmt_out = shown.format;
+    apr_thread_mutex_lock(m->lock);
+    if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
+        abort();
+    export_render(j->job, &shown, report_table(j, r, tp), out, tp);
+    apr_pool_destroy(tp);
+    apr_thread_mutex_unlock(m->lock);
+    return 200;
+}
+
+int merger_report(merger_t *m, const char *job, const char *report, const char *format, buf_t *out)
+{
+    return merger_report_fmt(m, job, report, format, out, NULL);
+}

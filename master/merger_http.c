@@ -1,0 +1,200 @@
+/* merger_http.c - what the merger shows: POST /v1/partials, GET /v1/reports/, status, metrics.
+ *
+ * The handlers are thin: they call merger_accept / merger_report and turn
+ * the result into the answers docs/CLUSTER.md lists. Status and metrics are
+ * snapshots taken under the state lock; JSON is built with jansson. */
+#include "merger_int.h"
+
+#include <apr_strings.h>
+#include <jansson.h>
+#include <string.h>
+
+/* ---- status ------------------------------------------------------------- */
+
+static json_t *counts_json(const mcount_t *c)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "merged", (json_int_t)c->merged, "duplicate",
+                     (json_int_t)c->duplicate, "conflict", (json_int_t)c->conflict, "rejected",
+                     (json_int_t)c->rejected, "late", (json_int_t)c->late, "expired",
+                     (json_int_t)c->expired);
+}
+
+static void counts_add(mcount_t *dst, const mcount_t *src)
+{
+    dst->merged += src->merged;
+    dst->duplicate += src->duplicate;
+    dst->conflict += src->conflict;
+    dst->rejected += src->rejected;
+    dst->late += src->late;
+    dst->expired += src->expired;
+}
+
+static json_t *job_json(const mjob_t *j)
+{
+    json_t *o = json_object(), *pending = json_array();
+    for (int i = 0; i < j->nrounds; i++)
+        if (j->rounds[i]->closed && !j->rounds[i]->exported)
+            json_array_append_new(pending, json_integer((json_int_t)j->rounds[i]->r));
+    json_object_set_new(o, "name", json_string(j->job->name));
+    json_object_set_new(o, "round_ms", json_integer(j->round_ms));
+    json_object_set_new(o, "last_closed_round",
+                        j->any_closed ? json_integer((json_int_t)j->last_closed) : json_null());
+    json_object_set_new(o, "last_exported_round",
+                        j->any_exported ? json_integer((json_int_t)j->last_exported) : json_null());
+    json_object_set_new(o, "rounds_exported", json_integer((json_int_t)j->rounds_exported));
+    json_object_set_new(o, "rounds_amended", json_integer((json_int_t)j->rounds_amended));
+    json_object_set_new(o, "rounds_incomplete", json_integer((json_int_t)j->rounds_incomplete));
+    json_object_set_new(o, "pending_rounds", pending);
+    json_object_set_new(o, "partials", counts_json(&j->c));
+    json_object_set_new(o, "lines", json_integer((json_int_t)j->lines));
+    json_object_set_new(o, "bad_lines", json_integer((json_int_t)j->bad_lines));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)j->bytes));
+    json_object_set_new(o, "sources", json_integer((json_int_t)apr_hash_count(j->sources)));
+    return o;
+}
+
+void merger_status_json(merger_t *m, buf_t *out)
+{
+    json_t *o = json_object(), *jobs = json_array();
+    mcount_t all;
+    char *text;
+
+    apr_thread_mutex_lock(m->lock);
+    all = m->unknown;
+    for (int i = 0; i < m->cfg->njobs; i++) {
+        counts_add(&all, &m->jobs[i].c);
+        json_array_append_new(jobs, job_json(&m->jobs[i]));
+    }
+    json_object_set_new(o, "master", json_string(m->self));
+    json_object_set_new(o, "partials", counts_json(&all));
+    json_object_set_new(o, "export_errors", json_integer((json_int_t)m->export_errors));
+    json_object_set_new(o, "jobs", jobs);
+    apr_thread_mutex_unlock(m->lock);
+    text = json_dumps(o, JSON_COMPACT);
+    if (text)
+        buf_put(out, text, strlen(text));
+    free(text);
+    json_decref(o);
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static void metric_counts(buf_t *out, const char *self, const char *job, const mcount_t *c)
+{
+    const char *names[6] = {"merged", "duplicate", "conflict", "rejected", "late", "expired"};
+    const uint64_t v[6] = {c->merged, c->duplicate, c->conflict, c->rejected, c->late, c->expired};
+    for (int i = 0; i < 6; i++)
+        buf_printf(out, "abbey_partials_total{master=\"%s\",job=\"%s\",result=\"%s\"} %llu\n", self,
+                   job, names[i], (unsigned long long)v[i]);
+}
+
+static void metric_job(buf_t *out, const char *name, const char *self, const char *job, uint64_t v)
+{
+    buf_printf(out, "%s{master=\"%s\",job=\"%s\"} %llu\n", name, self, job, (unsigned long long)v);
+}
+
+void merger_metrics(merger_t *m, buf_t *out)
+{
+    static const char *counters[4] = {"abbey_lines_total", "abbey_bad_lines_total",
+                                      "abbey_bytes_total", "abbey_rounds_exported_total"};
+    apr_thread_mutex_lock(m->lock);
+    buf_printf(out, "# TYPE abbey_partials_total counter\n");
+    for (int i = 0; i < m->cfg->njobs; i++)
+        metric_counts(out, m->self, m->jobs[i].job->name, &m->jobs[i].c);
+    metric_counts(out, m->self, "", &m->unknown);
+    for (int k = 0; k < 4; k++) {
+        buf_printf(out, "# TYPE %s counter\n", counters[k]);
+        for (int i = 0; i < m->cfg->njobs; i++) {
+            const mjob_t *j = &m->jobs[i];
+            const uint64_t v[4] = {j->lines, j->bad_lines, j->bytes, j->rounds_exported};
+            metric_job(out, counters[k], m->self, j->job->name, v[k]);
+        }
+    }
+    buf_printf(out, "# TYPE abbey_round_lag_seconds gauge\n");
+    for (int i = 0; i < m->cfg->njobs; i++) {
+        const mjob_t *j = &m->jobs[i];
+        if (j->any_exported && m->last_now)
+            buf_printf(out, "abbey_round_lag_seconds{master=\"%s\",job=\"%s\"} %.3f\n", m->self,
+                       j->job->name,
+                       (double)(m->last_now - ((int64_t)j->last_exported + 1) * j->round_ms) /
+                           1000.0);
+    }
+    apr_thread_mutex_unlock(m->lock);
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static void answer_json(httpd_resp_t *resp, int status, json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    httpd_json(resp, status, text ? text : "{}");
+    free(text);
+    json_decref(o);
+}
+
+static void on_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+{
+    merger_t *m = ctx;
+    merger_conflict_t *c = apr_palloc(req->pool, sizeof *c);
+    abbey_err_t err;
+    merge_result_t r;
+    json_t *ranges;
+
+    abbey_err_clear(&err);
+    if (!req->body || req->body_len == 0) {
+        httpd_error(resp, 400, "empty body: POST /v1/partials takes one frame");
+        return;
+    }
+    r = merger_accept(m, req->body, req->body_len, c, &err);
+    switch (r) {
+    case MERGE_MERGED:
+    case MERGE_DUPLICATE:
+        answer_json(resp, 200, json_pack("{s:s}", "result", merger_result_name(r)));
+        return;
+    case MERGE_CONFLICT:
+        ranges = json_array();
+        for (size_t i = 0; i < c->n; i++)
+            json_array_append_new(ranges, json_pack("[I,I]", (json_int_t)c->ranges[i][0],
+                                                    (json_int_t)c->ranges[i][1]));
+        answer_json(resp, 409, json_pack("{s:s,s:o}", "result", "conflict", "ranges", ranges));
+        return;
+    default:
+        httpd_error(resp, 400, "%s", err.msg[0] ? err.msg : "frame rejected");
+    }
+}
+
+static void on_report(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+{
+    merger_t *m = ctx;
+    const char *rest = req->path + strlen("/v1/reports/");
+    const char *slash = strchr(rest, '/');
+    char *job;
+    rules_report_format_t fmt = RULES_REPORT_CSV;
+    buf_t body;
+    int status;
+
+    if (strncmp(req->path, "/v1/reports/", 12) != 0 || !slash || slash == rest || !slash[1] ||
+        strchr(slash + 1, '/')) {
+        httpd_error(resp, 404, "use /v1/reports/{job}/{report}");
+        return;
+    }
+    job = apr_pstrndup(req->pool, rest, (apr_size_t)(slash - rest));
+    buf_init(&body);
+    status = merger_report_fmt(m, job, slash + 1, httpd_query(req, "format"), &body, &fmt);
+    if (status != 200) {
+        buf_put_u8(&body, 0);
+        httpd_error(resp, status, "%s", (const char *)body.data);
+        buf_free(&body);
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = fmt == RULES_REPORT_JSON ? "application/json" : "text/csv; charset=utf-8";
+    buf_free(&resp->body);
+    resp->body = body;
+}
+
+void merger_register(merger_t *m, httpd_t *httpd)
+{
+    httpd_route(httpd, "POST", "/v1/partials", MERGER_MAX_BODY, on_partials, m);
+    httpd_route(httpd, "GET", "/v1/reports/", 0, on_report, m);
+}

@@ -1,0 +1,117 @@
+/* merger_int.h - the merger's state, shared by merger.c (merging and bookkeeping),
+ * merger_export.c (round and period exports) and merger_http.c (HTTP, status, metrics).
+ *
+ * Everything below m->lock is guarded by it. Per job: the source ranges,
+ * the kept rounds (ascending by number) and the kept periods (ascending by
+ * id). Renders made under the lock become queued writes (mwrite_t), written
+ * to disk by merger_tick outside the state lock. */
+#ifndef ABBEY_MERGER_INT_H
+#define ABBEY_MERGER_INT_H
+
+#include <apr_hash.h>
+#include <apr_thread_mutex.h>
+
+#include "merger.h"
+#include "partial.h"
+#include "ranges.h"
+
+#define MERGER_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define MERGER_SCRATCH_IDLE 8           /* idle scratch partials kept per job */
+#define MERGER_MARKER_MAX 1000          /* missing ranges listed in an INCOMPLETE marker */
+
+typedef struct mcount_t {
+    uint64_t merged, duplicate, conflict, rejected, late, expired;
+} mcount_t;
+
+typedef struct mround_t {
+    uint64_t r;
+    apr_pool_t *pool; /* the round's own: its partial and closed ranges */
+    partial_t *p;     /* NULL when no owned report has round scope */
+    int closed;       /* the primary's closed-round info arrived */
+    int primary_incomplete;
+    int64_t deadline_ms;
+    size_t nranges;
+    merger_range_t *ranges; /* non-empty closed ranges, copies in pool */
+    int exported;           /* exported at least once */
+    int export_incomplete;  /* the last export was marked INCOMPLETE */
+    size_t export_missing;  /* missing ranges at the last export */
+    int dirty;              /* frames merged since the last export */
+} mround_t;
+
+typedef struct mperiod_t {
+    int64_t id;
+    partial_t *totals;
+    int final_exported; /* period/<stamp>/ written */
+    int dirty;          /* changed since the final export */
+} mperiod_t;
+
+typedef struct mjob_t {
+    const rules_job_t *job;
+    int64_t round_ms;
+    int64_t period_ms; /* 0: reset never (one period) */
+    int64_t tz_ms;
+    uint8_t *owned;      /* per group: 1 when this master owns it */
+    int need_round;      /* some owned report has round scope */
+    apr_pool_t *pool;    /* the sources hash, keys and ranges */
+    apr_hash_t *sources; /* source id -> ranges_t */
+    mround_t *rounds[MERGER_KEEP_ROUNDS];
+    int nrounds;
+    int dropped; /* some round was dropped: rounds <= floor are gone */
+    uint64_t floor;
+    mperiod_t periods[MERGER_KEEP_PERIODS];
+    int nperiods;
+    int any_closed, any_exported;
+    uint64_t last_closed, last_exported;
+    uint64_t rounds_exported, rounds_amended, rounds_incomplete;
+    mcount_t c;
+    uint64_t lines, bad_lines, bytes;
+    partial_t *idle[MERGER_SCRATCH_IDLE]; /* scratch partials for decoding */
+    int nidle;
+} mjob_t;
+
+typedef struct mwrite_t {
+    struct mwrite_t *next;
+    char *path;
+    uint8_t *data; /* NULL: remove path */
+    size_t len;
+} mwrite_t;
+
+struct merger_t {
+    const rules_config_t *cfg;
+    const char *self;
+    int self_index;
+    const char *dir;
+    apr_pool_t *pool;
+    apr_thread_mutex_t *lock;        /* the state */
+    apr_thread_mutex_t *export_lock; /* serializes merger_tick's writes */
+    mjob_t *jobs;                    /* cfg->njobs */
+    mcount_t unknown;                /* frames refused before a job was known */
+    uint64_t export_errors;
+    int64_t last_now;              /* last merger_tick's now_ms (0: none) */
+    mwrite_t *queue, **queue_tail; /* renders waiting for merger_tick */
+    int queued_exports;            /* exports among them */
+};
+
+/* merger.c */
+int64_t merger_period_of(const mjob_t *j, uint64_t r);
+/* The kept period id; created (empty) when absent, dropping the oldest when
+ * full after its final export; NULL when older than every kept period. */
+mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id);
+const ranges_t *merger_source_ranges(const mjob_t *j, const char *source);
+
+/* merger_export.c (all under m->lock) */
+void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp);
+void merger_export_period(merger_t *m, mjob_t *j, mperiod_t *p, apr_pool_t *tp);
+/* Number of rd's closed ranges not fully merged. */
+size_t merger_round_missing(const mjob_t *j, const mround_t *rd);
+/* "20251121T104500Z" (or ".250Z" with milliseconds) of ms since the epoch, in pool. */
+const char *merger_stamp(int64_t ms, apr_pool_t *pool);
+/* The report job/report of an owned group, or NULL. */
+const rules_report_t *merger_owned_report(const merger_t *m, const mjob_t *j, const char *name);
+mjob_t *merger_job(merger_t *m, const char *name);
+
+/* Internal face of merger_report: *fmt_out receives the format rendered. */
+int merger_report_fmt(merger_t *m, const char *job, const char *report, const char *format,
+                      buf_t *out, rules_report_format_t *fmt_out);
+
+#endif

@@ -1,0 +1,681 @@
+/* sched.c - the primary's scheduler: tasks, leases, completions and rounds (see scheduler.h).
+ *
+ * Every public call takes the lock, first brings the state up to now
+ * (sched_advance: start the current round, expire leases, close rounds), does
+ * its work, releases the lock, then delivers closed rounds to the callback
+ * (sched_notify). Status, metrics and HTTP live in sched_status.c and sched_http.c. */
+#include "sched_int.h"
+
+#include <apr_strings.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define DEFAULT_LEASE_MS 30000
+#define DEFAULT_LEASE_BYTES (64ull << 20)
+#define DEFAULT_DEADLINE_ROUNDS 3
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+/* ---- tasks ---- */
+
+static sched_task_t *task_add(sched_t *s, sched_job_t *job, sched_kind_t kind, const char *source,
+                              const char *const *labels, int nlabels)
+{
+    sched_task_t *t = apr_pcalloc(s->pool, sizeof(*t));
+    t->id = job->tasks->nelts;
+    t->kind = kind;
+    t->source = apr_pstrdup(s->pool, source);
+    t->labels = labels;
+    t->nlabels = nlabels;
+    t->size = -1;
+    t->deliv = apr_pcalloc(s->pool, sizeof(char *) * (size_t)s->cfg->nmasters);
+    APR_ARRAY_PUSH(job->tasks, sched_task_t *) = t;
+    if (kind == SCHED_READ)
+        HASH_ADD_KEYPTR(hh, job->by_path, t->source, strlen(t->source), t);
+    return t;
+}
+
+static sched_task_t *task_by_path(sched_job_t *job, const char *path)
+{
+    sched_task_t *t = NULL;
+    HASH_FIND_STR(job->by_path, path, t);
+    return t;
+}
+
+static sched_task_t *task_at(sched_job_t *job, int i)
+{
+    return APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
+}
+
+/* ---- rounds ---- */
+
+static void round_unref(sched_rnd_t *r)
+{
+    if (--r->refs == 0)
+        apr_pool_destroy(r->pool);
+}
+
+static void round_start(sched_t *s, sched_job_t *job, int64_t number)
+{
+    apr_pool_t *p;
+    apr_pool_create(&p, s->pool);
+    sched_rnd_t *r = apr_pcalloc(p, sizeof(*r));
+    r->pool = p;
+    r->pub.round = number;
+    r->pub.start_ms = number * job->round_ms;
+    r->pub.deadline_ms = r->pub.start_ms + (int64_t)s->opts.deadline_rounds * job->round_ms;
+    r->ranges = apr_array_make(p, 8, sizeof(sched_range_t));
+    r->ntasks = job->tasks->nelts;
+    r->state = apr_palloc(p, (size_t)r->ntasks + 1);
+    r->last_range = apr_palloc(p, sizeof(int) * ((size_t)r->ntasks + 1));
+    for (int i = 0; i < r->ntasks; i++) {
+        r->state[i] = SCHED_DUE;
+        r->last_range[i] = -1;
+    }
+    r->ndue = r->ntasks;
+    r->refs = 1;
+    sched_rnd_t **tail = &job->open;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = r;
+    job->cur_round = number;
+}
+
+static sched_rnd_t *round_open(sched_job_t *job, int64_t number)
+{
+    for (sched_rnd_t *r = job->open; r; r = r->next)
+        if (r->pub.round == number)
+            return r;
+    return NULL;
+}
+
+/* The oldest open round task is due for and not done, or NULL. */
+static sched_rnd_t *task_due_round(sched_job_t *job, const sched_task_t *t)
+{
+    for (sched_rnd_t *r = job->open; r; r = r->next)
+        if (t->id < r->ntasks && r->state[t->id] == SCHED_DUE)
+            return r;
+    return NULL;
+}
+
+static void round_mark_done(sched_rnd_t *r, const sched_task_t *t)
+{
+    if (r && t->id < r->ntasks && r->state[t->id] == SCHED_DUE) {
+        r->state[t->id] = SCHED_DONE;
+        r->ndone++;
+    }
+}
+
+/* "<path>#<instance>" == id? */
+static int source_id_is(const char *id, const char *path, const char *instance)
+{
+    size_t n = strlen(path);
+    return strncmp(id, path, n) == 0 && id[n] == '#' && strcmp(id + n + 1, instance) == 0;
+}
+
+static void round_add_range(sched_rnd_t *r, const sched_task_t *t, const char *instance,
+                            uint64_t start, uint64_t end)
+{
+    int has_slot = t->id < r->ntasks;
+    if (has_slot && r->last_range[t->id] >= 0) {
+        sched_range_t *last = &APR_ARRAY_IDX(r->ranges, r->last_range[t->id], sched_range_t);
+        if (last->end == start && source_id_is(last->source, t->source, instance)) {
+            last->end = end;
+            return;
+        }
+    }
+    sched_range_t *g = apr_array_push(r->ranges);
+    g->source = apr_pstrcat(r->pool, t->source, "#", instance, NULL);
+    g->start = start;
+    g->end = end;
+    if (has_slot)
+        r->last_range[t->id] = r->ranges->nelts - 1;
+}
+
+static void pending_push(sched_t *s, sched_job_t *job, sched_rnd_t *r)
+{
+    if (s->pending_head + s->npending == s->pending_cap) {
+        if (s->pending_head > 0) {
+            memmove(s->pending, s->pending + s->pending_head,
+                    sizeof(*s->pending) * (size_t)s->npending);
+            s->pending_head = 0;
+        } else {
+            s->pending_cap = s->pending_cap ? 2 * s->pending_cap : 16;
+            s->pending = realloc(s->pending, sizeof(*s->pending) * (size_t)s->pending_cap);
+            if (!s->pending)
+                abort();
+        }
+    }
+    s->pending[s->pending_head + s->npending++] = (sched_pending_t){job, r};
+    r->refs++;
+}
+
+static void round_close(sched_t *s, sched_job_t *job, int64_t now)
+{
+    sched_rnd_t *r = job->open;
+    job->open = r->next;
+    r->next = NULL;
+    r->pub.closed_ms = now;
+    r->pub.incomplete = r->ndone < r->ndue;
+    r->pub.nranges = r->ranges->nelts;
+    r->pub.ranges = (const sched_range_t *)r->ranges->elts;
+    if (r->pub.incomplete) {
+        int *m = apr_palloc(r->pool, sizeof(int) * (size_t)(r->ndue - r->ndone));
+        int n = 0;
+        for (int i = 0; i < r->ntasks; i++)
+            if (r->state[i] == SCHED_DUE)
+                m[n++] = i;
+        r->pub.missing = m;
+        r->pub.nmissing = n;
+    }
+    if (job->nclosed == SCHED_ROUNDS_KEPT) {
+        round_unref(job->closed[job->closed_first]);
+        job->closed_first = (job->closed_first + 1) % SCHED_ROUNDS_KEPT;
+        job->nclosed--;
+    }
+    job->closed[(job->closed_first + job->nclosed++) % SCHED_ROUNDS_KEPT] = r;
+    if (s->on_closed)
+        pending_push(s, job, r);
+}
+
+/* Close the job's oldest open rounds while they are complete or past deadline. */
+static void rounds_close(sched_t *s, sched_job_t *job, int64_t now)
+{
+    while (job->open && (job->open->ndone == job->open->ndue || now >= job->open->pub.deadline_ms))
+        round_close(s, job, now);
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* ---- leases ---- */
+
+static void lease_end(sched_t *s, sched_lrec_t *l)
+{
+    HASH_DEL(s->leases, l);
+    l->task->lease = NULL;
+    free(l->slave);
+    free(l);
+}
+
+static void leases_expire(sched_t *s, int64_t now)
+{
+    sched_lrec_t *l, *tmp;
+    HASH_ITER(hh, s->leases, l, tmp)
+    {
+        if (now >= l->expires_ms) {
+            lease_end(s, l);
+            s->n_expired++;
+        }
+    }
+}
+
+/* Bring everything up to now: the current round of each job, expiries, closes. */
+void sched_advance(sched_t *s, int64_t now)
+{
+    for (int j = 0; j < s->njobs; j++) {
+        sched_job_t *job = &s->jobs[j];
+        int64_t r = floor_div(now, job->round_ms);
+        if (r > job->cur_round)
+            round_start(s, job, r); /* missed rounds in between are never created */
+    }
+    leases_expire(s, now);
+    for (int j = 0; j < s->njobs; j++)
+        rounds_close(s, &s->jobs[j], now);
+}
+
+/* Deliver pending closed rounds to the callback, outside the lock, in order.
+ * Only one thread delivers at a time; others leave their rounds to it. */
+void sched_notify(sched_t *s)
+{
+    apr_thread_mutex_lock(s->lock);
+    if (s->notifying) {
+        apr_thread_mutex_unlock(s->lock);
+        return;
+    }
+    s->notifying = 1;
+    while (s->npending > 0) {
+        sched_pending_t p = s->pending[s->pending_head++];
+        if (--s->npending == 0)
+            s->pending_head = 0;
+        sched_round_fn fn = s->on_closed;
+        void *ctx = s->on_closed_ctx;
+        apr_thread_mutex_unlock(s->lock);
+        if (fn)
+            fn(ctx, p.job->cfg->name, &p.round->pub);
+        apr_thread_mutex_lock(s->lock);
+        round_unref(p.round);
+    }
+    s->notifying = 0;
+    apr_thread_mutex_unlock(s->lock);
+}
+
+/* ---- slaves ---- */
+
+static sched_slave_t *slave_touch(sched_t *s, const char *name, int64_t now)
+{
+    sched_slave_t *v = NULL;
+    HASH_FIND_STR(s->slaves, name, v);
+    if (!v) {
+        v = xmalloc(sizeof(*v));
+        memset(v, 0, sizeof(*v));
+        v->name = xstrdup(name);
+        HASH_ADD_KEYPTR(hh, s->slaves, v->name, strlen(v->name), v);
+    }
+    if (now > v->last_seen_ms)
+        v->last_seen_ms = now;
+    return v;
+}
+
+static void slave_free_labels(sched_slave_t *v)
+{
+    for (int i = 0; i < v->nlabels; i++)
+        free(v->labels[i]);
+    free(v->labels);
+    v->labels = NULL;
+    v->nlabels = 0;
+}
+
+static void slave_set_labels(sched_slave_t *v, const char *const *labels, int n)
+{
+    int same = n == v->nlabels;
+    for (int i = 0; same && i < n; i++)
+        same = strcmp(labels[i], v->labels[i]) == 0;
+    if (same)
+        return;
+    slave_free_labels(v);
+    v->labels = xmalloc(sizeof(char *) * (size_t)(n > 0 ? n : 1));
+    for (int i = 0; i < n; i++)
+        v->labels[i] = xstrdup(labels[i]);
+    v->nlabels = n;
+}
+
+static int labels_fit(const sched_task_t *t, const char *const *have, int nhave)
+{
+    for (int i = 0; i < t->nlabels; i++) {
+        int found = 0;
+        for (int k = 0; k < nhave && !found; k++)
+            found = strcmp(t->labels[i], have[k]) == 0;
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- create / destroy ---- */
+
+static apr_status_t sched_cleanup(void *data)
+{
+    sched_t *s = data;
+    sched_lrec_t *l, *lt;
+    HASH_ITER(hh, s->leases, l, lt)
+    {
+        HASH_DEL(s->leases, l);
+        free(l->slave);
+        free(l);
+    }
+    sched_slave_t *v, *vt;
+    HASH_ITER(hh, s->slaves, v, vt)
+    {
+        HASH_DEL(s->slaves, v);
+        slave_free_labels(v);
+        free(v->name);
+        free(v);
+    }
+    for (int j = 0; j < s->njobs; j++)
+        HASH_CLEAR(hh, s->jobs[j].by_path);
+    free(s->pending);
+    s->pending = NULL;
+    return APR_SUCCESS;
+}
+
+sched_t *sched_create(const rules_config_t *cfg, const sched_opts_t *opts, apr_pool_t *pool)
+{
+    apr_pool_t *p;
+    apr_pool_create(&p, pool);
+    sched_t *s = apr_pcalloc(p, sizeof(*s));
+    s->pool = p;
+    s->cfg = cfg;
+    if (opts)
+        s->opts = *opts;
+    if (s->opts.lease_ms <= 0)
+        s->opts.lease_ms = DEFAULT_LEASE_MS;
+    if (s->opts.lease_bytes == 0)
+        s->opts.lease_bytes = DEFAULT_LEASE_BYTES;
+    if (s->opts.deadline_rounds <= 0)
+        s->opts.deadline_rounds = DEFAULT_DEADLINE_ROUNDS;
+    s->next_lease = 1;
+    if (apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
+        abort();
+    s->njobs = cfg->njobs;
+    s->jobs = apr_pcalloc(p, sizeof(sched_job_t) * (size_t)(cfg->njobs > 0 ? cfg->njobs : 1));
+    for (int j = 0; j < cfg->njobs; j++) {
+        sched_job_t *job = &s->jobs[j];
+        const rules_job_t *rj = &cfg->jobs[j];
+        job->cfg = rj;
+        job->index = j;
+        job->round_ms = rj->round / 1000 > 0 ? rj->round / 1000 : 1;
+        job->cur_round = INT64_MIN;
+        job->tasks = apr_array_make(p, rj->nsources > 0 ? rj->nsources : 1, sizeof(sched_task_t *));
+        for (int k = 0; k < rj->nsources; k++) {
+            const rules_source_t *src = &rj->sources[k];
+            sched_kind_t kind = src->kind == RULES_SRC_GLOB ? SCHED_EXPAND : SCHED_READ;
+            if (kind == SCHED_READ && task_by_path(job, src->path))
+                continue; /* the same path twice: one task */
+            task_add(s, job, kind, src->path, src->labels, src->nlabels);
+        }
+    }
+    apr_pool_cleanup_register(p, s, sched_cleanup, apr_pool_cleanup_null);
+    return s;
+}
+
+sched_job_t *sched_job_find(sched_t *s, const char *name)
+{
+    for (int j = 0; j < s->njobs; j++)
+        if (strcmp(s->jobs[j].cfg->name, name) == 0)
+            return &s->jobs[j];
+    return NULL;
+}
+
+void sched_on_round_closed(sched_t *s, sched_round_fn fn, void *ctx)
+{
+    apr_thread_mutex_lock(s->lock);
+    s->on_closed = fn;
+    s->on_closed_ctx = ctx;
+    apr_thread_mutex_unlock(s->lock);
+}
+
+void sched_tick(sched_t *s, int64_t now_ms)
+{
+    apr_thread_mutex_lock(s->lock);
+    sched_advance(s, now_ms);
+    apr_thread_mutex_unlock(s->lock);
+    sched_notify(s);
+}
+
+/* ---- lease ---- */
+
+typedef struct cand_t {
+    sched_job_t *job;
+    sched_task_t *task;
+    int64_t round;
+} cand_t;
+
+static int cand_cmp(const void *pa, const void *pb)
+{
+    const cand_t *a = pa, *b = pb;
+    if (a->round != b->round)
+        return a->round < b->round ? -1 : 1;
+    if (a->task->last_leased_ms != b->task->last_leased_ms)
+        return a->task->last_leased_ms < b->task->last_leased_ms ? -1 : 1;
+    if (a->job->index != b->job->index)
+        return a->job->index - b->job->index;
+    return a->task->id - b->task->id;
+}
+
+static void lease_grant(sched_t *s, const cand_t *c, const char *slave, int64_t now,
+                        sched_lease_t *out)
+{
+    sched_lrec_t *l = xmalloc(sizeof(*l));
+    memset(l, 0, sizeof(*l));
+    l->id = s->next_lease++;
+    l->slave = xstrdup(slave);
+    l->job = c->job;
+    l->task = c->task;
+    l->round = c->round;
+    l->start = c->task->kind == SCHED_READ ? c->task->offset : 0;
+    l->expires_ms = now + s->opts.lease_ms;
+    HASH_ADD(hh, s->leases, id, sizeof(l->id), l);
+    c->task->lease = l;
+    c->task->last_leased_ms = now;
+    s->n_granted++;
+
+    out->id = l->id;
+    out->job = c->job->cfg->name;
+    out->kind = c->task->kind;
+    out->task = c->task->id;
+    out->source = c->task->source;
+    memcpy(out->instance, c->task->instance, sizeof(out->instance));
+    out->start = l->start;
+    out->cap = s->opts.lease_bytes;
+    out->round = l->round;
+    out->expires_ms = l->expires_ms;
+}
+
+int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nlabels, int max,
+                int64_t now_ms, sched_lease_t *out)
+{
+    int n = 0;
+    apr_thread_mutex_lock(s->lock);
+    sched_advance(s, now_ms);
+    slave_set_labels(slave_touch(s, slave, now_ms), labels, nlabels);
+    if (max > 0) {
+        size_t total = 0;
+        for (int j = 0; j < s->njobs; j++)
+            total += (size_t)s->jobs[j].tasks->nelts;
+        cand_t *c = xmalloc(sizeof(cand_t) * (total ? total : 1));
+        size_t nc = 0;
+        for (int j = 0; j < s->njobs; j++) {
+            sched_job_t *job = &s->jobs[j];
+            for (int i = 0; i < job->tasks->nelts; i++) {
+                sched_task_t *t = task_at(job, i);
+                sched_rnd_t *r;
+                if (t->lease || !labels_fit(t, labels, nlabels) || !(r = task_due_round(job, t)))
+                    continue;
+                c[nc++] = (cand_t){job, t, r->pub.round};
+            }
+        }
+        qsort(c, nc, sizeof(*c), cand_cmp);
+        for (size_t i = 0; i < nc && n < max; i++)
+            lease_grant(s, &c[i], slave, now_ms, &out[n++]);
+        free(c);
+    }
+    apr_thread_mutex_unlock(s->lock);
+    sched_notify(s);
+    return n;
+}
+
+apr_status_t sched_renew(sched_t *s, const char *slave, uint64_t lease, int64_t now_ms,
+                         int64_t *expires_ms)
+{
+    sched_lrec_t *l = NULL;
+    apr_status_t rv = APR_NOTFOUND;
+    apr_thread_mutex_lock(s->lock);
+    sched_advance(s, now_ms);
+    slave_touch(s, slave, now_ms);
+    HASH_FIND(hh, s->leases, &lease, sizeof(lease), l);
+    if (l && strcmp(l->slave, slave) == 0) {
+        l->expires_ms = now_ms + s->opts.lease_ms;
+        if (expires_ms)
+            *expires_ms = l->expires_ms;
+        s->n_renewed++;
+        rv = APR_SUCCESS;
+    }
+    apr_thread_mutex_unlock(s->lock);
+    sched_notify(s);
+    return rv;
+}
+
+/* ---- complete ---- */
+
+static void add_paths(sched_t *s, sched_job_t *job, const sched_task_t *glob,
+                      const sched_completion_t *c)
+{
+    for (int i = 0; i < c->npaths; i++) {
+        if (task_by_path(job, c->paths[i]))
+            continue;
+        if (job->tasks->nelts >= SCHED_MAX_TASKS) {
+            if (!job->cap_logged)
+                log_msg("job %s: %d tasks, the most allowed; path %s and later ones ignored",
+                        job->cfg->name, SCHED_MAX_TASKS, c->paths[i]);
+            job->cap_logged = 1;
+            return;
+        }
+        task_add(s, job, SCHED_READ, c->paths[i], glob->labels, glob->nlabels);
+    }
+}
+
+static void record_counters(sched_t *s, sched_task_t *t, const sched_completion_t *c)
+{
+    t->lines += c->lines > 0 ? (uint64_t)c->lines : 0;
+    t->bad_lines += c->bad_lines > 0 ? (uint64_t)c->bad_lines : 0;
+    t->bytes += c->bytes > 0 ? (uint64_t)c->bytes : 0;
+    for (int i = 0; i < c->ndeliveries; i++) {
+        const rules_master_t *m = rules_find_master(s->cfg, c->delivery_masters[i]);
+        const char *v = c->delivery_results[i];
+        if (m)
+            t->deliv[m->index] = strcmp(v, "ok") == 0        ? "ok"
+                                 : strcmp(v, "spooled") == 0 ? "spooled"
+                                                             : "failed";
+    }
+}
+
+/* Checks of a completion that need the task; APR_SUCCESS when it can be applied. */
+static apr_status_t complete_check(const sched_lrec_t *l, const sched_completion_t *c,
+                                   abbey_err_t *err)
+{
+    const sched_task_t *t = l->task;
+    if (t->kind == SCHED_EXPAND) {
+        if (c->npaths < 0) {
+            abbey_err_set(err, "field 'paths' missing (lease %" PRIu64 " expands %s)", l->id,
+                          t->source);
+            return APR_BADARG;
+        }
+        for (int i = 0; i < c->npaths; i++)
+            if (!c->paths[i][0] || strlen(c->paths[i]) >= SCHED_PATH_MAX) {
+                abbey_err_set(err, "field 'paths': path %d is empty or too long", i);
+                return APR_BADARG;
+            }
+        return APR_SUCCESS;
+    }
+    const char *missing = !c->instance    ? "instance"
+                          : c->start < 0  ? "start"
+                          : c->end < 0    ? "end"
+                          : c->at_end < 0 ? "at_end"
+                                          : NULL;
+    if (missing) {
+        abbey_err_set(err, "field '%s' missing", missing);
+        return APR_BADARG;
+    }
+    if (strlen(c->instance) >= SCHED_INSTANCE_MAX ||
+        (c->next_instance && strlen(c->next_instance) >= SCHED_INSTANCE_MAX)) {
+        abbey_err_set(err, "field 'instance' or 'next_instance' longer than %d bytes",
+                      SCHED_INSTANCE_MAX - 1);
+        return APR_BADARG;
+    }
+    if (c->end < c->start) {
+        abbey_err_set(err, "field 'end': %" PRId64 " is before start %" PRId64, c->end, c->start);
+        return APR_BADARG;
+    }
+    if (t->instance[0] && strcmp(t->instance, c->instance) != 0) {
+        abbey_err_set(err, "lease %" PRIu64 ": instance '%s' is not %s's current instance '%s'",
+                      l->id, c->instance, t->source, t->instance);
+        return APR_EINVAL;
+    }
+    if ((uint64_t)c->start != t->offset) {
+        abbey_err_set(err,
+                      "lease %" PRIu64 ": start %" PRId64 " is not the committed offset %" PRIu64
+                      " of %s#%s",
+                      l->id, c->start, t->offset, t->source, t->instance);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Commit a checked read completion: range, offset, instance, size. */
+static void complete_read(sched_job_t *job, sched_task_t *t, sched_rnd_t *r,
+                          const sched_completion_t *c)
+{
+    uint64_t start = (uint64_t)c->start, end = (uint64_t)c->end;
+    if (!t->instance[0])
+        snprintf(t->instance, sizeof(t->instance), "%s", c->instance);
+    if (end > start) {
+        sched_rnd_t *into = r ? r : job->open;
+        if (into)
+            round_add_range(into, t, t->instance, start, end);
+        else
+            log_msg("job %s: range [%" PRIu64 ", %" PRIu64 ") of %s#%s completed after its "
+                    "round closed, with no open round to list it in",
+                    job->cfg->name, start, end, t->source, t->instance);
+    }
+    t->offset = end;
+    if (c->next_instance && c->next_instance[0]) {
+        snprintf(t->instance, sizeof(t->instance), "%s", c->next_instance);
+        t->offset = 0;
+        t->size = -1;
+    }
+    if (c->size >= 0)
+        t->size = c->size;
+}
+
+apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now_ms,
+                            abbey_err_t *err)
+{
+    sched_lrec_t *l = NULL;
+    apr_status_t rv;
+    apr_thread_mutex_lock(s->lock);
+    sched_advance(s, now_ms);
+    slave_touch(s, c->slave, now_ms);
+    uint64_t id = c->lease;
+    HASH_FIND(hh, s->leases, &id, sizeof(id), l);
+    if (!l || strcmp(l->slave, c->slave) != 0) {
+        abbey_err_set(err, "lease %" PRIu64 " is not yours (expired?)", c->lease);
+        rv = APR_EINVAL;
+    } else if ((rv = complete_check(l, c, err)) == APR_SUCCESS) {
+        sched_task_t *t = l->task;
+        sched_job_t *job = l->job;
+        sched_rnd_t *r = round_open(job, l->round);
+        if (t->kind == SCHED_EXPAND)
+            add_paths(s, job, t, c);
+        else
+            complete_read(job, t, r, c);
+        if (t->kind == SCHED_EXPAND || c->at_end)
+            round_mark_done(r, t);
+        record_counters(s, t, c);
+        lease_end(s, l);
+        s->n_completed++;
+        rounds_close(s, job, now_ms);
+    }
+    apr_thread_mutex_unlock(s->lock);
+    sched_notify(s);
+    return rv;
+}
+
+/* ---- closed rounds ---- */
+
+int sched_rounds(sched_t *s, const char *job_name, int64_t after, sched_round_fn fn, void *ctx)
+{
+    sched_job_t *job = sched_job_find(s, job_name);
+    int n = 0;
+    if (!job)
+        return -1;
+    apr_thread_mutex_lock(s->lock);
+    for (int i = 0; i < job->nclosed; i++) {
+        sched_rnd_t *r = job->closed[(job->closed_first + i) % SCHED_ROUNDS_KEPT];
+        if (r->pub.round > after) {
+            fn(ctx, job->cfg->name, &r->pub);
+            n++;
+        }
+    }
+    apr_thread_mutex_unlock(s->lock);
+    return n;
+}

@@ -1,0 +1,190 @@
+/* scheduler.h - the primary's scheduler: tasks, source instances, leases and rounds.
+ *
+ * The model is docs/CLUSTER.md ("Tasks, instances, offsets", "Rounds"):
+ * - A task is one source of one job: a file or an http(s) URL (a read task)
+ *   or a glob (an expand task). Completing an expand lease with "paths" adds
+ *   a read task per path not seen before in that job (labels inherited; the
+ *   path is the identity, so a path keeps its task for ever).
+ * - A read task reads one instance at a time ("" until a slave names it),
+ *   from its committed offset. A completion commits offset = end; with
+ *   next_instance the task moves to that instance at offset 0.
+ * - Rounds: round r of a job covers [r * round_ms, (r + 1) * round_ms) of
+ *   processing time (absolute numbers). When now enters a new round number,
+ *   that round starts and every task the job has at that moment is due for
+ *   it (tasks added later join the next round). If several round lengths
+ *   passed since the last round started (primary stopped or slow), only the
+ *   current round is started: the missed ones are never created.
+ *   A due task is leased (one lease per task at a time, oldest round first)
+ *   until a completion says at_end for that round. A round closes when all its
+ *   due tasks are done, or incomplete at its deadline (start + deadline_rounds
+ *   round lengths). Rounds of a job close in increasing order. A round with
+ *   no due tasks closes at once, with no ranges.
+ * - A lease expires at expires_ms: its task is leasable again from the same
+ *   committed offset, and the expired holder's completion is refused.
+ *
+ * Time is always a parameter (milliseconds since the epoch); nothing here
+ * reads the clock. Every function is thread-safe: each takes the scheduler's
+ * one mutex (and round-closed callbacks are called outside it).
+ *
+ * (Named scheduler.h, not sched.h: master/ is on the -I path, where a
+ * sched.h would shadow the system <sched.h> that <pthread.h> includes.) */
+#ifndef ABBEY_SCHEDULER_H
+#define ABBEY_SCHEDULER_H
+
+#include <apr_errno.h>
+#include <apr_pools.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+#include "httpd.h"
+#include "rules.h"
+
+#define SCHED_INSTANCE_MAX 256 /* instance ids are shorter than this (else refused) */
+#define SCHED_PATH_MAX 4096    /* paths from expand completions: at most this long */
+#define SCHED_MAX_TASKS 100000 /* per job; expand paths past it are ignored (logged) */
+#define SCHED_ROUNDS_KEPT 256  /* closed rounds kept per job for sched_rounds */
+
+typedef struct sched_t sched_t;
+
+typedef struct sched_opts_t {
+    int64_t lease_ms;     /* lease lifetime; <= 0: 30000 */
+    uint64_t lease_bytes; /* the cap of a read lease; 0: 64 MiB */
+    int deadline_rounds;  /* a round's deadline in round lengths after its start; <= 0: 3 */
+} sched_opts_t;
+
+typedef enum sched_kind_t { SCHED_READ, SCHED_EXPAND } sched_kind_t;
+
+/* One lease, as POST /v1/lease answers it. job and source point into the
+ * scheduler's memory and stay valid while its pool lives. */
+typedef struct sched_lease_t {
+    uint64_t id; /* unique, increasing from 1 */
+    const char *job;
+    sched_kind_t kind;
+    int task;                          /* task number within the job */
+    const char *source;                /* path, URL or glob pattern */
+    char instance[SCHED_INSTANCE_MAX]; /* "" for a task no slave has named yet */
+    uint64_t start;                    /* the committed offset */
+    uint64_t cap;                      /* opts.lease_bytes */
+    int64_t round;                     /* the round the task is due for */
+    int64_t expires_ms;
+} sched_lease_t;
+
+/* A completion (POST /v1/complete). Absent optional fields: NULL or -1.
+ * For a read lease instance, start, end and at_end are required; for an
+ * expand lease paths is required and instance/start/end/at_end are ignored
+ * (an expand completion always finishes the task for its round). */
+typedef struct sched_completion_t {
+    const char *slave;
+    uint64_t lease;
+    const char *instance;            /* the instance read; NULL: absent */
+    int64_t start, end;              /* -1: absent */
+    int at_end;                      /* 1, 0, or -1: absent */
+    const char *next_instance;       /* NULL or "": no rotation */
+    int64_t size;                    /* size of the source the slave saw (after a rotation:
+                                        of the new instance); -1: not reported */
+    int64_t lines, bad_lines, bytes; /* counters (-1 / absent: 0) */
+    int ndeliveries;                 /* per master: name -> "ok" | "spooled" | other */
+    const char *const *delivery_masters;
+    const char *const *delivery_results;
+    int npaths; /* expand: the matching paths; npaths = -1: absent */
+    const char *const *paths;
+} sched_completion_t;
+
+/* A byte range [start, end) of source "<path or url>#<instance>". */
+typedef struct sched_range_t {
+    const char *source;
+    uint64_t start, end;
+} sched_range_t;
+
+/* A closed round, as GET /v1/rounds lists it (plus closed_ms and missing). */
+typedef struct sched_round_t {
+    int64_t round;
+    int64_t start_ms;    /* round * round_ms */
+    int64_t deadline_ms; /* start_ms + deadline_rounds * round_ms */
+    int64_t closed_ms;   /* when it closed */
+    int incomplete;      /* closed at the deadline with tasks not done */
+    int nranges;
+    const sched_range_t *ranges; /* in completion order; adjacent ranges of a source merged */
+    int nmissing;                /* incomplete: the due tasks not done (task numbers) */
+    const int *missing;
+} sched_round_t;
+
+typedef void (*sched_round_fn)(void *ctx, const char *job, const sched_round_t *r);
+
+/* A scheduler for cfg (which must outlive it) in a subpool of pool; freed
+ * with pool. Creates one task per source of every job. Cannot fail (out of
+ * memory aborts). */
+sched_t *sched_create(const rules_config_t *cfg, const sched_opts_t *opts, apr_pool_t *pool);
+
+/* Start due rounds, expire leases, close rounds that are complete or past
+ * their deadline (then call the round-closed callback). Call it about once a
+ * second; every other call below also does this work first. */
+void sched_tick(sched_t *s, int64_t now_ms);
+
+/* Grant up to max leases (max <= 0: none) to slave with labels into out
+ * (room for max). A task is leasable when it is due for an open round, holds
+ * no active lease, and its labels are all among the slave's. Older rounds
+ * first, then the tasks leased least recently. Records the slave (labels,
+ * last seen). Returns how many leases were written. */
+int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nlabels, int max,
+                int64_t now_ms, sched_lease_t *out);
+
+/* Extend slave's active lease to now + lease_ms (*expires_ms receives it).
+ * APR_NOTFOUND when the lease is unknown, expired or another slave's. */
+apr_status_t sched_renew(sched_t *s, const char *slave, uint64_t lease, int64_t now_ms,
+                         int64_t *expires_ms);
+
+/* Apply a completion. Returns
+ *   APR_SUCCESS  - committed: offset = end (or 0 on next_instance), the range
+ *                  recorded in the lease's round (or, if that round has closed
+ *                  meanwhile, in the job's oldest open round), the lease ended;
+ *   APR_EINVAL   - conflict (HTTP 409): the lease is not an active lease of
+ *                  this slave, or instance / start do not match the task's;
+ *   APR_BADARG   - malformed (HTTP 400): a required field is missing, end < start,
+ *                  an id is too long.
+ * err names the problem ("lease 17 is not yours (expired?)"). */
+apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now_ms,
+                            abbey_err_t *err);
+
+/* Call fn for each kept closed round of job numbered above after, in
+ * increasing order, under the scheduler's lock (fn must not call sched_*).
+ * Returns how many, or -1 when the job is unknown. */
+int sched_rounds(sched_t *s, const char *job, int64_t after, sched_round_fn fn, void *ctx);
+
+/* fn(ctx, job, round) is called once for each round as it closes, in closing
+ * order, outside the lock, by whichever thread's sched_* call closed it (fn
+ * may call sched_*; r is valid during the call). One callback; NULL removes it. */
+void sched_on_round_closed(sched_t *s, sched_round_fn fn, void *ctx);
+
+/* Bring the state up to now_ms (as sched_tick), then append the primary's half
+ * of GET /v1/status as one JSON object:
+ *   {"jobs":[{"name","round","round_ms","sources":[{"task","kind","source","instance",
+ *     "offset","size"(when known),"lag_bytes"(size - offset, null when unknown),
+ *     "lines","bad_lines","bytes","deliveries":{master:result}}],
+ *     "leases":[{"id","task","slave","start","round","expires_ms"}],
+ *     "open_rounds":[{"round","start_ms","deadline_ms","due","done","pending":[task]}],
+ *     "last_closed":{"round","start_ms","closed_ms","incomplete","missing":[task]} | null}],
+ *    "slaves":[{"name","labels":[],"last_seen_ms"}]} */
+void sched_status_json(sched_t *s, int64_t now_ms, buf_t *out);
+
+/* Append Prometheus text: abbey_leases{state="active"} (gauge),
+ * abbey_leases_total{result="granted|completed|expired|renewed"},
+ * abbey_round_seconds{job} (the last closed round: closed_ms - start_ms),
+ * abbey_tasks{job}. */
+void sched_metrics(sched_t *s, buf_t *out);
+
+/* Route POST /v1/lease, POST /v1/lease/renew, POST /v1/complete (bodies up
+ * to 1 MiB) and GET /v1/rounds to s. The handlers read the real clock. */
+void sched_register(sched_t *s, httpd_t *httpd);
+
+/* The handlers themselves (sched_register routes them; ctx is the sched_t).
+ * Exposed for tests; now_ms is the clock they use (the registered ones
+ * pass the real time). */
+void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms);
+void sched_http_renew(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms);
+void sched_http_complete(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms);
+/* job and after come from the query (job=J&after=R; after defaults to -1). */
+void sched_http_rounds(sched_t *s, const char *job, const char *after, httpd_resp_t *resp);
+
+#endif

@@ -1,0 +1,1249 @@
+/* check_merger.c - unit tests for the master's merger (master/merger*.c).
+ *
+ * A two-master config (m1 weight 2, m2 weight 1) with one job of three rule
+ * groups and a split format; two synthetic logs are cut into line-aligned
+ * byte ranges and turned into frames the way a slave does (engine_feed, then
+ * frame_encode with the groups of the addressed master). Oracles: a
+ * brute-force recount of the log lines (hand-rolled CSV for the `api`
+ * report) and the same lines computed in one go through the engine and
+ * export_render; files are checked on disk after merger_tick. Covers
+ * exactly-once (duplicate, conflict, sub-ranges), rejects, order
+ * independence, round export (covered, deadline, INCOMPLETE, amendment),
+ * period boundaries, group ownership, retention, threads, and the HTTP
+ * handlers over loopback. */
+#include <check.h>
+#include <curl/curl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <apr_general.h>
+#include <apr_thread_proc.h>
+
+#include "engine.h"
+#include "export.h"
+#include "frame.h"
+#include "httpd.h"
+#include "merger.h"
+#include "rules.h"
+
+static const char *RULES = "masters:\n"
+                           "  - {name: m1, url: \"http://127.0.0.1:1\", weight: 2}\n"
+                           "  - {name: m2, url: \"http://127.0.0.1:2\", weight: 1}\n"
+                           "jobs:\n"
+                           "  - name: web\n"
+                           "    round: 10s\n"
+                           "    reset: hour\n"
+                           "    sources: [/dev/null]\n"
+                           "    format: {split: \" \", fields: [user, api, status:int, ms:int]}\n"
+                           "    groups:\n"
+                           "      - name: traffic\n"
+                           "        weight: 3\n"
+                           "        entries:\n"
+                           "          - name: by_api\n"
+                           "            key: [api]\n"
+                           "            values: {hits: count, ms: sum(ms)}\n"
+                           "      - name: users\n"
+                           "        entries:\n"
+                           "          - name: by_user\n"
+                           "            key: [user]\n"
+                           "            values: {hits: count, worst: max(ms)}\n"
+                           "      - name: errors\n"
+                           "        entries:\n"
+                           "          - name: by_status\n"
+                           "            key: [status]\n"
+                           "            values: {hits: count}\n"
+                           "    reports:\n"
+                           "      - {name: api, entry: by_api, order: hits desc}\n"
+                           "      - {name: api_round, entry: by_api, scope: round}\n"
+                           "      - {name: users, entry: by_user, format: json}\n"
+                           "      - {name: status, entry: by_status}\n";
+
+#define NLINES 600
+#define NAPI 5
+#define ROUND_MS 10000
+/* 1760000400 s is a whole hour (2025-10-09T09:00:00Z): round H0 starts hour H */
+#define H0 176000040ULL
+
+static const char *SRC[2] = {"/var/log/a.log#2049:11:0", "/var/log/b.log#2049:12:0"};
+
+static apr_pool_t *pool;
+static rules_config_t *cfg;
+static const rules_job_t *job;
+static engine_t *eng;
+static char *text[2];
+static uint64_t off[2][NLINES + 1]; /* byte offset of each line, and the end */
+static char dir[64];
+
+/* ---- the logs and the independent recount -------------------------------- */
+
+static int bad_line(int s, int i)
+{
+    return (i + s) % 23 == 0;
+}
+
+static int line_api(int s, int i)
+{
+    return (i * 3 + s) % NAPI;
+}
+
+static int line_ms(int s, int i)
+{
+    return (i * 37 + s * 11) % 1000;
+}
+
+static void make_text(int s)
+{
+    buf_t b;
+    buf_init(&b);
+    for (int i = 0; i < NLINES; i++) {
+        off[s][i] = b.len;
+        if (bad_line(s, i))
+            buf_printf(&b, "garbage line %d\n", i);
+        else
+            buf_printf(&b, "u%d /a%d %d %d\n", (i * 7 + s) % 13, line_api(s, i),
+                       i % 9 == 0 ? 500 : 200, line_ms(s, i));
+    }
+    off[s][NLINES] = b.len;
+    buf_put_u8(&b, 0);
+    text[s] = (char *)b.data;
+}
+
+/* Lines [l0, l1) of source s, as selected by a test. */
+typedef struct sel_t {
+    int s, l0, l1;
+} sel_t;
+
+typedef struct api_row_t {
+    int api;
+    long hits, ms;
+} api_row_t;
+
+static int api_row_cmp(const void *a, const void *b)
+{
+    const api_row_t *x = a, *y = b;
+    if (x->hits != y->hits)
+        return x->hits > y->hits ? -1 : 1;
+    return x->api - y->api;
+}
+
+/* The `api` report (order hits desc) over the selected lines, as CSV. */
+static char *oracle_api_csv(const sel_t *sel, int n)
+{
+    api_row_t rows[NAPI];
+    buf_t b;
+    int k = 0;
+
+    for (int a = 0; a < NAPI; a++)
+        rows[a] = (api_row_t){a, 0, 0};
+    for (int i = 0; i < n; i++)
+        for (int l = sel[i].l0; l < sel[i].l1; l++)
+            if (!bad_line(sel[i].s, l)) {
+                rows[line_api(sel[i].s, l)].hits++;
+                rows[line_api(sel[i].s, l)].ms += line_ms(sel[i].s, l);
+            }
+    qsort(rows, NAPI, sizeof rows[0], api_row_cmp);
+    buf_init(&b);
+    buf_printf(&b, "api,hits,ms\r\n");
+    for (int a = 0; a < NAPI; a++)
+        if (rows[a].hits) {
+            buf_printf(&b, "/a%d,%ld,%ld\r\n", rows[a].api, rows[a].hits, rows[a].ms);
+            k++;
+        }
+    buf_put_u8(&b, 0);
+    return (char *)b.data;
+}
+
+/* Report `name` over the selected lines computed in one go (engine + export_render). */
+static char *oracle_render(const char *name, const sel_t *sel, int n)
+{
+    partial_t *p = partial_create(job, pool);
+    const rules_report_t *r = NULL;
+    buf_t b;
+    for (int i = 0; i < job->nreports; i++)
+        if (strcmp(job->reports[i].name, name) == 0)
+            r = &job->reports[i];
+    ck_assert_ptr_nonnull(r);
+    for (int i = 0; i < n; i++)
+        engine_feed(eng, text[sel[i].s] + off[sel[i].s][sel[i].l0],
+                    off[sel[i].s][sel[i].l1] - off[sel[i].s][sel[i].l0], off[sel[i].s][sel[i].l0],
+                    p, NULL);
+    buf_init(&b);
+    export_render(job, r, p->tables[r->entry->index], &b, pool);
+    buf_put_u8(&b, 0);
+    partial_destroy(p);
+    return (char *)b.data;
+}
+
+/* ---- frames ------------------------------------------------------------- */
+
+static int master_index(const char *name)
+{
+    return rules_find_master(cfg, name)->index;
+}
+
+/* A frame for lines [l0, l1) of source s in round r, addressed to master,
+ * carrying the groups that master owns (groups_all: every group). */
+static void frame_for(const char *master, int s, int l0, int l1, uint64_t r, int groups_all,
+                      buf_t *out)
+{
+    partial_t *p = partial_create(job, pool);
+    frame_header_t h;
+    uint8_t mask[8];
+    abbey_err_t err;
+    int mi = master_index(master);
+
+    engine_feed(eng, text[s] + off[s][l0], off[s][l1] - off[s][l0], off[s][l0], p, NULL);
+    memset(&h, 0, sizeof h);
+    h.config_hash = cfg->hash;
+    h.round = r;
+    h.lease = 7;
+    h.start = off[s][l0];
+    h.end = off[s][l1];
+    h.lines = p->lines;
+    h.bad_lines = p->bad_lines;
+    h.bytes = p->bytes;
+    strcpy(h.job, job->name);
+    strcpy(h.source, SRC[s]);
+    strcpy(h.slave, "s1");
+    strcpy(h.master, master);
+    for (int g = 0; g < job->ngroups; g++)
+        mask[g] = job->groups[g].master == mi;
+    ck_assert_int_eq(frame_encode(&h, p, groups_all ? NULL : mask, out, &err), APR_SUCCESS);
+    partial_destroy(p);
+}
+
+static merge_result_t deliver(merger_t *m, const char *master, int s, int l0, int l1, uint64_t r)
+{
+    buf_t b;
+    abbey_err_t err;
+    merge_result_t res;
+    buf_init(&b);
+    frame_for(master, s, l0, l1, r, 0, &b);
+    err.msg[0] = 0;
+    res = merger_accept(m, b.data, b.len, NULL, &err);
+    ck_assert_msg(res != MERGE_REJECTED, "rejected: %s", err.msg);
+    buf_free(&b);
+    return res;
+}
+
+/* ---- files and reports -------------------------------------------------- */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    buf_t b;
+    char tmp[4096];
+    size_t n;
+    if (!f)
+        return NULL;
+    buf_init(&b);
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        buf_put(&b, tmp, n);
+    fclose(f);
+    buf_put_u8(&b, 0);
+    return (char *)b.data;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static const char *path_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *path_of(const char *fmt, ...)
+{
+    static char paths[8][512];
+    static int next;
+    char *p = paths[next++ % 8];
+    va_list ap;
+    int n = snprintf(p, 512, "%s/web/", dir);
+    va_start(ap, fmt);
+    vsnprintf(p + n, (size_t)(512 - n), fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+/* "20251009T090010Z" for ms since the epoch (whole seconds). */
+static const char *stamp(int64_t ms)
+{
+    static char out[4][32];
+    static int next;
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char *p = out[next++ % 4];
+    gmtime_r(&t, &tm);
+    strftime(p, 32, "%Y%m%dT%H%M%SZ", &tm);
+    return p;
+}
+
+static const char *round_dir(uint64_t r)
+{
+    return stamp((int64_t)r * ROUND_MS);
+}
+
+static void assert_file(const char *path, const char *want)
+{
+    char *got = slurp(path);
+    ck_assert_msg(got != NULL, "missing %s", path);
+    ck_assert_msg(strcmp(got, want) == 0, "%s:\n%s\nwanted:\n%s", path, got, want);
+    free(got);
+}
+
+static char *report(merger_t *m, const char *name, const char *format)
+{
+    buf_t b;
+    buf_init(&b);
+    ck_assert_int_eq(merger_report(m, "web", name, format, &b), 200);
+    buf_put_u8(&b, 0);
+    return (char *)b.data;
+}
+
+static void assert_report(merger_t *m, const char *name, const char *want)
+{
+    char *got = report(m, name, NULL);
+    ck_assert_msg(strcmp(got, want) == 0, "report %s:\n%s\nwanted:\n%s", name, got, want);
+    free(got);
+}
+
+static void assert_api(merger_t *m, const sel_t *sel, int n)
+{
+    char *want = oracle_api_csv(sel, n);
+    assert_report(m, "api", want);
+    free(want);
+}
+
+static json_t *status(merger_t *m)
+{
+    buf_t b;
+    json_t *o;
+    json_error_t e;
+    buf_init(&b);
+    merger_status_json(m, &b);
+    o = json_loadb((const char *)b.data, b.len, 0, &e);
+    ck_assert_msg(o != NULL, "status is not JSON: %s", e.text);
+    buf_free(&b);
+    return o;
+}
+
+static json_int_t job_figure(json_t *st, const char *section, const char *name)
+{
+    json_t *j = json_array_get(json_object_get(st, "jobs"), 0);
+    if (section)
+        j = json_object_get(j, section);
+    return json_integer_value(json_object_get(j, name));
+}
+
+static void round_closed(merger_t *m, uint64_t r, const sel_t *sel, int n, int64_t deadline_ms)
+{
+    merger_range_t ranges[16];
+    merger_round_t rd = {.round = r,
+                         .start_ms = (int64_t)r * ROUND_MS,
+                         .deadline_ms = deadline_ms,
+                         .nranges = (size_t)n,
+                         .ranges = ranges};
+    for (int i = 0; i < n; i++)
+        ranges[i] =
+            (merger_range_t){SRC[sel[i].s], off[sel[i].s][sel[i].l0], off[sel[i].s][sel[i].l1]};
+    merger_round_closed(m, "web", &rd);
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void setup(void)
+{
+    abbey_err_t err;
+    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    ck_assert_msg(rules_load_buffer(RULES, strlen(RULES), "merger.yaml", pool, &cfg, &err) ==
+                      APR_SUCCESS,
+                  "%s", err.msg);
+    job = rules_find_job(cfg, "web");
+    eng = engine_create(job, pool);
+    make_text(0);
+    make_text(1);
+    strcpy(dir, "/tmp/check_merger.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(text[0]);
+    free(text[1]);
+    apr_pool_destroy(pool);
+}
+
+static merger_t *new_merger(const char *self)
+{
+    merger_t *m = merger_create(cfg, self, dir, pool);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+/* ---- exactly-once ------------------------------------------------------- */
+
+START_TEST(ownership)
+{
+    /* hunger-weight by hand (docs/RULES.md): traffic(3) -> m1 at 3/2; errors(1)
+     * -> m2 at 1/1 (m1 would be 4/2); users(1) -> tie at 2, larger weight m1 */
+    ck_assert_int_eq(job->groups[0].master, master_index("m1"));
+    ck_assert_int_eq(job->groups[1].master, master_index("m1"));
+    ck_assert_int_eq(job->groups[2].master, master_index("m2"));
+    ck_assert_ptr_null(merger_create(cfg, "m3", dir, pool));
+}
+END_TEST
+
+START_TEST(duplicate_frame)
+{
+    merger_t *m = new_merger("m1");
+    sel_t sel[] = {{0, 0, 100}};
+    buf_t b;
+    abbey_err_t err;
+    json_t *st;
+
+    buf_init(&b);
+    frame_for("m1", 0, 0, 100, H0, 0, &b);
+    ck_assert_int_eq(merger_accept(m, b.data, b.len, NULL, &err), MERGE_MERGED);
+    assert_api(m, sel, 1);
+    ck_assert_int_eq(merger_accept(m, b.data, b.len, NULL, &err), MERGE_DUPLICATE);
+    assert_api(m, sel, 1);
+    /* a sub-range of what is merged is a duplicate too */
+    ck_assert_int_eq(deliver(m, "m1", 0, 20, 40, H0), MERGE_DUPLICATE);
+    assert_api(m, sel, 1);
+    st = status(m);
+    ck_assert_int_eq(job_figure(st, "partials", "merged"), 1);
+    ck_assert_int_eq(job_figure(st, "partials", "duplicate"), 2);
+    ck_assert_int_eq(job_figure(st, NULL, "lines"), 100);
+    ck_assert_int_eq(job_figure(st, NULL, "bytes"), (json_int_t)off[0][100]);
+    ck_assert_int_eq(job_figure(st, NULL, "bad_lines"), 5); /* lines 0, 23, 46, 69, 92 */
+    json_decref(st);
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(conflict_then_missing)
+{
+    merger_t *m = new_merger("m1");
+    merger_conflict_t c;
+    abbey_err_t err;
+    buf_t b;
+    char *want, *got;
+    buf_init(&b);
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, H0), MERGE_MERGED);
+    frame_for("m1", 0, 50, 150, H0, 0, &b);
+    ck_assert_int_eq(merger_accept(m, b.data, b.len, &c, &err), MERGE_CONFLICT);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_uint_eq(c.ranges[0][0], 0);
+    ck_assert_uint_eq(c.ranges[0][1], off[0][100]);
+    ck_assert_int_eq(deliver(m, "m1", 0, 100, 150, H0), MERGE_MERGED);
+
+    /* two separate ranges inside a frame's range */
+    ck_assert_int_eq(deliver(m, "m1", 0, 200, 250, H0), MERGE_MERGED);
+    ck_assert_int_eq(deliver(m, "m1", 0, 300, 350, H0), MERGE_MERGED);
+    buf_reset(&b);
+    frame_for("m1", 0, 180, 400, H0, 0, &b);
+    ck_assert_int_eq(merger_accept(m, b.data, b.len, &c, &err), MERGE_CONFLICT);
+    ck_assert_uint_eq(c.n, 2);
+    ck_assert_uint_eq(c.ranges[0][0], off[0][200]);
+    ck_assert_uint_eq(c.ranges[0][1], off[0][250]);
+    ck_assert_uint_eq(c.ranges[1][0], off[0][300]);
+    ck_assert_uint_eq(c.ranges[1][1], off[0][350]);
+    /* the other source is untouched by all this */
+    ck_assert_int_eq(deliver(m, "m1", 1, 180, 400, H0), MERGE_MERGED);
+    /* the slave sends just the missing parts */
+    ck_assert_int_eq(deliver(m, "m1", 0, 180, 200, H0), MERGE_MERGED);
+    ck_assert_int_eq(deliver(m, "m1", 0, 250, 300, H0), MERGE_MERGED);
+    ck_assert_int_eq(deliver(m, "m1", 0, 350, 400, H0), MERGE_MERGED);
+    ck_assert_int_eq(merger_accept(m, b.data, b.len, &c, &err), MERGE_DUPLICATE);
+
+    {
+        sel_t with_b[] = {{0, 0, 150}, {0, 180, 400}, {1, 180, 400}};
+        assert_api(m, with_b, 3);
+        want = oracle_render("users", with_b, 3);
+        got = report(m, "users", NULL);
+        ck_assert_str_eq(got, want);
+        free(want);
+        free(got);
+    }
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(rejects)
+{
+    merger_t *m = new_merger("m1");
+    buf_t good, bad;
+    abbey_err_t err;
+    size_t positions[] = {0, 5, 9, 14, 19, 30, 0 /* payload */, 0 /* crc */};
+    json_t *st;
+    int nrej = 0;
+    char *before, *after;
+
+    buf_init(&good);
+    buf_init(&bad);
+    frame_for("m1", 0, 0, 100, H0, 0, &good);
+    before = report(m, "api", NULL);
+
+    /* addressed to the other master */
+    frame_for("m2", 0, 0, 100, H0, 0, &bad);
+    err.msg[0] = 0;
+    ck_assert_int_eq(merger_accept(m, bad.data, bad.len, NULL, &err), MERGE_REJECTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "m2"));
+    nrej++;
+
+    /* byte flips anywhere: header, payload, CRC */
+    positions[6] = good.len / 2;
+    positions[7] = good.len - 1;
+    for (size_t i = 0; i < sizeof positions / sizeof positions[0]; i++) {
+        buf_reset(&bad);
+        buf_put(&bad, good.data, good.len);
+        bad.data[positions[i]] ^= 0x40;
+        err.msg[0] = 0;
+        ck_assert_int_eq(merger_accept(m, bad.data, bad.len, NULL, &err), MERGE_REJECTED);
+        ck_assert_msg(strstr(err.msg, "frame") != NULL, "flip at %zu: reason '%s'", positions[i],
+                      err.msg);
+        nrej++;
+    }
+    /* truncated, and trailing bytes */
+    for (size_t cut = 1; cut < good.len; cut += good.len / 5) {
+        err.msg[0] = 0;
+        ck_assert_int_eq(merger_accept(m, good.data, good.len - cut, NULL, &err), MERGE_REJECTED);
+        ck_assert_msg(err.msg[0] != 0, "no reason for a cut of %zu", cut);
+        nrej++;
+    }
+    ck_assert_int_eq(merger_accept(m, good.data, 0, NULL, &err), MERGE_REJECTED);
+    nrej++;
+    buf_reset(&bad);
+    buf_put(&bad, good.data, good.len);
+    buf_put_u8(&bad, 0);
+    ck_assert_int_eq(merger_accept(m, bad.data, bad.len, NULL, &err), MERGE_REJECTED);
+    nrej++;
+
+    /* an empty range */
+    buf_reset(&bad);
+    frame_for("m1", 0, 10, 10, H0, 0, &bad);
+    ck_assert_int_eq(merger_accept(m, bad.data, bad.len, NULL, &err), MERGE_REJECTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "empty"));
+    nrej++;
+
+    /* rows of a group m1 does not own (errors is m2's) */
+    buf_reset(&bad);
+    frame_for("m1", 0, 0, 100, H0, 1, &bad);
+    ck_assert_int_eq(merger_accept(m, bad.data, bad.len, NULL, &err), MERGE_REJECTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "errors"));
+    nrej++;
+
+    after = report(m, "api", NULL);
+    ck_assert_str_eq(after, before);
+    free(after);
+    st = status(m);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(st, "partials"), "rejected")), nrej);
+    ck_assert_int_eq(job_figure(st, "partials", "merged"), 0);
+    ck_assert_int_eq(job_figure(st, NULL, "sources"), 0);
+    json_decref(st);
+
+    /* nothing of the refused frames was recorded: the good one merges */
+    ck_assert_int_eq(merger_accept(m, good.data, good.len, NULL, &err), MERGE_MERGED);
+    {
+        sel_t sel[] = {{0, 0, 100}};
+        assert_api(m, sel, 1);
+    }
+    free(before);
+    buf_free(&good);
+    buf_free(&bad);
+}
+END_TEST
+
+START_TEST(unknown_job)
+{
+    merger_t *m = new_merger("m1");
+    frame_header_t h;
+    partial_t *p = partial_create(job, pool);
+    buf_t b;
+    abbey_err_t err;
+
+    memset(&h, 0, sizeof h);
+    h.start = 0;
+    h.end = 10;
+    strcpy(h.job, "nope");
+    strcpy(h.source, SRC[0]);
+    strcpy(h.master, "m1");
+    buf_init(&b);
+    ck_assert_int_eq(frame_encode(&h, p, NULL, &b, &err), APR_SUCCESS);
+    ck_assert_int_eq(merger_accept(m, b.data, b.len, NULL, &err), MERGE_REJECTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "nope"));
+    buf_free(&b);
+}
+END_TEST
+
+/* ---- order independence ------------------------------------------------- */
+
+typedef struct fr_t {
+    int s, l0, l1;
+    uint64_t r;
+} fr_t;
+
+static int cuts(int *out, int n, unsigned *seed)
+{
+    int k = 0;
+    out[k++] = 0;
+    while (out[k - 1] < n) {
+        int step = 1 + (int)(rand_r(seed) % 90);
+        out[k] = out[k - 1] + step > n ? n : out[k - 1] + step;
+        k++;
+    }
+    return k;
+}
+
+START_TEST(any_order)
+{
+    fr_t frs[64];
+    int n = 0, c[NLINES + 2];
+    unsigned seed = 42;
+    char *first_api = NULL, *first_users = NULL, *first_file = NULL;
+    sel_t all[] = {{0, 0, NLINES}, {1, 0, NLINES}};
+
+    for (int s = 0; s < 2; s++) {
+        int k = cuts(c, NLINES, &seed);
+        for (int i = 0; i + 1 < k; i++)
+            frs[n++] = (fr_t){s, c[i], c[i + 1], H0 + (uint64_t)(i % 3)};
+    }
+    ck_assert_int_lt(n, 64);
+    for (int run = 0; run < 5; run++) {
+        merger_t *m;
+        char *api, *users, *file;
+        char sub[160];
+        /* a fresh export dir per run */
+        snprintf(sub, sizeof sub, "%s/run%d", dir, run);
+        m = merger_create(cfg, "m1", sub, pool);
+        for (int i = n - 1; i > 0 && run > 0; i--) {
+            int j = (int)(rand_r(&seed) % (unsigned)(i + 1));
+            fr_t t = frs[i];
+            frs[i] = frs[j];
+            frs[j] = t;
+        }
+        for (int i = 0; i < n; i++)
+            ck_assert_int_eq(deliver(m, "m1", frs[i].s, frs[i].l0, frs[i].l1, frs[i].r),
+                             MERGE_MERGED);
+        for (uint64_t r = H0; r < H0 + 3; r++) {
+            sel_t sel[64];
+            int k = 0;
+            for (int i = 0; i < n; i++)
+                if (frs[i].r == r)
+                    sel[k++] = (sel_t){frs[i].s, frs[i].l0, frs[i].l1};
+            round_closed(m, r, sel, k, (int64_t)(r + 3) * ROUND_MS);
+        }
+        ck_assert_int_eq(merger_tick(m, (int64_t)(H0 + 1) * ROUND_MS), 3);
+        api = report(m, "api", NULL);
+        users = report(m, "users", NULL);
+        snprintf(sub, sizeof sub, "%s/run%d/web/users.json", dir, run);
+        file = slurp(sub);
+        ck_assert_ptr_nonnull(file);
+        if (!first_api) {
+            char *want = oracle_api_csv(all, 2);
+            ck_assert_str_eq(api, want);
+            free(want);
+            want = oracle_render("users", all, 2);
+            ck_assert_str_eq(users, want);
+            ck_assert_str_eq(file, want);
+            free(want);
+            first_api = api;
+            first_users = users;
+            first_file = file;
+        } else {
+            ck_assert_str_eq(api, first_api);
+            ck_assert_str_eq(users, first_users);
+            ck_assert_str_eq(file, first_file);
+            free(api);
+            free(users);
+            free(file);
+        }
+    }
+    free(first_api);
+    free(first_users);
+    free(first_file);
+}
+END_TEST
+
+/* ---- rounds ------------------------------------------------------------- */
+
+START_TEST(round_export)
+{
+    merger_t *m = new_merger("m1");
+    const uint64_t R = H0 + 5;
+    const int64_t start = (int64_t)R * ROUND_MS;
+    sel_t r0[] = {{0, 0, 100}, {1, 0, 80}};
+    char *want;
+    json_t *st;
+
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, R), MERGE_MERGED);
+    ck_assert_int_eq(deliver(m, "m1", 1, 0, 80, R), MERGE_MERGED);
+    ck_assert_int_eq(merger_tick(m, start + ROUND_MS), 0); /* not closed yet */
+    round_closed(m, R, r0, 2, start + 3 * ROUND_MS);
+    ck_assert_uint_eq(merger_last_closed_round(m, "web"), R);
+    ck_assert_int_eq(merger_tick(m, start + ROUND_MS + 500), 1);
+    ck_assert_int_eq(merger_tick(m, start + ROUND_MS + 600), 0);
+
+    want = oracle_api_csv(r0, 2);
+    assert_file(path_of("history/%s/api.csv", round_dir(R)), want);
+    assert_file(path_of("api.csv"), want);
+    free(want);
+    want = oracle_render("api_round", r0, 2);
+    assert_file(path_of("history/%s/api_round.csv", round_dir(R)), want);
+    assert_file(path_of("api_round.csv"), want);
+    free(want);
+    want = oracle_render("users", r0, 2);
+    assert_file(path_of("history/%s/users.json", round_dir(R)), want);
+    assert_file(path_of("users.json"), want);
+    free(want);
+    ck_assert(!exists(path_of("history/%s/INCOMPLETE", round_dir(R))));
+    ck_assert(!exists(path_of("status.csv")));
+    ck_assert(!exists(path_of("history/%s/status.csv", round_dir(R))));
+
+    /* R+1: B's range is missing */
+    {
+        sel_t r1[] = {{0, 100, 200}, {1, 80, 160}};
+        sel_t r1_a[] = {{0, 100, 200}};
+        sel_t both[] = {{0, 0, 200}, {1, 0, 160}};
+        const int64_t s1 = start + ROUND_MS, dl = s1 + 3 * ROUND_MS;
+        char *marker, needle[128];
+
+        ck_assert_int_eq(deliver(m, "m1", 0, 100, 200, R + 1), MERGE_MERGED);
+        round_closed(m, R + 1, r1, 2, dl);
+        ck_assert_int_eq(merger_tick(m, dl - 1), 0);
+        ck_assert(!exists(path_of("history/%s", round_dir(R + 1))));
+        ck_assert_int_eq(merger_tick(m, dl), 1);
+        want = oracle_render("api_round", r1_a, 1);
+        assert_file(path_of("history/%s/api_round.csv", round_dir(R + 1)), want);
+        assert_file(path_of("api_round.csv"), want);
+        free(want);
+        marker = slurp(path_of("history/%s/INCOMPLETE", round_dir(R + 1)));
+        ck_assert_ptr_nonnull(marker);
+        snprintf(needle, sizeof needle, "%s %llu %llu\n", SRC[1], (unsigned long long)off[1][80],
+                 (unsigned long long)off[1][160]);
+        ck_assert_msg(strstr(marker, needle) != NULL, "marker:\n%s", marker);
+        ck_assert_ptr_null(strstr(marker, SRC[0]));
+        free(marker);
+        ck_assert_int_eq(merger_tick(m, dl + 1), 0);
+
+        /* the missing frame arrives: amended, marker gone */
+        ck_assert_int_eq(deliver(m, "m1", 1, 80, 160, R + 1), MERGE_MERGED);
+        ck_assert_int_eq(merger_tick(m, dl + 2), 1);
+        ck_assert(!exists(path_of("history/%s/INCOMPLETE", round_dir(R + 1))));
+        want = oracle_render("api_round", r1, 2);
+        assert_file(path_of("history/%s/api_round.csv", round_dir(R + 1)), want);
+        assert_file(path_of("api_round.csv"), want);
+        free(want);
+        want = oracle_api_csv(both, 2);
+        assert_file(path_of("api.csv"), want);
+        assert_file(path_of("history/%s/api.csv", round_dir(R + 1)), want);
+        free(want);
+        /* R's history is untouched */
+        want = oracle_render("api_round", r0, 2);
+        assert_file(path_of("history/%s/api_round.csv", round_dir(R)), want);
+        free(want);
+        ck_assert_int_eq(merger_tick(m, dl + 3), 0);
+    }
+
+    /* R+2: closed before its frame arrives */
+    {
+        sel_t r2[] = {{0, 200, 250}};
+        ck_assert_int_eq(merger_tick(m, start + 3 * ROUND_MS), 0);
+        round_closed(m, R + 2, r2, 1, start + 5 * ROUND_MS);
+        ck_assert_int_eq(merger_tick(m, start + 3 * ROUND_MS + 1), 0);
+        ck_assert_int_eq(deliver(m, "m1", 0, 200, 250, R + 2), MERGE_MERGED);
+        ck_assert_int_eq(merger_tick(m, start + 3 * ROUND_MS + 2), 1);
+        want = oracle_render("api_round", r2, 1);
+        assert_file(path_of("api_round.csv"), want);
+        free(want);
+    }
+    st = status(m);
+    ck_assert_int_eq(job_figure(st, NULL, "last_exported_round"), (json_int_t)(R + 2));
+    ck_assert_int_eq(job_figure(st, NULL, "last_closed_round"), (json_int_t)(R + 2));
+    ck_assert_int_eq(job_figure(st, NULL, "rounds_exported"), 3);
+    ck_assert_int_eq(job_figure(st, NULL, "rounds_amended"), 1);
+    ck_assert_int_eq(job_figure(st, "partials", "late"), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(json_array_get(json_object_get(st, "jobs"), 0),
+                                                     "pending_rounds")),
+                     0);
+    json_decref(st);
+    ck_assert_uint_eq(merger_last_closed_round(m, "web"), R + 2);
+    ck_assert_uint_eq(merger_last_closed_round(m, "nope"), 0);
+}
+END_TEST
+
+START_TEST(primary_incomplete)
+{
+    /* the primary closed the round at its deadline: exported with a marker even if covered */
+    merger_t *m = new_merger("m1");
+    sel_t r0[] = {{0, 0, 50}};
+    merger_range_t rg = {SRC[0], 0, off[0][50]};
+    merger_round_t rd = {.round = H0,
+                         .start_ms = (int64_t)H0 * ROUND_MS,
+                         .deadline_ms = (int64_t)(H0 + 3) * ROUND_MS,
+                         .incomplete = 1,
+                         .nranges = 1,
+                         .ranges = &rg};
+    char *marker;
+
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 50, H0), MERGE_MERGED);
+    merger_round_closed(m, "web", &rd);
+    ck_assert_int_eq(merger_tick(m, rd.deadline_ms - 1), 0);
+    ck_assert_int_eq(merger_tick(m, rd.deadline_ms), 1);
+    marker = slurp(path_of("history/%s/INCOMPLETE", round_dir(H0)));
+    ck_assert_ptr_nonnull(marker);
+    ck_assert_ptr_nonnull(strstr(marker, "primary"));
+    free(marker);
+    {
+        char *want = oracle_api_csv(r0, 1);
+        assert_file(path_of("history/%s/api.csv", round_dir(H0)), want);
+        free(want);
+    }
+}
+END_TEST
+
+START_TEST(period_boundary)
+{
+    merger_t *m = new_merger("m1");
+    const uint64_t a = H0 + 1, b = H0 + 360; /* hour H, hour H+1 */
+    sel_t in_h[] = {{0, 0, 100}}, in_h1[] = {{0, 100, 200}}, late[] = {{0, 200, 250}};
+    sel_t h_all[] = {{0, 0, 100}, {0, 200, 250}};
+    const char *hstamp = stamp((int64_t)H0 * ROUND_MS);
+    char *want;
+
+    ck_assert_str_eq(hstamp, "20251009T090000Z");
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, a), MERGE_MERGED);
+    ck_assert_int_eq(deliver(m, "m1", 0, 100, 200, b), MERGE_MERGED);
+    round_closed(m, a, in_h, 1, (int64_t)(a + 3) * ROUND_MS);
+    round_closed(m, b, in_h1, 1, (int64_t)(b + 3) * ROUND_MS);
+    /* round a, round b, final period H */
+    ck_assert_int_eq(merger_tick(m, (int64_t)(b + 1) * ROUND_MS), 3);
+
+    want = oracle_api_csv(in_h, 1);
+    assert_file(path_of("period/%s/api.csv", hstamp), want);
+    assert_file(path_of("history/%s/api.csv", round_dir(a)), want);
+    free(want);
+    want = oracle_render("users", in_h, 1);
+    assert_file(path_of("period/%s/users.json", hstamp), want);
+    free(want);
+    ck_assert(!exists(path_of("period/%s/api_round.csv", hstamp))); /* round scope */
+    want = oracle_api_csv(in_h1, 1);
+    assert_file(path_of("api.csv"), want);
+    assert_report(m, "api", want);
+    free(want);
+    want = oracle_render("users", in_h1, 1);
+    assert_file(path_of("users.json"), want);
+    free(want);
+    ck_assert(!exists(path_of("period/%s", stamp((int64_t)b * ROUND_MS))));
+
+    /* late data for hour H amends its final reports, not the latest */
+    ck_assert_int_eq(deliver(m, "m1", 0, 200, 250, a + 1), MERGE_MERGED);
+    round_closed(m, a + 1, late, 1, (int64_t)(a + 4) * ROUND_MS);
+    ck_assert_int_eq(merger_tick(m, (int64_t)(b + 2) * ROUND_MS), 2); /* round a+1, period H */
+    want = oracle_api_csv(h_all, 2);
+    assert_file(path_of("period/%s/api.csv", hstamp), want);
+    free(want);
+    want = oracle_api_csv(in_h1, 1);
+    assert_file(path_of("api.csv"), want);
+    free(want);
+    want = oracle_render("api_round", in_h1, 1);
+    assert_file(path_of("api_round.csv"), want); /* still the newest round's */
+    free(want);
+    ck_assert_int_eq(merger_tick(m, (int64_t)(b + 3) * ROUND_MS), 0);
+}
+END_TEST
+
+START_TEST(empty_round_new_period)
+{
+    /* the first round of hour H+1 brings no data: the latest period reports are empty */
+    merger_t *m = new_merger("m1");
+    const uint64_t a = H0 + 359, b = H0 + 360;
+    sel_t in_h[] = {{1, 0, 120}};
+    const char *hstamp = stamp((int64_t)H0 * ROUND_MS);
+    char *want;
+
+    ck_assert_int_eq(deliver(m, "m1", 1, 0, 120, a), MERGE_MERGED);
+    round_closed(m, a, in_h, 1, (int64_t)(a + 3) * ROUND_MS);
+    round_closed(m, b, NULL, 0, (int64_t)(b + 3) * ROUND_MS);
+    ck_assert_int_eq(merger_tick(m, (int64_t)(b + 1) * ROUND_MS), 3);
+    want = oracle_api_csv(in_h, 1);
+    assert_file(path_of("period/%s/api.csv", hstamp), want);
+    free(want);
+    assert_file(path_of("api.csv"), "api,hits,ms\r\n");
+    assert_file(path_of("api_round.csv"), "api,hits,ms\r\n");
+    assert_file(path_of("history/%s/api.csv", round_dir(b)), "api,hits,ms\r\n");
+}
+END_TEST
+
+START_TEST(owned_groups_only)
+{
+    char two[96];
+    merger_t *m1 = new_merger("m1"), *m2;
+    sel_t sel[] = {{0, 0, 300}};
+    buf_t b;
+    char *want, *got;
+
+    snprintf(two, sizeof two, "%s/two", dir);
+    m2 = merger_create(cfg, "m2", two, pool);
+    ck_assert_int_eq(deliver(m1, "m1", 0, 0, 300, H0), MERGE_MERGED);
+    ck_assert_int_eq(deliver(m2, "m2", 0, 0, 300, H0), MERGE_MERGED);
+    round_closed(m1, H0, sel, 1, (int64_t)(H0 + 3) * ROUND_MS);
+    round_closed(m2, H0, sel, 1, (int64_t)(H0 + 3) * ROUND_MS);
+    ck_assert_int_eq(merger_tick(m1, (int64_t)(H0 + 1) * ROUND_MS), 1);
+    ck_assert_int_eq(merger_tick(m2, (int64_t)(H0 + 1) * ROUND_MS), 1);
+
+    /* m1: traffic and users */
+    want = oracle_api_csv(sel, 1);
+    assert_file(path_of("api.csv"), want);
+    free(want);
+    ck_assert(exists(path_of("users.json")));
+    ck_assert(exists(path_of("history/%s/api_round.csv", round_dir(H0))));
+    ck_assert(!exists(path_of("status.csv")));
+    ck_assert(!exists(path_of("history/%s/status.csv", round_dir(H0))));
+    /* m2: errors */
+    want = oracle_render("status", sel, 1);
+    assert_file(path_of("../two/web/status.csv"), want);
+    assert_file(path_of("../two/web/history/%s/status.csv", round_dir(H0)), want);
+    got = report(m2, "status", NULL);
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(want);
+    ck_assert(!exists(path_of("../two/web/api.csv")));
+    ck_assert(!exists(path_of("../two/web/users.json")));
+    ck_assert(!exists(path_of("../two/web/history/%s/api_round.csv", round_dir(H0))));
+
+    buf_init(&b);
+    ck_assert_int_eq(merger_report(m2, "web", "api", NULL, &b), 404);
+    ck_assert_int_eq(merger_report(m1, "web", "status", NULL, &b), 404);
+    ck_assert_int_eq(merger_report(m1, "web", "nope", NULL, &b), 404);
+    ck_assert_int_eq(merger_report(m1, "nope", "api", NULL, &b), 404);
+    ck_assert_int_eq(merger_report(m1, "web", "api", "xml", &b), 400);
+    buf_reset(&b);
+    ck_assert_int_eq(merger_report(m1, "web", "api", "json", &b), 200);
+    ck_assert_int_gt(b.len, 0);
+    ck_assert_int_eq(b.data[0], '{');
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(retention)
+{
+    merger_t *m = new_merger("m1");
+    const int n = MERGER_KEEP_ROUNDS + 6;
+    json_t *st;
+    char *marker;
+    sel_t all[] = {{0, 0, n}};
+
+    /* frames for n rounds, none closed: the oldest rounds are dropped, exported first */
+    for (int i = 1; i < n; i++)
+        ck_assert_int_eq(deliver(m, "m1", 0, i, i + 1, H0 + (uint64_t)i), MERGE_MERGED);
+    ck_assert_int_eq(merger_tick(m, (int64_t)(H0 + (uint64_t)n) * ROUND_MS), 5);
+    for (int i = 1; i <= 5; i++)
+        ck_assert(exists(path_of("history/%s/api_round.csv", round_dir(H0 + (uint64_t)i))));
+    ck_assert(!exists(path_of("history/%s", round_dir(H0 + 6))));
+    marker = slurp(path_of("history/%s/INCOMPLETE", round_dir(H0 + 1)));
+    ck_assert_ptr_nonnull(marker);
+    ck_assert_ptr_nonnull(strstr(marker, "not closed"));
+    free(marker);
+    {
+        sel_t one[] = {{0, 1, 2}};
+        char *want = oracle_render("api_round", one, 1);
+        assert_file(path_of("history/%s/api_round.csv", round_dir(H0 + 1)), want);
+        free(want);
+    }
+    /* a frame for a dropped round still counts in the totals, as late */
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 1, H0), MERGE_MERGED);
+    assert_api(m, all, 1);
+    st = status(m);
+    ck_assert_int_eq(job_figure(st, "partials", "late"), 1);
+    ck_assert_int_eq(job_figure(st, "partials", "merged"), n);
+    json_decref(st);
+}
+END_TEST
+
+/* ---- threads ------------------------------------------------------------ */
+
+typedef struct feeder_t {
+    merger_t *m;
+    buf_t *frames;
+    int n;
+    unsigned seed;
+    int counts[4];
+} feeder_t;
+
+static void *APR_THREAD_FUNC feed_thread(apr_thread_t *th, void *arg)
+{
+    feeder_t *f = arg;
+    int *order = malloc(sizeof(int) * (size_t)f->n);
+    for (int i = 0; i < f->n; i++)
+        order[i] = i;
+    for (int i = f->n - 1; i > 0; i--) {
+        int j = (int)(rand_r(&f->seed) % (unsigned)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int i = 0; i < f->n; i++) {
+        abbey_err_t err;
+        merge_result_t r =
+            merger_accept(f->m, f->frames[order[i]].data, f->frames[order[i]].len, NULL, &err);
+        f->counts[r]++;
+    }
+    free(order);
+    (void)th; /* returns instead of apr_thread_exit: pthread_exit upsets ASan */
+    return NULL;
+}
+
+START_TEST(threads)
+{
+    merger_t *m = new_merger("m1");
+    buf_t frames[2 * (NLINES / 10)];
+    int n = 0;
+    feeder_t f[4];
+    apr_thread_t *t[4];
+    apr_status_t trv;
+    int merged = 0, dup = 0, other = 0;
+    sel_t all[] = {{0, 0, NLINES}, {1, 0, NLINES}};
+    char *want, *got;
+    json_t *st;
+
+    for (int s = 0; s < 2; s++)
+        for (int l = 0; l < NLINES; l += 10) {
+            buf_init(&frames[n]);
+            frame_for("m1", s, l, l + 10, H0 + (uint64_t)(l / 100), 0, &frames[n]);
+            n++;
+        }
+    /* every thread sends every frame, in its own order: each merges exactly once */
+    for (int i = 0; i < 4; i++) {
+        f[i] = (feeder_t){.m = m, .frames = frames, .n = n, .seed = 1000u + (unsigned)i};
+        ck_assert_int_eq(apr_thread_create(&t[i], NULL, feed_thread, &f[i], pool), APR_SUCCESS);
+    }
+    for (int i = 0; i < 4; i++) {
+        apr_thread_join(&trv, t[i]);
+        merged += f[i].counts[MERGE_MERGED];
+        dup += f[i].counts[MERGE_DUPLICATE];
+        other += f[i].counts[MERGE_CONFLICT] + f[i].counts[MERGE_REJECTED];
+    }
+    ck_assert_int_eq(merged, n);
+    ck_assert_int_eq(dup, 3 * n);
+    ck_assert_int_eq(other, 0);
+    assert_api(m, all, 2);
+    want = oracle_render("users", all, 2);
+    got = report(m, "users", NULL);
+    ck_assert_str_eq(got, want);
+    free(want);
+    free(got);
+    st = status(m);
+    ck_assert_int_eq(job_figure(st, NULL, "lines"), 2 * NLINES);
+    ck_assert_int_eq(job_figure(st, NULL, "bytes"), (json_int_t)(off[0][NLINES] + off[1][NLINES]));
+    json_decref(st);
+    for (int i = 0; i < n; i++)
+        buf_free(&frames[i]);
+}
+END_TEST
+
+/* ---- status, metrics, HTTP ---------------------------------------------- */
+
+START_TEST(metrics_text)
+{
+    merger_t *m = new_merger("m1");
+    buf_t b;
+    sel_t sel[] = {{0, 0, 100}};
+
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, H0), MERGE_MERGED);
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, H0), MERGE_DUPLICATE);
+    round_closed(m, H0, sel, 1, (int64_t)(H0 + 3) * ROUND_MS);
+    ck_assert_int_eq(merger_tick(m, (int64_t)(H0 + 2) * ROUND_MS + 500), 1);
+    buf_init(&b);
+    merger_metrics(m, &b);
+    buf_put_u8(&b, 0);
+    ck_assert_ptr_nonnull(strstr(
+        (char *)b.data, "abbey_partials_total{master=\"m1\",job=\"web\",result=\"merged\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr((char *)b.data,
+               "abbey_partials_total{master=\"m1\",job=\"web\",result=\"duplicate\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr((char *)b.data, "abbey_lines_total{master=\"m1\",job=\"web\"} 100\n"));
+    ck_assert_ptr_nonnull(
+        strstr((char *)b.data, "abbey_bad_lines_total{master=\"m1\",job=\"web\"} 5\n"));
+    ck_assert_ptr_nonnull(
+        strstr((char *)b.data, "abbey_rounds_exported_total{master=\"m1\",job=\"web\"} 1\n"));
+    /* now = end of the round + 1.5 s */
+    ck_assert_ptr_nonnull(
+        strstr((char *)b.data, "abbey_round_lag_seconds{master=\"m1\",job=\"web\"} 10.500\n"));
+    buf_free(&b);
+}
+END_TEST
+
+typedef struct http_ans_t {
+    long status;
+    buf_t body;
+} http_ans_t;
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    buf_put(arg, p, size * n);
+    return size * n;
+}
+
+static void http(int port, const char *method, const char *path, const void *body, size_t len,
+                 http_ans_t *ans)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *hs = NULL;
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    hs = curl_slist_append(hs, "Authorization: Bearer sekrit");
+    hs = curl_slist_append(hs, "Content-Type: application/octet-stream");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans->body);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+    }
+    buf_reset(&ans->body);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
+    buf_put_u8(&ans->body, 0);
+    curl_slist_free_all(hs);
+    curl_easy_cleanup(c);
+}
+
+START_TEST(http_handlers)
+{
+    merger_t *m = new_merger("m1");
+    httpd_t *h = httpd_create("sekrit", pool);
+    abbey_err_t err;
+    http_ans_t a;
+    buf_t f1, f2;
+    json_t *o, *rg;
+    int port;
+    sel_t sel[] = {{0, 0, 100}};
+    char *want;
+
+    merger_register(m, h);
+    ck_assert_msg(httpd_start(h, "127.0.0.1", 0, 2, &err) == APR_SUCCESS, "%s", err.msg);
+    port = httpd_port(h);
+    buf_init(&a.body);
+    buf_init(&f1);
+    buf_init(&f2);
+    frame_for("m1", 0, 0, 100, H0, 0, &f1);
+    frame_for("m1", 0, 50, 150, H0, 0, &f2);
+
+    http(port, "POST", "/v1/partials", f1.data, f1.len, &a);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq((char *)a.body.data, "{\"result\":\"merged\"}");
+    http(port, "POST", "/v1/partials", f1.data, f1.len, &a);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq((char *)a.body.data, "{\"result\":\"duplicate\"}");
+    http(port, "POST", "/v1/partials", f2.data, f2.len, &a);
+    ck_assert_int_eq(a.status, 409);
+    o = json_loads((char *)a.body.data, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "result")), "conflict");
+    rg = json_object_get(o, "ranges");
+    ck_assert_int_eq(json_array_size(rg), 1);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_array_get(rg, 0), 0)), 0);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_array_get(rg, 0), 1)),
+                     (json_int_t)off[0][100]);
+    json_decref(o);
+    f2.data[f2.len / 2] ^= 1;
+    http(port, "POST", "/v1/partials", f2.data, f2.len, &a);
+    ck_assert_int_eq(a.status, 400);
+    o = json_loads((char *)a.body.data, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(o, "error")), "frame"));
+    json_decref(o);
+    http(port, "POST", "/v1/partials", "", 0, &a);
+    ck_assert_int_eq(a.status, 400);
+
+    want = oracle_api_csv(sel, 1);
+    http(port, "GET", "/v1/reports/web/api", NULL, 0, &a);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq((char *)a.body.data, want);
+    free(want);
+    http(port, "GET", "/v1/reports/web/api?format=json", NULL, 0, &a);
+    ck_assert_int_eq(a.status, 200);
+    o = json_loads((char *)a.body.data, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "report")), "api");
+    json_decref(o);
+    http(port, "GET", "/v1/reports/web/status", NULL, 0, &a);
+    ck_assert_int_eq(a.status, 404);
+    http(port, "GET", "/v1/reports/web", NULL, 0, &a);
+    ck_assert_int_eq(a.status, 404);
+    http(port, "GET", "/v1/reports/web/api?format=xml", NULL, 0, &a);
+    ck_assert_int_eq(a.status, 400);
+
+    httpd_stop(h);
+    buf_free(&a.body);
+    buf_free(&f1);
+    buf_free(&f2);
+}
+END_TEST
+
+static Suite *merger_suite(void)
+{
+    Suite *s = suite_create("merger");
+    TCase *tc = tcase_create("exactly_once");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, ownership);
+    tcase_add_test(tc, duplicate_frame);
+    tcase_add_test(tc, conflict_then_missing);
+    tcase_add_test(tc, rejects);
+    tcase_add_test(tc, unknown_job);
+    tcase_add_test(tc, any_order);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("rounds");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, round_export);
+    tcase_add_test(tc, primary_incomplete);
+    tcase_add_test(tc, period_boundary);
+    tcase_add_test(tc, empty_round_new_period);
+    tcase_add_test(tc, owned_groups_only);
+    tcase_add_test(tc, retention);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("serving");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, threads);
+    tcase_add_test(tc, metrics_text);
+    tcase_add_test(tc, http_handlers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+    apr_initialize();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    sr = srunner_create(merger_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    apr_terminate();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
