@@ -110,7 +110,7 @@ static void h_status(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     json_str(b, c->cfg->hash_hex);
     buf_printf(b, ",\"uptime_s\":%lld,\"masters\":[", (long long)((now - c->started_ms) / 1000));
     for (int i = 0; i < c->npeers; i++) {
-        buf_put(b, i ? ",{\"name\":" : "{\"name\":", i ? 10 : 9);
+        buf_printf(b, "%s{\"name\":", i ? "," : "");
         json_str(b, c->peers[i].name);
         buf_put(b, ",\"url\":", 7);
         json_str(b, c->peers[i].url);
