@@ -251,6 +251,8 @@ static void install_config(cluster_t *c, rules_config_t *cfg)
     apr_thread_mutex_lock(c->lock);
     c->cfg = cfg; /* configs are small and never freed: old pointers stay valid */
     apr_thread_mutex_unlock(c->lock);
+    if (c->sched)
+        sched_announce_config(c->sched, cfg->hash_hex);
     log_msg("config %s in use", cfg->hash_hex);
 }
 

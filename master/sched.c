@@ -364,6 +364,7 @@ sched_t *sched_create(const rules_config_t *cfg, const sched_opts_t *opts, apr_p
     if (s->opts.deadline_rounds <= 0)
         s->opts.deadline_rounds = DEFAULT_DEADLINE_ROUNDS;
     s->next_lease = 1;
+    snprintf(s->announced, sizeof s->announced, "%s", cfg->hash_hex);
     if (apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
         abort();
     s->njobs = cfg->njobs;
@@ -678,4 +679,11 @@ int sched_rounds(sched_t *s, const char *job_name, int64_t after, sched_round_fn
     }
     apr_thread_mutex_unlock(s->lock);
     return n;
+}
+
+void sched_announce_config(sched_t *s, const char *hash_hex)
+{
+    apr_thread_mutex_lock(s->lock);
+    snprintf(s->announced, sizeof s->announced, "%s", hash_hex);
+    apr_thread_mutex_unlock(s->lock);
 }

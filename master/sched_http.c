@@ -198,7 +198,11 @@ void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
     for (int i = 0; i < n; i++)
         json_array_append_new(leases, lease_json(&out[i]));
     json_decref(root);
-    answer(resp, 200, json_pack("{s:s, s:o}", "config", s->cfg->hash_hex, "leases", leases));
+    char hash[sizeof s->announced];
+    apr_thread_mutex_lock(s->lock);
+    memcpy(hash, s->announced, sizeof hash);
+    apr_thread_mutex_unlock(s->lock);
+    answer(resp, 200, json_pack("{s:s, s:o}", "config", hash, "leases", leases));
 }
 
 /* ---- POST /v1/lease/renew ---- */

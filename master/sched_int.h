@@ -97,6 +97,7 @@ struct sched_t {
     uint64_t n_granted, n_completed, n_expired, n_renewed;
     sched_round_fn on_closed;
     void *on_closed_ctx;
+    char announced[17];          /* config hash named in lease answers (sched_announce_config) */
     sched_pending_t *pending; /* closed rounds waiting for the callback (FIFO) */
     int npending, pending_head, pending_cap;
     int notifying; /* a thread is delivering pending rounds */

@@ -178,6 +178,11 @@ void sched_metrics(sched_t *s, buf_t *out);
  * to 1 MiB) and GET /v1/rounds to s. The handlers read the real clock. */
 void sched_register(sched_t *s, httpd_t *httpd);
 
+/* The config hash lease answers name (slaves fetch that config when theirs
+ * differs). Starts as the scheduler's own config's; the primary sets it when
+ * it serves a reloaded file. Thread-safe; takes the scheduler's lock. */
+void sched_announce_config(sched_t *s, const char *hash_hex);
+
 /* The handlers themselves (sched_register routes them; ctx is the sched_t).
  * Exposed for tests; now_ms is the clock they use (the registered ones
  * pass the real time). */

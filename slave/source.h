@@ -1,9 +1,10 @@
 /* source.h - log sources: expanding a job's sources into instances, and reading them.
  *
  * One small interface, one file per kind: source_file.c reads local files
- * (and splits them at line boundaries), source_glob.c expands patterns.
- * HTTP sources join with the cluster. Readers are not thread-safe; open one
- * per task. */
+ * (and splits them at line boundaries), source_glob.c expands patterns,
+ * source_http.c reads http(s) URLs with Range requests (source_open
+ * dispatches on the "http://" / "https://" prefix). Readers are not
+ * thread-safe; open one per task. */
 #ifndef ABBEY_SOURCE_H
 #define ABBEY_SOURCE_H
 
@@ -22,8 +23,9 @@ typedef struct source_reader_t source_reader_t;
 apr_status_t source_expand(const rules_source_t *src, apr_pool_t *pool, apr_array_header_t *out,
                            abbey_err_t *err);
 
-/* Open path for reading from byte offset. On error returns the APR status with
- * "path: reason" in err. The reader lives in pool. */
+/* Open path (a file, or an http(s) URL) for reading from byte offset. On
+ * error returns the APR status with "path: reason" in err. The reader lives
+ * in pool. Opening a URL does no I/O yet. */
 apr_status_t source_open(const char *path, uint64_t offset, apr_pool_t *pool,
                          source_reader_t **out, abbey_err_t *err);
 
@@ -34,10 +36,16 @@ apr_status_t source_read(source_reader_t *r, void *buf, size_t max, size_t *got,
 /* Size of the file now. */
 apr_status_t source_size(source_reader_t *r, uint64_t *size);
 
+/* source_size with a message on failure. For a URL: the total size its
+ * server last reported (the first call fetches the first block, kept for
+ * the reads that follow); an error when the server does not say. */
+apr_status_t source_total(source_reader_t *r, uint64_t *size, abbey_err_t *err);
+
 void source_close(source_reader_t *r);
 
 /* Cut [0, size) of path into at most nparts ranges that start at line
- * boundaries: fills offs[0..*n] with offs[0] = 0 and offs[*n] = size. */
+ * boundaries: fills offs[0..*n] with offs[0] = 0 and offs[*n] = size.
+ * A URL is never cut (one range). */
 apr_status_t source_split(const char *path, uint64_t size, int nparts, uint64_t *offs, int *n,
                           apr_pool_t *pool, abbey_err_t *err);
 

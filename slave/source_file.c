@@ -1,4 +1,7 @@
-/* source_file.c - local files as sources: open at an offset, read in big blocks, split at lines. */
+/* source_file.c - local files as sources: open at an offset, read in big blocks, split at lines.
+ *
+ * Also the one reader type of source.h: a reader for an http(s) URL hands
+ * its calls to source_http.c. */
 #include "source.h"
 
 #include <apr_file_io.h>
@@ -6,9 +9,12 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "source_http.h"
+
 struct source_reader_t {
     apr_file_t *f;
     const char *path;
+    source_http_t *http; /* an http(s) URL: every call goes there */
 };
 
 static apr_status_t fail(abbey_err_t *err, const char *path, const char *what, apr_status_t rv)
@@ -27,6 +33,11 @@ apr_status_t source_open(const char *path, uint64_t offset, apr_pool_t *pool,
     apr_status_t rv;
 
     r->path = path;
+    if (source_is_http(path)) {
+        r->http = source_http_open(path, offset, pool);
+        *out = r;
+        return APR_SUCCESS;
+    }
     rv = apr_file_open(&r->f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, pool);
     if (rv != APR_SUCCESS)
         return fail(err, path, "cannot open", rv);
@@ -43,7 +54,10 @@ apr_status_t source_open(const char *path, uint64_t offset, apr_pool_t *pool,
 apr_status_t source_read(source_reader_t *r, void *buf, size_t max, size_t *got, abbey_err_t *err)
 {
     apr_size_t n = max;
-    apr_status_t rv = apr_file_read(r->f, buf, &n);
+    apr_status_t rv;
+    if (r->http)
+        return source_http_read(r->http, buf, max, got, err);
+    rv = apr_file_read(r->f, buf, &n);
     *got = n;
     if (rv == APR_EOF || (rv == APR_SUCCESS && n == 0)) {
         *got = 0;
@@ -54,15 +68,28 @@ apr_status_t source_read(source_reader_t *r, void *buf, size_t max, size_t *got,
 
 apr_status_t source_size(source_reader_t *r, uint64_t *size)
 {
+    return source_total(r, size, NULL);
+}
+
+apr_status_t source_total(source_reader_t *r, uint64_t *size, abbey_err_t *err)
+{
     apr_finfo_t fi;
-    apr_status_t rv = apr_file_info_get(&fi, APR_FINFO_SIZE, r->f);
-    if (rv == APR_SUCCESS)
-        *size = (uint64_t)fi.size;
-    return rv;
+    apr_status_t rv;
+    if (r->http)
+        return source_http_total(r->http, size, err);
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE, r->f);
+    if (rv != APR_SUCCESS)
+        return fail(err, r->path, "cannot stat", rv);
+    *size = (uint64_t)fi.size;
+    return APR_SUCCESS;
 }
 
 void source_close(source_reader_t *r)
 {
+    if (r && r->http) {
+        source_http_close(r->http);
+        r->http = NULL;
+    }
     if (r && r->f) {
         apr_file_close(r->f);
         r->f = NULL;
@@ -105,7 +132,7 @@ apr_status_t source_split(const char *path, uint64_t size, int nparts, uint64_t 
     int k = 0;
 
     offs[0] = 0;
-    if (nparts <= 1 || size == 0) {
+    if (nparts <= 1 || size == 0 || source_is_http(path)) {
         offs[1] = size;
         *n = 1;
         return APR_SUCCESS;

@@ -11,14 +11,26 @@ apr_status_t task_run_file(engine_t *e, const char *path, uint64_t start, uint64
                            abbey_err_t *err)
 {
     source_reader_t *r;
-    uint64_t pos = start; /* source offset of io->buf[0] */
-    size_t have = 0;
     apr_status_t rv;
-    int eof = 0;
 
     *done = start;
     if ((rv = source_open(path, start, pool, &r, err)) != APR_SUCCESS)
         return rv;
+    rv = task_run_reader(e, r, start, end, at_eof_final, io, out, samples, done, err);
+    source_close(r);
+    return rv;
+}
+
+apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, uint64_t end,
+                             int at_eof_final, task_io_t *io, partial_t *out,
+                             engine_samples_t *samples, uint64_t *done, abbey_err_t *err)
+{
+    uint64_t pos = start; /* source offset of io->buf[0] */
+    size_t have = 0;
+    apr_status_t rv = APR_SUCCESS;
+    int eof = 0;
+
+    *done = start;
     while (!eof && pos + have < end) {
         size_t got = 0, want = io->size - have, used;
         const char *last;
@@ -55,6 +67,5 @@ apr_status_t task_run_file(engine_t *e, const char *path, uint64_t start, uint64
             *done = pos + have;
         }
     }
-    source_close(r);
     return rv;
 }

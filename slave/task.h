@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "error.h"
 #include "partial.h"
+#include "source.h"
 
 #define TASK_BLOCK (4u << 20) /* default block size */
 
@@ -31,5 +32,12 @@ apr_status_t task_run_file(engine_t *e, const char *path, uint64_t start, uint64
                            int at_eof_final, task_io_t *io, partial_t *out,
                            engine_samples_t *samples, uint64_t *done, apr_pool_t *pool,
                            abbey_err_t *err);
+
+/* The same over a reader the caller opened at start (source_open), for a
+ * caller that asks the reader something first (source_total); the reader
+ * stays open. */
+apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, uint64_t end,
+                             int at_eof_final, task_io_t *io, partial_t *out,
+                             engine_samples_t *samples, uint64_t *done, abbey_err_t *err);
 
 #endif

@@ -1,0 +1,235 @@
+/* deliver.c - one task range's frames to every master, with the 409 repair (see deliver.h).
+ *
+ * For each master: encode the frame with that master's groups, POST it,
+ * and on a conflict compute the parts of the range the master lacks
+ * (span_missing over the ranges it answered), read exactly those bytes
+ * again into a fresh partial and send each as its own frame to that master
+ * alone. A re-sent part may meet a conflict again (another slave is
+ * delivering the same range right now); that repeats at most
+ * DELIVER_MAX_DEPTH times. */
+#include "deliver.h"
+
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "frame.h"
+#include "log.h"
+#include "span.h"
+
+typedef enum answer_t { ANS_OK, ANS_CONFLICT, ANS_FAILED } answer_t;
+
+static deliver_result_t send_range(deliver_t *d, int m, const partial_t *p, uint64_t a, uint64_t b,
+                                   int depth);
+
+/* The master's POST /v1/partials address. */
+static const char *partials_url(const deliver_t *d, const rules_master_t *m)
+{
+    const char *base = m->url ? m->url : d->fallback_url;
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    return apr_psprintf(d->pool, "%.*s/v1/partials", (int)n, base);
+}
+
+/* Encode into d->frame the frame of [a, b) for master m from p. */
+static apr_status_t encode(deliver_t *d, int m, const partial_t *p, uint64_t a, uint64_t b,
+                           abbey_err_t *err)
+{
+    const rules_job_t *job = d->job;
+    uint8_t *groups = apr_pcalloc(d->pool, (apr_size_t)job->ngroups + 1);
+    frame_header_t h;
+
+    memset(&h, 0, sizeof h);
+    h.config_hash = d->cfg->hash;
+    h.round = d->round;
+    h.lease = d->lease;
+    h.start = a;
+    h.end = b;
+    h.lines = p->lines;
+    h.bad_lines = p->bad_lines;
+    h.bytes = p->bytes;
+    if (strlen(job->name) >= sizeof h.job || strlen(d->source) >= sizeof h.source ||
+        strlen(d->slave) >= sizeof h.slave || strlen(d->cfg->masters[m].name) >= sizeof h.master) {
+        abbey_err_set(err, "a name is too long for a frame header (source %s)", d->source);
+        return APR_EINVAL;
+    }
+    strcpy(h.job, job->name);
+    strcpy(h.source, d->source);
+    strcpy(h.slave, d->slave);
+    strcpy(h.master, d->cfg->masters[m].name);
+    for (int g = 0; g < job->ngroups; g++)
+        groups[g] = job->groups[g].master == m;
+    buf_reset(d->frame);
+    return frame_encode(&h, p, groups, d->frame, err);
+}
+
+/* The "error" (or whole) text of an answer, for logs. */
+static const char *answer_text(const deliver_t *d)
+{
+    const hclient_resp_t *r = d->resp;
+    json_t *root = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
+    const char *s = NULL, *text;
+    if (root)
+        s = json_string_value(json_object_get(root, "error"));
+    text = s ? apr_pstrdup(d->pool, s)
+             : apr_pstrndup(d->pool, r->body.data ? (const char *)r->body.data : "",
+                            r->body.len > 200 ? 200 : r->body.len);
+    json_decref(root);
+    return text;
+}
+
+/* POST d->frame to master m (retrying once after a 5xx or no answer). */
+static answer_t post_frame(deliver_t *d, int m, uint64_t a, uint64_t b)
+{
+    const rules_master_t *ms = &d->cfg->masters[m];
+    const char *url = partials_url(d, ms);
+    apr_status_t rv = APR_SUCCESS;
+    abbey_err_t err;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (attempt)
+            apr_sleep((apr_interval_time_t)d->retry_ms * 1000);
+        rv = hclient_request(d->hc, "POST", url, "application/octet-stream", d->frame->data,
+                             d->frame->len, NULL, d->resp, &err);
+        if (rv == APR_SUCCESS && d->resp->status < 500)
+            break;
+    }
+    if (rv != APR_SUCCESS) {
+        log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") not delivered: %s", ms->name,
+                d->source, a, b, err.msg);
+        return ANS_FAILED;
+    }
+    if (d->resp->status == 200)
+        return ANS_OK;
+    if (d->resp->status == 409)
+        return ANS_CONFLICT;
+    log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") refused: HTTP %ld: %s", ms->name,
+            d->source, a, b, d->resp->status, answer_text(d));
+    return ANS_FAILED;
+}
+
+/* The ranges of a 409 answer into *have (pool memory); -1 when malformed. */
+static int conflict_ranges(deliver_t *d, uint64_t (**have)[2], size_t *n)
+{
+    const hclient_resp_t *r = d->resp;
+    json_t *root = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
+    json_t *ranges = root ? json_object_get(root, "ranges") : NULL, *pair;
+    size_t i;
+
+    if (!json_is_array(ranges)) {
+        json_decref(root);
+        return -1;
+    }
+    *have = apr_palloc(d->pool, sizeof **have * (json_array_size(ranges) + 1));
+    *n = 0;
+    json_array_foreach(ranges, i, pair)
+    {
+        json_t *x = json_array_get(pair, 0), *y = json_array_get(pair, 1);
+        if (!json_is_array(pair) || json_array_size(pair) != 2 || !json_is_integer(x) ||
+            !json_is_integer(y) || json_integer_value(x) < 0 || json_integer_value(y) < 0) {
+            json_decref(root);
+            return -1;
+        }
+        (*have)[*n][0] = (uint64_t)json_integer_value(x);
+        (*have)[*n][1] = (uint64_t)json_integer_value(y);
+        (*n)++;
+    }
+    json_decref(root);
+    return 0;
+}
+
+/* Read [a, b) again and send it to master m alone. */
+static deliver_result_t resend_part(deliver_t *d, int m, uint64_t a, uint64_t b, int depth)
+{
+    abbey_err_t err;
+    uint64_t done;
+    apr_status_t rv;
+
+    if (!d->reread)
+        d->reread = partial_create(d->job, d->pool);
+    partial_clear(d->reread);
+    rv = task_run_file(d->engine, d->read_path, a, b, 0, d->io, d->reread, NULL, &done, d->pool,
+                       &err);
+    if (rv != APR_SUCCESS) {
+        log_msg("master %s: cannot read %s [%" PRIu64 ", %" PRIu64 ") again: %s",
+                d->cfg->masters[m].name, d->source, a, b, err.msg);
+        return DELIVER_FAILED;
+    }
+    if (done != b) {
+        log_msg("master %s: %s [%" PRIu64 ", %" PRIu64 ") read again ends at %" PRIu64
+                ", not at a line end as before (changed under the same instance?)",
+                d->cfg->masters[m].name, d->source, a, b, done);
+        return DELIVER_FAILED;
+    }
+    d->parts_resent++;
+    return send_range(d, m, d->reread, a, b, depth);
+}
+
+/* Master m has part of [a, b) (its 409 answer is in d->resp): send it the rest. */
+static deliver_result_t repair(deliver_t *d, int m, uint64_t a, uint64_t b, int depth)
+{
+    uint64_t(*have)[2], (*miss)[2];
+    size_t n, nmiss;
+
+    if (conflict_ranges(d, &have, &n) != 0) {
+        log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 "): a 409 answer without valid "
+                "\"ranges\"",
+                d->cfg->masters[m].name, d->source, a, b);
+        return DELIVER_FAILED;
+    }
+    miss = apr_palloc(d->pool, sizeof *miss * (DELIVER_MAX_PARTS + 1));
+    nmiss = span_missing(have, n, a, b, miss, DELIVER_MAX_PARTS + 1);
+    if (nmiss > DELIVER_MAX_PARTS) {
+        log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 "): more than %d missing parts",
+                d->cfg->masters[m].name, d->source, a, b, DELIVER_MAX_PARTS);
+        return DELIVER_FAILED;
+    }
+    for (size_t i = 0; i < nmiss; i++)
+        if (resend_part(d, m, miss[i][0], miss[i][1], depth + 1) != DELIVER_OK)
+            return DELIVER_FAILED;
+    return DELIVER_OK;
+}
+
+/* Encode and send the frame of [a, b) from p to master m; repair conflicts. */
+static deliver_result_t send_range(deliver_t *d, int m, const partial_t *p, uint64_t a, uint64_t b,
+                                   int depth)
+{
+    abbey_err_t err;
+    if (encode(d, m, p, a, b, &err) != APR_SUCCESS) {
+        log_msg("master %s: cannot encode the frame of %s [%" PRIu64 ", %" PRIu64 "): %s",
+                d->cfg->masters[m].name, d->source, a, b, err.msg);
+        return DELIVER_FAILED;
+    }
+    switch (post_frame(d, m, a, b)) {
+    case ANS_OK:
+        return DELIVER_OK;
+    case ANS_CONFLICT:
+        if (depth >= DELIVER_MAX_DEPTH) {
+            log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 "): still in conflict after "
+                    "%d repairs",
+                    d->cfg->masters[m].name, d->source, a, b, depth);
+            return DELIVER_FAILED;
+        }
+        return repair(d, m, a, b, depth);
+    default:
+        return DELIVER_FAILED;
+    }
+}
+
+int deliver_range(deliver_t *d, const partial_t *p, uint64_t start, uint64_t end)
+{
+    int failed = 0;
+    d->parts_resent = 0;
+    for (int m = 0; m < d->cfg->nmasters; m++) {
+        d->results[m] = send_range(d, m, p, start, end, 0);
+        failed += d->results[m] != DELIVER_OK;
+    }
+    if (d->reread) {
+        partial_destroy(d->reread);
+        d->reread = NULL;
+    }
+    return failed;
+}

@@ -1,0 +1,63 @@
+/* deliver.h - sending one task range's frames to every master (POST /v1/partials).
+ *
+ * Every master gets a frame for every range, carrying the tables of the
+ * rule groups it owns (an empty frame when it owns none of the job's), so
+ * each can tell when its share of a round is complete. Answers:
+ *   200 merged / duplicate  - done;
+ *   409 conflict            - the master has part of the range: the parts it
+ *                             lacks are read again from the source and sent
+ *                             to that master alone;
+ *   5xx, no answer          - one retry after a pause, then failed;
+ *   400, 401, 413, other    - failed (the reason is logged).
+ * A failed delivery means the lease must not be completed: it expires, the
+ * range is read again, and the masters that merged it answer duplicate.
+ * Not thread-safe: one deliverer per worker. */
+#ifndef ABBEY_DELIVER_H
+#define ABBEY_DELIVER_H
+
+#include <apr_pools.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "engine.h"
+#include "http_client.h"
+#include "partial.h"
+#include "rules.h"
+#include "task.h"
+
+#define DELIVER_MAX_PARTS 64 /* missing parts re-read per conflict (more: failed) */
+#define DELIVER_MAX_DEPTH 3  /* conflicts answered to re-sent parts, in a row */
+
+typedef enum deliver_result_t {
+    DELIVER_OK,    /* merged, duplicate, or a conflict resolved */
+    DELIVER_FAILED /* not delivered: do not complete the lease */
+} deliver_result_t;
+
+typedef struct deliver_t {
+    hclient_t *hc;
+    const rules_config_t *cfg;
+    const rules_job_t *job;
+    const char *fallback_url; /* for a master without url (the primary's) */
+    const char *slave;        /* this slave's name */
+    uint64_t lease, round;
+    const char *source;    /* "<path or url>#<instance>" */
+    const char *read_path; /* what a conflict re-reads (a file, fd path or URL) */
+    engine_t *engine;      /* the job's engine, for re-reads */
+    task_io_t *io;
+    apr_pool_t *pool;     /* the task's pool */
+    int retry_ms;         /* pause before the one retry */
+    buf_t *frame;         /* scratch for encoding (reused) */
+    hclient_resp_t *resp; /* scratch for answers (reused) */
+    /* results, per master of cfg (filled by deliver_range) */
+    deliver_result_t *results;
+    int parts_resent;  /* sub-ranges re-read and sent after conflicts */
+    partial_t *reread; /* internal: the re-reads' partial (NULL to start) */
+} deliver_t;
+
+/* Send the frames of [start, end) (start < end), whose lines were read into
+ * p, to every master of d->cfg. d->results (room for cfg->nmasters) gets
+ * each master's result; returns how many masters failed (0: all OK).
+ * Failures are logged with the master's name and the reason. */
+int deliver_range(deliver_t *d, const partial_t *p, uint64_t start, uint64_t end);
+
+#endif

@@ -1,0 +1,178 @@
+/* slave.h - the abbey-slave program's parts, shared between its files.
+ *
+ * A slave_t holds what the threads share: the options, the current config
+ * (fetched from the primary, swapped when a lease answer names another
+ * hash), the leases in progress (which the renewer keeps alive) and the stop
+ * flag (slave.c). Worker threads (worker.c) each loop lease -> read ->
+ * deliver (deliver.c) -> complete with their own HTTP client, engines and
+ * buffers; the renewer thread (slave_renew_pass) extends their leases.
+ * main.c parses the command line, fetches the first config, starts the
+ * threads and turns SIGTERM/SIGINT into slave_request_stop.
+ *
+ * Thread safety: slave_* functions are thread-safe (they take the slave's
+ * lock; a config fetch is serialized by a second lock so that renewals are
+ * never held up by one). A worker_t belongs to one thread. */
+#ifndef ABBEY_SLAVE_H
+#define ABBEY_SLAVE_H
+
+#include <apr_pools.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "error.h"
+#include "http_client.h"
+#include "partial.h"
+#include "rules.h"
+#include "task.h"
+
+#define SLAVE_HASH_MAX 96 /* config hashes (ETag values) are shorter */
+
+typedef struct slave_opts_t {
+    const char *primary; /* base URL, without a trailing '/' */
+    const char *name;
+    const char **labels;
+    int nlabels;
+    int workers;           /* >= 1 */
+    const char *spool_dir; /* accepted; used by the spooling stage */
+    const char *token;     /* the bearer token (NULL: none) */
+    int poll_ms;           /* idle wait between lease calls */
+    int retry_ms;          /* pause before the one retry of a failed call */
+    long connect_ms;       /* HTTP connect timeout */
+    long timeout_ms;       /* HTTP whole-call timeout */
+    size_t block;          /* read block per worker (TASK_BLOCK) */
+} slave_opts_t;
+
+/* One config, shared by reference count: workers keep the one their engines
+ * were built for until they switch between leases. */
+typedef struct slave_cfg_t {
+    rules_config_t *rules;
+    apr_pool_t *pool;          /* own root pool, destroyed with the last reference */
+    char hash[SLAVE_HASH_MAX]; /* the primary's ETag (the rules' hash_hex) */
+    int refs;
+} slave_cfg_t;
+
+/* A lease in progress, as the renewer sees it. */
+typedef struct slave_active_t {
+    uint64_t id;
+    int64_t lease_ms; /* lifetime at grant: renewed every lease_ms / 3 */
+    int64_t next_ms;  /* when to renew next */
+    int gone;         /* the primary said 410: the lease is lost */
+} slave_active_t;
+
+typedef struct slave_t {
+    slave_opts_t opts;
+    apr_pool_t *pool;
+    apr_thread_mutex_t *lock;       /* guards cfg, active, nactive, stop */
+    apr_thread_mutex_t *fetch_lock; /* one config fetch at a time */
+    apr_thread_cond_t *wake;        /* broadcast on stop: sleepers wake */
+    slave_cfg_t *cfg;               /* the current config; NULL before the first fetch */
+    slave_active_t *active;
+    int nactive, maxactive;
+    volatile int stop;
+    int renew_stop;   /* the renewer's stop (after the workers'; atomic) */
+    int primary_down; /* the last lease call failed (atomic; logged once for all workers) */
+    const char *config_url, *lease_url, *renew_url, *complete_url; /* the primary's calls */
+    hclient_t *renew_client;                                       /* the renewer's */
+    apr_thread_t *renewer;
+    apr_thread_t **threads;
+    struct worker_t **workers;
+} slave_t;
+
+/* A lease as POST /v1/lease hands it out (strings in the task pool). */
+typedef struct slave_lease_t {
+    uint64_t id;
+    const char *job;
+    int expand; /* kind "expand" (else "read") */
+    int64_t task;
+    const char *source;   /* path, URL or pattern (resolved by the primary) */
+    const char *instance; /* "" for a new task */
+    uint64_t start, cap;
+    int64_t round;
+    int64_t expires_ms;
+} slave_lease_t;
+
+/* One worker thread's state. */
+typedef struct worker_t {
+    slave_t *s;
+    int index;
+    apr_pool_t *pool;        /* own allocator: threads never share a pool */
+    apr_pool_t *task_pool;   /* cleared after every lease */
+    apr_pool_t *engine_pool; /* engines and partials of cfg; cleared on a config switch */
+    hclient_t *hc;           /* calls to the primary and the masters */
+    slave_cfg_t *cfg;        /* the config its engines belong to (one reference) */
+    engine_t **engines;      /* per job of cfg, made on first use */
+    partial_t **partials;    /* per job of cfg */
+    task_io_t io;
+    buf_t frame;         /* frame encoding buffer, reused */
+    buf_t body;          /* JSON request bodies, reused */
+    hclient_resp_t resp; /* answers, reused */
+} worker_t;
+
+/* --- slave.c ------------------------------------------------------------ */
+
+/* Milliseconds since the epoch (the real clock; only loops call it). */
+int64_t slave_now_ms(void);
+
+/* A slave for opts (copied; strings must outlive it), in pool. Cannot fail. */
+slave_t *slave_create(const slave_opts_t *opts, apr_pool_t *pool);
+
+/* Make the current config the primary's: GET /v1/config (If-None-Match the
+ * current hash) with hc. want: the hash a lease answer named (NULL: any);
+ * when the current config already has it nothing is fetched. Returns
+ * APR_SUCCESS when the current config is (now) the primary's, else an error
+ * with the reason in err (the old config stays current). */
+apr_status_t slave_config_update(slave_t *s, hclient_t *hc, const char *want, abbey_err_t *err);
+
+/* The current config with one more reference (NULL before the first fetch),
+ * and giving a reference back. */
+slave_cfg_t *slave_config_acquire(slave_t *s);
+void slave_config_release(slave_t *s, slave_cfg_t *c);
+
+/* Leases in progress: tracked from grant until completion (or abandonment). */
+void slave_lease_track(slave_t *s, uint64_t id, int64_t expires_ms, int64_t now_ms);
+void slave_lease_untrack(slave_t *s, uint64_t id);
+/* 1 when the primary said the lease is gone (410). */
+int slave_lease_gone(slave_t *s, uint64_t id);
+
+/* The renewer's one pass at time now: POST /v1/lease/renew for every lease
+ * due, with hc. Returns the milliseconds until the next one is due (at most
+ * 200). */
+int64_t slave_renew_pass(slave_t *s, hclient_t *hc, int64_t now_ms);
+
+/* Wait up to ms, or less when stop is requested. Returns 1 when stopping. */
+int slave_sleep(slave_t *s, int64_t ms);
+
+/* Ask every thread to stop (async-signal-unsafe: call from a thread). */
+void slave_request_stop(slave_t *s);
+int slave_stopping(slave_t *s);
+
+/* Start the worker threads and the renewer; slave_join waits for the
+ * workers (after slave_request_stop they finish their lease and return),
+ * then stops the renewer and releases everything the threads held. */
+apr_status_t slave_start(slave_t *s, abbey_err_t *err);
+void slave_join(slave_t *s);
+
+/* --- worker.c ----------------------------------------------------------- */
+
+/* A worker for s (index for logs), with its own pools and HTTP client. */
+worker_t *worker_create(slave_t *s, int index);
+void worker_destroy(worker_t *w);
+
+/* One turn: ask the primary for a lease and run it. Returns 1 when a lease
+ * was run (completed or not), 0 when there was none, -1 when the primary
+ * did not answer (or the answer was unusable). */
+int worker_once(worker_t *w);
+
+/* Run one lease (the turn's second half; exposed for tests). cfg is the
+ * worker's config. */
+void worker_run_lease(worker_t *w, const slave_lease_t *l);
+
+/* Parse a lease object of a /v1/lease answer into l (strings copied to
+ * pool). 0, or -1 with the reason in err. */
+int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_t *err);
+
+#endif

@@ -1,0 +1,520 @@
+/* worker.c - one worker thread's lease loop: lease, read, deliver, complete (see slave.h).
+ *
+ * A read lease of a file asks instance.c what to read (the same file, the
+ * old file of a rotation, or nothing), reads whole lines of [start,
+ * min(size, start + cap)) through the job's engine into the worker's
+ * partial, hands the range to deliver.c, and completes the lease with what
+ * docs/CLUSTER.md lists. An http(s) source is read the same way through a
+ * reader that asks the server for ranges. An expand lease globs its pattern
+ * and reports the paths. Any failure before the completion leaves the lease
+ * to expire: the range is then read again by whoever takes the task, and
+ * masters answer duplicate for what they already have. */
+#include <apr_allocator.h>
+#include <apr_strings.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "instance.h"
+#include "log.h"
+#include "slave.h"
+#include "source.h"
+#include "source_http.h"
+
+/* What a read lease did: the fields of its completion. */
+typedef struct outcome_t {
+    char instance[INSTANCE_MAX];      /* the instance read */
+    char next_instance[INSTANCE_MAX]; /* "" or where the task moves */
+    const char *read_path;            /* what was read (NULL: nothing) */
+    uint64_t start, end;
+    int at_end;
+    int64_t size; /* reported size; -1: none */
+} outcome_t;
+
+worker_t *worker_create(slave_t *s, int index)
+{
+    apr_allocator_t *a;
+    apr_pool_t *pool;
+    worker_t *w;
+
+    apr_allocator_create(&a);
+    apr_pool_create_ex(&pool, NULL, NULL, a);
+    apr_allocator_owner_set(a, pool);
+    w = apr_pcalloc(pool, sizeof *w);
+    w->s = s;
+    w->index = index;
+    w->pool = pool;
+    apr_pool_create(&w->task_pool, pool);
+    apr_pool_create(&w->engine_pool, pool);
+    w->hc = hclient_create(s->opts.token, s->opts.connect_ms, s->opts.timeout_ms, pool);
+    w->io.size = s->opts.block ? s->opts.block : TASK_BLOCK;
+    w->io.buf = apr_palloc(pool, w->io.size);
+    buf_init(&w->frame);
+    buf_init(&w->body);
+    buf_init(&w->resp.body);
+    return w;
+}
+
+void worker_destroy(worker_t *w)
+{
+    if (!w)
+        return;
+    apr_pool_clear(w->engine_pool); /* before the config their tables point into */
+    slave_config_release(w->s, w->cfg);
+    w->cfg = NULL;
+    buf_free(&w->frame);
+    buf_free(&w->body);
+    buf_free(&w->resp.body);
+    apr_pool_destroy(w->pool);
+}
+
+/* --- calls to the primary ------------------------------------------------ */
+
+static int dump_to_buf(const char *p, size_t n, void *data)
+{
+    buf_put(data, p, n);
+    return 0;
+}
+
+/* POST root (released) as JSON to url; the answer in w->resp. One retry
+ * after a 5xx or no answer when retry is set. */
+static apr_status_t post_json(worker_t *w, const char *url, json_t *root, int retry,
+                              abbey_err_t *err)
+{
+    apr_status_t rv = APR_SUCCESS;
+    buf_reset(&w->body);
+    json_dump_callback(root, dump_to_buf, &w->body, JSON_COMPACT);
+    json_decref(root);
+    for (int attempt = 0; attempt <= retry; attempt++) {
+        if (attempt)
+            apr_sleep((apr_interval_time_t)w->s->opts.retry_ms * 1000);
+        rv = hclient_request(w->hc, "POST", url, "application/json", w->body.data, w->body.len,
+                             NULL, &w->resp, err);
+        if (rv == APR_SUCCESS && w->resp.status < 500)
+            break;
+    }
+    return rv;
+}
+
+/* The answer's "error", or its first bytes. */
+static const char *answer_error(worker_t *w)
+{
+    json_t *root = json_loadb((const char *)w->resp.body.data, w->resp.body.len, 0, NULL);
+    const char *e = root ? json_string_value(json_object_get(root, "error")) : NULL;
+    const char *text =
+        e ? apr_pstrdup(w->task_pool, e)
+          : apr_pstrndup(w->task_pool, w->resp.body.data ? (const char *)w->resp.body.data : "",
+                         w->resp.body.len > 200 ? 200 : w->resp.body.len);
+    json_decref(root);
+    return text;
+}
+
+/* POST /v1/complete; a refusal is logged (the lease expired and went elsewhere). */
+static void complete(worker_t *w, const slave_lease_t *l, json_t *root)
+{
+    abbey_err_t err;
+    apr_status_t rv;
+
+    slave_lease_untrack(w->s, l->id);
+    rv = post_json(w, w->s->complete_url, root, 1, &err);
+    if (rv != APR_SUCCESS)
+        log_msg("lease %" PRIu64 " (%s %s): completion not sent: %s", l->id, l->job, l->source,
+                err.msg);
+    else if (w->resp.status == 409)
+        log_msg("lease %" PRIu64 " (%s %s): completion refused: %s", l->id, l->job, l->source,
+                answer_error(w));
+    else if (w->resp.status != 200)
+        log_msg("lease %" PRIu64 " (%s %s): completion refused: HTTP %ld: %s", l->id, l->job,
+                l->source, w->resp.status, answer_error(w));
+}
+
+/* --- expand leases -------------------------------------------------------- */
+
+static int by_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void run_expand(worker_t *w, const slave_lease_t *l)
+{
+    json_t *paths = json_array();
+    char cwd[4096] = "";
+    const char **v;
+    glob_t g;
+    int rc = glob(l->source, 0, NULL, &g);
+    size_t n = rc == 0 ? g.gl_pathc : 0;
+
+    if (rc != 0 && rc != GLOB_NOMATCH) {
+        log_msg("lease %" PRIu64 " (%s): cannot expand %s (%s)", l->id, l->job, l->source,
+                rc == GLOB_NOSPACE ? "out of memory" : "read error");
+        json_decref(paths);
+        slave_lease_untrack(w->s, l->id);
+        return;
+    }
+    if (l->source[0] != '/' && !getcwd(cwd, sizeof cwd))
+        cwd[0] = '\0';
+    v = apr_palloc(w->task_pool, sizeof *v * (n + 1));
+    for (size_t i = 0; i < n; i++)
+        v[i] = g.gl_pathv[i][0] == '/' ? apr_pstrdup(w->task_pool, g.gl_pathv[i])
+                                       : apr_pstrcat(w->task_pool, cwd, "/", g.gl_pathv[i], NULL);
+    qsort(v, n, sizeof *v, by_str);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(paths, json_string(v[i]));
+    if (rc == 0)
+        globfree(&g);
+    complete(w, l,
+             json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:o}", "slave", w->s->opts.name, "lease",
+                       (json_int_t)l->id, "instance", "", "start", (json_int_t)0, "end",
+                       (json_int_t)0, "at_end", 1, "paths", paths));
+}
+
+/* --- read leases ---------------------------------------------------------- */
+
+/* The end of the read: min(size, start + cap), never before start. */
+static uint64_t read_limit(uint64_t start, uint64_t cap, uint64_t size)
+{
+    uint64_t lim = start + cap < start ? UINT64_MAX : start + cap;
+    if (size < lim)
+        lim = size;
+    return lim < start ? start : lim;
+}
+
+/* Whole lines of [o->start, limit) of o->read_path (through r when given,
+ * opened at start) into p; sets o->end and o->at_end against size. A line
+ * longer than the cap would stall the task: then one block is read. */
+static apr_status_t read_lines(worker_t *w, engine_t *e, partial_t *p, source_reader_t *r,
+                               const slave_lease_t *l, uint64_t size, outcome_t *o,
+                               abbey_err_t *err)
+{
+    uint64_t limit = read_limit(o->start, l->cap, size);
+    apr_status_t rv;
+
+    if (r)
+        rv = task_run_reader(e, r, o->start, limit, 0, &w->io, p, NULL, &o->end, err);
+    else
+        rv = task_run_file(e, o->read_path, o->start, limit, 0, &w->io, p, NULL, &o->end,
+                           w->task_pool, err);
+    if (rv == APR_SUCCESS && o->end == o->start && limit < size && l->cap < w->io.size) {
+        limit = read_limit(o->start, w->io.size, size);
+        rv = task_run_file(e, o->read_path, o->start, limit, 0, &w->io, p, NULL, &o->end,
+                           w->task_pool, err);
+    }
+    o->at_end = limit >= size; /* (>: a rotated file now shorter than start) */
+    return rv;
+}
+
+/* A file source: instance.c decides, then read. */
+static apr_status_t read_file(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
+                              outcome_t *o, abbey_err_t *err)
+{
+    instance_plan_t plan;
+    apr_status_t rv = instance_plan(l->source, l->instance, l->start, w->task_pool, &plan, err);
+    int finished;
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    snprintf(o->instance, sizeof o->instance, "%s", plan.instance);
+    o->read_path = plan.read_path;
+    switch (plan.kind) {
+    case INSTANCE_SAME:
+        o->size = (int64_t)plan.size;
+        return read_lines(w, e, p, NULL, l, plan.size, o, err);
+    case INSTANCE_ROTATED:
+        if ((rv = read_lines(w, e, p, NULL, l, plan.size, o, err)) != APR_SUCCESS)
+            return rv;
+        finished = o->at_end;
+        o->size = (int64_t)plan.size;
+        if (finished && plan.next_instance[0]) {
+            snprintf(o->next_instance, sizeof o->next_instance, "%s", plan.next_instance);
+            o->at_end = plan.next_size == 0;
+            o->size = (int64_t)plan.next_size;
+            log_msg("lease %" PRIu64 ": %s: instance %s (now %s) read to its end at %" PRIu64
+                    "; next: %s",
+                    l->id, l->source, plan.instance, plan.found, o->end, plan.next_instance);
+        }
+        return APR_SUCCESS;
+    case INSTANCE_LOST:
+    case INSTANCE_TRUNCATED:
+        if (plan.kind == INSTANCE_LOST)
+            log_msg("lease %" PRIu64 ": %s: instance %s was rotated away and is gone: bytes "
+                    "from %" PRIu64 " on are lost; next: %s",
+                    l->id, l->source, plan.instance, l->start, plan.next_instance);
+        else
+            log_msg("lease %" PRIu64 ": %s: truncated to %" PRIu64 " bytes, below offset %" PRIu64
+                    "; next: %s",
+                    l->id, l->source, plan.next_size, l->start, plan.next_instance);
+        snprintf(o->next_instance, sizeof o->next_instance, "%s", plan.next_instance);
+        o->at_end = plan.next_size == 0;
+        o->size = (int64_t)plan.next_size;
+        return APR_SUCCESS;
+    case INSTANCE_GONE:
+    default:
+        if (l->instance[0])
+            log_msg("lease %" PRIu64 ": %s: instance %s is gone (offset %" PRIu64 "); waiting "
+                    "for a new file",
+                    l->id, l->source, l->instance, l->start);
+        o->at_end = 1;
+        return APR_SUCCESS;
+    }
+}
+
+/* An http(s) source: generation "http:gen"; a size below start starts gen + 1. */
+static apr_status_t read_http(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
+                              outcome_t *o, abbey_err_t *err)
+{
+    source_reader_t *r;
+    uint64_t gen, total;
+    apr_status_t rv;
+
+    if (instance_http_parse(l->instance, &gen) != 0) {
+        abbey_err_set(err, "%s: the lease's instance '%s' is not http:gen", l->source, l->instance);
+        return APR_EINVAL;
+    }
+    instance_http_format(gen, o->instance);
+    if ((rv = source_open(l->source, o->start, w->task_pool, &r, err)) != APR_SUCCESS)
+        return rv;
+    if ((rv = source_total(r, &total, err)) == APR_SUCCESS) {
+        o->size = (int64_t)total;
+        if (total < o->start) {
+            instance_http_format(gen + 1, o->next_instance);
+            o->at_end = total == 0;
+            log_msg("lease %" PRIu64 ": %s: now %" PRIu64 " bytes, below offset %" PRIu64
+                    "; next: %s",
+                    l->id, l->source, total, o->start, o->next_instance);
+        } else {
+            o->read_path = l->source;
+            rv = read_lines(w, e, p, r, l, total, o, err);
+        }
+    }
+    source_close(r);
+    return rv;
+}
+
+/* Frames of [o->start, o->end) to every master. 0 when all took it. */
+static int deliver(worker_t *w, const slave_lease_t *l, const rules_job_t *job, engine_t *e,
+                   const partial_t *p, const outcome_t *o)
+{
+    const rules_config_t *cfg = w->cfg->rules;
+    deliver_t d;
+
+    memset(&d, 0, sizeof d);
+    d.hc = w->hc;
+    d.cfg = cfg;
+    d.job = job;
+    d.fallback_url = w->s->opts.primary;
+    d.slave = w->s->opts.name;
+    d.lease = l->id;
+    d.round = (uint64_t)l->round;
+    d.source = apr_pstrcat(w->task_pool, l->source, "#", o->instance, NULL);
+    d.read_path = o->read_path;
+    d.engine = e;
+    d.io = &w->io;
+    d.pool = w->task_pool;
+    d.retry_ms = w->s->opts.retry_ms;
+    d.frame = &w->frame;
+    d.resp = &w->resp;
+    d.results = apr_pcalloc(w->task_pool, sizeof *d.results * (size_t)cfg->nmasters);
+    return deliver_range(&d, p, o->start, o->end);
+}
+
+static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job)
+{
+    const rules_config_t *cfg = w->cfg->rules;
+    engine_t *e;
+    partial_t *p;
+    outcome_t o;
+    abbey_err_t err;
+    apr_status_t rv;
+    json_t *deliveries, *root;
+    int failed;
+
+    if (!w->engines[job->index]) {
+        w->engines[job->index] = engine_create(job, w->engine_pool);
+        w->partials[job->index] = partial_create(job, w->engine_pool);
+    }
+    e = w->engines[job->index];
+    p = w->partials[job->index];
+    partial_clear(p);
+    memset(&o, 0, sizeof o);
+    o.start = o.end = l->start;
+    o.size = -1;
+    rv = source_is_http(l->source) ? read_http(w, e, p, l, &o, &err)
+                                   : read_file(w, e, p, l, &o, &err);
+    if (rv != APR_SUCCESS) {
+        log_msg("lease %" PRIu64 " (%s): not completed: %s", l->id, l->job, err.msg);
+        slave_lease_untrack(w->s, l->id);
+        return;
+    }
+    deliveries = json_object();
+    if (o.end > o.start) {
+        if ((failed = deliver(w, l, job, e, p, &o)) != 0) {
+            log_msg("lease %" PRIu64 " (%s %s#%s [%" PRIu64 ", %" PRIu64 ")): not completed: "
+                    "%d master(s) did not take their frames; the lease will expire and the "
+                    "range be read again",
+                    l->id, l->job, l->source, o.instance, o.start, o.end, failed);
+            json_decref(deliveries);
+            slave_lease_untrack(w->s, l->id);
+            return;
+        }
+        for (int m = 0; m < cfg->nmasters; m++)
+            json_object_set_new(deliveries, cfg->masters[m].name, json_string("ok"));
+    }
+    root = json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:s, s:I, s:I, s:I, s:o}", "slave",
+                     w->s->opts.name, "lease", (json_int_t)l->id, "instance", o.instance, "start",
+                     (json_int_t)o.start, "end", (json_int_t)o.end, "at_end", o.at_end,
+                     "next_instance", o.next_instance, "lines", (json_int_t)p->lines, "bad_lines",
+                     (json_int_t)p->bad_lines, "bytes", (json_int_t)p->bytes, "deliveries",
+                     deliveries);
+    if (o.size >= 0)
+        json_object_set_new(root, "size", json_integer((json_int_t)o.size));
+    complete(w, l, root);
+}
+
+void worker_run_lease(worker_t *w, const slave_lease_t *l)
+{
+    const rules_job_t *job = w->cfg ? rules_find_job(w->cfg->rules, l->job) : NULL;
+    if (!job) {
+        log_msg("lease %" PRIu64 ": job '%s' is not in config %s; left to expire", l->id, l->job,
+                w->cfg ? w->cfg->hash : "(none)");
+        slave_lease_untrack(w->s, l->id);
+    } else if (l->expand) {
+        run_expand(w, l);
+    } else {
+        run_read(w, l, job);
+    }
+    apr_pool_clear(w->task_pool);
+}
+
+/* --- the turn ------------------------------------------------------------- */
+
+static const char *get_str(json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+static int get_int(json_t *o, const char *name, int64_t *v)
+{
+    json_t *x = json_object_get(o, name);
+    if (!json_is_integer(x))
+        return -1;
+    *v = (int64_t)json_integer_value(x);
+    return 0;
+}
+
+int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_t *err)
+{
+    const char *job = get_str(o, "job"), *kind = get_str(o, "kind"), *src = get_str(o, "source");
+    const char *inst = get_str(o, "instance");
+    int64_t id, task, start, cap, round, expires;
+
+    if (get_int(o, "id", &id) || get_int(o, "start", &start) || get_int(o, "cap", &cap) ||
+        get_int(o, "round", &round) || get_int(o, "expires_ms", &expires) || !job || !kind ||
+        !src || !*src || id < 0 || start < 0 || cap <= 0) {
+        abbey_err_set(err, "a lease without valid id, job, kind, source, start, cap, round "
+                           "or expires_ms");
+        return -1;
+    }
+    if (strcmp(kind, "read") != 0 && strcmp(kind, "expand") != 0) {
+        abbey_err_set(err, "lease %" PRId64 ": unknown kind '%s'", id, kind);
+        return -1;
+    }
+    memset(l, 0, sizeof *l);
+    l->id = (uint64_t)id;
+    l->job = apr_pstrdup(pool, job);
+    l->expand = strcmp(kind, "expand") == 0;
+    l->task = get_int(o, "task", &task) == 0 ? task : -1;
+    l->source = apr_pstrdup(pool, src);
+    l->instance = apr_pstrdup(pool, inst ? inst : "");
+    l->start = (uint64_t)start;
+    l->cap = (uint64_t)cap;
+    l->round = round;
+    l->expires_ms = expires;
+    return 0;
+}
+
+/* Make the worker's config the one named want (fetching it when new).
+ * 0 when it is, -1 when it cannot be had. */
+static int use_config(worker_t *w, const char *want)
+{
+    slave_cfg_t *c;
+    abbey_err_t err;
+
+    if (!w->cfg || strcmp(w->cfg->hash, want) != 0) {
+        if (slave_config_update(w->s, w->hc, want, &err) != APR_SUCCESS)
+            log_msg("config %s: cannot fetch it: %s", want, err.msg);
+        c = slave_config_acquire(w->s);
+        if (c && c != w->cfg) {             /* switch: engines are rebuilt on use */
+            apr_pool_clear(w->engine_pool); /* before the config their tables point into */
+            slave_config_release(w->s, w->cfg);
+            w->cfg = c;
+            w->engines = apr_pcalloc(w->engine_pool, sizeof *w->engines * (size_t)c->rules->njobs);
+            w->partials =
+                apr_pcalloc(w->engine_pool, sizeof *w->partials * (size_t)c->rules->njobs);
+        } else {
+            slave_config_release(w->s, c);
+        }
+    }
+    return w->cfg && strcmp(w->cfg->hash, want) == 0 ? 0 : -1;
+}
+
+/* The primary did not answer, or answered badly: log once per outage (for all workers). */
+static int primary_trouble(worker_t *w, const char *why)
+{
+    if (!__atomic_exchange_n(&w->s->primary_down, 1, __ATOMIC_ACQ_REL))
+        log_msg("primary: %s (retrying every %d ms)", why, w->s->opts.poll_ms);
+    return -1;
+}
+
+int worker_once(worker_t *w)
+{
+    slave_t *s = w->s;
+    json_t *labels = json_array(), *root, *leases, *lo;
+    const char *hash;
+    abbey_err_t err;
+    apr_status_t rv;
+    size_t i;
+    int ran = 0;
+
+    apr_pool_clear(w->task_pool);
+    for (int k = 0; k < s->opts.nlabels; k++)
+        json_array_append_new(labels, json_string(s->opts.labels[k]));
+    rv = post_json(w, s->lease_url,
+                   json_pack("{s:s, s:o, s:i}", "slave", s->opts.name, "labels", labels, "max", 1),
+                   0, &err);
+    if (rv != APR_SUCCESS)
+        return primary_trouble(w, err.msg);
+    if (w->resp.status != 200)
+        return primary_trouble(w, apr_psprintf(w->task_pool, "POST %s: HTTP %ld: %s", s->lease_url,
+                                               w->resp.status, answer_error(w)));
+    root = json_loadb((const char *)w->resp.body.data, w->resp.body.len, 0, NULL);
+    leases = root ? json_object_get(root, "leases") : NULL;
+    hash = root ? get_str(root, "config") : NULL;
+    if (!json_is_array(leases) || !hash) {
+        json_decref(root);
+        return primary_trouble(w, "a lease answer without \"config\" and \"leases\"");
+    }
+    if (__atomic_exchange_n(&s->primary_down, 0, __ATOMIC_ACQ_REL))
+        log_msg("primary: answering again");
+    json_array_foreach(leases, i, lo)
+    {
+        slave_lease_t l;
+        if (worker_parse_lease(lo, w->task_pool, &l, &err) != 0) {
+            log_msg("primary: %s", err.msg);
+            continue;
+        }
+        slave_lease_track(s, l.id, l.expires_ms, slave_now_ms());
+        ran = 1;
+        if (use_config(w, hash) != 0) {
+            log_msg("lease %" PRIu64 ": config %s is not available; left to expire", l.id, hash);
+            slave_lease_untrack(s, l.id);
+            continue;
+        }
+        worker_run_lease(w, &l);
+    }
+    json_decref(root);
+    apr_pool_clear(w->task_pool);
+    return ran;
+}

@@ -1,0 +1,1329 @@
+/* check_slave.c - unit tests for the slave: common/span.c (missing parts of a range),
+ * slave/instance.c (file instances: growth, rotation, loss, truncation),
+ * slave/source_http.c (Range reads against tests/tools/range_server.py), and
+ * the worker end to end (worker.c, deliver.c, slave.c) against a fake primary
+ * and fake masters served in-process by master/httpd.c.
+ *
+ * Oracles are independent of the code under test: a bitmap for span_missing,
+ * stat(2) for instance names, the bytes the test wrote for reads, and line
+ * and key counts computed here from the generated text for frames. */
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "frame.h"
+#include "http_client.h"
+#include "httpd.h"
+#include "instance.h"
+#include "slave.h"
+#include "source.h"
+#include "source_http.h"
+#include "span.h"
+#include "value.h"
+
+#ifndef ABBEY_SRCDIR
+#define ABBEY_SRCDIR "."
+#endif
+
+static apr_pool_t *pool;
+static char tmpdir[256];
+static int saved_stderr = -1;
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)flag;
+    (void)f;
+    return remove(p);
+}
+
+static void setup(void)
+{
+    apr_initialize();
+    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/check_slave.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+    if (saved_stderr >= 0) { /* the slave's log lines went to a file in tmpdir */
+        dup2(saved_stderr, 2);
+        close(saved_stderr);
+        saved_stderr = -1;
+    }
+    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+
+/* The slave logs what it does (rotations, refusals): keep it out of the test
+ * output (CHECK_SLAVE_LOG=1 shows it). */
+static void quiet(void)
+{
+    int fd;
+    if (getenv("CHECK_SLAVE_LOG"))
+        return;
+    fd = open(apr_pstrcat(pool, tmpdir, "/slave.log", NULL), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ck_assert_int_ge(fd, 0);
+    saved_stderr = dup(2);
+    dup2(fd, 2);
+    close(fd);
+}
+
+static const char *tpath(const char *name)
+{
+    return apr_pstrcat(pool, tmpdir, "/", name, NULL);
+}
+
+static void put_file(const char *path, const char *mode, const char *text)
+{
+    FILE *f = fopen(path, mode);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    fclose(f);
+}
+
+/* "dev:ino:gen" of path from stat(2): the oracle for instance names. */
+static const char *stat_instance(const char *path, unsigned gen)
+{
+    struct stat st;
+    char s[96];
+    ck_assert_int_eq(stat(path, &st), 0);
+    snprintf(s, sizeof s, "%llu:%llu:%u", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino, gen);
+    return apr_pstrdup(pool, s);
+}
+
+/* The bytes of path (read with stdio) from offset. */
+static char *slurp(const char *path, long offset)
+{
+    FILE *f = fopen(path, "rb");
+    char *data;
+    long n;
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f) - offset;
+    fseek(f, offset, SEEK_SET);
+    data = apr_pcalloc(pool, (apr_size_t)(n > 0 ? n : 0) + 1);
+    ck_assert_int_eq((long)fread(data, 1, (size_t)(n > 0 ? n : 0), f), n > 0 ? n : 0);
+    fclose(f);
+    return data;
+}
+
+/* ===================================================================== span */
+
+START_TEST(span_hand_worked)
+{
+    uint64_t have[3][2] = {{20, 30}, {0, 10}, {8, 22}}, out[4][2];
+    uint64_t two[2][2] = {{0, 10}, {20, 30}};
+    ck_assert_uint_eq(span_missing(two, 2, 5, 25, out, 4), 1);
+    ck_assert_uint_eq(out[0][0], 10);
+    ck_assert_uint_eq(out[0][1], 20);
+    ck_assert_uint_eq(span_missing(two, 2, 0, 40, out, 4), 2);
+    ck_assert_uint_eq(out[1][0], 30);
+    ck_assert_uint_eq(out[1][1], 40);
+    /* unsorted and overlapping: [0, 30) is covered */
+    ck_assert_uint_eq(span_missing(have, 3, 0, 40, out, 4), 1);
+    ck_assert_uint_eq(out[0][0], 30);
+    ck_assert_uint_eq(out[0][1], 40);
+    ck_assert_uint_eq(span_missing(have, 3, 3, 30, out, 4), 0);
+    ck_assert_uint_eq(span_missing(have, 0, 7, 9, out, 4), 1);
+    ck_assert_uint_eq(out[0][0], 7);
+    ck_assert_uint_eq(out[0][1], 9);
+    ck_assert_uint_eq(span_missing(have, 0, 9, 9, out, 4), 0);
+}
+END_TEST
+
+/* Random lists (unsorted, overlapping, empty and inverted pairs) against a bitmap. */
+START_TEST(span_vs_bitmap)
+{
+    unsigned seed = 12345;
+    for (int iter = 0; iter < 5000; iter++) {
+        uint64_t have[8][2], out[9][2], want[40][2];
+        int covered[64] = {0};
+        size_t n, nwant = 0, got;
+        uint64_t a, b;
+        seed = seed * 1103515245u + 12345u;
+        n = (seed >> 16) % 8;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            have[i][0] = (seed >> 8) % 64;
+            have[i][1] = (seed >> 20) % 65;
+            for (uint64_t x = have[i][0]; x < have[i][1]; x++)
+                covered[x] = 1;
+        }
+        seed = seed * 1103515245u + 12345u;
+        a = (seed >> 8) % 64;
+        b = (seed >> 20) % 65;
+        for (uint64_t x = a; x < b; x++) /* maximal runs of uncovered bytes */
+            if (!covered[x]) {
+                if (nwant && want[nwant - 1][1] == x)
+                    want[nwant - 1][1] = x + 1;
+                else {
+                    want[nwant][0] = x;
+                    want[nwant][1] = x + 1;
+                    nwant++;
+                }
+            }
+        got = span_missing(have, n, a, b, out, n + 1);
+        ck_assert_uint_eq(got, nwant);
+        for (size_t i = 0; i < got; i++) {
+            ck_assert_uint_eq(out[i][0], want[i][0]);
+            ck_assert_uint_eq(out[i][1], want[i][1]);
+        }
+    }
+}
+END_TEST
+
+/* ================================================================= instance */
+
+START_TEST(instance_names)
+{
+    instance_id_t id;
+    char s[INSTANCE_MAX];
+    uint64_t gen;
+    ck_assert_int_eq(instance_parse("2049:131075:7", &id), 0);
+    ck_assert_uint_eq(id.dev, 2049);
+    ck_assert_uint_eq(id.ino, 131075);
+    ck_assert_uint_eq(id.gen, 7);
+    id.gen = 8;
+    instance_format(&id, s);
+    ck_assert_str_eq(s, "2049:131075:8");
+    ck_assert_int_eq(instance_parse("", &id), -1);
+    ck_assert_int_eq(instance_parse("1:2", &id), -1);
+    ck_assert_int_eq(instance_parse("1:2:3:4", &id), -1);
+    ck_assert_int_eq(instance_parse("1:x:3", &id), -1);
+    ck_assert_int_eq(instance_parse("1:2:3 ", &id), -1);
+    ck_assert_int_eq(instance_parse("99999999999999999999:1:0", &id), -1);
+    ck_assert_int_eq(instance_http_parse("", &gen), 0);
+    ck_assert_uint_eq(gen, 0);
+    ck_assert_int_eq(instance_http_parse("http:12", &gen), 0);
+    ck_assert_uint_eq(gen, 12);
+    ck_assert_int_eq(instance_http_parse("http:", &gen), -1);
+    ck_assert_int_eq(instance_http_parse("1:2:3", &gen), -1);
+    instance_http_format(13, s);
+    ck_assert_str_eq(s, "http:13");
+}
+END_TEST
+
+START_TEST(instance_new_then_grows)
+{
+    const char *p = tpath("a.log");
+    instance_plan_t plan;
+    abbey_err_t err;
+    char inst[INSTANCE_MAX];
+
+    put_file(p, "w", "one\ntwo\n");
+    ck_assert_int_eq(instance_plan(p, "", 0, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_SAME);
+    ck_assert_str_eq(plan.instance, stat_instance(p, 0));
+    ck_assert_str_eq(plan.next_instance, "");
+    ck_assert_uint_eq(plan.size, 8);
+    ck_assert_str_eq(slurp(plan.read_path, 0), "one\ntwo\n");
+    snprintf(inst, sizeof inst, "%s", plan.instance);
+    put_file(p, "a", "three\n");
+    ck_assert_int_eq(instance_plan(p, inst, 8, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_SAME);
+    ck_assert_str_eq(plan.instance, inst);
+    ck_assert_uint_eq(plan.size, 14);
+    ck_assert_str_eq(slurp(plan.read_path, 8), "three\n");
+    /* a generation named by an earlier truncation is kept */
+    inst[strlen(inst) - 1] = '3';
+    ck_assert_int_eq(instance_plan(p, inst, 14, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_SAME);
+    ck_assert_str_eq(plan.instance, inst);
+}
+END_TEST
+
+START_TEST(instance_rotation_found_by_inode)
+{
+    const char *p = tpath("b.log"), *old;
+    instance_plan_t plan;
+    abbey_err_t err;
+
+    put_file(p, "w", "old-1\nold-2\nold-3\n");
+    old = stat_instance(p, 0);
+    put_file(tpath("other.log"), "w", "noise\n");
+    ck_assert_int_eq(rename(p, tpath("b.log.1")), 0);
+    put_file(p, "w", "new-1\n");
+    ck_assert_int_eq(instance_plan(p, old, 6, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_ROTATED);
+    ck_assert_str_eq(plan.instance, old);
+    ck_assert_str_eq(plan.found, tpath("b.log.1"));
+    ck_assert_uint_eq(plan.size, 18);
+    ck_assert_str_eq(slurp(plan.read_path, 6), "old-2\nold-3\n");
+    ck_assert_str_eq(plan.next_instance, stat_instance(p, 0));
+    ck_assert_uint_eq(plan.next_size, 6);
+}
+END_TEST
+
+START_TEST(instance_rotation_old_deleted_is_lost)
+{
+    const char *p = tpath("c.log"), *old;
+    instance_plan_t plan;
+    abbey_err_t err;
+
+    put_file(p, "w", "old\n");
+    old = stat_instance(p, 0);
+    ck_assert_int_eq(rename(p, tpath("c.log.1")), 0);
+    put_file(p, "w", "new-new\n");
+    ck_assert_int_eq(unlink(tpath("c.log.1")), 0);
+    ck_assert_int_eq(instance_plan(p, old, 2, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_LOST);
+    ck_assert_ptr_null(plan.read_path);
+    ck_assert_str_eq(plan.next_instance, stat_instance(p, 0));
+    ck_assert_uint_eq(plan.next_size, 8);
+}
+END_TEST
+
+START_TEST(instance_truncation_bumps_gen)
+{
+    const char *p = tpath("d.log");
+    char inst[INSTANCE_MAX];
+    instance_plan_t plan;
+    abbey_err_t err;
+
+    put_file(p, "w", "0123456789\n0123456789\n");
+    snprintf(inst, sizeof inst, "%s", stat_instance(p, 4));
+    ck_assert_int_eq(truncate(p, 5), 0);
+    ck_assert_int_eq(instance_plan(p, inst, 22, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_TRUNCATED);
+    ck_assert_str_eq(plan.instance, inst);
+    ck_assert_str_eq(plan.next_instance, stat_instance(p, 5));
+    ck_assert_uint_eq(plan.next_size, 5);
+    ck_assert_ptr_null(plan.read_path);
+    /* exactly at the size is not a truncation */
+    ck_assert_int_eq(instance_plan(p, inst, 5, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_SAME);
+    /* a new task whose start is past the end: named, and moved to gen 1 */
+    ck_assert_int_eq(instance_plan(p, "", 9, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_TRUNCATED);
+    ck_assert_str_eq(plan.instance, stat_instance(p, 0));
+    ck_assert_str_eq(plan.next_instance, stat_instance(p, 1));
+}
+END_TEST
+
+START_TEST(instance_missing_paths)
+{
+    const char *p = tpath("e.log"), *old;
+    instance_plan_t plan;
+    abbey_err_t err;
+
+    /* a new task on a path that does not exist yet */
+    ck_assert_int_eq(instance_plan(p, "", 0, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_GONE);
+    ck_assert_str_eq(plan.instance, "");
+    /* renamed away, no new file yet: the old one is still read */
+    put_file(p, "w", "x\ny\n");
+    old = stat_instance(p, 0);
+    ck_assert_int_eq(rename(p, tpath("e.log.old")), 0);
+    ck_assert_int_eq(instance_plan(p, old, 2, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_ROTATED);
+    ck_assert_str_eq(plan.next_instance, "");
+    ck_assert_str_eq(slurp(plan.read_path, 2), "y\n");
+    /* and gone entirely */
+    ck_assert_int_eq(unlink(tpath("e.log.old")), 0);
+    ck_assert_int_eq(instance_plan(p, old, 2, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_GONE);
+    ck_assert_str_eq(plan.instance, old);
+    /* a lease instance that is not dev:inode:gen */
+    ck_assert_int_eq(instance_plan(p, "http:0", 0, pool, &plan, &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "http:0"));
+}
+END_TEST
+
+/* The plan holds the file it decided about: replacing the path afterwards
+ * does not change what is read. */
+START_TEST(instance_decision_on_descriptors)
+{
+    const char *p = tpath("f.log");
+    instance_plan_t plan;
+    abbey_err_t err;
+
+    put_file(p, "w", "first file\n");
+    ck_assert_int_eq(instance_plan(p, "", 0, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(unlink(p), 0);
+    put_file(p, "w", "second file, longer\n");
+    ck_assert_str_eq(slurp(plan.read_path, 0), "first file\n");
+}
+END_TEST
+
+/* =========================================================== range server */
+
+static pid_t server_pid = -1;
+static int server_stdin = -1;
+static char server_base[64];
+
+/* Start tests/tools/range_server.py over dir; 0, or -1 when python3 is missing. */
+static int range_server_start(const char *dir, int ignore_range)
+{
+    const char *src = getenv("ABBEY_SRCDIR") ? getenv("ABBEY_SRCDIR") : ABBEY_SRCDIR;
+    const char *script = apr_pstrcat(pool, src, "/tests/tools/range_server.py", NULL);
+    int out[2], in[2];
+    char line[32] = "";
+    struct pollfd pf;
+    size_t n = 0;
+
+    if (system("python3 -c '' >/dev/null 2>&1") != 0) {
+        printf("check_slave: python3 not found: the http source tests are skipped\n");
+        return -1;
+    }
+    ck_assert_int_eq(access(script, R_OK), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(pipe(in), 0);
+    server_pid = fork();
+    ck_assert_int_ge(server_pid, 0);
+    if (server_pid == 0) {
+        dup2(out[1], 1);
+        dup2(in[0], 0);
+        close(out[0]);
+        close(in[1]);
+        execlp("python3", "python3", script, dir, "--stdin-watch",
+               ignore_range ? "--ignore-range" : NULL, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    close(in[0]);
+    server_stdin = in[1];
+    pf.fd = out[0];
+    pf.events = POLLIN;
+    while (n < sizeof line - 1 && !memchr(line, '\n', n)) { /* the port, within 20 s */
+        ssize_t got;
+        ck_assert_int_eq(poll(&pf, 1, 20000), 1);
+        got = read(out[0], line + n, sizeof line - 1 - n);
+        ck_assert_int_gt(got, 0);
+        n += (size_t)got;
+    }
+    close(out[0]);
+    ck_assert_int_gt(atoi(line), 0);
+    snprintf(server_base, sizeof server_base, "http://127.0.0.1:%d", atoi(line));
+    return 0;
+}
+
+static void range_server_stop(void)
+{
+    if (server_pid > 0) {
+        int st;
+        close(server_stdin);
+        kill(server_pid, SIGTERM);
+        waitpid(server_pid, &st, 0);
+    }
+    server_pid = -1;
+}
+
+static const char *url_of(const char *name)
+{
+    return apr_pstrcat(pool, server_base, "/", name, NULL);
+}
+
+/* Everything a reader gives from offset, read in pieces of step bytes. */
+static char *read_all(const char *url, uint64_t offset, size_t step, uint64_t *total)
+{
+    source_reader_t *r;
+    abbey_err_t err;
+    buf_t b;
+    char *s, piece[64];
+    size_t got;
+    apr_status_t rv;
+
+    ck_assert_int_eq(source_open(url, offset, pool, &r, &err), APR_SUCCESS);
+    if (total)
+        ck_assert_msg(source_total(r, total, &err) == APR_SUCCESS, "%s", err.msg);
+    buf_init(&b);
+    while ((rv = source_read(r, piece, step, &got, &err)) == APR_SUCCESS)
+        buf_put(&b, piece, got);
+    ck_assert_msg(rv == APR_EOF, "%s", err.msg);
+    source_close(r);
+    s = apr_pstrndup(pool, b.data ? (const char *)b.data : "", b.len);
+    buf_free(&b);
+    return s;
+}
+
+START_TEST(http_ranges)
+{
+    const char *text = "alpha\nbravo\ncharlie\ndelta\n"; /* 26 bytes */
+    source_reader_t *r;
+    abbey_err_t err;
+    uint64_t total = 0;
+    char piece[8];
+    size_t got;
+
+    put_file(tpath("h.log"), "w", text);
+    if (range_server_start(tmpdir, 0) != 0)
+        return;
+    ck_assert_str_eq(read_all(url_of("h.log"), 0, 64, &total), text);
+    ck_assert_uint_eq(total, 26);
+    ck_assert_str_eq(read_all(url_of("h.log"), 6, 5, &total), text + 6);
+    ck_assert_str_eq(read_all(url_of("h.log"), 25, 3, NULL), "\n");
+    /* past the end: a 416 says the size, and there is nothing to read */
+    ck_assert_str_eq(read_all(url_of("h.log"), 40, 8, &total), "");
+    ck_assert_uint_eq(total, 26);
+    ck_assert_str_eq(read_all(url_of("h.log"), 26, 8, &total), "");
+    ck_assert_uint_eq(total, 26);
+    /* the file shrinks: the size reported is below the old offset */
+    put_file(tpath("h.log"), "w", "x\n");
+    ck_assert_str_eq(read_all(url_of("h.log"), 20, 8, &total), "");
+    ck_assert_uint_eq(total, 2);
+    /* a missing file is an error naming the URL and the status */
+    ck_assert_int_eq(source_open(url_of("nope.log"), 0, pool, &r, &err), APR_SUCCESS);
+    ck_assert_int_ne(source_read(r, piece, sizeof piece, &got, &err), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(err.msg, "404"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "nope.log"));
+    source_close(r);
+    range_server_stop();
+}
+END_TEST
+
+/* A server that ignores Range answers 200 with everything: skip to the offset. */
+START_TEST(http_server_without_ranges)
+{
+    const char *text = "one\ntwo\nthree\n";
+    uint64_t total = 0;
+    put_file(tpath("w.log"), "w", text);
+    if (range_server_start(tmpdir, 1) != 0)
+        return;
+    ck_assert_str_eq(read_all(url_of("w.log"), 4, 3, &total), "two\nthree\n");
+    ck_assert_uint_eq(total, 14);
+    ck_assert_str_eq(read_all(url_of("w.log"), 14, 3, NULL), "");
+    range_server_stop();
+}
+END_TEST
+
+/* The task runner over an http reader: whole lines of [a, b) only. */
+START_TEST(http_task_lines)
+{
+    const char *yaml = "jobs:\n"
+                       "  - name: t\n"
+                       "    sources: [/dev/null]\n"
+                       "    format: {split: \" \", fields: [user, status:int]}\n"
+                       "    groups:\n"
+                       "      - name: g\n"
+                       "        entries:\n"
+                       "          - name: all\n"
+                       "            values: {n: count}\n";
+    const char *text = "u1 200\nu2 404\nu3 200\nu4 5"; /* 3 whole lines, then a partial */
+    rules_config_t *cfg;
+    engine_t *e;
+    partial_t *p;
+    task_io_t io;
+    abbey_err_t err;
+    uint64_t done;
+
+    put_file(tpath("t.log"), "w", text);
+    if (range_server_start(tmpdir, 0) != 0)
+        return;
+    ck_assert_int_eq(rules_load_buffer(yaml, strlen(yaml), "t.yaml", pool, &cfg, &err),
+                     APR_SUCCESS);
+    e = engine_create(&cfg->jobs[0], pool);
+    p = partial_create(&cfg->jobs[0], pool);
+    io.size = 8; /* smaller than the range: several requests, lines across blocks */
+    io.buf = apr_palloc(pool, io.size);
+    ck_assert_int_eq(task_run_file(e, url_of("t.log"), 7, 25, 0, &io, p, NULL, &done, pool, &err),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(done, 21);
+    ck_assert_uint_eq(p->lines, 2);
+    ck_assert_uint_eq(p->bytes, 14);
+    range_server_stop();
+}
+END_TEST
+
+/* ============================================== worker against fake servers */
+
+#define TOKEN "tok-slave"
+#define MAXF 64
+
+typedef struct fake_frame_t {
+    char master[FRAME_NAME_MAX], source[FRAME_SOURCE_MAX], job[FRAME_NAME_MAX];
+    uint64_t start, end, lines, bytes, config_hash, lease, round;
+    long user_rows, status_rows; /* rows of by_user / by_status (-1: not decoded) */
+    long u0;                     /* count of user u0 in by_user (0 when absent) */
+    int status;                  /* what was answered */
+} fake_frame_t;
+
+static struct {
+    pthread_mutex_t lock;
+    const rules_job_t *job; /* the test's own compiled job, for decoding frames */
+    char config[4096], etag[64], inm[128];
+    int config_gets;
+    char lease_config[64];
+    char leases[8][2048];
+    int nleases, next_lease;
+    fake_frame_t frames[MAXF];
+    int nframes;
+    char completes[8][4096];
+    int ncompletes;
+    int renews, renew_status;
+    char renew_body[256];
+    struct {
+        int fail503;        /* answer 503 this many times */
+        char conflict[256]; /* answer 409 with these ranges once ("" none) */
+        int slow_ms;        /* sleep before answering */
+    } script[2];
+} fake;
+
+static httpd_t *fake_srv;
+static char fake_base[64];
+static rules_config_t *test_cfg;
+
+static void h_config(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+{
+    const char *inm = httpd_header(req, "If-None-Match");
+    char quoted[80];
+    pthread_mutex_lock(&fake.lock);
+    fake.config_gets++;
+    snprintf(fake.inm, sizeof fake.inm, "%s", inm ? inm : "-");
+    snprintf(quoted, sizeof quoted, "\"%s\"", fake.etag);
+    if (inm && strcmp(inm, quoted) == 0) {
+        resp->status = 304;
+    } else {
+        resp->content_type = "application/yaml";
+        resp->etag = apr_pstrdup(req->pool, fake.etag);
+        buf_put(&resp->body, fake.config, strlen(fake.config));
+    }
+    pthread_mutex_unlock(&fake.lock);
+}
+
+static void h_lease(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+{
+    pthread_mutex_lock(&fake.lock);
+    const char *l = fake.next_lease < fake.nleases ? fake.leases[fake.next_lease++] : "";
+    char *text =
+        apr_psprintf(req->pool, "{\"config\":\"%s\",\"leases\":[%s]}", fake.lease_config, l);
+    pthread_mutex_unlock(&fake.lock);
+    httpd_json(resp, 200, text);
+}
+
+static void h_renew(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+{
+    pthread_mutex_lock(&fake.lock);
+    fake.renews++;
+    snprintf(fake.renew_body, sizeof fake.renew_body, "%.*s", (int)req->body_len,
+             (const char *)req->body);
+    if (fake.renew_status == 200)
+        httpd_json(resp, 200, "{\"expires_ms\":4102444800000}");
+    else
+        httpd_error(resp, fake.renew_status, "lease gone");
+    pthread_mutex_unlock(&fake.lock);
+}
+
+static void h_complete(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+{
+    pthread_mutex_lock(&fake.lock);
+    if (fake.ncompletes < 8)
+        snprintf(fake.completes[fake.ncompletes++], sizeof fake.completes[0], "%.*s",
+                 (int)req->body_len, (const char *)req->body);
+    pthread_mutex_unlock(&fake.lock);
+    httpd_json(resp, 200, "{\"ok\":true}");
+}
+
+static long entry_rows(const partial_t *p, const char *name)
+{
+    for (int i = 0; i < p->job->nentries; i++)
+        if (strcmp(p->job->entries[i]->name, name) == 0)
+            return (long)ptable_count(p->tables[i]);
+    return -1;
+}
+
+static long user_count(const partial_t *p, const char *user)
+{
+    val_t k = {.kind = VAL_STR, .s = user, .len = (uint32_t)strlen(user)};
+    const rules_entry_t *en = p->job->entries[0];
+    ptable_row_t *row;
+    agg_result_t res;
+    buf_t b;
+    buf_init(&b);
+    val_key_put(&b, &k);
+    row = ptable_find(p->tables[0], b.data, (uint32_t)b.len, val_hash_bytes(b.data, b.len));
+    buf_free(&b);
+    if (!row)
+        return 0;
+    agg_result(&en->values[0].spec, row->state + ptable_offset(p->tables[0], 0), &res);
+    return (long)res.num;
+}
+
+static void h_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+{
+    frame_header_t h;
+    abbey_err_t err;
+    size_t flen;
+    partial_t *p = partial_create(fake.job, req->pool);
+    fake_frame_t *f;
+    int m, slow;
+
+    if (frame_decode(req->body, req->body_len, fake.job, &h, p, &flen, &err) != APR_SUCCESS) {
+        httpd_error(resp, 400, "%s", err.msg);
+        return;
+    }
+    m = strcmp(h.master, "m2") == 0;
+    pthread_mutex_lock(&fake.lock);
+    slow = fake.script[m].slow_ms;
+    if (fake.nframes == MAXF) { /* the test asserts on nframes: this shows as a failure */
+        pthread_mutex_unlock(&fake.lock);
+        httpd_error(resp, 500, "too many frames");
+        return;
+    }
+    f = &fake.frames[fake.nframes++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->master, sizeof f->master, "%s", h.master);
+    snprintf(f->source, sizeof f->source, "%s", h.source);
+    snprintf(f->job, sizeof f->job, "%s", h.job);
+    f->start = h.start;
+    f->end = h.end;
+    f->lines = h.lines;
+    f->bytes = h.bytes;
+    f->config_hash = h.config_hash;
+    f->lease = h.lease;
+    f->round = h.round;
+    f->user_rows = entry_rows(p, "by_user");
+    f->status_rows = entry_rows(p, "by_status");
+    f->u0 = user_count(p, "u0");
+    if (fake.script[m].fail503 > 0) {
+        fake.script[m].fail503--;
+        f->status = 503;
+        httpd_error(resp, 503, "busy");
+    } else if (fake.script[m].conflict[0]) {
+        f->status = 409;
+        httpd_json(resp, 409,
+                   apr_psprintf(req->pool, "{\"result\":\"conflict\",\"ranges\":%s}",
+                                fake.script[m].conflict));
+        fake.script[m].conflict[0] = '\0';
+    } else {
+        f->status = 200;
+        httpd_json(resp, 200, "{\"result\":\"merged\"}");
+    }
+    pthread_mutex_unlock(&fake.lock);
+    if (slow)
+        usleep((useconds_t)slow * 1000);
+}
+
+static const char *test_yaml(const char *extra)
+{
+    return apr_psprintf(pool,
+                        "masters:\n"
+                        "  - {name: m1, url: \"%s\", weight: 1}\n"
+                        "  - {name: m2, url: \"%s/\", weight: 1}\n"
+                        "jobs:\n"
+                        "  - name: t\n"
+                        "    sources: [/dev/null]\n"
+                        "    format: {split: \" \", fields: [user, status:int]}\n"
+                        "    groups:\n"
+                        "      - name: g1\n"
+                        "        entries:\n"
+                        "          - name: by_user\n"
+                        "            key: [user]\n"
+                        "            values: {n: count}\n"
+                        "      - name: g2\n"
+                        "        entries:\n"
+                        "          - name: by_status\n"
+                        "            key: [status]\n"
+                        "            values: {n: count}%s\n",
+                        fake_base, fake_base, extra);
+}
+
+static void fake_setup(void)
+{
+    abbey_err_t err;
+    const char *yaml;
+    setup();
+    quiet();
+    memset(&fake, 0, sizeof fake);
+    pthread_mutex_init(&fake.lock, NULL);
+    fake.renew_status = 200;
+    fake_srv = httpd_create(TOKEN, pool);
+    httpd_route(fake_srv, "GET", "/v1/config", 0, h_config, NULL);
+    httpd_route(fake_srv, "POST", "/v1/lease", 1 << 20, h_lease, NULL);
+    httpd_route(fake_srv, "POST", "/v1/lease/renew", 1 << 20, h_renew, NULL);
+    httpd_route(fake_srv, "POST", "/v1/complete", 1 << 20, h_complete, NULL);
+    httpd_route(fake_srv, "POST", "/v1/partials", 64 << 20, h_partials, NULL);
+    ck_assert_msg(httpd_start(fake_srv, "127.0.0.1", 0, 4, &err) == APR_SUCCESS, "%s", err.msg);
+    snprintf(fake_base, sizeof fake_base, "http://127.0.0.1:%d", httpd_port(fake_srv));
+    yaml = test_yaml("");
+    ck_assert_int_eq(rules_load_buffer(yaml, strlen(yaml), "t.yaml", pool, &test_cfg, &err),
+                     APR_SUCCESS);
+    fake.job = &test_cfg->jobs[0];
+    snprintf(fake.config, sizeof fake.config, "%s", yaml);
+    snprintf(fake.etag, sizeof fake.etag, "cafe0001");
+    snprintf(fake.lease_config, sizeof fake.lease_config, "cafe0001");
+}
+
+static void fake_teardown(void)
+{
+    httpd_stop(fake_srv);
+    range_server_stop();
+    teardown();
+}
+
+static slave_t *new_slave(int workers)
+{
+    slave_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.primary = fake_base;
+    o.name = "s1";
+    o.workers = workers;
+    o.token = TOKEN;
+    o.poll_ms = 10;
+    o.retry_ms = 10;
+    o.connect_ms = 2000;
+    o.timeout_ms = 10000;
+    o.block = 4096;
+    return slave_create(&o, pool);
+}
+
+static void queue_lease(uint64_t id, const char *kind, const char *source, const char *instance,
+                        uint64_t start, uint64_t cap)
+{
+    pthread_mutex_lock(&fake.lock);
+    snprintf(fake.leases[fake.nleases++], sizeof fake.leases[0],
+             "{\"id\":%" PRIu64 ",\"job\":\"t\",\"kind\":\"%s\",\"task\":1,\"source\":\"%s\","
+             "\"instance\":\"%s\",\"start\":%" PRIu64 ",\"cap\":%" PRIu64 ",\"round\":77,"
+             "\"expires_ms\":4102444800000}",
+             id, kind, source, instance, start, cap);
+    pthread_mutex_unlock(&fake.lock);
+}
+
+/* Generated log: line i is "u<i%5> <status>\n"; what the oracle counts. */
+static const char *gen_log(int nlines, const char *tail)
+{
+    static const char *st[] = {"200", "404", "500"};
+    const char *s = "";
+    for (int i = 0; i < nlines; i++)
+        s = apr_psprintf(pool, "%su%d %s\n", s, i % 5, st[i % 3]);
+    return apr_pstrcat(pool, s, tail, NULL);
+}
+
+/* Oracle over text[a, b): whole lines, and how many are user u0. */
+static void count_lines(const char *text, uint64_t a, uint64_t b, uint64_t *lines, long *u0)
+{
+    *lines = 0;
+    *u0 = 0;
+    for (uint64_t i = a; i < b; i++) {
+        if (i == a || text[i - 1] == '\n')
+            *u0 += strncmp(text + i, "u0 ", 3) == 0;
+        *lines += text[i] == '\n';
+    }
+}
+
+/* Offset after the last '\n' in text[0, lim). */
+static uint64_t last_nl(const char *text, uint64_t lim)
+{
+    while (lim && text[lim - 1] != '\n')
+        lim--;
+    return lim;
+}
+
+static json_t *completion(int i)
+{
+    json_t *o;
+    ck_assert_int_gt(fake.ncompletes, i);
+    o = json_loads(fake.completes[i], 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    return o;
+}
+
+static int64_t jint(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_integer(v), "field %s", k);
+    return (int64_t)json_integer_value(v);
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    ck_assert_msg(v != NULL, "field %s", k);
+    return apr_pstrdup(pool, v);
+}
+
+/* A frame to master m covering [a, b) with the oracle's counts, groups split right. */
+static void check_frame(const fake_frame_t *f, const char *m, const char *source, const char *text,
+                        uint64_t a, uint64_t b)
+{
+    uint64_t lines;
+    long u0;
+    count_lines(text, a, b, &lines, &u0);
+    ck_assert_str_eq(f->master, m);
+    ck_assert_str_eq(f->source, source);
+    ck_assert_str_eq(f->job, "t");
+    ck_assert_uint_eq(f->start, a);
+    ck_assert_uint_eq(f->end, b);
+    ck_assert_uint_eq(f->lines, lines);
+    ck_assert_uint_eq(f->bytes, b - a);
+    ck_assert_uint_eq(f->round, 77);
+    ck_assert_uint_eq(f->config_hash, test_cfg->hash);
+    if (strcmp(m, "m1") == 0) { /* g1 (by_user) is m1's, g2 (by_status) m2's */
+        ck_assert_int_gt(f->user_rows, 0);
+        ck_assert_int_eq(f->status_rows, 0);
+        ck_assert_int_eq(f->u0, u0);
+    } else {
+        ck_assert_int_eq(f->user_rows, 0);
+        ck_assert_int_gt(f->status_rows, 0);
+    }
+}
+
+START_TEST(worker_read_lease_end_to_end)
+{
+    const char *p = tpath("app.log"), *text = gen_log(40, "u9 2"), *inst, *src;
+    uint64_t end = last_nl(text, strlen(text)), lines;
+    slave_t *s = new_slave(1);
+    worker_t *w;
+    json_t *c;
+    long u0;
+
+    ck_assert_int_eq(test_cfg->jobs[0].groups[0].master, 0);
+    ck_assert_int_eq(test_cfg->jobs[0].groups[1].master, 1);
+    put_file(p, "w", text);
+    inst = stat_instance(p, 0);
+    src = apr_pstrcat(pool, p, "#", inst, NULL);
+    queue_lease(5, "read", p, "", 0, 1 << 20);
+    w = worker_create(s, 0);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(fake.config_gets, 1);
+    ck_assert_int_eq(fake.nframes, 2);
+    check_frame(&fake.frames[0], "m1", src, text, 0, end);
+    check_frame(&fake.frames[1], "m2", src, text, 0, end);
+    ck_assert_uint_eq(fake.frames[0].lease, 5);
+    c = completion(0);
+    count_lines(text, 0, end, &lines, &u0);
+    ck_assert_str_eq(jstr(c, "slave"), "s1");
+    ck_assert_int_eq(jint(c, "lease"), 5);
+    ck_assert_str_eq(jstr(c, "instance"), inst);
+    ck_assert_int_eq(jint(c, "start"), 0);
+    ck_assert_int_eq(jint(c, "end"), (int64_t)end);
+    ck_assert(json_is_true(json_object_get(c, "at_end"))); /* only a partial line is left */
+    ck_assert_str_eq(jstr(c, "next_instance"), "");
+    ck_assert_int_eq(jint(c, "lines"), (int64_t)lines);
+    ck_assert_int_eq(jint(c, "bytes"), (int64_t)end);
+    ck_assert_int_eq(jint(c, "bad_lines"), 0);
+    ck_assert_int_eq(jint(c, "size"), (int64_t)strlen(text));
+    ck_assert_str_eq(jstr(json_object_get(c, "deliveries"), "m1"), "ok");
+    ck_assert_str_eq(jstr(json_object_get(c, "deliveries"), "m2"), "ok");
+    json_decref(c);
+    /* no lease: nothing happens */
+    ck_assert_int_eq(worker_once(w), 0);
+    ck_assert_int_eq(fake.ncompletes, 1);
+    worker_destroy(w);
+    slave_join(s);
+}
+END_TEST
+
+START_TEST(worker_cap_limits_the_read)
+{
+    const char *p = tpath("cap.log"), *text = gen_log(30, ""), *inst;
+    uint64_t end = last_nl(text, 100);
+    slave_t *s = new_slave(1);
+    worker_t *w;
+    json_t *c;
+
+    put_file(p, "w", text);
+    inst = stat_instance(p, 0);
+    queue_lease(6, "read", p, inst, 0, 100);
+    queue_lease(7, "read", p, inst, end, 1 << 20);
+    w = worker_create(s, 0);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(worker_once(w), 1);
+    c = completion(0);
+    ck_assert_int_eq(jint(c, "end"), (int64_t)end);
+    ck_assert(json_is_false(json_object_get(c, "at_end")));
+    json_decref(c);
+    c = completion(1);
+    ck_assert_int_eq(jint(c, "start"), (int64_t)end);
+    ck_assert_int_eq(jint(c, "end"), (int64_t)strlen(text));
+    ck_assert(json_is_true(json_object_get(c, "at_end")));
+    json_decref(c);
+    check_frame(&fake.frames[3], "m2", apr_pstrcat(pool, p, "#", inst, NULL), text, end,
+                strlen(text));
+    worker_destroy(w);
+    slave_join(s);
+}
+END_TEST
+
+/* A conflict whose gap does not end at a line end (the master's ranges are
+ * not this file's lines: changed under the same instance) fails the delivery. */
+START_TEST(worker_conflict_misaligned_fails)
+{
+    const char *p = tpath("conf.log"), *text = gen_log(50, "");
+    uint64_t end = strlen(text), x1 = last_nl(text, 90);
+    slave_t *s = new_slave(1);
+    worker_t *w;
+
+    put_file(p, "w", text);
+    snprintf(fake.script[1].conflict, sizeof fake.script[1].conflict, "[[%" PRIu64 ",%" PRIu64 "]]",
+             x1 + 3, end + 500);
+    queue_lease(8, "read", p, "", 0, 1 << 20);
+    w = worker_create(s, 0);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(fake.frames[0].status, 200);
+    ck_assert_int_eq(fake.frames[1].status, 409);
+    ck_assert_int_eq(fake.nframes, 2); /* [0, x1 + 3) re-read ends at x1: nothing sent */
+    ck_assert_int_eq(fake.ncompletes, 0);
+    worker_destroy(w);
+    slave_join(s);
+}
+END_TEST
+
+/* m2 already has parts of the range: only the missing parts go to it, read again. */
+START_TEST(worker_conflict_line_aligned)
+{
+    const char *p = tpath("conf2.log"), *text = gen_log(50, "u1 4"), *src;
+    uint64_t end = last_nl(text, strlen(text)), x1 = last_nl(text, 90), x2 = last_nl(text, 200);
+    uint64_t x3 = last_nl(text, 260);
+    slave_t *s = new_slave(1);
+    worker_t *w;
+    json_t *c;
+
+    put_file(p, "w", text);
+    src = apr_pstrcat(pool, p, "#", stat_instance(p, 0), NULL);
+    snprintf(fake.script[1].conflict, sizeof fake.script[1].conflict,
+             "[[%" PRIu64 ",%" PRIu64 "],[%" PRIu64 ",%" PRIu64 "]]", x3, end + 500, x1, x2);
+    queue_lease(9, "read", p, "", 0, 1 << 20);
+    w = worker_create(s, 0);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(fake.nframes, 4);
+    check_frame(&fake.frames[0], "m1", src, text, 0, end);
+    check_frame(&fake.frames[1], "m2", src, text, 0, end);
+    ck_assert_int_eq(fake.frames[1].status, 409);
+    check_frame(&fake.frames[2], "m2", src, text, 0, x1);
+    check_frame(&fake.frames[3], "m2", src, text, x2, x3);
+    ck_assert_int_eq(fake.frames[3].status, 200);
+    c = completion(0);
+    ck_assert_int_eq(jint(c, "end"), (int64_t)end);
+    ck_assert_str_eq(jstr(json_object_get(c, "deliveries"), "m2"), "ok");
+    json_decref(c);
+    worker_destroy(w);
+    slave_join(s);
+}
+END_TEST
+
+START_TEST(worker_503_retry_then_fail)
+{
+    const char *p = tpath("busy.log"), *text = gen_log(10, "");
+    slave_t *s = new_slave(1);
+    worker_t *w;
+
+    put_file(p, "w", text);
+    fake.script[0].fail503 = 1; /* one 503: the retry gets through */
+    queue_lease(10, "read", p, "", 0, 1 << 20);
+    w = worker_create(s, 0);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(fake.nframes, 3);
+    ck_assert_int_eq(fake.frames[0].status, 503);
+    ck_assert_int_eq(fake.frames[1].status, 200);
+    ck_assert_int_eq(fake.ncompletes, 1);
+    fake.script[0].fail503 = 2; /* 503 twice: failed, the lease is not completed */
+    queue_lease(11, "read", p, "", 0, 1 << 20);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(fake.nframes, 6);
+    ck_assert_int_eq(fake.frames[3].status, 503);
+    ck_assert_int_eq(fake.frames[4].status, 503);
+    ck_assert_str_eq(fake.frames[5].master, "m2");
+    ck_assert_int_eq(fake.ncompletes, 1);
+    worker_destroy(w);
+    slave_join(s);
+}
+END_TEST
+
+START_TEST(worker_rotation_reads_old_then_moves)
+{
+    const char *p = tpath("rot.log"), *old_text = gen_log(12, ""), *old, *next;
+    uint64_t start = last_nl(old_text, 40);
+    slave_t *s = new_slave(1);
+    worker_t *w;
+    json_t *c;
+
+    put_file(p, "w", old_text);
+    old = stat_instance(p, 0);
+    ck_assert_int_eq(rename(p, tpath("rot.log.1")), 0);
+    put_file(p, "w", "u7 200\n");
+    next = stat_instance(p, 0);
+    queue_lease(12, "read", p, old, start, 1 << 20);
+    w = worker_create(s, 0);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(fake.nframes, 2);
+    check_frame(&fake.frames[0], "m1", apr_pstrcat(pool, p, "#", old, NULL), old_text, start,
+                strlen(old_text));
+    c = completion(0);
+    ck_assert_str_eq(jstr(c, "instance"), old);
+    ck_assert_int_eq(jint(c, "end"), (int64_t)strlen(old_text));
+    ck_assert_str_eq(jstr(c, "next_instance"), next);
+    ck_assert(json_is_false(json_object_get(c, "at_end"))); /* the new file has data */
+    ck_assert_int_eq(jint(c, "size"), 7);
+    json_decref(c);
+    /* the old file gone: nothing read, the task moves on */
+    ck_assert_int_eq(unlink(tpath("rot.log.1")), 0);
+    queue_lease(13, "read", p, old, start, 1 << 20);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(fake.nframes, 2);
+    c = completion(1);
+    ck_assert_int_eq(jint(c, "start"), (int64_t)start);
+    ck_assert_int_eq(jint(c, "end"), (int64_t)start);
+    ck_assert_str_eq(jstr(c, "next_instance"), next);
+    ck_assert_int_eq(json_object_size(json_object_get(c, "deliveries")), 0);
+    json_decref(c);
+    /* truncated under the offset: generation + 1 */
+    queue_lease(14, "read", p, next, 100, 1 << 20);
+    ck_assert_int_eq(worker_once(w), 1);
+    c = completion(2);
+    ck_assert_str_eq(jstr(c, "next_instance"), stat_instance(p, 1));
+    ck_assert_int_eq(jint(c, "end"), 100);
+    json_decref(c);
+    worker_destroy(w);
+    slave_join(s);
+}
+END_TEST
+
+/* The old file of a rotation is now shorter than the committed offset (it was
+ * truncated before the rename): nothing to read, the task moves on anyway. */
+START_TEST(worker_rotated_file_shorter_than_offset)
+{
+    const char *p = tpath("short.log"), *old, *next;
+    slave_t *s = new_slave(1);
+    worker_t *w;
+    json_t *c;
+
+    put_file(p, "w", "u1 200\n");
+    old = stat_instance(p, 0);
+    ck_assert_int_eq(rename(p, tpath("short.log.1")), 0);
+    put_file(p, "w", "u2 200\n");
+    next = stat_instance(p, 0);
+    queue_lease(15, "read", p, old, 100, 1 << 20);
+    w = worker_create(s, 0);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(fake.nframes, 0);
+    c = completion(0);
+    ck_assert_int_eq(jint(c, "start"), 100);
+    ck_assert_int_eq(jint(c, "end"), 100);
+    ck_assert_str_eq(jstr(c, "next_instance"), next);
+    json_decref(c);
+    worker_destroy(w);
+    slave_join(s);
+}
+END_TEST
+
+START_TEST(worker_http_lease)
+{
+    const char *text = gen_log(20, "u3 40"), *url, *src;
+    uint64_t end = last_nl(text, strlen(text));
+    slave_t *s;
+    worker_t *w;
+    json_t *c;
+
+    put_file(tpath("web.log"), "w", text);
+    if (range_server_start(tmpdir, 0) != 0)
+        return;
+    s = new_slave(1);
+    url = url_of("web.log");
+    src = apr_pstrcat(pool, url, "#http:0", NULL);
+    queue_lease(20, "read", url, "", 0, 1 << 20);
+    queue_lease(21, "read", url, "http:0", end + 10, 1 << 20);
+    w = worker_create(s, 0);
+    ck_assert_int_eq(worker_once(w), 1);
+    check_frame(&fake.frames[0], "m1", src, text, 0, end);
+    check_frame(&fake.frames[1], "m2", src, text, 0, end);
+    c = completion(0);
+    ck_assert_str_eq(jstr(c, "instance"), "http:0");
+    ck_assert_int_eq(jint(c, "end"), (int64_t)end);
+    ck_assert(json_is_true(json_object_get(c, "at_end")));
+    ck_assert_int_eq(jint(c, "size"), (int64_t)strlen(text));
+    json_decref(c);
+    /* the server's file is now smaller than the offset: a new generation */
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(fake.nframes, 2);
+    c = completion(1);
+    ck_assert_str_eq(jstr(c, "instance"), "http:0");
+    ck_assert_str_eq(jstr(c, "next_instance"), "http:1");
+    ck_assert_int_eq(jint(c, "end"), (int64_t)end + 10);
+    json_decref(c);
+    worker_destroy(w);
+    slave_join(s);
+}
+END_TEST
+
+START_TEST(worker_expand_lease)
+{
+    slave_t *s = new_slave(1);
+    worker_t *w;
+    json_t *c, *paths;
+
+    put_file(tpath("x-2.log"), "w", "");
+    put_file(tpath("x-1.log"), "w", "");
+    put_file(tpath("y.log"), "w", "");
+    queue_lease(30, "expand", tpath("x-*.log"), "", 0, 1);
+    w = worker_create(s, 0);
+    ck_assert_int_eq(worker_once(w), 1);
+    c = completion(0);
+    paths = json_object_get(c, "paths");
+    ck_assert_int_eq(json_array_size(paths), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(paths, 0)), tpath("x-1.log"));
+    ck_assert_str_eq(json_string_value(json_array_get(paths, 1)), tpath("x-2.log"));
+    ck_assert_int_eq(jint(c, "lease"), 30);
+    json_decref(c);
+    worker_destroy(w);
+    slave_join(s);
+}
+END_TEST
+
+/* A lease answer naming another config: fetched (If-None-Match the old one) and used. */
+START_TEST(worker_config_switch)
+{
+    const char *p = tpath("sw.log"), *yaml2 = test_yaml("\n    round: 5s");
+    rules_config_t *cfg2;
+    abbey_err_t err;
+    slave_t *s = new_slave(1);
+    worker_t *w;
+
+    ck_assert_int_eq(rules_load_buffer(yaml2, strlen(yaml2), "t2.yaml", pool, &cfg2, &err),
+                     APR_SUCCESS);
+    ck_assert_uint_ne(cfg2->hash, test_cfg->hash);
+    put_file(p, "w", gen_log(5, ""));
+    queue_lease(40, "read", p, "", 0, 1 << 20);
+    w = worker_create(s, 0);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_uint_eq(fake.frames[0].config_hash, test_cfg->hash);
+    pthread_mutex_lock(&fake.lock);
+    snprintf(fake.config, sizeof fake.config, "%s", yaml2);
+    snprintf(fake.etag, sizeof fake.etag, "cafe0002");
+    snprintf(fake.lease_config, sizeof fake.lease_config, "cafe0002");
+    pthread_mutex_unlock(&fake.lock);
+    queue_lease(41, "read", p, "", 0, 1 << 20);
+    ck_assert_int_eq(worker_once(w), 1);
+    ck_assert_int_eq(fake.config_gets, 2);
+    ck_assert_str_eq(fake.inm, "\"cafe0001\"");
+    ck_assert_uint_eq(fake.frames[2].config_hash, cfg2->hash);
+    worker_destroy(w);
+    slave_join(s);
+}
+END_TEST
+
+/* The renewer, on a driven clock: every lease_ms / 3; 410 marks the lease gone. */
+START_TEST(renewer_schedule)
+{
+    slave_t *s = new_slave(1);
+    hclient_t *hc = hclient_create(TOKEN, 2000, 10000, pool);
+    json_t *b;
+
+    slave_lease_track(s, 7, 3000, 0); /* granted at 0, expires at 3000: renew every 1000 */
+    ck_assert_int_eq(slave_renew_pass(s, hc, 999), 1);
+    ck_assert_int_eq(fake.renews, 0);
+    slave_renew_pass(s, hc, 1000);
+    ck_assert_int_eq(fake.renews, 1);
+    b = json_loads(fake.renew_body, 0, NULL);
+    ck_assert_int_eq(jint(b, "lease"), 7);
+    ck_assert_str_eq(jstr(b, "slave"), "s1");
+    json_decref(b);
+    ck_assert_int_eq(slave_renew_pass(s, hc, 1999), 1);
+    ck_assert_int_eq(fake.renews, 1);
+    slave_renew_pass(s, hc, 2000);
+    ck_assert_int_eq(fake.renews, 2);
+    fake.renew_status = 410;
+    ck_assert_int_eq(slave_lease_gone(s, 7), 0);
+    slave_renew_pass(s, hc, 3000);
+    ck_assert_int_eq(slave_lease_gone(s, 7), 1);
+    slave_renew_pass(s, hc, 9000); /* a gone lease is not renewed again */
+    ck_assert_int_eq(fake.renews, 3);
+    slave_lease_untrack(s, 7);
+    slave_renew_pass(s, hc, 20000);
+    ck_assert_int_eq(fake.renews, 3);
+    slave_join(s);
+}
+END_TEST
+
+/* Threads: two workers drain the leases; a stop request ends them cleanly. */
+START_TEST(slave_threads_run_and_stop)
+{
+    const char *p = tpath("thr.log");
+    slave_t *s = new_slave(2);
+    abbey_err_t err;
+    int done = 0;
+
+    put_file(p, "w", gen_log(20, ""));
+    for (int i = 0; i < 6; i++)
+        queue_lease(50 + (uint64_t)i, "read", p, "", 0, 1 << 20);
+    fake.script[0].slow_ms = 20;
+    ck_assert_int_eq(slave_config_update(s, hclient_create(TOKEN, 2000, 10000, pool), NULL, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(slave_start(s, &err), APR_SUCCESS);
+    for (int i = 0; i < 1000 && !done; i++) { /* at most 10 s */
+        usleep(10000);
+        pthread_mutex_lock(&fake.lock);
+        done = fake.ncompletes == 6;
+        pthread_mutex_unlock(&fake.lock);
+    }
+    slave_request_stop(s);
+    slave_join(s);
+    ck_assert_int_eq(fake.ncompletes, 6);
+    ck_assert_int_eq(fake.nframes, 12);
+}
+END_TEST
+
+static Suite *slave_suite(void)
+{
+    Suite *s = suite_create("slave");
+    TCase *tc = tcase_create("span");
+    tcase_add_test(tc, span_hand_worked);
+    tcase_add_test(tc, span_vs_bitmap);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("instance");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, instance_names);
+    tcase_add_test(tc, instance_new_then_grows);
+    tcase_add_test(tc, instance_rotation_found_by_inode);
+    tcase_add_test(tc, instance_rotation_old_deleted_is_lost);
+    tcase_add_test(tc, instance_truncation_bumps_gen);
+    tcase_add_test(tc, instance_missing_paths);
+    tcase_add_test(tc, instance_decision_on_descriptors);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("source_http");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, http_ranges);
+    tcase_add_test(tc, http_server_without_ranges);
+    tcase_add_test(tc, http_task_lines);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("worker");
+    tcase_add_checked_fixture(tc, fake_setup, fake_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, worker_read_lease_end_to_end);
+    tcase_add_test(tc, worker_cap_limits_the_read);
+    tcase_add_test(tc, worker_conflict_misaligned_fails);
+    tcase_add_test(tc, worker_conflict_line_aligned);
+    tcase_add_test(tc, worker_503_retry_then_fail);
+    tcase_add_test(tc, worker_rotation_reads_old_then_moves);
+    tcase_add_test(tc, worker_rotated_file_shorter_than_offset);
+    tcase_add_test(tc, worker_http_lease);
+    tcase_add_test(tc, worker_expand_lease);
+    tcase_add_test(tc, worker_config_switch);
+    tcase_add_test(tc, renewer_schedule);
+    tcase_add_test(tc, slave_threads_run_and_stop);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(slave_suite());
+    int failed;
+    hclient_global_init();
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,136 @@
+# lib.sh - shared by the cluster integration tests: ports, processes, waiting, checks, cleanup.
+#
+# Sourced by tests/cluster/*.sh. Every process a test starts is recorded and
+# killed on exit (TERM, then KILL); everything runs on 127.0.0.1 with ports
+# picked free by the kernel; a test's files live in one temp dir, removed on
+# exit unless KEEP=1. Needs python3 (JSON, the Range server) and mawk.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+: "${ABBEY_BUILDDIR:=$top}"
+: "${ABBEY_SRCDIR:=$top}"
+MASTER=$ABBEY_BUILDDIR/master/abbey-master
+SLAVE=$ABBEY_BUILDDIR/slave/abbey-slave
+LOG=$ABBEY_SRCDIR/data/apache_combined_10k.log
+RANGE_SERVER=$ABBEY_SRCDIR/tests/tools/range_server.py
+PASSED=0
+FAILED=0
+PIDS=""
+
+for tool in python3 mawk curl; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool is not installed"; exit 77; }
+done
+[ -x "$MASTER" ] && [ -x "$SLAVE" ] || { echo "ERROR: build first ($MASTER, $SLAVE)"; exit 99; }
+
+T=$(mktemp -d /tmp/abbey-cluster-XXXXXX)
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/token"
+TOKEN=$(cat "$T/token")
+
+cleanup() {
+    for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+    for p in $PIDS; do
+        i=0
+        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -KILL "$p" 2>/dev/null
+    done
+    wait 2>/dev/null
+    if [ "${KEEP:-0}" = 1 ] || [ "$FAILED" -gt 0 ]; then
+        echo "test files kept in $T"
+    else
+        rm -rf "$T"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+pass() { PASSED=$((PASSED + 1)); }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
+check() { # description, then a command that must succeed
+    local d=$1; shift
+    if "$@"; then pass; else fail "$d"; fi
+}
+finish() {
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+    exit $?
+}
+
+# free_ports N: N distinct free TCP ports on 127.0.0.1
+free_ports() {
+    python3 -c '
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+' "$1"
+}
+
+# start NAME COMMAND...: run in the background, output to $T/NAME.log, remember the pid
+start() {
+    local name=$1; shift
+    "$@" >"$T/$name.log" 2>&1 &
+    eval "PID_$name=$!"
+    PIDS="$PIDS $!"
+}
+
+# stop NAME: SIGTERM and wait for it
+stop() {
+    local p
+    eval "p=\${PID_$1}"
+    kill -TERM "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+}
+
+# api PORT PATH [curl args]: an authorised call; prints the body
+api() {
+    local port=$1 path=$2; shift 2
+    curl -sS --max-time 5 -H "Authorization: Bearer $TOKEN" "$@" "http://127.0.0.1:$port$path"
+}
+
+# wait_for SECONDS COMMAND...: poll every 0.2 s until COMMAND succeeds; 1 on timeout
+wait_for() {
+    local limit=$(($1 * 5)) i=0; shift
+    while [ $i -lt $limit ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.2
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# json PORT PATH EXPR: evaluate a python expression over the JSON answer (bound to j)
+json() {
+    api "$1" "$2" | python3 -c 'import json, sys; j = json.load(sys.stdin); print(eval(sys.argv[1]))' "$3"
+}
+
+# settled PRIMARY_PORT BYTES MASTER_PORT...: the primary has committed BYTES over all read
+# tasks and holds no lease, and, two rounds after that, every master (the primary
+# included) has exported every round the primary closed, with none pending
+settled() {
+    local pport=$1 bytes=$2 last; shift 2
+    last=$(api "$pport" /v1/status | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+jobs = j["scheduler"]["jobs"]
+done = sum(s["offset"] for job in jobs for s in job["sources"] if s.get("kind") == "read")
+leases = sum(len(job["leases"]) for job in jobs)
+if done != int(sys.argv[1]) or leases:
+    sys.exit(1)
+print(min((job["last_closed"] or {}).get("round", 0) for job in jobs))' "$bytes") || return 1
+    wait_for 30 exported "$((last + 2))" "$pport" "$@"
+}
+
+# exported ROUND MASTER_PORT...: every master has exported rounds up to ROUND, none pending
+exported() {
+    local r=$1 mp; shift
+    for mp in "$@"; do
+        api "$mp" /v1/status | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+ok = all(job["last_exported_round"] >= int(sys.argv[1]) and not job["pending_rounds"]
+         for job in j["merger"]["jobs"])
+sys.exit(0 if ok else 1)' "$r" || return 1
+    done
+}

@@ -1,0 +1,84 @@
+#!/bin/sh
+# live.sh - cluster integration test on growing sources:
+#   b. lines appended to a source while the cluster runs reach the running totals within
+#      two rounds (told by round numbers: the first per-round export holding them);
+#   c. a slave started mid-run receives leases (the first slave is then stopped, so the
+#      last appends can only be read by the new one) and every line is counted once.
+# Oracle: mawk counts of the raw lines in the files.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$T/logs"
+sed -n '1,2500p' "$LOG" >"$T/logs/a.log"
+sed -n '5001,7500p' "$LOG" >"$T/logs/b.log"
+set -- $(free_ports 2)
+P1=$1 P2=$2
+cat >"$T/rules.yaml" <<YAML
+masters:
+  - {name: m1, url: "http://127.0.0.1:$P1", weight: 2}
+  - {name: m2, url: "http://127.0.0.1:$P2", weight: 1}
+jobs:
+  - name: web
+    round: 1s
+    sources: [$T/logs/a.log, $T/logs/b.log]
+    format: combined
+    groups:
+      - name: traffic
+        weight: 2
+        entries:
+          - {name: by_status, key: [status], values: {hits: count, bytes: sum(bytes)}}
+      - name: totals
+        weight: 1
+        entries:
+          - {name: totals, values: {hits: count, ips: distinct_exact(ip)}}
+YAML
+
+bytes() { cat "$T"/logs/*.log | wc -c; }
+# the hits of status 200 in the files, and in m1's latest export
+want200() { cat "$T"/logs/*.log | mawk -F'"' 'NF == 7 { split($3, a, " "); if (a[1] == 200) n++ } END { print n + 0 }'; }
+got200() { tr -d '\r' <"$1" | mawk -F, '$1 == 200 { print $2 }'; }
+# the primary's current round
+round_now() { json "$P1" /v1/status 'j["scheduler"]["jobs"][0]["round"]'; }
+
+start m1 "$MASTER" --config "$T/rules.yaml" --name m1 --listen "127.0.0.1:$P1" \
+    --token-file "$T/token" --export-dir "$T/m1" --data-dir "$T/d1"
+start m2 "$MASTER" --primary "http://127.0.0.1:$P1" --name m2 --listen "127.0.0.1:$P2" \
+    --token-file "$T/token" --export-dir "$T/m2" --data-dir "$T/d2"
+start s1 "$SLAVE" --primary "http://127.0.0.1:$P1" --name s1 --token-file "$T/token" \
+    --spool-dir "$T/sp1"
+wait_for 60 settled "$P1" "$(bytes)" "$P2" || { fail "first read did not settle"; finish; }
+check "first read: status 200 hits" [ "$(got200 "$T/m1/web/by_status.csv")" = "$(want200)" ]
+
+# b. freshness: append, note the round, find the first round whose export holds the lines
+r0=$(round_now)
+sed -n '2501,5000p' "$LOG" >>"$T/logs/a.log"
+sed -n '7501,8500p' "$LOG" >>"$T/logs/b.log"
+want=$(want200)
+wait_for 60 settled "$P1" "$(bytes)" "$P2" || { fail "appends did not settle"; finish; }
+got=$(got200 "$T/m1/web/by_status.csv")
+check "after appends: status 200 hits ($got, want $want)" [ "$got" = "$want" ]
+first=""
+for d in $(ls "$T/m1/web/history" | sort); do
+    if [ "$(got200 "$T/m1/web/history/$d/by_status.csv")" = "$want" ]; then first=$d; break; fi
+done
+r1=$(python3 -c 'import calendar, sys, time
+print(calendar.timegm(time.strptime(sys.argv[1][:16], "%Y%m%dT%H%M%SZ")))' "${first:-19700101T000000Z}")
+check "appended lines in the totals within two rounds (appended in round $r0, first seen in $r1)" \
+    [ -n "$first" ] && [ "$r1" -le $((r0 + 2)) ]
+
+# c. a slave joins; then the first one leaves; the newcomer must do the rest
+start s2 "$SLAVE" --primary "http://127.0.0.1:$P1" --name s2 --token-file "$T/token" \
+    --spool-dir "$T/sp2"
+wait_for 20 sh -c "curl -s -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$P1/v1/status | grep -q '\"s2\"'"
+check "the primary saw s2" [ $? -eq 0 ]
+stop s1
+check "s1 stopped cleanly" grep -q "stopped" "$T/s1.log"
+sed -n '8501,10000p' "$LOG" >>"$T/logs/b.log"
+want=$(want200)
+wait_for 60 settled "$P1" "$(bytes)" "$P2" || { fail "s2 did not read the last appends"; finish; }
+check "with s2 alone: status 200 hits" [ "$(got200 "$T/m1/web/by_status.csv")" = "$want" ]
+lines=$(cat "$T"/logs/*.log | wc -l)
+check "m2 counted every line once ($lines)" \
+    [ "$(tr -d '\r' <"$T/m2/web/totals.csv" | tail -n 1 | cut -d, -f1)" = "$((lines - 1))" ]
+check "each master counted $lines lines, 1 bad" [ "$(json "$P2" /v1/status \
+    '[(x["lines"], x["bad_lines"]) for x in j["merger"]["jobs"]]')" = "[($lines, 1)]" ]
+finish
