@@ -14,13 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        apr_status_t rv_ = (x);                                                                    \
-        if (rv_ != APR_SUCCESS)                                                                    \
-            return rv_;                                                                            \
-    } while (0)
-
 static const char *const group_keys[] = {"name", "weight", "entries", NULL};
 static const char *const entry_keys[] = {"name", "key", "where", "values", NULL};
 

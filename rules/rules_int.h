@@ -133,4 +133,12 @@ const char *rules_y_describe(rules_ctx_t *c, const rules_y_val_t *v);
  * job->format must be set. */
 apr_status_t rules_load_groups(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v);
 
+/* Return the status of x when it is not APR_SUCCESS. */
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        apr_status_t rv_ = (x);                                                                    \
+        if (rv_ != APR_SUCCESS)                                                                    \
+            return rv_;                                                                            \
+    } while (0)
+
 #endif

@@ -23,13 +23,6 @@
 #include "assign.h"
 #include "value.h"
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        apr_status_t rv_ = (x);                                                                    \
-        if (rv_ != APR_SUCCESS)                                                                    \
-            return rv_;                                                                            \
-    } while (0)
-
 static const char *const top_keys[] = {"masters", "jobs", "base_dir", NULL};
 static const char *const master_keys[] = {"name", "url", "weight", NULL};
 static const char *const job_keys[] = {"name",   "round",  "reset",  "timezone",
