@@ -29,7 +29,7 @@ static void print_entry(const rules_entry_t *en, FILE *out)
     fprintf(out, "      entry %s: key [", en->name);
     for (int k = 0; k < en->nkeys; k++)
         fprintf(out, "%s%s", k ? ", " : "", en->key_names[k]);
-    fputs("]", out);
+    fputs(en->nkeys ? "]" : "] (one total row)", out);
     if (en->where)
         fprintf(out, " where %s", expr_text(en->where));
     fputs("\n        values: ", out);
