@@ -323,8 +323,8 @@ static int check_header(const merger_t *m, const mjob_t *j, const frame_header_t
     return 0;
 }
 
-merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
-                             merger_conflict_t *conflict, abbey_err_t *err)
+static merge_result_t accept_frame(merger_t *m, const uint8_t *frame, size_t len,
+                                   merger_conflict_t *conflict, abbey_err_t *err)
 {
     frame_header_t h, h2;
     size_t flen = 0;
@@ -380,6 +380,19 @@ merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
     if (rv != APR_SUCCESS)
         return MERGE_REJECTED;
     return v == RANGES_NEW ? MERGE_MERGED : result_of(v);
+}
+
+merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
+                             merger_conflict_t *conflict, abbey_err_t *err)
+{
+    merge_result_t r = accept_frame(m, frame, len, conflict, err);
+
+    apr_thread_mutex_lock(m->lock);
+    m->frame_bytes += len;
+    if (r == MERGE_MERGED || r == MERGE_DUPLICATE)
+        m->frame_bytes_accepted += len;
+    apr_thread_mutex_unlock(m->lock);
+    return r;
 }
 
 /* ---- the primary's closed rounds ---------------------------------------- */

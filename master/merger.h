@@ -145,7 +145,8 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
 
 /* Append a JSON object to out:
  *   {"master", "partials":{"merged","duplicate","conflict","rejected","late","expired"},
- *    "export_errors",
+ *    "frame_bytes":{"received","accepted"} (bodies of POST /v1/partials; accepted:
+ *    merged or duplicate), "export_errors",
  *    "jobs":[{"name","round_ms","last_closed_round","last_exported_round" (null: none),
  *             "rounds_exported","rounds_amended","rounds_incomplete",
  *             "pending_rounds":[r...] (closed, not yet exported),

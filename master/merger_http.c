@@ -67,6 +67,9 @@ void merger_status_json(merger_t *m, buf_t *out)
     }
     json_object_set_new(o, "master", json_string(m->self));
     json_object_set_new(o, "partials", counts_json(&all));
+    json_object_set_new(o, "frame_bytes",
+                        json_pack("{s:I,s:I}", "received", (json_int_t)m->frame_bytes,
+                                  "accepted", (json_int_t)m->frame_bytes_accepted));
     json_object_set_new(o, "export_errors", json_integer((json_int_t)m->export_errors));
     json_object_set_new(o, "jobs", jobs);
     apr_thread_mutex_unlock(m->lock);
@@ -110,6 +113,11 @@ void merger_metrics(merger_t *m, buf_t *out)
             metric_job(out, counters[k], m->self, j->job->name, v[k]);
         }
     }
+    buf_printf(out, "# TYPE abbey_frame_bytes_total counter\n");
+    buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"received\"} %llu\n", m->self,
+               (unsigned long long)m->frame_bytes);
+    buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"accepted\"} %llu\n", m->self,
+               (unsigned long long)m->frame_bytes_accepted);
     buf_printf(out, "# TYPE abbey_round_lag_seconds gauge\n");
     for (int i = 0; i < m->cfg->njobs; i++) {
         const mjob_t *j = &m->jobs[i];

@@ -90,6 +90,8 @@ struct merger_t {
     int64_t last_now;              /* last merger_tick's now_ms (0: none) */
     mwrite_t *queue, **queue_tail; /* renders waiting for merger_tick */
     int queued_exports;            /* exports among them */
+    uint64_t frame_bytes;          /* bytes of every frame merger_accept was given */
+    uint64_t frame_bytes_accepted; /* of them, frames merged or duplicate */
 };
 
 /* merger.c */

@@ -22,6 +22,11 @@
 #   BUILD_DIR     abbey build dir (default: the source tree, an in-tree build)
 #   ABBEY_MASTER  the binary (default $BUILD_DIR/master/abbey-master)
 #   WORKERS       the multi-thread worker count (default $(nproc))
+#   ABBEY_SLAVE   the slave binary (default $BUILD_DIR/slave/abbey-slave)
+#   CLUSTER       1: also run scripts/bench_cluster.sh, the example rules through a
+#                 local cluster (primary, secondary, two slaves) against standalone
+#                 --workers 2 on the log split in 4 files (default 1 when both
+#                 binaries exist); 0: skip it
 # This script never builds abbey; without the binary it runs the rest and says so.
 set -euo pipefail
 
@@ -33,6 +38,8 @@ BUILD_DIR=${BUILD_DIR:-$SRC}
 ABBEY_MASTER=${ABBEY_MASTER:-$BUILD_DIR/master/abbey-master}
 NCPU=$(nproc)
 WORKERS=${WORKERS:-$NCPU}
+ABBEY_SLAVE=${ABBEY_SLAVE:-$BUILD_DIR/slave/abbey-slave}
+CLUSTER=${CLUSTER:-1}
 MAWK=${MAWK:-mawk}
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
@@ -329,4 +336,16 @@ else
     echo
     echo "abbey rows missing: $ABBEY_MASTER not found (see above)."
     exit 2
+fi
+
+# ---- the cluster ----
+if [ "$CLUSTER" = 1 ]; then
+    if [ -x "$ABBEY_SLAVE" ]; then
+        echo
+        RUNS=$RUNS ABBEY_MASTER=$ABBEY_MASTER ABBEY_SLAVE=$ABBEY_SLAVE \
+            "$SRC/scripts/bench_cluster.sh" "$BENCH_DIR" "$LOG" "$LINES" ||
+            die "the cluster benchmark failed"
+    else
+        say "abbey-slave not found at $ABBEY_SLAVE: the cluster case skipped (CLUSTER=0 to silence)"
+    fi
 fi

@@ -410,20 +410,34 @@ START_TEST(duplicate_frame)
 {
     merger_t *m = new_merger("m1");
     sel_t sel[] = {{0, 0, 100}};
-    buf_t b;
+    buf_t b, sub, other;
     abbey_err_t err;
-    json_t *st;
+    json_t *st, *fb;
 
     buf_init(&b);
+    buf_init(&sub);
+    buf_init(&other);
     frame_for("m1", 0, 0, 100, H0, 0, &b);
+    frame_for("m1", 0, 20, 40, H0, 0, &sub);
+    frame_for("m2", 0, 0, 100, H0, 0, &other);
     ck_assert_int_eq(merger_accept(m, b.data, b.len, NULL, &err), MERGE_MERGED);
     assert_api(m, sel, 1);
     ck_assert_int_eq(merger_accept(m, b.data, b.len, NULL, &err), MERGE_DUPLICATE);
     assert_api(m, sel, 1);
     /* a sub-range of what is merged is a duplicate too */
-    ck_assert_int_eq(deliver(m, "m1", 0, 20, 40, H0), MERGE_DUPLICATE);
+    ck_assert_int_eq(merger_accept(m, sub.data, sub.len, NULL, &err), MERGE_DUPLICATE);
     assert_api(m, sel, 1);
+    /* addressed to m2: rejected, counted as received only */
+    ck_assert_int_eq(merger_accept(m, other.data, other.len, NULL, &err), MERGE_REJECTED);
     st = status(m);
+    /* frame bytes: every body given, and those merged or duplicate */
+    fb = json_object_get(st, "frame_bytes");
+    ck_assert_int_eq(json_integer_value(json_object_get(fb, "accepted")),
+                     (json_int_t)(2 * b.len + sub.len));
+    ck_assert_int_eq(json_integer_value(json_object_get(fb, "received")),
+                     (json_int_t)(2 * b.len + sub.len + other.len));
+    ck_assert_uint_gt(sub.len, 0);
+    ck_assert_uint_gt(other.len, 0);
     ck_assert_int_eq(job_figure(st, "partials", "merged"), 1);
     ck_assert_int_eq(job_figure(st, "partials", "duplicate"), 2);
     ck_assert_int_eq(job_figure(st, NULL, "lines"), 100);
@@ -431,6 +445,8 @@ START_TEST(duplicate_frame)
     ck_assert_int_eq(job_figure(st, NULL, "bad_lines"), 5); /* lines 0, 23, 46, 69, 92 */
     json_decref(st);
     buf_free(&b);
+    buf_free(&sub);
+    buf_free(&other);
 }
 END_TEST
 
@@ -1063,8 +1079,15 @@ START_TEST(metrics_text)
     buf_t b;
     sel_t sel[] = {{0, 0, 100}};
 
+    buf_t f;
+    char want[128];
+    abbey_err_t err;
+
+    buf_init(&f);
+    frame_for("m1", 0, 0, 100, H0, 0, &f);
     ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, H0), MERGE_MERGED);
     ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, H0), MERGE_DUPLICATE);
+    ck_assert_int_eq(merger_accept(m, f.data, 10, NULL, &err), MERGE_REJECTED); /* truncated */
     round_closed(m, H0, sel, 1, (int64_t)(H0 + 3) * ROUND_MS);
     ck_assert_int_eq(merger_tick(m, (int64_t)(H0 + 2) * ROUND_MS + 500), 1);
     buf_init(&b);
@@ -1084,6 +1107,14 @@ START_TEST(metrics_text)
     /* now = end of the round + 1.5 s */
     ck_assert_ptr_nonnull(
         strstr((char *)b.data, "abbey_round_lag_seconds{master=\"m1\",job=\"web\"} 10.500\n"));
+    /* the two whole frames were accepted; the truncated one only received */
+    snprintf(want, sizeof want, "abbey_frame_bytes_total{master=\"m1\",frames=\"accepted\"} %zu\n",
+             2 * f.len);
+    ck_assert_msg(strstr((char *)b.data, want), "missing %s", want);
+    snprintf(want, sizeof want, "abbey_frame_bytes_total{master=\"m1\",frames=\"received\"} %zu\n",
+             2 * f.len + 10);
+    ck_assert_msg(strstr((char *)b.data, want), "missing %s", want);
+    buf_free(&f);
     buf_free(&b);
 }
 END_TEST
