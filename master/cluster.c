@@ -420,7 +420,7 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     httpd_route(c.httpd, "GET", "/v1/status", 0, h_status, &c);
     httpd_route(c.httpd, "GET", "/metrics", 0, h_metrics, &c);
     if (c.primary) {
-        sched_opts_t so = {0, 0, 0};
+        sched_opts_t so = {0, opts->lease_bytes, 0};
         c.sched = sched_create(c.cfg, &so, pool);
         sched_on_round_closed(c.sched, round_to_merger, &c);
         sched_register(c.sched, c.httpd);

@@ -46,6 +46,9 @@ static void usage(FILE *out)
           "  -d, --data-dir DIR     state directory (default ./abbey-data)\n"
           "  -t, --token-file F     file holding the cluster's bearer token\n"
           "      --http-threads N   HTTP worker threads (default 4)\n"
+          "      --lease-bytes N    most bytes one read lease covers, with an optional\n"
+          "                         k/M/G suffix (primary; default 256M): bigger leases\n"
+          "                         send fewer, larger frames\n"
           "\n"
           "Signals (cluster): SIGTERM/SIGINT stop cleanly; SIGHUP makes the primary reload\n"
           "its rules file (an invalid file is refused, the old one kept).\n"
@@ -57,7 +60,9 @@ static void usage(FILE *out)
           out);
 }
 
-enum { OPT_CHECK = 256, OPT_STANDALONE, OPT_ONCE, OPT_HTTP_THREADS };
+enum { OPT_CHECK = 256, OPT_STANDALONE, OPT_ONCE, OPT_HTTP_THREADS, OPT_LEASE_BYTES };
+
+#define LEASE_BYTES_DEFAULT (256u << 20)
 
 static const apr_getopt_option_t options[] = {
     {"config", 'c', 1, "rules file"},
@@ -73,6 +78,7 @@ static const apr_getopt_option_t options[] = {
     {"data-dir", 'd', 1, "data directory"},
     {"token-file", 't', 1, "token file"},
     {"http-threads", OPT_HTTP_THREADS, 1, "HTTP threads"},
+    {"lease-bytes", OPT_LEASE_BYTES, 1, "lease byte cap"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
@@ -123,6 +129,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     opts->listen = "127.0.0.1:7101";
     opts->data_dir = "abbey-data";
     opts->http_threads = 4;
+    opts->lease_bytes = LEASE_BYTES_DEFAULT;
     opts->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (opts->workers < 1)
         opts->workers = 1;
@@ -147,6 +154,20 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
             if ((opts->workers = count_arg("--workers", arg, 1024)) < 0)
                 return 2;
             break;
+        case OPT_LEASE_BYTES: {
+            char *end;
+            unsigned long long n = strtoull(arg, &end, 10);
+            int shift = *end == 'k' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+            if (shift)
+                end++;
+            if (end == arg || *end || n == 0 || n > (1ull << 40) >> shift) {
+                fprintf(stderr, "abbey-master: --lease-bytes: '%s' is not a size such as 64M\n",
+                        arg);
+                return 2;
+            }
+            opts->lease_bytes = (uint64_t)n << shift;
+            break;
+        }
         case OPT_HTTP_THREADS:
             if ((opts->http_threads = count_arg("--http-threads", arg, 256)) < 0)
                 return 2;

@@ -3,6 +3,7 @@
 #define ABBEY_MASTER_H
 
 #include <apr_pools.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "rules.h"
@@ -22,6 +23,7 @@ typedef struct master_opts_t {
     const char *data_dir;   /* --data-dir DIR (default ./abbey-data) */
     const char *token_file; /* --token-file F */
     int http_threads;       /* --http-threads N (default 4) */
+    uint64_t lease_bytes;   /* --lease-bytes N: the byte cap of one read lease (primary) */
 } master_opts_t;
 
 /* Primary (opts->config) or secondary (opts->primary): serve, schedule, merge,
