@@ -171,8 +171,10 @@ static void print_bad(const run_t *run, int j, FILE *out)
         const part_t *p = &run->parts[i];
         if (p->job != j || !p->bad_lines)
             continue;
-        fprintf(out, "  bad lines: %llu in %s [%llu, ...)\n", (unsigned long long)p->bad_lines,
-                p->path, (unsigned long long)p->start);
+        fprintf(out, "  bad lines: %llu in %s", (unsigned long long)p->bad_lines, p->path);
+        if (p->start)
+            fprintf(out, " (the part from byte %llu)", (unsigned long long)p->start);
+        fputc('\n', out);
         for (int s = 0; s < p->samples.n; s++)
             fprintf(out, "    at byte %llu (%s): %.100s\n",
                     (unsigned long long)p->samples.s[s].offset, p->samples.s[s].why,
