@@ -53,7 +53,6 @@ typedef struct cluster_t {
     int primary;                 /* this process is the primary */
     apr_thread_mutex_t *lock;    /* guards cfg (swapped on reload) and peers */
     rules_config_t *cfg;         /* the config served / in use */
-    rules_config_t *started_cfg; /* what sched and merger were built from */
     merger_t *merger;
     sched_t *sched;
     httpd_t *httpd;
@@ -221,7 +220,8 @@ static void poll_rounds(cluster_t *c, const rules_job_t *job)
     json_decref(root);
 }
 
-/* Secondary: the primary's config, retried until it answers (or we are stopped). */
+/* GET the primary's config (etag: the hash we have, or NULL). *out is NULL
+ * when unchanged (304). */
 static apr_status_t fetch_config(cluster_t *c, const char *etag, rules_config_t **out,
                                  abbey_err_t *err)
 {
@@ -244,16 +244,25 @@ static apr_status_t fetch_config(cluster_t *c, const char *etag, rules_config_t 
     return rv;
 }
 
-/* A new config is served from now on. The scheduler and merger keep the
- * structure they started with until they learn to carry state across. */
-static void install_config(cluster_t *c, rules_config_t *cfg)
+/* Adopt a new config: the merger first (it refuses one that moves a rule group
+ * to another master), then the scheduler (primary), then serve it. Returns 0,
+ * or -1 when refused (logged; the old config stays). */
+static int install_config(cluster_t *c, rules_config_t *cfg)
 {
+    abbey_err_t err;
+    if (merger_set_config(c->merger, cfg, &err) != 0) {
+        log_msg("config %s refused, keeping %s: %s", cfg->hash_hex, c->cfg->hash_hex, err.msg);
+        return -1;
+    }
+    if (c->sched)
+        sched_set_config(c->sched, cfg);
     apr_thread_mutex_lock(c->lock);
     c->cfg = cfg; /* configs are small and never freed: old pointers stay valid */
     apr_thread_mutex_unlock(c->lock);
     if (c->sched)
         sched_announce_config(c->sched, cfg->hash_hex);
     log_msg("config %s in use", cfg->hash_hex);
+    return 0;
 }
 
 static void reload_primary(cluster_t *c)
@@ -335,7 +344,6 @@ static apr_status_t setup_config(cluster_t *c, abbey_err_t *err)
                       c->opts->name);
         return APR_EINVAL;
     }
-    c->started_cfg = c->cfg;
     c->npeers = 0;
     c->peers = apr_pcalloc(c->pool, sizeof(peer_t) * (size_t)c->cfg->nmasters);
     for (int i = 0; i < c->cfg->nmasters; i++)
@@ -350,6 +358,7 @@ static apr_status_t setup_config(cluster_t *c, abbey_err_t *err)
 static void run_loop(cluster_t *c)
 {
     int64_t last_rounds = 0, last_config = 0;
+    char refused[17] = ""; /* a config hash the merger refused: not fetched again */
     while (!stop_flag) {
         int64_t now = now_ms();
         if (c->primary) {
@@ -361,15 +370,16 @@ static void run_loop(cluster_t *c)
         } else {
             if (now - last_rounds >= ROUNDS_POLL_MS) {
                 last_rounds = now;
-                for (int j = 0; j < c->started_cfg->njobs; j++)
-                    poll_rounds(c, &c->started_cfg->jobs[j]);
+                for (int j = 0; j < c->cfg->njobs; j++) /* c->cfg changes on this thread */
+                    poll_rounds(c, &c->cfg->jobs[j]);
             }
             if (now - last_config >= CONFIG_POLL_MS) {
                 rules_config_t *cfg = NULL;
                 abbey_err_t err;
                 last_config = now;
-                if (fetch_config(c, c->cfg->hash_hex, &cfg, &err) == APR_SUCCESS && cfg)
-                    install_config(c, cfg);
+                if (fetch_config(c, c->cfg->hash_hex, &cfg, &err) == APR_SUCCESS && cfg &&
+                    strcmp(cfg->hash_hex, refused) != 0 && install_config(c, cfg) != 0)
+                    snprintf(refused, sizeof refused, "%s", cfg->hash_hex);
             }
         }
         merger_tick(c->merger, now);

@@ -16,9 +16,11 @@
 #include "frame.h"
 #include "log.h"
 
+#define MERGER_DECODE_TRIES 4 /* decodes of one frame across config reloads */
+
 /* ---- creation ----------------------------------------------------------- */
 
-static void job_init(merger_t *m, mjob_t *j, const rules_job_t *job)
+void merger_job_bind(merger_t *m, mjob_t *j, const rules_job_t *job)
 {
     j->job = job;
     j->round_ms = job->round / 1000 > 0 ? job->round / 1000 : 1;
@@ -26,6 +28,7 @@ static void job_init(merger_t *m, mjob_t *j, const rules_job_t *job)
                    : job->reset == RULES_RESET_DAY ? 86400000
                                                    : 0;
     j->tz_ms = (int64_t)job->tz_offset * 1000;
+    j->need_round = 0;
     j->owned = apr_pcalloc(m->pool, (size_t)(job->ngroups > 0 ? job->ngroups : 1));
     for (int g = 0; g < job->ngroups; g++)
         j->owned[g] = job->groups[g].master == m->self_index;
@@ -33,6 +36,14 @@ static void job_init(merger_t *m, mjob_t *j, const rules_job_t *job)
         if (job->reports[i].scope == RULES_SCOPE_ROUND &&
             j->owned[job->reports[i].entry->group->index])
             j->need_round = 1;
+}
+
+void merger_job_init(merger_t *m, mjob_t *j, const rules_job_t *job)
+{
+    memset(j, 0, sizeof *j);
+    merger_job_bind(m, j, job);
+    j->gen = ++m->gen;
+    j->since_ms = (int64_t)(apr_time_now() / 1000);
     if (apr_pool_create(&j->pool, m->pool) != APR_SUCCESS)
         abort();
     j->sources = apr_hash_make(j->pool);
@@ -61,17 +72,26 @@ merger_t *merger_create(const rules_config_t *cfg, const char *self, const char 
         abort();
     m->jobs = apr_pcalloc(sub, sizeof *m->jobs * (size_t)(cfg->njobs > 0 ? cfg->njobs : 1));
     for (int i = 0; i < cfg->njobs; i++)
-        job_init(m, &m->jobs[i], &cfg->jobs[i]);
+        merger_job_init(m, &m->jobs[i], &cfg->jobs[i]);
     m->queue_tail = &m->queue;
     return m;
 }
 
 /* ---- lookups ------------------------------------------------------------ */
 
-mjob_t *merger_job(merger_t *m, const char *name)
+mjob_t *merger_job_locked(merger_t *m, const char *name)
 {
     const rules_job_t *job = name ? rules_find_job(m->cfg, name) : NULL;
     return job ? &m->jobs[job->index] : NULL;
+}
+
+mjob_t *merger_job(merger_t *m, const char *name)
+{
+    mjob_t *j;
+    apr_thread_mutex_lock(m->lock);
+    j = merger_job_locked(m, name);
+    apr_thread_mutex_unlock(m->lock);
+    return j;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -118,6 +138,17 @@ static void round_drop_oldest(merger_t *m, mjob_t *j)
     round_free(rd);
     memmove(&j->rounds[0], &j->rounds[1], sizeof j->rounds[0] * (size_t)(j->nrounds - 1));
     j->nrounds--;
+}
+
+void merger_job_clear(mjob_t *j)
+{
+    for (int i = 0; i < j->nrounds; i++)
+        round_free(j->rounds[i]);
+    for (int i = 0; i < j->nperiods; i++)
+        partial_destroy(j->periods[i].totals);
+    for (int i = 0; i < j->nidle; i++)
+        partial_destroy(j->idle[i]);
+    j->nrounds = j->nperiods = j->nidle = 0;
 }
 
 /* The kept round r; created when absent and still within retention; NULL
@@ -205,13 +236,11 @@ const char *merger_result_name(merge_result_t r)
     }
 }
 
-static merge_result_t rejected(merger_t *m, mjob_t *j)
+/* A frame refused before its job was known. */
+static merge_result_t rejected(merger_t *m)
 {
     apr_thread_mutex_lock(m->lock);
-    if (j)
-        j->c.rejected++;
-    else
-        m->unknown.rejected++;
+    m->unknown.rejected++;
     apr_thread_mutex_unlock(m->lock);
     return MERGE_REJECTED;
 }
@@ -323,14 +352,75 @@ static int check_header(const merger_t *m, const mjob_t *j, const frame_header_t
     return 0;
 }
 
+/* One attempt at a frame whose header passed: under the lock, the job and the
+ * range verdict; outside it, the decode against the job as it was; under it
+ * again, the merge, unless the job's structure changed meanwhile (a config
+ * reload): then *retry is set and nothing is counted. */
+static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
+                                  const frame_header_t *h, merger_conflict_t *conflict, int *retry,
+                                  abbey_err_t *err)
+{
+    frame_header_t h2;
+    size_t flen = 0;
+    const rules_job_t *job;
+    uint64_t gen;
+    partial_t *s;
+    ranges_verdict_t v;
+    apr_status_t rv;
+    mjob_t *j;
+
+    apr_thread_mutex_lock(m->lock);
+    if (!(j = merger_job_locked(m, h->job))) {
+        abbey_err_set(err, "frame is for unknown job '%s'", h->job);
+        m->unknown.rejected++;
+        apr_thread_mutex_unlock(m->lock);
+        return MERGE_REJECTED;
+    }
+    if (check_header(m, j, h, err) != 0) {
+        j->c.rejected++;
+        apr_thread_mutex_unlock(m->lock);
+        return MERGE_REJECTED;
+    }
+    v = range_verdict(j, h, conflict);
+    s = v == RANGES_NEW ? scratch_take(m, j) : NULL;
+    job = j->job;
+    gen = j->gen;
+    apr_thread_mutex_unlock(m->lock);
+    if (v != RANGES_NEW)
+        return result_of(v);
+
+    partial_clear(s);
+    rv = frame_decode(frame, len, job, &h2, s, &flen, err);
+
+    apr_thread_mutex_lock(m->lock);
+    j = merger_job_locked(m, h->job);
+    if (!j || j->gen != gen) {
+        partial_destroy(s); /* of the old structure */
+        apr_thread_mutex_unlock(m->lock);
+        *retry = 1;
+        return MERGE_REJECTED;
+    }
+    if (rv == APR_SUCCESS && check_owned(m, j, s, err) != 0)
+        rv = APR_EINVAL;
+    if (rv != APR_SUCCESS) {
+        j->c.rejected++;
+    } else {
+        v = range_verdict(j, h, conflict);
+        if (v == RANGES_NEW)
+            merge_new(m, j, h, s);
+    }
+    scratch_give(j, s);
+    apr_thread_mutex_unlock(m->lock);
+    if (rv != APR_SUCCESS)
+        return MERGE_REJECTED;
+    return v == RANGES_NEW ? MERGE_MERGED : result_of(v);
+}
+
 static merge_result_t accept_frame(merger_t *m, const uint8_t *frame, size_t len,
                                    merger_conflict_t *conflict, abbey_err_t *err)
 {
-    frame_header_t h, h2;
+    frame_header_t h;
     size_t flen = 0;
-    mjob_t *j;
-    partial_t *s;
-    ranges_verdict_t v;
     apr_status_t rv = frame_peek(frame, len, &h, &flen, err);
 
     if (conflict)
@@ -338,48 +428,27 @@ static merge_result_t accept_frame(merger_t *m, const uint8_t *frame, size_t len
     if (rv == APR_INCOMPLETE)
         abbey_err_prefix(err, "truncated frame");
     if (rv != APR_SUCCESS)
-        return rejected(m, NULL);
+        return rejected(m);
     if (flen != len) {
         abbey_err_set(err, "%zu bytes after the frame (one frame per request)", len - flen);
-        return rejected(m, NULL);
+        return rejected(m);
     }
     if (strcmp(h.master, m->self) != 0) {
         abbey_err_set(err, "frame is addressed to master '%s'; this is master '%s'", h.master,
                       m->self);
-        return rejected(m, NULL);
+        return rejected(m);
     }
-    if (!(j = merger_job(m, h.job))) {
-        abbey_err_set(err, "frame is for unknown job '%s'", h.job);
-        return rejected(m, NULL);
+    for (int tries = 0; tries < MERGER_DECODE_TRIES; tries++) {
+        int retry = 0;
+        merge_result_t r = accept_once(m, frame, len, &h, conflict, &retry, err);
+        if (!retry)
+            return r;
+        if (conflict)
+            conflict->n = 0;
     }
-    if (check_header(m, j, &h, err) != 0)
-        return rejected(m, j);
-
-    apr_thread_mutex_lock(m->lock);
-    v = range_verdict(j, &h, conflict);
-    s = v == RANGES_NEW ? scratch_take(m, j) : NULL;
-    apr_thread_mutex_unlock(m->lock);
-    if (v != RANGES_NEW)
-        return result_of(v);
-
-    partial_clear(s);
-    rv = frame_decode(frame, len, j->job, &h2, s, &flen, err);
-    if (rv == APR_SUCCESS && check_owned(m, j, s, err) != 0)
-        rv = APR_EINVAL;
-
-    apr_thread_mutex_lock(m->lock);
-    if (rv != APR_SUCCESS) {
-        j->c.rejected++;
-    } else {
-        v = range_verdict(j, &h, conflict);
-        if (v == RANGES_NEW)
-            merge_new(m, j, &h, s);
-    }
-    scratch_give(j, s);
-    apr_thread_mutex_unlock(m->lock);
-    if (rv != APR_SUCCESS)
-        return MERGE_REJECTED;
-    return v == RANGES_NEW ? MERGE_MERGED : result_of(v);
+    abbey_err_set(err, "job '%s' was reconfigured while the frame was decoded, %d times; retry",
+                  h.job, MERGER_DECODE_TRIES);
+    return rejected(m);
 }
 
 merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
@@ -399,13 +468,16 @@ merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
 
 void merger_round_closed(merger_t *m, const char *job, const merger_round_t *r)
 {
-    mjob_t *j = merger_job(m, job);
+    mjob_t *j;
     mround_t *rd;
     size_t n = 0;
 
-    if (!j || r->round > (uint64_t)(MERGER_MAX_MS / j->round_ms))
-        return;
     apr_thread_mutex_lock(m->lock);
+    j = merger_job_locked(m, job);
+    if (!j || r->round > (uint64_t)(MERGER_MAX_MS / j->round_ms)) {
+        apr_thread_mutex_unlock(m->lock);
+        return;
+    }
     if (!j->any_closed || r->round > j->last_closed)
         j->last_closed = r->round;
     j->any_closed = 1;
@@ -431,12 +503,11 @@ void merger_round_closed(merger_t *m, const char *job, const merger_round_t *r)
 
 uint64_t merger_last_closed_round(merger_t *m, const char *job)
 {
-    mjob_t *j = merger_job(m, job);
+    mjob_t *j;
     uint64_t r = 0;
-    if (!j)
-        return 0;
     apr_thread_mutex_lock(m->lock);
-    r = j->any_closed ? j->last_closed : 0;
+    j = merger_job_locked(m, job);
+    r = j && j->any_closed ? j->last_closed : 0;
     apr_thread_mutex_unlock(m->lock);
     return r;
 }

@@ -65,7 +65,7 @@ typedef struct merger_t merger_t;
 /* A merger for master self (a name in cfg->masters) writing under
  * export_dir; cfg must outlive it. Memory comes from a subpool of pool and
  * is released with pool (the merger must be idle by then). Returns NULL when
- * self is not one of cfg's masters. */
+ * self is not one of cfg's masters. merger_set_config adopts a reloaded config. */
 merger_t *merger_create(const rules_config_t *cfg, const char *self, const char *export_dir,
                         apr_pool_t *pool);
 
@@ -147,7 +147,11 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  *   {"master", "partials":{"merged","duplicate","conflict","rejected","late","expired"},
  *    "frame_bytes":{"received","accepted"} (bodies of POST /v1/partials; accepted:
  *    merged or duplicate), "export_errors",
- *    "jobs":[{"name","round_ms","last_closed_round","last_exported_round" (null: none),
+ *    "jobs":[{"name","round_ms",
+ *             "counting_since_ms" (wall clock, ms since the epoch, when the job's current
+ *             structure started counting: merger creation, the job's arrival in a
+ *             reloaded config, or its last structural change, merger_set_config),
+ *             "last_closed_round","last_exported_round" (null: none),
  *             "rounds_exported","rounds_amended","rounds_incomplete",
  *             "pending_rounds":[r...] (closed, not yet exported),
  *             "partials":{...as above}, "lines","bad_lines","bytes","sources"}]}
@@ -161,6 +165,39 @@ void merger_status_json(merger_t *m, buf_t *out);
  * abbey_rounds_exported_total (counter), abbey_round_lag_seconds (gauge:
  * last merger_tick's now minus the end of the newest exported round). */
 void merger_metrics(merger_t *m, buf_t *out);
+
+/* Adopt cfg, a reloaded rules file (which outlives the merger: old configs are
+ * never freed by the caller). Jobs are matched by name. A job whose structure
+ * is unchanged keeps everything: ranges, period totals, round partials,
+ * pending rounds, counters; only its pointers move to the new config.
+ * Structure, compared on the compiled model (never the config hash): the
+ * groups (name, weight, master) with their entries (name, key expression
+ * texts and column names, where text, values: name, aggregate kind/pct/cap,
+ * argument text), in the same order; the reports (entry, columns, order,
+ * limit, format, scope); and also the line format's fields (names, types),
+ * the round length, reset and timezone.
+ * A job whose structure changed: its period reports not yet final (or
+ * changed since) are exported one last time, as at a period end, to
+ * period/<start>/ (and rounds amended by late data are exported), then its
+ * period totals and round partials restart empty under the new structure;
+ * its byte ranges, counters and round bookkeeping (closed, exported,
+ * pending) are kept, so data merged before is not merged again nor counted
+ * under the new structure (status: counting_since_ms). If its round length,
+ * reset or timezone changed, its kept rounds are exported (those not yet
+ * exported that have data or were closed) and dropped too, and round
+ * numbering starts afresh. A new job starts empty; a removed job has its
+ * rounds and periods exported one last time and is dropped (gone from
+ * status, metrics and reports). The exports are queued: the next
+ * merger_tick writes them and counts them in its return. Frames decoded
+ * under the old structure while the change happens are decoded again
+ * against the new one (a frame whose groups/entries no longer match is
+ * rejected by frame_decode, as always).
+ * Returns 0 (also for cfg already adopted), or -1 with err (and the old
+ * config kept, nothing changed) when cfg drops this master from masters or
+ * places a rule group that exists in both configs (same job and group names)
+ * on another master: moving groups needs a restart.
+ * Thread-safe: takes the state lock for the whole change. */
+int merger_set_config(merger_t *m, const rules_config_t *cfg, abbey_err_t *err);
 
 /* Register on httpd (before httpd_start):
  *   POST /v1/partials (body up to MERGER_MAX_BODY): 200 {"result":"merged"|"duplicate"};

@@ -195,19 +195,26 @@ void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp)
 
 void merger_export_period(merger_t *m, mjob_t *j, mperiod_t *p, apr_pool_t *tp)
 {
-    const char *stamp, *dir;
+    const char *dir;
+    int64_t start;
     int n = 0;
+    /* named by the period's start, or by when this structure started counting
+     * when that is later (a config change mid-period; reset: never) */
     if (j->period_ms) {
-        stamp = merger_stamp(p->id * j->period_ms - j->tz_ms, tp);
-        dir = apr_pstrcat(tp, m->dir, "/", j->job->name, "/period/", stamp, NULL);
-        for (int i = 0; i < j->job->nreports; i++) {
-            const rules_report_t *r = &j->job->reports[i];
-            if (!j->owned[r->entry->group->index] || r->scope != RULES_SCOPE_PERIOD)
-                continue;
-            queue_report(m, j, r, p->totals->tables[r->entry->index],
-                         apr_psprintf(tp, "%s/%s.%s", dir, r->name, export_ext(r)), tp);
-            n++;
-        }
+        start = p->id * j->period_ms - j->tz_ms;
+        if (j->changed_ms > start)
+            start = j->changed_ms;
+    } else {
+        start = j->since_ms;
+    }
+    dir = apr_pstrcat(tp, m->dir, "/", j->job->name, "/period/", merger_stamp(start, tp), NULL);
+    for (int i = 0; i < j->job->nreports; i++) {
+        const rules_report_t *r = &j->job->reports[i];
+        if (!j->owned[r->entry->group->index] || r->scope != RULES_SCOPE_PERIOD)
+            continue;
+        queue_report(m, j, r, p->totals->tables[r->entry->index],
+                     apr_psprintf(tp, "%s/%s.%s", dir, r->name, export_ext(r)), tp);
+        n++;
     }
     if (n)
         m->queued_exports++;

@@ -1,10 +1,17 @@
 /* merger_int.h - the merger's state, shared by merger.c (merging and bookkeeping),
- * merger_export.c (round and period exports) and merger_http.c (HTTP, status, metrics).
+ * merger_export.c (round and period exports), merger_http.c (HTTP, status, metrics)
+ * and merger_config.c (adopting a reloaded config).
  *
  * Everything below m->lock is guarded by it. Per job: the source ranges,
  * the kept rounds (ascending by number) and the kept periods (ascending by
  * id). Renders made under the lock become queued writes (mwrite_t), written
- * to disk by merger_tick outside the state lock. */
+ * to disk by merger_tick outside the state lock.
+ *
+ * merger_set_config replaces m->cfg and m->jobs (a new array) under the lock;
+ * old arrays stay allocated (in m->pool) with their job/owned intact and
+ * their state emptied, so a pointer taken from merger_job before a reload
+ * stays readable. Code that decodes outside the lock notes j->gen and checks
+ * it again (by name) under the lock. */
 #ifndef ABBEY_MERGER_INT_H
 #define ABBEY_MERGER_INT_H
 
@@ -67,6 +74,9 @@ typedef struct mjob_t {
     uint64_t lines, bad_lines, bytes;
     partial_t *idle[MERGER_SCRATCH_IDLE]; /* scratch partials for decoding */
     int nidle;
+    uint64_t gen;     /* structure generation: changes when the structure does */
+    int64_t since_ms; /* wall clock when the current structure started */
+    int64_t changed_ms; /* since_ms of a structure that replaced another, else 0 */
 } mjob_t;
 
 typedef struct mwrite_t {
@@ -85,6 +95,7 @@ struct merger_t {
     apr_thread_mutex_t *lock;        /* the state */
     apr_thread_mutex_t *export_lock; /* serializes merger_tick's writes */
     mjob_t *jobs;                    /* cfg->njobs */
+    uint64_t gen;                    /* last structure generation handed out */
     mcount_t unknown;                /* frames refused before a job was known */
     uint64_t export_errors;
     int64_t last_now;              /* last merger_tick's now_ms (0: none) */
@@ -95,6 +106,14 @@ struct merger_t {
 };
 
 /* merger.c */
+/* Point j at job: its timing, the groups m->self_index owns (a new array), need_round. */
+void merger_job_bind(merger_t *m, mjob_t *j, const rules_job_t *job);
+/* Set up j for job: bound, empty, a new generation, since now. */
+void merger_job_init(merger_t *m, mjob_t *j, const rules_job_t *job);
+/* Free j's rounds, periods and scratch partials (not its sources); j is left empty. */
+void merger_job_clear(mjob_t *j);
+/* The job named name in the current config, or NULL; the caller holds m->lock. */
+mjob_t *merger_job_locked(merger_t *m, const char *name);
 int64_t merger_period_of(const mjob_t *j, uint64_t r);
 /* The kept period id; created (empty) when absent, dropping the oldest when
  * full after its final export; NULL when older than every kept period. */
@@ -110,6 +129,7 @@ size_t merger_round_missing(const mjob_t *j, const mround_t *rd);
 const char *merger_stamp(int64_t ms, apr_pool_t *pool);
 /* The report job/report of an owned group, or NULL. */
 const rules_report_t *merger_owned_report(const merger_t *m, const mjob_t *j, const char *name);
+/* merger_job_locked taking m->lock itself (call without it). */
 mjob_t *merger_job(merger_t *m, const char *name);
 
 /* Internal face of merger_report: *fmt_out receives the format rendered. */

@@ -3,7 +3,8 @@
  * Every public call takes the lock, first brings the state up to now
  * (sched_advance: start the current round, expire leases, close rounds), does
  * its work, releases the lock, then delivers closed rounds to the callback
- * (sched_notify). Status, metrics and HTTP live in sched_status.c and sched_http.c. */
+ * (sched_notify). Status, metrics and HTTP live in sched_status.c and sched_http.c;
+ * adopting a reloaded config in sched_config.c. */
 #include "sched_int.h"
 
 #include <apr_strings.h>
@@ -34,8 +35,8 @@ static char *xstrdup(const char *s)
 
 /* ---- tasks ---- */
 
-static sched_task_t *task_add(sched_t *s, sched_job_t *job, sched_kind_t kind, const char *source,
-                              const char *const *labels, int nlabels)
+sched_task_t *sched_task_add(sched_t *s, sched_job_t *job, sched_kind_t kind, const char *source,
+                             const char *const *labels, int nlabels)
 {
     sched_task_t *t = apr_pcalloc(s->pool, sizeof(*t));
     t->id = job->tasks->nelts;
@@ -65,7 +66,7 @@ static sched_task_t *task_at(sched_job_t *job, int i)
 
 /* ---- rounds ---- */
 
-static void round_unref(sched_rnd_t *r)
+void sched_round_unref(sched_rnd_t *r)
 {
     if (--r->refs == 0)
         apr_pool_destroy(r->pool);
@@ -85,16 +86,17 @@ static void round_start(sched_t *s, sched_job_t *job, int64_t number)
     r->state = apr_palloc(p, (size_t)r->ntasks + 1);
     r->last_range = apr_palloc(p, sizeof(int) * ((size_t)r->ntasks + 1));
     for (int i = 0; i < r->ntasks; i++) {
-        r->state[i] = SCHED_DUE;
+        r->state[i] = task_at(job, i)->gone ? SCHED_NOT_DUE : SCHED_DUE;
+        r->ndue += r->state[i] == SCHED_DUE;
         r->last_range[i] = -1;
     }
-    r->ndue = r->ntasks;
     r->refs = 1;
     sched_rnd_t **tail = &job->open;
     while (*tail)
         tail = &(*tail)->next;
     *tail = r;
     job->cur_round = number;
+    job->next_start_ms = (number + 1) * job->round_ms;
 }
 
 static sched_rnd_t *round_open(sched_job_t *job, int64_t number)
@@ -162,7 +164,7 @@ static void pending_push(sched_t *s, sched_job_t *job, sched_rnd_t *r)
                 abort();
         }
     }
-    s->pending[s->pending_head + s->npending++] = (sched_pending_t){job, r};
+    s->pending[s->pending_head + s->npending++] = (sched_pending_t){job->cfg->name, r};
     r->refs++;
 }
 
@@ -185,7 +187,7 @@ static void round_close(sched_t *s, sched_job_t *job, int64_t now)
         r->pub.nmissing = n;
     }
     if (job->nclosed == SCHED_ROUNDS_KEPT) {
-        round_unref(job->closed[job->closed_first]);
+        sched_round_unref(job->closed[job->closed_first]);
         job->closed_first = (job->closed_first + 1) % SCHED_ROUNDS_KEPT;
         job->nclosed--;
     }
@@ -234,13 +236,19 @@ void sched_advance(sched_t *s, int64_t now)
 {
     for (int j = 0; j < s->njobs; j++) {
         sched_job_t *job = &s->jobs[j];
-        int64_t r = floor_div(now, job->round_ms);
-        if (r > job->cur_round)
-            round_start(s, job, r); /* missed rounds in between are never created */
+        /* next_start_ms is the current round's end, or after a round length
+         * changed, the first boundary of the new length from there */
+        if (!job->gone && (job->cur_round == INT64_MIN || now >= job->next_start_ms))
+            round_start(s, job, floor_div(now, job->round_ms)); /* missed rounds: never created */
     }
     leases_expire(s, now);
-    for (int j = 0; j < s->njobs; j++)
+    for (int j = 0; j < s->njobs; j++) {
+        if (s->jobs[j].ngone)
+            sched_drop_tasks(s, &s->jobs[j]);
         rounds_close(s, &s->jobs[j], now);
+    }
+    if (s->ngone)
+        sched_drop_jobs(s);
 }
 
 /* Deliver pending closed rounds to the callback, outside the lock, in order.
@@ -261,9 +269,9 @@ void sched_notify(sched_t *s)
         void *ctx = s->on_closed_ctx;
         apr_thread_mutex_unlock(s->lock);
         if (fn)
-            fn(ctx, p.job->cfg->name, &p.round->pub);
+            fn(ctx, p.job, &p.round->pub);
         apr_thread_mutex_lock(s->lock);
-        round_unref(p.round);
+        sched_round_unref(p.round);
     }
     s->notifying = 0;
     apr_thread_mutex_unlock(s->lock);
@@ -368,25 +376,29 @@ sched_t *sched_create(const rules_config_t *cfg, const sched_opts_t *opts, apr_p
     if (apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
         abort();
     s->njobs = cfg->njobs;
-    s->jobs = apr_pcalloc(p, sizeof(sched_job_t) * (size_t)(cfg->njobs > 0 ? cfg->njobs : 1));
-    for (int j = 0; j < cfg->njobs; j++) {
-        sched_job_t *job = &s->jobs[j];
-        const rules_job_t *rj = &cfg->jobs[j];
-        job->cfg = rj;
-        job->index = j;
-        job->round_ms = rj->round / 1000 > 0 ? rj->round / 1000 : 1;
-        job->cur_round = INT64_MIN;
-        job->tasks = apr_array_make(p, rj->nsources > 0 ? rj->nsources : 1, sizeof(sched_task_t *));
-        for (int k = 0; k < rj->nsources; k++) {
-            const rules_source_t *src = &rj->sources[k];
-            sched_kind_t kind = src->kind == RULES_SRC_GLOB ? SCHED_EXPAND : SCHED_READ;
-            if (kind == SCHED_READ && task_by_path(job, src->path))
-                continue; /* the same path twice: one task */
-            task_add(s, job, kind, src->path, src->labels, src->nlabels);
-        }
-    }
+    s->jobs_cap = cfg->njobs > 0 ? cfg->njobs : 1;
+    s->jobs = apr_pcalloc(p, sizeof(sched_job_t) * (size_t)s->jobs_cap);
+    for (int j = 0; j < cfg->njobs; j++)
+        sched_job_init(s, &s->jobs[j], &cfg->jobs[j], j);
     apr_pool_cleanup_register(p, s, sched_cleanup, apr_pool_cleanup_null);
     return s;
+}
+
+void sched_job_init(sched_t *s, sched_job_t *job, const rules_job_t *rj, int index)
+{
+    job->cfg = rj;
+    job->index = index;
+    job->round_ms = rj->round / 1000 > 0 ? rj->round / 1000 : 1;
+    job->cur_round = INT64_MIN;
+    job->tasks =
+        apr_array_make(s->pool, rj->nsources > 0 ? rj->nsources : 1, sizeof(sched_task_t *));
+    for (int k = 0; k < rj->nsources; k++) {
+        const rules_source_t *src = &rj->sources[k];
+        sched_kind_t kind = src->kind == RULES_SRC_GLOB ? SCHED_EXPAND : SCHED_READ;
+        if (kind == SCHED_READ && task_by_path(job, src->path))
+            continue; /* the same path twice: one task */
+        sched_task_add(s, job, kind, src->path, src->labels, src->nlabels);
+    }
 }
 
 sched_job_t *sched_job_find(sched_t *s, const char *name)
@@ -480,7 +492,8 @@ int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nl
             for (int i = 0; i < job->tasks->nelts; i++) {
                 sched_task_t *t = task_at(job, i);
                 sched_rnd_t *r;
-                if (t->lease || !labels_fit(t, labels, nlabels) || !(r = task_due_round(job, t)))
+                if (t->lease || t->gone || !labels_fit(t, labels, nlabels) ||
+                    !(r = task_due_round(job, t)))
                     continue;
                 c[nc++] = (cand_t){job, t, r->pub.round};
             }
@@ -521,9 +534,23 @@ apr_status_t sched_renew(sched_t *s, const char *slave, uint64_t lease, int64_t 
 static void add_paths(sched_t *s, sched_job_t *job, const sched_task_t *glob,
                       const sched_completion_t *c)
 {
+    if (glob->gone)
+        return; /* its glob left the config: the completion is recorded, nothing added */
     for (int i = 0; i < c->npaths; i++) {
-        if (task_by_path(job, c->paths[i]))
+        sched_task_t *t = task_by_path(job, c->paths[i]);
+        if (t) {
+            if (!t->glob)
+                t->glob = glob->source; /* kept on reload while this glob stays */
+            if (t->gone) {              /* left the config, listed again: keep it */
+                t->gone = 0;
+                t->glob = glob->source;
+                t->labels = glob->labels;
+                t->nlabels = glob->nlabels;
+                job->ngone--;
+                s->ngone--;
+            }
             continue;
+        }
         if (job->tasks->nelts >= SCHED_MAX_TASKS) {
             if (!job->cap_logged)
                 log_msg("job %s: %d tasks, the most allowed; path %s and later ones ignored",
@@ -531,7 +558,8 @@ static void add_paths(sched_t *s, sched_job_t *job, const sched_task_t *glob,
             job->cap_logged = 1;
             return;
         }
-        task_add(s, job, SCHED_READ, c->paths[i], glob->labels, glob->nlabels);
+        sched_task_add(s, job, SCHED_READ, c->paths[i], glob->labels, glob->nlabels)->glob =
+            glob->source;
     }
 }
 
@@ -654,7 +682,11 @@ apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now
         record_counters(s, t, c);
         lease_end(s, l);
         s->n_completed++;
+        if (job->ngone)
+            sched_drop_tasks(s, job); /* this task, if it left the config */
         rounds_close(s, job, now_ms);
+        if (s->ngone)
+            sched_drop_jobs(s); /* job may be freed here */
     }
     apr_thread_mutex_unlock(s->lock);
     sched_notify(s);
@@ -665,11 +697,13 @@ apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now
 
 int sched_rounds(sched_t *s, const char *job_name, int64_t after, sched_round_fn fn, void *ctx)
 {
-    sched_job_t *job = sched_job_find(s, job_name);
     int n = 0;
-    if (!job)
-        return -1;
     apr_thread_mutex_lock(s->lock);
+    sched_job_t *job = sched_job_find(s, job_name);
+    if (!job) {
+        apr_thread_mutex_unlock(s->lock);
+        return -1;
+    }
     for (int i = 0; i < job->nclosed; i++) {
         sched_rnd_t *r = job->closed[(job->closed_first + i) % SCHED_ROUNDS_KEPT];
         if (r->pub.round > after) {

@@ -4,7 +4,8 @@
  * - A task is one source of one job: a file or an http(s) URL (a read task)
  *   or a glob (an expand task). Completing an expand lease with "paths" adds
  *   a read task per path not seen before in that job (labels inherited; the
- *   path is the identity, so a path keeps its task for ever).
+ *   path is the identity, so a path keeps its task while its source or glob
+ *   stays in the config: see sched_set_config).
  * - A read task reads one instance at a time ("" until a slave names it),
  *   from its committed offset. A completion commits offset = end; with
  *   next_instance the task moves to that instance at offset 0.
@@ -177,6 +178,34 @@ void sched_metrics(sched_t *s, buf_t *out);
 /* Route POST /v1/lease, POST /v1/lease/renew, POST /v1/complete (bodies up
  * to 1 MiB) and GET /v1/rounds to s. The handlers read the real clock. */
 void sched_register(sched_t *s, httpd_t *httpd);
+
+/* Adopt cfg (which must outlive the scheduler; old configs are never freed by the caller).
+ * Jobs are matched by name, tasks by (job, source path/URL/pattern): a matched task keeps its
+ * instance, committed offset, size, counters and its active lease; a job or source that is new
+ * starts as at creation (joins at the next round); a source or job that is gone is dropped once
+ * it holds no active lease (a completion of its lease is still accepted and recorded; afterwards
+ * nothing is leased for it). Expand-made read tasks (from globs) stay while their glob is still
+ * in the job. A job whose round length changes: the new length applies from the next round.
+ * Labels come from the new config. Thread-safe; takes the scheduler's lock. Cannot fail.
+ * Details:
+ * - A new job's first round is the one current at the next call (as at creation); a new
+ *   source of an existing job is due from the job's next round.
+ * - A read task that is no longer a source is also kept when a glob of its job still
+ *   lists it: the glob whose expansion added it, or one whose pattern matches its path
+ *   (fnmatch FNM_PATHNAME | FNM_PERIOD, as glob(3)); its labels are then the glob's.
+ * - Dropping a task removes it from the job: the task numbers after it shift down (in
+ *   status and later leases; leases already granted are unaffected). In rounds open at
+ *   the reload a dropped task counts as done. Until dropped, a gone task with an active
+ *   lease is still listed in status. A gone job is listed until its open rounds close
+ *   (they close when its leases end); its closed rounds go to the callback as usual,
+ *   then it disappears (sched_rounds: -1).
+ * - Round length: the open round keeps its length and deadline; the next one starts at
+ *   the first boundary of the new length at or after the open round's end (no overlap;
+ *   rounds are still numbered now / round_ms, so after a longer length the numbers
+ *   restart lower: /v1/rounds?after=R consumers must expect that).
+ * - Delivery results follow the masters by name; sched_announce_config's hash is set to
+ *   cfg's. */
+void sched_set_config(sched_t *s, const rules_config_t *cfg);
 
 /* The config hash lease answers name (slaves fetch that config when theirs
  * differs). Starts as the scheduler's own config's; the primary sets it when

@@ -9,7 +9,7 @@ mkdir -p "$T/logs"
 sed -n '1,100p' "$LOG" >"$T/logs/a.log"
 set -- $(free_ports 2)
 P1=$1 P2=$2
-rules() { # $1: a comment line that changes the file's hash
+rules() { # $1: a comment line that changes the file's hash; $2: more entries of group g
     cat <<YAML
 # $1
 masters:
@@ -21,7 +21,10 @@ jobs:
     sources: [$T/logs/a.log]
     format: combined
     groups:
-      - {name: g, entries: [{name: by_status, key: [status], values: {hits: count}}]}
+      - name: g
+        entries:
+          - {name: by_status, key: [status], values: {hits: count}}
+${2:-}
 YAML
 }
 rules "version one" >"$T/rules.yaml"
@@ -66,10 +69,30 @@ secondary_has() { [ "$(json "$P2" /v1/status 'j["config"]')" = "$h2" ]; }
 check "the secondary has the new config" wait_for 15 secondary_has
 check "the slave has the new config" wait_for 15 grep -q "config $h2 loaded" "$T/s1.log"
 
+# a new entry: computed from the change on, by the master owning its group (m1: equal
+# weights, ties go to the name first), over lines appended after the change
+rules "version three" "          - {name: by_method, key: [method], values: {hits: count}}" \
+    >"$T/rules.yaml"
+eval "kill -HUP \$PID_m1"
+h3=""
+has_by_method() { [ "$(json "$P1" /v1/status '[x["name"] for x in j["merger"]["jobs"]]')" = "['web']" ] &&
+    grep -q "config .* in use" "$T/m1.log" && [ "$(json "$P1" /v1/status 'j["config"]')" != "$h2" ]; }
+check "the primary took the new entry" wait_for 10 has_by_method
+h3=$(json "$P1" /v1/status 'j["config"]')
+secondary_has3() { [ "$(json "$P2" /v1/status 'j["config"]')" = "$h3" ]; }
+check "the secondary took it" wait_for 15 secondary_has3
+check "the slave took it" wait_for 15 grep -q "config $h3 loaded" "$T/s1.log"
+sed -n '101,400p' "$LOG" >>"$T/logs/a.log"
+want=$(sed -n '101,400p' "$LOG" | mawk -F'"' 'NF == 7 { split($2, r, " "); if (r[1] == "GET") n++ } END { print n + 0 }')
+get_by_method() { tr -d '\r' <"$T/e1/web/by_method.csv" 2>/dev/null | mawk -F, '$1 == "GET" { print $2 }'; }
+has_get() { [ "$(get_by_method)" = "$want" ]; }
+check "by_method counts the $want GET lines appended after the change" wait_for 30 has_get
+check "the old structure's period report was kept" sh -c "ls '$T'/e1/web/period/*/by_status.csv"
+
 # an invalid file is refused and the old config kept
 printf 'jobs: [\n' >"$T/rules.yaml"
 eval "kill -HUP \$PID_m1"
 check "the bad file is refused with its position" wait_for 10 grep -q "reload refused.*rules.yaml:" "$T/m1.log"
-check "the primary keeps its config" [ "$(json "$P1" /v1/status 'j["config"]')" = "$h2" ]
+check "the primary keeps its config" [ "$(json "$P1" /v1/status 'j["config"]')" = "$h3" ]
 check "the primary still serves" [ "$(code -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P1/v1/config")" = 200 ]
 finish
