@@ -425,6 +425,7 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
         return stop_flag ? 0 : 2;
     }
     c.merger = merger_create(c.cfg, opts->name, opts->export_dir, pool);
+    merger_set_period_interval(c.merger, opts->export_every_ms);
     c.httpd = httpd_create(c.token, pool);
     merger_register(c.merger, c.httpd);
     httpd_route(c.httpd, "GET", "/v1/status", 0, h_status, &c);
@@ -446,7 +447,7 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     run_loop(&c);
     log_msg("stopping");
     httpd_stop(c.httpd);
-    merger_tick(c.merger, now_ms());
+    merger_flush(c.merger, now_ms());
     apr_thread_join(&rv, health);
     log_msg("stopped");
     return 0;

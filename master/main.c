@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "master.h"
+#include "value.h"
 
 static const char *role = "master";
 
@@ -49,6 +50,9 @@ static void usage(FILE *out)
           "      --lease-bytes N    most bytes one read lease covers, with an optional\n"
           "                         k/M/G suffix (primary; default 256M): bigger leases\n"
           "                         send fewer, larger frames\n"
+          "      --export-every D   write the running-total (period scope) reports at most\n"
+          "                         every D (default 10s; 0s: every round); round-scope\n"
+          "                         reports are written every round, GET /v1/reports is live\n"
           "\n"
           "Signals (cluster): SIGTERM/SIGINT stop cleanly; SIGHUP makes the primary reload\n"
           "its rules file (an invalid file is refused, the old one kept).\n"
@@ -60,7 +64,8 @@ static void usage(FILE *out)
           out);
 }
 
-enum { OPT_CHECK = 256, OPT_STANDALONE, OPT_ONCE, OPT_HTTP_THREADS, OPT_LEASE_BYTES };
+enum { OPT_CHECK = 256, OPT_STANDALONE, OPT_ONCE, OPT_HTTP_THREADS, OPT_LEASE_BYTES,
+       OPT_EXPORT_EVERY };
 
 #define LEASE_BYTES_DEFAULT (256u << 20)
 
@@ -79,6 +84,7 @@ static const apr_getopt_option_t options[] = {
     {"token-file", 't', 1, "token file"},
     {"http-threads", OPT_HTTP_THREADS, 1, "HTTP threads"},
     {"lease-bytes", OPT_LEASE_BYTES, 1, "lease byte cap"},
+    {"export-every", OPT_EXPORT_EVERY, 1, "period export interval"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
@@ -130,6 +136,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     opts->data_dir = "abbey-data";
     opts->http_threads = 4;
     opts->lease_bytes = LEASE_BYTES_DEFAULT;
+    opts->export_every_ms = 10000;
     opts->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (opts->workers < 1)
         opts->workers = 1;
@@ -168,6 +175,13 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
             opts->lease_bytes = (uint64_t)n << shift;
             break;
         }
+        case OPT_EXPORT_EVERY:
+            if (val_parse_duration(arg, strlen(arg), &opts->export_every_ms) != 0) {
+                fprintf(stderr, "abbey-master: --export-every: '%s' is not a duration such as "
+                                "10s\n", arg);
+                return 2;
+            }
+            break;
         case OPT_HTTP_THREADS:
             if ((opts->http_threads = count_arg("--http-threads", arg, 256)) < 0)
                 return 2;

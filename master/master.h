@@ -24,6 +24,7 @@ typedef struct master_opts_t {
     const char *token_file; /* --token-file F */
     int http_threads;       /* --http-threads N (default 4) */
     uint64_t lease_bytes;   /* --lease-bytes N: the byte cap of one read lease (primary) */
+    int64_t export_every_ms; /* --export-every D: period reports at most this often */
 } master_opts_t;
 
 /* Primary (opts->config) or secondary (opts->primary): serve, schedule, merge,

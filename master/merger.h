@@ -152,6 +152,7 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  *             structure started counting: merger creation, the job's arrival in a
  *             reloaded config, or its last structural change, merger_set_config),
  *             "last_closed_round","last_exported_round" (null: none),
+ *             "period_reports_stale" (a throttled export is pending: merger_set_period_interval),
  *             "rounds_exported","rounds_amended","rounds_incomplete",
  *             "pending_rounds":[r...] (closed, not yet exported),
  *             "partials":{...as above}, "lines","bad_lines","bytes","sources"}]}
@@ -205,5 +206,17 @@ int merger_set_config(merger_t *m, const rules_config_t *cfg, abbey_err_t *err);
  *   GET /v1/reports/{job}/{report}[?format=csv|json]: 200 the report
  *     (text/csv or application/json); 404 / 400 {"error"}. */
 void merger_register(merger_t *m, httpd_t *httpd);
+
+/* Render the period-scope reports (the running totals: the latest files and
+ * the copies in history/<round>/) at most every ms milliseconds instead of at
+ * every round export; 0 (the default) renders them every round. A round
+ * whose export skipped them marks them stale; merger_tick renders stale ones
+ * once the interval has passed, and merger_flush at once. Round-scope
+ * reports, period ends and GET /v1/reports are not throttled. Thread-safe. */
+void merger_set_period_interval(merger_t *m, int64_t ms);
+
+/* Render and write every stale period report now (e.g. before exiting).
+ * Returns the number of exports written. Thread-safe. */
+int merger_flush(merger_t *m, int64_t now_ms);
 
 #endif

@@ -142,7 +142,7 @@ void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp)
     mperiod_t *p = merger_period_get(m, j, pid); /* empty when no frame came yet */
     buf_t gaps, text;
     size_t missing;
-    int incomplete, latest_round, latest_period;
+    int incomplete, latest_round, latest_period, render_period;
 
     buf_init(&gaps);
     buf_init(&text);
@@ -160,13 +160,22 @@ void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp)
     latest_round = rd->r == j->last_exported;
     latest_period = pid == merger_period_of(j, j->last_exported);
 
+    /* the running totals are re-rendered at most every m->period_every_ms */
+    render_period = !m->period_every_ms || !j->period_render_ms ||
+                    m->last_now - j->period_render_ms >= m->period_every_ms;
+    if (render_period && latest_period) {
+        j->period_render_ms = m->last_now;
+        j->period_stale = 0;
+    } else if (latest_period) {
+        j->period_stale = 1;
+    }
     for (int i = 0; owns_reports(j) && i < j->job->nreports; i++) {
         const rules_report_t *r = &j->job->reports[i];
         int round = r->scope == RULES_SCOPE_ROUND, idx = r->entry->index;
         const ptable_t *t =
             round ? (rd->p ? rd->p->tables[idx] : NULL) : (p ? p->totals->tables[idx] : NULL);
         buf_t b;
-        if (!j->owned[r->entry->group->index] || !t)
+        if (!j->owned[r->entry->group->index] || !t || (!round && !render_period))
             continue;
         buf_init(&b);
         export_render(j->job, r, t, &b, tp);
@@ -224,6 +233,31 @@ void merger_export_period(merger_t *m, mjob_t *j, mperiod_t *p, apr_pool_t *tp)
 
 /* ---- the tick ----------------------------------------------------------- */
 
+/* The latest period-scope files from the current period's totals (a
+ * throttled round export left them stale). */
+static void render_latest_period(merger_t *m, mjob_t *j, int64_t now_ms, apr_pool_t *tp)
+{
+    const char *jdir = apr_pstrcat(tp, m->dir, "/", j->job->name, NULL);
+    mperiod_t *p = j->nperiods ? &j->periods[j->nperiods - 1] : NULL;
+    int n = 0;
+    j->period_stale = 0;
+    j->period_render_ms = now_ms;
+    for (int i = 0; p && i < j->job->nreports; i++) {
+        const rules_report_t *r = &j->job->reports[i];
+        buf_t b;
+        if (!j->owned[r->entry->group->index] || r->scope != RULES_SCOPE_PERIOD)
+            continue;
+        buf_init(&b);
+        export_render(j->job, r, p->totals->tables[r->entry->index], &b, tp);
+        queue_push(m, apr_psprintf(tp, "%s/%s.%s", jdir, r->name, export_ext(r)), b.data, b.len,
+                   0);
+        buf_free(&b);
+        n++;
+    }
+    if (n)
+        m->queued_exports++;
+}
+
 static void tick_job(merger_t *m, mjob_t *j, int64_t now_ms, apr_pool_t *tp)
 {
     int64_t latest;
@@ -239,6 +273,8 @@ static void tick_job(merger_t *m, mjob_t *j, int64_t now_ms, apr_pool_t *tp)
         if (due)
             merger_export_round(m, j, rd, tp);
     }
+    if (j->period_stale && now_ms - j->period_render_ms >= m->period_every_ms)
+        render_latest_period(m, j, now_ms, tp);
     if (!j->any_exported || !j->period_ms)
         return;
     latest = merger_period_of(j, j->last_exported);
@@ -313,6 +349,28 @@ int merger_tick(merger_t *m, int64_t now_ms)
         apr_thread_mutex_unlock(m->lock);
     }
     apr_thread_mutex_unlock(m->export_lock);
+    return n;
+}
+
+void merger_set_period_interval(merger_t *m, int64_t ms)
+{
+    apr_thread_mutex_lock(m->lock);
+    m->period_every_ms = ms > 0 ? ms : 0;
+    apr_thread_mutex_unlock(m->lock);
+}
+
+int merger_flush(merger_t *m, int64_t now_ms)
+{
+    int64_t every;
+    int n;
+    apr_thread_mutex_lock(m->lock);
+    every = m->period_every_ms;
+    m->period_every_ms = 0; /* stale reports are due at once */
+    apr_thread_mutex_unlock(m->lock);
+    n = merger_tick(m, now_ms);
+    apr_thread_mutex_lock(m->lock);
+    m->period_every_ms = every;
+    apr_thread_mutex_unlock(m->lock);
     return n;
 }
 

@@ -77,6 +77,8 @@ typedef struct mjob_t {
     uint64_t gen;     /* structure generation: changes when the structure does */
     int64_t since_ms; /* wall clock when the current structure started */
     int64_t changed_ms; /* since_ms of a structure that replaced another, else 0 */
+    int period_stale;      /* a round export skipped the period reports (throttled) */
+    int64_t period_render_ms; /* when the period reports were last rendered (0: never) */
 } mjob_t;
 
 typedef struct mwrite_t {
@@ -101,6 +103,7 @@ struct merger_t {
     int64_t last_now;              /* last merger_tick's now_ms (0: none) */
     mwrite_t *queue, **queue_tail; /* renders waiting for merger_tick */
     int queued_exports;            /* exports among them */
+    int64_t period_every_ms;       /* merger_set_period_interval; 0: every round */
     uint64_t frame_bytes;          /* bytes of every frame merger_accept was given */
     uint64_t frame_bytes_accepted; /* of them, frames merged or duplicate */
 };

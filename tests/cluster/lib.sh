@@ -122,7 +122,8 @@ print(min((job["last_closed"] or {}).get("round", 0) for job in jobs))' "$bytes"
     wait_for 30 exported "$((last + 2))" "$pport" "$@"
 }
 
-# exported ROUND MASTER_PORT...: every master has exported rounds up to ROUND, none pending
+# exported ROUND MASTER_PORT...: every master has exported rounds up to ROUND, none
+# pending, and its running-total files are fresh (masters write them every --export-every)
 exported() {
     local r=$1 mp; shift
     for mp in "$@"; do
@@ -130,7 +131,7 @@ exported() {
 import json, sys
 j = json.load(sys.stdin)
 ok = all(job["last_exported_round"] >= int(sys.argv[1]) and not job["pending_rounds"]
-         for job in j["merger"]["jobs"])
+         and not job["period_reports_stale"] for job in j["merger"]["jobs"])
 sys.exit(0 if ok else 1)' "$r" || return 1
     done
 }
