@@ -57,6 +57,7 @@ typedef struct cluster_t {
     sched_t *sched;
     httpd_t *httpd;
     hclient_t *client;           /* main thread's */
+    hclient_t *health_client;    /* the health thread's (made before it starts) */
     peer_t *peers;
     int npeers;
     int64_t started_ms;
@@ -283,7 +284,7 @@ static void reload_primary(cluster_t *c)
 static void *APR_THREAD_FUNC health_main(apr_thread_t *t, void *data)
 {
     cluster_t *c = data;
-    hclient_t *client = hclient_create(c->token, 500, 1000, c->pool);
+    hclient_t *client = c->health_client;
     while (!stop_flag) {
         for (int i = 0; i < c->npeers && !stop_flag; i++) {
             char url[2048];
@@ -443,6 +444,7 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     }
     log_msg("listening on %s:%d, config %s, export dir %s", host, httpd_port(c.httpd),
             c.cfg->hash_hex, opts->export_dir);
+    c.health_client = hclient_create(c.token, 500, 1000, pool); /* pools are per thread */
     apr_thread_create(&health, NULL, health_main, &c, pool);
     run_loop(&c);
     log_msg("stopping");
