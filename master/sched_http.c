@@ -166,6 +166,25 @@ static int get_str_array(json_t *o, const char *name, int required, size_t maxle
 
 /* ---- POST /v1/lease ---- */
 
+/* The optional "spool" backlog {"frames","bytes","oldest_ms"} (integers >= 0):
+ * 0 (*has 0 when absent), -1 after answering 400. */
+static int get_spool(json_t *root, int *has, int64_t v[3], httpd_resp_t *resp)
+{
+    json_t *o = json_object_get(root, "spool");
+    *has = 0;
+    if (!o)
+        return 0;
+    if (!json_is_object(o)) {
+        httpd_error(resp, 400, "field 'spool' must be an object");
+        return -1;
+    }
+    if (get_int(o, "frames", 1, 0, &v[0], resp) < 0 || get_int(o, "bytes", 1, 0, &v[1], resp) < 0 ||
+        get_int(o, "oldest_ms", 1, 0, &v[2], resp) < 0)
+        return -1;
+    *has = 1;
+    return 0;
+}
+
 static json_t *lease_json(const sched_lease_t *l)
 {
     return json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I}", "id", (json_int_t)l->id,
@@ -178,15 +197,15 @@ static json_t *lease_json(const sched_lease_t *l)
 void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms)
 {
     const char *slave, **labels;
-    int nlabels;
-    int64_t max;
+    int nlabels, has_spool;
+    int64_t max, spool[3];
     json_t *root = parse_body(req, resp);
     if (!root)
         return;
     if (get_name(root, "slave", &slave, resp) < 0 ||
         get_str_array(root, "labels", 1, NAME_MAX_LEN, LABELS_MAX, req->pool, &labels, &nlabels,
                       resp) < 0 ||
-        get_int(root, "max", 1, 0, &max, resp) < 0) {
+        get_int(root, "max", 1, 0, &max, resp) < 0 || get_spool(root, &has_spool, spool, resp) < 0) {
         json_decref(root);
         return;
     }
@@ -197,11 +216,18 @@ void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
     json_t *leases = json_array();
     for (int i = 0; i < n; i++)
         json_array_append_new(leases, lease_json(&out[i]));
-    json_decref(root);
     char hash[sizeof s->announced];
     apr_thread_mutex_lock(s->lock);
     memcpy(hash, s->announced, sizeof hash);
+    sched_slave_t *v = NULL; /* sched_lease made the record */
+    HASH_FIND_STR(s->slaves, slave, v);
+    if (v && (v->has_spool = has_spool)) {
+        v->spool_frames = spool[0];
+        v->spool_bytes = spool[1];
+        v->spool_oldest_ms = spool[2];
+    }
     apr_thread_mutex_unlock(s->lock);
+    json_decref(root); /* slave points into it */
     answer(resp, 200, json_pack("{s:s, s:o}", "config", hash, "leases", leases));
 }
 

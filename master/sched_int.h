@@ -84,6 +84,8 @@ typedef struct sched_slave_t {
     char **labels;
     int nlabels;
     int64_t last_seen_ms;
+    int has_spool; /* the last lease request carried "spool" (below) */
+    int64_t spool_frames, spool_bytes, spool_oldest_ms;
     UT_hash_handle hh; /* sched_t.slaves by name */
 } sched_slave_t;
 

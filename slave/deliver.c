@@ -6,7 +6,8 @@
  * again into a fresh partial and send each as its own frame to that master
  * alone. A re-sent part may meet a conflict again (another slave is
  * delivering the same range right now); that repeats at most
- * DELIVER_MAX_DEPTH times. */
+ * DELIVER_MAX_DEPTH times. A frame (or re-sent part) a master will not take
+ * (no answer, 5xx after the retry) goes to the spool when there is one. */
 #include "deliver.h"
 
 #include <apr_strings.h>
@@ -19,7 +20,7 @@
 #include "log.h"
 #include "span.h"
 
-typedef enum answer_t { ANS_OK, ANS_CONFLICT, ANS_FAILED } answer_t;
+typedef enum answer_t { ANS_OK, ANS_CONFLICT, ANS_UNAVAILABLE, ANS_FAILED } answer_t;
 
 static deliver_result_t send_range(deliver_t *d, int m, const partial_t *p, uint64_t a, uint64_t b,
                                    int depth);
@@ -81,7 +82,8 @@ static const char *answer_text(const deliver_t *d)
     return text;
 }
 
-/* POST d->frame to master m (retrying once after a 5xx or no answer). */
+/* POST d->frame to master m (retrying once after a 5xx or no answer):
+ * ANS_UNAVAILABLE when it still did not take it, ANS_FAILED when it refused it. */
 static answer_t post_frame(deliver_t *d, int m, uint64_t a, uint64_t b)
 {
     const rules_master_t *ms = &d->cfg->masters[m];
@@ -100,12 +102,17 @@ static answer_t post_frame(deliver_t *d, int m, uint64_t a, uint64_t b)
     if (rv != APR_SUCCESS) {
         log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") not delivered: %s", ms->name,
                 d->source, a, b, err.msg);
-        return ANS_FAILED;
+        return ANS_UNAVAILABLE;
     }
     if (d->resp->status == 200)
         return ANS_OK;
     if (d->resp->status == 409)
         return ANS_CONFLICT;
+    if (d->resp->status >= 500) {
+        log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") not delivered: HTTP %ld: %s",
+                ms->name, d->source, a, b, d->resp->status, answer_text(d));
+        return ANS_UNAVAILABLE;
+    }
     log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") refused: HTTP %ld: %s", ms->name,
             d->source, a, b, d->resp->status, answer_text(d));
     return ANS_FAILED;
@@ -173,6 +180,7 @@ static deliver_result_t repair(deliver_t *d, int m, uint64_t a, uint64_t b, int 
 {
     uint64_t(*have)[2], (*miss)[2];
     size_t n, nmiss;
+    int spooled = 0;
 
     if (conflict_ranges(d, &have, &n) != 0) {
         log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 "): a 409 answer without valid "
@@ -187,10 +195,35 @@ static deliver_result_t repair(deliver_t *d, int m, uint64_t a, uint64_t b, int 
                 d->cfg->masters[m].name, d->source, a, b, DELIVER_MAX_PARTS);
         return DELIVER_FAILED;
     }
-    for (size_t i = 0; i < nmiss; i++)
-        if (resend_part(d, m, miss[i][0], miss[i][1], depth + 1) != DELIVER_OK)
+    for (size_t i = 0; i < nmiss; i++) {
+        deliver_result_t r = resend_part(d, m, miss[i][0], miss[i][1], depth + 1);
+        if (r == DELIVER_FAILED)
             return DELIVER_FAILED;
-    return DELIVER_OK;
+        spooled |= r == DELIVER_SPOOLED;
+    }
+    return spooled ? DELIVER_SPOOLED : DELIVER_OK;
+}
+
+/* Master m did not take d->frame ([a, b)): into the spool when there is one.
+ * A failed append is logged loudly: the lease stays unacknowledged. */
+static deliver_result_t spool_frame(deliver_t *d, int m, uint64_t a, uint64_t b)
+{
+    const char *master = d->cfg->masters[m].name, *file;
+    abbey_err_t err;
+
+    if (!d->spool)
+        return DELIVER_FAILED;
+    if (spool_append(d->spool, master, d->job->name, d->frame->data, d->frame->len,
+                     (int64_t)(apr_time_now() / 1000), d->pool, &file, &err) != APR_SUCCESS) {
+        log_msg("SPOOL FAILED: master %s: frame %s [%" PRIu64 ", %" PRIu64 ") could not be "
+                "written to spool file %s: %s; lease %" PRIu64 " stays unacknowledged (it "
+                "expires and the range is read again: nothing is lost)",
+                master, d->source, a, b, file, err.msg, d->lease);
+        return DELIVER_FAILED;
+    }
+    log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") spooled to %s", master, d->source, a,
+            b, file);
+    return DELIVER_SPOOLED;
 }
 
 /* Encode and send the frame of [a, b) from p to master m; repair conflicts. */
@@ -214,6 +247,8 @@ static deliver_result_t send_range(deliver_t *d, int m, const partial_t *p, uint
             return DELIVER_FAILED;
         }
         return repair(d, m, a, b, depth);
+    case ANS_UNAVAILABLE:
+        return spool_frame(d, m, a, b);
     default:
         return DELIVER_FAILED;
     }
@@ -225,7 +260,7 @@ int deliver_range(deliver_t *d, const partial_t *p, uint64_t start, uint64_t end
     d->parts_resent = 0;
     for (int m = 0; m < d->cfg->nmasters; m++) {
         d->results[m] = send_range(d, m, p, start, end, 0);
-        failed += d->results[m] != DELIVER_OK;
+        failed += d->results[m] == DELIVER_FAILED;
     }
     if (d->reread) {
         partial_destroy(d->reread);

@@ -7,8 +7,13 @@
  *   409 conflict            - the master has part of the range: the parts it
  *                             lacks are read again from the source and sent
  *                             to that master alone;
- *   5xx, no answer          - one retry after a pause, then failed;
- *   400, 401, 413, other    - failed (the reason is logged).
+ *   5xx, no answer          - one retry after a pause; then, with a spool,
+ *                             the frame is appended to the spool of that
+ *                             master and job (fsync'ed): "spooled", and the
+ *                             spool's re-delivery thread sends it later;
+ *                             without a spool, or when the append fails
+ *                             (logged loudly, naming the file): failed;
+ *   400, 401, 413, other    - failed (the reason is logged; never spooled).
  * A failed delivery means the lease must not be completed: it expires, the
  * range is read again, and the masters that merged it answer duplicate.
  * Not thread-safe: one deliverer per worker. */
@@ -23,14 +28,16 @@
 #include "http_client.h"
 #include "partial.h"
 #include "rules.h"
+#include "spool.h"
 #include "task.h"
 
 #define DELIVER_MAX_PARTS 64 /* missing parts re-read per conflict (more: failed) */
 #define DELIVER_MAX_DEPTH 3  /* conflicts answered to re-sent parts, in a row */
 
 typedef enum deliver_result_t {
-    DELIVER_OK,    /* merged, duplicate, or a conflict resolved */
-    DELIVER_FAILED /* not delivered: do not complete the lease */
+    DELIVER_OK,      /* merged, duplicate, or a conflict resolved */
+    DELIVER_SPOOLED, /* (some of) it is in the spool: the lease may complete */
+    DELIVER_FAILED   /* not delivered: do not complete the lease */
 } deliver_result_t;
 
 typedef struct deliver_t {
@@ -46,6 +53,7 @@ typedef struct deliver_t {
     task_io_t *io;
     apr_pool_t *pool;     /* the task's pool */
     int retry_ms;         /* pause before the one retry */
+    spool_t *spool;       /* where frames a master will not take go (NULL: nowhere) */
     buf_t *frame;         /* scratch for encoding (reused) */
     hclient_resp_t *resp; /* scratch for answers (reused) */
     /* results, per master of cfg (filled by deliver_range) */
@@ -56,7 +64,8 @@ typedef struct deliver_t {
 
 /* Send the frames of [start, end) (start < end), whose lines were read into
  * p, to every master of d->cfg. d->results (room for cfg->nmasters) gets
- * each master's result; returns how many masters failed (0: all OK).
+ * each master's result; returns how many masters failed (0: all OK or
+ * spooled).
  * Failures are logged with the master's name and the reason. */
 int deliver_range(deliver_t *d, const partial_t *p, uint64_t start, uint64_t end);
 

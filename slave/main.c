@@ -4,7 +4,8 @@
  * config from the primary (waiting for it to come up), then runs --workers
  * lease loops (worker.c) and the renewer (slave.c) until a signal asks it
  * to stop: workers take no new lease, finish the one they hold, and the
- * process exits 0. A second signal exits at once. */
+ * process exits 0. A second signal exits at once. Frames a master will not
+ * take go to --spool-dir (spool.c); files already there are re-delivered. */
 #include <apr_general.h>
 #include <apr_getopt.h>
 #include <apr_strings.h>
@@ -271,6 +272,7 @@ int main(int argc, const char *const *argv)
     }
     hclient_global_init();
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a spool file over the size limit: EFBIG, logged */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
@@ -281,6 +283,10 @@ int main(int argc, const char *const *argv)
         return 1;
     }
     pthread_detach(sigt);
+    if (slave_spool_open(s, &err) != APR_SUCCESS) {
+        log_msg("spool: %s", err.msg);
+        return 1;
+    }
     if (first_config(s, pool) != 0) {
         log_msg("stopped before the first config arrived");
         return 0;

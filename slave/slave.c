@@ -4,7 +4,8 @@
  * worker keeps the one its engines were built for until it switches
  * between leases; the last reference frees it. Config fetches are
  * serialized by fetch_lock (not the main lock), so the renewer is never
- * held up by a slow primary. */
+ * held up by a slow primary. The re-delivery thread runs spool passes with
+ * the current config (for the masters' URLs) until slave_join stops it. */
 #include "slave.h"
 
 #include <apr_allocator.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "spool.h"
 
 #define RENEW_SLEEP_MAX 200 /* ms: the renewer looks at least this often */
 
@@ -323,6 +325,38 @@ static void *APR_THREAD_FUNC renewer_thread(apr_thread_t *t, void *data)
     return NULL;
 }
 
+#define REDELIVER_BATCH 64 /* frames per pass: the stop flag is looked at between passes */
+
+static void *APR_THREAD_FUNC redeliver_thread(apr_thread_t *t, void *data)
+{
+    slave_t *s = data;
+    hclient_t *hc;
+    apr_pool_t *pool;
+
+    apr_pool_create(&pool, NULL);
+    hc = hclient_create(s->opts.token, s->opts.connect_ms, s->opts.timeout_ms, pool);
+    while (!__atomic_load_n(&s->redeliver_stop, __ATOMIC_ACQUIRE)) {
+        slave_cfg_t *c = slave_config_acquire(s);
+        int64_t wait = 200;
+        if (c)
+            wait = spool_redeliver_pass(s->spool, hc, c->rules, s->opts.primary, REDELIVER_BATCH,
+                                        slave_now_ms());
+        slave_config_release(s, c);
+        for (; wait > 0 && !__atomic_load_n(&s->redeliver_stop, __ATOMIC_ACQUIRE); wait -= 50)
+            apr_sleep((apr_interval_time_t)(wait < 50 ? wait : 50) * 1000);
+    }
+    apr_pool_destroy(pool);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+apr_status_t slave_spool_open(slave_t *s, abbey_err_t *err)
+{
+    if (!s->opts.spool_dir)
+        return APR_SUCCESS;
+    return spool_open(s->opts.spool_dir, 0, slave_now_ms(), s->pool, &s->spool, err);
+}
+
 apr_status_t slave_start(slave_t *s, abbey_err_t *err)
 {
     apr_status_t rv;
@@ -335,6 +369,14 @@ apr_status_t slave_start(slave_t *s, abbey_err_t *err)
         hclient_create(s->opts.token, s->opts.connect_ms, s->opts.timeout_ms, s->pool);
     if ((rv = apr_thread_create(&s->renewer, NULL, renewer_thread, s, s->pool)) != APR_SUCCESS) {
         abbey_err_set(err, "cannot start the renewer thread");
+        return rv;
+    }
+    __atomic_store_n(&s->redeliver_stop, 0, __ATOMIC_RELEASE);
+    if (s->spool &&
+        (rv = apr_thread_create(&s->redeliverer, NULL, redeliver_thread, s, s->pool)) !=
+            APR_SUCCESS) {
+        abbey_err_set(err, "cannot start the spool's re-delivery thread");
+        s->opts.workers = 0; /* nothing else to join */
         return rv;
     }
     for (int i = 0; i < n; i++) {
@@ -365,6 +407,11 @@ void slave_join(slave_t *s)
         __atomic_store_n(&s->renew_stop, 1, __ATOMIC_RELEASE);
         apr_thread_join(&trv, s->renewer);
         s->renewer = NULL;
+    }
+    if (s->redeliverer) {
+        __atomic_store_n(&s->redeliver_stop, 1, __ATOMIC_RELEASE);
+        apr_thread_join(&trv, s->redeliverer);
+        s->redeliverer = NULL;
     }
     apr_thread_mutex_lock(s->lock);
     if (s->cfg && --s->cfg->refs == 0)

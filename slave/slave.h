@@ -5,7 +5,8 @@
  * hash), the leases in progress (which the renewer keeps alive) and the stop
  * flag (slave.c). Worker threads (worker.c) each loop lease -> read ->
  * deliver (deliver.c) -> complete with their own HTTP client, engines and
- * buffers; the renewer thread (slave_renew_pass) extends their leases.
+ * buffers; the renewer thread (slave_renew_pass) extends their leases; the
+ * re-delivery thread sends what the spool (spool.c) holds.
  * main.c parses the command line, fetches the first config, starts the
  * threads and turns SIGTERM/SIGINT into slave_request_stop.
  *
@@ -37,7 +38,7 @@ typedef struct slave_opts_t {
     const char **labels;
     int nlabels;
     int workers;           /* >= 1 */
-    const char *spool_dir; /* accepted; used by the spooling stage */
+    const char *spool_dir; /* the spool (slave_spool_open); NULL: no spooling */
     const char *token;     /* the bearer token (NULL: none) */
     int poll_ms;           /* idle wait between lease calls */
     int retry_ms;          /* pause before the one retry of a failed call */
@@ -78,6 +79,9 @@ typedef struct slave_t {
     const char *config_url, *lease_url, *renew_url, *complete_url; /* the primary's calls */
     hclient_t *renew_client;                                       /* the renewer's */
     apr_thread_t *renewer;
+    struct spool_t *spool;      /* NULL: no spooling (slave_spool_open) */
+    apr_thread_t *redeliverer;  /* the spool's re-delivery thread */
+    int redeliver_stop;         /* its stop (atomic) */
     apr_thread_t **threads;
     struct worker_t **workers;
 } slave_t;
@@ -150,9 +154,15 @@ int slave_sleep(slave_t *s, int64_t ms);
 void slave_request_stop(slave_t *s);
 int slave_stopping(slave_t *s);
 
-/* Start the worker threads and the renewer; slave_join waits for the
- * workers (after slave_request_stop they finish their lease and return),
- * then stops the renewer and releases everything the threads held. */
+/* Open opts.spool_dir as the slave's spool (picking up the segments already
+ * there) before slave_start / worker_once use it. APR status with the reason
+ * in err when the directory cannot be created or read. */
+apr_status_t slave_spool_open(slave_t *s, abbey_err_t *err);
+
+/* Start the worker threads, the renewer and (with a spool) the re-delivery
+ * thread; slave_join waits for the workers (after slave_request_stop they
+ * finish their lease and return), then stops the renewer and the
+ * re-delivery thread and releases everything the threads held. */
 apr_status_t slave_start(slave_t *s, abbey_err_t *err);
 void slave_join(slave_t *s);
 

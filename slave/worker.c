@@ -6,7 +6,9 @@
  * partial, hands the range to deliver.c, and completes the lease with what
  * docs/CLUSTER.md lists. An http(s) source is read the same way through a
  * reader that asks the server for ranges. An expand lease globs its pattern
- * and reports the paths. Any failure before the completion leaves the lease
+ * and reports the paths. A master that will not take its frame gets it
+ * through the spool ("spooled" in the completion's deliveries). Each lease
+ * request carries the spool's backlog. Any failure before the completion leaves the lease
  * to expire: the range is then read again by whoever takes the task, and
  * masters answer duplicate for what they already have. */
 #include <apr_allocator.h>
@@ -23,6 +25,7 @@
 #include "slave.h"
 #include "source.h"
 #include "source_http.h"
+#include "spool.h"
 
 /* What a read lease did: the fields of its completion. */
 typedef struct outcome_t {
@@ -293,9 +296,11 @@ static apr_status_t read_http(worker_t *w, engine_t *e, partial_t *p, const slav
     return rv;
 }
 
-/* Frames of [o->start, o->end) to every master. 0 when all took it. */
+/* Frames of [o->start, o->end) to every master (a frame one will not take
+ * goes to the spool). 0 when all took it or it was spooled; *results gets
+ * each master's result. */
 static int deliver(worker_t *w, const slave_lease_t *l, const rules_job_t *job, engine_t *e,
-                   const partial_t *p, const outcome_t *o)
+                   const partial_t *p, const outcome_t *o, deliver_result_t **results)
 {
     const rules_config_t *cfg = w->cfg->rules;
     deliver_t d;
@@ -314,9 +319,11 @@ static int deliver(worker_t *w, const slave_lease_t *l, const rules_job_t *job, 
     d.io = &w->io;
     d.pool = w->task_pool;
     d.retry_ms = w->s->opts.retry_ms;
+    d.spool = w->s->spool;
     d.frame = &w->frame;
     d.resp = &w->resp;
     d.results = apr_pcalloc(w->task_pool, sizeof *d.results * (size_t)cfg->nmasters);
+    *results = d.results;
     return deliver_range(&d, p, o->start, o->end);
 }
 
@@ -329,6 +336,7 @@ static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job
     abbey_err_t err;
     apr_status_t rv;
     json_t *deliveries, *root;
+    deliver_result_t *results;
     int failed;
 
     if (!w->engines[job->index]) {
@@ -350,7 +358,7 @@ static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job
     }
     deliveries = json_object();
     if (o.end > o.start) {
-        if ((failed = deliver(w, l, job, e, p, &o)) != 0) {
+        if ((failed = deliver(w, l, job, e, p, &o, &results)) != 0) {
             log_msg("lease %" PRIu64 " (%s %s#%s [%" PRIu64 ", %" PRIu64 ")): not completed: "
                     "%d master(s) did not take their frames; the lease will expire and the "
                     "range be read again",
@@ -360,7 +368,8 @@ static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job
             return;
         }
         for (int m = 0; m < cfg->nmasters; m++)
-            json_object_set_new(deliveries, cfg->masters[m].name, json_string("ok"));
+            json_object_set_new(deliveries, cfg->masters[m].name,
+                                json_string(results[m] == DELIVER_SPOOLED ? "spooled" : "ok"));
     }
     root = json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:s, s:I, s:I, s:I, s:o}", "slave",
                      w->s->opts.name, "lease", (json_int_t)l->id, "instance", o.instance, "start",
@@ -481,9 +490,15 @@ int worker_once(worker_t *w)
     apr_pool_clear(w->task_pool);
     for (int k = 0; k < s->opts.nlabels; k++)
         json_array_append_new(labels, json_string(s->opts.labels[k]));
-    rv = post_json(w, s->lease_url,
-                   json_pack("{s:s, s:o, s:i}", "slave", s->opts.name, "labels", labels, "max", 1),
-                   0, &err);
+    root = json_pack("{s:s, s:o, s:i}", "slave", s->opts.name, "labels", labels, "max", 1);
+    if (s->spool) { /* the backlog, for the primary's status */
+        spool_backlog_t b;
+        spool_backlog(s->spool, slave_now_ms(), &b);
+        json_object_set_new(root, "spool",
+                            json_pack("{s:I, s:I, s:I}", "frames", (json_int_t)b.frames, "bytes",
+                                      (json_int_t)b.bytes, "oldest_ms", (json_int_t)b.oldest_ms));
+    }
+    rv = post_json(w, s->lease_url, root, 0, &err);
     if (rv != APR_SUCCESS)
         return primary_trouble(w, err.msg);
     if (w->resp.status != 200)
