@@ -644,7 +644,8 @@ int64_t spool_redeliver_pass(spool_t *sp, hclient_t *hc, const rules_config_t *c
     snap = malloc(sizeof *snap * (size_t)(n ? n : 1));
     if (!snap)
         abort(); /* out of memory */
-    memcpy(snap, sp->segs, sizeof *snap * (size_t)n);
+    if (n)
+        memcpy(snap, sp->segs, sizeof *snap * (size_t)n);
     apr_thread_mutex_unlock(sp->lock);
     memset(&k, 0, sizeof k);
     k.sp = sp;
