@@ -313,6 +313,7 @@ static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const par
     ranges_add(rs, h->start, h->end);
     if (p) {
         partial_merge(p->totals, s);
+        j->period_changed = 1;
         if (p->final_exported)
             p->dirty = 1;
     } else {

@@ -152,7 +152,8 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  *             structure started counting: merger creation, the job's arrival in a
  *             reloaded config, or its last structural change, merger_set_config),
  *             "last_closed_round","last_exported_round" (null: none),
- *             "period_reports_stale" (a throttled export is pending: merger_set_period_interval),
+ *             "period_reports_stale" (the totals changed since the period-scope files were
+ *             last written: see merger_set_period_interval),
  *             "rounds_exported","rounds_amended","rounds_incomplete",
  *             "pending_rounds":[r...] (closed, not yet exported),
  *             "partials":{...as above}, "lines","bad_lines","bytes","sources"}]}

@@ -165,9 +165,9 @@ void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp)
                     m->last_now - j->period_render_ms >= m->period_every_ms;
     if (render_period && latest_period) {
         j->period_render_ms = m->last_now;
-        j->period_stale = 0;
-    } else if (latest_period) {
-        j->period_stale = 1;
+        j->period_stale = j->period_changed = 0;
+    } else if (latest_period && j->period_changed) {
+        j->period_stale = 1; /* unchanged totals need no new rendering */
     }
     for (int i = 0; owns_reports(j) && i < j->job->nreports; i++) {
         const rules_report_t *r = &j->job->reports[i];
@@ -240,7 +240,7 @@ static void render_latest_period(merger_t *m, mjob_t *j, int64_t now_ms, apr_poo
     const char *jdir = apr_pstrcat(tp, m->dir, "/", j->job->name, NULL);
     mperiod_t *p = j->nperiods ? &j->periods[j->nperiods - 1] : NULL;
     int n = 0;
-    j->period_stale = 0;
+    j->period_stale = j->period_changed = 0;
     j->period_render_ms = now_ms;
     for (int i = 0; p && i < j->job->nreports; i++) {
         const rules_report_t *r = &j->job->reports[i];

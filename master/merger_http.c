@@ -38,7 +38,7 @@ static json_t *job_json(const mjob_t *j)
     json_object_set_new(o, "name", json_string(j->job->name));
     json_object_set_new(o, "round_ms", json_integer(j->round_ms));
     json_object_set_new(o, "counting_since_ms", json_integer(j->since_ms));
-    json_object_set_new(o, "period_reports_stale", json_boolean(j->period_stale));
+    json_object_set_new(o, "period_reports_stale", json_boolean(j->period_changed));
     json_object_set_new(o, "last_closed_round",
                         j->any_closed ? json_integer((json_int_t)j->last_closed) : json_null());
     json_object_set_new(o, "last_exported_round",

@@ -77,7 +77,8 @@ typedef struct mjob_t {
     uint64_t gen;     /* structure generation: changes when the structure does */
     int64_t since_ms; /* wall clock when the current structure started */
     int64_t changed_ms; /* since_ms of a structure that replaced another, else 0 */
-    int period_stale;      /* a round export skipped the period reports (throttled) */
+    int period_changed;    /* frames merged into the totals since they were last rendered */
+    int period_stale;      /* a round export skipped changed period reports (throttled) */
     int64_t period_render_ms; /* when the period reports were last rendered (0: never) */
 } mjob_t;
 

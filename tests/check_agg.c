@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "agg.h"
 #include "agg_int.h"
 
@@ -1122,10 +1123,7 @@ static Suite *agg_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(agg_suite());
     int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(agg_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "assign.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -335,10 +336,7 @@ static Suite *assign_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(assign_suite());
     int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(assign_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "engine.h"
 #include "rules.h"
 #include "value.h"
@@ -240,10 +241,7 @@ static Suite *engine_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(engine_suite());
     int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(engine_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

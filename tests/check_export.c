@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "engine.h"
 #include "export.h"
 #include "rules.h"
@@ -174,10 +175,7 @@ static Suite *export_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(export_suite());
     int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(export_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -14,6 +14,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 
+#include "check_run.h"
 #include "expr.h"
 #include "expr_int.h" /* only to check that regexes are JIT-compiled */
 #include "format.h"
@@ -1006,10 +1007,7 @@ static Suite *expr_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(expr_suite());
     int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(expr_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

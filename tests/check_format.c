@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "check_run.h"
 #include "format.h"
 
 #ifndef ABBEY_SRCDIR
@@ -951,11 +952,9 @@ static Suite *format_suite(void)
 
 int main(void)
 {
+    int failed;
     apr_initialize();
-    SRunner *sr = srunner_create(format_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(format_suite());
     apr_terminate();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

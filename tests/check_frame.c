@@ -13,6 +13,7 @@
 
 #include <apr_general.h>
 
+#include "check_run.h"
 #include "frame.h"
 #include "rules.h"
 #include "value.h"
@@ -840,13 +841,9 @@ static Suite *frame_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
     int failed;
     apr_initialize();
-    sr = srunner_create(frame_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(frame_suite());
     apr_terminate();
-    return failed ? 1 : 0;
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -27,6 +27,7 @@
 
 #include <apr_general.h>
 
+#include "check_run.h"
 #include "buf.h"
 #include "engine.h"
 #include "frame.h"
@@ -820,10 +821,7 @@ static Suite *framelog_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(framelog_suite());
     int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(framelog_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "http_client.h"
 #include "httpd.h"
 #include "token.h"
@@ -917,13 +918,9 @@ static Suite *http_suite(void)
 int main(void)
 {
     int failed;
-    SRunner *sr;
     apr_initialize();
     hclient_global_init();
-    sr = srunner_create(http_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(http_suite());
     curl_global_cleanup();
     apr_terminate();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

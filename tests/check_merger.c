@@ -27,6 +27,7 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
+#include "check_run.h"
 #include "engine.h"
 #include "export.h"
 #include "frame.h"
@@ -1733,14 +1734,10 @@ static Suite *merger_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
     int failed;
     apr_initialize();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    sr = srunner_create(merger_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(merger_suite());
     curl_global_cleanup();
     apr_terminate();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -9,6 +9,7 @@
 
 #include <apr_general.h>
 
+#include "check_run.h"
 #include "partial.h"
 #include "ptable.h"
 #include "rules.h"
@@ -451,13 +452,9 @@ static Suite *ptable_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
     int failed;
     apr_initialize();
-    sr = srunner_create(ptable_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(ptable_suite());
     apr_terminate();
-    return failed ? 1 : 0;
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

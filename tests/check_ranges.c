@@ -13,6 +13,7 @@
 
 #include <apr_general.h>
 
+#include "check_run.h"
 #include "ranges.h"
 
 #define U 400 /* oracle universe, in bytes */
@@ -266,13 +267,9 @@ static Suite *ranges_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
     int failed;
     apr_initialize();
-    sr = srunner_create(ranges_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(ranges_suite());
     apr_terminate();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

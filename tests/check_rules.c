@@ -18,6 +18,7 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
+#include "check_run.h"
 #include "rules.h"
 
 static apr_pool_t *pool;
@@ -646,10 +647,7 @@ static Suite *rules_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(rules_suite());
     int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(rules_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "http_client.h"
 #include "httpd.h"
 #include "rules.h"
@@ -1656,9 +1657,7 @@ static Suite *sched_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(sched_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed;
+    failed = check_run(sched_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

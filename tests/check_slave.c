@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "deliver.h"
 #include "frame.h"
 #include "http_client.h"
@@ -1715,11 +1716,8 @@ static Suite *slave_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(slave_suite());
     int failed;
     hclient_global_init();
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(slave_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

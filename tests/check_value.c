@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "buf.h"
 #include "value.h"
 
@@ -249,10 +250,7 @@ static Suite *value_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(value_suite());
     int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = check_run(value_suite());
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

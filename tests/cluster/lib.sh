@@ -89,15 +89,14 @@ api() {
     curl -sS --max-time 5 -H "Authorization: Bearer $TOKEN" "$@" "http://127.0.0.1:$port$path"
 }
 
-# wait_for SECONDS COMMAND...: poll every 0.2 s until COMMAND succeeds; 1 on timeout
+# wait_for SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds; 1 after SECONDS
 wait_for() {
-    local limit=$(($1 * 5)) i=0; shift
-    while [ $i -lt $limit ]; do
+    local end=$(($(date +%s) + $1)); shift
+    while :; do
         "$@" >/dev/null 2>&1 && return 0
+        [ "$(date +%s)" -lt "$end" ] || return 1
         sleep 0.2
-        i=$((i + 1))
     done
-    return 1
 }
 
 # json PORT PATH EXPR: evaluate a python expression over the JSON answer (bound to j)
@@ -105,33 +104,25 @@ json() {
     api "$1" "$2" | python3 -c 'import json, sys; j = json.load(sys.stdin); print(eval(sys.argv[1]))' "$3"
 }
 
-# settled PRIMARY_PORT BYTES MASTER_PORT...: the primary has committed BYTES over all read
-# tasks and holds no lease, and, two rounds after that, every master (the primary
-# included) has exported every round the primary closed, with none pending
+# settled PRIMARY_PORT BYTES MASTER_PORT...: (checked once; poll it with wait_for) the
+# primary has committed BYTES over all read tasks and holds no lease, and every master (the
+# primary included) has no closed round left to export and has written its running-total
+# files since the last frame it merged (masters write them every --export-every)
 settled() {
-    local pport=$1 bytes=$2 last; shift 2
-    last=$(api "$pport" /v1/status | python3 -c '
+    local pport=$1 bytes=$2 mp; shift 2
+    api "$pport" /v1/status | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 jobs = j["scheduler"]["jobs"]
 done = sum(s["offset"] for job in jobs for s in job["sources"] if s.get("kind") == "read")
 leases = sum(len(job["leases"]) for job in jobs)
-if done != int(sys.argv[1]) or leases:
-    sys.exit(1)
-print(min((job["last_closed"] or {}).get("round", 0) for job in jobs))' "$bytes") || return 1
-    wait_for 30 exported "$((last + 2))" "$pport" "$@"
-}
-
-# exported ROUND MASTER_PORT...: every master has exported rounds up to ROUND, none
-# pending, and its running-total files are fresh (masters write them every --export-every)
-exported() {
-    local r=$1 mp; shift
-    for mp in "$@"; do
+sys.exit(0 if done == int(sys.argv[1]) and not leases else 1)' "$bytes" || return 1
+    for mp in "$pport" "$@"; do
         api "$mp" /v1/status | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
-ok = all(job["last_exported_round"] >= int(sys.argv[1]) and not job["pending_rounds"]
-         and not job["period_reports_stale"] for job in j["merger"]["jobs"])
-sys.exit(0 if ok else 1)' "$r" || return 1
+ok = all(not job["pending_rounds"] and not job["period_reports_stale"]
+         for job in j["merger"]["jobs"])
+sys.exit(0 if ok else 1)' || return 1
     done
 }

@@ -135,13 +135,13 @@ check "the whole frames before the tear are delivered (duplicate)" grep -q "torn
 check "the torn copy is left in place" [ -f "$T/torn.spool" ]
 
 # m2 exports what it got from the spool: equal to the standalone run, every line counted
-last_closed() {
-    api "$P1" /v1/status | python3 -c '
+m2_written() { # m2 has exported every closed round and written its totals since its last merge
+    api "$P2" /v1/status | python3 -c '
 import json, sys
-print(min((job["last_closed"] or {}).get("round", 0) for job in json.load(sys.stdin)["scheduler"]["jobs"]))'
+sys.exit(0 if all(not j["pending_rounds"] and not j["period_reports_stale"]
+                  for j in json.load(sys.stdin)["merger"]["jobs"]) else 1)'
 }
-r=$(last_closed)
-if ! wait_for 30 exported "$((r + 2))" "$P2"; then
+if ! wait_for 30 m2_written; then
     fail "m2 did not export within 30 s"
     api "$P2" /v1/status
     finish
