@@ -9,7 +9,10 @@
  * magic, CRC, lengths) is reported with the file and byte offset, skipped
  * to the next place the magic appears, and the walk goes on from there.
  * Every skipped byte range is reported: nothing is lost silently.
- * A writer or reader is used by one thread at a time.
+ * A writer or reader is used by one thread at a time, except that
+ * framelog_sync may run while another thread appends (the master's journal
+ * does its group-commit fsync outside its lock; both only use the file
+ * descriptor, which never changes).
  * Processes that append ignore SIGXFSZ (signal(SIGXFSZ, SIG_IGN), as the
  * slave's and master's main do) so a file size limit is an EFBIG error that
  * framelog_append reports, not the death of the process. */

@@ -17,10 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "http_client.h"
 #include "httpd.h"
 #include "log.h"
 #include "master.h"
+#include "repair.h"
 #include "merger.h"
 #include "scheduler.h"
 #include "token.h"
@@ -55,6 +57,8 @@ typedef struct cluster_t {
     rules_config_t *cfg;         /* the config served / in use */
     merger_t *merger;
     sched_t *sched;
+    durable_t *durable;          /* journals and checkpoints (durable.h) */
+    repair_t *repair;            /* gap repair requests (repair.h); NULL: off */
     httpd_t *httpd;
     hclient_t *client;           /* main thread's */
     hclient_t *health_client;    /* the health thread's (made before it starts) */
@@ -120,6 +124,8 @@ static void h_status(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     apr_thread_mutex_unlock(c->lock);
     buf_put(b, "],\"merger\":", 11);
     merger_status_json(c->merger, b);
+    buf_put(b, ",\"durability\":", 14);
+    durable_status_json(c->durable, b);
     if (c->sched) {
         buf_put(b, ",\"scheduler\":", 13);
         sched_status_json(c->sched, now, b);
@@ -263,6 +269,8 @@ static int install_config(cluster_t *c, rules_config_t *cfg)
     if (c->sched)
         sched_announce_config(c->sched, cfg->hash_hex);
     log_msg("config %s in use", cfg->hash_hex);
+    merger_tick(c->merger, now_ms()); /* the old structure's last exports, then a checkpoint */
+    durable_checkpoint_merger(c->durable, now_ms());
     return 0;
 }
 
@@ -383,8 +391,30 @@ static void run_loop(cluster_t *c)
             }
         }
         merger_tick(c->merger, now);
+        durable_tick(c->durable, now);
+        if (c->repair)
+            repair_tick(c->repair, now);
         apr_sleep(TICK_MS * 1000);
     }
+}
+
+/* Recover the merger (and the scheduler) from the data dir and attach the
+ * journals; on the primary, hand the merger the closed rounds it missed
+ * (closed after its checkpoint, before a crash: the callback fires once per
+ * round), then connect the callback. */
+static apr_status_t start_durable(cluster_t *c, abbey_err_t *err)
+{
+    durable_opts_t o = {c->opts->data_dir, c->opts->fsync, c->opts->checkpoint_every_ms, 0};
+    apr_status_t rv = durable_start(&o, c->merger, c->sched, now_ms(), c->pool, &c->durable, err);
+    if (rv != APR_SUCCESS || !c->sched)
+        return rv;
+    for (int j = 0; j < c->cfg->njobs; j++) {
+        const char *job = c->cfg->jobs[j].name;
+        sched_rounds(c->sched, job, (int64_t)merger_last_closed_round(c->merger, job),
+                     round_to_merger, c);
+    }
+    sched_on_round_closed(c->sched, round_to_merger, c);
+    return APR_SUCCESS;
 }
 
 int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
@@ -433,10 +463,16 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     if (c.primary) {
         sched_opts_t so = {0, opts->lease_bytes, 0};
         c.sched = sched_create(c.cfg, &so, pool);
-        sched_on_round_closed(c.sched, round_to_merger, &c);
         sched_register(c.sched, c.httpd);
         httpd_route(c.httpd, "GET", "/v1/config", 0, h_config, &c);
     }
+    if (start_durable(&c, &err) != APR_SUCCESS) {
+        log_msg("%s", err.msg);
+        return 2;
+    }
+    if (opts->repair_after_ms > 0)
+        c.repair = repair_create(c.merger, opts->name, c.sched, c.client, opts->primary,
+                                 opts->repair_after_ms, pool);
     if ((rv = httpd_start(c.httpd, host, port, opts->http_threads, &err)) != APR_SUCCESS) {
         log_msg("%s", err.msg);
         return 2;
@@ -449,6 +485,7 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     log_msg("stopping");
     httpd_stop(c.httpd);
     merger_flush(c.merger, now_ms());
+    durable_stop(c.durable);
     apr_thread_join(&rv, health);
     log_msg("stopped");
     return 0;

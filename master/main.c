@@ -53,6 +53,16 @@ static void usage(FILE *out)
           "      --export-every D   write the running-total (period scope) reports at most\n"
           "                         every D (default 10s; 0s: every round); round-scope\n"
           "                         reports are written every round, GET /v1/reports is live\n"
+          "      --fsync MODE       when the journal reaches the disk before a frame or a\n"
+          "                         completion is acknowledged: batch (default: group\n"
+          "                         commit, frames arriving together share one fsync),\n"
+          "                         always (one fsync per frame), never (the OS writes it\n"
+          "                         back: survives a crash of the process, not of the machine)\n"
+          "      --checkpoint-every D  write a checkpoint of the state (and drop the journal\n"
+          "                         before it) every D (default 60s), sooner when the\n"
+          "                         journal grew by 256M\n"
+          "      --repair-after D   ask for ranges a closed round lists but this master never\n"
+          "                         got, D after the round's deadline (default 60s; 0s: never)\n"
           "\n"
           "Signals (cluster): SIGTERM/SIGINT stop cleanly; SIGHUP makes the primary reload\n"
           "its rules file (an invalid file is refused, the old one kept).\n"
@@ -65,7 +75,7 @@ static void usage(FILE *out)
 }
 
 enum { OPT_CHECK = 256, OPT_STANDALONE, OPT_ONCE, OPT_HTTP_THREADS, OPT_LEASE_BYTES,
-       OPT_EXPORT_EVERY };
+       OPT_EXPORT_EVERY, OPT_FSYNC, OPT_CHECKPOINT_EVERY, OPT_REPAIR_AFTER };
 
 #define LEASE_BYTES_DEFAULT (256u << 20)
 
@@ -85,6 +95,9 @@ static const apr_getopt_option_t options[] = {
     {"http-threads", OPT_HTTP_THREADS, 1, "HTTP threads"},
     {"lease-bytes", OPT_LEASE_BYTES, 1, "lease byte cap"},
     {"export-every", OPT_EXPORT_EVERY, 1, "period export interval"},
+    {"fsync", OPT_FSYNC, 1, "journal fsync mode"},
+    {"checkpoint-every", OPT_CHECKPOINT_EVERY, 1, "checkpoint interval"},
+    {"repair-after", OPT_REPAIR_AFTER, 1, "gap repair delay"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
@@ -123,6 +136,17 @@ static int count_arg(const char *flag, const char *arg, int max)
     return (int)n;
 }
 
+/* A duration for flag (positive when positive is set) into *ms; -1 (with a message) otherwise. */
+static int duration_arg(const char *flag, const char *arg, int positive, int64_t *ms)
+{
+    if (val_parse_duration(arg, strlen(arg), ms) != 0 || *ms < 0 || (positive && *ms == 0)) {
+        fprintf(stderr, "abbey-master: %s: '%s' is not a%s duration such as 10s\n", flag, arg,
+                positive ? " positive" : "");
+        return -1;
+    }
+    return 0;
+}
+
 /* Parse argv into opts. Returns -1 to exit 0 (help), 0 to go on, 2 on bad usage. */
 static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, master_opts_t *opts)
 {
@@ -137,6 +161,9 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     opts->http_threads = 4;
     opts->lease_bytes = LEASE_BYTES_DEFAULT;
     opts->export_every_ms = 10000;
+    opts->fsync = JOURNAL_FSYNC_BATCH;
+    opts->checkpoint_every_ms = 60000;
+    opts->repair_after_ms = 60000;
     opts->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (opts->workers < 1)
         opts->workers = 1;
@@ -176,9 +203,21 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
             break;
         }
         case OPT_EXPORT_EVERY:
-            if (val_parse_duration(arg, strlen(arg), &opts->export_every_ms) != 0) {
-                fprintf(stderr, "abbey-master: --export-every: '%s' is not a duration such as "
-                                "10s\n", arg);
+            if (duration_arg("--export-every", arg, 0, &opts->export_every_ms) != 0)
+                return 2;
+            break;
+        case OPT_CHECKPOINT_EVERY:
+            if (duration_arg("--checkpoint-every", arg, 1, &opts->checkpoint_every_ms) != 0)
+                return 2;
+            break;
+        case OPT_REPAIR_AFTER:
+            if (duration_arg("--repair-after", arg, 0, &opts->repair_after_ms) != 0)
+                return 2;
+            break;
+        case OPT_FSYNC:
+            if (journal_fsync_parse(arg, &opts->fsync) != 0) {
+                fprintf(stderr, "abbey-master: --fsync: '%s' is not always, batch or never\n",
+                        arg);
                 return 2;
             }
             break;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "journal.h"
 #include "rules.h"
 
 typedef struct master_opts_t {
@@ -25,6 +26,9 @@ typedef struct master_opts_t {
     int http_threads;       /* --http-threads N (default 4) */
     uint64_t lease_bytes;   /* --lease-bytes N: the byte cap of one read lease (primary) */
     int64_t export_every_ms; /* --export-every D: period reports at most this often */
+    journal_fsync_t fsync;   /* --fsync always|batch|never */
+    int64_t checkpoint_every_ms; /* --checkpoint-every D */
+    int64_t repair_after_ms; /* --repair-after D (0: no gap repair) */
 } master_opts_t;
 
 /* Primary (opts->config) or secondary (opts->primary): serve, schedule, merge,

@@ -4,7 +4,10 @@
  * whether it is new (ranges.h), decodes a new one outside the lock into a
  * scratch partial, then under the lock checks the range again (another
  * thread may have merged it meanwhile) and merges the scratch into the
- * round's partial and the period's totals. This file also keeps the rounds
+ * round's partial and the period's totals. With a journal attached
+ * (merger_attach_journal) a new frame is appended to it right before it is
+ * merged, under the lock, and the answer waits for its commit, outside the
+ * lock. This file also keeps the rounds
  * and periods of each job (creation, retention, the primary's closed-round
  * info); exports are in merger_export.c, HTTP/status/metrics in merger_http.c. */
 #include "merger_int.h"
@@ -14,9 +17,16 @@
 #include <string.h>
 
 #include "frame.h"
+#include "journal.h"
 #include "log.h"
 
 #define MERGER_DECODE_TRIES 4 /* decodes of one frame across config reloads */
+
+/* What merger_accept waits for before it answers: a journal commit. */
+typedef struct commit_wait_t {
+    journal_t *jn;   /* NULL: nothing to wait for (no journal attached) */
+    uint64_t ticket; /* the frame's own, or the newest journaled one for a repeat */
+} commit_wait_t;
 
 /* ---- creation ----------------------------------------------------------- */
 
@@ -153,7 +163,7 @@ void merger_job_clear(mjob_t *j)
 
 /* The kept round r; created when absent and still within retention; NULL
  * when the round is no longer (or cannot be) kept. */
-static mround_t *round_get(merger_t *m, mjob_t *j, uint64_t r)
+mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r)
 {
     int at = 0;
     mround_t *rd;
@@ -231,6 +241,8 @@ const char *merger_result_name(merge_result_t r)
         return "duplicate";
     case MERGE_CONFLICT:
         return "conflict";
+    case MERGE_UNAVAILABLE:
+        return "unavailable";
     default:
         return "rejected";
     }
@@ -268,6 +280,14 @@ static merge_result_t result_of(ranges_verdict_t v)
     return v == RANGES_COVERED ? MERGE_DUPLICATE : MERGE_CONFLICT;
 }
 
+/* Under the lock, for a duplicate or a conflict: the answer names ranges
+ * this master has, which may be the newest journaled frame's: wait for it. */
+static void wait_newest(const merger_t *m, commit_wait_t *w)
+{
+    w->jn = m->journal;
+    w->ticket = m->last_ticket;
+}
+
 /* Under the lock: an emptied-on-take scratch partial of j (the taker clears it). */
 static partial_t *scratch_take(merger_t *m, mjob_t *j)
 {
@@ -301,7 +321,7 @@ static int check_owned(const merger_t *m, const mjob_t *j, const partial_t *p, a
 /* Under the lock: merge the decoded frame into its round and period, record its range. */
 static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const partial_t *s)
 {
-    mround_t *rd = round_get(m, j, h->round);
+    mround_t *rd = merger_round_get(m, j, h->round);
     int64_t pid = merger_period_of(j, h->round);
     mperiod_t *p = merger_period_get(m, j, pid);
     ranges_t *rs = apr_hash_get(j->sources, h->source, APR_HASH_KEY_STRING);
@@ -336,6 +356,28 @@ static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const par
     j->bytes += h->bytes;
 }
 
+/* Under the lock, for a new range: journal the frame (when a journal is
+ * attached), then merge it. A failed append merges nothing. */
+static merge_result_t merge_journaled(merger_t *m, mjob_t *j, const uint8_t *frame, size_t len,
+                                      const frame_header_t *h, const partial_t *s, commit_wait_t *w,
+                                      abbey_err_t *err)
+{
+    uint64_t ticket = 0;
+
+    if (m->journal) {
+        if (journal_append(m->journal, frame, len, &ticket, err) != APR_SUCCESS) {
+            abbey_err_prefix(err, "not merged, the journal cannot take the frame");
+            j->c.unavailable++;
+            return MERGE_UNAVAILABLE;
+        }
+        m->last_ticket = ticket;
+        w->jn = m->journal;
+        w->ticket = ticket;
+    }
+    merge_new(m, j, h, s);
+    return MERGE_MERGED;
+}
+
 /* Checks that need only the header; 0 when the frame may go on. */
 static int check_header(const merger_t *m, const mjob_t *j, const frame_header_t *h,
                         abbey_err_t *err)
@@ -359,8 +401,9 @@ static int check_header(const merger_t *m, const mjob_t *j, const frame_header_t
  * reload): then *retry is set and nothing is counted. */
 static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
                                   const frame_header_t *h, merger_conflict_t *conflict, int *retry,
-                                  abbey_err_t *err)
+                                  commit_wait_t *w, abbey_err_t *err)
 {
+    merge_result_t r = MERGE_REJECTED;
     frame_header_t h2;
     size_t flen = 0;
     const rules_job_t *job;
@@ -384,6 +427,8 @@ static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
     }
     v = range_verdict(j, h, conflict);
     s = v == RANGES_NEW ? scratch_take(m, j) : NULL;
+    if (v != RANGES_NEW)
+        wait_newest(m, w);
     job = j->job;
     gen = j->gen;
     apr_thread_mutex_unlock(m->lock);
@@ -407,14 +452,39 @@ static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
         j->c.rejected++;
     } else {
         v = range_verdict(j, h, conflict);
-        if (v == RANGES_NEW)
-            merge_new(m, j, h, s);
+        if (v == RANGES_NEW) {
+            r = merge_journaled(m, j, frame, len, h, s, w, err);
+        } else {
+            wait_newest(m, w);
+            r = result_of(v);
+        }
     }
     scratch_give(j, s);
     apr_thread_mutex_unlock(m->lock);
-    if (rv != APR_SUCCESS)
-        return MERGE_REJECTED;
-    return v == RANGES_NEW ? MERGE_MERGED : result_of(v);
+    return r;
+}
+
+/* Outside the lock: an answer that says this master has a range waits until
+ * that range's frame is committed; a failed commit answers MERGE_UNAVAILABLE
+ * (the frame may be merged in memory, but is not durable). */
+static merge_result_t wait_commit(merger_t *m, const frame_header_t *h, merge_result_t r,
+                                  const commit_wait_t *w, abbey_err_t *err)
+{
+    mjob_t *j;
+
+    if (!w->jn || (r != MERGE_MERGED && r != MERGE_DUPLICATE && r != MERGE_CONFLICT))
+        return r;
+    if (journal_commit(w->jn, w->ticket, err) == APR_SUCCESS)
+        return r;
+    abbey_err_prefix(err, "the journal cannot make the frame durable");
+    apr_thread_mutex_lock(m->lock);
+    j = merger_job_locked(m, h->job);
+    if (j)
+        j->c.unavailable++;
+    else
+        m->unknown.unavailable++;
+    apr_thread_mutex_unlock(m->lock);
+    return MERGE_UNAVAILABLE;
 }
 
 static merge_result_t accept_frame(merger_t *m, const uint8_t *frame, size_t len,
@@ -430,6 +500,10 @@ static merge_result_t accept_frame(merger_t *m, const uint8_t *frame, size_t len
         abbey_err_prefix(err, "truncated frame");
     if (rv != APR_SUCCESS)
         return rejected(m);
+    if (h.flags & FRAME_FLAG_RECORD) {
+        abbey_err_set(err, "frame for job '%s' is a state record, not a partial", h.job);
+        return rejected(m);
+    }
     if (flen != len) {
         abbey_err_set(err, "%zu bytes after the frame (one frame per request)", len - flen);
         return rejected(m);
@@ -441,9 +515,10 @@ static merge_result_t accept_frame(merger_t *m, const uint8_t *frame, size_t len
     }
     for (int tries = 0; tries < MERGER_DECODE_TRIES; tries++) {
         int retry = 0;
-        merge_result_t r = accept_once(m, frame, len, &h, conflict, &retry, err);
+        commit_wait_t w = {NULL, 0};
+        merge_result_t r = accept_once(m, frame, len, &h, conflict, &retry, &w, err);
         if (!retry)
-            return r;
+            return wait_commit(m, &h, r, &w, err);
         if (conflict)
             conflict->n = 0;
     }
@@ -482,7 +557,7 @@ void merger_round_closed(merger_t *m, const char *job, const merger_round_t *r)
     if (!j->any_closed || r->round > j->last_closed)
         j->last_closed = r->round;
     j->any_closed = 1;
-    rd = round_get(m, j, r->round);
+    rd = merger_round_get(m, j, r->round);
     if (rd && !rd->closed) {
         rd->closed = 1;
         rd->primary_incomplete = r->incomplete != 0;

@@ -73,7 +73,9 @@ typedef enum merge_result_t {
     MERGE_MERGED,    /* new range: merged and recorded */
     MERGE_DUPLICATE, /* range already covered: acknowledged, not merged again */
     MERGE_CONFLICT,  /* range overlaps what this master has: see conflict */
-    MERGE_REJECTED   /* the frame is refused: reason in err */
+    MERGE_REJECTED,  /* the frame is refused: reason in err */
+    MERGE_UNAVAILABLE /* the journal could not take it (disk full, failed store):
+                         nothing merged, reason in err; HTTP 503, the sender retries */
 } merge_result_t;
 
 typedef struct merger_conflict_t {
@@ -85,7 +87,8 @@ typedef struct merger_conflict_t {
 
 /* Accept one frame (the body of POST /v1/partials: exactly one frame, len
  * bytes). MERGE_REJECTED with the reason in err for: a corrupt or truncated
- * frame (frame_peek / frame_decode's reason), bytes after the frame, an
+ * frame (frame_peek / frame_decode's reason), a record frame (a state
+ * record, not a partial), bytes after the frame, an
  * unknown job, a frame addressed to another master (header.master != self),
  * an empty or inverted range, a round whose start is beyond year 9999, or
  * rows for a rule group this master does not own. The frame is checked
@@ -96,7 +99,7 @@ typedef struct merger_conflict_t {
 merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
                              merger_conflict_t *conflict, abbey_err_t *err);
 
-/* Text of a result: "merged", "duplicate", "conflict", "rejected". */
+/* Text of a result: "merged", "duplicate", "conflict", "rejected", "unavailable". */
 const char *merger_result_name(merge_result_t r);
 
 typedef struct merger_range_t {
@@ -144,7 +147,8 @@ uint64_t merger_last_closed_round(merger_t *m, const char *job);
 int merger_report(merger_t *m, const char *job, const char *report, const char *format, buf_t *out);
 
 /* Append a JSON object to out:
- *   {"master", "partials":{"merged","duplicate","conflict","rejected","late","expired"},
+ *   {"master", "partials":{"merged","duplicate","conflict","rejected","unavailable","late",
+ *    "expired"},
  *    "frame_bytes":{"received","accepted"} (bodies of POST /v1/partials; accepted:
  *    merged or duplicate), "export_errors",
  *    "jobs":[{"name","round_ms",
@@ -161,7 +165,7 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
 void merger_status_json(merger_t *m, buf_t *out);
 
 /* Append Prometheus text lines, labelled master="<self>",job="<job>":
- * abbey_partials_total{...,result="merged|duplicate|conflict|rejected|late|expired"}
+ * abbey_partials_total{...,result="merged|duplicate|conflict|rejected|unavailable|late|expired"}
  * (counter; frames of unknown jobs under job=""), abbey_lines_total,
  * abbey_bad_lines_total, abbey_bytes_total (counters, merged frames),
  * abbey_rounds_exported_total (counter), abbey_round_lag_seconds (gauge:
@@ -203,7 +207,8 @@ int merger_set_config(merger_t *m, const rules_config_t *cfg, abbey_err_t *err);
 
 /* Register on httpd (before httpd_start):
  *   POST /v1/partials (body up to MERGER_MAX_BODY): 200 {"result":"merged"|"duplicate"};
- *     409 {"result":"conflict","ranges":[[a,b],...]}; 400 {"error":"<reason>"}
+ *     409 {"result":"conflict","ranges":[[a,b],...]}; 400 {"error":"<reason>"};
+ *     503 {"error":"<reason>"} (MERGE_UNAVAILABLE: the journal could not take it)
  *   GET /v1/reports/{job}/{report}[?format=csv|json]: 200 the report
  *     (text/csv or application/json); 404 / 400 {"error"}. */
 void merger_register(merger_t *m, httpd_t *httpd);
@@ -219,5 +224,61 @@ void merger_set_period_interval(merger_t *m, int64_t ms);
 /* Render and write every stale period report now (e.g. before exiting).
  * Returns the number of exports written. Thread-safe. */
 int merger_flush(merger_t *m, int64_t now_ms);
+
+/* ---- durability (merger_persist.c; docs/CLUSTER.md "Durability") --------------------- */
+
+struct journal_t;
+
+/* Recover the state from jn (journal.h, a fresh store, before any
+ * merger_accept): the newest whole checkpoint restores, per job of the
+ * current config, the source ranges, period totals, round partials, the
+ * round bookkeeping (closed ranges, deadlines, exported / incomplete flags,
+ * last closed and exported round) and the counters; then every journal frame
+ * goes through merger_accept's own path (frames the checkpoint already holds
+ * are duplicates by range: no special case). A checkpointed job missing from
+ * the config is dropped (logged); one whose structure changed keeps its
+ * ranges and counters and restarts its totals, as merger_set_config does
+ * (logged). Logs one summary line: checkpoint seq, frames, bytes, journal
+ * frames merged / duplicate / refused, damaged ranges, time. Call it before
+ * merger_attach_journal. Returns APR status with err when jn cannot be read. */
+apr_status_t merger_recover(merger_t *m, struct journal_t *jn, abbey_err_t *err);
+
+/* From now on a frame merger_accept finds new is appended to jn before it is
+ * merged (under the state lock, so the checkpoint cut is exact), and
+ * merger_accept returns only once it is committed (journal_commit); a
+ * duplicate or conflict answer also waits for the commit of the newest
+ * journaled frame (the ranges it names may be that frame's, and a slave
+ * re-sends only what a conflict says is missing). An append or commit
+ * failure gives MERGE_UNAVAILABLE: for a failed append nothing is merged.
+ * NULL detaches. */
+void merger_attach_journal(merger_t *m, struct journal_t *jn);
+
+/* Write a checkpoint of the whole state to jn: under the state lock,
+ * journal_rotate and serialize (a record frame of metadata, then one frame
+ * per kept period's totals and per kept round partial); outside it,
+ * journal_checkpoint. Returns APR status with err (the journal keeps every
+ * segment on failure). Thread-safe. */
+apr_status_t merger_checkpoint(merger_t *m, struct journal_t *jn, abbey_err_t *err);
+
+/* ---- gap repair (merger_gaps.c; docs/CLUSTER.md "Gap repair") ---------------------------- */
+
+/* A range a closed round lists that this master has not merged. */
+typedef struct merger_gap_t {
+    const char *job;
+    uint64_t round;
+    const char *source; /* "<path or url>#<instance>" */
+    uint64_t start, end;
+} merger_gap_t;
+
+/* Called for each gap (valid during the call only; under the state lock:
+ * fn must not call merger_*). */
+typedef void (*merger_gap_fn)(void *ctx, const merger_gap_t *g);
+
+/* Find the gaps of every kept round that the primary closed with a deadline
+ * at least after_ms before now_ms: the parts of its listed ranges this master
+ * has no frame for. Each gap goes to fn, at most max of them (oldest rounds
+ * first). Returns how many. Thread-safe. */
+int merger_gaps(merger_t *m, int64_t now_ms, int64_t after_ms, int max, merger_gap_fn fn,
+                void *ctx);
 
 #endif

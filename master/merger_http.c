@@ -1,7 +1,8 @@
 /* merger_http.c - what the merger shows: POST /v1/partials, GET /v1/reports/, status, metrics.
  *
  * The handlers are thin: they call merger_accept / merger_report and turn
- * the result into the answers docs/CLUSTER.md lists. Status and metrics are
+ * the result into the answers docs/CLUSTER.md lists (503 when the journal
+ * cannot take a frame). Status and metrics are
  * snapshots taken under the state lock; JSON is built with jansson. */
 #include "merger_int.h"
 
@@ -13,10 +14,10 @@
 
 static json_t *counts_json(const mcount_t *c)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "merged", (json_int_t)c->merged, "duplicate",
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "merged", (json_int_t)c->merged, "duplicate",
                      (json_int_t)c->duplicate, "conflict", (json_int_t)c->conflict, "rejected",
                      (json_int_t)c->rejected, "late", (json_int_t)c->late, "expired",
-                     (json_int_t)c->expired);
+                     (json_int_t)c->expired, "unavailable", (json_int_t)c->unavailable);
 }
 
 static void counts_add(mcount_t *dst, const mcount_t *src)
@@ -27,6 +28,7 @@ static void counts_add(mcount_t *dst, const mcount_t *src)
     dst->rejected += src->rejected;
     dst->late += src->late;
     dst->expired += src->expired;
+    dst->unavailable += src->unavailable;
 }
 
 static json_t *job_json(const mjob_t *j)
@@ -70,8 +72,8 @@ void merger_status_json(merger_t *m, buf_t *out)
     json_object_set_new(o, "master", json_string(m->self));
     json_object_set_new(o, "partials", counts_json(&all));
     json_object_set_new(o, "frame_bytes",
-                        json_pack("{s:I,s:I}", "received", (json_int_t)m->frame_bytes,
-                                  "accepted", (json_int_t)m->frame_bytes_accepted));
+                        json_pack("{s:I,s:I}", "received", (json_int_t)m->frame_bytes, "accepted",
+                                  (json_int_t)m->frame_bytes_accepted));
     json_object_set_new(o, "export_errors", json_integer((json_int_t)m->export_errors));
     json_object_set_new(o, "jobs", jobs);
     apr_thread_mutex_unlock(m->lock);
@@ -86,9 +88,11 @@ void merger_status_json(merger_t *m, buf_t *out)
 
 static void metric_counts(buf_t *out, const char *self, const char *job, const mcount_t *c)
 {
-    const char *names[6] = {"merged", "duplicate", "conflict", "rejected", "late", "expired"};
-    const uint64_t v[6] = {c->merged, c->duplicate, c->conflict, c->rejected, c->late, c->expired};
-    for (int i = 0; i < 6; i++)
+    const char *names[7] = {"merged", "duplicate", "conflict",   "rejected",
+                            "late",   "expired",   "unavailable"};
+    const uint64_t v[7] = {c->merged, c->duplicate, c->conflict,   c->rejected,
+                           c->late,   c->expired,   c->unavailable};
+    for (int i = 0; i < 7; i++)
         buf_printf(out, "abbey_partials_total{master=\"%s\",job=\"%s\",result=\"%s\"} %llu\n", self,
                    job, names[i], (unsigned long long)v[i]);
 }
@@ -167,6 +171,9 @@ static void on_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
             json_array_append_new(ranges, json_pack("[I,I]", (json_int_t)c->ranges[i][0],
                                                     (json_int_t)c->ranges[i][1]));
         answer_json(resp, 409, json_pack("{s:s,s:o}", "result", "conflict", "ranges", ranges));
+        return;
+    case MERGE_UNAVAILABLE: /* the sender keeps the frame and retries */
+        httpd_error(resp, 503, "%s", err.msg[0] ? err.msg : "the journal is unavailable");
         return;
     default:
         httpd_error(resp, 400, "%s", err.msg[0] ? err.msg : "frame rejected");

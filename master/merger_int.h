@@ -1,6 +1,7 @@
 /* merger_int.h - the merger's state, shared by merger.c (merging and bookkeeping),
- * merger_export.c (round and period exports), merger_http.c (HTTP, status, metrics)
- * and merger_config.c (adopting a reloaded config).
+ * merger_export.c (round and period exports), merger_http.c (HTTP, status, metrics),
+ * merger_config.c (adopting a reloaded config) and merger_persist.c (journal,
+ * checkpoints, recovery).
  *
  * Everything below m->lock is guarded by it. Per job: the source ranges,
  * the kept rounds (ascending by number) and the kept periods (ascending by
@@ -28,6 +29,7 @@
 
 typedef struct mcount_t {
     uint64_t merged, duplicate, conflict, rejected, late, expired;
+    uint64_t unavailable; /* answered MERGE_UNAVAILABLE (journal append or commit failed) */
 } mcount_t;
 
 typedef struct mround_t {
@@ -74,11 +76,11 @@ typedef struct mjob_t {
     uint64_t lines, bad_lines, bytes;
     partial_t *idle[MERGER_SCRATCH_IDLE]; /* scratch partials for decoding */
     int nidle;
-    uint64_t gen;     /* structure generation: changes when the structure does */
-    int64_t since_ms; /* wall clock when the current structure started */
-    int64_t changed_ms; /* since_ms of a structure that replaced another, else 0 */
-    int period_changed;    /* frames merged into the totals since they were last rendered */
-    int period_stale;      /* a round export skipped changed period reports (throttled) */
+    uint64_t gen;             /* structure generation: changes when the structure does */
+    int64_t since_ms;         /* wall clock when the current structure started */
+    int64_t changed_ms;       /* since_ms of a structure that replaced another, else 0 */
+    int period_changed;       /* frames merged into the totals since they were last rendered */
+    int period_stale;         /* a round export skipped changed period reports (throttled) */
     int64_t period_render_ms; /* when the period reports were last rendered (0: never) */
 } mjob_t;
 
@@ -107,6 +109,8 @@ struct merger_t {
     int64_t period_every_ms;       /* merger_set_period_interval; 0: every round */
     uint64_t frame_bytes;          /* bytes of every frame merger_accept was given */
     uint64_t frame_bytes_accepted; /* of them, frames merged or duplicate */
+    struct journal_t *journal;     /* merger_attach_journal; NULL: frames are not journaled */
+    uint64_t last_ticket;          /* journal ticket of the newest frame appended (0: none) */
 };
 
 /* merger.c */
@@ -119,6 +123,10 @@ void merger_job_clear(mjob_t *j);
 /* The job named name in the current config, or NULL; the caller holds m->lock. */
 mjob_t *merger_job_locked(merger_t *m, const char *name);
 int64_t merger_period_of(const mjob_t *j, uint64_t r);
+/* The kept round r; created (empty, with a partial when j->need_round) when
+ * absent and still within retention, dropping the oldest when full after its
+ * export; NULL when the round is no longer (or cannot be) kept. */
+mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r);
 /* The kept period id; created (empty) when absent, dropping the oldest when
  * full after its final export; NULL when older than every kept period. */
 mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id);
@@ -135,6 +143,12 @@ const char *merger_stamp(int64_t ms, apr_pool_t *pool);
 const rules_report_t *merger_owned_report(const merger_t *m, const mjob_t *j, const char *name);
 /* merger_job_locked taking m->lock itself (call without it). */
 mjob_t *merger_job(merger_t *m, const char *name);
+
+/* merger_persist.c */
+/* A 64-bit fingerprint of what merger_set_config compares to call a job's
+ * structure unchanged (groups, entries, reports, format fields, timing);
+ * cfg gives the masters' names. Equal structures give equal fingerprints. */
+uint64_t merger_job_fingerprint(const rules_config_t *cfg, const rules_job_t *job);
 
 /* Internal face of merger_report: *fmt_out receives the format rendered. */
 int merger_report_fmt(merger_t *m, const char *job, const char *report, const char *format,

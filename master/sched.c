@@ -4,7 +4,9 @@
  * (sched_advance: start the current round, expire leases, close rounds), does
  * its work, releases the lock, then delivers closed rounds to the callback
  * (sched_notify). Status, metrics and HTTP live in sched_status.c and sched_http.c;
- * adopting a reloaded config in sched_config.c. */
+ * adopting a reloaded config in sched_config.c; the journal, checkpoints and
+ * recovery in sched_persist.c (which applies journaled completions through
+ * sched_complete_apply, and replays round starts/closes through sched_advance). */
 #include "sched_int.h"
 
 #include <apr_strings.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "log.h"
 
 #define DEFAULT_LEASE_MS 30000
@@ -64,6 +67,18 @@ static sched_task_t *task_at(sched_job_t *job, int i)
     return APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
 }
 
+sched_task_t *sched_task_find(sched_job_t *job, sched_kind_t kind, const char *source)
+{
+    if (kind == SCHED_READ)
+        return task_by_path(job, source);
+    for (int i = 0; i < job->tasks->nelts; i++) {
+        sched_task_t *t = task_at(job, i);
+        if (t->kind == SCHED_EXPAND && strcmp(t->source, source) == 0)
+            return t;
+    }
+    return NULL;
+}
+
 /* ---- rounds ---- */
 
 void sched_round_unref(sched_rnd_t *r)
@@ -72,7 +87,7 @@ void sched_round_unref(sched_rnd_t *r)
         apr_pool_destroy(r->pool);
 }
 
-static void round_start(sched_t *s, sched_job_t *job, int64_t number)
+sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number, int ntasks)
 {
     apr_pool_t *p;
     apr_pool_create(&p, s->pool);
@@ -82,21 +97,29 @@ static void round_start(sched_t *s, sched_job_t *job, int64_t number)
     r->pub.start_ms = number * job->round_ms;
     r->pub.deadline_ms = r->pub.start_ms + (int64_t)s->opts.deadline_rounds * job->round_ms;
     r->ranges = apr_array_make(p, 8, sizeof(sched_range_t));
-    r->ntasks = job->tasks->nelts;
-    r->state = apr_palloc(p, (size_t)r->ntasks + 1);
-    r->last_range = apr_palloc(p, sizeof(int) * ((size_t)r->ntasks + 1));
+    r->ntasks = ntasks;
+    r->state = apr_pcalloc(p, (size_t)ntasks + 1); /* SCHED_NOT_DUE */
+    r->last_range = apr_palloc(p, sizeof(int) * ((size_t)ntasks + 1));
+    for (int i = 0; i < ntasks; i++)
+        r->last_range[i] = -1;
+    r->refs = 1;
+    return r;
+}
+
+static void round_start(sched_t *s, sched_job_t *job, int64_t number)
+{
+    sched_rnd_t *r = sched_round_new(s, job, number, job->tasks->nelts);
     for (int i = 0; i < r->ntasks; i++) {
         r->state[i] = task_at(job, i)->gone ? SCHED_NOT_DUE : SCHED_DUE;
         r->ndue += r->state[i] == SCHED_DUE;
-        r->last_range[i] = -1;
     }
-    r->refs = 1;
     sched_rnd_t **tail = &job->open;
     while (*tail)
         tail = &(*tail)->next;
     *tail = r;
     job->cur_round = number;
     job->next_start_ms = (number + 1) * job->round_ms;
+    s->nround_events++;
 }
 
 static sched_rnd_t *round_open(sched_job_t *job, int64_t number)
@@ -186,14 +209,21 @@ static void round_close(sched_t *s, sched_job_t *job, int64_t now)
         r->pub.missing = m;
         r->pub.nmissing = n;
     }
+    sched_round_keep(job, r);
+    s->nround_events++;
+    s->ckpt_due = 1;
+    if (s->on_closed)
+        pending_push(s, job, r);
+}
+
+void sched_round_keep(sched_job_t *job, sched_rnd_t *r)
+{
     if (job->nclosed == SCHED_ROUNDS_KEPT) {
         sched_round_unref(job->closed[job->closed_first]);
         job->closed_first = (job->closed_first + 1) % SCHED_ROUNDS_KEPT;
         job->nclosed--;
     }
     job->closed[(job->closed_first + job->nclosed++) % SCHED_ROUNDS_KEPT] = r;
-    if (s->on_closed)
-        pending_push(s, job, r);
 }
 
 /* Close the job's oldest open rounds while they are complete or past deadline. */
@@ -234,6 +264,7 @@ static void leases_expire(sched_t *s, int64_t now)
 /* Bring everything up to now: the current round of each job, expiries, closes. */
 void sched_advance(sched_t *s, int64_t now)
 {
+    uint64_t events = s->nround_events;
     for (int j = 0; j < s->njobs; j++) {
         sched_job_t *job = &s->jobs[j];
         /* next_start_ms is the current round's end, or after a round length
@@ -242,6 +273,7 @@ void sched_advance(sched_t *s, int64_t now)
             round_start(s, job, floor_div(now, job->round_ms)); /* missed rounds: never created */
     }
     leases_expire(s, now);
+    sched_repair_expire(s, now);
     for (int j = 0; j < s->njobs; j++) {
         if (s->jobs[j].ngone)
             sched_drop_tasks(s, &s->jobs[j]);
@@ -249,6 +281,8 @@ void sched_advance(sched_t *s, int64_t now)
     }
     if (s->ngone)
         sched_drop_jobs(s);
+    if (s->jn && s->nround_events != events)
+        sched_journal_advance(s, now); /* recovery replays it: rounds start and close alike */
 }
 
 /* Deliver pending closed rounds to the callback, outside the lock, in order.
@@ -317,7 +351,7 @@ static void slave_set_labels(sched_slave_t *v, const char *const *labels, int n)
     v->nlabels = n;
 }
 
-static int labels_fit(const sched_task_t *t, const char *const *have, int nhave)
+int sched_labels_fit(const sched_task_t *t, const char *const *have, int nhave)
 {
     for (int i = 0; i < t->nlabels; i++) {
         int found = 0;
@@ -353,6 +387,7 @@ static apr_status_t sched_cleanup(void *data)
         HASH_CLEAR(hh, s->jobs[j].by_path);
     free(s->pending);
     s->pending = NULL;
+    sched_repair_free_all(s);
     return APR_SUCCESS;
 }
 
@@ -372,6 +407,7 @@ sched_t *sched_create(const rules_config_t *cfg, const sched_opts_t *opts, apr_p
     if (s->opts.deadline_rounds <= 0)
         s->opts.deadline_rounds = DEFAULT_DEADLINE_ROUNDS;
     s->next_lease = 1;
+    s->repairs_tail = &s->repairs;
     snprintf(s->announced, sizeof s->announced, "%s", cfg->hash_hex);
     if (apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
         abort();
@@ -481,7 +517,9 @@ int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nl
     apr_thread_mutex_lock(s->lock);
     sched_advance(s, now_ms);
     slave_set_labels(slave_touch(s, slave, now_ms), labels, nlabels);
-    if (max > 0) {
+    if (max > 0)
+        n = sched_repair_grant(s, slave, labels, nlabels, max, now_ms, out);
+    if (max > n) {
         size_t total = 0;
         for (int j = 0; j < s->njobs; j++)
             total += (size_t)s->jobs[j].tasks->nelts;
@@ -492,7 +530,7 @@ int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nl
             for (int i = 0; i < job->tasks->nelts; i++) {
                 sched_task_t *t = task_at(job, i);
                 sched_rnd_t *r;
-                if (t->lease || t->gone || !labels_fit(t, labels, nlabels) ||
+                if (t->lease || t->gone || !sched_labels_fit(t, labels, nlabels) ||
                     !(r = task_due_round(job, t)))
                     continue;
                 c[nc++] = (cand_t){job, t, r->pub.round};
@@ -522,6 +560,8 @@ apr_status_t sched_renew(sched_t *s, const char *slave, uint64_t lease, int64_t 
         if (expires_ms)
             *expires_ms = l->expires_ms;
         s->n_renewed++;
+        rv = APR_SUCCESS;
+    } else if (!l && sched_repair_renew(s, slave, lease, now_ms, expires_ms) == 0) {
         rv = APR_SUCCESS;
     }
     apr_thread_mutex_unlock(s->lock);
@@ -656,39 +696,57 @@ static void complete_read(sched_job_t *job, sched_task_t *t, sched_rnd_t *r,
         t->size = c->size;
 }
 
+void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t round,
+                          const sched_completion_t *c, int64_t now_ms)
+{
+    sched_rnd_t *r = round_open(job, round);
+    if (t->kind == SCHED_EXPAND)
+        add_paths(s, job, t, c);
+    else
+        complete_read(job, t, r, c);
+    if (t->kind == SCHED_EXPAND || c->at_end)
+        round_mark_done(r, t);
+    record_counters(s, t, c);
+    s->n_completed++;
+    if (job->ngone)
+        sched_drop_tasks(s, job); /* this task, if it left the config */
+    rounds_close(s, job, now_ms);
+    if (s->ngone)
+        sched_drop_jobs(s); /* job may be freed here */
+}
+
 apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now_ms,
                             abbey_err_t *err)
 {
     sched_lrec_t *l = NULL;
     apr_status_t rv;
+    journal_t *jn = NULL;
+    uint64_t ticket = 0;
     apr_thread_mutex_lock(s->lock);
     sched_advance(s, now_ms);
     slave_touch(s, c->slave, now_ms);
     uint64_t id = c->lease;
     HASH_FIND(hh, s->leases, &id, sizeof(id), l);
-    if (!l || strcmp(l->slave, c->slave) != 0) {
+    if (c->repair) {
+        rv = sched_repair_complete(s, c, err); /* not journaled: masters ask again */
+    } else if (!l || strcmp(l->slave, c->slave) != 0) {
         abbey_err_set(err, "lease %" PRIu64 " is not yours (expired?)", c->lease);
         rv = APR_EINVAL;
-    } else if ((rv = complete_check(l, c, err)) == APR_SUCCESS) {
+    } else if ((rv = complete_check(l, c, err)) == APR_SUCCESS &&
+               (!(jn = s->jn) ||
+                (rv = sched_journal_completion(s, l, c, now_ms, &ticket, err)) == APR_SUCCESS)) {
+        /* journaled (when a journal is attached): now apply it */
         sched_task_t *t = l->task;
         sched_job_t *job = l->job;
-        sched_rnd_t *r = round_open(job, l->round);
-        if (t->kind == SCHED_EXPAND)
-            add_paths(s, job, t, c);
-        else
-            complete_read(job, t, r, c);
-        if (t->kind == SCHED_EXPAND || c->at_end)
-            round_mark_done(r, t);
-        record_counters(s, t, c);
+        int64_t round = l->round;
         lease_end(s, l);
-        s->n_completed++;
-        if (job->ngone)
-            sched_drop_tasks(s, job); /* this task, if it left the config */
-        rounds_close(s, job, now_ms);
-        if (s->ngone)
-            sched_drop_jobs(s); /* job may be freed here */
+        sched_complete_apply(s, job, t, round, c, now_ms);
     }
     apr_thread_mutex_unlock(s->lock);
+    if (rv == APR_SUCCESS && jn && journal_commit(jn, ticket, err) != APR_SUCCESS) {
+        abbey_err_prefix(err, "journal");
+        rv = APR_EGENERAL; /* applied, not durable: the store is failed (restart recovers) */
+    }
     sched_notify(s);
     return rv;
 }

@@ -3,7 +3,8 @@
  *
  * Bodies are parsed with jansson; every field's presence and type is checked
  * and a bad one answers 400 {"error": "field 'x' ..."} (unknown fields are
- * ignored). The handlers only translate: the work is sched.c's. */
+ * ignored); a completion the journal cannot take answers 503. The handlers
+ * only translate: the work is sched.c's. */
 #include "sched_int.h"
 
 #include <apr_time.h>
@@ -187,11 +188,17 @@ static int get_spool(json_t *root, int *has, int64_t v[3], httpd_resp_t *resp)
 
 static json_t *lease_json(const sched_lease_t *l)
 {
-    return json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I}", "id", (json_int_t)l->id,
-                     "job", l->job, "kind", l->kind == SCHED_READ ? "read" : "expand", "task",
-                     l->task, "source", l->source, "instance", l->instance, "start",
-                     (json_int_t)l->start, "cap", (json_int_t)l->cap, "round", (json_int_t)l->round,
-                     "expires_ms", (json_int_t)l->expires_ms);
+    static const char *const kinds[] = {"read", "expand", "repair"};
+    json_t *o = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I}", "id",
+                          (json_int_t)l->id, "job", l->job, "kind", kinds[l->kind], "task", l->task,
+                          "source", l->source, "instance", l->instance, "start",
+                          (json_int_t)l->start, "cap", (json_int_t)l->cap, "round",
+                          (json_int_t)l->round, "expires_ms", (json_int_t)l->expires_ms);
+    if (l->kind == SCHED_REPAIR) {
+        json_object_set_new(o, "end", json_integer((json_int_t)l->end));
+        json_object_set_new(o, "master", json_string(l->master));
+    }
+    return o;
 }
 
 void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms)
@@ -289,6 +296,7 @@ static int parse_completion(json_t *root, apr_pool_t *pool, sched_completion_t *
 {
     int64_t lease;
     const char **paths;
+    int repair;
     memset(c, 0, sizeof(*c));
     if (get_name(root, "slave", &c->slave, resp) < 0 ||
         get_int(root, "lease", 1, 1, &lease, resp) < 0 ||
@@ -303,8 +311,11 @@ static int parse_completion(json_t *root, apr_pool_t *pool, sched_completion_t *
         get_int(root, "bytes", 0, 0, &c->bytes, resp) < 0 ||
         get_deliveries(root, pool, c, resp) < 0 ||
         get_str_array(root, "paths", 0, SCHED_PATH_MAX - 1, (size_t)SCHED_MAX_TASKS, pool, &paths,
-                      &c->npaths, resp) < 0)
+                      &c->npaths, resp) < 0 ||
+        get_bool(root, "repair", &repair, resp) < 0 ||
+        get_str(root, "error", 0, 4096, &c->error, resp) < 0)
         return -1;
+    c->repair = repair == 1;
     c->lease = (uint64_t)lease;
     c->paths = paths;
     return 0;
@@ -323,8 +334,55 @@ void sched_http_complete(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp,
         if (rv == APR_SUCCESS)
             answer(resp, 200, json_pack("{s:b}", "ok", 1));
         else
-            httpd_error(resp, rv == APR_BADARG ? 400 : 409, "%s", err.msg);
+            httpd_error(resp,
+                        rv == APR_BADARG     ? 400
+                        : rv == APR_EGENERAL ? 503 /* the journal failed: the slave retries */
+                                             : 409,
+                        "%s", err.msg);
     }
+    json_decref(root);
+}
+
+/* ---- POST /v1/repair ---- */
+
+void sched_http_repair(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp)
+{
+    const char *master, *job;
+    json_t *root = parse_body(req, resp), *ranges, *x, *refused;
+    size_t i;
+    int queued = 0;
+    if (!root)
+        return;
+    ranges = json_object_get(root, "ranges");
+    if (get_name(root, "master", &master, resp) < 0 || get_name(root, "job", &job, resp) < 0) {
+        json_decref(root);
+        return;
+    }
+    if (!json_is_array(ranges)) {
+        httpd_error(resp, 400, "field 'ranges' must be an array of {source, start, end, round}");
+        json_decref(root);
+        return;
+    }
+    refused = json_array();
+    json_array_foreach(ranges, i, x) {
+        json_t *src = json_object_get(x, "source"), *a = json_object_get(x, "start"),
+               *b = json_object_get(x, "end"), *r = json_object_get(x, "round");
+        abbey_err_t err;
+        abbey_err_clear(&err);
+        if (!json_is_string(src) || !json_is_integer(a) || !json_is_integer(b) ||
+            !json_is_integer(r) || json_integer_value(a) < 0 || json_integer_value(r) < 0)
+            abbey_err_set(&err, "range %zu: needs source (string), start, end, round (integers >= 0)",
+                          i);
+        else if (sched_repair(s, job, master, json_string_value(src),
+                              (uint64_t)json_integer_value(a), (uint64_t)json_integer_value(b),
+                              json_integer_value(r), &err) == APR_SUCCESS) {
+            queued++;
+            continue;
+        }
+        json_array_append_new(refused, json_pack("{s:O?, s:O?, s:O?, s:s}", "source", src, "start",
+                                                 a, "end", b, "error", err.msg));
+    }
+    answer(resp, 200, json_pack("{s:i, s:o}", "queued", queued, "refused", refused));
     json_decref(root);
 }
 
@@ -390,6 +448,11 @@ static void h_complete(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     sched_http_complete(ctx, req, resp, wall_ms());
 }
 
+static void h_repair(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+{
+    sched_http_repair(ctx, req, resp);
+}
+
 static void h_rounds(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 {
     sched_http_rounds(ctx, httpd_query(req, "job"), httpd_query(req, "after"), resp);
@@ -401,4 +464,5 @@ void sched_register(sched_t *s, httpd_t *httpd)
     httpd_route(httpd, "POST", "/v1/lease/renew", JSON_BODY_MAX, h_renew, s);
     httpd_route(httpd, "POST", "/v1/complete", JSON_BODY_MAX, h_complete, s);
     httpd_route(httpd, "GET", "/v1/rounds", 0, h_rounds, s);
+    httpd_route(httpd, "POST", "/v1/repair", JSON_BODY_MAX, h_repair, s);
 }

@@ -1,6 +1,7 @@
 /* sched_int.h - the scheduler's internal state, shared by sched.c (tasks, leases,
  * rounds), sched_config.c (adopting a reloaded config), sched_status.c (status
- * JSON, metrics) and sched_http.c (handlers).
+ * JSON, metrics), sched_http.c (handlers) and sched_persist.c (journal,
+ * checkpoints, recovery).
  *
  * Everything below is guarded by sched_t.lock. Memory: tasks and their strings
  * live in sched_t.pool (a task dropped after a reload leaves the job's arrays,
@@ -12,6 +13,7 @@
 #define ABBEY_SCHED_INT_H
 
 #include <apr_tables.h>
+#include <jansson.h>
 #include <apr_thread_mutex.h>
 #include <uthash.h>
 
@@ -89,10 +91,28 @@ typedef struct sched_slave_t {
     UT_hash_handle hh; /* sched_t.slaves by name */
 } sched_slave_t;
 
+struct journal_t;
+
+/* What the last sched_recover did (sched_persist.c; logged, and read by tests). */
+typedef struct sched_recovery_stats_t {
+    uint64_t checkpoint_seq;               /* the checkpoint loaded, 0: none */
+    int tasks, open_rounds, closed_rounds; /* restored from it (jobs still in the config) */
+    int jobs_dropped, tasks_dropped;       /* in it, but no longer in the config */
+    uint64_t replayed;                     /* completion records applied again */
+    uint64_t skipped;                      /* completion records whose job or task is gone */
+    uint64_t mismatched;                   /* applied although instance/start differed (logged) */
+    uint64_t advances;                     /* round start/close records replayed */
+    uint64_t max_lease;                    /* the highest lease id the records name */
+    uint64_t damaged;                      /* damaged ranges the journal skipped */
+    int64_t elapsed_ms;
+} sched_recovery_stats_t;
+
 typedef struct sched_pending_t {
     const char *job; /* the job's name (config memory, which outlives the scheduler) */
     sched_rnd_t *round;
 } sched_pending_t;
+
+typedef struct sched_repair_t sched_repair_t; /* sched_repair.c */
 
 struct sched_t {
     apr_pool_t *pool;
@@ -112,6 +132,16 @@ struct sched_t {
     sched_pending_t *pending; /* closed rounds waiting for the callback (FIFO) */
     int npending, pending_head, pending_cap;
     int notifying; /* a thread is delivering pending rounds */
+    /* durability (sched_persist.c) */
+    struct journal_t *jn;             /* attached journal, or NULL */
+    uint64_t nround_events;           /* rounds started + closed so far (sched_advance compares) */
+    int ckpt_due;                     /* rounds closed since the last checkpoint */
+    const rules_config_t *ckpt_cfg;   /* the config of the last checkpoint (NULL: none yet) */
+    sched_recovery_stats_t recovered; /* the last sched_recover */
+    /* gap repair (sched_repair.c) */
+    sched_repair_t *repairs, **repairs_tail; /* FIFO: queued and leased repairs */
+    int nrepairs;
+    uint64_t n_repairs_queued, n_repairs_done, n_repairs_failed;
 };
 
 /* With the lock held: start due rounds, expire leases, close rounds (queued
@@ -133,6 +163,60 @@ sched_task_t *sched_task_add(sched_t *s, sched_job_t *job, sched_kind_t kind, co
 
 /* Drop one reference to a round (its pool goes with the last). */
 void sched_round_unref(sched_rnd_t *r);
+
+/* A new round numbered number of job, with its own pool (a subpool of s->pool)
+ * holding it: pub.round, start_ms and deadline_ms set from the job's round
+ * length, no ranges, room for ntasks task states (all SCHED_NOT_DUE, last_range
+ * -1), refs 1. Not linked anywhere. Cannot fail. */
+sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number, int ntasks);
+
+/* Put closed round r in job's kept window (its pub fields final), releasing the
+ * oldest kept one when the window is full. */
+void sched_round_keep(sched_job_t *job, sched_rnd_t *r);
+
+/* The task of job with this kind and source, or NULL. */
+sched_task_t *sched_task_find(sched_job_t *job, sched_kind_t kind, const char *source);
+
+/* With the lock held: apply completion c (already checked, or read back from
+ * the journal) to task t of job for round (the lease's round): commit the range,
+ * offset, instance and size (read) or add the paths (expand), mark the task
+ * done in that round when finished, add the counters, then drop what left the
+ * config and close the rounds it completes. t must hold no lease (end it first).
+ * The one place a completion changes the state: sched_complete and recovery
+ * both come here. job may be freed on return (a gone job). */
+void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t round,
+                          const sched_completion_t *c, int64_t now_ms);
+
+/* sched_persist.c, with the lock held and s->jn set: append completion c of
+ * lease l (checked, not yet applied) to the journal as one record frame.
+ * *ticket receives the journal ticket to commit after unlocking. APR_EGENERAL
+ * with "journal: <reason>" when it cannot be encoded or appended. */
+apr_status_t sched_journal_completion(sched_t *s, const sched_lrec_t *l,
+                                      const sched_completion_t *c, int64_t now_ms, uint64_t *ticket,
+                                      abbey_err_t *err);
+
+/* sched_persist.c, with the lock held and s->jn set: append an "advance to
+ * now_ms" record (sched_advance started or closed rounds). A failure is logged
+ * (the store is then failed: the next completion is refused with it). */
+void sched_journal_advance(sched_t *s, int64_t now_ms);
+
+/* 1 when every label of task t is among have. */
+int sched_labels_fit(const sched_task_t *t, const char *const *have, int nhave);
+
+/* sched_repair.c, all with the lock held (sched_repair itself takes it):
+ * grant up to max queued repairs to slave (labels fit) into out, returns how
+ * many; renew one (0, or -1: not this slave's repair lease); complete one (a
+ * completion with repair set: APR_EINVAL when the lease is not this slave's
+ * repair lease); put expired repair leases back in the queue; the "repairs"
+ * object of the status (queued, leased, asked, done, failed); free everything (the pool cleanup). */
+int sched_repair_grant(sched_t *s, const char *slave, const char *const *labels, int nlabels,
+                       int max, int64_t now_ms, sched_lease_t *out);
+int sched_repair_renew(sched_t *s, const char *slave, uint64_t id, int64_t now_ms,
+                       int64_t *expires_ms);
+apr_status_t sched_repair_complete(sched_t *s, const sched_completion_t *c, abbey_err_t *err);
+void sched_repair_expire(sched_t *s, int64_t now_ms);
+json_t *sched_repair_json(sched_t *s);
+void sched_repair_free_all(sched_t *s);
 
 /* sched_config.c, with the lock held and s->ngone > 0: drop the gone tasks that
  * hold no lease (each counts as done in the open rounds due it; later task ids

@@ -104,9 +104,10 @@ void sched_status_json(sched_t *s, int64_t now_ms, buf_t *out)
                                           (json_int_t)v->spool_oldest_ms));
         json_array_append_new(slaves, vo);
     }
+    json_t *repairs = sched_repair_json(s);
     apr_thread_mutex_unlock(s->lock);
     sched_notify(s);
-    json_t *root = json_pack("{s:o, s:o}", "jobs", jobs, "slaves", slaves);
+    json_t *root = json_pack("{s:o, s:o, s:o}", "jobs", jobs, "slaves", slaves, "repairs", repairs);
     json_dump_callback(root, dump_to_buf, out, JSON_COMPACT);
     json_decref(root);
 }

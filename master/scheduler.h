@@ -54,7 +54,7 @@ typedef struct sched_opts_t {
     int deadline_rounds;  /* a round's deadline in round lengths after its start; <= 0: 3 */
 } sched_opts_t;
 
-typedef enum sched_kind_t { SCHED_READ, SCHED_EXPAND } sched_kind_t;
+typedef enum sched_kind_t { SCHED_READ, SCHED_EXPAND, SCHED_REPAIR } sched_kind_t;
 
 /* One lease, as POST /v1/lease answers it. job and source point into the
  * scheduler's memory and stay valid while its pool lives. */
@@ -67,8 +67,11 @@ typedef struct sched_lease_t {
     char instance[SCHED_INSTANCE_MAX]; /* "" for a task no slave has named yet */
     uint64_t start;                    /* the committed offset */
     uint64_t cap;                      /* opts.lease_bytes */
-    int64_t round;                     /* the round the task is due for */
+    int64_t round;                     /* the round the task is due for (repair: the
+                                          round the range was completed in) */
     int64_t expires_ms;
+    uint64_t end;       /* repair: the range is [start, end) */
+    const char *master; /* repair: the one master to deliver to */
 } sched_lease_t;
 
 /* A completion (POST /v1/complete). Absent optional fields: NULL or -1.
@@ -90,6 +93,9 @@ typedef struct sched_completion_t {
     const char *const *delivery_results;
     int npaths; /* expand: the matching paths; npaths = -1: absent */
     const char *const *paths;
+    int repair;        /* "repair": true - the completion of a repair lease (instance,
+                          start, end, at_end, paths are ignored) */
+    const char *error; /* repair: why it could not be done (NULL: done) */
 } sched_completion_t;
 
 /* A byte range [start, end) of source "<path or url>#<instance>". */
@@ -143,7 +149,8 @@ apr_status_t sched_renew(sched_t *s, const char *slave, uint64_t lease, int64_t 
  *   APR_EINVAL   - conflict (HTTP 409): the lease is not an active lease of
  *                  this slave, or instance / start do not match the task's;
  *   APR_BADARG   - malformed (HTTP 400): a required field is missing, end < start,
- *                  an id is too long.
+ *                  an id is too long;
+ *   APR_EGENERAL - the journal could not take it (HTTP 503; sched_attach_journal).
  * err names the problem ("lease 17 is not yours (expired?)"). */
 apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now_ms,
                             abbey_err_t *err);
@@ -175,8 +182,8 @@ void sched_status_json(sched_t *s, int64_t now_ms, buf_t *out);
  * abbey_tasks{job}. */
 void sched_metrics(sched_t *s, buf_t *out);
 
-/* Route POST /v1/lease, POST /v1/lease/renew, POST /v1/complete (bodies up
- * to 1 MiB) and GET /v1/rounds to s. The handlers read the real clock. */
+/* Route POST /v1/lease, POST /v1/lease/renew, POST /v1/complete, POST
+ * /v1/repair (bodies up to 1 MiB) and GET /v1/rounds to s. The handlers read the real clock. */
 void sched_register(sched_t *s, httpd_t *httpd);
 
 /* Adopt cfg (which must outlive the scheduler; old configs are never freed by the caller).
@@ -218,7 +225,62 @@ void sched_announce_config(sched_t *s, const char *hash_hex);
 void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms);
 void sched_http_renew(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms);
 void sched_http_complete(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms);
+/* POST /v1/repair (docs/CLUSTER.md "Gap repair"): 200 {"queued", "refused"}. */
+void sched_http_repair(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp);
 /* job and after come from the query (job=J&after=R; after defaults to -1). */
 void sched_http_rounds(sched_t *s, const char *job, const char *after, httpd_resp_t *resp);
+
+/* ---- durability (sched_persist.c; docs/CLUSTER.md "Durability") ---------------------- */
+
+struct journal_t;
+
+/* Recover from jn (journal.h, a fresh store) before the scheduler serves
+ * anything: the newest whole checkpoint restores every job's tasks (kind,
+ * source, instance, committed offset, size, counters, delivery results,
+ * glob-made read tasks), round timing, open rounds (due/done per task, ranges
+ * so far) and kept closed rounds, and the lease counter; then each journaled
+ * completion is applied again as it was (offset, instance, range in its
+ * round, counters; "no lease" is not an error here). Tasks and jobs no longer
+ * in the config are dropped, new ones start as at creation. Leases are not
+ * restored: lease ids continue far above every id handed out before, so a
+ * slave's completion of a lease from before the restart is refused (409),
+ * and its task is leased again from the committed offset (the masters answer
+ * duplicate / conflict for what was already merged: nothing counts twice,
+ * nothing is skipped). Then brings the state up to now_ms (sched_tick).
+ * Logs one summary line. Returns APR status with err when jn cannot be read. */
+apr_status_t sched_recover(sched_t *s, struct journal_t *jn, int64_t now_ms, abbey_err_t *err);
+
+/* From now on a successful completion is appended to jn (one record frame)
+ * before it changes the state, and sched_complete returns only once it is
+ * committed. An append failure refuses the completion (APR_EGENERAL, HTTP
+ * 503: nothing changed, the slave retries); a commit failure also gives
+ * APR_EGENERAL (the store is failed; a restart recovers). NULL detaches. */
+void sched_attach_journal(sched_t *s, struct journal_t *jn);
+
+/* Non-zero when rounds closed or the config changed since the last
+ * sched_checkpoint (the primary checkpoints then, so journals stay short). */
+int sched_checkpoint_due(sched_t *s);
+
+/* Write a checkpoint of the whole state to jn: under the lock journal_rotate
+ * and serialize (one record frame, JSON); outside it journal_checkpoint.
+ * Thread-safe. Returns APR status with err. */
+apr_status_t sched_checkpoint(sched_t *s, struct journal_t *jn, abbey_err_t *err);
+
+/* ---- gap repair (sched_repair.c; docs/CLUSTER.md "Gap repair") -------------------------- */
+
+/* Queue a repair: read [start, end) of source ("<path or url>#<instance>", as
+ * rounds list it) of job again and deliver it to master alone (the frame
+ * carries round). The task is the job's read task for the path (source up to
+ * its last '#'); a slave gets the repair lease only when it has that task's
+ * labels. Repair leases are granted before other leases, expire and renew like
+ * them; a completion with "repair":true ends one: with deliveries it is done
+ * (ok or spooled), with "error" it failed (logged with the reason, not retried
+ * until the master asks again). A repair already queued or leased for the same
+ * (job, source, start, end, master) is not queued twice. Repairs are not
+ * journaled: a master asks again while its gap stays. Returns APR_SUCCESS;
+ * APR_NOTFOUND with err when the job, master or task is unknown; APR_BADARG
+ * when start >= end, the source has no '#', or a string is too long. */
+apr_status_t sched_repair(sched_t *s, const char *job, const char *master, const char *source,
+                          uint64_t start, uint64_t end, int64_t round, abbey_err_t *err);
 
 #endif

@@ -1,4 +1,5 @@
-/* frame.c - the frame codec: a partial for one source range, as bytes (see frame.h).
+/* frame.c - the frame codec: a partial for one source range, or an opaque
+ * state record, as bytes (see frame.h).
  *
  * Encoding builds the header and the raw payload in scratch buffers, deflates
  * the payload straight into the output and appends the CRC32. Decoding trusts
@@ -6,7 +7,9 @@
  * checked before the header or payload is read, the payload must inflate to
  * exactly U bytes, and it is decoded into a scratch partial that is merged
  * into the caller's only when every group, entry, kind, key and state
- * checked out, so a failed decode leaves the caller's partial unchanged. */
+ * checked out, so a failed decode leaves the caller's partial unchanged.
+ * Record frames (FRAME_FLAG_RECORD) share the layout and the checks; their
+ * payload is inflated as is by frame_record and refused by frame_decode. */
 #include "frame.h"
 
 #include <assert.h>
@@ -131,49 +134,46 @@ static void put_payload(buf_t *b, const partial_t *p, const uint8_t *groups)
     }
 }
 
-/* Deflate raw onto the end of out; returns the compressed length (0: too big). */
-static size_t deflate_onto(buf_t *out, const buf_t *raw)
+/* Deflate raw[0..n) onto the end of out; returns the compressed length (0: failed). */
+static size_t deflate_onto(buf_t *out, const void *raw, size_t n)
 {
-    uLongf zlen = compressBound((uLong)raw->len);
+    uLongf zlen = compressBound((uLong)n);
     buf_reserve(out, zlen);
-    if (compress2(out->data + out->len, &zlen, raw->data, (uLong)raw->len, FRAME_ZLEVEL) != Z_OK)
+    if (compress2(out->data + out->len, &zlen, raw, (uLong)n, FRAME_ZLEVEL) != Z_OK)
         return 0;
     out->len += zlen;
     return zlen;
 }
 
-apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
-                          buf_t *out, abbey_err_t *err)
+static int check_strings(const frame_header_t *h, abbey_err_t *err)
+{
+    return check_string(h->job, FRAME_NAME_MAX, "job", err) ||
+           check_string(h->source, FRAME_SOURCE_MAX, "source", err) ||
+           check_string(h->slave, FRAME_NAME_MAX, "slave", err) ||
+           check_string(h->master, FRAME_NAME_MAX, "master", err);
+}
+
+/* Append one frame with this flags byte, header h and the n raw payload
+ * bytes (n <= FRAME_MAX_RAW, strings checked); out is unchanged on failure. */
+static apr_status_t encode(const frame_header_t *h, uint8_t flags, const void *raw, size_t n,
+                           buf_t *out, abbey_err_t *err)
 {
     size_t start = out->len, zlen;
-    buf_t hdr, raw;
-    apr_status_t rv = APR_SUCCESS;
+    buf_t hdr;
 
-    if (check_string(h->job, FRAME_NAME_MAX, "job", err) ||
-        check_string(h->source, FRAME_SOURCE_MAX, "source", err) ||
-        check_string(h->slave, FRAME_NAME_MAX, "slave", err) ||
-        check_string(h->master, FRAME_NAME_MAX, "master", err))
-        return APR_EINVAL;
     buf_init(&hdr);
-    buf_init(&raw);
     put_header(&hdr, h);
-    put_payload(&raw, p, groups);
-    if (raw.len > FRAME_MAX_RAW) {
-        abbey_err_set(err, "frame: payload of %zu bytes exceeds %u; send fewer rows per frame",
-                      raw.len, FRAME_MAX_RAW);
-        rv = APR_EINVAL;
-        goto done;
-    }
     buf_put(out, FRAME_MAGIC, 4);
     buf_put_u8(out, FRAME_VERSION);
-    buf_put_u8(out, 0);
+    buf_put_u8(out, flags);
     buf_put_u8(out, 0);
     buf_put_u8(out, 0);
     buf_put_u32(out, (uint32_t)hdr.len);
     buf_put_u32(out, 0); /* Z, set below */
-    buf_put_u32(out, (uint32_t)raw.len);
+    buf_put_u32(out, (uint32_t)n);
     buf_put(out, hdr.data, hdr.len);
-    zlen = deflate_onto(out, &raw);
+    buf_free(&hdr);
+    zlen = deflate_onto(out, raw, n);
     if (zlen == 0 || zlen > FRAME_MAX_PAYLOAD) {
         if (zlen)
             abbey_err_set(err, "frame: compressed payload of %zu bytes exceeds %u", zlen,
@@ -181,15 +181,44 @@ apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uin
         else
             abbey_err_set(err, "frame: zlib could not compress the payload");
         out->len = start;
-        rv = APR_EINVAL;
-        goto done;
+        return APR_EINVAL;
     }
     set_le32(out->data + start + 12, (uint32_t)zlen);
     buf_put_u32(out, (uint32_t)crc32(0L, out->data + start, (uInt)(out->len - start)));
-done:
-    buf_free(&hdr);
+    return APR_SUCCESS;
+}
+
+apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
+                          buf_t *out, abbey_err_t *err)
+{
+    buf_t raw;
+    apr_status_t rv;
+
+    if (check_strings(h, err))
+        return APR_EINVAL;
+    buf_init(&raw);
+    put_payload(&raw, p, groups);
+    if (raw.len > FRAME_MAX_RAW) {
+        abbey_err_set(err, "frame: payload of %zu bytes exceeds %u; send fewer rows per frame",
+                      raw.len, FRAME_MAX_RAW);
+        rv = APR_EINVAL;
+    } else {
+        rv = encode(h, 0, raw.data, raw.len, out, err);
+    }
     buf_free(&raw);
     return rv;
+}
+
+apr_status_t frame_encode_record(const frame_header_t *h, const void *data, size_t len,
+                                 buf_t *out, abbey_err_t *err)
+{
+    if (check_strings(h, err))
+        return APR_EINVAL;
+    if (len > FRAME_MAX_RAW) {
+        abbey_err_set(err, "frame: record of %zu bytes exceeds %u", len, FRAME_MAX_RAW);
+        return APR_EINVAL;
+    }
+    return encode(h, FRAME_FLAG_RECORD, len ? data : "", len, out, err);
 }
 
 /* ---- the fixed part, header and CRC ------------------------------------ */
@@ -212,10 +241,14 @@ static apr_status_t check_fixed(const uint8_t *b, size_t len, frame_lens_t *l, a
         abbey_err_set(err, "frame: version %u is not supported (expected %u)", b[4], FRAME_VERSION);
         return APR_EINVAL;
     }
-    for (size_t i = 5; i < 8 && i < len; i++)
+    if (len > 5 && b[5] != 0 && b[5] != FRAME_FLAG_RECORD) {
+        abbey_err_set(err, "frame: flags byte is 0x%02x, expected 0 or 0x%02x", b[5],
+                      FRAME_FLAG_RECORD);
+        return APR_EINVAL;
+    }
+    for (size_t i = 6; i < 8 && i < len; i++)
         if (b[i] != 0) {
-            abbey_err_set(err, "frame: %s byte is 0x%02x, expected 0", i == 5 ? "flags" : "reserved",
-                          b[i]);
+            abbey_err_set(err, "frame: reserved byte is 0x%02x, expected 0", b[i]);
             return APR_EINVAL;
         }
     if (len >= 12 && ((l->h = get_le32(b + 8)) > FRAME_MAX_HEADER || l->h < FRAME_MIN_HEADER)) {
@@ -233,7 +266,9 @@ static apr_status_t check_fixed(const uint8_t *b, size_t len, frame_lens_t *l, a
     }
     if (len >= 20) {
         l->u = get_le32(b + 16);
-        if (l->u > FRAME_MAX_RAW || l->u == 0 || l->u > (uint64_t)l->z * FRAME_MAX_RATIO) {
+        /* a partial's payload holds a group count at least; a record may be empty */
+        if (l->u > FRAME_MAX_RAW || (l->u == 0 && b[5] != FRAME_FLAG_RECORD) ||
+            l->u > (uint64_t)l->z * FRAME_MAX_RATIO) {
             abbey_err_set(err, "frame: uncompressed length %u is impossible (limit %u, "
                           "at most %u per compressed byte, %u compressed bytes)",
                           l->u, FRAME_MAX_RAW, FRAME_MAX_RATIO, l->z);
@@ -321,6 +356,7 @@ static apr_status_t peek(const uint8_t *buf, size_t len, frame_header_t *h, fram
                       computed);
         return APR_EINVAL;
     }
+    h->flags = buf[5];
     return get_header(buf + FRAME_FIXED, l->h, h, err);
 }
 
@@ -595,6 +631,11 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
 
     if (rv != APR_SUCCESS)
         return rv;
+    if (hh.flags == FRAME_FLAG_RECORD) {
+        abbey_err_set(err, "frame: the frame is a state record, not a partial (flags 0x%02x)",
+                      hh.flags);
+        return APR_EINVAL;
+    }
     if (strcmp(hh.job, job->name) != 0) {
         abbey_err_set(err, "frame: job '%s' is not job '%s'", hh.job, job->name);
         return APR_EINVAL;
@@ -630,6 +671,41 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
             *frame_len = total;
     }
     return rv;
+}
+
+apr_status_t frame_record(const uint8_t *buf, size_t len, apr_pool_t *pool, frame_header_t *h,
+                          uint8_t **data, size_t *data_len, size_t *frame_len, abbey_err_t *err)
+{
+    frame_header_t hh;
+    frame_lens_t l;
+    size_t total;
+    uint8_t *raw;
+    apr_status_t rv = peek(buf, len, &hh, &l, &total, err);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (hh.flags != FRAME_FLAG_RECORD) {
+        abbey_err_set(err, "frame: the frame is a partial, not a state record (flags 0x%02x)",
+                      hh.flags);
+        return APR_EINVAL;
+    }
+    /* l.u is bounded (FRAME_MAX_RAW, and by the CRC-checked Z) */
+    raw = apr_palloc(pool, (apr_size_t)l.u + 1);
+    if (!raw) {
+        abbey_err_set(err, "frame record: cannot allocate %u bytes", l.u);
+        return APR_ENOMEM;
+    }
+    rv = inflate_exact(buf + FRAME_FIXED + l.h, l.z, raw, l.u, err);
+    if (rv != APR_SUCCESS)
+        return rv;
+    raw[l.u] = '\0';
+    if (h)
+        *h = hh;
+    *data = raw;
+    *data_len = l.u;
+    if (frame_len)
+        *frame_len = total;
+    return APR_SUCCESS;
 }
 
 size_t frame_resync(const uint8_t *buf, size_t len, size_t from)

@@ -5,7 +5,7 @@
  *
  *   0   magic "ABBF"                      4 bytes
  *   4   version (1)                       1
- *   5   flags (0)                         1
+ *   5   flags (0, or FRAME_FLAG_RECORD)   1
  *   6   reserved (0)                      2
  *   8   header length H                   4   (<= FRAME_MAX_HEADER)
  *   12  payload length Z (compressed)     4   (<= FRAME_MAX_PAYLOAD)
@@ -21,6 +21,12 @@
  * one byte agg kind per value (followed by p as f64 for percentile, by the
  * cap as varint for distinct_exact), varint row count, per row: key (string),
  * then each value's agg_encode bytes.
+ *
+ * A record frame (flags = FRAME_FLAG_RECORD) has the same layout and header,
+ * but its payload is the zlib of opaque bytes (a master's state record or
+ * checkpoint metadata, JSON by convention), never a partial: frame_decode
+ * refuses it, frame_record reads it. Masters refuse record frames on
+ * POST /v1/partials.
  *
  * Decoders bound every length before trusting it, check the CRC before
  * inflating, never read outside the buffer, and decode all-or-nothing. */
@@ -43,6 +49,7 @@
 #define FRAME_MAX_RAW (256u << 20)
 #define FRAME_NAME_MAX 64           /* job, slave, master names (with NUL) */
 #define FRAME_SOURCE_MAX 1024       /* source instance id (with NUL) */
+#define FRAME_FLAG_RECORD 0x01      /* payload: opaque bytes, not a partial */
 
 struct rules_job_t;
 
@@ -56,6 +63,7 @@ typedef struct frame_header_t {
     char source[FRAME_SOURCE_MAX];
     char slave[FRAME_NAME_MAX];
     char master[FRAME_NAME_MAX];
+    uint8_t flags; /* frame_peek fills it; the encoders ignore it */
 } frame_header_t;
 
 /* Append one frame to out: header h, and the tables of p's entries whose
@@ -66,14 +74,31 @@ typedef struct frame_header_t {
 apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
                           buf_t *out, abbey_err_t *err);
 
+/* Append one record frame to out: header h (flags set to FRAME_FLAG_RECORD)
+ * and a payload of the len bytes of data, compressed. Returns APR_SUCCESS, or
+ * APR_EINVAL when a header string is too long or len exceeds FRAME_MAX_RAW or
+ * the compressed payload FRAME_MAX_PAYLOAD (out is unchanged). */
+apr_status_t frame_encode_record(const frame_header_t *h, const void *data, size_t len,
+                                 buf_t *out, abbey_err_t *err);
+
+/* frame_peek, then require FRAME_FLAG_RECORD and inflate the payload (bounded
+ * by the frame's own U <= FRAME_MAX_RAW; the inflated length must equal U)
+ * into memory from pool: *data (NUL-terminated for convenience, not counted)
+ * and *data_len. APR_EINVAL with the reason for a partial frame or a corrupt
+ * one, APR_INCOMPLETE for a torn one. *frame_len as frame_peek. */
+apr_status_t frame_record(const uint8_t *buf, size_t len, apr_pool_t *pool, frame_header_t *h,
+                          uint8_t **data, size_t *data_len, size_t *frame_len, abbey_err_t *err);
+
 /* Check the frame at buf[0..len): magic, version, lengths, CRC; decode the header.
- * Returns APR_SUCCESS and *frame_len (total bytes of this frame);
+ * Returns APR_SUCCESS and *frame_len (total bytes of this frame; h->flags is
+ * the flags byte: 0 or FRAME_FLAG_RECORD, anything else is corrupt);
  * APR_INCOMPLETE when buf holds only a prefix of a possibly valid frame (a torn
  * tail); APR_EINVAL (corrupt) with the reason. Does not inflate the payload. */
 apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_t *frame_len,
                         abbey_err_t *err);
 
-/* frame_peek, then inflate and decode the payload against job (group, entry
+/* frame_peek, then (refusing a record frame: "a state record, not a
+ * partial") inflate and decode the payload against job (group, entry
  * and aggregate kinds must match it) and merge it into into (a partial of
  * job). All-or-nothing: on any error into is unchanged. Rows are merged, and
  * h's line counters are added to into's. */

@@ -23,6 +23,8 @@
 #
 # Environment: RUNS (default 3), ABBEY_MASTER, ABBEY_SLAVE (the binaries),
 # CLUSTER_TIMEOUT (seconds a cluster run may take to settle, default 600),
+# MASTER_FLAGS (extra flags for both masters, e.g. "--fsync always"),
+# PRIMARY_FLAGS (extra flags for the primary only, e.g. "--lease-bytes 4M"),
 # KEEP=1 keeps the last cluster run's dir.
 set -euo pipefail
 
@@ -33,6 +35,8 @@ RUNS=${RUNS:-3}
 ABBEY_MASTER=${ABBEY_MASTER:?set ABBEY_MASTER}
 ABBEY_SLAVE=${ABBEY_SLAVE:?set ABBEY_SLAVE}
 CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-600}
+read -r -a MFLAGS <<<"${MASTER_FLAGS:-}"
+read -r -a PFLAGS <<<"${PRIMARY_FLAGS:-}"
 NPARTS=4
 
 die() { echo "bench_cluster.sh: $*" >&2; exit 1; }
@@ -237,11 +241,12 @@ cluster_once() {
     export T0=$t0
     spawn "$d/m1.log" "$ABBEY_MASTER" --config "$d/cluster.yaml" --name m1 \
         --listen "127.0.0.1:$p1" --token-file "$d/token" \
-        --data-dir "$d/m1/data" --export-dir "$d/m1/export"
+        --data-dir "$d/m1/data" --export-dir "$d/m1/export" ${MFLAGS[@]+"${MFLAGS[@]}"} \
+        ${PFLAGS[@]+"${PFLAGS[@]}"}
     python3 -c "$MONITOR" up "$(cat "$d/token")" "$p1" 0 30 || die "cluster: see $d/m1.log"
     spawn "$d/m2.log" "$ABBEY_MASTER" --primary "http://127.0.0.1:$p1" --name m2 \
         --listen "127.0.0.1:$p2" --token-file "$d/token" \
-        --data-dir "$d/m2/data" --export-dir "$d/m2/export"
+        --data-dir "$d/m2/data" --export-dir "$d/m2/export" ${MFLAGS[@]+"${MFLAGS[@]}"}
     for s in s1 s2; do
         mkdir -p "$d/$s"
         spawn "$d/$s.log" "$ABBEY_SLAVE" --primary "http://127.0.0.1:$p1" --name "$s" \
@@ -298,6 +303,7 @@ done
 echo
 echo "cluster benchmark: example rules, $LINES lines in $NPARTS files, $BYTES bytes, best of $RUNS"
 echo "cluster: primary m1 (weight 2) + secondary m2 (weight 1) + 2 slaves x 1 worker, 1 s rounds, 127.0.0.1"
+echo "extra master flags: ${MASTER_FLAGS:-none}; primary only: ${PRIMARY_FLAGS:-none}"
 awk -v l="$LINES" -v b="$BYTES" -v sa="${BEST[sa]}" -v run="$BEST_RUN" '
     $1 == run { fl = $2; cm = $3; se = $4; fr = $5; fa = $6; nl = $7 }
     END {

@@ -1,11 +1,11 @@
 /* deliver.c - one task range's frames to every master, with the 409 repair (see deliver.h).
  *
- * For each master: encode the frame with that master's groups, POST it,
- * and on a conflict compute the parts of the range the master lacks
- * (span_missing over the ranges it answered), read exactly those bytes
- * again into a fresh partial and send each as its own frame to that master
- * alone. A re-sent part may meet a conflict again (another slave is
- * delivering the same range right now); that repeats at most
+ * For each master (or the one only_master names): encode the frame with
+ * that master's groups, POST it, and on a conflict compute the parts of
+ * the range the master lacks (span_missing over the ranges it answered),
+ * read exactly those bytes again into a fresh partial and send each as its
+ * own frame to that master alone. A re-sent part may meet a conflict again
+ * (another slave is delivering the same range right now); that repeats at most
  * DELIVER_MAX_DEPTH times. A frame (or re-sent part) a master will not take
  * (no answer, 5xx after the retry) goes to the spool when there is one. */
 #include "deliver.h"
@@ -254,14 +254,33 @@ static deliver_result_t send_range(deliver_t *d, int m, const partial_t *p, uint
     }
 }
 
+/* The index of d->only_master in d->cfg; -1 when it is not set, -2 when it
+ * names no master (logged). */
+static int only_index(const deliver_t *d, uint64_t start, uint64_t end)
+{
+    if (!d->only_master)
+        return -1;
+    for (int m = 0; m < d->cfg->nmasters; m++)
+        if (strcmp(d->cfg->masters[m].name, d->only_master) == 0)
+            return m;
+    log_msg("frame %s [%" PRIu64 ", %" PRIu64 "): master '%s' is not in the config: not sent",
+            d->source, start, end, d->only_master);
+    return -2;
+}
+
 int deliver_range(deliver_t *d, const partial_t *p, uint64_t start, uint64_t end)
 {
-    int failed = 0;
+    int failed = 0, only = only_index(d, start, end);
     d->parts_resent = 0;
     for (int m = 0; m < d->cfg->nmasters; m++) {
+        if (only != -1 && m != only) {
+            d->results[m] = DELIVER_SKIPPED;
+            continue;
+        }
         d->results[m] = send_range(d, m, p, start, end, 0);
         failed += d->results[m] == DELIVER_FAILED;
     }
+    failed += only == -2;
     if (d->reread) {
         partial_destroy(d->reread);
         d->reread = NULL;

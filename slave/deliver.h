@@ -2,7 +2,8 @@
  *
  * Every master gets a frame for every range, carrying the tables of the
  * rule groups it owns (an empty frame when it owns none of the job's), so
- * each can tell when its share of a round is complete. Answers:
+ * each can tell when its share of a round is complete. A gap repair
+ * (repair.c) sends its range to one master only (only_master). Answers:
  *   200 merged / duplicate  - done;
  *   409 conflict            - the master has part of the range: the parts it
  *                             lacks are read again from the source and sent
@@ -37,7 +38,8 @@
 typedef enum deliver_result_t {
     DELIVER_OK,      /* merged, duplicate, or a conflict resolved */
     DELIVER_SPOOLED, /* (some of) it is in the spool: the lease may complete */
-    DELIVER_FAILED   /* not delivered: do not complete the lease */
+    DELIVER_FAILED,  /* not delivered: do not complete the lease */
+    DELIVER_SKIPPED  /* not sent: only_master names another master */
 } deliver_result_t;
 
 typedef struct deliver_t {
@@ -51,11 +53,12 @@ typedef struct deliver_t {
     const char *read_path; /* what a conflict re-reads (a file, fd path or URL) */
     engine_t *engine;      /* the job's engine, for re-reads */
     task_io_t *io;
-    apr_pool_t *pool;     /* the task's pool */
-    int retry_ms;         /* pause before the one retry */
-    spool_t *spool;       /* where frames a master will not take go (NULL: nowhere) */
-    buf_t *frame;         /* scratch for encoding (reused) */
-    hclient_resp_t *resp; /* scratch for answers (reused) */
+    apr_pool_t *pool;        /* the task's pool */
+    int retry_ms;            /* pause before the one retry */
+    spool_t *spool;          /* where frames a master will not take go (NULL: nowhere) */
+    const char *only_master; /* send to this master alone (a gap repair); NULL: to all */
+    buf_t *frame;            /* scratch for encoding (reused) */
+    hclient_resp_t *resp;    /* scratch for answers (reused) */
     /* results, per master of cfg (filled by deliver_range) */
     deliver_result_t *results;
     int parts_resent;  /* sub-ranges re-read and sent after conflicts */
@@ -63,9 +66,11 @@ typedef struct deliver_t {
 } deliver_t;
 
 /* Send the frames of [start, end) (start < end), whose lines were read into
- * p, to every master of d->cfg. d->results (room for cfg->nmasters) gets
- * each master's result; returns how many masters failed (0: all OK or
- * spooled).
+ * p, to every master of d->cfg, or to d->only_master alone when it is set
+ * (the others' results are DELIVER_SKIPPED; a name that is no master of
+ * cfg is logged, nothing is sent and 1 is returned). d->results (room for
+ * cfg->nmasters) gets each master's result; returns how many masters
+ * failed (0: all OK, spooled or skipped).
  * Failures are logged with the master's name and the reason. */
 int deliver_range(deliver_t *d, const partial_t *p, uint64_t start, uint64_t end);
 

@@ -86,15 +86,23 @@ typedef struct slave_t {
     struct worker_t **workers;
 } slave_t;
 
+typedef enum slave_lease_kind_t {
+    SLAVE_LEASE_READ,   /* read from start, up to cap bytes, deliver to every master */
+    SLAVE_LEASE_EXPAND, /* expand a glob, report the paths */
+    SLAVE_LEASE_REPAIR  /* read exactly [start, end) again, deliver to master alone (repair.c) */
+} slave_lease_kind_t;
+
 /* A lease as POST /v1/lease hands it out (strings in the task pool). */
 typedef struct slave_lease_t {
     uint64_t id;
     const char *job;
-    int expand; /* kind "expand" (else "read") */
+    slave_lease_kind_t kind;
     int64_t task;
     const char *source;   /* path, URL or pattern (resolved by the primary) */
     const char *instance; /* "" for a new task */
     uint64_t start, cap;
+    uint64_t end;       /* repair: the range's end (> start); else 0 */
+    const char *master; /* repair: the one master to send to; else NULL */
     int64_t round;
     int64_t expires_ms;
 } slave_lease_t;
@@ -182,7 +190,33 @@ int worker_once(worker_t *w);
 void worker_run_lease(worker_t *w, const slave_lease_t *l);
 
 /* Parse a lease object of a /v1/lease answer into l (strings copied to
- * pool). 0, or -1 with the reason in err. */
+ * pool): kind "read", "expand" or "repair" (which also needs "end" > start
+ * and a non-empty "master"). 0, or -1 with the reason in err. */
 int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_t *err);
+
+/* The worker's engine and partial for job (made on first use, in the
+ * engine pool); the partial is cleared. */
+void worker_engine(worker_t *w, const rules_job_t *job, engine_t **e, partial_t **p);
+
+/* Fill *d to deliver a range of lease l, read from read_path (instance:
+ * the frame source's "#instance"), with e: every field but only_master,
+ * with results in the task pool. */
+struct deliver_t;
+void worker_deliver_init(worker_t *w, const slave_lease_t *l, const rules_job_t *job, engine_t *e,
+                         const char *instance, const char *read_path, struct deliver_t *d);
+
+/* POST /v1/complete with root (released); untracks l first. A refusal or
+ * no answer is logged (the lease expires). */
+void worker_complete(worker_t *w, const slave_lease_t *l, json_t *root);
+
+/* --- repair.c ----------------------------------------------------------- */
+
+/* Run repair lease l of job (docs/CLUSTER.md "Gap repair"): read exactly
+ * [l->start, l->end) of l->source's instance l->instance and deliver one
+ * frame of it to master l->master alone; complete with its delivery, or
+ * with an error when the master is not in the config or the range cannot
+ * be read whole (nothing is sent then). A failed delivery leaves the lease
+ * to expire. Logs the repair's start and end. */
+void repair_run(worker_t *w, const slave_lease_t *l, const rules_job_t *job);
 
 #endif

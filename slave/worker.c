@@ -6,11 +6,12 @@
  * partial, hands the range to deliver.c, and completes the lease with what
  * docs/CLUSTER.md lists. An http(s) source is read the same way through a
  * reader that asks the server for ranges. An expand lease globs its pattern
- * and reports the paths. A master that will not take its frame gets it
- * through the spool ("spooled" in the completion's deliveries). Each lease
- * request carries the spool's backlog. Any failure before the completion leaves the lease
- * to expire: the range is then read again by whoever takes the task, and
- * masters answer duplicate for what they already have. */
+ * and reports the paths; a repair lease is repair.c's. A master that will
+ * not take its frame gets it through the spool ("spooled" in the
+ * completion's deliveries). Each lease request carries the spool's backlog.
+ * Any failure before the completion leaves the lease to expire: the range
+ * is then read again by whoever takes the task, and masters answer
+ * duplicate for what they already have. */
 #include <apr_allocator.h>
 #include <apr_strings.h>
 #include <glob.h>
@@ -115,8 +116,8 @@ static const char *answer_error(worker_t *w)
     return text;
 }
 
-/* POST /v1/complete; a refusal is logged (the lease expired and went elsewhere). */
-static void complete(worker_t *w, const slave_lease_t *l, json_t *root)
+/* A refusal is logged (the lease expired and went elsewhere). */
+void worker_complete(worker_t *w, const slave_lease_t *l, json_t *root)
 {
     abbey_err_t err;
     apr_status_t rv;
@@ -168,10 +169,10 @@ static void run_expand(worker_t *w, const slave_lease_t *l)
         json_array_append_new(paths, json_string(v[i]));
     if (rc == 0)
         globfree(&g);
-    complete(w, l,
-             json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:o}", "slave", w->s->opts.name, "lease",
-                       (json_int_t)l->id, "instance", "", "start", (json_int_t)0, "end",
-                       (json_int_t)0, "at_end", 1, "paths", paths));
+    worker_complete(w, l,
+                    json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:o}", "slave", w->s->opts.name,
+                              "lease", (json_int_t)l->id, "instance", "", "start", (json_int_t)0,
+                              "end", (json_int_t)0, "at_end", 1, "paths", paths));
 }
 
 /* --- read leases ---------------------------------------------------------- */
@@ -296,35 +297,52 @@ static apr_status_t read_http(worker_t *w, engine_t *e, partial_t *p, const slav
     return rv;
 }
 
+void worker_deliver_init(worker_t *w, const slave_lease_t *l, const rules_job_t *job, engine_t *e,
+                         const char *instance, const char *read_path, deliver_t *d)
+{
+    const rules_config_t *cfg = w->cfg->rules;
+
+    memset(d, 0, sizeof *d);
+    d->hc = w->hc;
+    d->cfg = cfg;
+    d->job = job;
+    d->fallback_url = w->s->opts.primary;
+    d->slave = w->s->opts.name;
+    d->lease = l->id;
+    d->round = (uint64_t)l->round;
+    d->source = apr_pstrcat(w->task_pool, l->source, "#", instance, NULL);
+    d->read_path = read_path;
+    d->engine = e;
+    d->io = &w->io;
+    d->pool = w->task_pool;
+    d->retry_ms = w->s->opts.retry_ms;
+    d->spool = w->s->spool;
+    d->frame = &w->frame;
+    d->resp = &w->resp;
+    d->results = apr_pcalloc(w->task_pool, sizeof *d->results * (size_t)cfg->nmasters);
+}
+
 /* Frames of [o->start, o->end) to every master (a frame one will not take
  * goes to the spool). 0 when all took it or it was spooled; *results gets
  * each master's result. */
 static int deliver(worker_t *w, const slave_lease_t *l, const rules_job_t *job, engine_t *e,
                    const partial_t *p, const outcome_t *o, deliver_result_t **results)
 {
-    const rules_config_t *cfg = w->cfg->rules;
     deliver_t d;
-
-    memset(&d, 0, sizeof d);
-    d.hc = w->hc;
-    d.cfg = cfg;
-    d.job = job;
-    d.fallback_url = w->s->opts.primary;
-    d.slave = w->s->opts.name;
-    d.lease = l->id;
-    d.round = (uint64_t)l->round;
-    d.source = apr_pstrcat(w->task_pool, l->source, "#", o->instance, NULL);
-    d.read_path = o->read_path;
-    d.engine = e;
-    d.io = &w->io;
-    d.pool = w->task_pool;
-    d.retry_ms = w->s->opts.retry_ms;
-    d.spool = w->s->spool;
-    d.frame = &w->frame;
-    d.resp = &w->resp;
-    d.results = apr_pcalloc(w->task_pool, sizeof *d.results * (size_t)cfg->nmasters);
+    worker_deliver_init(w, l, job, e, o->instance, o->read_path, &d);
     *results = d.results;
     return deliver_range(&d, p, o->start, o->end);
+}
+
+void worker_engine(worker_t *w, const rules_job_t *job, engine_t **e, partial_t **p)
+{
+    if (!w->engines[job->index]) {
+        w->engines[job->index] = engine_create(job, w->engine_pool);
+        w->partials[job->index] = partial_create(job, w->engine_pool);
+    }
+    *e = w->engines[job->index];
+    *p = w->partials[job->index];
+    partial_clear(*p);
 }
 
 static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job)
@@ -339,13 +357,7 @@ static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job
     deliver_result_t *results;
     int failed;
 
-    if (!w->engines[job->index]) {
-        w->engines[job->index] = engine_create(job, w->engine_pool);
-        w->partials[job->index] = partial_create(job, w->engine_pool);
-    }
-    e = w->engines[job->index];
-    p = w->partials[job->index];
-    partial_clear(p);
+    worker_engine(w, job, &e, &p);
     memset(&o, 0, sizeof o);
     o.start = o.end = l->start;
     o.size = -1;
@@ -379,7 +391,7 @@ static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job
                      deliveries);
     if (o.size >= 0)
         json_object_set_new(root, "size", json_integer((json_int_t)o.size));
-    complete(w, l, root);
+    worker_complete(w, l, root);
 }
 
 void worker_run_lease(worker_t *w, const slave_lease_t *l)
@@ -389,8 +401,10 @@ void worker_run_lease(worker_t *w, const slave_lease_t *l)
         log_msg("lease %" PRIu64 ": job '%s' is not in config %s; left to expire", l->id, l->job,
                 w->cfg ? w->cfg->hash : "(none)");
         slave_lease_untrack(w->s, l->id);
-    } else if (l->expand) {
+    } else if (l->kind == SLAVE_LEASE_EXPAND) {
         run_expand(w, l);
+    } else if (l->kind == SLAVE_LEASE_REPAIR) {
+        repair_run(w, l, job);
     } else {
         run_read(w, l, job);
     }
@@ -413,6 +427,29 @@ static int get_int(json_t *o, const char *name, int64_t *v)
     return 0;
 }
 
+/* A repair lease's "end" (> start) and "master" (non-empty) into l. */
+static int parse_repair(json_t *o, int64_t id, int64_t start, apr_pool_t *pool, slave_lease_t *l,
+                        abbey_err_t *err)
+{
+    const char *master = get_str(o, "master");
+    int64_t end;
+
+    if (get_int(o, "end", &end) || end <= start) {
+        abbey_err_set(err,
+                      "repair lease %" PRId64 ": no valid \"end\" (an integer above start "
+                      "%" PRId64 ")",
+                      id, start);
+        return -1;
+    }
+    if (!master || !*master) {
+        abbey_err_set(err, "repair lease %" PRId64 ": no \"master\"", id);
+        return -1;
+    }
+    l->end = (uint64_t)end;
+    l->master = apr_pstrdup(pool, master);
+    return 0;
+}
+
 int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_t *err)
 {
     const char *job = get_str(o, "job"), *kind = get_str(o, "kind"), *src = get_str(o, "source");
@@ -426,14 +463,21 @@ int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_
                            "or expires_ms");
         return -1;
     }
-    if (strcmp(kind, "read") != 0 && strcmp(kind, "expand") != 0) {
+    memset(l, 0, sizeof *l);
+    if (strcmp(kind, "read") == 0) {
+        l->kind = SLAVE_LEASE_READ;
+    } else if (strcmp(kind, "expand") == 0) {
+        l->kind = SLAVE_LEASE_EXPAND;
+    } else if (strcmp(kind, "repair") == 0) {
+        l->kind = SLAVE_LEASE_REPAIR;
+        if (parse_repair(o, id, start, pool, l, err) != 0)
+            return -1;
+    } else {
         abbey_err_set(err, "lease %" PRId64 ": unknown kind '%s'", id, kind);
         return -1;
     }
-    memset(l, 0, sizeof *l);
     l->id = (uint64_t)id;
     l->job = apr_pstrdup(pool, job);
-    l->expand = strcmp(kind, "expand") == 0;
     l->task = get_int(o, "task", &task) == 0 ? task : -1;
     l->source = apr_pstrdup(pool, src);
     l->instance = apr_pstrdup(pool, inst ? inst : "");

@@ -7,10 +7,15 @@
  *   1  the same, after writing the correct CRC where the lengths say it goes
  *      (so mutations reach the header, zlib and payload checks);
  *   2  as a raw payload: the target wraps it in a valid header, deflates it and
- *      adds the CRC (so mutations reach the group / entry / row / state decoder).
- * Every frame that decodes is re-encoded and decoded again, and must give the
- * same rows and results (abort otherwise). On an empty corpus directory
- * LLVMFuzzerInitialize writes seed inputs for all three modes.
+ *      adds the CRC (so mutations reach the group / entry / row / state decoder);
+ *   3  as the bytes of a state record: frame_encode_record wraps them.
+ * Every frame also goes through frame_record: a frame is a partial (frame_decode
+ * takes it) or a record (frame_record takes it), never both, and both agree
+ * with frame_peek on its length and on a torn one. Every frame that decodes is
+ * re-encoded and decoded again, and must give the same rows and results; every
+ * record that reads back is re-encoded and read again, and must give the same
+ * header and bytes (abort otherwise). On an empty corpus directory
+ * LLVMFuzzerInitialize writes seed inputs for all four modes.
  * Build and run: scripts/fuzz.sh frame SECONDS (see docs/FUZZING.md). */
 #include <dirent.h>
 #include <stdio.h>
@@ -129,23 +134,91 @@ static void round_trip(const partial_t *q, apr_pool_t *pool)
     buf_free(&out);
 }
 
+static void same_header(const frame_header_t *a, const frame_header_t *b)
+{
+    if (a->config_hash != b->config_hash || a->round != b->round || a->lease != b->lease ||
+        a->start != b->start || a->end != b->end || a->lines != b->lines ||
+        a->bad_lines != b->bad_lines || a->bytes != b->bytes || a->flags != b->flags ||
+        strcmp(a->job, b->job) || strcmp(a->source, b->source) || strcmp(a->slave, b->slave) ||
+        strcmp(a->master, b->master))
+        abort();
+}
+
+/* A record read back (h, data, n) re-encodes to a record with the same header and bytes. */
+static void record_round_trip(const frame_header_t *h, const uint8_t *data, size_t n,
+                              apr_pool_t *pool)
+{
+    frame_header_t h2;
+    abbey_err_t err;
+    uint8_t *d2;
+    size_t n2, flen;
+    buf_t out;
+
+    if (h->flags != FRAME_FLAG_RECORD || data[n] != '\0')
+        abort();
+    buf_init(&out);
+    if (frame_encode_record(h, data, n, &out, &err) != APR_SUCCESS ||
+        frame_record(out.data, out.len, pool, &h2, &d2, &n2, &flen, &err) != APR_SUCCESS) {
+        fprintf(stderr, "re-encoded record does not read back: %s\n", err.msg);
+        abort();
+    }
+    same_header(h, &h2);
+    if (n2 != n || flen != out.len || (n && memcmp(d2, data, n) != 0))
+        abort();
+    buf_free(&out);
+}
+
 /* ---- modes ---------------------------------------------------------------- */
+
+/* What frame_record says about the frame at b, checked against frame_peek's
+ * verdict pv (header ph, length plen) and frame_decode's rv. */
+static apr_status_t read_record(const uint8_t *b, size_t len, apr_status_t pv,
+                                const frame_header_t *ph, size_t plen, apr_status_t rv,
+                                apr_pool_t *pool, size_t *flen)
+{
+    frame_header_t h;
+    abbey_err_t err;
+    uint8_t *data = NULL;
+    size_t n = 0;
+    apr_status_t xv = frame_record(b, len, pool, &h, &data, &n, flen, &err);
+
+    if ((xv == APR_INCOMPLETE) != (pv == APR_INCOMPLETE) || (xv != APR_SUCCESS && data))
+        abort();
+    if (pv == APR_SUCCESS && ph->flags == 0 && xv != APR_EINVAL)
+        abort(); /* a partial is never a record */
+    if (pv == APR_SUCCESS && ph->flags == FRAME_FLAG_RECORD && rv != APR_EINVAL)
+        abort(); /* a record is never a partial */
+    if (xv != APR_SUCCESS) {
+        if (err.msg[0] == '\0')
+            abort();
+        return xv;
+    }
+    if (pv != APR_SUCCESS || *flen != plen || *flen > len)
+        abort();
+    same_header(ph, &h);
+    record_round_trip(&h, data, n, pool);
+    return xv;
+}
 
 static void decode_stream(const uint8_t *b, size_t len, apr_pool_t *pool)
 {
     size_t pos = 0;
     partial_t *q = partial_create(&job, pool);
     while (pos < len) {
-        frame_header_t h;
+        frame_header_t h, ph;
         abbey_err_t err;
-        size_t flen = 0, plen = 0;
-        apr_status_t pv = frame_peek(b + pos, len - pos, &h, &plen, &err);
+        size_t flen = 0, plen = 0, xlen = 0;
+        apr_status_t pv = frame_peek(b + pos, len - pos, &ph, &plen, &err);
         apr_status_t rv = frame_decode(b + pos, len - pos, &job, &h, q, &flen, &err);
+        apr_status_t xv = read_record(b + pos, len - pos, pv, &ph, plen, rv, pool, &xlen);
         if (rv == APR_SUCCESS) {
-            if (pv != APR_SUCCESS || flen != plen || flen == 0 || flen > len - pos)
+            if (pv != APR_SUCCESS || flen != plen || flen == 0 || flen > len - pos ||
+                xv == APR_SUCCESS || ph.flags != 0)
                 abort();
             round_trip(q, pool);
             pos += flen;
+        } else if (xv == APR_SUCCESS) {
+            pos += xlen;
         } else if (rv == APR_INCOMPLETE) {
             break;
         } else {
@@ -205,6 +278,16 @@ static void wrap_payload(const uint8_t *raw, size_t n, buf_t *out)
     buf_free(&hdr);
 }
 
+/* A record frame around raw bytes. */
+static void wrap_record(const uint8_t *raw, size_t n, buf_t *out)
+{
+    frame_header_t h;
+    abbey_err_t err;
+    header_init(&h);
+    if (frame_encode_record(&h, raw, n, out, &err) != APR_SUCCESS)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -216,13 +299,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     apr_pool_create(&pool, root);
     buf_init(&b);
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0:
         decode_stream(data + 1, size - 1, pool);
         break;
     case 1:
         buf_put(&b, data + 1, size - 1);
         fix_crc(b.data, b.len);
+        decode_stream(b.data, b.len, pool);
+        break;
+    case 3:
+        wrap_record(data + 1, size - 1, &b);
         decode_stream(b.data, b.len, pool);
         break;
     default:
@@ -331,6 +418,19 @@ static void write_seeds(const char *dir)
     buf_reset(&f);
     if (frame_encode(&h, p, (const uint8_t[2]){0, 1}, &f, &err) == APR_SUCCESS)
         write_seed(dir, "seed-frame-clients", 0, f.data, f.len);
+    {
+        static const char rec[] = "{\"kind\": \"lease\", \"task\": 7, \"slave\": \"s1\"}";
+        /* a record between two partials, and the record's bytes for mode 3 */
+        buf_t m;
+        buf_init(&m);
+        buf_put(&m, f.data, f.len);
+        if (frame_encode_record(&h, rec, sizeof rec - 1, &m, &err) == APR_SUCCESS) {
+            buf_put(&m, f.data, f.len);
+            write_seed(dir, "seed-record-mixed", 0, m.data, m.len);
+        }
+        buf_free(&m);
+        write_seed(dir, "seed-record-bytes", 3, (const uint8_t *)rec, sizeof rec - 1);
+    }
     buf_free(&f);
     buf_free(&raw);
     apr_pool_destroy(pool);

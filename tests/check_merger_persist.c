@@ -1,0 +1,1009 @@
+/* check_merger_persist.c - unit tests for the merger's durability (master/merger_persist.c
+ * and the journaled accept path in master/merger.c).
+ *
+ * The two-master config of check_merger.c; frames are made the way a slave
+ * makes them (engine_feed over synthetic log lines, frame_encode). A merger
+ * gets a journal (journal.h) in a temporary directory, takes frames, is
+ * thrown away without any shutdown step (as a crash would), and a new merger
+ * recovers from the same directory. Oracles: the first merger's own reports
+ * and status (the JSON, minus counting_since_ms where no checkpoint carries
+ * it), a merger without journal fed the frames that should survive, the
+ * engine run over the same lines in one go, and the recovery's summary log
+ * line (stderr captured). Covers journal-only recovery, checkpoints (twice),
+ * a damaged journal frame, a journal that cannot write (RLIMIT_FSIZE in a
+ * child: MERGE_UNAVAILABLE, HTTP 503, nothing merged), round bookkeeping
+ * across a restart, a structure change between checkpoint and restart, and
+ * record frames refused by merger_accept. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <check.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "check_run.h"
+#include "engine.h"
+#include "export.h"
+#include "frame.h"
+#include "httpd.h"
+#include "journal.h"
+#include "merger.h"
+#include "rules.h"
+
+static const char *RULES = "masters:\n"
+                           "  - {name: m1, url: \"http://127.0.0.1:1\", weight: 2}\n"
+                           "  - {name: m2, url: \"http://127.0.0.1:2\", weight: 1}\n"
+                           "jobs:\n"
+                           "  - name: web\n"
+                           "    round: 10s\n"
+                           "    reset: hour\n"
+                           "    sources: [/dev/null]\n"
+                           "    format: {split: \" \", fields: [user, api, status:int, ms:int]}\n"
+                           "    groups:\n"
+                           "      - name: traffic\n"
+                           "        weight: 3\n"
+                           "        entries:\n"
+                           "          - name: by_api\n"
+                           "            key: [api]\n"
+                           "            values: {hits: count, ms: sum(ms)}\n"
+                           "      - name: users\n"
+                           "        entries:\n"
+                           "          - name: by_user\n"
+                           "            key: [user]\n"
+                           "            values: {hits: count, worst: max(ms)}\n"
+                           "      - name: errors\n"
+                           "        entries:\n"
+                           "          - name: by_status\n"
+                           "            key: [status]\n"
+                           "            values: {hits: count}\n"
+                           "    reports:\n"
+                           "      - {name: api, entry: by_api, order: hits desc}\n"
+                           "      - {name: api_round, entry: by_api, scope: round}\n"
+                           "      - {name: users, entry: by_user, format: json}\n"
+                           "      - {name: status, entry: by_status}\n";
+
+#define NLINES 600
+#define ROUND_MS 10000
+/* 1760000400 s is a whole hour: round H0 starts hour H; H0 + 360 the next hour */
+#define H0 176000040ULL
+
+static const char *SRC[2] = {"/var/log/a.log#2049:11:0", "/var/log/b.log#2049:12:0"};
+
+/* lines [l0, l1) of source s, in round r */
+typedef struct fr_t {
+    int s, l0, l1;
+    uint64_t r;
+} fr_t;
+
+/* The frames most tests send, over two rounds, two periods and two sources. */
+static const fr_t FR[] = {{0, 0, 100, H0},         {1, 0, 80, H0},         {0, 100, 200, H0 + 1},
+                          {1, 80, 160, H0 + 1},    {0, 200, 300, H0 + 2},  {1, 160, 300, H0 + 2},
+                          {0, 300, 450, H0 + 360}, {1, 300, 400, H0 + 361}};
+#define NFR ((int)(sizeof FR / sizeof FR[0]))
+
+static apr_pool_t *pool;
+static rules_config_t *cfg;
+static const rules_job_t *job;
+static engine_t *eng;
+static char *text[2];
+static uint64_t off[2][NLINES + 1];
+static char dir[64], exp_dir[128], jdir[128], logpath[128];
+
+/* ---- logs and frames ------------------------------------------------------ */
+
+static void make_text(int s)
+{
+    buf_t b;
+    buf_init(&b);
+    for (int i = 0; i < NLINES; i++) {
+        off[s][i] = b.len;
+        if ((i + s) % 23 == 0)
+            buf_printf(&b, "garbage line %d\n", i);
+        else
+            buf_printf(&b, "u%d /a%d %d %d\n", (i * 7 + s) % 13, (i * 3 + s) % 5,
+                       i % 9 == 0 ? 500 : 200, (i * 37 + s * 11) % 1000);
+    }
+    off[s][NLINES] = b.len;
+    buf_put_u8(&b, 0);
+    text[s] = (char *)b.data;
+}
+
+/* The frame of f addressed to master, with the groups master owns. */
+static void frame_of(const fr_t *f, const char *master, buf_t *out)
+{
+    partial_t *p = partial_create(job, pool);
+    const rules_master_t *me = rules_find_master(cfg, master);
+    frame_header_t h;
+    uint8_t mask[8];
+    abbey_err_t err;
+
+    engine_feed(eng, text[f->s] + off[f->s][f->l0], off[f->s][f->l1] - off[f->s][f->l0],
+                off[f->s][f->l0], p, NULL);
+    memset(&h, 0, sizeof h);
+    h.config_hash = cfg->hash;
+    h.round = f->r;
+    h.lease = 7;
+    h.start = off[f->s][f->l0];
+    h.end = off[f->s][f->l1];
+    h.lines = p->lines;
+    h.bad_lines = p->bad_lines;
+    h.bytes = p->bytes;
+    strcpy(h.job, job->name);
+    strcpy(h.source, SRC[f->s]);
+    strcpy(h.slave, "s1");
+    strcpy(h.master, master);
+    for (int g = 0; g < job->ngroups; g++)
+        mask[g] = job->groups[g].master == me->index;
+    ck_assert_int_eq(frame_encode(&h, p, mask, out, &err), APR_SUCCESS);
+    partial_destroy(p);
+}
+
+static merge_result_t send_frame(merger_t *m, const fr_t *f, abbey_err_t *err)
+{
+    buf_t b;
+    merge_result_t r;
+    buf_init(&b);
+    frame_of(f, "m1", &b);
+    err->msg[0] = 0;
+    r = merger_accept(m, b.data, b.len, NULL, err);
+    buf_free(&b);
+    return r;
+}
+
+/* Send f; the result must be want. */
+static void expect_send(merger_t *m, const fr_t *f, merge_result_t want)
+{
+    abbey_err_t err;
+    merge_result_t r = send_frame(m, f, &err);
+    ck_assert_msg(r == want, "frame %d [%d, %d) round %llu: %s, wanted %s (%s)", f->s, f->l0, f->l1,
+                  (unsigned long long)f->r, merger_result_name(r), merger_result_name(want),
+                  err.msg);
+}
+
+/* ---- state snapshots ------------------------------------------------------ */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    buf_t b;
+    char tmp[4096];
+    size_t n;
+    if (!f)
+        return NULL;
+    buf_init(&b);
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        buf_put(&b, tmp, n);
+    fclose(f);
+    buf_put_u8(&b, 0);
+    return (char *)b.data;
+}
+
+static json_t *status(merger_t *m)
+{
+    buf_t b;
+    json_t *o;
+    json_error_t e;
+    buf_init(&b);
+    merger_status_json(m, &b);
+    o = json_loadb((const char *)b.data, b.len, 0, &e);
+    ck_assert_msg(o != NULL, "status is not JSON: %s", e.text);
+    buf_free(&b);
+    return o;
+}
+
+static json_t *job_status(json_t *st)
+{
+    return json_array_get(json_object_get(st, "jobs"), 0);
+}
+
+static json_int_t figure(merger_t *m, const char *section, const char *name)
+{
+    json_t *st = status(m), *j = job_status(st);
+    json_int_t v;
+    if (section)
+        j = json_object_get(j, section);
+    ck_assert_msg(json_is_integer(json_object_get(j, name)), "status has no %s", name);
+    v = json_integer_value(json_object_get(j, name));
+    json_decref(st);
+    return v;
+}
+
+static char *report(merger_t *m, const char *name)
+{
+    buf_t b;
+    buf_init(&b);
+    ck_assert_int_eq(merger_report(m, "web", name, NULL, &b), 200);
+    buf_put_u8(&b, 0);
+    return (char *)b.data;
+}
+
+/* Every owned report and the status JSON (keys sorted; counting_since_ms
+ * left out unless with_since). */
+static char *snapshot(merger_t *m, int with_since)
+{
+    static const char *names[] = {"api", "api_round", "users"};
+    json_t *st = status(m);
+    char *s, *js;
+    buf_t b;
+
+    buf_init(&b);
+    for (int i = 0; i < 3; i++) {
+        char *r = report(m, names[i]);
+        buf_printf(&b, "== %s\n%s\n", names[i], r);
+        free(r);
+    }
+    if (!with_since)
+        json_object_del(job_status(st), "counting_since_ms");
+    js = json_dumps(st, JSON_SORT_KEYS | JSON_INDENT(1));
+    buf_printf(&b, "== status\n%s\n", js);
+    free(js);
+    json_decref(st);
+    buf_put_u8(&b, 0);
+    s = (char *)b.data;
+    return s;
+}
+
+static void assert_same(const char *got, const char *want, const char *what)
+{
+    ck_assert_msg(strcmp(got, want) == 0, "%s differs:\n%s\n---- wanted:\n%s", what, got, want);
+}
+
+/* The api report over frames sel[0..n) (indexes into fr) computed in one go by the engine. */
+static char *oracle_api(const fr_t *fr, const int *sel, int n)
+{
+    partial_t *p = partial_create(job, pool);
+    const rules_report_t *r = &job->reports[0];
+    buf_t b;
+    for (int i = 0; i < n; i++) {
+        const fr_t *f = &fr[sel[i]];
+        engine_feed(eng, text[f->s] + off[f->s][f->l0], off[f->s][f->l1] - off[f->s][f->l0],
+                    off[f->s][f->l0], p, NULL);
+    }
+    buf_init(&b);
+    export_render(job, r, p->tables[r->entry->index], &b, pool);
+    buf_put_u8(&b, 0);
+    partial_destroy(p);
+    return (char *)b.data;
+}
+
+/* ---- the merger's life: start (recover, attach), crash ------------------ */
+
+typedef struct life_t {
+    apr_pool_t *pool;
+    merger_t *m;
+    journal_t *jn;
+    char *log; /* what recovery logged */
+} life_t;
+
+static int saved_stderr = -1;
+
+static void capture_begin(void)
+{
+    int fd;
+    fflush(stderr);
+    saved_stderr = dup(2);
+    fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    dup2(fd, 2);
+    close(fd);
+}
+
+static char *capture_end(void)
+{
+    char *s;
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    s = slurp(logpath);
+    ck_assert_ptr_nonnull(s);
+    fputs(s, stderr); /* still visible in the test's output */
+    return s;
+}
+
+/* A merger for m1 over conf, recovered from jdir, the journal attached. */
+static void start_conf(life_t *l, const rules_config_t *conf)
+{
+    abbey_err_t err;
+    apr_status_t rv;
+
+    memset(l, 0, sizeof *l);
+    ck_assert_int_eq(apr_pool_create(&l->pool, pool), APR_SUCCESS);
+    l->m = merger_create(conf, "m1", exp_dir, l->pool);
+    ck_assert_ptr_nonnull(l->m);
+    ck_assert_msg(journal_open(jdir, "merger", JOURNAL_FSYNC_BATCH, l->pool, &l->jn, &err) ==
+                      APR_SUCCESS,
+                  "%s", err.msg);
+    capture_begin();
+    rv = merger_recover(l->m, l->jn, &err);
+    l->log = capture_end();
+    ck_assert_msg(rv == APR_SUCCESS, "recover: %s", err.msg);
+    merger_attach_journal(l->m, l->jn);
+}
+
+static void start(life_t *l)
+{
+    start_conf(l, cfg);
+}
+
+/* Gone without a checkpoint or any other shutdown step. */
+static void crash(life_t *l)
+{
+    journal_close(l->jn);
+    apr_pool_destroy(l->pool);
+    free(l->log);
+    memset(l, 0, sizeof *l);
+}
+
+static void checkpoint(life_t *l)
+{
+    abbey_err_t err;
+    ck_assert_msg(merger_checkpoint(l->m, l->jn, &err) == APR_SUCCESS, "checkpoint: %s", err.msg);
+}
+
+static void assert_log(const life_t *l, const char *needle)
+{
+    ck_assert_msg(strstr(l->log, needle) != NULL, "recovery log lacks \"%s\":\n%s", needle, l->log);
+}
+
+/* A merger without journal fed frames sel[0..n) of fr: the reference. */
+static merger_t *reference(const fr_t *fr, const int *sel, int n)
+{
+    merger_t *m = merger_create(cfg, "m1", exp_dir, pool);
+    ck_assert_ptr_nonnull(m);
+    for (int i = 0; i < n; i++)
+        expect_send(m, &fr[sel[i]], MERGE_MERGED);
+    return m;
+}
+
+/* ---- fixture ---------------------------------------------------------------- */
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void setup(void)
+{
+    abbey_err_t err;
+    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    ck_assert_msg(rules_load_buffer(RULES, strlen(RULES), "merger.yaml", pool, &cfg, &err) ==
+                      APR_SUCCESS,
+                  "%s", err.msg);
+    job = rules_find_job(cfg, "web");
+    eng = engine_create(job, pool);
+    make_text(0);
+    make_text(1);
+    strcpy(dir, "/tmp/check_merger_persist.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(exp_dir, sizeof exp_dir, "%s/export", dir);
+    snprintf(jdir, sizeof jdir, "%s/journal", dir);
+    snprintf(logpath, sizeof logpath, "%s/stderr.log", dir);
+}
+
+static void teardown(void)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(text[0]);
+    free(text[1]);
+    apr_pool_destroy(pool);
+}
+
+/* ---- (1) journal only --------------------------------------------------------- */
+
+START_TEST(journal_only)
+{
+    life_t l;
+    char *before, *after, *want;
+
+    start(&l);
+    assert_log(&l, "recovered: no checkpoint, journal ");
+    assert_log(&l, " 0 frames: 0 merged");
+    for (int i = 0; i < NFR; i++)
+        expect_send(l.m, &FR[i], MERGE_MERGED);
+    before = snapshot(l.m, 0);
+    crash(&l);
+
+    start(&l);
+    assert_log(&l, "recovered: no checkpoint, journal ");
+    assert_log(&l, " 8 frames: 8 merged, 0 duplicate, 0 refused, 0 damaged ranges, in ");
+    after = snapshot(l.m, 0);
+    assert_same(after, before, "state recovered from the journal");
+    ck_assert_int_eq(figure(l.m, NULL, "lines"), 850);
+    /* independent: the period's totals (next hour: frames 6 and 7) */
+    {
+        int sel[] = {6, 7};
+        char *got = report(l.m, "api");
+        want = oracle_api(FR, sel, 2);
+        assert_same(got, want, "api report");
+        free(got);
+        free(want);
+    }
+    for (int i = 0; i < NFR; i++)
+        expect_send(l.m, &FR[i], MERGE_DUPLICATE);
+    ck_assert_int_eq(figure(l.m, "partials", "merged"), NFR);
+    free(before);
+    free(after);
+    crash(&l);
+
+    /* recovered again: the journal still holds everything, once */
+    start(&l);
+    assert_log(&l, " 8 frames: 8 merged, 0 duplicate, 0 refused");
+    crash(&l);
+}
+END_TEST
+
+/* ---- (2) checkpoints ------------------------------------------------------------ */
+
+START_TEST(checkpoint_then_more)
+{
+    const fr_t conflict = {1, 100, 500, H0}; /* never wholly covered */
+    const fr_t more[] = {{0, 450, 500, H0 + 361}, {1, 400, 450, H0 + 361}, {0, 500, 600, H0 + 362}};
+    life_t l;
+    char *before, *after;
+    abbey_err_t err;
+    buf_t other;
+
+    start(&l);
+    for (int i = 0; i < 4; i++)
+        expect_send(l.m, &FR[i], MERGE_MERGED);
+    /* counters that only a checkpoint keeps: a duplicate, a conflict, a frame for m2 */
+    expect_send(l.m, &FR[0], MERGE_DUPLICATE);
+    expect_send(l.m, &conflict, MERGE_CONFLICT);
+    buf_init(&other);
+    frame_of(&FR[4], "m2", &other);
+    ck_assert_int_eq(merger_accept(l.m, other.data, other.len, NULL, &err), MERGE_REJECTED);
+    buf_free(&other);
+    checkpoint(&l);
+    for (int i = 4; i < NFR; i++)
+        expect_send(l.m, &FR[i], MERGE_MERGED);
+    before = snapshot(l.m, 1);
+    crash(&l);
+
+    start(&l);
+    assert_log(&l, "recovered: checkpoint ");
+    /* the replay saw only the frames after the checkpoint */
+    assert_log(&l, " 4 frames: 4 merged, 0 duplicate, 0 refused, 0 damaged ranges");
+    after = snapshot(l.m, 1);
+    assert_same(after, before, "state recovered from checkpoint and journal");
+    free(after);
+    free(before);
+
+    /* a second checkpoint, by the recovered merger */
+    expect_send(l.m, &more[0], MERGE_MERGED);
+    expect_send(l.m, &more[1], MERGE_MERGED);
+    checkpoint(&l);
+    expect_send(l.m, &more[2], MERGE_MERGED);
+    before = snapshot(l.m, 1);
+    crash(&l);
+
+    start(&l);
+    assert_log(&l, "recovered: checkpoint ");
+    assert_log(&l, " 1 frames: 1 merged, 0 duplicate, 0 refused, 0 damaged ranges");
+    after = snapshot(l.m, 1);
+    assert_same(after, before, "state after a second checkpoint");
+    for (int i = 0; i < NFR; i++)
+        expect_send(l.m, &FR[i], MERGE_DUPLICATE);
+    for (int i = 0; i < 3; i++)
+        expect_send(l.m, &more[i], MERGE_DUPLICATE);
+    expect_send(l.m, &conflict, MERGE_CONFLICT);
+    free(after);
+    free(before);
+
+    /* a checkpoint right after recovery, nothing after it: the journal replays nothing */
+    checkpoint(&l);
+    before = snapshot(l.m, 1);
+    crash(&l);
+    start(&l);
+    assert_log(&l, " 0 frames: 0 merged");
+    after = snapshot(l.m, 1);
+    assert_same(after, before, "state from a checkpoint alone");
+    free(after);
+    free(before);
+    crash(&l);
+}
+END_TEST
+
+/* ---- (3) a damaged journal frame ------------------------------------------------ */
+
+/* The largest journal segment in jdir, into path. */
+static void find_segment(char *path, size_t size)
+{
+    DIR *d = opendir(jdir);
+    struct dirent *e;
+    off_t best = -1;
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d))) {
+        struct stat st;
+        char p[512];
+        size_t n = strlen(e->d_name);
+        if (n < 8 || strcmp(e->d_name + n - 8, ".journal") != 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", jdir, e->d_name);
+        if (stat(p, &st) == 0 && st.st_size > best) {
+            best = st.st_size;
+            snprintf(path, size, "%s", p);
+        }
+    }
+    closedir(d);
+    ck_assert_msg(best > 0, "no journal segment in %s", jdir);
+}
+
+START_TEST(damaged_frame)
+{
+    life_t l;
+    char seg[512], *got, *want;
+    uint64_t at = 0, len2 = 0;
+    int kept[] = {0, 1, 3, 4}, all[] = {0, 1, 2, 3, 4};
+    merger_t *ref;
+    FILE *f;
+    int c;
+
+    start(&l);
+    for (int i = 0; i < 5; i++) {
+        buf_t b;
+        buf_init(&b);
+        frame_of(&FR[i], "m1", &b);
+        if (i < 2)
+            at += b.len;
+        if (i == 2)
+            len2 = b.len;
+        buf_free(&b);
+        expect_send(l.m, &FR[i], MERGE_MERGED);
+    }
+    crash(&l);
+
+    /* flip one byte in the middle of frame 2 */
+    find_segment(seg, sizeof seg);
+    f = fopen(seg, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, (long)(at + len2 / 2), SEEK_SET), 0);
+    c = fgetc(f);
+    ck_assert_int_ne(c, EOF);
+    ck_assert_int_eq(fseek(f, (long)(at + len2 / 2), SEEK_SET), 0);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+
+    start(&l);
+    assert_log(&l, " 4 frames: 4 merged, 0 duplicate, 0 refused, 1 damaged ranges");
+    ref = reference(FR, kept, 4);
+    got = snapshot(l.m, 0);
+    want = snapshot(ref, 0);
+    assert_same(got, want, "state without the damaged frame");
+    free(got);
+    free(want);
+    want = oracle_api(FR, kept, 4);
+    got = report(l.m, "api");
+    assert_same(got, want, "api report without the damaged frame");
+    free(got);
+    free(want);
+
+    /* the others are recorded; the damaged one was lost, so it merges again */
+    for (int i = 0; i < 4; i++)
+        expect_send(l.m, &FR[kept[i]], MERGE_DUPLICATE);
+    expect_send(l.m, &FR[2], MERGE_MERGED);
+    want = oracle_api(FR, all, 5);
+    got = report(l.m, "api");
+    assert_same(got, want, "api report with the frame sent again");
+    free(got);
+    free(want);
+    crash(&l);
+
+    /* and it is journaled again: the next recovery has it */
+    start(&l);
+    assert_log(&l, " 1 damaged ranges");
+    want = oracle_api(FR, all, 5);
+    got = report(l.m, "api");
+    assert_same(got, want, "api report after the second recovery");
+    free(got);
+    free(want);
+    crash(&l);
+}
+END_TEST
+
+/* ---- (4) a journal that cannot write ----------------------------------------- */
+
+typedef struct http_ans_t {
+    long status;
+    buf_t body;
+} http_ans_t;
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    buf_put(arg, p, size * n);
+    return size * n;
+}
+
+/* POST body to /v1/partials on port; 0 or -1 when curl fails. */
+static int post(int port, const void *body, size_t len, http_ans_t *ans)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *hs = NULL;
+    char url[128];
+    CURLcode rc;
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/partials", port);
+    hs = curl_slist_append(hs, "Authorization: Bearer sekrit");
+    hs = curl_slist_append(hs, "Content-Type: application/octet-stream");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans->body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+    buf_reset(&ans->body);
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
+    buf_put_u8(&ans->body, 0);
+    curl_slist_free_all(hs);
+    curl_easy_cleanup(c);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+/* In a child: the journal's segment may not grow; frame 2 directly and
+ * frame 3 over HTTP must be refused as unavailable and not merged. Writes
+ * what went wrong to fd; returns the exit code. */
+static int unavailable_child(life_t *l, const buf_t *f2, const buf_t *f3, const char *api_before,
+                             int fd)
+{
+    char msg[ABBEY_ERR_MAX + 256] = "";
+    char seg[512], *api;
+    struct stat st;
+    struct rlimit rl;
+    abbey_err_t err;
+    merge_result_t r;
+    httpd_t *h;
+    http_ans_t a;
+    json_t *o;
+    buf_t metrics;
+    int rc = 0;
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(msg, sizeof msg, __VA_ARGS__);                                                    \
+        rc = write(fd, msg, strlen(msg)) < 0 ? 9 : 1;                                              \
+        goto out;                                                                                  \
+    } while (0)
+
+    buf_init(&a.body);
+    buf_init(&metrics);
+    signal(SIGXFSZ, SIG_IGN);
+    find_segment(seg, sizeof seg);
+    if (stat(seg, &st) != 0)
+        FAIL("stat %s: %s", seg, strerror(errno));
+    getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = (rlim_t)st.st_size;
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        FAIL("setrlimit: %s", strerror(errno));
+
+    err.msg[0] = 0;
+    r = merger_accept(l->m, f2->data, f2->len, NULL, &err);
+    if (r != MERGE_UNAVAILABLE)
+        FAIL("frame 2 past the file size limit: %s (%s), not unavailable", merger_result_name(r),
+             err.msg);
+    if (!strstr(err.msg, "journal"))
+        FAIL("the reason does not name the journal: %s", err.msg);
+    api = report(l->m, "api");
+    if (strcmp(api, api_before) != 0) {
+        free(api);
+        FAIL("the refused frame changed the api report");
+    }
+    free(api);
+    o = status(l->m);
+    if (json_integer_value(
+            json_object_get(json_object_get(job_status(o), "partials"), "unavailable")) != 1 ||
+        json_integer_value(json_object_get(json_object_get(o, "partials"), "unavailable")) != 1 ||
+        json_integer_value(json_object_get(json_object_get(o, "partials"), "merged")) != 2) {
+        char *t = json_dumps(o, JSON_COMPACT);
+        snprintf(msg, sizeof msg, "status counts: %s", t);
+        free(t);
+        json_decref(o);
+        rc = write(fd, msg, strlen(msg)) < 0 ? 9 : 1;
+        goto out;
+    }
+    json_decref(o);
+    merger_metrics(l->m, &metrics);
+    buf_put_u8(&metrics, 0);
+    if (!strstr((char *)metrics.data,
+                "abbey_partials_total{master=\"m1\",job=\"web\",result=\"unavailable\"} 1\n"))
+        FAIL("metrics lack the unavailable count:\n%s", (char *)metrics.data);
+
+    /* over HTTP: 503 with the reason */
+    h = httpd_create("sekrit", l->pool);
+    merger_register(l->m, h);
+    if (httpd_start(h, "127.0.0.1", 0, 2, &err) != APR_SUCCESS)
+        FAIL("httpd_start: %s", err.msg);
+    if (post(httpd_port(h), f3->data, f3->len, &a) != 0)
+        FAIL("POST failed");
+    httpd_stop(h);
+    if (a.status != 503 || !(o = json_loads((char *)a.body.data, 0, NULL)))
+        FAIL("POST while the journal fails: %ld %s", a.status, (char *)a.body.data);
+    if (!json_is_string(json_object_get(o, "error")) ||
+        !strstr(json_string_value(json_object_get(o, "error")), "journal")) {
+        json_decref(o);
+        FAIL("503 body: %s", (char *)a.body.data);
+    }
+    json_decref(o);
+    if (figure(l->m, "partials", "merged") != 2)
+        FAIL("a frame refused over HTTP was merged");
+out:
+    buf_free(&a.body);
+    buf_free(&metrics);
+    return rc;
+#undef FAIL
+}
+
+START_TEST(journal_fails)
+{
+    life_t l;
+    buf_t f2, f3;
+    int pfd[2], status, sel[] = {0, 1, 2, 3};
+    char msg[2048], *api_before, *got, *want;
+    ssize_t n;
+    pid_t pid;
+
+    start(&l);
+    expect_send(l.m, &FR[0], MERGE_MERGED);
+    expect_send(l.m, &FR[1], MERGE_MERGED);
+    buf_init(&f2);
+    buf_init(&f3);
+    frame_of(&FR[2], "m1", &f2);
+    frame_of(&FR[3], "m1", &f3);
+    api_before = report(l.m, "api");
+
+    ck_assert_int_eq(pipe(pfd), 0);
+    fflush(stderr);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int rc;
+        close(pfd[0]);
+        rc = unavailable_child(&l, &f2, &f3, api_before, pfd[1]);
+        buf_free(&f2);
+        buf_free(&f3);
+        free(api_before);
+        free(l.log);
+        _exit(rc);
+    }
+    close(pfd[1]);
+    n = read(pfd[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    close(pfd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child (status 0x%x): %s", status,
+                  msg);
+    free(api_before);
+
+    /* the journal as the child left it: frames 0 and 1 only; a retry merges 2 and 3 */
+    crash(&l);
+    start(&l);
+    assert_log(&l, " 2 frames: 2 merged, 0 duplicate, 0 refused, 0 damaged ranges");
+    ck_assert_int_eq(merger_accept(l.m, f2.data, f2.len, NULL, NULL), MERGE_MERGED);
+    ck_assert_int_eq(merger_accept(l.m, f3.data, f3.len, NULL, NULL), MERGE_MERGED);
+    got = report(l.m, "api");
+    want = oracle_api(FR, sel, 4);
+    assert_same(got, want, "api report after the retry");
+    free(got);
+    free(want);
+    ck_assert_int_eq(figure(l.m, "partials", "unavailable"), 0);
+    buf_free(&f2);
+    buf_free(&f3);
+    crash(&l);
+}
+END_TEST
+
+/* ---- (5) rounds across a restart ------------------------------------------------ */
+
+static void round_closed(merger_t *m, uint64_t r, const fr_t *fr, int n, int64_t deadline_ms)
+{
+    merger_range_t ranges[8];
+    merger_round_t rd = {.round = r,
+                         .start_ms = (int64_t)r * ROUND_MS,
+                         .deadline_ms = deadline_ms,
+                         .nranges = (size_t)n,
+                         .ranges = ranges};
+    for (int i = 0; i < n; i++)
+        ranges[i] = (merger_range_t){SRC[fr[i].s], off[fr[i].s][fr[i].l0], off[fr[i].s][fr[i].l1]};
+    merger_round_closed(m, "web", &rd);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* EXPORT/web/history/<stamp of round r>/<name> */
+static const char *history(uint64_t r, const char *name)
+{
+    static char p[512];
+    time_t t = (time_t)((int64_t)r * ROUND_MS / 1000);
+    struct tm tm;
+    char stamp[32];
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(p, sizeof p, "%s/web/history/%s/%s", exp_dir, stamp, name);
+    return p;
+}
+
+START_TEST(rounds_survive)
+{
+    const uint64_t R = H0 + 5;
+    const int64_t start_ms = (int64_t)R * ROUND_MS, dl = start_ms + 4 * ROUND_MS;
+    const fr_t r0[] = {{0, 0, 100, R}, {1, 0, 80, R}};
+    const fr_t r1[] = {{0, 100, 200, R + 1}, {1, 80, 160, R + 1}};
+    const fr_t r2[] = {{0, 200, 250, R + 2}};
+    life_t l;
+    char *before, *after;
+    json_t *st, *pending;
+
+    start(&l);
+    expect_send(l.m, &r0[0], MERGE_MERGED);
+    expect_send(l.m, &r0[1], MERGE_MERGED);
+    round_closed(l.m, R, r0, 2, dl);
+    ck_assert_int_eq(merger_tick(l.m, start_ms + ROUND_MS), 1); /* R, covered */
+    expect_send(l.m, &r1[0], MERGE_MERGED);                     /* r1[1] is missing */
+    round_closed(l.m, R + 1, r1, 2, dl);
+    ck_assert_int_eq(merger_tick(l.m, dl), 1); /* R + 1 at its deadline, INCOMPLETE */
+    ck_assert(exists(history(R + 1, "INCOMPLETE")));
+    round_closed(l.m, R + 2, r2, 1, dl + 10 * ROUND_MS); /* closed, its frame not here */
+    ck_assert_int_eq(merger_tick(l.m, dl + 1), 0);
+    checkpoint(&l);
+    before = snapshot(l.m, 1);
+    crash(&l);
+
+    start(&l);
+    after = snapshot(l.m, 1);
+    assert_same(after, before, "state with round bookkeeping");
+    free(after);
+    free(before);
+    ck_assert_uint_eq(merger_last_closed_round(l.m, "web"), R + 2);
+    st = status(l.m);
+    ck_assert_int_eq(json_integer_value(json_object_get(job_status(st), "last_exported_round")),
+                     (json_int_t)(R + 1));
+    pending = json_object_get(job_status(st), "pending_rounds");
+    ck_assert_int_eq(json_array_size(pending), 1);
+    ck_assert_int_eq(json_integer_value(json_array_get(pending, 0)), (json_int_t)(R + 2));
+    json_decref(st);
+
+    /* nothing is exported again */
+    ck_assert_int_eq(merger_tick(l.m, dl + 2), 0);
+    ck_assert_int_eq(figure(l.m, NULL, "rounds_exported"), 2);
+    /* the missing range of R + 1 arrives: amended, its marker removed */
+    expect_send(l.m, &r1[1], MERGE_MERGED);
+    ck_assert_int_eq(merger_tick(l.m, dl + 3), 1);
+    ck_assert(!exists(history(R + 1, "INCOMPLETE")));
+    ck_assert_int_eq(figure(l.m, NULL, "rounds_amended"), 1);
+    /* R + 2's frame: exported once covered */
+    expect_send(l.m, &r2[0], MERGE_MERGED);
+    ck_assert_int_eq(merger_tick(l.m, dl + 4), 1);
+    ck_assert_int_eq(merger_tick(l.m, dl + 5), 0);
+    ck_assert_int_eq(figure(l.m, NULL, "rounds_exported"), 3);
+    ck_assert_int_eq(figure(l.m, NULL, "last_exported_round"), (json_int_t)(R + 2));
+    crash(&l);
+}
+END_TEST
+
+/* ---- structure changed between checkpoint and restart --------------------------- */
+
+START_TEST(structure_changed)
+{
+    char *changed_text = apr_pstrdup(pool, RULES), *at = strstr(changed_text, "order: hits desc");
+    rules_config_t *changed;
+    abbey_err_t err;
+    life_t l;
+    char *api;
+
+    memcpy(at, "order: ms   desc", 16);
+    ck_assert_msg(rules_load_buffer(changed_text, strlen(changed_text), "changed.yaml", pool,
+                                    &changed, &err) == APR_SUCCESS,
+                  "%s", err.msg);
+    start(&l);
+    for (int i = 0; i < 4; i++)
+        expect_send(l.m, &FR[i], MERGE_MERGED);
+    round_closed(l.m, H0, FR, 2, (int64_t)H0 * ROUND_MS + 1000 * ROUND_MS);
+    checkpoint(&l);
+    crash(&l);
+
+    start_conf(&l, changed);
+    assert_log(&l, "job web: its rules changed since checkpoint");
+    api = report(l.m, "api");
+    ck_assert_str_eq(api, "api,hits,ms\r\n"); /* totals restart empty */
+    free(api);
+    /* ranges, counters and round bookkeeping stay */
+    for (int i = 0; i < 4; i++)
+        expect_send(l.m, &FR[i], MERGE_DUPLICATE);
+    ck_assert_int_eq(figure(l.m, "partials", "merged"), 4);
+    ck_assert_int_eq(figure(l.m, NULL, "lines"), 360);
+    ck_assert_uint_eq(merger_last_closed_round(l.m, "web"), H0);
+    expect_send(l.m, &FR[4], MERGE_MERGED);
+    crash(&l);
+}
+END_TEST
+
+/* ---- (6) record frames ---------------------------------------------------------- */
+
+START_TEST(record_frame_refused)
+{
+    frame_header_t h;
+    abbey_err_t err;
+    life_t l;
+    buf_t b;
+
+    ck_assert_str_eq(merger_result_name(MERGE_UNAVAILABLE), "unavailable");
+    start(&l);
+    expect_send(l.m, &FR[0], MERGE_MERGED);
+    /* a record frame is refused before its range is looked at: one over a
+     * merged range is not a duplicate, one over a new range records nothing */
+    for (int i = 0; i < 2; i++) {
+        const fr_t *f = &FR[i == 0 ? 0 : 2];
+        memset(&h, 0, sizeof h);
+        h.start = off[f->s][f->l0];
+        h.end = off[f->s][f->l1];
+        h.round = f->r;
+        strcpy(h.job, "web");
+        strcpy(h.source, SRC[f->s]);
+        strcpy(h.master, "m1");
+        buf_init(&b);
+        ck_assert_int_eq(frame_encode_record(&h, "{}", 2, &b, &err), APR_SUCCESS);
+        err.msg[0] = 0;
+        ck_assert_int_eq(merger_accept(l.m, b.data, b.len, NULL, &err), MERGE_REJECTED);
+        ck_assert_msg(strstr(err.msg, "a state record, not a partial") != NULL, "%s", err.msg);
+        buf_free(&b);
+    }
+    ck_assert_int_eq(figure(l.m, "partials", "duplicate"), 0);
+    expect_send(l.m, &FR[2], MERGE_MERGED);
+    ck_assert_int_eq(figure(l.m, "partials", "unavailable"), 0);
+    crash(&l);
+    /* nor is it journaled */
+    start(&l);
+    assert_log(&l, " 2 frames: 2 merged, 0 duplicate, 0 refused");
+    crash(&l);
+}
+END_TEST
+
+static Suite *persist_suite(void)
+{
+    Suite *s = suite_create("merger_persist");
+    TCase *tc = tcase_create("recovery");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, journal_only);
+    tcase_add_test(tc, checkpoint_then_more);
+    tcase_add_test(tc, damaged_frame);
+    tcase_add_test(tc, journal_fails);
+    tcase_add_test(tc, rounds_survive);
+    tcase_add_test(tc, structure_changed);
+    tcase_add_test(tc, record_frame_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    int failed;
+    apr_initialize();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    failed = check_run(persist_suite());
+    curl_global_cleanup();
+    apr_terminate();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

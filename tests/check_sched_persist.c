@@ -1,0 +1,880 @@
+/* check_sched_persist.c - unit tests for the scheduler's durability (master/sched_persist.c):
+ * the journal of completions and round starts/closes, checkpoints, and recovery.
+ *
+ * The clock is driven by hand. The config: job "web" (10 s rounds; sources
+ * /var/log/a.log, /var/log/b.log [rack1], the glob /data/app-*.log [rack2])
+ * and job "api" (/var/log/c.log). One scenario (scenario() below, times and
+ * values worked out in its comments) leases and completes across five rounds:
+ * partial and at-end reads, a glob expansion, a rotation, a completion landing
+ * in an older open round, rounds started and closed (at a deadline) by ticks. The
+ * oracle for recovery is the state of the scheduler that ran the scenario,
+ * dumped from its internals (sched_int.h) by this file's own code: a recovered
+ * scheduler must dump the same, whether it recovered from the journal alone, a
+ * checkpoint in the middle plus the journal, or a checkpoint alone. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <apr_general.h>
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check_run.h"
+#include "frame.h"
+#include "journal.h"
+#include "rules.h"
+#include "sched_int.h"
+#include "scheduler.h"
+
+#define T0 INT64_C(1700000000000) /* a round boundary */
+#define RMS INT64_C(10000)
+#define R0 (T0 / RMS)
+#define A "/var/log/a.log"
+#define B "/var/log/b.log"
+#define C "/var/log/c.log"
+#define G "/data/app-*.log"
+#define P1 "/data/app-1.log"
+#define P2 "/data/app-2.log"
+#define TEND (T0 + 4 * RMS + 5)
+
+#define MASTERS                                                                                    \
+    "masters:\n"                                                                                   \
+    "  - {name: m1, url: 'http://127.0.0.1:7101', weight: 1}\n"                                    \
+    "  - {name: m2, url: 'http://127.0.0.1:7102', weight: 1}\n"
+#define GROUPS                                                                                     \
+    "    format: combined\n"                                                                       \
+    "    groups:\n"                                                                                \
+    "      - name: g\n"                                                                            \
+    "        entries:\n"                                                                           \
+    "          - name: e\n"                                                                        \
+    "            values: {hits: count}\n"
+#define WEB                                                                                        \
+    "  - name: web\n"                                                                              \
+    "    round: 10s\n"                                                                             \
+    "    sources:\n"                                                                               \
+    "      - " A "\n"                                                                              \
+    "      - {path: " B ", labels: [rack1]}\n"                                                     \
+    "      - {path: '" G "', labels: [rack2]}\n" GROUPS
+#define API                                                                                        \
+    "  - name: api\n"                                                                              \
+    "    round: 10s\n"                                                                             \
+    "    sources:\n"                                                                               \
+    "      - " C "\n" GROUPS
+
+static const char *YAML_BOTH = MASTERS "jobs:\n" WEB API;
+static const char *YAML_WEB = MASTERS "jobs:\n" WEB;
+
+static apr_pool_t *pool;
+static rules_config_t *cfg, *cfg_web;
+static char dir[64];
+static const char *ALL[] = {"rack1", "rack2"};
+
+static void setup(void)
+{
+    abbey_err_t err;
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    ck_assert_msg(rules_load_buffer(YAML_BOTH, strlen(YAML_BOTH), "both.yaml", pool, &cfg, &err) ==
+                      APR_SUCCESS,
+                  "config: %s", err.msg);
+    ck_assert_msg(rules_load_buffer(YAML_WEB, strlen(YAML_WEB), "web.yaml", pool, &cfg_web, &err) ==
+                      APR_SUCCESS,
+                  "config: %s", err.msg);
+    strcpy(dir, "/tmp/check_sched_persist.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(p);
+}
+
+static void teardown(void)
+{
+    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+
+/* ---- one scheduler with its store ---- */
+
+typedef struct inst_t {
+    apr_pool_t *p;
+    journal_t *jn;
+    sched_t *s;
+} inst_t;
+
+/* A scheduler for c in its own pool, recovered from the store in dir at now,
+ * with the journal attached. */
+static void inst_open(inst_t *in, const rules_config_t *c, int64_t now)
+{
+    abbey_err_t err;
+    sched_opts_t o = {.lease_ms = 60000, .lease_bytes = 1000, .deadline_rounds = 3};
+    apr_pool_create(&in->p, pool);
+    ck_assert_msg(journal_open(dir, "sched", JOURNAL_FSYNC_BATCH, in->p, &in->jn, &err) ==
+                      APR_SUCCESS,
+                  "journal_open: %s", err.msg);
+    in->s = sched_create(c, &o, in->p);
+    ck_assert_msg(sched_recover(in->s, in->jn, now, &err) == APR_SUCCESS, "recover: %s", err.msg);
+    sched_attach_journal(in->s, in->jn);
+}
+
+/* Forget the scheduler as a killed process would: no checkpoint, nothing flushed
+ * by the scheduler (the journal's file is closed so the next open may take it). */
+static void inst_drop(inst_t *in)
+{
+    journal_close(in->jn);
+    apr_pool_destroy(in->p);
+    memset(in, 0, sizeof *in);
+}
+
+static void checkpoint(inst_t *in)
+{
+    abbey_err_t err;
+    ck_assert_msg(sched_checkpoint(in->s, in->jn, &err) == APR_SUCCESS, "checkpoint: %s", err.msg);
+}
+
+/* ---- leases and completions ---- */
+
+static abbey_err_t last_err;
+
+static int lease(sched_t *s, int max, int64_t now, sched_lease_t *out)
+{
+    return sched_lease(s, "s1", ALL, 2, max, now, out);
+}
+
+static const sched_lease_t *find(const sched_lease_t *l, int n, const char *source)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(l[i].source, source) == 0)
+            return &l[i];
+    return NULL;
+}
+
+/* Complete a read lease; m1/m2: delivery results or NULL; lines/bytes -1: absent. */
+static apr_status_t done_full(sched_t *s, uint64_t id, const char *inst, int64_t start, int64_t end,
+                              int at_end, const char *next, int64_t size, int64_t lines,
+                              int64_t bytes, const char *m1, const char *m2, int64_t now)
+{
+    const char *ms[2], *rs[2];
+    int nd = 0;
+    if (m1)
+        ms[nd] = "m1", rs[nd++] = m1;
+    if (m2)
+        ms[nd] = "m2", rs[nd++] = m2;
+    sched_completion_t c = {.slave = "s1",
+                            .lease = id,
+                            .instance = inst,
+                            .start = start,
+                            .end = end,
+                            .at_end = at_end,
+                            .next_instance = next,
+                            .size = size,
+                            .lines = lines,
+                            .bad_lines = lines > 0 ? 1 : -1,
+                            .bytes = bytes,
+                            .ndeliveries = nd,
+                            .delivery_masters = ms,
+                            .delivery_results = rs,
+                            .npaths = -1};
+    abbey_err_clear(&last_err);
+    return sched_complete(s, &c, now, &last_err);
+}
+
+static apr_status_t done(sched_t *s, uint64_t id, const char *inst, int64_t start, int64_t end,
+                         int at_end, int64_t now)
+{
+    return done_full(s, id, inst, start, end, at_end, NULL, -1, -1, -1, NULL, NULL, now);
+}
+
+static apr_status_t expand(sched_t *s, uint64_t id, const char *const *paths, int n, int64_t now)
+{
+    sched_completion_t c = {.slave = "s1",
+                            .lease = id,
+                            .start = -1,
+                            .end = -1,
+                            .at_end = -1,
+                            .size = -1,
+                            .lines = -1,
+                            .bad_lines = -1,
+                            .bytes = -1,
+                            .npaths = n,
+                            .paths = paths};
+    abbey_err_clear(&last_err);
+    return sched_complete(s, &c, now, &last_err);
+}
+
+#define OK(x) ck_assert_msg((x) == APR_SUCCESS, "%s: %s", #x, last_err.msg)
+
+/* Lease everything leasable at now and return the lease of source (must be there). */
+static sched_lease_t lease_of(sched_t *s, const char *source, int64_t now, sched_lease_t *all,
+                              int *n)
+{
+    *n = lease(s, 16, now, all);
+    const sched_lease_t *l = find(all, *n, source);
+    ck_assert_msg(l != NULL, "no lease for %s at %" PRId64, source, now);
+    return *l;
+}
+
+/* ---- the scenario ---- */
+
+typedef struct sc_t {
+    uint64_t max_id;     /* the highest lease id granted */
+    uint64_t app2_lease; /* active when the scenario ends */
+    int after_ckpt;      /* completions after the checkpoint */
+} sc_t;
+
+static void note(sc_t *sc, const sched_lease_t *l, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (l[i].id > sc->max_id)
+            sc->max_id = l[i].id;
+}
+
+/* Run the scenario on in; checkpoint after step ckpt_step (1..5; 0: never).
+ * Completions: step 1: 4, 2: 1, 3: 2, 4: 1, 5: 2. */
+static void scenario(inst_t *in, int ckpt_step, sc_t *sc)
+{
+    sched_t *s = in->s;
+    sched_lease_t all[16], la, lb, lg, lc, l1, l2;
+    int n, completed = 0;
+    memset(sc, 0, sizeof *sc);
+#define STEP_END(k)                                                                                \
+    do {                                                                                           \
+        if (ckpt_step == (k))                                                                      \
+            checkpoint(in), completed = 0;                                                         \
+    } while (0)
+
+    /* 1. T0+5, round R0 of both jobs: a, b, the glob, c */
+    la = lease_of(s, A, T0 + 5, all, &n);
+    note(sc, all, n);
+    ck_assert_int_eq(n, 4);
+    lb = *find(all, n, B);
+    lg = *find(all, n, G);
+    lc = *find(all, n, C);
+    OK(done_full(s, la.id, "i1", 0, 100, 0, NULL, 500, 10, 100, "ok", NULL, T0 + 5));
+    const char *paths[] = {P1, P2};
+    OK(expand(s, lg.id, paths, 2, T0 + 5)); /* tasks 3, 4 of web: due from R0+1 */
+    OK(done(s, lb.id, "b1", 0, 50, 1, T0 + 5));
+    OK(done(s, lc.id, "c1", 0, 10, 1, T0 + 5)); /* api R0 closes */
+    completed += 4;
+    STEP_END(1);
+
+    /* 2. T0+10: a again from 100, at end: web R0 closes (a, b, glob done) */
+    la = lease_of(s, A, T0 + 10, all, &n);
+    note(sc, all, n);
+    ck_assert_int_eq(n, 1);
+    ck_assert_uint_eq(la.start, 100);
+    OK(done(s, la.id, "i1", 100, 300, 1, T0 + 10));
+    completed += 1;
+    STEP_END(2);
+
+    /* 3. T0+RMS+1, round R0+1: web a, b, glob, app-1, app-2; api c. a rotates to
+     * i2; app-1 is read to its end; the rest stay leased */
+    la = lease_of(s, A, T0 + RMS + 1, all, &n);
+    note(sc, all, n);
+    ck_assert_int_eq(n, 6);
+    l1 = *find(all, n, P1);
+    l2 = *find(all, n, P2);
+    ck_assert_int_eq(l1.round, R0 + 1);
+    OK(done_full(s, la.id, "i1", 300, 400, 1, "i2", 20, -1, -1, NULL, "spooled", T0 + RMS + 1));
+    OK(done(s, l1.id, "p1", 0, 70, 1, T0 + RMS + 1));
+    completed += 2;
+    STEP_END(3);
+
+    /* 4. T0+2*RMS+3: R0+2 starts; app-2's lease of R0+1 completes: its range
+     * goes into R0+1 (still open), not at end */
+    OK(done(s, l2.id, "p2", 0, 30, 0, T0 + 2 * RMS + 3));
+    completed += 1;
+    STEP_END(4);
+
+    /* 5. ticks alone: R0+3 starts at T0+3*RMS+1; at T0+4*RMS+1 R0+1 closes at
+     * its deadline (T0+4*RMS), incomplete, and R0+4 starts (only the journal's
+     * round records can tell recovery so). Then at TEND = T0+4*RMS+5: a (due
+     * in R0+2, i2 from 0), app-1 (R0+2, from 70) and app-2 (R0+2, from 30)
+     * are leasable again (b, the glob and c still hold their leases of step 3) */
+    sched_tick(s, T0 + 3 * RMS + 1);
+    sched_tick(s, T0 + 4 * RMS + 1);
+    la = lease_of(s, A, TEND, all, &n);
+    note(sc, all, n);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(la.instance, "i2");
+    ck_assert_uint_eq(la.start, 0);
+    l1 = *find(all, n, P1);
+    l2 = *find(all, n, P2);
+    ck_assert_int_eq(l1.round, R0 + 2);
+    ck_assert_uint_eq(l1.start, 70);
+    ck_assert_uint_eq(l2.start, 30);
+    OK(done_full(s, l1.id, "p1", 70, 90, 1, NULL, 90, 5, 20, "ok", "spooled", TEND));
+    OK(done(s, la.id, "i2", 0, 15, 0, TEND));
+    completed += 2;
+    sc->app2_lease = l2.id;
+    STEP_END(5);
+    sc->after_ckpt = completed;
+#undef STEP_END
+}
+
+/* ---- the oracle: the state, dumped from the internals ---- */
+
+static void dump_round_ranges(FILE *f, const sched_range_t *g, int n)
+{
+    for (int i = 0; i < n; i++)
+        fprintf(f, " [%s %" PRIu64 " %" PRIu64 ")", g[i].source, g[i].start, g[i].end);
+}
+
+/* Everything recovery must restore, of job only (NULL: every job, and the counters).
+ * Leases, slaves and last_leased_ms are left out (not restored / not journaled). */
+static char *dump(sched_t *s, const char *only)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    apr_thread_mutex_lock(s->lock);
+    for (int j = 0; j < s->njobs; j++) {
+        sched_job_t *job = &s->jobs[j];
+        if (only && strcmp(job->cfg->name, only) != 0)
+            continue;
+        fprintf(f, "job %s round_ms %" PRId64 " cur %" PRId64 " next %" PRId64 "\n", job->cfg->name,
+                job->round_ms, job->cur_round, job->next_start_ms);
+        for (int i = 0; i < job->tasks->nelts; i++) {
+            const sched_task_t *t = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
+            fprintf(f,
+                    " task %d %d %s glob %s inst '%s' off %" PRIu64 " size %" PRId64
+                    " counters %" PRIu64 " %" PRIu64 " %" PRIu64 " labels %d",
+                    t->id, t->kind, t->source, t->glob ? t->glob : "-", t->instance, t->offset,
+                    t->size, t->lines, t->bad_lines, t->bytes, t->nlabels);
+            for (int m = 0; m < s->cfg->nmasters; m++)
+                fprintf(f, " %s", t->deliv[m] ? t->deliv[m] : "-");
+            fprintf(f, "\n");
+        }
+        for (const sched_rnd_t *r = job->open; r; r = r->next) {
+            fprintf(f, " open %" PRId64 " %" PRId64 " %" PRId64 " ntasks %d due %d done %d state",
+                    r->pub.round, r->pub.start_ms, r->pub.deadline_ms, r->ntasks, r->ndue,
+                    r->ndone);
+            for (int i = 0; i < r->ntasks; i++)
+                fprintf(f, " %d/%d", r->state[i], r->last_range[i]);
+            dump_round_ranges(f, (const sched_range_t *)r->ranges->elts, r->ranges->nelts);
+            fprintf(f, "\n");
+        }
+        for (int i = 0; i < job->nclosed; i++) {
+            const sched_round_t *r = &job->closed[(job->closed_first + i) % SCHED_ROUNDS_KEPT]->pub;
+            fprintf(f, " closed %" PRId64 " %" PRId64 " %" PRId64 " at %" PRId64 " incomplete %d",
+                    r->round, r->start_ms, r->deadline_ms, r->closed_ms, r->incomplete);
+            dump_round_ranges(f, r->ranges, r->nranges);
+            fprintf(f, " missing");
+            for (int k = 0; k < r->nmissing; k++)
+                fprintf(f, " %d", r->missing[k]);
+            fprintf(f, "\n");
+        }
+    }
+    if (!only)
+        fprintf(f, "completed %" PRIu64 "\n", s->n_completed);
+    apr_thread_mutex_unlock(s->lock);
+    fclose(f);
+    return text;
+}
+
+/* sched_rounds as text: the public face of the closed rounds. */
+static void rounds_text(void *ctx, const char *job, const sched_round_t *r)
+{
+    FILE *f = ctx;
+    fprintf(f, "%s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %d", job, r->round, r->start_ms,
+            r->deadline_ms, r->closed_ms, r->incomplete);
+    dump_round_ranges(f, r->ranges, r->nranges);
+    fprintf(f, "\n");
+}
+
+static char *rounds_of(sched_t *s, const char *job)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int n = sched_rounds(s, job, -1, rounds_text, f);
+    fprintf(f, "n=%d\n", n);
+    fclose(f);
+    return text;
+}
+
+static void expect_same(char *want, char *got)
+{
+    ck_assert_msg(strcmp(want, got) == 0, "recovered state differs.\nwant:\n%s\ngot:\n%s", want,
+                  got);
+    free(want);
+    free(got);
+}
+
+static int closed_calls;
+static void count_closed(void *ctx, const char *job, const sched_round_t *r)
+{
+    closed_calls++;
+}
+
+/* Run the scenario (checkpoint after ckpt_step), drop the scheduler, recover a
+ * new one from the same directory at TEND: it must hold the same state.
+ * Leaves the recovered one in *out (and the scenario's facts in *sc). */
+static void run_and_recover(int ckpt_step, inst_t *out, sc_t *sc)
+{
+    inst_t in;
+    inst_open(&in, cfg, T0);
+    scenario(&in, ckpt_step, sc);
+    char *want = dump(in.s, NULL), *want_web = rounds_of(in.s, "web");
+    char *want_api = rounds_of(in.s, "api");
+    inst_drop(&in);
+
+    abbey_err_t err;
+    sched_opts_t o = {.lease_ms = 60000, .lease_bytes = 1000, .deadline_rounds = 3};
+    apr_pool_create(&out->p, pool);
+    ck_assert_int_eq(journal_open(dir, "sched", JOURNAL_FSYNC_BATCH, out->p, &out->jn, &err),
+                     APR_SUCCESS);
+    out->s = sched_create(cfg, &o, out->p);
+    closed_calls = 0;
+    sched_on_round_closed(out->s, count_closed, NULL);
+    sched_tick(out->s, TEND); /* rounds started before recovery are forgotten by it */
+    ck_assert_msg(sched_recover(out->s, out->jn, TEND, &err) == APR_SUCCESS, "recover: %s",
+                  err.msg);
+    sched_attach_journal(out->s, out->jn);
+    ck_assert_int_eq(closed_calls, 0); /* rounds closed before the crash are not delivered again */
+    expect_same(want, dump(out->s, NULL));
+    expect_same(want_web, rounds_of(out->s, "web"));
+    expect_same(want_api, rounds_of(out->s, "api"));
+    ck_assert_int_eq(out->s->recovered.replayed, (uint64_t)sc->after_ckpt);
+    ck_assert_int_eq(out->s->recovered.skipped, 0);
+    ck_assert_int_eq(out->s->recovered.mismatched, 0);
+    ck_assert_int_eq(out->s->recovered.checkpoint_seq > 0, ckpt_step > 0);
+}
+
+/* After recovery: every due task is leased again from its committed offset, with
+ * ids above every old one. */
+static void expect_resume(inst_t *in, const sc_t *sc)
+{
+    sched_lease_t all[16];
+    int n = lease(in->s, 16, TEND + 1, all);
+    /* web R0+2: a, b, glob, app-2 (app-1 is done in it: due in R0+3); api: c */
+    ck_assert_int_eq(n, 6);
+    for (int i = 0; i < n; i++)
+        ck_assert_uint_gt(all[i].id, sc->max_id);
+    const sched_lease_t *a = find(all, n, A), *p2 = find(all, n, P2), *p1 = find(all, n, P1);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(p1);
+    ck_assert_ptr_nonnull(p2);
+    ck_assert_str_eq(a->instance, "i2"); /* the rotation survived */
+    ck_assert_uint_eq(a->start, 15);     /* the committed offset: not 0, not beyond */
+    ck_assert_int_eq(a->round, R0 + 2);
+    ck_assert_str_eq(p2->instance, "p2");
+    ck_assert_uint_eq(p2->start, 30);
+    ck_assert_int_eq(p2->round, R0 + 2);
+    ck_assert_uint_eq(p1->start, 90);
+    ck_assert_int_eq(p1->round, R0 + 3); /* done in R0+2 */
+    /* and the work goes on */
+    OK(done(in->s, a->id, "i2", 15, 40, 1, TEND + 2));
+}
+
+/* ---- tcase recover ---- */
+
+START_TEST(test_journal_only)
+{
+    inst_t in;
+    sc_t sc;
+    run_and_recover(0, &in, &sc);
+    expect_resume(&in, &sc);
+    /* recover once more (the first recovery's own records and the new
+     * completion are in a newer segment): the same state again */
+    char *want = dump(in.s, NULL);
+    inst_drop(&in);
+    inst_open(&in, cfg, TEND + 2);
+    expect_same(want, dump(in.s, NULL));
+    inst_drop(&in);
+}
+END_TEST
+
+START_TEST(test_checkpoint_middle)
+{
+    for (int step = 1; step <= 5; step++) {
+        inst_t in;
+        sc_t sc;
+        run_and_recover(step, &in, &sc);
+        expect_resume(&in, &sc);
+        inst_drop(&in);
+        nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+    }
+}
+END_TEST
+
+START_TEST(test_old_lease_refused)
+{
+    inst_t in;
+    sc_t sc;
+    run_and_recover(2, &in, &sc);
+    /* app-2's lease was active when the scheduler went away */
+    ck_assert_int_eq(done(in.s, sc.app2_lease, "p2", 30, 60, 1, TEND + 1), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(last_err.msg, "not yours"));
+    sched_lease_t all[16];
+    int n = lease(in.s, 16, TEND + 1, all);
+    ck_assert_int_gt(n, 0);
+    for (int i = 0; i < n; i++)
+        ck_assert_uint_ge(all[i].id, sc.max_id + 1000000);
+    /* the refused completion changed nothing: app-2 from 30 */
+    ck_assert_uint_eq(find(all, n, P2)->start, 30);
+    inst_drop(&in);
+}
+END_TEST
+
+/* The rotation and the glob's paths, through the journal and through a checkpoint. */
+START_TEST(test_rotation_and_expand)
+{
+    for (int step = 0; step <= 5; step += 5) {
+        inst_t in;
+        sc_t sc;
+        run_and_recover(step, &in, &sc);
+        sched_job_t *web = sched_job_find(in.s, "web");
+        ck_assert_ptr_nonnull(web);
+        ck_assert_int_eq(web->tasks->nelts, 5);
+        sched_task_t *a = sched_task_find(web, SCHED_READ, A);
+        ck_assert_str_eq(a->instance, "i2");
+        ck_assert_uint_eq(a->offset, 15);
+        ck_assert_int_eq(a->size, 20);
+        for (int k = 0; k < 2; k++) {
+            sched_task_t *p = sched_task_find(web, SCHED_READ, k ? P2 : P1);
+            ck_assert_ptr_nonnull(p);
+            ck_assert_str_eq(p->glob, G);
+            ck_assert_int_eq(p->nlabels, 1); /* the glob's labels, from the config */
+            ck_assert_str_eq(p->labels[0], "rack2");
+        }
+        /* a slave without rack2 gets neither the glob nor its paths: a, b and api's c */
+        const char *r1[] = {"rack1"};
+        sched_lease_t all[16];
+        int n = sched_lease(in.s, "s9", r1, 1, 16, TEND + 1, all);
+        ck_assert_int_eq(n, 3);
+        ck_assert_ptr_nonnull(find(all, n, A));
+        ck_assert_ptr_nonnull(find(all, n, B));
+        ck_assert_ptr_nonnull(find(all, n, C));
+        inst_drop(&in);
+        nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+    }
+}
+END_TEST
+
+/* A config without job api: recovery drops it, web is whole. */
+START_TEST(test_job_gone)
+{
+    for (int step = 0; step <= 2; step += 2) {
+        inst_t in;
+        sc_t sc;
+        abbey_err_t err;
+        inst_open(&in, cfg, T0);
+        scenario(&in, step, &sc);
+        char *want = dump(in.s, "web"), *want_rounds = rounds_of(in.s, "web");
+        inst_drop(&in);
+        sched_opts_t o = {.lease_ms = 60000, .lease_bytes = 1000, .deadline_rounds = 3};
+        apr_pool_create(&in.p, pool);
+        ck_assert_int_eq(journal_open(dir, "sched", JOURNAL_FSYNC_BATCH, in.p, &in.jn, &err),
+                         APR_SUCCESS);
+        in.s = sched_create(cfg_web, &o, in.p);
+        ck_assert_msg(sched_recover(in.s, in.jn, TEND, &err) == APR_SUCCESS, "%s", err.msg);
+        expect_same(want, dump(in.s, "web"));
+        expect_same(want_rounds, rounds_of(in.s, "web"));
+        ck_assert_int_eq(sched_rounds(in.s, "api", -1, rounds_text, stderr), -1);
+        ck_assert_int_eq(in.s->njobs, 1);
+        if (step == 0) { /* c's completion is in the journal: skipped */
+            ck_assert_int_eq(in.s->recovered.skipped, 1);
+            ck_assert_int_eq(in.s->recovered.jobs_dropped, 0);
+        } else { /* api is in the checkpoint: dropped with its task */
+            ck_assert_int_eq(in.s->recovered.skipped, 0);
+            ck_assert_int_eq(in.s->recovered.jobs_dropped, 1);
+            ck_assert_int_eq(in.s->recovered.tasks_dropped, 1);
+        }
+        inst_drop(&in);
+        nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+    }
+}
+END_TEST
+
+/* A source added to the config after the checkpoint starts fresh, and joins the next round. */
+START_TEST(test_source_added)
+{
+    static const char *YNEW = MASTERS "jobs:\n"
+                                      "  - name: web\n"
+                                      "    round: 10s\n"
+                                      "    sources:\n"
+                                      "      - /var/log/new.log\n"
+                                      "      - " A "\n"
+                                      "      - {path: " B ", labels: [rack1]}\n"
+                                      "      - {path: '" G "', labels: [rack2]}\n" GROUPS API;
+    rules_config_t *cnew;
+    abbey_err_t err;
+    sched_lease_t all[16];
+    sc_t sc;
+    inst_t in;
+    ck_assert_int_eq(rules_load_buffer(YNEW, strlen(YNEW), "new.yaml", pool, &cnew, &err),
+                     APR_SUCCESS);
+    inst_open(&in, cfg, T0);
+    scenario(&in, 5, &sc);
+    inst_drop(&in);
+    inst_open(&in, cnew, TEND);
+    sched_job_t *web = sched_job_find(in.s, "web");
+    ck_assert_int_eq(web->tasks->nelts, 6);
+    sched_task_t *t = sched_task_find(web, SCHED_READ, "/var/log/new.log");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->id, 5); /* after the restored ones: the open rounds do not list it */
+    ck_assert_uint_eq(t->offset, 0);
+    ck_assert_str_eq(t->instance, "");
+    ck_assert_uint_eq(sched_task_find(web, SCHED_READ, A)->offset, 15);
+    for (sched_rnd_t *r = web->open; r; r = r->next)
+        ck_assert_int_le(r->ntasks, 5);
+    int n = lease(in.s, 16, TEND + 1, all);
+    ck_assert_int_eq(n, 6);
+    ck_assert_ptr_null(find(all, n, "/var/log/new.log"));
+    /* it joins the next round */
+    n = lease(in.s, 16, T0 + 5 * RMS + 1, all);
+    ck_assert_ptr_nonnull(find(all, n, "/var/log/new.log"));
+    inst_drop(&in);
+}
+END_TEST
+
+START_TEST(test_checkpoint_due)
+{
+    inst_t in;
+    sched_lease_t all[16];
+    inst_open(&in, cfg, T0);
+    ck_assert_int_eq(sched_checkpoint_due(in.s), 1); /* never written */
+    checkpoint(&in);
+    ck_assert_int_eq(sched_checkpoint_due(in.s), 0);
+    /* a completion that closes nothing: still not due */
+    int n = lease(in.s, 16, T0 + 1, all);
+    ck_assert_int_eq(n, 4);
+    OK(done(in.s, find(all, n, A)->id, "i", 0, 10, 0, T0 + 2));
+    ck_assert_int_eq(sched_checkpoint_due(in.s), 0);
+    /* c at its end closes api's round */
+    OK(done(in.s, find(all, n, C)->id, "c", 0, 10, 1, T0 + 3));
+    ck_assert_int_eq(sched_checkpoint_due(in.s), 1);
+    checkpoint(&in);
+    ck_assert_int_eq(sched_checkpoint_due(in.s), 0);
+    /* web's round closes at its deadline, at a tick; a round starting is not enough */
+    sched_tick(in.s, T0 + 3 * RMS - 1);
+    ck_assert_int_eq(sched_checkpoint_due(in.s), 0);
+    sched_tick(in.s, T0 + 3 * RMS);
+    ck_assert_int_eq(sched_checkpoint_due(in.s), 1);
+    checkpoint(&in);
+    ck_assert_int_eq(sched_checkpoint_due(in.s), 0);
+    /* a config change */
+    sched_set_config(in.s, cfg_web);
+    ck_assert_int_eq(sched_checkpoint_due(in.s), 1);
+    checkpoint(&in);
+    ck_assert_int_eq(sched_checkpoint_due(in.s), 0);
+    inst_drop(&in);
+}
+END_TEST
+
+static int no_frame(void *ctx, const char *file, uint64_t offset, const uint8_t *frame, size_t len,
+                    const frame_header_t *h)
+{
+    return 0;
+}
+
+/* Write one record frame with payload text into a fresh store: as a journal
+ * record (ckpt 0) or as a checkpoint (1). */
+static void write_raw(const char *text, int ckpt)
+{
+    apr_pool_t *p;
+    journal_t *jn;
+    abbey_err_t err;
+    frame_header_t h;
+    buf_t b;
+    uint64_t ticket;
+    apr_pool_create(&p, pool);
+    ck_assert_int_eq(journal_open(dir, "sched", JOURNAL_FSYNC_BATCH, p, &jn, &err), APR_SUCCESS);
+    ck_assert_int_eq(journal_recover(jn, no_frame, no_frame, NULL, NULL, &err), APR_SUCCESS);
+    memset(&h, 0, sizeof h);
+    buf_init(&b);
+    ck_assert_int_eq(frame_encode_record(&h, text, strlen(text), &b, &err), APR_SUCCESS);
+    if (ckpt) {
+        uint64_t seq = journal_rotate(jn, &err);
+        ck_assert_uint_gt(seq, 0);
+        ck_assert_int_eq(journal_checkpoint(jn, seq, b.data, b.len, &err), APR_SUCCESS);
+    } else {
+        ck_assert_int_eq(journal_append(jn, b.data, b.len, &ticket, &err), APR_SUCCESS);
+        ck_assert_int_eq(journal_commit(jn, ticket, &err), APR_SUCCESS);
+    }
+    buf_free(&b);
+    journal_close(jn);
+    apr_pool_destroy(p);
+}
+
+/* A checkpoint that does not read back whole stops recovery with the field named;
+ * a journal record that does not is skipped (logged). */
+START_TEST(test_bad_records)
+{
+    inst_t in;
+    abbey_err_t err;
+    write_raw("{\"type\":\"complete\",\"now\":5}", 0);
+    write_raw("[1, 2]", 0);
+    inst_open(&in, cfg, T0);
+    ck_assert_int_eq(in.s->recovered.skipped, 2);
+    inst_drop(&in);
+
+    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    write_raw("{\"type\":\"checkpoint\",\"version\":1,\"next_lease\":7}", 1);
+    apr_pool_create(&in.p, pool);
+    ck_assert_int_eq(journal_open(dir, "sched", JOURNAL_FSYNC_BATCH, in.p, &in.jn, &err),
+                     APR_SUCCESS);
+    in.s = sched_create(cfg, NULL, in.p);
+    abbey_err_clear(&err);
+    ck_assert_int_ne(sched_recover(in.s, in.jn, T0, &err), APR_SUCCESS);
+    ck_assert_msg(strstr(err.msg, "field 'jobs'") && strstr(err.msg, ".ckpt"), "%s", err.msg);
+    inst_drop(&in);
+}
+END_TEST
+
+/* ---- tcase journal failure ---- */
+
+/* The newest journal segment in dir, for its size. */
+static off_t segment_size(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char best[256] = "";
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".journal") && strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", e->d_name);
+    if (d)
+        closedir(d);
+    char path[400];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, best);
+    return best[0] && stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+static int efbig_child(int fd)
+{
+    char msg[ABBEY_ERR_MAX + 128];
+    inst_t in;
+    sched_lease_t all[16];
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(msg, sizeof msg, __VA_ARGS__);                                                    \
+        if (write(fd, msg, strlen(msg)) < 0)                                                       \
+            return 9;                                                                              \
+        return 1;                                                                                  \
+    } while (0)
+    signal(SIGXFSZ, SIG_IGN);
+    inst_open(&in, cfg, T0);
+    int n = lease(in.s, 16, T0 + 1, all);
+    const sched_lease_t *a = find(all, n, A);
+    if (!a || done(in.s, a->id, "i", 0, 100, 0, T0 + 2) != APR_SUCCESS)
+        FAIL("first completion: %s", last_err.msg);
+    n = lease(in.s, 16, T0 + 3, all);
+    if (!(a = find(all, n, A)) || a->start != 100)
+        FAIL("no lease of a from 100");
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    off_t size = segment_size();
+    if (size <= 0)
+        FAIL("no journal segment in %s", dir);
+    rl.rlim_cur = (rlim_t)size; /* not one byte more */
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        FAIL("setrlimit: %s", strerror(errno));
+    apr_status_t rv = done(in.s, a->id, "i", 100, 200, 1, T0 + 4);
+    if (rv != APR_EGENERAL || strncmp(last_err.msg, "journal", 7) != 0)
+        FAIL("completion past the limit: status %d, '%s'", rv, last_err.msg);
+    sched_task_t *t = sched_task_find(sched_job_find(in.s, "web"), SCHED_READ, A);
+    if (t->offset != 100 || t->lease == NULL)
+        FAIL("offset %" PRIu64 " / lease %p after the refused completion", t->offset,
+             (void *)t->lease);
+    /* the HTTP answer for it: 503 with the reason */
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"slave\":\"s1\",\"lease\":%" PRIu64 ",\"instance\":\"i\",\"start\":100,"
+             "\"end\":200,\"at_end\":true}",
+             a->id);
+    httpd_req_t req = {.method = "POST",
+                       .path = "/v1/complete",
+                       .body = (const uint8_t *)body,
+                       .body_len = strlen(body),
+                       .pool = in.p};
+    httpd_resp_t resp = {.status = 200};
+    buf_init(&resp.body);
+    sched_http_complete(in.s, &req, &resp, T0 + 5);
+    int status = resp.status;
+    int names = resp.body.len && memmem(resp.body.data, resp.body.len, "journal", 7) != NULL;
+    buf_free(&resp.body);
+    if (status != 503 || !names)
+        FAIL("HTTP status %d (error names the journal: %d)", status, names);
+    if (t->offset != 100)
+        FAIL("offset %" PRIu64 " after the refused HTTP completion", t->offset);
+    inst_drop(&in);
+    return 0;
+#undef FAIL
+}
+
+START_TEST(test_append_failure)
+{
+    int pfd[2], status;
+    char msg[2048];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        int rc = efbig_child(pfd[1]);
+        apr_pool_destroy(pool); /* leave nothing for valgrind's leak check of the child */
+        apr_terminate();
+        _exit(rc);
+    }
+    close(pfd[1]);
+    ssize_t n = read(pfd[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    close(pfd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child (status 0x%x): %s", status,
+                  msg);
+    /* what the child committed is recovered: a at 100, not 200 */
+    inst_t in;
+    inst_open(&in, cfg, T0 + 6);
+    sched_task_t *t = sched_task_find(sched_job_find(in.s, "web"), SCHED_READ, A);
+    ck_assert_uint_eq(t->offset, 100);
+    ck_assert_str_eq(t->instance, "i");
+    inst_drop(&in);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("sched_persist");
+    TCase *tc = tcase_create("recover");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_journal_only);
+    tcase_add_test(tc, test_checkpoint_middle);
+    tcase_add_test(tc, test_old_lease_refused);
+    tcase_add_test(tc, test_rotation_and_expand);
+    tcase_add_test(tc, test_job_gone);
+    tcase_add_test(tc, test_source_added);
+    tcase_add_test(tc, test_checkpoint_due);
+    tcase_add_test(tc, test_bad_records);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("failure");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_append_failure);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return check_run(suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
