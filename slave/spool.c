@@ -98,12 +98,14 @@ static apr_status_t spool_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* A pool with its own allocator that only the spool destroys: unmanaged, so
+ * apr_pool_terminate at exit does not destroy it before spool_cleanup does. */
 static apr_pool_t *root_pool(void)
 {
     apr_allocator_t *a;
     apr_pool_t *p;
     apr_allocator_create(&a);
-    apr_pool_create_ex(&p, NULL, NULL, a);
+    apr_pool_create_unmanaged_ex(&p, NULL, a);
     apr_allocator_owner_set(a, p);
     return p;
 }

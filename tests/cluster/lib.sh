@@ -17,6 +17,7 @@ RANGE_SERVER=$ABBEY_SRCDIR/tests/tools/range_server.py
 PASSED=0
 FAILED=0
 PIDS=""
+NAMES=""
 
 for tool in python3 mawk curl; do
     command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool is not installed"; exit 77; }
@@ -51,6 +52,11 @@ check() { # description, then a command that must succeed
     if "$@"; then pass; else fail "$d"; fi
 }
 finish() {
+    local n p
+    for n in $NAMES; do # what still runs must stop cleanly: SIGTERM, exit status 0
+        eval "p=\${PID_$n}"
+        if kill -0 "$p" 2>/dev/null; then stop "$n"; fi
+    done
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
     exit $?
@@ -73,14 +79,17 @@ start() {
     "$@" >"$T/$name.log" 2>&1 &
     eval "PID_$name=$!"
     PIDS="$PIDS $!"
+    case " $NAMES " in *" $name "*) ;; *) NAMES="$NAMES $name" ;; esac
 }
 
-# stop NAME: SIGTERM and wait for it
+# stop NAME: SIGTERM and wait for it; its exit status must be 0 (a clean stop)
 stop() {
-    local p
+    local p rc
     eval "p=\${PID_$1}"
     kill -TERM "$p" 2>/dev/null
     wait "$p" 2>/dev/null
+    rc=$?
+    check "$1 stops cleanly on SIGTERM (exit status $rc)" [ "$rc" -eq 0 ]
 }
 
 # api PORT PATH [curl args]: an authorised call; prints the body
