@@ -507,6 +507,12 @@ static int on_frame(void *ctx, uint64_t off, const uint8_t *frame, size_t len,
     r->frames++;
     r->f_frames++;
     r->frame_bytes += len;
+    if (h->flags & FRAME_FLAG_RECORD) { /* a master's state record (journal, checkpoint) */
+        printf("%s offset %llu: a state record (job '%s', %zu bytes): not a partial, not sent\n",
+               r->path, (unsigned long long)off, h->job, len);
+        r->f_pos = off + len;
+        return 0;
+    }
     if (r->opts.dry_run)
         printf("%s offset %llu: job %s, source %s, range [%llu, %llu), round %llu, master %s, "
                "%zu bytes\n",
@@ -576,8 +582,8 @@ static void replay_file(replay_t *r, const char *path)
         r->failed++;
         problem(r, pfmt(r->pool, "not read: %s", err.msg));
     } else if (!r->opts.dry_run && !r->stop && !r->opts.keep && r->f_failed == 0 &&
-               r->f_damaged == 0) {
-        fate = retire(r, path, st.bytes);
+               r->f_damaged == 0 && ends_with(path, ".spool")) {
+        fate = retire(r, path, st.bytes); /* spool files only: never a master's journal */
     } else if (!r->opts.dry_run && (r->f_failed || r->f_damaged)) {
         fate = "; left in place";
     }
