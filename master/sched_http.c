@@ -370,7 +370,8 @@ void sched_http_repair(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp)
         abbey_err_t err;
         abbey_err_clear(&err);
         if (!json_is_string(src) || !json_is_integer(a) || !json_is_integer(b) ||
-            !json_is_integer(r) || json_integer_value(a) < 0 || json_integer_value(r) < 0)
+            !json_is_integer(r) || json_integer_value(a) < 0 || json_integer_value(b) < 0 ||
+            json_integer_value(r) < 0)
             abbey_err_set(&err, "range %zu: needs source (string), start, end, round (integers >= 0)",
                           i);
         else if (sched_repair(s, job, master, json_string_value(src),

@@ -88,20 +88,38 @@ static int replaced_generation(const char *current, const char *wanted)
            strcmp(a, b) != 0;
 }
 
+/* Why a repair request is malformed, or NULL when it is not. */
+static const char *repair_malformed(const char *job, const char *master, const char *source,
+                                    const char *hash, uint64_t start, uint64_t end)
+{
+    if (!job)
+        return "no job named";
+    if (!master)
+        return "no master named";
+    if (!source || !hash || hash == source || !hash[1])
+        return "the source is not \"<path>#<instance>\"";
+    if (start >= end)
+        return "start must be below end";
+    if (end > (uint64_t)INT64_MAX)
+        return "end is out of range (above 2^63 - 1)"; /* lease answers carry it as a JSON int */
+    if (strlen(source) >= FRAME_SOURCE_MAX || strlen(hash + 1) >= SCHED_INSTANCE_MAX)
+        return "the source or its instance is too long";
+    return NULL;
+}
+
 apr_status_t sched_repair(sched_t *s, const char *job, const char *master, const char *source,
                           uint64_t start, uint64_t end, int64_t round, abbey_err_t *err)
 {
     const char *hash = source ? strrchr(source, '#') : NULL;
+    const char *why = repair_malformed(job, master, source, hash, start, end);
     const rules_master_t *m;
     sched_repair_t *r, **pp;
     sched_job_t *j;
     apr_status_t rv = APR_SUCCESS;
 
-    if (!job || !master || !hash || hash == source || !hash[1] || start >= end ||
-        strlen(source) >= FRAME_SOURCE_MAX || strlen(hash + 1) >= SCHED_INSTANCE_MAX) {
-        abbey_err_set(err, "repair of '%s' [%" PRIu64 ", %" PRIu64 "): needs a job, a master, a "
-                      "source \"<path>#<instance>\" and start < end", source ? source : "",
-                      start, end);
+    if (why) {
+        abbey_err_set(err, "repair of '%s' [%" PRIu64 ", %" PRIu64 "): %s", source ? source : "",
+                      start, end, why);
         return APR_BADARG;
     }
     apr_thread_mutex_lock(s->lock);
@@ -113,7 +131,10 @@ apr_status_t sched_repair(sched_t *s, const char *job, const char *master, const
             break; /* already queued or leased */
     }
     if (!m) {
-        abbey_err_set(err, "repair for unknown master '%s'", master);
+        abbey_err_set(err, "repair of %s for unknown master '%s'", source, master);
+        rv = APR_NOTFOUND;
+    } else if (!sched_job_find(s, job)) {
+        abbey_err_set(err, "repair of %s: unknown job '%s'", source, job);
         rv = APR_NOTFOUND;
     } else if (!*pp && s->nrepairs >= SCHED_REPAIR_MAX) {
         abbey_err_set(err, "%d repairs are waiting already; asked again later", s->nrepairs);
@@ -131,7 +152,8 @@ apr_status_t sched_repair(sched_t *s, const char *job, const char *master, const
         r->round = round;
         sched_task_t *t = repair_task(s, r, &j);
         if (!t) {
-            abbey_err_set(err, "repair of %s: job '%s' has no such source", source, job);
+            abbey_err_set(err, "repair of %s: job '%s' has no source %.*s", source, job,
+                          (int)r->path_len, source);
             repair_free(r);
             rv = APR_NOTFOUND;
         } else if (replaced_generation(t->instance, hash + 1)) {

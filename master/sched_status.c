@@ -158,5 +158,20 @@ void sched_metrics(sched_t *s, buf_t *out)
         put_label(out, s->jobs[j].cfg->name);
         buf_printf(out, "\"} %d\n", s->jobs[j].tasks->nelts);
     }
+    json_t *rp = sched_repair_json(s);
+    buf_printf(out,
+               "# HELP abbey_repairs Gap repairs waiting (queued) or being done (leased).\n"
+               "# TYPE abbey_repairs gauge\n"
+               "abbey_repairs{state=\"queued\"} %" JSON_INTEGER_FORMAT "\n"
+               "abbey_repairs{state=\"leased\"} %" JSON_INTEGER_FORMAT "\n"
+               "# HELP abbey_repairs_total Gap repairs by result.\n"
+               "# TYPE abbey_repairs_total counter\n"
+               "abbey_repairs_total{result=\"done\"} %" JSON_INTEGER_FORMAT "\n"
+               "abbey_repairs_total{result=\"failed\"} %" JSON_INTEGER_FORMAT "\n",
+               json_integer_value(json_object_get(rp, "queued")),
+               json_integer_value(json_object_get(rp, "leased")),
+               json_integer_value(json_object_get(rp, "done")),
+               json_integer_value(json_object_get(rp, "failed")));
+    json_decref(rp);
     apr_thread_mutex_unlock(s->lock);
 }

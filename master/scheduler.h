@@ -179,7 +179,8 @@ void sched_status_json(sched_t *s, int64_t now_ms, buf_t *out);
 /* Append Prometheus text: abbey_leases{state="active"} (gauge),
  * abbey_leases_total{result="granted|completed|expired|renewed"},
  * abbey_round_seconds{job} (the last closed round: closed_ms - start_ms),
- * abbey_tasks{job}. */
+ * abbey_tasks{job}, abbey_repairs{state="queued|leased"} (gauge; repair
+ * leases are not in abbey_leases), abbey_repairs_total{result="done|failed"}. */
 void sched_metrics(sched_t *s, buf_t *out);
 
 /* Route POST /v1/lease, POST /v1/lease/renew, POST /v1/complete, POST
@@ -278,8 +279,10 @@ apr_status_t sched_checkpoint(sched_t *s, struct journal_t *jn, abbey_err_t *err
  * until the master asks again). A repair already queued or leased for the same
  * (job, source, start, end, master) is not queued twice. Repairs are not
  * journaled: a master asks again while its gap stays. Returns APR_SUCCESS;
- * APR_NOTFOUND with err when the job, master or task is unknown; APR_BADARG
- * when start >= end, the source has no '#', or a string is too long. */
+ * APR_NOTFOUND with err when the job, master or task is unknown or the
+ * instance was truncated since (a later generation of the same file);
+ * APR_BADARG when start >= end, end > INT64_MAX, the source has no '#', or a
+ * string is too long; APR_EAGAIN when SCHED_REPAIR_MAX (10000) repairs wait. */
 apr_status_t sched_repair(sched_t *s, const char *job, const char *master, const char *source,
                           uint64_t start, uint64_t end, int64_t round, abbey_err_t *err);
 
