@@ -1,5 +1,6 @@
-/* journal.c - a master's durable store: journal segments, checkpoints, recovery and
- * group commit (see journal.h).
+/* journal.c - a master's durable store: journal segments, checkpoints and group
+ * commit (see journal.h); recovery is in journal_recover.c, the internals both
+ * share in journal_int.h.
  *
  * Segments are frame files (framelog.h) written through one framelog writer
  * at a time; checkpoints are whole files written beside them. Every frame
@@ -12,71 +13,29 @@
  * unsynced leads the next fsync. Rotation swaps the writer only while no
  * fsync runs, and fsyncs the old segment itself (as the leader) before any
  * later fsync may mark tickets synced, so `synced` never covers a frame of an
- * unsynced segment. The mutex guards every field below; file writes of
+ * unsynced segment. The mutex guards every field of journal_t; file writes of
  * checkpoints, fsyncs (except ALWAYS appends), directory syncs and deletions
  * run without it. framelog_sync runs on the current writer while appends go
  * on under the mutex: it only reads the writer's descriptor, which appends
  * never change, and the writer is closed only when no fsync runs. */
-#include "journal.h"
+#include "journal_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <apr_file_info.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
-#include <apr_time.h>
 
-#include "framelog.h"
 #include "log.h"
-
-#define SEQ_DIGITS 20
-#define FILE_MAX 128 /* a basename: name (< 64) + "-" + 20 digits + ".ckpt.tmp" */
-
-enum { K_SEGMENT, K_CKPT, K_TMP };
-static const char *const EXT[] = {".journal", ".ckpt", ".ckpt.tmp"};
-
-typedef struct seg_t {
-    uint64_t seq, bytes;
-} seg_t;
 
 typedef struct victim_t { /* a file retention deletes */
     uint64_t seq;
     int kind;
 } victim_t;
-
-struct journal_t {
-    apr_pool_t *pool;
-    const char *dir, *name;
-    journal_fsync_t mode;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;         /* an fsync, a rotation or a checkpoint ended; the store failed */
-    apr_array_header_t *segs;  /* seg_t, by seq */
-    apr_array_header_t *ckpts; /* uint64_t, by seq */
-    uint64_t next_seq;         /* above every file seen or made */
-    int recovered, closed;
-    framelog_writer_t *w; /* the current segment (after recovery) */
-    apr_pool_t *wpool;    /* w's */
-    uint64_t wseq;
-    uint64_t rotated;  /* the newest seq journal_rotate returned (0: none) */
-    uint64_t appended; /* newest ticket */
-    uint64_t synced;   /* every ticket <= synced is on disk */
-    int syncing, rotating, checkpointing;
-    uint64_t good_ckpt; /* newest checkpoint known whole (loaded or written); 0: none */
-    int failed;
-    apr_status_t fail_rv;
-    abbey_err_t fail_err;
-    journal_stats_t st;
-};
 
 /* ---- names -------------------------------------------------------------- */
 
@@ -109,66 +68,12 @@ const char *journal_fsync_name(journal_fsync_t f)
     return "unknown";
 }
 
-static void file_name(const journal_t *j, uint64_t seq, int kind, char out[FILE_MAX])
-{
-    snprintf(out, FILE_MAX, "%s-%0*" PRIu64 "%s", j->name, SEQ_DIGITS, seq, EXT[kind]);
-}
-
-static void file_path(const journal_t *j, uint64_t seq, int kind, char out[PATH_MAX])
-{
-    char base[FILE_MAX];
-    file_name(j, seq, kind, base);
-    snprintf(out, PATH_MAX, "%s/%s", j->dir, base);
-}
-
-/* Is base one of this store's files? Sets *seq and *kind. A seq that does not
- * fit 64 bits is logged and ignored. */
-static int parse_name(const journal_t *j, const char *base, uint64_t *seq, int *kind)
-{
-    size_t n = strlen(j->name);
-    const char *p = base + n + 1;
-    uint64_t v = 0;
-
-    if (strncmp(base, j->name, n) != 0 || base[n] != '-')
-        return 0;
-    for (int i = 0; i < SEQ_DIGITS; i++)
-        if (p[i] < '0' || p[i] > '9')
-            return 0;
-    for (*kind = K_SEGMENT; *kind <= K_TMP; (*kind)++)
-        if (strcmp(p + SEQ_DIGITS, EXT[*kind]) == 0)
-            break;
-    if (*kind > K_TMP)
-        return 0;
-    for (int i = 0; i < SEQ_DIGITS; i++) {
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            log_msg("journal %s: ignoring %s: its sequence number does not fit 64 bits", j->dir,
-                    base);
-            return 0;
-        }
-        v = v * 10 + d;
-    }
-    *seq = v;
-    return 1;
-}
-
 /* ---- small helpers ------------------------------------------------------ */
 
-static apr_status_t os_error(abbey_err_t *err, const char *path, const char *what, int e)
+apr_status_t journal_os_error(abbey_err_t *err, const char *path, const char *what, int e)
 {
     abbey_err_set(err, "%s: %s: %s", path, what, strerror(e));
     return APR_FROM_OS_ERROR(e);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int cmp_seg(const void *a, const void *b)
-{
-    return cmp_u64(&((const seg_t *)a)->seq, &((const seg_t *)b)->seq);
 }
 
 static apr_status_t sync_dir(const char *dir, abbey_err_t *err)
@@ -176,14 +81,14 @@ static apr_status_t sync_dir(const char *dir, abbey_err_t *err)
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     apr_status_t rv = APR_SUCCESS;
     if (fd < 0)
-        return os_error(err, dir, "cannot open the directory to sync it", errno);
+        return journal_os_error(err, dir, "cannot open the directory to sync it", errno);
     if (fsync(fd) != 0 && errno != EINVAL)
-        rv = os_error(err, dir, "fsync of the directory", errno);
+        rv = journal_os_error(err, dir, "fsync of the directory", errno);
     close(fd);
     return rv;
 }
 
-static void remove_file(const journal_t *j, uint64_t seq, int kind, const char *why)
+void journal_remove_file(const journal_t *j, uint64_t seq, int kind, const char *why)
 {
     char path[PATH_MAX];
     file_path(j, seq, kind, path);
@@ -222,46 +127,6 @@ static apr_status_t usable(journal_t *j, abbey_err_t *err)
 }
 
 /* ---- opening ------------------------------------------------------------ */
-
-static void note_seq(journal_t *j, uint64_t seq)
-{
-    if (seq >= j->next_seq)
-        j->next_seq = seq + 1;
-}
-
-static apr_status_t list_dir(journal_t *j, abbey_err_t *err)
-{
-    DIR *d = opendir(j->dir);
-    struct dirent *de;
-
-    if (!d)
-        return os_error(err, j->dir, "cannot list the directory", errno);
-    while ((de = readdir(d)) != NULL) {
-        uint64_t seq;
-        int kind;
-        struct stat sb;
-        char path[PATH_MAX];
-
-        if (!parse_name(j, de->d_name, &seq, &kind))
-            continue;
-        note_seq(j, seq);
-        if (kind == K_TMP) {
-            log_msg("journal %s: deleting %s, left by a checkpoint that did not finish", j->dir,
-                    de->d_name);
-            remove_file(j, seq, K_TMP, "an unfinished checkpoint");
-        } else if (kind == K_CKPT) {
-            APR_ARRAY_PUSH(j->ckpts, uint64_t) = seq;
-        } else {
-            file_path(j, seq, K_SEGMENT, path);
-            APR_ARRAY_PUSH(j->segs, seg_t) =
-                (seg_t){seq, stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0};
-        }
-    }
-    closedir(d);
-    qsort(j->ckpts->elts, (size_t)j->ckpts->nelts, sizeof(uint64_t), cmp_u64);
-    qsort(j->segs->elts, (size_t)j->segs->nelts, sizeof(seg_t), cmp_seg);
-    return APR_SUCCESS;
-}
 
 static apr_status_t check_args(const char *dir, const char *name, journal_fsync_t mode,
                                abbey_err_t *err)
@@ -322,224 +187,12 @@ apr_status_t journal_open(const char *dir, const char *name, journal_fsync_t mod
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     apr_pool_cleanup_register(p, j, journal_cleanup, apr_pool_cleanup_null);
-    if ((rv = list_dir(j, err)) != APR_SUCCESS) {
+    if ((rv = journal_list_dir(j, err)) != APR_SUCCESS) {
         apr_pool_destroy(p);
         return rv;
     }
     *out = j;
     return APR_SUCCESS;
-}
-
-/* ---- recovery ------------------------------------------------------------ */
-
-typedef struct walk_t {
-    journal_t *j;
-    const char *file; /* basename */
-    journal_frame_fn fn;
-    void *ctx;
-    int stopped;
-    uint64_t stop_off;
-    int damaged;           /* a damage report was seen */
-    uint64_t dstart, dend; /* the first one */
-    char why[ABBEY_ERR_MAX + 64];
-} walk_t;
-
-static int on_frame(void *ctx, uint64_t off, const uint8_t *frame, size_t len,
-                    const frame_header_t *h)
-{
-    walk_t *w = ctx;
-    if (!w->fn || w->fn(w->ctx, w->file, off, frame, len, h) == 0)
-        return 0;
-    w->stopped = 1;
-    w->stop_off = off;
-    return 1;
-}
-
-/* First pass over a checkpoint: note the first damage only. */
-static void on_ckpt_damage(void *ctx, uint64_t start, uint64_t end, const char *why)
-{
-    walk_t *w = ctx;
-    if (w->damaged++)
-        return;
-    w->dstart = start;
-    w->dend = end;
-    snprintf(w->why, sizeof w->why, "%s", why);
-}
-
-static void on_segment_damage(void *ctx, uint64_t start, uint64_t end, const char *why)
-{
-    walk_t *w = ctx;
-    w->damaged++;
-    log_msg("journal %s/%s: skipped bytes [%" PRIu64 ", %" PRIu64 ") (%" PRIu64 " bytes): %s",
-            w->j->dir, w->file, start, end, end - start, why);
-}
-
-/* Walk one file of the store with these callbacks. */
-static apr_status_t walk_file(journal_t *j, uint64_t seq, int kind, walk_t *w,
-                              framelog_damage_fn damage, framelog_stats_t *st, apr_pool_t *tmp,
-                              abbey_err_t *err)
-{
-    char base[FILE_MAX], path[PATH_MAX];
-    apr_status_t rv;
-
-    file_name(j, seq, kind, base);
-    file_path(j, seq, kind, path);
-    w->j = j;
-    w->file = base;
-    rv = framelog_walk(path, 0, on_frame, damage, w, st, tmp, err);
-    if (rv == APR_SUCCESS && w->stopped) {
-        abbey_err_set(err, "%s: recovery stopped by the caller at byte offset %" PRIu64, path,
-                      w->stop_off);
-        rv = APR_EGENERAL;
-    }
-    w->file = NULL;
-    return rv;
-}
-
-/* The newest checkpoint that reads back whole (0: none); damaged ones are logged. */
-static apr_status_t pick_checkpoint(journal_t *j, journal_recovery_t *rs, apr_pool_t *tmp,
-                                    uint64_t *seq, abbey_err_t *err)
-{
-    *seq = 0;
-    for (int i = j->ckpts->nelts - 1; i >= 0; i--) {
-        uint64_t c = APR_ARRAY_IDX(j->ckpts, i, uint64_t);
-        walk_t w = {0};
-        framelog_stats_t st;
-        apr_status_t rv = walk_file(j, c, K_CKPT, &w, on_ckpt_damage, &st, tmp, err);
-        char base[FILE_MAX];
-
-        if (rv != APR_SUCCESS)
-            return rv;
-        if (!w.damaged) {
-            *seq = c;
-            return APR_SUCCESS;
-        }
-        file_name(j, c, K_CKPT, base);
-        log_msg("journal %s/%s: checkpoint damaged at byte offset %" PRIu64 " (%d damaged "
-                "ranges, %" PRIu64 " bytes): %s; falling back to an older checkpoint",
-                j->dir, base, w.dstart, w.damaged, st.damaged_bytes, w.why);
-        rs->checkpoints_damaged++;
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t load_checkpoint(journal_t *j, uint64_t c, journal_frame_fn fn, void *ctx,
-                                    journal_recovery_t *rs, apr_pool_t *tmp, abbey_err_t *err)
-{
-    walk_t w = {0};
-    framelog_stats_t st;
-    apr_status_t rv;
-
-    w.fn = fn;
-    w.ctx = ctx;
-    rv = walk_file(j, c, K_CKPT, &w, on_ckpt_damage, &st, tmp, err);
-    if (rv == APR_SUCCESS && w.damaged) {
-        char path[PATH_MAX];
-        file_path(j, c, K_CKPT, path);
-        abbey_err_set(err,
-                      "%s: the checkpoint changed while it was read (damage at byte "
-                      "offset %" PRIu64 ": %s)",
-                      path, w.dstart, w.why);
-        return APR_EGENERAL;
-    }
-    rs->checkpoint_seq = c;
-    rs->checkpoint_frames = st.frames;
-    rs->checkpoint_bytes = st.bytes;
-    return rv;
-}
-
-static apr_status_t replay_segments(journal_t *j, uint64_t from, journal_frame_fn fn, void *ctx,
-                                    journal_recovery_t *rs, apr_pool_t *tmp, abbey_err_t *err)
-{
-    for (int i = 0; i < j->segs->nelts; i++) {
-        seg_t *s = &APR_ARRAY_IDX(j->segs, i, seg_t);
-        walk_t w = {0};
-        framelog_stats_t st;
-        apr_status_t rv;
-
-        if (s->seq < from)
-            continue;
-        w.fn = fn;
-        w.ctx = ctx;
-        rv = walk_file(j, s->seq, K_SEGMENT, &w, on_segment_damage, &st, tmp, err);
-        rs->segments++;
-        rs->frames += st.frames;
-        rs->bytes += st.bytes;
-        rs->damaged += st.damaged;
-        rs->damaged_bytes += st.damaged_bytes;
-        if (rv != APR_SUCCESS)
-            return rv;
-    }
-    return APR_SUCCESS;
-}
-
-/* Open segment file seq for appending, its writer in a pool of its own (freed when the
- * segment is closed by a rotation). */
-static apr_status_t open_segment(journal_t *j, uint64_t seq, framelog_writer_t **w,
-                                 apr_pool_t **wpool, abbey_err_t *err)
-{
-    char path[PATH_MAX];
-    apr_status_t rv;
-
-    file_path(j, seq, K_SEGMENT, path);
-    if ((rv = apr_pool_create(wpool, j->pool)) != APR_SUCCESS) {
-        abbey_err_set(err, "%s: out of memory", path);
-        return rv;
-    }
-    rv = framelog_open(path, *wpool, w, NULL, err);
-    if (rv != APR_SUCCESS) {
-        apr_pool_destroy(*wpool);
-        *wpool = NULL;
-    }
-    return rv;
-}
-
-apr_status_t journal_recover(journal_t *j, journal_frame_fn ckpt_fn, journal_frame_fn fn, void *ctx,
-                             journal_recovery_t *stats, abbey_err_t *err)
-{
-    apr_time_t t0 = apr_time_now();
-    journal_recovery_t rs;
-    apr_pool_t *tmp;
-    uint64_t c;
-    apr_status_t rv;
-
-    memset(&rs, 0, sizeof rs);
-    if (j->recovered || j->closed) {
-        abbey_err_set(err, "journal %s/%s: journal_recover runs once, on an open store", j->dir,
-                      j->name);
-        return APR_EINVAL;
-    }
-    apr_pool_create(&tmp, j->pool);
-    rv = pick_checkpoint(j, &rs, tmp, &c, err);
-    if (rv == APR_SUCCESS && c)
-        rv = load_checkpoint(j, c, ckpt_fn, ctx, &rs, tmp, err);
-    if (rv == APR_SUCCESS && !c && j->ckpts->nelts)
-        log_msg("journal %s/%s: no checkpoint reads back whole; replaying every segment", j->dir,
-                j->name);
-    if (rv == APR_SUCCESS)
-        rv = replay_segments(j, c, fn, ctx, &rs, tmp, err);
-    apr_pool_destroy(tmp);
-    if (rv == APR_SUCCESS) {
-        uint64_t seq = j->next_seq++;
-        framelog_writer_t *w;
-        apr_pool_t *wpool;
-        if ((rv = open_segment(j, seq, &w, &wpool, err)) == APR_SUCCESS) {
-            pthread_mutex_lock(&j->mu);
-            j->w = w;
-            j->wpool = wpool;
-            j->wseq = seq;
-            APR_ARRAY_PUSH(j->segs, seg_t) = (seg_t){seq, 0};
-            j->good_ckpt = c;
-            j->st.checkpoint_seq = c;
-            j->st.checkpoint_bytes = rs.checkpoint_bytes;
-            j->recovered = 1;
-            pthread_mutex_unlock(&j->mu);
-        }
-    }
-    rs.elapsed_ms = (int64_t)((apr_time_now() - t0) / 1000);
-    if (stats)
-        *stats = rs;
-    return rv;
 }
 
 /* ---- appending and committing ------------------------------------------- */
@@ -647,6 +300,27 @@ apr_status_t journal_commit(journal_t *j, uint64_t ticket, abbey_err_t *err)
 
 /* ---- rotation ------------------------------------------------------------ */
 
+/* Open segment file seq for appending, its writer in a pool of its own (freed when the
+ * segment is closed by a rotation). */
+apr_status_t journal_open_segment(journal_t *j, uint64_t seq, framelog_writer_t **w,
+                                  apr_pool_t **wpool, abbey_err_t *err)
+{
+    char path[PATH_MAX];
+    apr_status_t rv;
+
+    file_path(j, seq, K_SEGMENT, path);
+    if ((rv = apr_pool_create(wpool, j->pool)) != APR_SUCCESS) {
+        abbey_err_set(err, "%s: out of memory", path);
+        return rv;
+    }
+    rv = framelog_open(path, *wpool, w, NULL, err);
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(*wpool);
+        *wpool = NULL;
+    }
+    return rv;
+}
+
 /* Swap in the new segment w (seq) and make the old one durable; under the mutex. */
 static apr_status_t swap_segment(journal_t *j, framelog_writer_t *w, apr_pool_t *wpool,
                                  uint64_t seq, abbey_err_t *err)
@@ -702,7 +376,7 @@ uint64_t journal_rotate(journal_t *j, abbey_err_t *err)
     seq = j->next_seq++;
     pthread_mutex_unlock(&j->mu);
 
-    rv = open_segment(j, seq, &w, &wpool, err);
+    rv = journal_open_segment(j, seq, &w, &wpool, err);
 
     pthread_mutex_lock(&j->mu);
     if (rv != APR_SUCCESS) {
@@ -752,20 +426,20 @@ static apr_status_t write_whole(const char *path, const uint8_t *data, size_t le
     apr_status_t rv = APR_SUCCESS;
 
     if (fd < 0)
-        return os_error(err, path, "cannot create", errno);
+        return journal_os_error(err, path, "cannot create", errno);
     while (done < len && rv == APR_SUCCESS) {
         ssize_t n = write(fd, data + done, len - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            rv = os_error(err, path, "write", n < 0 ? errno : ENOSPC);
+            rv = journal_os_error(err, path, "write", n < 0 ? errno : ENOSPC);
         else
             done += (size_t)n;
     }
     if (rv == APR_SUCCESS && fsync(fd) != 0)
-        rv = os_error(err, path, "fsync", errno);
+        rv = journal_os_error(err, path, "fsync", errno);
     if (close(fd) != 0 && rv == APR_SUCCESS)
-        rv = os_error(err, path, "close", errno);
+        rv = journal_os_error(err, path, "close", errno);
     return rv;
 }
 
@@ -779,7 +453,7 @@ static apr_status_t write_checkpoint(journal_t *j, uint64_t seq, const void *dat
     file_path(j, seq, K_CKPT, path);
     rv = write_whole(tmp, data, len, err);
     if (rv == APR_SUCCESS && rename(tmp, path) != 0)
-        rv = os_error(err, path, "cannot rename the checkpoint into place", errno);
+        rv = journal_os_error(err, path, "cannot rename the checkpoint into place", errno);
     if (rv != APR_SUCCESS) {
         unlink(tmp);
         return rv;
@@ -864,7 +538,7 @@ apr_status_t journal_checkpoint(journal_t *j, uint64_t seq, const void *data, si
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     for (int i = 0; i < n; i++)
-        remove_file(j, dead[i].seq, dead[i].kind, "retention");
+        journal_remove_file(j, dead[i].seq, dead[i].kind, "retention");
     free(dead);
     return rv;
 }

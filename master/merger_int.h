@@ -1,7 +1,7 @@
 /* merger_int.h - the merger's state, shared by merger.c (merging and bookkeeping),
  * merger_export.c (round and period exports), merger_http.c (HTTP, status, metrics),
- * merger_config.c (adopting a reloaded config) and merger_persist.c (journal,
- * checkpoints, recovery).
+ * merger_config.c (adopting a reloaded config), merger_persist.c (journal,
+ * writing checkpoints) and merger_recover.c (recovery).
  *
  * Everything below m->lock is guarded by it. Per job: the source ranges,
  * the kept rounds (ascending by number) and the kept periods (ascending by
@@ -149,6 +149,18 @@ mjob_t *merger_job(merger_t *m, const char *name);
  * structure unchanged (groups, entries, reports, format fields, timing);
  * cfg gives the masters' names. Equal structures give equal fingerprints. */
 uint64_t merger_job_fingerprint(const rules_config_t *cfg, const rules_job_t *job);
+
+/* merger_persist.c and merger_recover.c: the checkpoint format (merger_persist.c
+ * writes it, merger_recover.c reads it back). */
+#define MERGER_CKPT_VERSION 1
+#define MERGER_CKPT_PERIOD "@period" /* source of a period-totals frame */
+#define MERGER_CKPT_ROUND "@round"   /* source of a round-partial frame */
+/* The checkpoint's names of mcount_t's 7 counters, in merger_count_field's order. */
+extern const char *const merger_count_names[7];
+/* Counter i (0 to 6) of c, in merger_count_names' order. */
+uint64_t *merger_count_field(mcount_t *c, int i);
+/* merger_job_fingerprint of j's job as 16 lowercase hex digits and a NUL. */
+void merger_fingerprint_hex(const merger_t *m, const mjob_t *j, char out[17]);
 
 /* Internal face of merger_report: *fmt_out receives the format rendered. */
 int merger_report_fmt(merger_t *m, const char *job, const char *report, const char *format,

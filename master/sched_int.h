@@ -1,7 +1,7 @@
 /* sched_int.h - the scheduler's internal state, shared by sched.c (tasks, leases,
  * rounds), sched_config.c (adopting a reloaded config), sched_status.c (status
- * JSON, metrics), sched_http.c (handlers) and sched_persist.c (journal,
- * checkpoints, recovery).
+ * JSON, metrics), sched_http.c (handlers), sched_persist.c (journal records,
+ * recovery) and sched_ckpt.c (checkpoints).
  *
  * Everything below is guarded by sched_t.lock. Memory: tasks and their strings
  * live in sched_t.pool (a task dropped after a reload leaves the job's arrays,
@@ -17,6 +17,7 @@
 #include <apr_thread_mutex.h>
 #include <uthash.h>
 
+#include "frame.h"
 #include "scheduler.h"
 
 enum { SCHED_NOT_DUE = 0, SCHED_DUE = 1, SCHED_DONE = 2 };
@@ -132,7 +133,7 @@ struct sched_t {
     sched_pending_t *pending; /* closed rounds waiting for the callback (FIFO) */
     int npending, pending_head, pending_cap;
     int notifying; /* a thread is delivering pending rounds */
-    /* durability (sched_persist.c) */
+    /* durability (sched_persist.c, sched_ckpt.c) */
     struct journal_t *jn;             /* attached journal, or NULL */
     uint64_t nround_events;           /* rounds started + closed so far (sched_advance compares) */
     int ckpt_due;                     /* rounds closed since the last checkpoint */
@@ -224,5 +225,69 @@ void sched_repair_free_all(sched_t *s);
  * jobs left with no task and no open round. */
 void sched_drop_tasks(sched_t *s, sched_job_t *job);
 void sched_drop_jobs(sched_t *s);
+
+/* ---- durability: shared by sched_persist.c (journal records, replay, recovery)
+ * and sched_ckpt.c (the checkpoint) ---- */
+
+/* Reading a record's or checkpoint's JSON: the first problem is kept, with where it was. */
+typedef struct sched_rd_t {
+    abbey_err_t err; /* "<where>: field '<key>' <what>" */
+    char where[256]; /* "checkpoint: job 'web' task 3", ... */
+    int failed;
+} sched_rd_t;
+
+/* One sched_recover's state, handed to journal_recover's callbacks as ctx. */
+typedef struct sched_rx_t {
+    sched_t *s;
+    abbey_err_t stop; /* why sched_on_checkpoint stopped journal_recover */
+    int stopped;
+    sched_rd_t rd;           /* the record or checkpoint being read */
+    apr_pool_t *tmp;         /* cleared per record */
+    int ckpt_frames;         /* frames of the checkpoint seen */
+    sched_task_t **restored; /* the tasks the checkpoint restored (to count the dropped) */
+    size_t nrestored, restored_cap;
+    sched_recovery_stats_t st;
+} sched_rx_t;
+
+/* sched_persist.c, JSON writing. sched_ju64: v without loss (an integer up to
+ * INT64_MAX, a decimal string above). sched_push / sched_put: append v to array a /
+ * set o[k] = v; a NULL v (a string that is not UTF-8) or a failure sets *bad.
+ * sched_encode_record: append a record frame with header h and root's JSON as
+ * payload to out, releasing root; APR_EINVAL when root is NULL. */
+json_t *sched_ju64(uint64_t v);
+void sched_push(json_t *a, json_t *v, int *bad);
+void sched_put(json_t *o, const char *k, json_t *v, int *bad);
+apr_status_t sched_encode_record(const frame_header_t *h, json_t *root, buf_t *out,
+                                 abbey_err_t *err);
+
+/* sched_persist.c, JSON reading. Each getter returns o[key] (v for sched_rd_u64v)
+ * as its type; when it is missing or of another type, 0 or NULL, and
+ * sched_rd_fail records "<where>: field '<key>' <what>" unless x holds a problem
+ * already (it returns 0). sched_rd_u64v takes an integer >= 0 or a decimal
+ * string; sched_rd_str a string shorter than max without NUL inside (NULL when
+ * absent or null and !required). sched_rd_where sets where (printf format). */
+int sched_rd_fail(sched_rd_t *x, const char *key, const char *what);
+int64_t sched_rd_i64(sched_rd_t *x, json_t *o, const char *key);
+uint64_t sched_rd_u64v(sched_rd_t *x, json_t *v, const char *key);
+uint64_t sched_rd_u64(sched_rd_t *x, json_t *o, const char *key);
+const char *sched_rd_str(sched_rd_t *x, json_t *o, const char *key, size_t max, int required);
+json_t *sched_rd_arr(sched_rd_t *x, json_t *o, const char *key);
+void sched_rd_where(sched_rd_t *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* sched_persist.c: a task kind's name in records ("read", "expand"; "other"), and
+ * back (-1 for any other name or NULL). */
+const char *sched_kind_name(sched_kind_t k);
+int sched_kind_parse(const char *name, sched_kind_t *out);
+
+/* sched_ckpt.c, with the lock held: forget job's open and closed rounds (recovery
+ * starts from none: the checkpoint's, or the journal's). */
+void sched_job_reset_rounds(sched_job_t *job);
+
+/* sched_ckpt.c: journal_recover's ckpt_fn for sched_recover (ctx: its sched_rx_t),
+ * taking the lock itself: restore the checkpoint's one frame onto the scheduler and
+ * reconcile it with the config (sched_set_config). Returns 1, the reason in
+ * x->stop and x->stopped set, when the checkpoint cannot be restored. */
+int sched_on_checkpoint(void *ctx, const char *file, uint64_t offset, const uint8_t *frame,
+                        size_t len, const frame_header_t *h);
 
 #endif

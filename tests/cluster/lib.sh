@@ -79,10 +79,13 @@ start() {
     "$@" >"$T/$name.log" 2>&1 &
     eval "PID_$name=$!"
     PIDS="$PIDS $!"
-    case " $NAMES " in *" $name "*) ;; *) NAMES="$NAMES $name" ;; esac
+    case "$1" in # abbey's own processes must stop cleanly at the end (finish)
+    "$MASTER" | "$SLAVE") case " $NAMES " in *" $name "*) ;; *) NAMES="$NAMES $name" ;; esac ;;
+    esac
 }
 
-# stop NAME: SIGTERM and wait for it; its exit status must be 0 (a clean stop)
+# stop NAME: SIGTERM and wait for it; its exit status must be 0 (a clean stop).
+# finish stops every abbey process still running this way.
 stop() {
     local p rc
     eval "p=\${PID_$1}"
