@@ -10,7 +10,8 @@
  * exactly-once (duplicate, conflict, sub-ranges), rejects, order
  * independence, round export (covered, deadline, INCOMPLETE, amendment),
  * period boundaries, group ownership, retention, threads, and the HTTP
- * handlers over loopback. */
+ * handlers over loopback. The config, logs and frame builders are
+ * tests/fixture_merger.h (shared with tests/check_merger_persist.c). */
 #include <check.h>
 #include <curl/curl.h>
 #include <ftw.h>
@@ -35,87 +36,10 @@
 #include "merger.h"
 #include "rules.h"
 
-static const char *RULES = "masters:\n"
-                           "  - {name: m1, url: \"http://127.0.0.1:1\", weight: 2}\n"
-                           "  - {name: m2, url: \"http://127.0.0.1:2\", weight: 1}\n"
-                           "jobs:\n"
-                           "  - name: web\n"
-                           "    round: 10s\n"
-                           "    reset: hour\n"
-                           "    sources: [/dev/null]\n"
-                           "    format: {split: \" \", fields: [user, api, status:int, ms:int]}\n"
-                           "    groups:\n"
-                           "      - name: traffic\n"
-                           "        weight: 3\n"
-                           "        entries:\n"
-                           "          - name: by_api\n"
-                           "            key: [api]\n"
-                           "            values: {hits: count, ms: sum(ms)}\n"
-                           "      - name: users\n"
-                           "        entries:\n"
-                           "          - name: by_user\n"
-                           "            key: [user]\n"
-                           "            values: {hits: count, worst: max(ms)}\n"
-                           "      - name: errors\n"
-                           "        entries:\n"
-                           "          - name: by_status\n"
-                           "            key: [status]\n"
-                           "            values: {hits: count}\n"
-                           "    reports:\n"
-                           "      - {name: api, entry: by_api, order: hits desc}\n"
-                           "      - {name: api_round, entry: by_api, scope: round}\n"
-                           "      - {name: users, entry: by_user, format: json}\n"
-                           "      - {name: status, entry: by_status}\n";
+#define FIXTURE_SUITE "check_merger"
+#include "fixture_merger.h"
 
-#define NLINES 600
-#define NAPI 5
-#define ROUND_MS 10000
-/* 1760000400 s is a whole hour (2025-10-09T09:00:00Z): round H0 starts hour H */
-#define H0 176000040ULL
-
-static const char *SRC[2] = {"/var/log/a.log#2049:11:0", "/var/log/b.log#2049:12:0"};
-
-static apr_pool_t *pool;
-static rules_config_t *cfg;
-static const rules_job_t *job;
-static engine_t *eng;
-static char *text[2];
-static uint64_t off[2][NLINES + 1]; /* byte offset of each line, and the end */
-static char dir[64];
-
-/* ---- the logs and the independent recount -------------------------------- */
-
-static int bad_line(int s, int i)
-{
-    return (i + s) % 23 == 0;
-}
-
-static int line_api(int s, int i)
-{
-    return (i * 3 + s) % NAPI;
-}
-
-static int line_ms(int s, int i)
-{
-    return (i * 37 + s * 11) % 1000;
-}
-
-static void make_text(int s)
-{
-    buf_t b;
-    buf_init(&b);
-    for (int i = 0; i < NLINES; i++) {
-        off[s][i] = b.len;
-        if (bad_line(s, i))
-            buf_printf(&b, "garbage line %d\n", i);
-        else
-            buf_printf(&b, "u%d /a%d %d %d\n", (i * 7 + s) % 13, line_api(s, i),
-                       i % 9 == 0 ? 500 : 200, line_ms(s, i));
-    }
-    off[s][NLINES] = b.len;
-    buf_put_u8(&b, 0);
-    text[s] = (char *)b.data;
-}
+/* ---- the independent recount ------------------------------------------- */
 
 /* Lines [l0, l1) of source s, as selected by a test. */
 typedef struct sel_t {
@@ -183,43 +107,7 @@ static char *oracle_render(const char *name, const sel_t *sel, int n)
     return (char *)b.data;
 }
 
-/* ---- frames ------------------------------------------------------------- */
-
-static int master_index(const char *name)
-{
-    return rules_find_master(cfg, name)->index;
-}
-
-/* A frame for lines [l0, l1) of source s in round r, addressed to master,
- * carrying the groups that master owns (groups_all: every group). */
-static void frame_for(const char *master, int s, int l0, int l1, uint64_t r, int groups_all,
-                      buf_t *out)
-{
-    partial_t *p = partial_create(job, pool);
-    frame_header_t h;
-    uint8_t mask[8];
-    abbey_err_t err;
-    int mi = master_index(master);
-
-    engine_feed(eng, text[s] + off[s][l0], off[s][l1] - off[s][l0], off[s][l0], p, NULL);
-    memset(&h, 0, sizeof h);
-    h.config_hash = cfg->hash;
-    h.round = r;
-    h.lease = 7;
-    h.start = off[s][l0];
-    h.end = off[s][l1];
-    h.lines = p->lines;
-    h.bad_lines = p->bad_lines;
-    h.bytes = p->bytes;
-    strcpy(h.job, job->name);
-    strcpy(h.source, SRC[s]);
-    strcpy(h.slave, "s1");
-    strcpy(h.master, master);
-    for (int g = 0; g < job->ngroups; g++)
-        mask[g] = job->groups[g].master == mi;
-    ck_assert_int_eq(frame_encode(&h, p, groups_all ? NULL : mask, out, &err), APR_SUCCESS);
-    partial_destroy(p);
-}
+/* ---- frames (frame_for: tests/fixture_merger.h) ------------------------ */
 
 static merge_result_t deliver(merger_t *m, const char *master, int s, int l0, int l1, uint64_t r)
 {
@@ -236,28 +124,6 @@ static merge_result_t deliver(merger_t *m, const char *master, int s, int l0, in
 }
 
 /* ---- files and reports -------------------------------------------------- */
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    buf_t b;
-    char tmp[4096];
-    size_t n;
-    if (!f)
-        return NULL;
-    buf_init(&b);
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        buf_put(&b, tmp, n);
-    fclose(f);
-    buf_put_u8(&b, 0);
-    return (char *)b.data;
-}
-
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 static const char *path_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static const char *path_of(const char *fmt, ...)
@@ -299,15 +165,6 @@ static void assert_file(const char *path, const char *want)
     free(got);
 }
 
-static char *report(merger_t *m, const char *name, const char *format)
-{
-    buf_t b;
-    buf_init(&b);
-    ck_assert_int_eq(merger_report(m, "web", name, format, &b), 200);
-    buf_put_u8(&b, 0);
-    return (char *)b.data;
-}
-
 static void assert_report(merger_t *m, const char *name, const char *want)
 {
     char *got = report(m, name, NULL);
@@ -322,19 +179,6 @@ static void assert_api(merger_t *m, const sel_t *sel, int n)
     free(want);
 }
 
-static json_t *status(merger_t *m)
-{
-    buf_t b;
-    json_t *o;
-    json_error_t e;
-    buf_init(&b);
-    merger_status_json(m, &b);
-    o = json_loadb((const char *)b.data, b.len, 0, &e);
-    ck_assert_msg(o != NULL, "status is not JSON: %s", e.text);
-    buf_free(&b);
-    return o;
-}
-
 static json_int_t job_figure(json_t *st, const char *section, const char *name)
 {
     json_t *j = json_array_get(json_object_get(st, "jobs"), 0);
@@ -346,47 +190,12 @@ static json_int_t job_figure(json_t *st, const char *section, const char *name)
 static void round_closed(merger_t *m, uint64_t r, const sel_t *sel, int n, int64_t deadline_ms)
 {
     merger_range_t ranges[16];
-    merger_round_t rd = {.round = r,
-                         .start_ms = (int64_t)r * ROUND_MS,
-                         .deadline_ms = deadline_ms,
-                         .nranges = (size_t)n,
-                         .ranges = ranges};
     for (int i = 0; i < n; i++)
-        ranges[i] =
-            (merger_range_t){SRC[sel[i].s], off[sel[i].s][sel[i].l0], off[sel[i].s][sel[i].l1]};
-    merger_round_closed(m, "web", &rd);
+        ranges[i] = range_of(sel[i].s, sel[i].l0, sel[i].l1);
+    close_round(m, r, deadline_ms, ranges, n);
 }
 
-/* ---- fixture ------------------------------------------------------------ */
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static void setup(void)
-{
-    abbey_err_t err;
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-    ck_assert_msg(rules_load_buffer(RULES, strlen(RULES), "merger.yaml", pool, &cfg, &err) ==
-                      APR_SUCCESS,
-                  "%s", err.msg);
-    job = rules_find_job(cfg, "web");
-    eng = engine_create(job, pool);
-    make_text(0);
-    make_text(1);
-    strcpy(dir, "/tmp/check_merger.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(text[0]);
-    free(text[1]);
-    apr_pool_destroy(pool);
-}
+/* ---- fixture (setup, teardown: tests/fixture_merger.h) ------------------ */
 
 static merger_t *new_merger(const char *self)
 {
@@ -1121,41 +930,11 @@ START_TEST(metrics_text)
 }
 END_TEST
 
-typedef struct http_ans_t {
-    long status;
-    buf_t body;
-} http_ans_t;
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-    buf_put(arg, p, size * n);
-    return size * n;
-}
-
+/* method path on port, which must get an answer (see http_call). */
 static void http(int port, const char *method, const char *path, const void *body, size_t len,
                  http_ans_t *ans)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *hs = NULL;
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    hs = curl_slist_append(hs, "Authorization: Bearer sekrit");
-    hs = curl_slist_append(hs, "Content-Type: application/octet-stream");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans->body);
-    if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    }
-    buf_reset(&ans->body);
-    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
-    buf_put_u8(&ans->body, 0);
-    curl_slist_free_all(hs);
-    curl_easy_cleanup(c);
+    ck_assert_int_eq(http_call(port, method, path, body, len, ans), 0);
 }
 
 START_TEST(http_handlers)

@@ -1,8 +1,9 @@
 /* check_merger_persist.c - unit tests for the merger's durability (master/merger_persist.c
  * and the journaled accept path in master/merger.c).
  *
- * The two-master config of check_merger.c; frames are made the way a slave
- * makes them (engine_feed over synthetic log lines, frame_encode). A merger
+ * The two-master config of check_merger.c (tests/fixture_merger.h, shared with
+ * it); frames are made the way a slave makes them (engine_feed over synthetic
+ * log lines, frame_encode). A merger
  * gets a journal (journal.h) in a temporary directory, takes frames, is
  * thrown away without any shutdown step (as a crash would), and a new merger
  * recovers from the same directory. Oracles: the first merger's own reports
@@ -47,44 +48,8 @@
 #include "merger.h"
 #include "rules.h"
 
-static const char *RULES = "masters:\n"
-                           "  - {name: m1, url: \"http://127.0.0.1:1\", weight: 2}\n"
-                           "  - {name: m2, url: \"http://127.0.0.1:2\", weight: 1}\n"
-                           "jobs:\n"
-                           "  - name: web\n"
-                           "    round: 10s\n"
-                           "    reset: hour\n"
-                           "    sources: [/dev/null]\n"
-                           "    format: {split: \" \", fields: [user, api, status:int, ms:int]}\n"
-                           "    groups:\n"
-                           "      - name: traffic\n"
-                           "        weight: 3\n"
-                           "        entries:\n"
-                           "          - name: by_api\n"
-                           "            key: [api]\n"
-                           "            values: {hits: count, ms: sum(ms)}\n"
-                           "      - name: users\n"
-                           "        entries:\n"
-                           "          - name: by_user\n"
-                           "            key: [user]\n"
-                           "            values: {hits: count, worst: max(ms)}\n"
-                           "      - name: errors\n"
-                           "        entries:\n"
-                           "          - name: by_status\n"
-                           "            key: [status]\n"
-                           "            values: {hits: count}\n"
-                           "    reports:\n"
-                           "      - {name: api, entry: by_api, order: hits desc}\n"
-                           "      - {name: api_round, entry: by_api, scope: round}\n"
-                           "      - {name: users, entry: by_user, format: json}\n"
-                           "      - {name: status, entry: by_status}\n";
-
-#define NLINES 600
-#define ROUND_MS 10000
-/* 1760000400 s is a whole hour: round H0 starts hour H; H0 + 360 the next hour */
-#define H0 176000040ULL
-
-static const char *SRC[2] = {"/var/log/a.log#2049:11:0", "/var/log/b.log#2049:12:0"};
+#define FIXTURE_SUITE "check_merger_persist"
+#include "fixture_merger.h"
 
 /* lines [l0, l1) of source s, in round r */
 typedef struct fr_t {
@@ -98,61 +63,14 @@ static const fr_t FR[] = {{0, 0, 100, H0},         {1, 0, 80, H0},         {0, 1
                           {0, 300, 450, H0 + 360}, {1, 300, 400, H0 + 361}};
 #define NFR ((int)(sizeof FR / sizeof FR[0]))
 
-static apr_pool_t *pool;
-static rules_config_t *cfg;
-static const rules_job_t *job;
-static engine_t *eng;
-static char *text[2];
-static uint64_t off[2][NLINES + 1];
-static char dir[64], exp_dir[128], jdir[128], logpath[128];
+static char exp_dir[128], jdir[128], logpath[128]; /* under dir */
 
-/* ---- logs and frames ------------------------------------------------------ */
-
-static void make_text(int s)
-{
-    buf_t b;
-    buf_init(&b);
-    for (int i = 0; i < NLINES; i++) {
-        off[s][i] = b.len;
-        if ((i + s) % 23 == 0)
-            buf_printf(&b, "garbage line %d\n", i);
-        else
-            buf_printf(&b, "u%d /a%d %d %d\n", (i * 7 + s) % 13, (i * 3 + s) % 5,
-                       i % 9 == 0 ? 500 : 200, (i * 37 + s * 11) % 1000);
-    }
-    off[s][NLINES] = b.len;
-    buf_put_u8(&b, 0);
-    text[s] = (char *)b.data;
-}
+/* ---- frames (frame_for, make_text: tests/fixture_merger.h) -------------------- */
 
 /* The frame of f addressed to master, with the groups master owns. */
 static void frame_of(const fr_t *f, const char *master, buf_t *out)
 {
-    partial_t *p = partial_create(job, pool);
-    const rules_master_t *me = rules_find_master(cfg, master);
-    frame_header_t h;
-    uint8_t mask[8];
-    abbey_err_t err;
-
-    engine_feed(eng, text[f->s] + off[f->s][f->l0], off[f->s][f->l1] - off[f->s][f->l0],
-                off[f->s][f->l0], p, NULL);
-    memset(&h, 0, sizeof h);
-    h.config_hash = cfg->hash;
-    h.round = f->r;
-    h.lease = 7;
-    h.start = off[f->s][f->l0];
-    h.end = off[f->s][f->l1];
-    h.lines = p->lines;
-    h.bad_lines = p->bad_lines;
-    h.bytes = p->bytes;
-    strcpy(h.job, job->name);
-    strcpy(h.source, SRC[f->s]);
-    strcpy(h.slave, "s1");
-    strcpy(h.master, master);
-    for (int g = 0; g < job->ngroups; g++)
-        mask[g] = job->groups[g].master == me->index;
-    ck_assert_int_eq(frame_encode(&h, p, mask, out, &err), APR_SUCCESS);
-    partial_destroy(p);
+    frame_for(master, f->s, f->l0, f->l1, f->r, 0, out);
 }
 
 static merge_result_t send_frame(merger_t *m, const fr_t *f, abbey_err_t *err)
@@ -179,35 +97,6 @@ static void expect_send(merger_t *m, const fr_t *f, merge_result_t want)
 
 /* ---- state snapshots ------------------------------------------------------ */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    buf_t b;
-    char tmp[4096];
-    size_t n;
-    if (!f)
-        return NULL;
-    buf_init(&b);
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        buf_put(&b, tmp, n);
-    fclose(f);
-    buf_put_u8(&b, 0);
-    return (char *)b.data;
-}
-
-static json_t *status(merger_t *m)
-{
-    buf_t b;
-    json_t *o;
-    json_error_t e;
-    buf_init(&b);
-    merger_status_json(m, &b);
-    o = json_loadb((const char *)b.data, b.len, 0, &e);
-    ck_assert_msg(o != NULL, "status is not JSON: %s", e.text);
-    buf_free(&b);
-    return o;
-}
-
 static json_t *job_status(json_t *st)
 {
     return json_array_get(json_object_get(st, "jobs"), 0);
@@ -225,15 +114,6 @@ static json_int_t figure(merger_t *m, const char *section, const char *name)
     return v;
 }
 
-static char *report(merger_t *m, const char *name)
-{
-    buf_t b;
-    buf_init(&b);
-    ck_assert_int_eq(merger_report(m, "web", name, NULL, &b), 200);
-    buf_put_u8(&b, 0);
-    return (char *)b.data;
-}
-
 /* Every owned report and the status JSON (keys sorted; counting_since_ms
  * left out unless with_since). */
 static char *snapshot(merger_t *m, int with_since)
@@ -245,7 +125,7 @@ static char *snapshot(merger_t *m, int with_since)
 
     buf_init(&b);
     for (int i = 0; i < 3; i++) {
-        char *r = report(m, names[i]);
+        char *r = report(m, names[i], NULL);
         buf_printf(&b, "== %s\n%s\n", names[i], r);
         free(r);
     }
@@ -372,38 +252,15 @@ static merger_t *reference(const fr_t *fr, const int *sel, int n)
     return m;
 }
 
-/* ---- fixture ---------------------------------------------------------------- */
+/* ---- fixture (setup, teardown: tests/fixture_merger.h) --------------------- */
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+/* setup, and the export, journal and captured-stderr paths under dir. */
+static void persist_setup(void)
 {
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static void setup(void)
-{
-    abbey_err_t err;
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-    ck_assert_msg(rules_load_buffer(RULES, strlen(RULES), "merger.yaml", pool, &cfg, &err) ==
-                      APR_SUCCESS,
-                  "%s", err.msg);
-    job = rules_find_job(cfg, "web");
-    eng = engine_create(job, pool);
-    make_text(0);
-    make_text(1);
-    strcpy(dir, "/tmp/check_merger_persist.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    setup();
     snprintf(exp_dir, sizeof exp_dir, "%s/export", dir);
     snprintf(jdir, sizeof jdir, "%s/journal", dir);
     snprintf(logpath, sizeof logpath, "%s/stderr.log", dir);
-}
-
-static void teardown(void)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(text[0]);
-    free(text[1]);
-    apr_pool_destroy(pool);
 }
 
 /* ---- (1) journal only --------------------------------------------------------- */
@@ -430,7 +287,7 @@ START_TEST(journal_only)
     /* independent: the period's totals (next hour: frames 6 and 7) */
     {
         int sel[] = {6, 7};
-        char *got = report(l.m, "api");
+        char *got = report(l.m, "api", NULL);
         want = oracle_api(FR, sel, 2);
         assert_same(got, want, "api report");
         free(got);
@@ -590,7 +447,7 @@ START_TEST(damaged_frame)
     free(got);
     free(want);
     want = oracle_api(FR, kept, 4);
-    got = report(l.m, "api");
+    got = report(l.m, "api", NULL);
     assert_same(got, want, "api report without the damaged frame");
     free(got);
     free(want);
@@ -600,7 +457,7 @@ START_TEST(damaged_frame)
         expect_send(l.m, &FR[kept[i]], MERGE_DUPLICATE);
     expect_send(l.m, &FR[2], MERGE_MERGED);
     want = oracle_api(FR, all, 5);
-    got = report(l.m, "api");
+    got = report(l.m, "api", NULL);
     assert_same(got, want, "api report with the frame sent again");
     free(got);
     free(want);
@@ -610,7 +467,7 @@ START_TEST(damaged_frame)
     start(&l);
     assert_log(&l, " 1 damaged ranges");
     want = oracle_api(FR, all, 5);
-    got = report(l.m, "api");
+    got = report(l.m, "api", NULL);
     assert_same(got, want, "api report after the second recovery");
     free(got);
     free(want);
@@ -620,42 +477,10 @@ END_TEST
 
 /* ---- (4) a journal that cannot write ----------------------------------------- */
 
-typedef struct http_ans_t {
-    long status;
-    buf_t body;
-} http_ans_t;
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-    buf_put(arg, p, size * n);
-    return size * n;
-}
-
 /* POST body to /v1/partials on port; 0 or -1 when curl fails. */
 static int post(int port, const void *body, size_t len, http_ans_t *ans)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *hs = NULL;
-    char url[128];
-    CURLcode rc;
-
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/partials", port);
-    hs = curl_slist_append(hs, "Authorization: Bearer sekrit");
-    hs = curl_slist_append(hs, "Content-Type: application/octet-stream");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    buf_reset(&ans->body);
-    rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
-    buf_put_u8(&ans->body, 0);
-    curl_slist_free_all(hs);
-    curl_easy_cleanup(c);
-    return rc == CURLE_OK ? 0 : -1;
+    return http_call(port, "POST", "/v1/partials", body, len, ans);
 }
 
 /* In a child: the journal's segment may not grow; frame 2 directly and
@@ -701,7 +526,7 @@ static int unavailable_child(life_t *l, const buf_t *f2, const buf_t *f3, const 
              err.msg);
     if (!strstr(err.msg, "journal"))
         FAIL("the reason does not name the journal: %s", err.msg);
-    api = report(l->m, "api");
+    api = report(l->m, "api", NULL);
     if (strcmp(api, api_before) != 0) {
         free(api);
         FAIL("the refused frame changed the api report");
@@ -767,7 +592,7 @@ START_TEST(journal_fails)
     buf_init(&f3);
     frame_of(&FR[2], "m1", &f2);
     frame_of(&FR[3], "m1", &f3);
-    api_before = report(l.m, "api");
+    api_before = report(l.m, "api", NULL);
 
     ck_assert_int_eq(pipe(pfd), 0);
     fflush(stderr);
@@ -798,7 +623,7 @@ START_TEST(journal_fails)
     assert_log(&l, " 2 frames: 2 merged, 0 duplicate, 0 refused, 0 damaged ranges");
     ck_assert_int_eq(merger_accept(l.m, f2.data, f2.len, NULL, NULL), MERGE_MERGED);
     ck_assert_int_eq(merger_accept(l.m, f3.data, f3.len, NULL, NULL), MERGE_MERGED);
-    got = report(l.m, "api");
+    got = report(l.m, "api", NULL);
     want = oracle_api(FR, sel, 4);
     assert_same(got, want, "api report after the retry");
     free(got);
@@ -815,20 +640,9 @@ END_TEST
 static void round_closed(merger_t *m, uint64_t r, const fr_t *fr, int n, int64_t deadline_ms)
 {
     merger_range_t ranges[8];
-    merger_round_t rd = {.round = r,
-                         .start_ms = (int64_t)r * ROUND_MS,
-                         .deadline_ms = deadline_ms,
-                         .nranges = (size_t)n,
-                         .ranges = ranges};
     for (int i = 0; i < n; i++)
-        ranges[i] = (merger_range_t){SRC[fr[i].s], off[fr[i].s][fr[i].l0], off[fr[i].s][fr[i].l1]};
-    merger_round_closed(m, "web", &rd);
-}
-
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
+        ranges[i] = range_of(fr[i].s, fr[i].l0, fr[i].l1);
+    close_round(m, r, deadline_ms, ranges, n);
 }
 
 /* EXPORT/web/history/<stamp of round r>/<name> */
@@ -925,7 +739,7 @@ START_TEST(structure_changed)
 
     start_conf(&l, changed);
     assert_log(&l, "job web: its rules changed since checkpoint");
-    api = report(l.m, "api");
+    api = report(l.m, "api", NULL);
     ck_assert_str_eq(api, "api,hits,ms\r\n"); /* totals restart empty */
     free(api);
     /* ranges, counters and round bookkeeping stay */
@@ -984,7 +798,7 @@ static Suite *persist_suite(void)
 {
     Suite *s = suite_create("merger_persist");
     TCase *tc = tcase_create("recovery");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, persist_setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, journal_only);
     tcase_add_test(tc, checkpoint_then_more);

@@ -9,7 +9,7 @@
  * labels [rack1] (task 1) and the glob /data/app-*.log with labels [rack2]
  * (task 2); masters m1 and m2. Frames for the merger are empty (no rows):
  * only their byte ranges matter here. The slave's half is
- * tests/check_slave_repair.c. */
+ * tests/check_slave_repair.c. The scheduler helpers are tests/fixture_sched.h. */
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <check.h>
@@ -31,12 +31,9 @@
 #include "rules.h"
 #include "scheduler.h"
 
-#define T0 INT64_C(1700000000000) /* a round boundary: T0 / 10000 = 170000000 */
-#define RMS INT64_C(10000)
-#define R0 (T0 / RMS)
-#define A "/var/log/a.log"
-#define B "/var/log/b.log"
-#define G "/data/app-*.log"
+#define FIXTURE_SUITE "check_repair"
+#include "fixture_sched.h"
+
 #define IA A "#2049:131:0" /* an instance of a */
 #define IB B "#2049:132:0" /* an instance of b */
 
@@ -58,46 +55,15 @@ static const char *YAML = "masters:\n"
                           "            key: [api]\n"
                           "            values: {hits: count}\n";
 
-static apr_pool_t *pool;
-static rules_config_t *cfg;
-static abbey_err_t last_err;
-static const char *ALL[] = {"rack1", "rack2"};
 static const char *RACK1[] = {"rack1"};
 static const char *RACK2[] = {"rack2"};
-static char dir[64];
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
 
 static void setup(void)
 {
-    abbey_err_t err;
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    ck_assert_msg(rules_load_buffer(YAML, strlen(YAML), "repair.yaml", pool, &cfg, &err) ==
-                      APR_SUCCESS,
-                  "config: %s", err.msg);
-    strcpy(dir, "/tmp/check_repair.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    apr_pool_destroy(pool);
-    apr_terminate();
+    sched_setup(YAML, "repair.yaml", 1);
 }
 
 /* ---- scheduler helpers ---- */
-
-static sched_t *mk(int64_t lease_ms)
-{
-    sched_opts_t o = {.lease_ms = lease_ms, .lease_bytes = 1000, .deadline_rounds = 3};
-    return sched_create(cfg, &o, pool);
-}
 
 static apr_status_t ask(sched_t *s, const char *job, const char *master, const char *source,
                         uint64_t start, uint64_t end, int64_t round)
@@ -128,56 +94,15 @@ static apr_status_t repair_done(sched_t *s, const char *slave, uint64_t id, cons
                                 int64_t now)
 {
     static const char *const masters[] = {"m2"}, *const results[] = {"ok"};
-    sched_completion_t c = {.slave = slave,
-                            .lease = id,
-                            .start = -1,
-                            .end = -1,
-                            .at_end = -1,
-                            .size = -1,
-                            .lines = -1,
-                            .bad_lines = -1,
-                            .bytes = -1,
-                            .npaths = -1,
-                            .repair = 1,
-                            .error = error};
+    sched_completion_t c = completion_of(slave, id);
+    c.repair = 1;
+    c.error = error;
     if (!error) {
         c.ndeliveries = 1;
         c.delivery_masters = masters;
         c.delivery_results = results;
     }
-    abbey_err_clear(&last_err);
-    return sched_complete(s, &c, now, &last_err);
-}
-
-/* Complete read lease id as slave. */
-static apr_status_t read_done(sched_t *s, const char *slave, uint64_t id, const char *inst,
-                              int64_t start, int64_t end, int at_end, const char *next, int64_t now)
-{
-    sched_completion_t c = {.slave = slave,
-                            .lease = id,
-                            .instance = inst,
-                            .start = start,
-                            .end = end,
-                            .at_end = at_end,
-                            .next_instance = next,
-                            .size = -1,
-                            .lines = -1,
-                            .bad_lines = -1,
-                            .bytes = -1,
-                            .npaths = -1};
-    abbey_err_clear(&last_err);
-    return sched_complete(s, &c, now, &last_err);
-}
-
-static json_t *status(sched_t *s, int64_t now)
-{
-    buf_t st;
-    buf_init(&st);
-    sched_status_json(s, now, &st);
-    json_t *j = json_loadb((const char *)st.data, st.len, 0, NULL);
-    buf_free(&st);
-    ck_assert_ptr_nonnull(j);
-    return j;
+    return complete(s, &c, now);
 }
 
 /* A figure of the status's "repairs" object. */
@@ -315,7 +240,7 @@ START_TEST(test_complete)
     int n = sched_lease(s, "s1", ALL, 2, 8, T0, l);
     ck_assert_int_eq(n, 3);
     uint64_t ra = read_of(l, n, A)->id;
-    ck_assert_int_eq(read_done(s, "s1", ra, "2049:131:0", 0, 100, 0, NULL, T0 + 1), APR_SUCCESS);
+    ck_assert_int_eq(done(s, "s1", ra, "2049:131:0", 0, 100, 0, NULL, T0 + 1), APR_SUCCESS);
     ck_assert_int_eq(offset_of(s, T0 + 1, 0), 100);
 
     /* done */
@@ -353,7 +278,7 @@ START_TEST(test_complete)
     ck_assert_int_eq(repair_done(s, "s2", r3, NULL, T0 + 8), APR_EINVAL);
     assert_err_has("not yours");
     ck_assert_int_eq(repair_done(s, "s1", 999999, NULL, T0 + 8), APR_EINVAL);
-    ck_assert_int_eq(read_done(s, "s1", r3, "2049:131:0", 0, 100, 1, NULL, T0 + 8), APR_EINVAL);
+    ck_assert_int_eq(done(s, "s1", r3, "2049:131:0", 0, 100, 1, NULL, T0 + 8), APR_EINVAL);
     n = sched_lease(s, "s1", ALL, 2, 8, T0 + 9, l);
     ck_assert_int_eq(n, 1); /* a's read task again (b and the glob are still leased) */
     ck_assert_int_eq(l[0].kind, SCHED_READ);
@@ -367,7 +292,7 @@ START_TEST(test_complete)
     ck_assert_int_eq(repairs(s, T0 + 10, "done"), 2);
     /* the read lease survived the bad repair completion; no repair moved the offset */
     ck_assert_int_eq(offset_of(s, T0 + 10, 0), 100);
-    ck_assert_int_eq(read_done(s, "s1", ra, "2049:131:0", 100, 180, 1, NULL, T0 + 11), APR_SUCCESS);
+    ck_assert_int_eq(done(s, "s1", ra, "2049:131:0", 100, 180, 1, NULL, T0 + 11), APR_SUCCESS);
     ck_assert_int_eq(offset_of(s, T0 + 11, 0), 180);
 }
 END_TEST
@@ -448,8 +373,7 @@ START_TEST(test_refused)
     int n = sched_lease(s, "s1", ALL, 2, 8, T0, l);
     ck_assert_int_eq(n, 3);
     uint64_t ra = read_of(l, n, A)->id;
-    ck_assert_int_eq(read_done(s, "s1", ra, "2049:131:0", 0, 100, 0, "2049:131:1", T0 + 1),
-                     APR_SUCCESS);
+    ck_assert_int_eq(done(s, "s1", ra, "2049:131:0", 0, 100, 0, "2049:131:1", T0 + 1), APR_SUCCESS);
     ck_assert_int_eq(ask(s, "web", "m2", IA, 0, 100, R0), APR_NOTFOUND);
     assert_err_has("truncated");
     assert_err_has("2049:131:1");
@@ -463,49 +387,23 @@ END_TEST
 
 /* ---- tcase http ---- */
 
-/* Call handler h (repair when NULL, else lease) with body; the status, *out the answer. */
-static int call(sched_t *s, int lease_call, const char *body, int64_t now, json_t **out)
+/* sched_http_repair as a handler_fn (it takes no clock). */
+static void http_repair(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now)
 {
-    httpd_req_t req = {.method = "POST",
-                       .path = "/",
-                       .body = (const uint8_t *)body,
-                       .body_len = body ? strlen(body) : 0,
-                       .pool = pool};
-    httpd_resp_t resp = {.status = 200};
-    buf_init(&resp.body);
-    if (lease_call)
-        sched_http_lease(s, &req, &resp, now);
-    else
-        sched_http_repair(s, &req, &resp);
-    *out = json_loadb((const char *)resp.body.data, resp.body.len, 0, NULL);
-    ck_assert_msg(*out != NULL, "answer is not JSON: %.*s", (int)resp.body.len,
-                  (const char *)resp.body.data);
-    buf_free(&resp.body);
-    return resp.status;
-}
-
-static void bad_repair(sched_t *s, const char *body, const char *word)
-{
-    json_t *j;
-    int st = call(s, 0, body, T0, &j);
-    ck_assert_msg(st == 400, "%s: status %d", body ? body : "(null)", st);
-    const char *e = json_string_value(json_object_get(j, "error"));
-    ck_assert_ptr_nonnull(e);
-    ck_assert_msg(strstr(e, word) != NULL, "%s: error '%s' lacks %s", body ? body : "(null)", e,
-                  word);
-    json_decref(j);
+    (void)now;
+    sched_http_repair(s, req, resp);
 }
 
 START_TEST(test_http)
 {
     sched_t *s = mk(5000);
     json_t *j;
-    bad_repair(s, NULL, "empty");
-    bad_repair(s, "{", "malformed");
-    bad_repair(s, "{\"job\":\"web\",\"ranges\":[]}", "'master'");
-    bad_repair(s, "{\"master\":\"m2\",\"ranges\":[]}", "'job'");
-    bad_repair(s, "{\"master\":\"m2\",\"job\":\"web\"}", "'ranges'");
-    bad_repair(s, "{\"master\":\"m2\",\"job\":\"web\",\"ranges\":{}}", "'ranges'");
+    bad(http_repair, s, NULL, "empty");
+    bad(http_repair, s, "{", "malformed");
+    bad(http_repair, s, "{\"job\":\"web\",\"ranges\":[]}", "'master'");
+    bad(http_repair, s, "{\"master\":\"m2\",\"ranges\":[]}", "'job'");
+    bad(http_repair, s, "{\"master\":\"m2\",\"job\":\"web\"}", "'ranges'");
+    bad(http_repair, s, "{\"master\":\"m2\",\"job\":\"web\",\"ranges\":{}}", "'ranges'");
     ck_assert_int_eq(repairs(s, T0, "asked"), 0);
 
     /* one good range, one with start >= end, one without a round */
@@ -516,7 +414,7 @@ START_TEST(test_http)
                      "{\"source\":\"" IA "\",\"start\":500,\"end\":400,\"round\":1},"
                      "{\"source\":\"" IA "\",\"start\":0,\"end\":10}]}",
                      R0);
-    ck_assert_int_eq(call(s, 0, body, T0, &j), 200);
+    ck_assert_int_eq(call(http_repair, s, body, T0, &j), 200);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "queued")), 1);
     json_t *refused = json_object_get(j, "refused");
     ck_assert_int_eq(json_array_size(refused), 2);
@@ -533,7 +431,7 @@ START_TEST(test_http)
     ck_assert_int_eq(repairs(s, T0, "queued"), 1);
 
     /* a negative end: refused (not read as 2^64 - 1) */
-    ck_assert_int_eq(call(s, 0,
+    ck_assert_int_eq(call(http_repair, s,
                           "{\"master\":\"m2\",\"job\":\"web\",\"ranges\":[{\"source\":\"" IA
                           "\",\"start\":0,\"end\":-1,\"round\":1}]}",
                           T0, &j),
@@ -543,7 +441,7 @@ START_TEST(test_http)
     json_decref(j);
 
     /* an unknown master: 200, every range refused */
-    ck_assert_int_eq(call(s, 0,
+    ck_assert_int_eq(call(http_repair, s,
                           "{\"master\":\"m9\",\"job\":\"web\",\"ranges\":[{\"source\":\"" IA
                           "\",\"start\":0,\"end\":5,\"round\":1}]}",
                           T0, &j),
@@ -553,7 +451,8 @@ START_TEST(test_http)
     json_decref(j);
 
     /* the lease answer for the repair: kind, end, master */
-    ck_assert_int_eq(call(s, 1, "{\"slave\":\"s1\",\"labels\":[],\"max\":1}", T0 + 1, &j), 200);
+    ck_assert_int_eq(
+        call(sched_http_lease, s, "{\"slave\":\"s1\",\"labels\":[],\"max\":1}", T0 + 1, &j), 200);
     json_t *ls = json_object_get(j, "leases");
     ck_assert_int_eq(json_array_size(ls), 1);
     json_t *l = json_array_get(ls, 0);
@@ -570,7 +469,8 @@ START_TEST(test_http)
     ck_assert_int_eq(json_integer_value(json_object_get(l, "expires_ms")), T0 + 1 + 5000);
     json_decref(j);
     /* a read lease's answer has neither end nor master */
-    ck_assert_int_eq(call(s, 1, "{\"slave\":\"s1\",\"labels\":[],\"max\":1}", T0 + 2, &j), 200);
+    ck_assert_int_eq(
+        call(sched_http_lease, s, "{\"slave\":\"s1\",\"labels\":[],\"max\":1}", T0 + 2, &j), 200);
     l = json_array_get(json_object_get(j, "leases"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(l, "kind")), "read");
     ck_assert_ptr_null(json_object_get(l, "end"));

@@ -7,7 +7,8 @@
  * random test checks the rounds' ranges against the completions the test
  * itself made (the union must be exactly what was committed, no overlap).
  * The HTTP handlers are called with fake requests, and once through the
- * real server (master/httpd.c) on 127.0.0.1. */
+ * real server (master/httpd.c) on 127.0.0.1. The config-independent helpers
+ * (clock, lease, complete, status) are tests/fixture_sched.h. */
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -25,12 +26,8 @@
 #include "rules.h"
 #include "scheduler.h"
 
-#define T0 INT64_C(1700000000000) /* a round boundary: T0 / 10000 = 170000000 */
-#define RMS INT64_C(10000)
-#define R0 (T0 / RMS)
-#define A "/var/log/a.log"
-#define B "/var/log/b.log"
-#define G "/data/app-*.log"
+#define FIXTURE_SUITE "check_sched"
+#include "fixture_sched.h"
 
 static const char *YAML = "masters:\n"
                           "  - {name: m1, url: 'http://127.0.0.1:7101', weight: 1}\n"
@@ -49,89 +46,9 @@ static const char *YAML = "masters:\n"
                           "          - name: e\n"
                           "            values: {hits: count}\n";
 
-static apr_pool_t *pool;
-static rules_config_t *cfg;
-static abbey_err_t last_err;
-static const char *ALL[] = {"rack1", "rack2"};
-
 static void setup(void)
 {
-    abbey_err_t err;
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    ck_assert_msg(rules_load_buffer(YAML, strlen(YAML), "sched.yaml", pool, &cfg, &err) ==
-                      APR_SUCCESS,
-                  "config: %s", err.msg);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
-
-static sched_t *mk(int64_t lease_ms)
-{
-    sched_opts_t o = {.lease_ms = lease_ms, .lease_bytes = 1000, .deadline_rounds = 3};
-    return sched_create(cfg, &o, pool);
-}
-
-/* Lease for a slave carrying both labels. */
-static int lease(sched_t *s, const char *slave, int max, int64_t now, sched_lease_t *out)
-{
-    return sched_lease(s, slave, ALL, 2, max, now, out);
-}
-
-static const sched_lease_t *find(const sched_lease_t *l, int n, const char *source)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(l[i].source, source) == 0)
-            return &l[i];
-    return NULL;
-}
-
-static apr_status_t done_sz(sched_t *s, const char *slave, uint64_t id, const char *inst,
-                            int64_t start, int64_t end, int at_end, const char *next, int64_t size,
-                            int64_t now)
-{
-    sched_completion_t c = {.slave = slave,
-                            .lease = id,
-                            .instance = inst,
-                            .start = start,
-                            .end = end,
-                            .at_end = at_end,
-                            .next_instance = next,
-                            .size = size,
-                            .lines = -1,
-                            .bad_lines = -1,
-                            .bytes = -1,
-                            .npaths = -1};
-    abbey_err_clear(&last_err);
-    return sched_complete(s, &c, now, &last_err);
-}
-
-static apr_status_t done(sched_t *s, const char *slave, uint64_t id, const char *inst,
-                         int64_t start, int64_t end, int at_end, const char *next, int64_t now)
-{
-    return done_sz(s, slave, id, inst, start, end, at_end, next, -1, now);
-}
-
-static apr_status_t expand(sched_t *s, const char *slave, uint64_t id, const char *const *paths,
-                           int n, int64_t now)
-{
-    sched_completion_t c = {.slave = slave,
-                            .lease = id,
-                            .start = -1,
-                            .end = -1,
-                            .at_end = -1,
-                            .size = -1,
-                            .lines = -1,
-                            .bad_lines = -1,
-                            .bytes = -1,
-                            .npaths = n,
-                            .paths = paths};
-    abbey_err_clear(&last_err);
-    return sched_complete(s, &c, now, &last_err);
+    sched_setup(YAML, "sched.yaml", 0);
 }
 
 /* ---- closed-round recorder ---- */
@@ -807,40 +724,7 @@ START_TEST(test_threads)
 }
 END_TEST
 
-/* ---- tcase http ---- */
-
-typedef void (*handler_fn)(sched_t *, const httpd_req_t *, httpd_resp_t *, int64_t);
-
-/* Call a handler with body; returns the status, *out the parsed answer. */
-static int call(handler_fn h, sched_t *s, const char *body, int64_t now, json_t **out)
-{
-    httpd_req_t req = {.method = "POST",
-                       .path = "/",
-                       .body = (const uint8_t *)body,
-                       .body_len = body ? strlen(body) : 0,
-                       .pool = pool};
-    httpd_resp_t resp = {.status = 200};
-    buf_init(&resp.body);
-    h(s, &req, &resp, now);
-    *out = json_loadb((const char *)resp.body.data, resp.body.len, 0, NULL);
-    ck_assert_msg(*out != NULL, "answer is not JSON: %.*s", (int)resp.body.len,
-                  (const char *)resp.body.data);
-    buf_free(&resp.body);
-    return resp.status;
-}
-
-/* Expect 400 with an error naming word. */
-static void bad(handler_fn h, sched_t *s, const char *body, const char *word)
-{
-    json_t *j;
-    int st = call(h, s, body, T0, &j);
-    ck_assert_msg(st == 400, "%s: status %d", body ? body : "(null)", st);
-    const char *e = json_string_value(json_object_get(j, "error"));
-    ck_assert_ptr_nonnull(e);
-    ck_assert_msg(strstr(e, word) != NULL, "%s: error '%s' lacks %s", body ? body : "(null)", e,
-                  word);
-    json_decref(j);
-}
+/* ---- tcase http (call, bad: tests/fixture_sched.h) ---- */
 
 START_TEST(test_http_lease_renew)
 {
@@ -1093,23 +977,6 @@ static rules_config_t *load(const char *masters, const char *jobs)
     ck_assert_msg(rules_load_buffer(y, strlen(y), "reload.yaml", pool, &c, &err) == APR_SUCCESS,
                   "config: %s\n%s", err.msg, y);
     return c;
-}
-
-static sched_t *mk_cfg(const rules_config_t *c, int64_t lease_ms)
-{
-    sched_opts_t o = {.lease_ms = lease_ms, .lease_bytes = 1000, .deadline_rounds = 3};
-    return sched_create(c, &o, pool);
-}
-
-static json_t *status(sched_t *s, int64_t now)
-{
-    buf_t st;
-    buf_init(&st);
-    sched_status_json(s, now, &st);
-    json_t *j = json_loadb((const char *)st.data, st.len, 0, NULL);
-    buf_free(&st);
-    ck_assert_ptr_nonnull(j);
-    return j;
 }
 
 /* The status of job as "task:source@offset,..." and its job list as "web,api," */

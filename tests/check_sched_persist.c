@@ -10,7 +10,8 @@
  * oracle for recovery is the state of the scheduler that ran the scenario,
  * dumped from its internals (sched_int.h) by this file's own code: a recovered
  * scheduler must dump the same, whether it recovered from the journal alone, a
- * checkpoint in the middle plus the journal, or a checkpoint alone. */
+ * checkpoint in the middle plus the journal, or a checkpoint alone. Clock,
+ * lease and completion helpers: tests/fixture_sched.h. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -37,13 +38,10 @@
 #include "sched_int.h"
 #include "scheduler.h"
 
-#define T0 INT64_C(1700000000000) /* a round boundary */
-#define RMS INT64_C(10000)
-#define R0 (T0 / RMS)
-#define A "/var/log/a.log"
-#define B "/var/log/b.log"
+#define FIXTURE_SUITE "check_sched_persist"
+#include "fixture_sched.h"
+
 #define C "/var/log/c.log"
-#define G "/data/app-*.log"
 #define P1 "/data/app-1.log"
 #define P2 "/data/app-2.log"
 #define TEND (T0 + 4 * RMS + 5)
@@ -75,36 +73,12 @@
 static const char *YAML_BOTH = MASTERS "jobs:\n" WEB API;
 static const char *YAML_WEB = MASTERS "jobs:\n" WEB;
 
-static apr_pool_t *pool;
-static rules_config_t *cfg, *cfg_web;
-static char dir[64];
-static const char *ALL[] = {"rack1", "rack2"};
+static rules_config_t *cfg_web;
 
 static void setup(void)
 {
-    abbey_err_t err;
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    ck_assert_msg(rules_load_buffer(YAML_BOTH, strlen(YAML_BOTH), "both.yaml", pool, &cfg, &err) ==
-                      APR_SUCCESS,
-                  "config: %s", err.msg);
-    ck_assert_msg(rules_load_buffer(YAML_WEB, strlen(YAML_WEB), "web.yaml", pool, &cfg_web, &err) ==
-                      APR_SUCCESS,
-                  "config: %s", err.msg);
-    strcpy(dir, "/tmp/check_sched_persist.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
-static void teardown(void)
-{
-    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-    apr_pool_destroy(pool);
-    apr_terminate();
+    sched_setup(YAML_BOTH, "both.yaml", 1);
+    cfg_web = load_config(YAML_WEB, "web.yaml");
 }
 
 /* ---- one scheduler with its store ---- */
@@ -145,74 +119,27 @@ static void checkpoint(inst_t *in)
     ck_assert_msg(sched_checkpoint(in->s, in->jn, &err) == APR_SUCCESS, "checkpoint: %s", err.msg);
 }
 
-/* ---- leases and completions ---- */
+/* ---- leases and completions (lease, find, done, expand: tests/fixture_sched.h) ---- */
 
-static abbey_err_t last_err;
-
-static int lease(sched_t *s, int max, int64_t now, sched_lease_t *out)
-{
-    return sched_lease(s, "s1", ALL, 2, max, now, out);
-}
-
-static const sched_lease_t *find(const sched_lease_t *l, int n, const char *source)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(l[i].source, source) == 0)
-            return &l[i];
-    return NULL;
-}
-
-/* Complete a read lease; m1/m2: delivery results or NULL; lines/bytes -1: absent. */
+/* Complete a read lease as s1; m1/m2: delivery results or NULL; lines/bytes -1: absent. */
 static apr_status_t done_full(sched_t *s, uint64_t id, const char *inst, int64_t start, int64_t end,
                               int at_end, const char *next, int64_t size, int64_t lines,
                               int64_t bytes, const char *m1, const char *m2, int64_t now)
 {
     const char *ms[2], *rs[2];
     int nd = 0;
+    sched_completion_t c = read_completion("s1", id, inst, start, end, at_end, next, size);
     if (m1)
         ms[nd] = "m1", rs[nd++] = m1;
     if (m2)
         ms[nd] = "m2", rs[nd++] = m2;
-    sched_completion_t c = {.slave = "s1",
-                            .lease = id,
-                            .instance = inst,
-                            .start = start,
-                            .end = end,
-                            .at_end = at_end,
-                            .next_instance = next,
-                            .size = size,
-                            .lines = lines,
-                            .bad_lines = lines > 0 ? 1 : -1,
-                            .bytes = bytes,
-                            .ndeliveries = nd,
-                            .delivery_masters = ms,
-                            .delivery_results = rs,
-                            .npaths = -1};
-    abbey_err_clear(&last_err);
-    return sched_complete(s, &c, now, &last_err);
-}
-
-static apr_status_t done(sched_t *s, uint64_t id, const char *inst, int64_t start, int64_t end,
-                         int at_end, int64_t now)
-{
-    return done_full(s, id, inst, start, end, at_end, NULL, -1, -1, -1, NULL, NULL, now);
-}
-
-static apr_status_t expand(sched_t *s, uint64_t id, const char *const *paths, int n, int64_t now)
-{
-    sched_completion_t c = {.slave = "s1",
-                            .lease = id,
-                            .start = -1,
-                            .end = -1,
-                            .at_end = -1,
-                            .size = -1,
-                            .lines = -1,
-                            .bad_lines = -1,
-                            .bytes = -1,
-                            .npaths = n,
-                            .paths = paths};
-    abbey_err_clear(&last_err);
-    return sched_complete(s, &c, now, &last_err);
+    c.lines = lines;
+    c.bad_lines = lines > 0 ? 1 : -1;
+    c.bytes = bytes;
+    c.ndeliveries = nd;
+    c.delivery_masters = ms;
+    c.delivery_results = rs;
+    return complete(s, &c, now);
 }
 
 #define OK(x) ck_assert_msg((x) == APR_SUCCESS, "%s: %s", #x, last_err.msg)
@@ -221,7 +148,7 @@ static apr_status_t expand(sched_t *s, uint64_t id, const char *const *paths, in
 static sched_lease_t lease_of(sched_t *s, const char *source, int64_t now, sched_lease_t *all,
                               int *n)
 {
-    *n = lease(s, 16, now, all);
+    *n = lease(s, "s1", 16, now, all);
     const sched_lease_t *l = find(all, *n, source);
     ck_assert_msg(l != NULL, "no lease for %s at %" PRId64, source, now);
     return *l;
@@ -265,9 +192,9 @@ static void scenario(inst_t *in, int ckpt_step, sc_t *sc)
     lc = *find(all, n, C);
     OK(done_full(s, la.id, "i1", 0, 100, 0, NULL, 500, 10, 100, "ok", NULL, T0 + 5));
     const char *paths[] = {P1, P2};
-    OK(expand(s, lg.id, paths, 2, T0 + 5)); /* tasks 3, 4 of web: due from R0+1 */
-    OK(done(s, lb.id, "b1", 0, 50, 1, T0 + 5));
-    OK(done(s, lc.id, "c1", 0, 10, 1, T0 + 5)); /* api R0 closes */
+    OK(expand(s, "s1", lg.id, paths, 2, T0 + 5)); /* tasks 3, 4 of web: due from R0+1 */
+    OK(done(s, "s1", lb.id, "b1", 0, 50, 1, NULL, T0 + 5));
+    OK(done(s, "s1", lc.id, "c1", 0, 10, 1, NULL, T0 + 5)); /* api R0 closes */
     completed += 4;
     STEP_END(1);
 
@@ -276,7 +203,7 @@ static void scenario(inst_t *in, int ckpt_step, sc_t *sc)
     note(sc, all, n);
     ck_assert_int_eq(n, 1);
     ck_assert_uint_eq(la.start, 100);
-    OK(done(s, la.id, "i1", 100, 300, 1, T0 + 10));
+    OK(done(s, "s1", la.id, "i1", 100, 300, 1, NULL, T0 + 10));
     completed += 1;
     STEP_END(2);
 
@@ -289,13 +216,13 @@ static void scenario(inst_t *in, int ckpt_step, sc_t *sc)
     l2 = *find(all, n, P2);
     ck_assert_int_eq(l1.round, R0 + 1);
     OK(done_full(s, la.id, "i1", 300, 400, 1, "i2", 20, -1, -1, NULL, "spooled", T0 + RMS + 1));
-    OK(done(s, l1.id, "p1", 0, 70, 1, T0 + RMS + 1));
+    OK(done(s, "s1", l1.id, "p1", 0, 70, 1, NULL, T0 + RMS + 1));
     completed += 2;
     STEP_END(3);
 
     /* 4. T0+2*RMS+3: R0+2 starts; app-2's lease of R0+1 completes: its range
      * goes into R0+1 (still open), not at end */
-    OK(done(s, l2.id, "p2", 0, 30, 0, T0 + 2 * RMS + 3));
+    OK(done(s, "s1", l2.id, "p2", 0, 30, 0, NULL, T0 + 2 * RMS + 3));
     completed += 1;
     STEP_END(4);
 
@@ -317,7 +244,7 @@ static void scenario(inst_t *in, int ckpt_step, sc_t *sc)
     ck_assert_uint_eq(l1.start, 70);
     ck_assert_uint_eq(l2.start, 30);
     OK(done_full(s, l1.id, "p1", 70, 90, 1, NULL, 90, 5, 20, "ok", "spooled", TEND));
-    OK(done(s, la.id, "i2", 0, 15, 0, TEND));
+    OK(done(s, "s1", la.id, "i2", 0, 15, 0, NULL, TEND));
     completed += 2;
     sc->app2_lease = l2.id;
     STEP_END(5);
@@ -459,7 +386,7 @@ static void run_and_recover(int ckpt_step, inst_t *out, sc_t *sc)
 static void expect_resume(inst_t *in, const sc_t *sc)
 {
     sched_lease_t all[16];
-    int n = lease(in->s, 16, TEND + 1, all);
+    int n = lease(in->s, "s1", 16, TEND + 1, all);
     /* web R0+2: a, b, glob, app-2 (app-1 is done in it: due in R0+3); api: c */
     ck_assert_int_eq(n, 6);
     for (int i = 0; i < n; i++)
@@ -477,7 +404,7 @@ static void expect_resume(inst_t *in, const sc_t *sc)
     ck_assert_uint_eq(p1->start, 90);
     ck_assert_int_eq(p1->round, R0 + 3); /* done in R0+2 */
     /* and the work goes on */
-    OK(done(in->s, a->id, "i2", 15, 40, 1, TEND + 2));
+    OK(done(in->s, "s1", a->id, "i2", 15, 40, 1, NULL, TEND + 2));
 }
 
 /* ---- tcase recover ---- */
@@ -518,10 +445,10 @@ START_TEST(test_old_lease_refused)
     sc_t sc;
     run_and_recover(2, &in, &sc);
     /* app-2's lease was active when the scheduler went away */
-    ck_assert_int_eq(done(in.s, sc.app2_lease, "p2", 30, 60, 1, TEND + 1), APR_EINVAL);
+    ck_assert_int_eq(done(in.s, "s1", sc.app2_lease, "p2", 30, 60, 1, NULL, TEND + 1), APR_EINVAL);
     ck_assert_ptr_nonnull(strstr(last_err.msg, "not yours"));
     sched_lease_t all[16];
-    int n = lease(in.s, 16, TEND + 1, all);
+    int n = lease(in.s, "s1", 16, TEND + 1, all);
     ck_assert_int_gt(n, 0);
     for (int i = 0; i < n; i++)
         ck_assert_uint_ge(all[i].id, sc.max_id + 1000000);
@@ -635,11 +562,11 @@ START_TEST(test_source_added)
     ck_assert_uint_eq(sched_task_find(web, SCHED_READ, A)->offset, 15);
     for (sched_rnd_t *r = web->open; r; r = r->next)
         ck_assert_int_le(r->ntasks, 5);
-    int n = lease(in.s, 16, TEND + 1, all);
+    int n = lease(in.s, "s1", 16, TEND + 1, all);
     ck_assert_int_eq(n, 6);
     ck_assert_ptr_null(find(all, n, "/var/log/new.log"));
     /* it joins the next round */
-    n = lease(in.s, 16, T0 + 5 * RMS + 1, all);
+    n = lease(in.s, "s1", 16, T0 + 5 * RMS + 1, all);
     ck_assert_ptr_nonnull(find(all, n, "/var/log/new.log"));
     inst_drop(&in);
 }
@@ -654,12 +581,12 @@ START_TEST(test_checkpoint_due)
     checkpoint(&in);
     ck_assert_int_eq(sched_checkpoint_due(in.s), 0);
     /* a completion that closes nothing: still not due */
-    int n = lease(in.s, 16, T0 + 1, all);
+    int n = lease(in.s, "s1", 16, T0 + 1, all);
     ck_assert_int_eq(n, 4);
-    OK(done(in.s, find(all, n, A)->id, "i", 0, 10, 0, T0 + 2));
+    OK(done(in.s, "s1", find(all, n, A)->id, "i", 0, 10, 0, NULL, T0 + 2));
     ck_assert_int_eq(sched_checkpoint_due(in.s), 0);
     /* c at its end closes api's round */
-    OK(done(in.s, find(all, n, C)->id, "c", 0, 10, 1, T0 + 3));
+    OK(done(in.s, "s1", find(all, n, C)->id, "c", 0, 10, 1, NULL, T0 + 3));
     ck_assert_int_eq(sched_checkpoint_due(in.s), 1);
     checkpoint(&in);
     ck_assert_int_eq(sched_checkpoint_due(in.s), 0);
@@ -772,11 +699,11 @@ static int efbig_child(int fd)
     } while (0)
     signal(SIGXFSZ, SIG_IGN);
     inst_open(&in, cfg, T0);
-    int n = lease(in.s, 16, T0 + 1, all);
+    int n = lease(in.s, "s1", 16, T0 + 1, all);
     const sched_lease_t *a = find(all, n, A);
-    if (!a || done(in.s, a->id, "i", 0, 100, 0, T0 + 2) != APR_SUCCESS)
+    if (!a || done(in.s, "s1", a->id, "i", 0, 100, 0, NULL, T0 + 2) != APR_SUCCESS)
         FAIL("first completion: %s", last_err.msg);
-    n = lease(in.s, 16, T0 + 3, all);
+    n = lease(in.s, "s1", 16, T0 + 3, all);
     if (!(a = find(all, n, A)) || a->start != 100)
         FAIL("no lease of a from 100");
     struct rlimit rl;
@@ -787,7 +714,7 @@ static int efbig_child(int fd)
     rl.rlim_cur = (rlim_t)size; /* not one byte more */
     if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
         FAIL("setrlimit: %s", strerror(errno));
-    apr_status_t rv = done(in.s, a->id, "i", 100, 200, 1, T0 + 4);
+    apr_status_t rv = done(in.s, "s1", a->id, "i", 100, 200, 1, NULL, T0 + 4);
     if (rv != APR_EGENERAL || strncmp(last_err.msg, "journal", 7) != 0)
         FAIL("completion past the limit: status %d, '%s'", rv, last_err.msg);
     sched_task_t *t = sched_task_find(sched_job_find(in.s, "web"), SCHED_READ, A);

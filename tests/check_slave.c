@@ -2,7 +2,8 @@
  * slave/instance.c (file instances: growth, rotation, loss, truncation),
  * slave/source_http.c (Range reads against tests/tools/range_server.py), and
  * the worker end to end (worker.c, deliver.c, slave.c) against a fake primary
- * and fake masters served in-process by master/httpd.c.
+ * and fake masters served in-process by master/httpd.c (tests/fixture_slave.h,
+ * shared with tests/check_slave_repair.c).
  *
  * Oracles are independent of the code under test: a bitmap for span_missing,
  * stat(2) for instance names, the bytes the test wrote for reads, and line
@@ -40,95 +41,8 @@
 #include "spool.h"
 #include "value.h"
 
-#ifndef ABBEY_SRCDIR
-#define ABBEY_SRCDIR "."
-#endif
-
-static apr_pool_t *pool;
-static char tmpdir[256];
-static int saved_stderr = -1;
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static void setup(void)
-{
-    apr_initialize();
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/check_slave.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    if (saved_stderr >= 0) { /* the slave's log lines went to a file in tmpdir */
-        dup2(saved_stderr, 2);
-        close(saved_stderr);
-        saved_stderr = -1;
-    }
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
-
-/* The slave logs what it does (rotations, refusals): keep it out of the test
- * output (CHECK_SLAVE_LOG=1 shows it). */
-static void quiet(void)
-{
-    int fd;
-    if (getenv("CHECK_SLAVE_LOG"))
-        return;
-    fd = open(apr_pstrcat(pool, tmpdir, "/slave.log", NULL), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ck_assert_int_ge(fd, 0);
-    saved_stderr = dup(2);
-    dup2(fd, 2);
-    close(fd);
-}
-
-static const char *tpath(const char *name)
-{
-    return apr_pstrcat(pool, tmpdir, "/", name, NULL);
-}
-
-static void put_file(const char *path, const char *mode, const char *text)
-{
-    FILE *f = fopen(path, mode);
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fputs(text, f) >= 0, 1);
-    fclose(f);
-}
-
-/* "dev:ino:gen" of path from stat(2): the oracle for instance names. */
-static const char *stat_instance(const char *path, unsigned gen)
-{
-    struct stat st;
-    char s[96];
-    ck_assert_int_eq(stat(path, &st), 0);
-    snprintf(s, sizeof s, "%llu:%llu:%u", (unsigned long long)st.st_dev,
-             (unsigned long long)st.st_ino, gen);
-    return apr_pstrdup(pool, s);
-}
-
-/* The bytes of path (read with stdio) from offset. */
-static char *slurp(const char *path, long offset)
-{
-    FILE *f = fopen(path, "rb");
-    char *data;
-    long n;
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f) - offset;
-    fseek(f, offset, SEEK_SET);
-    data = apr_pcalloc(pool, (apr_size_t)(n > 0 ? n : 0) + 1);
-    ck_assert_int_eq((long)fread(data, 1, (size_t)(n > 0 ? n : 0), f), n > 0 ? n : 0);
-    fclose(f);
-    return data;
-}
+#define FIXTURE_SUITE "check_slave"
+#include "fixture_slave.h"
 
 /* ===================================================================== span */
 
@@ -239,14 +153,14 @@ START_TEST(instance_new_then_grows)
     ck_assert_str_eq(plan.instance, stat_instance(p, 0));
     ck_assert_str_eq(plan.next_instance, "");
     ck_assert_uint_eq(plan.size, 8);
-    ck_assert_str_eq(slurp(plan.read_path, 0), "one\ntwo\n");
+    ck_assert_str_eq(slurp(plan.read_path, 0, NULL), "one\ntwo\n");
     snprintf(inst, sizeof inst, "%s", plan.instance);
     put_file(p, "a", "three\n");
     ck_assert_int_eq(instance_plan(p, inst, 8, pool, &plan, &err), APR_SUCCESS);
     ck_assert_int_eq(plan.kind, INSTANCE_SAME);
     ck_assert_str_eq(plan.instance, inst);
     ck_assert_uint_eq(plan.size, 14);
-    ck_assert_str_eq(slurp(plan.read_path, 8), "three\n");
+    ck_assert_str_eq(slurp(plan.read_path, 8, NULL), "three\n");
     /* a generation named by an earlier truncation is kept */
     inst[strlen(inst) - 1] = '3';
     ck_assert_int_eq(instance_plan(p, inst, 14, pool, &plan, &err), APR_SUCCESS);
@@ -271,7 +185,7 @@ START_TEST(instance_rotation_found_by_inode)
     ck_assert_str_eq(plan.instance, old);
     ck_assert_str_eq(plan.found, tpath("b.log.1"));
     ck_assert_uint_eq(plan.size, 18);
-    ck_assert_str_eq(slurp(plan.read_path, 6), "old-2\nold-3\n");
+    ck_assert_str_eq(slurp(plan.read_path, 6, NULL), "old-2\nold-3\n");
     ck_assert_str_eq(plan.next_instance, stat_instance(p, 0));
     ck_assert_uint_eq(plan.next_size, 6);
 }
@@ -340,7 +254,7 @@ START_TEST(instance_missing_paths)
     ck_assert_int_eq(instance_plan(p, old, 2, pool, &plan, &err), APR_SUCCESS);
     ck_assert_int_eq(plan.kind, INSTANCE_ROTATED);
     ck_assert_str_eq(plan.next_instance, "");
-    ck_assert_str_eq(slurp(plan.read_path, 2), "y\n");
+    ck_assert_str_eq(slurp(plan.read_path, 2, NULL), "y\n");
     /* and gone entirely */
     ck_assert_int_eq(unlink(tpath("e.log.old")), 0);
     ck_assert_int_eq(instance_plan(p, old, 2, pool, &plan, &err), APR_SUCCESS);
@@ -364,72 +278,11 @@ START_TEST(instance_decision_on_descriptors)
     ck_assert_int_eq(instance_plan(p, "", 0, pool, &plan, &err), APR_SUCCESS);
     ck_assert_int_eq(unlink(p), 0);
     put_file(p, "w", "second file, longer\n");
-    ck_assert_str_eq(slurp(plan.read_path, 0), "first file\n");
+    ck_assert_str_eq(slurp(plan.read_path, 0, NULL), "first file\n");
 }
 END_TEST
 
 /* =========================================================== range server */
-
-static pid_t server_pid = -1;
-static int server_stdin = -1;
-static char server_base[64];
-
-/* Start tests/tools/range_server.py over dir; 0, or -1 when python3 is missing. */
-static int range_server_start(const char *dir, int ignore_range)
-{
-    const char *src = getenv("ABBEY_SRCDIR") ? getenv("ABBEY_SRCDIR") : ABBEY_SRCDIR;
-    const char *script = apr_pstrcat(pool, src, "/tests/tools/range_server.py", NULL);
-    int out[2], in[2];
-    char line[32] = "";
-    struct pollfd pf;
-    size_t n = 0;
-
-    if (system("python3 -c '' >/dev/null 2>&1") != 0) {
-        printf("check_slave: python3 not found: the http source tests are skipped\n");
-        return -1;
-    }
-    ck_assert_int_eq(access(script, R_OK), 0);
-    ck_assert_int_eq(pipe(out), 0);
-    ck_assert_int_eq(pipe(in), 0);
-    server_pid = fork();
-    ck_assert_int_ge(server_pid, 0);
-    if (server_pid == 0) {
-        dup2(out[1], 1);
-        dup2(in[0], 0);
-        close(out[0]);
-        close(in[1]);
-        execlp("python3", "python3", script, dir, "--stdin-watch",
-               ignore_range ? "--ignore-range" : NULL, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    close(in[0]);
-    server_stdin = in[1];
-    pf.fd = out[0];
-    pf.events = POLLIN;
-    while (n < sizeof line - 1 && !memchr(line, '\n', n)) { /* the port, within 20 s */
-        ssize_t got;
-        ck_assert_int_eq(poll(&pf, 1, 20000), 1);
-        got = read(out[0], line + n, sizeof line - 1 - n);
-        ck_assert_int_gt(got, 0);
-        n += (size_t)got;
-    }
-    close(out[0]);
-    ck_assert_int_gt(atoi(line), 0);
-    snprintf(server_base, sizeof server_base, "http://127.0.0.1:%d", atoi(line));
-    return 0;
-}
-
-static void range_server_stop(void)
-{
-    if (server_pid > 0) {
-        int st;
-        close(server_stdin);
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, &st, 0);
-    }
-    server_pid = -1;
-}
 
 static const char *url_of(const char *name)
 {
@@ -549,264 +402,14 @@ END_TEST
 
 /* ============================================== worker against fake servers */
 
-#define TOKEN "tok-slave"
-#define MAXF 64
-
-typedef struct fake_frame_t {
-    char master[FRAME_NAME_MAX], source[FRAME_SOURCE_MAX], job[FRAME_NAME_MAX];
-    uint64_t start, end, lines, bytes, config_hash, lease, round;
-    long user_rows, status_rows; /* rows of by_user / by_status (-1: not decoded) */
-    long u0;                     /* count of user u0 in by_user (0 when absent) */
-    int status;                  /* what was answered */
-} fake_frame_t;
-
-static struct {
-    pthread_mutex_t lock;
-    const rules_job_t *job; /* the test's own compiled job, for decoding frames */
-    char config[4096], etag[64], inm[128];
-    int config_gets;
-    char lease_config[64];
-    char leases[8][2048];
-    int nleases, next_lease;
-    char lease_body[1024]; /* the last lease request */
-    fake_frame_t frames[MAXF];
-    int nframes;
-    char completes[8][4096];
-    int ncompletes;
-    int renews, renew_status;
-    char renew_body[256];
-    struct {
-        int fail503;        /* answer 503 this many times */
-        int refuse400;      /* answer 400 this many times */
-        char conflict[256]; /* answer 409 with these ranges once ("" none) */
-        int slow_ms;        /* sleep before answering */
-    } script[2];
-} fake;
-
-static httpd_t *fake_srv;
-static char fake_base[64];
-static rules_config_t *test_cfg;
-
-static void h_config(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
-{
-    const char *inm = httpd_header(req, "If-None-Match");
-    char quoted[80];
-    pthread_mutex_lock(&fake.lock);
-    fake.config_gets++;
-    snprintf(fake.inm, sizeof fake.inm, "%s", inm ? inm : "-");
-    snprintf(quoted, sizeof quoted, "\"%s\"", fake.etag);
-    if (inm && strcmp(inm, quoted) == 0) {
-        resp->status = 304;
-    } else {
-        resp->content_type = "application/yaml";
-        resp->etag = apr_pstrdup(req->pool, fake.etag);
-        buf_put(&resp->body, fake.config, strlen(fake.config));
-    }
-    pthread_mutex_unlock(&fake.lock);
-}
-
-static void h_lease(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
-{
-    pthread_mutex_lock(&fake.lock);
-    snprintf(fake.lease_body, sizeof fake.lease_body, "%.*s", (int)req->body_len,
-             (const char *)req->body);
-    const char *l = fake.next_lease < fake.nleases ? fake.leases[fake.next_lease++] : "";
-    char *text =
-        apr_psprintf(req->pool, "{\"config\":\"%s\",\"leases\":[%s]}", fake.lease_config, l);
-    pthread_mutex_unlock(&fake.lock);
-    httpd_json(resp, 200, text);
-}
-
-static void h_renew(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
-{
-    pthread_mutex_lock(&fake.lock);
-    fake.renews++;
-    snprintf(fake.renew_body, sizeof fake.renew_body, "%.*s", (int)req->body_len,
-             (const char *)req->body);
-    if (fake.renew_status == 200)
-        httpd_json(resp, 200, "{\"expires_ms\":4102444800000}");
-    else
-        httpd_error(resp, fake.renew_status, "lease gone");
-    pthread_mutex_unlock(&fake.lock);
-}
-
-static void h_complete(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
-{
-    pthread_mutex_lock(&fake.lock);
-    if (fake.ncompletes < 8)
-        snprintf(fake.completes[fake.ncompletes++], sizeof fake.completes[0], "%.*s",
-                 (int)req->body_len, (const char *)req->body);
-    pthread_mutex_unlock(&fake.lock);
-    httpd_json(resp, 200, "{\"ok\":true}");
-}
-
-static long entry_rows(const partial_t *p, const char *name)
-{
-    for (int i = 0; i < p->job->nentries; i++)
-        if (strcmp(p->job->entries[i]->name, name) == 0)
-            return (long)ptable_count(p->tables[i]);
-    return -1;
-}
-
-static long user_count(const partial_t *p, const char *user)
-{
-    val_t k = {.kind = VAL_STR, .s = user, .len = (uint32_t)strlen(user)};
-    const rules_entry_t *en = p->job->entries[0];
-    ptable_row_t *row;
-    agg_result_t res;
-    buf_t b;
-    buf_init(&b);
-    val_key_put(&b, &k);
-    row = ptable_find(p->tables[0], b.data, (uint32_t)b.len, val_hash_bytes(b.data, b.len));
-    buf_free(&b);
-    if (!row)
-        return 0;
-    agg_result(&en->values[0].spec, row->state + ptable_offset(p->tables[0], 0), &res);
-    return (long)res.num;
-}
-
-static void h_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
-{
-    frame_header_t h;
-    abbey_err_t err;
-    size_t flen;
-    partial_t *p = partial_create(fake.job, req->pool);
-    fake_frame_t *f;
-    int m, slow;
-
-    if (frame_decode(req->body, req->body_len, fake.job, &h, p, &flen, &err) != APR_SUCCESS) {
-        httpd_error(resp, 400, "%s", err.msg);
-        return;
-    }
-    m = strcmp(h.master, "m2") == 0;
-    pthread_mutex_lock(&fake.lock);
-    slow = fake.script[m].slow_ms;
-    if (fake.nframes == MAXF) { /* the test asserts on nframes: this shows as a failure */
-        pthread_mutex_unlock(&fake.lock);
-        httpd_error(resp, 500, "too many frames");
-        return;
-    }
-    f = &fake.frames[fake.nframes++];
-    memset(f, 0, sizeof *f);
-    snprintf(f->master, sizeof f->master, "%s", h.master);
-    snprintf(f->source, sizeof f->source, "%s", h.source);
-    snprintf(f->job, sizeof f->job, "%s", h.job);
-    f->start = h.start;
-    f->end = h.end;
-    f->lines = h.lines;
-    f->bytes = h.bytes;
-    f->config_hash = h.config_hash;
-    f->lease = h.lease;
-    f->round = h.round;
-    f->user_rows = entry_rows(p, "by_user");
-    f->status_rows = entry_rows(p, "by_status");
-    f->u0 = user_count(p, "u0");
-    if (fake.script[m].fail503 > 0) {
-        fake.script[m].fail503--;
-        f->status = 503;
-        httpd_error(resp, 503, "busy");
-    } else if (fake.script[m].refuse400 > 0) {
-        fake.script[m].refuse400--;
-        f->status = 400;
-        httpd_error(resp, 400, "refused");
-    } else if (fake.script[m].conflict[0]) {
-        f->status = 409;
-        httpd_json(resp, 409,
-                   apr_psprintf(req->pool, "{\"result\":\"conflict\",\"ranges\":%s}",
-                                fake.script[m].conflict));
-        fake.script[m].conflict[0] = '\0';
-    } else {
-        f->status = 200;
-        httpd_json(resp, 200, "{\"result\":\"merged\"}");
-    }
-    pthread_mutex_unlock(&fake.lock);
-    if (slow)
-        usleep((useconds_t)slow * 1000);
-}
-
-static const char *test_yaml(const char *extra)
-{
-    return apr_psprintf(pool,
-                        "masters:\n"
-                        "  - {name: m1, url: \"%s\", weight: 1}\n"
-                        "  - {name: m2, url: \"%s/\", weight: 1}\n"
-                        "jobs:\n"
-                        "  - name: t\n"
-                        "    sources: [/dev/null]\n"
-                        "    format: {split: \" \", fields: [user, status:int]}\n"
-                        "    groups:\n"
-                        "      - name: g1\n"
-                        "        entries:\n"
-                        "          - name: by_user\n"
-                        "            key: [user]\n"
-                        "            values: {n: count}\n"
-                        "      - name: g2\n"
-                        "        entries:\n"
-                        "          - name: by_status\n"
-                        "            key: [status]\n"
-                        "            values: {n: count}%s\n",
-                        fake_base, fake_base, extra);
-}
-
-static void fake_setup(void)
-{
-    abbey_err_t err;
-    const char *yaml;
-    setup();
-    quiet();
-    memset(&fake, 0, sizeof fake);
-    pthread_mutex_init(&fake.lock, NULL);
-    fake.renew_status = 200;
-    fake_srv = httpd_create(TOKEN, pool);
-    httpd_route(fake_srv, "GET", "/v1/config", 0, h_config, NULL);
-    httpd_route(fake_srv, "POST", "/v1/lease", 1 << 20, h_lease, NULL);
-    httpd_route(fake_srv, "POST", "/v1/lease/renew", 1 << 20, h_renew, NULL);
-    httpd_route(fake_srv, "POST", "/v1/complete", 1 << 20, h_complete, NULL);
-    httpd_route(fake_srv, "POST", "/v1/partials", 64 << 20, h_partials, NULL);
-    ck_assert_msg(httpd_start(fake_srv, "127.0.0.1", 0, 4, &err) == APR_SUCCESS, "%s", err.msg);
-    snprintf(fake_base, sizeof fake_base, "http://127.0.0.1:%d", httpd_port(fake_srv));
-    yaml = test_yaml("");
-    ck_assert_int_eq(rules_load_buffer(yaml, strlen(yaml), "t.yaml", pool, &test_cfg, &err),
-                     APR_SUCCESS);
-    fake.job = &test_cfg->jobs[0];
-    snprintf(fake.config, sizeof fake.config, "%s", yaml);
-    snprintf(fake.etag, sizeof fake.etag, "cafe0001");
-    snprintf(fake.lease_config, sizeof fake.lease_config, "cafe0001");
-}
-
-static void fake_teardown(void)
-{
-    httpd_stop(fake_srv);
-    range_server_stop();
-    teardown();
-}
-
-static slave_t *new_slave(int workers)
-{
-    slave_opts_t o;
-    memset(&o, 0, sizeof o);
-    o.primary = fake_base;
-    o.name = "s1";
-    o.workers = workers;
-    o.token = TOKEN;
-    o.poll_ms = 10;
-    o.retry_ms = 10;
-    o.connect_ms = 2000;
-    o.timeout_ms = 10000;
-    o.block = 4096;
-    return slave_create(&o, pool);
-}
-
 static void queue_lease(uint64_t id, const char *kind, const char *source, const char *instance,
                         uint64_t start, uint64_t cap)
 {
-    pthread_mutex_lock(&fake.lock);
-    snprintf(fake.leases[fake.nleases++], sizeof fake.leases[0],
-             "{\"id\":%" PRIu64 ",\"job\":\"t\",\"kind\":\"%s\",\"task\":1,\"source\":\"%s\","
-             "\"instance\":\"%s\",\"start\":%" PRIu64 ",\"cap\":%" PRIu64 ",\"round\":77,"
-             "\"expires_ms\":4102444800000}",
-             id, kind, source, instance, start, cap);
-    pthread_mutex_unlock(&fake.lock);
+    fake_queue(apr_psprintf(pool,
+                            "{\"id\":%" PRIu64 ",\"job\":\"t\",\"kind\":\"%s\",\"task\":1,"
+                            "\"source\":\"%s\",\"instance\":\"%s\",\"start\":%" PRIu64
+                            ",\"cap\":%" PRIu64 ",\"round\":77,\"expires_ms\":4102444800000}",
+                            id, kind, source, instance, start, cap));
 }
 
 /* Generated log: line i is "u<i%5> <status>\n"; what the oracle counts. */
@@ -829,23 +432,6 @@ static void count_lines(const char *text, uint64_t a, uint64_t b, uint64_t *line
             *u0 += strncmp(text + i, "u0 ", 3) == 0;
         *lines += text[i] == '\n';
     }
-}
-
-/* Offset after the last '\n' in text[0, lim). */
-static uint64_t last_nl(const char *text, uint64_t lim)
-{
-    while (lim && text[lim - 1] != '\n')
-        lim--;
-    return lim;
-}
-
-static json_t *completion(int i)
-{
-    json_t *o;
-    ck_assert_int_gt(fake.ncompletes, i);
-    o = json_loads(fake.completes[i], 0, NULL);
-    ck_assert_ptr_nonnull(o);
-    return o;
 }
 
 static int64_t jint(json_t *o, const char *k)
@@ -892,7 +478,7 @@ START_TEST(worker_read_lease_end_to_end)
 {
     const char *p = tpath("app.log"), *text = gen_log(40, "u9 2"), *inst, *src;
     uint64_t end = last_nl(text, strlen(text)), lines;
-    slave_t *s = new_slave(1);
+    slave_t *s = new_slave(1, NULL);
     worker_t *w;
     json_t *c;
     long u0;
@@ -938,7 +524,7 @@ START_TEST(worker_cap_limits_the_read)
 {
     const char *p = tpath("cap.log"), *text = gen_log(30, ""), *inst;
     uint64_t end = last_nl(text, 100);
-    slave_t *s = new_slave(1);
+    slave_t *s = new_slave(1, NULL);
     worker_t *w;
     json_t *c;
 
@@ -971,7 +557,7 @@ START_TEST(worker_conflict_misaligned_fails)
 {
     const char *p = tpath("conf.log"), *text = gen_log(50, "");
     uint64_t end = strlen(text), x1 = last_nl(text, 90);
-    slave_t *s = new_slave(1);
+    slave_t *s = new_slave(1, NULL);
     worker_t *w;
 
     put_file(p, "w", text);
@@ -980,8 +566,8 @@ START_TEST(worker_conflict_misaligned_fails)
     queue_lease(8, "read", p, "", 0, 1 << 20);
     w = worker_create(s, 0);
     ck_assert_int_eq(worker_once(w), 1);
-    ck_assert_int_eq(fake.frames[0].status, 200);
-    ck_assert_int_eq(fake.frames[1].status, 409);
+    ck_assert_int_eq(fake.frames[0].answered, 200);
+    ck_assert_int_eq(fake.frames[1].answered, 409);
     ck_assert_int_eq(fake.nframes, 2); /* [0, x1 + 3) re-read ends at x1: nothing sent */
     ck_assert_int_eq(fake.ncompletes, 0);
     worker_destroy(w);
@@ -995,7 +581,7 @@ START_TEST(worker_conflict_line_aligned)
     const char *p = tpath("conf2.log"), *text = gen_log(50, "u1 4"), *src;
     uint64_t end = last_nl(text, strlen(text)), x1 = last_nl(text, 90), x2 = last_nl(text, 200);
     uint64_t x3 = last_nl(text, 260);
-    slave_t *s = new_slave(1);
+    slave_t *s = new_slave(1, NULL);
     worker_t *w;
     json_t *c;
 
@@ -1009,10 +595,10 @@ START_TEST(worker_conflict_line_aligned)
     ck_assert_int_eq(fake.nframes, 4);
     check_frame(&fake.frames[0], "m1", src, text, 0, end);
     check_frame(&fake.frames[1], "m2", src, text, 0, end);
-    ck_assert_int_eq(fake.frames[1].status, 409);
+    ck_assert_int_eq(fake.frames[1].answered, 409);
     check_frame(&fake.frames[2], "m2", src, text, 0, x1);
     check_frame(&fake.frames[3], "m2", src, text, x2, x3);
-    ck_assert_int_eq(fake.frames[3].status, 200);
+    ck_assert_int_eq(fake.frames[3].answered, 200);
     c = completion(0);
     ck_assert_int_eq(jint(c, "end"), (int64_t)end);
     ck_assert_str_eq(jstr(json_object_get(c, "deliveries"), "m2"), "ok");
@@ -1025,7 +611,7 @@ END_TEST
 START_TEST(worker_503_retry_then_fail)
 {
     const char *p = tpath("busy.log"), *text = gen_log(10, "");
-    slave_t *s = new_slave(1);
+    slave_t *s = new_slave(1, NULL);
     worker_t *w;
 
     put_file(p, "w", text);
@@ -1034,15 +620,15 @@ START_TEST(worker_503_retry_then_fail)
     w = worker_create(s, 0);
     ck_assert_int_eq(worker_once(w), 1);
     ck_assert_int_eq(fake.nframes, 3);
-    ck_assert_int_eq(fake.frames[0].status, 503);
-    ck_assert_int_eq(fake.frames[1].status, 200);
+    ck_assert_int_eq(fake.frames[0].answered, 503);
+    ck_assert_int_eq(fake.frames[1].answered, 200);
     ck_assert_int_eq(fake.ncompletes, 1);
     fake.script[0].fail503 = 2; /* 503 twice: failed, the lease is not completed */
     queue_lease(11, "read", p, "", 0, 1 << 20);
     ck_assert_int_eq(worker_once(w), 1);
     ck_assert_int_eq(fake.nframes, 6);
-    ck_assert_int_eq(fake.frames[3].status, 503);
-    ck_assert_int_eq(fake.frames[4].status, 503);
+    ck_assert_int_eq(fake.frames[3].answered, 503);
+    ck_assert_int_eq(fake.frames[4].answered, 503);
     ck_assert_str_eq(fake.frames[5].master, "m2");
     ck_assert_int_eq(fake.ncompletes, 1);
     worker_destroy(w);
@@ -1054,7 +640,7 @@ START_TEST(worker_rotation_reads_old_then_moves)
 {
     const char *p = tpath("rot.log"), *old_text = gen_log(12, ""), *old, *next;
     uint64_t start = last_nl(old_text, 40);
-    slave_t *s = new_slave(1);
+    slave_t *s = new_slave(1, NULL);
     worker_t *w;
     json_t *c;
 
@@ -1104,7 +690,7 @@ END_TEST
 START_TEST(worker_rotated_file_shorter_than_offset)
 {
     const char *p = tpath("short.log"), *old, *next;
-    slave_t *s = new_slave(1);
+    slave_t *s = new_slave(1, NULL);
     worker_t *w;
     json_t *c;
 
@@ -1138,7 +724,7 @@ START_TEST(worker_http_lease)
     put_file(tpath("web.log"), "w", text);
     if (range_server_start(tmpdir, 0) != 0)
         return;
-    s = new_slave(1);
+    s = new_slave(1, NULL);
     url = url_of("web.log");
     src = apr_pstrcat(pool, url, "#http:0", NULL);
     queue_lease(20, "read", url, "", 0, 1 << 20);
@@ -1168,7 +754,7 @@ END_TEST
 
 START_TEST(worker_expand_lease)
 {
-    slave_t *s = new_slave(1);
+    slave_t *s = new_slave(1, NULL);
     worker_t *w;
     json_t *c, *paths;
 
@@ -1196,7 +782,7 @@ START_TEST(worker_config_switch)
     const char *p = tpath("sw.log"), *yaml2 = test_yaml("\n    round: 5s");
     rules_config_t *cfg2;
     abbey_err_t err;
-    slave_t *s = new_slave(1);
+    slave_t *s = new_slave(1, NULL);
     worker_t *w;
 
     ck_assert_int_eq(rules_load_buffer(yaml2, strlen(yaml2), "t2.yaml", pool, &cfg2, &err),
@@ -1225,7 +811,7 @@ END_TEST
 /* The renewer, on a driven clock: every lease_ms / 3; 410 marks the lease gone. */
 START_TEST(renewer_schedule)
 {
-    slave_t *s = new_slave(1);
+    slave_t *s = new_slave(1, NULL);
     hclient_t *hc = hclient_create(TOKEN, 2000, 10000, pool);
     json_t *b;
 
@@ -1259,7 +845,7 @@ END_TEST
 START_TEST(slave_threads_run_and_stop)
 {
     const char *p = tpath("thr.log");
-    slave_t *s = new_slave(2);
+    slave_t *s = new_slave(2, NULL);
     abbey_err_t err;
     int done = 0;
 
@@ -1285,23 +871,6 @@ END_TEST
 
 /* ================================================================== spool */
 
-/* The *.spool files under dir/master, sorted (their count returned). */
-static int spool_files(const char *dir, const char *master, const char **out, int max)
-{
-    DIR *d = opendir(apr_pstrcat(pool, dir, "/", master, NULL));
-    struct dirent *e;
-    int n = 0;
-    if (!d)
-        return 0;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len > 6 && strcmp(e->d_name + len - 6, ".spool") == 0 && n < max)
-            out[n++] = apr_pstrcat(pool, dir, "/", master, "/", e->d_name, NULL);
-    }
-    closedir(d);
-    return n;
-}
-
 static long file_size(const char *path)
 {
     struct stat st;
@@ -1313,7 +882,7 @@ static long file_size(const char *path)
 static int file_frames(const char *path, frame_header_t *h, int max)
 {
     long n = file_size(path);
-    const uint8_t *data = (const uint8_t *)slurp(path, 0);
+    const uint8_t *data = (const uint8_t *)slurp(path, 0, NULL);
     size_t off = 0, len;
     abbey_err_t err;
     int count = 0;
@@ -1328,20 +897,6 @@ static int file_frames(const char *path, frame_header_t *h, int max)
     return count;
 }
 
-static slave_t *spool_slave(const char *dir)
-{
-    slave_t *s = new_slave(1);
-    abbey_err_t err;
-    s->opts.spool_dir = dir;
-    ck_assert_msg(slave_spool_open(s, &err) == APR_SUCCESS, "%s", err.msg);
-    return s;
-}
-
-static int log_has(const char *needle)
-{
-    return strstr(slurp(tpath("slave.log"), 0), needle) != NULL;
-}
-
 /* Run lease id over p with m2 answering 503 to both tries: spooled. */
 static void spool_one(worker_t *w, uint64_t id, const char *p)
 {
@@ -1350,8 +905,8 @@ static void spool_one(worker_t *w, uint64_t id, const char *p)
     queue_lease(id, "read", p, "", 0, 1 << 20);
     ck_assert_int_eq(worker_once(w), 1);
     ck_assert_int_eq(fake.nframes, n0 + 3); /* m1, m2 503, m2 503 */
-    ck_assert_int_eq(fake.frames[n0 + 1].status, 503);
-    ck_assert_int_eq(fake.frames[n0 + 2].status, 503);
+    ck_assert_int_eq(fake.frames[n0 + 1].answered, 503);
+    ck_assert_int_eq(fake.frames[n0 + 2].answered, 503);
 }
 
 /* m2 answers 503: its frame is spooled (whole, fsync'ed), the lease completes
@@ -1373,7 +928,7 @@ START_TEST(spool_503_spooled_then_redelivered)
 
     put_file(p, "w", text);
     src = apr_pstrcat(pool, p, "#", stat_instance(p, 0), NULL);
-    s = spool_slave(dir);
+    s = new_slave(1, dir);
     w = worker_create(s, 0);
     spool_one(w, 60, p);
     c = completion(0);
@@ -1406,13 +961,13 @@ START_TEST(spool_503_spooled_then_redelivered)
     fake.script[1].fail503 = 1;
     spool_redeliver_pass(s->spool, hc, test_cfg, fake_base, 0, 1000000);
     ck_assert_int_eq(fake.nframes, 4);
-    ck_assert_int_eq(fake.frames[3].status, 503);
+    ck_assert_int_eq(fake.frames[3].answered, 503);
     spool_redeliver_pass(s->spool, hc, test_cfg, fake_base, 0, 1000999);
     ck_assert_int_eq(fake.nframes, 4); /* still backed off */
     ck_assert_int_eq(spool_files(dir, "m2", files, 4), 1);
     spool_redeliver_pass(s->spool, hc, test_cfg, fake_base, 0, 1001000);
     ck_assert_int_eq(fake.nframes, 5);
-    ck_assert_int_eq(fake.frames[4].status, 200);
+    ck_assert_int_eq(fake.frames[4].answered, 200);
     check_frame(&fake.frames[4], "m2", src, text, 0, end);
     ck_assert_int_eq(spool_files(dir, "m2", files, 4), 0);
     spool_backlog(s->spool, slave_now_ms(), &b);
@@ -1425,7 +980,7 @@ START_TEST(spool_503_spooled_then_redelivered)
     ck_assert_int_eq(spool_files(dir, "m2", files, 4), 1);
     spool_redeliver_pass(s->spool, hc, test_cfg, fake_base, 0, 1003000);
     ck_assert_int_eq(fake.nframes, 9);
-    ck_assert_int_eq(fake.frames[8].status, 200);
+    ck_assert_int_eq(fake.frames[8].answered, 200);
     ck_assert_int_eq(spool_files(dir, "m2", files, 4), 0);
     worker_destroy(w);
     slave_join(s);
@@ -1439,7 +994,7 @@ START_TEST(spool_409_covering_and_not)
     const char *p = tpath("c.log"), *text = gen_log(20, ""), *dir = tpath("spool");
     const char *files[4];
     uint64_t end = strlen(text);
-    slave_t *s = spool_slave(dir);
+    slave_t *s = new_slave(1, dir);
     worker_t *w = worker_create(s, 0);
     hclient_t *hc = hclient_create(TOKEN, 2000, 10000, pool);
     spool_backlog_t b;
@@ -1450,7 +1005,7 @@ START_TEST(spool_409_covering_and_not)
              "[[0,10],[5,%" PRIu64 "]]", end + 100);
     spool_redeliver_pass(s->spool, hc, test_cfg, fake_base, 0, 5000);
     ck_assert_int_eq(fake.nframes, 4);
-    ck_assert_int_eq(fake.frames[3].status, 409);
+    ck_assert_int_eq(fake.frames[3].answered, 409);
     ck_assert_int_eq(spool_files(dir, "m2", files, 4), 0);
     ck_assert(log_has("they cover the frame"));
     /* now a conflict that leaves [10, 20) uncovered */
@@ -1459,7 +1014,7 @@ START_TEST(spool_409_covering_and_not)
              end);
     spool_redeliver_pass(s->spool, hc, test_cfg, fake_base, 0, 6000);
     ck_assert_int_eq(fake.nframes, 8);
-    ck_assert_int_eq(fake.frames[7].status, 409);
+    ck_assert_int_eq(fake.frames[7].answered, 409);
     ck_assert_int_eq(spool_files(dir, "m2", files, 4), 1);
     ck_assert(log_has("[[0,10],[20,"));
     spool_backlog(s->spool, slave_now_ms(), &b);
@@ -1477,7 +1032,7 @@ END_TEST
 START_TEST(spool_restart_resumes)
 {
     const char *p = tpath("r.log"), *text = gen_log(20, ""), *dir = tpath("spool"), *files[4];
-    slave_t *s = spool_slave(dir);
+    slave_t *s = new_slave(1, dir);
     worker_t *w = worker_create(s, 0);
     hclient_t *hc = hclient_create(TOKEN, 2000, 10000, pool);
     apr_pool_t *sub;
@@ -1518,7 +1073,7 @@ END_TEST
 START_TEST(spool_damage_skipped)
 {
     const char *p = tpath("d.log"), *text = gen_log(20, ""), *dir = tpath("spool"), *files[4];
-    slave_t *s = spool_slave(dir);
+    slave_t *s = new_slave(1, dir);
     worker_t *w = worker_create(s, 0);
     hclient_t *hc = hclient_create(TOKEN, 2000, 10000, pool);
     apr_pool_t *sub;
@@ -1534,7 +1089,7 @@ START_TEST(spool_damage_skipped)
     slave_join(s);
     ck_assert_int_eq(spool_files(dir, "m2", files, 4), 1);
     n = file_size(files[0]);
-    data = slurp(files[0], 0);
+    data = slurp(files[0], 0, NULL);
     f = fopen(files[0], "ab"); /* frame, 37 bytes of garbage, the frame again */
     ck_assert_ptr_nonnull(f);
     for (int i = 0; i < 37; i++)
@@ -1545,8 +1100,8 @@ START_TEST(spool_damage_skipped)
     ck_assert_int_eq(spool_open(dir, 0, 1000, sub, &sp2, &err), APR_SUCCESS);
     spool_redeliver_pass(sp2, hc, test_cfg, fake_base, 0, 1000);
     ck_assert_int_eq(fake.nframes, 5);
-    ck_assert_int_eq(fake.frames[3].status, 200);
-    ck_assert_int_eq(fake.frames[4].status, 200);
+    ck_assert_int_eq(fake.frames[3].answered, 200);
+    ck_assert_int_eq(fake.frames[4].answered, 200);
     ck_assert_int_eq(spool_files(dir, "m2", files, 4), 0);
     snprintf(expect, sizeof expect, "bytes [%ld, %ld) damaged", n, n + 37);
     ck_assert_msg(log_has(expect), "no '%s' in the log", expect);
@@ -1581,7 +1136,7 @@ START_TEST(spool_append_failure_not_completed)
         close(fds[0]);
         close(fds[1]);
         signal(SIGXFSZ, SIG_IGN);
-        s = new_slave(1);
+        s = new_slave(1, NULL);
         s->opts.spool_dir = dir;
         if (slave_spool_open(s, &err) != APR_SUCCESS)
             _exit(3);
@@ -1613,7 +1168,7 @@ END_TEST
 START_TEST(spool_400_not_spooled)
 {
     const char *p = tpath("b.log"), *dir = tpath("spool"), *files[4];
-    slave_t *s = spool_slave(dir);
+    slave_t *s = new_slave(1, dir);
     worker_t *w = worker_create(s, 0);
 
     put_file(p, "w", gen_log(5, ""));
@@ -1621,7 +1176,7 @@ START_TEST(spool_400_not_spooled)
     queue_lease(68, "read", p, "", 0, 1 << 20);
     ck_assert_int_eq(worker_once(w), 1);
     ck_assert_int_eq(fake.nframes, 2);
-    ck_assert_int_eq(fake.frames[1].status, 400);
+    ck_assert_int_eq(fake.frames[1].answered, 400);
     ck_assert_int_eq(fake.ncompletes, 0);
     ck_assert_int_eq(spool_files(dir, "m2", files, 4), 0);
     worker_destroy(w);
@@ -1633,7 +1188,7 @@ END_TEST
 START_TEST(spool_thread_redelivers)
 {
     const char *p = tpath("t.log"), *dir = tpath("spool"), *files[4];
-    slave_t *s = spool_slave(dir);
+    slave_t *s = new_slave(1, dir);
     worker_t *w = worker_create(s, 0);
     abbey_err_t err;
     int left = 1;
@@ -1652,7 +1207,7 @@ START_TEST(spool_thread_redelivers)
     slave_join(s);
     ck_assert_int_eq(left, 0);
     ck_assert_int_eq(fake.nframes, 4);
-    ck_assert_int_eq(fake.frames[3].status, 200);
+    ck_assert_int_eq(fake.frames[3].answered, 200);
 }
 END_TEST
 

@@ -1,8 +1,8 @@
 /* check_slave_repair.c - tests of the slave's gap repair leases (slave/repair.c,
  * worker_parse_lease's "repair" kind, deliver.c's only_master), end to end
  * against a fake primary and fake masters served in-process by
- * master/httpd.c, as tests/check_slave.c does (its small helpers are
- * copied here, not shared).
+ * master/httpd.c, as tests/check_slave.c does (the fixture both share:
+ * tests/fixture_slave.h).
  *
  * Oracles are independent of the code under test: line and status counts
  * of a byte range are computed here from the bytes the test wrote, with
@@ -33,380 +33,12 @@
 #include "slave.h"
 #include "value.h"
 
-#ifndef ABBEY_SRCDIR
-#define ABBEY_SRCDIR "."
-#endif
+#define FIXTURE_SUITE "check_slave_repair"
+#include "fixture_slave.h"
 
-#define TOKEN "tok-repair"
-#define MAXF 16
 #define ROUND 4242
-#define NSTATUS 4
-
-static const char *statuses[NSTATUS] = {"200", "302", "404", "500"};
-
-static apr_pool_t *pool;
-static char tmpdir[256];
-static int saved_stderr = -1;
-
-/* ================================================================ fixtures */
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static const char *tpath(const char *name)
-{
-    return apr_pstrcat(pool, tmpdir, "/", name, NULL);
-}
-
-static void put_file(const char *path, const char *mode, const char *text)
-{
-    FILE *f = fopen(path, mode);
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fputs(text, f) >= 0, 1);
-    fclose(f);
-}
-
-/* The bytes of path (read with stdio). */
-static char *slurp(const char *path, long *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *data;
-    long n;
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    data = apr_pcalloc(pool, (apr_size_t)n + 1);
-    ck_assert_int_eq((long)fread(data, 1, (size_t)n, f), n);
-    fclose(f);
-    if (len)
-        *len = n;
-    return data;
-}
-
-/* "dev:ino:0" of path from stat(2): the oracle for instance names. */
-static const char *stat_instance(const char *path)
-{
-    struct stat st;
-    char s[96];
-    ck_assert_int_eq(stat(path, &st), 0);
-    snprintf(s, sizeof s, "%llu:%llu:0", (unsigned long long)st.st_dev,
-             (unsigned long long)st.st_ino);
-    return apr_pstrdup(pool, s);
-}
-
-/* 1 when the slave's log holds needle (always, when CHECK_SLAVE_LOG shows
- * the log instead of capturing it). */
-static int log_has(const char *needle)
-{
-    if (saved_stderr < 0)
-        return 1;
-    return strstr(slurp(tpath("slave.log"), NULL), needle) != NULL;
-}
-
-/* ================================================= the fake primary/masters */
-
-typedef struct fake_frame_t {
-    char master[FRAME_NAME_MAX], source[FRAME_SOURCE_MAX];
-    uint64_t start, end, lines, bytes, config_hash, lease, round;
-    long user_rows, status_rows; /* rows of by_user / by_status */
-    long status[NSTATUS];        /* by_status counts of statuses[] */
-    int answered;                /* the HTTP status answered */
-} fake_frame_t;
-
-static struct {
-    pthread_mutex_t lock;
-    const rules_job_t *job; /* the test's own compiled job, for decoding frames */
-    char config[4096];
-    char leases[4][1024];
-    int nleases, next;
-    fake_frame_t frames[MAXF];
-    int nframes;
-    char completes[4][2048];
-    int ncompletes;
-    struct {
-        int fail503;        /* answer 503 this many times */
-        char conflict[128]; /* answer 409 with these ranges once ("" none) */
-    } script[2];
-} fake;
-
-static httpd_t *fake_srv;
-static char fake_base[64];
-static rules_config_t *test_cfg;
-
-static void h_config(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
-{
-    pthread_mutex_lock(&fake.lock);
-    resp->content_type = "application/yaml";
-    resp->etag = "beef0001";
-    buf_put(&resp->body, fake.config, strlen(fake.config));
-    pthread_mutex_unlock(&fake.lock);
-}
-
-static void h_lease(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
-{
-    const char *l;
-    pthread_mutex_lock(&fake.lock);
-    l = fake.next < fake.nleases ? apr_pstrdup(req->pool, fake.leases[fake.next++]) : "";
-    pthread_mutex_unlock(&fake.lock);
-    httpd_json(resp, 200, apr_psprintf(req->pool, "{\"config\":\"beef0001\",\"leases\":[%s]}", l));
-}
-
-static void h_renew(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
-{
-    httpd_json(resp, 200, "{\"expires_ms\":4102444800000}");
-}
-
-static void h_complete(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
-{
-    pthread_mutex_lock(&fake.lock);
-    if (fake.ncompletes < 4)
-        snprintf(fake.completes[fake.ncompletes++], sizeof fake.completes[0], "%.*s",
-                 (int)req->body_len, (const char *)req->body);
-    pthread_mutex_unlock(&fake.lock);
-    httpd_json(resp, 200, "{\"ok\":true}");
-}
-
-static long entry_rows(const partial_t *p, int i)
-{
-    return (long)ptable_count(p->tables[i]);
-}
-
-/* The count in by_status (entry 1) of one status (0 when absent). */
-static long status_count(const partial_t *p, int64_t status)
-{
-    val_t k = {.kind = VAL_INT, .i = status};
-    ptable_row_t *row;
-    agg_result_t res;
-    buf_t b;
-    buf_init(&b);
-    val_key_put(&b, &k);
-    row = ptable_find(p->tables[1], b.data, (uint32_t)b.len, val_hash_bytes(b.data, b.len));
-    buf_free(&b);
-    if (!row)
-        return 0;
-    agg_result(&p->job->entries[1]->values[0].spec, row->state + ptable_offset(p->tables[1], 0),
-               &res);
-    return (long)res.num;
-}
-
-static void h_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
-{
-    partial_t *p = partial_create(fake.job, req->pool);
-    frame_header_t h;
-    abbey_err_t err;
-    fake_frame_t *f;
-    size_t flen;
-    int m;
-
-    if (frame_decode(req->body, req->body_len, fake.job, &h, p, &flen, &err) != APR_SUCCESS) {
-        httpd_error(resp, 400, "%s", err.msg);
-        return;
-    }
-    m = strcmp(h.master, "m2") == 0;
-    pthread_mutex_lock(&fake.lock);
-    if (fake.nframes == MAXF) { /* the tests assert on nframes: this shows as a failure */
-        pthread_mutex_unlock(&fake.lock);
-        httpd_error(resp, 500, "too many frames");
-        return;
-    }
-    f = &fake.frames[fake.nframes++];
-    memset(f, 0, sizeof *f);
-    snprintf(f->master, sizeof f->master, "%s", h.master);
-    snprintf(f->source, sizeof f->source, "%s", h.source);
-    f->start = h.start;
-    f->end = h.end;
-    f->lines = h.lines;
-    f->bytes = h.bytes;
-    f->config_hash = h.config_hash;
-    f->lease = h.lease;
-    f->round = h.round;
-    f->user_rows = entry_rows(p, 0);
-    f->status_rows = entry_rows(p, 1);
-    for (int i = 0; i < NSTATUS; i++)
-        f->status[i] = status_count(p, atoi(statuses[i]));
-    if (fake.script[m].fail503 > 0) {
-        fake.script[m].fail503--;
-        f->answered = 503;
-        httpd_error(resp, 503, "busy");
-    } else if (fake.script[m].conflict[0]) {
-        f->answered = 409;
-        httpd_json(resp, 409,
-                   apr_psprintf(req->pool, "{\"result\":\"conflict\",\"ranges\":%s}",
-                                fake.script[m].conflict));
-        fake.script[m].conflict[0] = '\0';
-    } else {
-        f->answered = 200;
-        httpd_json(resp, 200, "{\"result\":\"merged\"}");
-    }
-    pthread_mutex_unlock(&fake.lock);
-}
-
-/* m1 owns g1 (by_user), m2 owns g2 (by_status); both are the fake server
- * (m2's url with a '/': two masters may not have the same url). */
-static const char *test_yaml(void)
-{
-    return apr_psprintf(pool,
-                        "masters:\n"
-                        "  - {name: m1, url: \"%s\", weight: 1}\n"
-                        "  - {name: m2, url: \"%s/\", weight: 1}\n"
-                        "jobs:\n"
-                        "  - name: t\n"
-                        "    sources: [/dev/null]\n"
-                        "    format: {split: \" \", fields: [user, status:int]}\n"
-                        "    groups:\n"
-                        "      - name: g1\n"
-                        "        entries:\n"
-                        "          - name: by_user\n"
-                        "            key: [user]\n"
-                        "            values: {n: count}\n"
-                        "      - name: g2\n"
-                        "        entries:\n"
-                        "          - name: by_status\n"
-                        "            key: [status]\n"
-                        "            values: {n: count}\n",
-                        fake_base, fake_base);
-}
-
-static void fake_setup(void)
-{
-    abbey_err_t err;
-    const char *yaml;
-    int fd;
-
-    apr_initialize();
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/check_slave_repair.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    if (!getenv("CHECK_SLAVE_LOG")) { /* the slave's log into a file (asserted on) */
-        fd = open(tpath("slave.log"), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        ck_assert_int_ge(fd, 0);
-        saved_stderr = dup(2);
-        dup2(fd, 2);
-        close(fd);
-    }
-    memset(&fake, 0, sizeof fake);
-    pthread_mutex_init(&fake.lock, NULL);
-    fake_srv = httpd_create(TOKEN, pool);
-    httpd_route(fake_srv, "GET", "/v1/config", 0, h_config, NULL);
-    httpd_route(fake_srv, "POST", "/v1/lease", 1 << 20, h_lease, NULL);
-    httpd_route(fake_srv, "POST", "/v1/lease/renew", 1 << 20, h_renew, NULL);
-    httpd_route(fake_srv, "POST", "/v1/complete", 1 << 20, h_complete, NULL);
-    httpd_route(fake_srv, "POST", "/v1/partials", 64 << 20, h_partials, NULL);
-    ck_assert_msg(httpd_start(fake_srv, "127.0.0.1", 0, 4, &err) == APR_SUCCESS, "%s", err.msg);
-    snprintf(fake_base, sizeof fake_base, "http://127.0.0.1:%d", httpd_port(fake_srv));
-    yaml = test_yaml();
-    ck_assert_msg(rules_load_buffer(yaml, strlen(yaml), "t.yaml", pool, &test_cfg, &err) ==
-                      APR_SUCCESS,
-                  "%s", err.msg);
-    fake.job = &test_cfg->jobs[0];
-    ck_assert_int_eq(fake.job->groups[0].master, 0);
-    ck_assert_int_eq(fake.job->groups[1].master, 1);
-    snprintf(fake.config, sizeof fake.config, "%s", yaml);
-}
-
-static pid_t server_pid = -1;
-static int server_stdin = -1;
-
-static void range_server_stop(void)
-{
-    if (server_pid > 0) {
-        int st;
-        close(server_stdin);
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, &st, 0);
-    }
-    server_pid = -1;
-}
-
-static void fake_teardown(void)
-{
-    httpd_stop(fake_srv);
-    range_server_stop();
-    if (saved_stderr >= 0) {
-        dup2(saved_stderr, 2);
-        close(saved_stderr);
-        saved_stderr = -1;
-    }
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
-
-/* Start tests/tools/range_server.py over tmpdir; its base URL into base, or
- * -1 when python3 is missing. */
-static int range_server_start(char *base, size_t size)
-{
-    const char *src = getenv("ABBEY_SRCDIR") ? getenv("ABBEY_SRCDIR") : ABBEY_SRCDIR;
-    const char *script = apr_pstrcat(pool, src, "/tests/tools/range_server.py", NULL);
-    int out[2], in[2];
-    char line[32] = "";
-    struct pollfd pf;
-    size_t n = 0;
-
-    if (system("python3 -c '' >/dev/null 2>&1") != 0) {
-        printf("check_slave_repair: python3 not found: the http repair test is skipped\n");
-        return -1;
-    }
-    ck_assert_int_eq(access(script, R_OK), 0);
-    ck_assert_int_eq(pipe(out), 0);
-    ck_assert_int_eq(pipe(in), 0);
-    server_pid = fork();
-    ck_assert_int_ge(server_pid, 0);
-    if (server_pid == 0) {
-        dup2(out[1], 1);
-        dup2(in[0], 0);
-        close(out[0]);
-        close(in[1]);
-        execlp("python3", "python3", script, tmpdir, "--stdin-watch", (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    close(in[0]);
-    server_stdin = in[1];
-    pf.fd = out[0];
-    pf.events = POLLIN;
-    while (n < sizeof line - 1 && !memchr(line, '\n', n)) { /* the port, within 20 s */
-        ssize_t got;
-        ck_assert_int_eq(poll(&pf, 1, 20000), 1);
-        got = read(out[0], line + n, sizeof line - 1 - n);
-        ck_assert_int_gt(got, 0);
-        n += (size_t)got;
-    }
-    close(out[0]);
-    ck_assert_int_gt(atoi(line), 0);
-    snprintf(base, size, "http://127.0.0.1:%d", atoi(line));
-    return 0;
-}
 
 /* =================================================================== slave */
-
-static slave_t *new_slave(const char *spool_dir)
-{
-    slave_opts_t o;
-    slave_t *s;
-    abbey_err_t err;
-    memset(&o, 0, sizeof o);
-    o.primary = fake_base;
-    o.name = "s1";
-    o.workers = 1;
-    o.token = TOKEN;
-    o.poll_ms = 10;
-    o.retry_ms = 10;
-    o.connect_ms = 2000;
-    o.timeout_ms = 10000;
-    o.block = 4096;
-    o.spool_dir = spool_dir;
-    s = slave_create(&o, pool);
-    if (spool_dir)
-        ck_assert_msg(slave_spool_open(s, &err) == APR_SUCCESS, "%s", err.msg);
-    return s;
-}
 
 /* A repair lease as the primary hands it out. */
 static const char *repair_json(uint64_t id, const char *source, const char *instance, uint64_t a,
@@ -423,10 +55,7 @@ static const char *repair_json(uint64_t id, const char *source, const char *inst
 static void queue_repair(uint64_t id, const char *source, const char *instance, uint64_t a,
                          uint64_t b, const char *master)
 {
-    const char *l = repair_json(id, source, instance, a, b, master);
-    pthread_mutex_lock(&fake.lock);
-    snprintf(fake.leases[fake.nleases++], sizeof fake.leases[0], "%s", l);
-    pthread_mutex_unlock(&fake.lock);
+    fake_queue(repair_json(id, source, instance, a, b, master));
 }
 
 /* Run one turn of a fresh worker of s (which is then joined). */
@@ -451,14 +80,6 @@ static const char *gen_log(int nlines)
         s = apr_psprintf(pool, "%su%d %s\n", s, i % 5, statuses[(x >> 16) % NSTATUS]);
     }
     return s;
-}
-
-/* Offset after the last '\n' in text[0, lim). */
-static uint64_t last_nl(const char *text, uint64_t lim)
-{
-    while (lim && text[lim - 1] != '\n')
-        lim--;
-    return lim;
 }
 
 /* Over text[a, b) (a at a line start): the lines ('\n' count) and, per
@@ -501,15 +122,6 @@ static void check_m2_frame(const fake_frame_t *f, const char *source, const char
         sum += status[k];
     }
     ck_assert_int_eq(sum, (long)lines); /* (the oracle saw every line) */
-}
-
-static json_t *completion(int i)
-{
-    json_t *o;
-    ck_assert_int_gt(fake.ncompletes, i);
-    o = json_loads(fake.completes[i], 0, NULL);
-    ck_assert_ptr_nonnull(o);
-    return o;
 }
 
 /* A repair completion: slave s1, lease id, repair true, none of a read's fields. */
@@ -594,11 +206,11 @@ START_TEST(repair_file_range_to_m2_only)
     json_t *c;
 
     put_file(p, "w", text);
-    inst = stat_instance(p);
+    inst = stat_instance(p, 0);
     ck_assert_uint_gt(a, 0);
     ck_assert_uint_lt(b, strlen(text));
     queue_repair(91, p, inst, a, b, "m2");
-    run_one(new_slave(NULL));
+    run_one(new_slave(1, NULL));
     ck_assert_int_eq(fake.nframes, 1);
     check_m2_frame(&fake.frames[0], apr_pstrcat(pool, p, "#", inst, NULL), text, a, b, 91);
     c = completion(0);
@@ -618,11 +230,11 @@ START_TEST(repair_rotated_instance)
     json_t *c;
 
     put_file(p, "w", text);
-    inst = stat_instance(p);
+    inst = stat_instance(p, 0);
     ck_assert_int_eq(rename(p, tpath("rot.log.1")), 0);
     put_file(p, "w", "u1 200\nu2 404\n");
     queue_repair(92, p, inst, a, b, "m2");
-    run_one(new_slave(NULL));
+    run_one(new_slave(1, NULL));
     ck_assert_int_eq(fake.nframes, 1);
     check_m2_frame(&fake.frames[0], apr_pstrcat(pool, p, "#", inst, NULL), text, a, b, 92);
     c = completion(0);
@@ -639,10 +251,10 @@ START_TEST(repair_missing_file_is_an_error)
     json_t *c;
 
     put_file(p, "w", text);
-    inst = stat_instance(p);
+    inst = stat_instance(p, 0);
     ck_assert_int_eq(unlink(p), 0);
     queue_repair(93, p, inst, 0, last_nl(text, 50), "m2");
-    run_one(new_slave(NULL));
+    run_one(new_slave(1, NULL));
     ck_assert_int_eq(fake.nframes, 0);
     c = completion(0);
     check_repair_completion(c, 93);
@@ -658,12 +270,12 @@ START_TEST(repair_beyond_end_is_an_error)
     const char *p = tpath("short.log"), *text = gen_log(20), *inst;
     uint64_t size = strlen(text), a = last_nl(text, 40);
     const char *range = apr_psprintf(pool, "[%" PRIu64 ", %" PRIu64 ")", a, size + 30);
-    slave_t *s = new_slave(NULL);
+    slave_t *s = new_slave(1, NULL);
     worker_t *w = worker_create(s, 0);
     json_t *c;
 
     put_file(p, "w", text);
-    inst = stat_instance(p);
+    inst = stat_instance(p, 0);
     queue_repair(94, p, inst, a, size + 30, "m2");
     queue_repair(95, p, inst, a, a + 3, "m2"); /* mid-line */
     ck_assert_int_eq(worker_once(w), 1);
@@ -689,8 +301,8 @@ START_TEST(repair_unknown_master_is_an_error)
     json_t *c;
 
     put_file(p, "w", text);
-    queue_repair(96, p, stat_instance(p), 0, last_nl(text, 60), "m9");
-    run_one(new_slave(NULL));
+    queue_repair(96, p, stat_instance(p, 0), 0, last_nl(text, 60), "m9");
+    run_one(new_slave(1, NULL));
     ck_assert_int_eq(fake.nframes, 0);
     c = completion(0);
     check_repair_completion(c, 96);
@@ -698,23 +310,6 @@ START_TEST(repair_unknown_master_is_an_error)
     json_decref(c);
 }
 END_TEST
-
-/* The *.spool files under dir/master (their count returned). */
-static int spool_files(const char *dir, const char *master, const char **out, int max)
-{
-    DIR *d = opendir(apr_pstrcat(pool, dir, "/", master, NULL));
-    struct dirent *e;
-    int n = 0;
-    if (!d)
-        return 0;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len > 6 && strcmp(e->d_name + len - 6, ".spool") == 0 && n < max)
-            out[n++] = apr_pstrcat(pool, dir, "/", master, "/", e->d_name, NULL);
-    }
-    closedir(d);
-    return n;
-}
 
 /* m2 answers 503 twice: the frame is spooled, the completion says so. */
 START_TEST(repair_503_twice_spooled)
@@ -731,17 +326,17 @@ START_TEST(repair_503_twice_spooled)
     json_t *c;
 
     put_file(p, "w", text);
-    inst = stat_instance(p);
+    inst = stat_instance(p, 0);
     fake.script[1].fail503 = 2;
     queue_repair(97, p, inst, a, b, "m2");
-    run_one(new_slave(dir));
+    run_one(new_slave(1, dir));
     ck_assert_int_eq(fake.nframes, 2);
     ck_assert_int_eq(fake.frames[0].answered, 503);
     ck_assert_int_eq(fake.frames[1].answered, 503);
     check_m2_frame(&fake.frames[1], apr_pstrcat(pool, p, "#", inst, NULL), text, a, b, 97);
     ck_assert_int_eq(spool_files(dir, "m1", files, 4), 0);
     ck_assert_int_eq(spool_files(dir, "m2", files, 4), 1);
-    data = (const uint8_t *)slurp(files[0], &n);
+    data = (const uint8_t *)slurp(files[0], 0, &n);
     while (off < (uint64_t)n) { /* whole frames, read with frame_peek */
         ck_assert_int_eq(frame_peek(data + off, (size_t)n - off, &h, &flen, &err), APR_SUCCESS);
         off += flen;
@@ -767,8 +362,8 @@ START_TEST(repair_503_without_spool_not_completed)
 
     put_file(p, "w", text);
     fake.script[1].fail503 = 2;
-    queue_repair(98, p, stat_instance(p), 0, last_nl(text, 150), "m2");
-    run_one(new_slave(NULL));
+    queue_repair(98, p, stat_instance(p, 0), 0, last_nl(text, 150), "m2");
+    run_one(new_slave(1, NULL));
     ck_assert_int_eq(fake.nframes, 2);
     ck_assert_int_eq(fake.ncompletes, 0);
     ck_assert_msg(log_has("-> master m2: failed"), "no end line");
@@ -783,11 +378,11 @@ START_TEST(repair_conflict_sends_the_rest)
     json_t *c;
 
     put_file(p, "w", text);
-    inst = stat_instance(p);
+    inst = stat_instance(p, 0);
     src = apr_pstrcat(pool, p, "#", inst, NULL);
     snprintf(fake.script[1].conflict, sizeof fake.script[1].conflict, "[[0,%" PRIu64 "]]", x);
     queue_repair(99, p, inst, a, b, "m2");
-    run_one(new_slave(NULL));
+    run_one(new_slave(1, NULL));
     ck_assert_int_eq(fake.nframes, 2);
     ck_assert_int_eq(fake.frames[0].answered, 409);
     check_m2_frame(&fake.frames[0], src, text, a, b, 99);
@@ -804,18 +399,17 @@ START_TEST(repair_http_range)
 {
     const char *text = gen_log(40), *url;
     uint64_t a = last_nl(text, 90), b = last_nl(text, 260);
-    char base[64];
     json_t *c;
 
     put_file(tpath("web.log"), "w", text);
-    if (range_server_start(base, sizeof base) != 0)
+    if (range_server_start(tmpdir, 0) != 0)
         return;
-    url = apr_pstrcat(pool, base, "/web.log", NULL);
+    url = apr_pstrcat(pool, server_base, "/web.log", NULL);
     queue_repair(100, url, "http:0", a, b, "m2");
     queue_repair(101, url, "http:0", a, strlen(text) + 1, "m2");
     queue_repair(102, url, "", a, b, "m2");
     {
-        slave_t *s = new_slave(NULL);
+        slave_t *s = new_slave(1, NULL);
         worker_t *w = worker_create(s, 0);
         for (int i = 0; i < 3; i++)
             ck_assert_int_eq(worker_once(w), 1);
