@@ -47,7 +47,7 @@ typedef struct walker_t {
     size_t have;    /* bytes in buf */
 } walker_t;
 
-static apr_status_t os_error(abbey_err_t *err, const char *path, const char *what, int e)
+apr_status_t framelog_os_error(abbey_err_t *err, const char *path, const char *what, int e)
 {
     abbey_err_set(err, "%s: %s: %s", path, what, strerror(e));
     return APR_FROM_OS_ERROR(e);
@@ -89,7 +89,7 @@ static apr_status_t window(walker_t *w, uint64_t off, size_t need, abbey_err_t *
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return os_error(err, w->path, "read", errno);
+            return framelog_os_error(err, w->path, "read", errno);
         if (r == 0) { /* the file shrank under us: it ends here now */
             w->size = w->base + w->have;
             break;
@@ -235,9 +235,9 @@ apr_status_t framelog_walk(const char *path, uint64_t from, framelog_frame_fn fr
     w.path = path;
     w.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (w.fd < 0)
-        return os_error(err, path, "cannot open", errno);
+        return framelog_os_error(err, path, "cannot open", errno);
     if (fstat(w.fd, &sb) != 0) {
-        rv = os_error(err, path, "cannot stat", errno);
+        rv = framelog_os_error(err, path, "cannot stat", errno);
         close(w.fd);
         return rv;
     }
@@ -283,16 +283,14 @@ static const char *dir_of(const char *path, apr_pool_t *pool)
     return apr_pstrndup(pool, path, (apr_size_t)(slash - path));
 }
 
-/* Make a new file's directory entry durable. */
-static apr_status_t sync_dir(const char *path, apr_pool_t *pool, abbey_err_t *err)
+apr_status_t framelog_sync_dir(const char *dir, abbey_err_t *err)
 {
-    const char *dir = dir_of(path, pool);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     apr_status_t rv = APR_SUCCESS;
     if (fd < 0)
-        return os_error(err, dir, "cannot open the directory to sync it", errno);
+        return framelog_os_error(err, dir, "cannot open the directory to sync it", errno);
     if (fsync(fd) != 0 && errno != EINVAL)
-        rv = os_error(err, dir, "fsync of the directory", errno);
+        rv = framelog_os_error(err, dir, "fsync of the directory", errno);
     close(fd);
     return rv;
 }
@@ -309,14 +307,14 @@ static apr_status_t open_append(const char *path, int *fd, int *created, abbey_e
         if (errno == EINTR)
             continue;
         if (errno != EEXIST)
-            return os_error(err, path, "cannot create", errno);
+            return framelog_os_error(err, path, "cannot create", errno);
         *fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
         if (*fd >= 0) {
             *created = 0;
             return APR_SUCCESS;
         }
         if (errno != ENOENT && errno != EINTR) /* ENOENT: removed meanwhile, create it */
-            return os_error(err, path, "cannot open", errno);
+            return framelog_os_error(err, path, "cannot open", errno);
     }
 }
 
@@ -372,7 +370,7 @@ apr_status_t framelog_open(const char *path, apr_pool_t *pool, framelog_writer_t
     w->pool = pool;
     apr_pool_cleanup_register(pool, w, writer_cleanup, apr_pool_cleanup_null);
     if (fstat(fd, &sb) != 0) {
-        rv = os_error(err, path, "cannot stat", errno);
+        rv = framelog_os_error(err, path, "cannot stat", errno);
         goto fail;
     }
     if (!S_ISREG(sb.st_mode)) {
@@ -381,7 +379,7 @@ apr_status_t framelog_open(const char *path, apr_pool_t *pool, framelog_writer_t
         goto fail;
     }
     w->size = (uint64_t)sb.st_size;
-    if (created && (rv = sync_dir(path, pool, err)) != APR_SUCCESS)
+    if (created && (rv = framelog_sync_dir(dir_of(path, pool), err)) != APR_SUCCESS)
         goto fail;
     if (w->size) {
         rv = framelog_walk(path, 0, NULL, on_tail_damage, &tail, NULL, pool, err);
@@ -391,7 +389,7 @@ apr_status_t framelog_open(const char *path, apr_pool_t *pool, framelog_writer_t
     if (tail.torn && tail.torn_at < w->size) {
         uint64_t n = w->size - tail.torn_at;
         if (ftruncate_retry(fd, tail.torn_at) != 0 || fsync(fd) != 0) {
-            rv = os_error(err, path, "cannot cut the torn frame at its end", errno);
+            rv = framelog_os_error(err, path, "cannot cut the torn frame at its end", errno);
             goto fail;
         }
         abbey_err_set(err, "%s: cut a torn frame of %llu bytes at offset %llu", path,
@@ -481,7 +479,7 @@ apr_status_t framelog_sync(framelog_writer_t *w, abbey_err_t *err)
         return APR_EGENERAL;
     }
     if (fsync(w->fd) != 0)
-        return os_error(err, w->path, "fsync", errno);
+        return framelog_os_error(err, w->path, "fsync", errno);
     return APR_SUCCESS;
 }
 

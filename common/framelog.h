@@ -46,6 +46,14 @@ apr_status_t framelog_append(framelog_writer_t *w, const void *frame, size_t len
 /* fsync what was appended without sync (group commit). */
 apr_status_t framelog_sync(framelog_writer_t *w, abbey_err_t *err);
 
+/* fsync directory dir, so that a file created or renamed in it stays
+ * (EINVAL from a filesystem that cannot sync directories is not an error).
+ * APR status with "dir: reason" in err. */
+apr_status_t framelog_sync_dir(const char *dir, abbey_err_t *err);
+
+/* Set err to "path: what: strerror(e)" and return e as an APR status. */
+apr_status_t framelog_os_error(abbey_err_t *err, const char *path, const char *what, int e);
+
 /* Bytes in the file now. */
 uint64_t framelog_size(const framelog_writer_t *w);
 

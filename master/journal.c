@@ -39,17 +39,14 @@ typedef struct victim_t { /* a file retention deletes */
 
 /* ---- names -------------------------------------------------------------- */
 
+/* Indexed by journal_fsync_t. */
+static const char *const fsync_names[] = {"batch", "always", "never"};
+
 int journal_fsync_parse(const char *s, journal_fsync_t *out)
 {
-    static const struct {
-        const char *name;
-        journal_fsync_t mode;
-    } modes[] = {{"batch", JOURNAL_FSYNC_BATCH},
-                 {"always", JOURNAL_FSYNC_ALWAYS},
-                 {"never", JOURNAL_FSYNC_NEVER}};
-    for (size_t i = 0; s && i < sizeof modes / sizeof modes[0]; i++)
-        if (strcmp(s, modes[i].name) == 0) {
-            *out = modes[i].mode;
+    for (int i = 0; s && i < (int)(sizeof fsync_names / sizeof fsync_names[0]); i++)
+        if (strcmp(s, fsync_names[i]) == 0) {
+            *out = (journal_fsync_t)i;
             return 0;
         }
     return -1;
@@ -57,36 +54,10 @@ int journal_fsync_parse(const char *s, journal_fsync_t *out)
 
 const char *journal_fsync_name(journal_fsync_t f)
 {
-    switch (f) {
-    case JOURNAL_FSYNC_BATCH:
-        return "batch";
-    case JOURNAL_FSYNC_ALWAYS:
-        return "always";
-    case JOURNAL_FSYNC_NEVER:
-        return "never";
-    }
-    return "unknown";
+    return (unsigned)f < sizeof fsync_names / sizeof fsync_names[0] ? fsync_names[f] : "unknown";
 }
 
 /* ---- small helpers ------------------------------------------------------ */
-
-apr_status_t journal_os_error(abbey_err_t *err, const char *path, const char *what, int e)
-{
-    abbey_err_set(err, "%s: %s: %s", path, what, strerror(e));
-    return APR_FROM_OS_ERROR(e);
-}
-
-static apr_status_t sync_dir(const char *dir, abbey_err_t *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    apr_status_t rv = APR_SUCCESS;
-    if (fd < 0)
-        return journal_os_error(err, dir, "cannot open the directory to sync it", errno);
-    if (fsync(fd) != 0 && errno != EINVAL)
-        rv = journal_os_error(err, dir, "fsync of the directory", errno);
-    close(fd);
-    return rv;
-}
 
 void journal_remove_file(const journal_t *j, uint64_t seq, int kind, const char *why)
 {
@@ -426,20 +397,20 @@ static apr_status_t write_whole(const char *path, const uint8_t *data, size_t le
     apr_status_t rv = APR_SUCCESS;
 
     if (fd < 0)
-        return journal_os_error(err, path, "cannot create", errno);
+        return framelog_os_error(err, path, "cannot create", errno);
     while (done < len && rv == APR_SUCCESS) {
         ssize_t n = write(fd, data + done, len - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            rv = journal_os_error(err, path, "write", n < 0 ? errno : ENOSPC);
+            rv = framelog_os_error(err, path, "write", n < 0 ? errno : ENOSPC);
         else
             done += (size_t)n;
     }
     if (rv == APR_SUCCESS && fsync(fd) != 0)
-        rv = journal_os_error(err, path, "fsync", errno);
+        rv = framelog_os_error(err, path, "fsync", errno);
     if (close(fd) != 0 && rv == APR_SUCCESS)
-        rv = journal_os_error(err, path, "close", errno);
+        rv = framelog_os_error(err, path, "close", errno);
     return rv;
 }
 
@@ -453,12 +424,12 @@ static apr_status_t write_checkpoint(journal_t *j, uint64_t seq, const void *dat
     file_path(j, seq, K_CKPT, path);
     rv = write_whole(tmp, data, len, err);
     if (rv == APR_SUCCESS && rename(tmp, path) != 0)
-        rv = journal_os_error(err, path, "cannot rename the checkpoint into place", errno);
+        rv = framelog_os_error(err, path, "cannot rename the checkpoint into place", errno);
     if (rv != APR_SUCCESS) {
         unlink(tmp);
         return rv;
     }
-    return sync_dir(j->dir, err);
+    return framelog_sync_dir(j->dir, err);
 }
 
 /* Checkpoint seq is whole on disk: record it, and pick what retention deletes

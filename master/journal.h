@@ -52,8 +52,8 @@
 
 typedef enum journal_fsync_t {
     JOURNAL_FSYNC_BATCH = 0, /* the default */
-    JOURNAL_FSYNC_ALWAYS,
-    JOURNAL_FSYNC_NEVER
+    JOURNAL_FSYNC_ALWAYS = 1,
+    JOURNAL_FSYNC_NEVER = 2
 } journal_fsync_t;
 
 /* "always" / "batch" / "never" -> *out; 0, or -1 for anything else. */

@@ -71,9 +71,6 @@ static inline void file_path(const journal_t *j, uint64_t seq, int kind, char ou
 
 /* ---- journal.c ------------------------------------------------------------ */
 
-/* Set err to "<path>: <what>: <strerror(e)>"; returns e as an APR status. */
-apr_status_t journal_os_error(abbey_err_t *err, const char *path, const char *what, int e);
-
 /* Delete file seq of this kind (a missing file is fine); a failure is logged with why. */
 void journal_remove_file(const journal_t *j, uint64_t seq, int kind, const char *why);
 

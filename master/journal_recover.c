@@ -71,7 +71,7 @@ apr_status_t journal_list_dir(journal_t *j, abbey_err_t *err)
     struct dirent *de;
 
     if (!d)
-        return journal_os_error(err, j->dir, "cannot list the directory", errno);
+        return framelog_os_error(err, j->dir, "cannot list the directory", errno);
     while ((de = readdir(d)) != NULL) {
         uint64_t seq;
         int kind;

@@ -246,7 +246,10 @@ static void restore_rounds(recover_t *rc, jread_t *c, mjob_t *j, const json_t *a
             jfail(c, "rounds", "is not in ascending round order");
             return;
         }
-        rd = merger_round_get(rc->m, j, r);
+        if (!(rd = merger_round_get(rc->m, j, r))) {
+            jfail(c, "rounds", "names a round this master cannot keep");
+            return;
+        }
         rd->closed = jget_bool(c, o, "closed");
         rd->primary_incomplete = jget_bool(c, o, "primary_incomplete");
         rd->deadline_ms = jget_i64(c, o, "deadline_ms");
@@ -276,7 +279,10 @@ static void restore_periods(jread_t *c, recover_t *rc, mjob_t *j, const json_t *
             jfail(c, "periods", "is not in ascending order");
             return;
         }
-        p = merger_period_get(rc->m, j, id);
+        if (!(p = merger_period_get(rc->m, j, id))) {
+            jfail(c, "periods", "names a period this master cannot keep");
+            return;
+        }
         p->final_exported = jget_bool(c, o, "final_exported");
         p->dirty = jget_bool(c, o, "dirty");
     }
