@@ -554,8 +554,11 @@ void merger_round_closed(merger_t *m, const char *job, const merger_round_t *r)
         apr_thread_mutex_unlock(m->lock);
         return;
     }
-    if (!j->any_closed || r->round > j->last_closed)
+    if (!j->any_closed || r->round > j->last_closed) {
         j->last_closed = r->round;
+        for (size_t i = 0; i < r->nranges; i++) /* a round never seen closed: owe its ranges */
+            merger_owe(j, r->round, r->deadline_ms, &r->ranges[i]);
+    }
     j->any_closed = 1;
     rd = merger_round_get(m, j, r->round);
     if (rd && !rd->closed) {

@@ -178,6 +178,9 @@ static void slot_empty(mjob_t *o)
 {
     o->nrounds = o->nperiods = o->nidle = 0;
     o->any_closed = o->any_exported = 0;
+    o->owed = NULL; /* the owed list moved with the slot (or went with its pool) */
+    o->owed_pool = NULL;
+    o->nowed = 0;
 }
 
 /* j (already bound to its new job) restarts its tables empty; the ranges
@@ -193,6 +196,7 @@ static void restart(merger_t *m, mjob_t *j, int timing_changed, int64_t now_ms)
     j->nidle = 0;
     if (timing_changed) {
         merger_job_clear(j);
+        merger_owed_clear(j); /* their round numbers mean nothing any more */
         j->dropped = 0;
         j->floor = 0;
         j->any_closed = j->any_exported = 0;

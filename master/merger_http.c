@@ -49,6 +49,8 @@ static json_t *job_json(const mjob_t *j)
     json_object_set_new(o, "rounds_amended", json_integer((json_int_t)j->rounds_amended));
     json_object_set_new(o, "rounds_incomplete", json_integer((json_int_t)j->rounds_incomplete));
     json_object_set_new(o, "pending_rounds", pending);
+    json_object_set_new(o, "ranges_owed", json_integer((json_int_t)j->nowed));
+    json_object_set_new(o, "ranges_owed_dropped", json_integer((json_int_t)j->owed_dropped));
     json_object_set_new(o, "partials", counts_json(&j->c));
     json_object_set_new(o, "lines", json_integer((json_int_t)j->lines));
     json_object_set_new(o, "bad_lines", json_integer((json_int_t)j->bad_lines));

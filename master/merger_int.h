@@ -26,6 +26,7 @@
 #define MERGER_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
 #define MERGER_SCRATCH_IDLE 8           /* idle scratch partials kept per job */
 #define MERGER_MARKER_MAX 1000          /* missing ranges listed in an INCOMPLETE marker */
+#define MERGER_OWED_MAX 262144          /* owed ranges kept per job (the oldest go first) */
 
 typedef struct mcount_t {
     uint64_t merged, duplicate, conflict, rejected, late, expired;
@@ -46,6 +47,17 @@ typedef struct mround_t {
     size_t export_missing;  /* missing ranges at the last export */
     int dirty;              /* frames merged since the last export */
 } mround_t;
+
+/* A range a closed round lists that this master had not merged when it
+ * learnt of the round: owed until merged, whatever becomes of the round
+ * (merger_gaps.c). Entries live in the job's owed_pool. */
+typedef struct mowed_t {
+    struct mowed_t *next;
+    uint64_t round;
+    int64_t deadline_ms;
+    uint64_t start, end;
+    const char *source;
+} mowed_t;
 
 typedef struct mperiod_t {
     int64_t id;
@@ -82,6 +94,10 @@ typedef struct mjob_t {
     int period_changed;       /* frames merged into the totals since they were last rendered */
     int period_stale;         /* a round export skipped changed period reports (throttled) */
     int64_t period_render_ms; /* when the period reports were last rendered (0: never) */
+    apr_pool_t *owed_pool;    /* the owed entries (a subpool of pool, made when first needed) */
+    mowed_t *owed, **owed_tail; /* closed ranges not merged yet, oldest round first */
+    size_t nowed, owed_freed;   /* entries listed; entries unlinked since the pool was rebuilt */
+    uint64_t owed_dropped;      /* entries dropped over MERGER_OWED_MAX (logged) */
 } mjob_t;
 
 typedef struct mwrite_t {
@@ -131,6 +147,16 @@ mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r);
  * full after its final export; NULL when older than every kept period. */
 mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id);
 const ranges_t *merger_source_ranges(const mjob_t *j, const char *source);
+
+/* merger_gaps.c (under m->lock) */
+/* Owe r (a range closed round `round` lists, due for repair from deadline_ms)
+ * unless j has merged all of it; over MERGER_OWED_MAX the oldest entry is
+ * dropped (counted, logged). */
+void merger_owe(mjob_t *j, uint64_t round, int64_t deadline_ms, const merger_range_t *r);
+/* Forget every owed range of j (its round numbering restarts). */
+void merger_owed_clear(mjob_t *j);
+/* Owe the unmerged parts of every kept closed round of j (after recovery). */
+void merger_owe_kept_rounds(mjob_t *j);
 
 /* merger_export.c (all under m->lock) */
 void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp);

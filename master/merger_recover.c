@@ -288,6 +288,28 @@ static void restore_periods(jread_t *c, recover_t *rc, mjob_t *j, const json_t *
     }
 }
 
+/* The owed ranges ([[round, deadline_ms, source, start, end], ...]; absent
+ * in checkpoints written before they were kept). */
+static void restore_owed(recover_t *rc, jread_t *c, mjob_t *j, const json_t *a)
+{
+    size_t i;
+    json_t *x;
+
+    for (i = 0; (x = json_array_get(a, i)) != NULL; i++) {
+        merger_range_t r;
+        uint64_t round;
+        json_t *dl = json_array_get(x, 1);
+        r.source = text_of(json_array_get(x, 2), rc->pool);
+        if (json_array_size(x) != 5 || !r.source || !json_is_integer(dl) ||
+            u64_of(json_array_get(x, 0), &round) || u64_of(json_array_get(x, 3), &r.start) ||
+            u64_of(json_array_get(x, 4), &r.end) || r.start >= r.end) {
+            jfail(c, "owed", "holds a malformed range");
+            return;
+        }
+        merger_owe(j, round, (int64_t)json_integer_value(dl), &r);
+    }
+}
+
 /* Round numbering and bookkeeping (kept only when the round length, reset
  * and timezone are unchanged). */
 static void restore_bookkeeping(recover_t *rc, jread_t *c, mjob_t *j, const json_t *o)
@@ -299,6 +321,7 @@ static void restore_bookkeeping(recover_t *rc, jread_t *c, mjob_t *j, const json
     j->last_exported = jget_u64(c, o, "last_exported");
     j->dropped = jget_bool(c, o, "dropped");
     j->floor = jget_u64(c, o, "floor");
+    restore_owed(rc, c, j, json_object_get(o, "owed"));
 }
 
 static void restore_job(recover_t *rc, jread_t *c, const json_t *o)
@@ -548,6 +571,10 @@ apr_status_t merger_recover(merger_t *m, journal_t *jn, abbey_err_t *err)
         abbey_err_set(err, "recovery: %s", rc.err.msg);
         rv = rv == APR_SUCCESS ? APR_EINVAL : rv;
     } else if (rv == APR_SUCCESS) {
+        apr_thread_mutex_lock(m->lock);
+        for (int i = 0; i < m->cfg->njobs; i++)
+            merger_owe_kept_rounds(&m->jobs[i]); /* e.g. journal frames lost to damage */
+        apr_thread_mutex_unlock(m->lock);
         log_summary(&rc, &st, now_ms() - t0);
     }
     apr_pool_destroy(rc.pool);

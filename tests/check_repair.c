@@ -629,6 +629,44 @@ START_TEST(test_gaps_parts)
 }
 END_TEST
 
+/* A master that learns of closed rounds long after they closed (it was down,
+ * or started with an empty data dir) owes every range it lacks, however many
+ * rounds came after: more than it keeps round partials for. */
+START_TEST(test_gaps_old_rounds)
+{
+    merger_t *m = new_merger("m1");
+    const uint64_t n = MERGER_KEEP_ROUNDS + 40;
+    /* frames of the newest rounds arrive first (slaves deliver live data) */
+    for (uint64_t i = n - 5; i < n; i++)
+        deliver(m, "m1", IA, 100 * i, 100 * (i + 1), (uint64_t)R0 + i);
+    /* then the primary's closed rounds, oldest first: each lists [100 i, 100 (i + 1)) */
+    for (uint64_t i = 0; i < n; i++) {
+        merger_range_t listed[] = {{IA, 100 * i, 100 * (i + 1)}};
+        closed(m, (uint64_t)R0 + i, DL + (int64_t)i * RMS, listed, 1);
+    }
+    /* every range it never got is a gap, the oldest first, with its own round */
+    gaps_t g = gaps(m, DL + (int64_t)n * RMS + AFTER, AFTER, GAPS_MAX);
+    ck_assert_int_eq(g.n, GAPS_MAX);
+    for (int k = 0; k < GAPS_MAX; k++) {
+        ck_assert_uint_eq(g.round[k], (uint64_t)R0 + (uint64_t)k);
+        ck_assert_uint_eq(g.start[k], 100 * (uint64_t)k);
+        ck_assert_uint_eq(g.end[k], 100 * (uint64_t)k + 100);
+    }
+    /* the first 60 arrive (repaired): the next ones are asked for, and none of the merged */
+    for (uint64_t i = 0; i < 60; i++)
+        deliver(m, "m1", IA, 100 * i, 100 * (i + 1), (uint64_t)R0 + i);
+    g = gaps(m, DL + (int64_t)n * RMS + AFTER, AFTER, GAPS_MAX);
+    ck_assert_int_eq(g.n, GAPS_MAX);
+    ck_assert_uint_eq(g.round[0], (uint64_t)R0 + 60);
+    ck_assert_uint_eq(g.start[0], 6000);
+    /* a repeat of a closed round adds nothing */
+    merger_range_t again[] = {{IA, 0, 100}};
+    closed(m, (uint64_t)R0, DL, again, 1);
+    g = gaps(m, DL + (int64_t)n * RMS + AFTER, AFTER, GAPS_MAX);
+    ck_assert_uint_eq(g.round[0], (uint64_t)R0 + 60);
+}
+END_TEST
+
 /* ---- repair_tick ---- */
 
 START_TEST(test_repair_tick)
@@ -763,6 +801,7 @@ static Suite *repair_suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, test_gaps);
     tcase_add_test(t, test_gaps_parts);
+    tcase_add_test(t, test_gaps_old_rounds);
     suite_add_tcase(s, t);
 
     t = tcase_create("ask");

@@ -106,7 +106,8 @@ recovered() { since_start "$1" | grep ']: recovered'; }
 
 bytes() { cat "$T"/logs/part-*.log | wc -c; }
 
-# write_rules [ROUND]: $T/rules.yaml (round default 1s); m1 must own traffic, m2 requests
+# write_rules [ROUND]: $T/rules.yaml (round default 1s); m1 must own traffic, m2 requests;
+# with GLOB=1 the sources are one glob over the files instead of one source per file
 write_rules() {
     {
         echo "masters:"
@@ -116,7 +117,11 @@ write_rules() {
         echo "  - name: web"
         echo "    round: ${1:-1s}"
         echo "    sources:"
-        for f in "$T"/logs/part-*.log; do echo "      - $f"; done
+        if [ "${GLOB:-0}" = 1 ]; then
+            echo "      - \"$T/logs/part-*.log\""
+        else
+            for f in "$T"/logs/part-*.log; do echo "      - $f"; done
+        fi
         cat <<YAML
     format: combined
     groups:
