@@ -192,6 +192,10 @@ static void poll_rounds(cluster_t *c, const rules_job_t *job)
     root = json_loadb((const char *)resp.body.data, resp.body.len, 0, &jerr);
     buf_free(&resp.body);
     rounds = root ? json_object_get(root, "rounds") : NULL;
+    if (json_integer_value(json_object_get(root, "current_round")) > 0)
+        merger_set_current_round(
+            c->merger, job->name,
+            (uint64_t)json_integer_value(json_object_get(root, "current_round")));
     if (!json_is_array(rounds)) {
         log_msg("primary sent rounds that are not {\"rounds\": [...]}: ignored");
         json_decref(root);
@@ -363,6 +367,16 @@ static apr_status_t setup_config(cluster_t *c, abbey_err_t *err)
     return APR_SUCCESS;
 }
 
+/* Primary: hand the merger the scheduler's current round of every job. */
+static void current_rounds(cluster_t *c)
+{
+    for (int j = 0; j < c->cfg->njobs; j++) {
+        int64_t r;
+        if (sched_current_round(c->sched, c->cfg->jobs[j].name, &r) == 1 && r > 0)
+            merger_set_current_round(c->merger, c->cfg->jobs[j].name, (uint64_t)r);
+    }
+}
+
 static void run_loop(cluster_t *c)
 {
     int64_t last_rounds = 0, last_config = 0;
@@ -375,6 +389,7 @@ static void run_loop(cluster_t *c)
                 reload_primary(c);
             }
             sched_tick(c->sched, now);
+            current_rounds(c);
         } else {
             if (now - last_rounds >= ROUNDS_POLL_MS) {
                 last_rounds = now;
@@ -473,6 +488,7 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     if (opts->repair_after_ms > 0)
         c.repair = repair_create(c.merger, opts->name, c.sched, c.client, opts->primary,
                                  opts->repair_after_ms, pool);
+    merger_tick(c.merger, now_ms()); /* the clock that bounds frames' rounds, before any */
     if ((rv = httpd_start(c.httpd, host, port, opts->http_threads, &err)) != APR_SUCCESS) {
         log_msg("%s", err.msg);
         return 2;

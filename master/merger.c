@@ -239,6 +239,8 @@ const char *merger_result_name(merge_result_t r)
         return "merged";
     case MERGE_DUPLICATE:
         return "duplicate";
+    case MERGE_EXPIRED:
+        return "expired";
     case MERGE_CONFLICT:
         return "conflict";
     case MERGE_UNAVAILABLE:
@@ -318,8 +320,11 @@ static int check_owned(const merger_t *m, const mjob_t *j, const partial_t *p, a
     return 0;
 }
 
-/* Under the lock: merge the decoded frame into its round and period, record its range. */
-static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const partial_t *s)
+/* Under the lock: merge the decoded frame into its round and period, record
+ * its range. MERGE_EXPIRED (range recorded, nothing counted) when its
+ * period is no longer kept. */
+static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h,
+                                const partial_t *s)
 {
     mround_t *rd = merger_round_get(m, j, h->round);
     int64_t pid = merger_period_of(j, h->round);
@@ -331,18 +336,18 @@ static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const par
         apr_hash_set(j->sources, apr_pstrdup(j->pool, h->source), APR_HASH_KEY_STRING, rs);
     }
     ranges_add(rs, h->start, h->end);
-    if (p) {
-        partial_merge(p->totals, s);
-        j->period_changed = 1;
-        if (p->final_exported)
-            p->dirty = 1;
-    } else {
+    if (!p) {
         j->c.expired++;
         log_msg("job %s: frame for round %llu of %s [%llu, %llu) arrived after its period was "
-                "dropped: recorded, not counted in any report",
+                "dropped: recorded, not counted in any report (answered expired)",
                 j->job->name, (unsigned long long)h->round, h->source, (unsigned long long)h->start,
                 (unsigned long long)h->end);
+        return MERGE_EXPIRED;
     }
+    partial_merge(p->totals, s);
+    j->period_changed = 1;
+    if (p->final_exported)
+        p->dirty = 1;
     if (rd) {
         if (rd->p)
             partial_merge(rd->p, s);
@@ -354,6 +359,7 @@ static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const par
     j->lines += h->lines;
     j->bad_lines += h->bad_lines;
     j->bytes += h->bytes;
+    return MERGE_MERGED;
 }
 
 /* Under the lock, for a new range: journal the frame (when a journal is
@@ -374,8 +380,57 @@ static merge_result_t merge_journaled(merger_t *m, mjob_t *j, const uint8_t *fra
         w->jn = m->journal;
         w->ticket = ticket;
     }
-    merge_new(m, j, h, s);
-    return MERGE_MERGED;
+    return merge_new(m, j, h, s);
+}
+
+/* ---- how far ahead a frame's round may be ------------------------------ */
+
+static uint64_t ahead_rounds(const mjob_t *j)
+{
+    uint64_t n = (uint64_t)((MERGER_AHEAD_MS + j->round_ms - 1) / j->round_ms);
+    return n > MERGER_AHEAD_ROUNDS ? n : MERGER_AHEAD_ROUNDS;
+}
+
+/* The round of the last merger_tick's clock (0 before any). */
+static uint64_t clock_round(const merger_t *m, const mjob_t *j)
+{
+    return m->last_now > 0 ? (uint64_t)(m->last_now / j->round_ms) : 0;
+}
+
+/* Under the lock: see merger_round_limit. */
+static uint64_t round_limit(const merger_t *m, const mjob_t *j)
+{
+    uint64_t base = clock_round(m, j), max = (uint64_t)(MERGER_MAX_MS / j->round_ms);
+
+    if (!j->any_current && m->last_now <= 0)
+        return max; /* nothing known yet: only the year-9999 bound */
+    if (j->any_current && j->current > base)
+        base = j->current;
+    return base + ahead_rounds(j) < max ? base + ahead_rounds(j) : max;
+}
+
+uint64_t merger_round_limit(merger_t *m, const char *job)
+{
+    uint64_t r = 0;
+    mjob_t *j;
+
+    apr_thread_mutex_lock(m->lock);
+    if ((j = merger_job_locked(m, job)) != NULL)
+        r = round_limit(m, j);
+    apr_thread_mutex_unlock(m->lock);
+    return r;
+}
+
+void merger_set_current_round(merger_t *m, const char *job, uint64_t round)
+{
+    mjob_t *j;
+
+    apr_thread_mutex_lock(m->lock);
+    if ((j = merger_job_locked(m, job)) != NULL && (!j->any_current || round > j->current)) {
+        j->current = round;
+        j->any_current = 1;
+    }
+    apr_thread_mutex_unlock(m->lock);
 }
 
 /* Checks that need only the header; 0 when the frame may go on. */
@@ -387,9 +442,13 @@ static int check_header(const merger_t *m, const mjob_t *j, const frame_header_t
                       (unsigned long long)h->start, (unsigned long long)h->end);
         return -1;
     }
-    if (h->round > (uint64_t)(MERGER_MAX_MS / j->round_ms)) {
-        abbey_err_set(err, "frame round %llu of job %s starts after year 9999",
-                      (unsigned long long)h->round, j->job->name);
+    if (h->round > round_limit(m, j)) {
+        abbey_err_set(err,
+                      "frame round %llu of job %s is beyond the rounds the primary has started "
+                      "(newest %s%llu, this master's clock's %llu; %llu rounds ahead are allowed)",
+                      (unsigned long long)h->round, j->job->name, j->any_current ? "" : "unknown ",
+                      (unsigned long long)j->current, (unsigned long long)clock_round(m, j),
+                      (unsigned long long)ahead_rounds(j));
         return -1;
     }
     return 0;
@@ -472,7 +531,8 @@ static merge_result_t wait_commit(merger_t *m, const frame_header_t *h, merge_re
 {
     mjob_t *j;
 
-    if (!w->jn || (r != MERGE_MERGED && r != MERGE_DUPLICATE && r != MERGE_CONFLICT))
+    if (!w->jn || (r != MERGE_MERGED && r != MERGE_DUPLICATE && r != MERGE_EXPIRED &&
+                   r != MERGE_CONFLICT))
         return r;
     if (journal_commit(w->jn, w->ticket, err) == APR_SUCCESS)
         return r;
@@ -534,7 +594,7 @@ merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
 
     apr_thread_mutex_lock(m->lock);
     m->frame_bytes += len;
-    if (r == MERGE_MERGED || r == MERGE_DUPLICATE)
+    if (r == MERGE_MERGED || r == MERGE_DUPLICATE || r == MERGE_EXPIRED)
         m->frame_bytes_accepted += len;
     apr_thread_mutex_unlock(m->lock);
     return r;

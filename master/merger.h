@@ -59,6 +59,8 @@
 #define MERGER_KEEP_PERIODS 3       /* period totals kept per job (current + 2 before) */
 #define MERGER_MAX_BODY (64u << 20) /* POST /v1/partials body limit */
 #define MERGER_MAX_CONFLICT 64
+#define MERGER_AHEAD_MS 60000 /* a frame's round may start this far past the current round */
+#define MERGER_AHEAD_ROUNDS 2 /* ... and at least this many rounds past it */
 
 typedef struct merger_t merger_t;
 
@@ -74,8 +76,11 @@ typedef enum merge_result_t {
     MERGE_DUPLICATE, /* range already covered: acknowledged, not merged again */
     MERGE_CONFLICT,  /* range overlaps what this master has: see conflict */
     MERGE_REJECTED,  /* the frame is refused: reason in err */
-    MERGE_UNAVAILABLE /* the journal could not take it (disk full, failed store):
-                         nothing merged, reason in err; HTTP 503, the sender retries */
+    MERGE_UNAVAILABLE, /* the journal could not take it (disk full, failed store):
+                          nothing merged, reason in err; HTTP 503, the sender retries */
+    MERGE_EXPIRED      /* new range, but its round's period is no longer kept: the range is
+                          recorded (never merged later), counted as expired, in no report;
+                          HTTP 200 {"result":"expired"} */
 } merge_result_t;
 
 typedef struct merger_conflict_t {
@@ -90,7 +95,8 @@ typedef struct merger_conflict_t {
  * frame (frame_peek / frame_decode's reason), a record frame (a state
  * record, not a partial), bytes after the frame, an
  * unknown job, a frame addressed to another master (header.master != self),
- * an empty or inverted range, a round whose start is beyond year 9999, or
+ * an empty or inverted range, a round beyond merger_round_limit (a round the
+ * primary has not started: it would push out the periods being counted), or
  * rows for a rule group this master does not own. The frame is checked
  * (frame_peek) before its range; the payload is decoded only for a new
  * range. conflict (may be NULL) is filled for MERGE_CONFLICT. A merged frame
@@ -99,7 +105,7 @@ typedef struct merger_conflict_t {
 merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
                              merger_conflict_t *conflict, abbey_err_t *err);
 
-/* Text of a result: "merged", "duplicate", "conflict", "rejected", "unavailable". */
+/* Text of a result: "merged", "duplicate", "expired", "conflict", "rejected", "unavailable". */
 const char *merger_result_name(merge_result_t r);
 
 typedef struct merger_range_t {
@@ -132,6 +138,19 @@ void merger_round_closed(merger_t *m, const char *job, const merger_round_t *r);
  * exported, with no files and no count). A file that cannot be written is
  * logged and counted in status as export_errors. */
 int merger_tick(merger_t *m, int64_t now_ms);
+
+/* The primary has started rounds of job up to round (the newest it leases
+ * for): on the primary from its scheduler, on a secondary from each
+ * GET /v1/rounds answer. Lower values than one seen before are ignored. */
+void merger_set_current_round(merger_t *m, const char *job, uint64_t round);
+
+/* The newest round of job a frame may be for, when its header is checked:
+ * the later of the primary's current round (merger_set_current_round) and
+ * the round of the last merger_tick's clock, plus MERGER_AHEAD_MS (clock
+ * skew between hosts, a secondary's poll lag), at least MERGER_AHEAD_ROUNDS
+ * rounds. When neither is known yet, the last round starting before year
+ * 10000; 0 for an unknown job. */
+uint64_t merger_round_limit(merger_t *m, const char *job);
 
 /* The highest round of job that merger_round_closed has seen (0 when none or
  * an unknown job): the `after` of the next GET /v1/rounds poll. */
@@ -206,7 +225,8 @@ void merger_metrics(merger_t *m, buf_t *out);
 int merger_set_config(merger_t *m, const rules_config_t *cfg, abbey_err_t *err);
 
 /* Register on httpd (before httpd_start):
- *   POST /v1/partials (body up to MERGER_MAX_BODY): 200 {"result":"merged"|"duplicate"};
+ *   POST /v1/partials (body up to MERGER_MAX_BODY): 200 {"result":"merged"|"duplicate"|
+ *     "expired"};
  *     409 {"result":"conflict","ranges":[[a,b],...]}; 400 {"error":"<reason>"};
  *     503 {"error":"<reason>"} (MERGE_UNAVAILABLE: the journal could not take it)
  *   GET /v1/reports/{job}/{report}[?format=csv|json]: 200 the report

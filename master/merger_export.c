@@ -366,6 +366,9 @@ int merger_flush(merger_t *m, int64_t now_ms)
     apr_thread_mutex_lock(m->lock);
     every = m->period_every_ms;
     m->period_every_ms = 0; /* stale reports are due at once */
+    for (int i = 0; i < m->cfg->njobs; i++)
+        if (m->jobs[i].period_changed) /* frames merged since the files were written */
+            m->jobs[i].period_stale = 1;
     apr_thread_mutex_unlock(m->lock);
     n = merger_tick(m, now_ms);
     apr_thread_mutex_lock(m->lock);

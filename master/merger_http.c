@@ -165,6 +165,7 @@ static void on_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     switch (r) {
     case MERGE_MERGED:
     case MERGE_DUPLICATE:
+    case MERGE_EXPIRED:
         answer_json(resp, 200, json_pack("{s:s}", "result", merger_result_name(r)));
         return;
     case MERGE_CONFLICT:

@@ -98,6 +98,8 @@ typedef struct mjob_t {
     mowed_t *owed, **owed_tail; /* closed ranges not merged yet, oldest round first */
     size_t nowed, owed_freed;   /* entries listed; entries unlinked since the pool was rebuilt */
     uint64_t owed_dropped;      /* entries dropped over MERGER_OWED_MAX (logged) */
+    int any_current;            /* merger_set_current_round was called */
+    uint64_t current;           /* the primary's newest started round */
 } mjob_t;
 
 typedef struct mwrite_t {

@@ -496,6 +496,7 @@ static int on_journal_frame(void *ctx, const char *file, uint64_t offset, const 
     e.msg[0] = 0;
     switch (merger_accept(rc->m, frame, len, NULL, &e)) {
     case MERGE_MERGED:
+    case MERGE_EXPIRED:
         rc->merged++;
         break;
     case MERGE_DUPLICATE:

@@ -753,6 +753,19 @@ apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now
 
 /* ---- closed rounds ---- */
 
+int sched_current_round(sched_t *s, const char *job_name, int64_t *round)
+{
+    int r = -1;
+    apr_thread_mutex_lock(s->lock);
+    sched_job_t *job = sched_job_find(s, job_name);
+    if (job) {
+        r = job->cur_round != INT64_MIN;
+        *round = job->cur_round;
+    }
+    apr_thread_mutex_unlock(s->lock);
+    return r;
+}
+
 int sched_rounds(sched_t *s, const char *job_name, int64_t after, sched_round_fn fn, void *ctx)
 {
     int n = 0;

@@ -424,7 +424,11 @@ void sched_http_rounds(sched_t *s, const char *job, const char *after, httpd_res
         httpd_error(resp, 404, "unknown job '%s'", job);
         return;
     }
-    answer(resp, 200, json_pack("{s:s, s:o}", "job", job, "rounds", rounds));
+    json_t *out = json_pack("{s:s, s:o}", "job", job, "rounds", rounds);
+    int64_t cur;
+    if (sched_current_round(s, job, &cur) == 1)
+        json_object_set_new(out, "current_round", json_integer((json_int_t)cur));
+    answer(resp, 200, out);
 }
 
 /* ---- routes ---- */

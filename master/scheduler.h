@@ -155,6 +155,11 @@ apr_status_t sched_renew(sched_t *s, const char *slave, uint64_t lease, int64_t 
 apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now_ms,
                             abbey_err_t *err);
 
+/* The newest round of job started so far (the newest a lease can be for):
+ * 1 with *round set, 0 when none has started yet, -1 when the job is
+ * unknown. Takes the scheduler's lock. */
+int sched_current_round(sched_t *s, const char *job, int64_t *round);
+
 /* Call fn for each kept closed round of job numbered above after, in
  * increasing order, under the scheduler's lock (fn must not call sched_*).
  * Returns how many, or -1 when the job is unknown. */

@@ -458,6 +458,11 @@ static int deliver(replay_t *r, uint64_t off, const uint8_t *frame, size_t len,
         res = j ? json_string_value(json_object_get(j, "result")) : NULL;
         if (res && (!strcmp(res, "merged") || !strcmp(res, "duplicate"))) {
             delivered(r, !strcmp(res, "duplicate"));
+        } else if (res && !strcmp(res, "expired")) {
+            log_msg("%s @%" PRIu64 ": %s [%" PRIu64 ", %" PRIu64 ") delivered, but %s says "
+                    "expired: its period is no longer kept, so it is counted in no report",
+                    r->path, off, h->source, h->start, h->end, base);
+            delivered(r, 0);
         } else {
             not_delivered(r, off, h, base,
                           pfmt(r->pool, "unexpected answer: %s", body_text(r)));

@@ -395,6 +395,79 @@ START_TEST(rejects)
 }
 END_TEST
 
+/* Frames for rounds the primary has not started are refused with the
+ * reason: three of them, thousands of periods ahead, used to push the
+ * current period out of the kept ones (its totals gone, later frames
+ * answered merged but counted nowhere). */
+START_TEST(future_rounds)
+{
+    merger_t *m = new_merger("m1");
+    const uint64_t R = H0 + 5, ahead = 60000 / ROUND_MS; /* MERGER_AHEAD_MS in rounds */
+    sel_t all[] = {{0, 0, 300}};
+    abbey_err_t err;
+    buf_t b;
+    json_t *st;
+
+    buf_init(&b);
+    ck_assert_int_eq(merger_tick(m, (int64_t)R * ROUND_MS), 0);
+    ck_assert_uint_eq(merger_round_limit(m, "web"), R + ahead);
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, R), MERGE_MERGED);
+    for (uint64_t k = 1; k <= 3; k++) {
+        buf_reset(&b);
+        frame_for("m1", 0, 100 + 10 * (int)k, 110 + 10 * (int)k, R + k * 360 * 5000, 0, &b);
+        err.msg[0] = 0;
+        ck_assert_int_eq(merger_accept(m, b.data, b.len, NULL, &err), MERGE_REJECTED);
+        ck_assert_msg(strstr(err.msg, "beyond the rounds the primary has started"), "%s",
+                      err.msg);
+    }
+    /* the edge: the limit itself merges, one past it does not */
+    buf_reset(&b);
+    frame_for("m1", 0, 150, 160, R + ahead + 1, 0, &b);
+    ck_assert_int_eq(merger_accept(m, b.data, b.len, NULL, &err), MERGE_REJECTED);
+    ck_assert_int_eq(deliver(m, "m1", 0, 100, 200, R + ahead), MERGE_MERGED);
+    /* the primary started later rounds than this master's clock says: they are allowed */
+    merger_set_current_round(m, "web", R + 100);
+    merger_set_current_round(m, "web", R); /* never moves back */
+    ck_assert_uint_eq(merger_round_limit(m, "web"), R + 100 + ahead);
+    ck_assert_int_eq(deliver(m, "m1", 0, 200, 300, R + 100), MERGE_MERGED);
+    /* every merged frame is in the totals, the refused ones in none */
+    assert_api(m, all, 1);
+    st = status(m);
+    ck_assert_int_eq(job_figure(st, "partials", "rejected"), 4);
+    ck_assert_int_eq(job_figure(st, "partials", "merged"), 3);
+    ck_assert_int_eq(job_figure(st, "partials", "expired"), 0);
+    json_decref(st);
+    buf_free(&b);
+}
+END_TEST
+
+/* A frame whose period is no longer kept is answered expired, never merged. */
+START_TEST(expired_frames)
+{
+    merger_t *m = new_merger("m1");
+    const uint64_t hour = 3600000 / ROUND_MS;
+    sel_t newest[] = {{0, 100, 200}};
+    json_t *st;
+
+    for (uint64_t h = 1; h <= MERGER_KEEP_PERIODS; h++)
+        ck_assert_int_eq(deliver(m, "m1", 1, (int)h * 10, (int)h * 10 + 10, H0 + h * hour),
+                         MERGE_MERGED);
+    ck_assert_int_eq(deliver(m, "m1", 0, 100, 200, H0 + MERGER_KEEP_PERIODS * hour),
+                     MERGE_MERGED);
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, H0), MERGE_EXPIRED); /* hour H: gone */
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, H0), MERGE_DUPLICATE);
+    st = status(m);
+    ck_assert_int_eq(job_figure(st, "partials", "expired"), 1);
+    ck_assert_int_eq(job_figure(st, "partials", "merged"), MERGER_KEEP_PERIODS + 1);
+    json_decref(st);
+    {
+        sel_t both[] = {{0, 100, 200}, {1, 30, 40}};
+        assert_api(m, both, 2); /* the newest period: no trace of the expired frame */
+        (void)newest;
+    }
+}
+END_TEST
+
 START_TEST(unknown_job)
 {
     merger_t *m = new_merger("m1");
@@ -713,6 +786,33 @@ START_TEST(empty_round_new_period)
     assert_file(path_of("api.csv"), "api,hits,ms\r\n");
     assert_file(path_of("api_round.csv"), "api,hits,ms\r\n");
     assert_file(path_of("history/%s/api.csv", round_dir(b)), "api,hits,ms\r\n");
+}
+END_TEST
+
+/* Frames merged after the last round export (a round not closed yet) are in
+ * the files a master leaves behind: merger_flush renders changed totals even
+ * when no round export marked them stale. */
+START_TEST(flush_writes_changed_totals)
+{
+    merger_t *m = new_merger("m1");
+    const uint64_t R = H0 + 5;
+    sel_t r0[] = {{0, 0, 100}}, both[] = {{0, 0, 100}, {1, 0, 50}};
+    char *want;
+
+    merger_set_period_interval(m, 10000);
+    ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, R), MERGE_MERGED);
+    round_closed(m, R, r0, 1, (int64_t)(R + 3) * ROUND_MS);
+    ck_assert_int_eq(merger_tick(m, (int64_t)(R + 1) * ROUND_MS), 1);
+    want = oracle_api_csv(r0, 1);
+    assert_file(path_of("api.csv"), want);
+    free(want);
+    /* acknowledged, its round still open; then the master stops */
+    ck_assert_int_eq(deliver(m, "m1", 1, 0, 50, R + 1), MERGE_MERGED);
+    ck_assert_int_eq(merger_tick(m, (int64_t)(R + 1) * ROUND_MS + 100), 0);
+    merger_flush(m, (int64_t)(R + 1) * ROUND_MS + 200);
+    want = oracle_api_csv(both, 2);
+    assert_file(path_of("api.csv"), want);
+    free(want);
 }
 END_TEST
 
@@ -1475,6 +1575,8 @@ static Suite *merger_suite(void)
     tcase_add_test(tc, duplicate_frame);
     tcase_add_test(tc, conflict_then_missing);
     tcase_add_test(tc, rejects);
+    tcase_add_test(tc, future_rounds);
+    tcase_add_test(tc, expired_frames);
     tcase_add_test(tc, unknown_job);
     tcase_add_test(tc, any_order);
     suite_add_tcase(s, tc);
@@ -1487,6 +1589,7 @@ static Suite *merger_suite(void)
     tcase_add_test(tc, period_boundary);
     tcase_add_test(tc, empty_round_new_period);
     tcase_add_test(tc, owned_groups_only);
+    tcase_add_test(tc, flush_writes_changed_totals);
     tcase_add_test(tc, retention);
     suite_add_tcase(s, tc);
 
