@@ -4,7 +4,9 @@
 #      two rounds (told by round numbers: the primary's round when GET /v1/reports first
 #      holds them), and the exported files once settled;
 #   c. a slave started mid-run receives leases (the first slave is then stopped, so the
-#      last appends can only be read by the new one) and every line is counted once.
+#      last appends can only be read by the new one) and every line is counted once;
+#   d. the secondary stopped right after its live totals show appended lines leaves files
+#      that hold them.
 # Oracle: mawk counts of the raw lines in the files.
 . "$(dirname "$0")/lib.sh"
 
@@ -86,4 +88,21 @@ check "m2 counted every line once ($lines)" \
     [ "$(tr -d '\r' <"$T/m2/web/totals.csv" | tail -n 1 | cut -d, -f1)" = "$((lines - 1))" ]
 check "each master counted $lines lines, 1 bad" [ "$(json "$P2" /v1/status \
     '[(x["lines"], x["bad_lines"]) for x in j["merger"]["jobs"]]')" = "[($lines, 1)]" ]
+
+# d. what a master acknowledged is in the files it leaves: append, wait until the
+#    secondary's live totals hold the lines, then stop it at once (its running-total files
+#    are throttled to every 10 s, so the last ones are written on the way out)
+#    (the first append is waited for in the files: the next render is then 10 s away)
+live_hits() { api "$P2" /v1/reports/web/totals | tr -d '\r' | tail -n 1 | cut -d, -f1; }
+file_hits() { tr -d '\r' <"$T/m2/web/totals.csv" | tail -n 1 | cut -d, -f1; }
+has_hits() { [ "$(live_hits)" = "$hits" ]; }
+in_file() { [ "$(file_hits)" = "$hits" ]; }
+sed -n '10001,10200p' "$LOG" >>"$T/logs/a.log"
+hits=$(($(cat "$T"/logs/*.log | wc -l) - 1))
+check "m2's totals.csv holds the first append" wait_for 30 in_file
+sed -n '10201,10400p' "$LOG" >>"$T/logs/a.log"
+hits=$(($(cat "$T"/logs/*.log | wc -l) - 1))
+check "m2's live totals hold the appended lines ($hits hits)" wait_for 30 has_hits
+stop m2
+check "m2's totals.csv written on stop holds them ($(file_hits), want $hits)" in_file
 finish
