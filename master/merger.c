@@ -323,8 +323,7 @@ static int check_owned(const merger_t *m, const mjob_t *j, const partial_t *p, a
 /* Under the lock: merge the decoded frame into its round and period, record
  * its range. MERGE_EXPIRED (range recorded, nothing counted) when its
  * period is no longer kept. */
-static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h,
-                                const partial_t *s)
+static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const partial_t *s)
 {
     mround_t *rd = merger_round_get(m, j, h->round);
     int64_t pid = merger_period_of(j, h->round);
@@ -531,8 +530,8 @@ static merge_result_t wait_commit(merger_t *m, const frame_header_t *h, merge_re
 {
     mjob_t *j;
 
-    if (!w->jn || (r != MERGE_MERGED && r != MERGE_DUPLICATE && r != MERGE_EXPIRED &&
-                   r != MERGE_CONFLICT))
+    if (!w->jn ||
+        (r != MERGE_MERGED && r != MERGE_DUPLICATE && r != MERGE_EXPIRED && r != MERGE_CONFLICT))
         return r;
     if (journal_commit(w->jn, w->ticket, err) == APR_SUCCESS)
         return r;

@@ -199,9 +199,9 @@ static json_t *owed_json(const mjob_t *j)
 {
     json_t *a = json_array();
     for (const mowed_t *o = j->owed; o; o = o->next)
-        json_array_append_new(a, json_pack("[o,I,o,o,o]", ju64(o->round),
-                                           (json_int_t)o->deadline_ms, jtext(o->source),
-                                           ju64(o->start), ju64(o->end)));
+        json_array_append_new(a,
+                              json_pack("[o,I,o,o,o]", ju64(o->round), (json_int_t)o->deadline_ms,
+                                        jtext(o->source), ju64(o->start), ju64(o->end)));
     return a;
 }
 
@@ -235,11 +235,11 @@ static json_t *job_json(const merger_t *m, const mjob_t *j, uint64_t *nframes)
                      ju64(j->rounds_exported), "rounds_amended", ju64(j->rounds_amended),
                      "rounds_incomplete", ju64(j->rounds_incomplete), "dropped", j->dropped,
                      "floor", ju64(j->floor)));
-    json_object_update_new(o, json_pack("{s:b,s:b,s:I,s:o,s:o,s:o}", "period_changed",
-                                        j->period_changed, "period_stale", j->period_stale,
-                                        "period_render_ms", (json_int_t)j->period_render_ms,
-                                        "rounds", rounds, "periods", periods, "owed",
-                                        owed_json(j)));
+    json_object_update_new(o,
+                           json_pack("{s:b,s:b,s:I,s:o,s:o,s:o}", "period_changed",
+                                     j->period_changed, "period_stale", j->period_stale,
+                                     "period_render_ms", (json_int_t)j->period_render_ms, "rounds",
+                                     rounds, "periods", periods, "owed", owed_json(j)));
     return o;
 }
 

@@ -261,6 +261,8 @@ static void leases_expire(sched_t *s, int64_t now)
     }
 }
 
+static void slaves_expire(sched_t *s, int64_t now);
+
 /* Bring everything up to now: the current round of each job, expiries, closes. */
 void sched_advance(sched_t *s, int64_t now)
 {
@@ -274,6 +276,7 @@ void sched_advance(sched_t *s, int64_t now)
     }
     leases_expire(s, now);
     sched_repair_expire(s, now);
+    slaves_expire(s, now);
     for (int j = 0; j < s->njobs; j++) {
         if (s->jobs[j].ngone)
             sched_drop_tasks(s, &s->jobs[j]);
@@ -313,11 +316,58 @@ void sched_notify(sched_t *s)
 
 /* ---- slaves ---- */
 
+static void slave_free_labels(sched_slave_t *v)
+{
+    for (int i = 0; i < v->nlabels; i++)
+        free(v->labels[i]);
+    free(v->labels);
+    v->labels = NULL;
+    v->nlabels = 0;
+}
+
+static void slave_forget(sched_t *s, sched_slave_t *v)
+{
+    HASH_DEL(s->slaves, v);
+    slave_free_labels(v);
+    free(v->name);
+    free(v);
+}
+
+/* Forget the slaves not heard of for their time (SCHED_SLAVE_FORGET_MS). */
+static void slaves_expire(sched_t *s, int64_t now)
+{
+    sched_slave_t *v, *vt;
+    HASH_ITER(hh, s->slaves, v, vt)
+    {
+        int backlog = v->has_spool && v->spool_frames > 0;
+        if (now - v->last_seen_ms >=
+            (backlog ? SCHED_SLAVE_BACKLOG_FORGET_MS : SCHED_SLAVE_FORGET_MS))
+            slave_forget(s, v);
+    }
+}
+
+/* At SCHED_SLAVES_MAX: forget the slave heard of least recently. */
+static void slaves_make_room(sched_t *s)
+{
+    sched_slave_t *v, *vt, *old = NULL;
+    if (HASH_COUNT(s->slaves) < SCHED_SLAVES_MAX)
+        return;
+    HASH_ITER(hh, s->slaves, v, vt)
+    {
+        if (!old || v->last_seen_ms < old->last_seen_ms)
+            old = v;
+    }
+    log_msg("%d slaves known: slave %s (last heard of at %" PRId64 " ms) forgotten for a new one",
+            SCHED_SLAVES_MAX, old->name, old->last_seen_ms);
+    slave_forget(s, old);
+}
+
 static sched_slave_t *slave_touch(sched_t *s, const char *name, int64_t now)
 {
     sched_slave_t *v = NULL;
     HASH_FIND_STR(s->slaves, name, v);
     if (!v) {
+        slaves_make_room(s);
         v = xmalloc(sizeof(*v));
         memset(v, 0, sizeof(*v));
         v->name = xstrdup(name);
@@ -326,15 +376,6 @@ static sched_slave_t *slave_touch(sched_t *s, const char *name, int64_t now)
     if (now > v->last_seen_ms)
         v->last_seen_ms = now;
     return v;
-}
-
-static void slave_free_labels(sched_slave_t *v)
-{
-    for (int i = 0; i < v->nlabels; i++)
-        free(v->labels[i]);
-    free(v->labels);
-    v->labels = NULL;
-    v->nlabels = 0;
 }
 
 static void slave_set_labels(sched_slave_t *v, const char *const *labels, int n)
@@ -378,10 +419,7 @@ static apr_status_t sched_cleanup(void *data)
     sched_slave_t *v, *vt;
     HASH_ITER(hh, s->slaves, v, vt)
     {
-        HASH_DEL(s->slaves, v);
-        slave_free_labels(v);
-        free(v->name);
-        free(v);
+        slave_forget(s, v);
     }
     for (int j = 0; j < s->njobs; j++)
         HASH_CLEAR(hh, s->jobs[j].by_path);
@@ -732,9 +770,11 @@ apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now
     } else if (!l || strcmp(l->slave, c->slave) != 0) {
         abbey_err_set(err, "lease %" PRIu64 " is not yours (expired?)", c->lease);
         rv = APR_EINVAL;
-    } else if ((rv = complete_check(l, c, err)) == APR_SUCCESS &&
-               (!(jn = s->jn) ||
-                (rv = sched_journal_completion(s, l, c, now_ms, &ticket, err)) == APR_SUCCESS)) {
+    } else if ((rv = complete_check(l, c, err)) == APR_SUCCESS && (jn = s->jn) &&
+               (rv = sched_journal_completion(s, l, c, now_ms, &ticket, err)) != APR_SUCCESS) {
+        if (c->size >= 0 && !(c->next_instance && c->next_instance[0]))
+            l->task->size = c->size; /* not committed, but the lag it shows is real */
+    } else if (rv == APR_SUCCESS) {
         /* journaled (when a journal is attached): now apply it */
         sched_task_t *t = l->task;
         sched_job_t *job = l->job;
@@ -749,6 +789,19 @@ apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now
     }
     sched_notify(s);
     return rv;
+}
+
+int sched_store_failed(sched_t *s, abbey_err_t *err)
+{
+    journal_stats_t st = {0};
+    apr_thread_mutex_lock(s->lock);
+    if (s->jn)
+        journal_stats(s->jn, &st);
+    apr_thread_mutex_unlock(s->lock);
+    if (st.failed)
+        abbey_err_set(err, "the primary's journal has failed (a write or fsync failed; see its "
+                           "log): no leases until it is restarted and has recovered");
+    return st.failed != 0;
 }
 
 /* ---- closed rounds ---- */

@@ -17,6 +17,7 @@
 #define JSON_BODY_MAX (1u << 20)
 #define NAME_MAX_LEN 255 /* slave names and labels */
 #define LABELS_MAX 64
+#define LABELS_BYTES_MAX 1024 /* all of a slave's labels together */
 #define LEASES_MAX 256 /* leases one call may ask for (larger max is clamped) */
 
 static int dump_to_buf(const char *p, size_t n, void *data)
@@ -201,6 +202,14 @@ static json_t *lease_json(const sched_lease_t *l)
     return o;
 }
 
+static size_t labels_bytes(const char *const *labels, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += strlen(labels[i]);
+    return total;
+}
+
 void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms)
 {
     const char *slave, **labels;
@@ -218,6 +227,17 @@ void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
     }
     if (max > LEASES_MAX)
         max = LEASES_MAX;
+    if (labels_bytes(labels, nlabels) > LABELS_BYTES_MAX) {
+        httpd_error(resp, 400, "field 'labels' holds more than %d bytes", LABELS_BYTES_MAX);
+        json_decref(root);
+        return;
+    }
+    abbey_err_t err;
+    if (sched_store_failed(s, &err)) {
+        httpd_error(resp, 503, "%s", err.msg);
+        json_decref(root);
+        return;
+    }
     sched_lease_t *out = apr_palloc(req->pool, sizeof(*out) * (size_t)(max ? max : 1));
     int n = sched_lease(s, slave, labels, nlabels, (int)max, now_ms, out);
     json_t *leases = json_array();

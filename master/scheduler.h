@@ -45,6 +45,13 @@
 #define SCHED_PATH_MAX 4096    /* paths from expand completions: at most this long */
 #define SCHED_MAX_TASKS 100000 /* per job; expand paths past it are ignored (logged) */
 #define SCHED_ROUNDS_KEPT 256  /* closed rounds kept per job for sched_rounds */
+/* Slaves are forgotten (gone from status) once not heard of for this long; a
+ * slave whose last lease request said its spool holds frames, after a day.
+ * At most SCHED_SLAVES_MAX are known: a new name past it evicts the slave
+ * heard of least recently. */
+#define SCHED_SLAVE_FORGET_MS (10 * 60 * 1000LL)
+#define SCHED_SLAVE_BACKLOG_FORGET_MS (24 * 3600 * 1000LL)
+#define SCHED_SLAVES_MAX 4096
 
 typedef struct sched_t sched_t;
 
@@ -255,6 +262,11 @@ struct journal_t;
  * nothing is skipped). Then brings the state up to now_ms (sched_tick).
  * Logs one summary line. Returns APR status with err when jn cannot be read. */
 apr_status_t sched_recover(sched_t *s, struct journal_t *jn, int64_t now_ms, abbey_err_t *err);
+
+/* 1 when the attached journal has failed (a write or fsync failed): no
+ * lease is granted then (HTTP 503), since no completion could be committed
+ * and every read would only be read again; err says why. 0 otherwise. */
+int sched_store_failed(sched_t *s, abbey_err_t *err);
 
 /* From now on a successful completion is appended to jn (one record frame)
  * before it changes the state, and sched_complete returns only once it is

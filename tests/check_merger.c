@@ -417,8 +417,7 @@ START_TEST(future_rounds)
         frame_for("m1", 0, 100 + 10 * (int)k, 110 + 10 * (int)k, R + k * 360 * 5000, 0, &b);
         err.msg[0] = 0;
         ck_assert_int_eq(merger_accept(m, b.data, b.len, NULL, &err), MERGE_REJECTED);
-        ck_assert_msg(strstr(err.msg, "beyond the rounds the primary has started"), "%s",
-                      err.msg);
+        ck_assert_msg(strstr(err.msg, "beyond the rounds the primary has started"), "%s", err.msg);
     }
     /* the edge: the limit itself merges, one past it does not */
     buf_reset(&b);
@@ -452,8 +451,7 @@ START_TEST(expired_frames)
     for (uint64_t h = 1; h <= MERGER_KEEP_PERIODS; h++)
         ck_assert_int_eq(deliver(m, "m1", 1, (int)h * 10, (int)h * 10 + 10, H0 + h * hour),
                          MERGE_MERGED);
-    ck_assert_int_eq(deliver(m, "m1", 0, 100, 200, H0 + MERGER_KEEP_PERIODS * hour),
-                     MERGE_MERGED);
+    ck_assert_int_eq(deliver(m, "m1", 0, 100, 200, H0 + MERGER_KEEP_PERIODS * hour), MERGE_MERGED);
     ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, H0), MERGE_EXPIRED); /* hour H: gone */
     ck_assert_int_eq(deliver(m, "m1", 0, 0, 100, H0), MERGE_DUPLICATE);
     st = status(m);

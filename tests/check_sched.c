@@ -779,6 +779,70 @@ START_TEST(test_http_lease_renew)
 }
 END_TEST
 
+/* The slaves status lists: names, in any order, comma-separated. */
+static char *slave_names(sched_t *s, int64_t now, char *out, size_t n)
+{
+    json_t *j = status(s, now), *v;
+    size_t i, at = 0;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(j, "slaves"), i, v)
+    {
+        at += (size_t)snprintf(out + at, n - at, "%s%s", at ? "," : "",
+                               json_string_value(json_object_get(v, "name")));
+        if (at >= n)
+            break;
+    }
+    json_decref(j);
+    return out;
+}
+
+/* Slave names are forgotten: after SCHED_SLAVE_FORGET_MS without a word (a
+ * day when its spool held frames), and the least recently heard of past
+ * SCHED_SLAVES_MAX, so made-up names cannot grow the primary's state. */
+START_TEST(test_slaves_forgotten)
+{
+    sched_t *s = mk(5000);
+    sched_lease_t out[8];
+    char names[256];
+    json_t *j;
+
+    lease(s, "s1", 0, T0, out);
+    ck_assert_int_eq(call(sched_http_lease, s,
+                          "{\"slave\":\"s2\",\"labels\":[],\"max\":0,"
+                          "\"spool\":{\"frames\":3,\"bytes\":300,\"oldest_ms\":1}}",
+                          T0, &j),
+                     200);
+    json_decref(j);
+    lease(s, "s3", 0, T0 + SCHED_SLAVE_FORGET_MS - 1, out);
+    ck_assert_str_eq(slave_names(s, T0 + SCHED_SLAVE_FORGET_MS - 1, names, sizeof names),
+                     "s1,s2,s3");
+    ck_assert_str_eq(slave_names(s, T0 + SCHED_SLAVE_FORGET_MS, names, sizeof names), "s2,s3");
+    ck_assert_str_eq(slave_names(s, T0 + SCHED_SLAVE_BACKLOG_FORGET_MS, names, sizeof names), "");
+    /* a flood of names: at most SCHED_SLAVES_MAX, the oldest go first */
+    const int64_t t1 = T0 + SCHED_SLAVE_BACKLOG_FORGET_MS;
+    for (int i = 0; i < SCHED_SLAVES_MAX + 10; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "x%d", i);
+        lease(s, name, 0, t1 + i, out);
+    }
+    j = status(s, t1 + SCHED_SLAVES_MAX + 10);
+    json_t *sl = json_object_get(j, "slaves");
+    ck_assert_int_eq(json_array_size(sl), SCHED_SLAVES_MAX);
+    for (size_t i = 0; i < json_array_size(sl); i++) {
+        const char *n = json_string_value(json_object_get(json_array_get(sl, i), "name"));
+        ck_assert_msg(atoi(n + 1) >= 10, "slave %s should have been forgotten", n);
+    }
+    json_decref(j);
+    /* a slave's labels are bounded in bytes */
+    char body[2048];
+    int at = snprintf(body, sizeof body, "{\"slave\":\"big\",\"max\":1,\"labels\":[");
+    for (int i = 0; i < 8; i++)
+        at += snprintf(body + at, sizeof body - (size_t)at, "%s\"%0200d\"", i ? "," : "", i);
+    snprintf(body + at, sizeof body - (size_t)at, "]}");
+    bad(sched_http_lease, s, body, "labels");
+}
+END_TEST
+
 START_TEST(test_http_complete_status)
 {
     sched_t *s = mk(60000);
@@ -1501,6 +1565,7 @@ static Suite *sched_suite(void)
     t = tcase_create("http");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, test_http_lease_renew);
+    tcase_add_test(t, test_slaves_forgotten);
     tcase_add_test(t, test_http_complete_status);
     tcase_add_test(t, test_http_server);
     tcase_set_timeout(t, 60);

@@ -742,6 +742,26 @@ static int efbig_child(int fd)
         FAIL("HTTP status %d (error names the journal: %d)", status, names);
     if (t->offset != 100)
         FAIL("offset %" PRIu64 " after the refused HTTP completion", t->offset);
+    /* the size the refused completions saw still shows as lag (not 0) */
+    {
+        sched_completion_t c = read_completion("s1", a->id, "i", 100, 200, 1, NULL, 5000);
+        if (complete(in.s, &c, T0 + 6) != APR_EGENERAL)
+            FAIL("a completion was taken by the failed store");
+        if (t->size != 5000)
+            FAIL("size %" PRId64 " after a refused completion that saw 5000", t->size);
+    }
+    /* and no lease is granted while the store has failed: every read would be read again */
+    snprintf(body, sizeof body, "{\"slave\":\"s2\",\"labels\":[],\"max\":8}");
+    req.path = "/v1/lease";
+    req.body_len = strlen(body);
+    resp.status = 200;
+    buf_init(&resp.body);
+    sched_http_lease(in.s, &req, &resp, T0 + 60000); /* a's lease would have expired */
+    status = resp.status;
+    names = resp.body.len && memmem(resp.body.data, resp.body.len, "journal has failed", 18);
+    buf_free(&resp.body);
+    if (status != 503 || !names)
+        FAIL("lease while the store has failed: HTTP %d (error names it: %d)", status, names);
     inst_drop(&in);
     return 0;
 #undef FAIL
