@@ -34,13 +34,15 @@ static int one_char(const unsigned char *s, size_t n)
 
 static void expect_replaced(const char *in, size_t n, const char *want)
 {
+    const char *got;
     buf_t b;
     buf_init(&b);
     utf8_put_replaced(&b, in, n);
+    got = b.len ? (const char *)b.data : "";
     ck_assert_uint_eq(b.len, strlen(want));
-    ck_assert_msg(memcmp(b.data, want, b.len) == 0, "replaced '%.*s', want '%s'", (int)b.len,
-                  (const char *)b.data, want);
-    ck_assert_uint_eq(utf8_valid_prefix((const char *)b.data, b.len), b.len);
+    ck_assert_msg(memcmp(got, want, b.len) == 0, "replaced '%.*s', want '%s'", (int)b.len, got,
+                  want);
+    ck_assert_uint_eq(utf8_valid_prefix(got, b.len), b.len);
     buf_free(&b);
 }
 
