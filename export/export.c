@@ -1,7 +1,8 @@
 /* export.c - collecting, ordering and limiting a report's rows, and writing report files.
  *
  * The writers for each format (export_csv.c, export_json.c) get the rows
- * already decoded and ordered as export_rows_t; this file owns the order. */
+ * already decoded and ordered as export_rows_t; this file owns the order, and
+ * export_text, the one place where text becomes well-formed UTF-8. */
 #include "export.h"
 #include "export_int.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "value.h"
 
 /* NULL first, then numbers (numerically), then strings (bytewise). */
@@ -99,6 +101,39 @@ void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool
 const char *export_column_name(const rules_entry_t *en, int col)
 {
     return col < en->nkeys ? en->key_names[col] : en->values[col - en->nkeys].name;
+}
+
+void export_text_init(export_text_t *tx)
+{
+    buf_init(&tx->cell);
+    buf_init(&tx->fix);
+}
+
+void export_text_free(export_text_t *tx)
+{
+    buf_free(&tx->cell);
+    buf_free(&tx->fix);
+}
+
+const char *export_text(export_text_t *tx, const char *s, size_t len, size_t *olen)
+{
+    if (!len || utf8_valid_prefix(s, len) == len) {
+        *olen = len;
+        return len ? s : "";
+    }
+    buf_reset(&tx->fix);
+    utf8_put_replaced(&tx->fix, s, len);
+    *olen = tx->fix.len;
+    return (const char *)tx->fix.data;
+}
+
+const char *export_key_text(export_text_t *tx, const val_t *v, size_t *olen)
+{
+    if (v->kind == VAL_STR)
+        return export_text(tx, v->s, v->len, olen);
+    buf_reset(&tx->cell);
+    val_render(&tx->cell, v);
+    return export_text(tx, (const char *)tx->cell.data, tx->cell.len, olen);
 }
 
 const char *export_ext(const rules_report_t *r)

@@ -7,6 +7,9 @@
  * quoted when they hold a comma, quote, CR or LF); JSON is one object
  * {"job", "report", "entry", "scope", "columns", "rows": [{column: value}]}
  * with numbers as numbers, missing values as null and times as ISO strings.
+ * Both are well-formed UTF-8 whatever the log's bytes: each ill-formed part of
+ * a key becomes U+FFFD (export_text in export_int.h; docs/RULES.md, "Text in
+ * reports"), and JSON escapes every control character.
  * Thread-safe for distinct tables (reads the table only). */
 #ifndef ABBEY_EXPORT_H
 #define ABBEY_EXPORT_H

@@ -1,4 +1,9 @@
-/* export_csv.c - reports as RFC 4180 CSV: CRLF rows, a header row, quoting where needed. */
+/* export_csv.c - reports as RFC 4180 CSV: CRLF rows, a header row, quoting where needed.
+ *
+ * Text comes through export_text (well-formed UTF-8). Other control characters
+ * are kept as they are (CSV has no escape for them), and a field is never
+ * altered against spreadsheet formulas (=, +, -, @): a report is data
+ * (docs/RULES.md, Reports). */
 #include "export_int.h"
 
 #include <string.h>
@@ -24,14 +29,17 @@ void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out)
 {
     const rules_entry_t *en = r->entry;
     int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
-    buf_t cell;
+    export_text_t tx;
+    const char *s;
+    size_t len;
 
-    buf_init(&cell);
+    export_text_init(&tx);
     for (int c = 0; c < ncols; c++) {
         const char *name = export_column_name(en, r->ncols ? r->cols[c] : c);
         if (c)
             buf_put_u8(out, ',');
-        csv_field(out, name, strlen(name));
+        s = export_text(&tx, name, strlen(name), &len);
+        csv_field(out, s, len);
     }
     buf_put(out, "\r\n", 2);
     for (size_t i = 0; i < rows->n; i++) {
@@ -40,15 +48,15 @@ void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out)
             int col = r->ncols ? r->cols[c] : c;
             if (c)
                 buf_put_u8(out, ',');
-            buf_reset(&cell);
-            if (col < en->nkeys)
-                val_render(&cell, &row->keys[col]);
-            else
-                buf_put(&cell, row->res[col - en->nkeys].text,
-                        strlen(row->res[col - en->nkeys].text));
-            csv_field(out, cell.len ? (const char *)cell.data : "", cell.len);
+            if (col < en->nkeys) {
+                s = export_key_text(&tx, &row->keys[col], &len);
+            } else {
+                s = row->res[col - en->nkeys].text; /* a number (ASCII) or "" */
+                len = strlen(s);
+            }
+            csv_field(out, s, len);
         }
         buf_put(out, "\r\n", 2);
     }
-    buf_free(&cell);
+    export_text_free(&tx);
 }

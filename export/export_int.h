@@ -1,4 +1,5 @@
-/* export_int.h - what export.c hands the format writers: decoded, ordered rows. */
+/* export_int.h - what export.c hands the format writers: decoded, ordered rows, and the
+ * one conversion of text to what a report shows (well-formed UTF-8). */
 #ifndef ABBEY_EXPORT_INT_H
 #define ABBEY_EXPORT_INT_H
 
@@ -17,6 +18,28 @@ typedef struct export_rows_t {
 void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool, export_rows_t *out);
 int export_val_cmp(const val_t *a, const val_t *b);
 const char *export_column_name(const rules_entry_t *en, int col);
+
+/* Scratch space of a writer for export_text and export_key_text (heap, reused
+ * across fields: nothing is allocated for a key that is valid already). */
+typedef struct export_text_t {
+    buf_t cell; /* a key value rendered as text */
+    buf_t fix;  /* text with ill-formed UTF-8 replaced */
+} export_text_t;
+
+void export_text_init(export_text_t *tx);
+void export_text_free(export_text_t *tx);
+
+/* Text s[0..len) as every report shows it: well-formed UTF-8, each maximal
+ * ill-formed part replaced by U+FFFD (utf8_put_replaced; docs/RULES.md,
+ * Reports). Returns s itself when it is valid, else the replaced copy in
+ * tx->fix (valid until the next call); *olen receives its length. Every
+ * writer passes every name and key text through here; escaping or quoting
+ * for the format comes after. */
+const char *export_text(export_text_t *tx, const char *s, size_t len, size_t *olen);
+
+/* A key value as text (val_render: numbers, ISO times, true/false, NULL as
+ * ""), through export_text. Same lifetime as export_text's result. */
+const char *export_key_text(export_text_t *tx, const val_t *v, size_t *olen);
 
 void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out);
 void export_json(const rules_job_t *job, const rules_report_t *r, const export_rows_t *rows,

@@ -3,8 +3,9 @@
 
 #include <string.h>
 
-/* A JSON string literal: quotes, backslashes and control bytes escaped; other
- * bytes copied (log text is not always UTF-8; invalid bytes pass through as is). */
+/* A JSON string literal of text s[0..len) that came through export_text (so
+ * well-formed UTF-8): quotes and backslashes escaped, control characters (NUL
+ * included) as \u00XX; other characters copied. */
 static void json_str(buf_t *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -24,13 +25,18 @@ static void json_str(buf_t *out, const char *s, size_t len)
     buf_put_u8(out, '"');
 }
 
-static void json_cstr(buf_t *out, const char *s)
+/* A name from the rules (job, report, entry, column) as a JSON string. */
+static void json_cstr(buf_t *out, export_text_t *tx, const char *s)
 {
-    json_str(out, s, strlen(s));
+    size_t len;
+    s = export_text(tx, s, strlen(s), &len);
+    json_str(out, s, len);
 }
 
-static void json_key(buf_t *out, const val_t *v, buf_t *cell)
+static void json_key(buf_t *out, const val_t *v, export_text_t *tx)
 {
+    const char *s;
+    size_t len;
     switch (v->kind) {
     case VAL_NULL:
         buf_put(out, "null", 4);
@@ -38,17 +44,15 @@ static void json_key(buf_t *out, const val_t *v, buf_t *cell)
     case VAL_INT:
     case VAL_FLOAT:
     case VAL_BOOL:
-        buf_reset(cell);
-        val_render(cell, v);
-        if (cell->len)
-            buf_put(out, cell->data, cell->len);
+        s = export_key_text(tx, v, &len);
+        if (len)
+            buf_put(out, s, len);
         else
             buf_put(out, "null", 4); /* a non-finite float */
         break;
     default:
-        buf_reset(cell);
-        val_render(cell, v);
-        json_str(out, cell->len ? (const char *)cell->data : "", cell->len);
+        s = export_key_text(tx, v, &len);
+        json_str(out, s, len);
     }
 }
 
@@ -57,21 +61,21 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
 {
     const rules_entry_t *en = r->entry;
     int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
-    buf_t cell;
+    export_text_t tx;
 
-    buf_init(&cell);
+    export_text_init(&tx);
     buf_put(out, "{\"job\":", 7);
-    json_cstr(out, job->name);
+    json_cstr(out, &tx, job->name);
     buf_put(out, ",\"report\":", 10);
-    json_cstr(out, r->name);
+    json_cstr(out, &tx, r->name);
     buf_put(out, ",\"entry\":", 9);
-    json_cstr(out, en->name);
+    json_cstr(out, &tx, en->name);
     buf_printf(out, ",\"scope\":\"%s\",\"columns\":[",
                r->scope == RULES_SCOPE_ROUND ? "round" : "period");
     for (int c = 0; c < ncols; c++) {
         if (c)
             buf_put_u8(out, ',');
-        json_cstr(out, export_column_name(en, r->ncols ? r->cols[c] : c));
+        json_cstr(out, &tx, export_column_name(en, r->ncols ? r->cols[c] : c));
     }
     buf_put(out, "],\"rows\":[", 10);
     for (size_t i = 0; i < rows->n; i++) {
@@ -81,10 +85,10 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
             int col = r->ncols ? r->cols[c] : c;
             if (c)
                 buf_put_u8(out, ',');
-            json_cstr(out, export_column_name(en, col));
+            json_cstr(out, &tx, export_column_name(en, col));
             buf_put_u8(out, ':');
             if (col < en->nkeys) {
-                json_key(out, &row->keys[col], &cell);
+                json_key(out, &row->keys[col], &tx);
             } else {
                 const agg_result_t *res = &row->res[col - en->nkeys];
                 if (res->flags & AGG_RES_NULL || !res->text[0])
@@ -96,5 +100,5 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
         buf_put_u8(out, '}');
     }
     buf_put(out, "]}\n", 3);
-    buf_free(&cell);
+    export_text_free(&tx);
 }

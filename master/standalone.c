@@ -18,6 +18,7 @@
 #include "master.h"
 #include "source.h"
 #include "task.h"
+#include "utf8.h"
 
 #define PART_MIN (8u << 20) /* never cut parts smaller than this */
 
@@ -173,10 +174,12 @@ static void print_bad(const run_t *run, int j, FILE *out)
         if (p->start)
             fprintf(out, " (the part from byte %llu)", (unsigned long long)p->start);
         fputc('\n', out);
-        for (int s = 0; s < p->samples.n; s++)
-            fprintf(out, "    at byte %llu (%s): %.100s\n",
-                    (unsigned long long)p->samples.s[s].offset, p->samples.s[s].why,
-                    p->samples.s[s].text);
+        for (int s = 0; s < p->samples.n; s++) {
+            const engine_sample_t *x = &p->samples.s[s];
+            char shown[4 * 100 + 1]; /* the first 100 bytes, escaped (utf8_escape) */
+            fprintf(out, "    at byte %llu (%s): %s\n", (unsigned long long)x->offset, x->why,
+                    utf8_escape(shown, sizeof shown, x->text, x->len < 100 ? x->len : 100));
+        }
     }
 }
 

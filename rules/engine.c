@@ -100,6 +100,7 @@ static void keep_sample(engine_samples_t *s, uint64_t offset, const char *why, c
         len = sizeof x->text - 1;
     memcpy(x->text, line, len);
     x->text[len] = '\0';
+    x->len = len;
 }
 
 /* Phase one for one entry. Returns 0, or -1 when the line is bad. */
