@@ -45,7 +45,7 @@ typedef struct waiting_t {
     int fd;
     wait_state_t state;
     struct sockaddr_in peer;
-    int64_t since_ms;       /* accepted */
+    uint64_t seq;           /* the order of acceptance: the oldest has the lowest */
     int64_t until_ms;       /* W_HEAD: the head's deadline; W_LINGER: when to close */
     int64_t quiet_until_ms; /* W_HEAD: not peeked before this */
     size_t seen;            /* W_HEAD: bytes seen at the last peek */
@@ -63,6 +63,7 @@ struct httpd_gate_t {
     int *pidx;                     /* pfd[i] -> slot (-1: wake, -2: listen) */
     char *buf;                     /* HTTPD_HEAD_MAX + 1 bytes: a peek */
     int64_t accept_quiet_until_ms; /* out of descriptors: no accept before this */
+    uint64_t accepted;             /* connections accepted so far */
     pthread_t thread;
 };
 
@@ -251,7 +252,7 @@ static int slot_victim(const httpd_gate_t *g, const struct sockaddr_in *peer)
         if (w->state == W_FREE || (peer && w->peer.sin_addr.s_addr != peer->sin_addr.s_addr))
             continue;
         if (!b || (w->state == W_LINGER && b->state != W_LINGER) ||
-            (w->state == b->state && w->since_ms < b->since_ms))
+            (w->state == b->state && w->seq < b->seq))
             best = (int)i;
     }
     return best;
@@ -343,7 +344,7 @@ static void accept_some(httpd_gate_t *g, int64_t now)
         w->fd = fd;
         w->state = W_HEAD;
         w->peer = peer;
-        w->since_ms = now;
+        w->seq = ++g->accepted;
         w->until_ms = now + g->lim.head_timeout_ms;
         slot_examine(g, w, now); /* the head often came with the connection */
     }
