@@ -584,6 +584,22 @@ static int listen_socket(const char *host, int port, int *bound_port, abbey_err_
     return fd;
 }
 
+/* Every route's body limit within max_body_total: 0, or -1 with err. */
+static int routes_check(const httpd_t *s, abbey_err_t *err)
+{
+    for (int i = 0; i < s->routes->nelts; i++) {
+        const route_t *r = &APR_ARRAY_IDX(s->routes, i, route_t);
+        if (r->max_body > s->lim.max_body_total) {
+            abbey_err_set(err,
+                          "%s %s takes bodies of up to %zu bytes, more than --max-body-total "
+                          "(%zu bytes): such a body could never be taken",
+                          r->method, r->path, r->max_body, s->lim.max_body_total);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 apr_status_t httpd_start(httpd_t *s, const char *host, int port, int threads, abbey_err_t *err)
 {
     /* poll(2), not epoll: libmicrohttpd 0.9.75's epoll mode keeps a connection
@@ -596,6 +612,8 @@ apr_status_t httpd_start(httpd_t *s, const char *host, int port, int threads, ab
         abbey_err_set(err, "%s:%d: the server is already started", host, port);
         return APR_EINVAL;
     }
+    if (routes_check(s, err) != 0)
+        return APR_EINVAL;
     fd = listen_socket(host, port, &bound, err);
     if (fd < 0)
         return APR_EGENERAL;

@@ -92,8 +92,9 @@ void httpd_route(httpd_t *s, const char *method, const char *path, size_t max_bo
 int httpd_route_set_max_body(httpd_t *s, const char *method, const char *path, size_t max_body);
 
 /* Listen on host:port (port 0: an ephemeral port; see httpd_port) with
- * threads worker threads, plus the gate's thread. Returns APR_SUCCESS or an
- * error naming the address. */
+ * threads worker threads, plus the gate's thread. Returns APR_SUCCESS, or an
+ * error naming the address, or (APR_EINVAL) the route whose body limit is
+ * above max_body_total. */
 apr_status_t httpd_start(httpd_t *s, const char *host, int port, int threads, abbey_err_t *err);
 
 int httpd_port(const httpd_t *s);

@@ -57,7 +57,7 @@
 
 #define MERGER_KEEP_ROUNDS 64       /* round partials kept per job */
 #define MERGER_KEEP_PERIODS 3       /* period totals kept per job (current + 2 before) */
-#define MERGER_MAX_BODY (64u << 20) /* POST /v1/partials body limit */
+#define MERGER_MAX_BODY (64u << 20) /* POST /v1/partials body limit (--max-body changes it) */
 #define MERGER_MAX_CONFLICT 64
 
 typedef struct merger_t merger_t;
