@@ -21,8 +21,9 @@ static void mode_warn(const char *path, apr_file_t *f)
     if (apr_os_file_get(&fd, f) != APR_SUCCESS || fstat(fd, &st) != 0 ||
         !(st.st_mode & (S_IRGRP | S_IROTH)))
         return;
-    who = !(st.st_mode & S_IROTH) ? "its group" : !(st.st_mode & S_IRGRP) ? "others"
-                                                                           : "its group and others";
+    who = !(st.st_mode & S_IROTH)   ? "its group"
+          : !(st.st_mode & S_IRGRP) ? "others"
+                                    : "its group and others";
     log_msg("warning: the token file %s can be read by %s (mode %04o): chmod 600 %s", path, who,
             (unsigned)(st.st_mode & 07777), path);
 }
@@ -56,8 +57,9 @@ static int token_find(const char *path, const char *buf, size_t n, size_t *a, si
     for (size_t i = *a; i < *e; i++) {
         unsigned char c = (unsigned char)buf[i];
         if (c < 0x20 || c == 0x7f) {
-            abbey_err_set(err, "%s: byte %zu is %s (0x%02x): the token must be printable "
-                               "characters",
+            abbey_err_set(err,
+                          "%s: byte %zu is %s (0x%02x): the token must be printable "
+                          "characters",
                           path, i, c ? "a control byte" : "a NUL byte", c);
             return -1;
         }
