@@ -42,7 +42,8 @@
 
 #define HTTPD_TIMEOUT_S 30 /* MHD's idle timeout, for connections past the gate */
 #define HTTPD_BACKLOG 128
-#define HTTPD_POOL_SIZE (64u << 10) /* MHD's memory per connection: a head of HTTPD_HEAD_MAX fits  \
+#define HTTPD_POOL_SIZE                                                                            \
+    (64u << 10)                     /* MHD's memory per connection: a head of HTTPD_HEAD_MAX fits  \
                                      */
 #define HTTPD_LINGER_MAX (1u << 20) /* body bytes dropped after an answer in its middle */
 #define HTTPD_BODY_STEP (64u << 10) /* a chunked body's buffer grows by at least this */
