@@ -472,7 +472,12 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     c.merger = merger_create(c.cfg, opts->name, opts->export_dir, pool);
     merger_set_period_interval(c.merger, opts->export_every_ms);
     c.httpd = httpd_create(c.token, pool);
+    if (httpd_set_limits(c.httpd, &opts->http, &err) != 0) {
+        log_msg("%s", err.msg);
+        return 2;
+    }
     merger_register(c.merger, c.httpd);
+    httpd_route_set_max_body(c.httpd, "POST", "/v1/partials", (size_t)opts->max_body);
     httpd_route(c.httpd, "GET", "/v1/status", 0, h_status, &c);
     httpd_route(c.httpd, "GET", "/metrics", 0, h_metrics, &c);
     if (c.primary) {

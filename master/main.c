@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "master.h"
+#include "merger.h"
 #include "value.h"
 
 static const char *role = "master";
@@ -47,7 +48,8 @@ static void usage(FILE *out)
           "  -d, --data-dir DIR     journals and checkpoints (default ./abbey-data; one\n"
           "                         master per directory): restarted on it, a master\n"
           "                         recovers its state\n"
-          "  -t, --token-file F     file holding the cluster's bearer token\n"
+          "  -t, --token-file F     file holding the cluster's bearer token (its first line,\n"
+          "                         printable; a warning when its group or others can read it)\n"
           "      --http-threads N   HTTP worker threads (default 4)\n"
           "      --lease-bytes N    most bytes one read lease covers, with an optional\n"
           "                         k/M/G suffix (primary; default 256M): bigger leases\n"
@@ -66,6 +68,19 @@ static void usage(FILE *out)
           "      --repair-after D   ask for ranges a closed round lists but this master never\n"
           "                         got, D after the round's deadline (default 60s; 0s: never)\n"
           "\n"
+          "HTTP limits (cluster; docs/CLUSTER.md \"Limits\"):\n"
+          "      --max-body SIZE    largest POST /v1/partials body, k/M/G suffix (default 64M;\n"
+          "                         413 over it); JSON calls take up to 1M\n"
+          "      --max-body-total SIZE  request bodies held at once over all connections\n"
+          "                         (default 256M; 503 with Retry-After over it)\n"
+          "      --max-conns N      connections that sent a request (default 512)\n"
+          "      --max-unauth-conns N  connections still sending their first request head,\n"
+          "                         held apart from those (default 128): a new one over it\n"
+          "                         closes the oldest\n"
+          "      --max-unauth-per-ip N  of those, from one address (default 32)\n"
+          "      --header-timeout D a request head must be complete D after the connection\n"
+          "                         (default 10s; 408 otherwise)\n"
+          "\n"
           "Signals (cluster): SIGTERM/SIGINT stop cleanly; SIGHUP makes the primary reload\n"
           "its rules file (an invalid file is refused, the old one kept).\n"
           "  -h, --help             this help\n"
@@ -77,7 +92,8 @@ static void usage(FILE *out)
 }
 
 enum { OPT_CHECK = 256, OPT_STANDALONE, OPT_ONCE, OPT_HTTP_THREADS, OPT_LEASE_BYTES,
-       OPT_EXPORT_EVERY, OPT_FSYNC, OPT_CHECKPOINT_EVERY, OPT_REPAIR_AFTER };
+       OPT_EXPORT_EVERY, OPT_FSYNC, OPT_CHECKPOINT_EVERY, OPT_REPAIR_AFTER, OPT_MAX_BODY,
+       OPT_MAX_BODY_TOTAL, OPT_MAX_CONNS, OPT_MAX_UNAUTH, OPT_MAX_UNAUTH_IP, OPT_HEADER_TIMEOUT };
 
 #define LEASE_BYTES_DEFAULT (256u << 20)
 
@@ -100,6 +116,12 @@ static const apr_getopt_option_t options[] = {
     {"fsync", OPT_FSYNC, 1, "journal fsync mode"},
     {"checkpoint-every", OPT_CHECKPOINT_EVERY, 1, "checkpoint interval"},
     {"repair-after", OPT_REPAIR_AFTER, 1, "gap repair delay"},
+    {"max-body", OPT_MAX_BODY, 1, "partials body limit"},
+    {"max-body-total", OPT_MAX_BODY_TOTAL, 1, "bodies held at once"},
+    {"max-conns", OPT_MAX_CONNS, 1, "connections"},
+    {"max-unauth-conns", OPT_MAX_UNAUTH, 1, "connections before their head"},
+    {"max-unauth-per-ip", OPT_MAX_UNAUTH_IP, 1, "of those, per address"},
+    {"header-timeout", OPT_HEADER_TIMEOUT, 1, "request head deadline"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
@@ -126,7 +148,8 @@ int master_parse_listen(const char *listen, char *host, size_t hostlen, int *por
     return 0;
 }
 
-/* A positive count for --workers / --http-threads; -1 (with a message) otherwise. */
+/* A positive count for --workers, --http-threads and the connection limits;
+ * -1 (with a message) otherwise. */
 static int count_arg(const char *flag, const char *arg, int max)
 {
     char *end;
@@ -136,6 +159,24 @@ static int count_arg(const char *flag, const char *arg, int max)
         return -1;
     }
     return (int)n;
+}
+
+/* A size with an optional k/M/G suffix, from 1 to max bytes, for flag into
+ * *out; -1 (with a message) otherwise. */
+static int size_arg(const char *flag, const char *arg, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long n = strtoull(arg, &end, 10);
+    int shift = *end == 'k' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+    if (shift)
+        end++;
+    if (end == arg || *end || n == 0 || n > max >> shift) {
+        fprintf(stderr, "abbey-master: %s: '%s' is not a size from 1 to %llu bytes such as 64M\n",
+                flag, arg, (unsigned long long)max);
+        return -1;
+    }
+    *out = (uint64_t)n << shift;
+    return 0;
 }
 
 /* A duration for flag (positive when positive is set) into *ms; -1 (with a message) otherwise. */
@@ -155,7 +196,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     apr_getopt_t *g;
     apr_status_t rv;
     const char *arg;
-    int c;
+    int c, n;
 
     opts->export_dir = "abbey-out";
     opts->listen = "127.0.0.1:7101";
@@ -166,6 +207,8 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     opts->fsync = JOURNAL_FSYNC_BATCH;
     opts->checkpoint_every_ms = 60000;
     opts->repair_after_ms = 60000;
+    httpd_limits_default(&opts->http);
+    opts->max_body = MERGER_MAX_BODY;
     opts->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (opts->workers < 1)
         opts->workers = 1;
@@ -190,20 +233,40 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
             if ((opts->workers = count_arg("--workers", arg, 1024)) < 0)
                 return 2;
             break;
-        case OPT_LEASE_BYTES: {
-            char *end;
-            unsigned long long n = strtoull(arg, &end, 10);
-            int shift = *end == 'k' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
-            if (shift)
-                end++;
-            if (end == arg || *end || n == 0 || n > (1ull << 40) >> shift) {
-                fprintf(stderr, "abbey-master: --lease-bytes: '%s' is not a size such as 64M\n",
-                        arg);
+        case OPT_LEASE_BYTES:
+            if (size_arg("--lease-bytes", arg, 1ull << 40, &opts->lease_bytes) != 0)
                 return 2;
-            }
-            opts->lease_bytes = (uint64_t)n << shift;
+            break;
+        case OPT_MAX_BODY:
+            if (size_arg("--max-body", arg, 1ull << 30, &opts->max_body) != 0)
+                return 2;
+            break;
+        case OPT_MAX_BODY_TOTAL: {
+            uint64_t n;
+            if (size_arg("--max-body-total", arg, 1ull << 40, &n) != 0)
+                return 2;
+            opts->http.max_body_total = (size_t)n;
             break;
         }
+        case OPT_MAX_CONNS:
+            if ((n = count_arg("--max-conns", arg, 65536)) < 0)
+                return 2;
+            opts->http.max_conns = (unsigned)n;
+            break;
+        case OPT_MAX_UNAUTH:
+            if ((n = count_arg("--max-unauth-conns", arg, 65536)) < 0)
+                return 2;
+            opts->http.max_unauth = (unsigned)n;
+            break;
+        case OPT_MAX_UNAUTH_IP:
+            if ((n = count_arg("--max-unauth-per-ip", arg, 65536)) < 0)
+                return 2;
+            opts->http.max_unauth_per_ip = (unsigned)n;
+            break;
+        case OPT_HEADER_TIMEOUT:
+            if (duration_arg("--header-timeout", arg, 1, &opts->http.head_timeout_ms) != 0)
+                return 2;
+            break;
         case OPT_EXPORT_EVERY:
             if (duration_arg("--export-every", arg, 0, &opts->export_every_ms) != 0)
                 return 2;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "httpd.h"
 #include "journal.h"
 #include "rules.h"
 
@@ -29,6 +30,9 @@ typedef struct master_opts_t {
     journal_fsync_t fsync;   /* --fsync always|batch|never */
     int64_t checkpoint_every_ms; /* --checkpoint-every D */
     int64_t repair_after_ms; /* --repair-after D (0: no gap repair) */
+    httpd_limits_t http;     /* --max-conns, --max-unauth-conns, --max-unauth-per-ip,
+                                --header-timeout, --max-body-total (httpd.h) */
+    uint64_t max_body;       /* --max-body SIZE: the largest POST /v1/partials body */
 } master_opts_t;
 
 /* Primary (opts->config) or secondary (opts->primary): serve, schedule, merge,

@@ -57,7 +57,7 @@
 
 #define MERGER_KEEP_ROUNDS 64       /* round partials kept per job */
 #define MERGER_KEEP_PERIODS 3       /* period totals kept per job (current + 2 before) */
-#define MERGER_MAX_BODY (64u << 20) /* POST /v1/partials body limit */
+#define MERGER_MAX_BODY (64u << 20) /* POST /v1/partials body limit (--max-body changes it) */
 #define MERGER_MAX_CONFLICT 64
 #define MERGER_AHEAD_MS 60000 /* a frame's round may start this far past the current round */
 #define MERGER_AHEAD_ROUNDS 2 /* ... and at least this many rounds past it */

@@ -1,6 +1,7 @@
 /* check_http.c - tests of the HTTP transport: master/httpd.c (routing, auth,
- * body limits, keep-alive, concurrency, robustness), common/http_client.c
- * (requests, errors, ranges) and common/token.c. Loopback only, ephemeral
+ * body limits, keep-alive, concurrency, robustness) and common/http_client.c
+ * (requests, errors, ranges); hostile clients are in check_http_limits.c, the
+ * token in check_token.c. Loopback only, ephemeral
  * ports; each test starts and stops its own server. Raw curl and raw sockets
  * serve as independent clients; a bare libmicrohttpd daemon serves ranges. */
 #include <apr_general.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "check_run.h"
+#include "fixture_http.h"
 #include "http_client.h"
 #include "httpd.h"
 #include "token.h"
@@ -162,99 +164,11 @@ static const char *url(const char *path)
     return apr_pstrcat(pool, base, path, NULL);
 }
 
-/* --- an independent client: plain curl with any headers ------------------ */
-
-typedef struct raw_resp_t {
-    long status;
-    buf_t body;
-    buf_t headers; /* every header line, concatenated */
-    char ctype[128];
-} raw_resp_t;
-
-typedef struct upload_t {
-    const uint8_t *p;
-    size_t left;
-} upload_t;
-
-static size_t raw_write(char *p, size_t size, size_t n, void *data)
-{
-    buf_put(data, p, size * n);
-    return size * n;
-}
-
-static size_t raw_read(char *p, size_t size, size_t n, void *data)
-{
-    upload_t *u = data;
-    size_t k = size * n < u->left ? size * n : u->left;
-    k = k > 7 ? 7 : k; /* several small chunks */
-    memcpy(p, u->p, k);
-    u->p += k;
-    u->left -= k;
-    return k;
-}
-
-/* method path with extra header lines (NULL-terminated); body sent chunked
- * when chunked. Asserts that an HTTP answer came. */
+/* raw_call_url on the test server's path. */
 static void raw_call(const char *method, const char *path, const char *const *hdrs,
                      const void *body, size_t len, int chunked, raw_resp_t *out)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    upload_t up = {body, len};
-    char *ct = NULL;
-    CURLcode rc;
-
-    buf_init(&out->body);
-    buf_init(&out->headers);
-    for (; hdrs && *hdrs; hdrs++)
-        h = curl_slist_append(h, *hdrs);
-    h = curl_slist_append(h, "Expect:");
-    if (chunked)
-        h = curl_slist_append(h, "Transfer-Encoding: chunked");
-    curl_easy_setopt(c, CURLOPT_URL, url(path));
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, raw_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, raw_write);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &out->headers);
-    if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        if (chunked) {
-            curl_easy_setopt(c, CURLOPT_READFUNCTION, raw_read);
-            curl_easy_setopt(c, CURLOPT_READDATA, &up);
-        } else {
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-        }
-    }
-    rc = curl_easy_perform(c);
-    ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-    snprintf(out->ctype, sizeof out->ctype, "%s", ct ? ct : "");
-    buf_put_u8(&out->headers, 0);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-}
-
-static void raw_free(raw_resp_t *r)
-{
-    buf_free(&r->body);
-    buf_free(&r->headers);
-}
-
-static int body_is(const buf_t *b, const char *s)
-{
-    return b->len == strlen(s) && memcmp(b->data, s, b->len) == 0;
-}
-
-/* The "error" member of a JSON error body, or NULL (caller frees the json). */
-static const char *json_error(const buf_t *b, json_t **root)
-{
-    *root = json_loadb((const char *)b->data, b->len, 0, NULL);
-    return *root ? json_string_value(json_object_get(*root, "error")) : NULL;
+    raw_call_url(method, url(path), hdrs, body, len, chunked, out);
 }
 
 /* One call through a client with a token; asserts an answer came; its status. */
@@ -438,72 +352,6 @@ START_TEST(test_auth)
 }
 END_TEST
 
-START_TEST(test_token_header)
-{
-    static const char *const bad[] = {
-        "",           "Bearer abcd", "Bearer ab", "Bearer abd", "Bearer  abc", "Bearer abc ",
-        "bearer abc", "Bearerabc",   "abc",       "Bearer ",    "Bearer xbc"};
-    ck_assert_int_eq(token_check_header("Bearer abc", "abc"), 1);
-    ck_assert_int_eq(token_check_header(NULL, "abc"), 0);
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        ck_assert_msg(token_check_header(bad[i], "abc") == 0, "'%s'", bad[i]);
-}
-END_TEST
-
-static const char *write_tmp(const char *name, const char *content)
-{
-    const char *path = apr_psprintf(pool, "/tmp/check_http_%d_%s", (int)getpid(), name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(content, f);
-    fclose(f);
-    return path;
-}
-
-START_TEST(test_token_file)
-{
-    abbey_err_t err = {{0}};
-    const char *tok = NULL, *path;
-    char longtok[TOKEN_MAX + 3];
-
-    path = write_tmp("ok", "  \tsecret-42 \r\nsecond line\n");
-    ck_assert_int_eq(token_read_file(path, pool, &tok, &err), APR_SUCCESS);
-    ck_assert_str_eq(tok, "secret-42");
-    unlink(path);
-
-    path = write_tmp("nonl", "abc");
-    ck_assert_int_eq(token_read_file(path, pool, &tok, &err), APR_SUCCESS);
-    ck_assert_str_eq(tok, "abc");
-    unlink(path);
-
-    static const char *const empty[] = {"", "   \n", "\n\nabc\n"};
-    for (size_t i = 0; i < sizeof empty / sizeof *empty; i++) {
-        path = write_tmp("empty", empty[i]);
-        err.msg[0] = '\0';
-        ck_assert_int_eq(token_read_file(path, pool, &tok, &err), APR_EINVAL);
-        ck_assert_msg(strstr(err.msg, path) != NULL, "%s", err.msg);
-        unlink(path);
-    }
-
-    memset(longtok, 'k', sizeof longtok - 1);
-    longtok[sizeof longtok - 1] = '\0';
-    path = write_tmp("long", longtok);
-    ck_assert_int_eq(token_read_file(path, pool, &tok, &err), APR_EINVAL);
-    ck_assert_ptr_nonnull(strstr(err.msg, path));
-    unlink(path);
-    longtok[TOKEN_MAX] = '\0'; /* exactly TOKEN_MAX characters: fine */
-    path = write_tmp("max", longtok);
-    ck_assert_int_eq(token_read_file(path, pool, &tok, &err), APR_SUCCESS);
-    ck_assert_uint_eq(strlen(tok), TOKEN_MAX);
-    unlink(path);
-
-    path = "/tmp/check_http_no_such_dir/token";
-    err.msg[0] = '\0';
-    ck_assert_int_ne(token_read_file(path, pool, &tok, &err), APR_SUCCESS);
-    ck_assert_ptr_nonnull(strstr(err.msg, path));
-}
-END_TEST
-
 /* --- limits --------------------------------------------------------------- */
 
 START_TEST(test_limits)
@@ -546,37 +394,6 @@ START_TEST(test_limits)
 }
 END_TEST
 
-/* --- raw sockets ---------------------------------------------------------- */
-
-/* A connection to the server whose reads wait at most wait_s seconds. */
-static int raw_connect(int port, int wait_s)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {.tv_sec = wait_s};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return fd;
-}
-
-static void raw_send(int fd, const void *p, size_t n)
-{
-    ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
-}
-
-/* Read until the server closes (or the wait passes) into reply (NUL-terminated). */
-static size_t raw_read_all(int fd, char *reply, size_t cap)
-{
-    size_t got = 0;
-    ssize_t n;
-    while (got + 1 < cap && (n = recv(fd, reply + got, cap - 1 - got, 0)) > 0)
-        got += (size_t)n;
-    reply[got] = '\0';
-    return got;
-}
-
 /* Headers declaring a huge body get their answer before any body is sent. */
 START_TEST(test_early_answers)
 {
@@ -600,8 +417,7 @@ START_TEST(test_early_answers)
         raw_send(fd, cases[i].req, strlen(cases[i].req));
         raw_read_all(fd, reply, sizeof reply);
         close(fd);
-        ck_assert_msg(strncmp(reply, cases[i].status, strlen(cases[i].status)) == 0,
-                      "case %zu: %.40s", i, reply);
+        ck_assert_msg(reply_is_json_error(reply, cases[i].status), "case %zu: %.300s", i, reply);
     }
     ck_assert_int_eq(seen_now().calls, 0);
 }
@@ -633,7 +449,7 @@ START_TEST(test_robustness)
     raw_send(fd, garbage2, sizeof garbage2 - 1);
     raw_read_all(fd, reply, sizeof reply);
     close(fd);
-    ck_assert_msg(strncmp(reply, "HTTP/1.1 400", 12) == 0, "%.40s", reply);
+    ck_assert_msg(reply_is_json_error(reply, "HTTP/1.1 400"), "%.300s", reply);
 
     fd = raw_connect(port, 20);
     raw_send(fd, bad_length, sizeof bad_length - 1);
@@ -899,8 +715,6 @@ static Suite *http_suite(void)
     tcase_add_test(tc, test_start_errors);
     tc = tcase(s, "auth");
     tcase_add_test(tc, test_auth);
-    tcase_add_test(tc, test_token_header);
-    tcase_add_test(tc, test_token_file);
     tc = tcase(s, "limits");
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_early_answers);

@@ -26,6 +26,7 @@ done
 
 T=$(mktemp -d /tmp/abbey-cluster-XXXXXX)
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/token"
+chmod 600 "$T/token" # as docs/CLUSTER.md asks: only its owner may read it
 TOKEN=$(cat "$T/token")
 
 cleanup() {
