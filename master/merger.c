@@ -84,6 +84,7 @@ merger_t *merger_create(const rules_config_t *cfg, const char *self, const char 
     for (int i = 0; i < cfg->njobs; i++)
         merger_job_init(m, &m->jobs[i], &cfg->jobs[i]);
     m->queue_tail = &m->queue;
+    apr_pool_cleanup_register(sub, m, merger_queue_free, apr_pool_cleanup_null);
     return m;
 }
 

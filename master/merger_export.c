@@ -42,6 +42,22 @@ const rules_report_t *merger_owned_report(const merger_t *m, const mjob_t *j, co
     return NULL;
 }
 
+/* Free writes still queued (a pool cleanup: a merger destroyed between
+ * merger_tick calls). */
+apr_status_t merger_queue_free(void *data)
+{
+    merger_t *m = data;
+    while (m->queue) {
+        mwrite_t *w = m->queue;
+        m->queue = w->next;
+        free(w->path);
+        free(w->data);
+        free(w);
+    }
+    m->queue_tail = &m->queue;
+    return APR_SUCCESS;
+}
+
 static void queue_push(merger_t *m, const char *path, const void *data, size_t len, int remove)
 {
     mwrite_t *w = calloc(1, sizeof *w);

@@ -161,6 +161,8 @@ void merger_owed_clear(mjob_t *j);
 void merger_owe_kept_rounds(mjob_t *j);
 
 /* merger_export.c (all under m->lock) */
+/* Pool cleanup of the merger: frees the writes still queued. */
+apr_status_t merger_queue_free(void *m);
 void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp);
 void merger_export_period(merger_t *m, mjob_t *j, mperiod_t *p, apr_pool_t *tp);
 /* Number of rd's closed ranges not fully merged. */
