@@ -739,6 +739,9 @@ apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now
         sched_task_t *t = l->task;
         sched_job_t *job = l->job;
         int64_t round = l->round;
+        if (c->error) /* e.g. the path is a FIFO: the slave read nothing */
+            log_msg("job %s: %s: slave %s could not read it: %s", job->cfg->name, t->source,
+                    c->slave, c->error);
         lease_end(s, l);
         sched_complete_apply(s, job, t, round, c, now_ms);
     }
