@@ -25,7 +25,7 @@
 
 static const char *const top_keys[] = {"masters", "jobs", "base_dir", NULL};
 static const char *const master_keys[] = {"name", "url", "weight", NULL};
-static const char *const job_keys[] = {"name",   "round",  "reset",   "timezone", "max_line",
+static const char *const job_keys[] = {"name",    "round",  "reset",  "timezone", "max_line",
                                        "sources", "format", "groups", "reports",  NULL};
 static const char *const source_keys[] = {"path", "url", "labels", NULL};
 static const char *const split_keys[] = {"split", "fields", NULL};
@@ -121,8 +121,10 @@ static apr_status_t load_max_line(rules_ctx_t *c, rules_job_t *job, const rules_
     if (!v)
         return APR_SUCCESS;
     if (!s || v->len == 0)
-        return rules_y_err(c, v->node, "max_line: expected a size such as 4MiB, 64KiB or 1000, "
-                                       "found %s", rules_y_describe(c, v));
+        return rules_y_err(c, v->node,
+                           "max_line: expected a size such as 4MiB, 64KiB or 1000, "
+                           "found %s",
+                           rules_y_describe(c, v));
     while (digits < v->len && isdigit((unsigned char)s[digits])) {
         if (digits < 12) /* more digits are out of range anyway (and could overflow) */
             n = n * 10 + (uint64_t)(s[digits] - '0');
@@ -133,14 +135,17 @@ static apr_status_t load_max_line(rules_ctx_t *c, rules_job_t *job, const rules_
             continue;
         n <<= units[u].shift;
         if (digits > 12 || n < RULES_MAX_LINE_MIN || n > RULES_MAX_LINE_MAX)
-            return rules_y_err(c, v->node, "max_line '%.40s' is out of range: it must be from "
-                                           "%zu bytes to %zuMiB", s, RULES_MAX_LINE_MIN,
-                               RULES_MAX_LINE_MAX >> 20);
+            return rules_y_err(c, v->node,
+                               "max_line '%.40s' is out of range: it must be from "
+                               "%zu bytes to %zuMiB",
+                               s, RULES_MAX_LINE_MIN, RULES_MAX_LINE_MAX >> 20);
         job->max_line = (size_t)n;
         return APR_SUCCESS;
     }
-    return rules_y_err(c, v->node, "bad max_line '%.40s': expected a size such as 4MiB, 64KiB "
-                                   "or 1000 (bytes)", s);
+    return rules_y_err(c, v->node,
+                       "bad max_line '%.40s': expected a size such as 4MiB, 64KiB "
+                       "or 1000 (bytes)",
+                       s);
 }
 
 static apr_status_t load_timezone(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v)

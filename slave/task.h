@@ -22,7 +22,7 @@
 #define TASK_BLOCK (4u << 20) /* default block size */
 
 typedef struct task_io_t {
-    char *buf;   /* block buffer, size bytes: a line is parsed only when it fits with its '\n' */
+    char *buf; /* block buffer, size bytes: a line is parsed only when it fits with its '\n' */
     size_t size;
     const volatile int *stop; /* non-NULL: once *stop is set, reading ends (APR_EINTR) at the
                                  next block, or within a second for a URL */

@@ -271,8 +271,7 @@ static apr_status_t read_file(worker_t *w, engine_t *e, partial_t *p, const slav
         o->size = (int64_t)plan.next_size;
         return APR_SUCCESS;
     case INSTANCE_REFUSED: /* completed with the reason: the round does not wait for it */
-        log_msg("lease %" PRIu64 " (%s): %s; completed with nothing read", l->id, l->job,
-                plan.why);
+        log_msg("lease %" PRIu64 " (%s): %s; completed with nothing read", l->id, l->job, plan.why);
         o->error = plan.why;
         o->at_end = 1;
         return APR_SUCCESS;
