@@ -176,12 +176,13 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
         t.have += got;
         if (t.ll.on && long_skip(&t) && t.pos >= end)
             t.have = 0; /* what follows the line's '\n' is past end */
-        if (!t.ll.on)
-            feed_lines(&t, eof && at_eof_final);
+        if (!t.ll.on)   /* an unended last line counts when the file was to be read to its end */
+            feed_lines(&t, eof && at_eof_final && end == UINT64_MAX);
         *done = t.ll.on ? t.ll.at : t.pos; /* never inside a line */
     }
-    if (rv == APR_SUCCESS && t.ll.on && eof && at_eof_final) {
-        long_count(&t); /* the file's last line, unended */
+    if (rv == APR_SUCCESS && t.ll.on && eof && at_eof_final &&
+        (end == UINT64_MAX || t.pos >= end)) {
+        long_count(&t); /* the file's last line, unended (not a file cut short) */
         *done = t.pos;
     } else if (rv == APR_SUCCESS && !t.ll.on && t.have && at_eof_final && !eof) {
         uint64_t size; /* the range ends exactly at the end of a file without a final '\n' */
