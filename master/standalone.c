@@ -24,7 +24,7 @@
 typedef struct part_t {
     int job;
     const char *path;
-    uint64_t start, end; /* end: the file's size when planned, for the last part */
+    uint64_t start, end; /* end: the next part's start; the last part's, the size planned */
     engine_samples_t samples;
     uint64_t lines, bad_lines;
     apr_status_t rv;

@@ -245,30 +245,30 @@ END_TEST
 
 START_TEST(test_defaults_and_settings)
 {
-    rules_config_t *c =
-        load_ok("jobs:\n"
-                "  - name: a\n"
-                "    round: 500ms\n"
-                "    reset: hour\n"
-                "    timezone: \"+08:00\"\n"
-                "    max_line: 64KiB\n"
-                "    sources: [/x.log]\n"
-                "    format: {split: \"\\t\", fields: [ts:time, user, api, status:int, ms:float]}\n"
-                "    groups:\n"
-                "      - name: g\n"
-                "        entries:\n"
-                "          - name: total\n"
-                "            values: {n: count(), s: sum(ms), u: sum(user)}\n"
-                "          - name: by_api\n"
-                "            key: api\n"
-                "            values: {n: count}\n"
-                "  - name: b\n"
-                "    timezone: -05:30\n"
-                "    round: 1m\n"
-                "    sources: [/y.log]\n"
-                "    format: common\n"
-                "    groups: [{name: g, weight: 4, entries: [{name: e, values: {n: count}}]}]\n"
-                "    reports: []\n");
+    rules_config_t *c = load_ok(
+        "jobs:\n"
+        "  - name: a\n"
+        "    round: 500ms\n"
+        "    reset: hour\n"
+        "    timezone: \"+08:00\"\n"
+        "    max_line: 64KiB\n"
+        "    sources: [/x.log]\n"
+        "    format: {split: \"\\t\", fields: [ts:time, user, api, status:int, ms:float]}\n"
+        "    groups:\n"
+        "      - name: g\n"
+        "        entries:\n"
+        "          - name: total\n"
+        "            values: {n: count(), s: sum(ms), u: sum(user)}\n"
+        "          - name: by_api\n"
+        "            key: api\n"
+        "            values: {n: count}\n"
+        "  - name: b\n"
+        "    timezone: -05:30\n"
+        "    round: 1m\n"
+        "    sources: [/y.log]\n"
+        "    format: common\n"
+        "    groups: [{name: g, weight: 4, entries: [{name: e, values: {n: count}}]}]\n"
+        "    reports: []\n");
     const rules_job_t *a = &c->jobs[0], *b = &c->jobs[1];
 
     /* no masters: one implicit "local" */
