@@ -201,7 +201,9 @@ static uint64_t read_limit(uint64_t start, uint64_t cap, uint64_t size)
  * opened at start) into p; sets o->end and o->at_end against size. A line
  * longer than the cap would stall the task: then one block is read (a line
  * longer than max_line is skipped through its end, which may lie past
- * limit, even past size: then the size reported is the end). */
+ * limit, even past size: then the size reported is the end). When even
+ * that reads no whole line, the rest is a line not ended yet: at_end, so
+ * the task waits for the next round instead of being leased again at once. */
 static apr_status_t read_lines(worker_t *w, engine_t *e, partial_t *p, source_reader_t *r,
                                const slave_lease_t *l, uint64_t size, outcome_t *o,
                                abbey_err_t *err)
@@ -219,7 +221,8 @@ static apr_status_t read_lines(worker_t *w, engine_t *e, partial_t *p, source_re
         rv = task_run_file(e, o->read_path, o->start, limit, 0, &w->io, p, NULL, &o->end,
                            w->task_pool, err);
     }
-    o->at_end = limit >= size || o->end >= size; /* (>: a rotated file now shorter than start) */
+    /* (>: a rotated file now shorter than start); nothing whole read: an unended line waits */
+    o->at_end = limit >= size || o->end >= size || (rv == APR_SUCCESS && o->end == o->start);
     if (o->size >= 0 && (uint64_t)o->size < o->end)
         o->size = (int64_t)o->end;
     return rv;

@@ -1,15 +1,17 @@
 #!/bin/sh
 # long_line.sh - cluster integration test: lines longer than a job's max_line, across leases.
 #
-# The source: 5000 lines of the bundled log, a 600 KiB line (x's glued to a good Apache line:
-# one long ip, a good line under the limit), 5000 more lines, a 5 MiB line (x's glued to a
-# good Apache line: over the limit), the last 2 lines. The job says max_line: 1MiB and the
+# The source: the bundled log with 600 KiB of x's glued to the front of line 5001 (a good
+# line with a long ip: under the limit) and 5 MiB of x's glued to the front of line 9999
+# (over the limit: cut into blocks, its tail would be a made-up hit). The job says max_line: 1MiB and the
 # primary cuts leases at 256 KiB (--lease-bytes), so both long lines cross lease ends and
 # ranges end inside them. Every line must be counted once: the masters' lines and bad lines
 # (10000 lines, 2 bad: the 5 MiB line and the log's own bad one) and by_status (hits and
 # bytes per status) equal an independent recount (tests/recount/recount.awk, told that
-# lines over 1 MiB are bad); every report equals the standalone run's byte for byte; no
-# slave log line names a descriptor path (/proc/self/fd).
+# lines over 1 MiB are bad); every report equals the standalone run's byte for byte. Then
+# 5 MiB of x's (more than a read block) without '\n' are appended: leases must not spin on
+# the unended line (a few per round at most); once " end\n" and a good line follow, both are
+# counted (10002 lines, 3 bad). No slave log line names a descriptor path (/proc/self/fd).
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/logs"
@@ -69,21 +71,40 @@ if ! wait_for 90 settled "$P1" "$total" "$P2"; then
 fi
 pass
 
-# the oracle: recount.awk's rows (status in column 5, bytes in 6) of the lines up to 1 MiB
-mawk -f "$ABBEY_SRCDIR/tests/recount/recount.awk" -v maxline=1048576 -v stats="$T/stats" "$f" |
-    mawk -F'\t' '{ n[$5]++; b[$5] += $6 } END { for (s in n) printf "%s,%.0f,%.0f\n", s, n[s], b[s] }' |
-    sort >"$T/recount"
-check "the oracle counts 10000 lines, 2 bad" [ "$(tr '\n' ' ' <"$T/stats")" = "lines 10000 bad 2 " ]
-tr -d '\r' <"$T/m1/export/web/by_status.csv" | tail -n +2 | sort >"$T/got"
-check "by_status equals the recount" cmp -s "$T/recount" "$T/got"
-for p in "$P1" "$P2"; do
-    check "master on $p counted 10000 lines, 2 bad" [ "$(json "$p" /v1/status \
-        '[(x["lines"], x["bad_lines"]) for x in j["merger"]["jobs"]]')" = "[(10000, 2)]" ]
-done
+# verify LINES BAD: the oracle (recount.awk's rows, status in column 5 and bytes in 6, of the
+# lines up to 1 MiB) counts LINES lines, BAD bad; by_status and both masters' counts agree
+verify() {
+    mawk -f "$ABBEY_SRCDIR/tests/recount/recount.awk" -v maxline=1048576 -v stats="$T/stats" "$f" |
+        mawk -F'\t' '{ n[$5]++; b[$5] += $6 }
+            END { for (s in n) printf "%s,%.0f,%.0f\n", s, n[s], b[s] }' | sort >"$T/recount"
+    check "the oracle counts $1 lines, $2 bad" [ "$(tr '\n' ' ' <"$T/stats")" = "lines $1 bad $2 " ]
+    tr -d '\r' <"$T/m1/export/web/by_status.csv" | tail -n +2 | sort >"$T/got"
+    check "by_status equals the recount ($1 lines)" cmp -s "$T/recount" "$T/got"
+    for p in "$P1" "$P2"; do
+        check "master on $p counted $1 lines, $2 bad" [ "$(json "$p" /v1/status \
+            '[(x["lines"], x["bad_lines"]) for x in j["merger"]["jobs"]]')" = "[($1, $2)]" ]
+    done
+}
+verify 10000 2
 for r in by_status totals; do
     m=m1
     [ $r = totals ] && m=m2
     check "$r from $m equals the standalone run" cmp -s "$T/sa/web/$r.csv" "$T/$m/export/web/$r.csv"
 done
+
+# an over-long line whose '\n' is not written yet waits, one lease per round (not lease after
+# lease in a loop), and once it ends it is counted once, with the line after it
+completed() { api "$P1" /metrics | mawk '/^abbey_leases_total\{result="completed"\}/ { print $2 }'; }
+head -c 5242880 /dev/zero | tr '\0' x >>"$f" # longer than a read block (4 MiB)
+c0=$(completed)
+sleep 4
+c1=$(completed)
+check "an unended long line waits for later rounds ($((c1 - c0)) leases in 4 s of 1 s rounds)" \
+    [ $((c1 - c0)) -le 12 ]
+printf ' end\n' >>"$f"
+sed -n '1p' "$LOG" >>"$f"
+total=$(wc -c <"$f")
+wait_for 60 settled "$P1" "$total" "$P2" || fail "the ended long line and the next did not settle"
+verify 10002 3
 check "no slave log line names a descriptor path" sh -c "! grep -n /proc/self/fd '$T/s1.log'"
 finish

@@ -99,13 +99,15 @@ start stall python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+open(sys.argv[3], "w").close()
 conns = []
 while True:
     c, _ = s.accept(); c.recv(65536); conns.append(c)
     c.sendall(b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-1048575/4194304\r\n"
               b"Content-Length: 1048576\r\n\r\n" + b"x" * 100)
     open(sys.argv[2], "w").close()
-' "$PS" "$T/stall.hit"
+' "$PS" "$T/stall.hit" "$T/stall.ready"
+check "the stalling server listens" wait_for 20 test -f "$T/stall.ready"
 rules "$P2" "http://127.0.0.1:$PS/stall.log" >"$T/rules2.yaml"
 start m2 "$MASTER" --config "$T/rules2.yaml" --name m1 --listen "127.0.0.1:$P2" \
     --token-file "$T/token" --data-dir "$T/m2/data" --export-dir "$T/m2/export"
