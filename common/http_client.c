@@ -19,6 +19,7 @@ struct hclient_t {
     struct curl_slist *headers; /* the current call's headers, or NULL */
     long connect_ms, timeout_ms;
     hclient_resp_t *out;     /* the call in progress */
+    const volatile int *abort_flag; /* calls give up once it is set (NULL: never) */
     char content_range[128]; /* the last answer's Content-Range value */
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -103,7 +104,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *data)
     return len;
 }
 
+/* curl calls it at least once a second during a transfer: non-zero aborts it. */
+static int on_progress(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    const hclient_t *c = data;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return c->abort_flag && __atomic_load_n(c->abort_flag, __ATOMIC_ACQUIRE) ? 1 : 0;
+}
+
 /* --- calls ---------------------------------------------------------------- */
+
+void hclient_set_abort(hclient_t *c, const volatile int *flag)
+{
+    c->abort_flag = flag;
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, flag ? on_progress : NULL);
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, flag ? c : NULL);
+    curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, flag ? 0L : 1L);
+}
 
 hclient_t *hclient_create(const char *token, long connect_ms, long timeout_ms, apr_pool_t *pool)
 {
@@ -180,6 +198,8 @@ static apr_status_t curl_status(CURLcode rc)
         return APR_ECONNREFUSED;
     case CURLE_OPERATION_TIMEDOUT:
         return APR_TIMEUP;
+    case CURLE_ABORTED_BY_CALLBACK:
+        return APR_EINTR;
     default:
         return APR_EGENERAL;
     }
@@ -206,7 +226,9 @@ static apr_status_t perform(hclient_t *c, const char *method, const char *url, h
     c->out = NULL;
     if (rc != CURLE_OK) {
         abbey_err_set(err, "%s %s: %s", method, url,
-                      c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+                      rc == CURLE_ABORTED_BY_CALLBACK ? "stopped"
+                      : c->errbuf[0]                  ? c->errbuf
+                                                      : curl_easy_strerror(rc));
         buf_reset(&out->body);
         out->etag[0] = '\0';
         return curl_status(rc);

@@ -29,6 +29,11 @@ void hclient_global_init(void);
  * (the curl handle is cleaned up with the pool). */
 hclient_t *hclient_create(const char *token, long connect_ms, long timeout_ms, apr_pool_t *pool);
 
+/* Make c's calls give up, as APR_EINTR with "METHOD URL: stopped" in err,
+ * within about a second once *flag is non-zero (read atomically; NULL:
+ * never, the default). Connect and whole-call timeouts apply as before. */
+void hclient_set_abort(hclient_t *c, const volatile int *flag);
+
 /* One call. method "GET" or "POST"; body/len/content_type for POST (may be
  * NULL/0); if_none_match: an ETag value to send as If-None-Match (or NULL).
  * Returns APR_SUCCESS when an HTTP answer came (any status: check

@@ -41,12 +41,25 @@ static void print_entry(const rules_entry_t *en, FILE *out)
     fputc('\n', out);
 }
 
+/* "4MiB", "64KiB" or "1000 bytes". */
+static const char *max_line_text(size_t n, char *buf, size_t cap)
+{
+    if (n % (1u << 20) == 0)
+        snprintf(buf, cap, "%zuMiB", n >> 20);
+    else if (n % (1u << 10) == 0)
+        snprintf(buf, cap, "%zuKiB", n >> 10);
+    else
+        snprintf(buf, cap, "%zu bytes", n);
+    return buf;
+}
+
 static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *out)
 {
-    fprintf(out, "job %s: round %.3gs, reset %s, timezone UTC%+d:%02d, format %s\n", job->name,
-            (double)job->round / 1e6, reset_name(job->reset), job->tz_offset / 3600,
+    char buf[32];
+    fprintf(out, "job %s: round %.3gs, reset %s, timezone UTC%+d:%02d, format %s, max_line %s\n",
+            job->name, (double)job->round / 1e6, reset_name(job->reset), job->tz_offset / 3600,
             (job->tz_offset < 0 ? -job->tz_offset : job->tz_offset) / 60 % 60,
-            fmt_name(job->format));
+            fmt_name(job->format), max_line_text(job->max_line, buf, sizeof buf));
     for (int s = 0; s < job->nsources; s++) {
         const rules_source_t *src = &job->sources[s];
         fprintf(out, "  source %s %s", source_kind(src->kind), src->path);

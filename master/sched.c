@@ -779,6 +779,11 @@ apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now
         sched_task_t *t = l->task;
         sched_job_t *job = l->job;
         int64_t round = l->round;
+        if (c->error && !t->error_logged) /* e.g. a FIFO: once, until it reads again */
+            log_msg("job %s: %s: slave %s could not read it: %s (logged again only after a "
+                    "read without error)",
+                    job->cfg->name, t->source, c->slave, c->error);
+        t->error_logged = c->error != NULL;
         lease_end(s, l);
         sched_complete_apply(s, job, t, round, c, now_ms);
     }

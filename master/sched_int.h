@@ -39,6 +39,8 @@ typedef struct sched_task_t {
     const char **deliv;                /* per config master: last delivery result or NULL */
     const char *glob;                  /* read task: pattern of a glob that listed it, or NULL */
     int gone;                          /* not in the config any more: dropped once unleased */
+    int error_logged;                  /* its last completion's "error" was logged (the next
+                                          one is logged only after one without) */
     UT_hash_handle hh;                 /* job->by_path (read tasks only) */
 } sched_task_t;
 

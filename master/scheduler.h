@@ -102,7 +102,8 @@ typedef struct sched_completion_t {
     const char *const *paths;
     int repair;        /* "repair": true - the completion of a repair lease (instance,
                           start, end, at_end, paths are ignored) */
-    const char *error; /* repair: why it could not be done (NULL: done) */
+    const char *error; /* repair: why it could not be done (NULL: done); read: why nothing
+                          could be read (logged; the completion applies as usual) */
 } sched_completion_t;
 
 /* A byte range [start, end) of source "<path or url>#<instance>". */

@@ -25,7 +25,7 @@
 typedef struct part_t {
     int job;
     const char *path;
-    uint64_t start, end;  /* end UINT64_MAX: to the end of the file */
+    uint64_t start, end; /* end: the next part's start; the last part's, the size planned */
     engine_samples_t samples;
     uint64_t lines, bad_lines;
     apr_status_t rv;
@@ -94,7 +94,7 @@ static int plan_job(run_t *run, int j, int nworkers, apr_array_header_t *parts, 
             p->job = j;
             p->path = path;
             p->start = offs[k];
-            p->end = k == n - 1 ? UINT64_MAX : offs[k + 1];
+            p->end = offs[k + 1]; /* a file cut while it is read is reported (task.h) */
         }
     }
     return failed;
@@ -139,7 +139,7 @@ static void worker_init(worker_t *w, run_t *run)
     w->run = run;
     w->engines = apr_pcalloc(w->pool, sizeof(engine_t *) * (size_t)njobs);
     w->partials = apr_pcalloc(w->pool, sizeof(partial_t *) * (size_t)njobs);
-    w->io.size = TASK_BLOCK;
+    w->io.size = task_io_size(run->cfg, 0);
     w->io.buf = apr_palloc(w->pool, w->io.size);
 }
 

@@ -25,6 +25,7 @@ typedef struct engine_entry_t {
 struct engine_t {
     const rules_job_t *job;
     const fmt_t *fmt;
+    size_t max_line;  /* longer lines are bad, never parsed */
     uint64_t need;    /* fields the rules read */
     uint64_t num;     /* fields the rules read as numbers */
     val_t *fields;
@@ -59,6 +60,7 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
     engine_t *e = apr_pcalloc(pool, sizeof *e);
     e->job = job;
     e->fmt = job->format;
+    e->max_line = job->max_line ? job->max_line : RULES_MAX_LINE_DEFAULT;
     e->fields = apr_pcalloc(pool, sizeof(val_t) * FMT_MAX_FIELDS);
     e->ctx = expr_ctx_create(pool);
     e->nentries = job->nentries;
@@ -161,7 +163,14 @@ static void apply_entry(engine_entry_t *ee, ptable_t *t)
 static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset, partial_t *out,
                       engine_samples_t *samples)
 {
-    fmt_bad_t why = fmt_parse(e->fmt, line, len, e->need, e->num, e->fields);
+    fmt_bad_t why;
+    if (len > e->max_line) {
+        out->lines++;
+        out->bad_lines++;
+        keep_sample(samples, offset, ENGINE_TOO_LONG, line, len);
+        return;
+    }
+    why = fmt_parse(e->fmt, line, len, e->need, e->num, e->fields);
     out->lines++;
     if (why != FMT_OK) {
         out->bad_lines++;
@@ -192,4 +201,19 @@ void engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partia
         feed_line(e, p, (size_t)(stop - p), base + (uint64_t)(p - buf), out, samples);
         p = nl ? nl + 1 : end;
     }
+}
+
+size_t engine_max_line(const engine_t *e)
+{
+    return e->max_line;
+}
+
+void engine_too_long(engine_t *e, const char *head, size_t len, uint64_t offset, uint64_t bytes,
+                     partial_t *out, engine_samples_t *samples)
+{
+    (void)e;
+    out->lines++;
+    out->bad_lines++;
+    out->bytes += bytes;
+    keep_sample(samples, offset, ENGINE_TOO_LONG, head, len);
 }

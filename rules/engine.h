@@ -18,6 +18,7 @@
 
 #define ENGINE_SAMPLES 4       /* bad-line samples kept per source */
 #define ENGINE_SAMPLE_TEXT 160 /* bytes of a bad line kept in its sample */
+#define ENGINE_TOO_LONG "line too long" /* why a line over the job's max_line is bad */
 
 typedef struct engine_sample_t {
     uint64_t offset;          /* byte offset of the line in its source */
@@ -41,8 +42,18 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool);
  * last (processed as a line when non-empty: the caller decides where a block
  * ends). base is the source offset of buf[0], used for samples. Adds rows to
  * out (a partial of the same job) and counts lines, bad lines and bytes into
- * it; keeps samples of bad lines in samples (may be NULL). */
+ * it; keeps samples of bad lines in samples (may be NULL). A line longer
+ * than engine_max_line is not parsed: it is a bad line, ENGINE_TOO_LONG. */
 void engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
                  engine_samples_t *samples);
+
+/* The longest line parsed, in bytes without its '\n': the job's max_line. */
+size_t engine_max_line(const engine_t *e);
+
+/* Count one line too long to be held whole (a reader skipped it): one bad
+ * line ENGINE_TOO_LONG at source offset, of bytes bytes (its '\n' included),
+ * whose first len bytes (head) are its sample. */
+void engine_too_long(engine_t *e, const char *head, size_t len, uint64_t offset, uint64_t bytes,
+                     partial_t *out, engine_samples_t *samples);
 
 #endif

@@ -18,6 +18,11 @@
 #include "expr.h"
 #include "format.h"
 
+/* A job's max_line: its default and the range the rules file may set. */
+#define RULES_MAX_LINE_DEFAULT ((size_t)4 << 20)
+#define RULES_MAX_LINE_MIN ((size_t)64)
+#define RULES_MAX_LINE_MAX ((size_t)64 << 20)
+
 typedef struct rules_master_t {
     const char *name;
     const char *url;  /* NULL for the implicit standalone master */
@@ -88,6 +93,8 @@ typedef struct rules_job_t {
     apr_interval_time_t round;    /* microseconds; default 10 s */
     rules_reset_t reset;          /* default never */
     int tz_offset;                /* seconds east of UTC for period boundaries */
+    size_t max_line;              /* longest line parsed, in bytes without its '\n'; a longer
+                                     one is one bad line "line too long" (default 4 MiB) */
     int nsources;
     rules_source_t *sources;
     fmt_t *format;

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "source.h"
+
 void instance_format(const instance_id_t *id, char *out)
 {
     snprintf(out, INSTANCE_MAX, "%" PRIu64 ":%" PRIu64 ":%" PRIu64, id->dev, id->ino, id->gen);
@@ -98,10 +100,11 @@ apr_status_t instance_find_inode(const char *dir, uint64_t dev, uint64_t ino, ap
         if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode) ||
             (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
             continue;
-        f = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
+        f = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (f < 0)
             continue;
-        if (fstat(f, &st) != 0 || (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino) {
+        if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != dev ||
+            (uint64_t)st.st_ino != ino) {
             close(f); /* renamed again between the two looks */
             continue;
         }
@@ -186,7 +189,7 @@ apr_status_t instance_plan(const char *path, const char *lease_instance, uint64_
         return APR_EINVAL;
     }
     snprintf(plan->instance, sizeof plan->instance, "%s", lease_instance);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block the open */
     if (fd < 0) {
         if (errno != ENOENT && errno != ENOTDIR) {
             apr_status_t rv = APR_FROM_OS_ERROR(errno);
@@ -200,6 +203,11 @@ apr_status_t instance_plan(const char *path, const char *lease_instance, uint64_
     if (fstat(fd, &st) != 0) {
         abbey_err_set(err, "%s: cannot stat: %s", path, strerror(errno));
         return APR_FROM_OS_ERROR(errno);
+    }
+    if (source_not_regular(&st, path, err)) {
+        plan->kind = INSTANCE_REFUSED;
+        plan->why = apr_pstrdup(pool, err->msg);
+        return APR_SUCCESS;
     }
     cur.dev = (uint64_t)st.st_dev;
     cur.ino = (uint64_t)st.st_ino;

@@ -6,7 +6,8 @@
  * instance_plan compares the lease's instance with the file at the path now
  * and says what to read: the same file, the old file of a rotation (found by
  * inode among the files of the same directory), or nothing (truncated, old
- * file lost, path missing). Decisions are taken on open descriptors, never
+ * file lost, path missing, not a regular file). Paths are opened without
+ * blocking, so a FIFO cannot hold the slave. Decisions are taken on open descriptors, never
  * on names alone, so a rename between the decision and the read cannot make
  * the slave read the wrong file: plan->read_path is "/proc/self/fd/N" of a
  * descriptor held open until the plan's pool is cleared. Thread-safe. */
@@ -34,6 +35,8 @@ typedef enum instance_kind_t {
                            next_instance (gen + 1) at offset 0 */
     INSTANCE_GONE,      /* the lease's file is gone and nothing replaced it (or a new task's
                            path does not exist yet): nothing to read */
+    INSTANCE_REFUSED,   /* the path is not a regular file (a FIFO, a directory, a device):
+                           nothing is read, plan->why says what it is */
 } instance_kind_t;
 
 typedef struct instance_plan_t {
@@ -44,6 +47,7 @@ typedef struct instance_plan_t {
     const char *found;                /* the old file's name now (ROTATED), else the path */
     uint64_t size;                    /* the read file's size (0 when nothing to read) */
     uint64_t next_size;               /* next_instance's size now (0 when none) */
+    const char *why;                  /* REFUSED: "path: is a FIFO, not a regular file..." */
 } instance_plan_t;
 
 /* "dev:inode:gen" into out (INSTANCE_MAX bytes). */

@@ -3,9 +3,10 @@
  * The slave needs only the primary's URL and the token: it fetches the
  * config from the primary (waiting for it to come up), then runs --workers
  * lease loops (worker.c) and the renewer (slave.c) until a signal asks it
- * to stop: workers take no new lease, finish the one they hold, and the
- * process exits 0. A second signal exits at once. Frames a master will not
- * take go to --spool-dir (spool.c); files already there are re-delivered. */
+ * to stop: workers take no new lease, finish the one they hold (a read in
+ * progress ends early: task.h's stop flag), and the process exits 0. A second signal exits at once.
+ * Frames a master will not take go to --spool-dir (spool.c); files already there are re-delivered.
+ */
 #include <apr_general.h>
 #include <apr_getopt.h>
 #include <apr_strings.h>
@@ -42,7 +43,9 @@ static void usage(FILE *out)
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n"
           "\n"
-          "SIGTERM or SIGINT: take no new lease, finish the current ones, exit 0.\n"
+          "SIGTERM or SIGINT: take no new lease, finish the current ones, exit 0; a read\n"
+          "in progress ends at its next block (an http source's transfer within a\n"
+          "second) and what it read is delivered and completed.\n"
           "Exit status: 0 after a clean stop, 1 on a start-up failure, 2 on bad usage.\n",
           out);
 }

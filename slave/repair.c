@@ -21,6 +21,7 @@
 #include "slave.h"
 #include "source.h"
 #include "source_http.h"
+#include "wirepath.h"
 
 /* A file source: the lease's instance, holding at least end bytes, into
  * *read_path (a descriptor held in the task pool). */
@@ -34,8 +35,8 @@ static apr_status_t locate_file(worker_t *w, const slave_lease_t *l, const char 
         abbey_err_set(err, "the lease names no instance");
         return APR_EINVAL;
     }
-    if ((rv = instance_plan(l->source, l->instance, l->end, w->task_pool, &plan, err)) !=
-        APR_SUCCESS)
+    if ((rv = instance_plan(wirepath_decode(l->source, w->task_pool), l->instance, l->end,
+                            w->task_pool, &plan, err)) != APR_SUCCESS)
         return rv;
     switch (plan.kind) {
     case INSTANCE_SAME: /* (its size is >= end: instance_plan was asked from end) */
@@ -53,6 +54,9 @@ static apr_status_t locate_file(worker_t *w, const slave_lease_t *l, const char 
         abbey_err_set(err, "instance %s is now %" PRIu64 " bytes, shorter than the end",
                       l->instance, plan.next_size);
         return APR_EOF;
+    case INSTANCE_REFUSED:
+        abbey_err_set(err, "%s", plan.why);
+        return APR_EBADPATH;
     default: /* LOST, GONE */
         abbey_err_set(err,
                       "instance %s not found (%s and its directory hold no file of that "
@@ -74,6 +78,7 @@ static apr_status_t read_http(worker_t *w, const slave_lease_t *l, engine_t *e, 
 
     if ((rv = source_open(l->source, l->start, w->task_pool, &r, err)) != APR_SUCCESS)
         return rv;
+    source_set_stop(r, w->io.stop);
     if ((rv = source_total(r, &total, err)) == APR_SUCCESS && total < l->end) {
         abbey_err_set(err, "the server now has %" PRIu64 " bytes, fewer than the end", total);
         rv = APR_EOF;
@@ -134,7 +139,8 @@ static void complete_error(worker_t *w, const slave_lease_t *l, const char *why)
             msg);
     worker_complete(w, l,
                     json_pack("{s:s, s:I, s:b, s:s}", "slave", w->s->opts.name, "lease",
-                              (json_int_t)l->id, "repair", 1, "error", msg));
+                              (json_int_t)l->id, "repair", 1, "error",
+                              wirepath_encode(msg, w->task_pool))); /* JSON text: UTF-8 */
 }
 
 void repair_run(worker_t *w, const slave_lease_t *l, const rules_job_t *job)
@@ -145,6 +151,7 @@ void repair_run(worker_t *w, const slave_lease_t *l, const rules_job_t *job)
     partial_t *p;
     abbey_err_t err;
     deliver_t d;
+    apr_status_t rv;
     int m = master_index(w->cfg->rules, l->master);
 
     log_msg("repair lease %" PRIu64 ": job %s, round %" PRId64 ": %s#%s [%" PRIu64 ", %" PRIu64
@@ -157,7 +164,12 @@ void repair_run(worker_t *w, const slave_lease_t *l, const rules_job_t *job)
         return;
     }
     worker_engine(w, job, &e, &p);
-    if (read_range(w, l, e, p, instance, &read_path, &err) != APR_SUCCESS) {
+    if ((rv = read_range(w, l, e, p, instance, &read_path, &err)) == APR_EINTR) {
+        log_msg("repair lease %" PRIu64 ": %s; left to expire", l->id, err.msg);
+        slave_lease_untrack(w->s, l->id);
+        return;
+    }
+    if (rv != APR_SUCCESS) {
         complete_error(w, l, err.msg);
         return;
     }

@@ -44,7 +44,8 @@ typedef struct slave_opts_t {
     int retry_ms;          /* pause before the one retry of a failed call */
     long connect_ms;       /* HTTP connect timeout */
     long timeout_ms;       /* HTTP whole-call timeout */
-    size_t block;          /* read block per worker (TASK_BLOCK) */
+    size_t block;          /* read block per worker (0: TASK_BLOCK, or what the config's
+                              max_line needs; set, it caps the lines parsed at block - 1) */
 } slave_opts_t;
 
 /* One config, shared by reference count: workers keep the one their engines
@@ -118,7 +119,7 @@ typedef struct worker_t {
     slave_cfg_t *cfg;        /* the config its engines belong to (one reference) */
     engine_t **engines;      /* per job of cfg, made on first use */
     partial_t **partials;    /* per job of cfg */
-    task_io_t io;
+    task_io_t io;            /* its buffer is in engine_pool, sized for cfg (task_io_size) */
     buf_t frame;         /* frame encoding buffer, reused */
     buf_t body;          /* JSON request bodies, reused */
     hclient_resp_t resp; /* answers, reused */

@@ -19,15 +19,33 @@ typedef struct source_reader_t source_reader_t;
 
 /* Append the paths src stands for to out (an array of const char *): a file
  * is itself (even when missing: reading it reports the error), a glob its
- * matches in sorted order (none is not an error). */
+ * matches in sorted order (none is not an error). File and glob paths are
+ * decoded from their wire form first (wirepath.h); a URL is kept as is. */
 apr_status_t source_expand(const rules_source_t *src, apr_pool_t *pool, apr_array_header_t *out,
                            abbey_err_t *err);
 
 /* Open path (a file, or an http(s) URL) for reading from byte offset. On
- * error returns the APR status with "path: reason" in err. The reader lives
- * in pool. Opening a URL does no I/O yet. */
+ * error returns the APR status with "path: reason" in err; a path that is
+ * not a regular file (a FIFO, a directory, a device) is refused without
+ * blocking ("path: is a FIFO, not a regular file..."). The reader lives in
+ * pool (closed with it at the latest). Opening a URL does no I/O yet.
+ * Messages name the path; for a descriptor path "/proc/self/fd/N"
+ * (instance.h) they name the file the descriptor stands for. */
 apr_status_t source_open(const char *path, uint64_t offset, apr_pool_t *pool,
                          source_reader_t **out, abbey_err_t *err);
+
+/* 0 when st is a regular file's; else 1, with "name: is a FIFO, not a
+ * regular file..." (or a directory, a device...) in err. */
+struct stat;
+int source_not_regular(const struct stat *st, const char *name, abbey_err_t *err);
+
+/* The name the reader's messages use (see source_open). */
+const char *source_name(const source_reader_t *r);
+
+/* Make the reader's network transfers give up (APR_EINTR) within about a
+ * second once *stop is non-zero (read atomically). Files need nothing:
+ * task.h looks at the flag between blocks. */
+void source_set_stop(source_reader_t *r, const volatile int *stop);
 
 /* Read up to max bytes into buf: *got bytes, APR_EOF at the end (with *got 0). */
 apr_status_t source_read(source_reader_t *r, void *buf, size_t max, size_t *got,

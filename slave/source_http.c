@@ -21,6 +21,7 @@ struct source_http_t {
     uint64_t total;      /* the size the server reported last; UINT64_MAX: unknown */
     int whole;           /* resp.body is the whole source (the server ignored Range) */
     int eof;             /* a 416 or an empty answer: nothing at pos */
+    const volatile int *stop; /* transfers give up once it is set (NULL: never) */
 };
 
 int source_is_http(const char *path)
@@ -48,6 +49,13 @@ source_http_t *source_http_open(const char *url, uint64_t offset, apr_pool_t *po
     return h;
 }
 
+void source_http_set_stop(source_http_t *h, const volatile int *stop)
+{
+    h->stop = stop;
+    if (h->hc)
+        hclient_set_abort(h->hc, stop);
+}
+
 /* Bytes of the last answer at or after pos. */
 static size_t pending(const source_http_t *h)
 {
@@ -61,8 +69,10 @@ static apr_status_t fetch(source_http_t *h, uint64_t len, abbey_err_t *err)
     uint64_t total;
     apr_status_t rv;
 
-    if (!h->hc)
+    if (!h->hc) {
         h->hc = hclient_create(NULL, SOURCE_HTTP_CONNECT_MS, SOURCE_HTTP_TIMEOUT_MS, h->pool);
+        hclient_set_abort(h->hc, h->stop);
+    }
     rv = hclient_get_range(h->hc, h->url, h->pos, len, &h->resp, &total, err);
     if (rv != APR_SUCCESS)
         return rv;

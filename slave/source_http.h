@@ -27,6 +27,10 @@ int source_is_http(const char *path);
 /* A reader of url from byte offset, in pool (cleaned up with it). No I/O. */
 source_http_t *source_http_open(const char *url, uint64_t offset, apr_pool_t *pool);
 
+/* Make the reader's transfers give up with APR_EINTR ("stopped") within
+ * about a second once *stop is non-zero (NULL: never). */
+void source_http_set_stop(source_http_t *h, const volatile int *stop);
+
 /* Up to max bytes at the reader's offset: *got bytes; APR_EOF (with *got 0)
  * at the end; an error with "GET url: reason" when the server did not answer
  * or answered with another status than 200/206/416. */

@@ -2,8 +2,11 @@
  *
  * The reader fills a block buffer, the engine takes every complete line in
  * it, and the incomplete tail moves to the front for the next read, so lines
- * are never copied twice and nothing is allocated per block. Thread-safe for
- * distinct engines, buffers and partials. */
+ * are never copied twice and nothing is allocated per block. A line longer
+ * than the job's max_line (or than the buffer holds) is never cut into
+ * pieces: it is one bad line, "line too long", and its bytes are skipped up
+ * to and including its '\n'. Thread-safe for distinct engines, buffers and
+ * partials. */
 #ifndef ABBEY_TASK_H
 #define ABBEY_TASK_H
 
@@ -13,21 +16,36 @@
 #include "engine.h"
 #include "error.h"
 #include "partial.h"
+#include "rules.h"
 #include "source.h"
 
 #define TASK_BLOCK (4u << 20) /* default block size */
 
 typedef struct task_io_t {
-    char *buf;   /* block buffer, size bytes ; a line longer than this is cut into pieces */
+    char *buf; /* block buffer, size bytes: a line is parsed only when it fits with its '\n' */
     size_t size;
+    const volatile int *stop; /* non-NULL: once *stop is set, reading ends (APR_EINTR) at the
+                                 next block, or within a second for a URL */
 } task_io_t;
+
+/* The buffer size a worker needs for cfg: block (TASK_BLOCK when 0), or
+ * more when a job's max_line + 1 needs more, unless block was given (a
+ * smaller explicit block caps the lines parsed at block - 1 bytes). */
+size_t task_io_size(const rules_config_t *cfg, size_t block);
 
 /* Process [start, end) of path (end = UINT64_MAX: to the end of the file).
  * Only whole lines are consumed: reading stops at the last '\n' before end,
- * unless at_eof_final is set and the file ends before end, in which case a
- * last line without '\n' counts too (a one-shot run over finished files).
+ * except that a line longer than the limit (engine_max_line, at most
+ * io->size - 1) that starts before end is skipped through its '\n' even
+ * past end and counted as one bad line, so *done is never inside it; an
+ * over-long line whose '\n' is not in the file yet is not consumed. With
+ * at_eof_final set (a one-shot run over finished files) a last line without
+ * '\n' counts too, and a file that ends before a finite end, or is now
+ * shorter than what was read, was truncated while being read: APR_EOF with
+ * "path: ..." and the offsets in err (the lines before still count).
  * *done receives the offset after the last consumed byte (the next start).
- * On error the partial keeps what was consumed up to *done. */
+ * When io->stop is set, reading ends with APR_EINTR. On error the partial
+ * keeps what was consumed up to *done. */
 apr_status_t task_run_file(engine_t *e, const char *path, uint64_t start, uint64_t end,
                            int at_eof_final, task_io_t *io, partial_t *out,
                            engine_samples_t *samples, uint64_t *done, apr_pool_t *pool,

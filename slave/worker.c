@@ -9,7 +9,11 @@
  * and reports the paths; a repair lease is repair.c's. A master that will
  * not take its frame gets it through the spool ("spooled" in the
  * completion's deliveries). Each lease request carries the spool's backlog.
- * Any failure before the completion leaves the lease to expire: the range
+ * A path that is not a regular file (a FIFO...) is completed at once with
+ * nothing read and the reason in "error". Once the slave is stopping, a
+ * read ends at its next block (a URL's transfer within a second): the
+ * lines read so far are delivered and completed, at_end false.
+ * Any other failure before the completion leaves the lease to expire: the range
  * is then read again by whoever takes the task, and masters answer
  * duplicate for what they already have. */
 #include <apr_allocator.h>
@@ -27,6 +31,7 @@
 #include "source.h"
 #include "source_http.h"
 #include "spool.h"
+#include "wirepath.h"
 
 /* What a read lease did: the fields of its completion. */
 typedef struct outcome_t {
@@ -35,7 +40,8 @@ typedef struct outcome_t {
     const char *read_path;            /* what was read (NULL: nothing) */
     uint64_t start, end;
     int at_end;
-    int64_t size; /* reported size; -1: none */
+    int64_t size;      /* reported size; -1: none */
+    const char *error; /* why nothing could be read (a source that is not a regular file) */
 } outcome_t;
 
 worker_t *worker_create(slave_t *s, int index)
@@ -54,8 +60,7 @@ worker_t *worker_create(slave_t *s, int index)
     apr_pool_create(&w->task_pool, pool);
     apr_pool_create(&w->engine_pool, pool);
     w->hc = hclient_create(s->opts.token, s->opts.connect_ms, s->opts.timeout_ms, pool);
-    w->io.size = s->opts.block ? s->opts.block : TASK_BLOCK;
-    w->io.buf = apr_palloc(pool, w->io.size);
+    w->io.stop = &s->stop; /* the buffer comes with a config (use_config) */
     buf_init(&w->frame);
     buf_init(&w->body);
     buf_init(&w->resp.body);
@@ -142,13 +147,15 @@ static int by_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Paths are sent in their wire form (wirepath.h): a name that is not UTF-8
+ * is never dropped. */
 static void run_expand(worker_t *w, const slave_lease_t *l)
 {
     json_t *paths = json_array();
     char cwd[4096] = "";
     const char **v;
     glob_t g;
-    int rc = glob(l->source, 0, NULL, &g);
+    int rc = glob(wirepath_decode(l->source, w->task_pool), 0, NULL, &g);
     size_t n = rc == 0 ? g.gl_pathc : 0;
 
     if (rc != 0 && rc != GLOB_NOMATCH) {
@@ -165,8 +172,12 @@ static void run_expand(worker_t *w, const slave_lease_t *l)
         v[i] = g.gl_pathv[i][0] == '/' ? apr_pstrdup(w->task_pool, g.gl_pathv[i])
                                        : apr_pstrcat(w->task_pool, cwd, "/", g.gl_pathv[i], NULL);
     qsort(v, n, sizeof *v, by_str);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(paths, json_string(v[i]));
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_string(wirepath_encode(v[i], w->task_pool));
+        if (!p || json_array_append_new(paths, p) != 0)
+            log_msg("lease %" PRIu64 " (%s): %s: match %s left out: cannot encode it", l->id,
+                    l->job, l->source, wirepath_encode(v[i], w->task_pool));
+    }
     if (rc == 0)
         globfree(&g);
     worker_complete(w, l,
@@ -188,7 +199,11 @@ static uint64_t read_limit(uint64_t start, uint64_t cap, uint64_t size)
 
 /* Whole lines of [o->start, limit) of o->read_path (through r when given,
  * opened at start) into p; sets o->end and o->at_end against size. A line
- * longer than the cap would stall the task: then one block is read. */
+ * longer than the cap would stall the task: then one block is read (a line
+ * longer than max_line is skipped through its end, which may lie past
+ * limit, even past size: then the size reported is the end). When even
+ * that reads no whole line, the rest is a line not ended yet: at_end, so
+ * the task waits for the next round instead of being leased again at once. */
 static apr_status_t read_lines(worker_t *w, engine_t *e, partial_t *p, source_reader_t *r,
                                const slave_lease_t *l, uint64_t size, outcome_t *o,
                                abbey_err_t *err)
@@ -206,7 +221,10 @@ static apr_status_t read_lines(worker_t *w, engine_t *e, partial_t *p, source_re
         rv = task_run_file(e, o->read_path, o->start, limit, 0, &w->io, p, NULL, &o->end,
                            w->task_pool, err);
     }
-    o->at_end = limit >= size; /* (>: a rotated file now shorter than start) */
+    /* (>: a rotated file now shorter than start); nothing whole read: an unended line waits */
+    o->at_end = limit >= size || o->end >= size || (rv == APR_SUCCESS && o->end == o->start);
+    if (o->size >= 0 && (uint64_t)o->size < o->end)
+        o->size = (int64_t)o->end;
     return rv;
 }
 
@@ -215,7 +233,8 @@ static apr_status_t read_file(worker_t *w, engine_t *e, partial_t *p, const slav
                               outcome_t *o, abbey_err_t *err)
 {
     instance_plan_t plan;
-    apr_status_t rv = instance_plan(l->source, l->instance, l->start, w->task_pool, &plan, err);
+    const char *path = wirepath_decode(l->source, w->task_pool);
+    apr_status_t rv = instance_plan(path, l->instance, l->start, w->task_pool, &plan, err);
     int finished;
 
     if (rv != APR_SUCCESS)
@@ -254,6 +273,11 @@ static apr_status_t read_file(worker_t *w, engine_t *e, partial_t *p, const slav
         o->at_end = plan.next_size == 0;
         o->size = (int64_t)plan.next_size;
         return APR_SUCCESS;
+    case INSTANCE_REFUSED: /* completed with the reason: the round does not wait for it */
+        log_msg("lease %" PRIu64 " (%s): %s; completed with nothing read", l->id, l->job, plan.why);
+        o->error = plan.why;
+        o->at_end = 1;
+        return APR_SUCCESS;
     case INSTANCE_GONE:
     default:
         if (l->instance[0])
@@ -280,6 +304,7 @@ static apr_status_t read_http(worker_t *w, engine_t *e, partial_t *p, const slav
     instance_http_format(gen, o->instance);
     if ((rv = source_open(l->source, o->start, w->task_pool, &r, err)) != APR_SUCCESS)
         return rv;
+    source_set_stop(r, w->io.stop);
     if ((rv = source_total(r, &total, err)) == APR_SUCCESS) {
         o->size = (int64_t)total;
         if (total < o->start) {
@@ -363,6 +388,12 @@ static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job
     o.size = -1;
     rv = source_is_http(l->source) ? read_http(w, e, p, l, &o, &err)
                                    : read_file(w, e, p, l, &o, &err);
+    if (rv == APR_EINTR && o.end > o.start) { /* stopping: deliver and complete what was read */
+        log_msg("lease %" PRIu64 " (%s %s): stopping: the read ends at %" PRIu64, l->id, l->job,
+                l->source, o.end);
+        o.at_end = 0;
+        rv = APR_SUCCESS;
+    }
     if (rv != APR_SUCCESS) {
         log_msg("lease %" PRIu64 " (%s): not completed: %s", l->id, l->job, err.msg);
         slave_lease_untrack(w->s, l->id);
@@ -391,6 +422,8 @@ static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job
                      deliveries);
     if (o.size >= 0)
         json_object_set_new(root, "size", json_integer((json_int_t)o.size));
+    if (o.error)
+        json_object_set_new(root, "error", json_string(wirepath_encode(o.error, w->task_pool)));
     worker_complete(w, l, root);
 }
 
@@ -503,6 +536,8 @@ static int use_config(worker_t *w, const char *want)
             apr_pool_clear(w->engine_pool); /* before the config their tables point into */
             slave_config_release(w->s, w->cfg);
             w->cfg = c;
+            w->io.size = task_io_size(c->rules, w->s->opts.block); /* holds its longest lines */
+            w->io.buf = apr_palloc(w->engine_pool, w->io.size);
             w->engines = apr_pcalloc(w->engine_pool, sizeof *w->engines * (size_t)c->rules->njobs);
             w->partials =
                 apr_pcalloc(w->engine_pool, sizeof *w->partials * (size_t)c->rules->njobs);

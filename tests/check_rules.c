@@ -251,6 +251,7 @@ START_TEST(test_defaults_and_settings)
         "    round: 500ms\n"
         "    reset: hour\n"
         "    timezone: \"+08:00\"\n"
+        "    max_line: 64KiB\n"
         "    sources: [/x.log]\n"
         "    format: {split: \"\\t\", fields: [ts:time, user, api, status:int, ms:float]}\n"
         "    groups:\n"
@@ -279,6 +280,7 @@ START_TEST(test_defaults_and_settings)
     ck_assert_int_eq(a->round, 500000);
     ck_assert_int_eq(a->reset, RULES_RESET_HOUR);
     ck_assert_int_eq(a->tz_offset, 8 * 3600);
+    ck_assert_uint_eq(a->max_line, 64 << 10);
     ck_assert_str_eq(fmt_name(a->format), "split");
     ck_assert_int_eq(fmt_nfields(a->format), 5);
     ck_assert_int_eq(a->groups[0].weight, 1);
@@ -302,6 +304,7 @@ START_TEST(test_defaults_and_settings)
     ck_assert_int_eq(b->round, 60000000);
     ck_assert_int_eq(b->reset, RULES_RESET_NEVER);
     ck_assert_int_eq(b->tz_offset, -(5 * 3600 + 30 * 60));
+    ck_assert_uint_eq(b->max_line, 4 << 20); /* the default */
     ck_assert_int_eq(b->groups[0].weight, 4);
     ck_assert_int_eq(b->nreports, 0); /* reports: [] means none */
     rules_free(c);
@@ -534,6 +537,16 @@ START_TEST(test_err_job_settings)
                  "out of range", "100ms", NULL);
     expect_error(L1 L2 "    round: 99999999999999d\n" L3 L4 L5 L6 L7 L8 L9, "bad.yaml:3:12:",
                  "out of range", "1d", NULL);
+    expect_error(L1 L2 "    max_line: 4MB\n" L3 L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:15:", "bad max_line '4MB'", "4MiB", NULL);
+    expect_error(L1 L2 "    max_line: 63\n" L3 L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:15:", "max_line '63' is out of range", "64 bytes to 64MiB", NULL);
+    expect_error(L1 L2 "    max_line: 65MiB\n" L3 L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:15:", "out of range", NULL);
+    expect_error(L1 L2 "    max_line: 99999999999999999999MiB\n" L3 L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:15:", "out of range", NULL);
+    expect_error(L1 L2 "    max_line: [1]\n" L3 L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:15:", "max_line: expected a size", "a list", NULL);
     expect_error(L1 L2 "    reset: weekly\n" L3 L4 L5 L6 L7 L8 L9, "bad.yaml:3:12:",
                  "reset must be one of never, hour, day", "'weekly'", NULL);
     expect_error(L1 L2 "    timezone: \"+25:00\"\n" L3 L4 L5 L6 L7 L8 L9, "bad.yaml:3:15:",

@@ -378,7 +378,7 @@ START_TEST(http_task_lines)
     rules_config_t *cfg;
     engine_t *e;
     partial_t *p;
-    task_io_t io;
+    task_io_t io = {0}; /* no stop flag */
     abbey_err_t err;
     uint64_t done;
 

@@ -79,6 +79,8 @@ wait_for 20 sh -c "curl -s -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$P
 check "the primary saw s2" [ $? -eq 0 ]
 stop s1
 check "s1 stopped cleanly" grep -q "stopped" "$T/s1.log"
+check "no s1 log line names a descriptor path instead of the source" \
+    sh -c "! grep -n /proc/self/fd '$T/s1.log'"
 sed -n '8501,10000p' "$LOG" >>"$T/logs/b.log"
 want=$(want200)
 wait_for 60 settled "$P1" "$(bytes)" "$P2" || { fail "s2 did not read the last appends"; finish; }

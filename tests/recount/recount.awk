@@ -10,9 +10,10 @@
 # - bot: 1 when the agent matches bot|crawl|spider (any case), else 0.
 # - img: 1 when the path ends in .png .jpg .jpeg .gif .ico (any case), else 0.
 # A line is bad, and skipped, when its quotes do not balance into exactly three
-# quoted fields or any part does not have the shape above. With -v stats=FILE the
-# totals "lines N" and "bad N" go to FILE.
-# Run as: mawk -f recount.awk -v stats=FILE access.log > rows.tsv
+# quoted fields or any part does not have the shape above, or (with -v maxline=N)
+# when it is longer than N bytes. With -v stats=FILE the totals "lines N" and
+# "bad N" go to FILE.
+# Run as: mawk -f recount.awk -v stats=FILE [-v maxline=N] access.log > rows.tsv
 
 BEGIN {
     FS = "\""
@@ -54,6 +55,10 @@ function epoch(t,    d, m, y, hh, mi, ss, off) {
 
 {
     lines++
+    if (maxline > 0 && length($0) > maxline) {
+        bad++
+        next
+    }
     # ip ident user [time] "request" status bytes "referer" "agent"
     if (NF != 7 || $1 !~ pre || $3 !~ /^ [0-9]+ ([0-9]+|-) $/ || $5 != " " || $7 != "") {
         bad++
