@@ -44,6 +44,13 @@ static size_t seq(const unsigned char *s, size_t len, int *ok)
     return n;
 }
 
+size_t utf8_char(const char *s, size_t len)
+{
+    int ok;
+    size_t n = seq((const unsigned char *)s, len, &ok);
+    return ok ? n : 0;
+}
+
 size_t utf8_valid_prefix(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -16,6 +16,10 @@
 
 #include "buf.h"
 
+/* Bytes of the well-formed character at s[0..len) (1 to 4), or 0 when s does
+ * not start with one. len >= 1. Cannot fail. */
+size_t utf8_char(const char *s, size_t len);
+
 /* The number of leading bytes of s[0..len) that are well-formed UTF-8: len
  * when all of it is. Cannot fail. */
 size_t utf8_valid_prefix(const char *s, size_t len);

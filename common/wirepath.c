@@ -4,31 +4,7 @@
 #include <apr_strings.h>
 #include <string.h>
 
-size_t wirepath_utf8_char(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-
-    if (c < 0x80)
-        return 1;
-    if (c < 0xC2 || c > 0xF4)
-        return 0; /* a continuation byte, an overlong lead, or beyond U+10FFFF */
-    len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    if (c == 0xE0)
-        lo = 0xA0; /* overlong */
-    else if (c == 0xED)
-        hi = 0x9F; /* surrogates */
-    else if (c == 0xF0)
-        lo = 0x90; /* overlong */
-    else if (c == 0xF4)
-        hi = 0x8F; /* above U+10FFFF */
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
+#include "utf8.h"
 
 static int hexval(unsigned char c)
 {
@@ -56,7 +32,7 @@ static size_t encoded_len(const unsigned char *p, size_t n)
 {
     size_t out = 0;
     for (size_t i = 0; i < n;) {
-        size_t w = wirepath_utf8_char(p + i, n - i);
+        size_t w = utf8_char((const char *)p + i, n - i);
         if (w == 0 || (p[i] == '%' && escape_at(p + i) >= 0)) {
             out += 3;
             i++;
@@ -79,7 +55,7 @@ const char *wirepath_encode(const char *path, apr_pool_t *pool)
         return path; /* every byte kept: no escape */
     out = apr_palloc(pool, len + 1);
     for (size_t i = 0; i < n;) {
-        size_t w = wirepath_utf8_char(p + i, n - i);
+        size_t w = utf8_char((const char *)p + i, n - i);
         if (w == 0 || (p[i] == '%' && escape_at(p + i) >= 0)) {
             out[o++] = '%';
             out[o++] = hex[p[i] >> 4];

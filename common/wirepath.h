@@ -24,9 +24,4 @@ const char *wirepath_encode(const char *path, apr_pool_t *pool);
  * escape). Never yields a NUL byte: "%00".."%7F" are not escapes. */
 const char *wirepath_decode(const char *wire, apr_pool_t *pool);
 
-/* Bytes of the valid UTF-8 character at s[0..n) (1 to 4), or 0 when s does
- * not start with one (RFC 3629: no overlong forms, no surrogates, nothing
- * above U+10FFFF). n >= 1. */
-size_t wirepath_utf8_char(const unsigned char *s, size_t n);
-
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check_run.h"
+#include "utf8.h"
 #include "wirepath.h"
 
 static apr_pool_t *pool;
@@ -55,9 +56,9 @@ START_TEST(hand_worked)
     both_ways("%", "%");
     ck_assert_str_eq(wirepath_decode("a%00b%7F", pool), "a%00b%7F"); /* never a NUL */
     ck_assert_str_eq(wirepath_decode("%c3%a9", pool), "\xc3\xa9");   /* either case */
-    ck_assert_uint_eq(wirepath_utf8_char((const unsigned char *)"\xe2\x82\xac", 3), 3);
-    ck_assert_uint_eq(wirepath_utf8_char((const unsigned char *)"\xe2\x82\xac", 2), 0);
-    ck_assert_uint_eq(wirepath_utf8_char((const unsigned char *)"\x80", 1), 0);
+    ck_assert_uint_eq(utf8_char("\xe2\x82\xac", 3), 3);
+    ck_assert_uint_eq(utf8_char("\xe2\x82\xac", 2), 0);
+    ck_assert_uint_eq(utf8_char("\x80", 1), 0);
 }
 END_TEST
 
