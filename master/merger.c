@@ -326,9 +326,8 @@ static int check_owned(const merger_t *m, const mjob_t *j, const partial_t *p, a
  * period is no longer kept. */
 static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const partial_t *s)
 {
-    mround_t *rd = merger_round_get(m, j, h->round);
-    int64_t pid = merger_period_of(j, h->round);
-    mperiod_t *p = merger_period_get(m, j, pid);
+    mperiod_t *p = merger_period_get(m, j, merger_period_of(j, h->round));
+    mround_t *rd = p ? merger_round_get(m, j, h->round) : NULL; /* none for an expired frame */
     ranges_t *rs = apr_hash_get(j->sources, h->source, APR_HASH_KEY_STRING);
 
     if (!rs) {
