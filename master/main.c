@@ -289,6 +289,7 @@ int main(int argc, const char *const *argv)
     }
     if (opts.check) {
         master_check_print(cfg, stdout);
+        master_check_warn(cfg, stderr);
         return 0;
     }
     rc = master_standalone_once(cfg, &opts, opts.quiet ? NULL : stdout, pool);

@@ -354,6 +354,7 @@ static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const par
     j->lines += h->lines;
     j->bad_lines += h->bad_lines;
     j->bytes += h->bytes;
+    j->regex_limit_hits += h->regex_limit_hits;
 }
 
 /* Under the lock, for a new range: journal the frame (when a journal is

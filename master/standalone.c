@@ -228,6 +228,11 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
                     job->name, (unsigned long long)totals->lines,
                     (unsigned long long)totals->bad_lines, (unsigned long long)totals->bytes, secs,
                     secs > 0 ? (double)totals->lines / secs : 0.0);
+            if (totals->regex_limit_hits)
+                fprintf(out,
+                        "  regex_limit_hits: %llu (lines on which a regex gave up at its "
+                        "limits; the match counted as false)\n",
+                        (unsigned long long)totals->regex_limit_hits);
             print_bad(&run, j, out);
         }
         failed |= export_job(job, totals, opts->export_dir, out, pool);

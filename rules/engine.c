@@ -175,6 +175,8 @@ static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset
             return;
         }
     }
+    if (expr_ctx_limit_hit(e->ctx))
+        out->regex_limit_hits++;
     for (int i = 0; i < e->nentries; i++)
         if (e->entries[i].selected)
             apply_entry(&e->entries[i], out->tables[i]);

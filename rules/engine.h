@@ -4,7 +4,9 @@
  * evaluate `where`, the key columns and the value arguments; only when the
  * whole line evaluated cleanly are the entries' rows updated, so a bad line
  * (does not parse, or a field that must be a number is not one) changes
- * nothing but the bad-line counter. An engine is thread-private: each worker
+ * nothing but the bad-line counter. A good line on which a regex match gave
+ * up at its limits (the match counted as false, see expr.h) is counted in
+ * the partial's regex_limit_hits as well. An engine is thread-private: each worker
  * thread makes its own; after engine_create it allocates nothing per line. */
 #ifndef ABBEY_ENGINE_H
 #define ABBEY_ENGINE_H

@@ -87,6 +87,8 @@ static void put_header(buf_t *b, const frame_header_t *h)
     buf_put_str(b, h->source, strlen(h->source));
     buf_put_str(b, h->slave, strlen(h->slave));
     buf_put_str(b, h->master, strlen(h->master));
+    if (h->regex_limit_hits) /* optional: a frame without it is what older decoders read */
+        buf_put_varint(b, h->regex_limit_hits);
 }
 
 static void put_spec(buf_t *b, const agg_spec_t *s)
@@ -321,6 +323,11 @@ static apr_status_t get_header(const uint8_t *p, size_t n, frame_header_t *h, ab
         get_name(&r, h->slave, sizeof h->slave, "slave", err) ||
         get_name(&r, h->master, sizeof h->master, "master", err))
         return APR_EINVAL;
+    h->regex_limit_hits = buf_reader_left(&r) ? buf_get_varint(&r) : 0;
+    if (buf_reader_failed(&r)) {
+        abbey_err_set(err, "frame header: malformed regex_limit_hits counter");
+        return APR_EINVAL;
+    }
     if (buf_reader_left(&r)) {
         abbey_err_set(err, "frame header: %zu unexpected bytes after the fields",
                       buf_reader_left(&r));
@@ -659,6 +666,7 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
             d.scratch->lines = hh.lines;
             d.scratch->bad_lines = hh.bad_lines;
             d.scratch->bytes = hh.bytes;
+            d.scratch->regex_limit_hits = hh.regex_limit_hits;
             partial_merge(into, d.scratch);
         }
         partial_destroy(d.scratch);

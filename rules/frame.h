@@ -16,7 +16,10 @@
  *
  * Header: config_hash u64, round u64, lease u64, start u64, end u64, lines
  * varint, bad_lines varint, bytes varint, then strings (varint length + bytes):
- * job, source, slave, master. Payload: varint group count, then per group:
+ * job, source, slave, master, then, only when it is not zero, regex_limit_hits
+ * varint (a frame without it, as every frame before it existed, decodes with
+ * 0; a frame with it is refused by a decoder that predates it). Payload:
+ * varint group count, then per group:
  * group name, varint entry count, per entry: entry name, varint value count,
  * one byte agg kind per value (followed by p as f64 for percentile, by the
  * cap as varint for distinct_exact), varint row count, per row: key (string),
@@ -59,6 +62,7 @@ typedef struct frame_header_t {
     uint64_t lease;
     uint64_t start, end; /* byte range [start, end) of the source instance */
     uint64_t lines, bad_lines, bytes;
+    uint64_t regex_limit_hits; /* partial_t's; written only when not 0 */
     char job[FRAME_NAME_MAX];
     char source[FRAME_SOURCE_MAX];
     char slave[FRAME_NAME_MAX];
@@ -101,7 +105,7 @@ apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_
  * partial") inflate and decode the payload against job (group, entry
  * and aggregate kinds must match it) and merge it into into (a partial of
  * job). All-or-nothing: on any error into is unchanged. Rows are merged, and
- * h's line counters are added to into's. */
+ * h's line counters (regex_limit_hits too) are added to into's. */
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
                           frame_header_t *h, partial_t *into, size_t *frame_len,
                           abbey_err_t *err);

@@ -34,13 +34,14 @@ void partial_merge(partial_t *dst, const partial_t *src)
     dst->lines += src->lines;
     dst->bad_lines += src->bad_lines;
     dst->bytes += src->bytes;
+    dst->regex_limit_hits += src->regex_limit_hits;
 }
 
 void partial_clear(partial_t *p)
 {
     for (int i = 0; i < p->job->nentries; i++)
         ptable_clear(p->tables[i]);
-    p->lines = p->bad_lines = p->bytes = 0;
+    p->lines = p->bad_lines = p->bytes = p->regex_limit_hits = 0;
 }
 
 void partial_destroy(partial_t *p)

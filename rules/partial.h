@@ -20,6 +20,7 @@ typedef struct partial_t {
     uint64_t lines;    /* lines read (good and bad) */
     uint64_t bad_lines;
     uint64_t bytes;
+    uint64_t regex_limit_hits; /* good lines on which a regex match gave up (expr.h) */
 } partial_t;
 
 /* Empty partial for job, in a subpool of pool. Cannot fail. */

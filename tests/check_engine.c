@@ -1,5 +1,6 @@
 /* check_engine.c - unit tests for rules/engine.c: lines through a compiled job into a partial,
- * all-or-nothing bad lines, block splits, samples, and the bundled sample log. */
+ * all-or-nothing bad lines, block splits, samples, the bundled sample log, and a regex
+ * that gives up at its limit (counted apart, never a bad line). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,62 @@ START_TEST(test_sample_log)
 }
 END_TEST
 
+/* A regex that gives up at its limit: the where is false on that line, the
+ * line still counts for every other entry (it is not bad), and the partial
+ * counts it in regex_limit_hits. Lines: user \t api, the api built here. */
+START_TEST(test_regex_limit_line)
+{
+    const char *text = "jobs:\n"
+                       "  - name: t\n"
+                       "    sources: [/dev/null]\n"
+                       "    format: {split: \"\\t\", fields: [user, api]}\n"
+                       "    groups:\n"
+                       "      - name: g\n"
+                       "        entries:\n"
+                       "          - name: all\n"
+                       "            key: [user]\n"
+                       "            values: {n: count}\n"
+                       "          - name: ends_a\n"
+                       "            where: api ~ \"(a+)+$\"\n"
+                       "            values: {n: count}\n"
+                       "          - name: not_a\n"
+                       "            where: api !~ \"(a+)+$\"\n"
+                       "            values: {n: count}\n";
+    rules_config_t *cfg = load(text);
+    const rules_job_t *job = &cfg->jobs[0];
+    engine_t *e = engine_create(job, pool);
+    partial_t *p = partial_create(job, pool);
+    engine_samples_t smp = {0};
+    buf_t in;
+    agg_result_t r;
+    val_t k;
+    char patho[3002];
+
+    memset(patho, 'a', 3000);
+    patho[3000] = 'b'; /* no match, found only by giving up */
+    patho[3001] = '\0';
+    buf_init(&in);
+    /* 10 lines: 4 end in 'a' (match), 3 short misses, 3 pathological */
+    buf_printf(&in, "ann\t/aaaa\nbob\t/xa\nann\t/ab\nbob\t/aab\n");
+    buf_printf(&in, "cid\t%s\nann\t/a\ncid\t%s\n", patho, patho);
+    buf_printf(&in, "bob\t/b\nann\t/ba\ncid\t%s\n", patho);
+    engine_feed(e, (const char *)in.data, in.len, 0, p, &smp);
+    ck_assert_uint_eq(p->lines, 10);
+    ck_assert_uint_eq(p->bad_lines, 0);
+    ck_assert_int_eq(smp.n, 0);
+    ck_assert_uint_eq(p->regex_limit_hits, 3);
+    k = s("ann");
+    ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "4");
+    k = s("bob");
+    ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "3");
+    k = s("cid");
+    ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "3");
+    ck_assert_str_eq(figure(p, 1, NULL, 0, 0, &r), "4"); /* /aaaa /xa /a /ba */
+    ck_assert_str_eq(figure(p, 2, NULL, 0, 0, &r), "3"); /* /ab /aab /b: false both ways */
+    buf_free(&in);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *su = suite_create("engine");
@@ -235,6 +292,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_bad_lines_change_nothing);
     tcase_add_test(tc, test_block_splits);
     tcase_add_test(tc, test_sample_log);
+    tcase_add_test(tc, test_regex_limit_line);
     suite_add_tcase(su, tc);
     return su;
 }
