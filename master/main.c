@@ -34,7 +34,8 @@ static void usage(FILE *out)
           "\n"
           "  -c, --config FILE      the rules file (YAML; see docs/RULES.md)\n"
           "      --check            validate the rules file, print its jobs and the\n"
-          "                         rule-group -> master assignment, and exit\n"
+          "                         rule-group -> master assignment, and exit; warns on\n"
+          "                         stderr about regexes with nested quantifiers\n"
           "      --standalone       run primary and slave workers in this one process\n"
           "      --once             read every source to its end, export, exit\n"
           "  -w, --workers N        worker threads (default: number of cores)\n"
@@ -71,8 +72,9 @@ static void usage(FILE *out)
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n"
           "\n"
-          "Exit status: 0 on success, 1 when a source or report failed, 2 on bad usage\n"
-          "or an invalid rules file.\n",
+          "Exit status: 0 on success, 1 when a source or report failed or an entry ran out\n"
+          "of memory (its reports are not written, the others are), 2 on bad usage or an\n"
+          "invalid rules file.\n",
           out);
 }
 

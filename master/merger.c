@@ -325,6 +325,7 @@ static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const par
     int64_t pid = merger_period_of(j, h->round);
     mperiod_t *p = merger_period_get(m, j, pid);
     ranges_t *rs = apr_hash_get(j->sources, h->source, APR_HASH_KEY_STRING);
+    abbey_err_t err;
 
     if (!rs) {
         rs = ranges_create(j->pool);
@@ -332,7 +333,10 @@ static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const par
     }
     ranges_add(rs, h->start, h->end);
     if (p) {
-        partial_merge(p->totals, s);
+        if (partial_merge(p->totals, s, &err) != APR_SUCCESS)
+            log_msg("job %s: period totals: %s; that entry's period figures are lost (the "
+                    "merger keeps counting the others)",
+                    j->job->name, err.msg);
         j->period_changed = 1;
         if (p->final_exported)
             p->dirty = 1;
@@ -344,8 +348,9 @@ static void merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const par
                 (unsigned long long)h->end);
     }
     if (rd) {
-        if (rd->p)
-            partial_merge(rd->p, s);
+        if (rd->p && partial_merge(rd->p, s, &err) != APR_SUCCESS)
+            log_msg("job %s: round %llu: %s; that entry's round figures are lost", j->job->name,
+                    (unsigned long long)h->round, err.msg);
         rd->dirty = 1;
     }
     if (!rd || rd->exported)

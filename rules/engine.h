@@ -42,8 +42,14 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool);
  * last (processed as a line when non-empty: the caller decides where a block
  * ends). base is the source offset of buf[0], used for samples. Adds rows to
  * out (a partial of the same job) and counts lines, bad lines and bytes into
- * it; keeps samples of bad lines in samples (may be NULL). */
-void engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
-                 engine_samples_t *samples);
+ * it; keeps samples of bad lines in samples (may be NULL).
+ * Returns APR_SUCCESS, or APR_ENOMEM when an entry's key buffer, table or
+ * aggregate states could not grow (mem.h) on one of these lines: that entry
+ * failed (partial_fail: emptied, no more rows, and skipped by every later
+ * call into out), and err (may be NULL) says "entry 'by_ip': out of memory
+ * after 12,345,678 keys" for the first entry that failed in this call. Every
+ * line is still processed for the other entries and the counters. */
+apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
+                         engine_samples_t *samples, abbey_err_t *err);
 
 #endif

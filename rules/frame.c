@@ -198,6 +198,14 @@ apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uin
 
     if (check_strings(h, err))
         return APR_EINVAL;
+    for (int i = 0; i < p->job->nentries; i++) {
+        const rules_entry_t *en = p->job->entries[i];
+        if (p->failed[i] && (!groups || groups[en->group->index])) {
+            abbey_err_set(err, "frame: entry '%s' ran out of memory: the partial is incomplete",
+                          en->name);
+            return APR_EINVAL;
+        }
+    }
     buf_init(&raw);
     put_payload(&raw, p, groups);
     if (raw.len > FRAME_MAX_RAW) {
@@ -517,17 +525,27 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
             return APR_EINVAL;
         }
         row = ptable_upsert(t, k, (uint32_t)klen, val_hash_bytes(k, klen));
+        if (!row) {
+            abbey_err_set(d->err,
+                          "frame payload: entry '%s' row %llu: out of memory after %zu "
+                          "rows",
+                          e->name, (unsigned long long)i, before);
+            return APR_ENOMEM;
+        }
         if (ptable_count(t) == before) {
             abbey_err_set(d->err, "frame payload: entry '%s' row %llu repeats a key", e->name,
                           (unsigned long long)i);
             return APR_EINVAL;
         }
-        for (int v = 0; v < e->nvalues; v++)
-            if (agg_decode(&e->specs[v], row->state + ptable_offset(t, v), &d->r, d->err)) {
+        for (int v = 0; v < e->nvalues; v++) {
+            apr_status_t rv =
+                agg_decode(&e->specs[v], row->state + ptable_offset(t, v), &d->r, d->err);
+            if (rv != APR_SUCCESS) {
                 abbey_err_prefix(d->err, "frame payload: entry '%s' row %llu value '%s'", e->name,
                                  (unsigned long long)i, value_name(e, v, tmp));
-                return APR_EINVAL;
+                return rv;
             }
+        }
     }
     return APR_SUCCESS;
 }
@@ -667,7 +685,8 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
             d.scratch->bad_lines = hh.bad_lines;
             d.scratch->bytes = hh.bytes;
             d.scratch->regex_limit_hits = hh.regex_limit_hits;
-            partial_merge(into, d.scratch);
+            if ((rv = partial_merge(into, d.scratch, err)) != APR_SUCCESS)
+                abbey_err_prefix(err, "frame: merging");
         }
         partial_destroy(d.scratch);
     }

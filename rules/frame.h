@@ -73,7 +73,8 @@ typedef struct frame_header_t {
 /* Append one frame to out: header h, and the tables of p's entries whose
  * group g has groups[g] != 0 (groups NULL: every group). A frame with no
  * groups selected is valid ("empty": the range, and nothing for this master).
- * Returns APR_SUCCESS, or APR_EINVAL when a header string is too long or the
+ * Returns APR_SUCCESS, or APR_EINVAL when a header string is too long, an
+ * entry of a selected group failed in p (out of memory: partial_fail), or the
  * payload would exceed FRAME_MAX_RAW / FRAME_MAX_PAYLOAD (out is unchanged). */
 apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
                           buf_t *out, abbey_err_t *err);
@@ -104,8 +105,10 @@ apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_
 /* frame_peek, then (refusing a record frame: "a state record, not a
  * partial") inflate and decode the payload against job (group, entry
  * and aggregate kinds must match it) and merge it into into (a partial of
- * job). All-or-nothing: on any error into is unchanged. Rows are merged, and
- * h's line counters (regex_limit_hits too) are added to into's. */
+ * job). All-or-nothing: on any error into is unchanged (APR_ENOMEM while
+ * decoding included), except APR_ENOMEM while merging: then the entry of into
+ * that could not grow failed (partial_merge) and the rest is merged. Rows are
+ * merged, and h's line counters (regex_limit_hits too) are added to into's. */
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
                           frame_header_t *h, partial_t *into, size_t *frame_len,
                           abbey_err_t *err);

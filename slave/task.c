@@ -21,13 +21,24 @@ apr_status_t task_run_file(engine_t *e, const char *path, uint64_t start, uint64
     return rv;
 }
 
+/* engine_feed; its first failure goes to *fed and err, and reading goes on. */
+static void feed(engine_t *e, const char *buf, size_t n, uint64_t pos, partial_t *out,
+                 engine_samples_t *samples, apr_status_t *fed, abbey_err_t *err)
+{
+    abbey_err_t ferr;
+    if (engine_feed(e, buf, n, pos, out, samples, &ferr) != APR_SUCCESS && *fed == APR_SUCCESS) {
+        *fed = APR_ENOMEM;
+        *err = ferr;
+    }
+}
+
 apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, uint64_t end,
                              int at_eof_final, task_io_t *io, partial_t *out,
                              engine_samples_t *samples, uint64_t *done, abbey_err_t *err)
 {
     uint64_t pos = start; /* source offset of io->buf[0] */
     size_t have = 0;
-    apr_status_t rv = APR_SUCCESS;
+    apr_status_t rv = APR_SUCCESS, fed = APR_SUCCESS; /* fed: the first engine failure */
     int eof = 0;
 
     *done = start;
@@ -53,7 +64,7 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
         if (eof && at_eof_final)
             used = have;
         if (used) {
-            engine_feed(e, io->buf, used, pos, out, samples);
+            feed(e, io->buf, used, pos, out, samples, &fed, err);
             pos += used;
             have -= used;
             memmove(io->buf, io->buf + used, have);
@@ -63,9 +74,9 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
     if (rv == APR_SUCCESS && have && at_eof_final && !eof) {
         uint64_t size; /* the range ends exactly at the end of a file without a final '\n' */
         if (source_size(r, &size) == APR_SUCCESS && pos + have >= size) {
-            engine_feed(e, io->buf, have, pos, out, samples);
+            feed(e, io->buf, have, pos, out, samples, &fed, err);
             *done = pos + have;
         }
     }
-    return rv;
+    return rv == APR_SUCCESS ? fed : rv;
 }

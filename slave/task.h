@@ -27,7 +27,9 @@ typedef struct task_io_t {
  * unless at_eof_final is set and the file ends before end, in which case a
  * last line without '\n' counts too (a one-shot run over finished files).
  * *done receives the offset after the last consumed byte (the next start).
- * On error the partial keeps what was consumed up to *done. */
+ * On error the partial keeps what was consumed up to *done. APR_ENOMEM: the
+ * whole range was read, but an entry's table ran out of memory (engine_feed:
+ * the entry failed in out, err names it); the other entries are complete. */
 apr_status_t task_run_file(engine_t *e, const char *path, uint64_t start, uint64_t end,
                            int at_eof_final, task_io_t *io, partial_t *out,
                            engine_samples_t *samples, uint64_t *done, apr_pool_t *pool,

@@ -58,7 +58,7 @@ static void setup(void)
     job = &cfg->jobs[0];
     e = engine_create(job, pool);
     totals = partial_create(job, pool);
-    engine_feed(e, LINES, strlen(LINES), 0, totals, NULL);
+    ck_assert_int_eq(engine_feed(e, LINES, strlen(LINES), 0, totals, NULL, NULL), APR_SUCCESS);
     ck_assert_uint_eq(totals->bad_lines, 0);
 }
 

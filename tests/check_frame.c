@@ -267,8 +267,8 @@ START_TEST(test_round_trip)
     /* a second decode merges on top: equal to p merged with itself */
     ck_assert_int_eq(frame_decode(out.data, out.len, &J.job, NULL, q, NULL, &err), APR_SUCCESS);
     twice = partial_create(&J.job, pool);
-    partial_merge(twice, p);
-    partial_merge(twice, p);
+    ck_assert_int_eq(partial_merge(twice, p, NULL), APR_SUCCESS);
+    ck_assert_int_eq(partial_merge(twice, p, NULL), APR_SUCCESS);
     free(fp);
     fp = fingerprint(twice);
     fq = fingerprint(q);
@@ -849,6 +849,30 @@ START_TEST(test_regex_limit_hits_header)
 }
 END_TEST
 
+/* A partial whose entry ran out of memory (partial_fail) is incomplete: no
+ * frame carries it, unless that entry's group is not selected. */
+START_TEST(test_failed_entry_not_encoded)
+{
+    static const uint8_t other[2] = {0, 1};
+    partial_t *p = partial_create(&J.job, pool);
+    frame_header_t h;
+    buf_t out;
+    abbey_err_t err;
+
+    feed(p, 0, 50);
+    partial_fail(p, 0, NULL);
+    buf_init(&out);
+    header_init(&h, p);
+    ck_assert_int_eq(frame_encode(&h, p, NULL, &out, &err), APR_EINVAL);
+    ck_assert_msg(strstr(err.msg, "ran out of memory: the partial is incomplete") != NULL, "%s",
+                  err.msg);
+    ck_assert_uint_eq(out.len, 0);
+    ck_assert_int_eq(J.job.entries[0]->group->index, 0);
+    ck_assert_int_eq(frame_encode(&h, p, other, &out, &err), APR_SUCCESS);
+    buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_crc_reason)
 {
     partial_t *p = partial_create(&J.job, pool);
@@ -895,6 +919,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, test_forged_payloads);
     tcase_add_test(tc, test_forged_frames);
     tcase_add_test(tc, test_regex_limit_hits_header);
+    tcase_add_test(tc, test_failed_entry_not_encoded);
     suite_add_tcase(s, tc);
     return s;
 }
