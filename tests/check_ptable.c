@@ -568,6 +568,9 @@ START_TEST(test_partial_out_of_memory)
         ck_assert_ptr_nonnull(upsert_key(p->tables[1], &k, i));
     partial_fail(p, 1, &err);
     ck_assert_str_eq(err.msg, "entry 'b': out of memory after 1,234,567 keys");
+    partial_destroy(p); /* before j, whose specs they point to, goes */
+    partial_destroy(q);
+    partial_destroy(r);
     buf_free(&k);
 }
 END_TEST
