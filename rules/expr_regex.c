@@ -38,7 +38,7 @@ static size_t skip_escape(const char *p, size_t n, size_t i)
         e = memmem(p + i + 2, n - i - 2, "\\E", 2);
         return e ? (size_t)(e - p) + 2 : n;
     }
-    if (i + 2 < n && p[i + 2] == '{' && strchr("xopPNgk", p[i + 1])) {
+    if (i + 2 < n && p[i + 2] == '{' && p[i + 1] && strchr("xopPNgk", p[i + 1])) {
         e = memchr(p + i + 3, '}', n - i - 3);
         return e ? (size_t)(e - p) + 1 : n;
     }
@@ -76,7 +76,7 @@ static size_t group_body(const char *p, size_t n, size_t i)
     if (j >= n || p[j] != '?')
         return j;
     j++;
-    if (j < n && strchr(":>=!|", p[j]))
+    if (j < n && p[j] && strchr(":>=!|", p[j]))
         return j + 1;
     if (j + 1 < n && p[j] == '<' && (p[j + 1] == '=' || p[j + 1] == '!'))
         return j + 2;
