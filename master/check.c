@@ -1,4 +1,5 @@
-/* check.c - abbey-master --check: print what a rules file declares and where its groups go. */
+/* check.c - abbey-master --check: print what a rules file declares and where its groups go,
+ * and warn about what will load but may misbehave (regexes with nested quantifiers). */
 #include "master.h"
 
 static const char *source_kind(rules_source_kind_t k)
@@ -89,6 +90,29 @@ static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *o
             fprintf(out, ", limit %ld", rep->limit);
         fputc('\n', out);
     }
+}
+
+static int warn_expr(const expr_t *e, FILE *out)
+{
+    int n = e ? expr_nwarnings(e) : 0;
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s\n", expr_warning(e, i));
+    return n;
+}
+
+int master_check_warn(const rules_config_t *cfg, FILE *out)
+{
+    int n = 0;
+    for (int j = 0; j < cfg->njobs; j++)
+        for (int i = 0; i < cfg->jobs[j].nentries; i++) {
+            const rules_entry_t *en = cfg->jobs[j].entries[i];
+            n += warn_expr(en->where, out);
+            for (int k = 0; k < en->nkeys; k++)
+                n += warn_expr(en->keys[k], out);
+            for (int v = 0; v < en->nvalues; v++)
+                n += warn_expr(en->values[v].arg, out);
+        }
+    return n;
 }
 
 void master_check_print(const rules_config_t *cfg, FILE *out)

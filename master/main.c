@@ -35,7 +35,8 @@ static void usage(FILE *out)
           "\n"
           "  -c, --config FILE      the rules file (YAML; see docs/RULES.md)\n"
           "      --check            validate the rules file, print its jobs and the\n"
-          "                         rule-group -> master assignment, and exit\n"
+          "                         rule-group -> master assignment, and exit; warns on\n"
+          "                         stderr about regexes with nested quantifiers\n"
           "      --standalone       run primary and slave workers in this one process\n"
           "      --once             read every source (to its size at the start),\n"
           "                         export, exit\n"
@@ -87,8 +88,9 @@ static void usage(FILE *out)
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n"
           "\n"
-          "Exit status: 0 on success, 1 when a source or report failed, 2 on bad usage\n"
-          "or an invalid rules file.\n",
+          "Exit status: 0 on success, 1 when a source or report failed or an entry ran out\n"
+          "of memory (its reports are not written, the others are), 2 on bad usage or an\n"
+          "invalid rules file.\n",
           out);
 }
 
@@ -353,6 +355,7 @@ int main(int argc, const char *const *argv)
     }
     if (opts.check) {
         master_check_print(cfg, stdout);
+        master_check_warn(cfg, stderr);
         return 0;
     }
     rc = master_standalone_once(cfg, &opts, opts.quiet ? NULL : stdout, pool);

@@ -48,6 +48,11 @@ int master_parse_listen(const char *listen, char *host, size_t hostlen, int *por
 /* --check: print the jobs and the group -> master assignment of cfg to out. */
 void master_check_print(const rules_config_t *cfg, FILE *out);
 
+/* --check: print one "file:line:col: warning: ..." line per warning the
+ * expressions of cfg gave (expr_warning: regexes with nested quantifiers) to
+ * out. Returns how many; they do not make the rules file invalid. */
+int master_check_warn(const rules_config_t *cfg, FILE *out);
+
 /* --standalone --once: read every source of every job to its end on
  * opts->workers threads, merge, export every report, print a summary to out.
  * Returns 0 when everything was read and written, 1 when a source or report

@@ -329,6 +329,7 @@ static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h,
     mperiod_t *p = merger_period_get(m, j, merger_period_of(j, h->round));
     mround_t *rd = p ? merger_round_get(m, j, h->round) : NULL; /* none for an expired frame */
     ranges_t *rs = apr_hash_get(j->sources, h->source, APR_HASH_KEY_STRING);
+    abbey_err_t err;
 
     if (!rs) {
         rs = ranges_create(j->pool);
@@ -343,13 +344,17 @@ static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h,
                 (unsigned long long)h->end);
         return MERGE_EXPIRED;
     }
-    partial_merge(p->totals, s);
+    if (partial_merge(p->totals, s, &err) != APR_SUCCESS)
+        log_msg("job %s: period totals: %s; that entry's period figures are lost (the merger "
+                "keeps counting the others)",
+                j->job->name, err.msg);
     j->period_changed = 1;
     if (p->final_exported)
         p->dirty = 1;
     if (rd) {
-        if (rd->p)
-            partial_merge(rd->p, s);
+        if (rd->p && partial_merge(rd->p, s, &err) != APR_SUCCESS)
+            log_msg("job %s: round %llu: %s; that entry's round figures are lost", j->job->name,
+                    (unsigned long long)h->round, err.msg);
         rd->dirty = 1;
     }
     if (!rd || rd->exported)
@@ -358,6 +363,7 @@ static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h,
     j->lines += h->lines;
     j->bad_lines += h->bad_lines;
     j->bytes += h->bytes;
+    j->regex_limit_hits += h->regex_limit_hits;
     return MERGE_MERGED;
 }
 

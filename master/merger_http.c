@@ -55,6 +55,7 @@ static json_t *job_json(const mjob_t *j)
     json_object_set_new(o, "lines", json_integer((json_int_t)j->lines));
     json_object_set_new(o, "bad_lines", json_integer((json_int_t)j->bad_lines));
     json_object_set_new(o, "bytes", json_integer((json_int_t)j->bytes));
+    json_object_set_new(o, "regex_limit_hits", json_integer((json_int_t)j->regex_limit_hits));
     json_object_set_new(o, "sources", json_integer((json_int_t)apr_hash_count(j->sources)));
     return o;
 }
@@ -106,18 +107,20 @@ static void metric_job(buf_t *out, const char *name, const char *self, const cha
 
 void merger_metrics(merger_t *m, buf_t *out)
 {
-    static const char *counters[4] = {"abbey_lines_total", "abbey_bad_lines_total",
-                                      "abbey_bytes_total", "abbey_rounds_exported_total"};
+    static const char *counters[5] = {"abbey_lines_total", "abbey_bad_lines_total",
+                                      "abbey_bytes_total", "abbey_rounds_exported_total",
+                                      "abbey_regex_limit_hits_total"};
     apr_thread_mutex_lock(m->lock);
     buf_printf(out, "# TYPE abbey_partials_total counter\n");
     for (int i = 0; i < m->cfg->njobs; i++)
         metric_counts(out, m->self, m->jobs[i].job->name, &m->jobs[i].c);
     metric_counts(out, m->self, "", &m->unknown);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         buf_printf(out, "# TYPE %s counter\n", counters[k]);
         for (int i = 0; i < m->cfg->njobs; i++) {
             const mjob_t *j = &m->jobs[i];
-            const uint64_t v[4] = {j->lines, j->bad_lines, j->bytes, j->rounds_exported};
+            const uint64_t v[5] = {j->lines, j->bad_lines, j->bytes, j->rounds_exported,
+                                   j->regex_limit_hits};
             metric_job(out, counters[k], m->self, j->job->name, v[k]);
         }
     }

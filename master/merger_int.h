@@ -86,6 +86,7 @@ typedef struct mjob_t {
     uint64_t rounds_exported, rounds_amended, rounds_incomplete;
     mcount_t c;
     uint64_t lines, bad_lines, bytes;
+    uint64_t regex_limit_hits;            /* from the frames' headers (expr.h: a regex gave up) */
     partial_t *idle[MERGER_SCRATCH_IDLE]; /* scratch partials for decoding */
     int nidle;
     uint64_t gen;             /* structure generation: changes when the structure does */

@@ -235,6 +235,7 @@ static json_t *job_json(const merger_t *m, const mjob_t *j, uint64_t *nframes)
                      ju64(j->rounds_exported), "rounds_amended", ju64(j->rounds_amended),
                      "rounds_incomplete", ju64(j->rounds_incomplete), "dropped", j->dropped,
                      "floor", ju64(j->floor)));
+    json_object_set_new(o, "regex_limit_hits", ju64(j->regex_limit_hits));
     json_object_update_new(o,
                            json_pack("{s:b,s:b,s:I,s:o,s:o,s:o}", "period_changed",
                                      j->period_changed, "period_stale", j->period_stale,
@@ -281,6 +282,7 @@ static apr_status_t put_partial(const merger_t *m, const mjob_t *j, const char *
     h.lines = p->lines;
     h.bad_lines = p->bad_lines;
     h.bytes = p->bytes;
+    h.regex_limit_hits = p->regex_limit_hits;
     if (frame_encode(&h, p, NULL, out, err) != APR_SUCCESS) {
         abbey_err_prefix(err, "job %s, %s %" PRIu64, j->job->name, source + 1, round);
         return APR_EINVAL;

@@ -347,6 +347,8 @@ static void restore_job(recover_t *rc, jread_t *c, const json_t *o)
     j->lines = jget_u64(c, o, "lines");
     j->bad_lines = jget_u64(c, o, "bad_lines");
     j->bytes = jget_u64(c, o, "bytes");
+    if (json_object_get(o, "regex_limit_hits")) /* absent from older checkpoints: 0 */
+        j->regex_limit_hits = jget_u64(c, o, "regex_limit_hits");
     j->rounds_exported = jget_u64(c, o, "rounds_exported");
     j->rounds_amended = jget_u64(c, o, "rounds_amended");
     j->rounds_incomplete = jget_u64(c, o, "rounds_incomplete");

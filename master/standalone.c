@@ -4,7 +4,9 @@
  * boundaries into parts (enough parts to keep every worker busy). Run: worker
  * threads take parts from a shared counter; each has, per job, its own engine
  * and partial, so nothing is shared while reading. Finish: merge the workers'
- * partials per job, export every report, print a summary. */
+ * partials per job, export every report, print a summary. An entry whose table
+ * runs out of memory in one worker is dropped in all (run->dead, seen between
+ * parts), the others read on; its reports are not written and the run fails. */
 #include <apr_allocator.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
@@ -16,11 +18,13 @@
 #include "engine.h"
 #include "export.h"
 #include "master.h"
+#include "mem.h"
 #include "source.h"
 #include "task.h"
 #include "utf8.h"
 
-#define PART_MIN (8u << 20) /* never cut parts smaller than this */
+#define PART_MIN (8u << 20)         /* never cut parts smaller than this */
+#define WORKER_MAX_FREE (16u << 20) /* free memory a worker's allocator keeps */
 
 typedef struct part_t {
     int job;
@@ -47,6 +51,7 @@ typedef struct run_t {
     volatile int next;    /* next part to take (atomic) */
     worker_t *workers;
     int nworkers;
+    uint8_t **dead; /* per job, per entry: out of memory in some worker (atomic) */
 } run_t;
 
 /* Files of job j, cut into parts appended to *parts. */
@@ -111,12 +116,18 @@ static void run_part(worker_t *w, part_t *p)
         w->partials[p->job] = partial_create(job, w->pool);
     }
     out = w->partials[p->job];
+    for (int i = 0; i < job->nentries; i++) /* another worker's table ran out: give ours back */
+        if (!out->failed[i] && __atomic_load_n(&w->run->dead[p->job][i], __ATOMIC_RELAXED))
+            partial_fail(out, i, NULL);
     lines0 = out->lines;
     bad0 = out->bad_lines;
     p->rv = task_run_file(w->engines[p->job], p->path, p->start, p->end, 1, &w->io, out,
                           &p->samples, &done, w->pool, &p->err);
     p->lines = out->lines - lines0;
     p->bad_lines = out->bad_lines - bad0;
+    for (int i = 0; p->rv == APR_ENOMEM && i < job->nentries; i++)
+        if (out->failed[i])
+            __atomic_store_n(&w->run->dead[p->job][i], 1, __ATOMIC_RELAXED);
 }
 
 static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
@@ -134,6 +145,9 @@ static void worker_init(worker_t *w, run_t *run)
     apr_allocator_t *a;
     int njobs = run->cfg->njobs;
     apr_allocator_create(&a);
+    /* memory freed (a table dropped out of memory, a partial merged) goes back
+     * to malloc beyond this, for the other threads and the export to reuse */
+    apr_allocator_max_free_set(a, WORKER_MAX_FREE);
     apr_pool_create_ex(&w->pool, NULL, NULL, a);
     apr_allocator_owner_set(a, w->pool);
     w->run = run;
@@ -143,7 +157,33 @@ static void worker_init(worker_t *w, run_t *run)
     w->io.buf = apr_palloc(w->pool, w->io.size);
 }
 
-/* Export every report of job from totals. Returns 1 when one failed. */
+/* The workers' partials of job j merged into the first of them, so that the
+ * tables are never held twice; each other one is destroyed once merged (its
+ * memory goes back: see worker_init). The caller owns the result. */
+static partial_t *merge_job(run_t *run, int j, apr_pool_t *pool, int *failed)
+{
+    partial_t *totals = NULL;
+    abbey_err_t err;
+    for (int w = 0; w < run->nworkers; w++) {
+        partial_t *p = run->workers[w].partials[j];
+        run->workers[w].partials[j] = NULL;
+        if (!p)
+            continue;
+        if (!totals) {
+            totals = p;
+            continue;
+        }
+        if (partial_merge(totals, p, &err) != APR_SUCCESS) {
+            master_log("job %s: merging the workers' tables: %s", run->cfg->jobs[j].name, err.msg);
+            *failed = 1;
+        }
+        partial_destroy(p);
+    }
+    return totals ? totals : partial_create(&run->cfg->jobs[j], pool);
+}
+
+/* Export every report of job from totals, but those of an entry that ran out
+ * of memory. Returns 1 when one failed or was left out. */
 static int export_job(const rules_job_t *job, partial_t *totals, const char *dir, FILE *out,
                       apr_pool_t *pool)
 {
@@ -152,8 +192,14 @@ static int export_job(const rules_job_t *job, partial_t *totals, const char *dir
         const rules_report_t *rep = &job->reports[r];
         const char *path;
         abbey_err_t err;
-        if (export_report_file(job, rep, totals->tables[rep->entry->index], dir, pool, &path,
-                               &err) != APR_SUCCESS) {
+        if (totals->failed[rep->entry->index]) {
+            partial_fail(totals, rep->entry->index, &err); /* already failed: the message */
+            master_log("job %s: report %s not written: %s", job->name, rep->name, err.msg);
+            if (out)
+                fprintf(out, "  report %-20s not written: %s\n", rep->name, err.msg);
+            failed = 1;
+        } else if (export_report_file(job, rep, totals->tables[rep->entry->index], dir, pool, &path,
+                                      &err) != APR_SUCCESS) {
             master_log("job %s: %s", job->name, err.msg);
             failed = 1;
         } else if (out) {
@@ -194,6 +240,10 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
 
     memset(&run, 0, sizeof run);
     run.cfg = cfg;
+    mem_fail_from_env(); /* test hook: ABBEY_TEST_ALLOC_FAIL=n fails the n-th allocation */
+    run.dead = apr_pcalloc(pool, sizeof *run.dead * (size_t)(cfg->njobs + 1));
+    for (int j = 0; j < cfg->njobs; j++)
+        run.dead[j] = apr_pcalloc(pool, (size_t)cfg->jobs[j].nentries + 1);
     for (int j = 0; j < cfg->njobs; j++)
         failed |= plan_job(&run, j, opts->workers, parts, pool);
     run.parts = (part_t *)parts->elts;
@@ -214,23 +264,30 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
         }
     }
     for (int i = 0; i < run.nparts; i++)
-        if (run.parts[i].rv != APR_SUCCESS) {
+        if (run.parts[i].rv == APR_ENOMEM) {
+            master_log("job %s: %s from byte %llu: %s; the entry is dropped, the others read on",
+                       cfg->jobs[run.parts[i].job].name, run.parts[i].path,
+                       (unsigned long long)run.parts[i].start, run.parts[i].err.msg);
+            failed = 1;
+        } else if (run.parts[i].rv != APR_SUCCESS) {
             master_log("%s", run.parts[i].err.msg);
             failed = 1;
         }
     for (int j = 0; j < cfg->njobs; j++) {
         const rules_job_t *job = &cfg->jobs[j];
-        partial_t *totals = partial_create(job, pool);
+        partial_t *totals = merge_job(&run, j, pool, &failed);
         double secs;
-        for (int w = 0; w < run.nworkers; w++)
-            if (run.workers[w].partials[j])
-                partial_merge(totals, run.workers[w].partials[j]);
         secs = (double)(apr_time_now() - t0) / 1e6;
         if (out) {
             fprintf(out, "job %s: %llu lines (%llu bad), %llu bytes, %.3f s, %.0f lines/s\n",
                     job->name, (unsigned long long)totals->lines,
                     (unsigned long long)totals->bad_lines, (unsigned long long)totals->bytes, secs,
                     secs > 0 ? (double)totals->lines / secs : 0.0);
+            if (totals->regex_limit_hits)
+                fprintf(out,
+                        "  regex_limit_hits: %llu (lines on which a regex gave up at its "
+                        "limits; the match counted as false)\n",
+                        (unsigned long long)totals->regex_limit_hits);
             print_bad(&run, j, out);
         }
         failed |= export_job(job, totals, opts->export_dir, out, pool);

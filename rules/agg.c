@@ -394,11 +394,9 @@ int agg_update(const agg_spec_t *s, void *state, const val_t *v)
     case AGG_MAX:
         return mm_update(state, s->kind == AGG_MAX, v);
     case AGG_DISTINCT:
-        agg_hll_add(state, val_hash(v));
-        return 0;
+        return agg_hll_add(state, val_hash(v));
     case AGG_DISTINCT_EXACT:
-        agg_exact_add(state, agg_exact_cap(s), val_hash(v));
-        return 0;
+        return agg_exact_add(state, agg_exact_cap(s), val_hash(v));
     case AGG_PERCENTILE:
         if (val_to_double(v, &f) < 0)
             return -1;
@@ -408,7 +406,7 @@ int agg_update(const agg_spec_t *s, void *state, const val_t *v)
     }
 }
 
-void agg_merge(const agg_spec_t *s, void *dst, const void *src)
+int agg_merge(const agg_spec_t *s, void *dst, const void *src)
 {
     switch (s->kind) {
     case AGG_COUNT:
@@ -423,17 +421,15 @@ void agg_merge(const agg_spec_t *s, void *dst, const void *src)
         mm_merge(dst, src, s->kind == AGG_MAX);
         break;
     case AGG_DISTINCT:
-        agg_hll_merge(dst, src);
-        break;
+        return agg_hll_merge(dst, src);
     case AGG_DISTINCT_EXACT:
-        agg_exact_merge(dst, src, agg_exact_cap(s));
-        break;
+        return agg_exact_merge(dst, src, agg_exact_cap(s));
     case AGG_PERCENTILE:
-        agg_dd_merge(dst, src);
-        break;
+        return agg_dd_merge(dst, src);
     default:
         break;
     }
+    return 0;
 }
 
 void agg_release(const agg_spec_t *s, void *state)
@@ -530,7 +526,7 @@ apr_status_t agg_decode(const agg_spec_t *s, void *state, buf_reader_t *r, abbey
     r->failed = 1;
     agg_release(s, state);
     agg_init(s, state);
-    return APR_EINVAL;
+    return rc == AGG_NOMEM ? APR_ENOMEM : APR_EINVAL;
 }
 
 void agg_result(const agg_spec_t *s, const void *state, agg_result_t *out)

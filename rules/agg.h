@@ -30,7 +30,8 @@
  *
  * A state is a fixed block of agg_state_size() bytes (8-aligned) inside a
  * partial-table row; growing parts (HLL registers, hash sets, sketch bins) live
- * on the heap and are freed by agg_release. Functions on distinct states are
+ * on the heap (allocated through mem.h: failure is AGG_NOMEM, never an abort)
+ * and are freed by agg_release. Functions on distinct states are
  * safe in different threads; none locks. */
 #ifndef ABBEY_AGG_H
 #define ABBEY_AGG_H
@@ -83,12 +84,19 @@ int agg_needs_number(agg_kind_t k);  /* 1 for sum, min, max, avg, percentile */
 size_t agg_state_size(const agg_spec_t *s);       /* bytes, multiple of 8 */
 void agg_init(const agg_spec_t *s, void *state);  /* a fresh, empty state */
 
-/* Add one value (NULL v for count). Returns 0, or -1 when the aggregate needs a
- * number and v is not one (NULL values are skipped and return 0). */
+/* What agg_update and agg_merge return when a heap part of the state could not
+ * grow (mem.h): the state stays valid (releasable, mergeable, encodable) but
+ * lacks some of what was added. Only distinct, distinct_exact and percentile
+ * have heap parts. */
+#define AGG_NOMEM (-2)
+
+/* Add one value (NULL v for count). Returns 0; -1 when the aggregate needs a
+ * number and v is not one (NULL values are skipped and return 0); AGG_NOMEM. */
 int agg_update(const agg_spec_t *s, void *state, const val_t *v);
 
-/* dst := dst merged with src. src is unchanged. */
-void agg_merge(const agg_spec_t *s, void *dst, const void *src);
+/* dst := dst merged with src. src is unchanged. Returns 0, or AGG_NOMEM (dst
+ * then holds part of src). */
+int agg_merge(const agg_spec_t *s, void *dst, const void *src);
 
 /* Free the heap parts; the state must be agg_init'ed again before reuse. */
 void agg_release(const agg_spec_t *s, void *state);
@@ -98,7 +106,8 @@ void agg_encode(const agg_spec_t *s, const void *state, buf_t *out);
 
 /* Decode one state written by agg_encode into a fresh (agg_init'ed) state.
  * Bounds every length and value before use; on malformed input returns
- * APR_EINVAL with a reason, and the state stays valid (releasable). */
+ * APR_EINVAL with a reason, APR_ENOMEM ("out of memory ...") when a heap part
+ * could not be allocated; either way the state is then empty and valid. */
 apr_status_t agg_decode(const agg_spec_t *s, void *state, buf_reader_t *r, abbey_err_t *err);
 
 /* The figure a report shows. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "agg_int.h"
+#include "mem.h"
 
 #define DD_IDX_MIN (-2048) /* |x| >= 1e-9 gives index >= -1036 */
 #define DD_IDX_MAX 40000   /* x <= DBL_MAX gives index <= 35488 */
@@ -48,14 +49,14 @@ static double dd_value(int32_t i)
 
 /* Makes the array cover [lo, hi]; lo < st->lo means growth downwards. Counts of
  * the old array that fall in the new one are kept (the caller has zeroed any
- * that would not). */
-static void store_ensure(agg_ddstore_t *st, int32_t lo, int32_t hi)
+ * that would not). Returns 0, or AGG_NOMEM with st unchanged. */
+static int store_ensure(agg_ddstore_t *st, int32_t lo, int32_t hi)
 {
     uint32_t span = (uint32_t)(hi - lo + 1), ncap = span * 2;
     int32_t noff;
     uint64_t *c;
     if (st->c && lo >= st->off && (int64_t)hi < (int64_t)st->off + st->cap)
-        return;
+        return 0;
     if (ncap < 16)
         ncap = 16;
     if (ncap < st->cap)
@@ -68,11 +69,8 @@ static void store_ensure(agg_ddstore_t *st, int32_t lo, int32_t hi)
         noff = hi - (int32_t)ncap + 1;
     else
         noff = lo;
-    c = calloc(ncap, sizeof *c);
-    if (!c) {
-        fputs("abbey: out of memory\n", stderr);
-        abort();
-    }
+    if (!(c = mem_calloc(ncap, sizeof *c)))
+        return AGG_NOMEM;
     if (st->c) {
         int64_t a = st->off > noff ? st->off : noff;
         int64_t b = (int64_t)st->off + st->cap < (int64_t)noff + ncap ? (int64_t)st->off + st->cap
@@ -84,48 +82,60 @@ static void store_ensure(agg_ddstore_t *st, int32_t lo, int32_t hi)
     st->c = c;
     st->off = noff;
     st->cap = ncap;
+    return 0;
 }
 
-/* Sums and zeroes the bins below index l. */
-static uint64_t store_take_below(agg_ddstore_t *st, int32_t l)
+/* The sum of the bins below index l. */
+static uint64_t store_sum_below(const agg_ddstore_t *st, int32_t l)
 {
     uint64_t below = 0;
-    for (int32_t j = st->lo; j < l && j <= st->hi; j++) {
+    for (int32_t j = st->lo; j < l && j <= st->hi; j++)
         below += st->c[j - st->off];
-        st->c[j - st->off] = 0;
-    }
     return below;
 }
 
-static void store_add(agg_ddstore_t *st, int32_t i, uint64_t k)
+/* Adds k to bin i, collapsing the lowest bins past AGG_DD_MAX_BINS. Returns 0,
+ * or AGG_NOMEM with st unchanged. */
+static int store_add(agg_ddstore_t *st, int32_t i, uint64_t k)
 {
-    int32_t lo = i, hi = i;
+    int32_t lo = i, hi = i, old_lo = st->lo, old_hi = st->hi;
     if (st->n) {
         lo = st->lo < i ? st->lo : i;
         hi = st->hi > i ? st->hi : i;
     }
     if ((int64_t)hi - lo + 1 > AGG_DD_MAX_BINS) {
         int32_t l = hi - AGG_DD_MAX_BINS + 1;
-        uint64_t below = store_take_below(st, l);
+        uint64_t below = store_sum_below(st, l);
+        if (store_ensure(st, l, hi) < 0)
+            return AGG_NOMEM;
+        /* the bins below l that the (maybe new) array still holds collapse into l */
+        for (int32_t j = old_lo > st->off ? old_lo : st->off; j < l && j <= old_hi; j++)
+            st->c[j - st->off] = 0;
+        st->c[l - st->off] += below;
         if (i < l)
             i = l;
         lo = l;
-        store_ensure(st, lo, hi);
-        st->c[l - st->off] += below;
-    } else {
-        store_ensure(st, lo, hi);
+    } else if (store_ensure(st, lo, hi) < 0) {
+        return AGG_NOMEM;
     }
     st->c[i - st->off] += k;
     st->lo = lo;
     st->hi = hi;
     st->n += k;
+    return 0;
 }
 
 int agg_dd_add(agg_dd_t *d, double x)
 {
+    int first;
     if (!isfinite(x))
         return -1;
-    if (!agg_dd_count(d)) {
+    first = !agg_dd_count(d);
+    if (fabs(x) < AGG_DD_ZERO)
+        d->zero++;
+    else if (store_add(x > 0 ? &d->pos : &d->neg, dd_index(fabs(x)), 1) < 0)
+        return AGG_NOMEM; /* d unchanged */
+    if (first) {
         d->min = d->max = x;
     } else {
         if (x < d->min)
@@ -133,12 +143,6 @@ int agg_dd_add(agg_dd_t *d, double x)
         if (x > d->max)
             d->max = x;
     }
-    if (fabs(x) < AGG_DD_ZERO)
-        d->zero++;
-    else if (x > 0)
-        store_add(&d->pos, dd_index(x), 1);
-    else
-        store_add(&d->neg, dd_index(-x), 1);
     return 0;
 }
 
@@ -151,33 +155,35 @@ static void store_double(agg_ddstore_t *st)
     st->n *= 2;
 }
 
-static void store_merge(agg_ddstore_t *dst, const agg_ddstore_t *src)
+static int store_merge(agg_ddstore_t *dst, const agg_ddstore_t *src)
 {
     if (!src->n)
-        return;
+        return 0;
     for (int32_t j = src->lo; j <= src->hi; j++)
-        if (src->c[j - src->off])
-            store_add(dst, j, src->c[j - src->off]);
+        if (src->c[j - src->off] && store_add(dst, j, src->c[j - src->off]) < 0)
+            return AGG_NOMEM;
+    return 0;
 }
 
-void agg_dd_merge(agg_dd_t *dst, const agg_dd_t *src)
+int agg_dd_merge(agg_dd_t *dst, const agg_dd_t *src)
 {
     uint64_t had = agg_dd_count(dst);
     if (dst == src) {
         store_double(&dst->pos);
         store_double(&dst->neg);
         dst->zero *= 2;
-        return;
+        return 0;
     }
     if (!agg_dd_count(src))
-        return;
+        return 0;
     if (!had || src->min < dst->min)
         dst->min = src->min;
     if (!had || src->max > dst->max)
         dst->max = src->max;
     dst->zero += src->zero;
-    store_merge(&dst->pos, &src->pos);
-    store_merge(&dst->neg, &src->neg);
+    if (store_merge(&dst->pos, &src->pos) < 0 || store_merge(&dst->neg, &src->neg) < 0)
+        return AGG_NOMEM; /* dst holds part of src: its extremes may be src's */
+    return 0;
 }
 
 /* Store: varint count of nonzero bins, then per bin the index (svarint for the
@@ -239,7 +245,10 @@ static int store_decode(agg_ddstore_t *st, buf_reader_t *r, uint64_t *total, abb
                           (long long)j, (unsigned long long)c);
             return -1;
         }
-        store_add(st, (int32_t)j, c);
+        if (store_add(st, (int32_t)j, c) < 0) {
+            abbey_err_set(err, "out of memory for the bins");
+            return AGG_NOMEM;
+        }
     }
     return 0;
 }
@@ -247,8 +256,10 @@ static int store_decode(agg_ddstore_t *st, buf_reader_t *r, uint64_t *total, abb
 int agg_dd_decode(agg_dd_t *d, buf_reader_t *r, abbey_err_t *err)
 {
     uint64_t total = d->zero = buf_get_varint(r);
-    if (store_decode(&d->neg, r, &total, err) < 0 || store_decode(&d->pos, r, &total, err) < 0)
-        return -1;
+    int rc;
+    if ((rc = store_decode(&d->neg, r, &total, err)) < 0 ||
+        (rc = store_decode(&d->pos, r, &total, err)) < 0)
+        return rc;
     if (!total)
         return 0;
     d->min = buf_get_f64(r);

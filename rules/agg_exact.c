@@ -6,18 +6,9 @@
 #include <string.h>
 
 #include "agg_int.h"
+#include "mem.h"
 
 #define HSET_LG_MIN 3
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p) {
-        fputs("abbey: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
 
 /* Slot of h in a table of 1 << lg slots: Fibonacci hashing of the whole hash. */
 static size_t slot_of(uint64_t h, unsigned lg)
@@ -48,17 +39,20 @@ static void place(uint64_t *slots, unsigned lg, uint64_t h)
     slots[i] = h;
 }
 
-static void rehash(agg_hset_t *s, unsigned lg)
+/* Moves the members to a table of 1 << lg slots: 0, or AGG_NOMEM (s unchanged). */
+static int rehash(agg_hset_t *s, unsigned lg)
 {
     size_t old = s->slots ? (size_t)1 << s->lg : 0;
-    uint64_t *slots = xmalloc(sizeof(uint64_t) << lg);
-    memset(slots, 0, sizeof(uint64_t) << lg);
+    uint64_t *slots = mem_calloc((size_t)1 << lg, sizeof(uint64_t));
+    if (!slots)
+        return AGG_NOMEM;
     for (size_t i = 0; i < old; i++)
         if (s->slots[i])
             place(slots, lg, s->slots[i]);
     free(s->slots);
     s->slots = slots;
     s->lg = (uint8_t)lg;
+    return 0;
 }
 
 /* Smallest table size (log2) holding n nonzero members at 3/4 load. */
@@ -70,11 +64,12 @@ static unsigned lg_for(uint64_t n)
     return lg;
 }
 
-void agg_hset_reserve(agg_hset_t *s, uint32_t n)
+int agg_hset_reserve(agg_hset_t *s, uint32_t n)
 {
     unsigned lg = lg_for(n);
     if (!s->slots || lg > s->lg)
-        rehash(s, lg);
+        return rehash(s, lg);
+    return 0;
 }
 
 int agg_hset_has(const agg_hset_t *s, uint64_t h)
@@ -103,8 +98,12 @@ int agg_hset_add(agg_hset_t *s, uint64_t h)
         return 1;
     }
     held = s->n - s->has_zero;
-    if (!s->slots || (uint64_t)(held + 1) * 4 > ((uint64_t)3 << s->lg))
-        rehash(s, s->slots ? s->lg + 1u : HSET_LG_MIN);
+    if (!s->slots || (uint64_t)(held + 1) * 4 > ((uint64_t)3 << s->lg)) {
+        if (agg_hset_has(s, h))
+            return 0; /* present: no room needed */
+        if (rehash(s, s->slots ? s->lg + 1u : HSET_LG_MIN) < 0)
+            return AGG_NOMEM;
+    }
     mask = ((size_t)1 << s->lg) - 1;
     for (i = slot_of(h, s->lg); s->slots[i]; i = (i + 1) & mask)
         if (s->slots[i] == h)
@@ -114,35 +113,36 @@ int agg_hset_add(agg_hset_t *s, uint64_t h)
     return 1;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static uint64_t get_le64(const uint8_t *p)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int cmp_le64(const void *a, const void *b)
+{
+    uint64_t x = get_le64(a), y = get_le64(b);
     return x < y ? -1 : x > y;
 }
 
-void agg_hset_sorted(const agg_hset_t *s, uint64_t *out)
-{
-    size_t k = 0, nslots = s->slots ? (size_t)1 << s->lg : 0;
-    if (s->has_zero)
-        out[k++] = 0;
-    for (size_t i = 0; i < nslots; i++)
-        if (s->slots[i])
-            out[k++] = s->slots[i];
-    qsort(out, k, sizeof *out, cmp_u64);
-}
-
+/* The members go out as they sit in the slots, then are sorted where they
+ * were written: no scratch array. */
 void agg_hset_encode(const agg_hset_t *s, buf_t *out)
 {
-    uint64_t *v;
+    size_t nslots = s->slots ? (size_t)1 << s->lg : 0, at;
     buf_put_varint(out, s->n);
     if (!s->n)
         return;
-    v = xmalloc(sizeof *v * s->n);
-    agg_hset_sorted(s, v);
     buf_reserve(out, (size_t)8 * s->n);
-    for (uint32_t i = 0; i < s->n; i++)
-        buf_put_u64(out, v[i]);
-    free(v);
+    at = out->len;
+    if (s->has_zero)
+        buf_put_u64(out, 0);
+    for (size_t i = 0; i < nslots; i++)
+        if (s->slots[i])
+            buf_put_u64(out, s->slots[i]);
+    qsort(out->data + at, s->n, 8, cmp_le64);
 }
 
 int agg_hset_decode(agg_hset_t *s, uint32_t max, buf_reader_t *r, abbey_err_t *err)
@@ -157,15 +157,17 @@ int agg_hset_decode(agg_hset_t *s, uint32_t max, buf_reader_t *r, abbey_err_t *e
                       max, buf_reader_left(r));
         return -1;
     }
-    if (n)
-        agg_hset_reserve(s, (uint32_t)n);
+    if (n && agg_hset_reserve(s, (uint32_t)n) < 0) {
+        abbey_err_set(err, "out of memory for a set of %llu hashes", (unsigned long long)n);
+        return AGG_NOMEM;
+    }
     for (uint64_t i = 0; i < n; i++) {
         uint64_t h = buf_get_u64(r);
         if (i > 0 && h <= prev) {
             abbey_err_set(err, "hashes not in increasing order at %llu", (unsigned long long)i);
             return -1;
         }
-        agg_hset_add(s, h);
+        agg_hset_add(s, h); /* cannot fail: reserved */
         prev = h;
     }
     return 0;
@@ -180,27 +182,29 @@ uint32_t agg_exact_cap(const agg_spec_t *s)
     return s->cap > AGG_EXACT_CAP_MAX ? AGG_EXACT_CAP_MAX : s->cap;
 }
 
-void agg_exact_add(agg_exact_t *e, uint32_t cap, uint64_t hash)
+int agg_exact_add(agg_exact_t *e, uint32_t cap, uint64_t hash)
 {
     if (e->set.n < cap)
-        agg_hset_add(&e->set, hash);
-    else if (!agg_hset_has(&e->set, hash))
+        return agg_hset_add(&e->set, hash) < 0 ? AGG_NOMEM : 0;
+    if (!agg_hset_has(&e->set, hash))
         e->set.flag = 1;
+    return 0;
 }
 
-void agg_exact_merge(agg_exact_t *dst, const agg_exact_t *src, uint32_t cap)
+int agg_exact_merge(agg_exact_t *dst, const agg_exact_t *src, uint32_t cap)
 {
     const agg_hset_t *s = &src->set;
     size_t nslots = s->slots ? (size_t)1 << s->lg : 0;
     if (dst == src)
-        return;
+        return 0;
     if (s->flag)
         dst->set.flag = 1;
-    if (s->has_zero)
-        agg_exact_add(dst, cap, 0);
+    if (s->has_zero && agg_exact_add(dst, cap, 0) < 0)
+        return AGG_NOMEM;
     for (size_t i = 0; i < nslots; i++)
-        if (s->slots[i])
-            agg_exact_add(dst, cap, s->slots[i]);
+        if (s->slots[i] && agg_exact_add(dst, cap, s->slots[i]) < 0)
+            return AGG_NOMEM;
+    return 0;
 }
 
 void agg_exact_encode(const agg_exact_t *e, buf_t *out)

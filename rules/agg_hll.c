@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "agg_int.h"
+#include "mem.h"
 
 #define HLL_Q (64 - AGG_HLL_P)         /* bits left after the index */
 #define HLL_PACKED (AGG_HLL_M / 4 * 3) /* bytes of 6-bit packed registers */
@@ -42,20 +43,13 @@ static void reg_add(uint8_t *regs, uint64_t hash)
         regs[idx] = rho;
 }
 
-static uint8_t *regs_new(void)
+/* Sparse to dense: 0, or AGG_NOMEM with h unchanged. */
+static int to_dense(agg_hll_t *h)
 {
-    uint8_t *regs = calloc(AGG_HLL_M, 1);
-    if (!regs) {
-        fputs("abbey: out of memory\n", stderr);
-        abort();
-    }
-    return regs;
-}
-
-static void to_dense(agg_hll_t *h)
-{
-    uint8_t *regs = regs_new();
+    uint8_t *regs = mem_calloc(AGG_HLL_M, 1);
     size_t nslots = h->set.slots ? (size_t)1 << h->set.lg : 0;
+    if (!regs)
+        return AGG_NOMEM;
     if (h->set.has_zero)
         reg_add(regs, 0);
     for (size_t i = 0; i < nslots; i++)
@@ -63,34 +57,41 @@ static void to_dense(agg_hll_t *h)
             reg_add(regs, h->set.slots[i]);
     agg_hset_free(&h->set);
     h->regs = regs;
+    return 0;
 }
 
-void agg_hll_add(agg_hll_t *h, uint64_t hash)
+/* A sparse set one past AGG_HLL_SPARSE_MAX that could not turn dense is still a
+ * valid (exact) state; the next add tries again. */
+int agg_hll_add(agg_hll_t *h, uint64_t hash)
 {
-    if (h->regs)
+    if (h->regs) {
         reg_add(h->regs, hash);
-    else if (agg_hset_add(&h->set, hash) && h->set.n > AGG_HLL_SPARSE_MAX)
-        to_dense(h);
+        return 0;
+    }
+    if (agg_hset_add(&h->set, hash) < 0)
+        return AGG_NOMEM;
+    return h->set.n > AGG_HLL_SPARSE_MAX ? to_dense(h) : 0;
 }
 
-void agg_hll_merge(agg_hll_t *dst, const agg_hll_t *src)
+int agg_hll_merge(agg_hll_t *dst, const agg_hll_t *src)
 {
     size_t nslots = src->set.slots ? (size_t)1 << src->set.lg : 0;
     if (dst == src)
-        return;
+        return 0;
     if (src->regs) {
-        if (!dst->regs)
-            to_dense(dst);
+        if (!dst->regs && to_dense(dst) < 0)
+            return AGG_NOMEM;
         for (uint32_t i = 0; i < AGG_HLL_M; i++)
             if (dst->regs[i] < src->regs[i])
                 dst->regs[i] = src->regs[i];
-        return;
+        return 0;
     }
-    if (src->set.has_zero)
-        agg_hll_add(dst, 0);
+    if (src->set.has_zero && agg_hll_add(dst, 0) < 0)
+        return AGG_NOMEM;
     for (size_t i = 0; i < nslots; i++)
-        if (src->set.slots[i])
-            agg_hll_add(dst, src->set.slots[i]);
+        if (src->set.slots[i] && agg_hll_add(dst, src->set.slots[i]) < 0)
+            return AGG_NOMEM;
+    return 0;
 }
 
 void agg_hll_encode(const agg_hll_t *h, buf_t *out)
@@ -118,7 +119,10 @@ static int decode_dense(agg_hll_t *h, buf_reader_t *r, abbey_err_t *err)
         abbey_err_set(err, "truncated registers");
         return -1;
     }
-    h->regs = regs_new();
+    if (!(h->regs = mem_calloc(AGG_HLL_M, 1))) {
+        abbey_err_set(err, "out of memory for the registers");
+        return AGG_NOMEM;
+    }
     for (uint32_t i = 0; i < AGG_HLL_M; i += 4, p += 3) {
         uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
         for (int k = 0; k < 4; k++) {

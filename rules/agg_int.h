@@ -34,18 +34,19 @@ typedef struct agg_hset_t {
     uint8_t pad;
 } agg_hset_t;
 
+/* Functions that grow a heap part return AGG_NOMEM (agg.h) when the memory is
+ * not there (mem.h); the state is then still valid and releasable. */
 void agg_hset_init(agg_hset_t *s);
 void agg_hset_free(agg_hset_t *s);
-int agg_hset_add(agg_hset_t *s, uint64_t h); /* 1 added, 0 already present */
+int agg_hset_add(agg_hset_t *s, uint64_t h); /* 1 added, 0 already present, AGG_NOMEM */
 int agg_hset_has(const agg_hset_t *s, uint64_t h);
-void agg_hset_reserve(agg_hset_t *s, uint32_t n); /* room for n members without growth */
-/* The members in increasing order into out (room for s->n). */
-void agg_hset_sorted(const agg_hset_t *s, uint64_t *out);
+int agg_hset_reserve(agg_hset_t *s, uint32_t n); /* room for n members without growth */
 /* Writes varint n then the members in increasing order as u64. */
 void agg_hset_encode(const agg_hset_t *s, buf_t *out);
 /* Reads what agg_hset_encode wrote into an empty set, refusing more than max
  * members, more members than bytes left, and members not strictly increasing.
- * Returns 0, or -1 with err filled (the set stays releasable). */
+ * Returns 0, or -1 (malformed) or AGG_NOMEM with err filled (the set stays
+ * releasable). */
 int agg_hset_decode(agg_hset_t *s, uint32_t max, buf_reader_t *r, abbey_err_t *err);
 
 /* ---- distinct (HyperLogLog, agg_hll.c) ------------------------------------------- */
@@ -63,10 +64,10 @@ typedef struct agg_hll_t {
 
 void agg_hll_init(agg_hll_t *h);
 void agg_hll_release(agg_hll_t *h);
-void agg_hll_add(agg_hll_t *h, uint64_t hash);
-void agg_hll_merge(agg_hll_t *dst, const agg_hll_t *src);
+int agg_hll_add(agg_hll_t *h, uint64_t hash);            /* 0 or AGG_NOMEM */
+int agg_hll_merge(agg_hll_t *dst, const agg_hll_t *src); /* 0 or AGG_NOMEM */
 void agg_hll_encode(const agg_hll_t *h, buf_t *out);
-int agg_hll_decode(agg_hll_t *h, buf_reader_t *r, abbey_err_t *err);
+int agg_hll_decode(agg_hll_t *h, buf_reader_t *r, abbey_err_t *err); /* 0, -1, AGG_NOMEM */
 double agg_hll_estimate(const agg_hll_t *h);
 
 /* ---- distinct_exact (capped hash set, agg_exact.c) ------------------------------- */
@@ -77,9 +78,10 @@ typedef struct agg_exact_t {
 } agg_exact_t;
 
 uint32_t agg_exact_cap(const agg_spec_t *s); /* spec cap, default and max applied */
-void agg_exact_add(agg_exact_t *e, uint32_t cap, uint64_t hash);
-void agg_exact_merge(agg_exact_t *dst, const agg_exact_t *src, uint32_t cap);
+int agg_exact_add(agg_exact_t *e, uint32_t cap, uint64_t hash);              /* 0, AGG_NOMEM */
+int agg_exact_merge(agg_exact_t *dst, const agg_exact_t *src, uint32_t cap); /* 0, AGG_NOMEM */
 void agg_exact_encode(const agg_exact_t *e, buf_t *out);
+/* 0, -1 (malformed) or AGG_NOMEM */
 int agg_exact_decode(agg_exact_t *e, uint32_t cap, buf_reader_t *r, abbey_err_t *err);
 
 /* ---- percentile (DDSketch, agg_ddsketch.c) --------------------------------------- */
@@ -106,10 +108,10 @@ typedef struct agg_dd_t {
 
 void agg_dd_init(agg_dd_t *d);
 void agg_dd_release(agg_dd_t *d);
-int agg_dd_add(agg_dd_t *d, double x); /* -1 for NaN and infinities */
-void agg_dd_merge(agg_dd_t *dst, const agg_dd_t *src);
+int agg_dd_add(agg_dd_t *d, double x);                /* 0; -1 for NaN and infinities; AGG_NOMEM */
+int agg_dd_merge(agg_dd_t *dst, const agg_dd_t *src); /* 0 or AGG_NOMEM */
 void agg_dd_encode(const agg_dd_t *d, buf_t *out);
-int agg_dd_decode(agg_dd_t *d, buf_reader_t *r, abbey_err_t *err);
+int agg_dd_decode(agg_dd_t *d, buf_reader_t *r, abbey_err_t *err); /* 0, -1, AGG_NOMEM */
 uint64_t agg_dd_count(const agg_dd_t *d);
 /* The pct-th percentile (nearest rank, see agg.h); d must hold a value. */
 double agg_dd_quantile(const agg_dd_t *d, double pct);

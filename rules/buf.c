@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
+
 void buf_init(buf_t *b)
 {
     b->data = NULL;
@@ -23,19 +25,36 @@ void buf_reset(buf_t *b)
     b->len = 0;
 }
 
-void buf_reserve(buf_t *b, size_t extra)
+/* Room for extra more bytes: 0, or -1 with b unchanged. try: through mem.h
+ * (the allocation the per-line path may see fail, test hook included). */
+static int grow(buf_t *b, size_t extra, int try)
 {
     size_t need = b->len + extra, cap = b->cap ? b->cap : 256;
+    uint8_t *data;
     if (need <= b->cap)
-        return;
+        return 0;
+    if (need < b->len)
+        return -1; /* extra overflows */
     while (cap < need)
-        cap *= 2;
-    b->data = realloc(b->data, cap);
-    if (!b->data) {
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (!(data = try ? mem_realloc(b->data, cap) : realloc(b->data, cap)))
+        return -1;
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+int buf_try_reserve(buf_t *b, size_t extra)
+{
+    return grow(b, extra, 1);
+}
+
+void buf_reserve(buf_t *b, size_t extra)
+{
+    if (grow(b, extra, 0) < 0) {
         fputs("abbey: out of memory\n", stderr);
         abort();
     }
-    b->cap = cap;
 }
 
 void buf_put(buf_t *b, const void *p, size_t n)

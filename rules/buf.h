@@ -25,11 +25,14 @@ typedef struct buf_reader_t {
     int failed;
 } buf_reader_t;
 
-/* Writer. Allocation failure aborts the process (out of memory is not recoverable here). */
+/* Writer. Allocation failure aborts the process, except in buf_try_reserve: a
+ * writer on the per-line path reserves with it first, so that the appends
+ * that follow need no memory. */
 void buf_init(buf_t *b);
 void buf_free(buf_t *b);
 void buf_reset(buf_t *b);                      /* len = 0, keeps capacity */
 void buf_reserve(buf_t *b, size_t extra);      /* room for extra more bytes */
+int buf_try_reserve(buf_t *b, size_t extra);   /* the same; -1 (b unchanged) without memory */
 void buf_put(buf_t *b, const void *p, size_t n);
 static inline void buf_put_u8(buf_t *b, uint8_t v);
 void buf_put_u32(buf_t *b, uint32_t v);        /* little-endian */

@@ -5,13 +5,17 @@
  * into a reusable buffer, arguments into a val_t array) and checks numeric
  * arguments; phase two, only for a clean line, upserts each matching entry's
  * row and updates its aggregates. Bare-field keys and arguments skip the
- * expression evaluator. */
+ * expression evaluator. An entry whose key buffer, table or states cannot
+ * grow fails (partial_fail) and is skipped from then on; phase one still
+ * evaluates it, so a line is bad or not whatever failed. */
 #include "engine.h"
 
 #include <string.h>
 
 #include "expr.h"
 #include "value.h"
+
+#define ENGINE_NOMEM (-2) /* eval_entry: the key could not be built */
 
 typedef struct engine_entry_t {
     const rules_entry_t *entry;
@@ -105,10 +109,25 @@ static void keep_sample(engine_samples_t *s, uint64_t offset, const char *why, c
     x->len = len;
 }
 
-/* Phase one for one entry. Returns 0, or -1 when the line is bad. */
-static int eval_entry(engine_t *e, engine_entry_t *ee)
+/* Appends v's key encoding to the entry's key: 0, or -1 when the key buffer
+ * cannot grow (reserved first, so val_key_put never needs memory). */
+static int put_key(engine_entry_t *ee, const val_t *v)
+{
+    size_t need = 11 + (v->kind == VAL_STR ? v->len : 8); /* tag, varint length, bytes */
+    if (ee->key.len + need > ee->key.cap && buf_try_reserve(&ee->key, need) < 0)
+        return -1;
+    val_key_put(&ee->key, v);
+    return 0;
+}
+
+/* Phase one for one entry. Returns 0, -1 when the line is bad, or
+ * ENGINE_NOMEM when its key could not be built. An entry that failed (out of
+ * memory) is still evaluated, so that it makes the same lines bad, but builds
+ * no key. */
+static int eval_entry(engine_t *e, engine_entry_t *ee, int failed)
 {
     const rules_entry_t *en = ee->entry;
+    int nomem = 0;
     val_t v;
 
     ee->selected = 0;
@@ -120,13 +139,12 @@ static int eval_entry(engine_t *e, engine_entry_t *ee)
     }
     buf_reset(&ee->key);
     for (int k = 0; k < en->nkeys; k++) {
-        if (ee->key_ref[k] >= 0) {
-            val_key_put(&ee->key, &e->fields[ee->key_ref[k]]);
-            continue;
-        }
-        if (expr_eval(en->keys[k], e->fields, e->ctx, &v) < 0)
+        if (ee->key_ref[k] >= 0)
+            v = e->fields[ee->key_ref[k]];
+        else if (expr_eval(en->keys[k], e->fields, e->ctx, &v) < 0)
             return -1;
-        val_key_put(&ee->key, &v);
+        if (!failed && !nomem && put_key(ee, &v) < 0)
+            nomem = 1;
     }
     for (int i = 0; i < en->nvalues; i++) {
         const rules_value_t *rv = &en->values[i];
@@ -143,64 +161,94 @@ static int eval_entry(engine_t *e, engine_entry_t *ee)
                 return -1;
         }
     }
-    ee->selected = 1;
+    if (nomem)
+        return ENGINE_NOMEM;
+    ee->selected = !failed;
     return 0;
 }
 
-/* Phase two for one entry: the row update. */
-static void apply_entry(engine_entry_t *ee, ptable_t *t)
+/* Phase two for one entry: the row update. 0, or -1 when the table or a
+ * state could not grow. */
+static int apply_entry(engine_entry_t *ee, ptable_t *t)
 {
     const rules_entry_t *en = ee->entry;
     ptable_row_t *row;
     row = ptable_upsert(t, ee->key.data, (uint32_t)ee->key.len,
                         val_hash_bytes(ee->key.data, ee->key.len));
+    if (!row)
+        return -1;
     for (int i = 0; i < en->nvalues; i++)
-        agg_update(&en->values[i].spec, row->state + ptable_offset(t, i),
-                   en->values[i].arg ? &ee->args[i] : NULL);
+        if (agg_update(&en->values[i].spec, row->state + ptable_offset(t, i),
+                       en->values[i].arg ? &ee->args[i] : NULL) == AGG_NOMEM)
+            return -1;
+    return 0;
+}
+
+/* What one engine_feed call writes to. */
+typedef struct feed_t {
+    partial_t *out;
+    engine_samples_t *samples;
+    abbey_err_t *err;
+    apr_status_t rv; /* APR_ENOMEM once an entry failed in this call */
+} feed_t;
+
+/* Entry i ran out of memory on this line: it fails (partial_fail). */
+static void entry_nomem(feed_t *f, int i)
+{
+    partial_fail(f->out, i, f->rv == APR_SUCCESS ? f->err : NULL);
+    f->rv = APR_ENOMEM;
 }
 
 /* One line (no '\n'). */
-static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset, partial_t *out,
-                      engine_samples_t *samples)
+static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset, feed_t *f)
 {
+    partial_t *out = f->out;
     fmt_bad_t why;
     if (len > e->max_line) {
         out->lines++;
         out->bad_lines++;
-        keep_sample(samples, offset, ENGINE_TOO_LONG, line, len);
+        keep_sample(f->samples, offset, ENGINE_TOO_LONG, line, len);
         return;
     }
     why = fmt_parse(e->fmt, line, len, e->need, e->num, e->fields);
     out->lines++;
     if (why != FMT_OK) {
         out->bad_lines++;
-        keep_sample(samples, offset, fmt_bad_text(why), line, len);
+        keep_sample(f->samples, offset, fmt_bad_text(why), line, len);
         return;
     }
     expr_ctx_reset(e->ctx);
     for (int i = 0; i < e->nentries; i++) {
-        if (eval_entry(e, &e->entries[i]) < 0) {
+        int rc = eval_entry(e, &e->entries[i], out->failed[i]);
+        if (rc == ENGINE_NOMEM) {
+            entry_nomem(f, i);
+        } else if (rc < 0) {
             out->bad_lines++;
-            keep_sample(samples, offset, "a value that must be a number is not one", line, len);
+            keep_sample(f->samples, offset, "a value that must be a number is not one", line, len);
             return;
         }
     }
+    if (expr_ctx_limit_hit(e->ctx))
+        out->regex_limit_hits++;
     for (int i = 0; i < e->nentries; i++)
-        if (e->entries[i].selected)
-            apply_entry(&e->entries[i], out->tables[i]);
+        if (e->entries[i].selected && !out->failed[i] &&
+            apply_entry(&e->entries[i], out->tables[i]) < 0)
+            entry_nomem(f, i);
 }
 
-void engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
-                 engine_samples_t *samples)
+apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
+                         engine_samples_t *samples, abbey_err_t *err)
 {
     const char *p = buf, *end = buf + len;
+    feed_t f = {out, samples, err, APR_SUCCESS};
     out->bytes += len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *stop = nl ? nl : end;
-        feed_line(e, p, (size_t)(stop - p), base + (uint64_t)(p - buf), out, samples);
+        feed_line(e, p, (size_t)(stop - p), base + (uint64_t)(p - buf), &f);
         p = nl ? nl + 1 : end;
     }
+    return f.rv;
 }
 
 size_t engine_max_line(const engine_t *e)

@@ -4,7 +4,9 @@
  * evaluate `where`, the key columns and the value arguments; only when the
  * whole line evaluated cleanly are the entries' rows updated, so a bad line
  * (does not parse, or a field that must be a number is not one) changes
- * nothing but the bad-line counter. An engine is thread-private: each worker
+ * nothing but the bad-line counter. A good line on which a regex match gave
+ * up at its limits (the match counted as false, see expr.h) is counted in
+ * the partial's regex_limit_hits as well. An engine is thread-private: each worker
  * thread makes its own; after engine_create it allocates nothing per line. */
 #ifndef ABBEY_ENGINE_H
 #define ABBEY_ENGINE_H
@@ -43,9 +45,15 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool);
  * ends). base is the source offset of buf[0], used for samples. Adds rows to
  * out (a partial of the same job) and counts lines, bad lines and bytes into
  * it; keeps samples of bad lines in samples (may be NULL). A line longer
- * than engine_max_line is not parsed: it is a bad line, ENGINE_TOO_LONG. */
-void engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
-                 engine_samples_t *samples);
+ * than engine_max_line is not parsed: it is a bad line, ENGINE_TOO_LONG.
+ * Returns APR_SUCCESS, or APR_ENOMEM when an entry's key buffer, table or
+ * aggregate states could not grow (mem.h) on one of these lines: that entry
+ * failed (partial_fail: emptied, no more rows, and skipped by every later
+ * call into out), and err (may be NULL) says "entry 'by_ip': out of memory
+ * after 12,345,678 keys" for the first entry that failed in this call. Every
+ * line is still processed for the other entries and the counters. */
+apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
+                         engine_samples_t *samples, abbey_err_t *err);
 
 /* The longest line parsed, in bytes without its '\n': the job's max_line. */
 size_t engine_max_line(const engine_t *e);

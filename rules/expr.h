@@ -56,10 +56,16 @@
  *   they were written with; times render as 2015-05-17T10:05:03Z.
  * - Strings made by functions live in a 64 KiB per-context scratch area; when
  *   it is full the function gives NULL.
- * - A regex match that fails with a PCRE2 error (e.g. its match limit) makes
- *   expr_eval return -1, so the line is counted bad rather than misfiled.
+ * - A regex match runs under limits (EXPR_RE_* below; JIT when available,
+ *   with the same match limit and a JIT stack of at most EXPR_RE_JIT_STACK_MAX
+ *   bytes). A match that gives up (match, depth or heap limit, JIT stack, or
+ *   any other PCRE2 error) makes both `~` and `!~` false, like a comparison
+ *   with NULL, and sets the context's limit flag (expr_ctx_limit_hit); the
+ *   line is not bad.
  * Limits (compile errors): 64 value slots of stack, 200 levels of parentheses,
- * 512 levels of syntax tree.
+ * 512 levels of syntax tree. A regex that repeats a group that can itself
+ * match in more than one way ((a+)+, (a|aa)+, (.*a){3}) compiles with a
+ * warning (expr_warning).
  *
  * Compiled once at load time (fields resolved against the job's format, types
  * checked); evaluation allocates nothing: an expr_ctx_t (one per thread) holds
@@ -74,6 +80,17 @@
 #include "error.h"
 #include "format.h"
 #include "value.h"
+
+/* Limits of one regex match (pcre2_set_match_limit, _depth_limit, _heap_limit
+ * and the JIT stack). PCRE2 counts the match limit afresh at each start
+ * position of an unanchored pattern, so a line costs at most about its length
+ * times the limit's work; see BENCHMARKS.md ("Regex limits") for the figures. */
+#define EXPR_RE_MATCH_LIMIT 10000
+#define EXPR_RE_LIMIT_PER_BYTE 4 /* more for a whole-line budget, per byte of the text */
+#define EXPR_RE_DEPTH_LIMIT 10000
+#define EXPR_RE_HEAP_LIMIT_KIB 16384
+#define EXPR_RE_JIT_STACK_MIN (32u << 10)
+#define EXPR_RE_JIT_STACK_MAX (1u << 20)
 
 typedef enum expr_type_t {
     EXPR_T_ANY, /* not known until run time (FMT_AUTO fields, coalesce) */
@@ -108,12 +125,23 @@ uint64_t expr_fields(const expr_t *e);         /* bit i: reads field i */
 uint64_t expr_numeric_fields(const expr_t *e); /* bit i: reads field i as a number */
 int expr_field_ref(const expr_t *e);           /* field index when e is a bare field, else -1 */
 
-/* Per-thread evaluation context. Thread-private; created from a pool. */
+/* Warnings found compiling e: expr_nwarnings of them, each "file:line:col:
+ * warning: regex ..." (a nested quantifier; see above). Valid as long as e's
+ * pool; i out of range gives NULL. */
+int expr_nwarnings(const expr_t *e);
+const char *expr_warning(const expr_t *e, int i);
+
+/* Per-thread evaluation context. Thread-private; created from a pool. Out of
+ * memory here aborts (it is made once per engine, never per line). */
 expr_ctx_t *expr_ctx_create(apr_pool_t *pool);
 
-/* Forget per-line scratch (strings made by lower(), substr(), ...). Call once
- * per line before evaluating that line's expressions. */
+/* Forget per-line scratch (strings made by lower(), substr(), ...) and the
+ * limit flag. Call once per line before evaluating that line's expressions. */
 void expr_ctx_reset(expr_ctx_t *ctx);
+
+/* 1 when a regex match gave up at a limit since the last expr_ctx_reset (the
+ * match counted as false), else 0. */
+int expr_ctx_limit_hit(const expr_ctx_t *ctx);
 
 /* Evaluate e over fields (as filled by fmt_parse). Writes the result to *out
  * (strings may point into the line or into ctx's scratch, valid until the next

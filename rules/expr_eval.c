@@ -5,7 +5,9 @@
  * stack depth. Nothing here allocates: strings made by functions go into the
  * context's scratch area, and a function whose result does not fit there
  * gives NULL. A value of unknown type (an untyped field) that must be a
- * number and is not one makes expr_eval return -1. */
+ * number and is not one makes expr_eval return -1. Regexes match under the
+ * limits of the context's match context (EXPR_RE_*); a match that gives up
+ * is false and sets ctx->limit_hit. */
 #include "expr_int.h"
 
 #include <math.h>
@@ -18,6 +20,8 @@ static apr_status_t ctx_cleanup(void *data)
 {
     expr_ctx_t *ctx = data;
     pcre2_match_data_free(ctx->md);
+    pcre2_match_context_free(ctx->mc);
+    pcre2_jit_stack_free(ctx->jit);
     return APR_SUCCESS;
 }
 
@@ -25,11 +29,20 @@ expr_ctx_t *expr_ctx_create(apr_pool_t *pool)
 {
     expr_ctx_t *ctx = apr_palloc(pool, sizeof *ctx);
     ctx->used = 0;
+    ctx->limit_hit = 0;
     ctx->md = pcre2_match_data_create(1, NULL);
-    if (!ctx->md) {
+    ctx->mc = pcre2_match_context_create(NULL);
+    if (!ctx->md || !ctx->mc) {
         fputs("abbey: out of memory\n", stderr);
         abort();
     }
+    pcre2_set_match_limit(ctx->mc, EXPR_RE_MATCH_LIMIT);
+    pcre2_set_depth_limit(ctx->mc, EXPR_RE_DEPTH_LIMIT);
+    pcre2_set_heap_limit(ctx->mc, EXPR_RE_HEAP_LIMIT_KIB);
+    /* NULL without JIT support or memory: PCRE2 then uses its default stack */
+    ctx->jit = pcre2_jit_stack_create(EXPR_RE_JIT_STACK_MIN, EXPR_RE_JIT_STACK_MAX, NULL);
+    if (ctx->jit)
+        pcre2_jit_stack_assign(ctx->mc, NULL, ctx->jit);
     apr_pool_cleanup_register(pool, ctx, ctx_cleanup, apr_pool_cleanup_null);
     return ctx;
 }
@@ -37,6 +50,12 @@ expr_ctx_t *expr_ctx_create(apr_pool_t *pool)
 void expr_ctx_reset(expr_ctx_t *ctx)
 {
     ctx->used = 0;
+    ctx->limit_hit = 0;
+}
+
+int expr_ctx_limit_hit(const expr_ctx_t *ctx)
+{
+    return ctx->limit_hit;
 }
 
 /* n bytes of scratch, or NULL when the area is full. */
@@ -263,19 +282,26 @@ static int compare(expr_ctx_t *ctx, int code, int op, val_t *a, const val_t *b)
     return 0;
 }
 
-static int match(expr_ctx_t *ctx, const pcre2_code *re, int negate, val_t *v)
+/* v = (v ~ re), or its negation. A match that gives up (a limit) is false
+ * both ways, and flagged in ctx. */
+static void match(expr_ctx_t *ctx, const expr_regex_t *re, int negate, val_t *v)
 {
     const char *s;
     size_t len;
     int rc, hit = 0;
+    uint32_t limit = EXPR_RE_MATCH_LIMIT;
     if (v->kind != VAL_NULL && text(ctx, v, &s, &len) == 0) {
-        rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, ctx->md, NULL);
+        if (re->whole_line) /* len < 4 GiB: a val_t's length is 32 bits */
+            limit +=
+                (uint32_t)(len < UINT32_MAX / 8 ? len * EXPR_RE_LIMIT_PER_BYTE : UINT32_MAX / 2);
+        pcre2_set_match_limit(ctx->mc, limit);
+        rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, ctx->md, ctx->mc);
         if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
-            return -1; /* match limit and the like: the line is bad, not silently skipped */
-        hit = (rc >= 0) != negate;
+            ctx->limit_hit = 1;
+        else
+            hit = (rc >= 0) != negate;
     }
     set_int(v, VAL_BOOL, hit);
-    return 0;
 }
 
 static int in_list(expr_ctx_t *ctx, const expr_list_t *l, int negate, val_t *v)
@@ -499,8 +525,7 @@ int expr_eval(const expr_t *e, const val_t *fields, expr_ctx_t *ctx, val_t *out)
                 sp--;
             break;
         case OP_MATCH:
-            if (match(ctx, e->regexes[op->arg], op->sub, &st[sp - 1]) < 0)
-                return -1;
+            match(ctx, &e->regexes[op->arg], op->sub, &st[sp - 1]);
             break;
         case OP_IN:
             if (in_list(ctx, &e->lists[op->arg], op->sub, &st[sp - 1]) < 0)

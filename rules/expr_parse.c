@@ -5,7 +5,8 @@
  * as each node is made (so errors point at the offending token), then walks
  * the tree once to emit ops, sizing the value stack the program needs. Fields
  * are resolved against the format; regexes are compiled (and JIT-compiled)
- * here, once; in-lists are sorted here for binary search at run time. */
+ * once, by expr_regex.c; in-lists are sorted here for binary search at run
+ * time. */
 #include "expr_int.h"
 
 #include <apr_strings.h>
@@ -39,7 +40,7 @@ typedef struct parser_t {
     apr_pool_t *pool;
     int nest;
     uint64_t fields, numeric;
-    apr_array_header_t *consts, *lists, *regexes, *ops;
+    apr_array_header_t *consts, *lists, *regexes, *ops, *warnings;
     int depth, max_depth;
 } parser_t;
 
@@ -558,37 +559,21 @@ static node_t *parse_list(parser_t *p, node_t *a, int negate)
     return advance(p) < 0 ? NULL : n;
 }
 
-static apr_status_t regex_cleanup(void *code)
-{
-    pcre2_code_free(code);
-    return APR_SUCCESS;
-}
-
 /* `~ "regex"` after a (cur is the string). */
 static node_t *parse_match(parser_t *p, node_t *a, int negate)
 {
-    int errcode;
-    PCRE2_SIZE erroff;
-    PCRE2_UCHAR msg[256];
-    pcre2_code *code;
+    const char *warning;
+    expr_regex_t re;
     node_t *n;
     if (p->cur.kind != TK_STRING)
         return unexpected(p, "a string literal (the regular expression) after '~'");
     if (need_text(p, a, negate ? "'!~'" : "'~'") < 0)
         return NULL;
-    /* byte-oriented: log text need not be valid UTF-8, so (*UTF) is refused */
-    code = pcre2_compile((PCRE2_SPTR)p->cur.s, p->cur.slen, PCRE2_NEVER_UTF, &errcode, &erroff,
-                         NULL);
-    if (!code) {
-        pcre2_get_error_message(errcode, msg, sizeof msg);
-        expr_lex_error(&p->lx, p->cur.pos, "invalid regular expression: %s at offset %zu of "
-                       "the pattern, expected a PCRE2 pattern", (const char *)msg,
-                       (size_t)erroff);
+    if (expr_regex_compile(&p->lx, &p->cur, p->pool, &re, &warning) < 0)
         return NULL;
-    }
-    apr_pool_cleanup_register(p->pool, code, regex_cleanup, apr_pool_cleanup_null);
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* without JIT the interpreter runs it */
-    *(pcre2_code **)apr_array_push(p->regexes) = code;
+    *(expr_regex_t *)apr_array_push(p->regexes) = re;
+    if (warning)
+        *(const char **)apr_array_push(p->warnings) = warning;
     if (!(n = mk(p, N_MATCH, EXPR_T_BOOL, a->pos, 1, a, NULL)))
         return NULL;
     n->index = p->regexes->nelts - 1;
@@ -742,7 +727,8 @@ apr_status_t expr_compile(const char *src, const fmt_t *fmt, const expr_where_t 
     p.pool = pool;
     p.consts = apr_array_make(pool, 4, sizeof(val_t));
     p.lists = apr_array_make(pool, 1, sizeof(expr_list_t));
-    p.regexes = apr_array_make(pool, 1, sizeof(pcre2_code *));
+    p.regexes = apr_array_make(pool, 1, sizeof(expr_regex_t));
+    p.warnings = apr_array_make(pool, 1, sizeof(const char *));
     p.ops = apr_array_make(pool, 8, sizeof(expr_op_t));
     if (advance(&p) < 0)
         return APR_EINVAL;
@@ -774,7 +760,9 @@ apr_status_t expr_compile(const char *src, const fmt_t *fmt, const expr_where_t 
     e->depth = p.max_depth;
     e->consts = (val_t *)p.consts->elts;
     e->lists = (expr_list_t *)p.lists->elts;
-    e->regexes = (pcre2_code **)p.regexes->elts;
+    e->regexes = (expr_regex_t *)p.regexes->elts;
+    e->nwarnings = p.warnings->nelts;
+    e->warnings = (const char **)p.warnings->elts;
     e->field_ref = e->nops == 1 && e->ops[0].code == OP_FIELD ? e->ops[0].arg : -1;
     *out = e;
     return APR_SUCCESS;
@@ -803,4 +791,14 @@ uint64_t expr_numeric_fields(const expr_t *e)
 int expr_field_ref(const expr_t *e)
 {
     return e->field_ref;
+}
+
+int expr_nwarnings(const expr_t *e)
+{
+    return e->nwarnings;
+}
+
+const char *expr_warning(const expr_t *e, int i)
+{
+    return i >= 0 && i < e->nwarnings ? e->warnings[i] : NULL;
 }

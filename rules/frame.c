@@ -87,6 +87,8 @@ static void put_header(buf_t *b, const frame_header_t *h)
     buf_put_str(b, h->source, strlen(h->source));
     buf_put_str(b, h->slave, strlen(h->slave));
     buf_put_str(b, h->master, strlen(h->master));
+    if (h->regex_limit_hits) /* optional: a frame without it is what older decoders read */
+        buf_put_varint(b, h->regex_limit_hits);
 }
 
 static void put_spec(buf_t *b, const agg_spec_t *s)
@@ -196,6 +198,14 @@ apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uin
 
     if (check_strings(h, err))
         return APR_EINVAL;
+    for (int i = 0; i < p->job->nentries; i++) {
+        const rules_entry_t *en = p->job->entries[i];
+        if (p->failed[i] && (!groups || groups[en->group->index])) {
+            abbey_err_set(err, "frame: entry '%s' ran out of memory: the partial is incomplete",
+                          en->name);
+            return APR_EINVAL;
+        }
+    }
     buf_init(&raw);
     put_payload(&raw, p, groups);
     if (raw.len > FRAME_MAX_RAW) {
@@ -321,6 +331,11 @@ static apr_status_t get_header(const uint8_t *p, size_t n, frame_header_t *h, ab
         get_name(&r, h->slave, sizeof h->slave, "slave", err) ||
         get_name(&r, h->master, sizeof h->master, "master", err))
         return APR_EINVAL;
+    h->regex_limit_hits = buf_reader_left(&r) ? buf_get_varint(&r) : 0;
+    if (buf_reader_failed(&r)) {
+        abbey_err_set(err, "frame header: malformed regex_limit_hits counter");
+        return APR_EINVAL;
+    }
     if (buf_reader_left(&r)) {
         abbey_err_set(err, "frame header: %zu unexpected bytes after the fields",
                       buf_reader_left(&r));
@@ -510,17 +525,27 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
             return APR_EINVAL;
         }
         row = ptable_upsert(t, k, (uint32_t)klen, val_hash_bytes(k, klen));
+        if (!row) {
+            abbey_err_set(d->err,
+                          "frame payload: entry '%s' row %llu: out of memory after %zu "
+                          "rows",
+                          e->name, (unsigned long long)i, before);
+            return APR_ENOMEM;
+        }
         if (ptable_count(t) == before) {
             abbey_err_set(d->err, "frame payload: entry '%s' row %llu repeats a key", e->name,
                           (unsigned long long)i);
             return APR_EINVAL;
         }
-        for (int v = 0; v < e->nvalues; v++)
-            if (agg_decode(&e->specs[v], row->state + ptable_offset(t, v), &d->r, d->err)) {
+        for (int v = 0; v < e->nvalues; v++) {
+            apr_status_t rv =
+                agg_decode(&e->specs[v], row->state + ptable_offset(t, v), &d->r, d->err);
+            if (rv != APR_SUCCESS) {
                 abbey_err_prefix(d->err, "frame payload: entry '%s' row %llu value '%s'", e->name,
                                  (unsigned long long)i, value_name(e, v, tmp));
-                return APR_EINVAL;
+                return rv;
             }
+        }
     }
     return APR_SUCCESS;
 }
@@ -659,7 +684,9 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
             d.scratch->lines = hh.lines;
             d.scratch->bad_lines = hh.bad_lines;
             d.scratch->bytes = hh.bytes;
-            partial_merge(into, d.scratch);
+            d.scratch->regex_limit_hits = hh.regex_limit_hits;
+            if ((rv = partial_merge(into, d.scratch, err)) != APR_SUCCESS)
+                abbey_err_prefix(err, "frame: merging");
         }
         partial_destroy(d.scratch);
     }

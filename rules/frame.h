@@ -16,7 +16,10 @@
  *
  * Header: config_hash u64, round u64, lease u64, start u64, end u64, lines
  * varint, bad_lines varint, bytes varint, then strings (varint length + bytes):
- * job, source, slave, master. Payload: varint group count, then per group:
+ * job, source, slave, master, then, only when it is not zero, regex_limit_hits
+ * varint (a frame without it, as every frame before it existed, decodes with
+ * 0; a frame with it is refused by a decoder that predates it). Payload:
+ * varint group count, then per group:
  * group name, varint entry count, per entry: entry name, varint value count,
  * one byte agg kind per value (followed by p as f64 for percentile, by the
  * cap as varint for distinct_exact), varint row count, per row: key (string),
@@ -59,6 +62,7 @@ typedef struct frame_header_t {
     uint64_t lease;
     uint64_t start, end; /* byte range [start, end) of the source instance */
     uint64_t lines, bad_lines, bytes;
+    uint64_t regex_limit_hits; /* partial_t's; written only when not 0 */
     char job[FRAME_NAME_MAX];
     char source[FRAME_SOURCE_MAX];
     char slave[FRAME_NAME_MAX];
@@ -69,7 +73,8 @@ typedef struct frame_header_t {
 /* Append one frame to out: header h, and the tables of p's entries whose
  * group g has groups[g] != 0 (groups NULL: every group). A frame with no
  * groups selected is valid ("empty": the range, and nothing for this master).
- * Returns APR_SUCCESS, or APR_EINVAL when a header string is too long or the
+ * Returns APR_SUCCESS, or APR_EINVAL when a header string is too long, an
+ * entry of a selected group failed in p (out of memory: partial_fail), or the
  * payload would exceed FRAME_MAX_RAW / FRAME_MAX_PAYLOAD (out is unchanged). */
 apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
                           buf_t *out, abbey_err_t *err);
@@ -100,8 +105,10 @@ apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_
 /* frame_peek, then (refusing a record frame: "a state record, not a
  * partial") inflate and decode the payload against job (group, entry
  * and aggregate kinds must match it) and merge it into into (a partial of
- * job). All-or-nothing: on any error into is unchanged. Rows are merged, and
- * h's line counters are added to into's. */
+ * job). All-or-nothing: on any error into is unchanged (APR_ENOMEM while
+ * decoding included), except APR_ENOMEM while merging: then the entry of into
+ * that could not grow failed (partial_merge) and the rest is merged. Rows are
+ * merged, and h's line counters (regex_limit_hits too) are added to into's. */
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
                           frame_header_t *h, partial_t *into, size_t *frame_len,
                           abbey_err_t *err);

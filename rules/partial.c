@@ -2,9 +2,13 @@
  *
  * Tables are indexed by entry index (job->entries[i]) and live in the
  * partial's own subpool, so partial_destroy frees everything at once (each
- * table's pool cleanup releases the heap parts of its states). */
+ * table's pool cleanup releases the heap parts of its states). A failed
+ * entry's table is cleared at once: its rows' memory goes back to the table's
+ * row pool, its states' heap parts to the heap. */
 #include "partial.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "rules.h"
@@ -22,25 +26,69 @@ partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool)
     p->job = job;
     p->pool = sub;
     p->tables = apr_pcalloc(sub, sizeof *p->tables * (size_t)(n > 0 ? n : 1));
+    p->failed = apr_pcalloc(sub, (size_t)(n > 0 ? n : 1));
+    p->failed_keys = apr_pcalloc(sub, sizeof *p->failed_keys * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++)
         p->tables[i] = ptable_create(job->entries[i]->specs, job->entries[i]->nvalues, sub);
     return p;
 }
 
-void partial_merge(partial_t *dst, const partial_t *src)
+/* n with a comma every three digits: "12,345,678". */
+static const char *grouped(uint64_t n, char out[32])
 {
-    for (int i = 0; i < dst->job->nentries; i++)
-        ptable_merge(dst->tables[i], src->tables[i]);
+    char tmp[24];
+    int len = snprintf(tmp, sizeof tmp, "%" PRIu64, n), o = 0;
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = tmp[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+void partial_fail(partial_t *p, int i, abbey_err_t *err)
+{
+    char n[32];
+    uint64_t keys = ptable_count(p->tables[i]);
+    if (!p->failed[i] || keys > p->failed_keys[i])
+        p->failed_keys[i] = keys;
+    p->failed[i] = 1;
+    ptable_release(p->tables[i]);
+    if (err)
+        abbey_err_set(err, "entry '%s': out of memory after %s keys", p->job->entries[i]->name,
+                      grouped(p->failed_keys[i], n));
+}
+
+apr_status_t partial_merge(partial_t *dst, const partial_t *src, abbey_err_t *err)
+{
+    apr_status_t rv = APR_SUCCESS;
+    for (int i = 0; i < dst->job->nentries; i++) {
+        if (src->failed[i]) {
+            if (!dst->failed[i] || src->failed_keys[i] > dst->failed_keys[i])
+                dst->failed_keys[i] = src->failed_keys[i];
+            dst->failed[i] = 1;
+            ptable_release(dst->tables[i]);
+        } else if (!dst->failed[i] && ptable_merge(dst->tables[i], src->tables[i]) != APR_SUCCESS) {
+            partial_fail(dst, i, rv == APR_SUCCESS ? err : NULL);
+            rv = APR_ENOMEM;
+        }
+    }
     dst->lines += src->lines;
     dst->bad_lines += src->bad_lines;
     dst->bytes += src->bytes;
+    dst->regex_limit_hits += src->regex_limit_hits;
+    return rv;
 }
 
 void partial_clear(partial_t *p)
 {
-    for (int i = 0; i < p->job->nentries; i++)
+    for (int i = 0; i < p->job->nentries; i++) {
         ptable_clear(p->tables[i]);
-    p->lines = p->bad_lines = p->bytes = 0;
+        p->failed[i] = 0;
+        p->failed_keys[i] = 0;
+    }
+    p->lines = p->bad_lines = p->bytes = p->regex_limit_hits = 0;
 }
 
 void partial_destroy(partial_t *p)

@@ -2,13 +2,16 @@
  *
  * What a worker builds from a range of lines, what a frame carries (split by
  * rule group), and what a master keeps as running totals: all the same type,
- * merged with partial_merge. Not thread-safe. */
+ * merged with partial_merge. An entry whose table ran out of memory is marked
+ * failed (partial_fail): its table is emptied and takes no more rows, the
+ * other entries go on. Not thread-safe. */
 #ifndef ABBEY_PARTIAL_H
 #define ABBEY_PARTIAL_H
 
 #include <apr_pools.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "ptable.h"
 
 struct rules_job_t;
@@ -20,15 +23,30 @@ typedef struct partial_t {
     uint64_t lines;    /* lines read (good and bad) */
     uint64_t bad_lines;
     uint64_t bytes;
+    uint64_t regex_limit_hits; /* good lines on which a regex match gave up (expr.h) */
+    uint8_t *failed;           /* per entry: 1 once its table ran out of memory */
+    uint64_t *failed_keys;     /* per entry: the keys its table held when it did */
 } partial_t;
 
-/* Empty partial for job, in a subpool of pool. Cannot fail. */
+/* Empty partial for job, in a subpool of pool. Cannot fail (out of memory for
+ * its fixed parts aborts). */
 partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool);
 
-/* dst += src (tables and counters). Both must be of the same job. */
-void partial_merge(partial_t *dst, const partial_t *src);
+/* dst += src (tables and counters). Both must be of the same job. An entry
+ * failed in src becomes failed in dst. Returns APR_SUCCESS, or APR_ENOMEM when
+ * a table of dst ran out of memory while merging: that entry is failed
+ * (partial_fail) and err (may be NULL) names it; the other entries and the
+ * counters are merged all the same. */
+apr_status_t partial_merge(partial_t *dst, const partial_t *src, abbey_err_t *err);
 
-/* Empty every table and zero the counters. */
+/* Entry i's table ran out of memory: mark it failed with the keys it held,
+ * empty it (ptable_release) and set err (may be NULL) to "entry '<name>': out
+ * of memory after 12,345,678 keys". A failed entry stays failed and empty
+ * until partial_clear; failing it again keeps the larger key count and only
+ * fills err. */
+void partial_fail(partial_t *p, int i, abbey_err_t *err);
+
+/* Empty every table, zero the counters and forget failures. */
 void partial_clear(partial_t *p);
 
 /* Destroy (frees the subpool). */

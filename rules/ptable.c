@@ -6,7 +6,9 @@
  * re-placing the stored hashes (keys are never hashed again).
  *
  * A row is one pool allocation: the ptable_row_t header, then the states at
- * 8-aligned offsets (ptable_offset), then the key bytes. Rows come from
+ * 8-aligned offsets (ptable_offset), then the key bytes. Rows and slot arrays
+ * come through mem.h, so running out of memory is an error the caller sees
+ * (NULL, APR_ENOMEM) and leaves the table as it was. Rows come from
  * `rows`, a subpool cleared by ptable_clear; the table itself lives in `pool`
  * (a subpool of the creator's pool) whose pre-cleanup releases the heap parts
  * of every state and frees the slot array while the rows are still alive. */
@@ -16,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mem.h"
 
 #define PTABLE_MIN_SLOTS 16
 
@@ -36,16 +40,6 @@ struct ptable_t {
     size_t count;        /* rows */
     size_t grow_at;      /* grow when count reaches this */
 };
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) {
-        fputs("abbey: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
 
 static size_t grow_limit(size_t nslots)
 {
@@ -97,18 +91,24 @@ ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool)
     if (apr_pool_create(&t->rows, sub) != APR_SUCCESS)
         abort();
     apr_pool_tag(t->rows, "ptable rows");
-    t->slots = xcalloc(PTABLE_MIN_SLOTS, sizeof *t->slots);
+    if (!(t->slots = calloc(PTABLE_MIN_SLOTS, sizeof *t->slots))) {
+        fputs("abbey: out of memory\n", stderr);
+        abort();
+    }
     t->mask = PTABLE_MIN_SLOTS - 1;
     t->grow_at = grow_limit(PTABLE_MIN_SLOTS);
     apr_pool_pre_cleanup_register(sub, t, ptable_cleanup);
     return t;
 }
 
-static void grow(ptable_t *t)
+/* Doubles the slot array: 0, or -1 (t unchanged) without memory. */
+static int grow(ptable_t *t)
 {
     size_t n = t->mask + 1, nn = n * 2, nmask = nn - 1;
-    ptable_slot_t *ns = xcalloc(nn, sizeof *ns);
+    ptable_slot_t *ns = mem_calloc(nn, sizeof *ns);
 
+    if (!ns)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         size_t j;
         if (!t->slots[i].row)
@@ -122,6 +122,7 @@ static void grow(ptable_t *t)
     t->slots = ns;
     t->mask = nmask;
     t->grow_at = grow_limit(nn);
+    return 0;
 }
 
 static int row_matches(const ptable_slot_t *s, const void *key, uint32_t klen, uint64_t hash)
@@ -132,7 +133,9 @@ static int row_matches(const ptable_slot_t *s, const void *key, uint32_t klen, u
 
 static ptable_row_t *new_row(ptable_t *t, const void *key, uint32_t klen, uint64_t hash)
 {
-    ptable_row_t *row = apr_palloc(t->rows, sizeof *row + t->states_size + klen);
+    ptable_row_t *row = mem_palloc(t->rows, sizeof *row + t->states_size + klen);
+    if (!row)
+        return NULL;
     row->hash = hash;
     row->klen = klen;
     row->state = (uint8_t *)(row + 1);
@@ -158,14 +161,16 @@ ptable_row_t *ptable_upsert(ptable_t *t, const void *key, uint32_t klen, uint64_
         i = (i + 1) & t->mask;
     }
     if (t->count >= t->grow_at) {
-        grow(t);
+        if (grow(t) < 0)
+            return NULL;
         i = hash & t->mask;
         while (t->slots[i].row)
             i = (i + 1) & t->mask;
         s = &t->slots[i];
     }
+    if (!(s->row = new_row(t, key, klen, hash)))
+        return NULL;
     s->hash = hash;
-    s->row = new_row(t, key, klen, hash);
     t->count++;
     return s->row;
 }
@@ -215,7 +220,7 @@ ptable_row_t *ptable_next(const ptable_t *t, size_t *cursor)
     return NULL;
 }
 
-void ptable_merge(ptable_t *dst, const ptable_t *src)
+apr_status_t ptable_merge(ptable_t *dst, const ptable_t *src)
 {
     size_t cur = 0;
     ptable_row_t *sr;
@@ -223,9 +228,14 @@ void ptable_merge(ptable_t *dst, const ptable_t *src)
     assert(dst != src && dst->nspecs == src->nspecs);
     while ((sr = ptable_next(src, &cur)) != NULL) {
         ptable_row_t *dr = ptable_upsert(dst, sr->key, sr->klen, sr->hash);
+        if (!dr)
+            return APR_ENOMEM;
         for (int v = 0; v < dst->nspecs; v++)
-            agg_merge(&dst->specs[v], dr->state + dst->offsets[v], sr->state + src->offsets[v]);
+            if (agg_merge(&dst->specs[v], dr->state + dst->offsets[v],
+                          sr->state + src->offsets[v]) < 0)
+                return APR_ENOMEM;
     }
+    return APR_SUCCESS;
 }
 
 void ptable_clear(ptable_t *t)
@@ -234,4 +244,16 @@ void ptable_clear(ptable_t *t)
     memset(t->slots, 0, (t->mask + 1) * sizeof *t->slots);
     t->count = 0;
     apr_pool_clear(t->rows);
+}
+
+void ptable_release(ptable_t *t)
+{
+    ptable_slot_t *small;
+    ptable_clear(t);
+    if (t->mask + 1 > PTABLE_MIN_SLOTS && (small = calloc(PTABLE_MIN_SLOTS, sizeof *small))) {
+        free(t->slots);
+        t->slots = small;
+        t->mask = PTABLE_MIN_SLOTS - 1;
+        t->grow_at = grow_limit(PTABLE_MIN_SLOTS);
+    }
 }

@@ -26,11 +26,13 @@ typedef struct ptable_row_t {
 } ptable_row_t;
 
 /* A table for aggregates specs[0..nspecs); specs must outlive the table.
- * Memory comes from a subpool of pool. Cannot fail (out of memory aborts). */
+ * Memory comes from a subpool of pool. Cannot fail (out of memory for the
+ * table's fixed parts aborts; its growth is reported, below). */
 ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool);
 
 /* The row for key (hash = val_hash_bytes(key, klen)), created with fresh
- * states when absent. */
+ * states when absent. NULL when a new row or a bigger slot array could not be
+ * allocated (mem.h): the table is unchanged. */
 ptable_row_t *ptable_upsert(ptable_t *t, const void *key, uint32_t klen, uint64_t hash);
 
 /* The row for key, or NULL. */
@@ -45,10 +47,17 @@ size_t ptable_count(const ptable_t *t);         /* number of rows */
  * The table must not change during the iteration. */
 ptable_row_t *ptable_next(const ptable_t *t, size_t *cursor);
 
-/* dst += src, row by row (agg_merge). The two tables must have equal specs. */
-void ptable_merge(ptable_t *dst, const ptable_t *src);
+/* dst += src, row by row (agg_merge). The two tables must have equal specs.
+ * APR_SUCCESS, or APR_ENOMEM when dst could not grow: dst is then valid but
+ * holds part of src (the caller drops it: ptable_clear). */
+apr_status_t ptable_merge(ptable_t *dst, const ptable_t *src);
 
 /* Drop every row (releasing heap parts of states); keeps the slot array. */
 void ptable_clear(ptable_t *t);
+
+/* ptable_clear, and the slot array back to its smallest size: what a table
+ * that ran out of memory gives back (its rows' pool memory stays with the
+ * pool's allocator, for the other tables of the same pools to reuse). */
+void ptable_release(ptable_t *t);
 
 #endif

@@ -31,6 +31,8 @@ typedef struct run_t {
     uint64_t pos; /* source offset of io->buf[0] */
     size_t have;  /* bytes in io->buf */
     long_line_t ll;
+    apr_status_t fed; /* the first engine failure (APR_ENOMEM), else APR_SUCCESS */
+    abbey_err_t *err; /* where that failure is told */
 } run_t;
 
 size_t task_io_size(const rules_config_t *cfg, size_t block)
@@ -57,6 +59,17 @@ apr_status_t task_run_file(engine_t *e, const char *path, uint64_t start, uint64
     rv = task_run_reader(e, r, start, end, at_eof_final, io, out, samples, done, err);
     source_close(r);
     return rv;
+}
+
+/* engine_feed; its first failure goes to t->fed and t->err, and reading goes on. */
+static void feed(run_t *t, const char *buf, size_t n, uint64_t pos)
+{
+    abbey_err_t ferr;
+    if (engine_feed(t->e, buf, n, pos, t->out, t->samples, &ferr) != APR_SUCCESS &&
+        t->fed == APR_SUCCESS) {
+        t->fed = APR_ENOMEM;
+        *t->err = ferr;
+    }
 }
 
 /* Drop the first n bytes of the window. */
@@ -107,13 +120,13 @@ static void feed_lines(run_t *t, int last)
     const char *nl = t->have ? memrchr(t->io->buf, '\n', t->have) : NULL;
     size_t used = nl ? (size_t)(nl - t->io->buf) + 1 : 0;
     if (used) {
-        engine_feed(t->e, t->io->buf, used, t->pos, t->out, t->samples);
+        feed(t, t->io->buf, used, t->pos);
         advance(t, used);
     }
     if (t->have > t->limit)
         long_start(t);
     else if (last && t->have) {
-        engine_feed(t->e, t->io->buf, t->have, t->pos, t->out, t->samples);
+        feed(t, t->io->buf, t->have, t->pos);
         advance(t, t->have);
     }
 }
@@ -150,7 +163,7 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
                              int at_eof_final, task_io_t *io, partial_t *out,
                              engine_samples_t *samples, uint64_t *done, abbey_err_t *err)
 {
-    run_t t = {.e = e, .io = io, .out = out, .samples = samples, .pos = start};
+    run_t t = {.e = e, .io = io, .out = out, .samples = samples, .pos = start, .err = err};
     apr_status_t rv = APR_SUCCESS;
     int eof = 0;
 
@@ -187,11 +200,11 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
     } else if (rv == APR_SUCCESS && !t.ll.on && t.have && at_eof_final && !eof) {
         uint64_t size; /* the range ends exactly at the end of a file without a final '\n' */
         if (source_size(r, &size) == APR_SUCCESS && t.pos + t.have >= size) {
-            engine_feed(e, io->buf, t.have, t.pos, out, samples);
+            feed(&t, io->buf, t.have, t.pos);
             *done = t.pos + t.have;
         }
     }
     if (rv == APR_SUCCESS && at_eof_final)
         rv = check_truncated(r, eof, t.pos + t.have, end, *done, err);
-    return rv;
+    return rv == APR_SUCCESS ? t.fed : rv;
 }

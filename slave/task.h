@@ -45,7 +45,9 @@ size_t task_io_size(const rules_config_t *cfg, size_t block);
  * "path: ..." and the offsets in err (the lines before still count).
  * *done receives the offset after the last consumed byte (the next start).
  * When io->stop is set, reading ends with APR_EINTR. On error the partial
- * keeps what was consumed up to *done. */
+ * keeps what was consumed up to *done. APR_ENOMEM: the whole range was read,
+ * but an entry's table ran out of memory (engine_feed: the entry failed in
+ * out, err names it); the other entries are complete. */
 apr_status_t task_run_file(engine_t *e, const char *path, uint64_t start, uint64_t end,
                            int at_eof_final, task_io_t *io, partial_t *out,
                            engine_samples_t *samples, uint64_t *done, apr_pool_t *pool,

@@ -1,5 +1,6 @@
 /* check_engine.c - unit tests for rules/engine.c: lines through a compiled job into a partial,
- * all-or-nothing bad lines, block splits, samples, and the bundled sample log. */
+ * all-or-nothing bad lines, block splits, samples, the bundled sample log, and a regex
+ * that gives up at its limit (counted apart, never a bad line). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "check_run.h"
 #include "engine.h"
+#include "mem.h"
 #include "rules.h"
 #include "value.h"
 
@@ -100,7 +102,7 @@ START_TEST(test_entries)
     agg_result_t r;
     val_t k[2];
 
-    engine_feed(e, LINES, strlen(LINES), 0, p, NULL);
+    ck_assert_int_eq(engine_feed(e, LINES, strlen(LINES), 0, p, NULL, NULL), APR_SUCCESS);
     ck_assert_uint_eq(p->lines, 4);
     ck_assert_uint_eq(p->bad_lines, 0);
     ck_assert_uint_eq(p->bytes, strlen(LINES));
@@ -141,7 +143,7 @@ START_TEST(test_bad_lines_change_nothing)
     agg_result_t r;
     val_t k = s("/a");
 
-    engine_feed(e, bad, strlen(bad), 1000, p, &smp);
+    ck_assert_int_eq(engine_feed(e, bad, strlen(bad), 1000, p, &smp, NULL), APR_SUCCESS);
     ck_assert_uint_eq(p->lines, 3);
     ck_assert_uint_eq(p->bad_lines, 3);
     for (int i = 0; i < job->nentries; i++)
@@ -150,7 +152,7 @@ START_TEST(test_bad_lines_change_nothing)
     ck_assert_uint_eq(smp.s[0].offset, 1000);
     ck_assert_uint_eq(smp.s[1].offset, 1000 + strlen("ann\t/a\t200\tfast\n"));
     ck_assert_str_eq(smp.s[1].text, "ann\t/a");
-    engine_feed(e, LINES, strlen(LINES), 0, p, &smp);
+    ck_assert_int_eq(engine_feed(e, LINES, strlen(LINES), 0, p, &smp, NULL), APR_SUCCESS);
     ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "3");
 }
 END_TEST
@@ -165,12 +167,13 @@ START_TEST(test_block_splits)
     agg_result_t a, b;
     val_t k = s("/a");
 
-    engine_feed(e, LINES, len, 0, whole, NULL);
+    ck_assert_int_eq(engine_feed(e, LINES, len, 0, whole, NULL, NULL), APR_SUCCESS);
     /* feed line by line, including a last line without '\n' */
     for (const char *p = LINES; p < LINES + len;) {
         const char *nl = strchr(p, '\n');
         size_t n = (size_t)(nl - p) + (nl + 1 == LINES + len ? 0 : 1);
-        engine_feed(e, p, n, (uint64_t)(p - LINES), parts, NULL);
+        ck_assert_int_eq(engine_feed(e, p, n, (uint64_t)(p - LINES), parts, NULL, NULL),
+                         APR_SUCCESS);
         p = nl + 1;
     }
     ck_assert_uint_eq(parts->lines, whole->lines);
@@ -210,7 +213,7 @@ START_TEST(test_sample_log)
     data = malloc((size_t)size);
     ck_assert(fread(data, 1, (size_t)size, f) == (size_t)size);
     fclose(f);
-    engine_feed(e, data, (size_t)size, 0, p, &smp);
+    ck_assert_int_eq(engine_feed(e, data, (size_t)size, 0, p, &smp, NULL), APR_SUCCESS);
     ck_assert_uint_eq(p->lines, 10000);
     ck_assert_uint_eq(p->bad_lines, 1);
     ck_assert_int_eq(smp.n, 1);
@@ -226,6 +229,163 @@ START_TEST(test_sample_log)
 }
 END_TEST
 
+/* A regex that gives up at its limit: the where is false on that line, the
+ * line still counts for every other entry (it is not bad), and the partial
+ * counts it in regex_limit_hits. Lines: user \t api, the api built here. */
+START_TEST(test_regex_limit_line)
+{
+    const char *text = "jobs:\n"
+                       "  - name: t\n"
+                       "    sources: [/dev/null]\n"
+                       "    format: {split: \"\\t\", fields: [user, api]}\n"
+                       "    groups:\n"
+                       "      - name: g\n"
+                       "        entries:\n"
+                       "          - name: all\n"
+                       "            key: [user]\n"
+                       "            values: {n: count}\n"
+                       "          - name: ends_a\n"
+                       "            where: api ~ \"(a+)+$\"\n"
+                       "            values: {n: count}\n"
+                       "          - name: not_a\n"
+                       "            where: api !~ \"(a+)+$\"\n"
+                       "            values: {n: count}\n";
+    rules_config_t *cfg = load(text);
+    const rules_job_t *job = &cfg->jobs[0];
+    engine_t *e = engine_create(job, pool);
+    partial_t *p = partial_create(job, pool);
+    engine_samples_t smp = {0};
+    buf_t in;
+    agg_result_t r;
+    val_t k;
+    char patho[3002];
+
+    memset(patho, 'a', 3000);
+    patho[3000] = 'b'; /* no match, found only by giving up */
+    patho[3001] = '\0';
+    buf_init(&in);
+    /* 10 lines: 4 end in 'a' (match), 3 short misses, 3 pathological */
+    buf_printf(&in, "ann\t/aaaa\nbob\t/xa\nann\t/ab\nbob\t/aab\n");
+    buf_printf(&in, "cid\t%s\nann\t/a\ncid\t%s\n", patho, patho);
+    buf_printf(&in, "bob\t/b\nann\t/ba\ncid\t%s\n", patho);
+    ck_assert_int_eq(engine_feed(e, (const char *)in.data, in.len, 0, p, &smp, NULL), APR_SUCCESS);
+    ck_assert_uint_eq(p->lines, 10);
+    ck_assert_uint_eq(p->bad_lines, 0);
+    ck_assert_int_eq(smp.n, 0);
+    ck_assert_uint_eq(p->regex_limit_hits, 3);
+    k = s("ann");
+    ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "4");
+    k = s("bob");
+    ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "3");
+    k = s("cid");
+    ck_assert_str_eq(figure(p, 0, &k, 1, 0, &r), "3");
+    ck_assert_str_eq(figure(p, 1, NULL, 0, 0, &r), "4"); /* /aaaa /xa /a /ba */
+    ck_assert_str_eq(figure(p, 2, NULL, 0, 0, &r), "3"); /* /ab /aab /b: false both ways */
+    buf_free(&in);
+}
+END_TEST
+
+/* An entry whose table runs out of memory (mem.h's hook fails the n-th
+ * allocation, for every n the run makes) fails alone: engine_feed says
+ * APR_ENOMEM and names it with its key count, its table is emptied and takes
+ * no more rows, and every line still counts for the other entries, exactly
+ * as in a run without the failure; the line counters too. */
+START_TEST(test_out_of_memory)
+{
+    const char *text =
+        "jobs:\n"
+        "  - name: t\n"
+        "    sources: [/dev/null]\n"
+        "    format: {split: \"\\t\", fields: [user, api, ms:float]}\n"
+        "    groups:\n"
+        "      - name: g\n"
+        "        entries:\n"
+        "          - name: by_user\n"
+        "            key: [user]\n"
+        "            values: {n: count, apis: distinct(api), p50: percentile(ms, 50)}\n"
+        "          - name: by_api\n"
+        "            key: [api]\n"
+        "            values: {n: count, ms: sum(ms), users: distinct_exact(user)}\n";
+    rules_config_t *cfg = load(text);
+    const rules_job_t *job = &cfg->jobs[0];
+    engine_t *e = engine_create(job, pool);
+    partial_t *ref = partial_create(job, pool);
+    buf_t in;
+    uint64_t n;
+    int saw[2] = {0, 0};
+
+    buf_init(&in);
+    for (int i = 0; i < 800; i++)
+        buf_printf(&in, "u%d\t/api/%d\t%d.5\n%s", i % 200, i % 13, i % 97,
+                   i % 300 == 0 ? "bad line\n" : "");
+    buf_printf(&in, "%01000d\t/api/long\t1\n", 7); /* a key longer than the key buffer */
+    ck_assert_int_eq(engine_feed(e, (const char *)in.data, in.len, 0, ref, NULL, NULL),
+                     APR_SUCCESS);
+    for (n = 1;; n++) {
+        apr_pool_t *sub;
+        partial_t *p;
+        abbey_err_t err = {{0}};
+        apr_status_t rv;
+        int failed = -1;
+        char want[96];
+        apr_pool_create(&sub, pool);
+        e = engine_create(job, sub); /* a fresh key buffer: its growth fails too */
+        p = partial_create(job, sub);
+        mem_fail_at(n);
+        rv = engine_feed(e, (const char *)in.data, in.len, 0, p, NULL, &err);
+        mem_fail_at(0);
+        ck_assert_uint_eq(p->lines, ref->lines);
+        ck_assert_uint_eq(p->bad_lines, ref->bad_lines);
+        ck_assert_uint_eq(p->bytes, ref->bytes);
+        for (int i = 0; i < 2; i++)
+            if (p->failed[i]) {
+                ck_assert_int_eq(failed, -1); /* one failure, one entry */
+                failed = i;
+            }
+        if (rv == APR_SUCCESS) {
+            ck_assert_int_eq(failed, -1);
+            apr_pool_destroy(sub);
+            break;
+        }
+        ck_assert_int_eq(rv, APR_ENOMEM);
+        ck_assert_int_ne(failed, -1);
+        saw[failed] = 1;
+        snprintf(want, sizeof want, "entry '%s': out of memory after %llu keys",
+                 job->entries[failed]->name, (unsigned long long)p->failed_keys[failed]);
+        ck_assert_str_eq(err.msg, want);
+        ck_assert_uint_eq(ptable_count(p->tables[failed]), 0);
+        ck_assert_uint_le(p->failed_keys[failed], ptable_count(ref->tables[failed]));
+        /* the other entry: every row and figure as without the failure */
+        {
+            int o = 1 - failed;
+            size_t cur = 0;
+            ptable_row_t *row;
+            ck_assert_uint_eq(ptable_count(p->tables[o]), ptable_count(ref->tables[o]));
+            while ((row = ptable_next(ref->tables[o], &cur)) != NULL) {
+                ptable_row_t *got = ptable_find(p->tables[o], row->key, row->klen, row->hash);
+                ck_assert_ptr_nonnull(got);
+                for (int v = 0; v < job->entries[o]->nvalues; v++) {
+                    agg_result_t a, b;
+                    const agg_spec_t *sp = &job->entries[o]->specs[v];
+                    agg_result(sp, row->state + ptable_offset(ref->tables[o], v), &a);
+                    agg_result(sp, got->state + ptable_offset(p->tables[o], v), &b);
+                    ck_assert_str_eq(b.text, a.text);
+                }
+            }
+        }
+        /* a failed entry stays failed and empty in later feeds */
+        ck_assert_int_eq(engine_feed(e, (const char *)in.data, in.len, 0, p, NULL, NULL),
+                         APR_SUCCESS);
+        ck_assert_uint_eq(ptable_count(p->tables[failed]), 0);
+        ck_assert_uint_eq(p->failed[failed], 1);
+        apr_pool_destroy(sub);
+    }
+    ck_assert(saw[0] && saw[1]);
+    ck_assert_uint_gt(n, 200);
+    buf_free(&in);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *su = suite_create("engine");
@@ -235,6 +395,9 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, test_bad_lines_change_nothing);
     tcase_add_test(tc, test_block_splits);
     tcase_add_test(tc, test_sample_log);
+    tcase_add_test(tc, test_regex_limit_line);
+    tcase_add_test(tc, test_out_of_memory);
+    tcase_set_timeout(tc, 120);
     suite_add_tcase(su, tc);
     return su;
 }

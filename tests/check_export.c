@@ -61,7 +61,7 @@ static void setup(void)
     job = &cfg->jobs[0];
     e = engine_create(job, pool);
     totals = partial_create(job, pool);
-    engine_feed(e, LINES, strlen(LINES), 0, totals, NULL);
+    ck_assert_int_eq(engine_feed(e, LINES, strlen(LINES), 0, totals, NULL, NULL), APR_SUCCESS);
     ck_assert_uint_eq(totals->bad_lines, 0);
 }
 
@@ -206,7 +206,8 @@ static void expect_hostile(const char *name, const char *want, size_t wlen, buf_
     hj = &cfg->jobs[0];
     e = engine_create(hj, pool);
     part = partial_create(hj, pool);
-    engine_feed(e, HOSTILE_LINES, sizeof HOSTILE_LINES - 1, 0, part, NULL);
+    ck_assert_int_eq(engine_feed(e, HOSTILE_LINES, sizeof HOSTILE_LINES - 1, 0, part, NULL, NULL),
+                     APR_SUCCESS);
     ck_assert_uint_eq(part->lines, 11);
     ck_assert_uint_eq(part->bad_lines, 0);
     for (int r = 0; r < hj->nreports; r++) {

@@ -267,8 +267,8 @@ START_TEST(test_round_trip)
     /* a second decode merges on top: equal to p merged with itself */
     ck_assert_int_eq(frame_decode(out.data, out.len, &J.job, NULL, q, NULL, &err), APR_SUCCESS);
     twice = partial_create(&J.job, pool);
-    partial_merge(twice, p);
-    partial_merge(twice, p);
+    ck_assert_int_eq(partial_merge(twice, p, NULL), APR_SUCCESS);
+    ck_assert_int_eq(partial_merge(twice, p, NULL), APR_SUCCESS);
     free(fp);
     fp = fingerprint(twice);
     fq = fingerprint(q);
@@ -763,6 +763,7 @@ START_TEST(test_forged_frames)
     decode_fails(f.data, f.len);
     assert_into_unchanged();
     fo = (forge_t){0};
+    buf_put_u8(&hdr, 0); /* regex_limit_hits 0, written although it need not be */
     buf_put_u8(&hdr, 0);
     forge(&f, &hdr, &raw, &fo);
     expect_einval(&f, "1 unexpected bytes after the fields");
@@ -787,6 +788,88 @@ START_TEST(test_forged_frames)
     buf_free(&raw);
     buf_free(&f);
     into_done();
+}
+END_TEST
+
+/* regex_limit_hits rides after the header strings only when it is not 0: a
+ * header without it (every frame written before it existed, forged here
+ * field by field) decodes with 0; with it, the count reaches the header and
+ * the partial; a malformed one is refused. */
+START_TEST(test_regex_limit_hits_header)
+{
+    partial_t *p = partial_create(&J.job, pool), *q = partial_create(&J.job, pool);
+    frame_header_t h, got;
+    buf_t hdr, raw, f, a, b;
+    forge_t fo = {0};
+    abbey_err_t err;
+    uint32_t ha, hb;
+
+    buf_init(&hdr);
+    buf_init(&raw);
+    buf_init(&f);
+    buf_init(&a);
+    buf_init(&b);
+    forge_payload(&raw, &(pay_t){0});
+    forge_header(&hdr, "web", "src", 0);
+    forge(&f, &hdr, &raw, &fo);
+    ck_assert_int_eq(frame_decode(f.data, f.len, &J.job, &got, q, NULL, &err), APR_SUCCESS);
+    ck_assert_uint_eq(got.regex_limit_hits, 0);
+    ck_assert_uint_eq(q->regex_limit_hits, 0);
+    ck_assert_uint_eq(q->lines, 10);
+    buf_put_varint(&hdr, 300);
+    forge(&f, &hdr, &raw, &fo);
+    ck_assert_int_eq(frame_decode(f.data, f.len, &J.job, &got, q, NULL, &err), APR_SUCCESS);
+    ck_assert_uint_eq(got.regex_limit_hits, 300);
+    ck_assert_uint_eq(q->regex_limit_hits, 300);
+    forge_header(&hdr, "web", "src", 0);
+    buf_put_u8(&hdr, 0x80); /* a varint that never ends */
+    forge(&f, &hdr, &raw, &fo);
+    into_init();
+    expect_einval(&f, "malformed regex_limit_hits");
+    into_done();
+    /* the encoder: no counter when 0 (the old layout), one varint when not */
+    feed(p, 0, 50);
+    encode_ok(p, NULL, &h, &a);
+    h.regex_limit_hits = 5;
+    ck_assert_int_eq(frame_encode(&h, p, NULL, &b, &err), APR_SUCCESS);
+    ha = (uint32_t)a.data[8] | (uint32_t)a.data[9] << 8;
+    hb = (uint32_t)b.data[8] | (uint32_t)b.data[9] << 8;
+    ck_assert_uint_eq(hb, ha + 1);
+    ck_assert_int_eq(memcmp(a.data + FRAME_FIXED, b.data + FRAME_FIXED, ha), 0);
+    ck_assert_uint_eq(b.data[FRAME_FIXED + ha], 5);
+    ck_assert_int_eq(frame_peek(a.data, a.len, &got, NULL, &err), APR_SUCCESS);
+    ck_assert_uint_eq(got.regex_limit_hits, 0);
+    ck_assert_int_eq(frame_peek(b.data, b.len, &got, NULL, &err), APR_SUCCESS);
+    ck_assert_uint_eq(got.regex_limit_hits, 5);
+    buf_free(&hdr);
+    buf_free(&raw);
+    buf_free(&f);
+    buf_free(&a);
+    buf_free(&b);
+}
+END_TEST
+
+/* A partial whose entry ran out of memory (partial_fail) is incomplete: no
+ * frame carries it, unless that entry's group is not selected. */
+START_TEST(test_failed_entry_not_encoded)
+{
+    static const uint8_t other[2] = {0, 1};
+    partial_t *p = partial_create(&J.job, pool);
+    frame_header_t h;
+    buf_t out;
+    abbey_err_t err;
+
+    feed(p, 0, 50);
+    partial_fail(p, 0, NULL);
+    buf_init(&out);
+    header_init(&h, p);
+    ck_assert_int_eq(frame_encode(&h, p, NULL, &out, &err), APR_EINVAL);
+    ck_assert_msg(strstr(err.msg, "ran out of memory: the partial is incomplete") != NULL, "%s",
+                  err.msg);
+    ck_assert_uint_eq(out.len, 0);
+    ck_assert_int_eq(J.job.entries[0]->group->index, 0);
+    ck_assert_int_eq(frame_encode(&h, p, other, &out, &err), APR_SUCCESS);
+    buf_free(&out);
 }
 END_TEST
 
@@ -835,6 +918,8 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, test_crc_reason);
     tcase_add_test(tc, test_forged_payloads);
     tcase_add_test(tc, test_forged_frames);
+    tcase_add_test(tc, test_regex_limit_hits_header);
+    tcase_add_test(tc, test_failed_entry_not_encoded);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -120,7 +120,8 @@ static void make_frame(int i, long rows, buf_t *out)
                        : snprintf(line, sizeof line, "k%ld|%ld\n", k, k * 10 + i);
         buf_put(&lines, line, (size_t)len);
     }
-    engine_feed(e, (const char *)lines.data, lines.len, 0, p, NULL);
+    ck_assert_int_eq(engine_feed(e, (const char *)lines.data, lines.len, 0, p, NULL, NULL),
+                     APR_SUCCESS);
     buf_free(&lines);
     memset(&h, 0, sizeof h);
     h.round = (uint64_t)i;

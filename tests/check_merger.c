@@ -97,9 +97,10 @@ static char *oracle_render(const char *name, const sel_t *sel, int n)
             r = &job->reports[i];
     ck_assert_ptr_nonnull(r);
     for (int i = 0; i < n; i++)
-        engine_feed(eng, text[sel[i].s] + off[sel[i].s][sel[i].l0],
-                    off[sel[i].s][sel[i].l1] - off[sel[i].s][sel[i].l0], off[sel[i].s][sel[i].l0],
-                    p, NULL);
+        ck_assert_int_eq(engine_feed(eng, text[sel[i].s] + off[sel[i].s][sel[i].l0],
+                                     off[sel[i].s][sel[i].l1] - off[sel[i].s][sel[i].l0],
+                                     off[sel[i].s][sel[i].l0], p, NULL, NULL),
+                         APR_SUCCESS);
     buf_init(&b);
     export_render(job, r, p->tables[r->entry->index], &b, pool);
     buf_put_u8(&b, 0);

@@ -153,8 +153,10 @@ static char *oracle_api(const fr_t *fr, const int *sel, int n)
     buf_t b;
     for (int i = 0; i < n; i++) {
         const fr_t *f = &fr[sel[i]];
-        engine_feed(eng, text[f->s] + off[f->s][f->l0], off[f->s][f->l1] - off[f->s][f->l0],
-                    off[f->s][f->l0], p, NULL);
+        ck_assert_int_eq(engine_feed(eng, text[f->s] + off[f->s][f->l0],
+                                     off[f->s][f->l1] - off[f->s][f->l0], off[f->s][f->l0], p, NULL,
+                                     NULL),
+                         APR_SUCCESS);
     }
     buf_init(&b);
     export_render(job, r, p->tables[r->entry->index], &b, pool);

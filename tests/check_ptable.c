@@ -1,7 +1,9 @@
-/* check_ptable.c - unit tests for the partial table (rules/ptable.c) and partials (rules/partial.c).
+/* check_ptable.c - unit tests for the partial table (rules/ptable.c) and partials
+ * (rules/partial.c).
  *
  * Oracles are brute-force arrays indexed by key number: what each key's count
- * and sum must be, computed without the table. */
+ * and sum must be, computed without the table. Out of memory is injected with
+ * mem.h's hook at every allocation of a scenario in turn. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <apr_general.h>
 
 #include "check_run.h"
+#include "mem.h"
 #include "partial.h"
 #include "ptable.h"
 #include "rules.h"
@@ -402,7 +405,7 @@ START_TEST(test_partial)
     q->lines = 5;
     q->bad_lines = 2;
     q->bytes = 7;
-    partial_merge(p, q);
+    ck_assert_int_eq(partial_merge(p, q, NULL), APR_SUCCESS);
     ck_assert_uint_eq(p->lines, 15);
     ck_assert_uint_eq(p->bad_lines, 3);
     ck_assert_uint_eq(p->bytes, 1007);
@@ -421,6 +424,153 @@ START_TEST(test_partial)
         ck_assert_uint_eq(ptable_count(p->tables[e]), 0);
     partial_destroy(p);
     partial_destroy(q);
+    buf_free(&k);
+}
+END_TEST
+
+/* ---- out of memory --------------------------------------------------------- */
+
+#define OOM_KEYS 300
+
+typedef struct oom_run_t {
+    int failures;              /* operations that said "out of memory" */
+    uint8_t present[OOM_KEYS]; /* keys whose row was made */
+    uint64_t count[OOM_KEYS];  /* count aggregate of each such key (the oracle) */
+} oom_run_t;
+
+/* OOM_KEYS keys, each updated three times, into t (count, distinct,
+ * distinct_exact, percentile: every kind with heap parts), then t merged into
+ * a fresh table. Every failing operation is counted; t must stay consistent. */
+static ptable_t *oom_scenario(const agg_spec_t *specs, int nspecs, oom_run_t *o, apr_pool_t *p)
+{
+    ptable_t *t = ptable_create(specs, nspecs, p), *m = ptable_create(specs, nspecs, p);
+    buf_t k;
+    buf_init(&k);
+    memset(o, 0, sizeof *o);
+    for (int round = 0; round < 3; round++)
+        for (long i = 0; i < OOM_KEYS; i++) {
+            ptable_row_t *row = upsert_key(t, &k, i);
+            val_t v = {.kind = VAL_INT, .i = i * 1000 + round * 7};
+            if (!row) {
+                o->failures++;
+                continue;
+            }
+            o->present[i] = 1;
+            o->count[i]++;
+            for (int s = 0; s < nspecs; s++)
+                if (agg_update(&specs[s], row->state + ptable_offset(t, s), s ? &v : NULL) ==
+                    AGG_NOMEM)
+                    o->failures++;
+        }
+    if (ptable_merge(m, t) != APR_SUCCESS)
+        o->failures++;
+    buf_free(&k);
+    return t;
+}
+
+/* The n-th allocation fails (mem.h's hook), for every n the scenario makes:
+ * each failure is reported by exactly the operation that met it, nothing
+ * crashes or leaks (ASan, valgrind), and the table keeps every row it said it
+ * made, with the right counts. Then the hook is past the last allocation and
+ * nothing fails. */
+START_TEST(test_out_of_memory)
+{
+    static const agg_spec_t specs[4] = {{.kind = AGG_COUNT},
+                                        {.kind = AGG_DISTINCT},
+                                        {.kind = AGG_DISTINCT_EXACT},
+                                        {.kind = AGG_PERCENTILE, .pct = 50}};
+    oom_run_t o;
+    buf_t k;
+    uint64_t n;
+    buf_init(&k);
+    for (n = 1;; n++) {
+        apr_pool_t *p;
+        ptable_t *t;
+        size_t rows = 0;
+        apr_pool_create(&p, pool);
+        mem_fail_at(n);
+        t = oom_scenario(specs, 4, &o, p);
+        mem_fail_at(0);
+        ck_assert_msg(o.failures <= 1, "allocation %llu: %d failures reported",
+                      (unsigned long long)n, o.failures);
+        for (long i = 0; i < OOM_KEYS; i++) {
+            ptable_row_t *row = find_key(t, &k, i);
+            ck_assert_int_eq(row != NULL, o.present[i]);
+            if (row) {
+                ck_assert_uint_eq(count_of(t, row, 0), o.count[i]);
+                rows++;
+            }
+        }
+        ck_assert_uint_eq(ptable_count(t), rows);
+        apr_pool_destroy(p);
+        if (!o.failures)
+            break; /* n is past the scenario's last allocation */
+    }
+    ck_assert_uint_gt(n, OOM_KEYS); /* a row, sets and bins per key at least */
+    buf_free(&k);
+}
+END_TEST
+
+/* A partial whose entry runs out of memory while merging: that entry fails
+ * (emptied, named with its key count), the others and the counters merge; a
+ * failed source entry makes the destination's fail too; partial_clear forgets. */
+START_TEST(test_partial_out_of_memory)
+{
+    tjob_t j;
+    partial_t *p, *q, *r;
+    buf_t k;
+    abbey_err_t err = {{0}};
+    char want[80];
+
+    tjob_init(&j);
+    buf_init(&k);
+    p = partial_create(&j.job, pool);
+    q = partial_create(&j.job, pool);
+    r = partial_create(&j.job, pool);
+    for (int e = 0; e < 3; e++)
+        for (long i = 0; i < 40; i++) {
+            ck_assert_ptr_nonnull(upsert_key(p->tables[e], &k, i));
+            ck_assert_ptr_nonnull(upsert_key(q->tables[e], &k, i + 1000));
+        }
+    q->lines = 5;
+    /* entry 0's merge makes allocations 1..: the 3rd fails, in its rows or slots */
+    mem_fail_at(3);
+    ck_assert_int_eq(partial_merge(p, q, &err), APR_ENOMEM);
+    mem_fail_at(0);
+    ck_assert_uint_eq(p->failed[0], 1);
+    ck_assert_uint_ge(p->failed_keys[0], 40);
+    ck_assert_uint_lt(p->failed_keys[0], 80);
+    snprintf(want, sizeof want, "entry 'a': out of memory after %llu keys",
+             (unsigned long long)p->failed_keys[0]);
+    ck_assert_str_eq(err.msg, want);
+    ck_assert_uint_eq(ptable_count(p->tables[0]), 0);
+    for (int e = 1; e < 3; e++) {
+        ck_assert_uint_eq(p->failed[e], 0);
+        ck_assert_uint_eq(ptable_count(p->tables[e]), 80);
+    }
+    ck_assert_uint_eq(p->lines, 5);
+    /* merging more into a failed entry keeps it failed and empty */
+    ck_assert_int_eq(partial_merge(p, q, NULL), APR_SUCCESS);
+    ck_assert_uint_eq(ptable_count(p->tables[0]), 0);
+    /* a failed entry carries over, with its key count */
+    ck_assert_int_eq(partial_merge(r, p, NULL), APR_SUCCESS);
+    ck_assert_uint_eq(r->failed[0], 1);
+    ck_assert_uint_eq(r->failed_keys[0], p->failed_keys[0]);
+    ck_assert_uint_eq(ptable_count(r->tables[1]), 80);
+    partial_fail(r, 0, &err); /* again: only the message */
+    ck_assert_uint_eq(r->failed_keys[0], p->failed_keys[0]);
+    ck_assert_str_eq(err.msg, want);
+    partial_clear(p);
+    ck_assert_uint_eq(p->failed[0] + p->failed_keys[0], 0);
+    ck_assert_ptr_nonnull(upsert_key(p->tables[0], &k, 1));
+    /* the key count reads with thousands separators */
+    for (long i = 0; i < 1234567; i++)
+        ck_assert_ptr_nonnull(upsert_key(p->tables[1], &k, i));
+    partial_fail(p, 1, &err);
+    ck_assert_str_eq(err.msg, "entry 'b': out of memory after 1,234,567 keys");
+    partial_destroy(p); /* before j, whose specs they point to, goes */
+    partial_destroy(q);
+    partial_destroy(r);
     buf_free(&k);
 }
 END_TEST
@@ -446,6 +596,12 @@ static Suite *ptable_suite(void)
     tc = tcase_create("partial");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_partial);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("out of memory");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_out_of_memory);
+    tcase_add_test(tc, test_partial_out_of_memory);
     suite_add_tcase(s, tc);
     return s;
 }

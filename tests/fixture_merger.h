@@ -131,7 +131,9 @@ static void frame_for(const char *master, int s, int l0, int l1, uint64_t r, int
     abbey_err_t err;
     int mi = master_index(master);
 
-    engine_feed(eng, text[s] + off[s][l0], off[s][l1] - off[s][l0], off[s][l0], p, NULL);
+    ck_assert_int_eq(
+        engine_feed(eng, text[s] + off[s][l0], off[s][l1] - off[s][l0], off[s][l0], p, NULL, NULL),
+        APR_SUCCESS);
     memset(&h, 0, sizeof h);
     h.config_hash = cfg->hash;
     h.round = r;
