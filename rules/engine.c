@@ -19,19 +19,19 @@
 
 typedef struct engine_entry_t {
     const rules_entry_t *entry;
-    int *key_ref;     /* field index of each key when it is a bare field, else -1 */
-    int *arg_ref;     /* same for value arguments */
-    val_t *args;      /* evaluated arguments of the current line */
-    buf_t key;        /* encoded key of the current line */
-    int selected;     /* where held for the current line */
+    int *key_ref; /* field index of each key when it is a bare field, else -1 */
+    int *arg_ref; /* same for value arguments */
+    val_t *args;  /* evaluated arguments of the current line */
+    buf_t key;    /* encoded key of the current line */
+    int selected; /* where held for the current line */
 } engine_entry_t;
 
 struct engine_t {
     const rules_job_t *job;
     const fmt_t *fmt;
-    size_t max_line;  /* longer lines are bad, never parsed */
-    uint64_t need;    /* fields the rules read */
-    uint64_t num;     /* fields the rules read as numbers */
+    size_t max_line; /* longer lines are bad, never parsed */
+    uint64_t need;   /* fields the rules read */
+    uint64_t num;    /* fields the rules read as numbers */
     val_t *fields;
     expr_ctx_t *ctx;
     int nentries;
@@ -68,7 +68,8 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
     e->fields = apr_pcalloc(pool, sizeof(val_t) * FMT_MAX_FIELDS);
     e->ctx = expr_ctx_create(pool);
     e->nentries = job->nentries;
-    e->entries = apr_pcalloc(pool, sizeof(engine_entry_t) * (size_t)(job->nentries ? job->nentries : 1));
+    e->entries =
+        apr_pcalloc(pool, sizeof(engine_entry_t) * (size_t)(job->nentries ? job->nentries : 1));
     for (int i = 0; i < job->nentries; i++) {
         const rules_entry_t *en = job->entries[i];
         engine_entry_t *ee = &e->entries[i];

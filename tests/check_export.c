@@ -139,9 +139,9 @@ START_TEST(test_report_file)
     FILE *f;
     size_t n;
     ck_assert(mkdtemp(dir) != NULL);
-    ck_assert_int_eq(export_report_file(job, &job->reports[1], totals->tables[0], dir, pool, &path,
-                                        &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        export_report_file(job, &job->reports[1], totals->tables[0], dir, pool, &path, &err),
+        APR_SUCCESS);
     ck_assert(strstr(path, "/t/top.csv") != NULL);
     f = fopen(path, "rb");
     ck_assert(f != NULL);
