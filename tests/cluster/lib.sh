@@ -1,4 +1,5 @@
-# lib.sh - shared by the cluster integration tests: ports, processes, waiting, checks, cleanup.
+# lib.sh - shared by the cluster integration tests: ports, processes, waiting, checks, cleanup,
+# and a by_status job with its recount.
 #
 # Sourced by tests/cluster/*.sh. Every process a test starts is recorded and
 # killed on exit (TERM, then KILL); everything runs on 127.0.0.1 with ports
@@ -139,3 +140,32 @@ ok = all(not job["pending_rounds"] and not job["period_reports_stale"]
 sys.exit(0 if ok else 1)' || return 1
     done
 }
+
+# The by_status job of names.sh and stuck_sources.sh, and its oracle.
+# by_status_rules PORT SOURCES: the rules of one job web (1 s rounds) over SOURCES (the items
+# of a YAML flow sequence), one group traffic with by_status (hits and bytes per status); for
+# one master m1 on 127.0.0.1:PORT, or standalone when PORT is none
+by_status_rules() {
+    [ "$1" != none ] && printf 'masters:\n  - {name: m1, url: "http://127.0.0.1:%s"}\n' "$1"
+    cat <<YAML
+jobs:
+  - name: web
+    round: 1s
+    sources: [$2]
+    format: combined
+    groups:
+      - name: traffic
+        entries:
+          - {name: by_status, key: [status], values: {hits: count, bytes: sum(bytes)}}
+YAML
+}
+
+# by_status_recount [FILE...]: by_status of the raw lines (the files, or stdin) whose quotes
+# balance, as rows status,hits,bytes, sorted
+by_status_recount() {
+    mawk -F'"' 'NF == 7 { split($3, a, " "); n[a[1]]++; if (a[2] != "-") b[a[1]] += a[2] }
+        END { for (s in n) printf "%s,%.0f,%.0f\n", s, n[s], b[s] }' "$@" | sort
+}
+
+# report_ok CSV: the report's rows (header and CRs dropped), sorted, equal $T/recount
+report_ok() { tr -d '\r' <"$1" | tail -n +2 | sort | cmp -s "$T/recount" -; }

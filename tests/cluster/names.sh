@@ -19,25 +19,10 @@ sed -n '8001,10000p' "$LOG" >"$fe"
 bytes=$(cat "$T"/logs/* | wc -c)
 set -- $(free_ports 1)
 P1=$1
-rules() { # $1: the master's port (none: standalone)
-    [ "$1" != none ] && printf 'masters:\n  - {name: m1, url: "http://127.0.0.1:%s"}\n' "$1"
-    cat <<YAML
-jobs:
-  - name: web
-    round: 1s
-    sources: ["$T/logs/app-*.log", "$T/logs/raw-%FE.log"]
-    format: combined
-    groups:
-      - name: traffic
-        entries:
-          - {name: by_status, key: [status], values: {hits: count, bytes: sum(bytes)}}
-YAML
-}
-rules none >"$T/standalone.yaml"
-rules "$P1" >"$T/rules.yaml"
-cat "$T"/logs/* | mawk -F'"' 'NF == 7 { split($3, a, " "); n[a[1]]++; if (a[2] != "-") b[a[1]] += a[2] }
-    END { for (s in n) printf "%s,%.0f,%.0f\n", s, n[s], b[s] }' | sort >"$T/recount"
-report_ok() { tr -d '\r' <"$1" | tail -n +2 | sort | cmp -s "$T/recount" -; }
+srcs="\"$T/logs/app-*.log\", \"$T/logs/raw-%FE.log\""
+by_status_rules none "$srcs" >"$T/standalone.yaml"
+by_status_rules "$P1" "$srcs" >"$T/rules.yaml"
+cat "$T"/logs/* | by_status_recount >"$T/recount"
 
 "$MASTER" --standalone --once --config "$T/standalone.yaml" --export-dir "$T/sa" >"$T/sa.out" 2>&1
 check "standalone: 10000 lines, 1 bad, $bytes bytes" \

@@ -18,27 +18,8 @@ mkfifo "$T/fifo"
 bytes=$(wc -c <"$T/logs/a.log")
 set -- $(free_ports 3)
 P1=$1 P2=$2 PS=$3
-rules() { # $1: the master's port (none: standalone), $2: the sources
-    [ "$1" != none ] && printf 'masters:\n  - {name: m1, url: "http://127.0.0.1:%s"}\n' "$1"
-    cat <<YAML
-jobs:
-  - name: web
-    round: 1s
-    sources: [$2]
-    format: combined
-    groups:
-      - name: traffic
-        entries:
-          - {name: by_status, key: [status], values: {hits: count, bytes: sum(bytes)}}
-YAML
-}
 srcs="$T/logs/a.log, $T/fifo, $T/adir"
-recount() { # by_status of the raw lines whose quotes balance: status,hits,bytes sorted
-    mawk -F'"' 'NF == 7 { split($3, a, " "); n[a[1]]++; if (a[2] != "-") b[a[1]] += a[2] }
-        END { for (s in n) printf "%s,%.0f,%.0f\n", s, n[s], b[s] }' "$T/logs/a.log" | sort
-}
-recount >"$T/recount"
-report_ok() { tr -d '\r' <"$1" | tail -n +2 | sort | cmp -s "$T/recount" -; }
+by_status_recount "$T/logs/a.log" >"$T/recount"
 # stops NAME SECONDS: SIGTERM, then NAME must have exited with status 0 within SECONDS
 stops() {
     local p i=0 n=$(($2 * 10)) rc
@@ -55,7 +36,7 @@ stops() {
 }
 
 # --- 1. standalone ---
-rules none "$srcs" >"$T/standalone.yaml"
+by_status_rules none "$srcs" >"$T/standalone.yaml"
 t0=$(date +%s)
 timeout -k 5 60 "$MASTER" --standalone --once --config "$T/standalone.yaml" --export-dir "$T/sa" \
     >"$T/sa.out" 2>"$T/sa.err"
@@ -68,7 +49,7 @@ check "standalone: the directory is refused, by name" grep -q "$T/adir: is a dir
 check "standalone: the log's report equals the recount" report_ok "$T/sa/web/by_status.csv"
 
 # --- 2. cluster: FIFO and directory ---
-rules "$P1" "$srcs" >"$T/rules.yaml"
+by_status_rules "$P1" "$srcs" >"$T/rules.yaml"
 start m1 "$MASTER" --config "$T/rules.yaml" --name m1 --listen "127.0.0.1:$P1" \
     --token-file "$T/token" --data-dir "$T/m1/data" --export-dir "$T/m1/export"
 start s1 "$SLAVE" --primary "http://127.0.0.1:$P1" --name s1 --token-file "$T/token" \
@@ -108,7 +89,7 @@ while True:
     open(sys.argv[2], "w").close()
 ' "$PS" "$T/stall.hit" "$T/stall.ready"
 check "the stalling server listens" wait_for 20 test -f "$T/stall.ready"
-rules "$P2" "http://127.0.0.1:$PS/stall.log" >"$T/rules2.yaml"
+by_status_rules "$P2" "http://127.0.0.1:$PS/stall.log" >"$T/rules2.yaml"
 start m2 "$MASTER" --config "$T/rules2.yaml" --name m1 --listen "127.0.0.1:$P2" \
     --token-file "$T/token" --data-dir "$T/m2/data" --export-dir "$T/m2/export"
 start s2 "$SLAVE" --primary "http://127.0.0.1:$P2" --name s2 --token-file "$T/token" \

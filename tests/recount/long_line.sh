@@ -14,32 +14,11 @@
 # Environment and exit status as in standalone.sh (77: sqlite3 or mawk missing).
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-builddir=${ABBEY_BUILDDIR:-$top}
-srcdir=${ABBEY_SRCDIR:-$top}
-master=$builddir/master/abbey-master
-log=$srcdir/data/apache_combined_10k.log
+. "$(dirname "$0")/lib.sh"
 rules=$srcdir/examples/apache.yaml
-AWK=mawk
 MAXLINE=4194304
-
-for tool in sqlite3 mawk; do
-    command -v $tool >/dev/null 2>&1 || { echo "long_line.sh: $tool is not installed: skipped"; exit 77; }
-done
-[ -x "$master" ] && [ -r "$log" ] && [ -r "$rules" ] || { echo "long_line.sh: build first"; exit 99; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/abbey-long.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
-
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); }
-fail() {
-    echo "FAIL $*"
-    nfail=$((nfail + 1))
-}
+setup long sqlite3 mawk
+need "$log" "$rules"
 
 # The log and the rules reading it.
 cat "$log" >"$tmp/long.log"
@@ -112,5 +91,4 @@ else
     fail "--check does not show 'max_line 4MiB' for job web"
 fi
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ] && [ "$npass" -gt 0 ]
+finish

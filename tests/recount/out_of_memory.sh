@@ -25,34 +25,8 @@
 # without). Exit 0 when every check passes, 1 otherwise, 99 on a setup error.
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-builddir=${ABBEY_BUILDDIR:-$top}
-master=$builddir/master/abbey-master
-AWK=mawk
-
-if ! command -v $AWK >/dev/null 2>&1; then
-    echo "out_of_memory.sh: mawk is not installed: skipped"
-    exit 77
-fi
-[ -x "$master" ] || {
-    echo "out_of_memory.sh: no $master"
-    exit 99
-}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/abbey-oom.XXXXXX") || exit 99
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
-
-npass=0
-nfail=0
-check() { # check NAME EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then
-        npass=$((npass + 1))
-    else
-        echo "FAIL $1: expected '$2', got '$3'"
-        nfail=$((nfail + 1))
-    fi
-}
+. "$(dirname "$0")/lib.sh"
+setup oom mawk
 
 $AWK 'BEGIN {
     srand(424242)
@@ -147,5 +121,4 @@ for r in by_ip by_status totals; do
     fi
 done
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+finish

@@ -27,34 +27,8 @@
 # error. No timing assertions.
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-builddir=${ABBEY_BUILDDIR:-$top}
-master=$builddir/master/abbey-master
-AWK=mawk
-
-if ! command -v $AWK >/dev/null 2>&1; then
-    echo "regex_limits.sh: mawk is not installed: skipped"
-    exit 77
-fi
-[ -x "$master" ] || {
-    echo "regex_limits.sh: no $master"
-    exit 99
-}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/abbey-regex.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
-
-npass=0
-nfail=0
-check() { # check NAME EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then
-        npass=$((npass + 1))
-    else
-        echo "FAIL $1: expected '$2', got '$3'"
-        nfail=$((nfail + 1))
-    fi
-}
+. "$(dirname "$0")/lib.sh"
+setup regex mawk
 
 $AWK 'BEGIN {
     srand(20240607)
@@ -143,5 +117,4 @@ for e in all ends_a; do
 done
 check "not_a" "$nota" "$(tail -n +2 "$tmp/out/web/not_a.csv" | tr -d '\r')"
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+finish

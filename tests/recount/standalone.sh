@@ -23,39 +23,10 @@
 # error.
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-builddir=${ABBEY_BUILDDIR:-$top}
-srcdir=${ABBEY_SRCDIR:-$top}
-master=$builddir/master/abbey-master
-log=$srcdir/data/apache_combined_10k.log
+. "$(dirname "$0")/lib.sh"
 rules=$srcdir/examples/apache.yaml
-AWK=mawk
-
-for tool in sqlite3 mawk; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        echo "standalone.sh: $tool is not installed (apt-get install $tool): skipped"
-        exit 77
-    fi
-done
-for f in "$master" "$log" "$rules"; do
-    if [ ! -r "$f" ]; then
-        echo "standalone.sh: cannot read $f"
-        exit 99
-    fi
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/abbey-recount.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
-
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); }
-fail() {
-    echo "FAIL $*"
-    nfail=$((nfail + 1))
-}
+setup recount sqlite3 mawk
+need "$log" "$rules"
 
 # The reports: name, column kinds (k key, e exact, a average, d distinct,
 # p percentile), limit (0: none) and the limit's order column (1-based).
@@ -197,5 +168,4 @@ for r in w1 w4 split; do
         "$tmp/$r-status.tsv" tsv
 done
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ] && [ "$npass" -gt 0 ]
+finish

@@ -22,36 +22,16 @@
 # when every check passes, 1 when one fails, 99 on a setup error.
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-builddir=${ABBEY_BUILDDIR:-$top}
-srcdir=${ABBEY_SRCDIR:-$top}
-master=$builddir/master/abbey-master
-log=$srcdir/data/apache_combined_10k.log
+. "$(dirname "$0")/lib.sh"
+setup utf8 mawk python3 iconv
+need "$log"
 
-for tool in mawk python3 iconv; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        echo "utf8.sh: $tool is not installed: skipped"
-        exit 77
-    fi
-done
-[ -x "$master" ] && [ -r "$log" ] || { echo "utf8.sh: cannot find $master or $log"; exit 99; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/abbey-utf8.XXXXXX") || exit 99
-trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
-
-npass=0
-nfail=0
-check() { # description, then a command that must succeed
+# Here a check is a description, then a command that must succeed (not lib.sh's
+# check NAME EXPECTED ACTUAL).
+check() {
     d=$1
     shift
-    if "$@"; then
-        npass=$((npass + 1))
-    else
-        echo "FAIL $d"
-        nfail=$((nfail + 1))
-    fi
+    if "$@"; then pass; else fail "$d"; fi
 }
 
 # The hostile log (hostile.awk); \036 stands for NUL until tr.
@@ -140,5 +120,4 @@ check "the first bad line is shown at byte 0, escaped" grep -qF \
     "$tmp/summary"
 check "the C1 control is shown escaped" grep -qF '\xc2\x9b2J not a log line' "$tmp/summary"
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" -eq 0 ]
+finish
