@@ -20,7 +20,6 @@
 #include "log.h"
 #include "slave.h"
 #include "source.h"
-#include "source_http.h"
 #include "wirepath.h"
 
 /* A file source: the lease's instance, holding at least end bytes, into

@@ -29,7 +29,6 @@
 #include "log.h"
 #include "slave.h"
 #include "source.h"
-#include "source_http.h"
 #include "spool.h"
 #include "wirepath.h"
 

@@ -1,10 +1,11 @@
-/* source_file.c - local files as sources: open at an offset, read in big blocks, split at lines.
+/* source_file.c - the file kind: local files, opened at an offset and read in big blocks.
  *
- * Also the one reader type of source.h: a reader for an http(s) URL hands
- * its calls to source_http.c. A file is opened without blocking and its
- * descriptor checked before anything is read: only a regular file is a
- * source (a FIFO would block the reader for ever, a device never end). */
-#include "source.h"
+ * It claims every path no other kind claims (source.c offers it paths
+ * last), and expands a rules file source to itself, decoded from its wire
+ * form (wirepath.h). A file is opened without blocking and its descriptor
+ * checked before anything is read: only a regular file is a source (a FIFO
+ * would block the reader for ever, a device never end). */
+#include "source_int.h"
 
 #include <apr_file_io.h>
 #include <apr_portable.h>
@@ -15,16 +16,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "source_http.h"
+#include "wirepath.h"
 
 #define FD_PREFIX "/proc/self/fd/"
 
-struct source_reader_t {
+/* The file kind's state: the open file (NULL once closed). */
+typedef struct file_t {
     apr_file_t *f;
-    const char *path;
-    const char *name;    /* in messages: path, or for FD_PREFIX paths the file's name */
-    source_http_t *http; /* an http(s) URL: every call goes there */
-};
+} file_t;
 
 static apr_status_t fail(abbey_err_t *err, const char *name, const char *what, apr_status_t rv)
 {
@@ -60,19 +59,19 @@ int source_not_regular(const struct stat *st, const char *name, abbey_err_t *err
     return 1;
 }
 
-static apr_status_t reader_cleanup(void *data)
+static apr_status_t file_cleanup(void *data)
 {
-    source_reader_t *r = data;
-    if (r->f) {
-        apr_file_close(r->f);
-        r->f = NULL;
+    file_t *fs = data;
+    if (fs->f) {
+        apr_file_close(fs->f);
+        fs->f = NULL;
     }
     return APR_SUCCESS;
 }
 
 /* Open path without blocking (a FIFO without writer would block open), and
  * keep the descriptor only when it is a regular file. */
-static apr_status_t open_regular(source_reader_t *r, apr_pool_t *pool, abbey_err_t *err)
+static apr_status_t open_regular(source_reader_t *r, file_t *fs, abbey_err_t *err)
 {
     struct stat st;
     apr_os_file_t fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -93,57 +92,49 @@ static apr_status_t open_regular(source_reader_t *r, apr_pool_t *pool, abbey_err
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    if ((rv = apr_os_file_put(&r->f, &fd, APR_FOPEN_READ, pool)) != APR_SUCCESS) {
+    if ((rv = apr_os_file_put(&fs->f, &fd, APR_FOPEN_READ, r->pool)) != APR_SUCCESS) {
         close(fd);
         return fail(err, r->name, "cannot open", rv);
     }
-    apr_pool_cleanup_register(pool, r, reader_cleanup, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(r->pool, fs, file_cleanup, apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 
-apr_status_t source_open(const char *path, uint64_t offset, apr_pool_t *pool,
-                         source_reader_t **out, abbey_err_t *err)
+static void file_close(source_reader_t *r)
 {
-    source_reader_t *r = apr_pcalloc(pool, sizeof *r);
+    file_cleanup(r->state);
+}
+
+static apr_status_t file_seek(source_reader_t *r, uint64_t offset, abbey_err_t *err)
+{
+    file_t *fs = r->state;
     apr_off_t off = (apr_off_t)offset;
+    apr_status_t rv = apr_file_seek(fs->f, APR_SET, &off);
+    return rv == APR_SUCCESS ? rv : fail(err, r->name, "cannot seek", rv);
+}
+
+static apr_status_t file_open(source_reader_t *r, uint64_t offset, abbey_err_t *err)
+{
+    file_t *fs = apr_pcalloc(r->pool, sizeof *fs);
     apr_status_t rv;
 
-    r->path = path;
-    r->name = path;
-    if (source_is_http(path)) {
-        r->http = source_http_open(path, offset, pool);
-        *out = r;
-        return APR_SUCCESS;
-    }
-    r->name = name_of(path, pool);
-    if ((rv = open_regular(r, pool, err)) != APR_SUCCESS)
+    r->state = fs;
+    r->name = name_of(r->path, r->pool);
+    if ((rv = open_regular(r, fs, err)) != APR_SUCCESS)
         return rv;
-    if (offset && (rv = apr_file_seek(r->f, APR_SET, &off)) != APR_SUCCESS) {
-        source_close(r);
-        return fail(err, r->name, "cannot seek", rv);
+    if (offset && (rv = file_seek(r, offset, err)) != APR_SUCCESS) {
+        file_close(r);
+        return rv;
     }
-    *out = r;
     return APR_SUCCESS;
 }
 
-const char *source_name(const source_reader_t *r)
+static apr_status_t file_read(source_reader_t *r, void *buf, size_t max, size_t *got,
+                              abbey_err_t *err)
 {
-    return r->name;
-}
-
-void source_set_stop(source_reader_t *r, const volatile int *stop)
-{
-    if (r->http)
-        source_http_set_stop(r->http, stop);
-}
-
-apr_status_t source_read(source_reader_t *r, void *buf, size_t max, size_t *got, abbey_err_t *err)
-{
+    file_t *fs = r->state;
     apr_size_t n = max;
-    apr_status_t rv;
-    if (r->http)
-        return source_http_read(r->http, buf, max, got, err);
-    rv = apr_file_read(r->f, buf, &n);
+    apr_status_t rv = apr_file_read(fs->f, buf, &n);
     *got = n;
     if (rv == APR_EOF || (rv == APR_SUCCESS && n == 0)) {
         *got = 0;
@@ -152,90 +143,38 @@ apr_status_t source_read(source_reader_t *r, void *buf, size_t max, size_t *got,
     return rv == APR_SUCCESS ? rv : fail(err, r->name, "read failed", rv);
 }
 
-apr_status_t source_size(source_reader_t *r, uint64_t *size)
+static apr_status_t file_total(source_reader_t *r, uint64_t *size, abbey_err_t *err)
 {
-    return source_total(r, size, NULL);
-}
-
-apr_status_t source_total(source_reader_t *r, uint64_t *size, abbey_err_t *err)
-{
+    file_t *fs = r->state;
     apr_finfo_t fi;
-    apr_status_t rv;
-    if (r->http)
-        return source_http_total(r->http, size, err);
-    rv = apr_file_info_get(&fi, APR_FINFO_SIZE, r->f);
+    apr_status_t rv = apr_file_info_get(&fi, APR_FINFO_SIZE, fs->f);
     if (rv != APR_SUCCESS)
         return fail(err, r->name, "cannot stat", rv);
     *size = (uint64_t)fi.size;
     return APR_SUCCESS;
 }
 
-void source_close(source_reader_t *r)
+static int file_claims(const char *path)
 {
-    if (r && r->http) {
-        source_http_close(r->http);
-        r->http = NULL;
-    }
-    if (r && r->f) {
-        apr_file_close(r->f);
-        r->f = NULL;
-    }
+    return 1;
 }
 
-/* First offset after a '\n' at or after pos - 1 (a line start), or size. */
-static apr_status_t next_line_start(source_reader_t *r, uint64_t pos, uint64_t size, uint64_t *out,
-                                    abbey_err_t *err)
+/* A file source is its path, decoded from its wire form. */
+static apr_status_t file_expand(const rules_source_t *src, apr_pool_t *pool,
+                                apr_array_header_t *out, abbey_err_t *err)
 {
-    char blk[65536];
-    apr_off_t off = (apr_off_t)(pos - 1);
-    apr_status_t rv = apr_file_seek(r->f, APR_SET, &off);
-    uint64_t at = pos - 1;
-    if (rv != APR_SUCCESS)
-        return fail(err, r->name, "cannot seek", rv);
-    while (at < size) {
-        size_t got;
-        char *nl;
-        rv = source_read(r, blk, sizeof blk, &got, err);
-        if (rv == APR_EOF)
-            break;
-        if (rv != APR_SUCCESS)
-            return rv;
-        if ((nl = memchr(blk, '\n', got)) != NULL) {
-            *out = at + (uint64_t)(nl - blk) + 1;
-            return APR_SUCCESS;
-        }
-        at += got;
-    }
-    *out = size;
+    APR_ARRAY_PUSH(out, const char *) = wirepath_decode(src->path, pool);
     return APR_SUCCESS;
 }
 
-apr_status_t source_split(const char *path, uint64_t size, int nparts, uint64_t *offs, int *n,
-                          apr_pool_t *pool, abbey_err_t *err)
-{
-    source_reader_t *r;
-    apr_status_t rv;
-    int k = 0;
-
-    offs[0] = 0;
-    if (nparts <= 1 || size == 0 || source_is_http(path)) {
-        offs[1] = size;
-        *n = 1;
-        return APR_SUCCESS;
-    }
-    if ((rv = source_open(path, 0, pool, &r, err)) != APR_SUCCESS)
-        return rv;
-    for (int i = 1; i < nparts; i++) {
-        uint64_t want = size / (uint64_t)nparts * (uint64_t)i, start;
-        if (want <= offs[k])
-            continue;
-        if ((rv = next_line_start(r, want, size, &start, err)) != APR_SUCCESS)
-            break;
-        if (start > offs[k] && start < size)
-            offs[++k] = start;
-    }
-    source_close(r);
-    offs[++k] = size;
-    *n = k;
-    return rv;
-}
+const source_kind_t source_file_kind = {
+    .name = "file",
+    .rules_kind = RULES_SRC_FILE,
+    .expand = file_expand,
+    .claims = file_claims,
+    .open = file_open,
+    .read = file_read,
+    .total = file_total,
+    .close = file_close,
+    .seek = file_seek,
+};

@@ -1,25 +1,22 @@
-/* source_glob.c - expanding a job's sources into paths (globs re-expanded on every call).
+/* source_glob.c - the glob kind: a pattern expanded into the files it matches now.
  *
- * The rules file's paths are in wire form (wirepath.h): "%FF" names byte 0xff. */
-#include "source.h"
+ * It expands and reads nothing itself: the paths it finds are files, read by
+ * the file kind. Patterns are re-expanded on every call, so new files join.
+ * The rules file's patterns are in wire form (wirepath.h): "%FF" names byte 0xff. */
+#include "source_int.h"
 
 #include <apr_strings.h>
 #include <glob.h>
 
 #include "wirepath.h"
 
-apr_status_t source_expand(const rules_source_t *src, apr_pool_t *pool, apr_array_header_t *out,
-                           abbey_err_t *err)
+static apr_status_t glob_expand(const rules_source_t *src, apr_pool_t *pool,
+                                apr_array_header_t *out, abbey_err_t *err)
 {
-    const char *path = src->kind == RULES_SRC_HTTP ? src->path : wirepath_decode(src->path, pool);
+    const char *path = wirepath_decode(src->path, pool);
     glob_t g;
-    int rc;
+    int rc = glob(path, GLOB_ERR, NULL, &g);
 
-    if (src->kind != RULES_SRC_GLOB) {
-        APR_ARRAY_PUSH(out, const char *) = path;
-        return APR_SUCCESS;
-    }
-    rc = glob(path, GLOB_ERR, NULL, &g);
     if (rc == GLOB_NOMATCH)
         return APR_SUCCESS;
     if (rc != 0) {
@@ -32,3 +29,9 @@ apr_status_t source_expand(const rules_source_t *src, apr_pool_t *pool, apr_arra
     globfree(&g);
     return APR_SUCCESS;
 }
+
+const source_kind_t source_glob_kind = {
+    .name = "glob",
+    .rules_kind = RULES_SRC_GLOB,
+    .expand = glob_expand,
+};

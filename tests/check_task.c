@@ -1,4 +1,4 @@
-/* check_task.c - unit tests for slave/task.c and the file reader under it (slave/source_file.c):
+/* check_task.c - unit tests for source/task.c and the file reader under it (source/source_file.c):
  * lines over the limit (inside a block, across blocks, across a range's end, unended at the end
  * of the file), ranges read the way a slave reads them (any cap), files cut while read, sources
  * that are not regular files (refused without blocking, also by instance.c), readers opened
