@@ -108,7 +108,9 @@ typedef struct slave_lease_t {
     int64_t expires_ms;
 } slave_lease_t;
 
-/* One worker thread's state. */
+/* One slave worker thread's state: its lease loop (worker.c), its HTTP
+ * client and buffers, and the engines it reads with (task_engines_t, shared
+ * with standalone's threads, source/task.h). */
 typedef struct worker_t {
     slave_t *s;
     int index;
