@@ -1,10 +1,11 @@
 /* ranges.h - a set of byte ranges [a, b) of one source instance, kept sorted and coalesced.
  *
  * What a master has merged of each source instance: the exactly-once rule
- * (DESIGN.md) is decided here. A frame's range that is covered is a
- * duplicate; one that overlaps partly is a conflict; any other is new, and
- * ranges_add records it (adjacent and overlapping ranges coalesce, so the
- * set stays small for a source read in order). Not thread-safe. */
+ * (docs/DESIGN.md, "Exactly-once by offset ranges") is decided here. A
+ * frame's range that is covered is a duplicate; one that overlaps partly is
+ * a conflict; any other is new, and ranges_add records it (adjacent and
+ * overlapping ranges coalesce, so the set stays small for a source read in
+ * order). Not thread-safe. */
 #ifndef ABBEY_RANGES_H
 #define ABBEY_RANGES_H
 

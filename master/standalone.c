@@ -36,20 +36,19 @@ typedef struct part_t {
     abbey_err_t err;
 } part_t;
 
-typedef struct worker_t {
+/* One thread of the run: it takes parts and reads them into its own tables. */
+typedef struct standalone_thread_t {
     struct run_t *run;
     apr_pool_t *pool;     /* own allocator: threads never share a pool */
-    engine_t **engines;   /* per job, made on first use */
-    partial_t **partials; /* per job */
-    task_io_t io;
-} worker_t;
+    task_engines_t tasks; /* per job, in pool */
+} standalone_thread_t;
 
 typedef struct run_t {
     const rules_config_t *cfg;
     part_t *parts;
     int nparts;
     volatile int next;    /* next part to take (atomic) */
-    worker_t *workers;
+    standalone_thread_t *workers;
     int nworkers;
     uint8_t **dead; /* per job, per entry: out of memory in some worker (atomic) */
 } run_t;
@@ -105,24 +104,21 @@ static int plan_job(run_t *run, int j, int nworkers, apr_array_header_t *parts, 
     return failed;
 }
 
-static void run_part(worker_t *w, part_t *p)
+static void run_part(standalone_thread_t *w, part_t *p)
 {
     const rules_job_t *job = &w->run->cfg->jobs[p->job];
+    engine_t *e;
     partial_t *out;
     uint64_t done, lines0, bad0;
 
-    if (!w->engines[p->job]) {
-        w->engines[p->job] = engine_create(job, w->pool);
-        w->partials[p->job] = partial_create(job, w->pool);
-    }
-    out = w->partials[p->job];
+    task_engines_get(&w->tasks, job, &e, &out);
     for (int i = 0; i < job->nentries; i++) /* another worker's table ran out: give ours back */
         if (!out->failed[i] && __atomic_load_n(&w->run->dead[p->job][i], __ATOMIC_RELAXED))
             partial_fail(out, i, NULL);
     lines0 = out->lines;
     bad0 = out->bad_lines;
-    p->rv = task_run_file(w->engines[p->job], p->path, p->start, p->end, 1, &w->io, out,
-                          &p->samples, &done, w->pool, &p->err);
+    p->rv = task_run_file(e, p->path, p->start, p->end, 1, &w->tasks.io, out, &p->samples, &done,
+                          w->pool, &p->err);
     p->lines = out->lines - lines0;
     p->bad_lines = out->bad_lines - bad0;
     for (int i = 0; p->rv == APR_ENOMEM && i < job->nentries; i++)
@@ -130,9 +126,9 @@ static void run_part(worker_t *w, part_t *p)
             __atomic_store_n(&w->run->dead[p->job][i], 1, __ATOMIC_RELAXED);
 }
 
-static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
+static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *data)
 {
-    worker_t *w = data;
+    standalone_thread_t *w = data;
     run_t *run = w->run;
     int i;
     while ((i = __atomic_fetch_add(&run->next, 1, __ATOMIC_RELAXED)) < run->nparts)
@@ -140,10 +136,9 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
     return NULL; /* not apr_thread_exit: gcc 12 ASan misreports pthread_exit */
 }
 
-static void worker_init(worker_t *w, run_t *run)
+static void thread_init(standalone_thread_t *w, run_t *run)
 {
     apr_allocator_t *a;
-    int njobs = run->cfg->njobs;
     apr_allocator_create(&a);
     /* memory freed (a table dropped out of memory, a partial merged) goes back
      * to malloc beyond this, for the other threads and the export to reuse */
@@ -151,22 +146,19 @@ static void worker_init(worker_t *w, run_t *run)
     apr_pool_create_ex(&w->pool, NULL, NULL, a);
     apr_allocator_owner_set(a, w->pool);
     w->run = run;
-    w->engines = apr_pcalloc(w->pool, sizeof(engine_t *) * (size_t)njobs);
-    w->partials = apr_pcalloc(w->pool, sizeof(partial_t *) * (size_t)njobs);
-    w->io.size = task_io_size(run->cfg, 0);
-    w->io.buf = apr_palloc(w->pool, w->io.size);
+    task_engines_init(&w->tasks, run->cfg, 0, w->pool);
 }
 
 /* The workers' partials of job j merged into the first of them, so that the
  * tables are never held twice; each other one is destroyed once merged (its
- * memory goes back: see worker_init). The caller owns the result. */
+ * memory goes back: see thread_init). The caller owns the result. */
 static partial_t *merge_job(run_t *run, int j, apr_pool_t *pool, int *failed)
 {
     partial_t *totals = NULL;
     abbey_err_t err;
     for (int w = 0; w < run->nworkers; w++) {
-        partial_t *p = run->workers[w].partials[j];
-        run->workers[w].partials[j] = NULL;
+        partial_t *p = run->workers[w].tasks.partials[j];
+        run->workers[w].tasks.partials[j] = NULL;
         if (!p)
             continue;
         if (!totals) {
@@ -249,15 +241,15 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
     run.parts = (part_t *)parts->elts;
     run.nparts = parts->nelts;
     run.nworkers = opts->workers;
-    run.workers = apr_pcalloc(pool, sizeof(worker_t) * (size_t)run.nworkers);
+    run.workers = apr_pcalloc(pool, sizeof(standalone_thread_t) * (size_t)run.nworkers);
     threads = apr_pcalloc(pool, sizeof(apr_thread_t *) * (size_t)run.nworkers);
     for (int w = 0; w < run.nworkers; w++)
-        worker_init(&run.workers[w], &run);
+        thread_init(&run.workers[w], &run);
     if (run.nworkers == 1) {
-        worker_main(NULL, &run.workers[0]);
+        thread_main(NULL, &run.workers[0]);
     } else {
         for (int w = 0; w < run.nworkers; w++)
-            apr_thread_create(&threads[w], NULL, worker_main, &run.workers[w], pool);
+            apr_thread_create(&threads[w], NULL, thread_main, &run.workers[w], pool);
         for (int w = 0; w < run.nworkers; w++) {
             apr_status_t trv;
             apr_thread_join(&trv, threads[w]);

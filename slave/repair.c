@@ -20,7 +20,6 @@
 #include "log.h"
 #include "slave.h"
 #include "source.h"
-#include "source_http.h"
 #include "wirepath.h"
 
 /* A file source: the lease's instance, holding at least end bytes, into
@@ -78,13 +77,13 @@ static apr_status_t read_http(worker_t *w, const slave_lease_t *l, engine_t *e, 
 
     if ((rv = source_open(l->source, l->start, w->task_pool, &r, err)) != APR_SUCCESS)
         return rv;
-    source_set_stop(r, w->io.stop);
+    source_set_stop(r, w->tasks.io.stop);
     if ((rv = source_total(r, &total, err)) == APR_SUCCESS && total < l->end) {
         abbey_err_set(err, "the server now has %" PRIu64 " bytes, fewer than the end", total);
         rv = APR_EOF;
     }
     if (rv == APR_SUCCESS)
-        rv = task_run_reader(e, r, l->start, l->end, 0, &w->io, p, NULL, done, err);
+        rv = task_run_reader(e, r, l->start, l->end, 0, &w->tasks.io, p, NULL, done, err);
     source_close(r);
     return rv;
 }
@@ -108,7 +107,7 @@ static apr_status_t read_range(worker_t *w, const slave_lease_t *l, engine_t *e,
     } else {
         snprintf(instance, INSTANCE_MAX, "%s", l->instance);
         if ((rv = locate_file(w, l, read_path, err)) == APR_SUCCESS)
-            rv = task_run_file(e, *read_path, l->start, l->end, 0, &w->io, p, NULL, &done,
+            rv = task_run_file(e, *read_path, l->start, l->end, 0, &w->tasks.io, p, NULL, &done,
                                w->task_pool, err);
     }
     if (rv == APR_SUCCESS && done != l->end) {

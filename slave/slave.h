@@ -108,18 +108,19 @@ typedef struct slave_lease_t {
     int64_t expires_ms;
 } slave_lease_t;
 
-/* One worker thread's state. */
+/* One slave worker thread's state: its lease loop (worker.c), its HTTP
+ * client and buffers, and the engines it reads with (task_engines_t, shared
+ * with standalone's threads, source/task.h). */
 typedef struct worker_t {
     slave_t *s;
     int index;
     apr_pool_t *pool;        /* own allocator: threads never share a pool */
     apr_pool_t *task_pool;   /* cleared after every lease */
-    apr_pool_t *engine_pool; /* engines and partials of cfg; cleared on a config switch */
+    apr_pool_t *engine_pool; /* tasks' engines, partials and buffer; cleared on a config switch */
     hclient_t *hc;           /* calls to the primary and the masters */
     slave_cfg_t *cfg;        /* the config its engines belong to (one reference) */
-    engine_t **engines;      /* per job of cfg, made on first use */
-    partial_t **partials;    /* per job of cfg */
-    task_io_t io;            /* its buffer is in engine_pool, sized for cfg (task_io_size) */
+    task_engines_t tasks;    /* per job of cfg, and the block buffer (in engine_pool); its
+                                io.stop is the slave's stop flag */
     buf_t frame;         /* frame encoding buffer, reused */
     buf_t body;          /* JSON request bodies, reused */
     hclient_resp_t resp; /* answers, reused */

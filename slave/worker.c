@@ -29,7 +29,6 @@
 #include "log.h"
 #include "slave.h"
 #include "source.h"
-#include "source_http.h"
 #include "spool.h"
 #include "wirepath.h"
 
@@ -60,7 +59,7 @@ worker_t *worker_create(slave_t *s, int index)
     apr_pool_create(&w->task_pool, pool);
     apr_pool_create(&w->engine_pool, pool);
     w->hc = hclient_create(s->opts.token, s->opts.connect_ms, s->opts.timeout_ms, pool);
-    w->io.stop = &s->stop; /* the buffer comes with a config (use_config) */
+    w->tasks.io.stop = &s->stop; /* the buffer comes with a config (use_config) */
     buf_init(&w->frame);
     buf_init(&w->body);
     buf_init(&w->resp.body);
@@ -212,13 +211,13 @@ static apr_status_t read_lines(worker_t *w, engine_t *e, partial_t *p, source_re
     apr_status_t rv;
 
     if (r)
-        rv = task_run_reader(e, r, o->start, limit, 0, &w->io, p, NULL, &o->end, err);
+        rv = task_run_reader(e, r, o->start, limit, 0, &w->tasks.io, p, NULL, &o->end, err);
     else
-        rv = task_run_file(e, o->read_path, o->start, limit, 0, &w->io, p, NULL, &o->end,
+        rv = task_run_file(e, o->read_path, o->start, limit, 0, &w->tasks.io, p, NULL, &o->end,
                            w->task_pool, err);
-    if (rv == APR_SUCCESS && o->end == o->start && limit < size && l->cap < w->io.size) {
-        limit = read_limit(o->start, w->io.size, size);
-        rv = task_run_file(e, o->read_path, o->start, limit, 0, &w->io, p, NULL, &o->end,
+    if (rv == APR_SUCCESS && o->end == o->start && limit < size && l->cap < w->tasks.io.size) {
+        limit = read_limit(o->start, w->tasks.io.size, size);
+        rv = task_run_file(e, o->read_path, o->start, limit, 0, &w->tasks.io, p, NULL, &o->end,
                            w->task_pool, err);
     }
     /* (>: a rotated file now shorter than start); nothing whole read: an unended line waits */
@@ -304,7 +303,7 @@ static apr_status_t read_http(worker_t *w, engine_t *e, partial_t *p, const slav
     instance_http_format(gen, o->instance);
     if ((rv = source_open(l->source, o->start, w->task_pool, &r, err)) != APR_SUCCESS)
         return rv;
-    source_set_stop(r, w->io.stop);
+    source_set_stop(r, w->tasks.io.stop);
     if ((rv = source_total(r, &total, err)) == APR_SUCCESS) {
         o->size = (int64_t)total;
         if (total < o->start) {
@@ -338,7 +337,7 @@ void worker_deliver_init(worker_t *w, const slave_lease_t *l, const rules_job_t 
     d->source = apr_pstrcat(w->task_pool, l->source, "#", instance, NULL);
     d->read_path = read_path;
     d->engine = e;
-    d->io = &w->io;
+    d->io = &w->tasks.io;
     d->pool = w->task_pool;
     d->retry_ms = w->s->opts.retry_ms;
     d->spool = w->s->spool;
@@ -361,12 +360,7 @@ static int deliver(worker_t *w, const slave_lease_t *l, const rules_job_t *job, 
 
 void worker_engine(worker_t *w, const rules_job_t *job, engine_t **e, partial_t **p)
 {
-    if (!w->engines[job->index]) {
-        w->engines[job->index] = engine_create(job, w->engine_pool);
-        w->partials[job->index] = partial_create(job, w->engine_pool);
-    }
-    *e = w->engines[job->index];
-    *p = w->partials[job->index];
+    task_engines_get(&w->tasks, job, e, p);
     partial_clear(*p);
 }
 
@@ -536,11 +530,7 @@ static int use_config(worker_t *w, const char *want)
             apr_pool_clear(w->engine_pool); /* before the config their tables point into */
             slave_config_release(w->s, w->cfg);
             w->cfg = c;
-            w->io.size = task_io_size(c->rules, w->s->opts.block); /* holds its longest lines */
-            w->io.buf = apr_palloc(w->engine_pool, w->io.size);
-            w->engines = apr_pcalloc(w->engine_pool, sizeof *w->engines * (size_t)c->rules->njobs);
-            w->partials =
-                apr_pcalloc(w->engine_pool, sizeof *w->partials * (size_t)c->rules->njobs);
+            task_engines_init(&w->tasks, c->rules, w->s->opts.block, w->engine_pool);
         } else {
             slave_config_release(w->s, c);
         }

@@ -1,6 +1,6 @@
 /* check_rules.c - unit tests for the rules loader (rules/rules_*.c).
  *
- * The DESIGN.md example loads into the expected model (every count, name,
+ * The docs/DESIGN.md example loads into the expected model (every count, name,
  * kind, weight, default and the group placement worked by hand); relative
  * source paths resolve against the rules file's directory; default reports;
  * flow-style aggregate calls with commas; and one bad file per error class,
@@ -63,7 +63,7 @@ static void expect_error(const char *yaml, const char *where, ...)
     va_end(ap);
 }
 
-/* ---- the DESIGN.md example ---- */
+/* ---- the docs/DESIGN.md example ---- */
 
 static const char design_yaml[] =
     "masters:                                  # the master group; the first is the primary\n"

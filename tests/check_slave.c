@@ -1,6 +1,6 @@
 /* check_slave.c - unit tests for the slave: common/span.c (missing parts of a range),
- * slave/instance.c (file instances: growth, rotation, loss, truncation),
- * slave/source_http.c (Range reads against tests/tools/range_server.py), and
+ * source/instance.c (file instances: growth, rotation, loss, truncation),
+ * source/source_http.c (Range reads against tests/tools/range_server.py), and
  * the worker end to end (worker.c, deliver.c, slave.c) against a fake primary
  * and fake masters served in-process by master/httpd.c (tests/fixture_slave.h,
  * shared with tests/check_slave_repair.c).
@@ -36,7 +36,6 @@
 #include "instance.h"
 #include "slave.h"
 #include "source.h"
-#include "source_http.h"
 #include "span.h"
 #include "spool.h"
 #include "value.h"

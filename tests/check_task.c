@@ -1,8 +1,9 @@
-/* check_task.c - unit tests for slave/task.c and the file reader under it (slave/source_file.c):
+/* check_task.c - unit tests for source/task.c and the file reader under it (source/source_file.c):
  * lines over the limit (inside a block, across blocks, across a range's end, unended at the end
  * of the file), ranges read the way a slave reads them (any cap), files cut while read, sources
  * that are not regular files (refused without blocking, also by instance.c), readers opened
- * through /proc/self/fd/N naming their file, the stop flag, and the buffer size for a config.
+ * through /proc/self/fd/N naming their file, the stop flag, the buffer size for a config, and a
+ * thread's engines per job (task_engines_t).
  *
  * Oracles: the test writes the text and knows, line by line, which lines are good, which are
  * over the limit, and where each starts; counts are computed here from that, never by abbey. */
@@ -438,6 +439,36 @@ START_TEST(buffer_size_for_a_config)
 }
 END_TEST
 
+/* A thread's engines: made on first use, the same ones after, the partial keeping what
+ * earlier tasks put in it; the buffer sized for the config; the stop flag left as it was. */
+START_TEST(engines_made_once_per_job)
+{
+    rules_config_t *cfg = job_with("8MiB");
+    task_engines_t t;
+    engine_t *e1, *e2;
+    partial_t *p1, *p2;
+    volatile int stop = 0;
+    uint64_t done;
+    abbey_err_t err;
+
+    memset(&t, 0, sizeof t);
+    t.io.stop = &stop;
+    task_engines_init(&t, cfg, 0, pool);
+    ck_assert(t.io.stop == &stop);
+    ck_assert_uint_eq(t.io.size, (8u << 20) + 1);
+    ck_assert_ptr_null(t.engines[0]);
+    task_engines_get(&t, &cfg->jobs[0], &e1, &p1);
+    ck_assert_ptr_nonnull(e1);
+    put_file(tpath("e.log"), "u1 200\nu2 404\n", 14);
+    ck_assert_int_eq(task_run_file(e1, tpath("e.log"), 0, 14, 0, &t.io, p1, NULL, &done, pool, &err),
+                     APR_SUCCESS);
+    task_engines_get(&t, &cfg->jobs[0], &e2, &p2);
+    ck_assert_ptr_eq(e2, e1);
+    ck_assert_ptr_eq(p2, p1);
+    ck_assert_uint_eq(p2->lines, 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("task");
@@ -454,6 +485,7 @@ static Suite *suite(void)
     tcase_add_test(tc, descriptor_paths_name_the_file);
     tcase_add_test(tc, stop_flag_ends_the_read);
     tcase_add_test(tc, buffer_size_for_a_config);
+    tcase_add_test(tc, engines_made_once_per_job);
     suite_add_tcase(s, tc);
     return s;
 }

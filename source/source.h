@@ -1,10 +1,12 @@
-/* source.h - log sources: expanding a job's sources into instances, and reading them.
+/* source.h - log sources: expanding a job's sources into paths, and reading a path.
  *
- * One small interface, one file per kind: source_file.c reads local files
- * (and splits them at line boundaries), source_glob.c expands patterns,
- * source_http.c reads http(s) URLs with Range requests (source_open
- * dispatches on the "http://" / "https://" prefix). Readers are not
- * thread-safe; open one per task. */
+ * The source layer's face (docs/ARCHITECTURE.md): the slave and standalone
+ * read through it and never see a kind. Behind it is one small ops table
+ * (source_int.h) with one file per kind: source_file.c reads local files,
+ * source_glob.c expands patterns, source_http.c reads http(s) URLs with
+ * Range requests; source.c picks the kind (by the rules source's kind to
+ * expand, by the path to read) and splits sources at line starts. Readers
+ * are not thread-safe; open one per task. */
 #ifndef ABBEY_SOURCE_H
 #define ABBEY_SOURCE_H
 
@@ -24,6 +26,10 @@ typedef struct source_reader_t source_reader_t;
 apr_status_t source_expand(const rules_source_t *src, apr_pool_t *pool, apr_array_header_t *out,
                            abbey_err_t *err);
 
+/* 1 when path starts with "http://" or "https://" (case-insensitive): the
+ * http kind reads it (the slave names its instances "http:gen", instance.h). */
+int source_is_http(const char *path);
+
 /* Open path (a file, or an http(s) URL) for reading from byte offset. On
  * error returns the APR status with "path: reason" in err; a path that is
  * not a regular file (a FIFO, a directory, a device) is refused without
@@ -31,8 +37,8 @@ apr_status_t source_expand(const rules_source_t *src, apr_pool_t *pool, apr_arra
  * pool (closed with it at the latest). Opening a URL does no I/O yet.
  * Messages name the path; for a descriptor path "/proc/self/fd/N"
  * (instance.h) they name the file the descriptor stands for. */
-apr_status_t source_open(const char *path, uint64_t offset, apr_pool_t *pool,
-                         source_reader_t **out, abbey_err_t *err);
+apr_status_t source_open(const char *path, uint64_t offset, apr_pool_t *pool, source_reader_t **out,
+                         abbey_err_t *err);
 
 /* 0 when st is a regular file's; else 1, with "name: is a FIFO, not a
  * regular file..." (or a directory, a device...) in err. */
@@ -48,10 +54,9 @@ const char *source_name(const source_reader_t *r);
 void source_set_stop(source_reader_t *r, const volatile int *stop);
 
 /* Read up to max bytes into buf: *got bytes, APR_EOF at the end (with *got 0). */
-apr_status_t source_read(source_reader_t *r, void *buf, size_t max, size_t *got,
-                         abbey_err_t *err);
+apr_status_t source_read(source_reader_t *r, void *buf, size_t max, size_t *got, abbey_err_t *err);
 
-/* Size of the file now. */
+/* Size of the source now (source_total without a message). */
 apr_status_t source_size(source_reader_t *r, uint64_t *size);
 
 /* source_size with a message on failure. For a URL: the total size its
@@ -59,11 +64,13 @@ apr_status_t source_size(source_reader_t *r, uint64_t *size);
  * the reads that follow); an error when the server does not say. */
 apr_status_t source_total(source_reader_t *r, uint64_t *size, abbey_err_t *err);
 
+/* Release what the reader holds now (its pool would at the latest); r may
+ * be NULL, and closing twice is safe. */
 void source_close(source_reader_t *r);
 
 /* Cut [0, size) of path into at most nparts ranges that start at line
  * boundaries: fills offs[0..*n] with offs[0] = 0 and offs[*n] = size.
- * A URL is never cut (one range). */
+ * A source whose kind cannot seek (a URL) is never cut (one range). */
 apr_status_t source_split(const char *path, uint64_t size, int nparts, uint64_t *offs, int *n,
                           apr_pool_t *pool, abbey_err_t *err);
 

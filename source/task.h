@@ -33,6 +33,28 @@ typedef struct task_io_t {
  * smaller explicit block caps the lines parsed at block - 1 bytes). */
 size_t task_io_size(const rules_config_t *cfg, size_t block);
 
+/* What one thread needs to run tasks of one config: per job an engine and a
+ * partial, made on first use, and the block buffer. Each slave worker
+ * (slave.h) and each standalone thread (master/standalone.c) holds one.
+ * Belongs to one thread. */
+typedef struct task_engines_t {
+    const rules_config_t *cfg;
+    apr_pool_t *pool;     /* the engines, partials and buffer live in it */
+    engine_t **engines;   /* per job (by rules_job_t.index), NULL until used */
+    partial_t **partials; /* per job, made with its engine */
+    task_io_t io;         /* io.buf in pool, task_io_size bytes */
+} task_engines_t;
+
+/* Set t up for cfg: no engine yet, io's buffer of task_io_size(cfg, block)
+ * bytes, all in pool (clearing pool undoes it); io.stop is left as it was.
+ * Cannot fail. */
+void task_engines_init(task_engines_t *t, const rules_config_t *cfg, size_t block,
+                       apr_pool_t *pool);
+
+/* The engine and partial of job (one of t->cfg's), made in t->pool on first
+ * use; the partial keeps what earlier tasks put in it. */
+void task_engines_get(task_engines_t *t, const rules_job_t *job, engine_t **e, partial_t **p);
+
 /* Process [start, end) of path (end = UINT64_MAX: to the end of the file).
  * Only whole lines are consumed: reading stops at the last '\n' before end,
  * except that a line longer than the limit (engine_max_line, at most

@@ -44,6 +44,27 @@ size_t task_io_size(const rules_config_t *cfg, size_t block)
     return size;
 }
 
+void task_engines_init(task_engines_t *t, const rules_config_t *cfg, size_t block,
+                       apr_pool_t *pool)
+{
+    t->cfg = cfg;
+    t->pool = pool;
+    t->engines = apr_pcalloc(pool, sizeof *t->engines * (size_t)cfg->njobs);
+    t->partials = apr_pcalloc(pool, sizeof *t->partials * (size_t)cfg->njobs);
+    t->io.size = task_io_size(cfg, block);
+    t->io.buf = apr_palloc(pool, t->io.size);
+}
+
+void task_engines_get(task_engines_t *t, const rules_job_t *job, engine_t **e, partial_t **p)
+{
+    if (!t->engines[job->index]) {
+        t->engines[job->index] = engine_create(job, t->pool);
+        t->partials[job->index] = partial_create(job, t->pool);
+    }
+    *e = t->engines[job->index];
+    *p = t->partials[job->index];
+}
+
 apr_status_t task_run_file(engine_t *e, const char *path, uint64_t start, uint64_t end,
                            int at_eof_final, task_io_t *io, partial_t *out,
                            engine_samples_t *samples, uint64_t *done, apr_pool_t *pool,

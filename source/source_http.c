@@ -1,9 +1,16 @@
-/* source_http.c - http(s) URLs read with Range requests (see source_http.h).
+/* source_http.c - the http kind: http(s) URLs read with Range requests.
  *
+ * A reader asks the server for exactly the bytes it is asked for, one
+ * request per block, with "Range: bytes=a-b" (a 206 answer); a 416 is the
+ * end of the data (its "bytes * /total" gives the size); a 200 (a server
+ * that ignores Range) is kept whole and served from the reader's offset.
  * The reader keeps the last answer's body and hands it out from an offset,
- * so a probe for the size (source_http_total) costs no extra request: its
- * bytes are the first ones read. */
-#include "source_http.h"
+ * so a probe for the size (http_total) costs no extra request: its bytes
+ * are the first ones read. Each reader has its own curl handle without the
+ * cluster's token (log hosts never see it); opening one does no I/O yet.
+ * A rules http source expands to its URL as written; a URL cannot seek, so
+ * it is never split. */
+#include "source_int.h"
 
 #include <string.h>
 #include <strings.h>
@@ -11,18 +18,22 @@
 #include "buf.h"
 #include "http_client.h"
 
-struct source_http_t {
+#define SOURCE_HTTP_PROBE (1u << 20) /* first block fetched to learn the size */
+#define SOURCE_HTTP_CONNECT_MS 5000
+#define SOURCE_HTTP_TIMEOUT_MS 120000
+
+typedef struct source_http_t {
     const char *url;
     apr_pool_t *pool;
-    hclient_t *hc;       /* made on the first request */
-    hclient_resp_t resp; /* the last answer; its body holds bytes not handed out yet */
-    uint64_t body_at;    /* source offset of resp.body.data[0] */
-    uint64_t pos;        /* source offset of the next byte to hand out */
-    uint64_t total;      /* the size the server reported last; UINT64_MAX: unknown */
-    int whole;           /* resp.body is the whole source (the server ignored Range) */
-    int eof;             /* a 416 or an empty answer: nothing at pos */
+    hclient_t *hc;            /* made on the first request */
+    hclient_resp_t resp;      /* the last answer; its body holds bytes not handed out yet */
+    uint64_t body_at;         /* source offset of resp.body.data[0] */
+    uint64_t pos;             /* source offset of the next byte to hand out */
+    uint64_t total;           /* the size the server reported last; UINT64_MAX: unknown */
+    int whole;                /* resp.body is the whole source (the server ignored Range) */
+    int eof;                  /* a 416 or an empty answer: nothing at pos */
     const volatile int *stop; /* transfers give up once it is set (NULL: never) */
-};
+} source_http_t;
 
 int source_is_http(const char *path)
 {
@@ -36,21 +47,25 @@ static apr_status_t http_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-source_http_t *source_http_open(const char *url, uint64_t offset, apr_pool_t *pool)
+static apr_status_t http_open(source_reader_t *r, uint64_t offset, abbey_err_t *err)
 {
-    source_http_t *h = apr_pcalloc(pool, sizeof *h);
-    h->url = url;
-    h->pool = pool;
+    source_http_t *h = apr_pcalloc(r->pool, sizeof *h);
+    h->url = r->path;
+    h->pool = r->pool;
     h->pos = offset;
     h->body_at = offset;
     h->total = UINT64_MAX;
     buf_init(&h->resp.body);
-    apr_pool_cleanup_register(pool, h, http_cleanup, apr_pool_cleanup_null);
-    return h;
+    apr_pool_cleanup_register(r->pool, h, http_cleanup, apr_pool_cleanup_null);
+    r->state = h;
+    return APR_SUCCESS;
 }
 
-void source_http_set_stop(source_http_t *h, const volatile int *stop)
+/* Transfers give up with APR_EINTR ("stopped") within about a second once
+ * *stop is set. */
+static void http_set_stop(source_reader_t *r, const volatile int *stop)
 {
+    source_http_t *h = r->state;
     h->stop = stop;
     if (h->hc)
         hclient_set_abort(h->hc, stop);
@@ -101,9 +116,12 @@ static apr_status_t fetch(source_http_t *h, uint64_t len, abbey_err_t *err)
     }
 }
 
-apr_status_t source_http_read(source_http_t *h, void *buf, size_t max, size_t *got,
+/* Up to max bytes at the reader's offset; "GET url: reason" when the server
+ * did not answer or answered with another status than 200/206/416. */
+static apr_status_t http_read(source_reader_t *r, void *buf, size_t max, size_t *got,
                               abbey_err_t *err)
 {
+    source_http_t *h = r->state;
     size_t n = pending(h);
     *got = 0;
     if (max == 0)
@@ -124,8 +142,11 @@ apr_status_t source_http_read(source_http_t *h, void *buf, size_t max, size_t *g
     return APR_SUCCESS;
 }
 
-apr_status_t source_http_total(source_http_t *h, uint64_t *size, abbey_err_t *err)
+/* The total size the server reported last; when it was not asked yet, a
+ * first block (SOURCE_HTTP_PROBE bytes) is fetched and kept for the reads. */
+static apr_status_t http_total(source_reader_t *r, uint64_t *size, abbey_err_t *err)
 {
+    source_http_t *h = r->state;
     if (h->total == UINT64_MAX && !h->eof && !h->whole) {
         apr_status_t rv = fetch(h, SOURCE_HTTP_PROBE, err);
         if (rv != APR_SUCCESS)
@@ -139,9 +160,22 @@ apr_status_t source_http_total(source_http_t *h, uint64_t *size, abbey_err_t *er
     return APR_SUCCESS;
 }
 
-void source_http_close(source_http_t *h)
+/* Release the buffered body now (the connection goes with the pool). */
+static void http_close(source_reader_t *r)
 {
+    source_http_t *h = r->state;
     buf_free(&h->resp.body);
     buf_init(&h->resp.body);
     h->body_at = h->pos;
 }
+
+const source_kind_t source_http_kind = {
+    .name = "http",
+    .rules_kind = RULES_SRC_HTTP,
+    .claims = source_is_http,
+    .open = http_open,
+    .read = http_read,
+    .total = http_total,
+    .close = http_close,
+    .set_stop = http_set_stop,
+};
