@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "httpd_gate.h"
+#include "jsonio.h"
 #include "token.h"
 
 #define HTTPD_TIMEOUT_S 30 /* MHD's idle timeout, for connections past the gate */
@@ -706,4 +707,14 @@ void httpd_json(httpd_resp_t *resp, int status, const char *json_text)
     resp->content_type = "application/json";
     buf_reset(&resp->body);
     buf_put(&resp->body, json_text, strlen(json_text));
+}
+
+void httpd_answer_json(httpd_resp_t *resp, int status, json_t *root)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    buf_reset(&resp->body);
+    if (jsonio_dump_buf(root, &resp->body) != 0)
+        httpd_error(resp, 500, "the answer cannot be encoded as JSON");
+    json_decref(root);
 }

@@ -32,6 +32,7 @@
 #include "error.h"
 
 typedef struct httpd_t httpd_t;
+struct json_t; /* jansson's */
 
 typedef struct httpd_req_t {
     const char *method;
@@ -107,9 +108,12 @@ void httpd_stop(httpd_t *s);
 const char *httpd_query(const httpd_req_t *req, const char *name);
 const char *httpd_header(const httpd_req_t *req, const char *name);
 
-/* Answer helpers: status + JSON {"error": "<message>"} / a JSON text. */
+/* Answer helpers: status + JSON {"error": "<message>"} / a JSON text /
+ * root's compact JSON (root is released; a NULL root, from a json_pack that
+ * failed, or one that cannot be encoded answers 500 instead). */
 void httpd_error(httpd_resp_t *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void httpd_json(httpd_resp_t *resp, int status, const char *json_text);
+void httpd_answer_json(httpd_resp_t *resp, int status, struct json_t *root);
 
 #endif

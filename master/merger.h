@@ -166,8 +166,8 @@ uint64_t merger_last_closed_round(merger_t *m, const char *job);
 int merger_report(merger_t *m, const char *job, const char *report, const char *format, buf_t *out);
 
 /* Append a JSON object to out:
- *   {"master", "partials":{"merged","duplicate","conflict","rejected","unavailable","late",
- *    "expired"},
+ *   {"master", "partials":{"merged","duplicate","conflict","rejected","late","expired",
+ *    "unavailable"} (a count above INT64_MAX is its decimal string),
  *    "frame_bytes":{"received","accepted"} (bodies of POST /v1/partials; accepted:
  *    merged or duplicate), "export_errors",
  *    "jobs":[{"name","round_ms",
@@ -247,7 +247,7 @@ void merger_set_period_interval(merger_t *m, int64_t ms);
  * Returns the number of exports written. Thread-safe. */
 int merger_flush(merger_t *m, int64_t now_ms);
 
-/* ---- durability (merger_persist.c; docs/CLUSTER.md "Durability") --------------------- */
+/* ---- durability (merger_ckpt.c, merger_recover.c; docs/CLUSTER.md "Durability") ------- */
 
 struct journal_t;
 

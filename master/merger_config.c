@@ -7,12 +7,16 @@
  * period reports under the old structure, then restarts its tables empty
  * (its byte ranges stay, so nothing is merged twice); a removed one exports
  * what it has and is freed. Runs under the state lock; the exports are queued
- * and written by the next merger_tick. */
+ * and written by the next merger_tick. The same comparison, hashed, is the
+ * structure fingerprint a checkpoint keeps per job (merger_job_fingerprint). */
 #include "merger_int.h"
 
 #include <apr_strings.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "log.h"
 
@@ -108,6 +112,94 @@ static int job_eq(const rules_config_t *ac, const rules_job_t *a, const rules_co
         if (!report_eq(&a->reports[r], &b->reports[r]))
             return 0;
     return 1;
+}
+
+/* ---- the same structure as a fingerprint (kept in checkpoints) ---------- */
+
+/* What job_eq compares, hashed: a restart compares a checkpointed job with the
+ * rules through it (merger_ckpt.c). Change both together. */
+
+static void fp_str(buf_t *b, const char *s)
+{
+    buf_put_u8(b, s != NULL);
+    buf_put_str(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void fp_expr(buf_t *b, const expr_t *e)
+{
+    fp_str(b, e ? expr_text(e) : NULL);
+}
+
+static void fp_entry(buf_t *b, const rules_entry_t *en)
+{
+    fp_str(b, en->name);
+    buf_put_varint(b, (uint64_t)en->index);
+    buf_put_varint(b, (uint64_t)en->nkeys);
+    buf_put_varint(b, (uint64_t)en->nvalues);
+    fp_expr(b, en->where);
+    for (int k = 0; k < en->nkeys; k++) {
+        fp_expr(b, en->keys[k]);
+        fp_str(b, en->key_names[k]);
+    }
+    for (int v = 0; v < en->nvalues; v++) {
+        fp_str(b, en->values[v].name);
+        buf_put_varint(b, (uint64_t)en->values[v].spec.kind);
+        buf_put_f64(b, en->values[v].spec.pct);
+        buf_put_varint(b, en->values[v].spec.cap);
+        fp_expr(b, en->values[v].arg);
+    }
+}
+
+static void fp_report(buf_t *b, const rules_report_t *r)
+{
+    fp_str(b, r->name);
+    buf_put_varint(b, (uint64_t)r->entry->index);
+    buf_put_varint(b, (uint64_t)r->ncols);
+    for (int c = 0; c < r->ncols; c++)
+        buf_put_svarint(b, r->cols[c]);
+    buf_put_svarint(b, r->order_col);
+    buf_put_u8(b, r->order_desc != 0);
+    buf_put_svarint(b, r->limit);
+    buf_put_u8(b, (uint8_t)r->format);
+    buf_put_u8(b, (uint8_t)r->scope);
+}
+
+uint64_t merger_job_fingerprint(const rules_config_t *cfg, const rules_job_t *job)
+{
+    buf_t b;
+    uint64_t fp;
+
+    buf_init(&b);
+    buf_put_svarint(&b, job->round);
+    buf_put_u8(&b, (uint8_t)job->reset);
+    buf_put_svarint(&b, job->tz_offset);
+    fp_str(&b, job->format ? fmt_name(job->format) : NULL);
+    for (int i = 0; job->format && i < fmt_nfields(job->format); i++) {
+        fp_str(&b, fmt_field_name(job->format, i));
+        buf_put_varint(&b, (uint64_t)fmt_field_type(job->format, i));
+    }
+    buf_put_varint(&b, (uint64_t)job->ngroups);
+    for (int g = 0; g < job->ngroups; g++) {
+        const rules_group_t *gr = &job->groups[g];
+        fp_str(&b, gr->name);
+        buf_put_varint(&b, (uint64_t)gr->weight);
+        fp_str(&b, cfg->masters[gr->master].name);
+        buf_put_varint(&b, (uint64_t)gr->nentries);
+        for (int e = 0; e < gr->nentries; e++)
+            fp_entry(&b, gr->entries[e]);
+    }
+    buf_put_varint(&b, (uint64_t)job->nentries);
+    buf_put_varint(&b, (uint64_t)job->nreports);
+    for (int r = 0; r < job->nreports; r++)
+        fp_report(&b, &job->reports[r]);
+    fp = XXH3_64bits(b.data, b.len);
+    buf_free(&b);
+    return fp;
+}
+
+void merger_fingerprint_hex(const merger_t *m, const mjob_t *j, char out[17])
+{
+    snprintf(out, 17, "%016" PRIx64, merger_job_fingerprint(m->cfg, j->job));
 }
 
 /* ---- what a new config may not do --------------------------------------- */

@@ -10,26 +10,39 @@
 #include <jansson.h>
 #include <string.h>
 
-/* ---- status ------------------------------------------------------------- */
+#include "jsonio.h"
 
-static json_t *counts_json(const mcount_t *c)
+/* ---- counters ----------------------------------------------------------- */
+
+const char *const merger_count_names[MERGER_NCOUNTS] = {
+    "merged", "duplicate", "conflict", "rejected", "late", "expired", "unavailable"};
+
+uint64_t *merger_count_field(mcount_t *c, int i)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "merged", (json_int_t)c->merged, "duplicate",
-                     (json_int_t)c->duplicate, "conflict", (json_int_t)c->conflict, "rejected",
-                     (json_int_t)c->rejected, "late", (json_int_t)c->late, "expired",
-                     (json_int_t)c->expired, "unavailable", (json_int_t)c->unavailable);
+    uint64_t *f[MERGER_NCOUNTS] = {&c->merged, &c->duplicate, &c->conflict,   &c->rejected,
+                                   &c->late,   &c->expired,   &c->unavailable};
+    return f[i];
+}
+
+json_t *merger_counts_json(const mcount_t *c)
+{
+    mcount_t v = *c;
+    json_t *o = json_object();
+
+    for (int i = 0; i < MERGER_NCOUNTS; i++)
+        json_object_set_new(o, merger_count_names[i], jsonio_u64(*merger_count_field(&v, i)));
+    return o;
 }
 
 static void counts_add(mcount_t *dst, const mcount_t *src)
 {
-    dst->merged += src->merged;
-    dst->duplicate += src->duplicate;
-    dst->conflict += src->conflict;
-    dst->rejected += src->rejected;
-    dst->late += src->late;
-    dst->expired += src->expired;
-    dst->unavailable += src->unavailable;
+    mcount_t s = *src;
+
+    for (int i = 0; i < MERGER_NCOUNTS; i++)
+        *merger_count_field(dst, i) += *merger_count_field(&s, i);
 }
+
+/* ---- status ------------------------------------------------------------- */
 
 static json_t *job_json(const mjob_t *j)
 {
@@ -51,7 +64,7 @@ static json_t *job_json(const mjob_t *j)
     json_object_set_new(o, "pending_rounds", pending);
     json_object_set_new(o, "ranges_owed", json_integer((json_int_t)j->nowed));
     json_object_set_new(o, "ranges_owed_dropped", json_integer((json_int_t)j->owed_dropped));
-    json_object_set_new(o, "partials", counts_json(&j->c));
+    json_object_set_new(o, "partials", merger_counts_json(&j->c));
     json_object_set_new(o, "lines", json_integer((json_int_t)j->lines));
     json_object_set_new(o, "bad_lines", json_integer((json_int_t)j->bad_lines));
     json_object_set_new(o, "bytes", json_integer((json_int_t)j->bytes));
@@ -64,7 +77,6 @@ void merger_status_json(merger_t *m, buf_t *out)
 {
     json_t *o = json_object(), *jobs = json_array();
     mcount_t all;
-    char *text;
 
     apr_thread_mutex_lock(m->lock);
     all = m->unknown;
@@ -73,17 +85,14 @@ void merger_status_json(merger_t *m, buf_t *out)
         json_array_append_new(jobs, job_json(&m->jobs[i]));
     }
     json_object_set_new(o, "master", json_string(m->self));
-    json_object_set_new(o, "partials", counts_json(&all));
+    json_object_set_new(o, "partials", merger_counts_json(&all));
     json_object_set_new(o, "frame_bytes",
                         json_pack("{s:I,s:I}", "received", (json_int_t)m->frame_bytes, "accepted",
                                   (json_int_t)m->frame_bytes_accepted));
     json_object_set_new(o, "export_errors", json_integer((json_int_t)m->export_errors));
     json_object_set_new(o, "jobs", jobs);
     apr_thread_mutex_unlock(m->lock);
-    text = json_dumps(o, JSON_COMPACT);
-    if (text)
-        buf_put(out, text, strlen(text));
-    free(text);
+    jsonio_dump_buf(o, out);
     json_decref(o);
 }
 
@@ -91,13 +100,11 @@ void merger_status_json(merger_t *m, buf_t *out)
 
 static void metric_counts(buf_t *out, const char *self, const char *job, const mcount_t *c)
 {
-    const char *names[7] = {"merged", "duplicate", "conflict",   "rejected",
-                            "late",   "expired",   "unavailable"};
-    const uint64_t v[7] = {c->merged, c->duplicate, c->conflict,   c->rejected,
-                           c->late,   c->expired,   c->unavailable};
-    for (int i = 0; i < 7; i++)
+    mcount_t v = *c;
+
+    for (int i = 0; i < MERGER_NCOUNTS; i++)
         buf_printf(out, "abbey_partials_total{master=\"%s\",job=\"%s\",result=\"%s\"} %llu\n", self,
-                   job, names[i], (unsigned long long)v[i]);
+                   job, merger_count_names[i], (unsigned long long)*merger_count_field(&v, i));
 }
 
 static void metric_job(buf_t *out, const char *name, const char *self, const char *job, uint64_t v)
@@ -143,14 +150,6 @@ void merger_metrics(merger_t *m, buf_t *out)
 
 /* ---- handlers ----------------------------------------------------------- */
 
-static void answer_json(httpd_resp_t *resp, int status, json_t *o)
-{
-    char *text = json_dumps(o, JSON_COMPACT);
-    httpd_json(resp, status, text ? text : "{}");
-    free(text);
-    json_decref(o);
-}
-
 static void on_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 {
     merger_t *m = ctx;
@@ -169,14 +168,15 @@ static void on_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     case MERGE_MERGED:
     case MERGE_DUPLICATE:
     case MERGE_EXPIRED:
-        answer_json(resp, 200, json_pack("{s:s}", "result", merger_result_name(r)));
+        httpd_answer_json(resp, 200, json_pack("{s:s}", "result", merger_result_name(r)));
         return;
     case MERGE_CONFLICT:
         ranges = json_array();
         for (size_t i = 0; i < c->n; i++)
             json_array_append_new(ranges, json_pack("[I,I]", (json_int_t)c->ranges[i][0],
                                                     (json_int_t)c->ranges[i][1]));
-        answer_json(resp, 409, json_pack("{s:s,s:o}", "result", "conflict", "ranges", ranges));
+        httpd_answer_json(resp, 409,
+                          json_pack("{s:s,s:o}", "result", "conflict", "ranges", ranges));
         return;
     case MERGE_UNAVAILABLE: /* the sender keeps the frame and retries */
         httpd_error(resp, 503, "%s", err.msg[0] ? err.msg : "the journal is unavailable");

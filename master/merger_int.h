@@ -1,7 +1,8 @@
 /* merger_int.h - the merger's state, shared by merger.c (merging and bookkeeping),
  * merger_export.c (round and period exports), merger_http.c (HTTP, status, metrics),
- * merger_config.c (adopting a reloaded config), merger_persist.c (journal,
- * writing checkpoints) and merger_recover.c (recovery).
+ * merger_config.c (adopting a reloaded config, structure fingerprints),
+ * merger_ckpt.c (the checkpoint: format, writing, restoring) and merger_recover.c
+ * (the journal: attaching, replaying, recovery).
  *
  * Everything below m->lock is guarded by it. Per job: the source ranges,
  * the kept rounds (ascending by number) and the kept periods (ascending by
@@ -18,7 +19,9 @@
 
 #include <apr_hash.h>
 #include <apr_thread_mutex.h>
+#include <jansson.h>
 
+#include "frame.h"
 #include "merger.h"
 #include "partial.h"
 #include "ranges.h"
@@ -32,6 +35,8 @@ typedef struct mcount_t {
     uint64_t merged, duplicate, conflict, rejected, late, expired;
     uint64_t unavailable; /* answered MERGE_UNAVAILABLE (journal append or commit failed) */
 } mcount_t;
+
+#define MERGER_NCOUNTS 7 /* the counters of mcount_t */
 
 typedef struct mround_t {
     uint64_t r;
@@ -175,23 +180,53 @@ const rules_report_t *merger_owned_report(const merger_t *m, const mjob_t *j, co
 /* merger_job_locked taking m->lock itself (call without it). */
 mjob_t *merger_job(merger_t *m, const char *name);
 
-/* merger_persist.c */
+/* merger_http.c: the counters' names (in status, metrics and checkpoints), in
+ * merger_count_field's order; counter i (0 to MERGER_NCOUNTS - 1) of c; c as
+ * the JSON object {"merged": n, ...} (values as jsonio_u64 writes them). */
+extern const char *const merger_count_names[MERGER_NCOUNTS];
+uint64_t *merger_count_field(mcount_t *c, int i);
+json_t *merger_counts_json(const mcount_t *c);
+
+/* merger_config.c */
 /* A 64-bit fingerprint of what merger_set_config compares to call a job's
  * structure unchanged (groups, entries, reports, format fields, timing);
  * cfg gives the masters' names. Equal structures give equal fingerprints. */
 uint64_t merger_job_fingerprint(const rules_config_t *cfg, const rules_job_t *job);
+/* merger_job_fingerprint of j's job as 16 lowercase hex digits and a NUL. */
+void merger_fingerprint_hex(const merger_t *m, const mjob_t *j, char out[17]);
 
-/* merger_persist.c and merger_recover.c: the checkpoint format (merger_persist.c
- * writes it, merger_recover.c reads it back). */
+/* ---- durability: merger_ckpt.c (the checkpoint) and merger_recover.c (the
+ * journal, recovery) ---- */
+
 #define MERGER_CKPT_VERSION 1
 #define MERGER_CKPT_PERIOD "@period" /* source of a period-totals frame */
 #define MERGER_CKPT_ROUND "@round"   /* source of a round-partial frame */
-/* The checkpoint's names of mcount_t's 7 counters, in merger_count_field's order. */
-extern const char *const merger_count_names[7];
-/* Counter i (0 to 6) of c, in merger_count_names' order. */
-uint64_t *merger_count_field(mcount_t *c, int i);
-/* merger_job_fingerprint of j's job as 16 lowercase hex digits and a NUL. */
-void merger_fingerprint_hex(const merger_t *m, const mjob_t *j, char out[17]);
+
+/* One merger_recover's state, handed to journal_recover's callbacks as ctx. */
+typedef struct merger_rx_t {
+    merger_t *m;
+    apr_pool_t *pool; /* scratch for the recovery */
+    abbey_err_t err;  /* the first failure */
+    int failed;
+    int have_meta;         /* the checkpoint's metadata record was read */
+    int checked;           /* merger_ckpt_done ran */
+    const char *ckpt_file; /* the checkpoint read (in pool) */
+    uint8_t *skip;         /* per job index: its checkpoint frames are not restored */
+    uint64_t expect_frames, got_frames;
+    uint64_t merged, duplicate, refused; /* journal frames replayed */
+} merger_rx_t;
+
+/* merger_ckpt.c: journal_recover's ckpt_fn for merger_recover (ctx: its
+ * merger_rx_t), taking m->lock itself: the metadata record first, then the
+ * partial frames. Returns 1, the reason in rc->err and rc->failed set, when
+ * the checkpoint cannot be restored. */
+int merger_on_checkpoint(void *ctx, const char *file, uint64_t offset, const uint8_t *frame,
+                         size_t len, const frame_header_t *h);
+
+/* merger_ckpt.c: once the checkpoint's frames are read (sets rc->checked): 0,
+ * or -1 with rc->err and rc->failed when they are not as many as its metadata
+ * says. */
+int merger_ckpt_done(merger_rx_t *rc);
 
 /* Internal face of merger_report: *fmt_out receives the format rendered. */
 int merger_report_fmt(merger_t *m, const char *job, const char *report, const char *format,

@@ -4,9 +4,10 @@
  * (sched_advance: start the current round, expire leases, close rounds), does
  * its work, releases the lock, then delivers closed rounds to the callback
  * (sched_notify). Status, metrics and HTTP live in sched_status.c and sched_http.c;
- * adopting a reloaded config in sched_config.c; the journal, checkpoints and
- * recovery in sched_persist.c (which applies journaled completions through
- * sched_complete_apply, and replays round starts/closes through sched_advance). */
+ * adopting a reloaded config in sched_config.c; checkpoints in sched_ckpt.c; the
+ * journal and recovery in sched_recover.c (which applies journaled completions
+ * through sched_complete_apply, and replays round starts/closes through
+ * sched_advance). */
 #include "sched_int.h"
 
 #include <apr_strings.h>

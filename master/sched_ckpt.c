@@ -1,7 +1,27 @@
-/* sched_ckpt.c - the scheduler's checkpoint: the whole state as one JSON record
- * (sched_checkpoint) and its restore during recovery (sched_on_checkpoint, called by
- * sched_recover in sched_persist.c, which also holds the JSON helpers and the journal
- * records). The record's format is described in sched_persist.c. */
+/* sched_ckpt.c - the scheduler's checkpoint: its format, writing it
+ * (sched_checkpoint) and restoring it during recovery (sched_on_checkpoint,
+ * called through sched_recover in sched_recover.c, which replays the journal
+ * after it).
+ *
+ * A checkpoint is one record frame (frame.h, FRAME_FLAG_RECORD; its header's
+ * lease is the next lease id) whose JSON payload is the whole state:
+ *   {"type": "checkpoint", "version": 1, "next_lease", "n_granted",
+ *    "n_completed", "n_expired", "n_renewed", "jobs": [job, ...]}
+ *   job:    {"name", "round_ms", "cur_round" (null: none yet), "next_start_ms",
+ *            "tasks": [{"kind", "source", "glob" (or null), "instance", "offset",
+ *            "size", "last_leased_ms", "lines", "bad_lines", "bytes",
+ *            "deliveries": {master: result}}, ...],
+ *            "open": [{"round", "start_ms", "deadline_ms", "ntasks", "state" (a
+ *            digit per task), "last_range", "ndue", "ndone", "ranges"}, ...],
+ *            "closed": [{"round", "start_ms", "deadline_ms", "closed_ms",
+ *            "incomplete", "ranges", "missing"}, ...]}
+ *   ranges: [[source, start, end], ...]
+ * uint64 values as jsonio_u64 writes them. Restoring puts the jobs still in
+ * the config back (by name; their tasks and rounds exactly as they were), then
+ * lets sched_set_config reconcile that with the config (tasks that left it
+ * are dropped, new sources added, labels and round length taken from it). A
+ * checkpoint that does not read back stops recovery with the file and the
+ * first bad field. */
 #include "sched_int.h"
 
 #include <apr_strings.h>
@@ -12,6 +32,7 @@
 #include <string.h>
 
 #include "journal.h"
+#include "jsonio.h"
 #include "log.h"
 
 #define CKPT_VERSION 1
@@ -22,8 +43,8 @@ static json_t *ranges_json(const sched_range_t *g, int n, int *bad)
 {
     json_t *a = json_array();
     for (int i = 0; i < n; i++)
-        sched_push(
-            a, json_pack("[s, o, o]", g[i].source, sched_ju64(g[i].start), sched_ju64(g[i].end)),
+        jsonio_push(
+            a, json_pack("[s, o, o]", g[i].source, jsonio_u64(g[i].start), jsonio_u64(g[i].end)),
             bad);
     return a;
 }
@@ -33,13 +54,13 @@ static json_t *task_ckpt(const sched_t *s, const sched_task_t *t, int *bad)
     json_t *d = json_object();
     for (int m = 0; m < s->cfg->nmasters; m++)
         if (t->deliv[m])
-            sched_put(d, s->cfg->masters[m].name, json_string(t->deliv[m]), bad);
+            jsonio_put(d, s->cfg->masters[m].name, json_string(t->deliv[m]), bad);
     return json_pack("{s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o}", "kind",
                      sched_kind_name(t->kind), "source", t->source, "glob",
                      t->glob ? json_string(t->glob) : json_null(), "instance", t->instance,
-                     "offset", sched_ju64(t->offset), "size", (json_int_t)t->size, "last_leased_ms",
-                     (json_int_t)t->last_leased_ms, "lines", sched_ju64(t->lines), "bad_lines",
-                     sched_ju64(t->bad_lines), "bytes", sched_ju64(t->bytes), "deliveries", d);
+                     "offset", jsonio_u64(t->offset), "size", (json_int_t)t->size, "last_leased_ms",
+                     (json_int_t)t->last_leased_ms, "lines", jsonio_u64(t->lines), "bad_lines",
+                     jsonio_u64(t->bad_lines), "bytes", jsonio_u64(t->bytes), "deliveries", d);
 }
 
 static json_t *open_ckpt(const sched_rnd_t *r, int *bad)
@@ -78,12 +99,13 @@ static json_t *job_ckpt(const sched_t *s, const sched_job_t *job, int *bad)
 {
     json_t *tasks = json_array(), *open = json_array(), *closed = json_array();
     for (int i = 0; i < job->tasks->nelts; i++)
-        sched_push(tasks, task_ckpt(s, APR_ARRAY_IDX(job->tasks, i, sched_task_t *), bad), bad);
+        jsonio_push(tasks, task_ckpt(s, APR_ARRAY_IDX(job->tasks, i, sched_task_t *), bad), bad);
     for (const sched_rnd_t *r = job->open; r; r = r->next)
-        sched_push(open, open_ckpt(r, bad), bad);
+        jsonio_push(open, open_ckpt(r, bad), bad);
     for (int i = 0; i < job->nclosed; i++)
-        sched_push(closed,
-                   closed_ckpt(job->closed[(job->closed_first + i) % SCHED_ROUNDS_KEPT], bad), bad);
+        jsonio_push(closed,
+                    closed_ckpt(job->closed[(job->closed_first + i) % SCHED_ROUNDS_KEPT], bad),
+                    bad);
     json_t *cur = job->cur_round == INT64_MIN ? json_null() : json_integer(job->cur_round);
     return json_pack("{s:s, s:I, s:o, s:I, s:o, s:o, s:o}", "name", job->cfg->name, "round_ms",
                      (json_int_t)job->round_ms, "cur_round", cur, "next_start_ms",
@@ -97,15 +119,15 @@ static json_t *state_ckpt(const sched_t *s)
     int bad = 0;
     json_t *jobs = json_array();
     for (int j = 0; j < s->njobs; j++)
-        sched_push(jobs, job_ckpt(s, &s->jobs[j], &bad), &bad);
+        jsonio_push(jobs, job_ckpt(s, &s->jobs[j], &bad), &bad);
     if (bad) {
         json_decref(jobs);
         return NULL;
     }
     return json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "type", "checkpoint", "version",
-                     CKPT_VERSION, "next_lease", sched_ju64(s->next_lease), "n_granted",
-                     sched_ju64(s->n_granted), "n_completed", sched_ju64(s->n_completed),
-                     "n_expired", sched_ju64(s->n_expired), "n_renewed", sched_ju64(s->n_renewed),
+                     CKPT_VERSION, "next_lease", jsonio_u64(s->next_lease), "n_granted",
+                     jsonio_u64(s->n_granted), "n_completed", jsonio_u64(s->n_completed),
+                     "n_expired", jsonio_u64(s->n_expired), "n_renewed", jsonio_u64(s->n_renewed),
                      "jobs", jobs);
 }
 
@@ -167,10 +189,10 @@ static void restore_ranges(sched_rx_t *x, json_t *a, apr_array_header_t *arr, ap
     for (size_t i = 0; a && i < json_array_size(a) && !x->rd.failed; i++) {
         json_t *g = json_array_get(a, i);
         const char *src = json_string_value(json_array_get(g, 0));
-        uint64_t start = sched_rd_u64v(&x->rd, json_array_get(g, 1), "ranges");
-        uint64_t end = sched_rd_u64v(&x->rd, json_array_get(g, 2), "ranges");
+        uint64_t start = jsonio_item_u64(&x->rd, json_array_get(g, 1), "ranges");
+        uint64_t end = jsonio_item_u64(&x->rd, json_array_get(g, 2), "ranges");
         if (!src || json_array_size(g) != 3 || end < start) {
-            sched_rd_fail(&x->rd, "ranges", "has an item that is not [source, start, end]");
+            jsonio_fail(&x->rd, "ranges", "has an item that is not [source, start, end]");
             return;
         }
         sched_range_t *r = apr_array_push(arr);
@@ -194,26 +216,27 @@ static void restore_task(sched_rx_t *x, sched_job_t *job, json_t *o)
 {
     sched_t *s = x->s;
     sched_kind_t kind;
-    const char *source = sched_rd_str(&x->rd, o, "source", SIZE_MAX, 1);
-    const char *kname = sched_rd_str(&x->rd, o, "kind", 16, 1);
+    const char *source = jsonio_get_str(&x->rd, o, "source", 1, SIZE_MAX);
+    const char *kname = jsonio_get_str(&x->rd, o, "kind", 1, 15);
     if (x->rd.failed || !*source || sched_kind_parse(kname, &kind) < 0) {
-        sched_rd_fail(&x->rd, "kind/source", "must be read/expand and a non-empty source");
+        jsonio_fail(&x->rd, "kind/source", "must be read/expand and a non-empty source");
         return;
     }
     if (sched_task_find(job, kind, source)) {
-        sched_rd_fail(&x->rd, "source", "names a task already restored");
+        jsonio_fail(&x->rd, "source", "names a task already restored");
         return;
     }
-    const char *instance = sched_rd_str(&x->rd, o, "instance", SCHED_INSTANCE_MAX, 1);
-    const char *glob = sched_rd_str(&x->rd, o, "glob", SIZE_MAX, 0);
-    uint64_t offset = sched_rd_u64(&x->rd, o, "offset");
-    int64_t size = sched_rd_i64(&x->rd, o, "size"),
-            last = sched_rd_i64(&x->rd, o, "last_leased_ms");
-    uint64_t lines = sched_rd_u64(&x->rd, o, "lines"), bad = sched_rd_u64(&x->rd, o, "bad_lines");
-    uint64_t bytes = sched_rd_u64(&x->rd, o, "bytes");
-    json_t *d = json_object_get(o, "deliveries"), *v;
-    if (!json_is_object(d))
-        sched_rd_fail(&x->rd, "deliveries", "missing or not an object");
+    const char *instance = jsonio_get_str(&x->rd, o, "instance", 1, SCHED_INSTANCE_MAX - 1);
+    const char *glob = json_is_null(json_object_get(o, "glob"))
+                           ? NULL /* written null when the task has none */
+                           : jsonio_get_str(&x->rd, o, "glob", 0, SIZE_MAX);
+    uint64_t offset = jsonio_get_u64(&x->rd, o, "offset");
+    int64_t size = jsonio_get_i64(&x->rd, o, "size"),
+            last = jsonio_get_i64(&x->rd, o, "last_leased_ms");
+    uint64_t lines = jsonio_get_u64(&x->rd, o, "lines"),
+             bad = jsonio_get_u64(&x->rd, o, "bad_lines");
+    uint64_t bytes = jsonio_get_u64(&x->rd, o, "bytes");
+    json_t *d = jsonio_get_obj(&x->rd, o, "deliveries", 1), *v;
     if (x->rd.failed)
         return;
     /* labels come from the config (sched_set_config, after the restore) */
@@ -238,22 +261,23 @@ static void restore_task(sched_rx_t *x, sched_job_t *job, json_t *o)
 
 static void restore_open(sched_rx_t *x, sched_job_t *job, json_t *o)
 {
-    int64_t number = sched_rd_i64(&x->rd, o, "round"), ntasks = sched_rd_i64(&x->rd, o, "ntasks");
-    const char *state = sched_rd_str(&x->rd, o, "state", SIZE_MAX, 1);
-    json_t *last = sched_rd_arr(&x->rd, o, "last_range"),
-           *ranges = sched_rd_arr(&x->rd, o, "ranges");
-    int64_t ndue = sched_rd_i64(&x->rd, o, "ndue"), ndone = sched_rd_i64(&x->rd, o, "ndone");
+    int64_t number = jsonio_get_i64(&x->rd, o, "round"),
+            ntasks = jsonio_get_i64(&x->rd, o, "ntasks");
+    const char *state = jsonio_get_str(&x->rd, o, "state", 1, SIZE_MAX);
+    json_t *last = jsonio_get_arr(&x->rd, o, "last_range"),
+           *ranges = jsonio_get_arr(&x->rd, o, "ranges");
+    int64_t ndue = jsonio_get_i64(&x->rd, o, "ndue"), ndone = jsonio_get_i64(&x->rd, o, "ndone");
     if (x->rd.failed)
         return;
     if (ntasks < 0 || ntasks > job->tasks->nelts || strlen(state) != (size_t)ntasks ||
         json_array_size(last) != (size_t)ntasks || ndone < 0 || ndone > ndue) {
-        sched_rd_fail(&x->rd, "ntasks",
-                      "does not agree with state, last_range, ndue, ndone or tasks");
+        jsonio_fail(&x->rd, "ntasks",
+                    "does not agree with state, last_range, ndue, ndone or tasks");
         return;
     }
     sched_rnd_t *r = sched_round_new(x->s, job, number, (int)ntasks);
-    r->pub.start_ms = sched_rd_i64(&x->rd, o, "start_ms");
-    r->pub.deadline_ms = sched_rd_i64(&x->rd, o, "deadline_ms");
+    r->pub.start_ms = jsonio_get_i64(&x->rd, o, "start_ms");
+    r->pub.deadline_ms = jsonio_get_i64(&x->rd, o, "deadline_ms");
     r->ndue = (int)ndue;
     r->ndone = (int)ndone;
     restore_ranges(x, ranges, r->ranges, r->pool);
@@ -261,7 +285,7 @@ static void restore_open(sched_rx_t *x, sched_job_t *job, json_t *o)
         json_t *lr = json_array_get(last, (size_t)i);
         if (state[i] < '0' + SCHED_NOT_DUE || state[i] > '0' + SCHED_DONE || !json_is_integer(lr) ||
             json_integer_value(lr) < -1 || json_integer_value(lr) >= r->ranges->nelts)
-            sched_rd_fail(&x->rd, "state/last_range", "has a bad value");
+            jsonio_fail(&x->rd, "state/last_range", "has a bad value");
         r->state[i] = (uint8_t)(state[i] - '0');
         r->last_range[i] = (int)json_integer_value(lr);
     }
@@ -278,19 +302,17 @@ static void restore_open(sched_rx_t *x, sched_job_t *job, json_t *o)
 
 static void restore_closed(sched_rx_t *x, sched_job_t *job, json_t *o)
 {
-    int64_t number = sched_rd_i64(&x->rd, o, "round");
-    json_t *ranges = sched_rd_arr(&x->rd, o, "ranges"),
-           *missing = sched_rd_arr(&x->rd, o, "missing");
-    json_t *inc = json_object_get(o, "incomplete");
-    if (!json_is_boolean(inc))
-        sched_rd_fail(&x->rd, "incomplete", "missing or not a boolean");
+    int64_t number = jsonio_get_i64(&x->rd, o, "round");
+    json_t *ranges = jsonio_get_arr(&x->rd, o, "ranges"),
+           *missing = jsonio_get_arr(&x->rd, o, "missing");
+    int incomplete = jsonio_get_bool(&x->rd, o, "incomplete", 1);
     if (x->rd.failed)
         return;
     sched_rnd_t *r = sched_round_new(x->s, job, number, 0);
-    r->pub.start_ms = sched_rd_i64(&x->rd, o, "start_ms");
-    r->pub.deadline_ms = sched_rd_i64(&x->rd, o, "deadline_ms");
-    r->pub.closed_ms = sched_rd_i64(&x->rd, o, "closed_ms");
-    r->pub.incomplete = json_is_true(inc);
+    r->pub.start_ms = jsonio_get_i64(&x->rd, o, "start_ms");
+    r->pub.deadline_ms = jsonio_get_i64(&x->rd, o, "deadline_ms");
+    r->pub.closed_ms = jsonio_get_i64(&x->rd, o, "closed_ms");
+    r->pub.incomplete = incomplete == 1;
     restore_ranges(x, ranges, r->ranges, r->pool);
     r->pub.nranges = r->ranges->nelts;
     r->pub.ranges = (const sched_range_t *)r->ranges->elts;
@@ -298,7 +320,7 @@ static void restore_closed(sched_rx_t *x, sched_job_t *job, json_t *o)
     for (size_t i = 0; i < json_array_size(missing); i++) {
         json_t *v = json_array_get(missing, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX)
-            sched_rd_fail(&x->rd, "missing", "has an item that is not a task number");
+            jsonio_fail(&x->rd, "missing", "has an item that is not a task number");
         m[i] = (int)json_integer_value(v);
     }
     r->pub.missing = m;
@@ -338,14 +360,14 @@ static void job_reset(sched_job_t *job)
 static void restore_job(sched_rx_t *x, sched_job_t *job, json_t *o)
 {
     json_t *cur = json_object_get(o, "cur_round");
-    int64_t round_ms = sched_rd_i64(&x->rd, o, "round_ms"),
-            next = sched_rd_i64(&x->rd, o, "next_start_ms");
-    json_t *tasks = sched_rd_arr(&x->rd, o, "tasks"), *open = sched_rd_arr(&x->rd, o, "open");
-    json_t *closed = sched_rd_arr(&x->rd, o, "closed");
+    int64_t round_ms = jsonio_get_i64(&x->rd, o, "round_ms"),
+            next = jsonio_get_i64(&x->rd, o, "next_start_ms");
+    json_t *tasks = jsonio_get_arr(&x->rd, o, "tasks"), *open = jsonio_get_arr(&x->rd, o, "open");
+    json_t *closed = jsonio_get_arr(&x->rd, o, "closed");
     if (!json_is_null(cur) && !json_is_integer(cur))
-        sched_rd_fail(&x->rd, "cur_round", "missing, or not an integer or null");
+        jsonio_fail(&x->rd, "cur_round", "must be an integer or null");
     if (!x->rd.failed && round_ms <= 0)
-        sched_rd_fail(&x->rd, "round_ms", "must be positive");
+        jsonio_fail(&x->rd, "round_ms", "must be positive");
     if (x->rd.failed)
         return;
     job_reset(job);
@@ -353,15 +375,15 @@ static void restore_job(sched_rx_t *x, sched_job_t *job, json_t *o)
     job->cur_round = json_is_null(cur) ? INT64_MIN : json_integer_value(cur);
     job->next_start_ms = next;
     for (size_t i = 0; i < json_array_size(tasks) && !x->rd.failed; i++) {
-        sched_rd_where(&x->rd, "checkpoint: job '%s' task %zu", job->cfg->name, i);
+        jsonio_where(&x->rd, "checkpoint: job '%s' task %zu", job->cfg->name, i);
         restore_task(x, job, json_array_get(tasks, i));
     }
     for (size_t i = 0; i < json_array_size(open) && !x->rd.failed; i++) {
-        sched_rd_where(&x->rd, "checkpoint: job '%s' open round %zu", job->cfg->name, i);
+        jsonio_where(&x->rd, "checkpoint: job '%s' open round %zu", job->cfg->name, i);
         restore_open(x, job, json_array_get(open, i));
     }
     for (size_t i = 0; i < json_array_size(closed) && !x->rd.failed; i++) {
-        sched_rd_where(&x->rd, "checkpoint: job '%s' closed round %zu", job->cfg->name, i);
+        jsonio_where(&x->rd, "checkpoint: job '%s' closed round %zu", job->cfg->name, i);
         restore_closed(x, job, json_array_get(closed, i));
     }
 }
@@ -369,17 +391,17 @@ static void restore_job(sched_rx_t *x, sched_job_t *job, json_t *o)
 static void restore_state(sched_rx_t *x, json_t *root)
 {
     sched_t *s = x->s;
-    sched_rd_where(&x->rd, "checkpoint");
-    const char *type = sched_rd_str(&x->rd, root, "type", 32, 1);
-    int64_t version = sched_rd_i64(&x->rd, root, "version");
-    json_t *jobs = sched_rd_arr(&x->rd, root, "jobs");
+    jsonio_where(&x->rd, "checkpoint");
+    const char *type = jsonio_get_str(&x->rd, root, "type", 1, 31);
+    int64_t version = jsonio_get_i64(&x->rd, root, "version");
+    json_t *jobs = jsonio_get_arr(&x->rd, root, "jobs");
     if (!x->rd.failed && (strcmp(type, "checkpoint") != 0 || version != CKPT_VERSION))
-        sched_rd_fail(&x->rd, "type/version", "is not a scheduler checkpoint of version 1");
-    uint64_t next = sched_rd_u64(&x->rd, root, "next_lease");
-    uint64_t granted = sched_rd_u64(&x->rd, root, "n_granted"),
-             done = sched_rd_u64(&x->rd, root, "n_completed");
-    uint64_t expired = sched_rd_u64(&x->rd, root, "n_expired"),
-             renewed = sched_rd_u64(&x->rd, root, "n_renewed");
+        jsonio_fail(&x->rd, "type/version", "is not a scheduler checkpoint of version 1");
+    uint64_t next = jsonio_get_u64(&x->rd, root, "next_lease");
+    uint64_t granted = jsonio_get_u64(&x->rd, root, "n_granted"),
+             done = jsonio_get_u64(&x->rd, root, "n_completed");
+    uint64_t expired = jsonio_get_u64(&x->rd, root, "n_expired"),
+             renewed = jsonio_get_u64(&x->rd, root, "n_renewed");
     if (x->rd.failed)
         return;
     s->next_lease = next > s->next_lease ? next : s->next_lease;
@@ -389,8 +411,8 @@ static void restore_state(sched_rx_t *x, json_t *root)
     s->n_renewed = renewed;
     for (size_t i = 0; i < json_array_size(jobs) && !x->rd.failed; i++) {
         json_t *o = json_array_get(jobs, i);
-        sched_rd_where(&x->rd, "checkpoint: job %zu", i);
-        const char *name = sched_rd_str(&x->rd, o, "name", SIZE_MAX, 1);
+        jsonio_where(&x->rd, "checkpoint: job %zu", i);
+        const char *name = jsonio_get_str(&x->rd, o, "name", 1, SIZE_MAX);
         if (x->rd.failed)
             break;
         sched_job_t *job = sched_job_find(s, name);
@@ -410,10 +432,6 @@ int sched_on_checkpoint(void *ctx, const char *file, uint64_t offset, const uint
                         size_t len, const frame_header_t *h)
 {
     sched_rx_t *x = ctx;
-    uint8_t *data;
-    size_t dlen, flen;
-    json_error_t jerr;
-    frame_header_t rh;
     (void)h;
     if (x->ckpt_frames++ > 0) {
         abbey_err_set(&x->stop, "%s@%" PRIu64 ": a second frame in a scheduler checkpoint", file,
@@ -421,19 +439,13 @@ int sched_on_checkpoint(void *ctx, const char *file, uint64_t offset, const uint
         return x->stopped = 1;
     }
     apr_pool_clear(x->tmp);
-    if (frame_record(frame, len, x->tmp, &rh, &data, &dlen, &flen, &x->stop) != APR_SUCCESS) {
-        abbey_err_prefix(&x->stop, "%s@%" PRIu64, file, offset);
-        return x->stopped = 1;
-    }
-    json_t *root = json_loadb((const char *)data, dlen, 0, &jerr);
-    if (!json_is_object(root)) {
-        abbey_err_set(&x->stop, "%s@%" PRIu64 ": checkpoint JSON: %s", file, offset,
-                      root ? "not an object" : jerr.text);
-        json_decref(root);
+    json_t *root = sched_decode_record(frame, len, x->tmp, &x->stop);
+    if (!root) {
+        abbey_err_prefix(&x->stop, "%s@%" PRIu64 ": checkpoint", file, offset);
         return x->stopped = 1;
     }
     sched_t *s = x->s;
-    x->rd.failed = 0;
+    jsonio_rd_init(&x->rd);
     apr_thread_mutex_lock(s->lock);
     restore_state(x, root);
     apr_thread_mutex_unlock(s->lock);

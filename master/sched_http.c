@@ -14,177 +14,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonio.h"
+
 #define JSON_BODY_MAX (1u << 20)
 #define NAME_MAX_LEN 255 /* slave names and labels */
 #define LABELS_MAX 64
 #define LABELS_BYTES_MAX 1024 /* all of a slave's labels together */
 #define LEASES_MAX 256 /* leases one call may ask for (larger max is clamped) */
 
-static int dump_to_buf(const char *p, size_t n, void *data)
+/* The body as a JSON object, or NULL after answering 400; rd is made ready to read it. */
+static json_t *parse_body(const httpd_req_t *req, httpd_resp_t *resp, jsonio_rd_t *rd)
 {
-    buf_put(data, p, n);
-    return 0;
-}
-
-/* Answer 200 (or status) with root, then release root. */
-static void answer(httpd_resp_t *resp, int status, json_t *root)
-{
-    resp->status = status;
-    resp->content_type = "application/json";
-    buf_reset(&resp->body);
-    json_dump_callback(root, dump_to_buf, &resp->body, JSON_COMPACT);
-    json_decref(root);
-}
-
-/* The body as a JSON object, or NULL after answering 400. */
-static json_t *parse_body(const httpd_req_t *req, httpd_resp_t *resp)
-{
-    json_error_t jerr;
+    abbey_err_t err;
+    json_t *root;
+    jsonio_rd_init(rd);
     if (!req->body || req->body_len == 0) {
         httpd_error(resp, 400, "empty body: a JSON object was expected");
         return NULL;
     }
-    json_t *root = json_loadb((const char *)req->body, req->body_len, 0, &jerr);
-    if (!root) {
-        httpd_error(resp, 400, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column,
-                    jerr.text);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        httpd_error(resp, 400, "the body must be a JSON object");
-        return NULL;
-    }
+    if (!(root = jsonio_parse_object(req->body, req->body_len, &err)))
+        httpd_error(resp, 400, "the body: %s", err.msg);
     return root;
 }
 
-/* Field getters: 0 on success (absent optional fields: NULL / -1), -1 after answering 400. */
-static int get_str(json_t *o, const char *name, int required, size_t maxlen, const char **out,
-                   httpd_resp_t *resp)
+/* 0 when rd read every field well, else -1 after answering 400 with its first problem. */
+static int bad_fields(const jsonio_rd_t *rd, httpd_resp_t *resp)
 {
-    json_t *v = json_object_get(o, name);
-    *out = NULL;
-    if (!v && !required)
+    if (!rd->failed)
         return 0;
-    if (!v) {
-        httpd_error(resp, 400, "field '%s' missing", name);
-        return -1;
-    }
-    if (!json_is_string(v)) {
-        httpd_error(resp, 400, "field '%s' must be a string", name);
-        return -1;
-    }
-    if (maxlen && json_string_length(v) > maxlen) {
-        httpd_error(resp, 400, "field '%s' is longer than %zu bytes", name, maxlen);
-        return -1;
-    }
-    if (strlen(json_string_value(v)) != json_string_length(v)) {
-        httpd_error(resp, 400, "field '%s' contains a NUL character", name);
-        return -1;
-    }
-    *out = json_string_value(v);
-    return 0;
+    httpd_error(resp, 400, "%s", rd->err.msg);
+    return -1;
 }
 
-static int get_name(json_t *o, const char *name, const char **out, httpd_resp_t *resp)
+/* A required name (slave, master, job): non-empty, at most NAME_MAX_LEN bytes. */
+static const char *get_name(jsonio_rd_t *rd, const json_t *o, const char *key)
 {
-    if (get_str(o, name, 1, NAME_MAX_LEN, out, resp) < 0)
-        return -1;
-    if (!**out) {
-        httpd_error(resp, 400, "field '%s' must not be empty", name);
-        return -1;
+    const char *v = jsonio_get_str(rd, o, key, 1, NAME_MAX_LEN);
+    if (v && !*v) {
+        jsonio_fail(rd, key, "must not be empty");
+        return NULL;
     }
-    return 0;
-}
-
-static int get_int(json_t *o, const char *name, int required, json_int_t min, int64_t *out,
-                   httpd_resp_t *resp)
-{
-    json_t *v = json_object_get(o, name);
-    *out = -1;
-    if (!v && !required)
-        return 0;
-    if (!v) {
-        httpd_error(resp, 400, "field '%s' missing", name);
-        return -1;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < min) {
-        httpd_error(resp, 400, "field '%s' must be an integer >= %" JSON_INTEGER_FORMAT, name, min);
-        return -1;
-    }
-    *out = json_integer_value(v);
-    return 0;
-}
-
-static int get_bool(json_t *o, const char *name, int *out, httpd_resp_t *resp)
-{
-    json_t *v = json_object_get(o, name);
-    *out = -1;
-    if (!v)
-        return 0;
-    if (!json_is_boolean(v)) {
-        httpd_error(resp, 400, "field '%s' must be true or false", name);
-        return -1;
-    }
-    *out = json_is_true(v);
-    return 0;
-}
-
-/* An array of strings (each at most maxlen bytes, none empty), or absent (*n = -1). */
-static int get_str_array(json_t *o, const char *name, int required, size_t maxlen, size_t maxn,
-                         apr_pool_t *pool, const char ***out, int *n, httpd_resp_t *resp)
-{
-    json_t *v = json_object_get(o, name);
-    *out = NULL;
-    *n = -1;
-    if (!v && !required)
-        return 0;
-    if (!v || !json_is_array(v)) {
-        httpd_error(resp, 400, v ? "field '%s' must be an array of strings" : "field '%s' missing",
-                    name);
-        return -1;
-    }
-    if (json_array_size(v) > maxn) {
-        httpd_error(resp, 400, "field '%s' has more than %zu items", name, maxn);
-        return -1;
-    }
-    *out = apr_palloc(pool, sizeof(char *) * (json_array_size(v) + 1));
-    for (size_t i = 0; i < json_array_size(v); i++) {
-        json_t *e = json_array_get(v, i);
-        const char *str = json_string_value(e);
-        if (!json_is_string(e) || !*str || json_string_length(e) > maxlen ||
-            strlen(str) != json_string_length(e)) {
-            httpd_error(resp, 400,
-                        "field '%s': item %zu must be a non-empty string of at most "
-                        "%zu bytes",
-                        name, i, maxlen);
-            return -1;
-        }
-        (*out)[i] = str;
-    }
-    *n = (int)json_array_size(v);
-    return 0;
+    return v;
 }
 
 /* ---- POST /v1/lease ---- */
 
-/* The optional "spool" backlog {"frames","bytes","oldest_ms"} (integers >= 0):
- * 0 (*has 0 when absent), -1 after answering 400. */
-static int get_spool(json_t *root, int *has, int64_t v[3], httpd_resp_t *resp)
+/* The optional "spool" backlog {"frames","bytes","oldest_ms"} (integers >= 0)
+ * into v: 1, or 0 when absent. */
+static int get_spool(jsonio_rd_t *rd, const json_t *root, int64_t v[3])
 {
-    json_t *o = json_object_get(root, "spool");
-    *has = 0;
+    json_t *o = jsonio_get_obj(rd, root, "spool", 0);
     if (!o)
         return 0;
-    if (!json_is_object(o)) {
-        httpd_error(resp, 400, "field 'spool' must be an object");
-        return -1;
-    }
-    if (get_int(o, "frames", 1, 0, &v[0], resp) < 0 || get_int(o, "bytes", 1, 0, &v[1], resp) < 0 ||
-        get_int(o, "oldest_ms", 1, 0, &v[2], resp) < 0)
-        return -1;
-    *has = 1;
-    return 0;
+    v[0] = jsonio_get_int(rd, o, "frames", 1, 0);
+    v[1] = jsonio_get_int(rd, o, "bytes", 1, 0);
+    v[2] = jsonio_get_int(rd, o, "oldest_ms", 1, 0);
+    return 1;
 }
 
 static json_t *lease_json(const sched_lease_t *l)
@@ -212,16 +97,18 @@ static size_t labels_bytes(const char *const *labels, int n)
 
 void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms)
 {
-    const char *slave, **labels;
-    int nlabels, has_spool;
-    int64_t max, spool[3];
-    json_t *root = parse_body(req, resp);
+    const char **labels;
+    int64_t spool[3] = {0, 0, 0};
+    jsonio_rd_t rd;
+    json_t *root = parse_body(req, resp, &rd);
     if (!root)
         return;
-    if (get_name(root, "slave", &slave, resp) < 0 ||
-        get_str_array(root, "labels", 1, NAME_MAX_LEN, LABELS_MAX, req->pool, &labels, &nlabels,
-                      resp) < 0 ||
-        get_int(root, "max", 1, 0, &max, resp) < 0 || get_spool(root, &has_spool, spool, resp) < 0) {
+    const char *slave = get_name(&rd, root, "slave");
+    int nlabels =
+        jsonio_get_strs(&rd, root, "labels", 1, NAME_MAX_LEN, LABELS_MAX, req->pool, &labels);
+    int64_t max = jsonio_get_int(&rd, root, "max", 1, 0);
+    int has_spool = get_spool(&rd, root, spool);
+    if (bad_fields(&rd, resp) < 0) {
         json_decref(root);
         return;
     }
@@ -255,25 +142,26 @@ void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
     }
     apr_thread_mutex_unlock(s->lock);
     json_decref(root); /* slave points into it */
-    answer(resp, 200, json_pack("{s:s, s:o}", "config", hash, "leases", leases));
+    httpd_answer_json(resp, 200, json_pack("{s:s, s:o}", "config", hash, "leases", leases));
 }
 
 /* ---- POST /v1/lease/renew ---- */
 
 void sched_http_renew(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms)
 {
-    const char *slave;
-    int64_t lease, expires = 0;
-    json_t *root = parse_body(req, resp);
+    int64_t expires = 0;
+    jsonio_rd_t rd;
+    json_t *root = parse_body(req, resp, &rd);
     if (!root)
         return;
-    if (get_name(root, "slave", &slave, resp) < 0 ||
-        get_int(root, "lease", 1, 1, &lease, resp) < 0) {
+    const char *slave = get_name(&rd, root, "slave");
+    int64_t lease = jsonio_get_int(&rd, root, "lease", 1, 1);
+    if (bad_fields(&rd, resp) < 0) {
         json_decref(root);
         return;
     }
     if (sched_renew(s, slave, (uint64_t)lease, now_ms, &expires) == APR_SUCCESS)
-        answer(resp, 200, json_pack("{s:I}", "expires_ms", (json_int_t)expires));
+        httpd_answer_json(resp, 200, json_pack("{s:I}", "expires_ms", (json_int_t)expires));
     else
         httpd_error(resp, 410, "lease %" PRId64 " is gone (expired, completed or not %s's)", lease,
                     slave);
@@ -283,24 +171,21 @@ void sched_http_renew(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
 /* ---- POST /v1/complete ---- */
 
 /* "deliveries": {"m1": "ok", ...} (optional). */
-static int get_deliveries(json_t *o, apr_pool_t *pool, sched_completion_t *c, httpd_resp_t *resp)
+static void get_deliveries(jsonio_rd_t *rd, const json_t *o, apr_pool_t *pool,
+                           sched_completion_t *c)
 {
-    json_t *v = json_object_get(o, "deliveries"), *val;
+    json_t *v = jsonio_get_obj(rd, o, "deliveries", 0), *val;
     const char *key;
     if (!v)
-        return 0;
-    if (!json_is_object(v)) {
-        httpd_error(resp, 400, "field 'deliveries' must be an object of master: result");
-        return -1;
-    }
+        return;
     const char **masters = apr_palloc(pool, sizeof(char *) * (json_object_size(v) + 1));
     const char **results = apr_palloc(pool, sizeof(char *) * (json_object_size(v) + 1));
     int n = 0;
     json_object_foreach(v, key, val)
     {
         if (!json_is_string(val)) {
-            httpd_error(resp, 400, "field 'deliveries': the value for '%s' must be a string", key);
-            return -1;
+            jsonio_fail(rd, "deliveries", "holds a value for '%s' that is not a string", key);
+            return;
         }
         masters[n] = key;
         results[n++] = json_string_value(val);
@@ -308,51 +193,48 @@ static int get_deliveries(json_t *o, apr_pool_t *pool, sched_completion_t *c, ht
     c->ndeliveries = n;
     c->delivery_masters = masters;
     c->delivery_results = results;
-    return 0;
 }
 
-static int parse_completion(json_t *root, apr_pool_t *pool, sched_completion_t *c,
-                            httpd_resp_t *resp)
+/* The completion's fields into c (strings point into root), read with rd: 0, or -1
+ * after answering 400. */
+static int parse_completion(jsonio_rd_t *rd, const json_t *root, apr_pool_t *pool,
+                            sched_completion_t *c, httpd_resp_t *resp)
 {
-    int64_t lease;
     const char **paths;
-    int repair;
     memset(c, 0, sizeof(*c));
-    if (get_name(root, "slave", &c->slave, resp) < 0 ||
-        get_int(root, "lease", 1, 1, &lease, resp) < 0 ||
-        get_str(root, "instance", 0, SCHED_INSTANCE_MAX - 1, &c->instance, resp) < 0 ||
-        get_int(root, "start", 0, 0, &c->start, resp) < 0 ||
-        get_int(root, "end", 0, 0, &c->end, resp) < 0 ||
-        get_bool(root, "at_end", &c->at_end, resp) < 0 ||
-        get_str(root, "next_instance", 0, SCHED_INSTANCE_MAX - 1, &c->next_instance, resp) < 0 ||
-        get_int(root, "size", 0, 0, &c->size, resp) < 0 ||
-        get_int(root, "lines", 0, 0, &c->lines, resp) < 0 ||
-        get_int(root, "bad_lines", 0, 0, &c->bad_lines, resp) < 0 ||
-        get_int(root, "bytes", 0, 0, &c->bytes, resp) < 0 ||
-        get_deliveries(root, pool, c, resp) < 0 ||
-        get_str_array(root, "paths", 0, SCHED_PATH_MAX - 1, (size_t)SCHED_MAX_TASKS, pool, &paths,
-                      &c->npaths, resp) < 0 ||
-        get_bool(root, "repair", &repair, resp) < 0 ||
-        get_str(root, "error", 0, 4096, &c->error, resp) < 0)
-        return -1;
-    c->repair = repair == 1;
-    c->lease = (uint64_t)lease;
+    c->slave = get_name(rd, root, "slave");
+    c->lease = (uint64_t)jsonio_get_int(rd, root, "lease", 1, 1);
+    c->instance = jsonio_get_str(rd, root, "instance", 0, SCHED_INSTANCE_MAX - 1);
+    c->start = jsonio_get_int(rd, root, "start", 0, 0);
+    c->end = jsonio_get_int(rd, root, "end", 0, 0);
+    c->at_end = jsonio_get_bool(rd, root, "at_end", 0);
+    c->next_instance = jsonio_get_str(rd, root, "next_instance", 0, SCHED_INSTANCE_MAX - 1);
+    c->size = jsonio_get_int(rd, root, "size", 0, 0);
+    c->lines = jsonio_get_int(rd, root, "lines", 0, 0);
+    c->bad_lines = jsonio_get_int(rd, root, "bad_lines", 0, 0);
+    c->bytes = jsonio_get_int(rd, root, "bytes", 0, 0);
+    get_deliveries(rd, root, pool, c);
+    c->npaths = jsonio_get_strs(rd, root, "paths", 0, SCHED_PATH_MAX - 1, (size_t)SCHED_MAX_TASKS,
+                                pool, &paths);
     c->paths = paths;
-    return 0;
+    c->repair = jsonio_get_bool(rd, root, "repair", 0) == 1;
+    c->error = jsonio_get_str(rd, root, "error", 0, 4096);
+    return bad_fields(rd, resp);
 }
 
 void sched_http_complete(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms)
 {
     sched_completion_t c;
     abbey_err_t err;
-    json_t *root = parse_body(req, resp);
+    jsonio_rd_t rd;
+    json_t *root = parse_body(req, resp, &rd);
     if (!root)
         return;
-    if (parse_completion(root, req->pool, &c, resp) == 0) {
+    if (parse_completion(&rd, root, req->pool, &c, resp) == 0) {
         abbey_err_clear(&err);
         apr_status_t rv = sched_complete(s, &c, now_ms, &err);
         if (rv == APR_SUCCESS)
-            answer(resp, 200, json_pack("{s:b}", "ok", 1));
+            httpd_answer_json(resp, 200, json_pack("{s:b}", "ok", 1));
         else
             httpd_error(resp,
                         rv == APR_BADARG     ? 400
@@ -367,43 +249,40 @@ void sched_http_complete(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp,
 
 void sched_http_repair(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp)
 {
-    const char *master, *job;
-    json_t *root = parse_body(req, resp), *ranges, *x, *refused;
+    jsonio_rd_t rd;
+    json_t *root = parse_body(req, resp, &rd), *x, *refused;
     size_t i;
     int queued = 0;
     if (!root)
         return;
-    ranges = json_object_get(root, "ranges");
-    if (get_name(root, "master", &master, resp) < 0 || get_name(root, "job", &job, resp) < 0) {
-        json_decref(root);
-        return;
-    }
-    if (!json_is_array(ranges)) {
-        httpd_error(resp, 400, "field 'ranges' must be an array of {source, start, end, round}");
+    const char *master = get_name(&rd, root, "master"), *job = get_name(&rd, root, "job");
+    json_t *ranges = jsonio_get_arr(&rd, root, "ranges");
+    if (bad_fields(&rd, resp) < 0) {
         json_decref(root);
         return;
     }
     refused = json_array();
     json_array_foreach(ranges, i, x) {
-        json_t *src = json_object_get(x, "source"), *a = json_object_get(x, "start"),
-               *b = json_object_get(x, "end"), *r = json_object_get(x, "round");
         abbey_err_t err;
         abbey_err_clear(&err);
-        if (!json_is_string(src) || !json_is_integer(a) || !json_is_integer(b) ||
-            !json_is_integer(r) || json_integer_value(a) < 0 || json_integer_value(b) < 0 ||
-            json_integer_value(r) < 0)
-            abbey_err_set(&err, "range %zu: needs source (string), start, end, round (integers >= 0)",
-                          i);
-        else if (sched_repair(s, job, master, json_string_value(src),
-                              (uint64_t)json_integer_value(a), (uint64_t)json_integer_value(b),
-                              json_integer_value(r), &err) == APR_SUCCESS) {
+        jsonio_rd_init(&rd);
+        jsonio_where(&rd, "range %zu", i);
+        const char *src = jsonio_get_str(&rd, x, "source", 1, SIZE_MAX);
+        int64_t a = jsonio_get_int(&rd, x, "start", 1, 0), b = jsonio_get_int(&rd, x, "end", 1, 0);
+        int64_t r = jsonio_get_int(&rd, x, "round", 1, 0);
+        if (rd.failed)
+            err = rd.err;
+        else if (sched_repair(s, job, master, src, (uint64_t)a, (uint64_t)b, r, &err) ==
+                 APR_SUCCESS) {
             queued++;
             continue;
         }
-        json_array_append_new(refused, json_pack("{s:O?, s:O?, s:O?, s:s}", "source", src, "start",
-                                                 a, "end", b, "error", err.msg));
+        json_array_append_new(refused, json_pack("{s:O?, s:O?, s:O?, s:s}", "source",
+                                                 json_object_get(x, "source"), "start",
+                                                 json_object_get(x, "start"), "end",
+                                                 json_object_get(x, "end"), "error", err.msg));
     }
-    answer(resp, 200, json_pack("{s:i, s:o}", "queued", queued, "refused", refused));
+    httpd_answer_json(resp, 200, json_pack("{s:i, s:o}", "queued", queued, "refused", refused));
     json_decref(root);
 }
 
@@ -448,7 +327,7 @@ void sched_http_rounds(sched_t *s, const char *job, const char *after, httpd_res
     int64_t cur;
     if (sched_current_round(s, job, &cur) == 1)
         json_object_set_new(out, "current_round", json_integer((json_int_t)cur));
-    answer(resp, 200, out);
+    httpd_answer_json(resp, 200, out);
 }
 
 /* ---- routes ---- */

@@ -1,6 +1,6 @@
 /* sched_int.h - the scheduler's internal state, shared by sched.c (tasks, leases,
  * rounds), sched_config.c (adopting a reloaded config), sched_status.c (status
- * JSON, metrics), sched_http.c (handlers), sched_persist.c (journal records,
+ * JSON, metrics), sched_http.c (handlers), sched_recover.c (journal records,
  * recovery) and sched_ckpt.c (checkpoints).
  *
  * Everything below is guarded by sched_t.lock. Memory: tasks and their strings
@@ -18,6 +18,7 @@
 #include <uthash.h>
 
 #include "frame.h"
+#include "jsonio.h"
 #include "scheduler.h"
 
 enum { SCHED_NOT_DUE = 0, SCHED_DUE = 1, SCHED_DONE = 2 };
@@ -96,7 +97,7 @@ typedef struct sched_slave_t {
 
 struct journal_t;
 
-/* What the last sched_recover did (sched_persist.c; logged, and read by tests). */
+/* What the last sched_recover did (sched_recover.c; logged, and read by tests). */
 typedef struct sched_recovery_stats_t {
     uint64_t checkpoint_seq;               /* the checkpoint loaded, 0: none */
     int tasks, open_rounds, closed_rounds; /* restored from it (jobs still in the config) */
@@ -135,7 +136,7 @@ struct sched_t {
     sched_pending_t *pending; /* closed rounds waiting for the callback (FIFO) */
     int npending, pending_head, pending_cap;
     int notifying; /* a thread is delivering pending rounds */
-    /* durability (sched_persist.c, sched_ckpt.c) */
+    /* durability (sched_ckpt.c, sched_recover.c) */
     struct journal_t *jn;             /* attached journal, or NULL */
     uint64_t nround_events;           /* rounds started + closed so far (sched_advance compares) */
     int ckpt_due;                     /* rounds closed since the last checkpoint */
@@ -190,7 +191,7 @@ sched_task_t *sched_task_find(sched_job_t *job, sched_kind_t kind, const char *s
 void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t round,
                           const sched_completion_t *c, int64_t now_ms);
 
-/* sched_persist.c, with the lock held and s->jn set: append completion c of
+/* sched_recover.c, with the lock held and s->jn set: append completion c of
  * lease l (checked, not yet applied) to the journal as one record frame.
  * *ticket receives the journal ticket to commit after unlocking. APR_EGENERAL
  * with "journal: <reason>" when it cannot be encoded or appended. */
@@ -198,7 +199,7 @@ apr_status_t sched_journal_completion(sched_t *s, const sched_lrec_t *l,
                                       const sched_completion_t *c, int64_t now_ms, uint64_t *ticket,
                                       abbey_err_t *err);
 
-/* sched_persist.c, with the lock held and s->jn set: append an "advance to
+/* sched_recover.c, with the lock held and s->jn set: append an "advance to
  * now_ms" record (sched_advance started or closed rounds). A failure is logged
  * (the store is then failed: the next completion is refused with it). */
 void sched_journal_advance(sched_t *s, int64_t now_ms);
@@ -228,22 +229,15 @@ void sched_repair_free_all(sched_t *s);
 void sched_drop_tasks(sched_t *s, sched_job_t *job);
 void sched_drop_jobs(sched_t *s);
 
-/* ---- durability: shared by sched_persist.c (journal records, replay, recovery)
- * and sched_ckpt.c (the checkpoint) ---- */
-
-/* Reading a record's or checkpoint's JSON: the first problem is kept, with where it was. */
-typedef struct sched_rd_t {
-    abbey_err_t err; /* "<where>: field '<key>' <what>" */
-    char where[256]; /* "checkpoint: job 'web' task 3", ... */
-    int failed;
-} sched_rd_t;
+/* ---- durability: sched_ckpt.c (the checkpoint) and sched_recover.c (the
+ * journal, recovery) ---- */
 
 /* One sched_recover's state, handed to journal_recover's callbacks as ctx. */
 typedef struct sched_rx_t {
     sched_t *s;
     abbey_err_t stop; /* why sched_on_checkpoint stopped journal_recover */
     int stopped;
-    sched_rd_t rd;           /* the record or checkpoint being read */
+    jsonio_rd_t rd;          /* the record or checkpoint being read */
     apr_pool_t *tmp;         /* cleared per record */
     int ckpt_frames;         /* frames of the checkpoint seen */
     sched_task_t **restored; /* the tasks the checkpoint restored (to count the dropped) */
@@ -251,32 +245,16 @@ typedef struct sched_rx_t {
     sched_recovery_stats_t st;
 } sched_rx_t;
 
-/* sched_persist.c, JSON writing. sched_ju64: v without loss (an integer up to
- * INT64_MAX, a decimal string above). sched_push / sched_put: append v to array a /
- * set o[k] = v; a NULL v (a string that is not UTF-8) or a failure sets *bad.
- * sched_encode_record: append a record frame with header h and root's JSON as
- * payload to out, releasing root; APR_EINVAL when root is NULL. */
-json_t *sched_ju64(uint64_t v);
-void sched_push(json_t *a, json_t *v, int *bad);
-void sched_put(json_t *o, const char *k, json_t *v, int *bad);
+/* sched_recover.c: a state record. sched_encode_record appends a record frame
+ * with header h and root's JSON as payload to out, releasing root; APR_EINVAL
+ * when root is NULL (a value could not be put in JSON) or cannot be encoded.
+ * sched_decode_record returns the JSON object a record frame carries (a new
+ * reference; the frame's bytes are copied into pool), or NULL with err. */
 apr_status_t sched_encode_record(const frame_header_t *h, json_t *root, buf_t *out,
                                  abbey_err_t *err);
+json_t *sched_decode_record(const uint8_t *frame, size_t len, apr_pool_t *pool, abbey_err_t *err);
 
-/* sched_persist.c, JSON reading. Each getter returns o[key] (v for sched_rd_u64v)
- * as its type; when it is missing or of another type, 0 or NULL, and
- * sched_rd_fail records "<where>: field '<key>' <what>" unless x holds a problem
- * already (it returns 0). sched_rd_u64v takes an integer >= 0 or a decimal
- * string; sched_rd_str a string shorter than max without NUL inside (NULL when
- * absent or null and !required). sched_rd_where sets where (printf format). */
-int sched_rd_fail(sched_rd_t *x, const char *key, const char *what);
-int64_t sched_rd_i64(sched_rd_t *x, json_t *o, const char *key);
-uint64_t sched_rd_u64v(sched_rd_t *x, json_t *v, const char *key);
-uint64_t sched_rd_u64(sched_rd_t *x, json_t *o, const char *key);
-const char *sched_rd_str(sched_rd_t *x, json_t *o, const char *key, size_t max, int required);
-json_t *sched_rd_arr(sched_rd_t *x, json_t *o, const char *key);
-void sched_rd_where(sched_rd_t *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* sched_persist.c: a task kind's name in records ("read", "expand"; "other"), and
+/* sched_recover.c: a task kind's name in records ("read", "expand"; "other"), and
  * back (-1 for any other name or NULL). */
 const char *sched_kind_name(sched_kind_t k);
 int sched_kind_parse(const char *name, sched_kind_t *out);

@@ -6,11 +6,7 @@
 #include <jansson.h>
 #include <string.h>
 
-static int dump_to_buf(const char *p, size_t n, void *data)
-{
-    buf_put(data, p, n);
-    return 0;
-}
+#include "jsonio.h"
 
 static json_t *task_json(const sched_t *s, const sched_task_t *t)
 {
@@ -108,7 +104,7 @@ void sched_status_json(sched_t *s, int64_t now_ms, buf_t *out)
     apr_thread_mutex_unlock(s->lock);
     sched_notify(s);
     json_t *root = json_pack("{s:o, s:o, s:o}", "jobs", jobs, "slaves", slaves, "repairs", repairs);
-    json_dump_callback(root, dump_to_buf, out, JSON_COMPACT);
+    jsonio_dump_buf(root, out);
     json_decref(root);
 }
 

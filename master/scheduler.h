@@ -244,7 +244,7 @@ void sched_http_repair(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp);
 /* job and after come from the query (job=J&after=R; after defaults to -1). */
 void sched_http_rounds(sched_t *s, const char *job, const char *after, httpd_resp_t *resp);
 
-/* ---- durability (sched_persist.c; docs/CLUSTER.md "Durability") ---------------------- */
+/* ---- durability (sched_ckpt.c, sched_recover.c; docs/CLUSTER.md "Durability") --------- */
 
 struct journal_t;
 

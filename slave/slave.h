@@ -193,7 +193,9 @@ void worker_run_lease(worker_t *w, const slave_lease_t *l);
 
 /* Parse a lease object of a /v1/lease answer into l (strings copied to
  * pool): kind "read", "expand" or "repair" (which also needs "end" > start
- * and a non-empty "master"). 0, or -1 with the reason in err. */
+ * and a non-empty "master"); "task" and "instance" may be absent (-1, "").
+ * 0, or -1 with the reason in err ("lease <id>: field '<key>' <what>", the
+ * first bad field). */
 int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_t *err);
 
 /* The worker's engine and partial for job (made on first use, in the

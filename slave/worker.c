@@ -26,6 +26,7 @@
 
 #include "deliver.h"
 #include "instance.h"
+#include "jsonio.h"
 #include "log.h"
 #include "slave.h"
 #include "source.h"
@@ -81,12 +82,6 @@ void worker_destroy(worker_t *w)
 
 /* --- calls to the primary ------------------------------------------------ */
 
-static int dump_to_buf(const char *p, size_t n, void *data)
-{
-    buf_put(data, p, n);
-    return 0;
-}
-
 /* POST root (released) as JSON to url; the answer in w->resp. One retry
  * after a 5xx or no answer when retry is set. */
 static apr_status_t post_json(worker_t *w, const char *url, json_t *root, int retry,
@@ -94,7 +89,7 @@ static apr_status_t post_json(worker_t *w, const char *url, json_t *root, int re
 {
     apr_status_t rv = APR_SUCCESS;
     buf_reset(&w->body);
-    json_dump_callback(root, dump_to_buf, &w->body, JSON_COMPACT);
+    jsonio_dump_buf(root, &w->body);
     json_decref(root);
     for (int attempt = 0; attempt <= retry; attempt++) {
         if (attempt)
@@ -440,72 +435,70 @@ void worker_run_lease(worker_t *w, const slave_lease_t *l)
 
 /* --- the turn ------------------------------------------------------------- */
 
-static const char *get_str(json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
-
-static int get_int(json_t *o, const char *name, int64_t *v)
-{
-    json_t *x = json_object_get(o, name);
-    if (!json_is_integer(x))
-        return -1;
-    *v = (int64_t)json_integer_value(x);
-    return 0;
-}
-
 /* A repair lease's "end" (> start) and "master" (non-empty) into l. */
-static int parse_repair(json_t *o, int64_t id, int64_t start, apr_pool_t *pool, slave_lease_t *l,
-                        abbey_err_t *err)
+static void parse_repair(jsonio_rd_t *rd, const json_t *o, int64_t start, apr_pool_t *pool,
+                         slave_lease_t *l)
 {
-    const char *master = get_str(o, "master");
-    int64_t end;
+    int64_t end = jsonio_get_i64(rd, o, "end");
+    const char *master = jsonio_get_str(rd, o, "master", 1, SIZE_MAX);
 
-    if (get_int(o, "end", &end) || end <= start) {
-        abbey_err_set(err,
-                      "repair lease %" PRId64 ": no valid \"end\" (an integer above start "
-                      "%" PRId64 ")",
-                      id, start);
-        return -1;
-    }
-    if (!master || !*master) {
-        abbey_err_set(err, "repair lease %" PRId64 ": no \"master\"", id);
-        return -1;
-    }
+    if (!rd->failed && end <= start)
+        jsonio_fail(rd, "end", "must be above start %" PRId64, start);
+    if (!rd->failed && !*master)
+        jsonio_fail(rd, "master", "must not be empty");
+    if (rd->failed)
+        return;
     l->end = (uint64_t)end;
     l->master = apr_pstrdup(pool, master);
-    return 0;
 }
 
-int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_t *err)
+/* kind into l->kind; a repair lease's end and master too. */
+static void parse_kind(jsonio_rd_t *rd, const json_t *o, const char *kind, int64_t start,
+                       apr_pool_t *pool, slave_lease_t *l)
 {
-    const char *job = get_str(o, "job"), *kind = get_str(o, "kind"), *src = get_str(o, "source");
-    const char *inst = get_str(o, "instance");
-    int64_t id, task, start, cap, round, expires;
-
-    if (get_int(o, "id", &id) || get_int(o, "start", &start) || get_int(o, "cap", &cap) ||
-        get_int(o, "round", &round) || get_int(o, "expires_ms", &expires) || !job || !kind ||
-        !src || !*src || id < 0 || start < 0 || cap <= 0) {
-        abbey_err_set(err, "a lease without valid id, job, kind, source, start, cap, round "
-                           "or expires_ms");
-        return -1;
-    }
-    memset(l, 0, sizeof *l);
     if (strcmp(kind, "read") == 0) {
         l->kind = SLAVE_LEASE_READ;
     } else if (strcmp(kind, "expand") == 0) {
         l->kind = SLAVE_LEASE_EXPAND;
     } else if (strcmp(kind, "repair") == 0) {
         l->kind = SLAVE_LEASE_REPAIR;
-        if (parse_repair(o, id, start, pool, l, err) != 0)
-            return -1;
+        parse_repair(rd, o, start, pool, l);
     } else {
-        abbey_err_set(err, "lease %" PRId64 ": unknown kind '%s'", id, kind);
+        jsonio_fail(rd, "kind", "is '%s', not read, expand or repair", kind);
+    }
+}
+
+int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_t *err)
+{
+    jsonio_rd_t rd;
+    int64_t id;
+
+    jsonio_rd_init(&rd);
+    jsonio_where(&rd, "a lease");
+    id = jsonio_get_int(&rd, o, "id", 1, 0);
+    if (!rd.failed)
+        jsonio_where(&rd, "lease %" PRId64, id);
+    const char *job = jsonio_get_str(&rd, o, "job", 1, SIZE_MAX);
+    const char *kind = jsonio_get_str(&rd, o, "kind", 1, SIZE_MAX);
+    const char *src = jsonio_get_str(&rd, o, "source", 1, SIZE_MAX);
+    const char *inst = jsonio_get_str(&rd, o, "instance", 0, SIZE_MAX);
+    int64_t task = jsonio_get_int(&rd, o, "task", 0, -1);
+    int64_t start = jsonio_get_int(&rd, o, "start", 1, 0),
+            cap = jsonio_get_int(&rd, o, "cap", 1, 1);
+    int64_t round = jsonio_get_i64(&rd, o, "round"), expires = jsonio_get_i64(&rd, o, "expires_ms");
+
+    if (!rd.failed && !*src)
+        jsonio_fail(&rd, "source", "must not be empty");
+    memset(l, 0, sizeof *l);
+    if (!rd.failed)
+        parse_kind(&rd, o, kind, start, pool, l);
+    if (rd.failed) {
+        abbey_err_set(err, "%s", rd.err.msg);
         return -1;
     }
     l->id = (uint64_t)id;
     l->job = apr_pstrdup(pool, job);
-    l->task = get_int(o, "task", &task) == 0 ? task : -1;
+    l->task = task;
     l->source = apr_pstrdup(pool, src);
     l->instance = apr_pstrdup(pool, inst ? inst : "");
     l->start = (uint64_t)start;
@@ -575,7 +568,7 @@ int worker_once(worker_t *w)
                                                w->resp.status, answer_error(w)));
     root = json_loadb((const char *)w->resp.body.data, w->resp.body.len, 0, NULL);
     leases = root ? json_object_get(root, "leases") : NULL;
-    hash = root ? get_str(root, "config") : NULL;
+    hash = root ? json_string_value(json_object_get(root, "config")) : NULL;
     if (!json_is_array(leases) || !hash) {
         json_decref(root);
         return primary_trouble(w, "a lease answer without \"config\" and \"leases\"");

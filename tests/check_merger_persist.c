@@ -1,5 +1,5 @@
-/* check_merger_persist.c - unit tests for the merger's durability (master/merger_persist.c
- * and the journaled accept path in master/merger.c).
+/* check_merger_persist.c - unit tests for the merger's durability (master/merger_ckpt.c,
+ * master/merger_recover.c and the journaled accept path in master/merger.c).
  *
  * The two-master config of check_merger.c (tests/fixture_merger.h, shared with
  * it); frames are made the way a slave makes them (engine_feed over synthetic
@@ -13,8 +13,9 @@
  * line (stderr captured). Covers journal-only recovery, checkpoints (twice),
  * a damaged journal frame, a journal that cannot write (RLIMIT_FSIZE in a
  * child: MERGE_UNAVAILABLE, HTTP 503, nothing merged), round bookkeeping
- * across a restart, a structure change between checkpoint and restart, and
- * record frames refused by merger_accept. */
+ * across a restart, a structure change between checkpoint and restart,
+ * record frames refused by merger_accept, and counters above INT64_MAX (one
+ * encoding for status and checkpoint). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -46,6 +47,7 @@
 #include "httpd.h"
 #include "journal.h"
 #include "merger.h"
+#include "merger_int.h"
 #include "rules.h"
 
 #define FIXTURE_SUITE "check_merger_persist"
@@ -796,6 +798,58 @@ START_TEST(record_frame_refused)
 }
 END_TEST
 
+/* The status's "partials" object of job (NULL: the merger's total), as text. */
+static char *partials_text(merger_t *m, const char *job)
+{
+    json_t *st = status(m), *o = job ? job_status(st) : st;
+    char *s;
+
+    ck_assert_ptr_nonnull(o);
+    s = json_dumps(json_object_get(o, "partials"), JSON_COMPACT);
+    json_decref(st);
+    return s;
+}
+
+/* /v1/status and the checkpoint write the counters with one encoding: a value above
+ * INT64_MAX is its decimal string (not a negative integer), the fields in their order,
+ * and it survives a checkpoint and a restart. The counters are set directly (2^63 frames
+ * cannot be sent). */
+START_TEST(counts_above_int64)
+{
+    const char *job_want = "{\"merged\":1,\"duplicate\":0,\"conflict\":\"18446744073709551615\","
+                           "\"rejected\":0,\"late\":0,\"expired\":0,\"unavailable\":0}";
+    const char *all_want = "{\"merged\":\"9223372036854775808\",\"duplicate\":0,"
+                           "\"conflict\":\"18446744073709551615\",\"rejected\":2,\"late\":0,"
+                           "\"expired\":0,\"unavailable\":0}";
+    char *before, *after;
+    life_t l;
+
+    start(&l);
+    expect_send(l.m, &FR[0], MERGE_MERGED);
+    apr_thread_mutex_lock(l.m->lock);
+    l.m->unknown.merged = 9223372036854775807ull; /* + the job's 1 merged: 2^63 */
+    l.m->unknown.rejected = 2;
+    l.m->jobs[0].c.conflict = 18446744073709551615ull;
+    apr_thread_mutex_unlock(l.m->lock);
+    before = partials_text(l.m, "web");
+    ck_assert_str_eq(before, job_want);
+    free(before);
+    before = partials_text(l.m, NULL);
+    ck_assert_str_eq(before, all_want);
+    checkpoint(&l);
+    crash(&l);
+    start(&l);
+    after = partials_text(l.m, NULL);
+    ck_assert_str_eq(after, before);
+    free(after);
+    after = partials_text(l.m, "web");
+    ck_assert_str_eq(after, job_want);
+    free(after);
+    free(before);
+    crash(&l);
+}
+END_TEST
+
 static Suite *persist_suite(void)
 {
     Suite *s = suite_create("merger_persist");
@@ -809,6 +863,7 @@ static Suite *persist_suite(void)
     tcase_add_test(tc, rounds_survive);
     tcase_add_test(tc, structure_changed);
     tcase_add_test(tc, record_frame_refused);
+    tcase_add_test(tc, counts_above_int64);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,5 +1,6 @@
-/* check_sched_persist.c - unit tests for the scheduler's durability (master/sched_persist.c):
- * the journal of completions and round starts/closes, checkpoints, and recovery.
+/* check_sched_persist.c - unit tests for the scheduler's durability (master/sched_ckpt.c,
+ * master/sched_recover.c): the journal of completions and round starts/closes,
+ * checkpoints, and recovery.
  *
  * The clock is driven by hand. The config: job "web" (10 s rounds; sources
  * /var/log/a.log, /var/log/b.log [rack1], the glob /data/app-*.log [rack2])

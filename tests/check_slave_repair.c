@@ -198,6 +198,53 @@ START_TEST(parse_repair_leases)
 }
 END_TEST
 
+/* A lease with a missing or bad field is refused, the error naming the lease and the
+ * first bad field; "task" and "instance" may be left out. */
+START_TEST(parse_lease_names_bad_field)
+{
+    static const struct {
+        const char *key, *value; /* value: JSON text, NULL: the key is removed */
+        const char *error;
+    } cases[] = {
+        {"cap", "0", "lease 5: field 'cap' must be an integer >= 1"},
+        {"start", "\"0\"", "lease 5: field 'start' must be an integer >= 0"},
+        {"job", NULL, "lease 5: field 'job' is missing"},
+        {"task", "\"3\"", "lease 5: field 'task' must be an integer >= -1"},
+        {"source", "\"\"", "lease 5: field 'source' must not be empty"},
+        {"round", "null", "lease 5: field 'round' must be an integer"},
+        {"id", "-1", "a lease: field 'id' must be an integer >= 0"},
+        {"kind", "\"fix\"", "lease 5: field 'kind' is 'fix', not read, expand or repair"},
+    };
+    const char *good =
+        "{\"id\":5,\"job\":\"web\",\"kind\":\"read\",\"task\":1,\"source\":\"/x.log\","
+        "\"instance\":\"1:2:0\",\"start\":0,\"cap\":100,\"round\":7,\"expires_ms\":9}";
+    slave_lease_t l;
+    abbey_err_t err;
+    json_t *o;
+
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        o = json_loads(good, 0, NULL);
+        ck_assert_ptr_nonnull(o);
+        if (cases[i].value)
+            json_object_set_new(o, cases[i].key, json_loads(cases[i].value, JSON_DECODE_ANY, NULL));
+        else
+            json_object_del(o, cases[i].key);
+        err.msg[0] = 0;
+        ck_assert_int_eq(worker_parse_lease(o, pool, &l, &err), -1);
+        ck_assert_str_eq(err.msg, cases[i].error);
+        json_decref(o);
+    }
+    o = json_loads(good, 0, NULL);
+    json_object_del(o, "task");
+    json_object_del(o, "instance");
+    ck_assert_int_eq(worker_parse_lease(o, pool, &l, &err), 0);
+    ck_assert_int_eq(l.task, -1);
+    ck_assert_str_eq(l.instance, "");
+    ck_assert_uint_eq(l.cap, 100);
+    json_decref(o);
+}
+END_TEST
+
 /* [A, B) of a log: one frame, to m2 only, holding exactly those lines. */
 START_TEST(repair_file_range_to_m2_only)
 {
@@ -437,6 +484,7 @@ static Suite *repair_suite(void)
     tcase_add_checked_fixture(tc, fake_setup, fake_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, parse_repair_leases);
+    tcase_add_test(tc, parse_lease_names_bad_field);
     tcase_add_test(tc, repair_file_range_to_m2_only);
     tcase_add_test(tc, repair_rotated_instance);
     tcase_add_test(tc, repair_missing_file_is_an_error);

@@ -1,6 +1,7 @@
-/* sched_persist.c - the scheduler's durability: journal records, their replay and
- * the recovery after a crash (scheduler.h "durability"; the store is journal.h);
- * the checkpoint's state is written and restored by sched_ckpt.c.
+/* sched_recover.c - the scheduler's journal: its records (format, writing),
+ * attaching it, replaying it and recovering after a crash (sched_recover;
+ * scheduler.h "durability"; the store is journal.h). The checkpoint is
+ * sched_ckpt.c's: format, writing, restoring.
  *
  * Every state record is a record frame (frame.h, FRAME_FLAG_RECORD) whose
  * payload is one JSON object with a "type":
@@ -14,19 +15,16 @@
  *                 start, or close at their deadline, with no completion to say
  *                 so). Replayed by calling sched_advance with that time: on the
  *                 same state it does the same thing.
- *   "checkpoint"  the whole state, the one frame of a checkpoint file.
+ * (A checkpoint is one record of type "checkpoint": sched_ckpt.c.)
  * Recovery restores the checkpoint onto the scheduler built from the current
- * config (jobs by name; their tasks and rounds exactly as they were), then lets
- * sched_set_config reconcile that with the config (tasks that left it are
- * dropped, new sources added, labels and round length taken from it), then
- * replays the journal: completions through sched_complete_apply (the same code
- * as sched_complete), advances through sched_advance. Leases are not restored.
- * JSON integers are int64: unsigned values above INT64_MAX are written as
- * decimal strings, and readers take either form. */
+ * config (sched_on_checkpoint), then replays the journal: completions through
+ * sched_complete_apply (the same code as sched_complete), advances through
+ * sched_advance. Leases are not restored. uint64 values are written with
+ * jsonio_u64 (integers up to INT64_MAX, decimal strings above) and read with
+ * jsonio's reader, which takes either form. */
 #include "sched_int.h"
 
 #include <apr_strings.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -34,43 +32,13 @@
 #include <string.h>
 
 #include "journal.h"
+#include "jsonio.h"
 #include "log.h"
 
 #define LEASE_GAP 1000000 /* lease ids after a recovery start this far above every known one */
 
-/* ---- JSON writing ---- */
+/* ---- the journal records ---- */
 
-json_t *sched_ju64(uint64_t v)
-{
-    if (v <= (uint64_t)INT64_MAX)
-        return json_integer((json_int_t)v);
-    char b[24];
-    snprintf(b, sizeof b, "%" PRIu64, v);
-    return json_string(b);
-}
-
-/* Append v to array a / set o[k] = v; a NULL v (json_pack or json_string refused a
- * string that is not UTF-8) is remembered in *bad instead of being lost quietly. */
-void sched_push(json_t *a, json_t *v, int *bad)
-{
-    if (!v || json_array_append_new(a, v) != 0)
-        *bad = 1;
-}
-
-void sched_put(json_t *o, const char *k, json_t *v, int *bad)
-{
-    if (!v || json_object_set_new(o, k, v) != 0)
-        *bad = 1;
-}
-
-static int dump_to_buf(const char *p, size_t n, void *data)
-{
-    buf_put(data, p, n);
-    return 0;
-}
-
-/* Append a record frame with header h and root's JSON as payload to out; releases root
- * (NULL: a value could not be put in JSON). */
 apr_status_t sched_encode_record(const frame_header_t *h, json_t *root, buf_t *out,
                                  abbey_err_t *err)
 {
@@ -80,83 +48,26 @@ apr_status_t sched_encode_record(const frame_header_t *h, json_t *root, buf_t *o
     }
     buf_t js;
     buf_init(&js);
-    json_dump_callback(root, dump_to_buf, &js, JSON_COMPACT);
+    apr_status_t rv = APR_EINVAL;
+    if (jsonio_dump_buf(root, &js) == 0)
+        rv = frame_encode_record(h, js.data, js.len, out, err);
+    else
+        abbey_err_set(err, "cannot encode a state record as JSON");
     json_decref(root);
-    apr_status_t rv = frame_encode_record(h, js.data, js.len, out, err);
     buf_free(&js);
     return rv;
 }
 
-/* ---- JSON reading: the first problem is kept, with where it was ---- */
-
-int sched_rd_fail(sched_rd_t *x, const char *key, const char *what)
+json_t *sched_decode_record(const uint8_t *frame, size_t len, apr_pool_t *pool, abbey_err_t *err)
 {
-    if (!x->failed)
-        abbey_err_set(&x->err, "%s: field '%s' %s", x->where, key, what);
-    x->failed = 1;
-    return 0;
-}
+    frame_header_t h;
+    uint8_t *data;
+    size_t dlen, flen;
 
-int64_t sched_rd_i64(sched_rd_t *x, json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_integer(v))
-        return sched_rd_fail(x, key, "missing or not an integer");
-    return json_integer_value(v);
-}
-
-/* v: an integer >= 0, or a decimal string (values above INT64_MAX). */
-uint64_t sched_rd_u64v(sched_rd_t *x, json_t *v, const char *key)
-{
-    if (json_is_integer(v) && json_integer_value(v) >= 0)
-        return (uint64_t)json_integer_value(v);
-    if (json_is_string(v)) {
-        const char *p = json_string_value(v);
-        char *end;
-        errno = 0;
-        unsigned long long u = strtoull(p, &end, 10);
-        if (*p >= '0' && *p <= '9' && !*end && errno == 0)
-            return u;
-    }
-    return (uint64_t)sched_rd_fail(x, key, "missing or not an unsigned integer");
-}
-
-uint64_t sched_rd_u64(sched_rd_t *x, json_t *o, const char *key)
-{
-    return sched_rd_u64v(x, json_object_get(o, key), key);
-}
-
-/* A string shorter than max (no NUL inside); NULL when absent or null and !required. */
-const char *sched_rd_str(sched_rd_t *x, json_t *o, const char *key, size_t max, int required)
-{
-    json_t *v = json_object_get(o, key);
-    if (!required && (!v || json_is_null(v)))
+    if (frame_record(frame, len, pool, &h, &data, &dlen, &flen, err) != APR_SUCCESS)
         return NULL;
-    if (!json_is_string(v) || json_string_length(v) >= max ||
-        strlen(json_string_value(v)) != json_string_length(v)) {
-        sched_rd_fail(x, key, "missing, not a string, or too long");
-        return NULL;
-    }
-    return json_string_value(v);
+    return jsonio_parse_object(data, dlen, err);
 }
-
-json_t *sched_rd_arr(sched_rd_t *x, json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_array(v))
-        sched_rd_fail(x, key, "missing or not an array");
-    return json_is_array(v) ? v : NULL;
-}
-
-void sched_rd_where(sched_rd_t *x, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(x->where, sizeof x->where, fmt, ap);
-    va_end(ap);
-}
-
-/* ---- the journal records ---- */
 
 const char *sched_kind_name(sched_kind_t k)
 {
@@ -181,30 +92,30 @@ static json_t *completion_json(const sched_lrec_t *l, const sched_completion_t *
     int bad = 0;
     json_t *o = json_pack(
         "{s:s, s:I, s:o, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "type", "complete", "now",
-        (json_int_t)now, "lease", sched_ju64(l->id), "next_lease", sched_ju64(next_lease), "slave",
+        (json_int_t)now, "lease", jsonio_u64(l->id), "next_lease", jsonio_u64(next_lease), "slave",
         c->slave, "job", l->job->cfg->name, "kind", sched_kind_name(t->kind), "round",
         (json_int_t)l->round, "size", (json_int_t)c->size, "lines", (json_int_t)c->lines,
         "bad_lines", (json_int_t)c->bad_lines, "bytes", (json_int_t)c->bytes);
     if (!o)
         return NULL;
-    sched_put(o, "source", json_string(t->source), &bad);
+    jsonio_put(o, "source", json_string(t->source), &bad);
     if (t->kind == SCHED_READ) {
-        sched_put(o, "instance", json_string(c->instance), &bad);
-        sched_put(o, "start", json_integer(c->start), &bad);
-        sched_put(o, "end", json_integer(c->end), &bad);
-        sched_put(o, "at_end", json_boolean(c->at_end > 0), &bad);
+        jsonio_put(o, "instance", json_string(c->instance), &bad);
+        jsonio_put(o, "start", json_integer(c->start), &bad);
+        jsonio_put(o, "end", json_integer(c->end), &bad);
+        jsonio_put(o, "at_end", json_boolean(c->at_end > 0), &bad);
         if (c->next_instance && c->next_instance[0])
-            sched_put(o, "next_instance", json_string(c->next_instance), &bad);
+            jsonio_put(o, "next_instance", json_string(c->next_instance), &bad);
     } else {
         json_t *paths = json_array();
         for (int i = 0; i < c->npaths; i++)
-            sched_push(paths, json_string(c->paths[i]), &bad);
-        sched_put(o, "paths", paths, &bad);
+            jsonio_push(paths, json_string(c->paths[i]), &bad);
+        jsonio_put(o, "paths", paths, &bad);
     }
     json_t *d = json_object();
     for (int i = 0; i < c->ndeliveries; i++)
-        sched_put(d, c->delivery_masters[i], json_string(c->delivery_results[i]), &bad);
-    sched_put(o, "deliveries", d, &bad);
+        jsonio_put(d, c->delivery_masters[i], json_string(c->delivery_results[i]), &bad);
+    jsonio_put(o, "deliveries", d, &bad);
     if (bad) {
         json_decref(o);
         return NULL;
@@ -254,7 +165,7 @@ void sched_journal_advance(sched_t *s, int64_t now_ms)
     memset(&h, 0, sizeof h);
     buf_init(&b);
     json_t *o = json_pack("{s:s, s:I, s:o}", "type", "advance", "now", (json_int_t)now_ms,
-                          "next_lease", sched_ju64(s->next_lease));
+                          "next_lease", jsonio_u64(s->next_lease));
     if (sched_encode_record(&h, o, &b, &err) != APR_SUCCESS ||
         journal_append(s->jn, b.data, b.len, NULL, &err) != APR_SUCCESS)
         log_msg("scheduler journal: round start/close at %" PRId64 " not recorded: %s", now_ms,
@@ -275,31 +186,31 @@ void sched_attach_journal(sched_t *s, journal_t *jn)
 static void completion_from_json(sched_rx_t *x, json_t *o, sched_kind_t kind, sched_completion_t *c)
 {
     memset(c, 0, sizeof *c);
-    c->slave = sched_rd_str(&x->rd, o, "slave", SIZE_MAX, 0);
-    c->lease = sched_rd_u64(&x->rd, o, "lease");
-    c->size = sched_rd_i64(&x->rd, o, "size");
-    c->lines = sched_rd_i64(&x->rd, o, "lines");
-    c->bad_lines = sched_rd_i64(&x->rd, o, "bad_lines");
-    c->bytes = sched_rd_i64(&x->rd, o, "bytes");
+    c->slave = jsonio_get_str(&x->rd, o, "slave", 0, SIZE_MAX);
+    c->lease = jsonio_get_u64(&x->rd, o, "lease");
+    c->size = jsonio_get_i64(&x->rd, o, "size");
+    c->lines = jsonio_get_i64(&x->rd, o, "lines");
+    c->bad_lines = jsonio_get_i64(&x->rd, o, "bad_lines");
+    c->bytes = jsonio_get_i64(&x->rd, o, "bytes");
     c->npaths = -1;
     c->start = c->end = -1;
     c->at_end = -1;
     if (kind == SCHED_READ) {
-        c->instance = sched_rd_str(&x->rd, o, "instance", SCHED_INSTANCE_MAX, 1);
-        c->start = sched_rd_i64(&x->rd, o, "start");
-        c->end = sched_rd_i64(&x->rd, o, "end");
+        c->instance = jsonio_get_str(&x->rd, o, "instance", 1, SCHED_INSTANCE_MAX - 1);
+        c->start = jsonio_get_i64(&x->rd, o, "start");
+        c->end = jsonio_get_i64(&x->rd, o, "end");
         c->at_end = json_is_true(json_object_get(o, "at_end"));
-        c->next_instance = sched_rd_str(&x->rd, o, "next_instance", SCHED_INSTANCE_MAX, 0);
+        c->next_instance = jsonio_get_str(&x->rd, o, "next_instance", 0, SCHED_INSTANCE_MAX - 1);
         if (!x->rd.failed && (c->start < 0 || c->end < c->start))
-            sched_rd_fail(&x->rd, "start/end", "is not a range");
+            jsonio_fail(&x->rd, "start/end", "is not a range");
     } else {
-        json_t *paths = sched_rd_arr(&x->rd, o, "paths");
+        json_t *paths = jsonio_get_arr(&x->rd, o, "paths");
         const char **p = apr_palloc(x->tmp, sizeof(char *) * (json_array_size(paths) + 1));
         c->npaths = (int)json_array_size(paths);
         for (int i = 0; i < c->npaths; i++) {
             p[i] = json_string_value(json_array_get(paths, (size_t)i));
             if (!p[i] || !p[i][0])
-                sched_rd_fail(&x->rd, "paths", "has an item that is not a non-empty string");
+                jsonio_fail(&x->rd, "paths", "has an item that is not a non-empty string");
         }
         c->paths = p;
     }
@@ -321,13 +232,13 @@ static void completion_from_json(sched_rx_t *x, json_t *o, sched_kind_t kind, sc
 static void replay_completion(sched_rx_t *x, json_t *o, int64_t now, const char *at)
 {
     sched_t *s = x->s;
-    sched_kind_t kind;
+    sched_kind_t kind = SCHED_READ;
     sched_completion_t c;
-    const char *job_name = sched_rd_str(&x->rd, o, "job", SIZE_MAX, 1);
-    const char *source = sched_rd_str(&x->rd, o, "source", SIZE_MAX, 1);
-    int64_t round = sched_rd_i64(&x->rd, o, "round");
-    if (!x->rd.failed && sched_kind_parse(sched_rd_str(&x->rd, o, "kind", 16, 1), &kind) < 0)
-        sched_rd_fail(&x->rd, "kind", "is not read or expand");
+    const char *job_name = jsonio_get_str(&x->rd, o, "job", 1, SIZE_MAX);
+    const char *source = jsonio_get_str(&x->rd, o, "source", 1, SIZE_MAX);
+    int64_t round = jsonio_get_i64(&x->rd, o, "round");
+    if (!x->rd.failed && sched_kind_parse(jsonio_get_str(&x->rd, o, "kind", 1, 15), &kind) < 0)
+        jsonio_fail(&x->rd, "kind", "is not read or expand");
     if (!x->rd.failed)
         completion_from_json(x, o, kind, &c);
     if (x->rd.failed) {
@@ -366,10 +277,6 @@ static int on_record(void *ctx, const char *file, uint64_t offset, const uint8_t
                      const frame_header_t *h)
 {
     sched_rx_t *x = ctx;
-    uint8_t *data;
-    size_t dlen, flen;
-    json_error_t jerr;
-    frame_header_t rh;
     abbey_err_t err;
     char at[320];
     snprintf(at, sizeof at, "%s@%" PRIu64, file, offset);
@@ -379,23 +286,17 @@ static int on_record(void *ctx, const char *file, uint64_t offset, const uint8_t
         return 0;
     }
     apr_pool_clear(x->tmp);
-    if (frame_record(frame, len, x->tmp, &rh, &data, &dlen, &flen, &err) != APR_SUCCESS) {
+    json_t *root = sched_decode_record(frame, len, x->tmp, &err);
+    if (!root) {
         log_msg("scheduler recovery: %s: skipped: %s", at, err.msg);
         x->st.skipped++;
         return 0;
     }
-    json_t *root = json_loadb((const char *)data, dlen, 0, &jerr);
-    if (!json_is_object(root)) {
-        log_msg("scheduler recovery: %s: skipped: %s", at, root ? "not a JSON object" : jerr.text);
-        json_decref(root);
-        x->st.skipped++;
-        return 0;
-    }
-    x->rd.failed = 0; /* a bad record is skipped (logged), not fatal */
-    sched_rd_where(&x->rd, "record");
-    const char *type = sched_rd_str(&x->rd, root, "type", 32, 1);
-    int64_t now = sched_rd_i64(&x->rd, root, "now");
-    uint64_t next = sched_rd_u64(&x->rd, root, "next_lease");
+    jsonio_rd_init(&x->rd); /* a bad record is skipped (logged), not fatal */
+    jsonio_where(&x->rd, "record");
+    const char *type = jsonio_get_str(&x->rd, root, "type", 1, 31);
+    int64_t now = jsonio_get_i64(&x->rd, root, "now");
+    uint64_t next = jsonio_get_u64(&x->rd, root, "next_lease");
     if (x->rd.failed) {
         log_msg("scheduler recovery: %s: skipped: %s", at, x->rd.err.msg);
         x->st.skipped++;
