@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mem.h"
+
 struct hclient_t {
     CURL *curl;
     char *auth_header;          /* "Authorization: Bearer <token>", or NULL */
@@ -129,15 +131,11 @@ hclient_t *hclient_create(const char *token, long connect_ms, long timeout_ms, a
 
     hclient_global_init();
     c->curl = curl_easy_init();
-    if (!c->curl) {
-        fputs("abbey: out of memory (curl_easy_init)\n", stderr);
-        abort();
-    }
+    if (!c->curl)
+        mem_oom("curl_easy_init", 0);
     if (token) {
         size_t n = strlen(token) + sizeof "Authorization: Bearer ";
-        c->auth_header = malloc(n);
-        if (!c->auth_header)
-            abort();
+        c->auth_header = mem_xmalloc(n);
         snprintf(c->auth_header, n, "Authorization: Bearer %s", token);
     }
     c->connect_ms = connect_ms;

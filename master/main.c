@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "master.h"
+#include "mem.h"
 #include "merger.h"
 #include "value.h"
 
@@ -338,7 +339,7 @@ int main(int argc, const char *const *argv)
 
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
-    apr_pool_create(&pool, NULL);
+    pool = mem_xpool(NULL);
     memset(&opts, 0, sizeof opts);
     rc = parse_args(argc, argv, pool, &opts);
     if (rc)

@@ -19,6 +19,7 @@
 #include "frame.h"
 #include "journal.h"
 #include "log.h"
+#include "mem.h"
 
 #define MERGER_DECODE_TRIES 4 /* decodes of one frame across config reloads */
 
@@ -54,8 +55,7 @@ void merger_job_init(merger_t *m, mjob_t *j, const rules_job_t *job)
     merger_job_bind(m, j, job);
     j->gen = ++m->gen;
     j->since_ms = (int64_t)(apr_time_now() / 1000);
-    if (apr_pool_create(&j->pool, m->pool) != APR_SUCCESS)
-        abort();
+    j->pool = mem_xpool(m->pool);
     j->sources = apr_hash_make(j->pool);
 }
 
@@ -68,8 +68,7 @@ merger_t *merger_create(const rules_config_t *cfg, const char *self, const char 
 
     if (!me)
         return NULL;
-    if (apr_pool_create(&sub, pool) != APR_SUCCESS)
-        abort();
+    sub = mem_xpool(pool);
     apr_pool_tag(sub, "merger");
     m = apr_pcalloc(sub, sizeof *m);
     m->cfg = cfg;
@@ -79,7 +78,7 @@ merger_t *merger_create(const rules_config_t *cfg, const char *self, const char 
     m->dir = apr_pstrdup(sub, export_dir);
     if (apr_thread_mutex_create(&m->lock, APR_THREAD_MUTEX_DEFAULT, sub) != APR_SUCCESS ||
         apr_thread_mutex_create(&m->export_lock, APR_THREAD_MUTEX_DEFAULT, sub) != APR_SUCCESS)
-        abort();
+        mem_oom("an APR mutex", 0);
     m->jobs = apr_pcalloc(sub, sizeof *m->jobs * (size_t)(cfg->njobs > 0 ? cfg->njobs : 1));
     for (int i = 0; i < cfg->njobs; i++)
         merger_job_init(m, &m->jobs[i], &cfg->jobs[i]);
@@ -138,8 +137,7 @@ static void round_drop_oldest(merger_t *m, mjob_t *j)
     mround_t *rd = j->rounds[0];
     if (!rd->exported) {
         apr_pool_t *tp;
-        if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
-            abort();
+        tp = mem_xpool(m->pool);
         merger_export_round(m, j, rd, tp);
         apr_pool_destroy(tp);
     }
@@ -182,8 +180,7 @@ mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r)
         round_drop_oldest(m, j);
         at--;
     }
-    if (apr_pool_create(&rp, m->pool) != APR_SUCCESS)
-        abort();
+    rp = mem_xpool(m->pool);
     apr_pool_tag(rp, "merger-round");
     rd = apr_pcalloc(rp, sizeof *rd);
     rd->r = r;
@@ -211,8 +208,7 @@ mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id)
             return NULL;
         p = &j->periods[0];
         if (!p->final_exported || p->dirty) {
-            if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
-                abort();
+            tp = mem_xpool(m->pool);
             merger_export_period(m, j, p, tp);
             apr_pool_destroy(tp);
         }

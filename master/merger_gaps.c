@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 
 #define GAP_PARTS 64 /* missing parts taken from one owed range */
 
@@ -36,8 +37,7 @@ static void owed_compact(mjob_t *j)
 
     if (j->owed_freed < 1024 || j->owed_freed < j->nowed)
         return;
-    if (apr_pool_create(&np, j->pool) != APR_SUCCESS)
-        abort();
+    np = mem_xpool(j->pool);
     for (o = j->owed; o; o = o->next) {
         mowed_t *c = apr_pmemdup(np, o, sizeof *o);
         c->source = apr_pstrdup(np, o->source);
@@ -69,8 +69,8 @@ void merger_owe(mjob_t *j, uint64_t round, int64_t deadline_ms, const merger_ran
 
     if (!r->source || r->start >= r->end || covered(j, r->source, r->start, r->end))
         return;
-    if (!j->owed_pool && apr_pool_create(&j->owed_pool, j->pool) != APR_SUCCESS)
-        abort();
+    if (!j->owed_pool)
+        j->owed_pool = mem_xpool(j->pool);
     if (!j->owed)
         j->owed_tail = &j->owed; /* also after the job's slot moved (merger_set_config) */
     if (j->nowed >= MERGER_OWED_MAX) {
@@ -115,8 +115,7 @@ void merger_owe_kept_rounds(mjob_t *j)
     apr_pool_t *tp;
     apr_hash_t *known;
 
-    if (apr_pool_create(&tp, j->pool) != APR_SUCCESS)
-        abort();
+    tp = mem_xpool(j->pool);
     known = apr_hash_make(tp);
     for (const mowed_t *o = j->owed; o; o = o->next) {
         merger_range_t r = {o->source, o->start, o->end};

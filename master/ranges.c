@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
+
 typedef struct range_t {
     uint64_t a, b;
 } range_t;
@@ -84,12 +86,7 @@ int ranges_covers(const ranges_t *r, uint64_t a, uint64_t b)
 static void grow(ranges_t *r)
 {
     size_t cap = r->cap ? r->cap * 2 : 4;
-    range_t *v = realloc(r->v, cap * sizeof *v);
-    if (!v) {
-        fputs("abbey: out of memory\n", stderr);
-        abort();
-    }
-    r->v = v;
+    r->v = mem_xrealloc(r->v, cap * sizeof *r->v);
     r->cap = cap;
 }
 

@@ -17,24 +17,11 @@
 
 #include "journal.h"
 #include "log.h"
+#include "mem.h"
 
 #define DEFAULT_LEASE_MS 30000
 #define DEFAULT_LEASE_BYTES (64ull << 20)
 #define DEFAULT_DEADLINE_ROUNDS 3
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    return memcpy(xmalloc(n), s, n);
-}
 
 /* ---- tasks ---- */
 
@@ -90,7 +77,7 @@ void sched_round_unref(sched_rnd_t *r)
 sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number, int ntasks)
 {
     apr_pool_t *p;
-    apr_pool_create(&p, s->pool);
+    p = mem_xpool(s->pool);
     sched_rnd_t *r = apr_pcalloc(p, sizeof(*r));
     r->pool = p;
     r->pub.round = number;
@@ -182,9 +169,7 @@ static void pending_push(sched_t *s, sched_job_t *job, sched_rnd_t *r)
             s->pending_head = 0;
         } else {
             s->pending_cap = s->pending_cap ? 2 * s->pending_cap : 16;
-            s->pending = realloc(s->pending, sizeof(*s->pending) * (size_t)s->pending_cap);
-            if (!s->pending)
-                abort();
+            s->pending = mem_xrealloc(s->pending, sizeof(*s->pending) * (size_t)s->pending_cap);
         }
     }
     s->pending[s->pending_head + s->npending++] = (sched_pending_t){job->cfg->name, r};
@@ -368,9 +353,9 @@ static sched_slave_t *slave_touch(sched_t *s, const char *name, int64_t now)
     HASH_FIND_STR(s->slaves, name, v);
     if (!v) {
         slaves_make_room(s);
-        v = xmalloc(sizeof(*v));
+        v = mem_xmalloc(sizeof(*v));
         memset(v, 0, sizeof(*v));
-        v->name = xstrdup(name);
+        v->name = mem_xstrdup(name);
         HASH_ADD_KEYPTR(hh, s->slaves, v->name, strlen(v->name), v);
     }
     if (now > v->last_seen_ms)
@@ -386,9 +371,9 @@ static void slave_set_labels(sched_slave_t *v, const char *const *labels, int n)
     if (same)
         return;
     slave_free_labels(v);
-    v->labels = xmalloc(sizeof(char *) * (size_t)(n > 0 ? n : 1));
+    v->labels = mem_xmalloc(sizeof(char *) * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++)
-        v->labels[i] = xstrdup(labels[i]);
+        v->labels[i] = mem_xstrdup(labels[i]);
     v->nlabels = n;
 }
 
@@ -432,7 +417,7 @@ static apr_status_t sched_cleanup(void *data)
 sched_t *sched_create(const rules_config_t *cfg, const sched_opts_t *opts, apr_pool_t *pool)
 {
     apr_pool_t *p;
-    apr_pool_create(&p, pool);
+    p = mem_xpool(pool);
     sched_t *s = apr_pcalloc(p, sizeof(*s));
     s->pool = p;
     s->cfg = cfg;
@@ -448,7 +433,7 @@ sched_t *sched_create(const rules_config_t *cfg, const sched_opts_t *opts, apr_p
     s->repairs_tail = &s->repairs;
     snprintf(s->announced, sizeof s->announced, "%s", cfg->hash_hex);
     if (apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
-        abort();
+        mem_oom("an APR mutex", 0);
     s->njobs = cfg->njobs;
     s->jobs_cap = cfg->njobs > 0 ? cfg->njobs : 1;
     s->jobs = apr_pcalloc(p, sizeof(sched_job_t) * (size_t)s->jobs_cap);
@@ -522,10 +507,10 @@ static int cand_cmp(const void *pa, const void *pb)
 static void lease_grant(sched_t *s, const cand_t *c, const char *slave, int64_t now,
                         sched_lease_t *out)
 {
-    sched_lrec_t *l = xmalloc(sizeof(*l));
+    sched_lrec_t *l = mem_xmalloc(sizeof(*l));
     memset(l, 0, sizeof(*l));
     l->id = s->next_lease++;
-    l->slave = xstrdup(slave);
+    l->slave = mem_xstrdup(slave);
     l->job = c->job;
     l->task = c->task;
     l->round = c->round;
@@ -561,7 +546,7 @@ int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nl
         size_t total = 0;
         for (int j = 0; j < s->njobs; j++)
             total += (size_t)s->jobs[j].tasks->nelts;
-        cand_t *c = xmalloc(sizeof(cand_t) * (total ? total : 1));
+        cand_t *c = mem_xmalloc(sizeof(cand_t) * (total ? total : 1));
         size_t nc = 0;
         for (int j = 0; j < s->njobs; j++) {
             sched_job_t *job = &s->jobs[j];

@@ -13,6 +13,7 @@
 
 #include "journal.h"
 #include "log.h"
+#include "mem.h"
 
 #define CKPT_VERSION 1
 
@@ -44,10 +45,8 @@ static json_t *task_ckpt(const sched_t *s, const sched_task_t *t, int *bad)
 
 static json_t *open_ckpt(const sched_rnd_t *r, int *bad)
 {
-    char *state = malloc((size_t)r->ntasks + 1);
+    char *state = mem_xmalloc((size_t)r->ntasks + 1);
     json_t *last = json_array();
-    if (!state)
-        abort();
     for (int i = 0; i < r->ntasks; i++) {
         state[i] = (char)('0' + r->state[i]);
         json_array_append_new(last, json_integer(r->last_range[i]));
@@ -154,9 +153,7 @@ static void restored_push(sched_rx_t *x, sched_task_t *t)
 {
     if (x->nrestored == x->restored_cap) {
         x->restored_cap = x->restored_cap ? 2 * x->restored_cap : 64;
-        x->restored = realloc(x->restored, sizeof(*x->restored) * x->restored_cap);
-        if (!x->restored)
-            abort();
+        x->restored = mem_xrealloc(x->restored, sizeof(*x->restored) * x->restored_cap);
     }
     x->restored[x->nrestored++] = t;
 }

@@ -75,8 +75,7 @@ ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool)
     ptable_t *t;
     size_t off = 0;
 
-    if (apr_pool_create(&sub, pool) != APR_SUCCESS)
-        abort();
+    sub = mem_xpool(pool);
     apr_pool_tag(sub, "ptable");
     t = apr_pcalloc(sub, sizeof *t);
     t->specs = specs;
@@ -88,13 +87,9 @@ ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool)
         off += (agg_state_size(&specs[i]) + 7) & ~(size_t)7;
     }
     t->states_size = off;
-    if (apr_pool_create(&t->rows, sub) != APR_SUCCESS)
-        abort();
+    t->rows = mem_xpool(sub);
     apr_pool_tag(t->rows, "ptable rows");
-    if (!(t->slots = calloc(PTABLE_MIN_SLOTS, sizeof *t->slots))) {
-        fputs("abbey: out of memory\n", stderr);
-        abort();
-    }
+    t->slots = mem_xcalloc(PTABLE_MIN_SLOTS, sizeof *t->slots);
     t->mask = PTABLE_MIN_SLOTS - 1;
     t->grow_at = grow_limit(PTABLE_MIN_SLOTS);
     apr_pool_pre_cleanup_register(sub, t, ptable_cleanup);

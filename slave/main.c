@@ -20,6 +20,7 @@
 
 #include "frame.h"
 #include "log.h"
+#include "mem.h"
 #include "slave.h"
 #include "token.h"
 
@@ -257,7 +258,7 @@ int main(int argc, const char *const *argv)
 
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
-    apr_pool_create(&pool, NULL);
+    pool = mem_xpool(NULL);
     memset(&opts, 0, sizeof opts);
     opts.workers = 2;
     opts.poll_ms = 500;

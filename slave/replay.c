@@ -31,6 +31,7 @@
 #include "framelog.h"
 #include "http_client.h"
 #include "log.h"
+#include "mem.h"
 #include "rules.h"
 #include "token.h"
 
@@ -666,7 +667,7 @@ int main(int argc, const char *const *argv)
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
     memset(&r, 0, sizeof r);
-    apr_pool_create(&r.pool, NULL);
+    r.pool = mem_xpool(NULL);
     rc = parse_args(argc, argv, r.pool, &r.opts, &first);
     if (rc)
         return rc < 0 ? 0 : rc;

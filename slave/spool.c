@@ -27,6 +27,7 @@
 #include "frame.h"
 #include "framelog.h"
 #include "log.h"
+#include "mem.h"
 #include "span.h"
 
 typedef struct seg_t {
@@ -116,10 +117,7 @@ static void seg_add(spool_t *sp, seg_t *g)
     int i;
     if (sp->nsegs == sp->maxsegs) {
         int n = sp->maxsegs ? sp->maxsegs * 2 : 16;
-        seg_t **bigger = realloc(sp->segs, sizeof *bigger * (size_t)n);
-        if (!bigger)
-            abort(); /* out of memory */
-        sp->segs = bigger;
+        sp->segs = mem_xrealloc(sp->segs, sizeof *sp->segs * (size_t)n);
         sp->maxsegs = n;
     }
     for (i = sp->nsegs; i > 0 && sp->segs[i - 1]->seq > g->seq; i--)
@@ -141,9 +139,8 @@ static void seg_remove(spool_t *sp, seg_t *g)
 
 static seg_t *seg_new(const char *path, const char *master, const char *job, uint64_t seq)
 {
-    seg_t *g = calloc(1, sizeof *g);
-    if (!g || !(g->path = strdup(path)))
-        abort(); /* out of memory */
+    seg_t *g = mem_xcalloc(1, sizeof *g);
+    g->path = mem_xstrdup(path);
     snprintf(g->master, sizeof g->master, "%s", master);
     snprintf(g->job, sizeof g->job, "%s", job);
     g->seq = seq;
@@ -282,7 +279,7 @@ apr_status_t spool_open(const char *dir, uint64_t segment_max, int64_t now_ms, a
     buf_init(&sp->resp.body);
     sp->pass_pool = root_pool();
     apr_pool_cleanup_register(pool, sp, spool_cleanup, apr_pool_cleanup_null);
-    apr_pool_create(&tmp, pool);
+    tmp = mem_xpool(pool);
     while ((e = readdir(d)) != NULL)
         if (e->d_name[0] != '.' && strlen(e->d_name) < FRAME_NAME_MAX)
             scan_master(sp, e->d_name, tmp);
@@ -416,10 +413,7 @@ static mstate_t *mstate(spool_t *sp, const char *name)
             return &sp->ms[i];
     if (sp->nms == sp->maxms) {
         int n = sp->maxms ? sp->maxms * 2 : 8;
-        mstate_t *bigger = realloc(sp->ms, sizeof *bigger * (size_t)n);
-        if (!bigger)
-            abort(); /* out of memory */
-        sp->ms = bigger;
+        sp->ms = mem_xrealloc(sp->ms, sizeof *sp->ms * (size_t)n);
         sp->maxms = n;
     }
     memset(&sp->ms[sp->nms], 0, sizeof sp->ms[0]);
@@ -643,9 +637,7 @@ int64_t spool_redeliver_pass(spool_t *sp, hclient_t *hc, const rules_config_t *c
     log_backlog(sp, now_ms);
     apr_thread_mutex_lock(sp->lock);
     n = sp->nsegs;
-    snap = malloc(sizeof *snap * (size_t)(n ? n : 1));
-    if (!snap)
-        abort(); /* out of memory */
+    snap = mem_xmalloc(sizeof *snap * (size_t)n);
     if (n)
         memcpy(snap, sp->segs, sizeof *snap * (size_t)n);
     apr_thread_mutex_unlock(sp->lock);
