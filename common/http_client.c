@@ -6,6 +6,7 @@
  * body into out->body, the ETag and Content-Range from the headers. */
 #include "http_client.h"
 
+#include <apr_strings.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -48,6 +49,17 @@ static apr_status_t client_cleanup(void *data)
     free(c->auth_header);
     c->auth_header = NULL;
     return APR_SUCCESS;
+}
+
+const char *hclient_base_url(const char *url, apr_pool_t *pool)
+{
+    size_t scheme = strncmp(url, "http://", 7) == 0 ? 7 : strncmp(url, "https://", 8) == 0 ? 8 : 0;
+    size_t n = strlen(url);
+    if (!scheme)
+        return NULL;
+    while (n > scheme && url[n - 1] == '/')
+        n--;
+    return apr_pstrndup(pool, url, n);
 }
 
 /* --- callbacks ------------------------------------------------------------ */

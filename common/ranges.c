@@ -3,7 +3,8 @@
  * The set is an array of disjoint, non-adjacent ranges in ascending order
  * (two ranges that touch are always merged into one), so every query is a
  * binary search followed by a short walk. The array lives on the heap and
- * grows by doubling; a cleanup on the owner's pool frees it. */
+ * grows by doubling (mem.h: out of memory aborts); a cleanup on the owner's
+ * pool frees it. */
 #include "ranges.h"
 
 #include <stdio.h>
