@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "mem.h"
 
 typedef struct range_t {
@@ -91,6 +92,16 @@ static void grow(ranges_t *r)
     r->cap = cap;
 }
 
+/* The range at i and its neighbours are in order: non-empty, disjoint, and
+ * not touching (ranges_add keeps the whole array so, one range at a time). */
+static void check_around(const ranges_t *r, size_t i)
+{
+    ABBEY_ASSERT(i < r->n && r->n <= r->cap);
+    ABBEY_ASSERT(r->v[i].a < r->v[i].b);
+    ABBEY_ASSERT(i == 0 || r->v[i - 1].b < r->v[i].a);
+    ABBEY_ASSERT(i + 1 == r->n || r->v[i].b < r->v[i + 1].a);
+}
+
 void ranges_add(ranges_t *r, uint64_t a, uint64_t b)
 {
     size_t i, j;
@@ -106,6 +117,7 @@ void ranges_add(ranges_t *r, uint64_t a, uint64_t b)
         r->v[i].a = a;
         r->v[i].b = b;
         r->n++;
+        check_around(r, i);
         return;
     }
     if (r->v[i].a < a)
@@ -116,6 +128,7 @@ void ranges_add(ranges_t *r, uint64_t a, uint64_t b)
     r->v[i].b = b;
     memmove(&r->v[i + 1], &r->v[j], (r->n - j) * sizeof *r->v);
     r->n -= j - i - 1;
+    check_around(r, i);
 }
 
 size_t ranges_overlapping(const ranges_t *r, uint64_t a, uint64_t b, uint64_t (*out)[2], size_t max)

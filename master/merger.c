@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "invariant.h"
 #include "journal.h"
 #include "log.h"
 #include "mem.h"
@@ -124,6 +125,18 @@ const ranges_t *merger_source_ranges(const mjob_t *j, const char *source)
 
 /* ---- rounds and periods ------------------------------------------------- */
 
+/* j keeps at most MERGER_KEEP_ROUNDS rounds and MERGER_KEEP_PERIODS periods,
+ * each in strictly ascending order (lookups and retention rely on it). */
+static void kept_check(const mjob_t *j)
+{
+    ABBEY_ASSERT(j->nrounds >= 0 && j->nrounds <= MERGER_KEEP_ROUNDS);
+    ABBEY_ASSERT(j->nperiods >= 0 && j->nperiods <= MERGER_KEEP_PERIODS);
+    for (int i = 1; i < j->nrounds; i++)
+        ABBEY_ASSERT(j->rounds[i - 1]->r < j->rounds[i]->r);
+    for (int i = 1; i < j->nperiods; i++)
+        ABBEY_ASSERT(j->periods[i - 1].id < j->periods[i].id);
+}
+
 static void round_free(mround_t *rd)
 {
     if (rd->p)
@@ -179,6 +192,7 @@ mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r)
             return NULL; /* older than every kept round */
         round_drop_oldest(m, j);
         at--;
+        ABBEY_ASSERT(j->floor < r); /* the dropped round was older than r */
     }
     rp = mem_xpool(m->pool);
     apr_pool_tag(rp, "merger-round");
@@ -190,6 +204,7 @@ mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r)
     memmove(&j->rounds[at + 1], &j->rounds[at], sizeof j->rounds[0] * (size_t)(j->nrounds - at));
     j->rounds[at] = rd;
     j->nrounds++;
+    kept_check(j);
     return rd;
 }
 
@@ -224,6 +239,7 @@ mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id)
     p->id = id;
     p->totals = partial_create(j->job, m->pool);
     j->nperiods++;
+    kept_check(j);
     return p;
 }
 

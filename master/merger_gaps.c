@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "log.h"
 #include "mem.h"
 
@@ -34,17 +35,19 @@ static void owed_compact(mjob_t *j)
 {
     apr_pool_t *np;
     mowed_t *o, *head = NULL, **tail = &head;
+    size_t n = 0;
 
     if (j->owed_freed < 1024 || j->owed_freed < j->nowed)
         return;
     np = mem_xpool(j->pool);
-    for (o = j->owed; o; o = o->next) {
+    for (o = j->owed; o; o = o->next, n++) {
         mowed_t *c = apr_pmemdup(np, o, sizeof *o);
         c->source = apr_pstrdup(np, o->source);
         c->next = NULL;
         *tail = c;
         tail = &c->next;
     }
+    ABBEY_ASSERT(n == j->nowed);
     apr_pool_destroy(j->owed_pool);
     j->owed_pool = np;
     j->owed = head;
@@ -73,6 +76,7 @@ void merger_owe(mjob_t *j, uint64_t round, int64_t deadline_ms, const merger_ran
         j->owed_pool = mem_xpool(j->pool);
     if (!j->owed)
         j->owed_tail = &j->owed; /* also after the job's slot moved (merger_set_config) */
+    ABBEY_ASSERT(*j->owed_tail == NULL && (j->owed != NULL) == (j->nowed > 0));
     if (j->nowed >= MERGER_OWED_MAX) {
         if (j->owed_dropped++ == 0)
             log_msg("job %s: more than %d closed ranges not merged: the oldest are forgotten "
@@ -90,6 +94,7 @@ void merger_owe(mjob_t *j, uint64_t round, int64_t deadline_ms, const merger_ran
     *j->owed_tail = o;
     j->owed_tail = &o->next;
     j->nowed++;
+    ABBEY_ASSERT(j->nowed <= MERGER_OWED_MAX);
     owed_compact(j);
 }
 
@@ -138,6 +143,7 @@ static void job_gaps(mjob_t *j, int64_t now_ms, int64_t after_ms, int max, int *
 {
     uint64_t parts[GAP_PARTS][2];
     mowed_t **pp = &j->owed;
+    size_t kept = 0;
 
     while (*pp) {
         mowed_t *o = *pp;
@@ -159,7 +165,9 @@ static void job_gaps(mjob_t *j, int64_t now_ms, int64_t after_ms, int max, int *
             (*n)++;
         }
         pp = &o->next;
+        kept++;
     }
+    ABBEY_ASSERT(kept == j->nowed && (!j->owed || j->owed_tail == pp)); /* the list's count */
     owed_compact(j);
 }
 

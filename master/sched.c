@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "journal.h"
 #include "log.h"
 #include "mem.h"
@@ -70,6 +71,7 @@ sched_task_t *sched_task_find(sched_job_t *job, sched_kind_t kind, const char *s
 
 void sched_round_unref(sched_rnd_t *r)
 {
+    ABBEY_ASSERT(r->refs > 0);
     if (--r->refs == 0)
         apr_pool_destroy(r->pool);
 }
@@ -129,6 +131,7 @@ static sched_rnd_t *task_due_round(sched_job_t *job, const sched_task_t *t)
 static void round_mark_done(sched_rnd_t *r, const sched_task_t *t)
 {
     if (r && t->id < r->ntasks && r->state[t->id] == SCHED_DUE) {
+        ABBEY_ASSERT(r->ndone < r->ndue); /* ndue - ndone tasks are due */
         r->state[t->id] = SCHED_DONE;
         r->ndone++;
     }
@@ -189,8 +192,11 @@ static void round_close(sched_t *s, sched_job_t *job, int64_t now)
         int *m = apr_palloc(r->pool, sizeof(int) * (size_t)(r->ndue - r->ndone));
         int n = 0;
         for (int i = 0; i < r->ntasks; i++)
-            if (r->state[i] == SCHED_DUE)
+            if (r->state[i] == SCHED_DUE) {
+                ABBEY_ASSERT(n < r->ndue - r->ndone);
                 m[n++] = i;
+            }
+        ABBEY_ASSERT(n == r->ndue - r->ndone);
         r->pub.missing = m;
         r->pub.nmissing = n;
     }
@@ -228,6 +234,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 static void lease_end(sched_t *s, sched_lrec_t *l)
 {
+    ABBEY_ASSERT(l->task->lease == l); /* one lease per task, and it is this one */
     HASH_DEL(s->leases, l);
     l->task->lease = NULL;
     free(l->slave);
@@ -508,6 +515,7 @@ static void lease_grant(sched_t *s, const cand_t *c, const char *slave, int64_t 
                         sched_lease_t *out)
 {
     sched_lrec_t *l = mem_xmalloc(sizeof(*l));
+    ABBEY_ASSERT(!c->task->lease && !c->task->gone); /* at most one lease per task */
     memset(l, 0, sizeof(*l));
     l->id = s->next_lease++;
     l->slave = mem_xstrdup(slave);
@@ -723,6 +731,11 @@ void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t
                           const sched_completion_t *c, int64_t now_ms)
 {
     sched_rnd_t *r = round_open(job, round);
+    ABBEY_ASSERT(!t->lease);
+    /* a read completion starts at the committed offset (checked, or set so by
+     * recovery) and offsets only go forward within an instance */
+    ABBEY_ASSERT(t->kind != SCHED_READ ||
+                 (c->start >= 0 && c->end >= c->start && (uint64_t)c->start == t->offset));
     if (t->kind == SCHED_EXPAND)
         add_paths(s, job, t, c);
     else

@@ -254,6 +254,7 @@ static void restore_open(sched_rx_t *x, sched_job_t *job, json_t *o)
     r->ndue = (int)ndue;
     r->ndone = (int)ndone;
     restore_ranges(x, ranges, r->ranges, r->pool);
+    int64_t due = 0;
     for (int i = 0; i < ntasks && !x->rd.failed; i++) {
         json_t *lr = json_array_get(last, (size_t)i);
         if (state[i] < '0' + SCHED_NOT_DUE || state[i] > '0' + SCHED_DONE || !json_is_integer(lr) ||
@@ -261,7 +262,10 @@ static void restore_open(sched_rx_t *x, sched_job_t *job, json_t *o)
             sched_rd_fail(&x->rd, "state/last_range", "has a bad value");
         r->state[i] = (uint8_t)(state[i] - '0');
         r->last_range[i] = (int)json_integer_value(lr);
+        due += r->state[i] == SCHED_DUE;
     }
+    if (!x->rd.failed && due != ndue - ndone) /* round_close lists the due ones in ndue - ndone */
+        sched_rd_fail(&x->rd, "state", "does not have ndue - ndone tasks due");
     if (x->rd.failed) {
         sched_round_unref(r);
         return;

@@ -14,11 +14,11 @@
  * of every state and frees the slot array while the rows are still alive. */
 #include "ptable.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "mem.h"
 
 #define PTABLE_MIN_SLOTS 16
@@ -101,6 +101,7 @@ static int grow(ptable_t *t)
 {
     size_t n = t->mask + 1, nn = n * 2, nmask = nn - 1;
     ptable_slot_t *ns = mem_calloc(nn, sizeof *ns);
+    size_t moved = 0;
 
     if (!ns)
         return -1;
@@ -112,7 +113,9 @@ static int grow(ptable_t *t)
         while (ns[j].row)
             j = (j + 1) & nmask;
         ns[j] = t->slots[i];
+        moved++;
     }
+    ABBEY_ASSERT(moved == t->count); /* every row was in one slot */
     free(t->slots);
     t->slots = ns;
     t->mask = nmask;
@@ -167,6 +170,8 @@ ptable_row_t *ptable_upsert(ptable_t *t, const void *key, uint32_t klen, uint64_
         return NULL;
     s->hash = hash;
     t->count++;
+    /* never full: probing always meets an empty slot */
+    ABBEY_ASSERT(t->count <= t->grow_at && t->grow_at <= t->mask);
     return s->row;
 }
 
@@ -185,7 +190,7 @@ ptable_row_t *ptable_find(const ptable_t *t, const void *key, uint32_t klen, uin
 
 size_t ptable_offset(const ptable_t *t, int i)
 {
-    assert(i >= 0 && i < t->nspecs);
+    ABBEY_ASSERT(i >= 0 && i < t->nspecs);
     return t->offsets[i];
 }
 
@@ -220,7 +225,7 @@ apr_status_t ptable_merge(ptable_t *dst, const ptable_t *src)
     size_t cur = 0;
     ptable_row_t *sr;
 
-    assert(dst != src && dst->nspecs == src->nspecs);
+    ABBEY_ASSERT(dst != src && dst->nspecs == src->nspecs);
     while ((sr = ptable_next(src, &cur)) != NULL) {
         ptable_row_t *dr = ptable_upsert(dst, sr->key, sr->klen, sr->hash);
         if (!dr)
