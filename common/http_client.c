@@ -6,12 +6,15 @@
  * body into out->body, the ETag and Content-Range from the headers. */
 #include "http_client.h"
 
+#include <apr_strings.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "mem.h"
 
 struct hclient_t {
     CURL *curl;
@@ -46,6 +49,17 @@ static apr_status_t client_cleanup(void *data)
     free(c->auth_header);
     c->auth_header = NULL;
     return APR_SUCCESS;
+}
+
+const char *hclient_base_url(const char *url, apr_pool_t *pool)
+{
+    size_t scheme = strncmp(url, "http://", 7) == 0 ? 7 : strncmp(url, "https://", 8) == 0 ? 8 : 0;
+    size_t n = strlen(url);
+    if (!scheme)
+        return NULL;
+    while (n > scheme && url[n - 1] == '/')
+        n--;
+    return apr_pstrndup(pool, url, n);
 }
 
 /* --- callbacks ------------------------------------------------------------ */
@@ -129,15 +143,11 @@ hclient_t *hclient_create(const char *token, long connect_ms, long timeout_ms, a
 
     hclient_global_init();
     c->curl = curl_easy_init();
-    if (!c->curl) {
-        fputs("abbey: out of memory (curl_easy_init)\n", stderr);
-        abort();
-    }
+    if (!c->curl)
+        mem_oom("curl_easy_init", 0);
     if (token) {
         size_t n = strlen(token) + sizeof "Authorization: Bearer ";
-        c->auth_header = malloc(n);
-        if (!c->auth_header)
-            abort();
+        c->auth_header = mem_xmalloc(n);
         snprintf(c->auth_header, n, "Authorization: Bearer %s", token);
     }
     c->connect_ms = connect_ms;

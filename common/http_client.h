@@ -22,6 +22,11 @@ typedef struct hclient_resp_t {
     char etag[96]; /* ETag header without quotes, "" when absent */
 } hclient_resp_t;
 
+/* url without its trailing slashes (never those of "http://" or "https://"),
+ * in pool: what a path such as "/v1/lease" is appended to. NULL when url does
+ * not start with http:// or https://. The one place abbey trims a URL. */
+const char *hclient_base_url(const char *url, apr_pool_t *pool);
+
 /* Once per process, before threads. */
 void hclient_global_init(void);
 

@@ -22,6 +22,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "master.h"
+#include "mem.h"
 #include "repair.h"
 #include "merger.h"
 #include "scheduler.h"
@@ -153,7 +154,7 @@ static void h_metrics(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 static void round_to_merger(void *ctx, const char *job, const sched_round_t *r)
 {
     cluster_t *c = ctx;
-    merger_range_t *ranges = calloc((size_t)r->nranges + 1, sizeof *ranges);
+    merger_range_t *ranges = mem_xcalloc((size_t)r->nranges + 1, sizeof *ranges);
     merger_round_t mr;
     for (int i = 0; i < r->nranges; i++) {
         ranges[i].source = r->ranges[i].source;
@@ -204,7 +205,7 @@ static void poll_rounds(cluster_t *c, const rules_job_t *job)
     for (i = 0; i < json_array_size(rounds); i++) {
         json_t *r = json_array_get(rounds, i), *rs = json_object_get(r, "ranges");
         size_t n = json_is_array(rs) ? json_array_size(rs) : 0;
-        sched_range_t *ranges = calloc(n + 1, sizeof *ranges);
+        sched_range_t *ranges = mem_xcalloc(n + 1, sizeof *ranges);
         sched_round_t sr;
         memset(&sr, 0, sizeof sr);
         sr.round = json_integer_value(json_object_get(r, "round"));

@@ -14,6 +14,7 @@
 #include <apr_time.h>
 
 #include "log.h"
+#include "mem.h"
 
 /* ---- listing -------------------------------------------------------------- */
 
@@ -257,7 +258,7 @@ apr_status_t journal_recover(journal_t *j, journal_frame_fn ckpt_fn, journal_fra
                       j->name);
         return APR_EINVAL;
     }
-    apr_pool_create(&tmp, j->pool);
+    tmp = mem_xpool(j->pool);
     rv = pick_checkpoint(j, &rs, tmp, &c, err);
     if (rv == APR_SUCCESS && c)
         rv = load_checkpoint(j, c, ckpt_fn, ctx, &rs, tmp, err);

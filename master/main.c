@@ -2,27 +2,16 @@
 #include <apr_general.h>
 #include <apr_getopt.h>
 #include <apr_strings.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "master.h"
+#include "mem.h"
 #include "merger.h"
 #include "value.h"
-
-static const char *role = "master";
-
-void master_log(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "abbey-master[%s]: ", role);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 static void usage(FILE *out)
 {
@@ -338,7 +327,7 @@ int main(int argc, const char *const *argv)
 
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
-    apr_pool_create(&pool, NULL);
+    pool = mem_xpool(NULL);
     memset(&opts, 0, sizeof opts);
     rc = parse_args(argc, argv, pool, &opts);
     if (rc)
@@ -348,7 +337,7 @@ int main(int argc, const char *const *argv)
         apr_pool_destroy(pool);
         return rc;
     }
-    role = opts.check ? "check" : "standalone";
+    log_set_identity("master", opts.check ? "check" : "standalone", NULL);
     if (rules_load_file(opts.config, pool, &cfg, &err) != APR_SUCCESS) {
         fprintf(stderr, "%s\n", err.msg);
         return 2;

@@ -60,7 +60,4 @@ int master_check_warn(const rules_config_t *cfg, FILE *out);
 int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts, FILE *out,
                            apr_pool_t *pool);
 
-/* Log line prefixed with the process role and name: "abbey-master[standalone]: ...". */
-void master_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 #endif

@@ -17,8 +17,10 @@
 #include <string.h>
 
 #include "frame.h"
+#include "invariant.h"
 #include "journal.h"
 #include "log.h"
+#include "mem.h"
 
 #define MERGER_DECODE_TRIES 4 /* decodes of one frame across config reloads */
 
@@ -54,8 +56,7 @@ void merger_job_init(merger_t *m, mjob_t *j, const rules_job_t *job)
     merger_job_bind(m, j, job);
     j->gen = ++m->gen;
     j->since_ms = (int64_t)(apr_time_now() / 1000);
-    if (apr_pool_create(&j->pool, m->pool) != APR_SUCCESS)
-        abort();
+    j->pool = mem_xpool(m->pool);
     j->sources = apr_hash_make(j->pool);
 }
 
@@ -68,8 +69,7 @@ merger_t *merger_create(const rules_config_t *cfg, const char *self, const char 
 
     if (!me)
         return NULL;
-    if (apr_pool_create(&sub, pool) != APR_SUCCESS)
-        abort();
+    sub = mem_xpool(pool);
     apr_pool_tag(sub, "merger");
     m = apr_pcalloc(sub, sizeof *m);
     m->cfg = cfg;
@@ -79,7 +79,7 @@ merger_t *merger_create(const rules_config_t *cfg, const char *self, const char 
     m->dir = apr_pstrdup(sub, export_dir);
     if (apr_thread_mutex_create(&m->lock, APR_THREAD_MUTEX_DEFAULT, sub) != APR_SUCCESS ||
         apr_thread_mutex_create(&m->export_lock, APR_THREAD_MUTEX_DEFAULT, sub) != APR_SUCCESS)
-        abort();
+        mem_oom("an APR mutex", 0);
     m->jobs = apr_pcalloc(sub, sizeof *m->jobs * (size_t)(cfg->njobs > 0 ? cfg->njobs : 1));
     for (int i = 0; i < cfg->njobs; i++)
         merger_job_init(m, &m->jobs[i], &cfg->jobs[i]);
@@ -125,6 +125,18 @@ const ranges_t *merger_source_ranges(const mjob_t *j, const char *source)
 
 /* ---- rounds and periods ------------------------------------------------- */
 
+/* j keeps at most MERGER_KEEP_ROUNDS rounds and MERGER_KEEP_PERIODS periods,
+ * each in strictly ascending order (lookups and retention rely on it). */
+static void kept_check(const mjob_t *j)
+{
+    ABBEY_ASSERT(j->nrounds >= 0 && j->nrounds <= MERGER_KEEP_ROUNDS);
+    ABBEY_ASSERT(j->nperiods >= 0 && j->nperiods <= MERGER_KEEP_PERIODS);
+    for (int i = 1; i < j->nrounds; i++)
+        ABBEY_ASSERT(j->rounds[i - 1]->r < j->rounds[i]->r);
+    for (int i = 1; i < j->nperiods; i++)
+        ABBEY_ASSERT(j->periods[i - 1].id < j->periods[i].id);
+}
+
 static void round_free(mround_t *rd)
 {
     if (rd->p)
@@ -138,8 +150,7 @@ static void round_drop_oldest(merger_t *m, mjob_t *j)
     mround_t *rd = j->rounds[0];
     if (!rd->exported) {
         apr_pool_t *tp;
-        if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
-            abort();
+        tp = mem_xpool(m->pool);
         merger_export_round(m, j, rd, tp);
         apr_pool_destroy(tp);
     }
@@ -181,9 +192,9 @@ mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r)
             return NULL; /* older than every kept round */
         round_drop_oldest(m, j);
         at--;
+        ABBEY_ASSERT(j->floor < r); /* the dropped round was older than r */
     }
-    if (apr_pool_create(&rp, m->pool) != APR_SUCCESS)
-        abort();
+    rp = mem_xpool(m->pool);
     apr_pool_tag(rp, "merger-round");
     rd = apr_pcalloc(rp, sizeof *rd);
     rd->r = r;
@@ -193,6 +204,7 @@ mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r)
     memmove(&j->rounds[at + 1], &j->rounds[at], sizeof j->rounds[0] * (size_t)(j->nrounds - at));
     j->rounds[at] = rd;
     j->nrounds++;
+    kept_check(j);
     return rd;
 }
 
@@ -211,8 +223,7 @@ mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id)
             return NULL;
         p = &j->periods[0];
         if (!p->final_exported || p->dirty) {
-            if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
-                abort();
+            tp = mem_xpool(m->pool);
             merger_export_period(m, j, p, tp);
             apr_pool_destroy(tp);
         }
@@ -228,6 +239,7 @@ mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id)
     p->id = id;
     p->totals = partial_create(j->job, m->pool);
     j->nperiods++;
+    kept_check(j);
     return p;
 }
 

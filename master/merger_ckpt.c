@@ -27,6 +27,7 @@
 
 #include "frame.h"
 #include "journal.h"
+#include "mem.h"
 #include "jsonio.h"
 #include "log.h"
 
@@ -41,9 +42,7 @@ static json_t *jtext(const char *s)
 
     if (v)
         return v;
-    hex = malloc(2 * n + 1);
-    if (!hex)
-        abort();
+    hex = mem_xmalloc(2 * n + 1);
     for (size_t i = 0; i < n; i++)
         snprintf(hex + 2 * i, 3, "%02x", (unsigned char)s[i]);
     o = json_pack("{s:s}", "hex", hex);

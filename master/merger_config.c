@@ -19,6 +19,7 @@
 #include <xxhash.h>
 
 #include "log.h"
+#include "mem.h"
 
 /* ---- comparing two compiled jobs ---------------------------------------- */
 
@@ -352,8 +353,7 @@ int merger_set_config(merger_t *m, const rules_config_t *cfg, abbey_err_t *err)
         apr_thread_mutex_unlock(m->lock);
         return 0;
     }
-    if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
-        abort();
+    tp = mem_xpool(m->pool);
     m->self_index = rules_find_master(cfg, m->self)->index;
     for (int i = 0; i < old->njobs; i++)
         if (!rules_find_job(cfg, old->jobs[i].name))

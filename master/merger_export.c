@@ -15,6 +15,7 @@
 
 #include "export.h"
 #include "log.h"
+#include "mem.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -60,13 +61,10 @@ apr_status_t merger_queue_free(void *data)
 
 static void queue_push(merger_t *m, const char *path, const void *data, size_t len, int remove)
 {
-    mwrite_t *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = strdup(path)))
-        abort();
+    mwrite_t *w = mem_xcalloc(1, sizeof *w);
+    w->path = mem_xstrdup(path);
     if (!remove) {
-        w->data = malloc(len ? len : 1);
-        if (!w->data)
-            abort();
+        w->data = mem_xmalloc(len);
         memcpy(w->data, data, len);
         w->len = len;
     }
@@ -307,7 +305,7 @@ static int flush(mwrite_t *w)
     apr_pool_t *wp;
     int failed = 0;
     if (apr_pool_create_unmanaged_ex(&wp, NULL, NULL) != APR_SUCCESS)
-        abort();
+        mem_oom("an APR pool", 0);
     while (w) {
         mwrite_t *next = w->next;
         abbey_err_t err;
@@ -344,8 +342,7 @@ int merger_tick(merger_t *m, int64_t now_ms)
     apr_thread_mutex_lock(m->export_lock);
     apr_thread_mutex_lock(m->lock);
     m->last_now = now_ms;
-    if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
-        abort();
+    tp = mem_xpool(m->pool);
     for (int i = 0; i < m->cfg->njobs; i++) {
         tick_job(m, &m->jobs[i], now_ms, tp);
         apr_pool_clear(tp);
@@ -442,8 +439,7 @@ int merger_report_fmt(merger_t *m, const char *job, const char *report, const ch
     if (fmt_out)
         *fmt_out = shown.format;
     apr_thread_mutex_lock(m->lock);
-    if (apr_pool_create(&tp, m->pool) != APR_SUCCESS)
-        abort();
+    tp = mem_xpool(m->pool);
     export_render(j->job, &shown, report_table(j, r, tp), out, tp);
     apr_pool_destroy(tp);
     apr_thread_mutex_unlock(m->lock);

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "log.h"
+#include "mem.h"
 
 #define GAP_PARTS 64 /* missing parts taken from one owed range */
 
@@ -33,18 +35,19 @@ static void owed_compact(mjob_t *j)
 {
     apr_pool_t *np;
     mowed_t *o, *head = NULL, **tail = &head;
+    size_t n = 0;
 
     if (j->owed_freed < 1024 || j->owed_freed < j->nowed)
         return;
-    if (apr_pool_create(&np, j->pool) != APR_SUCCESS)
-        abort();
-    for (o = j->owed; o; o = o->next) {
+    np = mem_xpool(j->pool);
+    for (o = j->owed; o; o = o->next, n++) {
         mowed_t *c = apr_pmemdup(np, o, sizeof *o);
         c->source = apr_pstrdup(np, o->source);
         c->next = NULL;
         *tail = c;
         tail = &c->next;
     }
+    ABBEY_ASSERT(n == j->nowed);
     apr_pool_destroy(j->owed_pool);
     j->owed_pool = np;
     j->owed = head;
@@ -69,10 +72,11 @@ void merger_owe(mjob_t *j, uint64_t round, int64_t deadline_ms, const merger_ran
 
     if (!r->source || r->start >= r->end || covered(j, r->source, r->start, r->end))
         return;
-    if (!j->owed_pool && apr_pool_create(&j->owed_pool, j->pool) != APR_SUCCESS)
-        abort();
+    if (!j->owed_pool)
+        j->owed_pool = mem_xpool(j->pool);
     if (!j->owed)
         j->owed_tail = &j->owed; /* also after the job's slot moved (merger_set_config) */
+    ABBEY_ASSERT(*j->owed_tail == NULL && (j->owed != NULL) == (j->nowed > 0));
     if (j->nowed >= MERGER_OWED_MAX) {
         if (j->owed_dropped++ == 0)
             log_msg("job %s: more than %d closed ranges not merged: the oldest are forgotten "
@@ -90,6 +94,7 @@ void merger_owe(mjob_t *j, uint64_t round, int64_t deadline_ms, const merger_ran
     *j->owed_tail = o;
     j->owed_tail = &o->next;
     j->nowed++;
+    ABBEY_ASSERT(j->nowed <= MERGER_OWED_MAX);
     owed_compact(j);
 }
 
@@ -115,8 +120,7 @@ void merger_owe_kept_rounds(mjob_t *j)
     apr_pool_t *tp;
     apr_hash_t *known;
 
-    if (apr_pool_create(&tp, j->pool) != APR_SUCCESS)
-        abort();
+    tp = mem_xpool(j->pool);
     known = apr_hash_make(tp);
     for (const mowed_t *o = j->owed; o; o = o->next) {
         merger_range_t r = {o->source, o->start, o->end};
@@ -139,6 +143,7 @@ static void job_gaps(mjob_t *j, int64_t now_ms, int64_t after_ms, int max, int *
 {
     uint64_t parts[GAP_PARTS][2];
     mowed_t **pp = &j->owed;
+    size_t kept = 0;
 
     while (*pp) {
         mowed_t *o = *pp;
@@ -160,7 +165,9 @@ static void job_gaps(mjob_t *j, int64_t now_ms, int64_t after_ms, int max, int *
             (*n)++;
         }
         pp = &o->next;
+        kept++;
     }
+    ABBEY_ASSERT(kept == j->nowed && (!j->owed || j->owed_tail == pp)); /* the list's count */
     owed_compact(j);
 }
 

@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "journal.h"
 #include "log.h"
+#include "mem.h"
 
 #define RECOVER_LOG_MAX 20 /* refused journal frames logged one by one */
 
@@ -106,8 +107,7 @@ apr_status_t merger_recover(merger_t *m, journal_t *jn, abbey_err_t *err)
         return APR_EINVAL;
     }
     rc.m = m;
-    if (apr_pool_create(&rc.pool, m->pool) != APR_SUCCESS)
-        abort();
+    rc.pool = mem_xpool(m->pool);
     rc.skip = apr_pcalloc(rc.pool, (size_t)(m->cfg->njobs > 0 ? m->cfg->njobs : 1));
     apr_thread_mutex_unlock(m->lock);
 

@@ -11,6 +11,7 @@
 
 #include "frame.h"
 #include "log.h"
+#include "mem.h"
 
 struct repair_t {
     merger_t *m;
@@ -37,7 +38,7 @@ repair_t *repair_create(merger_t *m, const char *self, sched_t *sched, hclient_t
     r->url = primary_url ? apr_pstrcat(pool, primary_url, "/v1/repair", NULL) : NULL;
     r->after_ms = after_ms;
     r->pool = pool;
-    apr_pool_create(&r->asked_pool, pool);
+    r->asked_pool = mem_xpool(pool);
     r->asked = apr_hash_make(r->asked_pool);
     return r;
 }
@@ -113,7 +114,7 @@ static void prune(repair_t *r)
     apr_hash_index_t *hi;
     if (apr_hash_count(r->asked) < 4096)
         return;
-    apr_pool_create(&np, r->pool);
+    np = mem_xpool(r->pool);
     nh = apr_hash_make(np);
     for (hi = apr_hash_first(np, r->asked); hi; hi = apr_hash_next(hi)) {
         const void *k;

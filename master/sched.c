@@ -16,26 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "journal.h"
 #include "log.h"
+#include "mem.h"
 
 #define DEFAULT_LEASE_MS 30000
 #define DEFAULT_LEASE_BYTES (64ull << 20)
 #define DEFAULT_DEADLINE_ROUNDS 3
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    return memcpy(xmalloc(n), s, n);
-}
 
 /* ---- tasks ---- */
 
@@ -84,6 +72,7 @@ sched_task_t *sched_task_find(sched_job_t *job, sched_kind_t kind, const char *s
 
 void sched_round_unref(sched_rnd_t *r)
 {
+    ABBEY_ASSERT(r->refs > 0);
     if (--r->refs == 0)
         apr_pool_destroy(r->pool);
 }
@@ -91,7 +80,7 @@ void sched_round_unref(sched_rnd_t *r)
 sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number, int ntasks)
 {
     apr_pool_t *p;
-    apr_pool_create(&p, s->pool);
+    p = mem_xpool(s->pool);
     sched_rnd_t *r = apr_pcalloc(p, sizeof(*r));
     r->pool = p;
     r->pub.round = number;
@@ -143,6 +132,7 @@ static sched_rnd_t *task_due_round(sched_job_t *job, const sched_task_t *t)
 static void round_mark_done(sched_rnd_t *r, const sched_task_t *t)
 {
     if (r && t->id < r->ntasks && r->state[t->id] == SCHED_DUE) {
+        ABBEY_ASSERT(r->ndone < r->ndue); /* ndue - ndone tasks are due */
         r->state[t->id] = SCHED_DONE;
         r->ndone++;
     }
@@ -183,9 +173,7 @@ static void pending_push(sched_t *s, sched_job_t *job, sched_rnd_t *r)
             s->pending_head = 0;
         } else {
             s->pending_cap = s->pending_cap ? 2 * s->pending_cap : 16;
-            s->pending = realloc(s->pending, sizeof(*s->pending) * (size_t)s->pending_cap);
-            if (!s->pending)
-                abort();
+            s->pending = mem_xrealloc(s->pending, sizeof(*s->pending) * (size_t)s->pending_cap);
         }
     }
     s->pending[s->pending_head + s->npending++] = (sched_pending_t){job->cfg->name, r};
@@ -205,8 +193,11 @@ static void round_close(sched_t *s, sched_job_t *job, int64_t now)
         int *m = apr_palloc(r->pool, sizeof(int) * (size_t)(r->ndue - r->ndone));
         int n = 0;
         for (int i = 0; i < r->ntasks; i++)
-            if (r->state[i] == SCHED_DUE)
+            if (r->state[i] == SCHED_DUE) {
+                ABBEY_ASSERT(n < r->ndue - r->ndone);
                 m[n++] = i;
+            }
+        ABBEY_ASSERT(n == r->ndue - r->ndone);
         r->pub.missing = m;
         r->pub.nmissing = n;
     }
@@ -244,6 +235,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 static void lease_end(sched_t *s, sched_lrec_t *l)
 {
+    ABBEY_ASSERT(l->task->lease == l); /* one lease per task, and it is this one */
     HASH_DEL(s->leases, l);
     l->task->lease = NULL;
     free(l->slave);
@@ -369,9 +361,9 @@ static sched_slave_t *slave_touch(sched_t *s, const char *name, int64_t now)
     HASH_FIND_STR(s->slaves, name, v);
     if (!v) {
         slaves_make_room(s);
-        v = xmalloc(sizeof(*v));
+        v = mem_xmalloc(sizeof(*v));
         memset(v, 0, sizeof(*v));
-        v->name = xstrdup(name);
+        v->name = mem_xstrdup(name);
         HASH_ADD_KEYPTR(hh, s->slaves, v->name, strlen(v->name), v);
     }
     if (now > v->last_seen_ms)
@@ -387,9 +379,9 @@ static void slave_set_labels(sched_slave_t *v, const char *const *labels, int n)
     if (same)
         return;
     slave_free_labels(v);
-    v->labels = xmalloc(sizeof(char *) * (size_t)(n > 0 ? n : 1));
+    v->labels = mem_xmalloc(sizeof(char *) * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++)
-        v->labels[i] = xstrdup(labels[i]);
+        v->labels[i] = mem_xstrdup(labels[i]);
     v->nlabels = n;
 }
 
@@ -433,7 +425,7 @@ static apr_status_t sched_cleanup(void *data)
 sched_t *sched_create(const rules_config_t *cfg, const sched_opts_t *opts, apr_pool_t *pool)
 {
     apr_pool_t *p;
-    apr_pool_create(&p, pool);
+    p = mem_xpool(pool);
     sched_t *s = apr_pcalloc(p, sizeof(*s));
     s->pool = p;
     s->cfg = cfg;
@@ -449,7 +441,7 @@ sched_t *sched_create(const rules_config_t *cfg, const sched_opts_t *opts, apr_p
     s->repairs_tail = &s->repairs;
     snprintf(s->announced, sizeof s->announced, "%s", cfg->hash_hex);
     if (apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
-        abort();
+        mem_oom("an APR mutex", 0);
     s->njobs = cfg->njobs;
     s->jobs_cap = cfg->njobs > 0 ? cfg->njobs : 1;
     s->jobs = apr_pcalloc(p, sizeof(sched_job_t) * (size_t)s->jobs_cap);
@@ -523,10 +515,11 @@ static int cand_cmp(const void *pa, const void *pb)
 static void lease_grant(sched_t *s, const cand_t *c, const char *slave, int64_t now,
                         sched_lease_t *out)
 {
-    sched_lrec_t *l = xmalloc(sizeof(*l));
+    sched_lrec_t *l = mem_xmalloc(sizeof(*l));
+    ABBEY_ASSERT(!c->task->lease && !c->task->gone); /* at most one lease per task */
     memset(l, 0, sizeof(*l));
     l->id = s->next_lease++;
-    l->slave = xstrdup(slave);
+    l->slave = mem_xstrdup(slave);
     l->job = c->job;
     l->task = c->task;
     l->round = c->round;
@@ -562,7 +555,7 @@ int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nl
         size_t total = 0;
         for (int j = 0; j < s->njobs; j++)
             total += (size_t)s->jobs[j].tasks->nelts;
-        cand_t *c = xmalloc(sizeof(cand_t) * (total ? total : 1));
+        cand_t *c = mem_xmalloc(sizeof(cand_t) * (total ? total : 1));
         size_t nc = 0;
         for (int j = 0; j < s->njobs; j++) {
             sched_job_t *job = &s->jobs[j];
@@ -739,6 +732,11 @@ void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t
                           const sched_completion_t *c, int64_t now_ms)
 {
     sched_rnd_t *r = round_open(job, round);
+    ABBEY_ASSERT(!t->lease);
+    /* a read completion starts at the committed offset (checked, or set so by
+     * recovery) and offsets only go forward within an instance */
+    ABBEY_ASSERT(t->kind != SCHED_READ ||
+                 (c->start >= 0 && c->end >= c->start && (uint64_t)c->start == t->offset));
     if (t->kind == SCHED_EXPAND)
         add_paths(s, job, t, c);
     else

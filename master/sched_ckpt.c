@@ -34,6 +34,7 @@
 #include "journal.h"
 #include "jsonio.h"
 #include "log.h"
+#include "mem.h"
 
 #define CKPT_VERSION 1
 
@@ -65,10 +66,8 @@ static json_t *task_ckpt(const sched_t *s, const sched_task_t *t, int *bad)
 
 static json_t *open_ckpt(const sched_rnd_t *r, int *bad)
 {
-    char *state = malloc((size_t)r->ntasks + 1);
+    char *state = mem_xmalloc((size_t)r->ntasks + 1);
     json_t *last = json_array();
-    if (!state)
-        abort();
     for (int i = 0; i < r->ntasks; i++) {
         state[i] = (char)('0' + r->state[i]);
         json_array_append_new(last, json_integer(r->last_range[i]));
@@ -176,9 +175,7 @@ static void restored_push(sched_rx_t *x, sched_task_t *t)
 {
     if (x->nrestored == x->restored_cap) {
         x->restored_cap = x->restored_cap ? 2 * x->restored_cap : 64;
-        x->restored = realloc(x->restored, sizeof(*x->restored) * x->restored_cap);
-        if (!x->restored)
-            abort();
+        x->restored = mem_xrealloc(x->restored, sizeof(*x->restored) * x->restored_cap);
     }
     x->restored[x->nrestored++] = t;
 }
@@ -281,6 +278,7 @@ static void restore_open(sched_rx_t *x, sched_job_t *job, json_t *o)
     r->ndue = (int)ndue;
     r->ndone = (int)ndone;
     restore_ranges(x, ranges, r->ranges, r->pool);
+    int64_t due = 0;
     for (int i = 0; i < ntasks && !x->rd.failed; i++) {
         json_t *lr = json_array_get(last, (size_t)i);
         if (state[i] < '0' + SCHED_NOT_DUE || state[i] > '0' + SCHED_DONE || !json_is_integer(lr) ||
@@ -288,7 +286,10 @@ static void restore_open(sched_rx_t *x, sched_job_t *job, json_t *o)
             jsonio_fail(&x->rd, "state/last_range", "has a bad value");
         r->state[i] = (uint8_t)(state[i] - '0');
         r->last_range[i] = (int)json_integer_value(lr);
+        due += r->state[i] == SCHED_DUE;
     }
+    if (!x->rd.failed && due != ndue - ndone) /* round_close lists the due ones in ndue - ndone */
+        jsonio_fail(&x->rd, "state", "does not have ndue - ndone tasks due");
     if (x->rd.failed) {
         sched_round_unref(r);
         return;

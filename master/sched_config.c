@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
+
 static sched_task_t *task_at(sched_job_t *job, int i)
 {
     return APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
@@ -69,9 +71,7 @@ void sched_drop_tasks(sched_t *s, sched_job_t *job)
 
 void sched_drop_jobs(sched_t *s)
 {
-    int w = 0, *map = malloc(sizeof(int) * (size_t)(s->njobs > 0 ? s->njobs : 1));
-    if (!map)
-        abort();
+    int w = 0, *map = mem_xmalloc(sizeof(int) * (size_t)(s->njobs > 0 ? s->njobs : 1));
     for (int j = 0; j < s->njobs; j++) {
         sched_job_t *job = &s->jobs[j];
         if (job->gone && job->tasks->nelts == 0 && !job->open) {
@@ -155,9 +155,7 @@ static const rules_source_t *keeping_glob(const rules_job_t *rj, const sched_tas
 static void job_adopt(sched_t *s, sched_job_t *job, const rules_job_t *rj)
 {
     int n = job->tasks->nelts;
-    uint8_t *keep = calloc((size_t)n + 1, 1);
-    if (!keep)
-        abort();
+    uint8_t *keep = mem_xcalloc((size_t)n + 1, 1);
     if (job->gone) {
         job->gone = 0;
         s->ngone--;
@@ -219,9 +217,7 @@ void sched_set_config(sched_t *s, const rules_config_t *cfg)
         for (int i = 0; i < s->jobs[j].tasks->nelts; i++)
             remap_deliveries(s, task_at(&s->jobs[j], i), old, cfg);
     s->cfg = cfg; /* new tasks get deliveries for the new masters */
-    uint8_t *seen = calloc((size_t)nold + 1, 1);
-    if (!seen)
-        abort();
+    uint8_t *seen = mem_xcalloc((size_t)nold + 1, 1);
     for (int k = 0; k < cfg->njobs; k++) {
         const rules_job_t *rj = &cfg->jobs[k];
         int j = 0;

@@ -34,6 +34,7 @@
 #include "journal.h"
 #include "jsonio.h"
 #include "log.h"
+#include "mem.h"
 
 #define LEASE_GAP 1000000 /* lease ids after a recovery start this far above every known one */
 
@@ -339,7 +340,7 @@ apr_status_t sched_recover(sched_t *s, journal_t *jn, int64_t now_ms, abbey_err_
     sched_round_fn on_closed = s->on_closed;
     s->on_closed = NULL;
     apr_thread_mutex_unlock(s->lock);
-    apr_pool_create(&x.tmp, s->pool);
+    x.tmp = mem_xpool(s->pool);
     apr_status_t rv = journal_recover(jn, sched_on_checkpoint, on_record, &x, &js, err);
     if (rv != APR_SUCCESS && x.stopped)
         abbey_err_set(err, "%s", x.stop.msg); /* not journal_recover's "stopped by the caller" */

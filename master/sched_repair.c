@@ -17,6 +17,7 @@
 
 #include "frame.h"
 #include "log.h"
+#include "mem.h"
 #include "sched_int.h"
 
 #define SCHED_REPAIR_MAX 10000 /* queued or leased at a time */
@@ -33,15 +34,6 @@ struct sched_repair_t {
     uint64_t start, end;
     int64_t round;
 };
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (!p)
-        abort();
-    return memcpy(p, s, n);
-}
 
 static void repair_free(sched_repair_t *r)
 {
@@ -140,12 +132,10 @@ apr_status_t sched_repair(sched_t *s, const char *job, const char *master, const
         abbey_err_set(err, "%d repairs are waiting already; asked again later", s->nrepairs);
         rv = APR_EAGAIN;
     } else if (!*pp) {
-        r = calloc(1, sizeof *r);
-        if (!r)
-            abort();
+        r = mem_xcalloc(1, sizeof *r);
         r->master = m;
-        r->job = dup_str(job);
-        r->source = dup_str(source);
+        r->job = mem_xstrdup(job);
+        r->source = mem_xstrdup(source);
         r->path_len = (size_t)(hash - source);
         r->start = start;
         r->end = end;
@@ -194,7 +184,7 @@ int sched_repair_grant(sched_t *s, const char *slave, const char *const *labels,
         if (!sched_labels_fit(t, labels, nlabels))
             continue;
         r->lease = s->next_lease++;
-        r->slave = dup_str(slave);
+        r->slave = mem_xstrdup(slave);
         r->expires_ms = now_ms + s->opts.lease_ms;
         s->n_granted++;
         sched_lease_t *l = &out[n++];

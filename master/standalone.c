@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "export.h"
+#include "log.h"
 #include "master.h"
 #include "mem.h"
 #include "source.h"
@@ -63,12 +64,12 @@ static int plan_job(run_t *run, int j, int nworkers, apr_array_header_t *parts, 
 
     for (int s = 0; s < job->nsources; s++) {
         if (job->sources[s].kind == RULES_SRC_HTTP) {
-            master_log("job %s: %s: http sources need the cluster; skipped in standalone mode",
-                       job->name, job->sources[s].path);
+            log_msg("job %s: %s: http sources need the cluster; skipped in standalone mode",
+                    job->name, job->sources[s].path);
             continue;
         }
         if (source_expand(&job->sources[s], pool, paths, &err) != APR_SUCCESS) {
-            master_log("job %s: %s", job->name, err.msg);
+            log_msg("job %s: %s", job->name, err.msg);
             failed = 1;
         }
     }
@@ -78,7 +79,7 @@ static int plan_job(run_t *run, int j, int nworkers, apr_array_header_t *parts, 
         uint64_t offs[65];
         int n, want;
         if (apr_stat(&fi, path, APR_FINFO_SIZE, pool) != APR_SUCCESS) {
-            master_log("job %s: %s: cannot read (missing?)", job->name, path);
+            log_msg("job %s: %s: cannot read (missing?)", job->name, path);
             failed = 1;
             continue;
         }
@@ -88,7 +89,7 @@ static int plan_job(run_t *run, int j, int nworkers, apr_array_header_t *parts, 
         if (want > 64)
             want = 64;
         if (source_split(path, (uint64_t)fi.size, want, offs, &n, pool, &err) != APR_SUCCESS) {
-            master_log("job %s: %s", job->name, err.msg);
+            log_msg("job %s: %s", job->name, err.msg);
             failed = 1;
             continue;
         }
@@ -166,7 +167,7 @@ static partial_t *merge_job(run_t *run, int j, apr_pool_t *pool, int *failed)
             continue;
         }
         if (partial_merge(totals, p, &err) != APR_SUCCESS) {
-            master_log("job %s: merging the workers' tables: %s", run->cfg->jobs[j].name, err.msg);
+            log_msg("job %s: merging the workers' tables: %s", run->cfg->jobs[j].name, err.msg);
             *failed = 1;
         }
         partial_destroy(p);
@@ -186,13 +187,13 @@ static int export_job(const rules_job_t *job, partial_t *totals, const char *dir
         abbey_err_t err;
         if (totals->failed[rep->entry->index]) {
             partial_fail(totals, rep->entry->index, &err); /* already failed: the message */
-            master_log("job %s: report %s not written: %s", job->name, rep->name, err.msg);
+            log_msg("job %s: report %s not written: %s", job->name, rep->name, err.msg);
             if (out)
                 fprintf(out, "  report %-20s not written: %s\n", rep->name, err.msg);
             failed = 1;
         } else if (export_report_file(job, rep, totals->tables[rep->entry->index], dir, pool, &path,
                                       &err) != APR_SUCCESS) {
-            master_log("job %s: %s", job->name, err.msg);
+            log_msg("job %s: %s", job->name, err.msg);
             failed = 1;
         } else if (out) {
             fprintf(out, "  report %-20s %s\n", rep->name, path);
@@ -257,12 +258,12 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
     }
     for (int i = 0; i < run.nparts; i++)
         if (run.parts[i].rv == APR_ENOMEM) {
-            master_log("job %s: %s from byte %llu: %s; the entry is dropped, the others read on",
-                       cfg->jobs[run.parts[i].job].name, run.parts[i].path,
-                       (unsigned long long)run.parts[i].start, run.parts[i].err.msg);
+            log_msg("job %s: %s from byte %llu: %s; the entry is dropped, the others read on",
+                    cfg->jobs[run.parts[i].job].name, run.parts[i].path,
+                    (unsigned long long)run.parts[i].start, run.parts[i].err.msg);
             failed = 1;
         } else if (run.parts[i].rv != APR_SUCCESS) {
-            master_log("%s", run.parts[i].err.msg);
+            log_msg("%s", run.parts[i].err.msg);
             failed = 1;
         }
     for (int j = 0; j < cfg->njobs; j++) {

@@ -51,10 +51,8 @@ int buf_try_reserve(buf_t *b, size_t extra)
 
 void buf_reserve(buf_t *b, size_t extra)
 {
-    if (grow(b, extra, 0) < 0) {
-        fputs("abbey: out of memory\n", stderr);
-        abort();
-    }
+    if (grow(b, extra, 0) < 0)
+        mem_oom("a buffer", b->len + extra < b->len ? SIZE_MAX : b->len + extra);
 }
 
 void buf_put(buf_t *b, const void *p, size_t n)

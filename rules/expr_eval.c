@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "mem.h"
+
 static apr_status_t ctx_cleanup(void *data)
 {
     expr_ctx_t *ctx = data;
@@ -32,10 +34,8 @@ expr_ctx_t *expr_ctx_create(apr_pool_t *pool)
     ctx->limit_hit = 0;
     ctx->md = pcre2_match_data_create(1, NULL);
     ctx->mc = pcre2_match_context_create(NULL);
-    if (!ctx->md || !ctx->mc) {
-        fputs("abbey: out of memory\n", stderr);
-        abort();
-    }
+    if (!ctx->md || !ctx->mc)
+        mem_oom("PCRE2 match data", 0);
     pcre2_set_match_limit(ctx->mc, EXPR_RE_MATCH_LIMIT);
     pcre2_set_depth_limit(ctx->mc, EXPR_RE_DEPTH_LIMIT);
     pcre2_set_heap_limit(ctx->mc, EXPR_RE_HEAP_LIMIT_KIB);

@@ -12,12 +12,12 @@
  * payload is inflated as is by frame_record and refused by frame_decode. */
 #include "frame.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "invariant.h"
 #include "rules.h"
 
 #ifndef FRAME_ZLEVEL
@@ -568,7 +568,7 @@ static apr_status_t decode_entry(decoder_t *d, const rules_group_t *g)
                       shown(name, n, show), g->name, d->job->name);
         return APR_EINVAL;
     }
-    assert(e->index >= 0 && e->index < d->job->nentries && d->job->entries[e->index] == e);
+    ABBEY_ASSERT(e->index >= 0 && e->index < d->job->nentries && d->job->entries[e->index] == e);
     if (d->seen_entry[e->index]++) {
         abbey_err_set(d->err, "frame payload: entry '%s' appears twice", e->name);
         return APR_EINVAL;

@@ -1,7 +1,10 @@
-/* mem.c - allocation that reports failure, and the test hook that makes one fail (see mem.h). */
+/* mem.c - allocation that reports failure or aborts, and the test hook (see mem.h). */
 #include "mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static uint64_t fail_at; /* 0: the hook is off */
 static uint64_t counted; /* allocations since it was armed */
@@ -31,6 +34,57 @@ void *mem_realloc(void *p, size_t n)
 void *mem_palloc(apr_pool_t *pool, size_t n)
 {
     return hook_fires() ? NULL : apr_palloc(pool, n);
+}
+
+void mem_oom(const char *what, size_t n)
+{
+    char msg[256];
+    int len = n ? snprintf(msg, sizeof msg, "abbey: out of memory: %s (%zu bytes)\n", what, n)
+                : snprintf(msg, sizeof msg, "abbey: out of memory: %s\n", what);
+    if (len < 0 || (size_t)len >= sizeof msg)
+        len = snprintf(msg, sizeof msg, "abbey: out of memory\n");
+    if (write(2, msg, (size_t)len) < 0) {
+        /* nowhere left to report it */
+    }
+    abort();
+}
+
+void *mem_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        mem_oom("malloc", n);
+    return p;
+}
+
+void *mem_xcalloc(size_t n, size_t size)
+{
+    void *p = n && size ? calloc(n, size) : calloc(1, size ? size : 1);
+    if (!p)
+        mem_oom("calloc", size && n > SIZE_MAX / size ? SIZE_MAX : n * size);
+    return p;
+}
+
+void *mem_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        mem_oom("realloc", n);
+    return q;
+}
+
+char *mem_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(mem_xmalloc(n), s, n);
+}
+
+apr_pool_t *mem_xpool(apr_pool_t *parent)
+{
+    apr_pool_t *p;
+    if (apr_pool_create(&p, parent) != APR_SUCCESS)
+        mem_oom("an APR pool", 0);
+    return p;
 }
 
 void mem_fail_at(uint64_t n)

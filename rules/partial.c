@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "mem.h"
 #include "rules.h"
 
 partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool)
@@ -19,8 +20,7 @@ partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool)
     partial_t *p;
     int n = job->nentries;
 
-    if (apr_pool_create(&sub, pool) != APR_SUCCESS)
-        abort();
+    sub = mem_xpool(pool);
     apr_pool_tag(sub, "partial");
     p = apr_pcalloc(sub, sizeof *p);
     p->job = job;

@@ -14,11 +14,11 @@
  * of every state and frees the slot array while the rows are still alive. */
 #include "ptable.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "mem.h"
 
 #define PTABLE_MIN_SLOTS 16
@@ -75,8 +75,7 @@ ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool)
     ptable_t *t;
     size_t off = 0;
 
-    if (apr_pool_create(&sub, pool) != APR_SUCCESS)
-        abort();
+    sub = mem_xpool(pool);
     apr_pool_tag(sub, "ptable");
     t = apr_pcalloc(sub, sizeof *t);
     t->specs = specs;
@@ -88,13 +87,9 @@ ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool)
         off += (agg_state_size(&specs[i]) + 7) & ~(size_t)7;
     }
     t->states_size = off;
-    if (apr_pool_create(&t->rows, sub) != APR_SUCCESS)
-        abort();
+    t->rows = mem_xpool(sub);
     apr_pool_tag(t->rows, "ptable rows");
-    if (!(t->slots = calloc(PTABLE_MIN_SLOTS, sizeof *t->slots))) {
-        fputs("abbey: out of memory\n", stderr);
-        abort();
-    }
+    t->slots = mem_xcalloc(PTABLE_MIN_SLOTS, sizeof *t->slots);
     t->mask = PTABLE_MIN_SLOTS - 1;
     t->grow_at = grow_limit(PTABLE_MIN_SLOTS);
     apr_pool_pre_cleanup_register(sub, t, ptable_cleanup);
@@ -106,6 +101,7 @@ static int grow(ptable_t *t)
 {
     size_t n = t->mask + 1, nn = n * 2, nmask = nn - 1;
     ptable_slot_t *ns = mem_calloc(nn, sizeof *ns);
+    size_t moved = 0;
 
     if (!ns)
         return -1;
@@ -117,7 +113,9 @@ static int grow(ptable_t *t)
         while (ns[j].row)
             j = (j + 1) & nmask;
         ns[j] = t->slots[i];
+        moved++;
     }
+    ABBEY_ASSERT(moved == t->count); /* every row was in one slot */
     free(t->slots);
     t->slots = ns;
     t->mask = nmask;
@@ -172,6 +170,8 @@ ptable_row_t *ptable_upsert(ptable_t *t, const void *key, uint32_t klen, uint64_
         return NULL;
     s->hash = hash;
     t->count++;
+    /* never full: probing always meets an empty slot */
+    ABBEY_ASSERT(t->count <= t->grow_at && t->grow_at <= t->mask);
     return s->row;
 }
 
@@ -190,7 +190,7 @@ ptable_row_t *ptable_find(const ptable_t *t, const void *key, uint32_t klen, uin
 
 size_t ptable_offset(const ptable_t *t, int i)
 {
-    assert(i >= 0 && i < t->nspecs);
+    ABBEY_ASSERT(i >= 0 && i < t->nspecs);
     return t->offsets[i];
 }
 
@@ -225,7 +225,7 @@ apr_status_t ptable_merge(ptable_t *dst, const ptable_t *src)
     size_t cur = 0;
     ptable_row_t *sr;
 
-    assert(dst != src && dst->nspecs == src->nspecs);
+    ABBEY_ASSERT(dst != src && dst->nspecs == src->nspecs);
     while ((sr = ptable_next(src, &cur)) != NULL) {
         ptable_row_t *dr = ptable_upsert(dst, sr->key, sr->klen, sr->hash);
         if (!dr)

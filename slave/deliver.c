@@ -1,9 +1,9 @@
 /* deliver.c - one task range's frames to every master, with the 409 repair (see deliver.h).
  *
  * For each master (or the one only_master names): encode the frame with
- * that master's groups, POST it, and on a conflict compute the parts of
- * the range the master lacks (span_missing over the ranges it answered),
- * read exactly those bytes again into a fresh partial and send each as its
+ * that master's groups, POST it (partials.h), and on a conflict compute the
+ * parts of the range the master lacks (ranges_missing over the ranges it
+ * answered), read exactly those bytes again into a fresh partial and send each as its
  * own frame to that master alone. A re-sent part may meet a conflict again
  * (another slave is delivering the same range right now); that repeats at most
  * DELIVER_MAX_DEPTH times. A frame (or re-sent part) a master will not take
@@ -13,27 +13,14 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <string.h>
 
 #include "frame.h"
 #include "log.h"
-#include "span.h"
-
-typedef enum answer_t { ANS_OK, ANS_CONFLICT, ANS_UNAVAILABLE, ANS_FAILED } answer_t;
+#include "partials.h"
 
 static deliver_result_t send_range(deliver_t *d, int m, const partial_t *p, uint64_t a, uint64_t b,
                                    int depth);
-
-/* The master's POST /v1/partials address. */
-static const char *partials_url(const deliver_t *d, const rules_master_t *m)
-{
-    const char *base = m->url ? m->url : d->fallback_url;
-    size_t n = strlen(base);
-    while (n && base[n - 1] == '/')
-        n--;
-    return apr_psprintf(d->pool, "%.*s/v1/partials", (int)n, base);
-}
 
 /* Encode into d->frame the frame of [a, b) for master m from p. */
 static apr_status_t encode(deliver_t *d, int m, const partial_t *p, uint64_t a, uint64_t b,
@@ -68,85 +55,34 @@ static apr_status_t encode(deliver_t *d, int m, const partial_t *p, uint64_t a, 
     return frame_encode(&h, p, groups, d->frame, err);
 }
 
-/* The "error" (or whole) text of an answer, for logs. */
-static const char *answer_text(const deliver_t *d)
-{
-    const hclient_resp_t *r = d->resp;
-    json_t *root = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
-    const char *s = NULL, *text;
-    if (root)
-        s = json_string_value(json_object_get(root, "error"));
-    text = s ? apr_pstrdup(d->pool, s)
-             : apr_pstrndup(d->pool, r->body.data ? (const char *)r->body.data : "",
-                            r->body.len > 200 ? 200 : r->body.len);
-    json_decref(root);
-    return text;
-}
-
-/* POST d->frame to master m (retrying once after a 5xx or no answer):
- * ANS_UNAVAILABLE when it still did not take it, ANS_FAILED when it refused it. */
-static answer_t post_frame(deliver_t *d, int m, uint64_t a, uint64_t b)
+/* POST d->frame to master m (tried twice while it is unavailable) into *ans;
+ * a frame not delivered is logged with the reason. */
+static partials_result_t post_frame(deliver_t *d, int m, uint64_t a, uint64_t b,
+                                    partials_answer_t *ans)
 {
     const rules_master_t *ms = &d->cfg->masters[m];
-    const char *url = partials_url(d, ms);
-    apr_status_t rv = APR_SUCCESS;
-    abbey_err_t err;
+    const char *url = partials_url(ms->url ? ms->url : d->fallback_url, d->pool);
+    partials_retry_t retry = {2, d->retry_ms, NULL, NULL};
 
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (attempt)
-            apr_sleep((apr_interval_time_t)d->retry_ms * 1000);
-        rv = hclient_request(d->hc, "POST", url, "application/octet-stream", d->frame->data,
-                             d->frame->len, NULL, d->resp, &err);
-        if (rv == APR_SUCCESS && d->resp->status < 500)
-            break;
-    }
-    if (rv != APR_SUCCESS) {
+    partials_post(d->hc, url, d->frame->data, d->frame->len, &retry, d->resp, d->pool, ans);
+    switch (ans->result) {
+    case PARTIALS_UNAVAILABLE:
         log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") not delivered: %s", ms->name,
-                d->source, a, b, err.msg);
-        return ANS_UNAVAILABLE;
+                d->source, a, b, ans->reason);
+        break;
+    case PARTIALS_REFUSED:
+        log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") refused: %s", ms->name, d->source,
+                a, b, ans->reason);
+        break;
+    case PARTIALS_EXPIRED:
+        log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") delivered, but expired: its "
+                "period is no longer kept, so it is counted in no report",
+                ms->name, d->source, a, b);
+        break;
+    default:
+        break;
     }
-    if (d->resp->status == 200)
-        return ANS_OK;
-    if (d->resp->status == 409)
-        return ANS_CONFLICT;
-    if (d->resp->status >= 500) {
-        log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") not delivered: HTTP %ld: %s",
-                ms->name, d->source, a, b, d->resp->status, answer_text(d));
-        return ANS_UNAVAILABLE;
-    }
-    log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") refused: HTTP %ld: %s", ms->name,
-            d->source, a, b, d->resp->status, answer_text(d));
-    return ANS_FAILED;
-}
-
-/* The ranges of a 409 answer into *have (pool memory); -1 when malformed. */
-static int conflict_ranges(deliver_t *d, uint64_t (**have)[2], size_t *n)
-{
-    const hclient_resp_t *r = d->resp;
-    json_t *root = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
-    json_t *ranges = root ? json_object_get(root, "ranges") : NULL, *pair;
-    size_t i;
-
-    if (!json_is_array(ranges)) {
-        json_decref(root);
-        return -1;
-    }
-    *have = apr_palloc(d->pool, sizeof **have * (json_array_size(ranges) + 1));
-    *n = 0;
-    json_array_foreach(ranges, i, pair)
-    {
-        json_t *x = json_array_get(pair, 0), *y = json_array_get(pair, 1);
-        if (!json_is_array(pair) || json_array_size(pair) != 2 || !json_is_integer(x) ||
-            !json_is_integer(y) || json_integer_value(x) < 0 || json_integer_value(y) < 0) {
-            json_decref(root);
-            return -1;
-        }
-        (*have)[*n][0] = (uint64_t)json_integer_value(x);
-        (*have)[*n][1] = (uint64_t)json_integer_value(y);
-        (*n)++;
-    }
-    json_decref(root);
-    return 0;
+    return ans->result;
 }
 
 /* Read [a, b) again and send it to master m alone. */
@@ -176,21 +112,16 @@ static deliver_result_t resend_part(deliver_t *d, int m, uint64_t a, uint64_t b,
     return send_range(d, m, d->reread, a, b, depth);
 }
 
-/* Master m has part of [a, b) (its 409 answer is in d->resp): send it the rest. */
-static deliver_result_t repair(deliver_t *d, int m, uint64_t a, uint64_t b, int depth)
+/* Master m has part of [a, b) (have, from its 409 answer): send it the rest. */
+static deliver_result_t repair(deliver_t *d, int m, uint64_t a, uint64_t b, const ranges_t *have,
+                               int depth)
 {
-    uint64_t(*have)[2], (*miss)[2];
-    size_t n, nmiss;
+    uint64_t(*miss)[2];
+    size_t nmiss;
     int spooled = 0;
 
-    if (conflict_ranges(d, &have, &n) != 0) {
-        log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 "): a 409 answer without valid "
-                "\"ranges\"",
-                d->cfg->masters[m].name, d->source, a, b);
-        return DELIVER_FAILED;
-    }
     miss = apr_palloc(d->pool, sizeof *miss * (DELIVER_MAX_PARTS + 1));
-    nmiss = span_missing(have, n, a, b, miss, DELIVER_MAX_PARTS + 1);
+    nmiss = ranges_missing(have, a, b, miss, DELIVER_MAX_PARTS + 1);
     if (nmiss > DELIVER_MAX_PARTS) {
         log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 "): more than %d missing parts",
                 d->cfg->masters[m].name, d->source, a, b, DELIVER_MAX_PARTS);
@@ -232,23 +163,26 @@ static deliver_result_t send_range(deliver_t *d, int m, const partial_t *p, uint
                                    int depth)
 {
     abbey_err_t err;
+    partials_answer_t ans;
     if (encode(d, m, p, a, b, &err) != APR_SUCCESS) {
         log_msg("master %s: cannot encode the frame of %s [%" PRIu64 ", %" PRIu64 "): %s",
                 d->cfg->masters[m].name, d->source, a, b, err.msg);
         return DELIVER_FAILED;
     }
-    switch (post_frame(d, m, a, b)) {
-    case ANS_OK:
+    switch (post_frame(d, m, a, b, &ans)) {
+    case PARTIALS_MERGED:
+    case PARTIALS_DUPLICATE:
+    case PARTIALS_EXPIRED:
         return DELIVER_OK;
-    case ANS_CONFLICT:
+    case PARTIALS_CONFLICT:
         if (depth >= DELIVER_MAX_DEPTH) {
             log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 "): still in conflict after "
                     "%d repairs",
                     d->cfg->masters[m].name, d->source, a, b, depth);
             return DELIVER_FAILED;
         }
-        return repair(d, m, a, b, depth);
-    case ANS_UNAVAILABLE:
+        return repair(d, m, a, b, ans.have, depth);
+    case PARTIALS_UNAVAILABLE:
         return spool_frame(d, m, a, b);
     default:
         return DELIVER_FAILED;

@@ -3,8 +3,10 @@
  * Every master gets a frame for every range, carrying the tables of the
  * rule groups it owns (an empty frame when it owns none of the job's), so
  * each can tell when its share of a round is complete. A gap repair
- * (repair.c) sends its range to one master only (only_master). Answers:
- *   200 merged / duplicate  - done;
+ * (repair.c) sends its range to one master only (only_master). Answers, as
+ * slave/partials.h reads them:
+ *   200 merged / duplicate / expired - done (expired is logged: the
+ *                             master took it, but counts it in no report);
  *   409 conflict            - the master has part of the range: the parts it
  *                             lacks are read again from the source and sent
  *                             to that master alone;
@@ -14,7 +16,9 @@
  *                             spool's re-delivery thread sends it later;
  *                             without a spool, or when the append fails
  *                             (logged loudly, naming the file): failed;
- *   400, 401, 413, other    - failed (the reason is logged; never spooled).
+ *   400, 401, 413, other    - failed (the reason is logged; never spooled),
+ *                             also a 200 or 409 that does not read as one of
+ *                             abbey's (partials.h).
  * A failed delivery means the lease must not be completed: it expires, the
  * range is read again, and the masters that merged it answer duplicate.
  * Not thread-safe: one deliverer per worker. */

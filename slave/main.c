@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "http_client.h"
 #include "log.h"
+#include "mem.h"
 #include "slave.h"
 #include "token.h"
 
@@ -125,7 +127,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, slave
     apr_getopt_t *g;
     apr_status_t rv;
     const char *arg;
-    char *url;
+    const char *url;
     int c;
 
     apr_getopt_init(&g, pool, argc, argv);
@@ -178,14 +180,11 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, slave
                         "required (see --help)\n");
         return 2;
     }
-    if (strncmp(opts->primary, "http://", 7) != 0 && strncmp(opts->primary, "https://", 8) != 0) {
+    if (!(url = hclient_base_url(opts->primary, pool))) {
         fprintf(stderr, "abbey-slave: --primary: '%s' is not an http:// or https:// URL\n",
                 opts->primary);
         return 2;
     }
-    url = apr_pstrdup(pool, opts->primary);
-    for (size_t n = strlen(url); n > 8 && url[n - 1] == '/'; n--)
-        url[n - 1] = '\0';
     opts->primary = url;
     if (!good_name(opts->name)) {
         fprintf(stderr, "abbey-slave: --name: '%s' must be 1 to %d of letters, digits, . _ -\n",
@@ -257,7 +256,7 @@ int main(int argc, const char *const *argv)
 
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
-    apr_pool_create(&pool, NULL);
+    pool = mem_xpool(NULL);
     memset(&opts, 0, sizeof opts);
     opts.workers = 2;
     opts.poll_ms = 500;

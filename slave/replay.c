@@ -3,8 +3,9 @@
  * A spool file (common/framelog.h) is frames back to back, each naming the
  * master it was for. This program walks the files given (or the *.spool
  * files under the directories given, sorted by path), POSTs each frame's
- * exact bytes to its master's /v1/partials, and reports what the masters
- * said: merged or duplicate is delivered (replaying twice is harmless), a
+ * exact bytes to its master's /v1/partials (slave/partials.h, as the slave
+ * itself does), and reports what the masters said: merged, duplicate or
+ * expired is delivered (replaying twice is harmless), a
  * conflict or a refusal is named with the reason, damaged byte ranges (torn
  * tails, corrupt frames) are named with their offsets. A file delivered in
  * full, with no damage, is renamed FILE.delivered. Masters are found through
@@ -19,7 +20,6 @@
 #include <apr_time.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +31,8 @@
 #include "framelog.h"
 #include "http_client.h"
 #include "log.h"
+#include "mem.h"
+#include "partials.h"
 #include "rules.h"
 #include "token.h"
 
@@ -38,7 +40,7 @@
 #define PACKAGE_VERSION "dev"
 #endif
 
-#define REPLAY_TRIES 3          /* per frame, on 503 / no answer */
+#define REPLAY_TRIES 3          /* per frame, on 5xx / no answer */
 #define REPLAY_BACKOFF_MS 500   /* first pause between tries; doubles */
 #define REPLAY_DOWN_AFTER 3     /* frames failed in a row before a master is skipped */
 #define REPLAY_CONNECT_MS 3000
@@ -73,6 +75,7 @@ typedef struct replay_t {
     /* the file in progress */
     const char *path;
     uint64_t f_frames, f_delivered, f_duplicate, f_failed, f_damaged, f_pos;
+    uint64_t f_off; /* the frame being sent */
 } replay_t;
 
 static void usage(FILE *out)
@@ -92,9 +95,9 @@ static void usage(FILE *out)
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n"
           "\n"
-          "Merged and duplicate answers count as delivered, so a file can be replayed\n"
-          "again safely. A file whose frames were all delivered, with no damage, is\n"
-          "renamed FILE.delivered (unless --keep); any other file is left in place.\n"
+          "Merged, duplicate and expired answers count as delivered, so a file can be\n"
+          "replayed again safely. A file whose frames were all delivered, with no damage,\n"
+          "is renamed FILE.delivered (unless --keep); any other file is left in place.\n"
           "Exit status: 0 when every frame was delivered and no damage was found\n"
           "(--dry-run: no damage), 1 otherwise (each problem is named), 2 on bad usage.\n",
           out);
@@ -130,17 +133,12 @@ static const char *pfmt(apr_pool_t *pool, const char *fmt, ...)
     return out;
 }
 
-/* A copy of url without trailing slashes; NULL (with a message) unless http(s). */
+/* url without trailing slashes; NULL (with a message) unless http(s). */
 static const char *clean_url(const char *opt, const char *url, apr_pool_t *pool)
 {
-    char *u;
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+    const char *u = hclient_base_url(url, pool);
+    if (!u)
         fprintf(stderr, "abbey-replay: --%s: '%s' is not an http:// or https:// URL\n", opt, url);
-        return NULL;
-    }
-    u = apr_pstrdup(pool, url);
-    for (size_t n = strlen(u); n > 8 && u[n - 1] == '/'; n--)
-        u[n - 1] = '\0';
     return u;
 }
 
@@ -352,45 +350,6 @@ static const char *body_text(replay_t *r)
     return s;
 }
 
-/* The JSON answer (NULL when it is not JSON). */
-static json_t *answer_json(replay_t *r)
-{
-    return json_loadb((const char *)r->resp.body.data, r->resp.body.len, 0, NULL);
-}
-
-/* A 409 answer's ranges as "[a, b) [c, d)"; *covered = 1 when together they
- * cover [start, end) (the master has it all: a duplicate, as the slave's
- * spool counts it). */
-static const char *conflict_ranges(replay_t *r, uint64_t start, uint64_t end, int *covered)
-{
-    json_t *j = answer_json(r), *ranges = j ? json_object_get(j, "ranges") : NULL, *v;
-    const char *s = "";
-    uint64_t reach = start;
-    int grew = 1;
-    size_t i;
-    json_array_foreach(ranges, i, v)
-    {
-        s = pfmt(r->pool, "%s%s[%lld, %lld)", s, i ? " " : "",
-                 (long long)json_integer_value(json_array_get(v, 0)),
-                 (long long)json_integer_value(json_array_get(v, 1)));
-    }
-    while (grew && reach < end) { /* any order: extend reach until no range does */
-        grew = 0;
-        json_array_foreach(ranges, i, v)
-        {
-            json_int_t a = json_integer_value(json_array_get(v, 0));
-            json_int_t b = json_integer_value(json_array_get(v, 1));
-            if (a >= 0 && (uint64_t)a <= reach && b > 0 && (uint64_t)b > reach) {
-                reach = (uint64_t)b;
-                grew = 1;
-            }
-        }
-    }
-    *covered = reach >= end;
-    json_decref(j);
-    return *s ? s : "(none listed)";
-}
-
 static void delivered(replay_t *r, int dup)
 {
     r->f_delivered++;
@@ -399,80 +358,49 @@ static void delivered(replay_t *r, int dup)
     r->duplicate += (uint64_t)dup;
 }
 
-/* POST one frame, with retries on 503 and on no answer. Returns the HTTP
- * status (0: no answer) and *why for a failure to get one. */
-static long post_frame(replay_t *r, const char *url, uint64_t off, const uint8_t *frame,
-                       size_t len, const char **why)
+/* The ranges of set as "[a, b) [c, d)" (pool memory; "(none listed)"). */
+static const char *ranges_text(replay_t *r, const ranges_t *set)
 {
-    apr_interval_time_t pause = apr_time_from_msec(REPLAY_BACKOFF_MS);
-    abbey_err_t err;
-    for (int t = 1;; t++) {
-        apr_status_t rv = hclient_request(r->hc, "POST", url, "application/octet-stream", frame,
-                                          len, NULL, &r->resp, &err);
-        if (rv == APR_SUCCESS && r->resp.status != 503)
-            return r->resp.status;
-        *why = rv == APR_SUCCESS ? pfmt(r->pool, "503 from the master: %s", body_text(r))
-                                 : apr_pstrdup(r->pool, err.msg);
-        if (t == REPLAY_TRIES)
-            return rv == APR_SUCCESS ? 503 : 0;
-        clear_line(r);
-        log_msg("%s offset %llu: %s; try %d of %d in %.1f s", r->path,
-                (unsigned long long)off, *why, t + 1, REPLAY_TRIES, (double)pause / 1e6);
-        apr_sleep(pause);
-        pause *= 2;
+    const char *s = "";
+    for (size_t i = 0; i < ranges_count(set); i++) {
+        uint64_t a, b;
+        ranges_get(set, i, &a, &b);
+        s = pfmt(r->pool, "%s%s[%llu, %llu)", s, i ? " " : "", (unsigned long long)a,
+                 (unsigned long long)b);
     }
+    return *s ? s : "(none listed)";
 }
 
-/* Deliver one frame and classify the answer. Returns 1 to stop the walk. */
-static int deliver(replay_t *r, uint64_t off, const uint8_t *frame, size_t len,
-                   const frame_header_t *h)
+/* Before each pause between tries (partials_post): the progress line out,
+ * the retry in. */
+static void on_retry(void *ctx, int next, int tries, int pause_ms, const char *reason)
 {
-    const char *why = "", *base = target(r, h->master, &why), *url, *res;
-    replay_down_t *d;
-    int covered;
-    json_t *j;
-    long st;
+    replay_t *r = ctx;
+    clear_line(r);
+    log_msg("%s offset %llu: %s; try %d of %d in %.1f s", r->path, (unsigned long long)r->f_off,
+            reason, next, tries, pause_ms / 1000.0);
+}
 
-    if (!base) {
-        not_delivered(r, off, h, NULL, why);
+/* What the master at base said of the frame at off: counted, or named as
+ * not delivered. Returns 1 to stop the walk (the token was refused). */
+static int answered(replay_t *r, uint64_t off, size_t len, const frame_header_t *h,
+                    const char *base, const partials_answer_t *ans)
+{
+    switch (ans->result) {
+    case PARTIALS_MERGED:
+    case PARTIALS_DUPLICATE:
+        delivered(r, ans->result == PARTIALS_DUPLICATE);
         return 0;
-    }
-    d = down_of(r, base);
-    if (d->failed_in_row >= REPLAY_DOWN_AFTER) {
-        not_delivered(r, off, h, base,
-                      pfmt(r->pool, "skipped: the master failed %d frames in a row",
-                                   d->failed_in_row));
+    case PARTIALS_EXPIRED:
+        clear_line(r);
+        log_msg("%s @%" PRIu64 ": %s [%" PRIu64 ", %" PRIu64 ") delivered, but %s says "
+                "expired: its period is no longer kept, so it is counted in no report",
+                r->path, off, h->source, h->start, h->end, base);
+        delivered(r, 0);
         return 0;
-    }
-    url = apr_pstrcat(r->pool, base, "/v1/partials", NULL);
-    st = post_frame(r, url, off, frame, len, &why);
-    d->failed_in_row = (st == 0 || st == 503) ? d->failed_in_row + 1 : 0;
-    switch (st) {
-    case 0:
-    case 503:
-        not_delivered(r, off, h, base, pfmt(r->pool, "%s (after %d tries)", why,
-                                                     REPLAY_TRIES));
-        return 0;
-    case 200:
-        j = answer_json(r);
-        res = j ? json_string_value(json_object_get(j, "result")) : NULL;
-        if (res && (!strcmp(res, "merged") || !strcmp(res, "duplicate"))) {
-            delivered(r, !strcmp(res, "duplicate"));
-        } else if (res && !strcmp(res, "expired")) {
-            log_msg("%s @%" PRIu64 ": %s [%" PRIu64 ", %" PRIu64 ") delivered, but %s says "
-                    "expired: its period is no longer kept, so it is counted in no report",
-                    r->path, off, h->source, h->start, h->end, base);
-            delivered(r, 0);
-        } else {
-            not_delivered(r, off, h, base,
-                          pfmt(r->pool, "unexpected answer: %s", body_text(r)));
-        }
-        json_decref(j);
-        return 0;
-    case 409:
-        res = conflict_ranges(r, h->start, h->end, &covered);
-        if (covered) {
-            delivered(r, 1);
+    case PARTIALS_CONFLICT:
+        if (ranges_covers(ans->have, h->start, h->end)) {
+            delivered(r, 1); /* the master has it all: a duplicate, as the spool counts it */
             return 0;
         }
         not_delivered(r, off, h, base,
@@ -480,26 +408,56 @@ static int deliver(replay_t *r, uint64_t off, const uint8_t *frame, size_t len,
                            "conflict: the master holds %s of this source from another "
                            "delivery; a spooled frame cannot be cut, so this range must be "
                            "re-read from the source for this master",
-                           res));
+                           ranges_text(r, ans->have)));
         return 0;
-    case 401:
+    case PARTIALS_UNAVAILABLE:
+        not_delivered(r, off, h, base,
+                      pfmt(r->pool, "%s (after %d tries)", ans->reason, ans->tries));
+        return 0;
+    default:
+        break;
+    }
+    if (ans->status == 401) {
         not_delivered(r, off, h, base, "the token was refused (401)");
         r->stop = 1;
         return 1;
-    case 413:
+    }
+    if (ans->status == 413)
         not_delivered(r, off, h, base,
-                      pfmt(r->pool, "the frame (%zu bytes) is over the master's body "
-                                            "limit (413; see the master's --max-body)", len));
-        return 0;
-    default:
-        j = answer_json(r);
-        why = j ? json_string_value(json_object_get(j, "error")) : NULL;
-        not_delivered(r, off, h, base,
-                      pfmt(r->pool, "refused (%ld): %s", st,
-                                   why ? why : body_text(r)));
-        json_decref(j);
+                      pfmt(r->pool,
+                           "the frame (%zu bytes) is over the master's body "
+                           "limit (413; see the master's --max-body)",
+                           len));
+    else
+        not_delivered(r, off, h, base, pfmt(r->pool, "refused: %s", ans->reason));
+    return 0;
+}
+
+/* Deliver one frame (tried again while its master is unavailable). Returns 1
+ * to stop the walk. */
+static int deliver(replay_t *r, uint64_t off, const uint8_t *frame, size_t len,
+                   const frame_header_t *h)
+{
+    const char *why = "", *base = target(r, h->master, &why);
+    partials_retry_t retry = {REPLAY_TRIES, REPLAY_BACKOFF_MS, on_retry, r};
+    partials_answer_t ans;
+    replay_down_t *d;
+
+    if (!base) {
+        not_delivered(r, off, h, NULL, why);
         return 0;
     }
+    d = down_of(r, base);
+    if (d->failed_in_row >= REPLAY_DOWN_AFTER) {
+        not_delivered(
+            r, off, h, base,
+            pfmt(r->pool, "skipped: the master failed %d frames in a row", d->failed_in_row));
+        return 0;
+    }
+    r->f_off = off;
+    partials_post(r->hc, partials_url(base, r->pool), frame, len, &retry, &r->resp, r->pool, &ans);
+    d->failed_in_row = ans.result == PARTIALS_UNAVAILABLE ? d->failed_in_row + 1 : 0;
+    return answered(r, off, len, h, base, &ans);
 }
 
 /* --- the walk ------------------------------------------------------------------- */
@@ -666,7 +624,7 @@ int main(int argc, const char *const *argv)
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
     memset(&r, 0, sizeof r);
-    apr_pool_create(&r.pool, NULL);
+    r.pool = mem_xpool(NULL);
     rc = parse_args(argc, argv, r.pool, &r.opts, &first);
     if (rc)
         return rc < 0 ? 0 : rc;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 #include "spool.h"
 
 #define RENEW_SLEEP_MAX 200 /* ms: the renewer looks at least this often */
@@ -160,10 +161,7 @@ void slave_lease_track(slave_t *s, uint64_t id, int64_t expires_ms, int64_t now_
     apr_thread_mutex_lock(s->lock);
     if (s->nactive == s->maxactive) {
         int n = s->maxactive ? s->maxactive * 2 : 16;
-        slave_active_t *bigger = realloc(s->active, sizeof *bigger * (size_t)n);
-        if (!bigger)
-            abort(); /* out of memory */
-        s->active = bigger;
+        s->active = mem_xrealloc(s->active, sizeof *s->active * (size_t)n);
         s->maxactive = n;
     }
     a = &s->active[s->nactive++];
@@ -331,7 +329,7 @@ static void *APR_THREAD_FUNC redeliver_thread(apr_thread_t *t, void *data)
     hclient_t *hc;
     apr_pool_t *pool;
 
-    apr_pool_create(&pool, NULL);
+    pool = mem_xpool(NULL);
     hc = hclient_create(s->opts.token, s->opts.connect_ms, s->opts.timeout_ms, pool);
     while (!__atomic_load_n(&s->redeliver_stop, __ATOMIC_ACQUIRE)) {
         slave_cfg_t *c = slave_config_acquire(s);

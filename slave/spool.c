@@ -17,7 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,8 @@
 #include "frame.h"
 #include "framelog.h"
 #include "log.h"
-#include "span.h"
+#include "mem.h"
+#include "partials.h"
 
 typedef struct seg_t {
     char *path;                /* malloc'd */
@@ -116,10 +116,7 @@ static void seg_add(spool_t *sp, seg_t *g)
     int i;
     if (sp->nsegs == sp->maxsegs) {
         int n = sp->maxsegs ? sp->maxsegs * 2 : 16;
-        seg_t **bigger = realloc(sp->segs, sizeof *bigger * (size_t)n);
-        if (!bigger)
-            abort(); /* out of memory */
-        sp->segs = bigger;
+        sp->segs = mem_xrealloc(sp->segs, sizeof *sp->segs * (size_t)n);
         sp->maxsegs = n;
     }
     for (i = sp->nsegs; i > 0 && sp->segs[i - 1]->seq > g->seq; i--)
@@ -141,9 +138,8 @@ static void seg_remove(spool_t *sp, seg_t *g)
 
 static seg_t *seg_new(const char *path, const char *master, const char *job, uint64_t seq)
 {
-    seg_t *g = calloc(1, sizeof *g);
-    if (!g || !(g->path = strdup(path)))
-        abort(); /* out of memory */
+    seg_t *g = mem_xcalloc(1, sizeof *g);
+    g->path = mem_xstrdup(path);
     snprintf(g->master, sizeof g->master, "%s", master);
     snprintf(g->job, sizeof g->job, "%s", job);
     g->seq = seq;
@@ -282,7 +278,7 @@ apr_status_t spool_open(const char *dir, uint64_t segment_max, int64_t now_ms, a
     buf_init(&sp->resp.body);
     sp->pass_pool = root_pool();
     apr_pool_cleanup_register(pool, sp, spool_cleanup, apr_pool_cleanup_null);
-    apr_pool_create(&tmp, pool);
+    tmp = mem_xpool(pool);
     while ((e = readdir(d)) != NULL)
         if (e->d_name[0] != '.' && strlen(e->d_name) < FRAME_NAME_MAX)
             scan_master(sp, e->d_name, tmp);
@@ -416,49 +412,12 @@ static mstate_t *mstate(spool_t *sp, const char *name)
             return &sp->ms[i];
     if (sp->nms == sp->maxms) {
         int n = sp->maxms ? sp->maxms * 2 : 8;
-        mstate_t *bigger = realloc(sp->ms, sizeof *bigger * (size_t)n);
-        if (!bigger)
-            abort(); /* out of memory */
-        sp->ms = bigger;
+        sp->ms = mem_xrealloc(sp->ms, sizeof *sp->ms * (size_t)n);
         sp->maxms = n;
     }
     memset(&sp->ms[sp->nms], 0, sizeof sp->ms[0]);
     snprintf(sp->ms[sp->nms].name, sizeof sp->ms[0].name, "%s", name);
     return &sp->ms[sp->nms++];
-}
-
-/* The body's "ranges" as text (for logs) and whether they cover [a, b);
- * -1 when there are none that parse. */
-static int covers(const hclient_resp_t *r, uint64_t a, uint64_t b, apr_pool_t *pool,
-                  const char **text)
-{
-    json_t *root = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
-    json_t *ranges = root ? json_object_get(root, "ranges") : NULL, *pair;
-    uint64_t(*have)[2], miss[1][2];
-    size_t i, n = 0;
-    char *dump;
-
-    *text = "(none)";
-    if (!json_is_array(ranges)) {
-        json_decref(root);
-        return -1;
-    }
-    dump = json_dumps(ranges, JSON_COMPACT);
-    *text = apr_pstrdup(pool, dump ? dump : "?");
-    free(dump);
-    have = apr_palloc(pool, sizeof *have * (json_array_size(ranges) + 1));
-    json_array_foreach(ranges, i, pair)
-    {
-        json_t *x = json_array_get(pair, 0), *y = json_array_get(pair, 1);
-        if (!json_is_integer(x) || !json_is_integer(y) || json_integer_value(x) < 0 ||
-            json_integer_value(y) < 0)
-            continue;
-        have[n][0] = (uint64_t)json_integer_value(x);
-        have[n][1] = (uint64_t)json_integer_value(y);
-        n++;
-    }
-    json_decref(root);
-    return span_missing(have, n, a, b, miss, 1) == 0;
 }
 
 /* Decided: acknowledged (held 0) or held (1). */
@@ -472,17 +431,64 @@ static void decided(walk_t *k, uint64_t off, size_t len, int held)
     apr_thread_mutex_unlock(k->sp->lock);
 }
 
+/* A 409 for the frame at off: acknowledged when the master's ranges cover
+ * it (a duplicate), else held (its lease is gone: it cannot be cut). */
+static int conflict(walk_t *k, uint64_t off, size_t len, const frame_header_t *h,
+                    const partials_answer_t *ans)
+{
+    int cov = ranges_covers(ans->have, h->start, h->end);
+    log_msg("spool %s @%" PRIu64 ": master %s answered 409 for %s [%" PRIu64 ", %" PRIu64
+            ") with ranges %s: %s",
+            k->g->path, off, h->master, h->source, h->start, h->end, ans->ranges,
+            cov ? "they cover the frame (a duplicate): acknowledged"
+                : "it has part of the range from elsewhere and the lease is gone; "
+                  "the frame is held in the spool for abbey-replay / the operator");
+    decided(k, off, len, !cov);
+    return 1;
+}
+
+/* What the master said of the frame at off (header h): acknowledged, held
+ * (logged), or 0 when the walk stops with k->result WALK_FAILED. */
+static int answered(walk_t *k, uint64_t off, size_t len, const frame_header_t *h,
+                    const partials_answer_t *ans)
+{
+    switch (ans->result) {
+    case PARTIALS_MERGED:
+    case PARTIALS_DUPLICATE:
+        decided(k, off, len, 0);
+        return 1;
+    case PARTIALS_EXPIRED:
+        log_msg("spool %s @%" PRIu64 ": master %s took %s [%" PRIu64 ", %" PRIu64 ") as expired: "
+                "its period is no longer kept, so it is counted in no report",
+                k->g->path, off, h->master, h->source, h->start, h->end);
+        decided(k, off, len, 0);
+        return 1;
+    case PARTIALS_CONFLICT:
+        return conflict(k, off, len, h, ans);
+    case PARTIALS_REFUSED:
+        if (ans->status == 400 || ans->status == 409 || ans->status == 413) {
+            log_msg("spool %s @%" PRIu64 ": master %s refuses %s [%" PRIu64 ", %" PRIu64
+                    "): %s; the frame is held in the spool for abbey-replay / the operator",
+                    k->g->path, off, h->master, h->source, h->start, h->end, ans->reason);
+            decided(k, off, len, 1);
+            return 1;
+        }
+        break; /* 401, a 200 abbey does not know, ...: the master as it is takes nothing */
+    default:
+        break;
+    }
+    k->why = ans->reason;
+    k->result = WALK_FAILED;
+    return 0;
+}
+
 static int send_one(void *ctx, uint64_t off, const uint8_t *frame, size_t len,
                     const frame_header_t *h)
 {
     walk_t *k = ctx;
     spool_t *sp = k->sp;
     const rules_master_t *m;
-    const char *base, *url, *ranges;
-    hclient_resp_t *r = &sp->resp;
-    abbey_err_t err;
-    size_t n;
-    int cov;
+    partials_answer_t ans;
 
     if (off >= k->end)
         return 1;
@@ -490,40 +496,10 @@ static int send_one(void *ctx, uint64_t off, const uint8_t *frame, size_t len,
         k->result = WALK_NOMASTER;
         return 1;
     }
-    base = m->url ? m->url : k->fallback_url;
-    for (n = strlen(base); n && base[n - 1] == '/'; n--)
-        ;
-    url = apr_psprintf(sp->pass_pool, "%.*s/v1/partials", (int)n, base);
-    if (hclient_request(k->hc, "POST", url, "application/octet-stream", frame, len, NULL, r,
-                        &err) != APR_SUCCESS) {
-        k->why = apr_pstrdup(sp->pass_pool, err.msg);
-        k->result = WALK_FAILED;
+    partials_post(k->hc, partials_url(m->url ? m->url : k->fallback_url, sp->pass_pool), frame, len,
+                  NULL, &sp->resp, sp->pass_pool, &ans);
+    if (!answered(k, off, len, h, &ans))
         return 1;
-    }
-    if (r->status == 200) {
-        decided(k, off, len, 0);
-    } else if (r->status == 409) {
-        cov = covers(r, h->start, h->end, sp->pass_pool, &ranges);
-        log_msg("spool %s @%" PRIu64 ": master %s answered 409 for %s [%" PRIu64 ", %" PRIu64
-                ") with ranges %s: %s",
-                k->g->path, off, h->master, h->source, h->start, h->end, ranges,
-                cov == 1 ? "they cover the frame (a duplicate): acknowledged"
-                         : "it has part of the range from elsewhere and the lease is gone; "
-                           "the frame is held in the spool for abbey-replay / the operator");
-        decided(k, off, len, cov != 1);
-    } else if (r->status == 400 || r->status == 413) {
-        log_msg("spool %s @%" PRIu64 ": master %s refuses %s [%" PRIu64 ", %" PRIu64
-                "): HTTP %ld: %.*s; the frame is held in the spool for abbey-replay / the "
-                "operator",
-                k->g->path, off, h->master, h->source, h->start, h->end, r->status,
-                (int)(r->body.len > 200 ? 200 : r->body.len),
-                r->body.data ? (const char *)r->body.data : "");
-        decided(k, off, len, 1);
-    } else {
-        k->why = apr_psprintf(sp->pass_pool, "POST %s: HTTP %ld", url, r->status);
-        k->result = WALK_FAILED;
-        return 1;
-    }
     if (*k->budget > 0 && --*k->budget == 0) {
         k->result = WALK_BUDGET;
         return 1;
@@ -643,9 +619,7 @@ int64_t spool_redeliver_pass(spool_t *sp, hclient_t *hc, const rules_config_t *c
     log_backlog(sp, now_ms);
     apr_thread_mutex_lock(sp->lock);
     n = sp->nsegs;
-    snap = malloc(sizeof *snap * (size_t)(n ? n : 1));
-    if (!snap)
-        abort(); /* out of memory */
+    snap = mem_xmalloc(sizeof *snap * (size_t)n);
     if (n)
         memcpy(snap, sp->segs, sizeof *snap * (size_t)n);
     apr_thread_mutex_unlock(sp->lock);

@@ -13,14 +13,16 @@
  *
  * Re-delivery (spool_redeliver_pass, run by one thread per slave process)
  * walks the oldest segments first and POSTs each frame to the master its
- * header names (URL from the config it is given). Answers:
- *   200 (merged, duplicate)               - acknowledged;
+ * header names (URL from the config it is given), through slave/partials.h.
+ * Answers:
+ *   200 (merged, duplicate, expired)      - acknowledged (expired is logged: the
+ *                                           master counts it in no report);
  *   409 whose ranges cover the frame      - acknowledged (a duplicate);
- *   409 not covering, 400, 413            - held: logged with the ranges and
- *                                           kept on disk (abbey-replay or an
+ *   409 not covering, 400, 413, a 409     - held: logged with the ranges and
+ *   without valid ranges                    kept on disk (abbey-replay or an
  *                                           operator decides); the walk goes on;
- *   no answer, 5xx, other                 - the master is backed off (1 s
- *                                           doubling to 60 s) and its walk stops.
+ *   no answer, 5xx, other (401, a 200     - the master is backed off (1 s
+ *   without a result abbey knows)           doubling to 60 s) and its walk stops.
  * A segment all of whose frames were acknowledged is deleted (with its
  * sidecar); one with held frames stays. Damaged byte ranges are logged with
  * the file and byte offsets and skipped.

@@ -28,6 +28,7 @@
 #include "instance.h"
 #include "jsonio.h"
 #include "log.h"
+#include "mem.h"
 #include "slave.h"
 #include "source.h"
 #include "spool.h"
@@ -57,8 +58,8 @@ worker_t *worker_create(slave_t *s, int index)
     w->s = s;
     w->index = index;
     w->pool = pool;
-    apr_pool_create(&w->task_pool, pool);
-    apr_pool_create(&w->engine_pool, pool);
+    w->task_pool = mem_xpool(pool);
+    w->engine_pool = mem_xpool(pool);
     w->hc = hclient_create(s->opts.token, s->opts.connect_ms, s->opts.timeout_ms, pool);
     w->tasks.io.stop = &s->stop; /* the buffer comes with a config (use_config) */
     buf_init(&w->frame);

@@ -1,11 +1,13 @@
-/* check_ranges.c - unit tests for the range sets of master/ranges.c.
+/* check_ranges.c - unit tests for the range sets of common/ranges.c.
  *
  * The oracle is a bitmap over a small universe of U bytes (placed at 0 and
  * just below UINT64_MAX): after every random ranges_add the set must equal the
  * maximal runs of set bits (so it is sorted and coalesced), and ranges_check,
  * ranges_covers, ranges_overlapping and ranges_missing must agree with a
  * byte-by-byte scan for random queries. Hand-worked cases cover adjacency and
- * the ends of the u64 space. */
+ * the ends of the u64 space. A set made from a list as a 409 answer carries
+ * one (any order, overlapping, empty and inverted pairs) must give the
+ * missing parts a bitmap of the list gives. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -248,6 +250,80 @@ START_TEST(many_ranges)
 }
 END_TEST
 
+/* ================================ a list off the wire (the ranges of a 409 answer) */
+
+/* The set of have[0..n), added in the order given. */
+static ranges_t *from_list(uint64_t (*have)[2], size_t n)
+{
+    ranges_t *r = ranges_create(pool);
+    for (size_t i = 0; i < n; i++)
+        ranges_add(r, have[i][0], have[i][1]);
+    return r;
+}
+
+START_TEST(list_hand_worked)
+{
+    uint64_t have[3][2] = {{20, 30}, {0, 10}, {8, 22}}, out[4][2];
+    uint64_t two[2][2] = {{0, 10}, {20, 30}};
+    ck_assert_uint_eq(ranges_missing(from_list(two, 2), 5, 25, out, 4), 1);
+    ck_assert_uint_eq(out[0][0], 10);
+    ck_assert_uint_eq(out[0][1], 20);
+    ck_assert_uint_eq(ranges_missing(from_list(two, 2), 0, 40, out, 4), 2);
+    ck_assert_uint_eq(out[1][0], 30);
+    ck_assert_uint_eq(out[1][1], 40);
+    /* unsorted and overlapping: [0, 30) is covered */
+    ck_assert_uint_eq(ranges_missing(from_list(have, 3), 0, 40, out, 4), 1);
+    ck_assert_uint_eq(out[0][0], 30);
+    ck_assert_uint_eq(out[0][1], 40);
+    ck_assert_uint_eq(ranges_missing(from_list(have, 3), 3, 30, out, 4), 0);
+    ck_assert_uint_eq(ranges_missing(from_list(have, 0), 7, 9, out, 4), 1);
+    ck_assert_uint_eq(out[0][0], 7);
+    ck_assert_uint_eq(out[0][1], 9);
+    ck_assert_uint_eq(ranges_missing(from_list(have, 0), 9, 9, out, 4), 0);
+}
+END_TEST
+
+/* Random lists (unsorted, overlapping, empty and inverted pairs) against a bitmap. */
+START_TEST(list_vs_bitmap)
+{
+    unsigned seed = 12345;
+    for (int iter = 0; iter < 5000; iter++) {
+        uint64_t have[8][2], out[9][2], want[40][2];
+        int covered[64] = {0};
+        size_t n, nwant = 0, got;
+        uint64_t a, b;
+        seed = seed * 1103515245u + 12345u;
+        n = (seed >> 16) % 8;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            have[i][0] = (seed >> 8) % 64;
+            have[i][1] = (seed >> 20) % 65;
+            for (uint64_t x = have[i][0]; x < have[i][1]; x++)
+                covered[x] = 1;
+        }
+        seed = seed * 1103515245u + 12345u;
+        a = (seed >> 8) % 64;
+        b = (seed >> 20) % 65;
+        for (uint64_t x = a; x < b; x++) /* maximal runs of uncovered bytes */
+            if (!covered[x]) {
+                if (nwant && want[nwant - 1][1] == x)
+                    want[nwant - 1][1] = x + 1;
+                else {
+                    want[nwant][0] = x;
+                    want[nwant][1] = x + 1;
+                    nwant++;
+                }
+            }
+        got = ranges_missing(from_list(have, n), a, b, out, n + 1);
+        ck_assert_uint_eq(got, nwant);
+        for (size_t i = 0; i < got; i++) {
+            ck_assert_uint_eq(out[i][0], want[i][0]);
+            ck_assert_uint_eq(out[i][1], want[i][1]);
+        }
+    }
+}
+END_TEST
+
 static Suite *ranges_suite(void)
 {
     Suite *s = suite_create("ranges");
@@ -261,6 +337,11 @@ static Suite *ranges_suite(void)
     tcase_add_test(tc, adjacency);
     tcase_add_test(tc, u64_extremes);
     tcase_add_test(tc, many_ranges);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("list");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, list_hand_worked);
+    tcase_add_test(tc, list_vs_bitmap);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,13 +1,13 @@
-/* check_slave.c - unit tests for the slave: common/span.c (missing parts of a range),
- * source/instance.c (file instances: growth, rotation, loss, truncation),
- * source/source_http.c (Range reads against tests/tools/range_server.py), and
- * the worker end to end (worker.c, deliver.c, slave.c) against a fake primary
- * and fake masters served in-process by master/httpd.c (tests/fixture_slave.h,
- * shared with tests/check_slave_repair.c).
+/* check_slave.c - unit tests for the slave: source/instance.c (file instances:
+ * growth, rotation, loss, truncation), source/source_http.c (Range reads
+ * against tests/tools/range_server.py), and the worker end to end (worker.c,
+ * deliver.c, slave.c) against a fake primary and fake masters served
+ * in-process by master/httpd.c (tests/fixture_slave.h, shared with
+ * tests/check_slave_repair.c).
  *
- * Oracles are independent of the code under test: a bitmap for span_missing,
- * stat(2) for instance names, the bytes the test wrote for reads, and line
- * and key counts computed here from the generated text for frames. */
+ * Oracles are independent of the code under test: stat(2) for instance
+ * names, the bytes the test wrote for reads, and line and key counts computed
+ * here from the generated text for frames. */
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <check.h>
@@ -36,77 +36,11 @@
 #include "instance.h"
 #include "slave.h"
 #include "source.h"
-#include "span.h"
 #include "spool.h"
 #include "value.h"
 
 #define FIXTURE_SUITE "check_slave"
 #include "fixture_slave.h"
-
-/* ===================================================================== span */
-
-START_TEST(span_hand_worked)
-{
-    uint64_t have[3][2] = {{20, 30}, {0, 10}, {8, 22}}, out[4][2];
-    uint64_t two[2][2] = {{0, 10}, {20, 30}};
-    ck_assert_uint_eq(span_missing(two, 2, 5, 25, out, 4), 1);
-    ck_assert_uint_eq(out[0][0], 10);
-    ck_assert_uint_eq(out[0][1], 20);
-    ck_assert_uint_eq(span_missing(two, 2, 0, 40, out, 4), 2);
-    ck_assert_uint_eq(out[1][0], 30);
-    ck_assert_uint_eq(out[1][1], 40);
-    /* unsorted and overlapping: [0, 30) is covered */
-    ck_assert_uint_eq(span_missing(have, 3, 0, 40, out, 4), 1);
-    ck_assert_uint_eq(out[0][0], 30);
-    ck_assert_uint_eq(out[0][1], 40);
-    ck_assert_uint_eq(span_missing(have, 3, 3, 30, out, 4), 0);
-    ck_assert_uint_eq(span_missing(have, 0, 7, 9, out, 4), 1);
-    ck_assert_uint_eq(out[0][0], 7);
-    ck_assert_uint_eq(out[0][1], 9);
-    ck_assert_uint_eq(span_missing(have, 0, 9, 9, out, 4), 0);
-}
-END_TEST
-
-/* Random lists (unsorted, overlapping, empty and inverted pairs) against a bitmap. */
-START_TEST(span_vs_bitmap)
-{
-    unsigned seed = 12345;
-    for (int iter = 0; iter < 5000; iter++) {
-        uint64_t have[8][2], out[9][2], want[40][2];
-        int covered[64] = {0};
-        size_t n, nwant = 0, got;
-        uint64_t a, b;
-        seed = seed * 1103515245u + 12345u;
-        n = (seed >> 16) % 8;
-        for (size_t i = 0; i < n; i++) {
-            seed = seed * 1103515245u + 12345u;
-            have[i][0] = (seed >> 8) % 64;
-            have[i][1] = (seed >> 20) % 65;
-            for (uint64_t x = have[i][0]; x < have[i][1]; x++)
-                covered[x] = 1;
-        }
-        seed = seed * 1103515245u + 12345u;
-        a = (seed >> 8) % 64;
-        b = (seed >> 20) % 65;
-        for (uint64_t x = a; x < b; x++) /* maximal runs of uncovered bytes */
-            if (!covered[x]) {
-                if (nwant && want[nwant - 1][1] == x)
-                    want[nwant - 1][1] = x + 1;
-                else {
-                    want[nwant][0] = x;
-                    want[nwant][1] = x + 1;
-                    nwant++;
-                }
-            }
-        got = span_missing(have, n, a, b, out, n + 1);
-        ck_assert_uint_eq(got, nwant);
-        for (size_t i = 0; i < got; i++) {
-            ck_assert_uint_eq(out[i][0], want[i][0]);
-            ck_assert_uint_eq(out[i][1], want[i][1]);
-        }
-    }
-}
-END_TEST
 
 /* ================================================================= instance */
 
@@ -1213,12 +1147,7 @@ END_TEST
 static Suite *slave_suite(void)
 {
     Suite *s = suite_create("slave");
-    TCase *tc = tcase_create("span");
-    tcase_add_test(tc, span_hand_worked);
-    tcase_add_test(tc, span_vs_bitmap);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("instance");
+    TCase *tc = tcase_create("instance");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, instance_names);
     tcase_add_test(tc, instance_new_then_grows);

@@ -271,6 +271,7 @@ static struct {
         int fail503;        /* answer 503 this many times */
         int refuse400;      /* answer 400 this many times */
         char conflict[256]; /* answer 409 with these ranges once ("" none) */
+        char body200[128];  /* answer 200 with this body once ("": {"result":"merged"}) */
         int slow_ms;        /* sleep before answering */
     } script[2];            /* [0] m1, [1] m2 */
 } fake;
@@ -423,6 +424,10 @@ static void h_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
                    apr_psprintf(req->pool, "{\"result\":\"conflict\",\"ranges\":%s}",
                                 fake.script[m].conflict));
         fake.script[m].conflict[0] = '\0';
+    } else if (fake.script[m].body200[0]) {
+        f->answered = 200;
+        httpd_json(resp, 200, apr_pstrdup(req->pool, fake.script[m].body200));
+        fake.script[m].body200[0] = '\0';
     } else {
         f->answered = 200;
         httpd_json(resp, 200, "{\"result\":\"merged\"}");

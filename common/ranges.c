@@ -3,12 +3,16 @@
  * The set is an array of disjoint, non-adjacent ranges in ascending order
  * (two ranges that touch are always merged into one), so every query is a
  * binary search followed by a short walk. The array lives on the heap and
- * grows by doubling; a cleanup on the owner's pool frees it. */
+ * grows by doubling (mem.h: out of memory aborts); a cleanup on the owner's
+ * pool frees it. */
 #include "ranges.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "invariant.h"
+#include "mem.h"
 
 typedef struct range_t {
     uint64_t a, b;
@@ -84,13 +88,18 @@ int ranges_covers(const ranges_t *r, uint64_t a, uint64_t b)
 static void grow(ranges_t *r)
 {
     size_t cap = r->cap ? r->cap * 2 : 4;
-    range_t *v = realloc(r->v, cap * sizeof *v);
-    if (!v) {
-        fputs("abbey: out of memory\n", stderr);
-        abort();
-    }
-    r->v = v;
+    r->v = mem_xrealloc(r->v, cap * sizeof *r->v);
     r->cap = cap;
+}
+
+/* The range at i and its neighbours are in order: non-empty, disjoint, and
+ * not touching (ranges_add keeps the whole array so, one range at a time). */
+static void check_around(const ranges_t *r, size_t i)
+{
+    ABBEY_ASSERT(i < r->n && r->n <= r->cap);
+    ABBEY_ASSERT(r->v[i].a < r->v[i].b);
+    ABBEY_ASSERT(i == 0 || r->v[i - 1].b < r->v[i].a);
+    ABBEY_ASSERT(i + 1 == r->n || r->v[i].b < r->v[i + 1].a);
 }
 
 void ranges_add(ranges_t *r, uint64_t a, uint64_t b)
@@ -108,6 +117,7 @@ void ranges_add(ranges_t *r, uint64_t a, uint64_t b)
         r->v[i].a = a;
         r->v[i].b = b;
         r->n++;
+        check_around(r, i);
         return;
     }
     if (r->v[i].a < a)
@@ -118,6 +128,7 @@ void ranges_add(ranges_t *r, uint64_t a, uint64_t b)
     r->v[i].b = b;
     memmove(&r->v[i + 1], &r->v[j], (r->n - j) * sizeof *r->v);
     r->n -= j - i - 1;
+    check_around(r, i);
 }
 
 size_t ranges_overlapping(const ranges_t *r, uint64_t a, uint64_t b, uint64_t (*out)[2], size_t max)
