@@ -174,7 +174,7 @@ static int size_arg(const char *flag, const char *arg, uint64_t max, uint64_t *o
 /* A duration for flag (positive when positive is set) into *ms; -1 (with a message) otherwise. */
 static int duration_arg(const char *flag, const char *arg, int positive, int64_t *ms)
 {
-    if (val_parse_duration(arg, strlen(arg), ms) != 0 || *ms < 0 || (positive && *ms == 0)) {
+    if (value_parse_duration(arg, strlen(arg), ms) != 0 || *ms < 0 || (positive && *ms == 0)) {
         fprintf(stderr, "abbey-master: %s: '%s' is not a%s duration such as 10s\n", flag, arg,
                 positive ? " positive" : "");
         return -1;

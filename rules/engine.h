@@ -24,7 +24,7 @@
 
 typedef struct engine_sample_t {
     uint64_t offset;          /* byte offset of the line in its source */
-    const char *why;          /* static text: fmt_bad_text() or "not a number" */
+    const char *why;          /* static text: format_bad_text() or "not a number" */
     size_t len;               /* bytes of the line kept in text (it may hold NULs) */
     char text[ENGINE_SAMPLE_TEXT]; /* the line's first bytes as they are, then a NUL */
 } engine_sample_t;

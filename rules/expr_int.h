@@ -126,7 +126,7 @@ typedef struct expr_op_t {
 typedef struct expr_list_t {
     int is_str;
     int n;
-    val_t *items;
+    value_t *items;
 } expr_list_t;
 
 struct expr_t {
@@ -137,7 +137,7 @@ struct expr_t {
     int nops;
     expr_op_t *ops;
     int depth;           /* stack slots the program needs */
-    val_t *consts;
+    value_t *consts;
     expr_list_t *lists;
     expr_regex_t *regexes;
     int nwarnings;
@@ -145,7 +145,7 @@ struct expr_t {
 };
 
 struct expr_ctx_t {
-    val_t stack[EXPR_STACK_MAX];
+    value_t stack[EXPR_STACK_MAX];
     pcre2_match_data *md;
     pcre2_match_context *mc;         /* the EXPR_RE_* limits */
     pcre2_jit_stack *jit;            /* NULL: PCRE2's default 32 KiB JIT stack */

@@ -113,7 +113,7 @@ static int lex_duration(expr_lexer_t *lx, expr_tok_t *t, size_t end, size_t dend
         expr_lex_error(lx, lx->pos, "duration '%.*s' out of range", (int)(end - lx->pos), s);
         return -1;
     }
-    if (val_parse_duration(s, end - lx->pos, &ms) < 0) {
+    if (value_parse_duration(s, end - lx->pos, &ms) < 0) {
         expr_lex_error(lx, lx->pos,
                        "malformed number '%.*s', expected a number or a duration such as "
                        "10s, 1m, 1h, 1d", (int)(end - lx->pos), s);

@@ -28,7 +28,7 @@ typedef struct node_t {
     int height;
     int nkids;
     struct node_t *kid[3];
-    val_t val;          /* N_CONST */
+    value_t val;          /* N_CONST */
     int index;          /* field, list or regex index */
 } node_t;
 
@@ -36,7 +36,7 @@ typedef struct parser_t {
     expr_lexer_t lx;
     expr_tok_t cur, next;
     int have_next;
-    const fmt_t *fmt;
+    const format_t *fmt;
     apr_pool_t *pool;
     int nest;
     uint64_t fields, numeric;
@@ -112,7 +112,7 @@ static const char *type_name(expr_type_t t)
 static const char *snippet(parser_t *p, const node_t *n)
 {
     size_t len = n->end - n->pos;
-    const char *q = n->kind == N_CONST && n->val.kind == VAL_STR ? "" : "'";
+    const char *q = n->kind == N_CONST && n->val.kind == VALUE_STR ? "" : "'";
     if (len > 40)
         return apr_psprintf(p->pool, "%s%.37s...%s", q, p->lx.src + n->pos, q);
     return apr_psprintf(p->pool, "%s%.*s%s", q, (int)len, p->lx.src + n->pos, q);
@@ -173,7 +173,7 @@ static void mark_numeric(parser_t *p, const node_t *n)
 
 static int is_null_lit(const node_t *n)
 {
-    return n->kind == N_CONST && n->val.kind == VAL_NULL;
+    return n->kind == N_CONST && n->val.kind == VALUE_NULL;
 }
 
 /* An operand that must be a number (arithmetic, numeric arguments). */
@@ -206,13 +206,13 @@ static node_t *parse_or(parser_t *p);
 static node_t *parse_field(parser_t *p)
 {
     const expr_tok_t *t = &p->cur;
-    int i = p->fmt ? fmt_field_index(p->fmt, t->s, t->slen) : -1;
+    int i = p->fmt ? format_field_index(p->fmt, t->s, t->slen) : -1;
     node_t *n;
     if (i < 0) {
         const char *list = "";
-        int nf = p->fmt ? fmt_nfields(p->fmt) : 0;
+        int nf = p->fmt ? format_nfields(p->fmt) : 0;
         for (int k = 0; k < nf; k++)
-            list = apr_pstrcat(p->pool, list, k ? ", " : "", fmt_field_name(p->fmt, k), NULL);
+            list = apr_pstrcat(p->pool, list, k ? ", " : "", format_field_name(p->fmt, k), NULL);
         expr_lex_error(&p->lx, t->pos, "unknown field '%.*s', expected one of: %s",
                        (int)t->slen, t->s, nf ? list : "(the format has no fields)");
         return NULL;
@@ -220,11 +220,11 @@ static node_t *parse_field(parser_t *p)
     n = mk(p, N_FIELD, EXPR_T_ANY, t->pos, 0, NULL, NULL);
     n->end = t->pos + t->len;
     n->index = i;
-    switch (fmt_field_type(p->fmt, i)) {
-    case FMT_STR: n->type = EXPR_T_STR; break;
-    case FMT_INT:
-    case FMT_FLOAT: n->type = EXPR_T_NUM; break;
-    case FMT_TIME: n->type = EXPR_T_TIME; break;
+    switch (format_field_type(p->fmt, i)) {
+    case FORMAT_STR: n->type = EXPR_T_STR; break;
+    case FORMAT_INT:
+    case FORMAT_FLOAT: n->type = EXPR_T_NUM; break;
+    case FORMAT_TIME: n->type = EXPR_T_TIME; break;
     default: n->type = EXPR_T_ANY; break;
     }
     p->fields |= (uint64_t)1 << i;
@@ -262,7 +262,7 @@ static int check_call(parser_t *p, node_t *n)
             return -1;
         }
         mark_numeric(p, k[0]);
-        if (k[1]->kind != N_CONST || k[1]->val.kind != VAL_INT || k[1]->val.i <= 0) {
+        if (k[1]->kind != N_CONST || k[1]->val.kind != VALUE_INT || k[1]->val.i <= 0) {
             expr_lex_error(&p->lx, k[1]->pos, "%s is not a duration, expected a positive "
                            "duration literal such as 10s, 1m, 1h, 1d or 60", snippet(p, k[1]));
             return -1;
@@ -347,28 +347,28 @@ static node_t *parse_literal(parser_t *p)
     switch (t->kind) {
     case TK_INT:
     case TK_DURATION:
-        n->val.kind = VAL_INT;
+        n->val.kind = VALUE_INT;
         n->val.i = t->i;
         break;
     case TK_FLOAT:
-        n->val.kind = VAL_FLOAT;
+        n->val.kind = VALUE_FLOAT;
         n->val.f = t->f;
         break;
     case TK_STRING:
         n->type = EXPR_T_STR;
-        n->val.kind = VAL_STR;
+        n->val.kind = VALUE_STR;
         n->val.s = t->s;
         n->val.len = (uint32_t)t->slen;
         break;
     case TK_TRUE:
     case TK_FALSE:
         n->type = EXPR_T_BOOL;
-        n->val.kind = VAL_BOOL;
+        n->val.kind = VALUE_BOOL;
         n->val.i = t->kind == TK_TRUE;
         break;
     default:
         n->type = EXPR_T_ANY;
-        n->val.kind = VAL_NULL;
+        n->val.kind = VALUE_NULL;
     }
     return advance(p) < 0 ? NULL : n;
 }
@@ -418,9 +418,9 @@ static node_t *parse_unary(parser_t *p)
     p->nest--;
     if (need_number(p, k, "'-'") < 0)
         return NULL;
-    if (k->kind == N_CONST && (k->val.kind == VAL_INT || k->val.kind == VAL_FLOAT)) {
+    if (k->kind == N_CONST && (k->val.kind == VALUE_INT || k->val.kind == VALUE_FLOAT)) {
         k->pos = pos; /* fold a negative literal */
-        if (k->val.kind == VAL_INT)
+        if (k->val.kind == VALUE_INT)
             k->val.i = -k->val.i;
         else
             k->val.f = -k->val.f;
@@ -497,17 +497,17 @@ static int cmp_opcode(parser_t *p, node_t *a, node_t *b)
 
 static int cmp_list_items(const void *x, const void *y)
 {
-    const val_t *a = x, *b = y;
-    if (a->kind == VAL_STR)
+    const value_t *a = x, *b = y;
+    if (a->kind == VALUE_STR)
         return expr_str_cmp(a->s, a->len, b->s, b->len);
-    return expr_num_cmp(a->i, a->kind == VAL_INT ? (double)a->i : a->f, a->kind == VAL_INT, b->i,
-                        b->kind == VAL_INT ? (double)b->i : b->f, b->kind == VAL_INT);
+    return expr_num_cmp(a->i, a->kind == VALUE_INT ? (double)a->i : a->f, a->kind == VALUE_INT, b->i,
+                        b->kind == VALUE_INT ? (double)b->i : b->f, b->kind == VALUE_INT);
 }
 
 /* `in [lit, ...]` after a (cur is '['). */
 static node_t *parse_list(parser_t *p, node_t *a, int negate)
 {
-    apr_array_header_t *items = apr_array_make(p->pool, 8, sizeof(val_t));
+    apr_array_header_t *items = apr_array_make(p->pool, 8, sizeof(value_t));
     expr_list_t *list;
     node_t *n, *lit;
     if (p->cur.kind != TK_LBRACK)
@@ -529,13 +529,13 @@ static node_t *parse_list(parser_t *p, node_t *a, int negate)
             return NULL;
         }
         if (items->nelts
-            && (lit->val.kind == VAL_STR) != (((val_t *)items->elts)->kind == VAL_STR)) {
+            && (lit->val.kind == VALUE_STR) != (((value_t *)items->elts)->kind == VALUE_STR)) {
             expr_lex_error(&p->lx, pos, "%s is %s, expected %s like the list's first item",
                            snippet(p, lit), type_name(lit->type),
                            lit->type == EXPR_T_STR ? "a number" : "text");
             return NULL;
         }
-        *(val_t *)apr_array_push(items) = lit->val;
+        *(value_t *)apr_array_push(items) = lit->val;
         if (p->cur.kind == TK_RBRACK)
             break;
         if (p->cur.kind != TK_COMMA)
@@ -544,10 +544,10 @@ static node_t *parse_list(parser_t *p, node_t *a, int negate)
             return NULL;
     }
     list = apr_array_push(p->lists);
-    list->is_str = ((val_t *)items->elts)->kind == VAL_STR;
+    list->is_str = ((value_t *)items->elts)->kind == VALUE_STR;
     list->n = items->nelts;
-    list->items = (val_t *)items->elts;
-    qsort(list->items, (size_t)list->n, sizeof(val_t), cmp_list_items);
+    list->items = (value_t *)items->elts;
+    qsort(list->items, (size_t)list->n, sizeof(value_t), cmp_list_items);
     if (list->is_str ? need_text(p, a, "'in' with a list of strings") < 0
                      : need_number(p, a, "'in' with a list of numbers") < 0)
         return NULL;
@@ -653,9 +653,9 @@ static int emit(parser_t *p, int code, int sub, int n, int32_t arg, int delta)
     return p->ops->nelts - 1;
 }
 
-static int32_t add_const(parser_t *p, const val_t *v)
+static int32_t add_const(parser_t *p, const value_t *v)
 {
-    *(val_t *)apr_array_push(p->consts) = *v;
+    *(value_t *)apr_array_push(p->consts) = *v;
     return p->consts->nelts - 1;
 }
 
@@ -667,7 +667,7 @@ static void patch(parser_t *p, int at)
 static void gen(parser_t *p, const node_t *n)
 {
     int j;
-    val_t secs;
+    value_t secs;
     switch (n->kind) {
     case N_CONST: emit(p, OP_CONST, 0, 0, add_const(p, &n->val), 1); return;
     case N_FIELD: emit(p, OP_FIELD, 0, 0, n->index, 1); return;
@@ -712,7 +712,7 @@ static void gen(parser_t *p, const node_t *n)
 
 /* ---- the public face ---- */
 
-apr_status_t expr_compile(const char *src, const fmt_t *fmt, const expr_where_t *where,
+apr_status_t expr_compile(const char *src, const format_t *fmt, const expr_where_t *where,
                           apr_pool_t *pool, expr_t **out, abbey_err_t *err)
 {
     parser_t p;
@@ -725,7 +725,7 @@ apr_status_t expr_compile(const char *src, const fmt_t *fmt, const expr_where_t 
     expr_lex_init(&p.lx, src, strlen(src), where, pool, err);
     p.fmt = fmt;
     p.pool = pool;
-    p.consts = apr_array_make(pool, 4, sizeof(val_t));
+    p.consts = apr_array_make(pool, 4, sizeof(value_t));
     p.lists = apr_array_make(pool, 1, sizeof(expr_list_t));
     p.regexes = apr_array_make(pool, 1, sizeof(expr_regex_t));
     p.warnings = apr_array_make(pool, 1, sizeof(const char *));
@@ -758,7 +758,7 @@ apr_status_t expr_compile(const char *src, const fmt_t *fmt, const expr_where_t 
     e->nops = p.ops->nelts;
     e->ops = (expr_op_t *)p.ops->elts;
     e->depth = p.max_depth;
-    e->consts = (val_t *)p.consts->elts;
+    e->consts = (value_t *)p.consts->elts;
     e->lists = (expr_list_t *)p.lists->elts;
     e->regexes = (expr_regex_t *)p.regexes->elts;
     e->nwarnings = p.warnings->nelts;

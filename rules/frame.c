@@ -488,14 +488,14 @@ static apr_status_t check_specs(decoder_t *d, const rules_entry_t *e)
     return APR_SUCCESS;
 }
 
-/* A key must be exactly e->nkeys valid val_key encodings. */
+/* A key must be exactly e->nkeys valid value_key encodings. */
 static int key_ok(const uint8_t *k, size_t klen, int nkeys)
 {
     buf_reader_t r;
-    val_t v;
+    value_t v;
     buf_reader_init(&r, k, klen);
     for (int i = 0; i < nkeys; i++)
-        if (val_key_get(&r, &v) != 0 || buf_reader_failed(&r))
+        if (value_key_get(&r, &v) != 0 || buf_reader_failed(&r))
             return 0;
     return buf_reader_left(&r) == 0;
 }
@@ -524,7 +524,7 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
                           "key columns", e->name, (unsigned long long)i, e->nkeys);
             return APR_EINVAL;
         }
-        row = ptable_upsert(t, k, (uint32_t)klen, val_hash_bytes(k, klen));
+        row = ptable_upsert(t, k, (uint32_t)klen, value_hash_bytes(k, klen));
         if (!row) {
             abbey_err_set(d->err,
                           "frame payload: entry '%s' row %llu: out of memory after %zu "

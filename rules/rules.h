@@ -97,7 +97,7 @@ typedef struct rules_job_t {
                                      one is one bad line "line too long" (default 4 MiB) */
     int nsources;
     rules_source_t *sources;
-    fmt_t *format;
+    format_t *format;
     int ngroups;
     rules_group_t *groups;
     int nentries;

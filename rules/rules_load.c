@@ -96,7 +96,7 @@ static apr_status_t load_round(rules_ctx_t *c, rules_job_t *job, const rules_y_v
     while (digits < v->len && isdigit((unsigned char)v->text[digits]))
         digits++;
     /* more than 9 digits is out of range whatever the unit (and could overflow) */
-    if (digits <= 9 && val_parse_duration(v->text, v->len, &ms) != 0)
+    if (digits <= 9 && value_parse_duration(v->text, v->len, &ms) != 0)
         return rules_y_err(c, v->node, "bad round '%.40s': expected a duration such as 500ms, "
                                        "10s, 1m, 1h or 1d", v->text);
     if (digits > 9 || ms < 100 || ms > 86400000)
@@ -275,7 +275,7 @@ static apr_status_t load_format(rules_ctx_t *c, rules_job_t *job, const rules_y_
     if (v->node->type == YAML_SCALAR_NODE) {
         const char *name;
         TRY(rules_y_str(c, v, "a format: combined, common or {split: ..., fields: [...]}", &name));
-        if (fmt_create_builtin(name, c->pool, &job->format, c->err) != APR_SUCCESS)
+        if (format_create_builtin(name, c->pool, &job->format, c->err) != APR_SUCCESS)
             return at_node(c, v->node, "");
         return APR_SUCCESS;
     }
@@ -291,13 +291,13 @@ static apr_status_t load_format(rules_ctx_t *c, rules_job_t *job, const rules_y_
                            "characters, found %s", rules_y_describe(c, split));
     delim = apr_pstrdup(c->pool, split->text);
     TRY(rules_y_list(c, fields, "fields", 1, &l));
-    if (l.n > FMT_MAX_FIELDS)
+    if (l.n > FORMAT_MAX_FIELDS)
         return rules_y_err(c, fields->node, "too many fields: %d (at most %d)", l.n,
-                           FMT_MAX_FIELDS);
+                           FORMAT_MAX_FIELDS);
     names = apr_pcalloc(c->tmp, sizeof *names * (size_t)l.n);
     for (int i = 0; i < l.n; i++)
         TRY(rules_y_str(c, &l.items[i], "a field name such as status or status:int", &names[i]));
-    if (fmt_create_split(delim, names, l.n, c->pool, &job->format, c->err) != APR_SUCCESS)
+    if (format_create_split(delim, names, l.n, c->pool, &job->format, c->err) != APR_SUCCESS)
         return at_node(c, fields->node, "fields: ");
     return APR_SUCCESS;
 }
@@ -572,7 +572,7 @@ static apr_status_t load(apr_pool_t *pool, const char *text, size_t len, const c
     cfg->path = name;
     cfg->text = text;
     cfg->len = len;
-    cfg->hash = val_hash_bytes(text, len);
+    cfg->hash = value_hash_bytes(text, len);
     snprintf(cfg->hash_hex, sizeof cfg->hash_hex, "%016" PRIx64, cfg->hash);
     rv = compile(&c, cfg);
     rules_y_done(&c);

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "framelog.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "log.h"
 #include "mem.h"
 #include "partials.h"

@@ -25,7 +25,7 @@
 
 #include "engine.h"
 #include "error.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "partial.h"
 #include "rules.h"
 #include "task.h"
@@ -221,6 +221,6 @@ void worker_complete(worker_t *w, const slave_lease_t *l, json_t *root);
  * with an error when the master is not in the config or the range cannot
  * be read whole (nothing is sent then). A failed delivery leaves the lease
  * to expire. Logs the repair's start and end. */
-void repair_run(worker_t *w, const slave_lease_t *l, const rules_job_t *job);
+void slave_repair_run(worker_t *w, const slave_lease_t *l, const rules_job_t *job);
 
 #endif

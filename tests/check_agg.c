@@ -48,21 +48,21 @@ static agg_spec_t spec_of(agg_kind_t k)
     return s;
 }
 
-static val_t vint(int64_t i)
+static value_t vint(int64_t i)
 {
-    val_t v = {.kind = VAL_INT, .i = i};
+    value_t v = {.kind = VALUE_INT, .i = i};
     return v;
 }
 
-static val_t vflt(double f)
+static value_t vflt(double f)
 {
-    val_t v = {.kind = VAL_FLOAT, .f = f};
+    value_t v = {.kind = VALUE_FLOAT, .f = f};
     return v;
 }
 
-static val_t vstr(const char *s)
+static value_t vstr(const char *s)
 {
-    val_t v = {.kind = VAL_STR, .s = s, .len = (uint32_t)strlen(s)};
+    value_t v = {.kind = VALUE_STR, .s = s, .len = (uint32_t)strlen(s)};
     return v;
 }
 
@@ -82,7 +82,7 @@ static void sfree(const agg_spec_t *s, void *p)
 
 /* Hot loops test with `if` and abort only on failure: every passing ck_assert
  * costs Check a write to its pipe. */
-static void add(const agg_spec_t *s, void *st, val_t v)
+static void add(const agg_spec_t *s, void *st, value_t v)
 {
     if (agg_update(s, st, &v) != 0)
         ck_abort_msg("%s: update refused a value", agg_kind_name(s->kind));
@@ -213,7 +213,7 @@ START_TEST(test_count_nulls)
 {
     agg_spec_t s = spec_of(AGG_COUNT);
     void *st = snew(&s);
-    val_t null = {.kind = VAL_NULL};
+    value_t null = {.kind = VALUE_NULL};
     ck_assert_str_eq(res(&s, st).text, "0");
     for (int i = 0; i < 7; i++)
         add(&s, st, null);
@@ -356,7 +356,7 @@ START_TEST(test_sum_floats)
 }
 END_TEST
 
-static void mm_check(const val_t *v, int n, const char *mn, const char *mx, const char *avg)
+static void mm_check(const value_t *v, int n, const char *mn, const char *mx, const char *avg)
 {
     agg_spec_t smin = spec_of(AGG_MIN), smax = spec_of(AGG_MAX), savg = spec_of(AGG_AVG);
     void *a = snew(&smin), *b = snew(&smax), *c = snew(&savg);
@@ -377,14 +377,14 @@ static void mm_check(const val_t *v, int n, const char *mn, const char *mx, cons
 
 START_TEST(test_min_max_avg)
 {
-    val_t null = {.kind = VAL_NULL};
-    val_t ints[] = {vint(5), vint(-3), null, vint(17), vint(2)};
-    val_t flts[] = {vflt(2.5), null, vflt(-0.125), vflt(1e10)};
-    val_t mixed[] = {vint(3), vflt(2.5), vstr("4"), vstr("-1.5e0")};
-    val_t big[] = {vint(INT64_MAX - 1), vflt(9.2233720368547748e18), vint(INT64_MAX)};
-    val_t neg_big[] = {vint(INT64_MIN + 1), vflt(-9.2233720368547748e18), vint(INT64_MIN)};
-    val_t halves[] = {vint(1), vint(2)};
-    val_t nulls[] = {null, null};
+    value_t null = {.kind = VALUE_NULL};
+    value_t ints[] = {vint(5), vint(-3), null, vint(17), vint(2)};
+    value_t flts[] = {vflt(2.5), null, vflt(-0.125), vflt(1e10)};
+    value_t mixed[] = {vint(3), vflt(2.5), vstr("4"), vstr("-1.5e0")};
+    value_t big[] = {vint(INT64_MAX - 1), vflt(9.2233720368547748e18), vint(INT64_MAX)};
+    value_t neg_big[] = {vint(INT64_MIN + 1), vflt(-9.2233720368547748e18), vint(INT64_MIN)};
+    value_t halves[] = {vint(1), vint(2)};
+    value_t nulls[] = {null, null};
     mm_check(ints, N(ints), "-3", "17", "5.25");                    /* 21 / 4 */
     mm_check(flts, N(flts), "-0.125", "10000000000", "3333333334"); /* 10000000002.375 / 3 */
     mm_check(mixed, N(mixed), "-1.5", "4", "2");                    /* 8 / 4 */
@@ -404,7 +404,7 @@ START_TEST(test_min_max_avg)
     char want[32];
     rng_state = 77;
     for (int i = 0; i < 10000; i++) {
-        val_t v = vint((int64_t)rnd() >> 20);
+        value_t v = vint((int64_t)rnd() >> 20);
         lo = v.i < lo ? v.i : lo;
         hi = v.i > hi ? v.i : hi;
         total += v.i;
@@ -425,7 +425,7 @@ END_TEST
 
 START_TEST(test_update_errors)
 {
-    val_t null = {.kind = VAL_NULL}, bad = vstr("abc"), half = vstr("12x"), nan = vflt(NAN);
+    value_t null = {.kind = VALUE_NULL}, bad = vstr("abc"), half = vstr("12x"), nan = vflt(NAN);
     buf_t before, after;
     buf_init(&before);
     buf_init(&after);
@@ -459,7 +459,7 @@ END_TEST
 /* ---- split and merge: every kind ------------------------------------------------------- */
 
 /* Folds vals[a, b) into a fresh state. */
-static void *fold(const agg_spec_t *s, const val_t *v, int a, int b)
+static void *fold(const agg_spec_t *s, const value_t *v, int a, int b)
 {
     void *st = snew(s);
     for (int i = a; i < b; i++)
@@ -490,7 +490,7 @@ static void same_as_whole(const agg_spec_t *s, const void *whole, const void *m,
     }
 }
 
-static void check_splits(const agg_spec_t *s, const val_t *v, int n, int bytes_equal)
+static void check_splits(const agg_spec_t *s, const value_t *v, int n, int bytes_equal)
 {
     static const int weights[7] = {1, 2, 3, 5, 8, 13, 21}; /* of 53 */
     static const int orders[4][7] = {
@@ -561,9 +561,9 @@ static void check_splits(const agg_spec_t *s, const val_t *v, int n, int bytes_e
 START_TEST(test_split_merge_all_kinds)
 {
     enum { NV = 20000 };
-    static val_t ints[NV], mixed[NV], few[NV], wide[NV];
+    static value_t ints[NV], mixed[NV], few[NV], wide[NV];
     static char text[NV][12];
-    val_t null = {.kind = VAL_NULL};
+    value_t null = {.kind = VALUE_NULL};
     int64_t isum[NV];
     int nsum = 0;
     char want[80];
@@ -571,7 +571,7 @@ START_TEST(test_split_merge_all_kinds)
     for (int i = 0; i < NV; i++) {
         uint64_t r = rnd();
         ints[i] = r % 10 == 0 ? null : vint((int64_t)(r >> 1) - (int64_t)(1ull << 62));
-        if (ints[i].kind == VAL_INT)
+        if (ints[i].kind == VALUE_INT)
             isum[nsum++] = ints[i].i;
         mixed[i] = r % 3 == 0 ? vflt(rnd_normal() * 1e3) : vint((int64_t)(r % 2000) - 1000);
         snprintf(text[i], sizeof text[i], "u%u", (unsigned)(r % 500));
@@ -1114,7 +1114,7 @@ START_TEST(test_out_of_memory)
             int failures = 0;
             mem_fail_at(n);
             for (int i = NV / 2; i < NV; i++)
-                failures += agg_update(&s, st, &(val_t){.kind = VAL_FLOAT, .f = v[i]}) == AGG_NOMEM;
+                failures += agg_update(&s, st, &(value_t){.kind = VALUE_FLOAT, .f = v[i]}) == AGG_NOMEM;
             failures += agg_merge(&s, st, half) == AGG_NOMEM;
             mem_fail_at(0);
             ck_assert_msg(failures <= 1, "%s, allocation %llu: %d failures", agg_kind_name(s.kind),

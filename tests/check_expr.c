@@ -3,7 +3,7 @@
  * scan of the sample log; a match that gives up at its limit; warnings for
  * nested quantifiers), time buckets, string functions and scratch
  * exhaustion, NULL semantics, every class of compile error with its exact
- * position, field masks and types, untyped (FMT_AUTO) fields, and that
+ * position, field masks and types, untyped (FORMAT_AUTO) fields, and that
  * evaluation allocates nothing. Oracles are hand-worked values or brute force. */
 #include <check.h>
 #include <malloc.h>
@@ -25,9 +25,9 @@
 #endif
 
 static apr_pool_t *pool;
-static fmt_t *comb;
+static format_t *comb;
 static expr_ctx_t *ctx;
-static val_t fields[FMT_MAX_FIELDS];
+static value_t fields[FORMAT_MAX_FIELDS];
 static const expr_where_t W = {"rules.yaml", 12, 20};
 
 /* Line 1 of the sample log, and a line with "-" for bytes and referer. */
@@ -44,7 +44,7 @@ static void setup(void)
 {
     apr_initialize();
     apr_pool_create(&pool, NULL);
-    ck_assert_int_eq(fmt_create_builtin("combined", pool, &comb, NULL), APR_SUCCESS);
+    ck_assert_int_eq(format_create_builtin("combined", pool, &comb, NULL), APR_SUCCESS);
     ctx = expr_ctx_create(pool);
 }
 
@@ -54,7 +54,7 @@ static void teardown(void)
     apr_terminate();
 }
 
-static expr_t *compile_f(const char *src, const fmt_t *f)
+static expr_t *compile_f(const char *src, const format_t *f)
 {
     abbey_err_t err = {{0}};
     expr_t *e = NULL;
@@ -70,7 +70,7 @@ static expr_t *compile(const char *src)
 }
 
 /* The error message compiling src gives (which must fail). */
-static const char *error_f(const char *src, const fmt_t *f)
+static const char *error_f(const char *src, const format_t *f)
 {
     static abbey_err_t err;
     expr_t *e = NULL;
@@ -87,13 +87,13 @@ static const char *error_of(const char *src)
 
 static void parse(const char *line)
 {
-    ck_assert_int_eq(fmt_parse(comb, line, strlen(line), ~0ull, 0, fields), FMT_OK);
+    ck_assert_int_eq(format_parse(comb, line, strlen(line), ~0ull, 0, fields), FORMAT_OK);
 }
 
 /* Evaluate src over line (combined format); the evaluation must succeed. */
-static val_t ev_line(const char *src, const char *line)
+static value_t ev_line(const char *src, const char *line)
 {
-    val_t v;
+    value_t v;
     expr_t *e = compile(src);
     parse(line);
     expr_ctx_reset(ctx);
@@ -101,29 +101,29 @@ static val_t ev_line(const char *src, const char *line)
     return v;
 }
 
-static val_t ev(const char *src)
+static value_t ev(const char *src)
 {
     return ev_line(src, LINE1);
 }
 
 #define ASSERT_INT(src, want)                                                                 \
     do {                                                                                      \
-        val_t v_ = ev(src);                                                                   \
-        ck_assert_msg(v_.kind == VAL_INT, "%s: kind %d", src, v_.kind);                      \
+        value_t v_ = ev(src);                                                                   \
+        ck_assert_msg(v_.kind == VALUE_INT, "%s: kind %d", src, v_.kind);                      \
         ck_assert_msg(v_.i == (want), "%s = %lld", src, (long long)v_.i);                     \
     } while (0)
 
 #define ASSERT_FLOAT(src, want)                                                               \
     do {                                                                                      \
-        val_t v_ = ev(src);                                                                   \
-        ck_assert_msg(v_.kind == VAL_FLOAT, "%s: kind %d", src, v_.kind);                    \
+        value_t v_ = ev(src);                                                                   \
+        ck_assert_msg(v_.kind == VALUE_FLOAT, "%s: kind %d", src, v_.kind);                    \
         ck_assert_msg(v_.f == (want), "%s = %.17g", src, v_.f);                               \
     } while (0)
 
 #define ASSERT_BOOL_LINE(src, line, want)                                                     \
     do {                                                                                      \
-        val_t v_ = ev_line(src, line);                                                        \
-        ck_assert_msg(v_.kind == VAL_BOOL, "%s: kind %d", src, v_.kind);                     \
+        value_t v_ = ev_line(src, line);                                                        \
+        ck_assert_msg(v_.kind == VALUE_BOOL, "%s: kind %d", src, v_.kind);                     \
         ck_assert_msg(v_.i == (want), "%s gave %lld", src, (long long)v_.i);                  \
     } while (0)
 
@@ -131,14 +131,14 @@ static val_t ev(const char *src)
 
 #define ASSERT_NULL(src, line)                                                                \
     do {                                                                                      \
-        val_t v_ = ev_line(src, line);                                                        \
-        ck_assert_msg(v_.kind == VAL_NULL, "%s: kind %d", src, v_.kind);                     \
+        value_t v_ = ev_line(src, line);                                                        \
+        ck_assert_msg(v_.kind == VALUE_NULL, "%s: kind %d", src, v_.kind);                     \
     } while (0)
 
 #define ASSERT_STR(src, want)                                                                 \
     do {                                                                                      \
-        val_t v_ = ev(src);                                                                   \
-        ck_assert_msg(v_.kind == VAL_STR, "%s: kind %d", src, v_.kind);                      \
+        value_t v_ = ev(src);                                                                   \
+        ck_assert_msg(v_.kind == VALUE_STR, "%s: kind %d", src, v_.kind);                      \
         ck_assert_msg(v_.len == strlen(want) && !memcmp(v_.s, want, v_.len),                 \
                       "%s = '%.*s'", src, (int)v_.len, v_.s);                                 \
     } while (0)
@@ -205,14 +205,14 @@ END_TEST
 
 START_TEST(test_time_arith)
 {
-    val_t v = ev("time + 60");
-    ck_assert_int_eq(v.kind, VAL_TIME);
+    value_t v = ev("time + 60");
+    ck_assert_int_eq(v.kind, VALUE_TIME);
     ck_assert_int_eq(v.i, 1431857103 + 60);
     v = ev("time - 3");
-    ck_assert_int_eq(v.kind, VAL_TIME);
+    ck_assert_int_eq(v.kind, VALUE_TIME);
     ck_assert_int_eq(v.i, 1431857100);
     v = ev("time - time");
-    ck_assert_int_eq(v.kind, VAL_INT);
+    ck_assert_int_eq(v.kind, VALUE_INT);
     ck_assert_int_eq(v.i, 0);
     ASSERT_BOOL("time > 1431857102 and time < 1431857104", 1);
     ASSERT_BOOL("time = 1431857103", 1);
@@ -258,32 +258,32 @@ START_TEST(test_short_circuit)
 {
     /* x is an untyped field holding text: used as a number it fails the line (-1) */
     const char *names[] = {"x", "y"};
-    fmt_t *f;
+    format_t *f;
     expr_t *e;
-    val_t v, row[2] = {{.kind = VAL_STR, .s = "abc", .len = 3},
-                       {.kind = VAL_STR, .s = "1", .len = 1}};
-    ck_assert_int_eq(fmt_create_split(",", names, 2, pool, &f, NULL), APR_SUCCESS);
+    value_t v, row[2] = {{.kind = VALUE_STR, .s = "abc", .len = 3},
+                       {.kind = VALUE_STR, .s = "1", .len = 1}};
+    ck_assert_int_eq(format_create_split(",", names, 2, pool, &f, NULL), APR_SUCCESS);
     e = compile_f("x + 1 > 0", f);
     ck_assert_int_eq(expr_eval(e, row, ctx, &v), -1);
     e = compile_f("false and x + 1 > 0", f);
     ck_assert_int_eq(expr_eval(e, row, ctx, &v), 0);
-    ck_assert(v.kind == VAL_BOOL && v.i == 0);
+    ck_assert(v.kind == VALUE_BOOL && v.i == 0);
     e = compile_f("true and x + 1 > 0", f);
     ck_assert_int_eq(expr_eval(e, row, ctx, &v), -1);
     e = compile_f("true or x + 1 > 0", f);
     ck_assert_int_eq(expr_eval(e, row, ctx, &v), 0);
-    ck_assert(v.kind == VAL_BOOL && v.i == 1);
+    ck_assert(v.kind == VALUE_BOOL && v.i == 1);
     e = compile_f("false or x + 1 > 0", f);
     ck_assert_int_eq(expr_eval(e, row, ctx, &v), -1);
     e = compile_f("y = 1 or x + 1 > 0", f);
     ck_assert_int_eq(expr_eval(e, row, ctx, &v), 0);
-    ck_assert(v.kind == VAL_BOOL && v.i == 1);
+    ck_assert(v.kind == VALUE_BOOL && v.i == 1);
     e = compile_f("coalesce(y, x + 1)", f); /* the second argument is not evaluated */
     ck_assert_int_eq(expr_eval(e, row, ctx, &v), 0);
-    ck_assert(v.kind == VAL_STR && v.len == 1 && v.s[0] == '1');
+    ck_assert(v.kind == VALUE_STR && v.len == 1 && v.s[0] == '1');
     e = compile_f("y + 1", f); /* text that is a number converts at run time */
     ck_assert_int_eq(expr_eval(e, row, ctx, &v), 0);
-    ck_assert(v.kind == VAL_INT && v.i == 2);
+    ck_assert(v.kind == VALUE_INT && v.i == 2);
 }
 END_TEST
 
@@ -328,22 +328,22 @@ START_TEST(test_in_list_brute_force)
     src = apr_pstrcat(pool, src, "]", NULL);
     ssrc = apr_pstrcat(pool, ssrc, "]", NULL);
     const char *names[] = {"x:int"}, *snames[] = {"x:str"};
-    fmt_t *f, *sf;
-    ck_assert_int_eq(fmt_create_split(",", names, 1, pool, &f, NULL), APR_SUCCESS);
-    ck_assert_int_eq(fmt_create_split(",", snames, 1, pool, &sf, NULL), APR_SUCCESS);
+    format_t *f, *sf;
+    ck_assert_int_eq(format_create_split(",", names, 1, pool, &f, NULL), APR_SUCCESS);
+    ck_assert_int_eq(format_create_split(",", snames, 1, pool, &sf, NULL), APR_SUCCESS);
     expr_t *e = compile_f(src, f), *se = compile_f(ssrc, sf);
     for (int64_t x = -1100; x <= 1100; x++) {
         int want = 0;
         char buf[32];
-        val_t row = {.kind = VAL_INT, .i = x}, srow, v;
+        value_t row = {.kind = VALUE_INT, .i = x}, srow, v;
         for (int i = 0; i < 300; i++)
             want |= items[i] == x;
         ck_assert_int_eq(expr_eval(e, &row, ctx, &v), 0);
-        ck_assert_msg(v.kind == VAL_BOOL && v.i == want, "%lld", (long long)x);
+        ck_assert_msg(v.kind == VALUE_BOOL && v.i == want, "%lld", (long long)x);
         snprintf(buf, sizeof buf, "k%lld", (long long)x);
-        srow = (val_t){.kind = VAL_STR, .s = buf, .len = (uint32_t)strlen(buf)};
+        srow = (value_t){.kind = VALUE_STR, .s = buf, .len = (uint32_t)strlen(buf)};
         ck_assert_int_eq(expr_eval(se, &srow, ctx, &v), 0);
-        ck_assert_msg(v.kind == VAL_BOOL && v.i == want, "%s", buf);
+        ck_assert_msg(v.kind == VALUE_BOOL && v.i == want, "%s", buf);
     }
 }
 END_TEST
@@ -368,16 +368,16 @@ static char *read_log(size_t *size)
     return data;
 }
 
-static int ends_with(const val_t *v, const char *suffix)
+static int ends_with(const value_t *v, const char *suffix)
 {
     size_t n = strlen(suffix);
-    return v->kind == VAL_STR && v->len >= n && !memcmp(v->s + v->len - n, suffix, n);
+    return v->kind == VALUE_STR && v->len >= n && !memcmp(v->s + v->len - n, suffix, n);
 }
 
-static int contains_nocase(const val_t *v, const char *needle)
+static int contains_nocase(const value_t *v, const char *needle)
 {
     size_t n = strlen(needle);
-    if (v->kind != VAL_STR)
+    if (v->kind != VALUE_STR)
         return 0;
     for (size_t i = 0; i + n <= v->len; i++)
         if (!strncasecmp(v->s + i, needle, n))
@@ -402,11 +402,11 @@ START_TEST(test_regex_log)
     if (jit)
         ck_assert_msg(jitsize > 0, "the pattern should be JIT-compiled");
     for (; p < data + size; p = nl + 1) {
-        val_t v;
+        value_t v;
         nl = memchr(p, '\n', (size_t)(data + size - p));
         if (!nl)
             break;
-        if (fmt_parse(comb, p, (size_t)(nl - p), ~0ull, 0, fields) != FMT_OK)
+        if (format_parse(comb, p, (size_t)(nl - p), ~0ull, 0, fields) != FORMAT_OK)
             continue;
         lines++;
         expr_ctx_reset(ctx);
@@ -420,10 +420,10 @@ START_TEST(test_regex_log)
         n_pres += v.i;
         /* the oracle: plain byte scans of the same fields */
         o_png += ends_with(&fields[6], ".png");
-        o_notpng += fields[6].kind == VAL_STR && !ends_with(&fields[6], ".png");
+        o_notpng += fields[6].kind == VALUE_STR && !ends_with(&fields[6], ".png");
         o_bot += contains_nocase(&fields[11], "googlebot");
-        o_pres += fields[6].kind == VAL_STR && fields[6].len >= 15
-                  && !memcmp(fields[6].s, "/presentations/", 15) && fields[8].kind == VAL_INT
+        o_pres += fields[6].kind == VALUE_STR && fields[6].len >= 15
+                  && !memcmp(fields[6].s, "/presentations/", 15) && fields[8].kind == VALUE_INT
                   && fields[8].i == 200;
     }
     ck_assert_uint_gt(lines, 9990);
@@ -481,21 +481,21 @@ START_TEST(test_regex_limit)
     expr_t *m = compile("path ~ '(a+)+$'"), *nm = compile("path !~ '(a+)+$'");
     expr_t *other = compile("status = 200 and path ~ '^/a'");
     static const size_t lens[] = {1000, 2000, 4000};
-    val_t v;
+    value_t v;
 
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         parse(a_line(lens[i], 'b'));
         expr_ctx_reset(ctx);
         ck_assert_int_eq(expr_ctx_limit_hit(ctx), 0);
         ck_assert_msg(expr_eval(m, fields, ctx, &v) == 0, "%zu a's: the line is not bad", lens[i]);
-        ck_assert(v.kind == VAL_BOOL && v.i == 0);
+        ck_assert(v.kind == VALUE_BOOL && v.i == 0);
         ck_assert_int_eq(expr_ctx_limit_hit(ctx), 1);
         ck_assert_int_eq(expr_eval(nm, fields, ctx, &v), 0);
-        ck_assert(v.kind == VAL_BOOL && v.i == 0); /* false both ways, like NULL */
+        ck_assert(v.kind == VALUE_BOOL && v.i == 0); /* false both ways, like NULL */
         expr_ctx_reset(ctx);
         ck_assert_int_eq(expr_ctx_limit_hit(ctx), 0);
         ck_assert_int_eq(expr_eval(other, fields, ctx, &v), 0);
-        ck_assert(v.kind == VAL_BOOL && v.i == 1);
+        ck_assert(v.kind == VALUE_BOOL && v.i == 1);
         ck_assert_int_eq(expr_ctx_limit_hit(ctx), 0);
     }
     /* where the pattern decides quickly there is no limit: a long match, a short miss */
@@ -534,8 +534,8 @@ START_TEST(test_regex_whole_line)
                                            "aaaaaaaac", "zxaa", "\n"};
     char runs[4096 + 16], src[64], line[4200];
     const char *names[] = {"x:str"};
-    fmt_t *split1;
-    val_t v;
+    format_t *split1;
+    value_t v;
     size_t n = 1;
 
     runs[0] = '/';
@@ -552,9 +552,9 @@ START_TEST(test_regex_whole_line)
     parse(line);
     expr_ctx_reset(ctx);
     ck_assert_int_eq(expr_eval(compile("path ~ '(a+)+$'"), fields, ctx, &v), 0);
-    ck_assert(v.kind == VAL_BOOL && v.i == 0);
+    ck_assert(v.kind == VALUE_BOOL && v.i == 0);
     ck_assert_int_eq(expr_ctx_limit_hit(ctx), 1);
-    ck_assert_int_eq(fmt_create_split(",", names, 1, pool, &split1, NULL), APR_SUCCESS);
+    ck_assert_int_eq(format_create_split(",", names, 1, pool, &split1, NULL), APR_SUCCESS);
     for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
         int errcode;
         PCRE2_SIZE erroff;
@@ -569,7 +569,7 @@ START_TEST(test_regex_whole_line)
             int want =
                 pcre2_match(re, (PCRE2_SPTR)subjects[k], strlen(subjects[k]), 0, 0, md, NULL) >= 0;
             fields[0] =
-                (val_t){.kind = VAL_STR, .s = subjects[k], .len = (uint32_t)strlen(subjects[k])};
+                (value_t){.kind = VALUE_STR, .s = subjects[k], .len = (uint32_t)strlen(subjects[k])};
             expr_ctx_reset(ctx);
             ck_assert_int_eq(expr_eval(e, fields, ctx, &v), 0);
             ck_assert_msg(v.i == want, "'%s' ~ '%s' gave %lld", subjects[k], pats[i],
@@ -686,8 +686,8 @@ START_TEST(test_time_bucket)
         {"time_bucket(time + 57, 1m)", 1431857160},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        val_t v = ev(cases[i].src);
-        ck_assert_msg(v.kind == VAL_TIME, "%s: kind %d", cases[i].src, v.kind);
+        value_t v = ev(cases[i].src);
+        ck_assert_msg(v.kind == VALUE_TIME, "%s: kind %d", cases[i].src, v.kind);
         ck_assert_msg(v.i == cases[i].want, "%s = %lld", cases[i].src, (long long)v.i);
     }
     ASSERT_NULL("time_bucket(-9223372036854775807 - 1, 7)", LINE1); /* no multiple of 7 fits */
@@ -745,10 +745,10 @@ START_TEST(test_conversions)
     ASSERT_INT("coalesce(null, 5)", 5);
     ASSERT_INT("coalesce(7, 5)", 7);
     ASSERT_INT("coalesce(bytes, 0)", 203023);
-    val_t v = ev_line("coalesce(bytes, 0)", LINE_DASH);
-    ck_assert(v.kind == VAL_INT && v.i == 0);
+    value_t v = ev_line("coalesce(bytes, 0)", LINE_DASH);
+    ck_assert(v.kind == VALUE_INT && v.i == 0);
     v = ev_line("coalesce(referer, 'none')", LINE_DASH);
-    ck_assert(v.kind == VAL_STR && v.len == 4 && !memcmp(v.s, "none", 4));
+    ck_assert(v.kind == VALUE_STR && v.len == 4 && !memcmp(v.s, "none", 4));
     ASSERT_NULL("coalesce(null, null)", LINE1);
 }
 END_TEST
@@ -757,38 +757,38 @@ START_TEST(test_scratch_exhaustion)
 {
     /* a 40000-byte field: one lower() fits the 64 KiB scratch, two do not */
     const char *names[] = {"s:str"};
-    fmt_t *f;
+    format_t *f;
     char *big = malloc(40000);
-    val_t row, v;
+    value_t row, v;
     expr_t *lo, *both, *len2;
     memset(big, 'A', 40000);
-    row = (val_t){.kind = VAL_STR, .s = big, .len = 40000};
-    ck_assert_int_eq(fmt_create_split(",", names, 1, pool, &f, NULL), APR_SUCCESS);
+    row = (value_t){.kind = VALUE_STR, .s = big, .len = 40000};
+    ck_assert_int_eq(format_create_split(",", names, 1, pool, &f, NULL), APR_SUCCESS);
     lo = compile_f("lower(s)", f);
     both = compile_f("lower(s) = lower(s)", f);
     len2 = compile_f("len(upper(lower(s)))", f);
     expr_ctx_reset(ctx);
     ck_assert_int_eq(expr_eval(lo, &row, ctx, &v), 0);
-    ck_assert(v.kind == VAL_STR && v.len == 40000 && v.s[0] == 'a' && v.s[39999] == 'a');
+    ck_assert(v.kind == VALUE_STR && v.len == 40000 && v.s[0] == 'a' && v.s[39999] == 'a');
     ck_assert_int_eq(expr_eval(lo, &row, ctx, &v), 0); /* no reset: scratch is full */
-    ck_assert_int_eq(v.kind, VAL_NULL);
+    ck_assert_int_eq(v.kind, VALUE_NULL);
     expr_ctx_reset(ctx);
     ck_assert_int_eq(expr_eval(lo, &row, ctx, &v), 0);
-    ck_assert_int_eq(v.kind, VAL_STR);
+    ck_assert_int_eq(v.kind, VALUE_STR);
     expr_ctx_reset(ctx);
     ck_assert_int_eq(expr_eval(both, &row, ctx, &v), 0); /* NULL on one side: false */
-    ck_assert(v.kind == VAL_BOOL && v.i == 0);
+    ck_assert(v.kind == VALUE_BOOL && v.i == 0);
     expr_ctx_reset(ctx);
     ck_assert_int_eq(expr_eval(len2, &row, ctx, &v), 0); /* upper(NULL) is NULL, len too */
-    ck_assert_int_eq(v.kind, VAL_NULL);
+    ck_assert_int_eq(v.kind, VALUE_NULL);
     /* 40000 of 65536 bytes are in use: (65536 - 40000) / 2 two-byte results still fit */
     for (int i = 0; i < 20000; i++) {
-        val_t small = {.kind = VAL_STR, .s = "Ab", .len = 2};
+        value_t small = {.kind = VALUE_STR, .s = "Ab", .len = 2};
         ck_assert_int_eq(expr_eval(lo, &small, ctx, &v), 0);
         if (i < 12768)
-            ck_assert(v.kind == VAL_STR && v.len == 2 && !memcmp(v.s, "ab", 2));
+            ck_assert(v.kind == VALUE_STR && v.len == 2 && !memcmp(v.s, "ab", 2));
         else
-            ck_assert_int_eq(v.kind, VAL_NULL);
+            ck_assert_int_eq(v.kind, VALUE_NULL);
     }
     free(big);
 }
@@ -973,9 +973,9 @@ START_TEST(test_error_limits)
     e = compile(chain);
     ck_assert_int_eq(e->depth, 2);
     parse(LINE1);
-    val_t v;
+    value_t v;
     ck_assert_int_eq(expr_eval(e, fields, ctx, &v), 0);
-    ck_assert(v.kind == VAL_INT && v.i == 501);
+    ck_assert(v.kind == VALUE_INT && v.i == 501);
     for (int i = 0; i < 20; i++)
         chain = apr_pstrcat(pool, chain, "+1", NULL);
     ck_assert_str_eq(error_of(chain), "rules.yaml:12:20: expression nested more than 512 levels "
@@ -1069,8 +1069,8 @@ START_TEST(test_auto_fields)
         {"user", 0, EXPR_T_ANY},
         {"ms / 2", BIT(4), EXPR_T_NUM},
     };
-    fmt_t *f;
-    ck_assert_int_eq(fmt_create_split("\t", names, 5, pool, &f, NULL), APR_SUCCESS);
+    format_t *f;
+    ck_assert_int_eq(format_create_split("\t", names, 5, pool, &f, NULL), APR_SUCCESS);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         expr_t *e = compile_f(cases[i].src, f);
         ck_assert_msg(expr_numeric_fields(e) == cases[i].numeric, "%s: numeric %llx",
@@ -1082,30 +1082,30 @@ START_TEST(test_auto_fields)
     expr_t *num = compile_f("code + 1", f), *txt = compile_f("code = '007'", f);
     expr_t *both = compile_f("code = user", f), *ms = compile_f("ms * 2", f);
     uint64_t nmask = expr_numeric_fields(num), need = BIT(1) | BIT(3) | BIT(4);
-    val_t v;
-    ck_assert_int_eq(fmt_parse(f, line, strlen(line), need, nmask, fields), FMT_OK);
+    value_t v;
+    ck_assert_int_eq(format_parse(f, line, strlen(line), need, nmask, fields), FORMAT_OK);
     expr_ctx_reset(ctx);
     ck_assert_int_eq(expr_eval(num, fields, ctx, &v), 0);
-    ck_assert(v.kind == VAL_INT && v.i == 8);
+    ck_assert(v.kind == VALUE_INT && v.i == 8);
     ck_assert_int_eq(expr_eval(txt, fields, ctx, &v), 0);
-    ck_assert(v.kind == VAL_BOOL && v.i == 1);
+    ck_assert(v.kind == VALUE_BOOL && v.i == 1);
     ck_assert_int_eq(expr_eval(ms, fields, ctx, &v), 0);
-    ck_assert(v.kind == VAL_FLOAT && v.f == 25.0);
+    ck_assert(v.kind == VALUE_FLOAT && v.f == 25.0);
     ck_assert_int_eq(expr_eval(both, fields, ctx, &v), -1); /* 7 against "Bob" */
     /* unconverted text used as a number at run time */
-    ck_assert_int_eq(fmt_parse(f, line, strlen(line), need, 0, fields), FMT_OK);
+    ck_assert_int_eq(format_parse(f, line, strlen(line), need, 0, fields), FORMAT_OK);
     ck_assert_int_eq(expr_eval(num, fields, ctx, &v), 0);
-    ck_assert(v.kind == VAL_INT && v.i == 8);
+    ck_assert(v.kind == VALUE_INT && v.i == 8);
     line = "1431857103\tBob\t/api/v1\t7\t12.5";
-    ck_assert_int_eq(fmt_parse(f, line, strlen(line), need, 0, fields), FMT_OK);
+    ck_assert_int_eq(format_parse(f, line, strlen(line), need, 0, fields), FORMAT_OK);
     ck_assert_int_eq(expr_eval(txt, fields, ctx, &v), 0);
-    ck_assert(v.kind == VAL_BOOL && v.i == 0);
+    ck_assert(v.kind == VALUE_BOOL && v.i == 0);
     line = "1431857103\t7.0\t/api/v1\t7\t12.5";
-    ck_assert_int_eq(fmt_parse(f, line, strlen(line), need, 0, fields), FMT_OK);
+    ck_assert_int_eq(format_parse(f, line, strlen(line), need, 0, fields), FORMAT_OK);
     ck_assert_int_eq(expr_eval(both, fields, ctx, &v), 0); /* "7" vs "7.0": both text */
-    ck_assert(v.kind == VAL_BOOL && v.i == 0);
+    ck_assert(v.kind == VALUE_BOOL && v.i == 0);
     line = "1431857103\tx\t/api/v1\tseven\t12.5";
-    ck_assert_int_eq(fmt_parse(f, line, strlen(line), need, 0, fields), FMT_OK);
+    ck_assert_int_eq(format_parse(f, line, strlen(line), need, 0, fields), FORMAT_OK);
     ck_assert_int_eq(expr_eval(num, fields, ctx, &v), -1);
     ck_assert_str_eq(error_f("api + 1", f), "rules.yaml:12:20: 'api' is text, expected a number "
                                             "for '+'");
@@ -1128,7 +1128,7 @@ START_TEST(test_no_allocation)
     };
     struct mallinfo2 before, after;
     const char *end = data + size;
-    val_t v;
+    value_t v;
     for (int round = 0; round < 11; round++) {
         if (round == 1)
             before = mallinfo2(); /* after a warm-up round */
@@ -1136,7 +1136,7 @@ START_TEST(test_no_allocation)
             nl = memchr(p, '\n', (size_t)(end - p));
             if (!nl)
                 break;
-            if (fmt_parse(comb, p, (size_t)(nl - p), ~0ull, 0, fields) != FMT_OK)
+            if (format_parse(comb, p, (size_t)(nl - p), ~0ull, 0, fields) != FORMAT_OK)
                 continue;
             expr_ctx_reset(ctx);
             for (int k = 0; k < 4; k++)

@@ -91,21 +91,21 @@ static void teardown(void)
 
 static void put_int(buf_t *b, int kind, int64_t i)
 {
-    val_t v = {.kind = (uint8_t)kind, .i = i};
-    val_key_put(b, &v);
+    value_t v = {.kind = (uint8_t)kind, .i = i};
+    value_key_put(b, &v);
 }
 
 static void put_s(buf_t *b, const char *s, size_t n)
 {
-    val_t v = {.kind = VAL_STR, .s = s, .len = (uint32_t)n};
-    val_key_put(b, &v);
+    value_t v = {.kind = VALUE_STR, .s = s, .len = (uint32_t)n};
+    value_key_put(b, &v);
 }
 
-static void update(partial_t *p, int e, const buf_t *key, const val_t *vals)
+static void update(partial_t *p, int e, const buf_t *key, const value_t *vals)
 {
     ptable_t *t = p->tables[e];
     ptable_row_t *row = ptable_upsert(t, key->data, (uint32_t)key->len,
-                                      val_hash_bytes(key->data, key->len));
+                                      value_hash_bytes(key->data, key->len));
     for (int v = 0; v < J.ent[e].nvalues; v++)
         agg_update(&J.specs[e][v], row->state + ptable_offset(t, v),
                    J.specs[e][v].kind == AGG_COUNT ? NULL : &vals[v]);
@@ -122,29 +122,29 @@ static void feed(partial_t *p, long first, long n)
     for (long i = first; i < first + n; i++) {
         int code = codes[i % 5];
         int64_t bytes = (i * 7919) % 100000 - 50, ms = (i * 13) % 997;
-        val_t vs[4], vp[4], vt[2];
+        value_t vs[4], vp[4], vt[2];
         size_t plen = (size_t)snprintf(path, sizeof path, "/p/%ld%s", i % 37, i % 11 ? "" : "\n\x01");
         int iplen = snprintf(ip, sizeof ip, "10.0.%ld", i % 300);
         int ulen = snprintf(user, sizeof user, "u%ld", i % 80);
 
         buf_reset(&k);
-        put_int(&k, code < 0 ? VAL_NULL : VAL_INT, code);
-        vs[1] = (val_t){.kind = VAL_INT, .i = bytes};
-        vs[2] = vs[3] = (val_t){.kind = VAL_INT, .i = ms};
+        put_int(&k, code < 0 ? VALUE_NULL : VALUE_INT, code);
+        vs[1] = (value_t){.kind = VALUE_INT, .i = bytes};
+        vs[2] = vs[3] = (value_t){.kind = VALUE_INT, .i = ms};
         update(p, E_STATUS, &k, vs);
 
         buf_reset(&k);
         put_s(&k, path, plen);
-        put_int(&k, VAL_TIME, 1431857100 + (i % 13) * 60);
-        put_int(&k, code < 0 ? VAL_NULL : VAL_INT, code);
-        vp[0] = (val_t){.kind = i % 9 ? VAL_FLOAT : VAL_NULL, .f = (double)bytes / 3};
-        vp[1] = (val_t){.kind = VAL_STR, .s = ip, .len = (uint32_t)iplen};
-        vp[2] = (val_t){.kind = VAL_STR, .s = user, .len = (uint32_t)ulen};
-        vp[3] = (val_t){.kind = VAL_INT, .i = bytes};
+        put_int(&k, VALUE_TIME, 1431857100 + (i % 13) * 60);
+        put_int(&k, code < 0 ? VALUE_NULL : VALUE_INT, code);
+        vp[0] = (value_t){.kind = i % 9 ? VALUE_FLOAT : VALUE_NULL, .f = (double)bytes / 3};
+        vp[1] = (value_t){.kind = VALUE_STR, .s = ip, .len = (uint32_t)iplen};
+        vp[2] = (value_t){.kind = VALUE_STR, .s = user, .len = (uint32_t)ulen};
+        vp[3] = (value_t){.kind = VALUE_INT, .i = bytes};
         update(p, E_PAGES, &k, vp);
 
         buf_reset(&k);
-        vt[1] = (val_t){.kind = VAL_INT, .i = ms};
+        vt[1] = (value_t){.kind = VALUE_INT, .i = ms};
         update(p, E_TOTAL, &k, vt);
     }
     p->lines += (uint64_t)n;
@@ -618,7 +618,7 @@ static void forge_payload(buf_t *b, const pay_t *o)
     agg_update(&s[0], cnt, NULL);
     ck_assert_uint_le(agg_state_size(&s[1]), sizeof dd);
     agg_init(&s[1], dd);
-    agg_update(&s[1], dd, &(val_t){.kind = VAL_INT, .i = 17});
+    agg_update(&s[1], dd, &(value_t){.kind = VALUE_INT, .i = 17});
     buf_init(&st);
     buf_reset(b);
     buf_put_varint(b, o->ngroups ? o->ngroups : 1);

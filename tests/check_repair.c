@@ -1,8 +1,8 @@
 /* check_repair.c - unit tests for gap repair on the master side: the primary's
  * repair queue and leases (master/sched_repair.c through scheduler.h and its
  * HTTP handlers), a master finding what closed rounds list but it never merged
- * (merger_gaps, master/merger_gaps.c) and asking for it (repair_tick,
- * master/repair.c). docs/CLUSTER.md "Gap repair".
+ * (merger_gaps, master/merger_gaps.c) and asking for it (gap_repair_tick,
+ * master/gap_repair.c). docs/CLUSTER.md "Gap repair".
  *
  * The clock is driven by hand (explicit now_ms, no sleeping). The config: job
  * "web", 10 s rounds, sources /var/log/a.log (task 0), /var/log/b.log with
@@ -23,11 +23,11 @@
 
 #include "check_run.h"
 #include "frame.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "httpd.h"
 #include "merger.h"
 #include "partial.h"
-#include "repair.h"
+#include "gap_repair.h"
 #include "rules.h"
 #include "scheduler.h"
 
@@ -667,7 +667,7 @@ START_TEST(test_gaps_old_rounds)
 }
 END_TEST
 
-/* ---- repair_tick ---- */
+/* ---- gap_repair_tick ---- */
 
 START_TEST(test_repair_tick)
 {
@@ -677,15 +677,15 @@ START_TEST(test_repair_tick)
     merger_range_t listed[] = {{IA, 0, 100}, {IA, 100, 200}};
     deliver(m, "m1", IA, 0, 100, (uint64_t)R0);
     closed(m, (uint64_t)R0, DL, listed, 2);
-    repair_t *rp = repair_create(m, "m1", s, NULL, NULL, AFTER, pool);
+    gap_repair_t *rp = gap_repair_create(m, "m1", s, NULL, NULL, AFTER, pool);
     ck_assert_ptr_nonnull(rp);
     int64_t now = DL + AFTER - 1000;
     /* too early: nothing asked */
-    repair_tick(rp, now);
+    gap_repair_tick(rp, now);
     ck_assert_int_eq(repairs(s, now, "asked"), 0);
     /* the gap is due: one repair queued, for m1, of the missing range */
     now += REPAIR_CHECK_MS;
-    repair_tick(rp, now);
+    gap_repair_tick(rp, now);
     ck_assert_int_eq(repairs(s, now, "asked"), 1);
     ck_assert_int_eq(repairs(s, now, "queued"), 1);
     int64_t first = now;
@@ -701,20 +701,20 @@ START_TEST(test_repair_tick)
     ck_assert_int_eq(repair_done(s, "s1", l[0].id, "gone", now + 1), APR_SUCCESS);
     ck_assert_int_eq(repairs(s, now + 1, "queued"), 0);
     now += REPAIR_CHECK_MS;
-    repair_tick(rp, now);
+    gap_repair_tick(rp, now);
     ck_assert_int_eq(repairs(s, now, "asked"), 1);
     ck_assert_int_eq(repairs(s, now, "queued"), 0);
     now = first + AFTER - 1;
-    repair_tick(rp, now);
+    gap_repair_tick(rp, now);
     ck_assert_int_eq(repairs(s, now, "asked"), 1);
     /* `after` past the last ask (at the next check): asked again */
     now += REPAIR_CHECK_MS;
-    repair_tick(rp, now);
+    gap_repair_tick(rp, now);
     ck_assert_int_eq(repairs(s, now, "asked"), 2);
     ck_assert_int_eq(repairs(s, now, "queued"), 1);
     /* and again after another `after`, while still queued: the scheduler keeps one */
     now += AFTER;
-    repair_tick(rp, now);
+    gap_repair_tick(rp, now);
     ck_assert_int_eq(repairs(s, now, "asked"), 2);
     ck_assert_int_eq(repairs(s, now, "queued"), 1);
     /* a repair that ended: asked for again once `after` passed since the last ask */
@@ -722,16 +722,16 @@ START_TEST(test_repair_tick)
     ck_assert_int_eq(l[0].kind, SCHED_REPAIR);
     ck_assert_int_eq(repair_done(s, "s1", l[0].id, NULL, now), APR_SUCCESS);
     now += AFTER;
-    repair_tick(rp, now);
+    gap_repair_tick(rp, now);
     ck_assert_int_eq(repairs(s, now, "asked"), 3);
     ck_assert_int_eq(repairs(s, now, "queued"), 1);
     /* a new gap (round R0 + 1, long past its deadline) waits for the next check */
     merger_range_t next[] = {{IA, 200, 300}};
     closed(m, (uint64_t)R0 + 1, DL + RMS, next, 1);
-    repair_tick(rp, now + REPAIR_CHECK_MS - 1);
+    gap_repair_tick(rp, now + REPAIR_CHECK_MS - 1);
     ck_assert_int_eq(repairs(s, now, "asked"), 3);
     now += REPAIR_CHECK_MS;
-    repair_tick(rp, now);
+    gap_repair_tick(rp, now);
     ck_assert_int_eq(repairs(s, now, "asked"), 4);
     ck_assert_int_eq(repairs(s, now, "queued"), 2);
     /* both done, and the ranges arrive: no gap, nothing asked any more */
@@ -739,7 +739,7 @@ START_TEST(test_repair_tick)
     ck_assert_int_eq(repair_done(s, "s1", l[0].id, NULL, now), APR_SUCCESS);
     ck_assert_int_eq(repair_done(s, "s1", l[1].id, NULL, now), APR_SUCCESS);
     deliver(m, "m1", IA, 100, 300, (uint64_t)R0);
-    repair_tick(rp, now + 3 * AFTER);
+    gap_repair_tick(rp, now + 3 * AFTER);
     ck_assert_int_eq(repairs(s, now + 3 * AFTER, "asked"), 4);
     ck_assert_int_eq(repairs(s, now + 3 * AFTER, "queued"), 0);
 }
@@ -762,8 +762,8 @@ START_TEST(test_repair_tick_http)
     merger_range_t listed[] = {{IB, 0, 100}, {IA, 0, 80}};
     deliver(m, "m2", IA, 0, 80, (uint64_t)R0);
     closed(m, (uint64_t)R0, DL, listed, 2);
-    repair_t *rp = repair_create(m, "m2", NULL, c, base, AFTER, pool);
-    repair_tick(rp, DL + AFTER);
+    gap_repair_t *rp = gap_repair_create(m, "m2", NULL, c, base, AFTER, pool);
+    gap_repair_tick(rp, DL + AFTER);
     ck_assert_int_eq(repairs(s, DL + AFTER, "asked"), 1);
     ck_assert_int_eq(repairs(s, DL + AFTER, "queued"), 1);
     ck_assert_int_eq(sched_lease(s, "s1", ALL, 2, 1, DL + AFTER, l), 1);

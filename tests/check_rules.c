@@ -133,7 +133,7 @@ START_TEST(test_design_masters_sources)
     ck_assert_int_eq(j->round, 10000000);
     ck_assert_int_eq(j->reset, RULES_RESET_DAY);
     ck_assert_int_eq(j->tz_offset, 0);
-    ck_assert_str_eq(fmt_name(j->format), "combined");
+    ck_assert_str_eq(format_name(j->format), "combined");
 
     ck_assert_int_eq(j->nsources, 3);
     ck_assert_int_eq(j->sources[0].kind, RULES_SRC_FILE);
@@ -183,7 +183,7 @@ START_TEST(test_design_groups_entries)
     const rules_entry_t *bs = j->entries[0], *pg = j->entries[1], *pm = j->entries[2];
     ck_assert_int_eq(bs->nkeys, 1);
     ck_assert_str_eq(bs->key_names[0], "status");
-    ck_assert_int_eq(expr_field_ref(bs->keys[0]), fmt_field_index(j->format, "status", 6));
+    ck_assert_int_eq(expr_field_ref(bs->keys[0]), format_field_index(j->format, "status", 6));
     ck_assert_ptr_null(bs->where);
     ck_assert_int_eq(bs->nvalues, 2);
     ck_assert_str_eq(bs->values[0].name, "hits");
@@ -191,14 +191,14 @@ START_TEST(test_design_groups_entries)
     ck_assert_ptr_null(bs->values[0].arg);
     ck_assert_str_eq(bs->values[1].name, "bytes");
     ck_assert_int_eq(bs->values[1].spec.kind, AGG_SUM);
-    ck_assert_int_eq(expr_field_ref(bs->values[1].arg), fmt_field_index(j->format, "bytes", 5));
+    ck_assert_int_eq(expr_field_ref(bs->values[1].arg), format_field_index(j->format, "bytes", 5));
 
     ck_assert_ptr_nonnull(pg->where);
     ck_assert_int_eq(expr_type(pg->where), EXPR_T_BOOL);
     ck_assert_int_eq(pg->nvalues, 3);
     ck_assert_str_eq(pg->values[1].name, "visitors");
     ck_assert_int_eq(pg->values[1].spec.kind, AGG_DISTINCT);
-    ck_assert_int_eq(expr_field_ref(pg->values[1].arg), fmt_field_index(j->format, "ip", 2));
+    ck_assert_int_eq(expr_field_ref(pg->values[1].arg), format_field_index(j->format, "ip", 2));
     ck_assert_str_eq(pg->values[2].name, "p95_bytes");
     ck_assert_int_eq(pg->values[2].spec.kind, AGG_PERCENTILE);
     ck_assert(pg->values[2].spec.pct == 95.0);
@@ -281,8 +281,8 @@ START_TEST(test_defaults_and_settings)
     ck_assert_int_eq(a->reset, RULES_RESET_HOUR);
     ck_assert_int_eq(a->tz_offset, 8 * 3600);
     ck_assert_uint_eq(a->max_line, 64 << 10);
-    ck_assert_str_eq(fmt_name(a->format), "split");
-    ck_assert_int_eq(fmt_nfields(a->format), 5);
+    ck_assert_str_eq(format_name(a->format), "split");
+    ck_assert_int_eq(format_nfields(a->format), 5);
     ck_assert_int_eq(a->groups[0].weight, 1);
     ck_assert_int_eq(a->groups[0].master, 0);
     ck_assert_int_eq(a->entries[0]->nkeys, 0);

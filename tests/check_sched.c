@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "check_run.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "httpd.h"
 #include "rules.h"
 #include "scheduler.h"

@@ -31,7 +31,7 @@
 #include "check_run.h"
 #include "deliver.h"
 #include "frame.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "httpd.h"
 #include "instance.h"
 #include "slave.h"

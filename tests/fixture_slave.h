@@ -342,14 +342,14 @@ static long entry_rows(const partial_t *p, const char *name)
 }
 
 /* The count of key k in entry e of p (0 when absent). */
-static long key_count(const partial_t *p, int e, const val_t *k)
+static long key_count(const partial_t *p, int e, const value_t *k)
 {
     ptable_row_t *row;
     agg_result_t res;
     buf_t b;
     buf_init(&b);
-    val_key_put(&b, k);
-    row = ptable_find(p->tables[e], b.data, (uint32_t)b.len, val_hash_bytes(b.data, b.len));
+    value_key_put(&b, k);
+    row = ptable_find(p->tables[e], b.data, (uint32_t)b.len, value_hash_bytes(b.data, b.len));
     buf_free(&b);
     if (!row)
         return 0;
@@ -361,14 +361,14 @@ static long key_count(const partial_t *p, int e, const val_t *k)
 /* The count of user in by_user (entry 0). */
 static long user_count(const partial_t *p, const char *user)
 {
-    val_t k = {.kind = VAL_STR, .s = user, .len = (uint32_t)strlen(user)};
+    value_t k = {.kind = VALUE_STR, .s = user, .len = (uint32_t)strlen(user)};
     return key_count(p, 0, &k);
 }
 
 /* The count of one status in by_status (entry 1). */
 static long status_count(const partial_t *p, int64_t status)
 {
-    val_t k = {.kind = VAL_INT, .i = status};
+    value_t k = {.kind = VALUE_INT, .i = status};
     return key_count(p, 1, &k);
 }
 

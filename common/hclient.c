@@ -1,10 +1,10 @@
-/* http_client.c - calls to abbey masters over HTTP/1.1 with libcurl (see http_client.h).
+/* hclient.c - calls to abbey masters over HTTP/1.1 with libcurl (see hclient.h).
  *
  * One curl easy handle per client, reused for every call so curl keeps the
  * connection alive. Each call sets the method, the headers (built per call
  * and freed after it) and the callbacks that fill the caller's answer: the
  * body into out->body, the ETag and Content-Range from the headers. */
-#include "http_client.h"
+#include "hclient.h"
 
 #include <apr_strings.h>
 #include <curl/curl.h>
