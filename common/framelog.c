@@ -25,6 +25,8 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
+#include "path.h"
+
 #define WALK_BLOCK (1u << 20)
 
 struct framelog_writer_t {
@@ -272,17 +274,6 @@ static apr_status_t writer_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* The directory part of path ("." when none), in pool. */
-static const char *dir_of(const char *path, apr_pool_t *pool)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return ".";
-    if (slash == path)
-        return "/";
-    return apr_pstrndup(pool, path, (apr_size_t)(slash - path));
-}
-
 apr_status_t framelog_sync_dir(const char *dir, abbey_err_t *err)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -348,7 +339,7 @@ apr_status_t framelog_open(const char *path, apr_pool_t *pool, framelog_writer_t
     struct stat sb;
     int fd, created = 0;
     apr_status_t rv;
-    const char *dir = dir_of(path, pool);
+    const char *dir = path_dir(path, pool);
     tail_t tail = {0, 0};
 
     if (cut)
@@ -379,7 +370,7 @@ apr_status_t framelog_open(const char *path, apr_pool_t *pool, framelog_writer_t
         goto fail;
     }
     w->size = (uint64_t)sb.st_size;
-    if (created && (rv = framelog_sync_dir(dir_of(path, pool), err)) != APR_SUCCESS)
+    if (created && (rv = framelog_sync_dir(path_dir(path, pool), err)) != APR_SUCCESS)
         goto fail;
     if (w->size) {
         rv = framelog_walk(path, 0, NULL, on_tail_damage, &tail, NULL, pool, err);
