@@ -1,9 +1,9 @@
 /* fixture_sched.h - the shared fixture of the scheduler suites (tests/check_sched.c,
- * tests/check_sched_persist.c, tests/check_repair.c): the hand-driven clock
- * (T0, RMS, R0), the sources A, B and G of job "web", the config loaded into
- * cfg, an optional tmpdir, and helpers that lease (as a slave with both
- * labels), find leases, complete them (sched_completion_t with every field
- * absent but those given), read the status JSON and call the HTTP handlers.
+ * tests/check_sched_persist.c, tests/check_repair.c, tests/check_repair_gaps.c): the hand-driven
+ * clock (T0, RMS, R0), the sources A, B and G of job "web", the config loaded into cfg, an optional
+ * tmpdir, and helpers that lease (as a slave with both labels), find leases, complete them
+ * (sched_completion_t with every field absent but those given), read the status JSON and call the
+ * HTTP handlers.
  *
  * Each suite compiles its own copy (everything here is static); it defines
  * FIXTURE_SUITE (its name: the tmpdir prefix) before including this header. */
@@ -215,6 +215,59 @@ static inline void bad(handler_fn h, sched_t *s, const char *body, const char *w
     ck_assert_msg(strstr(e, word) != NULL, "%s: error '%s' lacks %s", body ? body : "(null)", e,
                   word);
     json_decref(j);
+}
+
+/* ---- gap repair (tests/check_repair.c, tests/check_repair_gaps.c) ---- */
+
+#define IA A "#2049:131:0" /* an instance of a */
+#define IB B "#2049:132:0" /* an instance of b */
+
+/* The repair suites' config: masters m1 and m2, job "web" with 10 s rounds over
+ * A (task 0), B with labels [rack1] (task 1) and the glob G with labels [rack2]
+ * (task 2). */
+static const char *const REPAIR_YAML = "masters:\n"
+                                       "  - {name: m1, url: 'http://127.0.0.1:7101', weight: 1}\n"
+                                       "  - {name: m2, url: 'http://127.0.0.1:7102', weight: 1}\n"
+                                       "jobs:\n"
+                                       "  - name: web\n"
+                                       "    round: 10s\n"
+                                       "    sources:\n"
+                                       "      - " A "\n"
+                                       "      - {path: " B ", labels: [rack1]}\n"
+                                       "      - {path: '" G "', labels: [rack2]}\n"
+                                       "    format: {split: \" \", fields: [user, api, ms:int]}\n"
+                                       "    groups:\n"
+                                       "      - name: g\n"
+                                       "        entries:\n"
+                                       "          - name: e\n"
+                                       "            key: [api]\n"
+                                       "            values: {hits: count}\n";
+
+/* Complete repair lease id as slave: done (error NULL) or failed. */
+static inline apr_status_t repair_done(sched_t *s, const char *slave, uint64_t id,
+                                       const char *error, int64_t now)
+{
+    static const char *const masters[] = {"m2"}, *const results[] = {"ok"};
+    sched_completion_t c = completion_of(slave, id);
+    c.repair = 1;
+    c.error = error;
+    if (!error) {
+        c.ndeliveries = 1;
+        c.delivery_masters = masters;
+        c.delivery_results = results;
+    }
+    return complete(s, &c, now);
+}
+
+/* A figure of the status's "repairs" object. */
+static inline json_int_t repairs(sched_t *s, int64_t now, const char *name)
+{
+    json_t *j = status(s, now);
+    json_t *v = json_object_get(json_object_get(j, "repairs"), name);
+    ck_assert_msg(json_is_integer(v), "status has no repairs.%s", name);
+    json_int_t n = json_integer_value(v);
+    json_decref(j);
+    return n;
 }
 
 #endif
