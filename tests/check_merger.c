@@ -491,11 +491,6 @@ END_TEST
 
 /* ---- order independence ------------------------------------------------- */
 
-typedef struct fr_t {
-    int s, l0, l1;
-    uint64_t r;
-} fr_t;
-
 static int cuts(int *out, int n, unsigned *seed)
 {
     int k = 0;

@@ -11,17 +11,20 @@
 
 #include <check.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <apr_general.h>
 
 #include "engine.h"
 #include "frame.h"
+#include "journal.h"
 #include "merger.h"
 #include "rules.h"
 
@@ -80,23 +83,23 @@ static char dir[64];                /* the test's tmpdir */
 
 /* ---- the logs ------------------------------------------------------------- */
 
-static int bad_line(int s, int i)
+static inline int bad_line(int s, int i)
 {
     return (i + s) % 23 == 0;
 }
 
-static int line_api(int s, int i)
+static inline int line_api(int s, int i)
 {
     return (i * 3 + s) % NAPI;
 }
 
-static int line_ms(int s, int i)
+static inline int line_ms(int s, int i)
 {
     return (i * 37 + s * 11) % 1000;
 }
 
 /* text[s] and off[s]: NLINES lines "u<n> /a<api> <status> <ms>", some garbage. */
-static void make_text(int s)
+static inline void make_text(int s)
 {
     buf_t b;
     buf_init(&b);
@@ -115,15 +118,15 @@ static void make_text(int s)
 
 /* ---- frames --------------------------------------------------------------- */
 
-static int master_index(const char *name)
+static inline int master_index(const char *name)
 {
     return rules_find_master(cfg, name)->index;
 }
 
 /* A frame for lines [l0, l1) of source s in round r, addressed to master,
  * carrying the groups that master owns (groups_all: every group). */
-static void frame_for(const char *master, int s, int l0, int l1, uint64_t r, int groups_all,
-                      buf_t *out)
+static inline void frame_for(const char *master, int s, int l0, int l1, uint64_t r, int groups_all,
+                             buf_t *out)
 {
     partial_t *p = partial_create(job, pool);
     frame_header_t h;
@@ -154,13 +157,14 @@ static void frame_for(const char *master, int s, int l0, int l1, uint64_t r, int
 }
 
 /* The range of lines [l0, l1) of source s, as merger_round_closed takes it. */
-static merger_range_t range_of(int s, int l0, int l1)
+static inline merger_range_t range_of(int s, int l0, int l1)
 {
     return (merger_range_t){SRC[s], off[s][l0], off[s][l1]};
 }
 
 /* Round r of "web" closed with ranges[0..n) covered. */
-static void close_round(merger_t *m, uint64_t r, int64_t deadline_ms, merger_range_t *ranges, int n)
+static inline void close_round(merger_t *m, uint64_t r, int64_t deadline_ms, merger_range_t *ranges,
+                               int n)
 {
     merger_round_t rd = {.round = r,
                          .start_ms = (int64_t)r * ROUND_MS,
@@ -173,7 +177,7 @@ static void close_round(merger_t *m, uint64_t r, int64_t deadline_ms, merger_ran
 /* ---- files, status, reports --------------------------------------------- */
 
 /* The bytes of path, NUL-terminated (free them); NULL when it cannot be opened. */
-static char *slurp(const char *path)
+static inline char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     buf_t b;
@@ -189,14 +193,14 @@ static char *slurp(const char *path)
     return (char *)b.data;
 }
 
-static int exists(const char *path)
+static inline int exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
 }
 
 /* Report name of job web in format (NULL: its own), which must answer 200 (free it). */
-static char *report(merger_t *m, const char *name, const char *format)
+static inline char *report(merger_t *m, const char *name, const char *format)
 {
     buf_t b;
     buf_init(&b);
@@ -206,7 +210,7 @@ static char *report(merger_t *m, const char *name, const char *format)
 }
 
 /* merger_status_json, parsed (json_decref it). */
-static json_t *status(merger_t *m)
+static inline json_t *status(merger_t *m)
 {
     buf_t b;
     json_t *o;
@@ -226,7 +230,7 @@ typedef struct http_ans_t {
     buf_t body;
 } http_ans_t;
 
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
+static inline size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     buf_put(arg, p, size * n);
     return size * n;
@@ -234,8 +238,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 
 /* method path on port (body for a POST); the answer into ans; 0, or -1 when
  * curl fails. */
-static int http_call(int port, const char *method, const char *path, const void *body, size_t len,
-                     http_ans_t *ans)
+static inline int http_call(int port, const char *method, const char *path, const void *body,
+                            size_t len, http_ans_t *ans)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *hs = NULL;
@@ -265,14 +269,14 @@ static int http_call(int port, const char *method, const char *path, const void 
 
 /* ---- fixture ---------------------------------------------------------------- */
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+static inline int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;
     return remove(p);
 }
 
 /* The pool, cfg/job/eng over RULES, both logs, and /tmp/FIXTURE_SUITE.XXXXXX in dir. */
-static void setup(void)
+static inline void setup(void)
 {
     abbey_err_t err;
     ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
@@ -287,12 +291,200 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
-static void teardown(void)
+static inline void teardown(void)
 {
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     free(text[0]);
     free(text[1]);
     apr_pool_destroy(pool);
+}
+
+/* ==== the merger's durability (tests/check_merger_persist.c,
+ * tests/check_merger_persist_state.c): the frames FR, a merger's life with a journal in
+ * dir (start, crash, checkpoint) and snapshots of its state. ==== */
+
+/* lines [l0, l1) of source s, in round r */
+typedef struct fr_t {
+    int s, l0, l1;
+    uint64_t r;
+} fr_t;
+
+/* The frames most tests send, over two rounds, two periods and two sources. */
+static const fr_t FR[] = {{0, 0, 100, H0},         {1, 0, 80, H0},         {0, 100, 200, H0 + 1},
+                          {1, 80, 160, H0 + 1},    {0, 200, 300, H0 + 2},  {1, 160, 300, H0 + 2},
+                          {0, 300, 450, H0 + 360}, {1, 300, 400, H0 + 361}};
+#define NFR ((int)(sizeof FR / sizeof FR[0]))
+
+static char exp_dir[128], jdir[128], logpath[128]; /* under dir */
+
+/* ---- FR's frames -------------------------------------------------------- */
+
+/* The frame of f addressed to master, with the groups master owns. */
+static inline void frame_of(const fr_t *f, const char *master, buf_t *out)
+{
+    frame_for(master, f->s, f->l0, f->l1, f->r, 0, out);
+}
+
+static inline merge_result_t send_fr(merger_t *m, const fr_t *f, abbey_err_t *err)
+{
+    buf_t b;
+    merge_result_t r;
+    buf_init(&b);
+    frame_of(f, "m1", &b);
+    err->msg[0] = 0;
+    r = merger_accept(m, b.data, b.len, NULL, err);
+    buf_free(&b);
+    return r;
+}
+
+/* Send f; the result must be want. */
+static inline void expect_send(merger_t *m, const fr_t *f, merge_result_t want)
+{
+    abbey_err_t err;
+    merge_result_t r = send_fr(m, f, &err);
+    ck_assert_msg(r == want, "frame %d [%d, %d) round %llu: %s, wanted %s (%s)", f->s, f->l0, f->l1,
+                  (unsigned long long)f->r, merger_result_name(r), merger_result_name(want),
+                  err.msg);
+}
+
+/* ---- state snapshots ------------------------------------------------------ */
+
+static inline json_t *job_status(json_t *st)
+{
+    return json_array_get(json_object_get(st, "jobs"), 0);
+}
+
+static inline json_int_t figure(merger_t *m, const char *section, const char *name)
+{
+    json_t *st = status(m), *j = job_status(st);
+    json_int_t v;
+    if (section)
+        j = json_object_get(j, section);
+    ck_assert_msg(json_is_integer(json_object_get(j, name)), "status has no %s", name);
+    v = json_integer_value(json_object_get(j, name));
+    json_decref(st);
+    return v;
+}
+
+/* Every owned report and the status JSON (keys sorted; counting_since_ms
+ * left out unless with_since). */
+static inline char *snapshot(merger_t *m, int with_since)
+{
+    static const char *names[] = {"api", "api_round", "users"};
+    json_t *st = status(m);
+    char *s, *js;
+    buf_t b;
+
+    buf_init(&b);
+    for (int i = 0; i < 3; i++) {
+        char *r = report(m, names[i], NULL);
+        buf_printf(&b, "== %s\n%s\n", names[i], r);
+        free(r);
+    }
+    if (!with_since)
+        json_object_del(job_status(st), "counting_since_ms");
+    js = json_dumps(st, JSON_SORT_KEYS | JSON_INDENT(1));
+    buf_printf(&b, "== status\n%s\n", js);
+    free(js);
+    json_decref(st);
+    buf_put_u8(&b, 0);
+    s = (char *)b.data;
+    return s;
+}
+
+static inline void assert_same(const char *got, const char *want, const char *what)
+{
+    ck_assert_msg(strcmp(got, want) == 0, "%s differs:\n%s\n---- wanted:\n%s", what, got, want);
+}
+
+/* ---- the merger's life: start (recover, attach), crash ------------------ */
+
+typedef struct life_t {
+    apr_pool_t *pool;
+    merger_t *m;
+    journal_t *jn;
+    char *log; /* what recovery logged */
+} life_t;
+
+static int saved_stderr = -1;
+
+static inline void capture_begin(void)
+{
+    int fd;
+    fflush(stderr);
+    saved_stderr = dup(2);
+    fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    dup2(fd, 2);
+    close(fd);
+}
+
+static inline char *capture_end(void)
+{
+    char *s;
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    s = slurp(logpath);
+    ck_assert_ptr_nonnull(s);
+    fputs(s, stderr); /* still visible in the test's output */
+    return s;
+}
+
+/* A merger for m1 over conf, recovered from jdir, the journal attached. */
+static inline void start_conf(life_t *l, const rules_config_t *conf)
+{
+    abbey_err_t err;
+    apr_status_t rv;
+
+    memset(l, 0, sizeof *l);
+    ck_assert_int_eq(apr_pool_create(&l->pool, pool), APR_SUCCESS);
+    l->m = merger_create(conf, "m1", exp_dir, l->pool);
+    ck_assert_ptr_nonnull(l->m);
+    ck_assert_msg(journal_open(jdir, "merger", JOURNAL_FSYNC_BATCH, l->pool, &l->jn, &err) ==
+                      APR_SUCCESS,
+                  "%s", err.msg);
+    capture_begin();
+    rv = merger_recover(l->m, l->jn, &err);
+    l->log = capture_end();
+    ck_assert_msg(rv == APR_SUCCESS, "recover: %s", err.msg);
+    merger_attach_journal(l->m, l->jn);
+}
+
+static inline void start(life_t *l)
+{
+    start_conf(l, cfg);
+}
+
+/* Gone without a checkpoint or any other shutdown step. */
+static inline void crash(life_t *l)
+{
+    journal_close(l->jn);
+    apr_pool_destroy(l->pool);
+    free(l->log);
+    memset(l, 0, sizeof *l);
+}
+
+static inline void checkpoint(life_t *l)
+{
+    abbey_err_t err;
+    ck_assert_msg(merger_checkpoint(l->m, l->jn, &err) == APR_SUCCESS, "checkpoint: %s", err.msg);
+}
+
+static inline void assert_log(const life_t *l, const char *needle)
+{
+    ck_assert_msg(strstr(l->log, needle) != NULL, "recovery log lacks \"%s\":\n%s", needle, l->log);
+}
+
+/* ---- their fixture ---------------------------------------------------------- */
+
+/* setup, and the export, journal and captured-stderr paths under dir. */
+static inline void persist_setup(void)
+{
+    setup();
+    snprintf(exp_dir, sizeof exp_dir, "%s/export", dir);
+    snprintf(jdir, sizeof jdir, "%s/journal", dir);
+    snprintf(logpath, sizeof logpath, "%s/stderr.log", dir);
 }
 
 #endif
