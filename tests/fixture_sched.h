@@ -270,4 +270,93 @@ static inline json_int_t repairs(sched_t *s, int64_t now, const char *name)
     return n;
 }
 
+/* ---- the scheduler's durability (tests/check_sched_persist.c,
+ * tests/check_sched_persist_store.c; they define FIXTURE_SCHED_PERSIST) ---- */
+#ifdef FIXTURE_SCHED_PERSIST
+
+#include "journal.h"
+
+#define C "/var/log/c.log"
+#define P1 "/data/app-1.log"
+#define P2 "/data/app-2.log"
+#define TEND (T0 + 4 * RMS + 5)
+
+#define MASTERS                                                                                    \
+    "masters:\n"                                                                                   \
+    "  - {name: m1, url: 'http://127.0.0.1:7101', weight: 1}\n"                                    \
+    "  - {name: m2, url: 'http://127.0.0.1:7102', weight: 1}\n"
+#define GROUPS                                                                                     \
+    "    format: combined\n"                                                                       \
+    "    groups:\n"                                                                                \
+    "      - name: g\n"                                                                            \
+    "        entries:\n"                                                                           \
+    "          - name: e\n"                                                                        \
+    "            values: {hits: count}\n"
+#define WEB                                                                                        \
+    "  - name: web\n"                                                                              \
+    "    round: 10s\n"                                                                             \
+    "    sources:\n"                                                                               \
+    "      - " A "\n"                                                                              \
+    "      - {path: " B ", labels: [rack1]}\n"                                                     \
+    "      - {path: '" G "', labels: [rack2]}\n" GROUPS
+#define API                                                                                        \
+    "  - name: api\n"                                                                              \
+    "    round: 10s\n"                                                                             \
+    "    sources:\n"                                                                               \
+    "      - " C "\n" GROUPS
+
+static const char *const YAML_BOTH = MASTERS "jobs:\n" WEB API;
+static const char *const YAML_WEB = MASTERS "jobs:\n" WEB;
+
+static rules_config_t *cfg_web;
+
+/* Both jobs in cfg (and a tmpdir); web alone in cfg_web. */
+static inline void persist_setup(void)
+{
+    sched_setup(YAML_BOTH, "both.yaml", 1);
+    cfg_web = load_config(YAML_WEB, "web.yaml");
+}
+
+/* ---- one scheduler with its store ---- */
+
+typedef struct inst_t {
+    apr_pool_t *p;
+    journal_t *jn;
+    sched_t *s;
+} inst_t;
+
+/* A scheduler for c in its own pool, recovered from the store in dir at now,
+ * with the journal attached. */
+static inline void inst_open(inst_t *in, const rules_config_t *c, int64_t now)
+{
+    abbey_err_t err;
+    sched_opts_t o = {.lease_ms = 60000, .lease_bytes = 1000, .deadline_rounds = 3};
+    apr_pool_create(&in->p, pool);
+    ck_assert_msg(journal_open(dir, "sched", JOURNAL_FSYNC_BATCH, in->p, &in->jn, &err) ==
+                      APR_SUCCESS,
+                  "journal_open: %s", err.msg);
+    in->s = sched_create(c, &o, in->p);
+    ck_assert_msg(sched_recover(in->s, in->jn, now, &err) == APR_SUCCESS, "recover: %s", err.msg);
+    sched_attach_journal(in->s, in->jn);
+}
+
+/* Forget the scheduler as a killed process would: no checkpoint, nothing flushed
+ * by the scheduler (the journal's file is closed so the next open may take it). */
+static inline void inst_drop(inst_t *in)
+{
+    journal_close(in->jn);
+    apr_pool_destroy(in->p);
+    memset(in, 0, sizeof *in);
+}
+
+static inline void checkpoint(inst_t *in)
+{
+    abbey_err_t err;
+    ck_assert_msg(sched_checkpoint(in->s, in->jn, &err) == APR_SUCCESS, "checkpoint: %s", err.msg);
+}
+
+#define OK(x) ck_assert_msg((x) == APR_SUCCESS, "%s: %s", #x, last_err.msg)
+
+#endif /* FIXTURE_SCHED_PERSIST */
+
 #endif
