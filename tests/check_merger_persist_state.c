@@ -250,7 +250,7 @@ END_TEST
 static Suite *persist_state_suite(void)
 {
     Suite *s = suite_create("merger_persist_state");
-    TCase *tc = tcase_create("state");
+    TCase *tc = tcase_create("recovery");
     tcase_add_checked_fixture(tc, persist_setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, rounds_survive);

@@ -44,7 +44,7 @@ static const char *RULES = "jobs:\n"
                            "            key: [api]\n"
                            "            values: {n: count, ms: sum(ms)}\n";
 
-static void setup(void)
+static inline void setup(void)
 {
     rules_config_t *cfg;
     abbey_err_t err;
@@ -58,19 +58,19 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+static inline int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     return remove(p);
 }
 
-static void teardown(void)
+static inline void teardown(void)
 {
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
     apr_pool_destroy(pool);
     apr_terminate();
 }
 
-static const char *path_in(const char *name)
+static inline const char *path_in(const char *name)
 {
     static char p[256];
     snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -78,7 +78,7 @@ static const char *path_in(const char *name)
 }
 
 /* Frame number i: i+1 lines with keys k0..ki (rows lines long: a bigger frame). */
-static void make_frame(int i, long rows, buf_t *out)
+static inline void make_frame(int i, long rows, buf_t *out)
 {
     partial_t *p = partial_create(job, pool);
     engine_t *e = engine_create(job, pool);
@@ -127,7 +127,8 @@ typedef struct seen_t {
     size_t oracle_len;
 } seen_t;
 
-static int on_frame(void *ctx, uint64_t off, const uint8_t *f, size_t len, const frame_header_t *h)
+static inline int on_frame(void *ctx, uint64_t off, const uint8_t *f, size_t len,
+                           const frame_header_t *h)
 {
     seen_t *s = ctx;
     ck_assert_int_lt(s->nframes, MAXSEEN);
@@ -143,13 +144,13 @@ static int on_frame(void *ctx, uint64_t off, const uint8_t *f, size_t len, const
 /* Static so that what a forked child inherits stays reachable (valgrind checks children). */
 static seen_t seen_storage;
 
-static seen_t *new_seen(void)
+static inline seen_t *new_seen(void)
 {
     memset(&seen_storage, 0, sizeof seen_storage);
     return &seen_storage;
 }
 
-static void on_damage(void *ctx, uint64_t start, uint64_t end, const char *why)
+static inline void on_damage(void *ctx, uint64_t start, uint64_t end, const char *why)
 {
     seen_t *s = ctx;
     ck_assert_int_lt(s->ndamage, 64);
@@ -159,7 +160,7 @@ static void on_damage(void *ctx, uint64_t start, uint64_t end, const char *why)
     s->ndamage++;
 }
 
-static void walk(const char *path, uint64_t from, seen_t *s, framelog_stats_t *st)
+static inline void walk(const char *path, uint64_t from, seen_t *s, framelog_stats_t *st)
 {
     abbey_err_t err;
     ck_assert_msg(framelog_walk(path, from, on_frame, on_damage, s, st, pool, &err) ==
@@ -167,7 +168,7 @@ static void walk(const char *path, uint64_t from, seen_t *s, framelog_stats_t *s
                   "%s", err.msg);
 }
 
-static void write_file(const char *path, const void *data, size_t len)
+static inline void write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
@@ -175,7 +176,7 @@ static void write_file(const char *path, const void *data, size_t len)
     ck_assert_int_eq(fclose(f), 0);
 }
 
-static uint64_t file_size(const char *path)
+static inline uint64_t file_size(const char *path)
 {
     struct stat sb;
     ck_assert_int_eq(stat(path, &sb), 0);
@@ -183,7 +184,7 @@ static uint64_t file_size(const char *path)
 }
 
 /* n frames back to back in all (with their offsets in off[0..n]). */
-static void build(int n, buf_t *all, uint64_t *off)
+static inline void build(int n, buf_t *all, uint64_t *off)
 {
     buf_init(all);
     for (int i = 0; i < n; i++) {
@@ -194,7 +195,7 @@ static void build(int n, buf_t *all, uint64_t *off)
 }
 
 /* The walk saw frames first..last-1 of off[] exactly, rounds first.. */
-static void expect_frames(const seen_t *s, int at, const uint64_t *off, int first, int last)
+static inline void expect_frames(const seen_t *s, int at, const uint64_t *off, int first, int last)
 {
     for (int i = first; i < last; i++, at++) {
         ck_assert_int_lt(at, s->nframes);
