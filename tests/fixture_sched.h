@@ -1,12 +1,16 @@
 /* fixture_sched.h - the shared fixture of the scheduler suites (tests/check_sched.c,
- * tests/check_sched_persist.c, tests/check_repair.c, tests/check_repair_gaps.c): the hand-driven
- * clock (T0, RMS, R0), the sources A, B and G of job "web", the config loaded into cfg, an optional
- * tmpdir, and helpers that lease (as a slave with both labels), find leases, complete them
- * (sched_completion_t with every field absent but those given), read the status JSON and call the
- * HTTP handlers.
+ * tests/check_sched_http.c, tests/check_sched_reload.c, tests/check_sched_persist.c,
+ * tests/check_sched_persist_store.c, tests/check_repair.c, tests/check_repair_gaps.c): the
+ * hand-driven clock (T0, RMS, R0), the sources A, B and G of job "web", the config loaded
+ * into cfg, an optional tmpdir, and helpers that lease (as a slave with both labels), find
+ * leases, complete them (sched_completion_t with every field absent but those given), read
+ * the status JSON and call the HTTP handlers; then the configs of the scheduler suites
+ * (SCHED_YAML) and of the repair suites (REPAIR_YAML, with their repair helpers), and, for
+ * the suites that define FIXTURE_SCHED_PERSIST, the two-job config and a scheduler with its
+ * store.
  *
- * Each suite compiles its own copy (everything here is static); it defines
- * FIXTURE_SUITE (its name: the tmpdir prefix) before including this header. */
+ * Each suite compiles its own copy (everything here is static); it defines FIXTURE_SUITE
+ * (its name: the tmpdir prefix) before including this header. */
 #ifndef ABBEY_TESTS_FIXTURE_SCHED_H
 #define ABBEY_TESTS_FIXTURE_SCHED_H
 
@@ -216,6 +220,28 @@ static inline void bad(handler_fn h, sched_t *s, const char *body, const char *w
                   word);
     json_decref(j);
 }
+
+/* ---- the scheduler suites' config (tests/check_sched.c, check_sched_http.c,
+ * check_sched_reload.c) ---- */
+
+/* Job "web", 10 s rounds: A (task 0), B with labels [rack1] (task 1) and the glob G with
+ * labels [rack2] (task 2); masters m1 and m2. */
+static const char *const SCHED_YAML = "masters:\n"
+                                      "  - {name: m1, url: 'http://127.0.0.1:7101', weight: 1}\n"
+                                      "  - {name: m2, url: 'http://127.0.0.1:7102', weight: 1}\n"
+                                      "jobs:\n"
+                                      "  - name: web\n"
+                                      "    round: 10s\n"
+                                      "    sources:\n"
+                                      "      - " A "\n"
+                                      "      - {path: " B ", labels: [rack1]}\n"
+                                      "      - {path: '" G "', labels: [rack2]}\n"
+                                      "    format: combined\n"
+                                      "    groups:\n"
+                                      "      - name: g\n"
+                                      "        entries:\n"
+                                      "          - name: e\n"
+                                      "            values: {hits: count}\n";
 
 /* ---- gap repair (tests/check_repair.c, tests/check_repair_gaps.c) ---- */
 
