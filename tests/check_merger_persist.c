@@ -45,6 +45,7 @@
 #include "rules.h"
 
 #define FIXTURE_SUITE "check_merger_persist"
+#define FIXTURE_MERGER_PERSIST
 #include "fixture_merger.h"
 
 /* The api report over frames sel[0..n) (indexes into fr) computed in one go by the engine. */

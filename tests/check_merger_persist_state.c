@@ -34,6 +34,7 @@
 #include "rules.h"
 
 #define FIXTURE_SUITE "check_merger_persist_state"
+#define FIXTURE_MERGER_PERSIST
 #include "fixture_merger.h"
 
 /* ---- (5) rounds across a restart ------------------------------------------------ */

@@ -1,11 +1,15 @@
 /* fixture_merger.h - the shared fixture of the merger suites (tests/check_merger.c,
- * tests/check_merger_persist.c): the two-master config RULES (job "web", three
- * groups), two synthetic logs with their line offsets, frames built the way a
- * slave builds them (engine_feed, then frame_encode with the groups of the
- * addressed master), and small file, status and HTTP helpers.
+ * tests/check_merger_export.c, tests/check_merger_reload.c, tests/check_merger_persist.c,
+ * tests/check_merger_persist_state.c): the two-master config RULES (job "web", three
+ * groups), two synthetic logs with their line offsets, frames built the way a slave builds
+ * them (engine_feed, then frame_encode with the groups of the addressed master), and small
+ * file, status and HTTP helpers. Suites that define FIXTURE_MERGER_RECOUNT also get the
+ * independent recount of selected lines, deliveries, export-file checks and a feeder
+ * thread; those that define FIXTURE_MERGER_PERSIST the frames FR and a merger's life with a
+ * journal (start, crash, checkpoint) and snapshots of its state.
  *
- * Each suite compiles its own copy (everything here is static); it defines
- * FIXTURE_SUITE (its name: the tmpdir prefix) before including this header. */
+ * Each suite compiles its own copy (everything here is static); it defines FIXTURE_SUITE
+ * (its name: the tmpdir prefix) before including this header. */
 #ifndef ABBEY_TESTS_FIXTURE_MERGER_H
 #define ABBEY_TESTS_FIXTURE_MERGER_H
 
@@ -299,15 +303,239 @@ static inline void teardown(void)
     apr_pool_destroy(pool);
 }
 
-/* ==== the merger's durability (tests/check_merger_persist.c,
- * tests/check_merger_persist_state.c): the frames FR, a merger's life with a journal in
- * dir (start, crash, checkpoint) and snapshots of its state. ==== */
+/* ---- a frame's lines ------------------------------------------------------- */
 
-/* lines [l0, l1) of source s, in round r */
+/* lines [l0, l1) of source s, in round r (check_merger.c, the persistence suites) */
 typedef struct fr_t {
     int s, l0, l1;
     uint64_t r;
 } fr_t;
+
+/* ==== the recount (FIXTURE_MERGER_RECOUNT: tests/check_merger.c, check_merger_export.c,
+ * check_merger_reload.c): the reports over selected lines worked out independently, frames
+ * delivered, export files and reports checked. ==== */
+#ifdef FIXTURE_MERGER_RECOUNT
+
+#include <stdarg.h>
+#include <time.h>
+
+#include <apr_thread_proc.h>
+
+#include "export.h"
+
+/* ---- the independent recount ------------------------------------------- */
+
+/* Lines [l0, l1) of source s, as selected by a test. */
+typedef struct sel_t {
+    int s, l0, l1;
+} sel_t;
+
+typedef struct api_row_t {
+    int api;
+    long hits, ms;
+} api_row_t;
+
+static inline int api_row_cmp(const void *a, const void *b)
+{
+    const api_row_t *x = a, *y = b;
+    if (x->hits != y->hits)
+        return x->hits > y->hits ? -1 : 1;
+    return x->api - y->api;
+}
+
+/* The `api` report (order hits desc) over the selected lines, as CSV. */
+static inline char *oracle_api_csv(const sel_t *sel, int n)
+{
+    api_row_t rows[NAPI];
+    buf_t b;
+    int k = 0;
+
+    for (int a = 0; a < NAPI; a++)
+        rows[a] = (api_row_t){a, 0, 0};
+    for (int i = 0; i < n; i++)
+        for (int l = sel[i].l0; l < sel[i].l1; l++)
+            if (!bad_line(sel[i].s, l)) {
+                rows[line_api(sel[i].s, l)].hits++;
+                rows[line_api(sel[i].s, l)].ms += line_ms(sel[i].s, l);
+            }
+    qsort(rows, NAPI, sizeof rows[0], api_row_cmp);
+    buf_init(&b);
+    buf_printf(&b, "api,hits,ms\r\n");
+    for (int a = 0; a < NAPI; a++)
+        if (rows[a].hits) {
+            buf_printf(&b, "/a%d,%ld,%ld\r\n", rows[a].api, rows[a].hits, rows[a].ms);
+            k++;
+        }
+    buf_put_u8(&b, 0);
+    return (char *)b.data;
+}
+
+/* Report `name` over the selected lines computed in one go (engine + export_render). */
+static inline char *oracle_render(const char *name, const sel_t *sel, int n)
+{
+    partial_t *p = partial_create(job, pool);
+    const rules_report_t *r = NULL;
+    buf_t b;
+    for (int i = 0; i < job->nreports; i++)
+        if (strcmp(job->reports[i].name, name) == 0)
+            r = &job->reports[i];
+    ck_assert_ptr_nonnull(r);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(engine_feed(eng, text[sel[i].s] + off[sel[i].s][sel[i].l0],
+                                     off[sel[i].s][sel[i].l1] - off[sel[i].s][sel[i].l0],
+                                     off[sel[i].s][sel[i].l0], p, NULL, NULL),
+                         APR_SUCCESS);
+    buf_init(&b);
+    export_render(job, r, p->tables[r->entry->index], &b, pool);
+    buf_put_u8(&b, 0);
+    partial_destroy(p);
+    return (char *)b.data;
+}
+
+/* ---- frames --------------------------------------------------------------- */
+
+static inline merge_result_t deliver(merger_t *m, const char *master, int s, int l0, int l1,
+                                     uint64_t r)
+{
+    buf_t b;
+    abbey_err_t err;
+    merge_result_t res;
+    buf_init(&b);
+    frame_for(master, s, l0, l1, r, 0, &b);
+    err.msg[0] = 0;
+    res = merger_accept(m, b.data, b.len, NULL, &err);
+    ck_assert_msg(res != MERGE_REJECTED, "rejected: %s", err.msg);
+    buf_free(&b);
+    return res;
+}
+
+/* ---- files and reports -------------------------------------------------- */
+
+static inline const char *path_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline const char *path_of(const char *fmt, ...)
+{
+    static char paths[8][512];
+    static int next;
+    char *p = paths[next++ % 8];
+    va_list ap;
+    int n = snprintf(p, 512, "%s/web/", dir);
+    va_start(ap, fmt);
+    vsnprintf(p + n, (size_t)(512 - n), fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+/* "20251009T090010Z" for ms since the epoch (whole seconds). */
+static inline const char *stamp(int64_t ms)
+{
+    static char out[4][32];
+    static int next;
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char *p = out[next++ % 4];
+    gmtime_r(&t, &tm);
+    strftime(p, 32, "%Y%m%dT%H%M%SZ", &tm);
+    return p;
+}
+
+static inline const char *round_dir(uint64_t r)
+{
+    return stamp((int64_t)r * ROUND_MS);
+}
+
+static inline void assert_file(const char *path, const char *want)
+{
+    char *got = slurp(path);
+    ck_assert_msg(got != NULL, "missing %s", path);
+    ck_assert_msg(strcmp(got, want) == 0, "%s:\n%s\nwanted:\n%s", path, got, want);
+    free(got);
+}
+
+static inline void assert_report(merger_t *m, const char *name, const char *want)
+{
+    char *got = report(m, name, NULL);
+    ck_assert_msg(strcmp(got, want) == 0, "report %s:\n%s\nwanted:\n%s", name, got, want);
+    free(got);
+}
+
+static inline void assert_api(merger_t *m, const sel_t *sel, int n)
+{
+    char *want = oracle_api_csv(sel, n);
+    assert_report(m, "api", want);
+    free(want);
+}
+
+static inline json_int_t job_figure(json_t *st, const char *section, const char *name)
+{
+    json_t *j = json_array_get(json_object_get(st, "jobs"), 0);
+    if (section)
+        j = json_object_get(j, section);
+    return json_integer_value(json_object_get(j, name));
+}
+
+static inline void round_closed(merger_t *m, uint64_t r, const sel_t *sel, int n,
+                                int64_t deadline_ms)
+{
+    merger_range_t ranges[16];
+    for (int i = 0; i < n; i++)
+        ranges[i] = range_of(sel[i].s, sel[i].l0, sel[i].l1);
+    close_round(m, r, deadline_ms, ranges, n);
+}
+
+/* ---- a merger, and HTTP ------------------------------------------------- */
+
+static inline merger_t *new_merger(const char *self)
+{
+    merger_t *m = merger_create(cfg, self, dir, pool);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+/* method path on port, which must get an answer (see http_call). */
+static inline void http(int port, const char *method, const char *path, const void *body,
+                        size_t len, http_ans_t *ans)
+{
+    ck_assert_int_eq(http_call(port, method, path, body, len, ans), 0);
+}
+
+/* ---- frames fed from a thread ------------------------------------------- */
+
+typedef struct feeder_t {
+    merger_t *m;
+    buf_t *frames;
+    int n;
+    unsigned seed;
+    int counts[4];
+} feeder_t;
+
+static inline void *APR_THREAD_FUNC feed_thread(apr_thread_t *th, void *arg)
+{
+    feeder_t *f = arg;
+    int *order = malloc(sizeof(int) * (size_t)f->n);
+    for (int i = 0; i < f->n; i++)
+        order[i] = i;
+    for (int i = f->n - 1; i > 0; i--) {
+        int j = (int)(rand_r(&f->seed) % (unsigned)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int i = 0; i < f->n; i++) {
+        abbey_err_t err;
+        merge_result_t r =
+            merger_accept(f->m, f->frames[order[i]].data, f->frames[order[i]].len, NULL, &err);
+        f->counts[r]++;
+    }
+    free(order);
+    (void)th; /* returns instead of apr_thread_exit: pthread_exit upsets ASan */
+    return NULL;
+}
+
+#endif /* FIXTURE_MERGER_RECOUNT */
+
+/* ==== the merger's durability (FIXTURE_MERGER_PERSIST: tests/check_merger_persist.c,
+ * tests/check_merger_persist_state.c): the frames FR, a merger's life with a journal in
+ * dir (start, crash, checkpoint) and snapshots of its state. ==== */
+#ifdef FIXTURE_MERGER_PERSIST
 
 /* The frames most tests send, over two rounds, two periods and two sources. */
 static const fr_t FR[] = {{0, 0, 100, H0},         {1, 0, 80, H0},         {0, 100, 200, H0 + 1},
@@ -486,5 +714,7 @@ static inline void persist_setup(void)
     snprintf(jdir, sizeof jdir, "%s/journal", dir);
     snprintf(logpath, sizeof logpath, "%s/stderr.log", dir);
 }
+
+#endif /* FIXTURE_MERGER_PERSIST */
 
 #endif
