@@ -24,7 +24,6 @@
 #include "spool.h"
 
 #define FIXTURE_SUITE "check_partials"
-#pragma GCC diagnostic ignored "-Wunused-function" /* the fixture's range server, ... */
 #include "fixture_slave.h"
 
 /* =============================================================== reading */
