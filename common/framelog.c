@@ -31,7 +31,7 @@
 
 struct framelog_writer_t {
     int fd;
-    int broken;     /* an append could not be undone: the size is unknown */
+    int broken; /* an append could not be undone: the size is unknown */
     uint64_t size;
     const char *path;
     apr_pool_t *pool;
@@ -42,11 +42,11 @@ struct framelog_writer_t {
 typedef struct walker_t {
     int fd;
     const char *path;
-    uint64_t size;  /* of the file when the walk started (or when it was seen shrinking) */
+    uint64_t size; /* of the file when the walk started (or when it was seen shrinking) */
     uint8_t *buf;
     size_t cap;
-    uint64_t base;  /* file offset of buf[0] */
-    size_t have;    /* bytes in buf */
+    uint64_t base; /* file offset of buf[0] */
+    size_t have;   /* bytes in buf */
 } walker_t;
 
 apr_status_t framelog_os_error(abbey_err_t *err, const char *path, const char *what, int e)
@@ -345,8 +345,7 @@ apr_status_t framelog_open(const char *path, apr_pool_t *pool, framelog_writer_t
     if (cut)
         *cut = 0;
     abbey_err_clear(err);
-    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE,
-                                pool);
+    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE, pool);
     if (rv != APR_SUCCESS) {
         char buf[256];
         abbey_err_set(err, "%s: cannot make the directory %s: %s", path, dir,

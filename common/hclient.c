@@ -21,9 +21,9 @@ struct hclient_t {
     char *auth_header;          /* "Authorization: Bearer <token>", or NULL */
     struct curl_slist *headers; /* the current call's headers, or NULL */
     long connect_ms, timeout_ms;
-    hclient_resp_t *out;     /* the call in progress */
+    hclient_resp_t *out;            /* the call in progress */
     const volatile int *abort_flag; /* calls give up once it is set (NULL: never) */
-    char content_range[128]; /* the last answer's Content-Range value */
+    char content_range[128];        /* the last answer's Content-Range value */
     char errbuf[CURL_ERROR_SIZE];
 };
 

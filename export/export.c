@@ -141,8 +141,8 @@ const char *export_ext(const rules_report_t *r)
     return r->format == RULES_REPORT_JSON ? "json" : "csv";
 }
 
-void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t,
-                   buf_t *out, apr_pool_t *pool)
+void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t, buf_t *out,
+                   apr_pool_t *pool)
 {
     export_rows_t rows;
     export_collect(r, t, pool, &rows);
@@ -183,14 +183,15 @@ apr_status_t export_write_file(const char *path, const void *data, size_t len, a
         rv = apr_file_rename(tmp, path, pool);
     if (rv != APR_SUCCESS) {
         apr_file_remove(tmp, pool);
-        abbey_err_set(err, "%s: cannot write report: %s", path, apr_strerror(rv, ebuf, sizeof ebuf));
+        abbey_err_set(err, "%s: cannot write report: %s", path,
+                      apr_strerror(rv, ebuf, sizeof ebuf));
     }
     return rv;
 }
 
-apr_status_t export_report_file(const rules_job_t *job, const rules_report_t *r,
-                                const ptable_t *t, const char *dir, apr_pool_t *pool,
-                                const char **path_out, abbey_err_t *err)
+apr_status_t export_report_file(const rules_job_t *job, const rules_report_t *r, const ptable_t *t,
+                                const char *dir, apr_pool_t *pool, const char **path_out,
+                                abbey_err_t *err)
 {
     buf_t b;
     apr_status_t rv;

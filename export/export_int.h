@@ -6,8 +6,8 @@
 #include "export.h"
 
 typedef struct export_row_t {
-    value_t *keys;        /* the entry's key columns, decoded */
-    agg_result_t *res;  /* the entry's values */
+    value_t *keys;     /* the entry's key columns, decoded */
+    agg_result_t *res; /* the entry's values */
 } export_row_t;
 
 typedef struct export_rows_t {
@@ -15,7 +15,8 @@ typedef struct export_rows_t {
     size_t n;           /* rows to show (after limit) */
 } export_rows_t;
 
-void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool, export_rows_t *out);
+void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool,
+                    export_rows_t *out);
 int export_val_cmp(const value_t *a, const value_t *b);
 const char *export_column_name(const rules_entry_t *en, int col);
 

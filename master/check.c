@@ -83,7 +83,8 @@ static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *o
         if (rep->order_col >= 0) {
             const rules_entry_t *en = rep->entry;
             int c = rep->order_col;
-            fprintf(out, ", order %s %s", c < en->nkeys ? en->key_names[c] : en->values[c - en->nkeys].name,
+            fprintf(out, ", order %s %s",
+                    c < en->nkeys ? en->key_names[c] : en->values[c - en->nkeys].name,
                     rep->order_desc ? "desc" : "asc");
         }
         if (rep->limit)

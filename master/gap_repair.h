@@ -26,7 +26,7 @@ typedef struct gap_repair_t gap_repair_t;
 /* For master self: through sched (the primary's own scheduler) when not
  * NULL, else through client to primary_url. after_ms > 0. */
 gap_repair_t *gap_repair_create(merger_t *m, const char *self, sched_t *sched, hclient_t *client,
-                        const char *primary_url, int64_t after_ms, apr_pool_t *pool);
+                                const char *primary_url, int64_t after_ms, apr_pool_t *pool);
 
 /* Ask for the gaps due at now_ms (does nothing between checks). */
 void gap_repair_tick(gap_repair_t *r, int64_t now_ms);

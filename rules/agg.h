@@ -76,13 +76,13 @@ typedef struct agg_result_t {
     unsigned flags; /* AGG_RES_* */
 } agg_result_t;
 
-const char *agg_kind_name(agg_kind_t k);                 /* "count", "sum", ... */
+const char *agg_kind_name(agg_kind_t k);                               /* "count", "sum", ... */
 int agg_kind_from_name(const char *name, size_t len, agg_kind_t *out); /* 0 or -1 */
-int agg_takes_arg(agg_kind_t k);     /* 1 for all but count */
-int agg_needs_number(agg_kind_t k);  /* 1 for sum, min, max, avg, percentile */
+int agg_takes_arg(agg_kind_t k);                                       /* 1 for all but count */
+int agg_needs_number(agg_kind_t k); /* 1 for sum, min, max, avg, percentile */
 
-size_t agg_state_size(const agg_spec_t *s);       /* bytes, multiple of 8 */
-void agg_init(const agg_spec_t *s, void *state);  /* a fresh, empty state */
+size_t agg_state_size(const agg_spec_t *s);      /* bytes, multiple of 8 */
+void agg_init(const agg_spec_t *s, void *state); /* a fresh, empty state */
 
 /* What agg_update and agg_merge return when a heap part of the state could not
  * grow (mem.h): the state stays valid (releasable, mergeable, encodable) but

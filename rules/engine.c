@@ -19,11 +19,11 @@
 
 typedef struct engine_entry_t {
     const rules_entry_t *entry;
-    int *key_ref; /* field index of each key when it is a bare field, else -1 */
-    int *arg_ref; /* same for value arguments */
-    value_t *args;  /* evaluated arguments of the current line */
-    buf_t key;    /* encoded key of the current line */
-    int selected; /* where held for the current line */
+    int *key_ref;  /* field index of each key when it is a bare field, else -1 */
+    int *arg_ref;  /* same for value arguments */
+    value_t *args; /* evaluated arguments of the current line */
+    buf_t key;     /* encoded key of the current line */
+    int selected;  /* where held for the current line */
 } engine_entry_t;
 
 struct engine_t {

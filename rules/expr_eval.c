@@ -145,7 +145,7 @@ static int text(expr_ctx_t *ctx, const value_t *v, const char **s, size_t *len)
             return 0;
         }
         n = v->kind == VALUE_INT ? snprintf(tmp, sizeof tmp, "%lld", (long long)v->i)
-                               : snprintf(tmp, sizeof tmp, "%.15g", v->f);
+                                 : snprintf(tmp, sizeof tmp, "%.15g", v->f);
         break;
     case VALUE_TIME:
         t = (time_t)v->i;
@@ -204,12 +204,18 @@ static int holds(int op, int c)
     if (c == 2)
         return op == TK_NE;
     switch (op) {
-    case TK_EQ: return c == 0;
-    case TK_NE: return c != 0;
-    case TK_LT: return c < 0;
-    case TK_LE: return c <= 0;
-    case TK_GT: return c > 0;
-    default: return c >= 0;
+    case TK_EQ:
+        return c == 0;
+    case TK_NE:
+        return c != 0;
+    case TK_LT:
+        return c < 0;
+    case TK_LE:
+        return c <= 0;
+    case TK_GT:
+        return c > 0;
+    default:
+        return c >= 0;
     }
 }
 
@@ -218,9 +224,12 @@ static int holds(int op, int c)
 static int int_arith(int op, int64_t a, int64_t b, int64_t *r)
 {
     switch (op) {
-    case TK_PLUS: return __builtin_add_overflow(a, b, r) ? -1 : 0;
-    case TK_MINUS: return __builtin_sub_overflow(a, b, r) ? -1 : 0;
-    case TK_STAR: return __builtin_mul_overflow(a, b, r) ? -1 : 0;
+    case TK_PLUS:
+        return __builtin_add_overflow(a, b, r) ? -1 : 0;
+    case TK_MINUS:
+        return __builtin_sub_overflow(a, b, r) ? -1 : 0;
+    case TK_STAR:
+        return __builtin_mul_overflow(a, b, r) ? -1 : 0;
     default: /* TK_PERCENT, b != 0 */
         *r = b == -1 ? 0 : a % b;
         return 0;
@@ -240,18 +249,28 @@ static int arith(int op, value_t *a, const value_t *b)
         return 0;
     }
     if (op != TK_SLASH && aint && bint && int_arith(op, ai, bi, &r) == 0) {
-        if ((op == TK_PLUS && (a->kind == VALUE_TIME) != (b->kind == VALUE_TIME))
-            || (op == TK_MINUS && a->kind == VALUE_TIME && b->kind != VALUE_TIME))
+        if ((op == TK_PLUS && (a->kind == VALUE_TIME) != (b->kind == VALUE_TIME)) ||
+            (op == TK_MINUS && a->kind == VALUE_TIME && b->kind != VALUE_TIME))
             kind = VALUE_TIME;
         set_int(a, kind, r);
         return 0;
     }
     switch (op) {
-    case TK_PLUS: set_float(a, af + bf); break;
-    case TK_MINUS: set_float(a, af - bf); break;
-    case TK_STAR: set_float(a, af * bf); break;
-    case TK_SLASH: set_float(a, af / bf); break;
-    default: set_float(a, fmod(af, bf)); break;
+    case TK_PLUS:
+        set_float(a, af + bf);
+        break;
+    case TK_MINUS:
+        set_float(a, af - bf);
+        break;
+    case TK_STAR:
+        set_float(a, af * bf);
+        break;
+    case TK_SLASH:
+        set_float(a, af / bf);
+        break;
+    default:
+        set_float(a, fmod(af, bf));
+        break;
     }
     return 0;
 }
@@ -267,10 +286,10 @@ static int compare(expr_ctx_t *ctx, int code, int op, value_t *a, const value_t 
 
     if (a->kind == VALUE_NULL || b->kind == VALUE_NULL) {
         c = -3; /* false */
-    } else if (code == OP_CMP_STR || (code == OP_CMP_DYN && a->kind == VALUE_STR
-                                      && b->kind == VALUE_STR)) {
-        c = text(ctx, a, &as, &al) < 0 || text(ctx, b, &bs, &bl) < 0
-                ? -3 : expr_str_cmp(as, al, bs, bl);
+    } else if (code == OP_CMP_STR ||
+               (code == OP_CMP_DYN && a->kind == VALUE_STR && b->kind == VALUE_STR)) {
+        c = text(ctx, a, &as, &al) < 0 || text(ctx, b, &bs, &bl) < 0 ? -3
+                                                                     : expr_str_cmp(as, al, bs, bl);
     } else {
         ra = num(a, &ai, &af, &aint);
         rb = num(b, &bi, &bf, &bint);
@@ -482,8 +501,12 @@ int expr_eval(const expr_t *e, const value_t *fields, expr_ctx_t *ctx, value_t *
     for (int pc = 0; pc < e->nops; pc++) {
         const expr_op_t *op = &e->ops[pc];
         switch (op->code) {
-        case OP_FIELD: st[sp++] = fields[op->arg]; break;
-        case OP_CONST: st[sp++] = e->consts[op->arg]; break;
+        case OP_FIELD:
+            st[sp++] = fields[op->arg];
+            break;
+        case OP_CONST:
+            st[sp++] = e->consts[op->arg];
+            break;
         case OP_NEG:
             if (st[sp - 1].kind == VALUE_INT && st[sp - 1].i != INT64_MIN) {
                 set_int(&st[sp - 1], VALUE_INT, -st[sp - 1].i);
@@ -507,8 +530,12 @@ int expr_eval(const expr_t *e, const value_t *fields, expr_ctx_t *ctx, value_t *
                 return -1;
             sp--;
             break;
-        case OP_NOT: set_int(&st[sp - 1], VALUE_BOOL, !value_truthy(&st[sp - 1])); break;
-        case OP_TO_BOOL: set_int(&st[sp - 1], VALUE_BOOL, value_truthy(&st[sp - 1])); break;
+        case OP_NOT:
+            set_int(&st[sp - 1], VALUE_BOOL, !value_truthy(&st[sp - 1]));
+            break;
+        case OP_TO_BOOL:
+            set_int(&st[sp - 1], VALUE_BOOL, value_truthy(&st[sp - 1]));
+            break;
         case OP_AND_JMP:
         case OP_OR_JMP:
             if (value_truthy(&st[sp - 1]) == (op->code == OP_OR_JMP)) {

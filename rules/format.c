@@ -6,16 +6,17 @@
 #include <apr_strings.h>
 
 static const char *const combined_names[FORMAT_F_COMBINED_N] = {
-    "ip", "ident", "user", "time", "request", "method", "path", "protocol",
-    "status", "bytes", "referer", "agent",
+    "ip",   "ident",    "user",   "time",  "request", "method",
+    "path", "protocol", "status", "bytes", "referer", "agent",
 };
 
 static const format_type_t combined_types[FORMAT_F_COMBINED_N] = {
-    FORMAT_STR, FORMAT_STR, FORMAT_STR, FORMAT_TIME, FORMAT_STR, FORMAT_STR, FORMAT_STR, FORMAT_STR,
-    FORMAT_INT, FORMAT_INT, FORMAT_STR, FORMAT_STR,
+    FORMAT_STR, FORMAT_STR, FORMAT_STR, FORMAT_TIME, FORMAT_STR, FORMAT_STR,
+    FORMAT_STR, FORMAT_STR, FORMAT_INT, FORMAT_INT,  FORMAT_STR, FORMAT_STR,
 };
 
-apr_status_t format_create_builtin(const char *name, apr_pool_t *pool, format_t **out, abbey_err_t *err)
+apr_status_t format_create_builtin(const char *name, apr_pool_t *pool, format_t **out,
+                                   abbey_err_t *err)
 {
     format_kind_t kind;
     int n;
@@ -26,8 +27,10 @@ apr_status_t format_create_builtin(const char *name, apr_pool_t *pool, format_t 
         kind = FORMAT_KIND_COMMON;
         n = FORMAT_F_COMMON_N;
     } else {
-        abbey_err_set(err, "unknown format \"%s\": the built-in formats are combined and common "
-                      "(or use {split: DELIM, fields: [...]})", name ? name : "");
+        abbey_err_set(err,
+                      "unknown format \"%s\": the built-in formats are combined and common "
+                      "(or use {split: DELIM, fields: [...]})",
+                      name ? name : "");
         return APR_EINVAL;
     }
     format_t *f = apr_pcalloc(pool, sizeof *f);
@@ -71,8 +74,8 @@ int format_field_index(const format_t *f, const char *name, size_t len)
     return -1;
 }
 
-format_bad_t format_parse(const format_t *f, const char *line, size_t len, uint64_t need, uint64_t num,
-                    value_t *fields)
+format_bad_t format_parse(const format_t *f, const char *line, size_t len, uint64_t need,
+                          uint64_t num, value_t *fields)
 {
     if (len && line[len - 1] == '\r')
         len--;
@@ -86,13 +89,21 @@ format_bad_t format_parse(const format_t *f, const char *line, size_t len, uint6
 const char *format_bad_text(format_bad_t why)
 {
     switch (why) {
-    case FORMAT_OK: return "ok";
-    case FORMAT_BAD_FIELDS: return "wrong number of fields or unrecognised structure";
-    case FORMAT_BAD_QUOTE: return "unterminated quote";
-    case FORMAT_BAD_TIME: return "bad time";
-    case FORMAT_BAD_NUMBER: return "not a number";
-    case FORMAT_BAD_REQUEST: return "odd request";
-    case FORMAT_BAD_TOO_LONG: return "line too long";
-    default: return "unknown reason";
+    case FORMAT_OK:
+        return "ok";
+    case FORMAT_BAD_FIELDS:
+        return "wrong number of fields or unrecognised structure";
+    case FORMAT_BAD_QUOTE:
+        return "unterminated quote";
+    case FORMAT_BAD_TIME:
+        return "bad time";
+    case FORMAT_BAD_NUMBER:
+        return "not a number";
+    case FORMAT_BAD_REQUEST:
+        return "odd request";
+    case FORMAT_BAD_TOO_LONG:
+        return "line too long";
+    default:
+        return "unknown reason";
     }
 }

@@ -50,15 +50,16 @@ typedef struct format_t format_t;
 
 /* Compile a built-in format by name ("combined" or "common").
  * On error (unknown name) returns APR_EINVAL with a message listing the built-ins. */
-apr_status_t format_create_builtin(const char *name, apr_pool_t *pool, format_t **out, abbey_err_t *err);
+apr_status_t format_create_builtin(const char *name, apr_pool_t *pool, format_t **out,
+                                   abbey_err_t *err);
 
 /* Compile a split format: delim (non-empty) separates fields; names are
  * "name" or "name:type". Duplicate or empty names, unknown types, or more than
  * FORMAT_MAX_FIELDS fields give APR_EINVAL and a message naming the field. */
 apr_status_t format_create_split(const char *delim, const char *const *fields, int nfields,
-                              apr_pool_t *pool, format_t **out, abbey_err_t *err);
+                                 apr_pool_t *pool, format_t **out, abbey_err_t *err);
 
-const char *format_name(const format_t *f);              /* "combined", "common", "split" */
+const char *format_name(const format_t *f); /* "combined", "common", "split" */
 int format_nfields(const format_t *f);
 const char *format_field_name(const format_t *f, int i);
 format_type_t format_field_type(const format_t *f, int i);
@@ -71,8 +72,8 @@ int format_field_index(const format_t *f, const char *name, size_t len); /* -1 w
  * num:  bit i set when field i (FORMAT_AUTO) is used as a number: it is converted,
  *       and the line is bad (FORMAT_BAD_NUMBER) when it is not numeric text.
  * Returns FORMAT_OK, or the reason the line is bad. Never reads outside line[0..len). */
-format_bad_t format_parse(const format_t *f, const char *line, size_t len, uint64_t need, uint64_t num,
-                    value_t *fields);
+format_bad_t format_parse(const format_t *f, const char *line, size_t len, uint64_t need,
+                          uint64_t num, value_t *fields);
 
 /* Short text for a reason, e.g. "unterminated quote". */
 const char *format_bad_text(format_bad_t why);

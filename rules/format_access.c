@@ -139,7 +139,8 @@ static inline const char *parse_who(const char *p, const char *end, value_t *v)
 
 /* The quoted field that must start at p ('"'): sets v, returns the position
  * after the closing quote, or NULL with *why set. */
-static inline const char *parse_quoted(const char *p, const char *end, value_t *v, format_bad_t *why)
+static inline const char *parse_quoted(const char *p, const char *end, value_t *v,
+                                       format_bad_t *why)
 {
     if (p >= end || *p != '"') {
         *why = FORMAT_BAD_FIELDS;
@@ -173,7 +174,7 @@ static format_bad_t parse_tail(const char *p, const char *end, value_t *v)
 }
 
 format_bad_t format_parse_access(const format_t *f, const char *line, size_t len, uint64_t need,
-                           value_t *v)
+                                 value_t *v)
 {
     const char *end = line + len, *p, *e, *q;
     int64_t n;

@@ -27,7 +27,8 @@ static int valid_name(const char *s, size_t n)
         return 0;
     for (size_t i = 1; i < n; i++) {
         char c = s[i];
-        if (!(c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+        if (!(c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9')))
             return 0;
     }
     return 1;
@@ -35,8 +36,14 @@ static int valid_name(const char *s, size_t n)
 
 static int type_from_name(const char *t, format_type_t *out)
 {
-    static const struct { const char *name; format_type_t type; } types[] = {
-        {"int", FORMAT_INT}, {"float", FORMAT_FLOAT}, {"time", FORMAT_TIME}, {"str", FORMAT_STR},
+    static const struct {
+        const char *name;
+        format_type_t type;
+    } types[] = {
+        {"int", FORMAT_INT},
+        {"float", FORMAT_FLOAT},
+        {"time", FORMAT_TIME},
+        {"str", FORMAT_STR},
     };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(t, types[i].name) == 0) {
@@ -54,13 +61,17 @@ static apr_status_t add_field(format_t *f, int i, const char *spec, apr_pool_t *
     size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
     format_type_t type = FORMAT_AUTO;
     if (!valid_name(spec, n)) {
-        abbey_err_set(err, "split format: field %d \"%s\": a name is a letter or '_' followed by "
-                      "letters, digits or '_'", i + 1, spec);
+        abbey_err_set(err,
+                      "split format: field %d \"%s\": a name is a letter or '_' followed by "
+                      "letters, digits or '_'",
+                      i + 1, spec);
         return APR_EINVAL;
     }
     if (colon && type_from_name(colon + 1, &type) < 0) {
-        abbey_err_set(err, "split format: field %d \"%s\": unknown type \"%s\" (int, float, time "
-                      "or str)", i + 1, spec, colon + 1);
+        abbey_err_set(err,
+                      "split format: field %d \"%s\": unknown type \"%s\" (int, float, time "
+                      "or str)",
+                      i + 1, spec, colon + 1);
         return APR_EINVAL;
     }
     if (format_field_index(f, spec, n) >= 0) {
@@ -75,7 +86,7 @@ static apr_status_t add_field(format_t *f, int i, const char *spec, apr_pool_t *
 }
 
 apr_status_t format_create_split(const char *delim, const char *const *fields, int nfields,
-                              apr_pool_t *pool, format_t **out, abbey_err_t *err)
+                                 apr_pool_t *pool, format_t **out, abbey_err_t *err)
 {
     if (!delim || !*delim) {
         abbey_err_set(err, "split format: the delimiter is empty");
@@ -87,8 +98,9 @@ apr_status_t format_create_split(const char *delim, const char *const *fields, i
     }
     if (nfields > FORMAT_MAX_FIELDS) {
         abbey_err_set(err, "split format: field %d \"%s\": too many fields (%d, at most %d)",
-                      FORMAT_MAX_FIELDS + 1, fields[FORMAT_MAX_FIELDS] ? fields[FORMAT_MAX_FIELDS] : "",
-                      nfields, FORMAT_MAX_FIELDS);
+                      FORMAT_MAX_FIELDS + 1,
+                      fields[FORMAT_MAX_FIELDS] ? fields[FORMAT_MAX_FIELDS] : "", nfields,
+                      FORMAT_MAX_FIELDS);
         return APR_EINVAL;
     }
     format_t *f = apr_pcalloc(pool, sizeof *f);
@@ -138,7 +150,7 @@ static int scan_int(const char *p, const char *e, int64_t *out)
 }
 
 static const double pow10_exact[23] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
@@ -215,8 +227,8 @@ static int digits_n(const char *p, int d)
 /* ISO 8601 "YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|+hh[:]mm|+hh]" at [p, e). */
 static int scan_iso_time(const char *p, const char *e, int64_t *out)
 {
-    if (e - p < 19 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != ' ')
-        || p[13] != ':' || p[16] != ':')
+    if (e - p < 19 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != ' ') ||
+        p[13] != ':' || p[16] != ':')
         return -1;
     int y = digits_n(p, 4), mo = format_2dig(p + 5), d = format_2dig(p + 8);
     int hh = format_2dig(p + 11), mm = format_2dig(p + 14), ss = format_2dig(p + 17);
@@ -224,7 +236,7 @@ static int scan_iso_time(const char *p, const char *e, int64_t *out)
         return -1;
     int64_t t;
     if (format_civil_to_epoch(y, (unsigned)mo, (unsigned)d, (unsigned)hh, (unsigned)mm,
-                           (unsigned)ss, &t) < 0)
+                              (unsigned)ss, &t) < 0)
         return -1;
     p += 19;
     if (p < e && *p == '.') {
@@ -286,7 +298,7 @@ static inline const char *find_delim(const format_t *f, const char *p, const cha
     const char *d = f->delim;
     if (f->dlen == 1)
         return memchr(p, d[0], (size_t)(end - p));
-    const char *last = end - f->dlen;  /* last possible start */
+    const char *last = end - f->dlen; /* last possible start */
     while (p <= last) {
         const char *q = memchr(p, d[0], (size_t)(last - p) + 1);
         if (!q)
@@ -305,7 +317,7 @@ static inline int null_text(const char *p, const char *e)
 
 /* Field i from its text [p, e). */
 static format_bad_t set_field(const format_t *f, int i, const char *p, const char *e, uint64_t num,
-                           value_t *v)
+                              value_t *v)
 {
     format_type_t t = f->types[i];
     format_set(v, VALUE_STR, p, (size_t)(e - p));
@@ -334,7 +346,8 @@ static format_bad_t set_field(const format_t *f, int i, const char *p, const cha
     }
 }
 
-format_bad_t format_parse_split(const format_t *f, const char *line, size_t len, uint64_t num, value_t *v)
+format_bad_t format_parse_split(const format_t *f, const char *line, size_t len, uint64_t num,
+                                value_t *v)
 {
     const char *p = line, *end = line + len, *e;
     int last = f->nfields - 1;

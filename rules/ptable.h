@@ -41,7 +41,7 @@ ptable_row_t *ptable_find(const ptable_t *t, const void *key, uint32_t klen, uin
 size_t ptable_offset(const ptable_t *t, int i); /* byte offset of value i's state */
 int ptable_nspecs(const ptable_t *t);
 const agg_spec_t *ptable_specs(const ptable_t *t);
-size_t ptable_count(const ptable_t *t);         /* number of rows */
+size_t ptable_count(const ptable_t *t); /* number of rows */
 
 /* Iterate: start with *cursor = 0; returns NULL at the end. Order is unspecified.
  * The table must not change during the iteration. */

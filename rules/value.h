@@ -27,9 +27,9 @@ typedef enum value_kind_t {
 } value_kind_t;
 
 typedef struct value_t {
-    uint8_t kind;   /* value_kind_t */
-    uint32_t len;   /* bytes at s */
-    const char *s;  /* text (VALUE_STR), or the raw field text of a number; may be NULL */
+    uint8_t kind;  /* value_kind_t */
+    uint32_t len;  /* bytes at s */
+    const char *s; /* text (VALUE_STR), or the raw field text of a number; may be NULL */
     union {
         int64_t i;
         double f;

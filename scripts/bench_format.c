@@ -1,12 +1,13 @@
 /* bench_format.c - line-format throughput: parse a log file N times, count by status.
  *
  * Not part of the build. From the source tree:
- *   gcc -O2 -std=gnu11 -D_GNU_SOURCE -Irules $(pkg-config --cflags apr-1) scripts/bench_format.c rules/format.c rules/format_access.c rules/format_split.c rules/error.c -o /tmp/bench_format $(pkg-config --libs apr-1)
- *   /tmp/bench_format data/apache_combined_10k.log 200 [combined|common] [need-bits-hex]
- * Prints lines/s for format_parse alone (the file is in memory, lines are found with
- * memchr, status counted in an array), on one core, by wall clock and by CPU time
- * (the latter is steadier on a busy machine). need-hex defaults to 100 (status only);
- * fff also splits the request. */
+ *   gcc -O2 -std=gnu11 -D_GNU_SOURCE -Irules $(pkg-config --cflags apr-1) scripts/bench_format.c
+ * rules/format.c rules/format_access.c rules/format_split.c rules/error.c -o /tmp/bench_format
+ * $(pkg-config --libs apr-1) /tmp/bench_format data/apache_combined_10k.log 200 [combined|common]
+ * [need-bits-hex] Prints lines/s for format_parse alone (the file is in memory, lines are found
+ * with memchr, status counted in an array), on one core, by wall clock and by CPU time (the latter
+ * is steadier on a busy machine). need-hex defaults to 100 (status only); fff also splits the
+ * request. */
 #include <apr_general.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,8 +75,9 @@ int main(int argc, char **argv)
     }
     double dt = now(CLOCK_MONOTONIC) - t0, dc = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
     printf("%s: %ld lines in %.3f s: %.2f M lines/s, %.0f MB/s; per CPU second %.2f M lines/s "
-           "(bad %ld, 200: %ld)\n", fmtname, lines, dt, lines / dt / 1e6,
-           (double)size * rounds / dt / 1e6, lines / dc / 1e6, bad, counts[200]);
+           "(bad %ld, 200: %ld)\n",
+           fmtname, lines, dt, lines / dt / 1e6, (double)size * rounds / dt / 1e6, lines / dc / 1e6,
+           bad, counts[200]);
     apr_pool_destroy(pool);
     apr_terminate();
     free(data);

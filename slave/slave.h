@@ -80,9 +80,9 @@ typedef struct slave_t {
     const char *config_url, *lease_url, *renew_url, *complete_url; /* the primary's calls */
     hclient_t *renew_client;                                       /* the renewer's */
     apr_thread_t *renewer;
-    struct spool_t *spool;      /* NULL: no spooling (slave_spool_open) */
-    apr_thread_t *redeliverer;  /* the spool's re-delivery thread */
-    int redeliver_stop;         /* its stop (atomic) */
+    struct spool_t *spool;     /* NULL: no spooling (slave_spool_open) */
+    apr_thread_t *redeliverer; /* the spool's re-delivery thread */
+    int redeliver_stop;        /* its stop (atomic) */
     apr_thread_t **threads;
     struct worker_t **workers;
 } slave_t;
@@ -121,9 +121,9 @@ typedef struct worker_t {
     slave_cfg_t *cfg;        /* the config its engines belong to (one reference) */
     task_engines_t tasks;    /* per job of cfg, and the block buffer (in engine_pool); its
                                 io.stop is the slave's stop flag */
-    buf_t frame;         /* frame encoding buffer, reused */
-    buf_t body;          /* JSON request bodies, reused */
-    hclient_resp_t resp; /* answers, reused */
+    buf_t frame;             /* frame encoding buffer, reused */
+    buf_t body;              /* JSON request bodies, reused */
+    hclient_resp_t resp;     /* answers, reused */
 } worker_t;
 
 /* --- slave.c ------------------------------------------------------------ */

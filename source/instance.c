@@ -125,8 +125,8 @@ static void plan_path_missing(const char *path, const instance_id_t *old, apr_po
                               instance_plan_t *plan)
 {
     int fd;
-    if (old && instance_find_inode(path_dir(path, pool), old->dev, old->ino, pool, &fd, &plan->found,
-                                   &plan->size) == APR_SUCCESS) {
+    if (old && instance_find_inode(path_dir(path, pool), old->dev, old->ino, pool, &fd,
+                                   &plan->found, &plan->size) == APR_SUCCESS) {
         plan->kind = INSTANCE_ROTATED; /* renamed away, no new file yet */
         plan->read_path = fd_path(pool, fd);
         return;

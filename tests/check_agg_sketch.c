@@ -519,7 +519,8 @@ START_TEST(test_out_of_memory)
             int failures = 0;
             mem_fail_at(n);
             for (int i = NV / 2; i < NV; i++)
-                failures += agg_update(&s, st, &(value_t){.kind = VALUE_FLOAT, .f = v[i]}) == AGG_NOMEM;
+                failures +=
+                    agg_update(&s, st, &(value_t){.kind = VALUE_FLOAT, .f = v[i]}) == AGG_NOMEM;
             failures += agg_merge(&s, st, half) == AGG_NOMEM;
             mem_fail_at(0);
             ck_assert_msg(failures <= 1, "%s, allocation %llu: %d failures", agg_kind_name(s.kind),

@@ -138,8 +138,8 @@ START_TEST(test_bad_lines_change_nothing)
     partial_t *p = partial_create(job, pool);
     engine_samples_t smp = {0};
     const char *bad = "ann\t/a\t200\tfast\n" /* ms is not a number */
-                      "ann\t/a\n"             /* too few fields */
-                      "x\t/a\t2x0\t1\n";      /* status not an int */
+                      "ann\t/a\n"            /* too few fields */
+                      "x\t/a\t2x0\t1\n";     /* status not an int */
     agg_result_t r;
     value_t k = s("/a");
 

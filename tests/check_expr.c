@@ -29,13 +29,13 @@ START_TEST(test_precedence)
 {
     ASSERT_INT("2+3*4", 14);
     ASSERT_INT("(2+3)*4", 20);
-    ASSERT_INT("10-4-3", 3);        /* left associative: (10-4)-3 */
+    ASSERT_INT("10-4-3", 3); /* left associative: (10-4)-3 */
     ASSERT_INT("2*3-4*5", -14);
-    ASSERT_FLOAT("100/10/5", 2.0);  /* (100/10)/5, and '/' is always float */
+    ASSERT_FLOAT("100/10/5", 2.0); /* (100/10)/5, and '/' is always float */
     ASSERT_FLOAT("7/2", 3.5);
     ASSERT_FLOAT("6/2", 3.0);
     ASSERT_INT("7%3", 1);
-    ASSERT_INT("-7%3", -1);         /* sign of the dividend, like C and fmod */
+    ASSERT_INT("-7%3", -1); /* sign of the dividend, like C and fmod */
     ASSERT_INT("2+7%3*2", 4);
     ASSERT_INT("-2*3", -6);
     ASSERT_INT("2*-3", -6);
@@ -76,8 +76,8 @@ START_TEST(test_numbers)
     ASSERT_BOOL("status != 200", 0);
     ASSERT_BOOL("status < 200.5", 1);
     ASSERT_BOOL("status <= 199.99", 0);
-    ASSERT_BOOL("1e300 * 1e300 > 9223372036854775807", 1);       /* inf */
-    ASSERT_BOOL("(1e300 * 1e300) - (1e300 * 1e300) = 1", 0);     /* NaN: unordered */
+    ASSERT_BOOL("1e300 * 1e300 > 9223372036854775807", 1);   /* inf */
+    ASSERT_BOOL("(1e300 * 1e300) - (1e300 * 1e300) = 1", 0); /* NaN: unordered */
     ASSERT_BOOL("(1e300 * 1e300) - (1e300 * 1e300) != 1", 1);
     ASSERT_BOOL("100/10/5 = 2", 1);
 }
@@ -125,7 +125,7 @@ START_TEST(test_truth_tables)
     ASSERT_BOOL("not 0.0", 1);
     /* not binds tighter than and, and tighter than or */
     ASSERT_BOOL("not false and false", 0);
-    ASSERT_BOOL("true or true and false", 1);  /* true or (true and false) */
+    ASSERT_BOOL("true or true and false", 1); /* true or (true and false) */
     ASSERT_BOOL("(true or true) and false", 0);
     ASSERT_BOOL("false and false or true", 1); /* (false and false) or true */
     ASSERT_BOOL("not status = 404", 1);        /* not (status = 404) */
@@ -141,7 +141,7 @@ START_TEST(test_short_circuit)
     format_t *f;
     expr_t *e;
     value_t v, row[2] = {{.kind = VALUE_STR, .s = "abc", .len = 3},
-                       {.kind = VALUE_STR, .s = "1", .len = 1}};
+                         {.kind = VALUE_STR, .s = "1", .len = 1}};
     ck_assert_int_eq(format_create_split(",", names, 2, pool, &f, NULL), APR_SUCCESS);
     e = compile_f("x + 1 > 0", f);
     ck_assert_int_eq(expr_eval(e, row, ctx, &v), -1);
@@ -240,9 +240,9 @@ START_TEST(test_time_bucket)
         {"time", 1431857103},
         {"time_bucket(time, 1m)", 1431857103 - 3},
         {"time_bucket(time, 10s)", 1431857103 - 3},
-        {"time_bucket(time, 5m)", 1431857103 - 3},            /* 10:05:00 */
-        {"time_bucket(time, 1h)", 1431857103 - 5 * 60 - 3},   /* 10:00:00 */
-        {"time_bucket(time, 1d)", 1431857103 - 36303},        /* 00:00:00 */
+        {"time_bucket(time, 5m)", 1431857103 - 3},          /* 10:05:00 */
+        {"time_bucket(time, 1h)", 1431857103 - 5 * 60 - 3}, /* 10:00:00 */
+        {"time_bucket(time, 1d)", 1431857103 - 36303},      /* 00:00:00 */
         {"time_bucket(time, 60)", 1431857103 - 3},
         {"time_bucket(0, 1m)", 0},
         {"time_bucket(59, 1m)", 0},
@@ -370,8 +370,8 @@ END_TEST
 START_TEST(test_null_semantics)
 {
     static const char *never[] = {
-        "bytes = 0", "bytes != 0", "bytes < 1", "bytes >= 0", "referer = '-'", "referer != 'x'",
-        "referer < 'z'", "bytes + 1 > 0", "-bytes != 0", "null in [1]",
+        "bytes = 0",      "bytes != 0",    "bytes < 1",     "bytes >= 0",  "referer = '-'",
+        "referer != 'x'", "referer < 'z'", "bytes + 1 > 0", "-bytes != 0", "null in [1]",
     };
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
         ASSERT_BOOL_LINE(never[i], LINE_DASH, 0);

@@ -136,14 +136,16 @@ END_TEST
 
 START_TEST(test_error_aggregates)
 {
-    static const char *aggs[] = {"count", "sum", "min", "max", "avg", "distinct",
+    static const char *aggs[] = {"count",          "sum",       "min", "max", "avg", "distinct",
                                  "distinct_exact", "percentile"};
     for (size_t i = 0; i < sizeof aggs / sizeof aggs[0]; i++) {
         char src[64], want[512];
         snprintf(src, sizeof src, "1 + %s(bytes)", aggs[i]);
-        snprintf(want, sizeof want, "rules.yaml:12:24: '%s' is an aggregate, not a function "
+        snprintf(want, sizeof want,
+                 "rules.yaml:12:24: '%s' is an aggregate, not a function "
                  "here (aggregates go in an entry's values), expected one of: time_bucket, "
-                 "lower, upper, len, substr, int, float, str, coalesce", aggs[i]);
+                 "lower, upper, len, substr, int, float, str, coalesce",
+                 aggs[i]);
         ck_assert_str_eq(error_of(src), want);
     }
 }
@@ -231,8 +233,8 @@ START_TEST(test_masks)
         expr_t *e = compile(cases[i].src);
         ck_assert_msg(expr_fields(e) == cases[i].fields, "%s: fields %llx", cases[i].src,
                       (unsigned long long)expr_fields(e));
-        ck_assert_msg(expr_numeric_fields(e) == cases[i].numeric, "%s: numeric %llx",
-                      cases[i].src, (unsigned long long)expr_numeric_fields(e));
+        ck_assert_msg(expr_numeric_fields(e) == cases[i].numeric, "%s: numeric %llx", cases[i].src,
+                      (unsigned long long)expr_numeric_fields(e));
         ck_assert_msg(expr_field_ref(e) == cases[i].ref, "%s: ref %d", cases[i].src,
                       expr_field_ref(e));
         ck_assert_msg(expr_type(e) == cases[i].type, "%s: type %d", cases[i].src, expr_type(e));
@@ -269,8 +271,8 @@ START_TEST(test_auto_fields)
     ck_assert_int_eq(format_create_split("\t", names, 5, pool, &f, NULL), APR_SUCCESS);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         expr_t *e = compile_f(cases[i].src, f);
-        ck_assert_msg(expr_numeric_fields(e) == cases[i].numeric, "%s: numeric %llx",
-                      cases[i].src, (unsigned long long)expr_numeric_fields(e));
+        ck_assert_msg(expr_numeric_fields(e) == cases[i].numeric, "%s: numeric %llx", cases[i].src,
+                      (unsigned long long)expr_numeric_fields(e));
         ck_assert_msg(expr_type(e) == cases[i].type, "%s: type %d", cases[i].src, expr_type(e));
     }
     /* the same field as a number and as text: converted by the format, raw text kept */

@@ -78,9 +78,9 @@ START_TEST(test_regex_log)
         o_png += ends_with(&fields[6], ".png");
         o_notpng += fields[6].kind == VALUE_STR && !ends_with(&fields[6], ".png");
         o_bot += contains_nocase(&fields[11], "googlebot");
-        o_pres += fields[6].kind == VALUE_STR && fields[6].len >= 15
-                  && !memcmp(fields[6].s, "/presentations/", 15) && fields[8].kind == VALUE_INT
-                  && fields[8].i == 200;
+        o_pres += fields[6].kind == VALUE_STR && fields[6].len >= 15 &&
+                  !memcmp(fields[6].s, "/presentations/", 15) && fields[8].kind == VALUE_INT &&
+                  fields[8].i == 200;
     }
     ck_assert_uint_gt(lines, 9990);
     ck_assert_int_gt(o_png, 100);
@@ -99,7 +99,7 @@ START_TEST(test_regex_cases)
     ASSERT_BOOL("path ~ 'kibana'", 1);
     ASSERT_BOOL("path ~ '^kibana'", 0);
     ASSERT_BOOL("path !~ '^kibana'", 1);
-    ASSERT_BOOL("path ~ '\\d{4}'", 1);           /* the escape \d reaches PCRE2 as written */
+    ASSERT_BOOL("path ~ '\\d{4}'", 1);             /* the escape \d reaches PCRE2 as written */
     ASSERT_BOOL("path ~ '(a)(b)(c)|kib(ana)'", 1); /* more groups than match data slots */
     ASSERT_BOOL("protocol ~ 'HTTP/1\\.1'", 1);
     ASSERT_BOOL("protocol ~ 'HTTP/1\\.0'", 0);
@@ -224,8 +224,8 @@ START_TEST(test_regex_whole_line)
         for (size_t k = 0; k < sizeof subjects / sizeof subjects[0]; k++) {
             int want =
                 pcre2_match(re, (PCRE2_SPTR)subjects[k], strlen(subjects[k]), 0, 0, md, NULL) >= 0;
-            fields[0] =
-                (value_t){.kind = VALUE_STR, .s = subjects[k], .len = (uint32_t)strlen(subjects[k])};
+            fields[0] = (value_t){
+                .kind = VALUE_STR, .s = subjects[k], .len = (uint32_t)strlen(subjects[k])};
             expr_ctx_reset(ctx);
             ck_assert_int_eq(expr_eval(e, fields, ctx, &v), 0);
             ck_assert_msg(v.i == want, "'%s' ~ '%s' gave %lld", subjects[k], pats[i],

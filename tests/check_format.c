@@ -64,30 +64,32 @@ typedef struct exp_line {
     int64_t epoch;
     const char *method, *path, *protocol;
     int status;
-    const char *bytes;     /* text; "-" for NULL */
-    const char *referer;   /* NULL when "-" */
-    const char *agent;     /* NULL when "-" */
+    const char *bytes;   /* text; "-" for NULL */
+    const char *referer; /* NULL when "-" */
+    const char *agent;   /* NULL when "-" */
 } exp_line;
 
 static const char *UA_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 "
                             "(KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36";
-static const char *UA_GOOGLE = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
-static const char *UA_SOGOU = "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)";
+static const char *UA_GOOGLE =
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+static const char *UA_SOGOU =
+    "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)";
 
 static const exp_line real[] = {
     {1, "83.149.9.216", "17/May/2015:10:05:03 +0000", 1431857103, "GET",
-     "/presentations/logstash-monitorama-2013/images/kibana-search.png", "HTTP/1.1", 200,
-     "203023", "http://semicomplete.com/presentations/logstash-monitorama-2013/", NULL},
+     "/presentations/logstash-monitorama-2013/images/kibana-search.png", "HTTP/1.1", 200, "203023",
+     "http://semicomplete.com/presentations/logstash-monitorama-2013/", NULL},
     {23, "83.149.9.216", "17/May/2015:10:05:56 +0000", 1431857156, "GET", "/favicon.ico",
      "HTTP/1.1", 200, "3638", NULL, NULL},
-    {43, "207.241.237.225", "17/May/2015:10:05:58 +0000", 1431857158, "GET",
-     "/blog/tags/examples", "HTTP/1.0", 200, "9208", "http://www.semicomplete.com/blog/tags/C",
+    {43, "207.241.237.225", "17/May/2015:10:05:58 +0000", 1431857158, "GET", "/blog/tags/examples",
+     "HTTP/1.0", 200, "9208", "http://www.semicomplete.com/blog/tags/C",
      "Mozilla/5.0 (compatible; archive.org_bot +http://www.archive.org/details/archive.org_bot)"},
     {44, "200.49.190.101", "17/May/2015:10:05:36 +0000", 1431857136, "GET", "/reset.css",
      "HTTP/1.1", 200, "1015", NULL, NULL},
     {63, "66.249.73.185", "17/May/2015:10:05:22 +0000", 1431857122, "GET",
-     "/doc/index.html?org/elasticsearch/action/search/SearchResponse.html", "HTTP/1.1", 404,
-     "294", NULL, NULL},
+     "/doc/index.html?org/elasticsearch/action/search/SearchResponse.html", "HTTP/1.1", 404, "294",
+     NULL, NULL},
     {77, "218.30.103.62", "17/May/2015:11:05:11 +0000", 1431860711, "GET", "/robots.txt",
      "HTTP/1.1", 200, "-", NULL, NULL},
     {86, "218.30.103.62", "17/May/2015:11:05:17 +0000", 1431860717, "GET",
@@ -96,8 +98,8 @@ static const exp_line real[] = {
      "HTTP/1.1", 301, "339", "http://tuxradar.com/content/xdotool-script-your-mouse",
      "Mozilla/5.0 (X11; Linux x86_64; rv:26.0) Gecko/20100101 Firefox/26.0"},
     {426, "173.252.73.114", "17/May/2015:14:05:30 +0000", 1431871530, "GET",
-     "/presentations/logstash-puppetconf-2012/images/apache-negative-duration.png", "HTTP/1.1",
-     206, "97173", NULL, "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"},
+     "/presentations/logstash-puppetconf-2012/images/apache-negative-duration.png", "HTTP/1.1", 206,
+     "97173", NULL, "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"},
     {2071, "66.249.73.135", "18/May/2015:03:05:34 +0000", 1431918334, "GET", "/misc/Title.php.txt",
      "HTTP/1.1", 500, "-", NULL, NULL},
     {5340, "204.244.74.22", "19/May/2015:06:05:17 +0000", 1432015517, "GET",
@@ -112,11 +114,19 @@ static const exp_line real[] = {
 static const char *agent_of(const exp_line *e)
 {
     switch (e->lineno) {
-    case 1: case 23: return UA_MAC;
-    case 44: return NULL;
-    case 63: case 2071: return UA_GOOGLE;
-    case 77: case 86: return UA_SOGOU;
-    default: return e->agent;
+    case 1:
+    case 23:
+        return UA_MAC;
+    case 44:
+        return NULL;
+    case 63:
+    case 2071:
+        return UA_GOOGLE;
+    case 77:
+    case 86:
+        return UA_SOGOU;
+    default:
+        return e->agent;
     }
 }
 
@@ -290,9 +300,9 @@ START_TEST(test_truncation)
         size_t ref_len = real[k].referer ? strlen(real[k].referer) : 1;
         size_t ref_end = bytes_end + 1 + 2 + ref_len; /* ' "' text '"' */
         for (size_t cut = 0; cut <= n; cut++) {
-            int ok_combined = cut == n || cut == ref_end
-                              || (cut > bytes_at && cut <= bytes_end
-                                  && (strcmp(real[k].bytes, "-") || cut == bytes_end));
+            int ok_combined = cut == n || cut == ref_end ||
+                              (cut > bytes_at && cut <= bytes_end &&
+                               (strcmp(real[k].bytes, "-") || cut == bytes_end));
             int ok_common = cut > bytes_at && (strcmp(real[k].bytes, "-") || cut >= bytes_end);
             format_bad_t why = parse_n(combined, line, cut, ALL, 0, v, &copy);
             ck_assert_msg((why == FORMAT_OK) == ok_combined, "line %d cut %zu: %s", real[k].lineno,
@@ -331,8 +341,11 @@ START_TEST(test_null_fields)
     ck_text(&v[REFERER], VALUE_NULL, "-");
     ck_text(&v[AGENT], VALUE_NULL, "-");
     /* ident and user given */
-    ck_assert_int_eq(parse(combined, "::1 id bob [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" "
-                           "200 0 \"\" \"x\"", v), FORMAT_OK);
+    ck_assert_int_eq(parse(combined,
+                           "::1 id bob [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" "
+                           "200 0 \"\" \"x\"",
+                           v),
+                     FORMAT_OK);
     ck_text(&v[IP], VALUE_STR, "::1");
     ck_text(&v[IDENT], VALUE_STR, "id");
     ck_text(&v[USER], VALUE_STR, "bob");
@@ -340,12 +353,15 @@ START_TEST(test_null_fields)
     ck_text(&v[REFERER], VALUE_STR, "");
     ck_text(&v[AGENT], VALUE_STR, "x");
     /* a user name with a space runs up to " [" */
-    ck_assert_int_eq(parse(combined, "1.2.3.4 - john smith [17/May/2015:10:05:03 +0000] "
-                           "\"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", v), FORMAT_OK);
+    ck_assert_int_eq(parse(combined,
+                           "1.2.3.4 - john smith [17/May/2015:10:05:03 +0000] "
+                           "\"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+                           v),
+                     FORMAT_OK);
     ck_text(&v[USER], VALUE_STR, "john smith");
     /* an ip of "-" stays text */
-    ck_assert_int_eq(parse(common, "- - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v),
-                     FORMAT_OK);
+    ck_assert_int_eq(
+        parse(common, "- - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v), FORMAT_OK);
     ck_text(&v[IP], VALUE_STR, "-");
     free_last();
 }
@@ -355,8 +371,11 @@ START_TEST(test_escaped_quotes)
 {
     value_t v[FORMAT_MAX_FIELDS];
     /* agent: Mozilla \"quoted\" agent\\   (an escaped quote, then an escaped backslash) */
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET /a\\\"b HTTP/1.1\" 200 5 \"-\" "
-                           "\"Mozilla \\\"quoted\\\" agent\\\\\"", v), FORMAT_OK);
+    ck_assert_int_eq(parse(combined,
+                           HEAD_ "\"GET /a\\\"b HTTP/1.1\" 200 5 \"-\" "
+                                 "\"Mozilla \\\"quoted\\\" agent\\\\\"",
+                           v),
+                     FORMAT_OK);
     ck_text(&v[REQUEST], VALUE_STR, "GET /a\\\"b HTTP/1.1");
     ck_text(&v[PATH], VALUE_STR, "/a\\\"b");
     ck_text(&v[AGENT], VALUE_STR, "Mozilla \\\"quoted\\\" agent\\\\");
@@ -375,17 +394,16 @@ END_TEST
 START_TEST(test_offsets)
 {
     value_t v[FORMAT_MAX_FIELDS];
-    static const struct { const char *t; int64_t epoch; } c[] = {
-        {"17/May/2015:10:05:03 +0200", 1431849903},  /* 10:05:03 UTC - 2h */
-        {"17/May/2015:10:05:03 -0700", 1431882303},  /* + 7h */
-        {"17/May/2015:10:05:03 +0530", 1431837303},
-        {"01/Jan/1970:00:00:00 +0000", 0},
-        {"01/Jan/1970:00:00:00 +0100", -3600},
-        {"31/Dec/1969:23:59:59 +0000", -1},
-        {"29/Feb/2016:00:00:00 +0000", 1456704000},
-        {"29/Feb/2000:12:00:00 +0000", 951825600},
-        {"31/Dec/1999:23:59:59 +0000", 946684799},
-        {"19/Jan/2038:03:14:08 +0000", 2147483648LL},
+    static const struct {
+        const char *t;
+        int64_t epoch;
+    } c[] = {
+        {"17/May/2015:10:05:03 +0200", 1431849903}, /* 10:05:03 UTC - 2h */
+        {"17/May/2015:10:05:03 -0700", 1431882303}, /* + 7h */
+        {"17/May/2015:10:05:03 +0530", 1431837303}, {"01/Jan/1970:00:00:00 +0000", 0},
+        {"01/Jan/1970:00:00:00 +0100", -3600},      {"31/Dec/1969:23:59:59 +0000", -1},
+        {"29/Feb/2016:00:00:00 +0000", 1456704000}, {"29/Feb/2000:12:00:00 +0000", 951825600},
+        {"31/Dec/1999:23:59:59 +0000", 946684799},  {"19/Jan/2038:03:14:08 +0000", 2147483648LL},
         {"30/Apr/2015:23:59:59 +0000", 1430438399},
     };
     char line[256];
@@ -402,22 +420,22 @@ START_TEST(test_bad_times)
 {
     value_t v[FORMAT_MAX_FIELDS];
     static const char *const bad[] = {
-        "31/Apr/2015:10:05:03 +0000", "29/Feb/2015:10:05:03 +0000", "29/Feb/1900:00:00:00 +0000",
-        "30/Feb/2016:00:00:00 +0000", "00/May/2015:10:05:03 +0000", "32/May/2015:10:05:03 +0000",
-        "17/May/2015:24:00:00 +0000", "17/May/2015:23:60:00 +0000", "17/May/2015:23:59:60 +0000",
-        "17/Mai/2015:10:05:03 +0000", "17/may/2015:10:05:03 +0000", "17/MAY/2015:10:05:03 +0000",
-        "17/May/2015:10:05:03 +2400", "17/May/2015:10:05:03 +0060", "17/May/2015:10:05:03 0000 ",
-        "17/May/2015 10:05:03 +0000", "7/May/2015:10:05:03 +0000 ", "17/May/15:10:05:03 +0000",
-        "17/May/2015:10:05:03", "17/May/2015:10:05:03 +00000", "1a/May/2015:10:05:03 +0000",
-        "17-May-2015:10:05:03 +0000", "17/May/2015:10:0x:03 +0000", "",
+        "31/Apr/2015:10:05:03 +0000", "29/Feb/2015:10:05:03 +0000",  "29/Feb/1900:00:00:00 +0000",
+        "30/Feb/2016:00:00:00 +0000", "00/May/2015:10:05:03 +0000",  "32/May/2015:10:05:03 +0000",
+        "17/May/2015:24:00:00 +0000", "17/May/2015:23:60:00 +0000",  "17/May/2015:23:59:60 +0000",
+        "17/Mai/2015:10:05:03 +0000", "17/may/2015:10:05:03 +0000",  "17/MAY/2015:10:05:03 +0000",
+        "17/May/2015:10:05:03 +2400", "17/May/2015:10:05:03 +0060",  "17/May/2015:10:05:03 0000 ",
+        "17/May/2015 10:05:03 +0000", "7/May/2015:10:05:03 +0000 ",  "17/May/15:10:05:03 +0000",
+        "17/May/2015:10:05:03",       "17/May/2015:10:05:03 +00000", "1a/May/2015:10:05:03 +0000",
+        "17-May-2015:10:05:03 +0000", "17/May/2015:10:0x:03 +0000",  "",
     };
     char line[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(line, sizeof line, "h - - [%s] \"GET / HTTP/1.1\" 200 1", bad[i]);
         ck_assert_msg(parse(common, line, v) == FORMAT_BAD_TIME, "accepted [%s]", bad[i]);
     }
-    ck_assert_int_eq(parse(common, "h - - [29/Feb/2016:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v),
-                     FORMAT_OK);
+    ck_assert_int_eq(
+        parse(common, "h - - [29/Feb/2016:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v), FORMAT_OK);
     free_last();
 }
 END_TEST
@@ -435,11 +453,16 @@ START_TEST(test_time_brute)
             for (int d = 1; d <= 31; d++) {
                 int hh = (d * 7 + m) % 24, mi = (y + d) % 60, ss = (m * d) % 60;
                 int oh = (y + m) % 15, om = (d % 2) * 30, neg = (y + d) % 2;
-                snprintf(line, sizeof line, "h - - [%02d/%s/%04d:%02d:%02d:%02d %c%02d%02d] "
-                         "\"GET / HTTP/1.1\" 200 1", d, mon[m - 1], y, hh, mi, ss,
-                         neg ? '-' : '+', oh, om);
-                struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d,
-                                .tm_hour = hh, .tm_min = mi, .tm_sec = ss};
+                snprintf(line, sizeof line,
+                         "h - - [%02d/%s/%04d:%02d:%02d:%02d %c%02d%02d] "
+                         "\"GET / HTTP/1.1\" 200 1",
+                         d, mon[m - 1], y, hh, mi, ss, neg ? '-' : '+', oh, om);
+                struct tm tm = {.tm_year = y - 1900,
+                                .tm_mon = m - 1,
+                                .tm_mday = d,
+                                .tm_hour = hh,
+                                .tm_min = mi,
+                                .tm_sec = ss};
                 time_t t = timegm(&tm);
                 struct tm back;
                 gmtime_r(&t, &back);
@@ -474,7 +497,8 @@ START_TEST(test_odd_requests)
     ck_text(&v[REQUEST], VALUE_STR, "\\x16\\x03\\x01\\x00\\xa5");
     ck_text(&v[METHOD], VALUE_NULL, NULL);
     /* raw binary bytes */
-    ck_assert_int_eq(parse(combined, HEAD_ "\"\x16\x03\x01\x7f\xff\" 400 0 \"-\" \"-\"", v), FORMAT_OK);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"\x16\x03\x01\x7f\xff\" 400 0 \"-\" \"-\"", v),
+                     FORMAT_OK);
     ck_text(&v[REQUEST], VALUE_STR, "\x16\x03\x01\x7f\xff");
     ck_text(&v[METHOD], VALUE_NULL, NULL);
     ck_assert_int_eq(parse(combined, HEAD_ "\"\" 400 0 \"-\" \"-\"", v), FORMAT_OK);
@@ -484,7 +508,8 @@ START_TEST(test_odd_requests)
     ck_text(&v[METHOD], VALUE_STR, "GET");
     ck_text(&v[PATH], VALUE_STR, "/");
     ck_text(&v[PROTOCOL], VALUE_NULL, NULL);
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET /a b HTTP/1.1\" 200 0 \"-\" \"-\"", v), FORMAT_OK);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET /a b HTTP/1.1\" 200 0 \"-\" \"-\"", v),
+                     FORMAT_OK);
     ck_text(&v[METHOD], VALUE_STR, "GET");
     ck_text(&v[PATH], VALUE_STR, "/a b");
     ck_text(&v[PROTOCOL], VALUE_STR, "HTTP/1.1");
@@ -505,35 +530,53 @@ START_TEST(test_numbers_and_structure)
     value_t v[FORMAT_MAX_FIELDS];
     const char *ok = HEAD_ "\"GET / HTTP/1.1\" ";
     char line[256];
-    static const struct { const char *tail; format_bad_t why; } c[] = {
-        {"200 12", FORMAT_OK},            {"2 12", FORMAT_OK},          {"9999 12", FORMAT_OK},
-        {"20000 12", FORMAT_BAD_NUMBER},  {"2x0 12", FORMAT_BAD_NUMBER}, {"-200 12", FORMAT_BAD_NUMBER},
-        {"- 12", FORMAT_BAD_NUMBER},      {"200 12a", FORMAT_BAD_NUMBER}, {"200 -1", FORMAT_BAD_NUMBER},
-        {"200 --", FORMAT_BAD_NUMBER},    {"200", FORMAT_BAD_FIELDS},     {"200 ", FORMAT_BAD_FIELDS},
-        {"", FORMAT_BAD_FIELDS},          {"200  12", FORMAT_BAD_NUMBER},
-        {"200 123456789012345678", FORMAT_OK}, {"200 1234567890123456789", FORMAT_BAD_NUMBER},
+    static const struct {
+        const char *tail;
+        format_bad_t why;
+    } c[] = {
+        {"200 12", FORMAT_OK},
+        {"2 12", FORMAT_OK},
+        {"9999 12", FORMAT_OK},
+        {"20000 12", FORMAT_BAD_NUMBER},
+        {"2x0 12", FORMAT_BAD_NUMBER},
+        {"-200 12", FORMAT_BAD_NUMBER},
+        {"- 12", FORMAT_BAD_NUMBER},
+        {"200 12a", FORMAT_BAD_NUMBER},
+        {"200 -1", FORMAT_BAD_NUMBER},
+        {"200 --", FORMAT_BAD_NUMBER},
+        {"200", FORMAT_BAD_FIELDS},
+        {"200 ", FORMAT_BAD_FIELDS},
+        {"", FORMAT_BAD_FIELDS},
+        {"200  12", FORMAT_BAD_NUMBER},
+        {"200 123456789012345678", FORMAT_OK},
+        {"200 1234567890123456789", FORMAT_BAD_NUMBER},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         snprintf(line, sizeof line, "%s%s", ok, c[i].tail);
         ck_assert_msg(parse(common, line, v) == c[i].why, "[%s]: %s", c[i].tail,
                       format_bad_text(parse(common, line, v)));
     }
-    ck_assert_int_eq(parse(common, HEAD_ "\"GET / HTTP/1.1\" 200 123456789012345678", v), FORMAT_OK);
+    ck_assert_int_eq(parse(common, HEAD_ "\"GET / HTTP/1.1\" 200 123456789012345678", v),
+                     FORMAT_OK);
     ck_int(&v[BYTES], VALUE_INT, 123456789012345678LL, "123456789012345678");
     /* structure */
     ck_assert_int_eq(parse(combined, "", v), FORMAT_BAD_FIELDS);
     ck_assert_int_eq(parse(combined, "garbage", v), FORMAT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, " - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v),
-                     FORMAT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, "h - - 17/May/2015:10:05:03 +0000 \"GET / HTTP/1.1\" 200 1", v),
-                     FORMAT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, "h - - [17/May/2015:10:05:03 +0000]\"GET / HTTP/1.1\" 200 1", v),
-                     FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(
+        parse(combined, " - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v),
+        FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(
+        parse(combined, "h - - 17/May/2015:10:05:03 +0000 \"GET / HTTP/1.1\" 200 1", v),
+        FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(
+        parse(combined, "h - - [17/May/2015:10:05:03 +0000]\"GET / HTTP/1.1\" 200 1", v),
+        FORMAT_BAD_FIELDS);
     ck_assert_int_eq(parse(combined, "h - - [17/May/2015:10:05:03 +0000] GET / HTTP/1.1 200 1", v),
                      FORMAT_BAD_FIELDS);
     ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\"200 1", v), FORMAT_BAD_FIELDS);
     ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 x", v), FORMAT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"-\"\"-\"", v), FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"-\"\"-\"", v),
+                     FORMAT_BAD_FIELDS);
     ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"-\" \"-\"x", v),
                      FORMAT_BAD_FIELDS);
     free_last();

@@ -22,7 +22,8 @@ static format_t *mk_split(const char *delim, const char *const *names, int n)
 {
     format_t *f = NULL;
     abbey_err_t err;
-    ck_assert_msg(format_create_split(delim, names, n, pool, &f, &err) == APR_SUCCESS, "%s", err.msg);
+    ck_assert_msg(format_create_split(delim, names, n, pool, &f, &err) == APR_SUCCESS, "%s",
+                  err.msg);
     return f;
 }
 
@@ -124,12 +125,20 @@ START_TEST(test_split_times)
     static const char *const names[] = {"t:time"};
     format_t *f = mk_split(",", names, 1);
     value_t v[FORMAT_MAX_FIELDS];
-    static const struct { const char *text; int64_t epoch; } ok[] = {
-        {"1431857103", 1431857103},              {"1431857103.999", 1431857103},
-        {"-1", -1},                              {"2015-05-17T10:05:03Z", 1431857103},
-        {"2015-05-17 10:05:03", 1431857103},     {"2015-05-17T10:05:03.250-07:00", 1431882303},
-        {"2015-05-17T10:05:03+0200", 1431849903}, {"2015-05-17T10:05:03+05", 1431839103},
-        {"17/May/2015:10:05:03 +0000", 1431857103}, {"[17/May/2015:10:05:03 -0700]", 1431882303},
+    static const struct {
+        const char *text;
+        int64_t epoch;
+    } ok[] = {
+        {"1431857103", 1431857103},
+        {"1431857103.999", 1431857103},
+        {"-1", -1},
+        {"2015-05-17T10:05:03Z", 1431857103},
+        {"2015-05-17 10:05:03", 1431857103},
+        {"2015-05-17T10:05:03.250-07:00", 1431882303},
+        {"2015-05-17T10:05:03+0200", 1431849903},
+        {"2015-05-17T10:05:03+05", 1431839103},
+        {"17/May/2015:10:05:03 +0000", 1431857103},
+        {"[17/May/2015:10:05:03 -0700]", 1431882303},
         {"2016-02-29T00:00:00Z", 1456704000},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -137,10 +146,20 @@ START_TEST(test_split_times)
         ck_int(&v[0], VALUE_TIME, ok[i].epoch, ok[i].text);
     }
     static const char *const bad[] = {
-        "2015-02-29T00:00:00Z", "2015-13-01T00:00:00Z", "2015-05-17T24:00:00Z",
-        "2015-05-17T10:05:03+2400", "2015-05-17T10:05:03+02:", "2015-05-17T10:05:03X",
-        "2015-05-17T10:05:03.", "2015-05-17", "12a", "1.2.3", "1.", "[17/May/2015:10:05:03 +0000",
-        "31/Apr/2015:10:05:03 +0000", "now",
+        "2015-02-29T00:00:00Z",
+        "2015-13-01T00:00:00Z",
+        "2015-05-17T24:00:00Z",
+        "2015-05-17T10:05:03+2400",
+        "2015-05-17T10:05:03+02:",
+        "2015-05-17T10:05:03X",
+        "2015-05-17T10:05:03.",
+        "2015-05-17",
+        "12a",
+        "1.2.3",
+        "1.",
+        "[17/May/2015:10:05:03 +0000",
+        "31/Apr/2015:10:05:03 +0000",
+        "now",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(parse(f, bad[i], v) == FORMAT_BAD_TIME, "accepted %s", bad[i]);
@@ -155,9 +174,25 @@ START_TEST(test_split_floats)
     format_t *f = mk_split("\t", names, 1);
     value_t v[FORMAT_MAX_FIELDS];
     static const char *const fixed[] = {
-        "0", "-0", "+1", "1.", ".5", "0.1", "3.14159", "1e22", "1e23", "9007199254740993",
-        "123456789012345678901234567890", "0.000000000000000000000000001", "1.7976931348623157e308",
-        "4.9e-324", "2.2250738585072014e-308", "00012.50", "1E-5", "1e+5", "0.30000000000000004",
+        "0",
+        "-0",
+        "+1",
+        "1.",
+        ".5",
+        "0.1",
+        "3.14159",
+        "1e22",
+        "1e23",
+        "9007199254740993",
+        "123456789012345678901234567890",
+        "0.000000000000000000000000001",
+        "1.7976931348623157e308",
+        "4.9e-324",
+        "2.2250738585072014e-308",
+        "00012.50",
+        "1E-5",
+        "1e+5",
+        "0.30000000000000004",
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         ck_assert_msg(parse(f, fixed[i], v) == FORMAT_OK, "%s", fixed[i]);
@@ -182,8 +217,8 @@ START_TEST(test_split_floats)
         ck_assert_msg(parse(f, text, v) == FORMAT_OK, "%s", text);
         ck_assert_msg(v[0].f == strtod(text, NULL), "%s: %.17g", text, v[0].f);
     }
-    static const char *const bad[] = {".", "e5", "1e", "1e+", "1.2.3", "0x10", "inf", "nan",
-                                      "1,5", " 1", "1 ", "--1", "1e5.5"};
+    static const char *const bad[] = {".",   "e5",  "1e", "1e+", "1.2.3", "0x10", "inf",
+                                      "nan", "1,5", " 1", "1 ",  "--1",   "1e5.5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(parse(f, bad[i], v) == FORMAT_BAD_NUMBER, "accepted %s", bad[i]);
     free_last();
@@ -245,8 +280,8 @@ END_TEST
 
 START_TEST(test_accessors)
 {
-    static const char *const want[] = {"ip", "ident", "user", "time", "request", "method", "path",
-                                       "protocol", "status", "bytes", "referer", "agent"};
+    static const char *const want[] = {"ip",   "ident",    "user",   "time",  "request", "method",
+                                       "path", "protocol", "status", "bytes", "referer", "agent"};
     ck_assert_str_eq(format_name(combined), "combined");
     ck_assert_str_eq(format_name(common), "common");
     ck_assert_int_eq(format_nfields(combined), 12);
@@ -268,7 +303,8 @@ START_TEST(test_accessors)
 
     static const char *const names[] = {"ts:time", "user", "n:int", "x:float", "s:str"};
     format_t *f = mk_split(" | ", names, 5);
-    static const format_type_t types[] = {FORMAT_TIME, FORMAT_AUTO, FORMAT_INT, FORMAT_FLOAT, FORMAT_STR};
+    static const format_type_t types[] = {FORMAT_TIME, FORMAT_AUTO, FORMAT_INT, FORMAT_FLOAT,
+                                          FORMAT_STR};
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(format_field_type(f, i), types[i]);
     ck_assert_str_eq(format_field_name(f, 0), "ts");

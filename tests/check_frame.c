@@ -184,7 +184,11 @@ START_TEST(test_header_string_limits)
     buf_t out;
     abbey_err_t err;
     size_t flen;
-    struct { char *field; size_t max; const char *what; } f[4];
+    struct {
+        char *field;
+        size_t max;
+        const char *what;
+    } f[4];
 
     buf_init(&out);
     header_init(&h, p);

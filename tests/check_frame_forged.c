@@ -138,7 +138,10 @@ START_TEST(test_forged_payloads)
     forge_t fo = {0};
     abbey_err_t err;
     partial_t *ok;
-    struct { pay_t p; const char *reason; } cases[] = {
+    struct {
+        pay_t p;
+        const char *reason;
+    } cases[] = {
         {{.group = "nope"}, "frame payload: group 'nope' is not in job 'web'"},
         {{.group = "cli\x01"}, "group 'cli\\x01' is not in job"},
         {{.entry = "nope"}, "entry 'nope' is not in group 'clients'"},

@@ -237,8 +237,8 @@ START_TEST(test_file_size_limit)
     msg[n > 0 ? n : 0] = '\0';
     close(pfd[0]);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child (status 0x%x): %s",
-                  status, msg);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child (status 0x%x): %s", status,
+                  msg);
 
     /* the file: frames 0, 1, 2 and 4, nothing else */
     s->oracle = NULL;

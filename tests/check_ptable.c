@@ -225,9 +225,14 @@ END_TEST
 /* ---- merge / clear ------------------------------------------------------ */
 
 static const agg_spec_t merge_specs[] = {
-    {.kind = AGG_COUNT}, {.kind = AGG_SUM},      {.kind = AGG_MIN},
-    {.kind = AGG_MAX},   {.kind = AGG_AVG},      {.kind = AGG_DISTINCT},
-    {.kind = AGG_DISTINCT_EXACT, .cap = 50},     {.kind = AGG_PERCENTILE, .pct = 90},
+    {.kind = AGG_COUNT},
+    {.kind = AGG_SUM},
+    {.kind = AGG_MIN},
+    {.kind = AGG_MAX},
+    {.kind = AGG_AVG},
+    {.kind = AGG_DISTINCT},
+    {.kind = AGG_DISTINCT_EXACT, .cap = 50},
+    {.kind = AGG_PERCENTILE, .pct = 90},
 };
 #define NMERGE ((int)(sizeof merge_specs / sizeof merge_specs[0]))
 
@@ -372,10 +377,10 @@ static void tjob_init(tjob_t *j)
         j->specs[e][1].cap = 100;
         j->ent[e].group = &j->groups[e == 2];
     }
-    j->groups[0] = (rules_group_t){.name = "g0", .index = 0, .weight = 1, .nentries = 2,
-                                   .entries = j->eptr};
-    j->groups[1] = (rules_group_t){.name = "g1", .index = 1, .weight = 1, .nentries = 1,
-                                   .entries = j->eptr + 2};
+    j->groups[0] =
+        (rules_group_t){.name = "g0", .index = 0, .weight = 1, .nentries = 2, .entries = j->eptr};
+    j->groups[1] = (rules_group_t){
+        .name = "g1", .index = 1, .weight = 1, .nentries = 1, .entries = j->eptr + 2};
 }
 
 START_TEST(test_partial)

@@ -173,8 +173,8 @@ START_TEST(spool_409_covering_and_not)
 
     put_file(p, "w", text);
     spool_one(w, 62, p);
-    snprintf(fake.script[1].conflict, sizeof fake.script[1].conflict,
-             "[[0,10],[5,%" PRIu64 "]]", end + 100);
+    snprintf(fake.script[1].conflict, sizeof fake.script[1].conflict, "[[0,10],[5,%" PRIu64 "]]",
+             end + 100);
     spool_redeliver_pass(s->spool, hc, test_cfg, fake_base, 0, 5000);
     ck_assert_int_eq(fake.nframes, 4);
     ck_assert_int_eq(fake.frames[3].answered, 409);

@@ -170,7 +170,15 @@ START_TEST(test_duration)
     ck_assert_int_eq(ms, 86400000);
     ck_assert_int_eq(value_parse_duration("250ms", 5, &ms), 0);
     ck_assert_int_eq(ms, 250);
-    const char *bad[] = {"", "s", "10", "10x", "1.5s", "-1s", "10 s", "99999999999999999d", "999999999999d",
+    const char *bad[] = {"",
+                         "s",
+                         "10",
+                         "10x",
+                         "1.5s",
+                         "-1s",
+                         "10 s",
+                         "99999999999999999d",
+                         "999999999999d",
                          "9223372036854776s"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
         ck_assert_msg(value_parse_duration(bad[k], strlen(bad[k]), &ms) == -1, "'%s'", bad[k]);

@@ -110,41 +110,41 @@ static inline value_t ev(const char *src)
     return ev_line(src, LINE1);
 }
 
-#define ASSERT_INT(src, want)                                                                 \
-    do {                                                                                      \
-        value_t v_ = ev(src);                                                                   \
-        ck_assert_msg(v_.kind == VALUE_INT, "%s: kind %d", src, v_.kind);                      \
-        ck_assert_msg(v_.i == (want), "%s = %lld", src, (long long)v_.i);                     \
+#define ASSERT_INT(src, want)                                                                      \
+    do {                                                                                           \
+        value_t v_ = ev(src);                                                                      \
+        ck_assert_msg(v_.kind == VALUE_INT, "%s: kind %d", src, v_.kind);                          \
+        ck_assert_msg(v_.i == (want), "%s = %lld", src, (long long)v_.i);                          \
     } while (0)
 
-#define ASSERT_FLOAT(src, want)                                                               \
-    do {                                                                                      \
-        value_t v_ = ev(src);                                                                   \
-        ck_assert_msg(v_.kind == VALUE_FLOAT, "%s: kind %d", src, v_.kind);                    \
-        ck_assert_msg(v_.f == (want), "%s = %.17g", src, v_.f);                               \
+#define ASSERT_FLOAT(src, want)                                                                    \
+    do {                                                                                           \
+        value_t v_ = ev(src);                                                                      \
+        ck_assert_msg(v_.kind == VALUE_FLOAT, "%s: kind %d", src, v_.kind);                        \
+        ck_assert_msg(v_.f == (want), "%s = %.17g", src, v_.f);                                    \
     } while (0)
 
-#define ASSERT_BOOL_LINE(src, line, want)                                                     \
-    do {                                                                                      \
-        value_t v_ = ev_line(src, line);                                                        \
-        ck_assert_msg(v_.kind == VALUE_BOOL, "%s: kind %d", src, v_.kind);                     \
-        ck_assert_msg(v_.i == (want), "%s gave %lld", src, (long long)v_.i);                  \
+#define ASSERT_BOOL_LINE(src, line, want)                                                          \
+    do {                                                                                           \
+        value_t v_ = ev_line(src, line);                                                           \
+        ck_assert_msg(v_.kind == VALUE_BOOL, "%s: kind %d", src, v_.kind);                         \
+        ck_assert_msg(v_.i == (want), "%s gave %lld", src, (long long)v_.i);                       \
     } while (0)
 
 #define ASSERT_BOOL(src, want) ASSERT_BOOL_LINE(src, LINE1, want)
 
-#define ASSERT_NULL(src, line)                                                                \
-    do {                                                                                      \
-        value_t v_ = ev_line(src, line);                                                        \
-        ck_assert_msg(v_.kind == VALUE_NULL, "%s: kind %d", src, v_.kind);                     \
+#define ASSERT_NULL(src, line)                                                                     \
+    do {                                                                                           \
+        value_t v_ = ev_line(src, line);                                                           \
+        ck_assert_msg(v_.kind == VALUE_NULL, "%s: kind %d", src, v_.kind);                         \
     } while (0)
 
-#define ASSERT_STR(src, want)                                                                 \
-    do {                                                                                      \
-        value_t v_ = ev(src);                                                                   \
-        ck_assert_msg(v_.kind == VALUE_STR, "%s: kind %d", src, v_.kind);                      \
-        ck_assert_msg(v_.len == strlen(want) && !memcmp(v_.s, want, v_.len),                 \
-                      "%s = '%.*s'", src, (int)v_.len, v_.s);                                 \
+#define ASSERT_STR(src, want)                                                                      \
+    do {                                                                                           \
+        value_t v_ = ev(src);                                                                      \
+        ck_assert_msg(v_.kind == VALUE_STR, "%s: kind %d", src, v_.kind);                          \
+        ck_assert_msg(v_.len == strlen(want) && !memcmp(v_.s, want, v_.len), "%s = '%.*s'", src,   \
+                      (int)v_.len, v_.s);                                                          \
     } while (0)
 
 /* The sample log (padded: see below); free it. */

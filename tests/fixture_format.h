@@ -93,8 +93,8 @@ static inline void ck_text_at(const value_t *v, int kind, const char *text, int 
         return;
     }
     ck_assert_msg(v->s && v->len == strlen(text) && memcmp(v->s, text, v->len) == 0,
-                  "line %d: text \"%.*s\", expected \"%s\"", at, (int)v->len,
-                  v->s ? v->s : "", text);
+                  "line %d: text \"%.*s\", expected \"%s\"", at, (int)v->len, v->s ? v->s : "",
+                  text);
 }
 
 #define ck_int(v, k, n, text) ck_int_at(v, k, n, text, __LINE__)

@@ -77,12 +77,12 @@ static inline void tjob_init(tjob_t *j)
     set_value(&e[E_PAGES], 3, "p95", AGG_PERCENTILE, 95, 0);
     set_value(&e[E_TOTAL], 0, "hits", AGG_COUNT, 0, 0);
     set_value(&e[E_TOTAL], 1, "p50", AGG_PERCENTILE, 50, 0);
-    j->groups[0] = (rules_group_t){.name = "traffic", .index = 0, .weight = 3, .nentries = 2,
-                                   .entries = j->eptr};
-    j->groups[1] = (rules_group_t){.name = "clients", .index = 1, .weight = 1, .nentries = 1,
-                                   .entries = j->eptr + 2};
-    j->job = (rules_job_t){.name = "web", .ngroups = 2, .groups = j->groups,
-                           .nentries = NENT, .entries = j->eptr};
+    j->groups[0] = (rules_group_t){
+        .name = "traffic", .index = 0, .weight = 3, .nentries = 2, .entries = j->eptr};
+    j->groups[1] = (rules_group_t){
+        .name = "clients", .index = 1, .weight = 1, .nentries = 1, .entries = j->eptr + 2};
+    j->job = (rules_job_t){
+        .name = "web", .ngroups = 2, .groups = j->groups, .nentries = NENT, .entries = j->eptr};
 }
 
 static inline void setup(void)
@@ -111,8 +111,8 @@ static inline void put_s(buf_t *b, const char *s, size_t n)
 static inline void update(partial_t *p, int e, const buf_t *key, const value_t *vals)
 {
     ptable_t *t = p->tables[e];
-    ptable_row_t *row = ptable_upsert(t, key->data, (uint32_t)key->len,
-                                      value_hash_bytes(key->data, key->len));
+    ptable_row_t *row =
+        ptable_upsert(t, key->data, (uint32_t)key->len, value_hash_bytes(key->data, key->len));
     for (int v = 0; v < J.ent[e].nvalues; v++)
         agg_update(&J.specs[e][v], row->state + ptable_offset(t, v),
                    J.specs[e][v].kind == AGG_COUNT ? NULL : &vals[v]);
@@ -130,7 +130,8 @@ static inline void feed(partial_t *p, long first, long n)
         int code = codes[i % 5];
         int64_t bytes = (i * 7919) % 100000 - 50, ms = (i * 13) % 997;
         value_t vs[4], vp[4], vt[2];
-        size_t plen = (size_t)snprintf(path, sizeof path, "/p/%ld%s", i % 37, i % 11 ? "" : "\n\x01");
+        size_t plen =
+            (size_t)snprintf(path, sizeof path, "/p/%ld%s", i % 37, i % 11 ? "" : "\n\x01");
         int iplen = snprintf(ip, sizeof ip, "10.0.%ld", i % 300);
         int ulen = snprintf(user, sizeof user, "u%ld", i % 80);
 

@@ -120,10 +120,10 @@ typedef struct seen_t {
     uint64_t off[MAXSEEN];
     size_t len[MAXSEEN];
     uint64_t round[MAXSEEN];
-    int same[MAXSEEN];          /* bytes equal to the oracle's at that offset */
+    int same[MAXSEEN]; /* bytes equal to the oracle's at that offset */
     uint64_t dstart[64], dend[64];
     char why[64][160];
-    const uint8_t *oracle;      /* the file's intended bytes, or NULL */
+    const uint8_t *oracle; /* the file's intended bytes, or NULL */
     size_t oracle_len;
 } seen_t;
 
@@ -135,8 +135,8 @@ static inline int on_frame(void *ctx, uint64_t off, const uint8_t *f, size_t len
     s->off[s->nframes] = off;
     s->len[s->nframes] = len;
     s->round[s->nframes] = h->round;
-    s->same[s->nframes] = s->oracle && off + len <= s->oracle_len &&
-                          memcmp(s->oracle + off, f, len) == 0;
+    s->same[s->nframes] =
+        s->oracle && off + len <= s->oracle_len && memcmp(s->oracle + off, f, len) == 0;
     s->nframes++;
     return s->stop_after && s->nframes == s->stop_after;
 }
@@ -163,8 +163,7 @@ static inline void on_damage(void *ctx, uint64_t start, uint64_t end, const char
 static inline void walk(const char *path, uint64_t from, seen_t *s, framelog_stats_t *st)
 {
     abbey_err_t err;
-    ck_assert_msg(framelog_walk(path, from, on_frame, on_damage, s, st, pool, &err) ==
-                      APR_SUCCESS,
+    ck_assert_msg(framelog_walk(path, from, on_frame, on_damage, s, st, pool, &err) == APR_SUCCESS,
                   "%s", err.msg);
 }
 

@@ -4,7 +4,9 @@
  * multi-byte delimiter and typed fields, with every need and num bit set, and
  * traps when a parse reads out of bounds (ASan), leaves a field pointing outside
  * the line, or lets badness depend on `need`. Build and run from the source tree:
- *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irules $(pkg-config --cflags apr-1) tests/fuzz/fuzz_format.c rules/format.c rules/format_access.c rules/format_split.c rules/error.c -o /tmp/fuzz_format $(pkg-config --libs apr-1)
+ *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irules $(pkg-config
+ * --cflags apr-1) tests/fuzz/fuzz_format.c rules/format.c rules/format_access.c
+ * rules/format_split.c rules/error.c -o /tmp/fuzz_format $(pkg-config --libs apr-1)
  *   /tmp/fuzz_format -max_total_time=60 [corpus-dir]
  * A good seed corpus: a few lines of data/apache_combined_10k.log, one per file. */
 #include <apr_general.h>
@@ -18,15 +20,15 @@ static format_t *formats[3];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static const char *const fields[] = {"id:int", "ratio:float", "at:time", "name:str",
-                                         "n", "word"};
+    static const char *const fields[] = {"id:int",   "ratio:float", "at:time",
+                                         "name:str", "n",           "word"};
     apr_pool_t *pool;
     abbey_err_t err;
     apr_initialize();
     apr_pool_create(&pool, NULL); /* lives as long as the process */
-    if (format_create_builtin("combined", pool, &formats[0], &err) != APR_SUCCESS
-        || format_create_builtin("common", pool, &formats[1], &err) != APR_SUCCESS
-        || format_create_split(" | ", fields, 6, pool, &formats[2], &err) != APR_SUCCESS)
+    if (format_create_builtin("combined", pool, &formats[0], &err) != APR_SUCCESS ||
+        format_create_builtin("common", pool, &formats[1], &err) != APR_SUCCESS ||
+        format_create_split(" | ", fields, 6, pool, &formats[2], &err) != APR_SUCCESS)
         abort();
     return 0;
 }

@@ -53,8 +53,12 @@ static void job_init(void)
     static const int nkeys[NENT] = {1, 2, 0}, nvalues[NENT] = {4, 4, 2};
     for (int i = 0; i < NENT; i++) {
         eptr[i] = &ent[i];
-        ent[i] = (rules_entry_t){.name = names[i], .index = i, .nkeys = nkeys[i],
-                                 .nvalues = nvalues[i], .values = values[i], .specs = specs[i],
+        ent[i] = (rules_entry_t){.name = names[i],
+                                 .index = i,
+                                 .nkeys = nkeys[i],
+                                 .nvalues = nvalues[i],
+                                 .values = values[i],
+                                 .specs = specs[i],
                                  .group = &groups[i == 2]};
     }
     set_value(0, 0, "hits", AGG_COUNT, 0, 0);
@@ -67,12 +71,12 @@ static void job_init(void)
     set_value(1, 3, "p95", AGG_PERCENTILE, 95, 0);
     set_value(2, 0, "hits", AGG_COUNT, 0, 0);
     set_value(2, 1, "p50", AGG_PERCENTILE, 50, 0);
-    groups[0] = (rules_group_t){.name = "traffic", .index = 0, .weight = 1, .nentries = 2,
-                                .entries = eptr};
-    groups[1] = (rules_group_t){.name = "clients", .index = 1, .weight = 1, .nentries = 1,
-                                .entries = eptr + 2};
-    job = (rules_job_t){.name = "web", .ngroups = 2, .groups = groups, .nentries = NENT,
-                        .entries = eptr};
+    groups[0] =
+        (rules_group_t){.name = "traffic", .index = 0, .weight = 1, .nentries = 2, .entries = eptr};
+    groups[1] = (rules_group_t){
+        .name = "clients", .index = 1, .weight = 1, .nentries = 1, .entries = eptr + 2};
+    job = (rules_job_t){
+        .name = "web", .ngroups = 2, .groups = groups, .nentries = NENT, .entries = eptr};
 }
 
 static void header_init(frame_header_t *h)
@@ -354,7 +358,9 @@ static partial_t *seed_partial(apr_pool_t *pool)
             row = ptable_upsert(t, k.data, (uint32_t)k.len, value_hash_bytes(k.data, k.len));
             for (int v = 0; v < ent[e].nvalues; v++)
                 agg_update(&specs[e][v], row->state + ptable_offset(t, v),
-                           specs[e][v].kind == AGG_COUNT ? NULL : v == 1 && e == 1 ? &s : &x);
+                           specs[e][v].kind == AGG_COUNT ? NULL
+                           : v == 1 && e == 1            ? &s
+                                                         : &x);
         }
     }
     p->lines = 12;
