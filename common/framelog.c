@@ -25,11 +25,13 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
+#include "path.h"
+
 #define WALK_BLOCK (1u << 20)
 
 struct framelog_writer_t {
     int fd;
-    int broken;     /* an append could not be undone: the size is unknown */
+    int broken; /* an append could not be undone: the size is unknown */
     uint64_t size;
     const char *path;
     apr_pool_t *pool;
@@ -40,11 +42,11 @@ struct framelog_writer_t {
 typedef struct walker_t {
     int fd;
     const char *path;
-    uint64_t size;  /* of the file when the walk started (or when it was seen shrinking) */
+    uint64_t size; /* of the file when the walk started (or when it was seen shrinking) */
     uint8_t *buf;
     size_t cap;
-    uint64_t base;  /* file offset of buf[0] */
-    size_t have;    /* bytes in buf */
+    uint64_t base; /* file offset of buf[0] */
+    size_t have;   /* bytes in buf */
 } walker_t;
 
 apr_status_t framelog_os_error(abbey_err_t *err, const char *path, const char *what, int e)
@@ -272,17 +274,6 @@ static apr_status_t writer_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* The directory part of path ("." when none), in pool. */
-static const char *dir_of(const char *path, apr_pool_t *pool)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return ".";
-    if (slash == path)
-        return "/";
-    return apr_pstrndup(pool, path, (apr_size_t)(slash - path));
-}
-
 apr_status_t framelog_sync_dir(const char *dir, abbey_err_t *err)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -348,14 +339,13 @@ apr_status_t framelog_open(const char *path, apr_pool_t *pool, framelog_writer_t
     struct stat sb;
     int fd, created = 0;
     apr_status_t rv;
-    const char *dir = dir_of(path, pool);
+    const char *dir = path_dir(path, pool);
     tail_t tail = {0, 0};
 
     if (cut)
         *cut = 0;
     abbey_err_clear(err);
-    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE,
-                                pool);
+    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE, pool);
     if (rv != APR_SUCCESS) {
         char buf[256];
         abbey_err_set(err, "%s: cannot make the directory %s: %s", path, dir,
@@ -379,7 +369,7 @@ apr_status_t framelog_open(const char *path, apr_pool_t *pool, framelog_writer_t
         goto fail;
     }
     w->size = (uint64_t)sb.st_size;
-    if (created && (rv = framelog_sync_dir(dir_of(path, pool), err)) != APR_SUCCESS)
+    if (created && (rv = framelog_sync_dir(path_dir(path, pool), err)) != APR_SUCCESS)
         goto fail;
     if (w->size) {
         rv = framelog_walk(path, 0, NULL, on_tail_damage, &tail, NULL, pool, err);

@@ -1,10 +1,10 @@
 /* ranges.h - a set of byte ranges [a, b) of one source instance, kept sorted and coalesced.
  *
  * What a master has merged of each source instance: the exactly-once rule
- * (docs/DESIGN.md, "Exactly-once by offset ranges") is decided here. A frame's range that is covered is a
- * duplicate; one that overlaps partly is a conflict; any other is new, and
- * ranges_add records it (adjacent and overlapping ranges coalesce, so the
- * set stays small for a source read in order). Not thread-safe.
+ * (docs/DESIGN.md, "Exactly-once by offset ranges") is decided here. A frame's range that is
+ * covered is a duplicate; one that overlaps partly is a conflict; any other is new, and ranges_add
+ * records it (adjacent and overlapping ranges coalesce, so the set stays small for a source read in
+ * order). Not thread-safe.
  *
  * It is abbey's one range-gap algorithm: a slave that meets a conflict reads
  * the master's answer into a set (slave/partials.h) and re-reads what
@@ -20,9 +20,9 @@
 typedef struct ranges_t ranges_t;
 
 typedef enum ranges_verdict_t {
-    RANGES_NEW,      /* no byte of [a, b) is in the set */
-    RANGES_COVERED,  /* every byte of [a, b) is in the set */
-    RANGES_OVERLAP   /* some are, some are not */
+    RANGES_NEW,     /* no byte of [a, b) is in the set */
+    RANGES_COVERED, /* every byte of [a, b) is in the set */
+    RANGES_OVERLAP  /* some are, some are not */
 } ranges_verdict_t;
 
 /* An empty set; its memory is released with pool. Cannot fail. */

@@ -112,6 +112,7 @@ int token_check_header(const char *header, const char *token)
     hlen = strlen(header);
     diff = (unsigned)(hlen ^ tlen);
     for (size_t i = 0; i < tlen; i++)
-        diff |= (unsigned)(unsigned char)token[i] ^ (unsigned)(unsigned char)(i < hlen ? header[i] : 0);
+        diff |=
+            (unsigned)(unsigned char)token[i] ^ (unsigned)(unsigned char)(i < hlen ? header[i] : 0);
     return diff == 0;
 }

@@ -15,16 +15,16 @@
 #include "value.h"
 
 /* NULL first, then numbers (numerically), then strings (bytewise). */
-static int val_rank(const val_t *v)
+static int kind_rank(const value_t *v)
 {
-    if (v->kind == VAL_NULL)
+    if (v->kind == VALUE_NULL)
         return 0;
-    return v->kind == VAL_STR ? 2 : 1;
+    return v->kind == VALUE_STR ? 2 : 1;
 }
 
-int export_val_cmp(const val_t *a, const val_t *b)
+int export_val_cmp(const value_t *a, const value_t *b)
 {
-    int ra = val_rank(a), rb = val_rank(b);
+    int ra = kind_rank(a), rb = kind_rank(b);
     double x, y;
     if (ra != rb)
         return ra < rb ? -1 : 1;
@@ -35,11 +35,11 @@ int export_val_cmp(const val_t *a, const val_t *b)
     }
     if (ra == 0)
         return 0;
-    if ((a->kind == VAL_INT || a->kind == VAL_TIME || a->kind == VAL_BOOL) &&
-        (b->kind == VAL_INT || b->kind == VAL_TIME || b->kind == VAL_BOOL))
+    if ((a->kind == VALUE_INT || a->kind == VALUE_TIME || a->kind == VALUE_BOOL) &&
+        (b->kind == VALUE_INT || b->kind == VALUE_TIME || b->kind == VALUE_BOOL))
         return (a->i > b->i) - (a->i < b->i);
-    val_to_double(a, &x);
-    val_to_double(b, &y);
+    value_to_double(a, &x);
+    value_to_double(b, &y);
     return (x > y) - (x < y);
 }
 
@@ -85,12 +85,12 @@ void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool
     while ((row = ptable_next(t, &cursor)) != NULL) {
         export_row_t *x = &out->rows[n++];
         buf_reader_t rd;
-        x->keys = apr_pcalloc(pool, sizeof(val_t) * (size_t)(en->nkeys + 1));
+        x->keys = apr_pcalloc(pool, sizeof(value_t) * (size_t)(en->nkeys + 1));
         x->res = apr_pcalloc(pool, sizeof(agg_result_t) * (size_t)(en->nvalues + 1));
         buf_reader_init(&rd, row->key, row->klen);
         for (int k = 0; k < en->nkeys; k++)
-            if (val_key_get(&rd, &x->keys[k]) < 0)
-                x->keys[k].kind = VAL_NULL; /* cannot happen for rows this process encoded */
+            if (value_key_get(&rd, &x->keys[k]) < 0)
+                x->keys[k].kind = VALUE_NULL; /* cannot happen for rows this process encoded */
         for (int v = 0; v < en->nvalues; v++)
             agg_result(&en->values[v].spec, row->state + ptable_offset(t, v), &x->res[v]);
     }
@@ -127,12 +127,12 @@ const char *export_text(export_text_t *tx, const char *s, size_t len, size_t *ol
     return (const char *)tx->fix.data;
 }
 
-const char *export_key_text(export_text_t *tx, const val_t *v, size_t *olen)
+const char *export_key_text(export_text_t *tx, const value_t *v, size_t *olen)
 {
-    if (v->kind == VAL_STR)
+    if (v->kind == VALUE_STR)
         return export_text(tx, v->s, v->len, olen);
     buf_reset(&tx->cell);
-    val_render(&tx->cell, v);
+    value_render(&tx->cell, v);
     return export_text(tx, (const char *)tx->cell.data, tx->cell.len, olen);
 }
 
@@ -141,8 +141,8 @@ const char *export_ext(const rules_report_t *r)
     return r->format == RULES_REPORT_JSON ? "json" : "csv";
 }
 
-void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t,
-                   buf_t *out, apr_pool_t *pool)
+void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t, buf_t *out,
+                   apr_pool_t *pool)
 {
     export_rows_t rows;
     export_collect(r, t, pool, &rows);
@@ -183,14 +183,15 @@ apr_status_t export_write_file(const char *path, const void *data, size_t len, a
         rv = apr_file_rename(tmp, path, pool);
     if (rv != APR_SUCCESS) {
         apr_file_remove(tmp, pool);
-        abbey_err_set(err, "%s: cannot write report: %s", path, apr_strerror(rv, ebuf, sizeof ebuf));
+        abbey_err_set(err, "%s: cannot write report: %s", path,
+                      apr_strerror(rv, ebuf, sizeof ebuf));
     }
     return rv;
 }
 
-apr_status_t export_report_file(const rules_job_t *job, const rules_report_t *r,
-                                const ptable_t *t, const char *dir, apr_pool_t *pool,
-                                const char **path_out, abbey_err_t *err)
+apr_status_t export_report_file(const rules_job_t *job, const rules_report_t *r, const ptable_t *t,
+                                const char *dir, apr_pool_t *pool, const char **path_out,
+                                abbey_err_t *err)
 {
     buf_t b;
     apr_status_t rv;

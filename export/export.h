@@ -23,8 +23,8 @@
 
 /* Append the report of table t (a table of r->entry) to out. Scratch memory
  * comes from pool. Cannot fail. */
-void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t,
-                   buf_t *out, apr_pool_t *pool);
+void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t, buf_t *out,
+                   apr_pool_t *pool);
 
 /* File name extension of a report's format: "csv" or "json". */
 const char *export_ext(const rules_report_t *r);
@@ -36,8 +36,8 @@ apr_status_t export_write_file(const char *path, const void *data, size_t len, a
 
 /* Render r over t and write it to DIR/<job>/<report>.<ext>; *path_out (may be
  * NULL) receives the path. */
-apr_status_t export_report_file(const rules_job_t *job, const rules_report_t *r,
-                                const ptable_t *t, const char *dir, apr_pool_t *pool,
-                                const char **path_out, abbey_err_t *err);
+apr_status_t export_report_file(const rules_job_t *job, const rules_report_t *r, const ptable_t *t,
+                                const char *dir, apr_pool_t *pool, const char **path_out,
+                                abbey_err_t *err);
 
 #endif

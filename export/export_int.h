@@ -6,8 +6,8 @@
 #include "export.h"
 
 typedef struct export_row_t {
-    val_t *keys;        /* the entry's key columns, decoded */
-    agg_result_t *res;  /* the entry's values */
+    value_t *keys;     /* the entry's key columns, decoded */
+    agg_result_t *res; /* the entry's values */
 } export_row_t;
 
 typedef struct export_rows_t {
@@ -15,8 +15,9 @@ typedef struct export_rows_t {
     size_t n;           /* rows to show (after limit) */
 } export_rows_t;
 
-void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool, export_rows_t *out);
-int export_val_cmp(const val_t *a, const val_t *b);
+void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool,
+                    export_rows_t *out);
+int export_val_cmp(const value_t *a, const value_t *b);
 const char *export_column_name(const rules_entry_t *en, int col);
 
 /* Scratch space of a writer for export_text and export_key_text (heap, reused
@@ -37,9 +38,9 @@ void export_text_free(export_text_t *tx);
  * for the format comes after. */
 const char *export_text(export_text_t *tx, const char *s, size_t len, size_t *olen);
 
-/* A key value as text (val_render: numbers, ISO times, true/false, NULL as
+/* A key value as text (value_render: numbers, ISO times, true/false, NULL as
  * ""), through export_text. Same lifetime as export_text's result. */
-const char *export_key_text(export_text_t *tx, const val_t *v, size_t *olen);
+const char *export_key_text(export_text_t *tx, const value_t *v, size_t *olen);
 
 void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out);
 void export_json(const rules_job_t *job, const rules_report_t *r, const export_rows_t *rows,

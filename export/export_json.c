@@ -33,17 +33,17 @@ static void json_cstr(buf_t *out, export_text_t *tx, const char *s)
     json_str(out, s, len);
 }
 
-static void json_key(buf_t *out, const val_t *v, export_text_t *tx)
+static void json_key(buf_t *out, const value_t *v, export_text_t *tx)
 {
     const char *s;
     size_t len;
     switch (v->kind) {
-    case VAL_NULL:
+    case VALUE_NULL:
         buf_put(out, "null", 4);
         break;
-    case VAL_INT:
-    case VAL_FLOAT:
-    case VAL_BOOL:
+    case VALUE_INT:
+    case VALUE_FLOAT:
+    case VALUE_BOOL:
         s = export_key_text(tx, v, &len);
         if (len)
             buf_put(out, s, len);

@@ -60,7 +60,7 @@ static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *o
     fprintf(out, "job %s: round %.3gs, reset %s, timezone UTC%+d:%02d, format %s, max_line %s\n",
             job->name, (double)job->round / 1e6, reset_name(job->reset), job->tz_offset / 3600,
             (job->tz_offset < 0 ? -job->tz_offset : job->tz_offset) / 60 % 60,
-            fmt_name(job->format), max_line_text(job->max_line, buf, sizeof buf));
+            format_name(job->format), max_line_text(job->max_line, buf, sizeof buf));
     for (int s = 0; s < job->nsources; s++) {
         const rules_source_t *src = &job->sources[s];
         fprintf(out, "  source %s %s", source_kind(src->kind), src->path);
@@ -83,7 +83,8 @@ static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *o
         if (rep->order_col >= 0) {
             const rules_entry_t *en = rep->entry;
             int c = rep->order_col;
-            fprintf(out, ", order %s %s", c < en->nkeys ? en->key_names[c] : en->values[c - en->nkeys].name,
+            fprintf(out, ", order %s %s",
+                    c < en->nkeys ? en->key_names[c] : en->values[c - en->nkeys].name,
                     rep->order_desc ? "desc" : "asc");
         }
         if (rep->limit)

@@ -18,12 +18,12 @@
 #include <unistd.h>
 
 #include "durable.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "httpd.h"
 #include "log.h"
 #include "master.h"
 #include "mem.h"
-#include "repair.h"
+#include "gap_repair.h"
 #include "merger.h"
 #include "scheduler.h"
 #include "token.h"
@@ -53,16 +53,16 @@ typedef struct cluster_t {
     const master_opts_t *opts;
     apr_pool_t *pool;
     const char *token;
-    int primary;                 /* this process is the primary */
-    apr_thread_mutex_t *lock;    /* guards cfg (swapped on reload) and peers */
-    rules_config_t *cfg;         /* the config served / in use */
+    int primary;              /* this process is the primary */
+    apr_thread_mutex_t *lock; /* guards cfg (swapped on reload) and peers */
+    rules_config_t *cfg;      /* the config served / in use */
     merger_t *merger;
     sched_t *sched;
-    durable_t *durable;          /* journals and checkpoints (durable.h) */
-    repair_t *repair;            /* gap repair requests (repair.h); NULL: off */
+    durable_t *durable;   /* journals and checkpoints (durable.h) */
+    gap_repair_t *repair; /* gap repair requests (gap_repair.h); NULL: off */
     httpd_t *httpd;
-    hclient_t *client;           /* main thread's */
-    hclient_t *health_client;    /* the health thread's (made before it starts) */
+    hclient_t *client;        /* main thread's */
+    hclient_t *health_client; /* the health thread's (made before it starts) */
     peer_t *peers;
     int npeers;
     int64_t started_ms;
@@ -347,9 +347,10 @@ static apr_status_t setup_config(cluster_t *c, abbey_err_t *err)
         return APR_EINVAL;
     }
     if (c->primary && self->index != 0) {
-        abbey_err_set(err, "%s: '%s' is not the first of masters: (the primary is '%s'); start "
-                      "secondaries with --primary URL", c->cfg->path, c->opts->name,
-                      c->cfg->masters[0].name);
+        abbey_err_set(err,
+                      "%s: '%s' is not the first of masters: (the primary is '%s'); start "
+                      "secondaries with --primary URL",
+                      c->cfg->path, c->opts->name, c->cfg->masters[0].name);
         return APR_EINVAL;
     }
     if (!c->primary && self->index == 0) {
@@ -409,7 +410,7 @@ static void run_loop(cluster_t *c)
         merger_tick(c->merger, now);
         durable_tick(c->durable, now);
         if (c->repair)
-            repair_tick(c->repair, now);
+            gap_repair_tick(c->repair, now);
         apr_sleep(TICK_MS * 1000);
     }
 }
@@ -492,8 +493,8 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
         return 2;
     }
     if (opts->repair_after_ms > 0)
-        c.repair = repair_create(c.merger, opts->name, c.sched, c.client, opts->primary,
-                                 opts->repair_after_ms, pool);
+        c.repair = gap_repair_create(c.merger, opts->name, c.sched, c.client, opts->primary,
+                                     opts->repair_after_ms, pool);
     merger_tick(c.merger, now_ms()); /* the clock that bounds frames' rounds, before any */
     if ((rv = httpd_start(c.httpd, host, port, opts->http_threads, &err)) != APR_SUCCESS) {
         log_msg("%s", err.msg);

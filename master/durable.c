@@ -47,8 +47,8 @@ static apr_status_t lock_dir(durable_t *d, abbey_err_t *err)
             n = 0;
         pid[n] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        abbey_err_set(err, "%s is in use by another process%s%s%s", d->o.dir,
-                      n ? " (pid " : "", pid, n ? ")" : "");
+        abbey_err_set(err, "%s is in use by another process%s%s%s", d->o.dir, n ? " (pid " : "",
+                      pid, n ? ")" : "");
         return rv;
     }
     apr_file_trunc(d->lock, 0);
@@ -57,8 +57,7 @@ static apr_status_t lock_dir(durable_t *d, abbey_err_t *err)
     return APR_SUCCESS;
 }
 
-static apr_status_t open_store(durable_t *d, const char *name, journal_t **out,
-                               abbey_err_t *err)
+static apr_status_t open_store(durable_t *d, const char *name, journal_t **out, abbey_err_t *err)
 {
     return journal_open(d->o.dir, name, d->o.fsync, d->pool, out, err);
 }
@@ -89,8 +88,8 @@ apr_status_t durable_start(const durable_opts_t *o, merger_t *m, sched_t *s, int
     merger_attach_journal(m, d->mj);
     if (s)
         sched_attach_journal(s, d->sj);
-    log_msg("state in %s, fsync %s, checkpoints every %" PRId64 " ms or %" PRIu64
-            " journal bytes", d->o.dir, journal_fsync_name(d->o.fsync), d->o.checkpoint_every_ms,
+    log_msg("state in %s, fsync %s, checkpoints every %" PRId64 " ms or %" PRIu64 " journal bytes",
+            d->o.dir, journal_fsync_name(d->o.fsync), d->o.checkpoint_every_ms,
             d->o.checkpoint_bytes);
     *out = d;
     return APR_SUCCESS;
@@ -131,13 +130,11 @@ static void store_json(journal_t *j, buf_t *out)
     journal_stats_t st;
     journal_stats(j, &st);
     buf_printf(out,
-               "{\"appended_frames\":%" PRIu64 ",\"appended_bytes\":%" PRIu64
-               ",\"fsyncs\":%" PRIu64 ",\"journal_bytes\":%" PRIu64 ",\"checkpoints\":%" PRIu64
-               ",\"checkpoint_seq\":%" PRIu64 ",\"checkpoint_bytes\":%" PRIu64
-               ",\"failed\":%s}",
-               st.appended_frames, st.appended_bytes, st.fsyncs, st.segment_bytes,
-               st.checkpoints, st.checkpoint_seq, st.checkpoint_bytes,
-               st.failed ? "true" : "false");
+               "{\"appended_frames\":%" PRIu64 ",\"appended_bytes\":%" PRIu64 ",\"fsyncs\":%" PRIu64
+               ",\"journal_bytes\":%" PRIu64 ",\"checkpoints\":%" PRIu64
+               ",\"checkpoint_seq\":%" PRIu64 ",\"checkpoint_bytes\":%" PRIu64 ",\"failed\":%s}",
+               st.appended_frames, st.appended_bytes, st.fsyncs, st.segment_bytes, st.checkpoints,
+               st.checkpoint_seq, st.checkpoint_bytes, st.failed ? "true" : "false");
 }
 
 void durable_status_json(durable_t *d, buf_t *out)

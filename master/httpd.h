@@ -36,18 +36,18 @@ struct json_t; /* jansson's */
 
 typedef struct httpd_req_t {
     const char *method;
-    const char *path;      /* without the query string */
-    const uint8_t *body;   /* body_len bytes (not NUL-terminated); NULL when empty */
+    const char *path;    /* without the query string */
+    const uint8_t *body; /* body_len bytes (not NUL-terminated); NULL when empty */
     size_t body_len;
-    apr_pool_t *pool;      /* lives until the answer is sent */
-    void *conn;            /* internal */
+    apr_pool_t *pool; /* lives until the answer is sent */
+    void *conn;       /* internal */
 } httpd_req_t;
 
 typedef struct httpd_resp_t {
-    int status;                /* default 200 */
-    const char *content_type;  /* default "application/json" */
-    const char *etag;          /* sent as ETag: "<etag>" when non-NULL */
-    int retry_after;           /* seconds; sent as Retry-After when > 0 */
+    int status;               /* default 200 */
+    const char *content_type; /* default "application/json" */
+    const char *etag;         /* sent as ETag: "<etag>" when non-NULL */
+    int retry_after;          /* seconds; sent as Retry-After when > 0 */
     buf_t body;
 } httpd_resp_t;
 

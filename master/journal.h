@@ -66,21 +66,21 @@ typedef struct journal_t journal_t;
  * missing). Nothing is read or written yet besides the directory listing;
  * journal_recover comes next. Leftover "*.ckpt.tmp" files (a crash during a
  * checkpoint) are deleted. Returns APR status with "dir: reason" in err. */
-apr_status_t journal_open(const char *dir, const char *name, journal_fsync_t mode,
-                          apr_pool_t *pool, journal_t **out, abbey_err_t *err);
+apr_status_t journal_open(const char *dir, const char *name, journal_fsync_t mode, apr_pool_t *pool,
+                          journal_t **out, abbey_err_t *err);
 
 /* Called for each frame handed back by journal_recover; offset is the byte
  * offset in file (a basename). Return non-zero to stop recovery (it then
  * fails with "stopped by the caller"). The bytes are valid during the call. */
-typedef int (*journal_frame_fn)(void *ctx, const char *file, uint64_t offset,
-                                const uint8_t *frame, size_t len, const frame_header_t *h);
+typedef int (*journal_frame_fn)(void *ctx, const char *file, uint64_t offset, const uint8_t *frame,
+                                size_t len, const frame_header_t *h);
 
 typedef struct journal_recovery_t {
-    uint64_t checkpoint_seq;      /* of the checkpoint loaded; 0: none */
+    uint64_t checkpoint_seq; /* of the checkpoint loaded; 0: none */
     uint64_t checkpoint_frames, checkpoint_bytes;
-    int checkpoints_damaged;      /* newer checkpoints skipped as damaged */
-    int segments;                 /* journal segments replayed */
-    uint64_t frames, bytes;       /* journal frames handed to fn, and their bytes */
+    int checkpoints_damaged;         /* newer checkpoints skipped as damaged */
+    int segments;                    /* journal segments replayed */
+    uint64_t frames, bytes;          /* journal frames handed to fn, and their bytes */
     uint64_t damaged, damaged_bytes; /* skipped ranges in segments (each logged) */
     int64_t elapsed_ms;
 } journal_recovery_t;
@@ -95,8 +95,8 @@ typedef struct journal_recovery_t {
  * goes on. Afterwards appends go to a new segment numbered above every file
  * seen. stats may be NULL. Returns APR_SUCCESS, or an error with err (a
  * file that cannot be read, the caller stopping). */
-apr_status_t journal_recover(journal_t *j, journal_frame_fn ckpt_fn, journal_frame_fn fn,
-                             void *ctx, journal_recovery_t *stats, abbey_err_t *err);
+apr_status_t journal_recover(journal_t *j, journal_frame_fn ckpt_fn, journal_frame_fn fn, void *ctx,
+                             journal_recovery_t *stats, abbey_err_t *err);
 
 /* Append one whole frame (frame_encode / frame_encode_record bytes) to the
  * current segment. *ticket (may be NULL) identifies it for journal_commit.
@@ -131,10 +131,10 @@ apr_status_t journal_checkpoint(journal_t *j, uint64_t seq, const void *data, si
 
 typedef struct journal_stats_t {
     uint64_t appended_frames, appended_bytes; /* since open */
-    uint64_t fsyncs;                           /* segment fsyncs since open */
-    uint64_t segment_bytes;                    /* bytes in segments since the newest checkpoint */
-    uint64_t checkpoints;                      /* written since open */
-    uint64_t checkpoint_seq;                   /* newest checkpoint (0: none) */
+    uint64_t fsyncs;                          /* segment fsyncs since open */
+    uint64_t segment_bytes;                   /* bytes in segments since the newest checkpoint */
+    uint64_t checkpoints;                     /* written since open */
+    uint64_t checkpoint_seq;                  /* newest checkpoint (0: none) */
     uint64_t checkpoint_bytes;
     int failed;
 } journal_stats_t;

@@ -83,9 +83,23 @@ static void usage(FILE *out)
           out);
 }
 
-enum { OPT_CHECK = 256, OPT_STANDALONE, OPT_ONCE, OPT_HTTP_THREADS, OPT_LEASE_BYTES,
-       OPT_EXPORT_EVERY, OPT_FSYNC, OPT_CHECKPOINT_EVERY, OPT_REPAIR_AFTER, OPT_MAX_BODY,
-       OPT_MAX_BODY_TOTAL, OPT_MAX_CONNS, OPT_MAX_UNAUTH, OPT_MAX_UNAUTH_IP, OPT_HEADER_TIMEOUT };
+enum {
+    OPT_CHECK = 256,
+    OPT_STANDALONE,
+    OPT_ONCE,
+    OPT_HTTP_THREADS,
+    OPT_LEASE_BYTES,
+    OPT_EXPORT_EVERY,
+    OPT_FSYNC,
+    OPT_CHECKPOINT_EVERY,
+    OPT_REPAIR_AFTER,
+    OPT_MAX_BODY,
+    OPT_MAX_BODY_TOTAL,
+    OPT_MAX_CONNS,
+    OPT_MAX_UNAUTH,
+    OPT_MAX_UNAUTH_IP,
+    OPT_HEADER_TIMEOUT
+};
 
 #define LEASE_BYTES_DEFAULT (256u << 20)
 
@@ -119,8 +133,7 @@ static const apr_getopt_option_t options[] = {
     {NULL, 0, 0, NULL},
 };
 
-int master_parse_listen(const char *listen, char *host, size_t hostlen, int *port,
-                        abbey_err_t *err)
+int master_parse_listen(const char *listen, char *host, size_t hostlen, int *port, abbey_err_t *err)
 {
     const char *colon = strrchr(listen, ':');
     char *end;
@@ -174,7 +187,7 @@ static int size_arg(const char *flag, const char *arg, uint64_t max, uint64_t *o
 /* A duration for flag (positive when positive is set) into *ms; -1 (with a message) otherwise. */
 static int duration_arg(const char *flag, const char *arg, int positive, int64_t *ms)
 {
-    if (val_parse_duration(arg, strlen(arg), ms) != 0 || *ms < 0 || (positive && *ms == 0)) {
+    if (value_parse_duration(arg, strlen(arg), ms) != 0 || *ms < 0 || (positive && *ms == 0)) {
         fprintf(stderr, "abbey-master: %s: '%s' is not a%s duration such as 10s\n", flag, arg,
                 positive ? " positive" : "");
         return -1;
@@ -208,19 +221,45 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     g->errfn = NULL;
     while ((rv = apr_getopt_long(g, options, &c, &arg)) == APR_SUCCESS) {
         switch (c) {
-        case 'c': opts->config = arg; break;
-        case OPT_CHECK: opts->check = 1; break;
-        case OPT_STANDALONE: opts->standalone = 1; break;
-        case OPT_ONCE: opts->once = 1; break;
-        case 'o': opts->export_dir = arg; break;
-        case 'q': opts->quiet = 1; break;
-        case 'h': usage(stdout); return -1;
-        case 'V': printf("abbey-master %s\n", PACKAGE_VERSION); return -1;
-        case 'n': opts->name = arg; break;
-        case 'l': opts->listen = arg; break;
-        case 'p': opts->primary = arg; break;
-        case 'd': opts->data_dir = arg; break;
-        case 't': opts->token_file = arg; break;
+        case 'c':
+            opts->config = arg;
+            break;
+        case OPT_CHECK:
+            opts->check = 1;
+            break;
+        case OPT_STANDALONE:
+            opts->standalone = 1;
+            break;
+        case OPT_ONCE:
+            opts->once = 1;
+            break;
+        case 'o':
+            opts->export_dir = arg;
+            break;
+        case 'q':
+            opts->quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        case 'V':
+            printf("abbey-master %s\n", PACKAGE_VERSION);
+            return -1;
+        case 'n':
+            opts->name = arg;
+            break;
+        case 'l':
+            opts->listen = arg;
+            break;
+        case 'p':
+            opts->primary = arg;
+            break;
+        case 'd':
+            opts->data_dir = arg;
+            break;
+        case 't':
+            opts->token_file = arg;
+            break;
         case 'w':
             if ((opts->workers = count_arg("--workers", arg, 1024)) < 0)
                 return 2;
@@ -273,8 +312,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
             break;
         case OPT_FSYNC:
             if (journal_fsync_parse(arg, &opts->fsync) != 0) {
-                fprintf(stderr, "abbey-master: --fsync: '%s' is not always, batch or never\n",
-                        arg);
+                fprintf(stderr, "abbey-master: --fsync: '%s' is not always, batch or never\n", arg);
                 return 2;
             }
             break;

@@ -19,20 +19,20 @@ typedef struct master_opts_t {
     int check;              /* --check */
     int quiet;              /* --quiet: no summary */
     /* cluster members */
-    const char *name;       /* --name NAME: this master in the config's masters: */
-    const char *listen;     /* --listen HOST:PORT (default 127.0.0.1:7101) */
-    const char *primary;    /* --primary URL: a secondary */
-    const char *data_dir;   /* --data-dir DIR (default ./abbey-data) */
-    const char *token_file; /* --token-file F */
-    int http_threads;       /* --http-threads N (default 4) */
-    uint64_t lease_bytes;   /* --lease-bytes N: the byte cap of one read lease (primary) */
-    int64_t export_every_ms; /* --export-every D: period reports at most this often */
-    journal_fsync_t fsync;   /* --fsync always|batch|never */
+    const char *name;            /* --name NAME: this master in the config's masters: */
+    const char *listen;          /* --listen HOST:PORT (default 127.0.0.1:7101) */
+    const char *primary;         /* --primary URL: a secondary */
+    const char *data_dir;        /* --data-dir DIR (default ./abbey-data) */
+    const char *token_file;      /* --token-file F */
+    int http_threads;            /* --http-threads N (default 4) */
+    uint64_t lease_bytes;        /* --lease-bytes N: the byte cap of one read lease (primary) */
+    int64_t export_every_ms;     /* --export-every D: period reports at most this often */
+    journal_fsync_t fsync;       /* --fsync always|batch|never */
     int64_t checkpoint_every_ms; /* --checkpoint-every D */
-    int64_t repair_after_ms; /* --repair-after D (0: no gap repair) */
-    httpd_limits_t http;     /* --max-conns, --max-unauth-conns, --max-unauth-per-ip,
-                                --header-timeout, --max-body-total (httpd.h) */
-    uint64_t max_body;       /* --max-body SIZE: the largest POST /v1/partials body */
+    int64_t repair_after_ms;     /* --repair-after D (0: no gap repair) */
+    httpd_limits_t http;         /* --max-conns, --max-unauth-conns, --max-unauth-per-ip,
+                                    --header-timeout, --max-body-total (httpd.h) */
+    uint64_t max_body;           /* --max-body SIZE: the largest POST /v1/partials body */
 } master_opts_t;
 
 /* Primary (opts->config) or secondary (opts->primary): serve, schedule, merge,

@@ -72,10 +72,10 @@ merger_t *merger_create(const rules_config_t *cfg, const char *self, const char 
                         apr_pool_t *pool);
 
 typedef enum merge_result_t {
-    MERGE_MERGED,    /* new range: merged and recorded */
-    MERGE_DUPLICATE, /* range already covered: acknowledged, not merged again */
-    MERGE_CONFLICT,  /* range overlaps what this master has: see conflict */
-    MERGE_REJECTED,  /* the frame is refused: reason in err */
+    MERGE_MERGED,      /* new range: merged and recorded */
+    MERGE_DUPLICATE,   /* range already covered: acknowledged, not merged again */
+    MERGE_CONFLICT,    /* range overlaps what this master has: see conflict */
+    MERGE_REJECTED,    /* the frame is refused: reason in err */
     MERGE_UNAVAILABLE, /* the journal could not take it (disk full, failed store):
                           nothing merged, reason in err; HTTP 503, the sender retries */
     MERGE_EXPIRED      /* new range, but its round's period is no longer kept: the range is

@@ -81,15 +81,15 @@ static int report_eq(const rules_report_t *a, const rules_report_t *b)
 }
 
 /* The line format: field names and types decide the keys' and values' types. */
-static int format_eq(const fmt_t *a, const fmt_t *b)
+static int format_eq(const format_t *a, const format_t *b)
 {
     if (!a || !b)
         return a == b;
-    if (!str_eq(fmt_name(a), fmt_name(b)) || fmt_nfields(a) != fmt_nfields(b))
+    if (!str_eq(format_name(a), format_name(b)) || format_nfields(a) != format_nfields(b))
         return 0;
-    for (int i = 0; i < fmt_nfields(a); i++)
-        if (!str_eq(fmt_field_name(a, i), fmt_field_name(b, i)) ||
-            fmt_field_type(a, i) != fmt_field_type(b, i))
+    for (int i = 0; i < format_nfields(a); i++)
+        if (!str_eq(format_field_name(a, i), format_field_name(b, i)) ||
+            format_field_type(a, i) != format_field_type(b, i))
             return 0;
     return 1;
 }
@@ -174,10 +174,10 @@ uint64_t merger_job_fingerprint(const rules_config_t *cfg, const rules_job_t *jo
     buf_put_svarint(&b, job->round);
     buf_put_u8(&b, (uint8_t)job->reset);
     buf_put_svarint(&b, job->tz_offset);
-    fp_str(&b, job->format ? fmt_name(job->format) : NULL);
-    for (int i = 0; job->format && i < fmt_nfields(job->format); i++) {
-        fp_str(&b, fmt_field_name(job->format, i));
-        buf_put_varint(&b, (uint64_t)fmt_field_type(job->format, i));
+    fp_str(&b, job->format ? format_name(job->format) : NULL);
+    for (int i = 0; job->format && i < format_nfields(job->format); i++) {
+        fp_str(&b, format_field_name(job->format, i));
+        buf_put_varint(&b, (uint64_t)format_field_type(job->format, i));
     }
     buf_put_varint(&b, (uint64_t)job->ngroups);
     for (int g = 0; g < job->ngroups; g++) {

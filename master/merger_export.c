@@ -263,8 +263,7 @@ static void render_latest_period(merger_t *m, mjob_t *j, int64_t now_ms, apr_poo
             continue;
         buf_init(&b);
         export_render(j->job, r, p->totals->tables[r->entry->index], &b, tp);
-        queue_push(m, apr_psprintf(tp, "%s/%s.%s", jdir, r->name, export_ext(r)), b.data, b.len,
-                   0);
+        queue_push(m, apr_psprintf(tp, "%s/%s.%s", jdir, r->name, export_ext(r)), b.data, b.len, 0);
         buf_free(&b);
         n++;
     }

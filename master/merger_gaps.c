@@ -8,7 +8,7 @@
  * long after they closed (it was down, its data dir was lost, the slave that
  * read the range died with its spool) still knows what it lacks. A part still
  * missing well after the round's deadline was lost on the way: gap repair
- * asks the primary to have it read again (repair.c). merger_gaps walks the
+ * asks the primary to have it read again (gap_repair.c). merger_gaps walks the
  * list and forgets what has been merged meanwhile. */
 #include "merger_int.h"
 

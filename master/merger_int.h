@@ -94,13 +94,13 @@ typedef struct mjob_t {
     uint64_t regex_limit_hits;            /* from the frames' headers (expr.h: a regex gave up) */
     partial_t *idle[MERGER_SCRATCH_IDLE]; /* scratch partials for decoding */
     int nidle;
-    uint64_t gen;             /* structure generation: changes when the structure does */
-    int64_t since_ms;         /* wall clock when the current structure started */
-    int64_t changed_ms;       /* since_ms of a structure that replaced another, else 0 */
-    int period_changed;       /* frames merged into the totals since they were last rendered */
-    int period_stale;         /* a round export skipped changed period reports (throttled) */
-    int64_t period_render_ms; /* when the period reports were last rendered (0: never) */
-    apr_pool_t *owed_pool;    /* the owed entries (a subpool of pool, made when first needed) */
+    uint64_t gen;               /* structure generation: changes when the structure does */
+    int64_t since_ms;           /* wall clock when the current structure started */
+    int64_t changed_ms;         /* since_ms of a structure that replaced another, else 0 */
+    int period_changed;         /* frames merged into the totals since they were last rendered */
+    int period_stale;           /* a round export skipped changed period reports (throttled) */
+    int64_t period_render_ms;   /* when the period reports were last rendered (0: never) */
+    apr_pool_t *owed_pool;      /* the owed entries (a subpool of pool, made when first needed) */
     mowed_t *owed, **owed_tail; /* closed ranges not merged yet, oldest round first */
     size_t nowed, owed_freed;   /* entries listed; entries unlinked since the pool was rebuilt */
     uint64_t owed_dropped;      /* entries dropped over MERGER_OWED_MAX (logged) */

@@ -20,7 +20,7 @@
 #define NAME_MAX_LEN 255 /* slave names and labels */
 #define LABELS_MAX 64
 #define LABELS_BYTES_MAX 1024 /* all of a slave's labels together */
-#define LEASES_MAX 256 /* leases one call may ask for (larger max is clamped) */
+#define LEASES_MAX 256        /* leases one call may ask for (larger max is clamped) */
 
 /* The body as a JSON object, or NULL after answering 400; rd is made ready to read it. */
 static json_t *parse_body(const httpd_req_t *req, httpd_resp_t *resp, jsonio_rd_t *rd)
@@ -75,11 +75,11 @@ static int get_spool(jsonio_rd_t *rd, const json_t *root, int64_t v[3])
 static json_t *lease_json(const sched_lease_t *l)
 {
     static const char *const kinds[] = {"read", "expand", "repair"};
-    json_t *o = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I}", "id",
-                          (json_int_t)l->id, "job", l->job, "kind", kinds[l->kind], "task", l->task,
-                          "source", l->source, "instance", l->instance, "start",
-                          (json_int_t)l->start, "cap", (json_int_t)l->cap, "round",
-                          (json_int_t)l->round, "expires_ms", (json_int_t)l->expires_ms);
+    json_t *o =
+        json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I}", "id", (json_int_t)l->id,
+                  "job", l->job, "kind", kinds[l->kind], "task", l->task, "source", l->source,
+                  "instance", l->instance, "start", (json_int_t)l->start, "cap", (json_int_t)l->cap,
+                  "round", (json_int_t)l->round, "expires_ms", (json_int_t)l->expires_ms);
     if (l->kind == SCHED_REPAIR) {
         json_object_set_new(o, "end", json_integer((json_int_t)l->end));
         json_object_set_new(o, "master", json_string(l->master));
@@ -262,7 +262,8 @@ void sched_http_repair(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp)
         return;
     }
     refused = json_array();
-    json_array_foreach(ranges, i, x) {
+    json_array_foreach(ranges, i, x)
+    {
         abbey_err_t err;
         abbey_err_clear(&err);
         jsonio_rd_init(&rd);

@@ -212,7 +212,8 @@ int sched_labels_fit(const sched_task_t *t, const char *const *have, int nhave);
  * many; renew one (0, or -1: not this slave's repair lease); complete one (a
  * completion with repair set: APR_EINVAL when the lease is not this slave's
  * repair lease); put expired repair leases back in the queue; the "repairs"
- * object of the status (queued, leased, asked, done, failed); free everything (the pool cleanup). */
+ * object of the status (queued, leased, asked, done, failed); free everything (the pool cleanup).
+ */
 int sched_repair_grant(sched_t *s, const char *slave, const char *const *labels, int nlabels,
                        int max, int64_t now_ms, sched_lease_t *out);
 int sched_repair_renew(sched_t *s, const char *slave, uint64_t id, int64_t now_ms,

@@ -76,8 +76,8 @@ static sched_task_t *repair_task(sched_t *s, const sched_repair_t *r, sched_job_
 static int replaced_generation(const char *current, const char *wanted)
 {
     const char *a = strrchr(current, ':'), *b = strrchr(wanted, ':');
-    return a && b && a - current == b - wanted && !strncmp(current, wanted, (size_t)(a - current)) &&
-           strcmp(a, b) != 0;
+    return a && b && a - current == b - wanted &&
+           !strncmp(current, wanted, (size_t)(a - current)) && strcmp(a, b) != 0;
 }
 
 /* Why a repair request is malformed, or NULL when it is not. */
@@ -147,8 +147,10 @@ apr_status_t sched_repair(sched_t *s, const char *job, const char *master, const
             repair_free(r);
             rv = APR_NOTFOUND;
         } else if (replaced_generation(t->instance, hash + 1)) {
-            abbey_err_set(err, "repair of %s: the file was truncated since (now instance %s): "
-                          "those bytes are gone", source, t->instance);
+            abbey_err_set(err,
+                          "repair of %s: the file was truncated since (now instance %s): "
+                          "those bytes are gone",
+                          source, t->instance);
             repair_free(r);
             rv = APR_NOTFOUND;
         } else {
@@ -176,7 +178,8 @@ int sched_repair_grant(sched_t *s, const char *slave, const char *const *labels,
         }
         if (!(t = repair_task(s, r, &job))) {
             log_msg("repair of %s [%" PRIu64 ", %" PRIu64 ") for %s dropped: the source left "
-                    "job %s", r->source, r->start, r->end, r->master->name, r->job);
+                    "job %s",
+                    r->source, r->start, r->end, r->master->name, r->job);
             repair_drop(s, pp);
             continue;
         }
@@ -240,8 +243,8 @@ apr_status_t sched_repair_complete(sched_t *s, const sched_completion_t *c, abbe
                 r->source, r->start, r->end, r->master->name, c->slave, c->error);
         s->n_repairs_failed++;
     } else {
-        log_msg("repair of %s [%" PRIu64 ", %" PRIu64 ") for master %s done by slave %s",
-                r->source, r->start, r->end, r->master->name, c->slave);
+        log_msg("repair of %s [%" PRIu64 ", %" PRIu64 ") for master %s done by slave %s", r->source,
+                r->start, r->end, r->master->name, c->slave);
         s->n_repairs_done++;
     }
     s->n_completed++;

@@ -91,8 +91,8 @@ void sched_status_json(sched_t *s, int64_t now_ms, buf_t *out)
         json_t *labels = json_array();
         for (int i = 0; i < v->nlabels; i++)
             json_array_append_new(labels, json_string(v->labels[i]));
-        json_t *vo = json_pack("{s:s, s:o, s:I}", "name", v->name, "labels", labels,
-                               "last_seen_ms", (json_int_t)v->last_seen_ms);
+        json_t *vo = json_pack("{s:s, s:o, s:I}", "name", v->name, "labels", labels, "last_seen_ms",
+                               (json_int_t)v->last_seen_ms);
         if (v->has_spool) /* the slave's spool backlog, as its last lease request said */
             json_object_set_new(vo, "spool",
                                 json_pack("{s:I, s:I, s:I}", "frames", (json_int_t)v->spool_frames,

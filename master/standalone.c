@@ -48,7 +48,7 @@ typedef struct run_t {
     const rules_config_t *cfg;
     part_t *parts;
     int nparts;
-    volatile int next;    /* next part to take (atomic) */
+    volatile int next; /* next part to take (atomic) */
     standalone_thread_t *workers;
     int nworkers;
     uint8_t **dead; /* per job, per entry: out of memory in some worker (atomic) */

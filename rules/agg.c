@@ -104,7 +104,7 @@ static void sum_set(agg_sum_t *s, __int128 v)
     s->hi = (uint64_t)((unsigned __int128)v >> 64);
 }
 
-static void fmt_i128(char *out, __int128 v)
+static void i128_text(char *out, __int128 v)
 {
     char tmp[48];
     int k = 0;
@@ -170,7 +170,7 @@ static void sum_result(const agg_sum_t *s, agg_result_t *out)
     if (s->flags & (SUM_FLOAT | SUM_OVERFLOW))
         agg_fmt_double(out->text, sizeof out->text, out->num);
     else
-        fmt_i128(out->text, sum_get(s));
+        i128_text(out->text, sum_get(s));
 }
 
 static void avg_result(const agg_sum_t *s, agg_result_t *out)
@@ -222,12 +222,12 @@ static int sum_decode(agg_sum_t *s, buf_reader_t *r, abbey_err_t *err)
     return 0;
 }
 
-static int sum_update(agg_sum_t *s, const val_t *v)
+static int sum_update(agg_sum_t *s, const value_t *v)
 {
     int64_t i;
     double f;
     int is_int;
-    if (val_to_number(v, &i, &f, &is_int) < 0 || (!is_int && !isfinite(f)))
+    if (value_to_number(v, &i, &f, &is_int) < 0 || (!is_int && !isfinite(f)))
         return -1;
     if (is_int) {
         sum_add_int(s, i);
@@ -271,12 +271,12 @@ static void mm_put(agg_mm_t *m, int want_max, int is_int, int64_t i, double d)
     }
 }
 
-static int mm_update(agg_mm_t *m, int want_max, const val_t *v)
+static int mm_update(agg_mm_t *m, int want_max, const value_t *v)
 {
     int64_t i;
     double f;
     int is_int;
-    if (val_to_number(v, &i, &f, &is_int) < 0 || (!is_int && isnan(f)))
+    if (value_to_number(v, &i, &f, &is_int) < 0 || (!is_int && isnan(f)))
         return -1;
     mm_put(m, want_max, is_int, i, f);
     return 0;
@@ -377,14 +377,14 @@ void agg_init(const agg_spec_t *s, void *state)
         agg_dd_init(state);
 }
 
-int agg_update(const agg_spec_t *s, void *state, const val_t *v)
+int agg_update(const agg_spec_t *s, void *state, const value_t *v)
 {
     double f;
     if (s->kind == AGG_COUNT) {
         ((agg_count_t *)state)->n++;
         return 0;
     }
-    if (!v || v->kind == VAL_NULL)
+    if (!v || v->kind == VALUE_NULL)
         return 0;
     switch (s->kind) {
     case AGG_SUM:
@@ -394,11 +394,11 @@ int agg_update(const agg_spec_t *s, void *state, const val_t *v)
     case AGG_MAX:
         return mm_update(state, s->kind == AGG_MAX, v);
     case AGG_DISTINCT:
-        return agg_hll_add(state, val_hash(v));
+        return agg_hll_add(state, value_hash(v));
     case AGG_DISTINCT_EXACT:
-        return agg_exact_add(state, agg_exact_cap(s), val_hash(v));
+        return agg_exact_add(state, agg_exact_cap(s), value_hash(v));
     case AGG_PERCENTILE:
-        if (val_to_double(v, &f) < 0)
+        if (value_to_double(v, &f) < 0)
             return -1;
         return agg_dd_add(state, f);
     default:

@@ -22,7 +22,7 @@
  *                         within 1% of the exact value (|x| < 1e-9 counts as 0; a
  *                         store spanning over 4096 bins collapses its lowest ones)
  *
- * Missing values (VAL_NULL) are skipped by every aggregate but count. NaN is
+ * Missing values (VALUE_NULL) are skipped by every aggregate but count. NaN is
  * refused like a non-number; sum, avg and percentile also refuse infinities.
  * Result text: count, distinct, distinct_exact and integer sum/min/max exact
  * decimals; float sum/min/max the shortest text that reads back; avg and
@@ -76,13 +76,13 @@ typedef struct agg_result_t {
     unsigned flags; /* AGG_RES_* */
 } agg_result_t;
 
-const char *agg_kind_name(agg_kind_t k);                 /* "count", "sum", ... */
+const char *agg_kind_name(agg_kind_t k);                               /* "count", "sum", ... */
 int agg_kind_from_name(const char *name, size_t len, agg_kind_t *out); /* 0 or -1 */
-int agg_takes_arg(agg_kind_t k);     /* 1 for all but count */
-int agg_needs_number(agg_kind_t k);  /* 1 for sum, min, max, avg, percentile */
+int agg_takes_arg(agg_kind_t k);                                       /* 1 for all but count */
+int agg_needs_number(agg_kind_t k); /* 1 for sum, min, max, avg, percentile */
 
-size_t agg_state_size(const agg_spec_t *s);       /* bytes, multiple of 8 */
-void agg_init(const agg_spec_t *s, void *state);  /* a fresh, empty state */
+size_t agg_state_size(const agg_spec_t *s);      /* bytes, multiple of 8 */
+void agg_init(const agg_spec_t *s, void *state); /* a fresh, empty state */
 
 /* What agg_update and agg_merge return when a heap part of the state could not
  * grow (mem.h): the state stays valid (releasable, mergeable, encodable) but
@@ -92,7 +92,7 @@ void agg_init(const agg_spec_t *s, void *state);  /* a fresh, empty state */
 
 /* Add one value (NULL v for count). Returns 0; -1 when the aggregate needs a
  * number and v is not one (NULL values are skipped and return 0); AGG_NOMEM. */
-int agg_update(const agg_spec_t *s, void *state, const val_t *v);
+int agg_update(const agg_spec_t *s, void *state, const value_t *v);
 
 /* dst := dst merged with src. src is unchanged. Returns 0, or AGG_NOMEM (dst
  * then holds part of src). */

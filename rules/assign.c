@@ -36,8 +36,8 @@ static void order_groups(const assign_item_t *groups, int n, int *order)
         order[i] = i;
         while (k > 0) {
             const assign_item_t *a = &groups[order[k - 1]], *b = &groups[order[k]];
-            int swap = a->weight < b->weight ||
-                       (a->weight == b->weight && strcmp(a->name, b->name) > 0);
+            int swap =
+                a->weight < b->weight || (a->weight == b->weight && strcmp(a->name, b->name) > 0);
             if (!swap)
                 break;
             int t = order[k - 1];

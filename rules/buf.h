@@ -30,27 +30,27 @@ typedef struct buf_reader_t {
  * that follow need no memory. */
 void buf_init(buf_t *b);
 void buf_free(buf_t *b);
-void buf_reset(buf_t *b);                      /* len = 0, keeps capacity */
-void buf_reserve(buf_t *b, size_t extra);      /* room for extra more bytes */
-int buf_try_reserve(buf_t *b, size_t extra);   /* the same; -1 (b unchanged) without memory */
+void buf_reset(buf_t *b);                    /* len = 0, keeps capacity */
+void buf_reserve(buf_t *b, size_t extra);    /* room for extra more bytes */
+int buf_try_reserve(buf_t *b, size_t extra); /* the same; -1 (b unchanged) without memory */
 void buf_put(buf_t *b, const void *p, size_t n);
 static inline void buf_put_u8(buf_t *b, uint8_t v);
-void buf_put_u32(buf_t *b, uint32_t v);        /* little-endian */
+void buf_put_u32(buf_t *b, uint32_t v);               /* little-endian */
 static inline void buf_put_u64(buf_t *b, uint64_t v); /* little-endian */
-void buf_put_varint(buf_t *b, uint64_t v);     /* unsigned LEB128 */
-void buf_put_svarint(buf_t *b, int64_t v);     /* zigzag + LEB128 */
-void buf_put_f64(buf_t *b, double v);          /* IEEE-754 bits, little-endian */
-void buf_put_str(buf_t *b, const void *p, size_t n); /* varint length + bytes */
+void buf_put_varint(buf_t *b, uint64_t v);            /* unsigned LEB128 */
+void buf_put_svarint(buf_t *b, int64_t v);            /* zigzag + LEB128 */
+void buf_put_f64(buf_t *b, double v);                 /* IEEE-754 bits, little-endian */
+void buf_put_str(buf_t *b, const void *p, size_t n);  /* varint length + bytes */
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Reader over [p, p+len). */
 void buf_reader_init(buf_reader_t *r, const void *p, size_t len);
-int buf_reader_failed(const buf_reader_t *r);  /* 1 once any read was refused */
+int buf_reader_failed(const buf_reader_t *r); /* 1 once any read was refused */
 size_t buf_reader_left(const buf_reader_t *r);
 uint8_t buf_get_u8(buf_reader_t *r);
 uint32_t buf_get_u32(buf_reader_t *r);
 uint64_t buf_get_u64(buf_reader_t *r);
-uint64_t buf_get_varint(buf_reader_t *r);      /* refuses encodings longer than 10 bytes */
+uint64_t buf_get_varint(buf_reader_t *r); /* refuses encodings longer than 10 bytes */
 int64_t buf_get_svarint(buf_reader_t *r);
 double buf_get_f64(buf_reader_t *r);
 /* Points *p at n bytes inside the reader's buffer (no copy); NULL and failed when short. */

@@ -1,8 +1,8 @@
 /* engine.c - applying a job's entries to lines (see engine.h).
  *
- * Per line: fmt_parse fills the field array; phase one evaluates every
+ * Per line: format_parse fills the field array; phase one evaluates every
  * entry's where / keys / value arguments into per-entry scratch (key bytes
- * into a reusable buffer, arguments into a val_t array) and checks numeric
+ * into a reusable buffer, arguments into a value_t array) and checks numeric
  * arguments; phase two, only for a clean line, upserts each matching entry's
  * row and updates its aggregates. Bare-field keys and arguments skip the
  * expression evaluator. An entry whose key buffer, table or states cannot
@@ -19,20 +19,20 @@
 
 typedef struct engine_entry_t {
     const rules_entry_t *entry;
-    int *key_ref; /* field index of each key when it is a bare field, else -1 */
-    int *arg_ref; /* same for value arguments */
-    val_t *args;  /* evaluated arguments of the current line */
-    buf_t key;    /* encoded key of the current line */
-    int selected; /* where held for the current line */
+    int *key_ref;  /* field index of each key when it is a bare field, else -1 */
+    int *arg_ref;  /* same for value arguments */
+    value_t *args; /* evaluated arguments of the current line */
+    buf_t key;     /* encoded key of the current line */
+    int selected;  /* where held for the current line */
 } engine_entry_t;
 
 struct engine_t {
     const rules_job_t *job;
-    const fmt_t *fmt;
+    const format_t *fmt;
     size_t max_line; /* longer lines are bad, never parsed */
     uint64_t need;   /* fields the rules read */
     uint64_t num;    /* fields the rules read as numbers */
-    val_t *fields;
+    value_t *fields;
     expr_ctx_t *ctx;
     int nentries;
     engine_entry_t *entries;
@@ -65,7 +65,7 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
     e->job = job;
     e->fmt = job->format;
     e->max_line = job->max_line ? job->max_line : RULES_MAX_LINE_DEFAULT;
-    e->fields = apr_pcalloc(pool, sizeof(val_t) * FMT_MAX_FIELDS);
+    e->fields = apr_pcalloc(pool, sizeof(value_t) * FORMAT_MAX_FIELDS);
     e->ctx = expr_ctx_create(pool);
     e->nentries = job->nentries;
     e->entries =
@@ -76,7 +76,7 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
         ee->entry = en;
         ee->key_ref = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nkeys + 1));
         ee->arg_ref = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nvalues + 1));
-        ee->args = apr_pcalloc(pool, sizeof(val_t) * (size_t)(en->nvalues + 1));
+        ee->args = apr_pcalloc(pool, sizeof(value_t) * (size_t)(en->nvalues + 1));
         buf_init(&ee->key);
         buf_reserve(&ee->key, 256);
         add_fields(e, en->where, 0);
@@ -111,13 +111,13 @@ static void keep_sample(engine_samples_t *s, uint64_t offset, const char *why, c
 }
 
 /* Appends v's key encoding to the entry's key: 0, or -1 when the key buffer
- * cannot grow (reserved first, so val_key_put never needs memory). */
-static int put_key(engine_entry_t *ee, const val_t *v)
+ * cannot grow (reserved first, so value_key_put never needs memory). */
+static int put_key(engine_entry_t *ee, const value_t *v)
 {
-    size_t need = 11 + (v->kind == VAL_STR ? v->len : 8); /* tag, varint length, bytes */
+    size_t need = 11 + (v->kind == VALUE_STR ? v->len : 8); /* tag, varint length, bytes */
     if (ee->key.len + need > ee->key.cap && buf_try_reserve(&ee->key, need) < 0)
         return -1;
-    val_key_put(&ee->key, v);
+    value_key_put(&ee->key, v);
     return 0;
 }
 
@@ -129,13 +129,13 @@ static int eval_entry(engine_t *e, engine_entry_t *ee, int failed)
 {
     const rules_entry_t *en = ee->entry;
     int nomem = 0;
-    val_t v;
+    value_t v;
 
     ee->selected = 0;
     if (en->where) {
         if (expr_eval(en->where, e->fields, e->ctx, &v) < 0)
             return -1;
-        if (!val_truthy(&v))
+        if (!value_truthy(&v))
             return 0;
     }
     buf_reset(&ee->key);
@@ -149,16 +149,16 @@ static int eval_entry(engine_t *e, engine_entry_t *ee, int failed)
     }
     for (int i = 0; i < en->nvalues; i++) {
         const rules_value_t *rv = &en->values[i];
-        val_t *a = &ee->args[i];
+        value_t *a = &ee->args[i];
         if (!rv->arg)
             continue;
         if (ee->arg_ref[i] >= 0)
             *a = e->fields[ee->arg_ref[i]];
         else if (expr_eval(rv->arg, e->fields, e->ctx, a) < 0)
             return -1;
-        if (a->kind != VAL_NULL && agg_needs_number(rv->spec.kind)) {
+        if (a->kind != VALUE_NULL && agg_needs_number(rv->spec.kind)) {
             double d;
-            if (val_to_double(a, &d) < 0)
+            if (value_to_double(a, &d) < 0)
                 return -1;
         }
     }
@@ -175,7 +175,7 @@ static int apply_entry(engine_entry_t *ee, ptable_t *t)
     const rules_entry_t *en = ee->entry;
     ptable_row_t *row;
     row = ptable_upsert(t, ee->key.data, (uint32_t)ee->key.len,
-                        val_hash_bytes(ee->key.data, ee->key.len));
+                        value_hash_bytes(ee->key.data, ee->key.len));
     if (!row)
         return -1;
     for (int i = 0; i < en->nvalues; i++)
@@ -204,18 +204,18 @@ static void entry_nomem(feed_t *f, int i)
 static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset, feed_t *f)
 {
     partial_t *out = f->out;
-    fmt_bad_t why;
+    format_bad_t why;
     if (len > e->max_line) {
         out->lines++;
         out->bad_lines++;
         keep_sample(f->samples, offset, ENGINE_TOO_LONG, line, len);
         return;
     }
-    why = fmt_parse(e->fmt, line, len, e->need, e->num, e->fields);
+    why = format_parse(e->fmt, line, len, e->need, e->num, e->fields);
     out->lines++;
-    if (why != FMT_OK) {
+    if (why != FORMAT_OK) {
         out->bad_lines++;
-        keep_sample(f->samples, offset, fmt_bad_text(why), line, len);
+        keep_sample(f->samples, offset, format_bad_text(why), line, len);
         return;
     }
     expr_ctx_reset(e->ctx);

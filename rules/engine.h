@@ -18,14 +18,14 @@
 #include "partial.h"
 #include "rules.h"
 
-#define ENGINE_SAMPLES 4       /* bad-line samples kept per source */
-#define ENGINE_SAMPLE_TEXT 160 /* bytes of a bad line kept in its sample */
+#define ENGINE_SAMPLES 4                /* bad-line samples kept per source */
+#define ENGINE_SAMPLE_TEXT 160          /* bytes of a bad line kept in its sample */
 #define ENGINE_TOO_LONG "line too long" /* why a line over the job's max_line is bad */
 
 typedef struct engine_sample_t {
-    uint64_t offset;          /* byte offset of the line in its source */
-    const char *why;          /* static text: fmt_bad_text() or "not a number" */
-    size_t len;               /* bytes of the line kept in text (it may hold NULs) */
+    uint64_t offset;               /* byte offset of the line in its source */
+    const char *why;               /* static text: format_bad_text() or "not a number" */
+    size_t len;                    /* bytes of the line kept in text (it may hold NULs) */
     char text[ENGINE_SAMPLE_TEXT]; /* the line's first bytes as they are, then a NUL */
 } engine_sample_t;
 

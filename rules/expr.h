@@ -38,7 +38,7 @@
  * Semantics:
  * - NULL: every comparison involving NULL is false (=, !=, <, in, not in, ~, !~
  *   alike), and comparing with the literal null is a compile error; `not x` is
- *   !truthy(x) (val_truthy), so `not NULL` is true; NULL in arithmetic or as a
+ *   !truthy(x) (value_truthy), so `not NULL` is true; NULL in arithmetic or as a
  *   function argument gives NULL (coalesce excepted).
  * - and / or short-circuit and give true/false.
  * - Integers overflowing int64 continue as double; x % y takes the sign of x;
@@ -93,7 +93,7 @@
 #define EXPR_RE_JIT_STACK_MAX (1u << 20)
 
 typedef enum expr_type_t {
-    EXPR_T_ANY, /* not known until run time (FMT_AUTO fields, coalesce) */
+    EXPR_T_ANY, /* not known until run time (FORMAT_AUTO fields, coalesce) */
     EXPR_T_NUM,
     EXPR_T_STR,
     EXPR_T_BOOL,
@@ -116,7 +116,7 @@ typedef struct expr_ctx_t expr_ctx_t;
  * errors, unknown fields (listing the format's fields), unknown functions,
  * wrong argument counts, type errors (arithmetic on a string field, a regex
  * that does not compile, `~` on a non-string). Memory comes from pool. */
-apr_status_t expr_compile(const char *src, const fmt_t *fmt, const expr_where_t *where,
+apr_status_t expr_compile(const char *src, const format_t *fmt, const expr_where_t *where,
                           apr_pool_t *pool, expr_t **out, abbey_err_t *err);
 
 expr_type_t expr_type(const expr_t *e);        /* static result type */
@@ -143,10 +143,10 @@ void expr_ctx_reset(expr_ctx_t *ctx);
  * match counted as false), else 0. */
 int expr_ctx_limit_hit(const expr_ctx_t *ctx);
 
-/* Evaluate e over fields (as filled by fmt_parse). Writes the result to *out
+/* Evaluate e over fields (as filled by format_parse). Writes the result to *out
  * (strings may point into the line or into ctx's scratch, valid until the next
  * expr_ctx_reset). Returns 0, or -1 when a value needed as a number is not one
  * (the caller counts the line as bad). Allocates nothing. */
-int expr_eval(const expr_t *e, const val_t *fields, expr_ctx_t *ctx, val_t *out);
+int expr_eval(const expr_t *e, const value_t *fields, expr_ctx_t *ctx, value_t *out);
 
 #endif

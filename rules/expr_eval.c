@@ -71,83 +71,83 @@ static char *scratch(expr_ctx_t *ctx, size_t n)
 
 /* ---- value helpers ---- */
 
-static void set_null(val_t *v)
+static void set_null(value_t *v)
 {
     memset(v, 0, sizeof *v);
 }
 
-static void set_int(val_t *v, int kind, int64_t i)
+static void set_int(value_t *v, int kind, int64_t i)
 {
     set_null(v);
     v->kind = (uint8_t)kind;
     v->i = i;
 }
 
-static void set_float(val_t *v, double f)
+static void set_float(value_t *v, double f)
 {
     set_null(v);
-    v->kind = VAL_FLOAT;
+    v->kind = VALUE_FLOAT;
     v->f = f;
 }
 
-static void set_str(val_t *v, const char *s, size_t len)
+static void set_str(value_t *v, const char *s, size_t len)
 {
     set_null(v);
-    v->kind = VAL_STR;
+    v->kind = VALUE_STR;
     v->s = s;
     v->len = (uint32_t)len;
 }
 
 /* Numeric view: 0 and the number, 1 for NULL, -1 when not a number. */
-static int num(const val_t *v, int64_t *i, double *f, int *is_int)
+static int num(const value_t *v, int64_t *i, double *f, int *is_int)
 {
     switch (v->kind) {
-    case VAL_INT:
-    case VAL_TIME:
-    case VAL_BOOL:
+    case VALUE_INT:
+    case VALUE_TIME:
+    case VALUE_BOOL:
         *i = v->i;
         *f = (double)v->i;
         *is_int = 1;
         return 0;
-    case VAL_FLOAT:
+    case VALUE_FLOAT:
         *f = v->f;
         *is_int = 0;
         return 0;
-    case VAL_NULL:
+    case VALUE_NULL:
         return 1;
     default:
-        return val_to_number(v, i, f, is_int) < 0 ? -1 : 0;
+        return value_to_number(v, i, f, is_int) < 0 ? -1 : 0;
     }
 }
 
 /* Text view: a string as is, a number by its raw field text when it has one,
  * else rendered into scratch. Returns -1 for NULL or when scratch is full. */
-static int text(expr_ctx_t *ctx, const val_t *v, const char **s, size_t *len)
+static int text(expr_ctx_t *ctx, const value_t *v, const char **s, size_t *len)
 {
     char tmp[64], *out;
     struct tm tm;
     time_t t;
     int n;
     switch (v->kind) {
-    case VAL_STR:
+    case VALUE_STR:
         *s = v->s ? v->s : "";
         *len = v->len;
         return 0;
-    case VAL_BOOL:
+    case VALUE_BOOL:
         *s = v->i ? "true" : "false";
         *len = strlen(*s);
         return 0;
-    case VAL_INT:
-    case VAL_FLOAT:
+    case VALUE_INT:
+    case VALUE_FLOAT:
         if (v->s) {
             *s = v->s;
             *len = v->len;
             return 0;
         }
-        n = v->kind == VAL_INT ? snprintf(tmp, sizeof tmp, "%lld", (long long)v->i)
-                               : snprintf(tmp, sizeof tmp, "%.15g", v->f);
+        n = v->kind == VALUE_INT ? snprintf(tmp, sizeof tmp, "%lld", (long long)v->i)
+                                 : snprintf(tmp, sizeof tmp, "%.15g", v->f);
         break;
-    case VAL_TIME:
+    case VALUE_TIME:
         t = (time_t)v->i;
         if (!gmtime_r(&t, &tm))
             return -1;
@@ -204,12 +204,18 @@ static int holds(int op, int c)
     if (c == 2)
         return op == TK_NE;
     switch (op) {
-    case TK_EQ: return c == 0;
-    case TK_NE: return c != 0;
-    case TK_LT: return c < 0;
-    case TK_LE: return c <= 0;
-    case TK_GT: return c > 0;
-    default: return c >= 0;
+    case TK_EQ:
+        return c == 0;
+    case TK_NE:
+        return c != 0;
+    case TK_LT:
+        return c < 0;
+    case TK_LE:
+        return c <= 0;
+    case TK_GT:
+        return c > 0;
+    default:
+        return c >= 0;
     }
 }
 
@@ -218,9 +224,12 @@ static int holds(int op, int c)
 static int int_arith(int op, int64_t a, int64_t b, int64_t *r)
 {
     switch (op) {
-    case TK_PLUS: return __builtin_add_overflow(a, b, r) ? -1 : 0;
-    case TK_MINUS: return __builtin_sub_overflow(a, b, r) ? -1 : 0;
-    case TK_STAR: return __builtin_mul_overflow(a, b, r) ? -1 : 0;
+    case TK_PLUS:
+        return __builtin_add_overflow(a, b, r) ? -1 : 0;
+    case TK_MINUS:
+        return __builtin_sub_overflow(a, b, r) ? -1 : 0;
+    case TK_STAR:
+        return __builtin_mul_overflow(a, b, r) ? -1 : 0;
     default: /* TK_PERCENT, b != 0 */
         *r = b == -1 ? 0 : a % b;
         return 0;
@@ -228,11 +237,11 @@ static int int_arith(int op, int64_t a, int64_t b, int64_t *r)
 }
 
 /* a = a op b. Returns -1 when an operand is not a number. */
-static int arith(int op, val_t *a, const val_t *b)
+static int arith(int op, value_t *a, const value_t *b)
 {
     int64_t ai, bi, r;
     double af, bf;
-    int aint, bint, ra = num(a, &ai, &af, &aint), rb = num(b, &bi, &bf, &bint), kind = VAL_INT;
+    int aint, bint, ra = num(a, &ai, &af, &aint), rb = num(b, &bi, &bf, &bint), kind = VALUE_INT;
     if (ra < 0 || rb < 0)
         return -1;
     if (ra || rb || ((op == TK_SLASH || op == TK_PERCENT) && (bint ? bi == 0 : bf == 0.0))) {
@@ -240,24 +249,34 @@ static int arith(int op, val_t *a, const val_t *b)
         return 0;
     }
     if (op != TK_SLASH && aint && bint && int_arith(op, ai, bi, &r) == 0) {
-        if ((op == TK_PLUS && (a->kind == VAL_TIME) != (b->kind == VAL_TIME))
-            || (op == TK_MINUS && a->kind == VAL_TIME && b->kind != VAL_TIME))
-            kind = VAL_TIME;
+        if ((op == TK_PLUS && (a->kind == VALUE_TIME) != (b->kind == VALUE_TIME)) ||
+            (op == TK_MINUS && a->kind == VALUE_TIME && b->kind != VALUE_TIME))
+            kind = VALUE_TIME;
         set_int(a, kind, r);
         return 0;
     }
     switch (op) {
-    case TK_PLUS: set_float(a, af + bf); break;
-    case TK_MINUS: set_float(a, af - bf); break;
-    case TK_STAR: set_float(a, af * bf); break;
-    case TK_SLASH: set_float(a, af / bf); break;
-    default: set_float(a, fmod(af, bf)); break;
+    case TK_PLUS:
+        set_float(a, af + bf);
+        break;
+    case TK_MINUS:
+        set_float(a, af - bf);
+        break;
+    case TK_STAR:
+        set_float(a, af * bf);
+        break;
+    case TK_SLASH:
+        set_float(a, af / bf);
+        break;
+    default:
+        set_float(a, fmod(af, bf));
+        break;
     }
     return 0;
 }
 
 /* a = (a op b) for a comparison opcode. Returns -1 when a number is not one. */
-static int compare(expr_ctx_t *ctx, int code, int op, val_t *a, const val_t *b)
+static int compare(expr_ctx_t *ctx, int code, int op, value_t *a, const value_t *b)
 {
     int64_t ai = 0, bi = 0;
     double af = 0, bf = 0;
@@ -265,12 +284,12 @@ static int compare(expr_ctx_t *ctx, int code, int op, val_t *a, const val_t *b)
     const char *as, *bs;
     size_t al, bl;
 
-    if (a->kind == VAL_NULL || b->kind == VAL_NULL) {
+    if (a->kind == VALUE_NULL || b->kind == VALUE_NULL) {
         c = -3; /* false */
-    } else if (code == OP_CMP_STR || (code == OP_CMP_DYN && a->kind == VAL_STR
-                                      && b->kind == VAL_STR)) {
-        c = text(ctx, a, &as, &al) < 0 || text(ctx, b, &bs, &bl) < 0
-                ? -3 : expr_str_cmp(as, al, bs, bl);
+    } else if (code == OP_CMP_STR ||
+               (code == OP_CMP_DYN && a->kind == VALUE_STR && b->kind == VALUE_STR)) {
+        c = text(ctx, a, &as, &al) < 0 || text(ctx, b, &bs, &bl) < 0 ? -3
+                                                                     : expr_str_cmp(as, al, bs, bl);
     } else {
         ra = num(a, &ai, &af, &aint);
         rb = num(b, &bi, &bf, &bint);
@@ -278,20 +297,20 @@ static int compare(expr_ctx_t *ctx, int code, int op, val_t *a, const val_t *b)
             return -1;
         c = expr_num_cmp(ai, af, aint, bi, bf, bint);
     }
-    set_int(a, VAL_BOOL, c != -3 && holds(op, c));
+    set_int(a, VALUE_BOOL, c != -3 && holds(op, c));
     return 0;
 }
 
 /* v = (v ~ re), or its negation. A match that gives up (a limit) is false
  * both ways, and flagged in ctx. */
-static void match(expr_ctx_t *ctx, const expr_regex_t *re, int negate, val_t *v)
+static void match(expr_ctx_t *ctx, const expr_regex_t *re, int negate, value_t *v)
 {
     const char *s;
     size_t len;
     int rc, hit = 0;
     uint32_t limit = EXPR_RE_MATCH_LIMIT;
-    if (v->kind != VAL_NULL && text(ctx, v, &s, &len) == 0) {
-        if (re->whole_line) /* len < 4 GiB: a val_t's length is 32 bits */
+    if (v->kind != VALUE_NULL && text(ctx, v, &s, &len) == 0) {
+        if (re->whole_line) /* len < 4 GiB: a value_t's length is 32 bits */
             limit +=
                 (uint32_t)(len < UINT32_MAX / 8 ? len * EXPR_RE_LIMIT_PER_BYTE : UINT32_MAX / 2);
         pcre2_set_match_limit(ctx->mc, limit);
@@ -301,10 +320,10 @@ static void match(expr_ctx_t *ctx, const expr_regex_t *re, int negate, val_t *v)
         else
             hit = (rc >= 0) != negate;
     }
-    set_int(v, VAL_BOOL, hit);
+    set_int(v, VALUE_BOOL, hit);
 }
 
-static int in_list(expr_ctx_t *ctx, const expr_list_t *l, int negate, val_t *v)
+static int in_list(expr_ctx_t *ctx, const expr_list_t *l, int negate, value_t *v)
 {
     int lo = 0, hi = l->n, found = 0, c, is_int = 0;
     const char *s = NULL;
@@ -312,18 +331,18 @@ static int in_list(expr_ctx_t *ctx, const expr_list_t *l, int negate, val_t *v)
     int64_t i = 0;
     double f = 0;
 
-    if (v->kind == VAL_NULL || (l->is_str && text(ctx, v, &s, &len) < 0)) {
-        set_int(v, VAL_BOOL, 0);
+    if (v->kind == VALUE_NULL || (l->is_str && text(ctx, v, &s, &len) < 0)) {
+        set_int(v, VALUE_BOOL, 0);
         return 0;
     }
     if (!l->is_str && num(v, &i, &f, &is_int) != 0)
         return -1;
     while (lo < hi && !found) {
         int mid = lo + (hi - lo) / 2;
-        const val_t *x = &l->items[mid];
+        const value_t *x = &l->items[mid];
         c = l->is_str ? expr_str_cmp(s, len, x->s, x->len)
-                      : expr_num_cmp(i, f, is_int, x->i, x->kind == VAL_INT ? (double)x->i : x->f,
-                                     x->kind == VAL_INT);
+                      : expr_num_cmp(i, f, is_int, x->i, x->kind == VALUE_INT ? (double)x->i : x->f,
+                                     x->kind == VALUE_INT);
         if (c == 0)
             found = 1;
         else if (c < 0)
@@ -331,11 +350,11 @@ static int in_list(expr_ctx_t *ctx, const expr_list_t *l, int negate, val_t *v)
         else
             lo = mid + 1;
     }
-    set_int(v, VAL_BOOL, found != negate);
+    set_int(v, VALUE_BOOL, found != negate);
     return 0;
 }
 
-static int time_bucket(val_t *v, int64_t d)
+static int time_bucket(value_t *v, int64_t d)
 {
     int64_t i, q;
     double f;
@@ -356,13 +375,13 @@ static int time_bucket(val_t *v, int64_t d)
     if (__builtin_mul_overflow(q, d, &i))
         set_null(v);
     else
-        set_int(v, VAL_TIME, i);
+        set_int(v, VALUE_TIME, i);
     return 0;
 }
 
 /* ---- functions ---- */
 
-static void fn_case(expr_ctx_t *ctx, val_t *v, int upper)
+static void fn_case(expr_ctx_t *ctx, value_t *v, int upper)
 {
     const char *s;
     size_t len;
@@ -383,7 +402,7 @@ static void fn_case(expr_ctx_t *ctx, val_t *v, int upper)
 }
 
 /* A whole-number argument: 0, 1 for NULL (or not finite), -1 when not a number. */
-static int whole(const val_t *v, int64_t *out)
+static int whole(const value_t *v, int64_t *out)
 {
     double f;
     int is_int, r = num(v, out, &f, &is_int);
@@ -395,7 +414,7 @@ static int whole(const val_t *v, int64_t *out)
     return 0;
 }
 
-static int fn_substr(expr_ctx_t *ctx, val_t *a, int nargs)
+static int fn_substr(expr_ctx_t *ctx, value_t *a, int nargs)
 {
     const char *s;
     size_t len;
@@ -420,7 +439,7 @@ static int fn_substr(expr_ctx_t *ctx, val_t *a, int nargs)
     return 0;
 }
 
-static void fn_convert(val_t *v, int to_int)
+static void fn_convert(value_t *v, int to_int)
 {
     int64_t i;
     double f;
@@ -430,19 +449,19 @@ static void fn_convert(val_t *v, int to_int)
     else if (!to_int)
         set_float(v, f);
     else if (is_int)
-        set_int(v, VAL_INT, i);
+        set_int(v, VALUE_INT, i);
     else if (f > -9223372036854775808.0 && f < 9223372036854775808.0)
-        set_int(v, VAL_INT, (int64_t)f);
+        set_int(v, VALUE_INT, (int64_t)f);
     else
         set_null(v);
 }
 
 /* Call fn on a[0..nargs); the result replaces a[0]. */
-static int call(expr_ctx_t *ctx, int fn, val_t *a, int nargs)
+static int call(expr_ctx_t *ctx, int fn, value_t *a, int nargs)
 {
     const char *s;
     size_t len;
-    if (fn != FN_SUBSTR && a[0].kind == VAL_NULL)
+    if (fn != FN_SUBSTR && a[0].kind == VALUE_NULL)
         return 0; /* NULL in, NULL out */
     switch (fn) {
     case FN_LOWER:
@@ -453,10 +472,10 @@ static int call(expr_ctx_t *ctx, int fn, val_t *a, int nargs)
         if (text(ctx, a, &s, &len) < 0)
             set_null(a);
         else
-            set_int(a, VAL_INT, (int64_t)len);
+            set_int(a, VALUE_INT, (int64_t)len);
         return 0;
     case FN_SUBSTR:
-        if (a[0].kind == VAL_NULL)
+        if (a[0].kind == VALUE_NULL)
             return 0;
         return fn_substr(ctx, a, nargs);
     case FN_INT:
@@ -474,22 +493,26 @@ static int call(expr_ctx_t *ctx, int fn, val_t *a, int nargs)
 
 /* ---- the interpreter ---- */
 
-int expr_eval(const expr_t *e, const val_t *fields, expr_ctx_t *ctx, val_t *out)
+int expr_eval(const expr_t *e, const value_t *fields, expr_ctx_t *ctx, value_t *out)
 {
-    val_t *st = ctx->stack;
+    value_t *st = ctx->stack;
     int sp = 0;
 
     for (int pc = 0; pc < e->nops; pc++) {
         const expr_op_t *op = &e->ops[pc];
         switch (op->code) {
-        case OP_FIELD: st[sp++] = fields[op->arg]; break;
-        case OP_CONST: st[sp++] = e->consts[op->arg]; break;
+        case OP_FIELD:
+            st[sp++] = fields[op->arg];
+            break;
+        case OP_CONST:
+            st[sp++] = e->consts[op->arg];
+            break;
         case OP_NEG:
-            if (st[sp - 1].kind == VAL_INT && st[sp - 1].i != INT64_MIN) {
-                set_int(&st[sp - 1], VAL_INT, -st[sp - 1].i);
+            if (st[sp - 1].kind == VALUE_INT && st[sp - 1].i != INT64_MIN) {
+                set_int(&st[sp - 1], VALUE_INT, -st[sp - 1].i);
             } else {
-                val_t zero;
-                set_int(&zero, VAL_INT, 0);
+                value_t zero;
+                set_int(&zero, VALUE_INT, 0);
                 if (arith(TK_MINUS, &zero, &st[sp - 1]) < 0)
                     return -1;
                 st[sp - 1] = zero;
@@ -507,19 +530,23 @@ int expr_eval(const expr_t *e, const val_t *fields, expr_ctx_t *ctx, val_t *out)
                 return -1;
             sp--;
             break;
-        case OP_NOT: set_int(&st[sp - 1], VAL_BOOL, !val_truthy(&st[sp - 1])); break;
-        case OP_TO_BOOL: set_int(&st[sp - 1], VAL_BOOL, val_truthy(&st[sp - 1])); break;
+        case OP_NOT:
+            set_int(&st[sp - 1], VALUE_BOOL, !value_truthy(&st[sp - 1]));
+            break;
+        case OP_TO_BOOL:
+            set_int(&st[sp - 1], VALUE_BOOL, value_truthy(&st[sp - 1]));
+            break;
         case OP_AND_JMP:
         case OP_OR_JMP:
-            if (val_truthy(&st[sp - 1]) == (op->code == OP_OR_JMP)) {
-                set_int(&st[sp - 1], VAL_BOOL, op->code == OP_OR_JMP);
+            if (value_truthy(&st[sp - 1]) == (op->code == OP_OR_JMP)) {
+                set_int(&st[sp - 1], VALUE_BOOL, op->code == OP_OR_JMP);
                 pc = op->arg - 1;
             } else {
                 sp--;
             }
             break;
         case OP_COALESCE:
-            if (st[sp - 1].kind != VAL_NULL)
+            if (st[sp - 1].kind != VALUE_NULL)
                 pc = op->arg - 1;
             else
                 sp--;

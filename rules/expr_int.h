@@ -15,28 +15,54 @@
 
 #include "expr.h"
 
-#define EXPR_STACK_MAX 64          /* value slots of an expr_ctx_t */
-#define EXPR_SCRATCH_SIZE 65536    /* bytes of per-line string scratch */
-#define EXPR_PARSE_NEST_MAX 200          /* parentheses / unary / call nesting while parsing */
-#define EXPR_HEIGHT_MAX 512        /* height of the syntax tree (left-deep chains too) */
+#define EXPR_STACK_MAX 64       /* value slots of an expr_ctx_t */
+#define EXPR_SCRATCH_SIZE 65536 /* bytes of per-line string scratch */
+#define EXPR_PARSE_NEST_MAX 200 /* parentheses / unary / call nesting while parsing */
+#define EXPR_HEIGHT_MAX 512     /* height of the syntax tree (left-deep chains too) */
 
 /* ---- tokens (expr_lex.c) ---- */
 
 typedef enum expr_tok_kind_t {
-    TK_EOF, TK_INT, TK_FLOAT, TK_DURATION, TK_STRING, TK_IDENT,
-    TK_AND, TK_OR, TK_NOT, TK_IN, TK_TRUE, TK_FALSE, TK_NULL,
-    TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE, TK_MATCH, TK_NMATCH,
-    TK_PLUS, TK_MINUS, TK_STAR, TK_SLASH, TK_PERCENT,
-    TK_LPAREN, TK_RPAREN, TK_LBRACK, TK_RBRACK, TK_COMMA
+    TK_EOF,
+    TK_INT,
+    TK_FLOAT,
+    TK_DURATION,
+    TK_STRING,
+    TK_IDENT,
+    TK_AND,
+    TK_OR,
+    TK_NOT,
+    TK_IN,
+    TK_TRUE,
+    TK_FALSE,
+    TK_NULL,
+    TK_EQ,
+    TK_NE,
+    TK_LT,
+    TK_LE,
+    TK_GT,
+    TK_GE,
+    TK_MATCH,
+    TK_NMATCH,
+    TK_PLUS,
+    TK_MINUS,
+    TK_STAR,
+    TK_SLASH,
+    TK_PERCENT,
+    TK_LPAREN,
+    TK_RPAREN,
+    TK_LBRACK,
+    TK_RBRACK,
+    TK_COMMA
 } expr_tok_kind_t;
 
 typedef struct expr_tok_t {
     expr_tok_kind_t kind;
-    size_t pos;       /* byte offset of the token in the source */
-    size_t len;       /* bytes of source text */
-    int64_t i;        /* TK_INT; TK_DURATION in seconds */
-    double f;         /* TK_FLOAT */
-    const char *s;    /* TK_STRING: unescaped bytes (pool); TK_IDENT: source text */
+    size_t pos;    /* byte offset of the token in the source */
+    size_t len;    /* bytes of source text */
+    int64_t i;     /* TK_INT; TK_DURATION in seconds */
+    double f;      /* TK_FLOAT */
+    const char *s; /* TK_STRING: unescaped bytes (pool); TK_IDENT: source text */
     size_t slen;
 } expr_tok_t;
 
@@ -92,31 +118,39 @@ int expr_regex_risk(const char *p, size_t n, size_t *at, size_t *len);
 /* ---- the program (expr_parse.c emits, expr_eval.c runs) ---- */
 
 typedef enum expr_opcode_t {
-    OP_FIELD,     /* push fields[arg] */
-    OP_CONST,     /* push consts[arg] */
-    OP_NEG,       /* -top */
-    OP_ARITH,     /* sub: TK_PLUS..TK_PERCENT */
-    OP_CMP_NUM,   /* sub: TK_EQ..TK_GE; numeric */
-    OP_CMP_STR,   /* bytewise on the text of both sides */
-    OP_CMP_DYN,   /* both strings: bytewise, else numeric */
-    OP_NOT,       /* !truthy(top) */
-    OP_TO_BOOL,   /* truthy(top) */
-    OP_AND_JMP,   /* falsy top: replace by false, jump to arg; else pop */
-    OP_OR_JMP,    /* truthy top: replace by true, jump to arg; else pop */
-    OP_COALESCE,  /* non-NULL top: jump to arg; else pop */
-    OP_MATCH,     /* regexes[arg]; sub 1: negated */
-    OP_IN,        /* lists[arg]; sub 1: negated */
-    OP_TBUCKET,   /* floor top to a multiple of consts[arg].i seconds */
-    OP_CALL       /* sub: expr_func_t, n: argument count */
+    OP_FIELD,    /* push fields[arg] */
+    OP_CONST,    /* push consts[arg] */
+    OP_NEG,      /* -top */
+    OP_ARITH,    /* sub: TK_PLUS..TK_PERCENT */
+    OP_CMP_NUM,  /* sub: TK_EQ..TK_GE; numeric */
+    OP_CMP_STR,  /* bytewise on the text of both sides */
+    OP_CMP_DYN,  /* both strings: bytewise, else numeric */
+    OP_NOT,      /* !truthy(top) */
+    OP_TO_BOOL,  /* truthy(top) */
+    OP_AND_JMP,  /* falsy top: replace by false, jump to arg; else pop */
+    OP_OR_JMP,   /* truthy top: replace by true, jump to arg; else pop */
+    OP_COALESCE, /* non-NULL top: jump to arg; else pop */
+    OP_MATCH,    /* regexes[arg]; sub 1: negated */
+    OP_IN,       /* lists[arg]; sub 1: negated */
+    OP_TBUCKET,  /* floor top to a multiple of consts[arg].i seconds */
+    OP_CALL      /* sub: expr_func_t, n: argument count */
 } expr_opcode_t;
 
 typedef enum expr_func_t {
-    FN_TIME_BUCKET, FN_LOWER, FN_UPPER, FN_LEN, FN_SUBSTR, FN_INT, FN_FLOAT, FN_STR,
-    FN_COALESCE, FN__COUNT
+    FN_TIME_BUCKET,
+    FN_LOWER,
+    FN_UPPER,
+    FN_LEN,
+    FN_SUBSTR,
+    FN_INT,
+    FN_FLOAT,
+    FN_STR,
+    FN_COALESCE,
+    FN__COUNT
 } expr_func_t;
 
 typedef struct expr_op_t {
-    uint8_t code;   /* expr_opcode_t */
+    uint8_t code; /* expr_opcode_t */
     uint8_t sub;
     uint16_t n;
     int32_t arg;
@@ -126,7 +160,7 @@ typedef struct expr_op_t {
 typedef struct expr_list_t {
     int is_str;
     int n;
-    val_t *items;
+    value_t *items;
 } expr_list_t;
 
 struct expr_t {
@@ -136,8 +170,8 @@ struct expr_t {
     int field_ref;
     int nops;
     expr_op_t *ops;
-    int depth;           /* stack slots the program needs */
-    val_t *consts;
+    int depth; /* stack slots the program needs */
+    value_t *consts;
     expr_list_t *lists;
     expr_regex_t *regexes;
     int nwarnings;
@@ -145,12 +179,12 @@ struct expr_t {
 };
 
 struct expr_ctx_t {
-    val_t stack[EXPR_STACK_MAX];
+    value_t stack[EXPR_STACK_MAX];
     pcre2_match_data *md;
-    pcre2_match_context *mc;         /* the EXPR_RE_* limits */
-    pcre2_jit_stack *jit;            /* NULL: PCRE2's default 32 KiB JIT stack */
-    int limit_hit;                   /* a match gave up since expr_ctx_reset */
-    size_t used;                     /* bytes of scratch in use */
+    pcre2_match_context *mc; /* the EXPR_RE_* limits */
+    pcre2_jit_stack *jit;    /* NULL: PCRE2's default 32 KiB JIT stack */
+    int limit_hit;           /* a match gave up since expr_ctx_reset */
+    size_t used;             /* bytes of scratch in use */
     char scratch[EXPR_SCRATCH_SIZE];
 };
 

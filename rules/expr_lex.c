@@ -85,7 +85,7 @@ static const struct {
     const char *word;
     expr_tok_kind_t kind;
 } keywords[] = {
-    {"and", TK_AND}, {"or", TK_OR}, {"not", TK_NOT}, {"in", TK_IN},
+    {"and", TK_AND},   {"or", TK_OR},       {"not", TK_NOT},   {"in", TK_IN},
     {"true", TK_TRUE}, {"false", TK_FALSE}, {"null", TK_NULL},
 };
 
@@ -113,10 +113,11 @@ static int lex_duration(expr_lexer_t *lx, expr_tok_t *t, size_t end, size_t dend
         expr_lex_error(lx, lx->pos, "duration '%.*s' out of range", (int)(end - lx->pos), s);
         return -1;
     }
-    if (val_parse_duration(s, end - lx->pos, &ms) < 0) {
+    if (value_parse_duration(s, end - lx->pos, &ms) < 0) {
         expr_lex_error(lx, lx->pos,
                        "malformed number '%.*s', expected a number or a duration such as "
-                       "10s, 1m, 1h, 1d", (int)(end - lx->pos), s);
+                       "10s, 1m, 1h, 1d",
+                       (int)(end - lx->pos), s);
         return -1;
     }
     if (ms % 1000 != 0) {
@@ -160,7 +161,8 @@ static int lex_number(expr_lexer_t *lx, expr_tok_t *t)
         if (is_float) {
             expr_lex_error(lx, lx->pos,
                            "malformed number '%.*s', expected a number or a duration such as "
-                           "10s, 1m, 1h, 1d (whole numbers only)", (int)t->len, s + lx->pos);
+                           "10s, 1m, 1h, 1d (whole numbers only)",
+                           (int)t->len, s + lx->pos);
             return -1;
         }
         if (lex_duration(lx, t, end, p) < 0)
@@ -215,11 +217,21 @@ static int lex_string(expr_lexer_t *lx, expr_tok_t *t)
             continue;
         }
         switch (s[p + 1]) {
-        case '\\': out[n++] = '\\'; break;
-        case '"': out[n++] = '"'; break;
-        case '\'': out[n++] = '\''; break;
-        case 'n': out[n++] = '\n'; break;
-        case 't': out[n++] = '\t'; break;
+        case '\\':
+            out[n++] = '\\';
+            break;
+        case '"':
+            out[n++] = '"';
+            break;
+        case '\'':
+            out[n++] = '\'';
+            break;
+        case 'n':
+            out[n++] = '\n';
+            break;
+        case 't':
+            out[n++] = '\t';
+            break;
         default: /* kept as written, so regexes like "\.png$" read naturally */
             out[n++] = '\\';
             out[n++] = s[p + 1];
@@ -242,27 +254,59 @@ static int lex_operator(expr_lexer_t *lx, expr_tok_t *t)
     char c = s[0], c2 = lx->pos + 1 < lx->len ? s[1] : '\0';
     t->len = 1;
     switch (c) {
-    case '=': t->kind = TK_EQ; t->len = c2 == '=' ? 2 : 1; break;
-    case '<': t->kind = c2 == '=' ? TK_LE : TK_LT; t->len = c2 == '=' ? 2 : 1; break;
-    case '>': t->kind = c2 == '=' ? TK_GE : TK_GT; t->len = c2 == '=' ? 2 : 1; break;
+    case '=':
+        t->kind = TK_EQ;
+        t->len = c2 == '=' ? 2 : 1;
+        break;
+    case '<':
+        t->kind = c2 == '=' ? TK_LE : TK_LT;
+        t->len = c2 == '=' ? 2 : 1;
+        break;
+    case '>':
+        t->kind = c2 == '=' ? TK_GE : TK_GT;
+        t->len = c2 == '=' ? 2 : 1;
+        break;
     case '!':
         if (c2 != '=' && c2 != '~')
             return 0;
         t->kind = c2 == '=' ? TK_NE : TK_NMATCH;
         t->len = 2;
         break;
-    case '~': t->kind = TK_MATCH; break;
-    case '+': t->kind = TK_PLUS; break;
-    case '-': t->kind = TK_MINUS; break;
-    case '*': t->kind = TK_STAR; break;
-    case '/': t->kind = TK_SLASH; break;
-    case '%': t->kind = TK_PERCENT; break;
-    case '(': t->kind = TK_LPAREN; break;
-    case ')': t->kind = TK_RPAREN; break;
-    case '[': t->kind = TK_LBRACK; break;
-    case ']': t->kind = TK_RBRACK; break;
-    case ',': t->kind = TK_COMMA; break;
-    default: return 0;
+    case '~':
+        t->kind = TK_MATCH;
+        break;
+    case '+':
+        t->kind = TK_PLUS;
+        break;
+    case '-':
+        t->kind = TK_MINUS;
+        break;
+    case '*':
+        t->kind = TK_STAR;
+        break;
+    case '/':
+        t->kind = TK_SLASH;
+        break;
+    case '%':
+        t->kind = TK_PERCENT;
+        break;
+    case '(':
+        t->kind = TK_LPAREN;
+        break;
+    case ')':
+        t->kind = TK_RPAREN;
+        break;
+    case '[':
+        t->kind = TK_LBRACK;
+        break;
+    case ']':
+        t->kind = TK_RBRACK;
+        break;
+    case ',':
+        t->kind = TK_COMMA;
+        break;
+    default:
+        return 0;
     }
     lx->pos += t->len;
     return 1;

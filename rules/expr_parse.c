@@ -16,27 +16,37 @@
 #include <string.h>
 
 typedef enum node_kind_t {
-    N_CONST, N_FIELD, N_NEG, N_ARITH, N_CMP, N_AND, N_OR, N_NOT, N_IN, N_MATCH, N_CALL
+    N_CONST,
+    N_FIELD,
+    N_NEG,
+    N_ARITH,
+    N_CMP,
+    N_AND,
+    N_OR,
+    N_NOT,
+    N_IN,
+    N_MATCH,
+    N_CALL
 } node_kind_t;
 
 typedef struct node_t {
     node_kind_t kind;
-    int op;             /* operator token; function id for N_CALL; opcode for N_CMP */
-    int sub;            /* comparison token for N_CMP; negation for N_IN / N_MATCH */
+    int op;  /* operator token; function id for N_CALL; opcode for N_CMP */
+    int sub; /* comparison token for N_CMP; negation for N_IN / N_MATCH */
     expr_type_t type;
-    size_t pos, end;    /* source bytes [pos, end) */
+    size_t pos, end; /* source bytes [pos, end) */
     int height;
     int nkids;
     struct node_t *kid[3];
-    val_t val;          /* N_CONST */
-    int index;          /* field, list or regex index */
+    value_t val; /* N_CONST */
+    int index;   /* field, list or regex index */
 } node_t;
 
 typedef struct parser_t {
     expr_lexer_t lx;
     expr_tok_t cur, next;
     int have_next;
-    const fmt_t *fmt;
+    const format_t *fmt;
     apr_pool_t *pool;
     int nest;
     uint64_t fields, numeric;
@@ -48,14 +58,19 @@ static const struct {
     const char *name;
     int min, max;
 } funcs[FN__COUNT] = {
-    [FN_TIME_BUCKET] = {"time_bucket", 2, 2}, [FN_LOWER] = {"lower", 1, 1},
-    [FN_UPPER] = {"upper", 1, 1}, [FN_LEN] = {"len", 1, 1}, [FN_SUBSTR] = {"substr", 2, 3},
-    [FN_INT] = {"int", 1, 1}, [FN_FLOAT] = {"float", 1, 1}, [FN_STR] = {"str", 1, 1},
+    [FN_TIME_BUCKET] = {"time_bucket", 2, 2},
+    [FN_LOWER] = {"lower", 1, 1},
+    [FN_UPPER] = {"upper", 1, 1},
+    [FN_LEN] = {"len", 1, 1},
+    [FN_SUBSTR] = {"substr", 2, 3},
+    [FN_INT] = {"int", 1, 1},
+    [FN_FLOAT] = {"float", 1, 1},
+    [FN_STR] = {"str", 1, 1},
     [FN_COALESCE] = {"coalesce", 2, 2},
 };
 
-static const char *const aggregates[] = {"count", "sum", "min", "max", "avg", "distinct",
-                                         "distinct_exact", "percentile"};
+static const char *const aggregates[] = {
+    "count", "sum", "min", "max", "avg", "distinct", "distinct_exact", "percentile"};
 
 #define FUNC_LIST "time_bucket, lower, upper, len, substr, int, float, str, coalesce"
 
@@ -99,11 +114,16 @@ static void *unexpected(parser_t *p, const char *expected)
 static const char *type_name(expr_type_t t)
 {
     switch (t) {
-    case EXPR_T_NUM: return "a number";
-    case EXPR_T_STR: return "text";
-    case EXPR_T_BOOL: return "true/false";
-    case EXPR_T_TIME: return "a time";
-    default: return "a value";
+    case EXPR_T_NUM:
+        return "a number";
+    case EXPR_T_STR:
+        return "text";
+    case EXPR_T_BOOL:
+        return "true/false";
+    case EXPR_T_TIME:
+        return "a time";
+    default:
+        return "a value";
     }
 }
 
@@ -112,7 +132,7 @@ static const char *type_name(expr_type_t t)
 static const char *snippet(parser_t *p, const node_t *n)
 {
     size_t len = n->end - n->pos;
-    const char *q = n->kind == N_CONST && n->val.kind == VAL_STR ? "" : "'";
+    const char *q = n->kind == N_CONST && n->val.kind == VALUE_STR ? "" : "'";
     if (len > 40)
         return apr_psprintf(p->pool, "%s%.37s...%s", q, p->lx.src + n->pos, q);
     return apr_psprintf(p->pool, "%s%.*s%s", q, (int)len, p->lx.src + n->pos, q);
@@ -129,7 +149,8 @@ static node_t *finish(parser_t *p, node_t *n)
             n->end = n->kid[i]->end;
     }
     if (n->height > EXPR_HEIGHT_MAX) {
-        expr_lex_error(&p->lx, n->pos, "expression nested more than %d levels deep, expected a "
+        expr_lex_error(&p->lx, n->pos,
+                       "expression nested more than %d levels deep, expected a "
                        "simpler expression (use 'in [...]' for long alternatives)",
                        EXPR_HEIGHT_MAX);
         return NULL;
@@ -137,8 +158,8 @@ static node_t *finish(parser_t *p, node_t *n)
     return n;
 }
 
-static node_t *mk(parser_t *p, node_kind_t kind, expr_type_t type, size_t pos, int nkids,
-                  node_t *a, node_t *b)
+static node_t *mk(parser_t *p, node_kind_t kind, expr_type_t type, size_t pos, int nkids, node_t *a,
+                  node_t *b)
 {
     node_t *n = apr_pcalloc(p->pool, sizeof *n);
     n->kind = kind;
@@ -173,7 +194,7 @@ static void mark_numeric(parser_t *p, const node_t *n)
 
 static int is_null_lit(const node_t *n)
 {
-    return n->kind == N_CONST && n->val.kind == VAL_NULL;
+    return n->kind == N_CONST && n->val.kind == VALUE_NULL;
 }
 
 /* An operand that must be a number (arithmetic, numeric arguments). */
@@ -206,26 +227,34 @@ static node_t *parse_or(parser_t *p);
 static node_t *parse_field(parser_t *p)
 {
     const expr_tok_t *t = &p->cur;
-    int i = p->fmt ? fmt_field_index(p->fmt, t->s, t->slen) : -1;
+    int i = p->fmt ? format_field_index(p->fmt, t->s, t->slen) : -1;
     node_t *n;
     if (i < 0) {
         const char *list = "";
-        int nf = p->fmt ? fmt_nfields(p->fmt) : 0;
+        int nf = p->fmt ? format_nfields(p->fmt) : 0;
         for (int k = 0; k < nf; k++)
-            list = apr_pstrcat(p->pool, list, k ? ", " : "", fmt_field_name(p->fmt, k), NULL);
-        expr_lex_error(&p->lx, t->pos, "unknown field '%.*s', expected one of: %s",
-                       (int)t->slen, t->s, nf ? list : "(the format has no fields)");
+            list = apr_pstrcat(p->pool, list, k ? ", " : "", format_field_name(p->fmt, k), NULL);
+        expr_lex_error(&p->lx, t->pos, "unknown field '%.*s', expected one of: %s", (int)t->slen,
+                       t->s, nf ? list : "(the format has no fields)");
         return NULL;
     }
     n = mk(p, N_FIELD, EXPR_T_ANY, t->pos, 0, NULL, NULL);
     n->end = t->pos + t->len;
     n->index = i;
-    switch (fmt_field_type(p->fmt, i)) {
-    case FMT_STR: n->type = EXPR_T_STR; break;
-    case FMT_INT:
-    case FMT_FLOAT: n->type = EXPR_T_NUM; break;
-    case FMT_TIME: n->type = EXPR_T_TIME; break;
-    default: n->type = EXPR_T_ANY; break;
+    switch (format_field_type(p->fmt, i)) {
+    case FORMAT_STR:
+        n->type = EXPR_T_STR;
+        break;
+    case FORMAT_INT:
+    case FORMAT_FLOAT:
+        n->type = EXPR_T_NUM;
+        break;
+    case FORMAT_TIME:
+        n->type = EXPR_T_TIME;
+        break;
+    default:
+        n->type = EXPR_T_ANY;
+        break;
     }
     p->fields |= (uint64_t)1 << i;
     return advance(p) < 0 ? NULL : n;
@@ -238,7 +267,8 @@ static int find_func(parser_t *p, const expr_tok_t *t)
             return f;
     for (size_t a = 0; a < sizeof aggregates / sizeof aggregates[0]; a++)
         if (strlen(aggregates[a]) == t->slen && !memcmp(aggregates[a], t->s, t->slen)) {
-            expr_lex_error(&p->lx, t->pos, "'%.*s' is an aggregate, not a function here "
+            expr_lex_error(&p->lx, t->pos,
+                           "'%.*s' is an aggregate, not a function here "
                            "(aggregates go in an entry's values), expected one of: " FUNC_LIST,
                            (int)t->slen, t->s);
             return -1;
@@ -262,9 +292,11 @@ static int check_call(parser_t *p, node_t *n)
             return -1;
         }
         mark_numeric(p, k[0]);
-        if (k[1]->kind != N_CONST || k[1]->val.kind != VAL_INT || k[1]->val.i <= 0) {
-            expr_lex_error(&p->lx, k[1]->pos, "%s is not a duration, expected a positive "
-                           "duration literal such as 10s, 1m, 1h, 1d or 60", snippet(p, k[1]));
+        if (k[1]->kind != N_CONST || k[1]->val.kind != VALUE_INT || k[1]->val.i <= 0) {
+            expr_lex_error(&p->lx, k[1]->pos,
+                           "%s is not a duration, expected a positive "
+                           "duration literal such as 10s, 1m, 1h, 1d or 60",
+                           snippet(p, k[1]));
             return -1;
         }
         return 0;
@@ -293,8 +325,9 @@ static int check_call(parser_t *p, node_t *n)
         n->type = EXPR_T_STR;
         return 0;
     default: /* coalesce */
-        n->type = is_null_lit(k[0]) ? k[1]->type
-                  : is_null_lit(k[1]) || k[0]->type == k[1]->type ? k[0]->type : EXPR_T_ANY;
+        n->type = is_null_lit(k[0])                               ? k[1]->type
+                  : is_null_lit(k[1]) || k[0]->type == k[1]->type ? k[0]->type
+                                                                  : EXPR_T_ANY;
         return 0;
     }
 }
@@ -314,8 +347,10 @@ static node_t *parse_call(parser_t *p)
             return NULL;
         p->nest--;
         if (n->nkids == funcs[f].max) {
-            expr_lex_error(&p->lx, apos, "%s() takes %s%d argument%s, expected ')' before this "
-                           "one", funcs[f].name, funcs[f].min < funcs[f].max ? "at most " : "",
+            expr_lex_error(&p->lx, apos,
+                           "%s() takes %s%d argument%s, expected ')' before this "
+                           "one",
+                           funcs[f].name, funcs[f].min < funcs[f].max ? "at most " : "",
                            funcs[f].max, funcs[f].max > 1 ? "s" : "");
             return NULL;
         }
@@ -347,28 +382,28 @@ static node_t *parse_literal(parser_t *p)
     switch (t->kind) {
     case TK_INT:
     case TK_DURATION:
-        n->val.kind = VAL_INT;
+        n->val.kind = VALUE_INT;
         n->val.i = t->i;
         break;
     case TK_FLOAT:
-        n->val.kind = VAL_FLOAT;
+        n->val.kind = VALUE_FLOAT;
         n->val.f = t->f;
         break;
     case TK_STRING:
         n->type = EXPR_T_STR;
-        n->val.kind = VAL_STR;
+        n->val.kind = VALUE_STR;
         n->val.s = t->s;
         n->val.len = (uint32_t)t->slen;
         break;
     case TK_TRUE:
     case TK_FALSE:
         n->type = EXPR_T_BOOL;
-        n->val.kind = VAL_BOOL;
+        n->val.kind = VALUE_BOOL;
         n->val.i = t->kind == TK_TRUE;
         break;
     default:
         n->type = EXPR_T_ANY;
-        n->val.kind = VAL_NULL;
+        n->val.kind = VALUE_NULL;
     }
     return advance(p) < 0 ? NULL : n;
 }
@@ -396,8 +431,7 @@ static node_t *parse_primary(parser_t *p)
         if (p->cur.kind != TK_RPAREN) {
             int line, col;
             expr_lex_linecol(&p->lx, open, &line, &col);
-            return unexpected(p, apr_psprintf(p->pool, "')' to close the '(' at %d:%d", line,
-                                              col));
+            return unexpected(p, apr_psprintf(p->pool, "')' to close the '(' at %d:%d", line, col));
         }
         n->pos = open;
         n->end = p->cur.pos + 1;
@@ -418,9 +452,9 @@ static node_t *parse_unary(parser_t *p)
     p->nest--;
     if (need_number(p, k, "'-'") < 0)
         return NULL;
-    if (k->kind == N_CONST && (k->val.kind == VAL_INT || k->val.kind == VAL_FLOAT)) {
+    if (k->kind == N_CONST && (k->val.kind == VALUE_INT || k->val.kind == VALUE_FLOAT)) {
         k->pos = pos; /* fold a negative literal */
-        if (k->val.kind == VAL_INT)
+        if (k->val.kind == VALUE_INT)
             k->val.i = -k->val.i;
         else
             k->val.f = -k->val.f;
@@ -432,8 +466,7 @@ static node_t *parse_unary(parser_t *p)
     return n;
 }
 
-static node_t *binary(parser_t *p, node_kind_t kind, int op, expr_type_t type, node_t *a,
-                      node_t *b)
+static node_t *binary(parser_t *p, node_kind_t kind, int op, expr_type_t type, node_t *a, node_t *b)
 {
     node_t *n = mk(p, kind, type, a->pos, 2, a, b);
     if (n)
@@ -471,7 +504,8 @@ static int cmp_opcode(parser_t *p, node_t *a, node_t *b)
     expr_type_t ta = a->type, tb = b->type;
     node_t *bad = is_null_lit(a) ? a : is_null_lit(b) ? b : NULL;
     if (bad) {
-        expr_lex_error(&p->lx, bad->pos, "comparison with null is always false, expected a "
+        expr_lex_error(&p->lx, bad->pos,
+                       "comparison with null is always false, expected a "
                        "value (to test for a missing value use 'x' or 'not x')");
         return -1;
     }
@@ -490,24 +524,24 @@ static int cmp_opcode(parser_t *p, node_t *a, node_t *b)
         mark_numeric(p, b);
         return OP_CMP_NUM;
     }
-    expr_lex_error(&p->lx, b->pos, "%s is %s, expected %s to compare with %s",
-                   snippet(p, b), type_name(tb), type_name(ta), snippet(p, a));
+    expr_lex_error(&p->lx, b->pos, "%s is %s, expected %s to compare with %s", snippet(p, b),
+                   type_name(tb), type_name(ta), snippet(p, a));
     return -1;
 }
 
 static int cmp_list_items(const void *x, const void *y)
 {
-    const val_t *a = x, *b = y;
-    if (a->kind == VAL_STR)
+    const value_t *a = x, *b = y;
+    if (a->kind == VALUE_STR)
         return expr_str_cmp(a->s, a->len, b->s, b->len);
-    return expr_num_cmp(a->i, a->kind == VAL_INT ? (double)a->i : a->f, a->kind == VAL_INT, b->i,
-                        b->kind == VAL_INT ? (double)b->i : b->f, b->kind == VAL_INT);
+    return expr_num_cmp(a->i, a->kind == VALUE_INT ? (double)a->i : a->f, a->kind == VALUE_INT,
+                        b->i, b->kind == VALUE_INT ? (double)b->i : b->f, b->kind == VALUE_INT);
 }
 
 /* `in [lit, ...]` after a (cur is '['). */
 static node_t *parse_list(parser_t *p, node_t *a, int negate)
 {
-    apr_array_header_t *items = apr_array_make(p->pool, 8, sizeof(val_t));
+    apr_array_header_t *items = apr_array_make(p->pool, 8, sizeof(value_t));
     expr_list_t *list;
     node_t *n, *lit;
     if (p->cur.kind != TK_LBRACK)
@@ -516,26 +550,27 @@ static node_t *parse_list(parser_t *p, node_t *a, int negate)
         return NULL;
     for (;;) {
         size_t pos = p->cur.pos;
-        int is_lit = p->cur.kind == TK_STRING || p->cur.kind == TK_INT
-                     || p->cur.kind == TK_FLOAT || p->cur.kind == TK_DURATION
-                     || p->cur.kind == TK_MINUS;
+        int is_lit = p->cur.kind == TK_STRING || p->cur.kind == TK_INT || p->cur.kind == TK_FLOAT ||
+                     p->cur.kind == TK_DURATION || p->cur.kind == TK_MINUS;
         if (!is_lit)
             return unexpected(p, "a string or number literal in the list");
         if (!(lit = parse_unary(p)))
             return NULL;
         if (lit->kind != N_CONST) {
-            expr_lex_error(&p->lx, pos, "%s is not a literal, expected a string or number "
-                           "literal in the list", snippet(p, lit));
+            expr_lex_error(&p->lx, pos,
+                           "%s is not a literal, expected a string or number "
+                           "literal in the list",
+                           snippet(p, lit));
             return NULL;
         }
-        if (items->nelts
-            && (lit->val.kind == VAL_STR) != (((val_t *)items->elts)->kind == VAL_STR)) {
+        if (items->nelts &&
+            (lit->val.kind == VALUE_STR) != (((value_t *)items->elts)->kind == VALUE_STR)) {
             expr_lex_error(&p->lx, pos, "%s is %s, expected %s like the list's first item",
                            snippet(p, lit), type_name(lit->type),
                            lit->type == EXPR_T_STR ? "a number" : "text");
             return NULL;
         }
-        *(val_t *)apr_array_push(items) = lit->val;
+        *(value_t *)apr_array_push(items) = lit->val;
         if (p->cur.kind == TK_RBRACK)
             break;
         if (p->cur.kind != TK_COMMA)
@@ -544,10 +579,10 @@ static node_t *parse_list(parser_t *p, node_t *a, int negate)
             return NULL;
     }
     list = apr_array_push(p->lists);
-    list->is_str = ((val_t *)items->elts)->kind == VAL_STR;
+    list->is_str = ((value_t *)items->elts)->kind == VALUE_STR;
     list->n = items->nelts;
-    list->items = (val_t *)items->elts;
-    qsort(list->items, (size_t)list->n, sizeof(val_t), cmp_list_items);
+    list->items = (value_t *)items->elts;
+    qsort(list->items, (size_t)list->n, sizeof(value_t), cmp_list_items);
     if (list->is_str ? need_text(p, a, "'in' with a list of strings") < 0
                      : need_number(p, a, "'in' with a list of numbers") < 0)
         return NULL;
@@ -590,7 +625,12 @@ static node_t *parse_cmp(parser_t *p)
         return NULL;
     op = p->cur.kind;
     switch (op) {
-    case TK_EQ: case TK_NE: case TK_LT: case TK_LE: case TK_GT: case TK_GE:
+    case TK_EQ:
+    case TK_NE:
+    case TK_LT:
+    case TK_LE:
+    case TK_GT:
+    case TK_GE:
         if (advance(p) < 0 || !(b = parse_arith(p, 0)) || (code = cmp_opcode(p, a, b)) < 0)
             return NULL;
         if ((n = binary(p, N_CMP, code, EXPR_T_BOOL, a, b)))
@@ -653,9 +693,9 @@ static int emit(parser_t *p, int code, int sub, int n, int32_t arg, int delta)
     return p->ops->nelts - 1;
 }
 
-static int32_t add_const(parser_t *p, const val_t *v)
+static int32_t add_const(parser_t *p, const value_t *v)
 {
-    *(val_t *)apr_array_push(p->consts) = *v;
+    *(value_t *)apr_array_push(p->consts) = *v;
     return p->consts->nelts - 1;
 }
 
@@ -667,12 +707,22 @@ static void patch(parser_t *p, int at)
 static void gen(parser_t *p, const node_t *n)
 {
     int j;
-    val_t secs;
+    value_t secs;
     switch (n->kind) {
-    case N_CONST: emit(p, OP_CONST, 0, 0, add_const(p, &n->val), 1); return;
-    case N_FIELD: emit(p, OP_FIELD, 0, 0, n->index, 1); return;
-    case N_NEG: gen(p, n->kid[0]); emit(p, OP_NEG, 0, 0, 0, 0); return;
-    case N_NOT: gen(p, n->kid[0]); emit(p, OP_NOT, 0, 0, 0, 0); return;
+    case N_CONST:
+        emit(p, OP_CONST, 0, 0, add_const(p, &n->val), 1);
+        return;
+    case N_FIELD:
+        emit(p, OP_FIELD, 0, 0, n->index, 1);
+        return;
+    case N_NEG:
+        gen(p, n->kid[0]);
+        emit(p, OP_NEG, 0, 0, 0, 0);
+        return;
+    case N_NOT:
+        gen(p, n->kid[0]);
+        emit(p, OP_NOT, 0, 0, 0, 0);
+        return;
     case N_ARITH:
     case N_CMP:
         gen(p, n->kid[0]);
@@ -712,7 +762,7 @@ static void gen(parser_t *p, const node_t *n)
 
 /* ---- the public face ---- */
 
-apr_status_t expr_compile(const char *src, const fmt_t *fmt, const expr_where_t *where,
+apr_status_t expr_compile(const char *src, const format_t *fmt, const expr_where_t *where,
                           apr_pool_t *pool, expr_t **out, abbey_err_t *err)
 {
     parser_t p;
@@ -725,7 +775,7 @@ apr_status_t expr_compile(const char *src, const fmt_t *fmt, const expr_where_t 
     expr_lex_init(&p.lx, src, strlen(src), where, pool, err);
     p.fmt = fmt;
     p.pool = pool;
-    p.consts = apr_array_make(pool, 4, sizeof(val_t));
+    p.consts = apr_array_make(pool, 4, sizeof(value_t));
     p.lists = apr_array_make(pool, 1, sizeof(expr_list_t));
     p.regexes = apr_array_make(pool, 1, sizeof(expr_regex_t));
     p.warnings = apr_array_make(pool, 1, sizeof(const char *));
@@ -745,7 +795,8 @@ apr_status_t expr_compile(const char *src, const fmt_t *fmt, const expr_where_t 
     }
     gen(&p, root);
     if (p.max_depth > EXPR_STACK_MAX) {
-        expr_lex_error(&p.lx, root->pos, "expression needs %d value slots, more than the %d an "
+        expr_lex_error(&p.lx, root->pos,
+                       "expression needs %d value slots, more than the %d an "
                        "evaluation context has, expected a simpler expression",
                        p.max_depth, EXPR_STACK_MAX);
         return APR_EINVAL;
@@ -758,7 +809,7 @@ apr_status_t expr_compile(const char *src, const fmt_t *fmt, const expr_where_t 
     e->nops = p.ops->nelts;
     e->ops = (expr_op_t *)p.ops->elts;
     e->depth = p.max_depth;
-    e->consts = (val_t *)p.consts->elts;
+    e->consts = (value_t *)p.consts->elts;
     e->lists = (expr_list_t *)p.lists->elts;
     e->regexes = (expr_regex_t *)p.regexes->elts;
     e->nwarnings = p.warnings->nelts;

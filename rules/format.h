@@ -4,16 +4,16 @@
  * fields, in order:
  *   ip, ident, user, time, request, method, path, protocol, status, bytes  (common)
  *   ... plus referer, agent                                                (combined)
- * `time` is the bracketed time converted to VAL_TIME (UTC epoch seconds, the
- * line's own +hhmm offset applied); `status` and `bytes` are VAL_INT; a field
- * written "-" is VAL_NULL; method/path/protocol are split from the request.
+ * `time` is the bracketed time converted to VALUE_TIME (UTC epoch seconds, the
+ * line's own +hhmm offset applied); `status` and `bytes` are VALUE_INT; a field
+ * written "-" is VALUE_NULL; method/path/protocol are split from the request.
  *
  * "split": a delimiter string and named fields; a field may carry a type,
  * "name:int", "name:float", "name:time" (epoch seconds), "name:str"; an untyped
- * field is FMT_AUTO: text that becomes a number when a rule needs one.
+ * field is FORMAT_AUTO: text that becomes a number when a rule needs one.
  *
- * A compiled fmt_t is immutable and may be shared by threads; fmt_parse is
- * reentrant (all state is in the caller's val_t array) and allocates nothing. */
+ * A compiled format_t is immutable and may be shared by threads; format_parse is
+ * reentrant (all state is in the caller's value_t array) and allocates nothing. */
 #ifndef ABBEY_FORMAT_H
 #define ABBEY_FORMAT_H
 
@@ -24,57 +24,58 @@
 #include "error.h"
 #include "value.h"
 
-#define FMT_MAX_FIELDS 64
+#define FORMAT_MAX_FIELDS 64
 
-typedef enum fmt_type_t {
-    FMT_STR,   /* text */
-    FMT_INT,   /* integer; non-integer text makes the line bad */
-    FMT_FLOAT, /* number; non-numeric text makes the line bad */
-    FMT_TIME,  /* epoch seconds (VAL_TIME) */
-    FMT_AUTO   /* text, converted to a number where a rule needs one */
-} fmt_type_t;
+typedef enum format_type_t {
+    FORMAT_STR,   /* text */
+    FORMAT_INT,   /* integer; non-integer text makes the line bad */
+    FORMAT_FLOAT, /* number; non-numeric text makes the line bad */
+    FORMAT_TIME,  /* epoch seconds (VALUE_TIME) */
+    FORMAT_AUTO   /* text, converted to a number where a rule needs one */
+} format_type_t;
 
-/* Why a line is bad. FMT_OK is 0. */
-typedef enum fmt_bad_t {
-    FMT_OK = 0,
-    FMT_BAD_FIELDS,   /* too few / too many fields, or structure not recognised */
-    FMT_BAD_QUOTE,    /* a quoted field is not closed */
-    FMT_BAD_TIME,     /* bracketed or typed time does not parse */
-    FMT_BAD_NUMBER,   /* a numeric field is not a number */
-    FMT_BAD_REQUEST,  /* not used for rejecting: odd requests keep method/path NULL */
-    FMT_BAD_TOO_LONG, /* line longer than the format accepts */
-    FMT_BAD__COUNT
-} fmt_bad_t;
+/* Why a line is bad. FORMAT_OK is 0. */
+typedef enum format_bad_t {
+    FORMAT_OK = 0,
+    FORMAT_BAD_FIELDS,   /* too few / too many fields, or structure not recognised */
+    FORMAT_BAD_QUOTE,    /* a quoted field is not closed */
+    FORMAT_BAD_TIME,     /* bracketed or typed time does not parse */
+    FORMAT_BAD_NUMBER,   /* a numeric field is not a number */
+    FORMAT_BAD_REQUEST,  /* not used for rejecting: odd requests keep method/path NULL */
+    FORMAT_BAD_TOO_LONG, /* line longer than the format accepts */
+    FORMAT_BAD__COUNT
+} format_bad_t;
 
-typedef struct fmt_t fmt_t;
+typedef struct format_t format_t;
 
 /* Compile a built-in format by name ("combined" or "common").
  * On error (unknown name) returns APR_EINVAL with a message listing the built-ins. */
-apr_status_t fmt_create_builtin(const char *name, apr_pool_t *pool, fmt_t **out, abbey_err_t *err);
+apr_status_t format_create_builtin(const char *name, apr_pool_t *pool, format_t **out,
+                                   abbey_err_t *err);
 
 /* Compile a split format: delim (non-empty) separates fields; names are
  * "name" or "name:type". Duplicate or empty names, unknown types, or more than
- * FMT_MAX_FIELDS fields give APR_EINVAL and a message naming the field. */
-apr_status_t fmt_create_split(const char *delim, const char *const *fields, int nfields,
-                              apr_pool_t *pool, fmt_t **out, abbey_err_t *err);
+ * FORMAT_MAX_FIELDS fields give APR_EINVAL and a message naming the field. */
+apr_status_t format_create_split(const char *delim, const char *const *fields, int nfields,
+                                 apr_pool_t *pool, format_t **out, abbey_err_t *err);
 
-const char *fmt_name(const fmt_t *f);              /* "combined", "common", "split" */
-int fmt_nfields(const fmt_t *f);
-const char *fmt_field_name(const fmt_t *f, int i);
-fmt_type_t fmt_field_type(const fmt_t *f, int i);
-int fmt_field_index(const fmt_t *f, const char *name, size_t len); /* -1 when unknown */
+const char *format_name(const format_t *f); /* "combined", "common", "split" */
+int format_nfields(const format_t *f);
+const char *format_field_name(const format_t *f, int i);
+format_type_t format_field_type(const format_t *f, int i);
+int format_field_index(const format_t *f, const char *name, size_t len); /* -1 when unknown */
 
 /* Parse one line (without its '\n'; a trailing '\r' is ignored) into fields[0..nfields).
  * need: bit i set when field i's value is used by the rules; fields not needed
  *       may be left unconverted (their kind is unspecified), but the line's
  *       structure is always checked in full, so badness never depends on rules.
- * num:  bit i set when field i (FMT_AUTO) is used as a number: it is converted,
- *       and the line is bad (FMT_BAD_NUMBER) when it is not numeric text.
- * Returns FMT_OK, or the reason the line is bad. Never reads outside line[0..len). */
-fmt_bad_t fmt_parse(const fmt_t *f, const char *line, size_t len, uint64_t need, uint64_t num,
-                    val_t *fields);
+ * num:  bit i set when field i (FORMAT_AUTO) is used as a number: it is converted,
+ *       and the line is bad (FORMAT_BAD_NUMBER) when it is not numeric text.
+ * Returns FORMAT_OK, or the reason the line is bad. Never reads outside line[0..len). */
+format_bad_t format_parse(const format_t *f, const char *line, size_t len, uint64_t need,
+                          uint64_t num, value_t *fields);
 
 /* Short text for a reason, e.g. "unterminated quote". */
-const char *fmt_bad_text(fmt_bad_t why);
+const char *format_bad_text(format_bad_t why);
 
 #endif

@@ -2,18 +2,18 @@
  * (see format.h), and the hand-written number and time scanners its typed
  * fields use.
  *
- * A line must hold exactly nfields fields (FMT_BAD_FIELDS otherwise); the
+ * A line must hold exactly nfields fields (FORMAT_BAD_FIELDS otherwise); the
  * delimiter may be several bytes (" | "), matched leftmost first. Per field:
- * - str:   VAL_STR, always (empty and "-" included);
- * - int:   optional sign and digits fitting int64 -> VAL_INT;
- * - float: decimal number (sign, digits, fraction, exponent) -> VAL_FLOAT;
+ * - str:   VALUE_STR, always (empty and "-" included);
+ * - int:   optional sign and digits fitting int64 -> VALUE_INT;
+ * - float: decimal number (sign, digits, fraction, exponent) -> VALUE_FLOAT;
  * - time:  epoch seconds ("1431857103", fraction dropped), ISO 8601
  *          ("2015-05-17T10:05:03Z", 'T' or ' ', optional fraction, Z / +hh:mm /
  *          +hhmm / none = UTC) or the Apache form ("17/May/2015:10:05:03 +0000",
- *          brackets optional) -> VAL_TIME;
- * - auto:  VAL_STR, unless its bit is set in `num`: then VAL_INT or VAL_FLOAT.
- * In int, float, time and num-auto fields empty text or "-" is VAL_NULL; other
- * text that does not convert makes the line bad (FMT_BAD_NUMBER, FMT_BAD_TIME). */
+ *          brackets optional) -> VALUE_TIME;
+ * - auto:  VALUE_STR, unless its bit is set in `num`: then VALUE_INT or VALUE_FLOAT.
+ * In int, float, time and num-auto fields empty text or "-" is VALUE_NULL; other
+ * text that does not convert makes the line bad (FORMAT_BAD_NUMBER, FORMAT_BAD_TIME). */
 #include "format_int.h"
 
 #include <apr_strings.h>
@@ -27,16 +27,23 @@ static int valid_name(const char *s, size_t n)
         return 0;
     for (size_t i = 1; i < n; i++) {
         char c = s[i];
-        if (!(c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+        if (!(c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9')))
             return 0;
     }
     return 1;
 }
 
-static int type_from_name(const char *t, fmt_type_t *out)
+static int type_from_name(const char *t, format_type_t *out)
 {
-    static const struct { const char *name; fmt_type_t type; } types[] = {
-        {"int", FMT_INT}, {"float", FMT_FLOAT}, {"time", FMT_TIME}, {"str", FMT_STR},
+    static const struct {
+        const char *name;
+        format_type_t type;
+    } types[] = {
+        {"int", FORMAT_INT},
+        {"float", FORMAT_FLOAT},
+        {"time", FORMAT_TIME},
+        {"str", FORMAT_STR},
     };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(t, types[i].name) == 0) {
@@ -47,23 +54,27 @@ static int type_from_name(const char *t, fmt_type_t *out)
 }
 
 /* Check and store field i, spelled spec ("name" or "name:type"). */
-static apr_status_t add_field(fmt_t *f, int i, const char *spec, apr_pool_t *pool,
+static apr_status_t add_field(format_t *f, int i, const char *spec, apr_pool_t *pool,
                               abbey_err_t *err)
 {
     const char *colon = strchr(spec, ':');
     size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
-    fmt_type_t type = FMT_AUTO;
+    format_type_t type = FORMAT_AUTO;
     if (!valid_name(spec, n)) {
-        abbey_err_set(err, "split format: field %d \"%s\": a name is a letter or '_' followed by "
-                      "letters, digits or '_'", i + 1, spec);
+        abbey_err_set(err,
+                      "split format: field %d \"%s\": a name is a letter or '_' followed by "
+                      "letters, digits or '_'",
+                      i + 1, spec);
         return APR_EINVAL;
     }
     if (colon && type_from_name(colon + 1, &type) < 0) {
-        abbey_err_set(err, "split format: field %d \"%s\": unknown type \"%s\" (int, float, time "
-                      "or str)", i + 1, spec, colon + 1);
+        abbey_err_set(err,
+                      "split format: field %d \"%s\": unknown type \"%s\" (int, float, time "
+                      "or str)",
+                      i + 1, spec, colon + 1);
         return APR_EINVAL;
     }
-    if (fmt_field_index(f, spec, n) >= 0) {
+    if (format_field_index(f, spec, n) >= 0) {
         abbey_err_set(err, "split format: field %d \"%.*s\": duplicate name", i + 1, (int)n, spec);
         return APR_EINVAL;
     }
@@ -74,8 +85,8 @@ static apr_status_t add_field(fmt_t *f, int i, const char *spec, apr_pool_t *poo
     return APR_SUCCESS;
 }
 
-apr_status_t fmt_create_split(const char *delim, const char *const *fields, int nfields,
-                              apr_pool_t *pool, fmt_t **out, abbey_err_t *err)
+apr_status_t format_create_split(const char *delim, const char *const *fields, int nfields,
+                                 apr_pool_t *pool, format_t **out, abbey_err_t *err)
 {
     if (!delim || !*delim) {
         abbey_err_set(err, "split format: the delimiter is empty");
@@ -85,14 +96,15 @@ apr_status_t fmt_create_split(const char *delim, const char *const *fields, int 
         abbey_err_set(err, "split format: no fields");
         return APR_EINVAL;
     }
-    if (nfields > FMT_MAX_FIELDS) {
+    if (nfields > FORMAT_MAX_FIELDS) {
         abbey_err_set(err, "split format: field %d \"%s\": too many fields (%d, at most %d)",
-                      FMT_MAX_FIELDS + 1, fields[FMT_MAX_FIELDS] ? fields[FMT_MAX_FIELDS] : "",
-                      nfields, FMT_MAX_FIELDS);
+                      FORMAT_MAX_FIELDS + 1,
+                      fields[FORMAT_MAX_FIELDS] ? fields[FORMAT_MAX_FIELDS] : "", nfields,
+                      FORMAT_MAX_FIELDS);
         return APR_EINVAL;
     }
-    fmt_t *f = apr_pcalloc(pool, sizeof *f);
-    f->kind = FMT_KIND_SPLIT;
+    format_t *f = apr_pcalloc(pool, sizeof *f);
+    f->kind = FORMAT_KIND_SPLIT;
     f->name = "split";
     f->delim = apr_pstrdup(pool, delim);
     f->dlen = strlen(delim);
@@ -138,7 +150,7 @@ static int scan_int(const char *p, const char *e, int64_t *out)
 }
 
 static const double pow10_exact[23] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
@@ -215,16 +227,16 @@ static int digits_n(const char *p, int d)
 /* ISO 8601 "YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|+hh[:]mm|+hh]" at [p, e). */
 static int scan_iso_time(const char *p, const char *e, int64_t *out)
 {
-    if (e - p < 19 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != ' ')
-        || p[13] != ':' || p[16] != ':')
+    if (e - p < 19 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != ' ') ||
+        p[13] != ':' || p[16] != ':')
         return -1;
-    int y = digits_n(p, 4), mo = fmt_2dig(p + 5), d = fmt_2dig(p + 8);
-    int hh = fmt_2dig(p + 11), mm = fmt_2dig(p + 14), ss = fmt_2dig(p + 17);
+    int y = digits_n(p, 4), mo = format_2dig(p + 5), d = format_2dig(p + 8);
+    int hh = format_2dig(p + 11), mm = format_2dig(p + 14), ss = format_2dig(p + 17);
     if ((y | mo | d | hh | mm | ss) < 0 || mo < 1 || mo > 12 || hh > 23 || mm > 59 || ss > 59)
         return -1;
     int64_t t;
-    if (fmt_civil_to_epoch(y, (unsigned)mo, (unsigned)d, (unsigned)hh, (unsigned)mm,
-                           (unsigned)ss, &t) < 0)
+    if (format_civil_to_epoch(y, (unsigned)mo, (unsigned)d, (unsigned)hh, (unsigned)mm,
+                              (unsigned)ss, &t) < 0)
         return -1;
     p += 19;
     if (p < e && *p == '.') {
@@ -238,12 +250,12 @@ static int scan_iso_time(const char *p, const char *e, int64_t *out)
         p++;
     } else if (p < e && (*p == '+' || *p == '-')) {
         int sign = *p++ == '-' ? 1 : -1, oh, om = 0;
-        if (e - p < 2 || (oh = fmt_2dig(p)) < 0 || oh > 23)
+        if (e - p < 2 || (oh = format_2dig(p)) < 0 || oh > 23)
             return -1;
         p += 2;
         if (p < e) {
             p += *p == ':';
-            if (e - p < 2 || (om = fmt_2dig(p)) < 0 || om > 59)
+            if (e - p < 2 || (om = format_2dig(p)) < 0 || om > 59)
                 return -1;
             p += 2;
         }
@@ -260,8 +272,8 @@ static int scan_time(const char *p, const char *e, int64_t *out)
 {
     if (e - p >= 2 && *p == '[' && e[-1] == ']')
         p++, e--;
-    if (e - p == FMT_CLF_TIME_LEN && p[2] == '/')
-        return fmt_clf_time(p, out);
+    if (e - p == FORMAT_CLF_TIME_LEN && p[2] == '/')
+        return format_clf_time(p, out);
     if (e - p >= 19 && p[4] == '-')
         return scan_iso_time(p, e, out);
     const char *dot = memchr(p, '.', (size_t)(e - p));
@@ -279,14 +291,14 @@ static int scan_time(const char *p, const char *e, int64_t *out)
 /* ---- parsing ----------------------------------------------------------- */
 
 /* The next delimiter in [p, end), or NULL. */
-static inline const char *find_delim(const fmt_t *f, const char *p, const char *end)
+static inline const char *find_delim(const format_t *f, const char *p, const char *end)
 {
     if ((size_t)(end - p) < f->dlen)
         return NULL;
     const char *d = f->delim;
     if (f->dlen == 1)
         return memchr(p, d[0], (size_t)(end - p));
-    const char *last = end - f->dlen;  /* last possible start */
+    const char *last = end - f->dlen; /* last possible start */
     while (p <= last) {
         const char *q = memchr(p, d[0], (size_t)(last - p) + 1);
         if (!q)
@@ -304,49 +316,50 @@ static inline int null_text(const char *p, const char *e)
 }
 
 /* Field i from its text [p, e). */
-static fmt_bad_t set_field(const fmt_t *f, int i, const char *p, const char *e, uint64_t num,
-                           val_t *v)
+static format_bad_t set_field(const format_t *f, int i, const char *p, const char *e, uint64_t num,
+                              value_t *v)
 {
-    fmt_type_t t = f->types[i];
-    fmt_set(v, VAL_STR, p, (size_t)(e - p));
-    if (t == FMT_STR || (t == FMT_AUTO && !((num >> i) & 1)))
-        return FMT_OK;
+    format_type_t t = f->types[i];
+    format_set(v, VALUE_STR, p, (size_t)(e - p));
+    if (t == FORMAT_STR || (t == FORMAT_AUTO && !((num >> i) & 1)))
+        return FORMAT_OK;
     if (null_text(p, e)) {
-        v->kind = VAL_NULL;
-        return FMT_OK;
+        v->kind = VALUE_NULL;
+        return FORMAT_OK;
     }
     switch (t) {
-    case FMT_INT:
-        v->kind = VAL_INT;
-        return scan_int(p, e, &v->i) == 0 ? FMT_OK : FMT_BAD_NUMBER;
-    case FMT_FLOAT:
-        v->kind = VAL_FLOAT;
-        return scan_float(p, e, &v->f) == 0 ? FMT_OK : FMT_BAD_NUMBER;
-    case FMT_TIME:
-        v->kind = VAL_TIME;
-        return scan_time(p, e, &v->i) == 0 ? FMT_OK : FMT_BAD_TIME;
-    default: /* FMT_AUTO used as a number */
-        v->kind = VAL_INT;
+    case FORMAT_INT:
+        v->kind = VALUE_INT;
+        return scan_int(p, e, &v->i) == 0 ? FORMAT_OK : FORMAT_BAD_NUMBER;
+    case FORMAT_FLOAT:
+        v->kind = VALUE_FLOAT;
+        return scan_float(p, e, &v->f) == 0 ? FORMAT_OK : FORMAT_BAD_NUMBER;
+    case FORMAT_TIME:
+        v->kind = VALUE_TIME;
+        return scan_time(p, e, &v->i) == 0 ? FORMAT_OK : FORMAT_BAD_TIME;
+    default: /* FORMAT_AUTO used as a number */
+        v->kind = VALUE_INT;
         if (scan_int(p, e, &v->i) == 0)
-            return FMT_OK;
-        v->kind = VAL_FLOAT;
-        return scan_float(p, e, &v->f) == 0 ? FMT_OK : FMT_BAD_NUMBER;
+            return FORMAT_OK;
+        v->kind = VALUE_FLOAT;
+        return scan_float(p, e, &v->f) == 0 ? FORMAT_OK : FORMAT_BAD_NUMBER;
     }
 }
 
-fmt_bad_t fmt_parse_split(const fmt_t *f, const char *line, size_t len, uint64_t num, val_t *v)
+format_bad_t format_parse_split(const format_t *f, const char *line, size_t len, uint64_t num,
+                                value_t *v)
 {
     const char *p = line, *end = line + len, *e;
     int last = f->nfields - 1;
-    fmt_bad_t why;
+    format_bad_t why;
     for (int i = 0; i < last; i++) {
         if (!(e = find_delim(f, p, end)))
-            return FMT_BAD_FIELDS;
-        if ((why = set_field(f, i, p, e, num, &v[i])) != FMT_OK)
+            return FORMAT_BAD_FIELDS;
+        if ((why = set_field(f, i, p, e, num, &v[i])) != FORMAT_OK)
             return why;
         p = e + f->dlen;
     }
     if (find_delim(f, p, end))
-        return FMT_BAD_FIELDS;
+        return FORMAT_BAD_FIELDS;
     return set_field(f, last, p, end, num, &v[last]);
 }

@@ -23,9 +23,9 @@
 #ifndef FRAME_ZLEVEL
 #define FRAME_ZLEVEL 1 /* deflate level: frames must be cheap to produce (see frame_encode) */
 #endif
-#define FRAME_MAX_RATIO 1032u  /* deflate cannot expand a byte more than this */
-#define FRAME_MIN_HEADER 47    /* five u64, three 1-byte varints, four empty strings */
-#define FRAME_NAME_SHOWN 64    /* bytes of an untrusted name shown in a message */
+#define FRAME_MAX_RATIO 1032u /* deflate cannot expand a byte more than this */
+#define FRAME_MIN_HEADER 47   /* five u64, three 1-byte varints, four empty strings */
+#define FRAME_NAME_SHOWN 64   /* bytes of an untrusted name shown in a message */
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -219,8 +219,8 @@ apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uin
     return rv;
 }
 
-apr_status_t frame_encode_record(const frame_header_t *h, const void *data, size_t len,
-                                 buf_t *out, abbey_err_t *err)
+apr_status_t frame_encode_record(const frame_header_t *h, const void *data, size_t len, buf_t *out,
+                                 abbey_err_t *err)
 {
     if (check_strings(h, err))
         return APR_EINVAL;
@@ -279,7 +279,8 @@ static apr_status_t check_fixed(const uint8_t *b, size_t len, frame_lens_t *l, a
         /* a partial's payload holds a group count at least; a record may be empty */
         if (l->u > FRAME_MAX_RAW || (l->u == 0 && b[5] != FRAME_FLAG_RECORD) ||
             l->u > (uint64_t)l->z * FRAME_MAX_RATIO) {
-            abbey_err_set(err, "frame: uncompressed length %u is impossible (limit %u, "
+            abbey_err_set(err,
+                          "frame: uncompressed length %u is impossible (limit %u, "
                           "at most %u per compressed byte, %u compressed bytes)",
                           l->u, FRAME_MAX_RAW, FRAME_MAX_RATIO, l->z);
             return APR_EINVAL;
@@ -418,8 +419,7 @@ static apr_status_t inflate_exact(const uint8_t *in, uint32_t zlen, uint8_t *out
         abbey_err_set(err, "frame payload: inflates to %lu bytes, header says %u", zs.total_out,
                       ulen);
     else if (zr == Z_STREAM_END)
-        abbey_err_set(err, "frame payload: %u bytes after the end of the zlib stream",
-                      zs.avail_in);
+        abbey_err_set(err, "frame payload: %u bytes after the end of the zlib stream", zs.avail_in);
     else if (zs.avail_out == 0)
         abbey_err_set(err, "frame payload: inflates to more than the %u bytes the header says",
                       ulen);
@@ -435,8 +435,8 @@ typedef struct decoder_t {
     buf_reader_t r;
     const rules_job_t *job;
     partial_t *scratch;
-    uint8_t *seen_group;  /* job->ngroups */
-    uint8_t *seen_entry;  /* job->nentries */
+    uint8_t *seen_group; /* job->ngroups */
+    uint8_t *seen_entry; /* job->nentries */
     abbey_err_t *err;
 } decoder_t;
 
@@ -469,16 +469,20 @@ static apr_status_t check_specs(decoder_t *d, const rules_entry_t *e)
         if (buf_reader_failed(&d->r))
             return bad(d, "value kinds");
         if (kind != s->kind) {
-            abbey_err_set(d->err, "frame payload: entry '%s' value '%s' is %s in the frame, %s in "
-                          "job '%s'", e->name, value_name(e, v, tmp),
+            abbey_err_set(d->err,
+                          "frame payload: entry '%s' value '%s' is %s in the frame, %s in "
+                          "job '%s'",
+                          e->name, value_name(e, v, tmp),
                           kind < AGG__COUNT ? agg_kind_name(kind) : "an unknown kind",
                           agg_kind_name(s->kind), d->job->name);
             return APR_EINVAL;
         }
         if ((kind == AGG_PERCENTILE && !(pct == s->pct)) ||
             (kind == AGG_DISTINCT_EXACT && cap != s->cap)) {
-            abbey_err_set(d->err, "frame payload: entry '%s' value '%s' has %s %g in the frame, "
-                          "%g in job '%s'", e->name, value_name(e, v, tmp),
+            abbey_err_set(d->err,
+                          "frame payload: entry '%s' value '%s' has %s %g in the frame, "
+                          "%g in job '%s'",
+                          e->name, value_name(e, v, tmp),
                           kind == AGG_PERCENTILE ? "percentile" : "cap",
                           kind == AGG_PERCENTILE ? pct : (double)cap,
                           kind == AGG_PERCENTILE ? s->pct : (double)s->cap, d->job->name);
@@ -488,14 +492,14 @@ static apr_status_t check_specs(decoder_t *d, const rules_entry_t *e)
     return APR_SUCCESS;
 }
 
-/* A key must be exactly e->nkeys valid val_key encodings. */
+/* A key must be exactly e->nkeys valid value_key encodings. */
 static int key_ok(const uint8_t *k, size_t klen, int nkeys)
 {
     buf_reader_t r;
-    val_t v;
+    value_t v;
     buf_reader_init(&r, k, klen);
     for (int i = 0; i < nkeys; i++)
-        if (val_key_get(&r, &v) != 0 || buf_reader_failed(&r))
+        if (value_key_get(&r, &v) != 0 || buf_reader_failed(&r))
             return 0;
     return buf_reader_left(&r) == 0;
 }
@@ -520,11 +524,13 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
         if (!k)
             return bad(d, "row key");
         if (!key_ok(k, klen, e->nkeys)) {
-            abbey_err_set(d->err, "frame payload: entry '%s' row %llu: key is not %d valid "
-                          "key columns", e->name, (unsigned long long)i, e->nkeys);
+            abbey_err_set(d->err,
+                          "frame payload: entry '%s' row %llu: key is not %d valid "
+                          "key columns",
+                          e->name, (unsigned long long)i, e->nkeys);
             return APR_EINVAL;
         }
-        row = ptable_upsert(t, k, (uint32_t)klen, val_hash_bytes(k, klen));
+        row = ptable_upsert(t, k, (uint32_t)klen, value_hash_bytes(k, klen));
         if (!row) {
             abbey_err_set(d->err,
                           "frame payload: entry '%s' row %llu: out of memory after %zu "
@@ -577,8 +583,10 @@ static apr_status_t decode_entry(decoder_t *d, const rules_group_t *g)
     if (buf_reader_failed(&d->r))
         return bad(d, "value count");
     if (nv != (uint64_t)e->nvalues) {
-        abbey_err_set(d->err, "frame payload: entry '%s' has %llu values in the frame, %d in "
-                      "job '%s'", e->name, (unsigned long long)nv, e->nvalues, d->job->name);
+        abbey_err_set(d->err,
+                      "frame payload: entry '%s' has %llu values in the frame, %d in "
+                      "job '%s'",
+                      e->name, (unsigned long long)nv, e->nvalues, d->job->name);
         return APR_EINVAL;
     }
     if (check_specs(d, e) != APR_SUCCESS)
@@ -612,8 +620,10 @@ static apr_status_t decode_group(decoder_t *d)
     if (buf_reader_failed(&d->r))
         return bad(d, "entry count");
     if (ne > (uint64_t)g->nentries) {
-        abbey_err_set(d->err, "frame payload: group '%s' has %llu entries in the frame, %d in "
-                      "job '%s'", g->name, (unsigned long long)ne, g->nentries, d->job->name);
+        abbey_err_set(d->err,
+                      "frame payload: group '%s' has %llu entries in the frame, %d in "
+                      "job '%s'",
+                      g->name, (unsigned long long)ne, g->nentries, d->job->name);
         return APR_EINVAL;
     }
     for (uint64_t i = 0; i < ne; i++)
@@ -628,8 +638,8 @@ static apr_status_t decode_payload(decoder_t *d)
     if (buf_reader_failed(&d->r))
         return bad(d, "group count");
     if (ng > (uint64_t)d->job->ngroups) {
-        abbey_err_set(d->err, "frame payload: %llu groups, job '%s' has %d",
-                      (unsigned long long)ng, d->job->name, d->job->ngroups);
+        abbey_err_set(d->err, "frame payload: %llu groups, job '%s' has %d", (unsigned long long)ng,
+                      d->job->name, d->job->ngroups);
         return APR_EINVAL;
     }
     for (uint64_t i = 0; i < ng; i++)
@@ -644,8 +654,7 @@ static apr_status_t decode_payload(decoder_t *d)
 }
 
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
-                          frame_header_t *h, partial_t *into, size_t *frame_len,
-                          abbey_err_t *err)
+                          frame_header_t *h, partial_t *into, size_t *frame_len, abbey_err_t *err)
 {
     frame_header_t hh;
     frame_lens_t l;

@@ -46,13 +46,13 @@
 
 #define FRAME_MAGIC "ABBF"
 #define FRAME_VERSION 1
-#define FRAME_FIXED 20              /* bytes before the header */
+#define FRAME_FIXED 20 /* bytes before the header */
 #define FRAME_MAX_HEADER 4096
 #define FRAME_MAX_PAYLOAD (64u << 20)
 #define FRAME_MAX_RAW (256u << 20)
-#define FRAME_NAME_MAX 64           /* job, slave, master names (with NUL) */
-#define FRAME_SOURCE_MAX 1024       /* source instance id (with NUL) */
-#define FRAME_FLAG_RECORD 0x01      /* payload: opaque bytes, not a partial */
+#define FRAME_NAME_MAX 64      /* job, slave, master names (with NUL) */
+#define FRAME_SOURCE_MAX 1024  /* source instance id (with NUL) */
+#define FRAME_FLAG_RECORD 0x01 /* payload: opaque bytes, not a partial */
 
 struct rules_job_t;
 
@@ -83,8 +83,8 @@ apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uin
  * and a payload of the len bytes of data, compressed. Returns APR_SUCCESS, or
  * APR_EINVAL when a header string is too long or len exceeds FRAME_MAX_RAW or
  * the compressed payload FRAME_MAX_PAYLOAD (out is unchanged). */
-apr_status_t frame_encode_record(const frame_header_t *h, const void *data, size_t len,
-                                 buf_t *out, abbey_err_t *err);
+apr_status_t frame_encode_record(const frame_header_t *h, const void *data, size_t len, buf_t *out,
+                                 abbey_err_t *err);
 
 /* frame_peek, then require FRAME_FLAG_RECORD and inflate the payload (bounded
  * by the frame's own U <= FRAME_MAX_RAW; the inflated length must equal U)
@@ -110,8 +110,7 @@ apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_
  * that could not grow failed (partial_merge) and the rest is merged. Rows are
  * merged, and h's line counters (regex_limit_hits too) are added to into's. */
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
-                          frame_header_t *h, partial_t *into, size_t *frame_len,
-                          abbey_err_t *err);
+                          frame_header_t *h, partial_t *into, size_t *frame_len, abbey_err_t *err);
 
 /* Offset of the next FRAME_MAGIC at or after from (len when none): where a
  * reader resumes after a corrupt frame. */

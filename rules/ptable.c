@@ -31,14 +31,14 @@ typedef struct ptable_slot_t {
 struct ptable_t {
     const agg_spec_t *specs;
     int nspecs;
-    size_t *offsets;     /* nspecs state offsets from row->state */
-    size_t states_size;  /* bytes of all states, multiple of 8 */
-    apr_pool_t *pool;    /* the table's subpool (this struct, offsets) */
-    apr_pool_t *rows;    /* subpool of pool: the rows */
+    size_t *offsets;    /* nspecs state offsets from row->state */
+    size_t states_size; /* bytes of all states, multiple of 8 */
+    apr_pool_t *pool;   /* the table's subpool (this struct, offsets) */
+    apr_pool_t *rows;   /* subpool of pool: the rows */
     ptable_slot_t *slots;
-    size_t mask;         /* nslots - 1 */
-    size_t count;        /* rows */
-    size_t grow_at;      /* grow when count reaches this */
+    size_t mask;    /* nslots - 1 */
+    size_t count;   /* rows */
+    size_t grow_at; /* grow when count reaches this */
 };
 
 static size_t grow_limit(size_t nslots)

@@ -21,7 +21,7 @@ typedef struct ptable_t ptable_t;
 typedef struct ptable_row_t {
     uint64_t hash;
     uint32_t klen;
-    uint8_t *key;   /* klen bytes (val_key_put encoding) */
+    uint8_t *key;   /* klen bytes (value_key_put encoding) */
     uint8_t *state; /* the aggregate states; state + ptable_offset(t, i) is value i's */
 } ptable_row_t;
 
@@ -30,7 +30,7 @@ typedef struct ptable_row_t {
  * table's fixed parts aborts; its growth is reported, below). */
 ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool);
 
-/* The row for key (hash = val_hash_bytes(key, klen)), created with fresh
+/* The row for key (hash = value_hash_bytes(key, klen)), created with fresh
  * states when absent. NULL when a new row or a bigger slot array could not be
  * allocated (mem.h): the table is unchanged. */
 ptable_row_t *ptable_upsert(ptable_t *t, const void *key, uint32_t klen, uint64_t hash);
@@ -41,7 +41,7 @@ ptable_row_t *ptable_find(const ptable_t *t, const void *key, uint32_t klen, uin
 size_t ptable_offset(const ptable_t *t, int i); /* byte offset of value i's state */
 int ptable_nspecs(const ptable_t *t);
 const agg_spec_t *ptable_specs(const ptable_t *t);
-size_t ptable_count(const ptable_t *t);         /* number of rows */
+size_t ptable_count(const ptable_t *t); /* number of rows */
 
 /* Iterate: start with *cursor = 0; returns NULL at the end. Order is unspecified.
  * The table must not change during the iteration. */

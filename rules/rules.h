@@ -25,49 +25,53 @@
 
 typedef struct rules_master_t {
     const char *name;
-    const char *url;  /* NULL for the implicit standalone master */
-    int weight;       /* >= 1 */
-    int index;        /* position in rules_config_t.masters */
+    const char *url; /* NULL for the implicit standalone master */
+    int weight;      /* >= 1 */
+    int index;       /* position in rules_config_t.masters */
 } rules_master_t;
 
-typedef enum rules_source_kind_t { RULES_SRC_FILE, RULES_SRC_GLOB, RULES_SRC_HTTP } rules_source_kind_t;
+typedef enum rules_source_kind_t {
+    RULES_SRC_FILE,
+    RULES_SRC_GLOB,
+    RULES_SRC_HTTP
+} rules_source_kind_t;
 
 typedef struct rules_source_t {
     rules_source_kind_t kind;
-    const char *path;     /* file path, glob pattern or http(s) URL */
-    const char **labels;  /* slaves must carry all of these to take it */
+    const char *path;    /* file path, glob pattern or http(s) URL */
+    const char **labels; /* slaves must carry all of these to take it */
     int nlabels;
-    int line;             /* where it is declared in the rules file */
+    int line; /* where it is declared in the rules file */
 } rules_source_t;
 
 struct rules_group_t;
 
 typedef struct rules_value_t {
-    const char *name;  /* column name */
+    const char *name; /* column name */
     agg_spec_t spec;
-    expr_t *arg;       /* NULL for count */
+    expr_t *arg; /* NULL for count */
 } rules_value_t;
 
 typedef struct rules_entry_t {
     const char *name;
-    int index;                    /* in job->entries */
+    int index; /* in job->entries */
     struct rules_group_t *group;
-    int nkeys;                    /* 0: one row for everything */
+    int nkeys; /* 0: one row for everything */
     expr_t **keys;
-    const char **key_names;       /* column names: the key's text, or "name" from {name: expr} */
-    expr_t *where;                /* NULL: every line */
+    const char **key_names; /* column names: the key's text, or "name" from {name: expr} */
+    expr_t *where;          /* NULL: every line */
     int nvalues;
     rules_value_t *values;
-    agg_spec_t *specs;            /* values[i].spec, contiguous (for ptable_create) */
+    agg_spec_t *specs; /* values[i].spec, contiguous (for ptable_create) */
 } rules_entry_t;
 
 typedef struct rules_group_t {
     const char *name;
-    int index;                    /* in job->groups */
-    int weight;                   /* >= 1 */
+    int index;  /* in job->groups */
+    int weight; /* >= 1 */
     int nentries;
     rules_entry_t **entries;
-    int master;                   /* index in config->masters (hunger-weight assignment) */
+    int master; /* index in config->masters (hunger-weight assignment) */
 } rules_group_t;
 
 typedef enum rules_report_format_t { RULES_REPORT_CSV, RULES_REPORT_JSON } rules_report_format_t;
@@ -78,11 +82,11 @@ typedef enum rules_reset_t { RULES_RESET_NEVER, RULES_RESET_HOUR, RULES_RESET_DA
 typedef struct rules_report_t {
     const char *name;
     rules_entry_t *entry;
-    int ncols;                    /* columns shown, in order (default: all) */
+    int ncols; /* columns shown, in order (default: all) */
     int *cols;
-    int order_col;                /* -1: no order (keys ascending) */
+    int order_col; /* -1: no order (keys ascending) */
     int order_desc;
-    long limit;                   /* 0: all rows */
+    long limit; /* 0: all rows */
     rules_report_format_t format;
     rules_scope_t scope;
 } rules_report_t;
@@ -90,30 +94,30 @@ typedef struct rules_report_t {
 typedef struct rules_job_t {
     const char *name;
     int index;
-    apr_interval_time_t round;    /* microseconds; default 10 s */
-    rules_reset_t reset;          /* default never */
-    int tz_offset;                /* seconds east of UTC for period boundaries */
-    size_t max_line;              /* longest line parsed, in bytes without its '\n'; a longer
-                                     one is one bad line "line too long" (default 4 MiB) */
+    apr_interval_time_t round; /* microseconds; default 10 s */
+    rules_reset_t reset;       /* default never */
+    int tz_offset;             /* seconds east of UTC for period boundaries */
+    size_t max_line;           /* longest line parsed, in bytes without its '\n'; a longer
+                                  one is one bad line "line too long" (default 4 MiB) */
     int nsources;
     rules_source_t *sources;
-    fmt_t *format;
+    format_t *format;
     int ngroups;
     rules_group_t *groups;
     int nentries;
-    rules_entry_t **entries;      /* every entry of every group, index order */
+    rules_entry_t **entries; /* every entry of every group, index order */
     int nreports;
     rules_report_t *reports;
 } rules_job_t;
 
 typedef struct rules_config_t {
     apr_pool_t *pool;
-    const char *path;             /* as given */
-    const char *text;             /* the file's bytes, NUL-terminated */
+    const char *path; /* as given */
+    const char *text; /* the file's bytes, NUL-terminated */
     size_t len;
-    uint64_t hash;                /* XXH3 of text: the config version */
+    uint64_t hash; /* XXH3 of text: the config version */
     char hash_hex[17];
-    int nmasters;                 /* >= 1: without `masters:` one implicit "local" */
+    int nmasters; /* >= 1: without `masters:` one implicit "local" */
     rules_master_t *masters;
     int njobs;
     rules_job_t *jobs;

@@ -71,15 +71,19 @@ static apr_status_t load_key(rules_ctx_t *c, const rules_job_t *job, rules_entry
         rules_y_val_t key;
         TRY(rules_y_map(c, item->node, "key", NULL, &m));
         if (m.n != 1)
-            return rules_y_err(c, item->node, "key: expected one {column: expression} pair, "
-                               "found %d", m.n);
+            return rules_y_err(c, item->node,
+                               "key: expected one {column: expression} pair, "
+                               "found %d",
+                               m.n);
         rules_y_wrap(m.items[0].key, &key);
         TRY(rules_y_name(c, &key, "key column name", &e->key_names[k]));
         name_node = m.items[0].key;
         x = &m.items[0];
     } else if (item->node->type != YAML_SCALAR_NODE) {
-        return rules_y_err(c, item->node, "key: expected an expression or a {column: "
-                           "expression} map, found %s", rules_y_describe(c, item));
+        return rules_y_err(c, item->node,
+                           "key: expected an expression or a {column: "
+                           "expression} map, found %s",
+                           rules_y_describe(c, item));
     }
     TRY(expr_text_of(c, x, "a key expression such as status or lower(path)"));
     if (item->node->type == YAML_SCALAR_NODE)
@@ -100,8 +104,10 @@ static apr_status_t load_keys(rules_ctx_t *c, const rules_job_t *job, rules_entr
     } else if (v->node->type == YAML_SEQUENCE_NODE) {
         TRY(rules_y_list(c, v, "key expressions", 0, &l));
     } else {
-        return rules_y_err(c, v->node, "key: expected an expression or a list of expressions, "
-                           "found %s", rules_y_describe(c, v));
+        return rules_y_err(c, v->node,
+                           "key: expected an expression or a list of expressions, "
+                           "found %s",
+                           rules_y_describe(c, v));
     }
     e->nkeys = l.n;
     e->keys = apr_pcalloc(c->pool, sizeof *e->keys * (size_t)(l.n + 1));
@@ -165,15 +171,19 @@ static apr_status_t agg_param(rules_ctx_t *c, const rules_y_val_t *v, agg_spec_t
     if (spec->kind == AGG_PERCENTILE) {
         double p = ok && dots <= 1 && strlen(t) <= 20 ? strtod(t, NULL) : -1;
         if (!(p > 0 && p <= 100))
-            return rules_y_err_at(c, v, a, "percentile: p must be a number with 0 < p <= 100, "
-                                  "found '%.20s'", t);
+            return rules_y_err_at(c, v, a,
+                                  "percentile: p must be a number with 0 < p <= 100, "
+                                  "found '%.20s'",
+                                  t);
         spec->pct = p;
         return APR_SUCCESS;
     }
     unsigned long cap = ok && strlen(t) <= 9 ? strtoul(t, NULL, 10) : 0;
     if (cap < 1 || cap > AGG_EXACT_CAP_MAX)
-        return rules_y_err_at(c, v, a, "distinct_exact: cap must be an integer from 1 to %u, "
-                              "found '%.20s'", (unsigned)AGG_EXACT_CAP_MAX, t);
+        return rules_y_err_at(c, v, a,
+                              "distinct_exact: cap must be an integer from 1 to %u, "
+                              "found '%.20s'",
+                              (unsigned)AGG_EXACT_CAP_MAX, t);
     spec->cap = (uint32_t)cap;
     return APR_SUCCESS;
 }
@@ -199,8 +209,10 @@ static apr_status_t split_call(rules_ctx_t *c, const rules_y_val_t *v, size_t *n
         i++;
     *a = *b = i;
     if (*ne == *ns || (i < end && (s[i] != '(' || s[end - 1] != ')')))
-        return rules_y_err(c, v->node, "expected an aggregate such as count, sum(bytes) or "
-                           "percentile(ms, 95), found '%.60s'", s);
+        return rules_y_err(c, v->node,
+                           "expected an aggregate such as count, sum(bytes) or "
+                           "percentile(ms, 95), found '%.60s'",
+                           s);
     if (i == end)
         return APR_SUCCESS;
     for (size_t k = i; k < end; k++) {
@@ -215,8 +227,10 @@ static apr_status_t split_call(rules_ctx_t *c, const rules_y_val_t *v, size_t *n
             q = s[k];
         depth += s[k] == '(' ? 1 : s[k] == ')' ? -1 : 0;
         if (depth == 0 && k + 1 < end)
-            return rules_y_err_at(c, v, k, "%.60s: unbalanced parentheses (an aggregate is "
-                                  "one call such as sum(bytes))", s);
+            return rules_y_err_at(c, v, k,
+                                  "%.60s: unbalanced parentheses (an aggregate is "
+                                  "one call such as sum(bytes))",
+                                  s);
     }
     *a = i + 1;
     *b = end - 1;
@@ -231,9 +245,10 @@ static apr_status_t load_agg(rules_ctx_t *c, const rules_job_t *job, const rules
     agg_kind_t kind;
 
     if (!s || v->len == 0 || strlen(s) != v->len)
-        return rules_y_err(c, v->node, "value '%s': expected an aggregate such as count, "
-                           "sum(bytes) or percentile(ms, 95), found %s", out->name,
-                           rules_y_describe(c, v));
+        return rules_y_err(c, v->node,
+                           "value '%s': expected an aggregate such as count, "
+                           "sum(bytes) or percentile(ms, 95), found %s",
+                           out->name, rules_y_describe(c, v));
     TRY(split_call(c, v, &ns, &ne, &a, &b));
     name = apr_pstrmemdup(c->tmp, s + ns, ne - ns);
     call = trimmed(c, s, ns, v->len);
@@ -253,7 +268,8 @@ static apr_status_t load_agg(rules_ctx_t *c, const rules_job_t *job, const rules
                            name, kind == AGG_PERCENTILE ? " with the percent after a comma" : "");
     comma = last_top_comma(s, a, b);
     if (kind == AGG_PERCENTILE && comma == b)
-        return rules_y_err(c, v->node, "percentile needs p: percentile(expression, p) with "
+        return rules_y_err(c, v->node,
+                           "percentile needs p: percentile(expression, p) with "
                            "0 < p <= 100, such as percentile(ms, 95)");
     if (kind == AGG_DISTINCT_EXACT)
         out->spec.cap = AGG_EXACT_CAP_DEFAULT;
@@ -269,8 +285,8 @@ static apr_status_t load_agg(rules_ctx_t *c, const rules_job_t *job, const rules
     TRY(compile_at(c, job, v, arg, a, &out->arg));
     expr_type_t t = expr_type(out->arg);
     if (agg_needs_number(kind) && (t == EXPR_T_STR || t == EXPR_T_BOOL))
-        return rules_y_err_at(c, v, a, "%s: %s is %s; %s needs a number", call, arg,
-                              type_words(t), name);
+        return rules_y_err_at(c, v, a, "%s: %s is %s; %s needs a number", call, arg, type_words(t),
+                              name);
     return APR_SUCCESS;
 }
 
@@ -280,7 +296,8 @@ static apr_status_t load_values(rules_ctx_t *c, const rules_job_t *job, rules_en
     rules_y_map_t m;
     TRY(rules_y_map(c, v->node, "values", NULL, &m));
     if (m.n == 0)
-        return rules_y_err(c, v->node, "values: expected at least one column, such as "
+        return rules_y_err(c, v->node,
+                           "values: expected at least one column, such as "
                            "{hits: count}");
     e->nvalues = m.n;
     e->values = apr_pcalloc(c->pool, sizeof *e->values * (size_t)m.n);
@@ -308,8 +325,10 @@ static apr_status_t load_where(rules_ctx_t *c, const rules_job_t *job, rules_ent
     TRY(compile_at(c, job, v, apr_pstrmemdup(c->pool, v->text, v->len), 0, &e->where));
     t = expr_type(e->where);
     if (t != EXPR_T_BOOL && t != EXPR_T_ANY)
-        return rules_y_err_at(c, v, 0, "where must be a condition (a comparison, in [...], ~, "
-                              "and/or/not), found %s expression", type_words(t));
+        return rules_y_err_at(c, v, 0,
+                              "where must be a condition (a comparison, in [...], ~, "
+                              "and/or/not), found %s expression",
+                              type_words(t));
     return APR_SUCCESS;
 }
 

@@ -28,25 +28,25 @@
 
 /* Loader state for one load. */
 typedef struct rules_ctx_t {
-    apr_pool_t *pool;       /* the config's pool: everything kept */
-    apr_pool_t *tmp;        /* scratch for the load (subpool of pool) */
-    const char *file;       /* name in messages */
-    const char *base;       /* directory that relative source paths are resolved against */
-    const char *text;       /* the whole file, NUL-terminated */
+    apr_pool_t *pool; /* the config's pool: everything kept */
+    apr_pool_t *tmp;  /* scratch for the load (subpool of pool) */
+    const char *file; /* name in messages */
+    const char *base; /* directory that relative source paths are resolved against */
+    const char *text; /* the whole file, NUL-terminated */
     size_t len;
-    size_t *lines;          /* byte offset where each line starts (line 0 first) */
+    size_t *lines; /* byte offset where each line starts (line 0 first) */
     int nlines;
     yaml_document_t doc;
-    int have_doc;           /* doc must be deleted */
+    int have_doc; /* doc must be deleted */
     abbey_err_t *err;
 } rules_ctx_t;
 
 /* A node read through a collection: the node and, for scalars, its text. */
 typedef struct rules_y_val_t {
-    yaml_node_t *key;       /* map items: the key node (its text is name) */
-    const char *name;       /* map items: the key text */
-    yaml_node_t *node;      /* the value */
-    const char *text;       /* scalar text (mended, see above); NULL when not a scalar */
+    yaml_node_t *key;  /* map items: the key node (its text is name) */
+    const char *name;  /* map items: the key text */
+    yaml_node_t *node; /* the value */
+    const char *text;  /* scalar text (mended, see above); NULL when not a scalar */
     size_t len;
 } rules_y_val_t;
 

@@ -29,7 +29,7 @@ static const char *const job_keys[] = {"name",    "round",  "reset",  "timezone"
                                        "sources", "format", "groups", "reports",  NULL};
 static const char *const source_keys[] = {"path", "url", "labels", NULL};
 static const char *const split_keys[] = {"split", "fields", NULL};
-static const char *const report_keys[] = {"name",   "entry",  "order",  "limit",
+static const char *const report_keys[] = {"name",  "entry",  "order",   "limit",
                                           "scope", "format", "columns", NULL};
 static const char *const reset_words[] = {"never", "hour", "day", NULL};
 static const char *const report_formats[] = {"csv", "json", NULL};
@@ -63,15 +63,18 @@ static apr_status_t load_masters(rules_ctx_t *c, rules_config_t *cfg, const rule
         const rules_y_val_t *x;
         long w = 1;
         TRY(rules_y_map(c, l.items[i].node, "master", master_keys, &mm));
-        TRY(rules_y_need(c, l.items[i].node, &mm, "master", "name", "a unique name such as m1", &x));
+        TRY(rules_y_need(c, l.items[i].node, &mm, "master", "name", "a unique name such as m1",
+                         &x));
         TRY(rules_y_name(c, x, "master name", &m->name));
         TRY(rules_y_unique(c, names, m->name, x->node, "master name"));
         TRY(rules_y_need(c, l.items[i].node, &mm, "master", "url",
                          "where the master listens, such as http://10.0.0.1:7101", &x));
         TRY(rules_y_str(c, x, "a master url (http://host:port)", &m->url));
         if (!is_url(m->url) || !m->url[m->url[4] == 's' ? 8 : 7])
-            return rules_y_err(c, x->node, "master '%s': url must start with http:// or https:// "
-                               "and name a host, found '%.60s'", m->name, m->url);
+            return rules_y_err(c, x->node,
+                               "master '%s': url must start with http:// or https:// "
+                               "and name a host, found '%.60s'",
+                               m->name, m->url);
         TRY(rules_y_unique(c, urls, m->url, x->node, "master url"));
         if ((x = rules_y_get(&mm, "weight")) != NULL)
             TRY(rules_y_int(c, x, "master weight", 1, RULES_WEIGHT_MAX, &w));
@@ -91,17 +94,23 @@ static apr_status_t load_round(rules_ctx_t *c, rules_job_t *job, const rules_y_v
     if (!v)
         return APR_SUCCESS;
     if (!v->text || v->len == 0)
-        return rules_y_err(c, v->node, "round: expected a duration such as 500ms, 10s, 1m, 1h "
-                                       "or 1d, found %s", rules_y_describe(c, v));
+        return rules_y_err(c, v->node,
+                           "round: expected a duration such as 500ms, 10s, 1m, 1h "
+                           "or 1d, found %s",
+                           rules_y_describe(c, v));
     while (digits < v->len && isdigit((unsigned char)v->text[digits]))
         digits++;
     /* more than 9 digits is out of range whatever the unit (and could overflow) */
-    if (digits <= 9 && val_parse_duration(v->text, v->len, &ms) != 0)
-        return rules_y_err(c, v->node, "bad round '%.40s': expected a duration such as 500ms, "
-                                       "10s, 1m, 1h or 1d", v->text);
+    if (digits <= 9 && value_parse_duration(v->text, v->len, &ms) != 0)
+        return rules_y_err(c, v->node,
+                           "bad round '%.40s': expected a duration such as 500ms, "
+                           "10s, 1m, 1h or 1d",
+                           v->text);
     if (digits > 9 || ms < 100 || ms > 86400000)
-        return rules_y_err(c, v->node, "round '%.40s' is out of range: it must be from 100ms "
-                                       "to 1d", v->text);
+        return rules_y_err(c, v->node,
+                           "round '%.40s' is out of range: it must be from 100ms "
+                           "to 1d",
+                           v->text);
     job->round = (apr_interval_time_t)ms * 1000;
     return APR_SUCCESS;
 }
@@ -167,8 +176,10 @@ static apr_status_t load_timezone(rules_ctx_t *c, rules_job_t *job, const rules_
             return APR_SUCCESS;
         }
     }
-    return rules_y_err(c, v->node, "timezone must be UTC or a fixed offset from -14:00 to "
-                       "+14:00 such as +08:00 or -05:30, found %s", rules_y_describe(c, v));
+    return rules_y_err(c, v->node,
+                       "timezone must be UTC or a fixed offset from -14:00 to "
+                       "+14:00 such as +08:00 or -05:30, found %s",
+                       rules_y_describe(c, v));
 }
 
 /* ---- sources ---- */
@@ -188,8 +199,7 @@ static apr_status_t load_labels(rules_ctx_t *c, rules_source_t *s, const rules_y
 }
 
 /* File or glob path: kind by wildcard, relative paths against c->base. */
-static apr_status_t set_path(rules_ctx_t *c, rules_source_t *s, const char *p,
-                             const yaml_node_t *n)
+static apr_status_t set_path(rules_ctx_t *c, rules_source_t *s, const char *p, const yaml_node_t *n)
 {
     char *merged;
     s->kind = strpbrk(p, "*?[") ? RULES_SRC_GLOB : RULES_SRC_FILE;
@@ -215,29 +225,36 @@ static apr_status_t load_source(rules_ctx_t *c, rules_source_t *s, const rules_y
     rules_y_map_t m;
     const rules_y_val_t *path, *url, *labels;
     if (v->node->type != YAML_MAPPING_NODE)
-        return rules_y_err(c, v->node, "expected a source: a path, a URL, or a map {path: ..., "
-                           "labels: [...]}, found %s", rules_y_describe(c, v));
+        return rules_y_err(c, v->node,
+                           "expected a source: a path, a URL, or a map {path: ..., "
+                           "labels: [...]}, found %s",
+                           rules_y_describe(c, v));
     TRY(rules_y_map(c, v->node, "source", source_keys, &m));
     path = rules_y_get(&m, "path");
     url = rules_y_get(&m, "url");
     if (!path == !url)
-        return rules_y_err(c, v->node, "source: give exactly one of 'path' (a file or glob) "
+        return rules_y_err(c, v->node,
+                           "source: give exactly one of 'path' (a file or glob) "
                            "and 'url' (http:// or https://)");
     if ((labels = rules_y_get(&m, "labels")) != NULL)
         TRY(load_labels(c, s, labels));
     if (url) {
         TRY(rules_y_str(c, url, "a source URL (http:// or https://)", &p));
         if (!is_url(p))
-            return rules_y_err(c, url->node, "source url must start with http:// or https://, "
-                               "found '%.80s'", p);
+            return rules_y_err(c, url->node,
+                               "source url must start with http:// or https://, "
+                               "found '%.80s'",
+                               p);
         s->kind = RULES_SRC_HTTP;
         s->path = p;
         return APR_SUCCESS;
     }
     TRY(rules_y_str(c, path, "a source path (a file or a glob)", &p));
     if (is_url(p))
-        return rules_y_err(c, path->node, "source path '%.80s' is a URL; write it as "
-                           "{url: ...}", p);
+        return rules_y_err(c, path->node,
+                           "source path '%.80s' is a URL; write it as "
+                           "{url: ...}",
+                           p);
     return set_path(c, s, p, path->node);
 }
 
@@ -275,29 +292,33 @@ static apr_status_t load_format(rules_ctx_t *c, rules_job_t *job, const rules_y_
     if (v->node->type == YAML_SCALAR_NODE) {
         const char *name;
         TRY(rules_y_str(c, v, "a format: combined, common or {split: ..., fields: [...]}", &name));
-        if (fmt_create_builtin(name, c->pool, &job->format, c->err) != APR_SUCCESS)
+        if (format_create_builtin(name, c->pool, &job->format, c->err) != APR_SUCCESS)
             return at_node(c, v->node, "");
         return APR_SUCCESS;
     }
     if (v->node->type != YAML_MAPPING_NODE)
-        return rules_y_err(c, v->node, "format: expected combined, common or {split: DELIM, "
-                           "fields: [...]}, found %s", rules_y_describe(c, v));
+        return rules_y_err(c, v->node,
+                           "format: expected combined, common or {split: DELIM, "
+                           "fields: [...]}, found %s",
+                           rules_y_describe(c, v));
     TRY(rules_y_map(c, v->node, "format", split_keys, &m));
     TRY(rules_y_need(c, v->node, &m, "format", "split", "the delimiter, such as \"\\t\"", &split));
     TRY(rules_y_need(c, v->node, &m, "format", "fields",
                      "the field names in order, such as [ts:time, user, status:int]", &fields));
     if (!split->text || split->len == 0 || strlen(split->text) != split->len)
-        return rules_y_err(c, split->node, "split: expected a delimiter of one or more "
-                           "characters, found %s", rules_y_describe(c, split));
+        return rules_y_err(c, split->node,
+                           "split: expected a delimiter of one or more "
+                           "characters, found %s",
+                           rules_y_describe(c, split));
     delim = apr_pstrdup(c->pool, split->text);
     TRY(rules_y_list(c, fields, "fields", 1, &l));
-    if (l.n > FMT_MAX_FIELDS)
+    if (l.n > FORMAT_MAX_FIELDS)
         return rules_y_err(c, fields->node, "too many fields: %d (at most %d)", l.n,
-                           FMT_MAX_FIELDS);
+                           FORMAT_MAX_FIELDS);
     names = apr_pcalloc(c->tmp, sizeof *names * (size_t)l.n);
     for (int i = 0; i < l.n; i++)
         TRY(rules_y_str(c, &l.items[i], "a field name such as status or status:int", &names[i]));
-    if (fmt_create_split(delim, names, l.n, c->pool, &job->format, c->err) != APR_SUCCESS)
+    if (format_create_split(delim, names, l.n, c->pool, &job->format, c->err) != APR_SUCCESS)
         return at_node(c, fields->node, "fields: ");
     return APR_SUCCESS;
 }
@@ -362,9 +383,10 @@ static apr_status_t load_order(rules_ctx_t *c, rules_report_t *r, const rules_y_
         s++;
     r->order_col = entry_col(r->entry, s);
     if (r->order_col < 0)
-        return rules_y_err(c, v->node, "report '%s': order: no column '%.60s' in entry '%s' "
-                           "(columns: %s; write 'COLUMN asc' or 'COLUMN desc')", r->name, s,
-                           r->entry->name, entry_cols(c, r->entry));
+        return rules_y_err(c, v->node,
+                           "report '%s': order: no column '%.60s' in entry '%s' "
+                           "(columns: %s; write 'COLUMN asc' or 'COLUMN desc')",
+                           r->name, s, r->entry->name, entry_cols(c, r->entry));
     return APR_SUCCESS;
 }
 
@@ -380,9 +402,10 @@ static apr_status_t load_columns(rules_ctx_t *c, rules_report_t *r, const rules_
         TRY(rules_y_str(c, &l.items[i], "a column name", &name));
         r->cols[i] = entry_col(r->entry, name);
         if (r->cols[i] < 0)
-            return rules_y_err(c, l.items[i].node, "report '%s': no column '%.60s' in entry "
-                               "'%s' (columns: %s)", r->name, name, r->entry->name,
-                               entry_cols(c, r->entry));
+            return rules_y_err(c, l.items[i].node,
+                               "report '%s': no column '%.60s' in entry "
+                               "'%s' (columns: %s)",
+                               r->name, name, r->entry->name, entry_cols(c, r->entry));
         TRY(rules_y_unique(c, seen, name, l.items[i].node, "report column"));
     }
     return APR_SUCCESS;
@@ -502,8 +525,8 @@ static apr_status_t place_groups(rules_ctx_t *c, rules_config_t *cfg)
     }
     for (int j = 0; j < cfg->njobs; j++)
         for (int g = 0; g < cfg->jobs[j].ngroups; g++, k++) {
-            groups[k].name = apr_pstrcat(c->tmp, cfg->jobs[j].name, "/",
-                                         cfg->jobs[j].groups[g].name, NULL);
+            groups[k].name =
+                apr_pstrcat(c->tmp, cfg->jobs[j].name, "/", cfg->jobs[j].groups[g].name, NULL);
             groups[k].weight = cfg->jobs[j].groups[g].weight;
         }
     if (assign_hunger(groups, n, masters, cfg->nmasters, out) != 0) {
@@ -572,7 +595,7 @@ static apr_status_t load(apr_pool_t *pool, const char *text, size_t len, const c
     cfg->path = name;
     cfg->text = text;
     cfg->len = len;
-    cfg->hash = val_hash_bytes(text, len);
+    cfg->hash = value_hash_bytes(text, len);
     snprintf(cfg->hash_hex, sizeof cfg->hash_hex, "%016" PRIx64, cfg->hash);
     rv = compile(&c, cfg);
     rules_y_done(&c);

@@ -52,7 +52,11 @@ static void index_lines(rules_ctx_t *c)
 /* Bytes taken by the UTF-8 character starting with byte b. */
 static size_t utf8_width(unsigned char b)
 {
-    return b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 1;
+    return b < 0x80             ? 1
+           : (b & 0xE0) == 0xC0 ? 2
+           : (b & 0xF0) == 0xE0 ? 3
+           : (b & 0xF8) == 0xF0 ? 4
+                                : 1;
 }
 
 /* Characters in s[0..n). */
@@ -202,7 +206,8 @@ static apr_status_t parse_error(rules_ctx_t *c, const yaml_parser_t *p)
         abbey_err_set(c->err, "%s:%d:%d: YAML syntax error: %s (%s at line %d)%s", c->file, line,
                       col, problem, p->context, (int)p->context_mark.line + 1, tab);
     else
-        abbey_err_set(c->err, "%s:%d:%d: YAML syntax error: %s%s", c->file, line, col, problem, tab);
+        abbey_err_set(c->err, "%s:%d:%d: YAML syntax error: %s%s", c->file, line, col, problem,
+                      tab);
     return APR_EINVAL;
 }
 
@@ -235,8 +240,9 @@ apr_status_t rules_y_load(rules_ctx_t *c, yaml_node_t **root)
     } else {
         yaml_node_t *second = yaml_document_get_root_node(&extra);
         if (second)
-            rv = rules_y_err(c, second, "a second YAML document starts here; the rules file "
-                                        "must be one document");
+            rv = rules_y_err(c, second,
+                             "a second YAML document starts here; the rules file "
+                             "must be one document");
         yaml_document_delete(&extra);
     }
     yaml_parser_delete(&p);
@@ -350,8 +356,9 @@ static void mend_items(rules_ctx_t *c, const yaml_node_t *coll, rules_y_list_t *
         if (until && mark_offset(c, first->start_mark) < until)
             continue; /* a piece of the scalar mended before */
         until = 0;
-        if (v->node->type == YAML_SCALAR_NODE && v->node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-            strlen(v->text) == v->len && cut_short(v->text)) {
+        if (v->node->type == YAML_SCALAR_NODE &&
+            v->node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strlen(v->text) == v->len &&
+            cut_short(v->text)) {
             size_t end;
             char *m = mend(c, v->node, limit, &end);
             if (m) {
@@ -468,8 +475,10 @@ apr_status_t rules_y_list(rules_ctx_t *c, const rules_y_val_t *v, const char *wh
         return rules_y_err(c, n, "expected a list of %s, found %s", what, rules_y_describe(c, v));
     out->n = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (out->n < min)
-        return rules_y_err(c, n, "expected a list of %s with at least %d item%s, found an empty "
-                                 "list", what, min, min == 1 ? "" : "s");
+        return rules_y_err(c, n,
+                           "expected a list of %s with at least %d item%s, found an empty "
+                           "list",
+                           what, min, min == 1 ? "" : "s");
     out->items = apr_pcalloc(c->tmp, sizeof *out->items * (size_t)(out->n + 1));
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++, i++) {
@@ -483,8 +492,7 @@ apr_status_t rules_y_list(rules_ctx_t *c, const rules_y_val_t *v, const char *wh
 
 /* ---- scalars ---- */
 
-apr_status_t rules_y_str(rules_ctx_t *c, const rules_y_val_t *v, const char *what,
-                         const char **out)
+apr_status_t rules_y_str(rules_ctx_t *c, const rules_y_val_t *v, const char *what, const char **out)
 {
     if (!v->text || v->len == 0)
         return rules_y_err(c, v->node, "expected %s, found %s", what, rules_y_describe(c, v));
@@ -508,8 +516,10 @@ apr_status_t rules_y_name(rules_ctx_t *c, const rules_y_val_t *v, const char *wh
         ok = isalnum(ch) || ch == '_' || ch == '.' || ch == '-';
     }
     if (!ok)
-        return rules_y_err(c, v->node, "bad %s '%.64s': a name is 1 to %d characters from "
-                                       "A-Z a-z 0-9 _ . -", what, *out, RULES_NAME_MAX);
+        return rules_y_err(c, v->node,
+                           "bad %s '%.64s': a name is 1 to %d characters from "
+                           "A-Z a-z 0-9 _ . -",
+                           what, *out, RULES_NAME_MAX);
     return APR_SUCCESS;
 }
 

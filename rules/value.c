@@ -1,4 +1,4 @@
-/* value.c - numeric views, hashing, key encoding and text rendering of val_t (see value.h). */
+/* value.c - numeric views, hashing, key encoding and text rendering of value_t (see value.h). */
 #include "value.h"
 
 #include <math.h>
@@ -65,65 +65,65 @@ static int parse_number(const char *s, size_t len, int64_t *ip, double *fp, int 
     return 0;
 }
 
-int val_to_number(const val_t *v, int64_t *i, double *f, int *is_int)
+int value_to_number(const value_t *v, int64_t *i, double *f, int *is_int)
 {
     switch (v->kind) {
-    case VAL_INT:
-    case VAL_BOOL:
-    case VAL_TIME:
+    case VALUE_INT:
+    case VALUE_BOOL:
+    case VALUE_TIME:
         *i = v->i;
         *f = (double)v->i;
         *is_int = 1;
         return 0;
-    case VAL_FLOAT:
+    case VALUE_FLOAT:
         *f = v->f;
         *is_int = 0;
         return 0;
-    case VAL_STR:
+    case VALUE_STR:
         return v->s ? parse_number(v->s, v->len, i, f, is_int) : -1;
     default:
         return -1;
     }
 }
 
-int val_to_double(const val_t *v, double *out)
+int value_to_double(const value_t *v, double *out)
 {
     int64_t i;
     int is_int;
-    return val_to_number(v, &i, out, &is_int);
+    return value_to_number(v, &i, out, &is_int);
 }
 
-int val_truthy(const val_t *v)
+int value_truthy(const value_t *v)
 {
     switch (v->kind) {
-    case VAL_INT:
-    case VAL_BOOL:
-    case VAL_TIME:
+    case VALUE_INT:
+    case VALUE_BOOL:
+    case VALUE_TIME:
         return v->i != 0;
-    case VAL_FLOAT:
+    case VALUE_FLOAT:
         return v->f != 0.0;
-    case VAL_STR:
+    case VALUE_STR:
         return v->len != 0;
     default:
         return 0;
     }
 }
 
-uint64_t val_hash_bytes(const void *p, size_t len)
+uint64_t value_hash_bytes(const void *p, size_t len)
 {
     return XXH3_64bits(p, len);
 }
 
-uint64_t val_hash(const val_t *v)
+uint64_t value_hash(const value_t *v)
 {
     uint8_t b[9];
     double f;
     switch (v->kind) {
-    case VAL_STR:
+    case VALUE_STR:
         return XXH3_64bits(v->s ? v->s : "", v->len);
-    case VAL_INT:
-    case VAL_BOOL:
-    case VAL_TIME:
+    case VALUE_INT:
+    case VALUE_BOOL:
+    case VALUE_TIME:
         f = (double)v->i;
         /* integers that a double holds exactly hash like the equal double */
         if ((int64_t)f != v->i || f >= 9223372036854775808.0) {
@@ -132,7 +132,7 @@ uint64_t val_hash(const val_t *v)
             return XXH3_64bits(b, 9);
         }
         break;
-    case VAL_FLOAT:
+    case VALUE_FLOAT:
         f = v->f == 0.0 ? 0.0 : v->f; /* -0.0 == 0.0 */
         break;
     default:
@@ -143,20 +143,20 @@ uint64_t val_hash(const val_t *v)
     return XXH3_64bits(b, 9);
 }
 
-void val_key_put(buf_t *b, const val_t *v)
+void value_key_put(buf_t *b, const value_t *v)
 {
     switch (v->kind) {
-    case VAL_INT:
-    case VAL_BOOL:
-    case VAL_TIME:
-        buf_put_u8(b, v->kind == VAL_INT ? KEY_INT : v->kind == VAL_BOOL ? KEY_BOOL : KEY_TIME);
+    case VALUE_INT:
+    case VALUE_BOOL:
+    case VALUE_TIME:
+        buf_put_u8(b, v->kind == VALUE_INT ? KEY_INT : v->kind == VALUE_BOOL ? KEY_BOOL : KEY_TIME);
         buf_put_u64(b, (uint64_t)v->i);
         break;
-    case VAL_FLOAT:
+    case VALUE_FLOAT:
         buf_put_u8(b, KEY_FLOAT);
         buf_put_f64(b, v->f);
         break;
-    case VAL_STR:
+    case VALUE_STR:
         buf_put_u8(b, KEY_STR);
         buf_put_str(b, v->s, v->len);
         break;
@@ -165,27 +165,27 @@ void val_key_put(buf_t *b, const val_t *v)
     }
 }
 
-int val_key_get(buf_reader_t *r, val_t *v)
+int value_key_get(buf_reader_t *r, value_t *v)
 {
     size_t len;
     uint8_t tag = buf_get_u8(r);
     memset(v, 0, sizeof *v);
     switch (tag) {
     case KEY_NULL:
-        v->kind = VAL_NULL;
+        v->kind = VALUE_NULL;
         break;
     case KEY_INT:
     case KEY_BOOL:
     case KEY_TIME:
-        v->kind = tag == KEY_INT ? VAL_INT : tag == KEY_BOOL ? VAL_BOOL : VAL_TIME;
+        v->kind = tag == KEY_INT ? VALUE_INT : tag == KEY_BOOL ? VALUE_BOOL : VALUE_TIME;
         v->i = (int64_t)buf_get_u64(r);
         break;
     case KEY_FLOAT:
-        v->kind = VAL_FLOAT;
+        v->kind = VALUE_FLOAT;
         v->f = buf_get_f64(r);
         break;
     case KEY_STR:
-        v->kind = VAL_STR;
+        v->kind = VALUE_STR;
         v->s = (const char *)buf_get_str(r, KEY_STR_MAX, &len);
         v->len = (uint32_t)len;
         break;
@@ -209,25 +209,25 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-void val_render(buf_t *b, const val_t *v)
+void value_render(buf_t *b, const value_t *v)
 {
     int64_t days, secs, y;
     unsigned mo, d;
     switch (v->kind) {
-    case VAL_INT:
+    case VALUE_INT:
         buf_printf(b, "%lld", (long long)v->i);
         break;
-    case VAL_FLOAT:
+    case VALUE_FLOAT:
         if (isfinite(v->f))
             buf_printf(b, "%.15g", v->f);
         break;
-    case VAL_STR:
+    case VALUE_STR:
         buf_put(b, v->s, v->len);
         break;
-    case VAL_BOOL:
+    case VALUE_BOOL:
         buf_printf(b, "%s", v->i ? "true" : "false");
         break;
-    case VAL_TIME:
+    case VALUE_TIME:
         days = v->i / 86400;
         secs = v->i % 86400;
         if (secs < 0) {
@@ -243,7 +243,7 @@ void val_render(buf_t *b, const val_t *v)
     }
 }
 
-int val_parse_duration(const char *s, size_t len, int64_t *ms)
+int value_parse_duration(const char *s, size_t len, int64_t *ms)
 {
     uint64_t n = 0;
     size_t i = 0;

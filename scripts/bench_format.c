@@ -1,12 +1,13 @@
 /* bench_format.c - line-format throughput: parse a log file N times, count by status.
  *
  * Not part of the build. From the source tree:
- *   gcc -O2 -std=gnu11 -D_GNU_SOURCE -Irules $(pkg-config --cflags apr-1) scripts/bench_format.c rules/format.c rules/format_access.c rules/format_split.c rules/error.c -o /tmp/bench_format $(pkg-config --libs apr-1)
- *   /tmp/bench_format data/apache_combined_10k.log 200 [combined|common] [need-bits-hex]
- * Prints lines/s for fmt_parse alone (the file is in memory, lines are found with
- * memchr, status counted in an array), on one core, by wall clock and by CPU time
- * (the latter is steadier on a busy machine). need-hex defaults to 100 (status only);
- * fff also splits the request. */
+ *   gcc -O2 -std=gnu11 -D_GNU_SOURCE -Irules $(pkg-config --cflags apr-1) scripts/bench_format.c
+ * rules/format.c rules/format_access.c rules/format_split.c rules/error.c -o /tmp/bench_format
+ * $(pkg-config --libs apr-1) /tmp/bench_format data/apache_combined_10k.log 200 [combined|common]
+ * [need-bits-hex] Prints lines/s for format_parse alone (the file is in memory, lines are found
+ * with memchr, status counted in an array), on one core, by wall clock and by CPU time (the latter
+ * is steadier on a busy machine). need-hex defaults to 100 (status only); fff also splits the
+ * request. */
 #include <apr_general.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,15 +48,15 @@ int main(int argc, char **argv)
     fclose(fp);
 
     apr_pool_t *pool;
-    fmt_t *f;
+    format_t *f;
     abbey_err_t err;
     apr_initialize();
     apr_pool_create(&pool, NULL);
-    if (fmt_create_builtin(fmtname, pool, &f, &err) != APR_SUCCESS) {
+    if (format_create_builtin(fmtname, pool, &f, &err) != APR_SUCCESS) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    val_t fields[FMT_MAX_FIELDS];
+    value_t fields[FORMAT_MAX_FIELDS];
     long counts[10000] = {0}, bad = 0, lines = 0;
     double t0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
     for (int r = 0; r < rounds; r++) {
@@ -64,7 +65,7 @@ int main(int argc, char **argv)
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             if (!nl)
                 nl = end;
-            if (fmt_parse(f, p, (size_t)(nl - p), need, 0, fields) == FMT_OK)
+            if (format_parse(f, p, (size_t)(nl - p), need, 0, fields) == FORMAT_OK)
                 counts[fields[8].i]++;
             else
                 bad++;
@@ -74,8 +75,9 @@ int main(int argc, char **argv)
     }
     double dt = now(CLOCK_MONOTONIC) - t0, dc = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
     printf("%s: %ld lines in %.3f s: %.2f M lines/s, %.0f MB/s; per CPU second %.2f M lines/s "
-           "(bad %ld, 200: %ld)\n", fmtname, lines, dt, lines / dt / 1e6,
-           (double)size * rounds / dt / 1e6, lines / dc / 1e6, bad, counts[200]);
+           "(bad %ld, 200: %ld)\n",
+           fmtname, lines, dt, lines / dt / 1e6, (double)size * rounds / dt / 1e6, lines / dc / 1e6,
+           bad, counts[200]);
     apr_pool_destroy(pool);
     apr_terminate();
     free(data);

@@ -2,13 +2,16 @@
 # scripts/test.sh - set up, build and run the whole test suite: once normally (build/), once
 # under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/). Before building, the
 # include direction and the build fragments are checked against the layers
-# (scripts/check_layers.sh, docs/ARCHITECTURE.md).
+# (scripts/check_layers.sh, docs/ARCHITECTURE.md) and every C file against .clang-format
+# (scripts/check_format.sh).
 # Check's summary lines and each test's PASS/FAIL go to stdout. Exit status 0 only if all pass.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 echo "== layers"
 scripts/check_layers.sh
+echo "== format"
+scripts/check_format.sh
 scripts/build.sh build
 echo "== test suite"
 make -C build -j1 check

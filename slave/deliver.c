@@ -153,8 +153,8 @@ static deliver_result_t spool_frame(deliver_t *d, int m, uint64_t a, uint64_t b)
                 master, d->source, a, b, file, err.msg, d->lease);
         return DELIVER_FAILED;
     }
-    log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") spooled to %s", master, d->source, a,
-            b, file);
+    log_msg("master %s: frame %s [%" PRIu64 ", %" PRIu64 ") spooled to %s", master, d->source, a, b,
+            file);
     return DELIVER_SPOOLED;
 }
 

@@ -30,7 +30,7 @@
 
 #include "buf.h"
 #include "engine.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "partial.h"
 #include "rules.h"
 #include "spool.h"

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "log.h"
 #include "mem.h"
 #include "slave.h"

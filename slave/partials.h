@@ -31,7 +31,7 @@
 #include <apr_pools.h>
 #include <stddef.h>
 
-#include "http_client.h"
+#include "hclient.h"
 #include "ranges.h"
 
 typedef enum partials_result_t {

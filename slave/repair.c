@@ -142,7 +142,7 @@ static void complete_error(worker_t *w, const slave_lease_t *l, const char *why)
                               wirepath_encode(msg, w->task_pool))); /* JSON text: UTF-8 */
 }
 
-void repair_run(worker_t *w, const slave_lease_t *l, const rules_job_t *job)
+void slave_repair_run(worker_t *w, const slave_lease_t *l, const rules_job_t *job)
 {
     char instance[INSTANCE_MAX];
     const char *read_path = NULL, *result;

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "framelog.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "log.h"
 #include "mem.h"
 #include "partials.h"
@@ -40,12 +40,12 @@
 #define PACKAGE_VERSION "dev"
 #endif
 
-#define REPLAY_TRIES 3          /* per frame, on 5xx / no answer */
-#define REPLAY_BACKOFF_MS 500   /* first pause between tries; doubles */
-#define REPLAY_DOWN_AFTER 3     /* frames failed in a row before a master is skipped */
+#define REPLAY_TRIES 3        /* per frame, on 5xx / no answer */
+#define REPLAY_BACKOFF_MS 500 /* first pause between tries; doubles */
+#define REPLAY_DOWN_AFTER 3   /* frames failed in a row before a master is skipped */
 #define REPLAY_CONNECT_MS 3000
 #define REPLAY_TIMEOUT_MS 120000
-#define REPLAY_TICK_US 200000   /* progress line refresh */
+#define REPLAY_TICK_US 200000 /* progress line refresh */
 
 typedef struct replay_opts_t {
     const char *primary, *master, *token_file;
@@ -62,11 +62,11 @@ typedef struct replay_t {
     replay_opts_t opts;
     apr_pool_t *pool;
     hclient_t *hc;
-    rules_config_t *cfg;         /* --primary's config, or NULL */
-    hclient_resp_t resp;         /* reused for every answer */
-    apr_array_header_t *down;    /* replay_down_t */
+    rules_config_t *cfg;          /* --primary's config, or NULL */
+    hclient_resp_t resp;          /* reused for every answer */
+    apr_array_header_t *down;     /* replay_down_t */
     apr_array_header_t *problems; /* const char *: every frame not delivered, every damage */
-    int tty, stop;               /* stop: the token was refused */
+    int tty, stop;                /* stop: the token was refused */
     /* totals */
     int files_total, files_done;
     uint64_t bytes_total, bytes_before; /* all files' sizes; sizes of files done */
@@ -117,7 +117,8 @@ static const apr_getopt_option_t options[] = {
 /* clang-format on */
 
 /* printf into pool memory (the C library's formats: APR's formatter lacks %llu). */
-static const char *pfmt(apr_pool_t *pool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *pfmt(apr_pool_t *pool, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static const char *pfmt(apr_pool_t *pool, const char *fmt, ...)
 {
@@ -285,10 +286,9 @@ static void progress(replay_t *r, int force)
     done = (double)(r->bytes_before + r->f_pos);
     rate = secs > 0 ? done / secs : 0;
     eta = rate > 0 ? ((double)r->bytes_total - done) / rate : 0;
-    fprintf(stderr,
-            "\r\033[Kfiles %d/%d, frames %llu, %.1f MB, %.1f MB/s, ETA %d:%02d",
-            r->files_done, r->files_total, (unsigned long long)r->frames, done / 1e6,
-            rate / 1e6, (int)eta / 60, (int)eta % 60);
+    fprintf(stderr, "\r\033[Kfiles %d/%d, frames %llu, %.1f MB, %.1f MB/s, ETA %d:%02d",
+            r->files_done, r->files_total, (unsigned long long)r->frames, done / 1e6, rate / 1e6,
+            (int)eta / 60, (int)eta % 60);
     fflush(stderr);
 }
 
@@ -304,11 +304,11 @@ static void not_delivered(replay_t *r, uint64_t off, const frame_header_t *h, co
     r->failed++;
     r->f_failed++;
     problem(r, pfmt(r->pool,
-                            "not delivered: %s offset %llu: job %s, source %s, range [%llu, %llu), "
-                            "master %s%s%s%s: %s",
-                            r->path, (unsigned long long)off, h->job, h->source,
-                            (unsigned long long)h->start, (unsigned long long)h->end, h->master,
-                            url ? " (" : "", url ? url : "", url ? ")" : "", reason));
+                    "not delivered: %s offset %llu: job %s, source %s, range [%llu, %llu), "
+                    "master %s%s%s%s: %s",
+                    r->path, (unsigned long long)off, h->job, h->source,
+                    (unsigned long long)h->start, (unsigned long long)h->end, h->master,
+                    url ? " (" : "", url ? url : "", url ? ")" : "", reason));
 }
 
 /* --- delivery ------------------------------------------------------------------ */
@@ -492,7 +492,7 @@ static void on_damage(void *ctx, uint64_t start, uint64_t end, const char *why)
 {
     replay_t *r = ctx;
     const char *text = pfmt(r->pool, "damaged: %s [%llu, %llu): %s", r->path,
-                                    (unsigned long long)start, (unsigned long long)end, why);
+                            (unsigned long long)start, (unsigned long long)end, why);
     r->damaged++;
     r->f_damaged++;
     if (r->opts.dry_run)
@@ -601,8 +601,8 @@ static void summary(replay_t *r)
         log_msg("stopped: the token was refused (401); check --token-file (the frames not "
                 "sent are still in their files)");
     if (r->opts.dry_run)
-        log_msg("dry run: %d files, %llu frames (%llu bytes), %llu damaged ranges",
-                r->files_done, (unsigned long long)r->frames, (unsigned long long)r->frame_bytes,
+        log_msg("dry run: %d files, %llu frames (%llu bytes), %llu damaged ranges", r->files_done,
+                (unsigned long long)r->frames, (unsigned long long)r->frame_bytes,
                 (unsigned long long)r->damaged);
     else
         log_msg("done: %d of %d files, %llu frames delivered (%llu merged, %llu duplicate), %llu "

@@ -367,9 +367,8 @@ apr_status_t slave_start(slave_t *s, abbey_err_t *err)
         return rv;
     }
     __atomic_store_n(&s->redeliver_stop, 0, __ATOMIC_RELEASE);
-    if (s->spool &&
-        (rv = apr_thread_create(&s->redeliverer, NULL, redeliver_thread, s, s->pool)) !=
-            APR_SUCCESS) {
+    if (s->spool && (rv = apr_thread_create(&s->redeliverer, NULL, redeliver_thread, s, s->pool)) !=
+                        APR_SUCCESS) {
         abbey_err_set(err, "cannot start the spool's re-delivery thread");
         s->opts.workers = 0; /* nothing else to join */
         return rv;

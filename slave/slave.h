@@ -25,7 +25,7 @@
 
 #include "engine.h"
 #include "error.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "partial.h"
 #include "rules.h"
 #include "task.h"
@@ -80,9 +80,9 @@ typedef struct slave_t {
     const char *config_url, *lease_url, *renew_url, *complete_url; /* the primary's calls */
     hclient_t *renew_client;                                       /* the renewer's */
     apr_thread_t *renewer;
-    struct spool_t *spool;      /* NULL: no spooling (slave_spool_open) */
-    apr_thread_t *redeliverer;  /* the spool's re-delivery thread */
-    int redeliver_stop;         /* its stop (atomic) */
+    struct spool_t *spool;     /* NULL: no spooling (slave_spool_open) */
+    apr_thread_t *redeliverer; /* the spool's re-delivery thread */
+    int redeliver_stop;        /* its stop (atomic) */
     apr_thread_t **threads;
     struct worker_t **workers;
 } slave_t;
@@ -121,9 +121,9 @@ typedef struct worker_t {
     slave_cfg_t *cfg;        /* the config its engines belong to (one reference) */
     task_engines_t tasks;    /* per job of cfg, and the block buffer (in engine_pool); its
                                 io.stop is the slave's stop flag */
-    buf_t frame;         /* frame encoding buffer, reused */
-    buf_t body;          /* JSON request bodies, reused */
-    hclient_resp_t resp; /* answers, reused */
+    buf_t frame;             /* frame encoding buffer, reused */
+    buf_t body;              /* JSON request bodies, reused */
+    hclient_resp_t resp;     /* answers, reused */
 } worker_t;
 
 /* --- slave.c ------------------------------------------------------------ */
@@ -221,6 +221,6 @@ void worker_complete(worker_t *w, const slave_lease_t *l, json_t *root);
  * with an error when the master is not in the config or the range cannot
  * be read whole (nothing is sent then). A failed delivery leaves the lease
  * to expire. Logs the repair's start and end. */
-void repair_run(worker_t *w, const slave_lease_t *l, const rules_job_t *job);
+void slave_repair_run(worker_t *w, const slave_lease_t *l, const rules_job_t *job);
 
 #endif

@@ -30,17 +30,17 @@
 #include "partials.h"
 
 typedef struct seg_t {
-    char *path;                /* malloc'd */
+    char *path; /* malloc'd */
     char master[FRAME_NAME_MAX], job[FRAME_NAME_MAX];
     uint64_t seq;
-    framelog_writer_t *w;      /* the segment being written for (master, job), or NULL */
-    apr_pool_t *wpool;         /* the writer's own root pool */
-    uint64_t size;             /* whole bytes (the writer's size, or the file's at start-up) */
-    uint64_t pos;              /* offset of the first frame not decided yet */
-    uint64_t held;             /* frames kept for the operator */
-    uint64_t frames, bytes;    /* frames not decided yet, and their bytes */
-    int64_t first_ms;          /* when its first frame was spooled (start-up: mtime) */
-    int done;                  /* walked to its end with held frames: left alone */
+    framelog_writer_t *w;   /* the segment being written for (master, job), or NULL */
+    apr_pool_t *wpool;      /* the writer's own root pool */
+    uint64_t size;          /* whole bytes (the writer's size, or the file's at start-up) */
+    uint64_t pos;           /* offset of the first frame not decided yet */
+    uint64_t held;          /* frames kept for the operator */
+    uint64_t frames, bytes; /* frames not decided yet, and their bytes */
+    int64_t first_ms;       /* when its first frame was spooled (start-up: mtime) */
+    int done;               /* walked to its end with held frames: left alone */
 } seg_t;
 
 typedef struct mstate_t {
@@ -584,9 +584,8 @@ static walk_end_t walk_segment(spool_t *sp, seg_t *g, walk_t *k, mstate_t *ms, i
     k->g = g;
     k->result = WALK_DONE;
     k->why = NULL;
-    if (pos0 < k->end &&
-        framelog_walk(g->path, pos0, send_one, damaged, k, NULL, sp->pass_pool, &err) !=
-            APR_SUCCESS) {
+    if (pos0 < k->end && framelog_walk(g->path, pos0, send_one, damaged, k, NULL, sp->pass_pool,
+                                       &err) != APR_SUCCESS) {
         log_msg("spool: cannot read %s: %s", g->path, err.msg);
         return WALK_NOMASTER; /* leave it; try again next pass */
     }

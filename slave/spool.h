@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "rules.h"
 
 #define SPOOL_SEGMENT_MAX (64u << 20) /* a new segment once the current one passes this */

@@ -427,7 +427,7 @@ void worker_run_lease(worker_t *w, const slave_lease_t *l)
     } else if (l->kind == SLAVE_LEASE_EXPAND) {
         run_expand(w, l);
     } else if (l->kind == SLAVE_LEASE_REPAIR) {
-        repair_run(w, l, job);
+        slave_repair_run(w, l, job);
     } else {
         run_read(w, l, job);
     }

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "source.h"
 
 void instance_format(const instance_id_t *id, char *out)
@@ -119,23 +120,13 @@ apr_status_t instance_find_inode(const char *dir, uint64_t dev, uint64_t ino, ap
     return rv;
 }
 
-static const char *dir_of(const char *path, apr_pool_t *pool)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return ".";
-    if (slash == path)
-        return "/";
-    return apr_pstrndup(pool, path, (apr_size_t)(slash - path));
-}
-
 /* The lease's file is not at path any more and nothing replaced it. */
 static void plan_path_missing(const char *path, const instance_id_t *old, apr_pool_t *pool,
                               instance_plan_t *plan)
 {
     int fd;
-    if (old && instance_find_inode(dir_of(path, pool), old->dev, old->ino, pool, &fd, &plan->found,
-                                   &plan->size) == APR_SUCCESS) {
+    if (old && instance_find_inode(path_dir(path, pool), old->dev, old->ino, pool, &fd,
+                                   &plan->found, &plan->size) == APR_SUCCESS) {
         plan->kind = INSTANCE_ROTATED; /* renamed away, no new file yet */
         plan->read_path = fd_path(pool, fd);
         return;
@@ -165,7 +156,7 @@ static void plan_compare(const char *path, const instance_id_t *old, int fd,
     }
     instance_format(cur, plan->next_instance); /* rotated: the new file, generation 0 */
     plan->next_size = size;
-    if (instance_find_inode(dir_of(path, pool), old->dev, old->ino, pool, &ofd, &plan->found,
+    if (instance_find_inode(path_dir(path, pool), old->dev, old->ino, pool, &ofd, &plan->found,
                             &plan->size) == APR_SUCCESS) {
         plan->kind = INSTANCE_ROTATED;
         plan->read_path = fd_path(pool, ofd);

@@ -16,7 +16,7 @@
 #include <strings.h>
 
 #include "buf.h"
-#include "http_client.h"
+#include "hclient.h"
 
 #define SOURCE_HTTP_PROBE (1u << 20) /* first block fetched to learn the size */
 #define SOURCE_HTTP_CONNECT_MS 5000

@@ -44,8 +44,7 @@ size_t task_io_size(const rules_config_t *cfg, size_t block)
     return size;
 }
 
-void task_engines_init(task_engines_t *t, const rules_config_t *cfg, size_t block,
-                       apr_pool_t *pool)
+void task_engines_init(task_engines_t *t, const rules_config_t *cfg, size_t block, apr_pool_t *pool)
 {
     t->cfg = cfg;
     t->pool = pool;

@@ -47,7 +47,7 @@ static rules_config_t *load(const char *text)
 }
 
 /* The figure in column `value` of the row whose key tuple is keys[0..nkeys). */
-static const char *figure(const partial_t *p, int entry, const val_t *keys, int nkeys, int value,
+static const char *figure(const partial_t *p, int entry, const value_t *keys, int nkeys, int value,
                           agg_result_t *res)
 {
     const rules_entry_t *en = p->job->entries[entry];
@@ -55,8 +55,8 @@ static const char *figure(const partial_t *p, int entry, const val_t *keys, int 
     buf_t b;
     buf_init(&b);
     for (int i = 0; i < nkeys; i++)
-        val_key_put(&b, &keys[i]);
-    row = ptable_find(p->tables[entry], b.data, (uint32_t)b.len, val_hash_bytes(b.data, b.len));
+        value_key_put(&b, &keys[i]);
+    row = ptable_find(p->tables[entry], b.data, (uint32_t)b.len, value_hash_bytes(b.data, b.len));
     buf_free(&b);
     if (!row)
         return NULL;
@@ -64,15 +64,15 @@ static const char *figure(const partial_t *p, int entry, const val_t *keys, int 
     return res->text;
 }
 
-static val_t s(const char *x)
+static value_t s(const char *x)
 {
-    val_t v = {.kind = VAL_STR, .s = x, .len = (uint32_t)strlen(x)};
+    value_t v = {.kind = VALUE_STR, .s = x, .len = (uint32_t)strlen(x)};
     return v;
 }
 
-static val_t i64(int64_t x)
+static value_t i64(int64_t x)
 {
-    val_t v = {.kind = VAL_INT, .i = x};
+    value_t v = {.kind = VALUE_INT, .i = x};
     return v;
 }
 
@@ -100,7 +100,7 @@ START_TEST(test_entries)
     engine_t *e = engine_create(job, pool);
     partial_t *p = partial_create(job, pool);
     agg_result_t r;
-    val_t k[2];
+    value_t k[2];
 
     ck_assert_int_eq(engine_feed(e, LINES, strlen(LINES), 0, p, NULL, NULL), APR_SUCCESS);
     ck_assert_uint_eq(p->lines, 4);
@@ -138,10 +138,10 @@ START_TEST(test_bad_lines_change_nothing)
     partial_t *p = partial_create(job, pool);
     engine_samples_t smp = {0};
     const char *bad = "ann\t/a\t200\tfast\n" /* ms is not a number */
-                      "ann\t/a\n"             /* too few fields */
-                      "x\t/a\t2x0\t1\n";      /* status not an int */
+                      "ann\t/a\n"            /* too few fields */
+                      "x\t/a\t2x0\t1\n";     /* status not an int */
     agg_result_t r;
-    val_t k = s("/a");
+    value_t k = s("/a");
 
     ck_assert_int_eq(engine_feed(e, bad, strlen(bad), 1000, p, &smp, NULL), APR_SUCCESS);
     ck_assert_uint_eq(p->lines, 3);
@@ -165,7 +165,7 @@ START_TEST(test_block_splits)
     partial_t *whole = partial_create(job, pool), *parts = partial_create(job, pool);
     size_t len = strlen(LINES);
     agg_result_t a, b;
-    val_t k = s("/a");
+    value_t k = s("/a");
 
     ck_assert_int_eq(engine_feed(e, LINES, len, 0, whole, NULL, NULL), APR_SUCCESS);
     /* feed line by line, including a last line without '\n' */
@@ -204,7 +204,7 @@ START_TEST(test_sample_log)
     char *data;
     long size;
     agg_result_t r;
-    val_t k = i64(200);
+    value_t k = i64(200);
     /* awk '{print $9}' data/apache_combined_10k.log | sort | uniq -c */
     ck_assert_msg(f != NULL, "%s", path);
     fseek(f, 0, SEEK_END);
@@ -257,7 +257,7 @@ START_TEST(test_regex_limit_line)
     engine_samples_t smp = {0};
     buf_t in;
     agg_result_t r;
-    val_t k;
+    value_t k;
     char patho[3002];
 
     memset(patho, 'a', 3000);

@@ -1,11 +1,13 @@
-/* check_format.c - unit tests for the line formats (rules/format.h).
+/* check_format.c - unit tests for the access line formats (rules/format.h: combined and
+ * common): real lines, the sample file, truncations, constructed lines and times; the split
+ * format and creating formats are tests/check_format_split.c.
  *
- * Oracles: hand-worked field values for real lines of data/apache_combined_10k.log
- * (epochs from `date -u -d ... +%s`), whole-file counts taken with mawk, the C
- * library's timegm/gmtime_r for every calendar day of 1899..2101, and strtod for
- * floats. Every line is parsed from a heap copy of exactly its length, so under
- * ASan or valgrind any read past the end is caught. The data directory is
- * $ABBEY_DATA_DIR, else the source tree's data/. */
+ * Oracles: hand-worked field values for real lines of data/apache_combined_10k.log (epochs
+ * from `date -u -d ... +%s`), whole-file counts taken with mawk, and the C library's
+ * timegm/gmtime_r for every calendar day of 1899..2101. Every line is parsed from a heap
+ * copy of exactly its length (tests/fixture_format.h), so under ASan or valgrind any read
+ * past the end is caught. The data directory is $ABBEY_DATA_DIR, else the source tree's
+ * data/. */
 #include <apr_general.h>
 #include <check.h>
 #include <stdio.h>
@@ -20,89 +22,8 @@
 #define ABBEY_SRCDIR "."
 #endif
 
-enum { IP, IDENT, USER, TIME, REQUEST, METHOD, PATH, PROTOCOL, STATUS, BYTES, REFERER, AGENT };
-#define ALL (~(uint64_t)0)
-
-static apr_pool_t *pool;
-static fmt_t *combined, *common;
-
-static void setup(void)
-{
-    abbey_err_t err;
-    apr_pool_create(&pool, NULL);
-    ck_assert_int_eq(fmt_create_builtin("combined", pool, &combined, &err), APR_SUCCESS);
-    ck_assert_int_eq(fmt_create_builtin("common", pool, &common, &err), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-}
-
-/* ---- helpers ------------------------------------------------------------ */
-
-static char *dup_exact(const char *s, size_t n)
-{
-    char *p = malloc(n ? n : 1);
-    memcpy(p, s, n);
-    return p;
-}
-
-/* Parse a heap copy of [s, s + n) of exactly n bytes; *copy receives it (caller frees). */
-static fmt_bad_t parse_n(const fmt_t *f, const char *s, size_t n, uint64_t need, uint64_t num,
-                         val_t *v, char **copy)
-{
-    *copy = dup_exact(s, n);
-    for (int i = 0; i < FMT_MAX_FIELDS; i++)
-        v[i] = (val_t){.kind = 0xee, .s = (const char *)1, .len = 0xdead};
-    fmt_bad_t why = fmt_parse(f, *copy, n, need, num, v);
-    if (why == FMT_OK)
-        for (int i = 0; i < fmt_nfields(f); i++) {
-            ck_assert_msg(v[i].kind <= VAL_TIME, "field %d kind %d unset", i, v[i].kind);
-            if (v[i].s)
-                ck_assert_msg(v[i].s >= *copy && v[i].s + v[i].len <= *copy + n,
-                              "field %d text outside the line", i);
-            else
-                ck_assert_uint_eq(v[i].len, 0);
-        }
-    return why;
-}
-
-/* Parse a C string with every need bit and no num bit; returns the reason. Text checks on the
- * result must happen before the next call (the copy is kept until then). */
-static char *last_copy;
-static fmt_bad_t parse(const fmt_t *f, const char *line, val_t *v)
-{
-    free(last_copy);
-    return parse_n(f, line, strlen(line), ALL, 0, v, &last_copy);
-}
-
-static void free_last(void)
-{
-    free(last_copy);
-    last_copy = NULL;
-}
-
-#define ck_text(v, k, text) ck_text_at(v, k, text, __LINE__)
-static void ck_text_at(const val_t *v, int kind, const char *text, int at)
-{
-    ck_assert_msg(v->kind == kind, "line %d: kind %d, expected %d", at, v->kind, kind);
-    if (!text) {
-        ck_assert_msg(v->s == NULL && v->len == 0, "line %d: expected no text", at);
-        return;
-    }
-    ck_assert_msg(v->s && v->len == strlen(text) && memcmp(v->s, text, v->len) == 0,
-                  "line %d: text \"%.*s\", expected \"%s\"", at, (int)v->len,
-                  v->s ? v->s : "", text);
-}
-
-#define ck_int(v, k, n, text) ck_int_at(v, k, n, text, __LINE__)
-static void ck_int_at(const val_t *v, int kind, int64_t n, const char *text, int at)
-{
-    ck_text_at(v, kind, text, at);
-    ck_assert_msg(v->i == n, "line %d: value %lld, expected %lld", at, (long long)v->i,
-                  (long long)n);
-}
+#define FIXTURE_SUITE "check_format"
+#include "fixture_format.h"
 
 static char *read_data(const char *name, size_t *len)
 {
@@ -143,30 +64,32 @@ typedef struct exp_line {
     int64_t epoch;
     const char *method, *path, *protocol;
     int status;
-    const char *bytes;     /* text; "-" for NULL */
-    const char *referer;   /* NULL when "-" */
-    const char *agent;     /* NULL when "-" */
+    const char *bytes;   /* text; "-" for NULL */
+    const char *referer; /* NULL when "-" */
+    const char *agent;   /* NULL when "-" */
 } exp_line;
 
 static const char *UA_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 "
                             "(KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36";
-static const char *UA_GOOGLE = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
-static const char *UA_SOGOU = "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)";
+static const char *UA_GOOGLE =
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+static const char *UA_SOGOU =
+    "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)";
 
 static const exp_line real[] = {
     {1, "83.149.9.216", "17/May/2015:10:05:03 +0000", 1431857103, "GET",
-     "/presentations/logstash-monitorama-2013/images/kibana-search.png", "HTTP/1.1", 200,
-     "203023", "http://semicomplete.com/presentations/logstash-monitorama-2013/", NULL},
+     "/presentations/logstash-monitorama-2013/images/kibana-search.png", "HTTP/1.1", 200, "203023",
+     "http://semicomplete.com/presentations/logstash-monitorama-2013/", NULL},
     {23, "83.149.9.216", "17/May/2015:10:05:56 +0000", 1431857156, "GET", "/favicon.ico",
      "HTTP/1.1", 200, "3638", NULL, NULL},
-    {43, "207.241.237.225", "17/May/2015:10:05:58 +0000", 1431857158, "GET",
-     "/blog/tags/examples", "HTTP/1.0", 200, "9208", "http://www.semicomplete.com/blog/tags/C",
+    {43, "207.241.237.225", "17/May/2015:10:05:58 +0000", 1431857158, "GET", "/blog/tags/examples",
+     "HTTP/1.0", 200, "9208", "http://www.semicomplete.com/blog/tags/C",
      "Mozilla/5.0 (compatible; archive.org_bot +http://www.archive.org/details/archive.org_bot)"},
     {44, "200.49.190.101", "17/May/2015:10:05:36 +0000", 1431857136, "GET", "/reset.css",
      "HTTP/1.1", 200, "1015", NULL, NULL},
     {63, "66.249.73.185", "17/May/2015:10:05:22 +0000", 1431857122, "GET",
-     "/doc/index.html?org/elasticsearch/action/search/SearchResponse.html", "HTTP/1.1", 404,
-     "294", NULL, NULL},
+     "/doc/index.html?org/elasticsearch/action/search/SearchResponse.html", "HTTP/1.1", 404, "294",
+     NULL, NULL},
     {77, "218.30.103.62", "17/May/2015:11:05:11 +0000", 1431860711, "GET", "/robots.txt",
      "HTTP/1.1", 200, "-", NULL, NULL},
     {86, "218.30.103.62", "17/May/2015:11:05:17 +0000", 1431860717, "GET",
@@ -175,8 +98,8 @@ static const exp_line real[] = {
      "HTTP/1.1", 301, "339", "http://tuxradar.com/content/xdotool-script-your-mouse",
      "Mozilla/5.0 (X11; Linux x86_64; rv:26.0) Gecko/20100101 Firefox/26.0"},
     {426, "173.252.73.114", "17/May/2015:14:05:30 +0000", 1431871530, "GET",
-     "/presentations/logstash-puppetconf-2012/images/apache-negative-duration.png", "HTTP/1.1",
-     206, "97173", NULL, "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"},
+     "/presentations/logstash-puppetconf-2012/images/apache-negative-duration.png", "HTTP/1.1", 206,
+     "97173", NULL, "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"},
     {2071, "66.249.73.135", "18/May/2015:03:05:34 +0000", 1431918334, "GET", "/misc/Title.php.txt",
      "HTTP/1.1", 500, "-", NULL, NULL},
     {5340, "204.244.74.22", "19/May/2015:06:05:17 +0000", 1432015517, "GET",
@@ -191,57 +114,65 @@ static const exp_line real[] = {
 static const char *agent_of(const exp_line *e)
 {
     switch (e->lineno) {
-    case 1: case 23: return UA_MAC;
-    case 44: return NULL;
-    case 63: case 2071: return UA_GOOGLE;
-    case 77: case 86: return UA_SOGOU;
-    default: return e->agent;
+    case 1:
+    case 23:
+        return UA_MAC;
+    case 44:
+        return NULL;
+    case 63:
+    case 2071:
+        return UA_GOOGLE;
+    case 77:
+    case 86:
+        return UA_SOGOU;
+    default:
+        return e->agent;
     }
 }
 
-static void check_real(const exp_line *e, const val_t *v, int with_tail)
+static void check_real(const exp_line *e, const value_t *v, int with_tail)
 {
     char req[1024];
     snprintf(req, sizeof req, "%s %s %s", e->method, e->path, e->protocol);
-    ck_text(&v[IP], VAL_STR, e->ip);
-    ck_text(&v[IDENT], VAL_NULL, "-");
-    ck_text(&v[USER], VAL_NULL, "-");
-    ck_int(&v[TIME], VAL_TIME, e->epoch, e->time);
-    ck_text(&v[REQUEST], VAL_STR, req);
-    ck_text(&v[METHOD], VAL_STR, e->method);
-    ck_text(&v[PATH], VAL_STR, e->path);
-    ck_text(&v[PROTOCOL], VAL_STR, e->protocol);
+    ck_text(&v[IP], VALUE_STR, e->ip);
+    ck_text(&v[IDENT], VALUE_NULL, "-");
+    ck_text(&v[USER], VALUE_NULL, "-");
+    ck_int(&v[TIME], VALUE_TIME, e->epoch, e->time);
+    ck_text(&v[REQUEST], VALUE_STR, req);
+    ck_text(&v[METHOD], VALUE_STR, e->method);
+    ck_text(&v[PATH], VALUE_STR, e->path);
+    ck_text(&v[PROTOCOL], VALUE_STR, e->protocol);
     char st[8];
     snprintf(st, sizeof st, "%d", e->status);
-    ck_int(&v[STATUS], VAL_INT, e->status, st);
+    ck_int(&v[STATUS], VALUE_INT, e->status, st);
     if (strcmp(e->bytes, "-") == 0)
-        ck_text(&v[BYTES], VAL_NULL, "-");
+        ck_text(&v[BYTES], VALUE_NULL, "-");
     else
-        ck_int(&v[BYTES], VAL_INT, strtoll(e->bytes, NULL, 10), e->bytes);
+        ck_int(&v[BYTES], VALUE_INT, strtoll(e->bytes, NULL, 10), e->bytes);
     if (!with_tail)
         return;
-    ck_text(&v[REFERER], e->referer ? VAL_STR : VAL_NULL, e->referer ? e->referer : "-");
+    ck_text(&v[REFERER], e->referer ? VALUE_STR : VALUE_NULL, e->referer ? e->referer : "-");
     const char *agent = agent_of(e);
-    ck_text(&v[AGENT], agent ? VAL_STR : VAL_NULL, agent ? agent : "-");
+    ck_text(&v[AGENT], agent ? VALUE_STR : VALUE_NULL, agent ? agent : "-");
 }
 
 START_TEST(test_real_lines)
 {
     size_t len, n;
     char *buf = read_data("apache_combined_10k.log", &len), *copy;
-    val_t v[FMT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS];
     for (size_t k = 0; k < sizeof real / sizeof real[0]; k++) {
         const char *line = nth_line(buf, len, real[k].lineno, &n);
-        ck_assert_msg(parse_n(combined, line, n, ALL, 0, v, &copy) == FMT_OK, "line %d",
+        ck_assert_msg(parse_n(combined, line, n, ALL, 0, v, &copy) == FORMAT_OK, "line %d",
                       real[k].lineno);
         check_real(&real[k], v, 1);
         free(copy);
         /* the same line read as common: the referer/agent tail is ignored */
-        ck_assert(parse_n(common, line, n, ALL, 0, v, &copy) == FMT_OK);
+        ck_assert(parse_n(common, line, n, ALL, 0, v, &copy) == FORMAT_OK);
         check_real(&real[k], v, 0);
         free(copy);
         /* need without the request pieces: same structure, same other fields */
-        ck_assert(parse_n(combined, line, n, 1u << STATUS, 0, v, &copy) == FMT_OK);
+        ck_assert(parse_n(combined, line, n, 1u << STATUS, 0, v, &copy) == FORMAT_OK);
         ck_assert_int_eq(v[STATUS].i, real[k].status);
         ck_assert_int_eq(v[TIME].i, real[k].epoch);
         free(copy);
@@ -255,14 +186,14 @@ START_TEST(test_real_bad_line)
 {
     size_t len, n;
     char *buf = read_data("apache_combined_10k.log", &len), *copy;
-    val_t v[FMT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS];
     const char *line = nth_line(buf, len, 8899, &n);
-    ck_assert_int_eq(parse_n(combined, line, n, ALL, 0, v, &copy), FMT_BAD_QUOTE);
+    ck_assert_int_eq(parse_n(combined, line, n, ALL, 0, v, &copy), FORMAT_BAD_QUOTE);
     free(copy);
     /* common ignores the tail, so the same line is fine there */
-    ck_assert_int_eq(parse_n(common, line, n, ALL, 0, v, &copy), FMT_OK);
-    ck_text(&v[IP], VAL_STR, "46.118.127.106");
-    ck_int(&v[BYTES], VAL_INT, 235, "235");
+    ck_assert_int_eq(parse_n(common, line, n, ALL, 0, v, &copy), FORMAT_OK);
+    ck_text(&v[IP], VALUE_STR, "46.118.127.106");
+    ck_int(&v[BYTES], VALUE_INT, 235, "235");
     free(copy);
     free(buf);
 }
@@ -277,36 +208,36 @@ START_TEST(test_sample_file)
     size_t len;
     char *buf = read_data("apache_combined_10k.log", &len);
     const char *p = buf, *end = buf + len;
-    val_t v[FMT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS];
     long good = 0, bad = 0, bad_at = 0, lineno = 0, status[1000] = {0};
     long null_bytes = 0, null_ref = 0, null_agent = 0, day[4] = {0};
     long get = 0, head = 0, post = 0, options = 0;
     int64_t sum_bytes = 0;
-    fmt_bad_t why_bad = FMT_OK;
+    format_bad_t why_bad = FORMAT_OK;
     const int64_t may17 = 1431820800; /* date -u -d 2015-05-17 +%s */
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)((nl ? nl : end) - p);
-        fmt_bad_t why = fmt_parse(combined, p, n, ALL, 0, v);
+        format_bad_t why = format_parse(combined, p, n, ALL, 0, v);
         lineno++;
-        if (why != FMT_OK) {
+        if (why != FORMAT_OK) {
             bad++;
             bad_at = lineno;
             why_bad = why;
         } else {
             good++;
-            ck_assert(v[STATUS].kind == VAL_INT && v[STATUS].i >= 0 && v[STATUS].i < 1000);
+            ck_assert(v[STATUS].kind == VALUE_INT && v[STATUS].i >= 0 && v[STATUS].i < 1000);
             status[v[STATUS].i]++;
-            if (v[BYTES].kind == VAL_NULL)
+            if (v[BYTES].kind == VALUE_NULL)
                 null_bytes++;
             else
                 sum_bytes += v[BYTES].i;
-            null_ref += v[REFERER].kind == VAL_NULL;
-            null_agent += v[AGENT].kind == VAL_NULL;
+            null_ref += v[REFERER].kind == VALUE_NULL;
+            null_agent += v[AGENT].kind == VALUE_NULL;
             int64_t d = (v[TIME].i - may17) / 86400;
             ck_assert(v[TIME].i >= may17 && d < 4);
             day[d]++;
-            ck_assert(v[METHOD].kind == VAL_STR);
+            ck_assert(v[METHOD].kind == VALUE_STR);
             if (v[METHOD].len == 3 && !memcmp(v[METHOD].s, "GET", 3))
                 get++;
             else if (v[METHOD].len == 4 && !memcmp(v[METHOD].s, "HEAD", 4))
@@ -322,7 +253,7 @@ START_TEST(test_sample_file)
     ck_assert_int_eq(good, 9999);
     ck_assert_int_eq(bad, 1);
     ck_assert_int_eq(bad_at, 8899);
-    ck_assert_int_eq(why_bad, FMT_BAD_QUOTE);
+    ck_assert_int_eq(why_bad, FORMAT_BAD_QUOTE);
     ck_assert_int_eq(status[200], 9125); /* 9126 over all 10,000 lines: 8899 is a 200 */
     ck_assert_int_eq(status[304], 445);
     ck_assert_int_eq(status[404], 213);
@@ -355,10 +286,10 @@ START_TEST(test_truncation)
 {
     size_t len, n;
     char *buf = read_data("apache_combined_10k.log", &len), *copy;
-    val_t v[FMT_MAX_FIELDS], full[FMT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS], full[FORMAT_MAX_FIELDS];
     for (size_t k = 0; k < sizeof real / sizeof real[0]; k++) {
         const char *line = nth_line(buf, len, real[k].lineno, &n);
-        ck_assert(parse_n(combined, line, n, ALL, 0, full, &copy) == FMT_OK);
+        ck_assert(parse_n(combined, line, n, ALL, 0, full, &copy) == FORMAT_OK);
         free(copy);
         char mark[16];
         snprintf(mark, sizeof mark, "\" %d ", real[k].status);
@@ -369,23 +300,23 @@ START_TEST(test_truncation)
         size_t ref_len = real[k].referer ? strlen(real[k].referer) : 1;
         size_t ref_end = bytes_end + 1 + 2 + ref_len; /* ' "' text '"' */
         for (size_t cut = 0; cut <= n; cut++) {
-            int ok_combined = cut == n || cut == ref_end
-                              || (cut > bytes_at && cut <= bytes_end
-                                  && (strcmp(real[k].bytes, "-") || cut == bytes_end));
+            int ok_combined = cut == n || cut == ref_end ||
+                              (cut > bytes_at && cut <= bytes_end &&
+                               (strcmp(real[k].bytes, "-") || cut == bytes_end));
             int ok_common = cut > bytes_at && (strcmp(real[k].bytes, "-") || cut >= bytes_end);
-            fmt_bad_t why = parse_n(combined, line, cut, ALL, 0, v, &copy);
-            ck_assert_msg((why == FMT_OK) == ok_combined, "line %d cut %zu: %s", real[k].lineno,
-                          cut, fmt_bad_text(why));
-            if (why == FMT_OK) {
+            format_bad_t why = parse_n(combined, line, cut, ALL, 0, v, &copy);
+            ck_assert_msg((why == FORMAT_OK) == ok_combined, "line %d cut %zu: %s", real[k].lineno,
+                          cut, format_bad_text(why));
+            if (why == FORMAT_OK) {
                 ck_assert_int_eq(v[TIME].i, full[TIME].i);
                 ck_assert_int_eq(v[STATUS].i, full[STATUS].i);
                 ck_assert_int_eq(v[PATH].len, full[PATH].len);
-                ck_assert_int_eq(v[AGENT].kind, cut == n ? full[AGENT].kind : VAL_NULL);
+                ck_assert_int_eq(v[AGENT].kind, cut == n ? full[AGENT].kind : VALUE_NULL);
             }
             free(copy);
             why = parse_n(common, line, cut, ALL, 0, v, &copy);
-            ck_assert_msg((why == FMT_OK) == ok_common, "common line %d cut %zu: %s",
-                          real[k].lineno, cut, fmt_bad_text(why));
+            ck_assert_msg((why == FORMAT_OK) == ok_common, "common line %d cut %zu: %s",
+                          real[k].lineno, cut, format_bad_text(why));
             free(copy);
         }
     }
@@ -399,79 +330,87 @@ END_TEST
 
 START_TEST(test_null_fields)
 {
-    val_t v[FMT_MAX_FIELDS];
-    ck_assert_int_eq(parse(combined, HEAD_ "\"-\" 408 - \"-\" \"-\"", v), FMT_OK);
-    ck_text(&v[REQUEST], VAL_NULL, "-");
-    ck_text(&v[METHOD], VAL_NULL, NULL);
-    ck_text(&v[PATH], VAL_NULL, NULL);
-    ck_text(&v[PROTOCOL], VAL_NULL, NULL);
-    ck_int(&v[STATUS], VAL_INT, 408, "408");
-    ck_text(&v[BYTES], VAL_NULL, "-");
-    ck_text(&v[REFERER], VAL_NULL, "-");
-    ck_text(&v[AGENT], VAL_NULL, "-");
+    value_t v[FORMAT_MAX_FIELDS];
+    ck_assert_int_eq(parse(combined, HEAD_ "\"-\" 408 - \"-\" \"-\"", v), FORMAT_OK);
+    ck_text(&v[REQUEST], VALUE_NULL, "-");
+    ck_text(&v[METHOD], VALUE_NULL, NULL);
+    ck_text(&v[PATH], VALUE_NULL, NULL);
+    ck_text(&v[PROTOCOL], VALUE_NULL, NULL);
+    ck_int(&v[STATUS], VALUE_INT, 408, "408");
+    ck_text(&v[BYTES], VALUE_NULL, "-");
+    ck_text(&v[REFERER], VALUE_NULL, "-");
+    ck_text(&v[AGENT], VALUE_NULL, "-");
     /* ident and user given */
-    ck_assert_int_eq(parse(combined, "::1 id bob [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" "
-                           "200 0 \"\" \"x\"", v), FMT_OK);
-    ck_text(&v[IP], VAL_STR, "::1");
-    ck_text(&v[IDENT], VAL_STR, "id");
-    ck_text(&v[USER], VAL_STR, "bob");
-    ck_int(&v[BYTES], VAL_INT, 0, "0");
-    ck_text(&v[REFERER], VAL_STR, "");
-    ck_text(&v[AGENT], VAL_STR, "x");
+    ck_assert_int_eq(parse(combined,
+                           "::1 id bob [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" "
+                           "200 0 \"\" \"x\"",
+                           v),
+                     FORMAT_OK);
+    ck_text(&v[IP], VALUE_STR, "::1");
+    ck_text(&v[IDENT], VALUE_STR, "id");
+    ck_text(&v[USER], VALUE_STR, "bob");
+    ck_int(&v[BYTES], VALUE_INT, 0, "0");
+    ck_text(&v[REFERER], VALUE_STR, "");
+    ck_text(&v[AGENT], VALUE_STR, "x");
     /* a user name with a space runs up to " [" */
-    ck_assert_int_eq(parse(combined, "1.2.3.4 - john smith [17/May/2015:10:05:03 +0000] "
-                           "\"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", v), FMT_OK);
-    ck_text(&v[USER], VAL_STR, "john smith");
+    ck_assert_int_eq(parse(combined,
+                           "1.2.3.4 - john smith [17/May/2015:10:05:03 +0000] "
+                           "\"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+                           v),
+                     FORMAT_OK);
+    ck_text(&v[USER], VALUE_STR, "john smith");
     /* an ip of "-" stays text */
-    ck_assert_int_eq(parse(common, "- - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v),
-                     FMT_OK);
-    ck_text(&v[IP], VAL_STR, "-");
+    ck_assert_int_eq(
+        parse(common, "- - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v), FORMAT_OK);
+    ck_text(&v[IP], VALUE_STR, "-");
     free_last();
 }
 END_TEST
 
 START_TEST(test_escaped_quotes)
 {
-    val_t v[FMT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS];
     /* agent: Mozilla \"quoted\" agent\\   (an escaped quote, then an escaped backslash) */
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET /a\\\"b HTTP/1.1\" 200 5 \"-\" "
-                           "\"Mozilla \\\"quoted\\\" agent\\\\\"", v), FMT_OK);
-    ck_text(&v[REQUEST], VAL_STR, "GET /a\\\"b HTTP/1.1");
-    ck_text(&v[PATH], VAL_STR, "/a\\\"b");
-    ck_text(&v[AGENT], VAL_STR, "Mozilla \\\"quoted\\\" agent\\\\");
+    ck_assert_int_eq(parse(combined,
+                           HEAD_ "\"GET /a\\\"b HTTP/1.1\" 200 5 \"-\" "
+                                 "\"Mozilla \\\"quoted\\\" agent\\\\\"",
+                           v),
+                     FORMAT_OK);
+    ck_text(&v[REQUEST], VALUE_STR, "GET /a\\\"b HTTP/1.1");
+    ck_text(&v[PATH], VALUE_STR, "/a\\\"b");
+    ck_text(&v[AGENT], VALUE_STR, "Mozilla \\\"quoted\\\" agent\\\\");
     /* the last quote escaped: the agent never closes */
     ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 5 \"-\" \"agent\\\"", v),
-                     FMT_BAD_QUOTE);
+                     FORMAT_BAD_QUOTE);
     ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 5 \"-\" \"\\\\\\\"", v),
-                     FMT_BAD_QUOTE);
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1", v), FMT_BAD_QUOTE);
+                     FORMAT_BAD_QUOTE);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1", v), FORMAT_BAD_QUOTE);
     ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 5 \"http://x", v),
-                     FMT_BAD_QUOTE);
+                     FORMAT_BAD_QUOTE);
     free_last();
 }
 END_TEST
 
 START_TEST(test_offsets)
 {
-    val_t v[FMT_MAX_FIELDS];
-    static const struct { const char *t; int64_t epoch; } c[] = {
-        {"17/May/2015:10:05:03 +0200", 1431849903},  /* 10:05:03 UTC - 2h */
-        {"17/May/2015:10:05:03 -0700", 1431882303},  /* + 7h */
-        {"17/May/2015:10:05:03 +0530", 1431837303},
-        {"01/Jan/1970:00:00:00 +0000", 0},
-        {"01/Jan/1970:00:00:00 +0100", -3600},
-        {"31/Dec/1969:23:59:59 +0000", -1},
-        {"29/Feb/2016:00:00:00 +0000", 1456704000},
-        {"29/Feb/2000:12:00:00 +0000", 951825600},
-        {"31/Dec/1999:23:59:59 +0000", 946684799},
-        {"19/Jan/2038:03:14:08 +0000", 2147483648LL},
+    value_t v[FORMAT_MAX_FIELDS];
+    static const struct {
+        const char *t;
+        int64_t epoch;
+    } c[] = {
+        {"17/May/2015:10:05:03 +0200", 1431849903}, /* 10:05:03 UTC - 2h */
+        {"17/May/2015:10:05:03 -0700", 1431882303}, /* + 7h */
+        {"17/May/2015:10:05:03 +0530", 1431837303}, {"01/Jan/1970:00:00:00 +0000", 0},
+        {"01/Jan/1970:00:00:00 +0100", -3600},      {"31/Dec/1969:23:59:59 +0000", -1},
+        {"29/Feb/2016:00:00:00 +0000", 1456704000}, {"29/Feb/2000:12:00:00 +0000", 951825600},
+        {"31/Dec/1999:23:59:59 +0000", 946684799},  {"19/Jan/2038:03:14:08 +0000", 2147483648LL},
         {"30/Apr/2015:23:59:59 +0000", 1430438399},
     };
     char line[256];
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         snprintf(line, sizeof line, "h - - [%s] \"GET / HTTP/1.1\" 200 1", c[i].t);
-        ck_assert_msg(parse(common, line, v) == FMT_OK, "%s", c[i].t);
-        ck_int(&v[TIME], VAL_TIME, c[i].epoch, c[i].t);
+        ck_assert_msg(parse(common, line, v) == FORMAT_OK, "%s", c[i].t);
+        ck_int(&v[TIME], VALUE_TIME, c[i].epoch, c[i].t);
     }
     free_last();
 }
@@ -479,24 +418,24 @@ END_TEST
 
 START_TEST(test_bad_times)
 {
-    val_t v[FMT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS];
     static const char *const bad[] = {
-        "31/Apr/2015:10:05:03 +0000", "29/Feb/2015:10:05:03 +0000", "29/Feb/1900:00:00:00 +0000",
-        "30/Feb/2016:00:00:00 +0000", "00/May/2015:10:05:03 +0000", "32/May/2015:10:05:03 +0000",
-        "17/May/2015:24:00:00 +0000", "17/May/2015:23:60:00 +0000", "17/May/2015:23:59:60 +0000",
-        "17/Mai/2015:10:05:03 +0000", "17/may/2015:10:05:03 +0000", "17/MAY/2015:10:05:03 +0000",
-        "17/May/2015:10:05:03 +2400", "17/May/2015:10:05:03 +0060", "17/May/2015:10:05:03 0000 ",
-        "17/May/2015 10:05:03 +0000", "7/May/2015:10:05:03 +0000 ", "17/May/15:10:05:03 +0000",
-        "17/May/2015:10:05:03", "17/May/2015:10:05:03 +00000", "1a/May/2015:10:05:03 +0000",
-        "17-May-2015:10:05:03 +0000", "17/May/2015:10:0x:03 +0000", "",
+        "31/Apr/2015:10:05:03 +0000", "29/Feb/2015:10:05:03 +0000",  "29/Feb/1900:00:00:00 +0000",
+        "30/Feb/2016:00:00:00 +0000", "00/May/2015:10:05:03 +0000",  "32/May/2015:10:05:03 +0000",
+        "17/May/2015:24:00:00 +0000", "17/May/2015:23:60:00 +0000",  "17/May/2015:23:59:60 +0000",
+        "17/Mai/2015:10:05:03 +0000", "17/may/2015:10:05:03 +0000",  "17/MAY/2015:10:05:03 +0000",
+        "17/May/2015:10:05:03 +2400", "17/May/2015:10:05:03 +0060",  "17/May/2015:10:05:03 0000 ",
+        "17/May/2015 10:05:03 +0000", "7/May/2015:10:05:03 +0000 ",  "17/May/15:10:05:03 +0000",
+        "17/May/2015:10:05:03",       "17/May/2015:10:05:03 +00000", "1a/May/2015:10:05:03 +0000",
+        "17-May-2015:10:05:03 +0000", "17/May/2015:10:0x:03 +0000",  "",
     };
     char line[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(line, sizeof line, "h - - [%s] \"GET / HTTP/1.1\" 200 1", bad[i]);
-        ck_assert_msg(parse(common, line, v) == FMT_BAD_TIME, "accepted [%s]", bad[i]);
+        ck_assert_msg(parse(common, line, v) == FORMAT_BAD_TIME, "accepted [%s]", bad[i]);
     }
-    ck_assert_int_eq(parse(common, "h - - [29/Feb/2016:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v),
-                     FMT_OK);
+    ck_assert_int_eq(
+        parse(common, "h - - [29/Feb/2016:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v), FORMAT_OK);
     free_last();
 }
 END_TEST
@@ -506,7 +445,7 @@ START_TEST(test_time_brute)
 {
     static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    val_t v[FMT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS];
     char line[128];
     long checked = 0, invalid = 0;
     for (int y = 1899; y <= 2101; y++)
@@ -514,22 +453,27 @@ START_TEST(test_time_brute)
             for (int d = 1; d <= 31; d++) {
                 int hh = (d * 7 + m) % 24, mi = (y + d) % 60, ss = (m * d) % 60;
                 int oh = (y + m) % 15, om = (d % 2) * 30, neg = (y + d) % 2;
-                snprintf(line, sizeof line, "h - - [%02d/%s/%04d:%02d:%02d:%02d %c%02d%02d] "
-                         "\"GET / HTTP/1.1\" 200 1", d, mon[m - 1], y, hh, mi, ss,
-                         neg ? '-' : '+', oh, om);
-                struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d,
-                                .tm_hour = hh, .tm_min = mi, .tm_sec = ss};
+                snprintf(line, sizeof line,
+                         "h - - [%02d/%s/%04d:%02d:%02d:%02d %c%02d%02d] "
+                         "\"GET / HTTP/1.1\" 200 1",
+                         d, mon[m - 1], y, hh, mi, ss, neg ? '-' : '+', oh, om);
+                struct tm tm = {.tm_year = y - 1900,
+                                .tm_mon = m - 1,
+                                .tm_mday = d,
+                                .tm_hour = hh,
+                                .tm_min = mi,
+                                .tm_sec = ss};
                 time_t t = timegm(&tm);
                 struct tm back;
                 gmtime_r(&t, &back);
-                fmt_bad_t why = fmt_parse(common, line, strlen(line), ALL, 0, v);
+                format_bad_t why = format_parse(common, line, strlen(line), ALL, 0, v);
                 if (back.tm_mday != d) {
-                    ck_assert_msg(why == FMT_BAD_TIME, "accepted %s", line);
+                    ck_assert_msg(why == FORMAT_BAD_TIME, "accepted %s", line);
                     invalid++;
                     continue;
                 }
                 int64_t off = (int64_t)(oh * 3600 + om * 60);
-                ck_assert_msg(why == FMT_OK, "rejected %s", line);
+                ck_assert_msg(why == FORMAT_OK, "rejected %s", line);
                 ck_assert_msg(v[TIME].i == (int64_t)t + (neg ? off : -off), "%s: %lld", line,
                               (long long)v[TIME].i);
                 checked++;
@@ -542,384 +486,130 @@ END_TEST
 
 START_TEST(test_odd_requests)
 {
-    val_t v[FMT_MAX_FIELDS];
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET\" 400 0 \"-\" \"-\"", v), FMT_OK);
-    ck_text(&v[REQUEST], VAL_STR, "GET");
-    ck_text(&v[METHOD], VAL_NULL, NULL);
-    ck_text(&v[PATH], VAL_NULL, NULL);
-    ck_text(&v[PROTOCOL], VAL_NULL, NULL);
+    value_t v[FORMAT_MAX_FIELDS];
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET\" 400 0 \"-\" \"-\"", v), FORMAT_OK);
+    ck_text(&v[REQUEST], VALUE_STR, "GET");
+    ck_text(&v[METHOD], VALUE_NULL, NULL);
+    ck_text(&v[PATH], VALUE_NULL, NULL);
+    ck_text(&v[PROTOCOL], VALUE_NULL, NULL);
     ck_assert_int_eq(parse(combined, HEAD_ "\"\\x16\\x03\\x01\\x00\\xa5\" 400 226 \"-\" \"-\"", v),
-                     FMT_OK);
-    ck_text(&v[REQUEST], VAL_STR, "\\x16\\x03\\x01\\x00\\xa5");
-    ck_text(&v[METHOD], VAL_NULL, NULL);
+                     FORMAT_OK);
+    ck_text(&v[REQUEST], VALUE_STR, "\\x16\\x03\\x01\\x00\\xa5");
+    ck_text(&v[METHOD], VALUE_NULL, NULL);
     /* raw binary bytes */
-    ck_assert_int_eq(parse(combined, HEAD_ "\"\x16\x03\x01\x7f\xff\" 400 0 \"-\" \"-\"", v), FMT_OK);
-    ck_text(&v[REQUEST], VAL_STR, "\x16\x03\x01\x7f\xff");
-    ck_text(&v[METHOD], VAL_NULL, NULL);
-    ck_assert_int_eq(parse(combined, HEAD_ "\"\" 400 0 \"-\" \"-\"", v), FMT_OK);
-    ck_text(&v[REQUEST], VAL_STR, "");
-    ck_text(&v[METHOD], VAL_NULL, NULL);
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET /\" 200 0 \"-\" \"-\"", v), FMT_OK);
-    ck_text(&v[METHOD], VAL_STR, "GET");
-    ck_text(&v[PATH], VAL_STR, "/");
-    ck_text(&v[PROTOCOL], VAL_NULL, NULL);
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET /a b HTTP/1.1\" 200 0 \"-\" \"-\"", v), FMT_OK);
-    ck_text(&v[METHOD], VAL_STR, "GET");
-    ck_text(&v[PATH], VAL_STR, "/a b");
-    ck_text(&v[PROTOCOL], VAL_STR, "HTTP/1.1");
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET  HTTP/1.1\" 200 0 \"-\" \"-\"", v), FMT_OK);
-    ck_text(&v[METHOD], VAL_STR, "GET");
-    ck_text(&v[PATH], VAL_NULL, NULL);
-    ck_text(&v[PROTOCOL], VAL_STR, "HTTP/1.1");
-    ck_assert_int_eq(parse(combined, HEAD_ "\" /x HTTP/1.1 \" 200 0 \"-\" \"-\"", v), FMT_OK);
-    ck_text(&v[METHOD], VAL_NULL, NULL);
-    ck_text(&v[PATH], VAL_STR, "/x HTTP/1.1");
-    ck_text(&v[PROTOCOL], VAL_NULL, NULL);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"\x16\x03\x01\x7f\xff\" 400 0 \"-\" \"-\"", v),
+                     FORMAT_OK);
+    ck_text(&v[REQUEST], VALUE_STR, "\x16\x03\x01\x7f\xff");
+    ck_text(&v[METHOD], VALUE_NULL, NULL);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"\" 400 0 \"-\" \"-\"", v), FORMAT_OK);
+    ck_text(&v[REQUEST], VALUE_STR, "");
+    ck_text(&v[METHOD], VALUE_NULL, NULL);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET /\" 200 0 \"-\" \"-\"", v), FORMAT_OK);
+    ck_text(&v[METHOD], VALUE_STR, "GET");
+    ck_text(&v[PATH], VALUE_STR, "/");
+    ck_text(&v[PROTOCOL], VALUE_NULL, NULL);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET /a b HTTP/1.1\" 200 0 \"-\" \"-\"", v),
+                     FORMAT_OK);
+    ck_text(&v[METHOD], VALUE_STR, "GET");
+    ck_text(&v[PATH], VALUE_STR, "/a b");
+    ck_text(&v[PROTOCOL], VALUE_STR, "HTTP/1.1");
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET  HTTP/1.1\" 200 0 \"-\" \"-\"", v), FORMAT_OK);
+    ck_text(&v[METHOD], VALUE_STR, "GET");
+    ck_text(&v[PATH], VALUE_NULL, NULL);
+    ck_text(&v[PROTOCOL], VALUE_STR, "HTTP/1.1");
+    ck_assert_int_eq(parse(combined, HEAD_ "\" /x HTTP/1.1 \" 200 0 \"-\" \"-\"", v), FORMAT_OK);
+    ck_text(&v[METHOD], VALUE_NULL, NULL);
+    ck_text(&v[PATH], VALUE_STR, "/x HTTP/1.1");
+    ck_text(&v[PROTOCOL], VALUE_NULL, NULL);
     free_last();
 }
 END_TEST
 
 START_TEST(test_numbers_and_structure)
 {
-    val_t v[FMT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS];
     const char *ok = HEAD_ "\"GET / HTTP/1.1\" ";
     char line[256];
-    static const struct { const char *tail; fmt_bad_t why; } c[] = {
-        {"200 12", FMT_OK},            {"2 12", FMT_OK},          {"9999 12", FMT_OK},
-        {"20000 12", FMT_BAD_NUMBER},  {"2x0 12", FMT_BAD_NUMBER}, {"-200 12", FMT_BAD_NUMBER},
-        {"- 12", FMT_BAD_NUMBER},      {"200 12a", FMT_BAD_NUMBER}, {"200 -1", FMT_BAD_NUMBER},
-        {"200 --", FMT_BAD_NUMBER},    {"200", FMT_BAD_FIELDS},     {"200 ", FMT_BAD_FIELDS},
-        {"", FMT_BAD_FIELDS},          {"200  12", FMT_BAD_NUMBER},
-        {"200 123456789012345678", FMT_OK}, {"200 1234567890123456789", FMT_BAD_NUMBER},
+    static const struct {
+        const char *tail;
+        format_bad_t why;
+    } c[] = {
+        {"200 12", FORMAT_OK},
+        {"2 12", FORMAT_OK},
+        {"9999 12", FORMAT_OK},
+        {"20000 12", FORMAT_BAD_NUMBER},
+        {"2x0 12", FORMAT_BAD_NUMBER},
+        {"-200 12", FORMAT_BAD_NUMBER},
+        {"- 12", FORMAT_BAD_NUMBER},
+        {"200 12a", FORMAT_BAD_NUMBER},
+        {"200 -1", FORMAT_BAD_NUMBER},
+        {"200 --", FORMAT_BAD_NUMBER},
+        {"200", FORMAT_BAD_FIELDS},
+        {"200 ", FORMAT_BAD_FIELDS},
+        {"", FORMAT_BAD_FIELDS},
+        {"200  12", FORMAT_BAD_NUMBER},
+        {"200 123456789012345678", FORMAT_OK},
+        {"200 1234567890123456789", FORMAT_BAD_NUMBER},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         snprintf(line, sizeof line, "%s%s", ok, c[i].tail);
         ck_assert_msg(parse(common, line, v) == c[i].why, "[%s]: %s", c[i].tail,
-                      fmt_bad_text(parse(common, line, v)));
+                      format_bad_text(parse(common, line, v)));
     }
-    ck_assert_int_eq(parse(common, HEAD_ "\"GET / HTTP/1.1\" 200 123456789012345678", v), FMT_OK);
-    ck_int(&v[BYTES], VAL_INT, 123456789012345678LL, "123456789012345678");
+    ck_assert_int_eq(parse(common, HEAD_ "\"GET / HTTP/1.1\" 200 123456789012345678", v),
+                     FORMAT_OK);
+    ck_int(&v[BYTES], VALUE_INT, 123456789012345678LL, "123456789012345678");
     /* structure */
-    ck_assert_int_eq(parse(combined, "", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, "garbage", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, " - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v),
-                     FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, "h - - 17/May/2015:10:05:03 +0000 \"GET / HTTP/1.1\" 200 1", v),
-                     FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, "h - - [17/May/2015:10:05:03 +0000]\"GET / HTTP/1.1\" 200 1", v),
-                     FMT_BAD_FIELDS);
+    ck_assert_int_eq(parse(combined, "", v), FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(parse(combined, "garbage", v), FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(
+        parse(combined, " - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200 1", v),
+        FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(
+        parse(combined, "h - - 17/May/2015:10:05:03 +0000 \"GET / HTTP/1.1\" 200 1", v),
+        FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(
+        parse(combined, "h - - [17/May/2015:10:05:03 +0000]\"GET / HTTP/1.1\" 200 1", v),
+        FORMAT_BAD_FIELDS);
     ck_assert_int_eq(parse(combined, "h - - [17/May/2015:10:05:03 +0000] GET / HTTP/1.1 200 1", v),
-                     FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\"200 1", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 x", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"-\"\"-\"", v), FMT_BAD_FIELDS);
+                     FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\"200 1", v), FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 x", v), FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"-\"\"-\"", v),
+                     FORMAT_BAD_FIELDS);
     ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"-\" \"-\"x", v),
-                     FMT_BAD_FIELDS);
+                     FORMAT_BAD_FIELDS);
     free_last();
 }
 END_TEST
 
 START_TEST(test_trailing_text)
 {
-    val_t v[FMT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS];
     /* nginx adds fields after the agent: ignored */
     ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"r\" \"a\" 0.005 \"-\"", v),
-                     FMT_OK);
-    ck_text(&v[REFERER], VAL_STR, "r");
-    ck_text(&v[AGENT], VAL_STR, "a");
+                     FORMAT_OK);
+    ck_text(&v[REFERER], VALUE_STR, "r");
+    ck_text(&v[AGENT], VALUE_STR, "a");
     /* a trailing '\r' is not part of the line */
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"r\" \"a\"\r", v), FMT_OK);
-    ck_text(&v[AGENT], VAL_STR, "a");
-    ck_assert_int_eq(parse(common, HEAD_ "\"GET / HTTP/1.1\" 200 77\r", v), FMT_OK);
-    ck_int(&v[BYTES], VAL_INT, 77, "77");
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"r\" \"a\"\r", v), FORMAT_OK);
+    ck_text(&v[AGENT], VALUE_STR, "a");
+    ck_assert_int_eq(parse(common, HEAD_ "\"GET / HTTP/1.1\" 200 77\r", v), FORMAT_OK);
+    ck_int(&v[BYTES], VALUE_INT, 77, "77");
     /* common: anything after bytes is ignored */
     ck_assert_int_eq(parse(common, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"r\" \"unterminated", v),
-                     FMT_OK);
-    ck_int(&v[BYTES], VAL_INT, 1, "1");
+                     FORMAT_OK);
+    ck_int(&v[BYTES], VALUE_INT, 1, "1");
     /* combined without the referer/agent tail: those are NULL */
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1", v), FMT_OK);
-    ck_text(&v[REFERER], VAL_NULL, NULL);
-    ck_text(&v[AGENT], VAL_NULL, NULL);
-    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"r\"", v), FMT_OK);
-    ck_text(&v[REFERER], VAL_STR, "r");
-    ck_text(&v[AGENT], VAL_NULL, NULL);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1", v), FORMAT_OK);
+    ck_text(&v[REFERER], VALUE_NULL, NULL);
+    ck_text(&v[AGENT], VALUE_NULL, NULL);
+    ck_assert_int_eq(parse(combined, HEAD_ "\"GET / HTTP/1.1\" 200 1 \"r\"", v), FORMAT_OK);
+    ck_text(&v[REFERER], VALUE_STR, "r");
+    ck_text(&v[AGENT], VALUE_NULL, NULL);
     free_last();
 }
 END_TEST
-
-/* ---- split --------------------------------------------------------------- */
-
-static fmt_t *mk_split(const char *delim, const char *const *names, int n)
-{
-    fmt_t *f = NULL;
-    abbey_err_t err;
-    ck_assert_msg(fmt_create_split(delim, names, n, pool, &f, &err) == APR_SUCCESS, "%s", err.msg);
-    return f;
-}
-
-START_TEST(test_split_tab)
-{
-    static const char *const names[] = {"ts:time", "user", "api:str", "status:int", "ms:float"};
-    fmt_t *f = mk_split("\t", names, 5);
-    val_t v[FMT_MAX_FIELDS];
-    ck_assert_str_eq(fmt_name(f), "split");
-    ck_assert_int_eq(fmt_nfields(f), 5);
-    ck_assert_int_eq(parse(f, "1431857103\talice\t/v1/x\t200\t12.5", v), FMT_OK);
-    ck_int(&v[0], VAL_TIME, 1431857103, "1431857103");
-    ck_text(&v[1], VAL_STR, "alice");
-    ck_text(&v[2], VAL_STR, "/v1/x");
-    ck_int(&v[3], VAL_INT, 200, "200");
-    ck_text(&v[4], VAL_FLOAT, "12.5");
-    ck_assert(v[4].f == 12.5);
-    /* empty and "-": NULL in typed numeric fields, text in str/auto */
-    ck_assert_int_eq(parse(f, "-\t-\t-\t\t-", v), FMT_OK);
-    ck_text(&v[0], VAL_NULL, "-");
-    ck_text(&v[1], VAL_STR, "-");
-    ck_text(&v[2], VAL_STR, "-");
-    ck_text(&v[3], VAL_NULL, "");
-    ck_text(&v[4], VAL_NULL, "-");
-    ck_assert_int_eq(parse(f, "\t\t\t\t", v), FMT_OK);
-    ck_text(&v[1], VAL_STR, "");
-    /* field counts */
-    ck_assert_int_eq(parse(f, "1\ta\tb\t200", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(f, "1\ta\tb\t200\t1\t", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(f, "1\ta\tb\t200\t1\tx", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(f, "", v), FMT_BAD_FIELDS);
-    /* typed conversions */
-    ck_assert_int_eq(parse(f, "1\ta\tb\t200.5\t1", v), FMT_BAD_NUMBER);
-    ck_assert_int_eq(parse(f, "1\ta\tb\t200\tabc", v), FMT_BAD_NUMBER);
-    ck_assert_int_eq(parse(f, "yesterday\ta\tb\t200\t1", v), FMT_BAD_TIME);
-    ck_assert_int_eq(parse(f, "1\ta\tb\t-42\t-1.5e3\r", v), FMT_OK);
-    ck_int(&v[3], VAL_INT, -42, "-42");
-    ck_assert(v[4].kind == VAL_FLOAT && v[4].f == -1500.0);
-    ck_assert_int_eq(parse(f, "1\ta\tb\t9223372036854775807\t1", v), FMT_OK);
-    ck_assert_int_eq(v[3].i, INT64_MAX);
-    ck_assert_int_eq(parse(f, "1\ta\tb\t-9223372036854775808\t1", v), FMT_OK);
-    ck_assert_int_eq(v[3].i, INT64_MIN);
-    ck_assert_int_eq(parse(f, "1\ta\tb\t9223372036854775808\t1", v), FMT_BAD_NUMBER);
-    free_last();
-}
-END_TEST
-
-START_TEST(test_split_multibyte)
-{
-    static const char *const names[] = {"host", "bytes", "ratio", "when:time"};
-    fmt_t *f = mk_split(" | ", names, 4);
-    val_t v[FMT_MAX_FIELDS];
-    /* auto fields are text unless num says otherwise */
-    ck_assert_int_eq(parse(f, "web1 | 1024 | 0.25 | 2015-05-17T10:05:03Z", v), FMT_OK);
-    ck_text(&v[0], VAL_STR, "web1");
-    ck_text(&v[1], VAL_STR, "1024");
-    ck_text(&v[2], VAL_STR, "0.25");
-    ck_int(&v[3], VAL_TIME, 1431857103, "2015-05-17T10:05:03Z");
-    uint64_t num = (1u << 1) | (1u << 2);
-    char *copy;
-    const char *l1 = "web1 | 1024 | 0.25 | 2015-05-17T10:05:03Z";
-    ck_assert_int_eq(parse_n(f, l1, strlen(l1), ALL, num, v, &copy), FMT_OK);
-    ck_int(&v[1], VAL_INT, 1024, "1024");
-    ck_assert(v[2].kind == VAL_FLOAT && v[2].f == 0.25);
-    ck_text(&v[0], VAL_STR, "web1");
-    free(copy);
-    const char *l2 = "web1 | 10k | 0.25 | 2015-05-17T10:05:03Z";
-    ck_assert_int_eq(parse_n(f, l2, strlen(l2), ALL, num, v, &copy), FMT_BAD_NUMBER);
-    free(copy);
-    ck_assert_int_eq(parse_n(f, l2, strlen(l2), ALL, 0, v, &copy), FMT_OK);
-    free(copy);
-    const char *l3 = "web1 | - |  | -";
-    ck_assert_int_eq(parse_n(f, l3, strlen(l3), ALL, num, v, &copy), FMT_OK);
-    ck_text(&v[1], VAL_NULL, "-");
-    ck_text(&v[2], VAL_NULL, "");
-    ck_text(&v[3], VAL_NULL, "-");
-    free(copy);
-    /* an integer too large for int64 is a float when auto */
-    const char *l4 = "a | 99999999999999999999 | 1e2 | 0";
-    ck_assert_int_eq(parse_n(f, l4, strlen(l4), ALL, num, v, &copy), FMT_OK);
-    ck_assert(v[1].kind == VAL_FLOAT && v[1].f == 1e20);
-    ck_assert(v[2].kind == VAL_FLOAT && v[2].f == 100.0);
-    free(copy);
-    /* the delimiter's pieces alone do not split; wrong counts */
-    ck_assert_int_eq(parse(f, "a | b | c | d | 0", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(f, "a|b | c | d", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(f, "a|b | c | x | d", v), FMT_BAD_TIME);
-    ck_assert_int_eq(parse(f, "a|b | c | x | 0", v), FMT_OK);
-    ck_text(&v[0], VAL_STR, "a|b");
-    ck_assert_int_eq(parse(f, "a | b | c", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(f, "a | b | c | 0 | ", v), FMT_BAD_FIELDS);
-    ck_assert_int_eq(parse(f, "a | b | c | 0 |", v), FMT_BAD_TIME); /* "0 |" is not a time */
-    free_last();
-}
-END_TEST
-
-START_TEST(test_split_times)
-{
-    static const char *const names[] = {"t:time"};
-    fmt_t *f = mk_split(",", names, 1);
-    val_t v[FMT_MAX_FIELDS];
-    static const struct { const char *text; int64_t epoch; } ok[] = {
-        {"1431857103", 1431857103},              {"1431857103.999", 1431857103},
-        {"-1", -1},                              {"2015-05-17T10:05:03Z", 1431857103},
-        {"2015-05-17 10:05:03", 1431857103},     {"2015-05-17T10:05:03.250-07:00", 1431882303},
-        {"2015-05-17T10:05:03+0200", 1431849903}, {"2015-05-17T10:05:03+05", 1431839103},
-        {"17/May/2015:10:05:03 +0000", 1431857103}, {"[17/May/2015:10:05:03 -0700]", 1431882303},
-        {"2016-02-29T00:00:00Z", 1456704000},
-    };
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        ck_assert_msg(parse(f, ok[i].text, v) == FMT_OK, "%s", ok[i].text);
-        ck_int(&v[0], VAL_TIME, ok[i].epoch, ok[i].text);
-    }
-    static const char *const bad[] = {
-        "2015-02-29T00:00:00Z", "2015-13-01T00:00:00Z", "2015-05-17T24:00:00Z",
-        "2015-05-17T10:05:03+2400", "2015-05-17T10:05:03+02:", "2015-05-17T10:05:03X",
-        "2015-05-17T10:05:03.", "2015-05-17", "12a", "1.2.3", "1.", "[17/May/2015:10:05:03 +0000",
-        "31/Apr/2015:10:05:03 +0000", "now",
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        ck_assert_msg(parse(f, bad[i], v) == FMT_BAD_TIME, "accepted %s", bad[i]);
-    free_last();
-}
-END_TEST
-
-/* Floats against strtod: every result must be the correctly rounded double. */
-START_TEST(test_split_floats)
-{
-    static const char *const names[] = {"x:float"};
-    fmt_t *f = mk_split("\t", names, 1);
-    val_t v[FMT_MAX_FIELDS];
-    static const char *const fixed[] = {
-        "0", "-0", "+1", "1.", ".5", "0.1", "3.14159", "1e22", "1e23", "9007199254740993",
-        "123456789012345678901234567890", "0.000000000000000000000000001", "1.7976931348623157e308",
-        "4.9e-324", "2.2250738585072014e-308", "00012.50", "1E-5", "1e+5", "0.30000000000000004",
-    };
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
-        ck_assert_msg(parse(f, fixed[i], v) == FMT_OK, "%s", fixed[i]);
-        ck_assert_msg(v[0].f == strtod(fixed[i], NULL), "%s: %.17g", fixed[i], v[0].f);
-    }
-    srand(12345);
-    char text[64];
-    for (int i = 0; i < 20000; i++) {
-        int ip = rand() % 20, fp = rand() % 20, n = 0;
-        if (rand() % 2)
-            text[n++] = '-';
-        for (int k = 0; k < ip; k++)
-            text[n++] = (char)('0' + rand() % 10);
-        text[n++] = '.';
-        for (int k = 0; k < fp; k++)
-            text[n++] = (char)('0' + rand() % 10);
-        if (ip + fp == 0)
-            text[n++] = '7';
-        if (rand() % 3 == 0)
-            n += snprintf(text + n, sizeof text - (size_t)n, "e%d", rand() % 80 - 40);
-        text[n] = '\0';
-        ck_assert_msg(parse(f, text, v) == FMT_OK, "%s", text);
-        ck_assert_msg(v[0].f == strtod(text, NULL), "%s: %.17g", text, v[0].f);
-    }
-    static const char *const bad[] = {".", "e5", "1e", "1e+", "1.2.3", "0x10", "inf", "nan",
-                                      "1,5", " 1", "1 ", "--1", "1e5.5"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        ck_assert_msg(parse(f, bad[i], v) == FMT_BAD_NUMBER, "accepted %s", bad[i]);
-    free_last();
-}
-END_TEST
-
-/* ---- creating formats ----------------------------------------------------- */
-
-static void expect_create_error(const char *delim, const char *const *names, int n,
-                                const char *mention)
-{
-    fmt_t *f = NULL;
-    abbey_err_t err = {{0}};
-    ck_assert_int_eq(fmt_create_split(delim, names, n, pool, &f, &err), APR_EINVAL);
-    ck_assert_msg(strstr(err.msg, mention) != NULL, "message \"%s\" lacks \"%s\"", err.msg,
-                  mention);
-}
-
-START_TEST(test_create_errors)
-{
-    static const char *const dup[] = {"a", "status:int", "b", "status"};
-    expect_create_error("\t", dup, 4, "\"status\"");
-    expect_create_error("\t", dup, 4, "duplicate");
-    static const char *const badtype[] = {"a", "ms:double"};
-    expect_create_error("\t", badtype, 2, "ms:double");
-    expect_create_error("\t", badtype, 2, "unknown type");
-    static const char *const badname[] = {"9lives"};
-    expect_create_error(",", badname, 1, "\"9lives\"");
-    static const char *const dash[] = {"ok", "user-agent"};
-    expect_create_error(",", dash, 2, "\"user-agent\"");
-    static const char *const empty[] = {"a", ""};
-    expect_create_error(",", empty, 2, "field 2");
-    static const char *const notype[] = {":int"};
-    expect_create_error(",", notype, 1, "\":int\"");
-    static const char *const emptytype[] = {"x:"};
-    expect_create_error(",", emptytype, 1, "\"x:\"");
-    static const char *const one[] = {"a"};
-    expect_create_error("", one, 1, "delimiter");
-    expect_create_error(NULL, one, 1, "delimiter");
-
-    const char *many[FMT_MAX_FIELDS + 1];
-    char names[FMT_MAX_FIELDS + 1][16];
-    for (int i = 0; i <= FMT_MAX_FIELDS; i++) {
-        snprintf(names[i], sizeof names[i], "f%d", i);
-        many[i] = names[i];
-    }
-    expect_create_error(",", many, FMT_MAX_FIELDS + 1, "\"f64\"");
-    expect_create_error(",", many, FMT_MAX_FIELDS + 1, "too many");
-    fmt_t *f = mk_split(",", many, FMT_MAX_FIELDS);
-    ck_assert_int_eq(fmt_nfields(f), FMT_MAX_FIELDS);
-    ck_assert_int_eq(fmt_field_index(f, "f63", 3), 63);
-
-    abbey_err_t err;
-    ck_assert_int_eq(fmt_create_builtin("apache", pool, &f, &err), APR_EINVAL);
-    ck_assert_ptr_nonnull(strstr(err.msg, "combined"));
-    ck_assert_ptr_nonnull(strstr(err.msg, "common"));
-}
-END_TEST
-
-START_TEST(test_accessors)
-{
-    static const char *const want[] = {"ip", "ident", "user", "time", "request", "method", "path",
-                                       "protocol", "status", "bytes", "referer", "agent"};
-    ck_assert_str_eq(fmt_name(combined), "combined");
-    ck_assert_str_eq(fmt_name(common), "common");
-    ck_assert_int_eq(fmt_nfields(combined), 12);
-    ck_assert_int_eq(fmt_nfields(common), 10);
-    for (int i = 0; i < 12; i++) {
-        ck_assert_str_eq(fmt_field_name(combined, i), want[i]);
-        ck_assert_int_eq(fmt_field_index(combined, want[i], strlen(want[i])), i);
-    }
-    ck_assert_int_eq(fmt_field_type(combined, TIME), FMT_TIME);
-    ck_assert_int_eq(fmt_field_type(combined, STATUS), FMT_INT);
-    ck_assert_int_eq(fmt_field_type(combined, BYTES), FMT_INT);
-    ck_assert_int_eq(fmt_field_type(combined, AGENT), FMT_STR);
-    ck_assert_int_eq(fmt_field_index(common, "agent", 5), -1);
-    ck_assert_ptr_null(fmt_field_name(common, 10));
-    /* names need not be NUL-terminated */
-    ck_assert_int_eq(fmt_field_index(combined, "statusXYZ", 6), STATUS);
-    ck_assert_int_eq(fmt_field_index(combined, "stat", 4), -1);
-    ck_assert_int_eq(fmt_field_index(combined, "path == 1", 4), PATH);
-
-    static const char *const names[] = {"ts:time", "user", "n:int", "x:float", "s:str"};
-    fmt_t *f = mk_split(" | ", names, 5);
-    static const fmt_type_t types[] = {FMT_TIME, FMT_AUTO, FMT_INT, FMT_FLOAT, FMT_STR};
-    for (int i = 0; i < 5; i++)
-        ck_assert_int_eq(fmt_field_type(f, i), types[i]);
-    ck_assert_str_eq(fmt_field_name(f, 0), "ts");
-    ck_assert_int_eq(fmt_field_index(f, "user", 4), 1);
-    ck_assert_int_eq(fmt_field_index(f, "ts:time", 7), -1);
-
-    ck_assert_str_eq(fmt_bad_text(FMT_BAD_QUOTE), "unterminated quote");
-    for (int i = 0; i < FMT_BAD__COUNT; i++)
-        ck_assert(fmt_bad_text((fmt_bad_t)i)[0] != '\0');
-}
-END_TEST
-
-static TCase *new_case(Suite *s, const char *name)
-{
-    TCase *tc = tcase_create(name);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    suite_add_tcase(s, tc);
-    return tc;
-}
 
 static Suite *format_suite(void)
 {
@@ -939,14 +629,6 @@ static Suite *format_suite(void)
     tcase_add_test(tc, test_offsets);
     tcase_add_test(tc, test_bad_times);
     tcase_add_test(tc, test_time_brute);
-    tc = new_case(s, "split");
-    tcase_add_test(tc, test_split_tab);
-    tcase_add_test(tc, test_split_multibyte);
-    tcase_add_test(tc, test_split_times);
-    tcase_add_test(tc, test_split_floats);
-    tc = new_case(s, "create");
-    tcase_add_test(tc, test_create_errors);
-    tcase_add_test(tc, test_accessors);
     return s;
 }
 

@@ -1,5 +1,5 @@
 /* check_http.c - tests of the HTTP transport: master/httpd.c (routing, auth,
- * body limits, keep-alive, concurrency, robustness) and common/http_client.c
+ * body limits, keep-alive, concurrency, robustness) and common/hclient.c
  * (requests, errors, ranges); hostile clients are in check_http_limits.c, the
  * token in check_token.c. Loopback only, ephemeral
  * ports; each test starts and stops its own server. Raw curl and raw sockets
@@ -22,7 +22,7 @@
 
 #include "check_run.h"
 #include "fixture_http.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "httpd.h"
 #include "token.h"
 

@@ -19,7 +19,7 @@
 
 #include "check_run.h"
 #include "fixture_http.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "httpd.h"
 
 #define TOKEN "tok-5be2d0"

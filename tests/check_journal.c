@@ -1,15 +1,14 @@
-/* check_journal.c - unit tests for the master's durable store (master/journal.c).
+/* check_journal.c - unit tests for the master's durable store (master/journal.c): an empty
+ * store, recovery in order across segments, checkpoints and what recovery replays after
+ * them, retention (the exact files left), fallback from a damaged newest checkpoint
+ * (flipped byte, truncation), leftover .ckpt.tmp files, damage inside segments (reported
+ * and skipped, the rest recovered), a file size limit during an append (in a child),
+ * misuse, a caller stopping recovery, a frame of several MiB, and the mode names; group
+ * commit with threads is tests/check_journal_threads.c.
  *
- * Frames are record frames (frame_encode_record) whose header carries the
- * oracle: round = the writer (thread) number, lease = its counter, and the
- * bytes say the same. Covers an empty store, recovery in order across
- * segments, checkpoints and what recovery replays after them, retention (the
- * exact files left), fallback from a damaged newest checkpoint (flipped byte,
- * truncation), leftover .ckpt.tmp files, damage inside segments (reported
- * and skipped, the rest recovered), group commit with threads (one fsync for
- * many frames) and with rotation and checkpoints running meanwhile, ALWAYS
- * and NEVER fsync counts, a file size limit during an append (in a child),
- * a caller stopping recovery, a frame of several MiB, and the mode names. */
+ * Frames are record frames (frame_encode_record, tests/fixture_journal.h) whose header
+ * carries the oracle: round = the writer number, lease = its counter, and the bytes say the
+ * same; the files left in the store are compared with the exact names the test expects. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -18,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,53 +33,10 @@
 #include "frame.h"
 #include "journal.h"
 
-static apr_pool_t *pool;
-static char top[64];   /* the mkdtemp dir */
-static char sdir[128]; /* the store's dir inside it (made by journal_open) */
+#define FIXTURE_SUITE "check_journal"
+#include "fixture_journal.h"
 
-static void setup(void)
-{
-    apr_initialize();
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-    strcpy(top, "/tmp/check_journal.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(top));
-    snprintf(sdir, sizeof sdir, "%s/data/store", top);
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static void teardown(void)
-{
-    nftw(top, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
-
-/* ---- frames and files ------------------------------------------------------- */
-
-/* Frame of writer w, number i; pad bytes of data beyond the text. */
-static void make_frame(int w, int i, size_t pad, buf_t *out)
-{
-    frame_header_t h;
-    abbey_err_t err;
-    char *data = malloc(64 + pad);
-    int n = snprintf(data, 64, "w%d-i%d;", w, i);
-
-    ck_assert_ptr_nonnull(data);
-    memset(data + n, 'x', pad);
-    memset(&h, 0, sizeof h);
-    h.round = (uint64_t)w;
-    h.lease = (uint64_t)i;
-    strcpy(h.job, "j");
-    strcpy(h.source, "test");
-    ck_assert_msg(frame_encode_record(&h, data, (size_t)n + pad, out, &err) == APR_SUCCESS, "%s",
-                  err.msg);
-    free(data);
-}
+/* ---- files ----------------------------------------------------------------- */
 
 static const char *seg(uint64_t seq)
 {
@@ -98,15 +53,6 @@ static const char *ck(uint64_t seq)
     static int k;
     k = (k + 1) % 8;
     snprintf(b[k], sizeof b[k], "j-%020llu.ckpt", (unsigned long long)seq);
-    return b[k];
-}
-
-static const char *path_of(const char *base)
-{
-    static char b[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(b[k], sizeof b[k], "%s/%s", sdir, base);
     return b[k];
 }
 
@@ -188,111 +134,6 @@ static void touch(const char *base)
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, "junk", 4), 4);
     close(fd);
-}
-
-/* ---- what recovery handed back ------------------------------------------------ */
-
-typedef struct item_t {
-    char file[64];
-    uint64_t off, w, i;
-    size_t len;
-    int ckpt;
-} item_t;
-
-typedef struct got_t {
-    item_t *it;
-    int n, cap;
-    int stop_at; /* stop when the n-th item arrives (0: never) */
-} got_t;
-
-static got_t got_storage; /* static: what a forked child inherits stays reachable */
-
-static got_t *new_got(void)
-{
-    free(got_storage.it);
-    memset(&got_storage, 0, sizeof got_storage);
-    return &got_storage;
-}
-
-static int collect(got_t *g, int ckpt, const char *file, uint64_t off, const uint8_t *frame,
-                   size_t len, const frame_header_t *h)
-{
-    item_t *x;
-    if (g->n == g->cap) {
-        g->cap = g->cap ? 2 * g->cap : 256;
-        g->it = realloc(g->it, sizeof *g->it * (size_t)g->cap);
-        ck_assert_ptr_nonnull(g->it);
-    }
-    x = &g->it[g->n++];
-    snprintf(x->file, sizeof x->file, "%s", file);
-    x->off = off;
-    x->w = h->round;
-    x->i = h->lease;
-    x->len = len;
-    x->ckpt = ckpt;
-    ck_assert_uint_eq(h->flags, FRAME_FLAG_RECORD);
-    ck_assert_int_eq(memcmp(frame, FRAME_MAGIC, 4), 0);
-    return g->stop_at && g->n == g->stop_at;
-}
-
-static int on_ckpt(void *ctx, const char *file, uint64_t off, const uint8_t *frame, size_t len,
-                   const frame_header_t *h)
-{
-    return collect(ctx, 1, file, off, frame, len, h);
-}
-
-static int on_frame(void *ctx, const char *file, uint64_t off, const uint8_t *frame, size_t len,
-                    const frame_header_t *h)
-{
-    return collect(ctx, 0, file, off, frame, len, h);
-}
-
-static journal_t *open_store(journal_fsync_t mode)
-{
-    journal_t *j;
-    abbey_err_t err;
-    ck_assert_msg(journal_open(sdir, "j", mode, pool, &j, &err) == APR_SUCCESS, "%s", err.msg);
-    return j;
-}
-
-static journal_t *recover(journal_fsync_t mode, got_t *g, journal_recovery_t *rs)
-{
-    journal_t *j = open_store(mode);
-    abbey_err_t err;
-    ck_assert_msg(journal_recover(j, on_ckpt, on_frame, g, rs, &err) == APR_SUCCESS, "%s", err.msg);
-    return j;
-}
-
-static uint64_t append(journal_t *j, int w, int i, size_t pad)
-{
-    buf_t f;
-    uint64_t t = 0;
-    abbey_err_t err;
-    buf_init(&f);
-    make_frame(w, i, pad, &f);
-    ck_assert_msg(journal_append(j, f.data, f.len, &t, &err) == APR_SUCCESS, "%s", err.msg);
-    buf_free(&f);
-    return t;
-}
-
-static uint64_t rotate(journal_t *j)
-{
-    abbey_err_t err;
-    uint64_t seq = journal_rotate(j, &err);
-    ck_assert_msg(seq != 0, "%s", err.msg);
-    return seq;
-}
-
-/* A checkpoint of n frames (writer 100, numbers 0..n-1). */
-static void checkpoint(journal_t *j, uint64_t seq, int n)
-{
-    buf_t b;
-    abbey_err_t err;
-    buf_init(&b);
-    for (int i = 0; i < n; i++)
-        make_frame(100, i, 10, &b);
-    ck_assert_msg(journal_checkpoint(j, seq, b.data, b.len, &err) == APR_SUCCESS, "%s", err.msg);
-    buf_free(&b);
 }
 
 /* Items [from, to) of g are journal frames of writer 0 numbered first.. in order. */
@@ -640,250 +481,6 @@ START_TEST(test_segment_damage)
 }
 END_TEST
 
-START_TEST(test_commit_groups)
-{
-    got_t *g = new_got();
-    journal_recovery_t rs;
-    journal_stats_t st;
-    journal_t *j = recover(JOURNAL_FSYNC_BATCH, g, &rs);
-    abbey_err_t err;
-    uint64_t t[5];
-
-    for (int i = 0; i < 5; i++)
-        t[i] = append(j, 0, i, 0);
-    journal_stats(j, &st);
-    ck_assert_uint_eq(st.fsyncs, 0);
-    ck_assert_int_eq(journal_commit(j, t[4], &err), APR_SUCCESS);
-    journal_stats(j, &st);
-    ck_assert_uint_eq(st.fsyncs, 1); /* one fsync for the five */
-    ck_assert_int_eq(journal_commit(j, t[2], &err), APR_SUCCESS);
-    ck_assert_int_eq(journal_commit(j, 0, &err), APR_SUCCESS);
-    journal_stats(j, &st);
-    ck_assert_uint_eq(st.fsyncs, 1);
-    /* a ticket never issued */
-    ck_assert_int_eq(journal_commit(j, t[4] + 1, &err), APR_EINVAL);
-    ck_assert_msg(strstr(err.msg, "never issued") != NULL, "%s", err.msg);
-    /* rotation makes the old segment durable only when it has unsynced frames */
-    rotate(j);
-    journal_stats(j, &st);
-    ck_assert_uint_eq(st.fsyncs, 1);
-    append(j, 0, 5, 0);
-    rotate(j);
-    journal_stats(j, &st);
-    ck_assert_uint_eq(st.fsyncs, 2);
-    ck_assert_int_eq(journal_commit(j, t[4] + 1, &err), APR_SUCCESS); /* covered by it */
-    journal_stats(j, &st);
-    ck_assert_uint_eq(st.fsyncs, 2);
-    ck_assert_int_eq(st.failed, 0);
-    journal_close(j);
-}
-END_TEST
-
-/* ---- threads -------------------------------------------------------------------- */
-
-enum { NTHREADS = 4, PER_THREAD = 200 };
-
-typedef struct thr_t {
-    journal_t *j;
-    int id;
-    pthread_mutex_t *state; /* held across each append when set */
-    int *counts;            /* the state: frames appended per writer */
-    int failed;
-    char msg[ABBEY_ERR_MAX + 64];
-} thr_t;
-
-static void *writer(void *arg)
-{
-    thr_t *t = arg;
-    buf_t f;
-    abbey_err_t err;
-    buf_init(&f);
-    for (int i = 0; i < PER_THREAD && !t->failed; i++) {
-        uint64_t ticket = 0;
-        apr_status_t rv;
-        buf_reset(&f);
-        make_frame(t->id, i, (size_t)(i % 50), &f);
-        if (t->state)
-            pthread_mutex_lock(t->state);
-        rv = journal_append(t->j, f.data, f.len, &ticket, &err);
-        if (t->state) {
-            t->counts[t->id] = i + 1;
-            pthread_mutex_unlock(t->state);
-        }
-        if (rv == APR_SUCCESS)
-            rv = journal_commit(t->j, ticket, &err);
-        if (rv != APR_SUCCESS) {
-            t->failed = 1;
-            snprintf(t->msg, sizeof t->msg, "writer %d frame %d: %s", t->id, i, err.msg);
-        }
-    }
-    buf_free(&f);
-    return NULL;
-}
-
-static void run_writers(journal_t *j, thr_t *t, pthread_t *tid, pthread_mutex_t *state, int *counts)
-{
-    for (int k = 0; k < NTHREADS; k++) {
-        t[k] = (thr_t){.j = j, .id = k, .state = state, .counts = counts};
-        ck_assert_int_eq(pthread_create(&tid[k], NULL, writer, &t[k]), 0);
-    }
-}
-
-static void join_writers(thr_t *t, pthread_t *tid)
-{
-    for (int k = 0; k < NTHREADS; k++) {
-        ck_assert_int_eq(pthread_join(tid[k], NULL), 0);
-        ck_assert_msg(!t[k].failed, "%s", t[k].msg);
-    }
-}
-
-/* Every writer's frames from next[w] on, in order, to PER_THREAD. */
-static void expect_writers(const got_t *g, int from, int *next)
-{
-    for (int k = from; k < g->n; k++) {
-        const item_t *x = &g->it[k];
-        ck_assert_int_eq(x->ckpt, 0);
-        ck_assert_uint_lt(x->w, NTHREADS);
-        ck_assert_uint_eq(x->i, (uint64_t)next[x->w]);
-        next[x->w]++;
-    }
-    for (int w = 0; w < NTHREADS; w++)
-        ck_assert_int_eq(next[w], PER_THREAD);
-}
-
-START_TEST(test_batch_threads)
-{
-    got_t *g = new_got();
-    journal_recovery_t rs;
-    journal_stats_t st;
-    journal_t *j = recover(JOURNAL_FSYNC_BATCH, g, &rs);
-    thr_t t[NTHREADS];
-    pthread_t tid[NTHREADS];
-    int next[NTHREADS] = {0};
-
-    run_writers(j, t, tid, NULL, NULL);
-    join_writers(t, tid);
-    journal_stats(j, &st);
-    ck_assert_uint_eq(st.appended_frames, NTHREADS * PER_THREAD);
-    ck_assert_msg(st.fsyncs < NTHREADS * PER_THREAD, "no grouping: %llu fsyncs for %d frames",
-                  (unsigned long long)st.fsyncs, NTHREADS * PER_THREAD);
-    ck_assert_uint_gt(st.fsyncs, 0);
-    journal_close(j);
-    j = recover(JOURNAL_FSYNC_BATCH, g, &rs);
-    ck_assert_int_eq(g->n, NTHREADS * PER_THREAD);
-    expect_writers(g, 0, next);
-    journal_close(j);
-}
-END_TEST
-
-/* The record bytes of the first frame of file (a checkpoint): n bytes into out. */
-static void read_counts(const char *file, void *out, size_t n)
-{
-    uint8_t buf[4096], *data;
-    size_t len, dlen;
-    frame_header_t h;
-    abbey_err_t err;
-    apr_pool_t *p;
-    FILE *f = fopen(path_of(file), "rb");
-
-    ck_assert_ptr_nonnull(f);
-    len = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    apr_pool_create(&p, pool);
-    ck_assert_msg(frame_record(buf, len, p, &h, &data, &dlen, NULL, &err) == APR_SUCCESS, "%s",
-                  err.msg);
-    ck_assert_uint_eq(dlen, n);
-    memcpy(out, data, n);
-    apr_pool_destroy(p);
-}
-
-/* Writers hold a state lock across their appends; checkpoints serialize that state
- * under the same lock right after rotating: recovery must give each writer's frames
- * exactly from where the checkpoint's state left off. */
-START_TEST(test_rotate_while_writing)
-{
-    got_t *g = new_got();
-    journal_recovery_t rs;
-    journal_t *j = recover(JOURNAL_FSYNC_BATCH, g, &rs);
-    thr_t t[NTHREADS];
-    pthread_t tid[NTHREADS];
-    pthread_mutex_t state = PTHREAD_MUTEX_INITIALIZER;
-    int counts[NTHREADS] = {0}, next[NTHREADS], done, nckpt = 0;
-    abbey_err_t err;
-
-    run_writers(j, t, tid, &state, counts);
-    do {
-        frame_header_t h;
-        buf_t b;
-        uint64_t seq;
-        buf_init(&b);
-        memset(&h, 0, sizeof h);
-        h.round = 100;
-        pthread_mutex_lock(&state);
-        seq = journal_rotate(j, &err);
-        ck_assert_msg(seq != 0, "%s", err.msg);
-        ck_assert_int_eq(frame_encode_record(&h, counts, sizeof counts, &b, &err), APR_SUCCESS);
-        done = 1;
-        for (int k = 0; k < NTHREADS; k++)
-            done &= counts[k] == PER_THREAD;
-        pthread_mutex_unlock(&state);
-        ck_assert_msg(journal_checkpoint(j, seq, b.data, b.len, &err) == APR_SUCCESS, "%s",
-                      err.msg);
-        buf_free(&b);
-        nckpt++;
-        usleep(2000); /* let frames gather between checkpoints (not a timing assertion) */
-    } while (!done && nckpt < 1000);
-    join_writers(t, tid);
-    journal_close(j);
-
-    /* the checkpoint's counts, then the rest of each writer's frames */
-    g = new_got();
-    j = recover(JOURNAL_FSYNC_BATCH, g, &rs);
-    ck_assert_uint_eq(rs.checkpoint_frames, 1);
-    ck_assert_int_ge(g->n, 1);
-    ck_assert_int_eq(g->it[0].ckpt, 1);
-    read_counts(g->it[0].file, next, sizeof next);
-    expect_writers(g, 1, next);
-    journal_close(j);
-}
-END_TEST
-
-START_TEST(test_always_and_never)
-{
-    got_t *g = new_got();
-    journal_recovery_t rs;
-    journal_stats_t st;
-    journal_t *j = recover(JOURNAL_FSYNC_ALWAYS, g, &rs);
-    abbey_err_t err;
-    uint64_t t = 0;
-
-    for (int i = 0; i < 20; i++)
-        t = append(j, 0, i, 0);
-    ck_assert_int_eq(journal_commit(j, t, &err), APR_SUCCESS);
-    rotate(j);
-    journal_stats(j, &st);
-    ck_assert_uint_eq(st.fsyncs, 20);
-    ck_assert_uint_eq(st.appended_frames, 20);
-    journal_close(j);
-
-    j = recover(JOURNAL_FSYNC_NEVER, g, &rs);
-    ck_assert_int_eq(g->n, 20);
-    for (int i = 20; i < 40; i++)
-        t = append(j, 0, i, 0);
-    ck_assert_int_eq(journal_commit(j, t, &err), APR_SUCCESS);
-    checkpoint(j, rotate(j), 2); /* checkpoints are still written (and fsynced) */
-    append(j, 0, 40, 0);
-    journal_stats(j, &st);
-    ck_assert_uint_eq(st.fsyncs, 0);
-    ck_assert_uint_eq(st.checkpoints, 1);
-    journal_close(j);
-    j = recover(JOURNAL_FSYNC_BATCH, new_got(), &rs);
-    ck_assert_uint_eq(rs.checkpoint_frames, 2);
-    ck_assert_uint_eq(rs.frames, 1);
-    journal_close(j);
-}
-END_TEST
-
 START_TEST(test_misuse)
 {
     got_t *g = new_got();
@@ -1154,15 +751,6 @@ static Suite *journal_suite(void)
     tcase_add_test(tc, test_damaged_checkpoint_truncated);
     tcase_add_test(tc, test_segment_damage);
     tcase_add_test(tc, test_file_size_limit);
-    suite_add_tcase(su, tc);
-
-    tc = tcase_create("durability");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_commit_groups);
-    tcase_add_test(tc, test_batch_threads);
-    tcase_add_test(tc, test_rotate_while_writing);
-    tcase_add_test(tc, test_always_and_never);
     suite_add_tcase(su, tc);
     return su;
 }

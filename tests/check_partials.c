@@ -1,5 +1,5 @@
 /* check_partials.c - unit tests for slave/partials.c (the one client of
- * POST /v1/partials), hclient_base_url (common/http_client.c), and the same
+ * POST /v1/partials), hclient_base_url (common/hclient.c), and the same
  * answers through its three users: the worker's delivery (deliver.c), the
  * spool's re-delivery (spool.c) and abbey-replay (replay.c, run as a program).
  *
@@ -18,13 +18,12 @@
 #include <unistd.h>
 
 #include "check_run.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "partials.h"
 #include "slave.h"
 #include "spool.h"
 
 #define FIXTURE_SUITE "check_partials"
-#pragma GCC diagnostic ignored "-Wunused-function" /* the fixture's range server, ... */
 #include "fixture_slave.h"
 
 /* =============================================================== reading */

@@ -34,22 +34,22 @@ static void teardown(void)
 static void make_key(buf_t *b, long i)
 {
     char s[32];
-    val_t v = {.kind = VAL_INT, .i = i};
+    value_t v = {.kind = VALUE_INT, .i = i};
     buf_reset(b);
-    val_key_put(b, &v);
-    v.kind = VAL_STR;
+    value_key_put(b, &v);
+    v.kind = VALUE_STR;
     v.len = (uint32_t)snprintf(s, sizeof s, "k%ld", i);
     v.s = s;
-    val_key_put(b, &v);
+    value_key_put(b, &v);
 }
 
 /* The key number of a row made by make_key, or -1. */
 static long key_number(const ptable_row_t *row)
 {
     buf_reader_t r;
-    val_t v;
+    value_t v;
     buf_reader_init(&r, row->key, row->klen);
-    if (val_key_get(&r, &v) != 0 || v.kind != VAL_INT)
+    if (value_key_get(&r, &v) != 0 || v.kind != VALUE_INT)
         return -1;
     return (long)v.i;
 }
@@ -57,13 +57,13 @@ static long key_number(const ptable_row_t *row)
 static ptable_row_t *upsert_key(ptable_t *t, buf_t *b, long i)
 {
     make_key(b, i);
-    return ptable_upsert(t, b->data, (uint32_t)b->len, val_hash_bytes(b->data, b->len));
+    return ptable_upsert(t, b->data, (uint32_t)b->len, value_hash_bytes(b->data, b->len));
 }
 
 static ptable_row_t *find_key(ptable_t *t, buf_t *b, long i)
 {
     make_key(b, i);
-    return ptable_find(t, b->data, (uint32_t)b->len, val_hash_bytes(b->data, b->len));
+    return ptable_find(t, b->data, (uint32_t)b->len, value_hash_bytes(b->data, b->len));
 }
 
 static uint64_t count_of(const ptable_t *t, const ptable_row_t *row, int v)
@@ -92,7 +92,7 @@ START_TEST(test_many_keys)
     /* pass p updates every key whose number has more than p occurrences */
     for (int p = 0; p < 5; p++)
         for (long i = 0; i < NKEYS; i++) {
-            val_t x = {.kind = VAL_INT, .i = i * 3 + p};
+            value_t x = {.kind = VALUE_INT, .i = i * 3 + p};
             if ((long)(i % 5) < p)
                 continue;
             row = upsert_key(t, &b, i);
@@ -151,7 +151,7 @@ START_TEST(test_growth_keeps_rows)
         ck_assert_ptr_eq(upsert_key(t, &b, i), first[i]);
         ck_assert_int_eq(key_number(first[i]), i);
         ck_assert_uint_eq(count_of(t, first[i], 0), 1);
-        ck_assert_uint_eq(first[i]->hash, val_hash_bytes(b.data, b.len));
+        ck_assert_uint_eq(first[i]->hash, value_hash_bytes(b.data, b.len));
     }
     buf_free(&b);
     free(first);
@@ -196,7 +196,7 @@ START_TEST(test_empty_key)
 {
     static const agg_spec_t specs[1] = {{.kind = AGG_COUNT}};
     ptable_t *t = ptable_create(specs, 1, pool);
-    uint64_t h = val_hash_bytes("", 0);
+    uint64_t h = value_hash_bytes("", 0);
     ptable_row_t *row = ptable_upsert(t, NULL, 0, h), *other;
     buf_t b;
     size_t cur = 0;
@@ -225,9 +225,14 @@ END_TEST
 /* ---- merge / clear ------------------------------------------------------ */
 
 static const agg_spec_t merge_specs[] = {
-    {.kind = AGG_COUNT}, {.kind = AGG_SUM},      {.kind = AGG_MIN},
-    {.kind = AGG_MAX},   {.kind = AGG_AVG},      {.kind = AGG_DISTINCT},
-    {.kind = AGG_DISTINCT_EXACT, .cap = 50},     {.kind = AGG_PERCENTILE, .pct = 90},
+    {.kind = AGG_COUNT},
+    {.kind = AGG_SUM},
+    {.kind = AGG_MIN},
+    {.kind = AGG_MAX},
+    {.kind = AGG_AVG},
+    {.kind = AGG_DISTINCT},
+    {.kind = AGG_DISTINCT_EXACT, .cap = 50},
+    {.kind = AGG_PERCENTILE, .pct = 90},
 };
 #define NMERGE ((int)(sizeof merge_specs / sizeof merge_specs[0]))
 
@@ -241,7 +246,7 @@ static void feed(ptable_t *t, buf_t *b, int which, long n)
 {
     for (long j = 0; j < n; j++) {
         ptable_row_t *row = upsert_key(t, b, in_key(which, j));
-        val_t x = {.kind = VAL_INT, .i = (j * 131 + which * 17) % 1000 - 200};
+        value_t x = {.kind = VALUE_INT, .i = (j * 131 + which * 17) % 1000 - 200};
         for (int v = 0; v < NMERGE; v++)
             agg_update(&merge_specs[v], row->state + ptable_offset(t, v), v ? &x : NULL);
     }
@@ -372,10 +377,10 @@ static void tjob_init(tjob_t *j)
         j->specs[e][1].cap = 100;
         j->ent[e].group = &j->groups[e == 2];
     }
-    j->groups[0] = (rules_group_t){.name = "g0", .index = 0, .weight = 1, .nentries = 2,
-                                   .entries = j->eptr};
-    j->groups[1] = (rules_group_t){.name = "g1", .index = 1, .weight = 1, .nentries = 1,
-                                   .entries = j->eptr + 2};
+    j->groups[0] =
+        (rules_group_t){.name = "g0", .index = 0, .weight = 1, .nentries = 2, .entries = j->eptr};
+    j->groups[1] = (rules_group_t){
+        .name = "g1", .index = 1, .weight = 1, .nentries = 1, .entries = j->eptr + 2};
 }
 
 START_TEST(test_partial)
@@ -450,7 +455,7 @@ static ptable_t *oom_scenario(const agg_spec_t *specs, int nspecs, oom_run_t *o,
     for (int round = 0; round < 3; round++)
         for (long i = 0; i < OOM_KEYS; i++) {
             ptable_row_t *row = upsert_key(t, &k, i);
-            val_t v = {.kind = VAL_INT, .i = i * 1000 + round * 7};
+            value_t v = {.kind = VALUE_INT, .i = i * 1000 + round * 7};
             if (!row) {
                 o->failures++;
                 continue;

@@ -55,8 +55,8 @@ static void expect_error(const char *yaml, const char *where, ...)
     apr_status_t rv = rules_load_buffer(yaml, strlen(yaml), "bad.yaml", pool, &c, &err);
     ck_assert_msg(rv != APR_SUCCESS, "expected an error at %s, the file loaded", where);
     ck_assert_ptr_null(c);
-    ck_assert_msg(strncmp(err.msg, where, strlen(where)) == 0, "message '%s' does not start with %s",
-                  err.msg, where);
+    ck_assert_msg(strncmp(err.msg, where, strlen(where)) == 0,
+                  "message '%s' does not start with %s", err.msg, where);
     va_start(ap, where);
     while ((w = va_arg(ap, const char *)) != NULL)
         ck_assert_msg(strstr(err.msg, w) != NULL, "message '%s' lacks '%s'", err.msg, w);
@@ -74,9 +74,9 @@ static const char design_yaml[] =
     "    round: 10s\n"
     "    reset: day                            # UTC unless `timezone:` says otherwise\n"
     "    sources:\n"
-    "      - /var/log/nginx/access.log\n"                              /* line 9 */
-    "      - {path: \"/data/app-*.log\", labels: [rack1]}\n"          /* line 10 */
-    "      - http://loghost:8080/access.log\n"                         /* line 11 */
+    "      - /var/log/nginx/access.log\n"                    /* line 9 */
+    "      - {path: \"/data/app-*.log\", labels: [rack1]}\n" /* line 10 */
+    "      - http://loghost:8080/access.log\n"               /* line 11 */
     "    format: combined                      # built-ins: combined, common; or\n"
     "    # format: {split: \"\\t\", fields: [ts, user, api, status, ms]}\n"
     "    groups:\n"
@@ -120,8 +120,8 @@ START_TEST(test_design_masters_sources)
     ck_assert_uint_eq(c->len, strlen(design_yaml));
     ck_assert_str_eq(c->text, design_yaml);
     ck_assert_uint_eq(c->hash, XXH3_64bits(design_yaml, strlen(design_yaml)));
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)XXH3_64bits(design_yaml,
-                                                                        strlen(design_yaml)));
+    snprintf(hex, sizeof hex, "%016llx",
+             (unsigned long long)XXH3_64bits(design_yaml, strlen(design_yaml)));
     ck_assert_str_eq(c->hash_hex, hex);
     ck_assert_str_eq(c->path, "ok.yaml");
 
@@ -133,7 +133,7 @@ START_TEST(test_design_masters_sources)
     ck_assert_int_eq(j->round, 10000000);
     ck_assert_int_eq(j->reset, RULES_RESET_DAY);
     ck_assert_int_eq(j->tz_offset, 0);
-    ck_assert_str_eq(fmt_name(j->format), "combined");
+    ck_assert_str_eq(format_name(j->format), "combined");
 
     ck_assert_int_eq(j->nsources, 3);
     ck_assert_int_eq(j->sources[0].kind, RULES_SRC_FILE);
@@ -183,7 +183,7 @@ START_TEST(test_design_groups_entries)
     const rules_entry_t *bs = j->entries[0], *pg = j->entries[1], *pm = j->entries[2];
     ck_assert_int_eq(bs->nkeys, 1);
     ck_assert_str_eq(bs->key_names[0], "status");
-    ck_assert_int_eq(expr_field_ref(bs->keys[0]), fmt_field_index(j->format, "status", 6));
+    ck_assert_int_eq(expr_field_ref(bs->keys[0]), format_field_index(j->format, "status", 6));
     ck_assert_ptr_null(bs->where);
     ck_assert_int_eq(bs->nvalues, 2);
     ck_assert_str_eq(bs->values[0].name, "hits");
@@ -191,14 +191,14 @@ START_TEST(test_design_groups_entries)
     ck_assert_ptr_null(bs->values[0].arg);
     ck_assert_str_eq(bs->values[1].name, "bytes");
     ck_assert_int_eq(bs->values[1].spec.kind, AGG_SUM);
-    ck_assert_int_eq(expr_field_ref(bs->values[1].arg), fmt_field_index(j->format, "bytes", 5));
+    ck_assert_int_eq(expr_field_ref(bs->values[1].arg), format_field_index(j->format, "bytes", 5));
 
     ck_assert_ptr_nonnull(pg->where);
     ck_assert_int_eq(expr_type(pg->where), EXPR_T_BOOL);
     ck_assert_int_eq(pg->nvalues, 3);
     ck_assert_str_eq(pg->values[1].name, "visitors");
     ck_assert_int_eq(pg->values[1].spec.kind, AGG_DISTINCT);
-    ck_assert_int_eq(expr_field_ref(pg->values[1].arg), fmt_field_index(j->format, "ip", 2));
+    ck_assert_int_eq(expr_field_ref(pg->values[1].arg), format_field_index(j->format, "ip", 2));
     ck_assert_str_eq(pg->values[2].name, "p95_bytes");
     ck_assert_int_eq(pg->values[2].spec.kind, AGG_PERCENTILE);
     ck_assert(pg->values[2].spec.pct == 95.0);
@@ -245,30 +245,30 @@ END_TEST
 
 START_TEST(test_defaults_and_settings)
 {
-    rules_config_t *c = load_ok(
-        "jobs:\n"
-        "  - name: a\n"
-        "    round: 500ms\n"
-        "    reset: hour\n"
-        "    timezone: \"+08:00\"\n"
-        "    max_line: 64KiB\n"
-        "    sources: [/x.log]\n"
-        "    format: {split: \"\\t\", fields: [ts:time, user, api, status:int, ms:float]}\n"
-        "    groups:\n"
-        "      - name: g\n"
-        "        entries:\n"
-        "          - name: total\n"
-        "            values: {n: count(), s: sum(ms), u: sum(user)}\n"
-        "          - name: by_api\n"
-        "            key: api\n"
-        "            values: {n: count}\n"
-        "  - name: b\n"
-        "    timezone: -05:30\n"
-        "    round: 1m\n"
-        "    sources: [/y.log]\n"
-        "    format: common\n"
-        "    groups: [{name: g, weight: 4, entries: [{name: e, values: {n: count}}]}]\n"
-        "    reports: []\n");
+    rules_config_t *c =
+        load_ok("jobs:\n"
+                "  - name: a\n"
+                "    round: 500ms\n"
+                "    reset: hour\n"
+                "    timezone: \"+08:00\"\n"
+                "    max_line: 64KiB\n"
+                "    sources: [/x.log]\n"
+                "    format: {split: \"\\t\", fields: [ts:time, user, api, status:int, ms:float]}\n"
+                "    groups:\n"
+                "      - name: g\n"
+                "        entries:\n"
+                "          - name: total\n"
+                "            values: {n: count(), s: sum(ms), u: sum(user)}\n"
+                "          - name: by_api\n"
+                "            key: api\n"
+                "            values: {n: count}\n"
+                "  - name: b\n"
+                "    timezone: -05:30\n"
+                "    round: 1m\n"
+                "    sources: [/y.log]\n"
+                "    format: common\n"
+                "    groups: [{name: g, weight: 4, entries: [{name: e, values: {n: count}}]}]\n"
+                "    reports: []\n");
     const rules_job_t *a = &c->jobs[0], *b = &c->jobs[1];
 
     /* no masters: one implicit "local" */
@@ -281,8 +281,8 @@ START_TEST(test_defaults_and_settings)
     ck_assert_int_eq(a->reset, RULES_RESET_HOUR);
     ck_assert_int_eq(a->tz_offset, 8 * 3600);
     ck_assert_uint_eq(a->max_line, 64 << 10);
-    ck_assert_str_eq(fmt_name(a->format), "split");
-    ck_assert_int_eq(fmt_nfields(a->format), 5);
+    ck_assert_str_eq(format_name(a->format), "split");
+    ck_assert_int_eq(format_nfields(a->format), 5);
     ck_assert_int_eq(a->groups[0].weight, 1);
     ck_assert_int_eq(a->groups[0].master, 0);
     ck_assert_int_eq(a->entries[0]->nkeys, 0);
@@ -358,13 +358,13 @@ START_TEST(test_groups_qualified_by_job)
     /* masters m1, m2 both w1; job a has group z, job b has group y (all w1).
      * Qualified names: "a/z" < "b/y", so a/z goes first -> m1 (tie, name),
      * then b/y: m1 2/1 vs m2 1/1 -> m2. (Unqualified, y would go first.) */
-    rules_config_t *c = load_ok(
-        "masters: [{name: m1, url: \"http://h:1\"}, {name: m2, url: \"http://h:2\"}]\n"
-        "jobs:\n"
-        "  - {name: a, sources: [/a], format: common,\n"
-        "     groups: [{name: z, entries: [{name: e, values: {n: count}}]}]}\n"
-        "  - {name: b, sources: [/b], format: common,\n"
-        "     groups: [{name: y, entries: [{name: e, values: {n: count}}]}]}\n");
+    rules_config_t *c =
+        load_ok("masters: [{name: m1, url: \"http://h:1\"}, {name: m2, url: \"http://h:2\"}]\n"
+                "jobs:\n"
+                "  - {name: a, sources: [/a], format: common,\n"
+                "     groups: [{name: z, entries: [{name: e, values: {n: count}}]}]}\n"
+                "  - {name: b, sources: [/b], format: common,\n"
+                "     groups: [{name: y, entries: [{name: e, values: {n: count}}]}]}\n");
     ck_assert_int_eq(c->jobs[0].groups[0].master, 0);
     ck_assert_int_eq(c->jobs[1].groups[0].master, 1);
     rules_free(c);
@@ -459,13 +459,13 @@ END_TEST
 
 /* A valid file (lines 1-9); tests add or change lines. Columns in comments. */
 #define L1 "jobs:\n"
-#define L2 "  - name: web\n"             /* name 5, web 11 */
-#define L3 "    sources: [/a.log]\n"     /* sources 5, [ 14 */
-#define L4 "    format: combined\n"      /* combined 13 */
+#define L2 "  - name: web\n"         /* name 5, web 11 */
+#define L3 "    sources: [/a.log]\n" /* sources 5, [ 14 */
+#define L4 "    format: combined\n"  /* combined 13 */
 #define L5 "    groups:\n"
-#define L6 "      - name: g\n"           /* name 9, g 15 */
+#define L6 "      - name: g\n" /* name 9, g 15 */
 #define L7 "        entries:\n"
-#define L8 "          - name: e\n"       /* name 13, e 19 */
+#define L8 "          - name: e\n"               /* name 13, e 19 */
 #define L9 "            values: {hits: count}\n" /* values 13, { 21, hits 22 */
 #define HEAD L1 L2 L3 L4 L5 L6 L7 L8
 #define BASE HEAD L9
@@ -494,23 +494,23 @@ START_TEST(test_err_unknown_keys)
                  NULL);
     expect_error(L1 L2 "    rounds: 10s\n", "bad.yaml:3:5:", "unknown key 'rounds'",
                  "allowed: name, round, reset", NULL);
-    expect_error(HEAD "            value: {hits: count}\n", "bad.yaml:9:13:",
-                 "unknown key 'value'", "allowed: name, key, where, values", NULL);
-    expect_error(L1 L2 "    name: web2\n", "bad.yaml:3:5:", "duplicate key 'name'",
-                 "first at 2:5", NULL);
+    expect_error(HEAD "            value: {hits: count}\n", "bad.yaml:9:13:", "unknown key 'value'",
+                 "allowed: name, key, where, values", NULL);
+    expect_error(L1 L2 "    name: web2\n", "bad.yaml:3:5:", "duplicate key 'name'", "first at 2:5",
+                 NULL);
 }
 END_TEST
 
 START_TEST(test_err_missing)
 {
-    expect_error(L1 "  - sources: [/a.log]\n" L4 L5 L6 L7 L8 L9, "bad.yaml:2:5:",
-                 "missing required key 'name'", NULL);
+    expect_error(L1 "  - sources: [/a.log]\n" L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:2:5:", "missing required key 'name'", NULL);
     expect_error(L1 L2 L3 L4, "bad.yaml:2:5:", "missing required key 'groups'", NULL);
     expect_error(HEAD, "bad.yaml:8:13:", "missing required key 'values'", NULL);
-    expect_error(L1 L2 "    sources: []\n" L4 L5 L6 L7 L8 L9, "bad.yaml:3:14:",
-                 "list of sources", "at least 1", NULL);
-    expect_error(L1 L2 "    sources: /a.log\n" L4 L5 L6 L7 L8 L9, "bad.yaml:3:14:",
-                 "expected a list of sources", "'/a.log'", NULL);
+    expect_error(L1 L2 "    sources: []\n" L4 L5 L6 L7 L8 L9, "bad.yaml:3:14:", "list of sources",
+                 "at least 1", NULL);
+    expect_error(L1 L2 "    sources: /a.log\n" L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:14:", "expected a list of sources", "'/a.log'", NULL);
 }
 END_TEST
 
@@ -520,23 +520,23 @@ START_TEST(test_err_duplicates)
                  "first at 2:11", NULL);
     expect_error(BASE "      - name: g\n        entries: [{name: e2, values: {n: count}}]\n",
                  "bad.yaml:10:15:", "duplicate group name 'g'", "first at 6:15", NULL);
-    expect_error(BASE "          - name: e\n            values: {n: count}\n", "bad.yaml:10:19:",
-                 "duplicate entry name 'e'", "first at 8:19", NULL);
+    expect_error(BASE "          - name: e\n            values: {n: count}\n",
+                 "bad.yaml:10:19:", "duplicate entry name 'e'", "first at 8:19", NULL);
     expect_error(BASE "    reports:\n      - {name: r, entry: e}\n      - {name: r, entry: e}\n",
                  "bad.yaml:12:16:", "duplicate report name 'r'", "first at 11:16", NULL);
-    expect_error(HEAD "            values: {hits: count, hits: sum(bytes)}\n", "bad.yaml:9:35:",
-                 "duplicate column 'hits'", "first at 9:22", NULL);
+    expect_error(HEAD "            values: {hits: count, hits: sum(bytes)}\n",
+                 "bad.yaml:9:35:", "duplicate column 'hits'", "first at 9:22", NULL);
 }
 END_TEST
 
 START_TEST(test_err_job_settings)
 {
-    expect_error(L1 L2 "    round: 10x\n" L3 L4 L5 L6 L7 L8 L9, "bad.yaml:3:12:",
-                 "bad round '10x'", "duration", NULL);
-    expect_error(L1 L2 "    round: 50ms\n" L3 L4 L5 L6 L7 L8 L9, "bad.yaml:3:12:",
-                 "out of range", "100ms", NULL);
-    expect_error(L1 L2 "    round: 99999999999999d\n" L3 L4 L5 L6 L7 L8 L9, "bad.yaml:3:12:",
-                 "out of range", "1d", NULL);
+    expect_error(L1 L2 "    round: 10x\n" L3 L4 L5 L6 L7 L8 L9, "bad.yaml:3:12:", "bad round '10x'",
+                 "duration", NULL);
+    expect_error(L1 L2 "    round: 50ms\n" L3 L4 L5 L6 L7 L8 L9, "bad.yaml:3:12:", "out of range",
+                 "100ms", NULL);
+    expect_error(L1 L2 "    round: 99999999999999d\n" L3 L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:12:", "out of range", "1d", NULL);
     expect_error(L1 L2 "    max_line: 4MB\n" L3 L4 L5 L6 L7 L8 L9,
                  "bad.yaml:3:15:", "bad max_line '4MB'", "4MiB", NULL);
     expect_error(L1 L2 "    max_line: 63\n" L3 L4 L5 L6 L7 L8 L9,
@@ -547,14 +547,14 @@ START_TEST(test_err_job_settings)
                  "bad.yaml:3:15:", "out of range", NULL);
     expect_error(L1 L2 "    max_line: [1]\n" L3 L4 L5 L6 L7 L8 L9,
                  "bad.yaml:3:15:", "max_line: expected a size", "a list", NULL);
-    expect_error(L1 L2 "    reset: weekly\n" L3 L4 L5 L6 L7 L8 L9, "bad.yaml:3:12:",
-                 "reset must be one of never, hour, day", "'weekly'", NULL);
-    expect_error(L1 L2 "    timezone: \"+25:00\"\n" L3 L4 L5 L6 L7 L8 L9, "bad.yaml:3:15:",
-                 "timezone must be UTC", "+08:00", NULL);
-    expect_error(L1 L2 L3 "    format: apache\n" L5 L6 L7 L8 L9, "bad.yaml:4:13:",
-                 "unknown format", "combined", NULL);
-    expect_error(L1 L2 L3 "    format: {split: \",\"}\n" L5 L6 L7 L8 L9, "bad.yaml:4:13:",
-                 "missing required key 'fields'", NULL);
+    expect_error(L1 L2 "    reset: weekly\n" L3 L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:12:", "reset must be one of never, hour, day", "'weekly'", NULL);
+    expect_error(L1 L2 "    timezone: \"+25:00\"\n" L3 L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:15:", "timezone must be UTC", "+08:00", NULL);
+    expect_error(L1 L2 L3 "    format: apache\n" L5 L6 L7 L8 L9, "bad.yaml:4:13:", "unknown format",
+                 "combined", NULL);
+    expect_error(L1 L2 L3 "    format: {split: \",\"}\n" L5 L6 L7 L8 L9,
+                 "bad.yaml:4:13:", "missing required key 'fields'", NULL);
     expect_error(L1 L2 L3 "    format: {split: \",\", fields: [a, a]}\n" L5 L6 L7 L8 L9,
                  "bad.yaml:4:34:", "fields", "duplicate", NULL);
 }
@@ -565,31 +565,31 @@ START_TEST(test_err_fields)
     expect_error(BASE "            key: [nope]\n", "bad.yaml:10:19:", "unknown field 'nope'", NULL);
     expect_error(BASE "            where: nope = 1\n", "bad.yaml:10:20:", "unknown field 'nope'",
                  NULL);
-    expect_error(HEAD "            values: {b: sum(nope)}\n", "bad.yaml:9:29:",
-                 "unknown field 'nope'", NULL);
-    expect_error(HEAD "            values: {b: sum(path)}\n", "bad.yaml:9:29:",
-                 "sum(path): path is text; sum needs a number", NULL);
-    expect_error(HEAD "            values: {b: avg(status >= 500)}\n", "bad.yaml:9:29:",
-                 "is a condition", "avg needs a number", NULL);
-    expect_error(BASE "            where: bytes + 1\n", "bad.yaml:10:20:",
-                 "where must be a condition", NULL);
+    expect_error(HEAD "            values: {b: sum(nope)}\n",
+                 "bad.yaml:9:29:", "unknown field 'nope'", NULL);
+    expect_error(HEAD "            values: {b: sum(path)}\n",
+                 "bad.yaml:9:29:", "sum(path): path is text; sum needs a number", NULL);
+    expect_error(HEAD "            values: {b: avg(status >= 500)}\n",
+                 "bad.yaml:9:29:", "is a condition", "avg needs a number", NULL);
+    expect_error(BASE "            where: bytes + 1\n",
+                 "bad.yaml:10:20:", "where must be a condition", NULL);
 }
 END_TEST
 
 START_TEST(test_err_aggregates)
 {
-    expect_error(HEAD "            values: {p: percentile(bytes)}\n", "bad.yaml:9:25:",
-                 "percentile needs p", "0 < p <= 100", NULL);
-    expect_error(HEAD "            values: {p: percentile(bytes, 0)}\n", "bad.yaml:9:43:",
-                 "0 < p <= 100", "'0'", NULL);
-    expect_error(HEAD "            values: {p: percentile(bytes, 101)}\n", "bad.yaml:9:43:",
-                 "0 < p <= 100", "'101'", NULL);
-    expect_error(HEAD "            values: {d: distinct_exact(ip, 0)}\n", "bad.yaml:9:44:",
-                 "cap must be an integer from 1 to 10000000", NULL);
-    expect_error(HEAD "            values: {m: median(bytes)}\n", "bad.yaml:9:25:",
-                 "unknown aggregate 'median'", "percentile", NULL);
-    expect_error(HEAD "            values: {m: count(bytes)}\n", "bad.yaml:9:31:",
-                 "count takes no argument", NULL);
+    expect_error(HEAD "            values: {p: percentile(bytes)}\n",
+                 "bad.yaml:9:25:", "percentile needs p", "0 < p <= 100", NULL);
+    expect_error(HEAD "            values: {p: percentile(bytes, 0)}\n",
+                 "bad.yaml:9:43:", "0 < p <= 100", "'0'", NULL);
+    expect_error(HEAD "            values: {p: percentile(bytes, 101)}\n",
+                 "bad.yaml:9:43:", "0 < p <= 100", "'101'", NULL);
+    expect_error(HEAD "            values: {d: distinct_exact(ip, 0)}\n",
+                 "bad.yaml:9:44:", "cap must be an integer from 1 to 10000000", NULL);
+    expect_error(HEAD "            values: {m: median(bytes)}\n",
+                 "bad.yaml:9:25:", "unknown aggregate 'median'", "percentile", NULL);
+    expect_error(HEAD "            values: {m: count(bytes)}\n",
+                 "bad.yaml:9:31:", "count takes no argument", NULL);
     expect_error(HEAD "            values: {m: sum()}\n", "bad.yaml:9:25:", "sum needs an argument",
                  NULL);
 }
@@ -597,30 +597,30 @@ END_TEST
 
 START_TEST(test_err_reports)
 {
-    expect_error(BASE "    reports:\n      - {name: r, entry: nope}\n", "bad.yaml:11:26:",
-                 "no entry 'nope' in job 'web'", "entries: e", NULL);
+    expect_error(BASE "    reports:\n      - {name: r, entry: nope}\n",
+                 "bad.yaml:11:26:", "no entry 'nope' in job 'web'", "entries: e", NULL);
     expect_error(BASE "    reports:\n      - {name: r, entry: e, order: bytes desc}\n",
                  "bad.yaml:11:36:", "no column 'bytes'", "columns: hits", NULL);
-    expect_error(BASE "    reports:\n      - {name: r, entry: e, limit: -1}\n", "bad.yaml:11:36:",
-                 "limit must be an integer >= 0", NULL);
+    expect_error(BASE "    reports:\n      - {name: r, entry: e, limit: -1}\n",
+                 "bad.yaml:11:36:", "limit must be an integer >= 0", NULL);
     expect_error(BASE "    reports:\n      - {name: r, entry: e, columns: [hits, x]}\n",
                  "bad.yaml:11:45:", "no column 'x'", NULL);
-    expect_error(BASE "    reports:\n      - {name: r, entry: e, format: xml}\n", "bad.yaml:11:37:",
-                 "report format must be one of csv, json", NULL);
+    expect_error(BASE "    reports:\n      - {name: r, entry: e, format: xml}\n",
+                 "bad.yaml:11:37:", "report format must be one of csv, json", NULL);
 }
 END_TEST
 
 START_TEST(test_err_masters_groups)
 {
     /* "  - {name: m1, url: \"http://h:1\", weight: 0}": url's quote at 21, weight value at 43 */
-    expect_error("masters:\n  - {name: m1, url: \"http://h:1\", weight: 0}\n" BASE, "bad.yaml:2:43:",
-                 "master weight must be an integer from 1", NULL);
-    expect_error("masters:\n  - {name: m1, url: \"ftp://h\"}\n" BASE, "bad.yaml:2:21:",
-                 "url must start with http:// or https://", NULL);
+    expect_error("masters:\n  - {name: m1, url: \"http://h:1\", weight: 0}\n" BASE,
+                 "bad.yaml:2:43:", "master weight must be an integer from 1", NULL);
+    expect_error("masters:\n  - {name: m1, url: \"ftp://h\"}\n" BASE,
+                 "bad.yaml:2:21:", "url must start with http:// or https://", NULL);
     expect_error("masters:\n  - {name: m1}\n" BASE, "bad.yaml:2:5:", "missing required key 'url'",
                  NULL);
-    expect_error(L1 L2 L3 L4 L5 L6 "        weight: -1\n" L7 L8 L9, "bad.yaml:7:17:",
-                 "group weight must be an integer from 1", "'-1'", NULL);
+    expect_error(L1 L2 L3 L4 L5 L6 "        weight: -1\n" L7 L8 L9,
+                 "bad.yaml:7:17:", "group weight must be an integer from 1", "'-1'", NULL);
     expect_error(L1 "  - name: \"bad name\"\n", "bad.yaml:2:11:", "bad job name", NULL);
 }
 END_TEST

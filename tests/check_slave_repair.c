@@ -28,7 +28,7 @@
 
 #include "check_run.h"
 #include "frame.h"
-#include "http_client.h"
+#include "hclient.h"
 #include "httpd.h"
 #include "slave.h"
 #include "value.h"

@@ -3,7 +3,7 @@
  * its sorted matches), a path is read by the kind that claims it (a URL by the http kind,
  * without I/O at open; anything else by the file kind), a source is split at line starts
  * only when its kind can seek, and closing is safe twice. The file kind's reading is
- * check_task.c's, the http kind's Range reads check_slave.c's.
+ * check_task.c's, the http kind's Range reads check_slave_sources.c's.
  *
  * Oracles: the paths and bytes the test writes, and line starts computed here from the text. */
 #include <apr_general.h>

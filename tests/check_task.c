@@ -460,8 +460,9 @@ START_TEST(engines_made_once_per_job)
     task_engines_get(&t, &cfg->jobs[0], &e1, &p1);
     ck_assert_ptr_nonnull(e1);
     put_file(tpath("e.log"), "u1 200\nu2 404\n", 14);
-    ck_assert_int_eq(task_run_file(e1, tpath("e.log"), 0, 14, 0, &t.io, p1, NULL, &done, pool, &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        task_run_file(e1, tpath("e.log"), 0, 14, 0, &t.io, p1, NULL, &done, pool, &err),
+        APR_SUCCESS);
     task_engines_get(&t, &cfg->jobs[0], &e2, &p2);
     ck_assert_ptr_eq(e2, e1);
     ck_assert_ptr_eq(p2, p1);

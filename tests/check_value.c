@@ -9,15 +9,15 @@
 #include "buf.h"
 #include "value.h"
 
-static val_t str(const char *s)
+static value_t str(const char *s)
 {
-    val_t v = {.kind = VAL_STR, .s = s, .len = (uint32_t)strlen(s)};
+    value_t v = {.kind = VALUE_STR, .s = s, .len = (uint32_t)strlen(s)};
     return v;
 }
 
-static val_t num(int64_t i)
+static value_t num(int64_t i)
 {
-    val_t v = {.kind = VAL_INT, .i = i};
+    value_t v = {.kind = VALUE_INT, .i = i};
     return v;
 }
 
@@ -26,56 +26,56 @@ START_TEST(test_numbers)
     int64_t i;
     double f;
     int is_int;
-    val_t v = str("12345");
-    ck_assert_int_eq(val_to_number(&v, &i, &f, &is_int), 0);
+    value_t v = str("12345");
+    ck_assert_int_eq(value_to_number(&v, &i, &f, &is_int), 0);
     ck_assert(is_int);
     ck_assert_int_eq(i, 12345);
     v = str("-9223372036854775808");
-    ck_assert_int_eq(val_to_number(&v, &i, &f, &is_int), 0);
+    ck_assert_int_eq(value_to_number(&v, &i, &f, &is_int), 0);
     ck_assert(is_int && i == INT64_MIN);
     v = str("9223372036854775808"); /* one past INT64_MAX: a float */
-    ck_assert_int_eq(val_to_number(&v, &i, &f, &is_int), 0);
+    ck_assert_int_eq(value_to_number(&v, &i, &f, &is_int), 0);
     ck_assert(!is_int);
     ck_assert(f == 9223372036854775808.0);
     v = str("2.5e3");
-    ck_assert_int_eq(val_to_number(&v, &i, &f, &is_int), 0);
+    ck_assert_int_eq(value_to_number(&v, &i, &f, &is_int), 0);
     ck_assert(!is_int && f == 2500.0);
     const char *bad[] = {"", "-", "+", "1.2.3", "12a", " 1", "1e", ".", "e5", "0x10"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         v = str(bad[k]);
-        ck_assert_msg(val_to_number(&v, &i, &f, &is_int) == -1, "'%s' is not a number", bad[k]);
+        ck_assert_msg(value_to_number(&v, &i, &f, &is_int) == -1, "'%s' is not a number", bad[k]);
     }
-    v.kind = VAL_NULL;
-    ck_assert_int_eq(val_to_double(&v, &f), -1);
+    v.kind = VALUE_NULL;
+    ck_assert_int_eq(value_to_double(&v, &f), -1);
 }
 END_TEST
 
 START_TEST(test_truthy)
 {
-    val_t v = num(0);
-    ck_assert(!val_truthy(&v));
+    value_t v = num(0);
+    ck_assert(!value_truthy(&v));
     v = num(-3);
-    ck_assert(val_truthy(&v));
+    ck_assert(value_truthy(&v));
     v = str("");
-    ck_assert(!val_truthy(&v));
+    ck_assert(!value_truthy(&v));
     v = str("x");
-    ck_assert(val_truthy(&v));
-    v.kind = VAL_NULL;
-    ck_assert(!val_truthy(&v));
-    v.kind = VAL_FLOAT;
+    ck_assert(value_truthy(&v));
+    v.kind = VALUE_NULL;
+    ck_assert(!value_truthy(&v));
+    v.kind = VALUE_FLOAT;
     v.f = 0.0;
-    ck_assert(!val_truthy(&v));
+    ck_assert(!value_truthy(&v));
 }
 END_TEST
 
 START_TEST(test_hash)
 {
-    val_t a = num(200), b = {.kind = VAL_FLOAT, .f = 200.0}, c = num(201), s = str("200");
-    ck_assert(val_hash(&a) == val_hash(&b)); /* numbers hash by value */
-    ck_assert(val_hash(&a) != val_hash(&c));
-    ck_assert(val_hash(&s) == val_hash_bytes("200", 3));
-    val_t z = {.kind = VAL_FLOAT, .f = -0.0}, z2 = num(0);
-    ck_assert(val_hash(&z) == val_hash(&z2));
+    value_t a = num(200), b = {.kind = VALUE_FLOAT, .f = 200.0}, c = num(201), s = str("200");
+    ck_assert(value_hash(&a) == value_hash(&b)); /* numbers hash by value */
+    ck_assert(value_hash(&a) != value_hash(&c));
+    ck_assert(value_hash(&s) == value_hash_bytes("200", 3));
+    value_t z = {.kind = VALUE_FLOAT, .f = -0.0}, z2 = num(0);
+    ck_assert(value_hash(&z) == value_hash(&z2));
 }
 END_TEST
 
@@ -83,20 +83,20 @@ START_TEST(test_key_roundtrip)
 {
     buf_t b;
     buf_reader_t r;
-    val_t in[5], out;
+    value_t in[5], out;
     in[0] = num(-7);
     in[1] = str("GET /a,b \"q\"");
-    in[2].kind = VAL_NULL;
-    in[3].kind = VAL_TIME;
+    in[2].kind = VALUE_NULL;
+    in[3].kind = VALUE_TIME;
     in[3].i = 1431857103;
-    in[4].kind = VAL_FLOAT;
+    in[4].kind = VALUE_FLOAT;
     in[4].f = 0.25;
     buf_init(&b);
     for (int i = 0; i < 5; i++)
-        val_key_put(&b, &in[i]);
+        value_key_put(&b, &in[i]);
     buf_reader_init(&r, b.data, b.len);
     for (int i = 0; i < 5; i++) {
-        ck_assert_int_eq(val_key_get(&r, &out), 0);
+        ck_assert_int_eq(value_key_get(&r, &out), 0);
         ck_assert_int_eq(out.kind, in[i].kind);
     }
     ck_assert_uint_eq(buf_reader_left(&r), 0);
@@ -105,18 +105,18 @@ START_TEST(test_key_roundtrip)
         int ok = 1;
         buf_reader_init(&r, b.data, cut);
         for (int i = 0; i < 5 && ok; i++)
-            ok = val_key_get(&r, &out) == 0;
+            ok = value_key_get(&r, &out) == 0;
         ck_assert_msg(!ok, "truncated key at %zu accepted", cut);
     }
     /* distinct tuples give distinct bytes: ("ab","c") vs ("a","bc") */
     buf_t x, y;
-    val_t ab = str("ab"), c = str("c"), a = str("a"), bc = str("bc");
+    value_t ab = str("ab"), c = str("c"), a = str("a"), bc = str("bc");
     buf_init(&x);
     buf_init(&y);
-    val_key_put(&x, &ab);
-    val_key_put(&x, &c);
-    val_key_put(&y, &a);
-    val_key_put(&y, &bc);
+    value_key_put(&x, &ab);
+    value_key_put(&x, &c);
+    value_key_put(&y, &a);
+    value_key_put(&y, &bc);
     ck_assert(x.len != y.len || memcmp(x.data, y.data, x.len) != 0);
     buf_free(&x);
     buf_free(&y);
@@ -124,11 +124,11 @@ START_TEST(test_key_roundtrip)
 }
 END_TEST
 
-static void check_render(const val_t *v, const char *want)
+static void check_render(const value_t *v, const char *want)
 {
     buf_t b;
     buf_init(&b);
-    val_render(&b, v);
+    value_render(&b, v);
     ck_assert_uint_eq(b.len, strlen(want));
     ck_assert(b.len == 0 || memcmp(b.data, want, b.len) == 0);
     buf_free(&b);
@@ -136,9 +136,9 @@ static void check_render(const val_t *v, const char *want)
 
 START_TEST(test_render)
 {
-    val_t v = num(-42);
+    value_t v = num(-42);
     check_render(&v, "-42");
-    v.kind = VAL_TIME;
+    v.kind = VALUE_TIME;
     v.i = 1431857103; /* date -u -d @1431857103 */
     check_render(&v, "2015-05-17T10:05:03Z");
     v.i = 0;
@@ -147,10 +147,10 @@ START_TEST(test_render)
     check_render(&v, "1969-12-31T23:59:59Z");
     v.i = 951782400; /* 2000-02-29 */
     check_render(&v, "2000-02-29T00:00:00Z");
-    v.kind = VAL_FLOAT;
+    v.kind = VALUE_FLOAT;
     v.f = 2.5;
     check_render(&v, "2.5");
-    v.kind = VAL_NULL;
+    v.kind = VALUE_NULL;
     check_render(&v, "");
     v = str("x,y");
     check_render(&v, "x,y");
@@ -160,20 +160,28 @@ END_TEST
 START_TEST(test_duration)
 {
     int64_t ms;
-    ck_assert_int_eq(val_parse_duration("10s", 3, &ms), 0);
+    ck_assert_int_eq(value_parse_duration("10s", 3, &ms), 0);
     ck_assert_int_eq(ms, 10000);
-    ck_assert_int_eq(val_parse_duration("1m", 2, &ms), 0);
+    ck_assert_int_eq(value_parse_duration("1m", 2, &ms), 0);
     ck_assert_int_eq(ms, 60000);
-    ck_assert_int_eq(val_parse_duration("2h", 2, &ms), 0);
+    ck_assert_int_eq(value_parse_duration("2h", 2, &ms), 0);
     ck_assert_int_eq(ms, 7200000);
-    ck_assert_int_eq(val_parse_duration("1d", 2, &ms), 0);
+    ck_assert_int_eq(value_parse_duration("1d", 2, &ms), 0);
     ck_assert_int_eq(ms, 86400000);
-    ck_assert_int_eq(val_parse_duration("250ms", 5, &ms), 0);
+    ck_assert_int_eq(value_parse_duration("250ms", 5, &ms), 0);
     ck_assert_int_eq(ms, 250);
-    const char *bad[] = {"", "s", "10", "10x", "1.5s", "-1s", "10 s", "99999999999999999d", "999999999999d",
+    const char *bad[] = {"",
+                         "s",
+                         "10",
+                         "10x",
+                         "1.5s",
+                         "-1s",
+                         "10 s",
+                         "99999999999999999d",
+                         "999999999999d",
                          "9223372036854776s"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
-        ck_assert_msg(val_parse_duration(bad[k], strlen(bad[k]), &ms) == -1, "'%s'", bad[k]);
+        ck_assert_msg(value_parse_duration(bad[k], strlen(bad[k]), &ms) == -1, "'%s'", bad[k]);
 }
 END_TEST
 

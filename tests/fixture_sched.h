@@ -1,12 +1,16 @@
 /* fixture_sched.h - the shared fixture of the scheduler suites (tests/check_sched.c,
- * tests/check_sched_persist.c, tests/check_repair.c): the hand-driven clock
- * (T0, RMS, R0), the sources A, B and G of job "web", the config loaded into
- * cfg, an optional tmpdir, and helpers that lease (as a slave with both
- * labels), find leases, complete them (sched_completion_t with every field
- * absent but those given), read the status JSON and call the HTTP handlers.
+ * tests/check_sched_http.c, tests/check_sched_reload.c, tests/check_sched_persist.c,
+ * tests/check_sched_persist_store.c, tests/check_repair.c, tests/check_repair_gaps.c): the
+ * hand-driven clock (T0, RMS, R0), the sources A, B and G of job "web", the config loaded
+ * into cfg, an optional tmpdir, and helpers that lease (as a slave with both labels), find
+ * leases, complete them (sched_completion_t with every field absent but those given), read
+ * the status JSON and call the HTTP handlers; then the configs of the scheduler suites
+ * (SCHED_YAML) and of the repair suites (REPAIR_YAML, with their repair helpers), and, for
+ * the suites that define FIXTURE_SCHED_PERSIST, the two-job config and a scheduler with its
+ * store.
  *
- * Each suite compiles its own copy (everything here is static); it defines
- * FIXTURE_SUITE (its name: the tmpdir prefix) before including this header. */
+ * Each suite compiles its own copy (everything here is static); it defines FIXTURE_SUITE
+ * (its name: the tmpdir prefix) before including this header. */
 #ifndef ABBEY_TESTS_FIXTURE_SCHED_H
 #define ABBEY_TESTS_FIXTURE_SCHED_H
 
@@ -216,5 +220,169 @@ static inline void bad(handler_fn h, sched_t *s, const char *body, const char *w
                   word);
     json_decref(j);
 }
+
+/* ---- the scheduler suites' config (tests/check_sched.c, check_sched_http.c,
+ * check_sched_reload.c) ---- */
+
+/* Job "web", 10 s rounds: A (task 0), B with labels [rack1] (task 1) and the glob G with
+ * labels [rack2] (task 2); masters m1 and m2. */
+static const char *const SCHED_YAML = "masters:\n"
+                                      "  - {name: m1, url: 'http://127.0.0.1:7101', weight: 1}\n"
+                                      "  - {name: m2, url: 'http://127.0.0.1:7102', weight: 1}\n"
+                                      "jobs:\n"
+                                      "  - name: web\n"
+                                      "    round: 10s\n"
+                                      "    sources:\n"
+                                      "      - " A "\n"
+                                      "      - {path: " B ", labels: [rack1]}\n"
+                                      "      - {path: '" G "', labels: [rack2]}\n"
+                                      "    format: combined\n"
+                                      "    groups:\n"
+                                      "      - name: g\n"
+                                      "        entries:\n"
+                                      "          - name: e\n"
+                                      "            values: {hits: count}\n";
+
+/* ---- gap repair (tests/check_repair.c, tests/check_repair_gaps.c) ---- */
+
+#define IA A "#2049:131:0" /* an instance of a */
+#define IB B "#2049:132:0" /* an instance of b */
+
+/* The repair suites' config: masters m1 and m2, job "web" with 10 s rounds over
+ * A (task 0), B with labels [rack1] (task 1) and the glob G with labels [rack2]
+ * (task 2). */
+static const char *const REPAIR_YAML = "masters:\n"
+                                       "  - {name: m1, url: 'http://127.0.0.1:7101', weight: 1}\n"
+                                       "  - {name: m2, url: 'http://127.0.0.1:7102', weight: 1}\n"
+                                       "jobs:\n"
+                                       "  - name: web\n"
+                                       "    round: 10s\n"
+                                       "    sources:\n"
+                                       "      - " A "\n"
+                                       "      - {path: " B ", labels: [rack1]}\n"
+                                       "      - {path: '" G "', labels: [rack2]}\n"
+                                       "    format: {split: \" \", fields: [user, api, ms:int]}\n"
+                                       "    groups:\n"
+                                       "      - name: g\n"
+                                       "        entries:\n"
+                                       "          - name: e\n"
+                                       "            key: [api]\n"
+                                       "            values: {hits: count}\n";
+
+/* Complete repair lease id as slave: done (error NULL) or failed. */
+static inline apr_status_t repair_done(sched_t *s, const char *slave, uint64_t id,
+                                       const char *error, int64_t now)
+{
+    static const char *const masters[] = {"m2"}, *const results[] = {"ok"};
+    sched_completion_t c = completion_of(slave, id);
+    c.repair = 1;
+    c.error = error;
+    if (!error) {
+        c.ndeliveries = 1;
+        c.delivery_masters = masters;
+        c.delivery_results = results;
+    }
+    return complete(s, &c, now);
+}
+
+/* A figure of the status's "repairs" object. */
+static inline json_int_t repairs(sched_t *s, int64_t now, const char *name)
+{
+    json_t *j = status(s, now);
+    json_t *v = json_object_get(json_object_get(j, "repairs"), name);
+    ck_assert_msg(json_is_integer(v), "status has no repairs.%s", name);
+    json_int_t n = json_integer_value(v);
+    json_decref(j);
+    return n;
+}
+
+/* ---- the scheduler's durability (tests/check_sched_persist.c,
+ * tests/check_sched_persist_store.c; they define FIXTURE_SCHED_PERSIST) ---- */
+#ifdef FIXTURE_SCHED_PERSIST
+
+#include "journal.h"
+
+#define C "/var/log/c.log"
+#define P1 "/data/app-1.log"
+#define P2 "/data/app-2.log"
+#define TEND (T0 + 4 * RMS + 5)
+
+#define MASTERS                                                                                    \
+    "masters:\n"                                                                                   \
+    "  - {name: m1, url: 'http://127.0.0.1:7101', weight: 1}\n"                                    \
+    "  - {name: m2, url: 'http://127.0.0.1:7102', weight: 1}\n"
+#define GROUPS                                                                                     \
+    "    format: combined\n"                                                                       \
+    "    groups:\n"                                                                                \
+    "      - name: g\n"                                                                            \
+    "        entries:\n"                                                                           \
+    "          - name: e\n"                                                                        \
+    "            values: {hits: count}\n"
+#define WEB                                                                                        \
+    "  - name: web\n"                                                                              \
+    "    round: 10s\n"                                                                             \
+    "    sources:\n"                                                                               \
+    "      - " A "\n"                                                                              \
+    "      - {path: " B ", labels: [rack1]}\n"                                                     \
+    "      - {path: '" G "', labels: [rack2]}\n" GROUPS
+#define API                                                                                        \
+    "  - name: api\n"                                                                              \
+    "    round: 10s\n"                                                                             \
+    "    sources:\n"                                                                               \
+    "      - " C "\n" GROUPS
+
+static const char *const YAML_BOTH = MASTERS "jobs:\n" WEB API;
+static const char *const YAML_WEB = MASTERS "jobs:\n" WEB;
+
+static rules_config_t *cfg_web;
+
+/* Both jobs in cfg (and a tmpdir); web alone in cfg_web. */
+static inline void persist_setup(void)
+{
+    sched_setup(YAML_BOTH, "both.yaml", 1);
+    cfg_web = load_config(YAML_WEB, "web.yaml");
+}
+
+/* ---- one scheduler with its store ---- */
+
+typedef struct inst_t {
+    apr_pool_t *p;
+    journal_t *jn;
+    sched_t *s;
+} inst_t;
+
+/* A scheduler for c in its own pool, recovered from the store in dir at now,
+ * with the journal attached. */
+static inline void inst_open(inst_t *in, const rules_config_t *c, int64_t now)
+{
+    abbey_err_t err;
+    sched_opts_t o = {.lease_ms = 60000, .lease_bytes = 1000, .deadline_rounds = 3};
+    apr_pool_create(&in->p, pool);
+    ck_assert_msg(journal_open(dir, "sched", JOURNAL_FSYNC_BATCH, in->p, &in->jn, &err) ==
+                      APR_SUCCESS,
+                  "journal_open: %s", err.msg);
+    in->s = sched_create(c, &o, in->p);
+    ck_assert_msg(sched_recover(in->s, in->jn, now, &err) == APR_SUCCESS, "recover: %s", err.msg);
+    sched_attach_journal(in->s, in->jn);
+}
+
+/* Forget the scheduler as a killed process would: no checkpoint, nothing flushed
+ * by the scheduler (the journal's file is closed so the next open may take it). */
+static inline void inst_drop(inst_t *in)
+{
+    journal_close(in->jn);
+    apr_pool_destroy(in->p);
+    memset(in, 0, sizeof *in);
+}
+
+static inline void checkpoint(inst_t *in)
+{
+    abbey_err_t err;
+    ck_assert_msg(sched_checkpoint(in->s, in->jn, &err) == APR_SUCCESS, "checkpoint: %s", err.msg);
+}
+
+#define OK(x) ck_assert_msg((x) == APR_SUCCESS, "%s: %s", #x, last_err.msg)
+
+#endif /* FIXTURE_SCHED_PERSIST */
 
 #endif

@@ -1,12 +1,14 @@
 /* fixture_slave.h - the shared fixture of the slave suites (tests/check_slave.c,
- * tests/check_slave_repair.c): a tmpdir per test with the slave's log captured,
- * small file helpers, tests/tools/range_server.py, and a fake primary and two
- * fake masters (m1 owns group g1/by_user, m2 owns g2/by_status) served
- * in-process by master/httpd.c, which record every frame and completion.
+ * tests/check_slave_sources.c, tests/check_slave_spool.c, tests/check_slave_repair.c,
+ * tests/check_partials.c): a tmpdir per test with the slave's log captured, small file
+ * helpers, tests/tools/range_server.py, and a fake primary and two fake masters (m1 owns
+ * group g1/by_user, m2 owns g2/by_status) served in-process by master/httpd.c, which record
+ * every frame and completion. Suites that define FIXTURE_SLAVE_WORKER also get the worker
+ * helpers: leases queued at the fake primary, a generated log, and a frame's line and key
+ * counts worked out from it.
  *
- * Each suite compiles its own copy (everything here is static); it defines
- * FIXTURE_SUITE (its name: the tmpdir prefix and the name in messages) before
- * including this header. */
+ * Each suite compiles its own copy (everything here is static); it defines FIXTURE_SUITE
+ * (its name: the tmpdir prefix and the name in messages) before including this header. */
 #ifndef ABBEY_TESTS_FIXTURE_SLAVE_H
 #define ABBEY_TESTS_FIXTURE_SLAVE_H
 
@@ -53,7 +55,7 @@ static int saved_stderr = -1;
 
 /* ================================================================ tmpdir */
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+static inline int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
     (void)st;
     (void)flag;
@@ -62,7 +64,7 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 }
 
 /* APR, the pool and a fresh /tmp/FIXTURE_SUITE.XXXXXX. */
-static void setup(void)
+static inline void setup(void)
 {
     apr_initialize();
     ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
@@ -71,7 +73,7 @@ static void setup(void)
 }
 
 /* Stderr back (after quiet), the tmpdir removed, the pool gone. */
-static void teardown(void)
+static inline void teardown(void)
 {
     if (saved_stderr >= 0) { /* the slave's log lines went to a file in tmpdir */
         dup2(saved_stderr, 2);
@@ -83,14 +85,14 @@ static void teardown(void)
     apr_terminate();
 }
 
-static const char *tpath(const char *name)
+static inline const char *tpath(const char *name)
 {
     return apr_pstrcat(pool, tmpdir, "/", name, NULL);
 }
 
 /* The slave logs what it does: into tmpdir/slave.log (asserted on with
  * log_has), out of the test output (CHECK_SLAVE_LOG=1 shows it instead). */
-static void quiet(void)
+static inline void quiet(void)
 {
     int fd;
     if (getenv("CHECK_SLAVE_LOG"))
@@ -102,7 +104,7 @@ static void quiet(void)
     close(fd);
 }
 
-static void put_file(const char *path, const char *mode, const char *text)
+static inline void put_file(const char *path, const char *mode, const char *text)
 {
     FILE *f = fopen(path, mode);
     ck_assert_ptr_nonnull(f);
@@ -112,7 +114,7 @@ static void put_file(const char *path, const char *mode, const char *text)
 
 /* The bytes of path (read with stdio) from offset; their count into *len
  * (len may be NULL). */
-static char *slurp(const char *path, long offset, long *len)
+static inline char *slurp(const char *path, long offset, long *len)
 {
     FILE *f = fopen(path, "rb");
     char *data;
@@ -132,7 +134,7 @@ static char *slurp(const char *path, long offset, long *len)
 }
 
 /* "dev:ino:gen" of path from stat(2): the oracle for instance names. */
-static const char *stat_instance(const char *path, unsigned gen)
+static inline const char *stat_instance(const char *path, unsigned gen)
 {
     struct stat st;
     char s[96];
@@ -144,7 +146,7 @@ static const char *stat_instance(const char *path, unsigned gen)
 
 /* 1 when the slave's log holds needle (always, when CHECK_SLAVE_LOG shows
  * the log instead of capturing it). */
-static int log_has(const char *needle)
+static inline int log_has(const char *needle)
 {
     if (saved_stderr < 0)
         return 1;
@@ -152,7 +154,7 @@ static int log_has(const char *needle)
 }
 
 /* The *.spool files under dir/master, in directory order (their count returned). */
-static int spool_files(const char *dir, const char *master, const char **out, int max)
+static inline int spool_files(const char *dir, const char *master, const char **out, int max)
 {
     DIR *d = opendir(apr_pstrcat(pool, dir, "/", master, NULL));
     struct dirent *e;
@@ -169,7 +171,7 @@ static int spool_files(const char *dir, const char *master, const char **out, in
 }
 
 /* Offset after the last '\n' in text[0, lim). */
-static uint64_t last_nl(const char *text, uint64_t lim)
+static inline uint64_t last_nl(const char *text, uint64_t lim)
 {
     while (lim && text[lim - 1] != '\n')
         lim--;
@@ -184,7 +186,7 @@ static char server_base[64]; /* "http://127.0.0.1:port" once started */
 
 /* Start tests/tools/range_server.py over dir (ignore_range: it answers 200
  * with the whole file); 0, or -1 when python3 is missing. */
-static int range_server_start(const char *dir, int ignore_range)
+static inline int range_server_start(const char *dir, int ignore_range)
 {
     const char *src = getenv("ABBEY_SRCDIR") ? getenv("ABBEY_SRCDIR") : ABBEY_SRCDIR;
     const char *script = apr_pstrcat(pool, src, "/tests/tools/range_server.py", NULL);
@@ -229,7 +231,7 @@ static int range_server_start(const char *dir, int ignore_range)
     return 0;
 }
 
-static void range_server_stop(void)
+static inline void range_server_stop(void)
 {
     if (server_pid > 0) {
         int st;
@@ -238,6 +240,12 @@ static void range_server_stop(void)
         waitpid(server_pid, &st, 0);
     }
     server_pid = -1;
+}
+
+/* The range server's URL of file name (in tmpdir). */
+static inline const char *url_of(const char *name)
+{
+    return apr_pstrcat(pool, server_base, "/", name, NULL);
 }
 
 /* ============================================ the fake primary and masters */
@@ -280,7 +288,7 @@ static httpd_t *fake_srv;
 static char fake_base[64];
 static rules_config_t *test_cfg;
 
-static void h_config(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+static inline void h_config(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 {
     const char *inm = httpd_header(req, "If-None-Match");
     char quoted[80];
@@ -298,7 +306,7 @@ static void h_config(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     pthread_mutex_unlock(&fake.lock);
 }
 
-static void h_lease(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+static inline void h_lease(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 {
     pthread_mutex_lock(&fake.lock);
     snprintf(fake.lease_body, sizeof fake.lease_body, "%.*s", (int)req->body_len,
@@ -310,7 +318,7 @@ static void h_lease(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     httpd_json(resp, 200, text);
 }
 
-static void h_renew(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+static inline void h_renew(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 {
     pthread_mutex_lock(&fake.lock);
     fake.renews++;
@@ -323,7 +331,7 @@ static void h_renew(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     pthread_mutex_unlock(&fake.lock);
 }
 
-static void h_complete(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+static inline void h_complete(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 {
     pthread_mutex_lock(&fake.lock);
     if (fake.ncompletes < 8)
@@ -333,7 +341,7 @@ static void h_complete(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     httpd_json(resp, 200, "{\"ok\":true}");
 }
 
-static long entry_rows(const partial_t *p, const char *name)
+static inline long entry_rows(const partial_t *p, const char *name)
 {
     for (int i = 0; i < p->job->nentries; i++)
         if (strcmp(p->job->entries[i]->name, name) == 0)
@@ -342,14 +350,14 @@ static long entry_rows(const partial_t *p, const char *name)
 }
 
 /* The count of key k in entry e of p (0 when absent). */
-static long key_count(const partial_t *p, int e, const val_t *k)
+static inline long key_count(const partial_t *p, int e, const value_t *k)
 {
     ptable_row_t *row;
     agg_result_t res;
     buf_t b;
     buf_init(&b);
-    val_key_put(&b, k);
-    row = ptable_find(p->tables[e], b.data, (uint32_t)b.len, val_hash_bytes(b.data, b.len));
+    value_key_put(&b, k);
+    row = ptable_find(p->tables[e], b.data, (uint32_t)b.len, value_hash_bytes(b.data, b.len));
     buf_free(&b);
     if (!row)
         return 0;
@@ -359,20 +367,20 @@ static long key_count(const partial_t *p, int e, const val_t *k)
 }
 
 /* The count of user in by_user (entry 0). */
-static long user_count(const partial_t *p, const char *user)
+static inline long user_count(const partial_t *p, const char *user)
 {
-    val_t k = {.kind = VAL_STR, .s = user, .len = (uint32_t)strlen(user)};
+    value_t k = {.kind = VALUE_STR, .s = user, .len = (uint32_t)strlen(user)};
     return key_count(p, 0, &k);
 }
 
 /* The count of one status in by_status (entry 1). */
-static long status_count(const partial_t *p, int64_t status)
+static inline long status_count(const partial_t *p, int64_t status)
 {
-    val_t k = {.kind = VAL_INT, .i = status};
+    value_t k = {.kind = VALUE_INT, .i = status};
     return key_count(p, 1, &k);
 }
 
-static void h_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+static inline void h_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 {
     frame_header_t h;
     abbey_err_t err;
@@ -440,7 +448,7 @@ static void h_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 /* m1 owns g1 (by_user), m2 owns g2 (by_status); both are the fake server
  * (m2's url with a '/': two masters may not have the same url); extra is
  * appended to the last entry. */
-static const char *test_yaml(const char *extra)
+static inline const char *test_yaml(const char *extra)
 {
     return apr_psprintf(pool,
                         "masters:\n"
@@ -466,7 +474,7 @@ static const char *test_yaml(const char *extra)
 
 /* setup and quiet, then the fake servers started over test_yaml(""), whose
  * etag and lease config name are "cafe0001". */
-static void fake_setup(void)
+static inline void fake_setup(void)
 {
     abbey_err_t err;
     const char *yaml;
@@ -495,7 +503,7 @@ static void fake_setup(void)
     snprintf(fake.lease_config, sizeof fake.lease_config, "cafe0001");
 }
 
-static void fake_teardown(void)
+static inline void fake_teardown(void)
 {
     httpd_stop(fake_srv);
     range_server_stop();
@@ -503,7 +511,7 @@ static void fake_teardown(void)
 }
 
 /* Queue one lease (its JSON object) for the fake primary to hand out. */
-static void fake_queue(const char *lease_json)
+static inline void fake_queue(const char *lease_json)
 {
     pthread_mutex_lock(&fake.lock);
     snprintf(fake.leases[fake.nleases++], sizeof fake.leases[0], "%s", lease_json);
@@ -511,7 +519,7 @@ static void fake_queue(const char *lease_json)
 }
 
 /* Completion i the fake primary received, parsed (json_decref it). */
-static json_t *completion(int i)
+static inline json_t *completion(int i)
 {
     json_t *o;
     ck_assert_int_gt(fake.ncompletes, i);
@@ -522,7 +530,7 @@ static json_t *completion(int i)
 
 /* A slave "s1" of the fake primary with quick retries; with spool_dir, its
  * spool opened there. */
-static slave_t *new_slave(int workers, const char *spool_dir)
+static inline slave_t *new_slave(int workers, const char *spool_dir)
 {
     slave_opts_t o;
     slave_t *s;
@@ -543,5 +551,84 @@ static slave_t *new_slave(int workers, const char *spool_dir)
         ck_assert_msg(slave_spool_open(s, &err) == APR_SUCCESS, "%s", err.msg);
     return s;
 }
+
+/* ============================= worker helpers (FIXTURE_SLAVE_WORKER) */
+/* The leases, logs and oracles of tests/check_slave.c and tests/check_slave_spool.c, which
+ * define FIXTURE_SLAVE_WORKER. */
+#ifdef FIXTURE_SLAVE_WORKER
+
+static inline void queue_lease(uint64_t id, const char *kind, const char *source,
+                               const char *instance, uint64_t start, uint64_t cap)
+{
+    fake_queue(apr_psprintf(pool,
+                            "{\"id\":%" PRIu64 ",\"job\":\"t\",\"kind\":\"%s\",\"task\":1,"
+                            "\"source\":\"%s\",\"instance\":\"%s\",\"start\":%" PRIu64
+                            ",\"cap\":%" PRIu64 ",\"round\":77,\"expires_ms\":4102444800000}",
+                            id, kind, source, instance, start, cap));
+}
+
+/* Generated log: line i is "u<i%5> <status>\n"; what the oracle counts. */
+static inline const char *gen_log(int nlines, const char *tail)
+{
+    static const char *st[] = {"200", "404", "500"};
+    const char *s = "";
+    for (int i = 0; i < nlines; i++)
+        s = apr_psprintf(pool, "%su%d %s\n", s, i % 5, st[i % 3]);
+    return apr_pstrcat(pool, s, tail, NULL);
+}
+
+/* Oracle over text[a, b): whole lines, and how many are user u0. */
+static inline void count_lines(const char *text, uint64_t a, uint64_t b, uint64_t *lines, long *u0)
+{
+    *lines = 0;
+    *u0 = 0;
+    for (uint64_t i = a; i < b; i++) {
+        if (i == a || text[i - 1] == '\n')
+            *u0 += strncmp(text + i, "u0 ", 3) == 0;
+        *lines += text[i] == '\n';
+    }
+}
+
+static inline int64_t jint(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    ck_assert_msg(json_is_integer(v), "field %s", k);
+    return (int64_t)json_integer_value(v);
+}
+
+static inline const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    ck_assert_msg(v != NULL, "field %s", k);
+    return apr_pstrdup(pool, v);
+}
+
+/* A frame to master m covering [a, b) with the oracle's counts, groups split right. */
+static inline void check_frame(const fake_frame_t *f, const char *m, const char *source,
+                               const char *text, uint64_t a, uint64_t b)
+{
+    uint64_t lines;
+    long u0;
+    count_lines(text, a, b, &lines, &u0);
+    ck_assert_str_eq(f->master, m);
+    ck_assert_str_eq(f->source, source);
+    ck_assert_str_eq(f->job, "t");
+    ck_assert_uint_eq(f->start, a);
+    ck_assert_uint_eq(f->end, b);
+    ck_assert_uint_eq(f->lines, lines);
+    ck_assert_uint_eq(f->bytes, b - a);
+    ck_assert_uint_eq(f->round, 77);
+    ck_assert_uint_eq(f->config_hash, test_cfg->hash);
+    if (strcmp(m, "m1") == 0) { /* g1 (by_user) is m1's, g2 (by_status) m2's */
+        ck_assert_int_gt(f->user_rows, 0);
+        ck_assert_int_eq(f->status_rows, 0);
+        ck_assert_int_eq(f->u0, u0);
+    } else {
+        ck_assert_int_eq(f->user_rows, 0);
+        ck_assert_int_gt(f->status_rows, 0);
+    }
+}
+
+#endif /* FIXTURE_SLAVE_WORKER */
 
 #endif

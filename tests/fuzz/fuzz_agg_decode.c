@@ -52,7 +52,7 @@ static void one_kind(agg_kind_t k, const uint8_t *data, size_t size)
     abbey_err_t err;
     agg_result_t res;
     void *st = state_new(&s), *m;
-    val_t v = {.kind = VAL_INT, .i = (int64_t)size};
+    value_t v = {.kind = VALUE_INT, .i = (int64_t)size};
 
     buf_reader_init(&r, data, size);
     if (agg_decode(&s, st, &r, &err) == APR_SUCCESS) {

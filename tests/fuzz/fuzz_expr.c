@@ -6,7 +6,10 @@
  * the string scratch fills, and every result is read in full (ASan checks the
  * bytes). Each input gets its own pool, destroyed after, so leaks show.
  * Build and run from the source tree:
- *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irules $(pkg-config --cflags apr-1 libpcre2-8) tests/fuzz/fuzz_expr.c rules/expr_lex.c rules/expr_parse.c rules/expr_eval.c rules/format.c rules/format_access.c rules/format_split.c rules/value.c rules/buf.c rules/error.c -o /tmp/fuzz_expr $(pkg-config --libs apr-1 libpcre2-8 libxxhash) -lm
+ *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irules $(pkg-config
+ * --cflags apr-1 libpcre2-8) tests/fuzz/fuzz_expr.c rules/expr_lex.c rules/expr_parse.c
+ * rules/expr_eval.c rules/format.c rules/format_access.c rules/format_split.c rules/value.c
+ * rules/buf.c rules/error.c -o /tmp/fuzz_expr $(pkg-config --libs apr-1 libpcre2-8 libxxhash) -lm
  *   /tmp/fuzz_expr -max_total_time=60 [corpus-dir]
  * A good seed corpus: the `where`, key and value expressions of examples/. */
 #include <apr_general.h>
@@ -21,8 +24,8 @@
 #define NLINES 3
 
 static apr_pool_t *root;
-static fmt_t *comb;
-static val_t rows[NLINES][FMT_MAX_FIELDS];
+static format_t *comb;
+static value_t rows[NLINES][FORMAT_MAX_FIELDS];
 
 static const char *const lines[NLINES] = {
     "83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /presentations/logstash-monitorama-2013"
@@ -38,21 +41,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     abbey_err_t err;
     apr_initialize();
     apr_pool_create(&root, NULL); /* lives as long as the process */
-    if (fmt_create_builtin("combined", root, &comb, &err) != APR_SUCCESS)
+    if (format_create_builtin("combined", root, &comb, &err) != APR_SUCCESS)
         abort();
     for (int i = 0; i < NLINES; i++)
-        if (fmt_parse(comb, lines[i], strlen(lines[i]), ~0ull, 0, rows[i]) != FMT_OK)
+        if (format_parse(comb, lines[i], strlen(lines[i]), ~0ull, 0, rows[i]) != FORMAT_OK)
             abort();
     return 0;
 }
 
 /* Read every byte a result refers to, so a bad pointer is caught. */
-static unsigned touch(const val_t *v)
+static unsigned touch(const value_t *v)
 {
     unsigned sum = 0;
-    if (v->kind > VAL_TIME)
+    if (v->kind > VALUE_TIME)
         __builtin_trap();
-    if (v->kind == VAL_STR && v->len) {
+    if (v->kind == VALUE_STR && v->len) {
         if (!v->s)
             __builtin_trap();
         for (uint32_t i = 0; i < v->len; i++)
@@ -78,11 +81,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
     } else {
         expr_ctx_t *ctx = expr_ctx_create(pool);
-        val_t v;
+        value_t v;
         (void)expr_type(e);
         (void)expr_fields(e);
         (void)expr_numeric_fields(e);
-        if (expr_field_ref(e) >= FMT_MAX_FIELDS || strcmp(expr_text(e), src) != 0)
+        if (expr_field_ref(e) >= FORMAT_MAX_FIELDS || strcmp(expr_text(e), src) != 0)
             __builtin_trap();
         for (int i = 0; i < NLINES; i++) {
             expr_ctx_reset(ctx);

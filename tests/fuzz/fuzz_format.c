@@ -4,7 +4,9 @@
  * multi-byte delimiter and typed fields, with every need and num bit set, and
  * traps when a parse reads out of bounds (ASan), leaves a field pointing outside
  * the line, or lets badness depend on `need`. Build and run from the source tree:
- *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irules $(pkg-config --cflags apr-1) tests/fuzz/fuzz_format.c rules/format.c rules/format_access.c rules/format_split.c rules/error.c -o /tmp/fuzz_format $(pkg-config --libs apr-1)
+ *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irules $(pkg-config
+ * --cflags apr-1) tests/fuzz/fuzz_format.c rules/format.c rules/format_access.c
+ * rules/format_split.c rules/error.c -o /tmp/fuzz_format $(pkg-config --libs apr-1)
  *   /tmp/fuzz_format -max_total_time=60 [corpus-dir]
  * A good seed corpus: a few lines of data/apache_combined_10k.log, one per file. */
 #include <apr_general.h>
@@ -14,27 +16,27 @@
 
 #include "format.h"
 
-static fmt_t *formats[3];
+static format_t *formats[3];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static const char *const fields[] = {"id:int", "ratio:float", "at:time", "name:str",
-                                         "n", "word"};
+    static const char *const fields[] = {"id:int",   "ratio:float", "at:time",
+                                         "name:str", "n",           "word"};
     apr_pool_t *pool;
     abbey_err_t err;
     apr_initialize();
     apr_pool_create(&pool, NULL); /* lives as long as the process */
-    if (fmt_create_builtin("combined", pool, &formats[0], &err) != APR_SUCCESS
-        || fmt_create_builtin("common", pool, &formats[1], &err) != APR_SUCCESS
-        || fmt_create_split(" | ", fields, 6, pool, &formats[2], &err) != APR_SUCCESS)
+    if (format_create_builtin("combined", pool, &formats[0], &err) != APR_SUCCESS ||
+        format_create_builtin("common", pool, &formats[1], &err) != APR_SUCCESS ||
+        format_create_split(" | ", fields, 6, pool, &formats[2], &err) != APR_SUCCESS)
         abort();
     return 0;
 }
 
-static void check_fields(const fmt_t *f, const char *line, size_t len, const val_t *v)
+static void check_fields(const format_t *f, const char *line, size_t len, const value_t *v)
 {
-    for (int i = 0; i < fmt_nfields(f); i++) {
-        if (v[i].kind > VAL_TIME)
+    for (int i = 0; i < format_nfields(f); i++) {
+        if (v[i].kind > VALUE_TIME)
             __builtin_trap();
         if (v[i].s && (v[i].s < line || v[i].s + v[i].len > line + len))
             __builtin_trap();
@@ -43,19 +45,19 @@ static void check_fields(const fmt_t *f, const char *line, size_t len, const val
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    val_t v[FMT_MAX_FIELDS], w[FMT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS], w[FORMAT_MAX_FIELDS];
     /* a private copy of exactly size bytes, so ASan sees any overread */
     char *line = malloc(size ? size : 1);
     memcpy(line, data, size);
     for (int k = 0; k < 3; k++) {
-        fmt_bad_t why = fmt_parse(formats[k], line, size, ~(uint64_t)0, ~(uint64_t)0, v);
-        if (why >= FMT_BAD__COUNT)
+        format_bad_t why = format_parse(formats[k], line, size, ~(uint64_t)0, ~(uint64_t)0, v);
+        if (why >= FORMAT_BAD__COUNT)
             __builtin_trap();
-        if (why == FMT_OK)
+        if (why == FORMAT_OK)
             check_fields(formats[k], line, size, v);
-        if (fmt_parse(formats[k], line, size, 0, ~(uint64_t)0, w) != why)
+        if (format_parse(formats[k], line, size, 0, ~(uint64_t)0, w) != why)
             __builtin_trap(); /* badness must not depend on need */
-        (void)fmt_bad_text(why);
+        (void)format_bad_text(why);
     }
     free(line);
     return 0;

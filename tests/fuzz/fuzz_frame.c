@@ -53,8 +53,12 @@ static void job_init(void)
     static const int nkeys[NENT] = {1, 2, 0}, nvalues[NENT] = {4, 4, 2};
     for (int i = 0; i < NENT; i++) {
         eptr[i] = &ent[i];
-        ent[i] = (rules_entry_t){.name = names[i], .index = i, .nkeys = nkeys[i],
-                                 .nvalues = nvalues[i], .values = values[i], .specs = specs[i],
+        ent[i] = (rules_entry_t){.name = names[i],
+                                 .index = i,
+                                 .nkeys = nkeys[i],
+                                 .nvalues = nvalues[i],
+                                 .values = values[i],
+                                 .specs = specs[i],
                                  .group = &groups[i == 2]};
     }
     set_value(0, 0, "hits", AGG_COUNT, 0, 0);
@@ -67,12 +71,12 @@ static void job_init(void)
     set_value(1, 3, "p95", AGG_PERCENTILE, 95, 0);
     set_value(2, 0, "hits", AGG_COUNT, 0, 0);
     set_value(2, 1, "p50", AGG_PERCENTILE, 50, 0);
-    groups[0] = (rules_group_t){.name = "traffic", .index = 0, .weight = 1, .nentries = 2,
-                                .entries = eptr};
-    groups[1] = (rules_group_t){.name = "clients", .index = 1, .weight = 1, .nentries = 1,
-                                .entries = eptr + 2};
-    job = (rules_job_t){.name = "web", .ngroups = 2, .groups = groups, .nentries = NENT,
-                        .entries = eptr};
+    groups[0] =
+        (rules_group_t){.name = "traffic", .index = 0, .weight = 1, .nentries = 2, .entries = eptr};
+    groups[1] = (rules_group_t){
+        .name = "clients", .index = 1, .weight = 1, .nentries = 1, .entries = eptr + 2};
+    job = (rules_job_t){
+        .name = "web", .ngroups = 2, .groups = groups, .nentries = NENT, .entries = eptr};
 }
 
 static void header_init(frame_header_t *h)
@@ -325,8 +329,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 static void put_key_int(buf_t *k, int64_t i)
 {
-    val_t v = {.kind = VAL_INT, .i = i};
-    val_key_put(k, &v);
+    value_t v = {.kind = VALUE_INT, .i = i};
+    value_key_put(k, &v);
 }
 
 /* A partial with a few rows in every entry. */
@@ -336,25 +340,27 @@ static partial_t *seed_partial(apr_pool_t *pool)
     buf_t k;
     buf_init(&k);
     for (int i = 0; i < 12; i++) {
-        val_t x = {.kind = VAL_INT, .i = i * 37 - 100};
-        val_t s = {.kind = VAL_STR, .s = &"abcdefghijkl"[i], .len = 1};
+        value_t x = {.kind = VALUE_INT, .i = i * 37 - 100};
+        value_t s = {.kind = VALUE_STR, .s = &"abcdefghijkl"[i], .len = 1};
         for (int e = 0; e < NENT; e++) {
             ptable_t *t = p->tables[e];
             ptable_row_t *row;
             buf_reset(&k);
             if (e == 1) {
-                val_key_put(&k, &s);
+                value_key_put(&k, &s);
                 put_key_int(&k, i % 3);
             } else if (e == 0) {
                 if (i % 4)
                     put_key_int(&k, 200 + i % 4);
                 else
-                    val_key_put(&k, &(val_t){.kind = VAL_NULL});
+                    value_key_put(&k, &(value_t){.kind = VALUE_NULL});
             }
-            row = ptable_upsert(t, k.data, (uint32_t)k.len, val_hash_bytes(k.data, k.len));
+            row = ptable_upsert(t, k.data, (uint32_t)k.len, value_hash_bytes(k.data, k.len));
             for (int v = 0; v < ent[e].nvalues; v++)
                 agg_update(&specs[e][v], row->state + ptable_offset(t, v),
-                           specs[e][v].kind == AGG_COUNT ? NULL : v == 1 && e == 1 ? &s : &x);
+                           specs[e][v].kind == AGG_COUNT ? NULL
+                           : v == 1 && e == 1            ? &s
+                                                         : &x);
         }
     }
     p->lines = 12;

@@ -1,10 +1,10 @@
-/* http_client.c - calls to abbey masters over HTTP/1.1 with libcurl (see http_client.h).
+/* hclient.c - calls to abbey masters over HTTP/1.1 with libcurl (see hclient.h).
  *
  * One curl easy handle per client, reused for every call so curl keeps the
  * connection alive. Each call sets the method, the headers (built per call
  * and freed after it) and the callbacks that fill the caller's answer: the
  * body into out->body, the ETag and Content-Range from the headers. */
-#include "http_client.h"
+#include "hclient.h"
 
 #include <apr_strings.h>
 #include <curl/curl.h>
@@ -21,9 +21,9 @@ struct hclient_t {
     char *auth_header;          /* "Authorization: Bearer <token>", or NULL */
     struct curl_slist *headers; /* the current call's headers, or NULL */
     long connect_ms, timeout_ms;
-    hclient_resp_t *out;     /* the call in progress */
+    hclient_resp_t *out;            /* the call in progress */
     const volatile int *abort_flag; /* calls give up once it is set (NULL: never) */
-    char content_range[128]; /* the last answer's Content-Range value */
+    char content_range[128];        /* the last answer's Content-Range value */
     char errbuf[CURL_ERROR_SIZE];
 };
 

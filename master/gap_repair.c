@@ -1,5 +1,5 @@
-/* repair.c - gap repair requests from a master to the primary (see repair.h). */
-#include "repair.h"
+/* gap_repair.c - gap repair requests from a master to the primary (see gap_repair.h). */
+#include "gap_repair.h"
 
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -13,7 +13,7 @@
 #include "log.h"
 #include "mem.h"
 
-struct repair_t {
+struct gap_repair_t {
     merger_t *m;
     const char *self;
     sched_t *sched;
@@ -27,10 +27,10 @@ struct repair_t {
     int count;
 };
 
-repair_t *repair_create(merger_t *m, const char *self, sched_t *sched, hclient_t *client,
-                        const char *primary_url, int64_t after_ms, apr_pool_t *pool)
+gap_repair_t *gap_repair_create(merger_t *m, const char *self, sched_t *sched, hclient_t *client,
+                                const char *primary_url, int64_t after_ms, apr_pool_t *pool)
 {
-    repair_t *r = apr_pcalloc(pool, sizeof *r);
+    gap_repair_t *r = apr_pcalloc(pool, sizeof *r);
     r->m = m;
     r->self = apr_pstrdup(pool, self);
     r->sched = sched;
@@ -46,12 +46,11 @@ repair_t *repair_create(merger_t *m, const char *self, sched_t *sched, hclient_t
 /* A gap not asked for within after_ms joins the batch of its job. */
 static void collect(void *ctx, const merger_gap_t *g)
 {
-    repair_t *r = ctx;
+    gap_repair_t *r = ctx;
     char key[FRAME_SOURCE_MAX + FRAME_NAME_MAX + 48];
     int64_t *when;
     json_t *ranges;
-    snprintf(key, sizeof key, "%s\n%s\n%" PRIu64 "\n%" PRIu64, g->job, g->source, g->start,
-             g->end);
+    snprintf(key, sizeof key, "%s\n%s\n%" PRIu64 "\n%" PRIu64, g->job, g->source, g->start, g->end);
     when = apr_hash_get(r->asked, key, APR_HASH_KEY_STRING);
     if (when && r->now_ms - *when < r->after_ms)
         return;
@@ -64,21 +63,21 @@ static void collect(void *ctx, const merger_gap_t *g)
         ranges = json_array();
         json_object_set_new(r->batch, g->job, ranges);
     }
-    json_array_append_new(ranges, json_pack("{s:s, s:I, s:I, s:I}", "source", g->source,
-                                            "start", (json_int_t)g->start, "end",
-                                            (json_int_t)g->end, "round", (json_int_t)g->round));
+    json_array_append_new(ranges, json_pack("{s:s, s:I, s:I, s:I}", "source", g->source, "start",
+                                            (json_int_t)g->start, "end", (json_int_t)g->end,
+                                            "round", (json_int_t)g->round));
     r->count++;
 }
 
 /* The primary itself: queue each range with its scheduler. */
-static void ask_sched(repair_t *r, const char *job, json_t *ranges)
+static void ask_sched(gap_repair_t *r, const char *job, json_t *ranges)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(ranges, i, x) {
+    json_array_foreach(ranges, i, x)
+    {
         abbey_err_t err;
-        if (sched_repair(r->sched, job, r->self,
-                         json_string_value(json_object_get(x, "source")),
+        if (sched_repair(r->sched, job, r->self, json_string_value(json_object_get(x, "source")),
                          (uint64_t)json_integer_value(json_object_get(x, "start")),
                          (uint64_t)json_integer_value(json_object_get(x, "end")),
                          json_integer_value(json_object_get(x, "round")), &err) != APR_SUCCESS)
@@ -87,7 +86,7 @@ static void ask_sched(repair_t *r, const char *job, json_t *ranges)
 }
 
 /* A secondary: POST {"master","job","ranges":[...]} to the primary. */
-static void ask_primary(repair_t *r, const char *job, json_t *ranges)
+static void ask_primary(gap_repair_t *r, const char *job, json_t *ranges)
 {
     json_t *body = json_pack("{s:s, s:s, s:O}", "master", r->self, "job", job, "ranges", ranges);
     char *text = json_dumps(body, JSON_COMPACT);
@@ -107,7 +106,7 @@ static void ask_primary(repair_t *r, const char *job, json_t *ranges)
 }
 
 /* Forget requests older than a few intervals, so the table stays small. */
-static void prune(repair_t *r)
+static void prune(gap_repair_t *r)
 {
     apr_pool_t *np;
     apr_hash_t *nh;
@@ -131,7 +130,7 @@ static void prune(repair_t *r)
     r->asked = nh;
 }
 
-void repair_tick(repair_t *r, int64_t now_ms)
+void gap_repair_tick(gap_repair_t *r, int64_t now_ms)
 {
     const char *job;
     json_t *ranges;
@@ -141,7 +140,8 @@ void repair_tick(repair_t *r, int64_t now_ms)
     r->batch = json_object();
     r->count = 0;
     merger_gaps(r->m, now_ms, r->after_ms, REPAIR_MAX, collect, r);
-    json_object_foreach(r->batch, job, ranges) {
+    json_object_foreach(r->batch, job, ranges)
+    {
         json_t *first = json_array_get(ranges, 0);
         log_msg("gap repair: asking for %zu range(s) of job %s never received, e.g. %s [%" PRId64
                 ", %" PRId64 ") of round %" PRId64,

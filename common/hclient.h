@@ -1,12 +1,12 @@
-/* http_client.h - calls to abbey masters over HTTP/1.1 with libcurl.
+/* hclient.h - calls to abbey masters over HTTP/1.1 with libcurl.
  *
  * One hclient_t per thread: it keeps one curl easy handle, so connections are
  * kept alive between calls to the same master. Every request carries
  * "Authorization: Bearer <token>". Timeouts: connect_ms for the connection,
  * timeout_ms for the whole call. curl_global_init must have been called once
  * (hclient_global_init) before threads start. Not thread-safe per client. */
-#ifndef ABBEY_HTTP_CLIENT_H
-#define ABBEY_HTTP_CLIENT_H
+#ifndef ABBEY_HCLIENT_H
+#define ABBEY_HCLIENT_H
 
 #include <apr_pools.h>
 #include <stddef.h>
