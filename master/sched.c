@@ -7,7 +7,7 @@
  * adopting a reloaded config in sched_config.c; checkpoints in sched_ckpt.c; the
  * journal and recovery in sched_recover.c (which applies journaled completions
  * through sched_complete_apply, and replays round starts/closes through
- * sched_advance). */
+ * sched_advance); the slaves it knows in sched_slaves.c. */
 #include "sched_int.h"
 
 #include <apr_strings.h>
@@ -254,8 +254,6 @@ static void leases_expire(sched_t *s, int64_t now)
     }
 }
 
-static void slaves_expire(sched_t *s, int64_t now);
-
 /* Bring everything up to now: the current round of each job, expiries, closes. */
 void sched_advance(sched_t *s, int64_t now)
 {
@@ -269,7 +267,7 @@ void sched_advance(sched_t *s, int64_t now)
     }
     leases_expire(s, now);
     sched_repair_expire(s, now);
-    slaves_expire(s, now);
+    sched_slaves_expire(s, now);
     for (int j = 0; j < s->njobs; j++) {
         if (s->jobs[j].ngone)
             sched_drop_tasks(s, &s->jobs[j]);
@@ -307,96 +305,6 @@ void sched_notify(sched_t *s)
     apr_thread_mutex_unlock(s->lock);
 }
 
-/* ---- slaves ---- */
-
-static void slave_free_labels(sched_slave_t *v)
-{
-    for (int i = 0; i < v->nlabels; i++)
-        free(v->labels[i]);
-    free(v->labels);
-    v->labels = NULL;
-    v->nlabels = 0;
-}
-
-static void slave_forget(sched_t *s, sched_slave_t *v)
-{
-    HASH_DEL(s->slaves, v);
-    slave_free_labels(v);
-    free(v->name);
-    free(v);
-}
-
-/* Forget the slaves not heard of for their time (SCHED_SLAVE_FORGET_MS). */
-static void slaves_expire(sched_t *s, int64_t now)
-{
-    sched_slave_t *v, *vt;
-    HASH_ITER(hh, s->slaves, v, vt)
-    {
-        int backlog = v->has_spool && v->spool_frames > 0;
-        if (now - v->last_seen_ms >=
-            (backlog ? SCHED_SLAVE_BACKLOG_FORGET_MS : SCHED_SLAVE_FORGET_MS))
-            slave_forget(s, v);
-    }
-}
-
-/* At SCHED_SLAVES_MAX: forget the slave heard of least recently. */
-static void slaves_make_room(sched_t *s)
-{
-    sched_slave_t *v, *vt, *old = NULL;
-    if (HASH_COUNT(s->slaves) < SCHED_SLAVES_MAX)
-        return;
-    HASH_ITER(hh, s->slaves, v, vt)
-    {
-        if (!old || v->last_seen_ms < old->last_seen_ms)
-            old = v;
-    }
-    log_msg("%d slaves known: slave %s (last heard of at %" PRId64 " ms) forgotten for a new one",
-            SCHED_SLAVES_MAX, old->name, old->last_seen_ms);
-    slave_forget(s, old);
-}
-
-static sched_slave_t *slave_touch(sched_t *s, const char *name, int64_t now)
-{
-    sched_slave_t *v = NULL;
-    HASH_FIND_STR(s->slaves, name, v);
-    if (!v) {
-        slaves_make_room(s);
-        v = mem_xmalloc(sizeof(*v));
-        memset(v, 0, sizeof(*v));
-        v->name = mem_xstrdup(name);
-        HASH_ADD_KEYPTR(hh, s->slaves, v->name, strlen(v->name), v);
-    }
-    if (now > v->last_seen_ms)
-        v->last_seen_ms = now;
-    return v;
-}
-
-static void slave_set_labels(sched_slave_t *v, const char *const *labels, int n)
-{
-    int same = n == v->nlabels;
-    for (int i = 0; same && i < n; i++)
-        same = strcmp(labels[i], v->labels[i]) == 0;
-    if (same)
-        return;
-    slave_free_labels(v);
-    v->labels = mem_xmalloc(sizeof(char *) * (size_t)(n > 0 ? n : 1));
-    for (int i = 0; i < n; i++)
-        v->labels[i] = mem_xstrdup(labels[i]);
-    v->nlabels = n;
-}
-
-int sched_labels_fit(const sched_task_t *t, const char *const *have, int nhave)
-{
-    for (int i = 0; i < t->nlabels; i++) {
-        int found = 0;
-        for (int k = 0; k < nhave && !found; k++)
-            found = strcmp(t->labels[i], have[k]) == 0;
-        if (!found)
-            return 0;
-    }
-    return 1;
-}
-
 /* ---- create / destroy ---- */
 
 static apr_status_t sched_cleanup(void *data)
@@ -412,7 +320,7 @@ static apr_status_t sched_cleanup(void *data)
     sched_slave_t *v, *vt;
     HASH_ITER(hh, s->slaves, v, vt)
     {
-        slave_forget(s, v);
+        sched_slave_forget(s, v);
     }
     for (int j = 0; j < s->njobs; j++)
         HASH_CLEAR(hh, s->jobs[j].by_path);
@@ -548,7 +456,7 @@ int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nl
     int n = 0;
     apr_thread_mutex_lock(s->lock);
     sched_advance(s, now_ms);
-    slave_set_labels(slave_touch(s, slave, now_ms), labels, nlabels);
+    sched_slave_set_labels(sched_slave_touch(s, slave, now_ms), labels, nlabels);
     if (max > 0)
         n = sched_repair_grant(s, slave, labels, nlabels, max, now_ms, out);
     if (max > n) {
@@ -585,7 +493,7 @@ apr_status_t sched_renew(sched_t *s, const char *slave, uint64_t lease, int64_t 
     apr_status_t rv = APR_NOTFOUND;
     apr_thread_mutex_lock(s->lock);
     sched_advance(s, now_ms);
-    slave_touch(s, slave, now_ms);
+    sched_slave_touch(s, slave, now_ms);
     HASH_FIND(hh, s->leases, &lease, sizeof(lease), l);
     if (l && strcmp(l->slave, slave) == 0) {
         l->expires_ms = now_ms + s->opts.lease_ms;
@@ -761,7 +669,7 @@ apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now
     uint64_t ticket = 0;
     apr_thread_mutex_lock(s->lock);
     sched_advance(s, now_ms);
-    slave_touch(s, c->slave, now_ms);
+    sched_slave_touch(s, c->slave, now_ms);
     uint64_t id = c->lease;
     HASH_FIND(hh, s->leases, &id, sizeof(id), l);
     if (c->repair) {

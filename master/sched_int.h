@@ -1,7 +1,7 @@
 /* sched_int.h - the scheduler's internal state, shared by sched.c (tasks, leases,
  * rounds), sched_config.c (adopting a reloaded config), sched_status.c (status
  * JSON, metrics), sched_http.c (handlers), sched_recover.c (journal records,
- * recovery) and sched_ckpt.c (checkpoints).
+ * recovery), sched_ckpt.c (checkpoints) and sched_slaves.c (the slaves it knows).
  *
  * Everything below is guarded by sched_t.lock. Memory: tasks and their strings
  * live in sched_t.pool (a task dropped after a reload leaves the job's arrays,
@@ -204,6 +204,14 @@ apr_status_t sched_journal_completion(sched_t *s, const sched_lrec_t *l,
  * (the store is then failed: the next completion is refused with it). */
 void sched_journal_advance(sched_t *s, int64_t now_ms);
 
+/* sched_slaves.c, all with the lock held: the record of slave name (made
+ * when new, evicting the least recently heard of past SCHED_SLAVES_MAX), its
+ * last_seen_ms raised to now; its labels replaced by labels[0..n); forget
+ * one; forget every slave not heard of for its time at now. */
+sched_slave_t *sched_slave_touch(sched_t *s, const char *name, int64_t now);
+void sched_slave_set_labels(sched_slave_t *v, const char *const *labels, int n);
+void sched_slave_forget(sched_t *s, sched_slave_t *v);
+void sched_slaves_expire(sched_t *s, int64_t now);
 /* 1 when every label of task t is among have. */
 int sched_labels_fit(const sched_task_t *t, const char *const *have, int nhave);
 
