@@ -118,6 +118,60 @@ START_TEST(rounds_survive)
 }
 END_TEST
 
+/* ---- owed ranges across a restart ---------------------------------------------- */
+
+typedef struct gaps_seen_t {
+    int n;
+    uint64_t round[8], start[8], end[8];
+} gaps_seen_t;
+
+static void on_gap(void *ctx, const merger_gap_t *g)
+{
+    gaps_seen_t *gs = ctx;
+    if (gs->n < 8) {
+        gs->round[gs->n] = g->round;
+        gs->start[gs->n] = g->start;
+        gs->end[gs->n] = g->end;
+    }
+    gs->n++;
+}
+
+/* A range a closed round listed and this master never got stays owed across a
+ * checkpoint and a restart, even once its round is no longer kept (more than
+ * MERGER_KEEP_ROUNDS later rounds): gap repair still asks for it. */
+START_TEST(owed_survive)
+{
+    const uint64_t R = H0 + 5, n = MERGER_KEEP_ROUNDS + 10;
+    const fr_t missing = {1, 0, 80, R}, got = {0, 0, 100, R};
+    const int64_t dl = (int64_t)(R + 3) * ROUND_MS, late = (int64_t)(R + n + 3) * ROUND_MS;
+    const fr_t listed[] = {got, missing};
+    gaps_seen_t gs = {0};
+    life_t l;
+
+    start(&l);
+    expect_send(l.m, &got, MERGE_MERGED);
+    round_closed(l.m, R, listed, 2, dl);
+    for (uint64_t i = 1; i < n; i++) /* later rounds, nothing listed: R leaves retention */
+        close_round(l.m, R + i, dl + (int64_t)i * ROUND_MS, NULL, 0);
+    ck_assert_int_eq(figure(l.m, NULL, "ranges_owed"), 1);
+    checkpoint(&l);
+    crash(&l);
+
+    start(&l);
+    ck_assert_int_eq(figure(l.m, NULL, "ranges_owed"), 1);
+    ck_assert_int_eq(merger_gaps(l.m, late + 60000, 60000, 8, on_gap, &gs), 1);
+    ck_assert_uint_eq(gs.round[0], R);
+    ck_assert_uint_eq(gs.start[0], off[1][0]);
+    ck_assert_uint_eq(gs.end[0], off[1][80]);
+    /* once it arrives (a repair), nothing is owed */
+    expect_send(l.m, &missing, MERGE_MERGED);
+    gs.n = 0;
+    ck_assert_int_eq(merger_gaps(l.m, late + 60000, 60000, 8, on_gap, &gs), 0);
+    ck_assert_int_eq(figure(l.m, NULL, "ranges_owed"), 0);
+    crash(&l);
+}
+END_TEST
+
 /* ---- structure changed between checkpoint and restart --------------------------- */
 
 START_TEST(structure_changed)
@@ -255,6 +309,7 @@ static Suite *persist_state_suite(void)
     tcase_add_checked_fixture(tc, persist_setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, rounds_survive);
+    tcase_add_test(tc, owed_survive);
     tcase_add_test(tc, structure_changed);
     tcase_add_test(tc, record_frame_refused);
     tcase_add_test(tc, counts_above_int64);
