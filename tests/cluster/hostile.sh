@@ -1,5 +1,5 @@
 #!/bin/sh
-# hostile.sh - cluster integration test of a master facing hostile clients (issue #8):
+# hostile.sh - cluster integration test of a master facing hostile clients:
 #   a. 300 connections trickling a request head, a byte a second, opened again as they are
 #      closed (tests/tools/slowloris.py): all the while a slave's leases and frames,
 #      GET /v1/status and POST /v1/partials are answered, the job's counts equal a mawk
