@@ -179,6 +179,7 @@ static void poll_rounds(cluster_t *c, const rules_job_t *job)
     abbey_err_t err;
     json_error_t jerr;
     json_t *root, *rounds;
+    json_int_t current;
     char url[2048];
     size_t i;
 
@@ -193,10 +194,9 @@ static void poll_rounds(cluster_t *c, const rules_job_t *job)
     root = json_loadb((const char *)resp.body.data, resp.body.len, 0, &jerr);
     buf_free(&resp.body);
     rounds = root ? json_object_get(root, "rounds") : NULL;
-    if (json_integer_value(json_object_get(root, "current_round")) > 0)
-        merger_set_current_round(
-            c->merger, job->name,
-            (uint64_t)json_integer_value(json_object_get(root, "current_round")));
+    current = json_integer_value(json_object_get(root, "current_round")); /* 0: absent */
+    if (current > 0)
+        merger_set_current_round(c->merger, job->name, (uint64_t)current);
     if (!json_is_array(rounds)) {
         log_msg("primary sent rounds that are not {\"rounds\": [...]}: ignored");
         json_decref(root);

@@ -19,44 +19,10 @@
 #include "check_run.h"
 #include "source.h"
 
+#define FIXTURE_SUITE "check_source"
+#include "fixture_source.h"
+
 #define DEAD_URL "http://127.0.0.1:1/access.log" /* nothing listens on port 1 */
-
-static apr_pool_t *pool;
-static char tmpdir[256];
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/check_source.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
-
-static const char *tpath(const char *name)
-{
-    return apr_pstrcat(pool, tmpdir, "/", name, NULL);
-}
-
-static void put_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
-    fclose(f);
-}
 
 /* The paths src expands to. */
 static apr_array_header_t *expand(rules_source_kind_t kind, const char *path)

@@ -24,8 +24,8 @@
 #include "source.h"
 #include "task.h"
 
-static apr_pool_t *pool;
-static char tmpdir[256];
+#define FIXTURE_SUITE "check_task"
+#include "fixture_source.h"
 
 /* A job whose lines are "<user> <status>"; max_line as given ("" for the default). */
 static rules_config_t *job_with(const char *max_line)
@@ -49,40 +49,6 @@ static rules_config_t *job_with(const char *max_line)
     ck_assert_msg(rules_load_buffer(yaml, strlen(yaml), "t.yaml", pool, &cfg, &err) == APR_SUCCESS,
                   "%s", err.msg);
     return cfg;
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/check_task.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
-
-static const char *tpath(const char *name)
-{
-    return apr_pstrcat(pool, tmpdir, "/", name, NULL);
-}
-
-static void put_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
-    fclose(f);
 }
 
 /* A buffer of size bytes, with no stop flag. */
