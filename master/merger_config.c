@@ -85,7 +85,7 @@ static int format_eq(const format_t *a, const format_t *b)
 {
     if (!a || !b)
         return a == b;
-    if (!str_eq(format_name(a), format_name(b)) || format_nfields(a) != format_nfields(b))
+    if (!str_eq(format_spec_text(a), format_spec_text(b)) || format_nfields(a) != format_nfields(b))
         return 0;
     for (int i = 0; i < format_nfields(a); i++)
         if (!str_eq(format_field_name(a, i), format_field_name(b, i)) ||
@@ -174,7 +174,7 @@ uint64_t merger_job_fingerprint(const rules_config_t *cfg, const rules_job_t *jo
     buf_put_svarint(&b, job->round);
     buf_put_u8(&b, (uint8_t)job->reset);
     buf_put_svarint(&b, job->tz_offset);
-    fp_str(&b, job->format ? format_name(job->format) : NULL);
+    fp_str(&b, job->format ? format_spec_text(job->format) : NULL);
     for (int i = 0; job->format && i < format_nfields(job->format); i++) {
         fp_str(&b, format_field_name(job->format, i));
         buf_put_varint(&b, (uint64_t)format_field_type(job->format, i));

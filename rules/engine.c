@@ -29,9 +29,10 @@ typedef struct engine_entry_t {
 struct engine_t {
     const rules_job_t *job;
     const format_t *fmt;
-    size_t max_line; /* longer lines are bad, never parsed */
-    uint64_t need;   /* fields the rules read */
-    uint64_t num;    /* fields the rules read as numbers */
+    format_state_t *st; /* the format's parse state for this thread */
+    size_t max_line;    /* longer lines are bad, never parsed */
+    uint64_t need;      /* fields the rules read */
+    uint64_t num;       /* fields the rules read as numbers */
     value_t *fields;
     expr_ctx_t *ctx;
     int nentries;
@@ -65,6 +66,7 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
     e->job = job;
     e->fmt = job->format;
     e->max_line = job->max_line ? job->max_line : RULES_MAX_LINE_DEFAULT;
+    e->st = format_state_create(job->format, e->max_line, pool);
     e->fields = apr_pcalloc(pool, sizeof(value_t) * FORMAT_MAX_FIELDS);
     e->ctx = expr_ctx_create(pool);
     e->nentries = job->nentries;
@@ -211,7 +213,16 @@ static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset
         keep_sample(f->samples, offset, ENGINE_TOO_LONG, line, len);
         return;
     }
-    why = format_parse(e->fmt, line, len, e->need, e->num, e->fields);
+    if (offset == 0 && format_has_header(e->fmt)) {
+        why = format_header(e->st, line, len); /* the source's first line names the fields */
+        if (why == FORMAT_OK)
+            return;
+        out->lines++;
+        out->bad_lines++;
+        keep_sample(f->samples, offset, format_bad_text(why), line, len);
+        return;
+    }
+    why = format_parse(e->st, line, len, e->need, e->num, e->fields);
     out->lines++;
     if (why != FORMAT_OK) {
         out->bad_lines++;
@@ -250,6 +261,16 @@ apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base
         p = nl ? nl + 1 : end;
     }
     return f.rv;
+}
+
+void engine_source(engine_t *e, int64_t mtime)
+{
+    format_state_source(e->st, mtime);
+}
+
+format_bad_t engine_header(engine_t *e, const char *line, size_t len)
+{
+    return format_header(e->st, line, len);
 }
 
 size_t engine_max_line(const engine_t *e)

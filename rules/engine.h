@@ -55,6 +55,17 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool);
 apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
                          engine_samples_t *samples, abbey_err_t *err);
 
+/* A new source starts: its modification time (epoch seconds, 0 unknown)
+ * for formats that date lines by it, and no header yet (format.h). */
+void engine_source(engine_t *e, int64_t mtime);
+
+/* The header line of the current source, for a reader that starts past
+ * byte 0 of a source whose format has one (format_has_header): read the
+ * source's first line and hand it here before feeding. (A block fed from
+ * byte 0 gives its first line to the format as the header itself; the
+ * header is neither a line nor a bad line.) FORMAT_OK or why it is not one. */
+format_bad_t engine_header(engine_t *e, const char *line, size_t len);
+
 /* The longest line parsed, in bytes without its '\n': the job's max_line. */
 size_t engine_max_line(const engine_t *e);
 

@@ -116,7 +116,7 @@ typedef struct expr_ctx_t expr_ctx_t;
  * errors, unknown fields (listing the format's fields), unknown functions,
  * wrong argument counts, type errors (arithmetic on a string field, a regex
  * that does not compile, `~` on a non-string). Memory comes from pool. */
-apr_status_t expr_compile(const char *src, const format_t *fmt, const expr_where_t *where,
+apr_status_t expr_compile(const char *src, format_t *fmt, const expr_where_t *where,
                           apr_pool_t *pool, expr_t **out, abbey_err_t *err);
 
 expr_type_t expr_type(const expr_t *e);        /* static result type */

@@ -46,7 +46,7 @@ typedef struct parser_t {
     expr_lexer_t lx;
     expr_tok_t cur, next;
     int have_next;
-    const format_t *fmt;
+    format_t *fmt;
     apr_pool_t *pool;
     int nest;
     uint64_t fields, numeric;
@@ -229,6 +229,13 @@ static node_t *parse_field(parser_t *p)
     const expr_tok_t *t = &p->cur;
     int i = p->fmt ? format_field_index(p->fmt, t->s, t->slen) : -1;
     node_t *n;
+    if (i < 0 && p->fmt && format_is_open(p->fmt)) {
+        expr_lex_error(&p->lx, t->pos,
+                       "field '%.*s': a %s format cannot hold it (a name it cannot have, or more "
+                       "than %d fields)",
+                       (int)t->slen, t->s, format_name(p->fmt), FORMAT_MAX_FIELDS);
+        return NULL;
+    }
     if (i < 0) {
         const char *list = "";
         int nf = p->fmt ? format_nfields(p->fmt) : 0;
@@ -762,7 +769,7 @@ static void gen(parser_t *p, const node_t *n)
 
 /* ---- the public face ---- */
 
-apr_status_t expr_compile(const char *src, const format_t *fmt, const expr_where_t *where,
+apr_status_t expr_compile(const char *src, format_t *fmt, const expr_where_t *where,
                           apr_pool_t *pool, expr_t **out, abbey_err_t *err)
 {
     parser_t p;

@@ -173,8 +173,8 @@ static format_bad_t parse_tail(const char *p, const char *end, value_t *v)
     return (p == end || *p == ' ') ? FORMAT_OK : FORMAT_BAD_FIELDS;
 }
 
-format_bad_t format_parse_access(const format_t *f, const char *line, size_t len, uint64_t need,
-                                 value_t *v)
+static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint64_t need,
+                          uint64_t num, value_t *v)
 {
     const char *end = line + len, *p, *e, *q;
     int64_t n;
@@ -216,7 +216,37 @@ format_bad_t format_parse_access(const format_t *f, const char *line, size_t len
         format_set(&v[FORMAT_F_BYTES], VALUE_INT, p, (size_t)(e - p));
         v[FORMAT_F_BYTES].i = n;
     }
-    if (f->kind == FORMAT_KIND_COMMON)
+    (void)num;
+    if (st->f->nfields == FORMAT_F_COMMON_N)
         return FORMAT_OK;
     return parse_tail(e, end, v);
 }
+
+/* ---- creating ---------------------------------------------------------- */
+
+static const char *const field_names[FORMAT_F_COMBINED_N] = {
+    "ip",   "ident",    "user",   "time",  "request", "method",
+    "path", "protocol", "status", "bytes", "referer", "agent",
+};
+
+static const format_type_t field_types[FORMAT_F_COMBINED_N] = {
+    FORMAT_STR, FORMAT_STR, FORMAT_STR, FORMAT_TIME, FORMAT_STR, FORMAT_STR,
+    FORMAT_STR, FORMAT_STR, FORMAT_INT, FORMAT_INT,  FORMAT_STR, FORMAT_STR,
+};
+
+static apr_status_t create(format_t *f, format_spec_t *spec, abbey_err_t *err)
+{
+    int n = strcmp(spec->kind, "common") == 0 ? FORMAT_F_COMMON_N : FORMAT_F_COMBINED_N;
+    (void)err;
+    for (int i = 0; i < n; i++) {
+        f->names[i] = field_names[i];
+        f->namelens[i] = strlen(field_names[i]);
+        f->types[i] = field_types[i];
+    }
+    f->nfields = n;
+    return APR_SUCCESS;
+}
+
+static const char *const names[] = {"combined", "common", NULL};
+
+const format_ops_t format_access_ops = {.names = names, .create = create, .parse = parse};

@@ -1,9 +1,14 @@
-/* format_int.h - internals shared by the line-format files: the compiled format_t,
- * the per-kind parsers, and small inline scanners (fixed-format time, integers).
+/* format_int.h - internals shared by the line-format files: the kinds' ops
+ * table, the compiled format_t and the per-thread format_state_t, the shared
+ * text-to-value conversion, and small inline scanners (fixed-format time,
+ * integers).
  *
- * format.c owns the registry and accessors, format_access.c parses combined and
- * common lines, format_split.c parses delimiter-separated lines. Nothing here
- * allocates or touches stdio: these run once per log line. */
+ * A kind is one file, format_<kind>.c, defining one format_ops_t named
+ * format_<kind>_ops; FORMAT_KINDS lists them, and format.c sends every call
+ * of format.h to the format's kind. format_scan.c holds the number and time
+ * scanners every kind shares (format_convert turns a field's text into its
+ * type). Nothing here allocates or touches stdio on the parse path: these run
+ * once per log line. */
 #ifndef ABBEY_FORMAT_INT_H
 #define ABBEY_FORMAT_INT_H
 
@@ -11,12 +16,10 @@
 #include <string.h>
 
 #include "format.h"
+#include "invariant.h"
 
-typedef enum format_kind_t {
-    FORMAT_KIND_COMBINED,
-    FORMAT_KIND_COMMON,
-    FORMAT_KIND_SPLIT
-} format_kind_t;
+/* Every kind: X(name) for format_<name>_ops. */
+#define FORMAT_KINDS(X) X(access) X(split)
 
 /* Field numbers of the built-in access-log formats (common stops at BYTES). */
 enum {
@@ -36,21 +39,106 @@ enum {
     FORMAT_F_COMBINED_N = FORMAT_F_AGENT + 1
 };
 
+typedef struct format_ops_t {
+    /* The kind names it compiles (spec->kind), NULL-terminated: "json",
+     * or "combined" and "common". */
+    const char *const *names;
+    /* Compile spec into f: f->ops, f->name, f->pool, f->time_format and
+     * f->timezone are set, no field yet. APR_EINVAL with a message on error
+     * (and spec->err_at set when it is about a byte of spec->arg). */
+    apr_status_t (*create)(format_t *f, format_spec_t *spec, abbey_err_t *err);
+    /* Open kinds: add the field a rule names (format_add_field does the
+     * bookkeeping), returning its index, or -1 when name cannot be one of
+     * this kind's fields. NULL: a closed kind. */
+    int (*add_field)(format_t *f, const char *name, size_t len);
+    /* The kind's per-thread state (st->impl), made once in st->pool. NULL:
+     * none. Cannot fail. */
+    void *(*state_create)(const format_t *f, format_state_t *st);
+    /* The source's header line (format_header). NULL: the kind has none. */
+    format_bad_t (*header)(format_state_t *st, const char *line, size_t len);
+    /* format_parse, after the '\r' is trimmed and len checked. */
+    format_bad_t (*parse)(format_state_t *st, const char *line, size_t len, uint64_t need,
+                          uint64_t num, value_t *fields);
+} format_ops_t;
+
+#define FORMAT_DECLARE_OPS(k) extern const format_ops_t format_##k##_ops;
+FORMAT_KINDS(FORMAT_DECLARE_OPS)
+#undef FORMAT_DECLARE_OPS
+
 struct format_t {
-    format_kind_t kind;
-    const char *name; /* "combined", "common", "split" */
+    const format_ops_t *ops;
+    const char *name; /* the kind's name as the rules spell it */
+    apr_pool_t *pool; /* the format's memory (open kinds add fields in it) */
     int nfields;
     const char *names[FORMAT_MAX_FIELDS]; /* NUL-terminated, pool (or static) memory */
     size_t namelens[FORMAT_MAX_FIELDS];
     format_type_t types[FORMAT_MAX_FIELDS];
-    const char *delim; /* split only */
-    size_t dlen;
+    const char *time_format; /* spec->time_format, or NULL */
+    const char *timezone;    /* spec->timezone, or NULL */
+    int header;              /* csv: sources start with a header line */
+    const char *spec_text;   /* format_spec_text */
+    void *impl;              /* the kind's compiled form */
 };
 
-format_bad_t format_parse_access(const format_t *f, const char *line, size_t len, uint64_t need,
-                                 value_t *fields);
-format_bad_t format_parse_split(const format_t *f, const char *line, size_t len, uint64_t num,
-                                value_t *fields);
+struct format_state_t {
+    const format_t *f;
+    apr_pool_t *pool;
+    size_t max_line;     /* scratch capacity (max_line + 1 bytes) */
+    char *scratch;       /* NULL until format_scratch first needs it */
+    size_t scratch_used; /* reset by every format_parse */
+    int bad_field;       /* the field the last bad line is blamed on, or -1 */
+    int64_t mtime;       /* the source's modification time (0: unknown) */
+    void *impl;          /* the kind's per-thread state */
+};
+
+/* Append a field (name[0..len), copied into f->pool, of type) to f: its
+ * index, or -1 when FORMAT_MAX_FIELDS are in use. The caller has checked the
+ * name is not there yet. */
+int format_add_field(format_t *f, const char *name, size_t len, format_type_t type);
+
+/* Parse "name" or "name:type" (int, float, time, str; no type: FORMAT_AUTO) as
+ * field number i (1-based, for messages) of the `what` format: *name, *len
+ * and *type. APR_EINVAL with a message naming the field when the name is not
+ * a letter or '_' followed by letters, digits or '_' (extra: other bytes a
+ * kind allows in names, e.g. "." and "-"; NULL: none), or the type unknown. */
+apr_status_t format_field_spec(const char *what, int i, const char *spec, const char *extra,
+                               const char **name, size_t *len, format_type_t *type,
+                               abbey_err_t *err);
+
+/* n bytes of st's scratch for the current line's unescaped text (n is at
+ * most the line's length, so it always fits): valid until the next parse. */
+static inline char *format_scratch(format_state_t *st, size_t n)
+{
+    char *p;
+    if (!st->scratch)
+        st->scratch = apr_palloc(st->pool, st->max_line + 1);
+    ABBEY_ASSERT(st->scratch_used + n <= st->max_line + 1);
+    p = st->scratch + st->scratch_used;
+    st->scratch_used += n;
+    return p;
+}
+
+/* ---- format_scan.c: numbers and times shared by every kind ---- */
+
+/* [p, e) as an int64: optional sign, 1+ digits. Returns 0; -1 when not integer
+ * text; -2 when it is integer text out of range. */
+int format_scan_int(const char *p, const char *e, int64_t *out);
+/* [p, e) as a double: [+-] (digits [. digits] | . digits) [(e|E) [+-] digits].
+ * Returns 0, or -1 when not such text. */
+int format_scan_float(const char *p, const char *e, double *out);
+/* ISO 8601 / RFC 3339 "YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|+hh[:]mm|+hh]" at [p, e)
+ * (no offset: UTC) into epoch seconds. 0, or -1. */
+int format_scan_iso_time(const char *p, const char *e, int64_t *out);
+/* A time field's text [p, e) in any built-in form: epoch seconds (a fraction
+ * dropped), ISO 8601, Apache %t (brackets optional). 0, or -1. */
+int format_scan_time(const char *p, const char *e, int64_t *out);
+
+/* Field i's text [p, e) into v by f->types[i]: str stays text; int, float and
+ * time convert ("" and "-" are VALUE_NULL); auto converts only when bit i of
+ * num is set. FORMAT_OK, or FORMAT_BAD_NUMBER / FORMAT_BAD_TIME with
+ * st->bad_field = i. v's text is [p, e) in every case. */
+format_bad_t format_convert(format_state_t *st, int i, const char *p, const char *e, uint64_t num,
+                            value_t *v);
 
 /* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31);
  * H. Hinnant's days_from_civil, exact for every year. */

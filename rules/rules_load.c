@@ -28,7 +28,6 @@ static const char *const master_keys[] = {"name", "url", "weight", NULL};
 static const char *const job_keys[] = {"name",    "round",  "reset",  "timezone", "max_line",
                                        "sources", "format", "groups", "reports",  NULL};
 static const char *const source_keys[] = {"path", "url", "labels", NULL};
-static const char *const split_keys[] = {"split", "fields", NULL};
 static const char *const report_keys[] = {"name",  "entry",  "order",   "limit",
                                           "scope", "format", "columns", NULL};
 static const char *const reset_words[] = {"never", "hour", "day", NULL};
@@ -282,45 +281,122 @@ static apr_status_t at_node(rules_ctx_t *c, const yaml_node_t *n, const char *wh
     return rules_y_err(c, n, "%s%s", what, msg);
 }
 
-static apr_status_t load_format(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v)
-{
-    rules_y_map_t m;
-    rules_y_list_t l;
-    const rules_y_val_t *split, *fields;
-    const char *delim, **names;
+/* The format kinds a `format:` map may name (exactly one), and its other keys. */
+static const char *const format_kinds[] = {"split", "regex",  "nginx",  "apache", "csv",
+                                           "json",  "syslog", "logfmt", NULL};
+static const char *const format_keys[] = {
+    "split",  "regex",  "nginx",  "apache",    "csv",         "json",     "syslog",
+    "logfmt", "fields", "header", "delimiter", "time_format", "timezone", NULL};
+/* Kinds whose value is a string (spec.arg); the rest take nothing, or a map (csv). */
+static const char *const format_arg_kinds[] = {"split", "regex", "nginx", "apache", NULL};
 
-    if (v->node->type == YAML_SCALAR_NODE) {
-        const char *name;
-        TRY(rules_y_str(c, v, "a format: combined, common or {split: ..., fields: [...]}", &name));
-        if (format_create_builtin(name, c->pool, &job->format, c->err) != APR_SUCCESS)
-            return at_node(c, v->node, "");
-        return APR_SUCCESS;
-    }
-    if (v->node->type != YAML_MAPPING_NODE)
-        return rules_y_err(c, v->node,
-                           "format: expected combined, common or {split: DELIM, "
-                           "fields: [...]}, found %s",
-                           rules_y_describe(c, v));
-    TRY(rules_y_map(c, v->node, "format", split_keys, &m));
-    TRY(rules_y_need(c, v->node, &m, "format", "split", "the delimiter, such as \"\\t\"", &split));
-    TRY(rules_y_need(c, v->node, &m, "format", "fields",
-                     "the field names in order, such as [ts:time, user, status:int]", &fields));
-    if (!split->text || split->len == 0 || strlen(split->text) != split->len)
-        return rules_y_err(c, split->node,
-                           "split: expected a delimiter of one or more "
-                           "characters, found %s",
-                           rules_y_describe(c, split));
-    delim = apr_pstrdup(c->pool, split->text);
-    TRY(rules_y_list(c, fields, "fields", 1, &l));
+static int in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return 1;
+    return 0;
+}
+
+/* `fields: [...]` into spec. */
+static apr_status_t load_format_fields(rules_ctx_t *c, const rules_y_val_t *v, format_spec_t *spec)
+{
+    rules_y_list_t l;
+    const char **names;
+    TRY(rules_y_list(c, v, "fields", 1, &l));
     if (l.n > FORMAT_MAX_FIELDS)
-        return rules_y_err(c, fields->node, "too many fields: %d (at most %d)", l.n,
-                           FORMAT_MAX_FIELDS);
+        return rules_y_err(c, v->node, "too many fields: %d (at most %d)", l.n, FORMAT_MAX_FIELDS);
     names = apr_pcalloc(c->tmp, sizeof *names * (size_t)l.n);
     for (int i = 0; i < l.n; i++)
         TRY(rules_y_str(c, &l.items[i], "a field name such as status or status:int", &names[i]));
-    if (format_create_split(delim, names, l.n, c->pool, &job->format, c->err) != APR_SUCCESS)
-        return at_node(c, fields->node, "fields: ");
+    spec->fields = names;
+    spec->nfields = l.n;
     return APR_SUCCESS;
+}
+
+/* The options of a format map m (or of csv's own map) into spec. */
+static apr_status_t load_format_opts(rules_ctx_t *c, const rules_y_map_t *m, format_spec_t *spec,
+                                     const rules_y_val_t **fields_at)
+{
+    const rules_y_val_t *x;
+    if ((x = rules_y_get(m, "fields")) != NULL) {
+        TRY(load_format_fields(c, x, spec));
+        *fields_at = x;
+    }
+    if ((x = rules_y_get(m, "header")) != NULL) {
+        int k;
+        static const char *const bools[] = {"false", "true", NULL};
+        TRY(rules_y_enum(c, x, "header", bools, &k));
+        spec->header = k;
+    }
+    if ((x = rules_y_get(m, "delimiter")) != NULL)
+        TRY(rules_y_str(c, x, "a delimiter such as \",\" or \";\"", &spec->arg));
+    if ((x = rules_y_get(m, "time_format")) != NULL)
+        TRY(rules_y_str(c, x, "a time format such as \"%d/%b/%Y:%H:%M:%S %z\"",
+                        &spec->time_format));
+    if ((x = rules_y_get(m, "timezone")) != NULL)
+        TRY(rules_y_str(c, x, "a time zone such as UTC, +08:00 or Europe/Berlin", &spec->timezone));
+    return APR_SUCCESS;
+}
+
+static apr_status_t load_format(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v)
+{
+    static const char *const csv_keys[] = {"header", "fields", "delimiter", NULL};
+    static const char *const opt_keys[] = {"fields", "time_format", "timezone", NULL};
+    format_spec_t spec = {0};
+    rules_y_map_t m;
+    const rules_y_val_t *kind = NULL, *fields_at = NULL;
+    const char *hint = "a format: combined, common, json, syslog, logfmt, or a map such as "
+                       "{split: DELIM, fields: [...]}, {regex: PATTERN}, {nginx: FORMAT}, "
+                       "{apache: FORMAT}, {csv: {header: true}}";
+
+    if (v->node->type == YAML_SCALAR_NODE) {
+        TRY(rules_y_str(c, v, hint, &spec.kind));
+    } else if (v->node->type != YAML_MAPPING_NODE) {
+        return rules_y_err(c, v->node, "format: expected %s, found %s", hint,
+                           rules_y_describe(c, v));
+    } else {
+        TRY(rules_y_map(c, v->node, "format", format_keys, &m));
+        for (int i = 0; i < m.n; i++)
+            if (in_list(format_kinds, m.items[i].name)) {
+                if (kind)
+                    return rules_y_err(c, m.items[i].node, "format: one kind only, found %s and %s",
+                                       spec.kind, m.items[i].name);
+                kind = &m.items[i];
+                spec.kind = m.items[i].name;
+            }
+        if (!kind)
+            return rules_y_err(c, v->node, "format: the map names no kind; expected %s", hint);
+        if (in_list(format_arg_kinds, spec.kind)) {
+            if (kind->node->type != YAML_SCALAR_NODE || !kind->text || kind->len == 0 ||
+                strlen(kind->text) != kind->len)
+                return rules_y_err(c, kind->node, "%s: expected %s, found %s", spec.kind,
+                                   strcmp(spec.kind, "split") == 0 ? "a delimiter such as \"\\t\""
+                                   : strcmp(spec.kind, "regex") == 0
+                                       ? "a PCRE2 pattern with named groups"
+                                       : "the log format string from the server's config",
+                                   rules_y_describe(c, kind));
+            spec.arg = apr_pstrdup(c->pool, kind->text);
+        } else if (kind->node->type == YAML_MAPPING_NODE) {
+            rules_y_map_t km;
+            TRY(rules_y_map(c, kind->node, spec.kind,
+                            strcmp(spec.kind, "csv") == 0 ? csv_keys : opt_keys, &km));
+            TRY(load_format_opts(c, &km, &spec, &fields_at));
+        } else if (!(kind->node->type == YAML_SCALAR_NODE &&
+                     (kind->len == 0 || strcmp(kind->text, "true") == 0))) {
+            return rules_y_err(c, kind->node, "%s: expected true or a map of options, found %s",
+                               spec.kind, rules_y_describe(c, kind));
+        }
+        TRY(load_format_opts(c, &m, &spec, &fields_at));
+    }
+    if (format_create(&spec, c->pool, &job->format, c->err) == APR_SUCCESS)
+        return APR_SUCCESS;
+    if (kind && spec.err_at >= 0 && in_list(format_arg_kinds, spec.kind)) {
+        char msg[ABBEY_ERR_MAX];
+        snprintf(msg, sizeof msg, "%s", c->err ? c->err->msg : "");
+        return rules_y_err_at(c, kind, (size_t)spec.err_at, "%s", msg);
+    }
+    return at_node(c, fields_at ? fields_at->node : v->node, "");
 }
 
 /* ---- reports ---- */

@@ -56,6 +56,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    format_state_t *st = format_state_create(f, 1 << 20, pool);
     value_t fields[FORMAT_MAX_FIELDS];
     long counts[10000] = {0}, bad = 0, lines = 0;
     double t0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
@@ -65,7 +66,7 @@ int main(int argc, char **argv)
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             if (!nl)
                 nl = end;
-            if (format_parse(f, p, (size_t)(nl - p), need, 0, fields) == FORMAT_OK)
+            if (format_parse(st, p, (size_t)(nl - p), need, 0, fields) == FORMAT_OK)
                 counts[fields[8].i]++;
             else
                 bad++;

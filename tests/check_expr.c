@@ -419,7 +419,7 @@ START_TEST(test_no_allocation)
             nl = memchr(p, '\n', (size_t)(end - p));
             if (!nl)
                 break;
-            if (format_parse(comb, p, (size_t)(nl - p), ~0ull, 0, fields) != FORMAT_OK)
+            if (format_parse(comb_st, p, (size_t)(nl - p), ~0ull, 0, fields) != FORMAT_OK)
                 continue;
             expr_ctx_reset(ctx);
             for (int k = 0; k < 4; k++)

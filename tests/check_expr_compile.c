@@ -269,6 +269,7 @@ START_TEST(test_auto_fields)
     };
     format_t *f;
     ck_assert_int_eq(format_create_split("\t", names, 5, pool, &f, NULL), APR_SUCCESS);
+    format_state_t *st = format_state_create(f, 1 << 20, pool);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         expr_t *e = compile_f(cases[i].src, f);
         ck_assert_msg(expr_numeric_fields(e) == cases[i].numeric, "%s: numeric %llx", cases[i].src,
@@ -281,7 +282,7 @@ START_TEST(test_auto_fields)
     expr_t *both = compile_f("code = user", f), *ms = compile_f("ms * 2", f);
     uint64_t nmask = expr_numeric_fields(num), need = BIT(1) | BIT(3) | BIT(4);
     value_t v;
-    ck_assert_int_eq(format_parse(f, line, strlen(line), need, nmask, fields), FORMAT_OK);
+    ck_assert_int_eq(format_parse(st, line, strlen(line), need, nmask, fields), FORMAT_OK);
     expr_ctx_reset(ctx);
     ck_assert_int_eq(expr_eval(num, fields, ctx, &v), 0);
     ck_assert(v.kind == VALUE_INT && v.i == 8);
@@ -291,19 +292,19 @@ START_TEST(test_auto_fields)
     ck_assert(v.kind == VALUE_FLOAT && v.f == 25.0);
     ck_assert_int_eq(expr_eval(both, fields, ctx, &v), -1); /* 7 against "Bob" */
     /* unconverted text used as a number at run time */
-    ck_assert_int_eq(format_parse(f, line, strlen(line), need, 0, fields), FORMAT_OK);
+    ck_assert_int_eq(format_parse(st, line, strlen(line), need, 0, fields), FORMAT_OK);
     ck_assert_int_eq(expr_eval(num, fields, ctx, &v), 0);
     ck_assert(v.kind == VALUE_INT && v.i == 8);
     line = "1431857103\tBob\t/api/v1\t7\t12.5";
-    ck_assert_int_eq(format_parse(f, line, strlen(line), need, 0, fields), FORMAT_OK);
+    ck_assert_int_eq(format_parse(st, line, strlen(line), need, 0, fields), FORMAT_OK);
     ck_assert_int_eq(expr_eval(txt, fields, ctx, &v), 0);
     ck_assert(v.kind == VALUE_BOOL && v.i == 0);
     line = "1431857103\t7.0\t/api/v1\t7\t12.5";
-    ck_assert_int_eq(format_parse(f, line, strlen(line), need, 0, fields), FORMAT_OK);
+    ck_assert_int_eq(format_parse(st, line, strlen(line), need, 0, fields), FORMAT_OK);
     ck_assert_int_eq(expr_eval(both, fields, ctx, &v), 0); /* "7" vs "7.0": both text */
     ck_assert(v.kind == VALUE_BOOL && v.i == 0);
     line = "1431857103\tx\t/api/v1\tseven\t12.5";
-    ck_assert_int_eq(format_parse(f, line, strlen(line), need, 0, fields), FORMAT_OK);
+    ck_assert_int_eq(format_parse(st, line, strlen(line), need, 0, fields), FORMAT_OK);
     ck_assert_int_eq(expr_eval(num, fields, ctx, &v), -1);
     ck_assert_str_eq(error_f("api + 1", f), "rules.yaml:12:20: 'api' is text, expected a number "
                                             "for '+'");

@@ -62,7 +62,7 @@ START_TEST(test_regex_log)
         nl = memchr(p, '\n', (size_t)(data + size - p));
         if (!nl)
             break;
-        if (format_parse(comb, p, (size_t)(nl - p), ~0ull, 0, fields) != FORMAT_OK)
+        if (format_parse(comb_st, p, (size_t)(nl - p), ~0ull, 0, fields) != FORMAT_OK)
             continue;
         lines++;
         expr_ctx_reset(ctx);

@@ -218,7 +218,7 @@ START_TEST(test_sample_file)
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)((nl ? nl : end) - p);
-        format_bad_t why = format_parse(combined, p, n, ALL, 0, v);
+        format_bad_t why = format_parse(combined_st, p, n, ALL, 0, v);
         lineno++;
         if (why != FORMAT_OK) {
             bad++;
@@ -466,7 +466,7 @@ START_TEST(test_time_brute)
                 time_t t = timegm(&tm);
                 struct tm back;
                 gmtime_r(&t, &back);
-                format_bad_t why = format_parse(common, line, strlen(line), ALL, 0, v);
+                format_bad_t why = format_parse(common_st, line, strlen(line), ALL, 0, v);
                 if (back.tm_mday != d) {
                     ck_assert_msg(why == FORMAT_BAD_TIME, "accepted %s", line);
                     invalid++;

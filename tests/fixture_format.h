@@ -26,6 +26,7 @@ enum { IP, IDENT, USER, TIME, REQUEST, METHOD, PATH, PROTOCOL, STATUS, BYTES, RE
 
 static apr_pool_t *pool;
 static format_t *combined, *common;
+static format_state_t *combined_st, *common_st; /* their parse states */
 
 static inline void setup(void)
 {
@@ -33,6 +34,8 @@ static inline void setup(void)
     apr_pool_create(&pool, NULL);
     ck_assert_int_eq(format_create_builtin("combined", pool, &combined, &err), APR_SUCCESS);
     ck_assert_int_eq(format_create_builtin("common", pool, &common, &err), APR_SUCCESS);
+    combined_st = format_state_create(combined, 1 << 20, pool);
+    common_st = format_state_create(common, 1 << 20, pool);
 }
 
 static inline void teardown(void)
@@ -56,7 +59,7 @@ static inline format_bad_t parse_n(const format_t *f, const char *s, size_t n, u
     *copy = dup_exact(s, n);
     for (int i = 0; i < FORMAT_MAX_FIELDS; i++)
         v[i] = (value_t){.kind = 0xee, .s = (const char *)1, .len = 0xdead};
-    format_bad_t why = format_parse(f, *copy, n, need, num, v);
+    format_bad_t why = format_parse(format_state_create(f, n + 4096, pool), *copy, n, need, num, v);
     if (why == FORMAT_OK)
         for (int i = 0; i < format_nfields(f); i++) {
             ck_assert_msg(v[i].kind <= VALUE_TIME, "field %d kind %d unset", i, v[i].kind);

@@ -44,7 +44,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (format_create_builtin("combined", root, &comb, &err) != APR_SUCCESS)
         abort();
     for (int i = 0; i < NLINES; i++)
-        if (format_parse(comb, lines[i], strlen(lines[i]), ~0ull, 0, rows[i]) != FORMAT_OK)
+        if (format_parse(format_state_create(comb, 1 << 20, root), lines[i], strlen(lines[i]),
+                         ~0ull, 0, rows[i]) != FORMAT_OK)
             abort();
     return 0;
 }
