@@ -340,12 +340,14 @@ static format_bad_t scan_bsd(format_state_t *st, sl_line_t *ln, const char *p, c
         goto bad_time; /* "Jun 14 15:16:01.5", "Jun 14 15:16:012" */
     p = e + 1;
     e = token_end(p, end);
-    if (e == p || e == end)
-        return FORMAT_BAD_FIELDS; /* no host, or nothing after it */
+    if (e == p)
+        return FORMAT_BAD_FIELDS; /* no host */
     if (e[-1] == ':') {
         scan_tag(ln, p, end); /* no host: this is the tag */
         return FORMAT_OK;
     }
+    if (e == end)
+        return FORMAT_BAD_FIELDS; /* a host and nothing after it */
     ln->host = (sl_span_t){p, e};
     scan_tag(ln, e + 1, end);
     return FORMAT_OK;
@@ -480,7 +482,8 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
     set_text(&v[SL_HOST], &ln.host);
     set_text(&v[SL_APP], &ln.app);
     set_text(&v[SL_PID], &ln.pid);
-    if (ln.pid.p && format_scan_int(ln.pid.p, ln.pid.e, &v[SL_PID].i) == 0 && v[SL_PID].i >= 0)
+    if (ln.pid.p && (unsigned)(*ln.pid.p - '0') <= 9 &&
+        format_scan_int(ln.pid.p, ln.pid.e, &v[SL_PID].i) == 0)
         v[SL_PID].kind = VALUE_INT;
     else
         v[SL_PID].kind = VALUE_NULL;

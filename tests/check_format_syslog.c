@@ -117,6 +117,10 @@ START_TEST(test_file_lines)
         {"Jun 14 15:16:01 h app:", "app", NULL, ""},
         {"Jun 14 15:16:01 h app[1]:", "app", "1", ""},
         {"Jun 14 15:16:01 h app[abc]: m", "app", "", "m"},
+        {"Jun 14 15:16:01 h app[+5]: m", "app", "", "m"},
+        {"Jun 14 15:16:01 h app[-5]: m", "app", "", "m"},
+        {"Jun 14 15:16:01 h app[99999999999999999999]: m", "app", "", "m"},
+        {"Jun 14 15:16:01 h app[]: m", "app", "", "m"},
         /* no tag: the whole rest is the message */
         {"Jun 14 15:16:01 h last message repeated 3 times", NULL, NULL,
          "last message repeated 3 times"},
@@ -177,6 +181,10 @@ START_TEST(test_rfc3164)
     ck_int(&v[PID], VALUE_INT, 9, "9");
     ck_text(&v[FAC_NAME], VALUE_STR, "user");
     ck_text(&v[SEV_NAME], VALUE_STR, "notice");
+    ck_assert_int_eq(parse1(st, "<13>Feb  5 17:32:18 app:", v), FORMAT_OK);
+    ck_text(&v[HOST], VALUE_NULL, NULL);
+    ck_text(&v[APP], VALUE_STR, "app");
+    ck_text(&v[MESSAGE], VALUE_STR, "");
     /* every PRI from 0 to 191: facility = PRI / 8, severity = PRI % 8 */
     static const char *const fac[24] = {
         "kern",   "user",   "mail",     "daemon", "auth",   "syslog", "lpr",    "news",
