@@ -446,7 +446,7 @@ static format_bad_t scan_5424(format_state_t *st, sl_line_t *ln, const char *p, 
 /* Text field i from a span: missing when the span is. */
 static inline void set_text(value_t *v, const sl_span_t *s)
 {
-    format_set(v, s->p ? VALUE_STR : VALUE_NULL, s->p, (size_t)(s->e - s->p));
+    format_set(v, s->p ? VALUE_STR : VALUE_NULL, s->p, s->p ? (size_t)(s->e - s->p) : 0);
 }
 
 static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint64_t need,
@@ -470,7 +470,8 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
     if (why != FORMAT_OK)
         return why;
 
-    format_set(&v[SL_TIME], VALUE_NULL, ln.stamp.p, (size_t)(ln.stamp.e - ln.stamp.p));
+    set_text(&v[SL_TIME], &ln.stamp);
+    v[SL_TIME].kind = VALUE_NULL;
     if (ln.stamp.p && ((need >> SL_TIME) & 1)) {
         v[SL_TIME].kind = VALUE_TIME;
         if ((ln.iso ? iso_time(st, ln.stamp.p, ln.stamp.e, &v[SL_TIME].i)
