@@ -17,7 +17,8 @@
 # values with json.loads, classes a line bad when the expression does not cover it, an
 # escape does not decode, or a needed value does not convert; then recounts every figure.
 # Checks: exit status, the summary's line and bad-line counts, and every row of every
-# report (floats to 1e-9 relative), for each run.
+# report (floats to 1e-9 relative), for each run; and the line and bad-line counts of the
+# bundled example (examples/logfmt.yaml on data/app_logfmt.log) against the same oracle.
 #
 # Environment: ABBEY_BUILDDIR, ABBEY_SRCDIR as for standalone.sh; KEEP=1 keeps the temp
 # dir. Needs python3 (exit 77, skip, without). Exit 0 when every check passes, 1 when one
@@ -96,8 +97,9 @@ jobs:
             values: {n: count, users: distinct_exact(user)}
 EOF
 
-# The oracle: every report as rows of text, and the line and bad counts.
-python3 - "$tmp/app.log" "$tmp/oracle" <<'EOF' || exit 99
+# oracle LOG OUT: every report as rows of text, and the line and bad counts.
+oracle() {
+    python3 - "$1" "$2" <<'EOF'
 import json, re, sys
 BL = '\x00-\x20'
 PAIR = '[%s]*([^%s="]+)(?:=("(?:[^"\\\\]|\\\\.)*"|[^%s="]*))?(?=[%s]|$)' % (BL, BL, BL, BL)
@@ -168,6 +170,8 @@ with open(sys.argv[2], 'w', encoding='utf-8') as out:
     out.write('errors ' + rows([[show(k), v] for k, v in errors.items()]) + '\n')
     out.write('cached ' + rows([[cached[0], len(cached[1])]]) + '\n')
 EOF
+}
+oracle "$tmp/app.log" "$tmp/oracle" || exit 99
 set -- $(head -n 1 "$tmp/oracle")
 lines=$2 nbad=$4
 [ "$nbad" -gt 200 ] && [ "$nbad" -lt 600 ] || {
@@ -241,5 +245,14 @@ sed '/^by_level /s/"info", \([0-9]*\)/"info", 1\1/' "$tmp/oracle" >"$tmp/oracle.
 mv "$tmp/oracle" "$tmp/oracle.right" && mv "$tmp/oracle.wrong" "$tmp/oracle"
 if compare w1 | grep -q '^TALLY 3 1$'; then pass; else fail "self-check: a wrong count passed"; fi
 mv "$tmp/oracle.right" "$tmp/oracle"
+
+# the bundled example (examples/logfmt.yaml, data/app_logfmt.log): its summary
+oracle "$srcdir/data/app_logfmt.log" "$tmp/oracle.example" || exit 99
+set -- $(head -n 1 "$tmp/oracle.example")
+"$master" --standalone --once --config "$srcdir/examples/logfmt.yaml" --export-dir "$tmp/example" \
+    >"$tmp/example.out" 2>&1
+check "examples/logfmt.yaml: exit status" 0 $?
+check "examples/logfmt.yaml: summary" "job api: $2 lines ($4 bad)" \
+    "$(grep -o '^job api: [0-9]* lines ([0-9]* bad)' "$tmp/example.out")"
 
 finish

@@ -21,7 +21,8 @@
 # stamps (a year-less stamp takes the year of the file's modification time at +02:00, or
 # the year before when its month is later; a stamp without an offset is at +02:00) and
 # recounts every figure. Checks: exit status, the summary's line and bad-line counts,
-# every row of every report, for each run.
+# every row of every report, for each run; and the line and bad-line counts of the bundled
+# example (examples/syslog.yaml on data/syslog_web1.log) against the same oracle.
 #
 # Then the same log with its modification time set to 2021-01-10 (touch): the years
 # follow that time (December lines in 2020, January ones in 2021), so the by-day figures
@@ -324,6 +325,15 @@ if compare w1 "$tmp/oracle.wrong" | grep -q '^TALLY 5 1$'; then
 else
     fail "self-check: a wrong count passed"
 fi
+
+# the bundled example (examples/syslog.yaml, data/syslog_web1.log): its summary
+oracle "$srcdir/data/syslog_web1.log" "$tmp/oracle.example" || exit 99
+set -- $(head -n 1 "$tmp/oracle.example")
+"$master" --standalone --once --config "$srcdir/examples/syslog.yaml" --export-dir "$tmp/example" \
+    >"$tmp/example.out" 2>&1
+check "examples/syslog.yaml: exit status" 0 $?
+check "examples/syslog.yaml: summary" "job web1: $2 lines ($4 bad)" \
+    "$(grep -o '^job web1: [0-9]* lines ([0-9]* bad)' "$tmp/example.out")"
 
 # the years follow the file's modification time, not the clock
 touch -d '2021-01-10 12:00:00 UTC' "$tmp/sys.log" || exit 99
