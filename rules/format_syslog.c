@@ -166,19 +166,6 @@ static void *state_create(const format_t *f, format_state_t *st)
 
 /* ---- times ------------------------------------------------------------- */
 
-/* H. Hinnant's civil_from_days: the year and month of epoch day z. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 /* The year of a year-less line of month mon: the reference time's year (the
  * source's mtime, or now), or the one before when mon is after its month. */
 static int64_t infer_year(format_state_t *st, unsigned mon)
@@ -189,7 +176,8 @@ static int64_t infer_year(format_state_t *st, unsigned mon)
     int64_t local = ref + (ref - zone_to_utc(sl, ref));
     int64_t day = local >= 0 ? local / 86400 : (local - 86399) / 86400;
     if (day != s->day) {
-        civil_from_days(day, &s->year, &s->month);
+        unsigned mday;
+        value_civil_from_days(day, &s->year, &s->month, &mday);
         s->day = day;
     }
     return mon > s->month ? s->year - 1 : s->year;

@@ -195,8 +195,8 @@ int value_key_get(buf_reader_t *r, value_t *v)
     return buf_reader_failed(r) ? -1 : 0;
 }
 
-/* Days since 1970-01-01 to civil date (Howard Hinnant's algorithm). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+/* Howard Hinnant's algorithm. */
+void value_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -234,7 +234,7 @@ void value_render(buf_t *b, const value_t *v)
             secs += 86400;
             days--;
         }
-        civil_from_days(days, &y, &mo, &d);
+        value_civil_from_days(days, &y, &mo, &d);
         buf_printf(b, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, mo, d, (int)(secs / 3600),
                    (int)(secs / 60 % 60), (int)(secs % 60));
         break;

@@ -9,7 +9,9 @@
 #   - need FILE...: exit 99 when a file cannot be read;
 #   - the counters npass and nfail: pass, fail MESSAGE (prints "FAIL MESSAGE"),
 #     check NAME EXPECTED ACTUAL (the strings must be equal), and finish: prints
-#     "N passed, M failed" and exits 0 when every check passed (and there was one), else 1.
+#     "N passed, M failed" and exits 0 when every check passed (and there was one), else 1;
+#   - reports_match RECOUNT DIR RUN: DIR's CSV reports against a recount file
+#     (compare_reports.py: one check per report; failures printed).
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -66,4 +68,13 @@ finish() {
     echo "$npass passed, $nfail failed"
     [ "$nfail" -eq 0 ] && [ "$npass" -gt 0 ] && exit 0
     exit 1
+}
+
+reports_match() { # reports_match RECOUNT DIR RUN
+    out=$(python3 "$here/compare_reports.py" "$1" "$2" "$3")
+    printf '%s\n' "$out" | grep -v '^TALLY ' || :
+    tally=$(printf '%s\n' "$out" | sed -n 's/^TALLY //p')
+    [ -n "$tally" ] || tally="0 1"
+    npass=$((npass + ${tally% *}))
+    nfail=$((nfail + ${tally#* }))
 }

@@ -36,16 +36,6 @@ lines=$2 nbad=$4
     exit 99
 }
 
-# compare DIR RUN RECOUNT: DIR's reports against RECOUNT; adds the tally.
-compare() {
-    out=$(python3 "$here/compare_reports.py" "$3" "$1" "$2")
-    printf '%s\n' "$out" | grep -v '^TALLY ' || :
-    tally=$(printf '%s\n' "$out" | sed -n 's/^TALLY //p')
-    [ -n "$tally" ] || tally="0 1"
-    npass=$((npass + ${tally% *}))
-    nfail=$((nfail + ${tally#* }))
-}
-
 # run NAME CONFIG WORKERS: one standalone run, its summary and its reports.
 run() {
     "$master" --standalone --once --config "$2" --workers "$3" --export-dir "$tmp/$1" \
@@ -53,7 +43,7 @@ run() {
     check "run $1: exit status" 0 $?
     check "run $1: summary" "job app: $lines lines ($nbad bad)" \
         "$(grep -o '^job app: [0-9]* lines ([0-9]* bad)' "$tmp/$1.out")"
-    compare "$tmp/$1/app" "$1" "$tmp/recount"
+    reports_match "$tmp/recount" "$tmp/$1/app" "$1"
 }
 
 mkdir "$tmp/parts" || exit 99

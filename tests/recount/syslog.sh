@@ -35,16 +35,6 @@ python3 "$here/syslog.py" gen "$tmp/sys.log" || exit 99
     python3 "$here/syslog.py" job sys "$tmp/sys.log"
 } >"$tmp/rules.yaml" || exit 99
 
-# compare DIR RUN RECOUNT: DIR's reports against RECOUNT; adds the tally.
-compare() {
-    out=$(python3 "$here/compare_reports.py" "$3" "$1" "$2")
-    printf '%s\n' "$out" | grep -v '^TALLY ' || :
-    tally=$(printf '%s\n' "$out" | sed -n 's/^TALLY //p')
-    [ -n "$tally" ] || tally="0 1"
-    npass=$((npass + ${tally% *}))
-    nfail=$((nfail + ${tally#* }))
-}
-
 # run NAME CONFIG WORKERS RECOUNT: one standalone run, its summary and its reports.
 run() {
     set -- "$@" $(head -n 1 "$4")
@@ -53,7 +43,7 @@ run() {
     check "run $1: exit status" 0 $?
     check "run $1: summary" "job sys: $6 lines ($8 bad)" \
         "$(grep -o '^job sys: [0-9]* lines ([0-9]* bad)' "$tmp/$1.out")"
-    compare "$tmp/$1/sys" "$1" "$4"
+    reports_match "$4" "$tmp/$1/sys" "$1"
 }
 
 python3 "$here/syslog.py" recount "$tmp/sys.log" "$tmp/recount" || exit 99
