@@ -15,10 +15,10 @@
  *   time (time), host, app, pid (int), msgid, facility (int), severity (int),
  *   facility_name, severity_name, message, structured_data
  * facility and severity come from PRI (missing without one), with their
- * syslog.h names ("auth", "local0", ...; "err", "warning", ...); pid is the
- * PID or PROCID when it is a decimal number, else missing; structured_data
- * is the raw text of 5424's SD elements; message loses a leading UTF-8 BOM
- * in 5424.
+ * names as rsyslog spells them ("auth", "local0", ...; "err", "warning",
+ * ...: static text, not in the line); pid is the PID or PROCID when it is a
+ * decimal number, else missing; structured_data is the raw text of 5424's SD
+ * elements; message loses a leading UTF-8 BOM in 5424.
  *
  * Times. A time without a year (BSD) takes the year of the source's
  * modification time (st->mtime; 0: now), or the year before when the line's
