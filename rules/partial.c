@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mem.h"
 #include "rules.h"
@@ -78,6 +79,8 @@ apr_status_t partial_merge(partial_t *dst, const partial_t *src, abbey_err_t *er
     dst->bad_lines += src->bad_lines;
     dst->bytes += src->bytes;
     dst->regex_limit_hits += src->regex_limit_hits;
+    for (int r = 0; r < PARTIAL_BAD_N; r++)
+        dst->bad_by[r] += src->bad_by[r];
     return rv;
 }
 
@@ -89,9 +92,38 @@ void partial_clear(partial_t *p)
         p->failed_keys[i] = 0;
     }
     p->lines = p->bad_lines = p->bytes = p->regex_limit_hits = 0;
+    memset(p->bad_by, 0, sizeof p->bad_by);
 }
 
 void partial_destroy(partial_t *p)
 {
     apr_pool_destroy(p->pool);
+}
+
+/* ---- reasons ------------------------------------------------------------ */
+
+#define PARTIAL_VALUE_TEXT "a value that must be a number is not one"
+
+const char *partial_reason_name(int r)
+{
+    if (r > FORMAT_OK && r < FORMAT_BAD__COUNT)
+        return format_bad_name((format_bad_t)r);
+    return r == PARTIAL_BAD_VALUE ? "value" : "unknown";
+}
+
+const char *partial_reason_text(int r)
+{
+    if (r > FORMAT_OK && r < FORMAT_BAD__COUNT)
+        return format_bad_text((format_bad_t)r);
+    return r == PARTIAL_BAD_VALUE ? PARTIAL_VALUE_TEXT : "no reason given";
+}
+
+int partial_reason_find(const char *name, size_t len)
+{
+    for (int r = FORMAT_OK + 1; r < PARTIAL_BAD_N; r++) {
+        const char *n = partial_reason_name(r);
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return r;
+    }
+    return PARTIAL_BAD_UNKNOWN;
 }
