@@ -62,6 +62,8 @@ static const char *error_text(int e, char *buf, size_t cap)
 {
     if (e == REJECTS_NOT_REGULAR)
         return "not a regular file (refused)";
+    if (e == ENXIO) /* a FIFO nobody reads (O_NONBLOCK), a device */
+        return "not a regular file (refused)";
     if (e == ELOOP)
         return "a symbolic link (refused: the writer never follows one)";
     return apr_strerror(APR_FROM_OS_ERROR(e), buf, cap);

@@ -548,10 +548,12 @@ apr_status_t rules_y_int(rules_ctx_t *c, const rules_y_val_t *v, const char *wha
     return APR_SUCCESS;
 }
 
-/* "64MiB", "4KiB" or "1000 bytes". */
+/* "1GiB", "64MiB", "4KiB" or "1000 bytes". */
 static const char *size_text(uint64_t n, char *buf, size_t cap)
 {
-    if (n && n % (1u << 20) == 0)
+    if (n && n % (1u << 30) == 0)
+        snprintf(buf, cap, "%" PRIu64 "GiB", n >> 30);
+    else if (n && n % (1u << 20) == 0)
         snprintf(buf, cap, "%" PRIu64 "MiB", n >> 20);
     else if (n && n % (1u << 10) == 0)
         snprintf(buf, cap, "%" PRIu64 "KiB", n >> 10);
