@@ -304,6 +304,12 @@ format_bad_t engine_header(engine_t *e, const char *line, size_t len)
     return format_header(e->st, line, len);
 }
 
+void engine_fields(const engine_t *e, uint64_t *need, uint64_t *num)
+{
+    *need = e->need;
+    *num = e->num;
+}
+
 size_t engine_max_line(const engine_t *e)
 {
     return e->max_line;

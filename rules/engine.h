@@ -91,6 +91,11 @@ void engine_source(engine_t *e, int64_t mtime);
  * header is neither a line nor a bad line.) FORMAT_OK or why it is not one. */
 format_bad_t engine_header(engine_t *e, const char *line, size_t len);
 
+/* The fields the job's rules read (*need) and read as numbers (*num), as the
+ * bit masks format_parse takes: what --check --sample shows as the engine
+ * sees it. */
+void engine_fields(const engine_t *e, uint64_t *need, uint64_t *num);
+
 /* The longest line parsed, in bytes without its '\n': the job's max_line. */
 size_t engine_max_line(const engine_t *e);
 
