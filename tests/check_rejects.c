@@ -202,6 +202,46 @@ START_TEST(test_records_and_escaping)
 }
 END_TEST
 
+/* 2000 lines of random bytes (every value, lengths 0 to 300, runs of bytes
+ * >= 0x80 to make some valid UTF-8): each record is JSON and gives its bytes back. */
+START_TEST(test_random_lines)
+{
+    const rules_job_t *job = job_with(tpath("rej"), 100000, "64MiB", 3);
+    apr_pool_t *sub;
+    rejects_t *r = writers(&sub);
+    rejects_file_t *f = rejects_file(r, job);
+    static char lines[2000][300];
+    size_t lens[2000], n;
+    char back[4 * 300];
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    rejects_stats_t st;
+    json_t *a;
+
+    for (int i = 0; i < 2000; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        lens[i] = (size_t)(seed >> 33) % 301;
+        for (size_t k = 0; k < lens[i]; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            lines[i][k] = (char)(seed >> 56);
+            if (k && (seed >> 20) % 3 == 0 && (unsigned char)lines[i][k - 1] >= 0xc2 &&
+                (unsigned char)lines[i][k - 1] <= 0xdf)
+                lines[i][k] = (char)(0x80 | (seed >> 40) % 64); /* a valid 2-byte sequence */
+        }
+        engine_bad_t b = bad(lines[i], lens[i], (uint64_t)i);
+        rejects_put(f, 1, "/s", &b);
+    }
+    rejects_stats(f, &st);
+    a = records(st.path, NULL);
+    ck_assert_uint_eq(json_array_size(a), 2000);
+    for (int i = 0; i < 2000; i++) {
+        n = unescape(str_of(json_array_get(a, (size_t)i), "line"), back);
+        ck_assert_msg(n == lens[i] && memcmp(back, lines[i], n) == 0, "line %d differs", i);
+    }
+    json_decref(a);
+    apr_pool_destroy(sub);
+}
+END_TEST
+
 START_TEST(test_rate_per_round)
 {
     const rules_job_t *job = job_with(tpath("rej"), 3, "1MiB", 3);
@@ -542,6 +582,7 @@ static Suite *rejects_suite(void)
     TCase *tc = tcase_create("rejects");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_records_and_escaping);
+    tcase_add_test(tc, test_random_lines);
     tcase_add_test(tc, test_rate_per_round);
     tcase_add_test(tc, test_max_per_round_zero);
     tcase_add_test(tc, test_rotation);
