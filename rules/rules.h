@@ -146,6 +146,10 @@ apr_status_t rules_load_file(const char *path, apr_pool_t *pool, rules_config_t 
 apr_status_t rules_load_buffer(const char *text, size_t len, const char *name, apr_pool_t *pool,
                                rules_config_t **out, abbey_err_t *err);
 
+/* A size as the rules write it: "1GiB", "64MiB", "4KiB" or "1000 bytes"
+ * (the largest unit that divides it), into buf (cap bytes). Returns buf. */
+const char *rules_size_text(uint64_t n, char *buf, size_t cap);
+
 /* Lookups by name; NULL when absent. */
 const rules_job_t *rules_find_job(const rules_config_t *c, const char *name);
 const rules_master_t *rules_find_master(const rules_config_t *c, const char *name);

@@ -548,8 +548,7 @@ apr_status_t rules_y_int(rules_ctx_t *c, const rules_y_val_t *v, const char *wha
     return APR_SUCCESS;
 }
 
-/* "1GiB", "64MiB", "4KiB" or "1000 bytes". */
-static const char *size_text(uint64_t n, char *buf, size_t cap)
+const char *rules_size_text(uint64_t n, char *buf, size_t cap)
 {
     if (n && n % (1u << 30) == 0)
         snprintf(buf, cap, "%" PRIu64 "GiB", n >> 30);
@@ -588,8 +587,8 @@ apr_status_t rules_y_size(rules_ctx_t *c, const rules_y_val_t *v, const char *wh
         n <<= units[u].shift;
         if (digits > 12 || n < min || n > max)
             return rules_y_err(c, v->node, "%s '%.40s' is out of range: it must be from %s to %s",
-                               what, s, size_text(min, lo, sizeof lo),
-                               size_text(max, hi, sizeof hi));
+                               what, s, rules_size_text(min, lo, sizeof lo),
+                               rules_size_text(max, hi, sizeof hi));
         *out = n;
         return APR_SUCCESS;
     }
