@@ -125,11 +125,29 @@ static const char *str_of(const json_t *o, const char *key)
     return s;
 }
 
-/* A fresh set of writers in its own pool (destroying it closes them). */
-static rejects_t *writers(apr_pool_t **sub)
+/* A test's writer: job "web" with rejects in dir (job_with), a set of writers
+ * in its own pool sub (destroying it closes them), and the job's writer f. */
+typedef struct tw_t {
+    const rules_job_t *job;
+    apr_pool_t *sub;
+    rejects_t *r;
+    rejects_file_t *f;
+} tw_t;
+
+static tw_t writer(const char *dir, long per_round, const char *size, int keep)
 {
-    apr_pool_create(sub, pool);
-    return rejects_create(*sub);
+    tw_t w;
+    w.job = job_with(dir, per_round, size, keep);
+    apr_pool_create(&w.sub, pool);
+    w.r = rejects_create(w.sub);
+    w.f = rejects_file(w.r, w.job);
+    return w;
+}
+
+/* The integer key of record i of a (records). */
+static json_int_t num_at(json_t *a, size_t i, const char *key)
+{
+    return json_integer_value(json_object_get(json_array_get(a, i), key));
 }
 
 START_TEST(test_records_and_escaping)
@@ -141,10 +159,8 @@ START_TEST(test_records_and_escaping)
         "invalid \xff\xfe, a lone \x80, overlong \xc0\xaf, surrogate \xed\xa0\x80",
     };
     const char *dir = tpath("rej");
-    const rules_job_t *job = job_with(dir, 100, "1MiB", 3);
-    apr_pool_t *sub;
-    rejects_t *r = writers(&sub);
-    rejects_file_t *f = rejects_file(r, job);
+    tw_t w = writer(dir, 100, "1MiB", 3);
+    rejects_file_t *f = w.f;
     char *big = malloc(REJECTS_LINE_MAX + 500), *back = malloc(4 * REJECTS_LINE_MAX);
     char nul[] = "a\0b\0\0c";
     rejects_stats_t st;
@@ -153,7 +169,7 @@ START_TEST(test_records_and_escaping)
     mode_t um = umask(0);
 
     umask(um);
-    ck_assert_ptr_eq(rejects_file(r, job), f);
+    ck_assert_ptr_eq(rejects_file(w.r, w.job), f);
     for (size_t i = 0; i < 4; i++) {
         engine_bad_t b = bad(lines[i], strlen(lines[i]), 100 * i);
         rejects_put(f, 1, "/var/log/x\xff.log", &b);
@@ -196,7 +212,7 @@ START_TEST(test_records_and_escaping)
     }
     ck_assert_str_eq(str_of(json_array_get(a, 0), "source"), "/var/log/x\\xff.log");
     json_decref(a);
-    apr_pool_destroy(sub);
+    apr_pool_destroy(w.sub);
     free(big);
     free(back);
 }
@@ -206,10 +222,8 @@ END_TEST
  * >= 0x80 to make some valid UTF-8): each record is JSON and gives its bytes back. */
 START_TEST(test_random_lines)
 {
-    const rules_job_t *job = job_with(tpath("rej"), 100000, "64MiB", 3);
-    apr_pool_t *sub;
-    rejects_t *r = writers(&sub);
-    rejects_file_t *f = rejects_file(r, job);
+    tw_t w = writer(tpath("rej"), 100000, "64MiB", 3);
+    rejects_file_t *f = w.f;
     static char lines[2000][300];
     size_t lens[2000], n;
     char back[4 * 300];
@@ -238,16 +252,14 @@ START_TEST(test_random_lines)
         ck_assert_msg(n == lens[i] && memcmp(back, lines[i], n) == 0, "line %d differs", i);
     }
     json_decref(a);
-    apr_pool_destroy(sub);
+    apr_pool_destroy(w.sub);
 }
 END_TEST
 
 START_TEST(test_rate_per_round)
 {
-    const rules_job_t *job = job_with(tpath("rej"), 3, "1MiB", 3);
-    apr_pool_t *sub;
-    rejects_t *r = writers(&sub);
-    rejects_file_t *f = rejects_file(r, job);
+    tw_t w = writer(tpath("rej"), 3, "1MiB", 3);
+    rejects_file_t *f = w.f;
     engine_bad_t b = bad("x", 1, 0);
     rejects_stats_t st;
     json_t *a;
@@ -263,31 +275,26 @@ START_TEST(test_rate_per_round)
     rejects_stats(f, &st);
     ck_assert_uint_eq(st.kept, 6);
     ck_assert_uint_eq(st.not_kept, 9);
-    apr_pool_destroy(sub); /* round 6 ends: its record */
+    apr_pool_destroy(w.sub); /* round 6 ends: its record */
     a = records(st.path, NULL);
     ck_assert_uint_eq(json_array_size(a), 8);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(
-            json_integer_value(json_object_get(json_array_get(a, (size_t)i), "offset")), i);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, 3), "round")), 5);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, 3), "not_kept")), 7);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, 3), "max_per_round")), 3);
+        ck_assert_int_eq(num_at(a, (size_t)i, "offset"), i);
+    ck_assert_int_eq(num_at(a, 3, "round"), 5);
+    ck_assert_int_eq(num_at(a, 3, "not_kept"), 7);
+    ck_assert_int_eq(num_at(a, 3, "max_per_round"), 3);
     for (int i = 4; i < 7; i++)
-        ck_assert_int_eq(
-            json_integer_value(json_object_get(json_array_get(a, (size_t)i), "offset")),
-            100 + i - 4);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, 7), "round")), 6);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, 7), "not_kept")), 2);
+        ck_assert_int_eq(num_at(a, (size_t)i, "offset"), 100 + i - 4);
+    ck_assert_int_eq(num_at(a, 7, "round"), 6);
+    ck_assert_int_eq(num_at(a, 7, "not_kept"), 2);
     json_decref(a);
 }
 END_TEST
 
 START_TEST(test_max_per_round_zero)
 {
-    const rules_job_t *job = job_with(tpath("rej"), 0, "1MiB", 3);
-    apr_pool_t *sub;
-    rejects_t *r = writers(&sub);
-    rejects_file_t *f = rejects_file(r, job);
+    tw_t w = writer(tpath("rej"), 0, "1MiB", 3);
+    rejects_file_t *f = w.f;
     engine_bad_t b = bad("x", 1, 0);
     rejects_stats_t st;
     json_t *a;
@@ -297,10 +304,10 @@ START_TEST(test_max_per_round_zero)
     rejects_stats(f, &st);
     ck_assert_uint_eq(st.kept, 0);
     ck_assert_uint_eq(st.not_kept, 4);
-    apr_pool_destroy(sub);
+    apr_pool_destroy(w.sub);
     a = records(st.path, NULL);
     ck_assert_uint_eq(json_array_size(a), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, 0), "not_kept")), 4);
+    ck_assert_int_eq(num_at(a, 0, "not_kept"), 4);
     json_decref(a);
 }
 END_TEST
@@ -310,10 +317,8 @@ END_TEST
 START_TEST(test_rotation)
 {
     const char *dir = tpath("rej");
-    const rules_job_t *job = job_with(dir, 100000, "4KiB", 2);
-    apr_pool_t *sub;
-    rejects_t *r = writers(&sub);
-    rejects_file_t *f = rejects_file(r, job);
+    tw_t w = writer(dir, 100000, "4KiB", 2);
+    rejects_file_t *f = w.f;
     const char *names[3] = {"web.rejects.2", "web.rejects.1", "web.rejects"};
     json_int_t next = -1;
     size_t total = 0;
@@ -334,7 +339,7 @@ START_TEST(test_rotation)
         ck_assert_int_le(sb.st_size, 4096);
         ck_assert_uint_gt(json_array_size(a), k < 2 ? 20 : 0); /* rotated ones are full */
         for (size_t i = 0; i < json_array_size(a); i++) {
-            json_int_t o = json_integer_value(json_object_get(json_array_get(a, i), "offset"));
+            json_int_t o = num_at(a, i, "offset");
             ck_assert(next < 0 || o == next);
             next = o + 1;
         }
@@ -344,7 +349,7 @@ START_TEST(test_rotation)
     ck_assert_int_eq(next, 400);
     ck_assert_uint_lt(total, 400);
     ck_assert_int_ne(access(apr_pstrcat(pool, dir, "/web.rejects.3", NULL), F_OK), 0);
-    apr_pool_destroy(sub);
+    apr_pool_destroy(w.sub);
 }
 END_TEST
 
@@ -353,10 +358,8 @@ END_TEST
 START_TEST(test_unwritable_dir)
 {
     const char *dir = tpath("notadir");
-    const rules_job_t *job = job_with(dir, 100, "1MiB", 3);
-    apr_pool_t *sub;
-    rejects_t *r = writers(&sub);
-    rejects_file_t *f = rejects_file(r, job);
+    tw_t w = writer(dir, 100, "1MiB", 3);
+    rejects_file_t *f = w.f;
     engine_bad_t b = bad("x", 1, 0);
     rejects_stats_t st;
     json_t *a;
@@ -369,7 +372,7 @@ START_TEST(test_unwritable_dir)
     ck_assert_uint_eq(st.lost, 5);
     /* the parent is a file too: mkdir fails */
     const rules_job_t *job2 = job_with(apr_pstrcat(pool, dir, "/sub", NULL), 100, "1MiB", 3);
-    rejects_file_t *f2 = rejects_file(r, job2);
+    rejects_file_t *f2 = rejects_file(w.r, job2);
     ck_assert_ptr_ne(f2, f);
     rejects_put(f2, 1, "/s", &b);
     rejects_stats(f2, &st);
@@ -385,7 +388,7 @@ START_TEST(test_unwritable_dir)
     a = records(st.path, NULL);
     ck_assert_uint_eq(json_array_size(a), 1);
     json_decref(a);
-    apr_pool_destroy(sub);
+    apr_pool_destroy(w.sub);
 }
 END_TEST
 
@@ -394,10 +397,8 @@ END_TEST
 START_TEST(test_links_refused)
 {
     const char *dir = tpath("rej"), *target = tpath("target"), *path;
-    const rules_job_t *job = job_with(dir, 100, "4KiB", 1);
-    apr_pool_t *sub;
-    rejects_t *r = writers(&sub);
-    rejects_file_t *f = rejects_file(r, job);
+    tw_t w = writer(dir, 100, "4KiB", 1);
+    rejects_file_t *f = w.f;
     engine_bad_t b = bad("x", 1, 0);
     rejects_stats_t st;
     size_t n;
@@ -433,7 +434,7 @@ START_TEST(test_links_refused)
     struct stat sb;
     ck_assert_int_eq(lstat(apr_pstrcat(pool, path, ".1", NULL), &sb), 0);
     ck_assert(S_ISREG(sb.st_mode));
-    apr_pool_destroy(sub);
+    apr_pool_destroy(w.sub);
 }
 END_TEST
 
@@ -441,10 +442,8 @@ END_TEST
  * lines are counted lost, a record cut short is ended before the next. */
 START_TEST(test_disk_full)
 {
-    const rules_job_t *job = job_with(tpath("rej"), 100000, "1MiB", 3);
-    apr_pool_t *sub;
-    rejects_t *r = writers(&sub);
-    rejects_file_t *f = rejects_file(r, job);
+    tw_t w = writer(tpath("rej"), 100000, "1MiB", 3);
+    rejects_file_t *f = w.f;
     engine_bad_t b = bad("a bad line of some length, to cut a record in two", 50, 0);
     struct rlimit lim = {1000, RLIM_INFINITY}, old;
     rejects_stats_t st;
@@ -470,10 +469,9 @@ START_TEST(test_disk_full)
     a = records(st.path, &torn);
     ck_assert_int_le(torn, 1);
     ck_assert_uint_eq(json_array_size(a), st.kept);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, st.kept - 1), "offset")),
-                     1000);
+    ck_assert_int_eq(num_at(a, st.kept - 1, "offset"), 1000);
     json_decref(a);
-    apr_pool_destroy(sub);
+    apr_pool_destroy(w.sub);
 }
 END_TEST
 
@@ -500,9 +498,7 @@ static void *APR_THREAD_FUNC writer_main(apr_thread_t *t, void *data)
 
 START_TEST(test_threads)
 {
-    const rules_job_t *job = job_with(tpath("rej"), 1000000, "64MiB", 3);
-    apr_pool_t *sub;
-    rejects_t *r = writers(&sub);
+    tw_t w = writer(tpath("rej"), 1000000, "64MiB", 3);
     apr_thread_t *th[NTHREADS];
     tctx_t ctx[NTHREADS];
     int per[NTHREADS] = {0};
@@ -510,7 +506,7 @@ START_TEST(test_threads)
     json_t *a;
 
     for (int i = 0; i < NTHREADS; i++) {
-        ctx[i].f = rejects_file(r, job);
+        ctx[i].f = rejects_file(w.r, w.job);
         snprintf(ctx[i].source, sizeof ctx[i].source, "/t%d", i);
         ck_assert_int_eq(apr_thread_create(&th[i], NULL, writer_main, &ctx[i], pool), APR_SUCCESS);
     }
@@ -530,7 +526,7 @@ START_TEST(test_threads)
     for (int i = 0; i < NTHREADS; i++)
         ck_assert_int_eq(per[i], PER_THREAD);
     json_decref(a);
-    apr_pool_destroy(sub);
+    apr_pool_destroy(w.sub);
 }
 END_TEST
 
@@ -538,18 +534,16 @@ END_TEST
  * field to blame; a job without rejects: gets no writer and no sink. */
 START_TEST(test_engine_sink)
 {
-    const rules_job_t *job = job_with(tpath("rej"), 100, "1MiB", 3);
-    apr_pool_t *sub;
-    rejects_t *r = writers(&sub);
-    engine_t *e = engine_create(job, pool);
-    partial_t *p = partial_create(job, pool);
-    rejects_sink_t s = {rejects_file(r, job), "/var/log/access.log", 9};
+    tw_t w = writer(tpath("rej"), 100, "1MiB", 3);
+    engine_t *e = engine_create(w.job, pool);
+    partial_t *p = partial_create(w.job, pool);
+    rejects_sink_t s = {rejects_file(w.r, w.job), "/var/log/access.log", 9};
     const char *in =
         "1.2.3.4 - - [18/May/2015:02:05:46 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"c\"\n"
         "garbage\n"
         "1.2.3.4 - - [18/May/2015:02:05:46 +0000] \"GET / HTTP/1.1\" 2x0 5 \"-\" \"c\"\n";
     rejects_stats_t st;
-    rules_job_t plain = *job;
+    rules_job_t plain = *w.job;
     json_t *a;
 
     rejects_attach(e, &s);
@@ -561,18 +555,18 @@ START_TEST(test_engine_sink)
     ck_assert_uint_eq(json_array_size(a), 2);
     ck_assert_str_eq(str_of(json_array_get(a, 0), "reason"), "fields");
     ck_assert_str_eq(str_of(json_array_get(a, 0), "line"), "garbage");
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, 0), "offset")), 72);
+    ck_assert_int_eq(num_at(a, 0, "offset"), 72);
     ck_assert_str_eq(str_of(json_array_get(a, 1), "why"), "status is not a number");
     ck_assert_str_eq(str_of(json_array_get(a, 1), "source"), "/var/log/access.log");
     json_decref(a);
     plain.rejects.dir = NULL;
-    ck_assert_ptr_null(rejects_file(r, &plain));
+    ck_assert_ptr_null(rejects_file(w.r, &plain));
     s.file = NULL;
     rejects_attach(e, &s); /* no sink: nothing more is written */
     ck_assert_int_eq(engine_feed(e, in, strlen(in), 0, p, NULL, NULL), APR_SUCCESS);
-    rejects_stats(rejects_file(r, job), &st);
+    rejects_stats(rejects_file(w.r, w.job), &st);
     ck_assert_uint_eq(st.kept, 2);
-    apr_pool_destroy(sub);
+    apr_pool_destroy(w.sub);
 }
 END_TEST
 
