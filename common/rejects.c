@@ -1,7 +1,7 @@
 /* rejects.c - the bad-line writers (see rejects.h).
  *
- * A writer is found by its file's path in the process's table and lives as
- * long as the table's pool. Its file is opened on the first line (creating
+ * A writer is found by its job's name (then its directory) in the process's
+ * table and lives as long as the table's pool. Its file is opened on the first line (creating
  * the directory, one level), appended to with one write(2) per record, and
  * rotated by renames when a record would take it past max_size; the file
  * that follows a rotation is created with O_EXCL, so nothing put in its
@@ -60,9 +60,7 @@ struct rejects_file_t {
 
 static const char *error_text(int e, char *buf, size_t cap)
 {
-    if (e == REJECTS_NOT_REGULAR)
-        return "not a regular file (refused)";
-    if (e == ENXIO) /* a FIFO nobody reads (O_NONBLOCK), a device */
+    if (e == REJECTS_NOT_REGULAR || e == ENXIO) /* ENXIO: a FIFO nobody reads (O_NONBLOCK) */
         return "not a regular file (refused)";
     if (e == ELOOP)
         return "a symbolic link (refused: the writer never follows one)";

@@ -115,7 +115,6 @@ static void run_part(standalone_thread_t *w, part_t *p)
     engine_t *e;
     partial_t *out;
     uint64_t done, lines0, bad0;
-
     rejects_sink_t rs = {w->run->rfiles[p->job], p->path, 0};
 
     task_engines_get(&w->tasks, job, &e, &out);

@@ -252,7 +252,7 @@ static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset
         if (why == FORMAT_OK)
             return;
         out->lines++;
-        bad_line(e, out, f->samples, why, NULL, offset, line, len, len);
+        bad_line(e, out, f->samples, why, format_bad_text(why), offset, line, len, len);
         return;
     }
     why = format_parse(e->st, line, len, e->need, e->num, e->fields);
