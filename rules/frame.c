@@ -87,25 +87,12 @@ static void put_header(buf_t *b, const frame_header_t *h)
     buf_put_str(b, h->source, strlen(h->source));
     buf_put_str(b, h->slave, strlen(h->slave));
     buf_put_str(b, h->master, strlen(h->master));
-    int nreasons = 0;
-    uint64_t sum = 0;
-    for (int r = 0; r < PARTIAL_BAD_N; r++) {
-        nreasons += h->bad_by[r] != 0;
-        ABBEY_ASSERT(h->bad_by[r] <= h->bad_lines - sum); /* reasons never exceed bad_lines */
-        sum += h->bad_by[r];
-    }
+    int reasons = partial_reasons_any(h->bad_by, h->bad_lines);
     /* optional: a frame without them is what older decoders read */
-    if (h->regex_limit_hits || nreasons)
+    if (h->regex_limit_hits || reasons)
         buf_put_varint(b, h->regex_limit_hits);
-    if (nreasons) {
-        buf_put_varint(b, (uint64_t)nreasons);
-        for (int r = 0; r < PARTIAL_BAD_N; r++)
-            if (h->bad_by[r]) {
-                const char *name = partial_reason_name(r);
-                buf_put_str(b, name, strlen(name));
-                buf_put_varint(b, h->bad_by[r]);
-            }
-    }
+    if (reasons)
+        partial_reasons_put(b, h->bad_by);
 }
 
 void frame_header_counts(frame_header_t *h, const partial_t *p)
@@ -337,47 +324,6 @@ static int get_name(buf_reader_t *r, char *dst, size_t cap, const char *what, ab
     return 0;
 }
 
-/* The bad lines by reason, when r has them, into h->bad_by; what no reason
- * accounts for into PARTIAL_BAD_UNKNOWN. 0, or -1 with the reason in err. */
-static int get_reasons(buf_reader_t *r, frame_header_t *h, abbey_err_t *err)
-{
-    char show[4 * FRAME_NAME_SHOWN + 4];
-    uint64_t n = buf_reader_left(r) ? buf_get_varint(r) : 0, sum = 0;
-    memset(h->bad_by, 0, sizeof h->bad_by);
-    if (buf_reader_failed(r) || n > FRAME_MAX_REASONS) {
-        abbey_err_set(err, "frame header: malformed count of bad-line reasons");
-        return -1;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        size_t len;
-        const uint8_t *name = buf_get_str(r, FRAME_REASON_NAME_MAX, &len);
-        uint64_t count = buf_get_varint(r);
-        int slot;
-        if (!name || buf_reader_failed(r)) {
-            abbey_err_set(err, "frame header: bad-line reason %llu is truncated or malformed",
-                          (unsigned long long)i + 1);
-            return -1;
-        }
-        slot = partial_reason_find((const char *)name, len);
-        if (slot != PARTIAL_BAD_UNKNOWN && h->bad_by[slot]) {
-            abbey_err_set(err, "frame header: bad-line reason '%s' appears twice",
-                          shown(name, len, show));
-            return -1;
-        }
-        if (count > h->bad_lines - sum) {
-            abbey_err_set(err,
-                          "frame header: bad lines by reason add up to more than the %llu "
-                          "bad lines",
-                          (unsigned long long)h->bad_lines);
-            return -1;
-        }
-        h->bad_by[slot] += count;
-        sum += count;
-    }
-    h->bad_by[PARTIAL_BAD_UNKNOWN] += h->bad_lines - sum;
-    return 0;
-}
-
 static apr_status_t get_header(const uint8_t *p, size_t n, frame_header_t *h, abbey_err_t *err)
 {
     buf_reader_t r;
@@ -404,8 +350,10 @@ static apr_status_t get_header(const uint8_t *p, size_t n, frame_header_t *h, ab
         abbey_err_set(err, "frame header: malformed regex_limit_hits counter");
         return APR_EINVAL;
     }
-    if (get_reasons(&r, h, err) != 0)
+    if (partial_reasons_get(&r, h->bad_lines, h->bad_by, err) != 0) {
+        abbey_err_prefix(err, "frame header");
         return APR_EINVAL;
+    }
     if (buf_reader_left(&r)) {
         abbey_err_set(err, "frame header: %zu unexpected bytes after the fields",
                       buf_reader_left(&r));

@@ -20,9 +20,9 @@
  * varint (a frame without it, as every frame before it existed, decodes with
  * 0; a frame with it is refused by a decoder that predates it), then, only
  * when some bad line has a reason (and regex_limit_hits is then written even
- * when 0), the bad lines by reason: varint count n (<= FRAME_MAX_REASONS),
+ * when 0), the bad lines by reason: varint count n (<= PARTIAL_REASONS_MAX),
  * then n times the reason's name (string, partial_reason_name, at most
- * FRAME_REASON_NAME_MAX bytes, each name once) and its varint count, names
+ * PARTIAL_REASON_NAME_MAX bytes, each name once) and its varint count, names
  * never numbers, so that builds with more or fewer reasons agree. A decoder
  * counts a name it does not know, and the bad lines no reason accounts for
  * (every frame from before reasons), under "unknown"; reasons adding up to
@@ -58,11 +58,9 @@
 #define FRAME_MAX_HEADER 4096
 #define FRAME_MAX_PAYLOAD (64u << 20)
 #define FRAME_MAX_RAW (256u << 20)
-#define FRAME_NAME_MAX 64        /* job, slave, master names (with NUL) */
-#define FRAME_SOURCE_MAX 1024    /* source instance id (with NUL) */
-#define FRAME_FLAG_RECORD 0x01   /* payload: opaque bytes, not a partial */
-#define FRAME_MAX_REASONS 64     /* bad-line reasons one header may list */
-#define FRAME_REASON_NAME_MAX 32 /* bytes of a reason's name */
+#define FRAME_NAME_MAX 64      /* job, slave, master names (with NUL) */
+#define FRAME_SOURCE_MAX 1024  /* source instance id (with NUL) */
+#define FRAME_FLAG_RECORD 0x01 /* payload: opaque bytes, not a partial */
 
 struct rules_job_t;
 

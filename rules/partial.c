@@ -4,7 +4,9 @@
  * partial's own subpool, so partial_destroy frees everything at once (each
  * table's pool cleanup releases the heap parts of its states). A failed
  * entry's table is cleared at once: its rows' memory goes back to the table's
- * row pool, its states' heap parts to the heap. */
+ * row pool, its states' heap parts to the heap. The bad lines by reason are
+ * counted here too, named for frames, status and metrics, and put on and
+ * read from the wire by name (partial_reasons_*). */
 #include "partial.h"
 
 #include <inttypes.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "mem.h"
 #include "rules.h"
 
@@ -126,4 +129,66 @@ int partial_reason_find(const char *name, size_t len)
             return r;
     }
     return PARTIAL_BAD_UNKNOWN;
+}
+
+int partial_reasons_any(const uint64_t bad_by[PARTIAL_BAD_N], uint64_t bad_lines)
+{
+    uint64_t sum = 0;
+    int any = 0;
+    for (int r = 0; r < PARTIAL_BAD_N; r++) {
+        ABBEY_ASSERT(bad_by[r] <= bad_lines - sum); /* reasons never exceed bad_lines */
+        sum += bad_by[r];
+        any |= bad_by[r] != 0;
+    }
+    return any;
+}
+
+void partial_reasons_put(buf_t *b, const uint64_t bad_by[PARTIAL_BAD_N])
+{
+    uint64_t n = 0;
+    for (int r = 0; r < PARTIAL_BAD_N; r++)
+        n += bad_by[r] != 0;
+    buf_put_varint(b, n);
+    for (int r = 0; r < PARTIAL_BAD_N; r++)
+        if (bad_by[r]) {
+            const char *name = partial_reason_name(r);
+            buf_put_str(b, name, strlen(name));
+            buf_put_varint(b, bad_by[r]);
+        }
+}
+
+int partial_reasons_get(buf_reader_t *r, uint64_t bad_lines, uint64_t bad_by[PARTIAL_BAD_N],
+                        abbey_err_t *err)
+{
+    uint64_t n = buf_reader_left(r) ? buf_get_varint(r) : 0, sum = 0;
+    memset(bad_by, 0, sizeof(uint64_t) * PARTIAL_BAD_N);
+    if (buf_reader_failed(r) || n > PARTIAL_REASONS_MAX) {
+        abbey_err_set(err, "malformed count of bad-line reasons");
+        return -1;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        size_t len;
+        const uint8_t *name = buf_get_str(r, PARTIAL_REASON_NAME_MAX, &len);
+        uint64_t count = buf_get_varint(r);
+        int slot;
+        if (!name || buf_reader_failed(r)) {
+            abbey_err_set(err, "bad-line reason %llu is truncated or malformed",
+                          (unsigned long long)i + 1);
+            return -1;
+        }
+        slot = partial_reason_find((const char *)name, len);
+        if (slot != PARTIAL_BAD_UNKNOWN && bad_by[slot]) {
+            abbey_err_set(err, "bad-line reason '%s' appears twice", partial_reason_name(slot));
+            return -1;
+        }
+        if (count > bad_lines - sum) {
+            abbey_err_set(err, "bad lines by reason add up to more than the %llu bad lines",
+                          (unsigned long long)bad_lines);
+            return -1;
+        }
+        bad_by[slot] += count;
+        sum += count;
+    }
+    bad_by[PARTIAL_BAD_UNKNOWN] += bad_lines - sum;
+    return 0;
 }

@@ -17,6 +17,7 @@
 #include <apr_pools.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "error.h"
 #include "format.h"
 #include "ptable.h"
@@ -88,5 +89,22 @@ const char *partial_reason_text(int r);
 /* The slot named name[0..len) (partial_reason_name), or PARTIAL_BAD_UNKNOWN
  * when this build has no such reason ("ok" included). */
 int partial_reason_find(const char *name, size_t len);
+
+/* The wire form of bad lines by reason (frame.h): varint n, then n times the
+ * reason's name (varint length, bytes) and its varint count, for the reasons
+ * not 0. partial_reasons_any: 1 when some reason is not 0 (bad_by must add up
+ * to at most bad_lines: asserted). partial_reasons_put appends the list to b.
+ * partial_reasons_get reads one from r (none when r is at its end) into
+ * bad_by, for bad_lines bad lines: a name this build lacks, and the lines no
+ * reason accounts for, count as PARTIAL_BAD_UNKNOWN, so bad_by adds up to
+ * bad_lines; 0, or -1 with the reason in err when the list is malformed,
+ * longer than PARTIAL_REASONS_MAX or names of PARTIAL_REASON_NAME_MAX bytes,
+ * names a reason twice or adds up to more than bad_lines. */
+#define PARTIAL_REASONS_MAX 64
+#define PARTIAL_REASON_NAME_MAX 32
+int partial_reasons_any(const uint64_t bad_by[PARTIAL_BAD_N], uint64_t bad_lines);
+void partial_reasons_put(buf_t *b, const uint64_t bad_by[PARTIAL_BAD_N]);
+int partial_reasons_get(buf_reader_t *r, uint64_t bad_lines, uint64_t bad_by[PARTIAL_BAD_N],
+                        abbey_err_t *err);
 
 #endif

@@ -376,7 +376,7 @@ START_TEST(test_reasons_header)
     REASON("quote", 1);
     forge(&f, &hdr, &raw, &fo);
     expect_einval(&f, "reason 'quote' appears twice");
-    REASONS(FRAME_MAX_REASONS + 1);
+    REASONS(PARTIAL_REASONS_MAX + 1);
     forge(&f, &hdr, &raw, &fo);
     expect_einval(&f, "malformed count of bad-line reasons");
     REASONS(2);

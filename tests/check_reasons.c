@@ -216,7 +216,7 @@ START_TEST(test_reason_names)
         ck_assert_uint_gt(strlen(partial_reason_text(r)), 0);
         for (int q = 1; q < r; q++)
             ck_assert_str_ne(partial_reason_name(q), n);
-        ck_assert_uint_lt(strlen(n), FRAME_REASON_NAME_MAX);
+        ck_assert_uint_lt(strlen(n), PARTIAL_REASON_NAME_MAX);
     }
     ck_assert_str_eq(partial_reason_name(PARTIAL_BAD_VALUE), "value");
     ck_assert_str_eq(partial_reason_name(PARTIAL_BAD_UNKNOWN), "unknown");
