@@ -1,5 +1,6 @@
 /* check.c - abbey-master --check: print what a rules file declares and where its groups go,
- * and warn about what will load but may misbehave (regexes with nested quantifiers). */
+ * and warn about what will load but may misbehave (regexes with nested quantifiers).
+ * --check --sample is check_sample.c. */
 #include "master.h"
 
 static const char *source_kind(rules_source_kind_t k)
@@ -42,25 +43,17 @@ static void print_entry(const rules_entry_t *en, FILE *out)
     fputc('\n', out);
 }
 
-/* "4MiB", "64KiB" or "1000 bytes". */
-static const char *max_line_text(size_t n, char *buf, size_t cap)
-{
-    if (n % (1u << 20) == 0)
-        snprintf(buf, cap, "%zuMiB", n >> 20);
-    else if (n % (1u << 10) == 0)
-        snprintf(buf, cap, "%zuKiB", n >> 10);
-    else
-        snprintf(buf, cap, "%zu bytes", n);
-    return buf;
-}
-
 static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *out)
 {
     char buf[32];
     fprintf(out, "job %s: round %.3gs, reset %s, timezone UTC%+d:%02d, format %s, max_line %s\n",
             job->name, (double)job->round / 1e6, reset_name(job->reset), job->tz_offset / 3600,
             (job->tz_offset < 0 ? -job->tz_offset : job->tz_offset) / 60 % 60,
-            format_name(job->format), max_line_text(job->max_line, buf, sizeof buf));
+            format_name(job->format), rules_size_text(job->max_line, buf, sizeof buf));
+    if (job->rejects.dir)
+        fprintf(out, "  rejects %s/%s.rejects: max_per_round %llu, max_size %s, keep %d\n",
+                job->rejects.dir, job->name, (unsigned long long)job->rejects.max_per_round,
+                rules_size_text(job->rejects.max_size, buf, sizeof buf), job->rejects.keep);
     for (int s = 0; s < job->nsources; s++) {
         const rules_source_t *src = &job->sources[s];
         fprintf(out, "  source %s %s", source_kind(src->kind), src->path);

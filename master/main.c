@@ -15,7 +15,7 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: abbey-master --check --config FILE\n"
+    fputs("usage: abbey-master --check --config FILE [--sample FILE [--job J] [--lines N]]\n"
           "       abbey-master --standalone --once --config FILE [--workers N] [--export-dir DIR]\n"
           "       abbey-master --config FILE --name NAME --listen HOST:PORT --token-file F\n"
           "                    [--data-dir DIR] [--export-dir DIR]          (the primary)\n"
@@ -26,6 +26,12 @@ static void usage(FILE *out)
           "      --check            validate the rules file, print its jobs and the\n"
           "                         rule-group -> master assignment, and exit; warns on\n"
           "                         stderr about regexes with nested quantifiers\n"
+          "      --sample FILE      with --check: parse the first lines of FILE with the\n"
+          "                         job's format and print each line's fields and typed\n"
+          "                         values (* marks those the rules use), or why it is bad,\n"
+          "                         naming the field; exit 1 when every line is bad\n"
+          "      --job J            the job --sample is for (needed when there are several)\n"
+          "      --lines N          how many lines --sample shows (default 10)\n"
           "      --standalone       run primary and slave workers in this one process\n"
           "      --once             read every source (to its size at the start),\n"
           "                         export, exit\n"
@@ -98,7 +104,10 @@ enum {
     OPT_MAX_CONNS,
     OPT_MAX_UNAUTH,
     OPT_MAX_UNAUTH_IP,
-    OPT_HEADER_TIMEOUT
+    OPT_HEADER_TIMEOUT,
+    OPT_SAMPLE,
+    OPT_JOB,
+    OPT_LINES
 };
 
 #define LEASE_BYTES_DEFAULT (256u << 20)
@@ -128,6 +137,9 @@ static const apr_getopt_option_t options[] = {
     {"max-unauth-conns", OPT_MAX_UNAUTH, 1, "connections before their head"},
     {"max-unauth-per-ip", OPT_MAX_UNAUTH_IP, 1, "of those, per address"},
     {"header-timeout", OPT_HEADER_TIMEOUT, 1, "request head deadline"},
+    {"sample", OPT_SAMPLE, 1, "sample file for --check"},
+    {"job", OPT_JOB, 1, "the sample's job"},
+    {"lines", OPT_LINES, 1, "lines of the sample"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
@@ -212,6 +224,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     opts->fsync = JOURNAL_FSYNC_BATCH;
     opts->checkpoint_every_ms = 60000;
     opts->repair_after_ms = 60000;
+    opts->sample_lines = 10;
     httpd_limits_default(&opts->http);
     opts->max_body = MERGER_MAX_BODY;
     opts->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -226,6 +239,16 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
             break;
         case OPT_CHECK:
             opts->check = 1;
+            break;
+        case OPT_SAMPLE:
+            opts->sample = arg;
+            break;
+        case OPT_JOB:
+            opts->job = arg;
+            break;
+        case OPT_LINES:
+            if ((opts->sample_lines = count_arg("--lines", arg, 1000000)) < 0)
+                return 2;
             break;
         case OPT_STANDALONE:
             opts->standalone = 1;
@@ -348,6 +371,10 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
         fprintf(stderr, "abbey-master: --config FILE is required (see --help)\n");
         return 2;
     }
+    if ((opts->sample || opts->job) && !opts->check) {
+        fprintf(stderr, "abbey-master: --sample and --job go with --check (see --help)\n");
+        return 2;
+    }
     if (opts->standalone && !opts->once) {
         fprintf(stderr, "abbey-master: --standalone runs one-shot for now: add --once\n");
         return 2;
@@ -379,6 +406,12 @@ int main(int argc, const char *const *argv)
     if (rules_load_file(opts.config, pool, &cfg, &err) != APR_SUCCESS) {
         fprintf(stderr, "%s\n", err.msg);
         return 2;
+    }
+    if (opts.check && opts.sample) {
+        master_check_warn(cfg, stderr);
+        rc = master_check_sample(cfg, &opts, stdout, pool);
+        apr_pool_destroy(pool);
+        return rc;
     }
     if (opts.check) {
         master_check_print(cfg, stdout);

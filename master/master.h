@@ -18,6 +18,9 @@ typedef struct master_opts_t {
     int once;               /* --once */
     int check;              /* --check */
     int quiet;              /* --quiet: no summary */
+    const char *sample;     /* --check --sample FILE: show how its first lines parse */
+    const char *job;        /* --job J: the job the sample is for (default: the only one) */
+    int sample_lines;       /* --lines N: how many lines of the sample (default 10) */
     /* cluster members */
     const char *name;            /* --name NAME: this master in the config's masters: */
     const char *listen;          /* --listen HOST:PORT (default 127.0.0.1:7101) */
@@ -52,6 +55,15 @@ void master_check_print(const rules_config_t *cfg, FILE *out);
  * expressions of cfg gave (expr_warning: regexes with nested quantifiers) to
  * out. Returns how many; they do not make the rules file invalid. */
 int master_check_warn(const rules_config_t *cfg, FILE *out);
+
+/* --check --sample: parse the first opts->sample_lines lines of opts->sample
+ * with the format of job opts->job (NULL: the config's only job) through the
+ * job's engine, and print each line's fields and values, or why it is bad
+ * (master/check_sample.c). Returns 0 when some line parses (or the file is
+ * empty), 1 when every line read is bad, 2 when the job is unknown or the
+ * file cannot be read (with a message on stderr). */
+int master_check_sample(const rules_config_t *cfg, const master_opts_t *opts, FILE *out,
+                        apr_pool_t *pool);
 
 /* --standalone --once: read every source of every job to its end on
  * opts->workers threads, merge, export every report, print a summary to out.

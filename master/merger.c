@@ -376,6 +376,8 @@ static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h,
     j->bad_lines += h->bad_lines;
     j->bytes += h->bytes;
     j->regex_limit_hits += h->regex_limit_hits;
+    for (int r = 0; r < PARTIAL_BAD_N; r++)
+        j->bad_by[r] += h->bad_by[r];
     return MERGE_MERGED;
 }
 

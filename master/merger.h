@@ -179,7 +179,9 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  *             last written: see merger_set_period_interval),
  *             "rounds_exported","rounds_amended","rounds_incomplete",
  *             "pending_rounds":[r...] (closed, not yet exported),
- *             "partials":{...as above}, "lines","bad_lines","bytes","regex_limit_hits",
+ *             "partials":{...as above}, "lines","bad_lines",
+ *             "bad_lines_by_reason":{"quote":n,...} (the reasons not 0, partial.h's names;
+ *             "unknown": counted by frames that gave no reason), "bytes","regex_limit_hits",
  *             "sources"}]}
  * ("rejected" of a job counts frames refused after the job was known). */
 void merger_status_json(merger_t *m, buf_t *out);
@@ -188,7 +190,8 @@ void merger_status_json(merger_t *m, buf_t *out);
  * abbey_partials_total{...,result="merged|duplicate|conflict|rejected|unavailable|late|expired"}
  * (counter; frames of unknown jobs under job=""), abbey_lines_total,
  * abbey_bad_lines_total, abbey_bytes_total, abbey_regex_limit_hits_total (counters, merged
- * frames),
+ * frames), abbey_bad_lines_reason_total{...,reason="quote"} (counter, per reason that
+ * counted a line),
  * abbey_rounds_exported_total (counter), abbey_round_lag_seconds (gauge:
  * last merger_tick's now minus the end of the newest exported round). */
 void merger_metrics(merger_t *m, buf_t *out);

@@ -153,6 +153,7 @@ static json_t *job_json(const merger_t *m, const mjob_t *j, uint64_t *nframes)
                                         jsonio_u64(j->rounds_incomplete), "dropped", j->dropped,
                                         "floor", jsonio_u64(j->floor)));
     json_object_set_new(o, "regex_limit_hits", jsonio_u64(j->regex_limit_hits));
+    json_object_set_new(o, "bad_lines_by_reason", merger_reasons_json(j->bad_by));
     json_object_update_new(o,
                            json_pack("{s:b,s:b,s:I,s:o,s:o,s:o}", "period_changed",
                                      j->period_changed, "period_stale", j->period_stale,
@@ -196,10 +197,7 @@ static apr_status_t put_partial(const merger_t *m, const mjob_t *j, const char *
         return APR_EINVAL;
     }
     header_for(m, j->job->name, source, round, &h);
-    h.lines = p->lines;
-    h.bad_lines = p->bad_lines;
-    h.bytes = p->bytes;
-    h.regex_limit_hits = p->regex_limit_hits;
+    frame_header_counts(&h, p);
     if (frame_encode(&h, p, NULL, out, err) != APR_SUCCESS) {
         abbey_err_prefix(err, "job %s, %s %" PRIu64, j->job->name, source + 1, round);
         return APR_EINVAL;
@@ -272,6 +270,29 @@ static void restore_counts(jsonio_rd_t *c, const json_t *o, const char *key, mco
 
     for (int i = 0; v && i < MERGER_NCOUNTS; i++)
         *merger_count_field(out, i) = jsonio_get_u64(c, v, merger_count_names[i]);
+}
+
+/* o's "bad_lines_by_reason" into j->bad_by (after j->bad_lines): a reason
+ * this build does not know, and the bad lines no reason accounts for (every
+ * checkpoint from before reasons), count as "unknown". */
+static void restore_reasons(jsonio_rd_t *c, const json_t *o, mjob_t *j)
+{
+    json_t *v = jsonio_get_obj(c, o, "bad_lines_by_reason", 0), *n;
+    const char *name;
+    uint64_t sum = 0, count;
+
+    memset(j->bad_by, 0, sizeof j->bad_by);
+    json_object_foreach(v, name, n)
+    {
+        if (jsonio_u64_value(n, &count) != 0 || count > j->bad_lines - sum) {
+            jsonio_fail(c, "bad_lines_by_reason",
+                        "must count at most bad_lines in all, with a number per reason");
+            return;
+        }
+        j->bad_by[partial_reason_find(name, strlen(name))] += count;
+        sum += count;
+    }
+    j->bad_by[PARTIAL_BAD_UNKNOWN] += j->bad_lines - sum;
 }
 
 /* j's totals restart empty (ranges, counters and round bookkeeping stay),
@@ -461,6 +482,7 @@ static void restore_job(merger_rx_t *rc, jsonio_rd_t *c, const json_t *o)
     j->bytes = jsonio_get_u64(c, o, "bytes");
     if (json_object_get(o, "regex_limit_hits")) /* absent from older checkpoints: 0 */
         j->regex_limit_hits = jsonio_get_u64(c, o, "regex_limit_hits");
+    restore_reasons(c, o, j);
     j->rounds_exported = jsonio_get_u64(c, o, "rounds_exported");
     j->rounds_amended = jsonio_get_u64(c, o, "rounds_amended");
     j->rounds_incomplete = jsonio_get_u64(c, o, "rounds_incomplete");

@@ -34,6 +34,15 @@ json_t *merger_counts_json(const mcount_t *c)
     return o;
 }
 
+json_t *merger_reasons_json(const uint64_t bad_by[PARTIAL_BAD_N])
+{
+    json_t *o = json_object();
+    for (int r = 0; r < PARTIAL_BAD_N; r++)
+        if (bad_by[r])
+            json_object_set_new(o, partial_reason_name(r), jsonio_u64(bad_by[r]));
+    return o;
+}
+
 static void counts_add(mcount_t *dst, const mcount_t *src)
 {
     mcount_t s = *src;
@@ -67,6 +76,7 @@ static json_t *job_json(const mjob_t *j)
     json_object_set_new(o, "partials", merger_counts_json(&j->c));
     json_object_set_new(o, "lines", json_integer((json_int_t)j->lines));
     json_object_set_new(o, "bad_lines", json_integer((json_int_t)j->bad_lines));
+    json_object_set_new(o, "bad_lines_by_reason", merger_reasons_json(j->bad_by));
     json_object_set_new(o, "bytes", json_integer((json_int_t)j->bytes));
     json_object_set_new(o, "regex_limit_hits", json_integer((json_int_t)j->regex_limit_hits));
     json_object_set_new(o, "sources", json_integer((json_int_t)apr_hash_count(j->sources)));
@@ -131,6 +141,15 @@ void merger_metrics(merger_t *m, buf_t *out)
             metric_job(out, counters[k], m->self, j->job->name, v[k]);
         }
     }
+    buf_printf(out, "# TYPE abbey_bad_lines_reason_total counter\n");
+    for (int i = 0; i < m->cfg->njobs; i++)
+        for (int r = 0; r < PARTIAL_BAD_N; r++)
+            if (m->jobs[i].bad_by[r])
+                buf_printf(out,
+                           "abbey_bad_lines_reason_total{master=\"%s\",job=\"%s\",reason=\"%s\"} "
+                           "%llu\n",
+                           m->self, m->jobs[i].job->name, partial_reason_name(r),
+                           (unsigned long long)m->jobs[i].bad_by[r]);
     buf_printf(out, "# TYPE abbey_frame_bytes_total counter\n");
     buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"received\"} %llu\n", m->self,
                (unsigned long long)m->frame_bytes);

@@ -92,6 +92,7 @@ typedef struct mjob_t {
     mcount_t c;
     uint64_t lines, bad_lines, bytes;
     uint64_t regex_limit_hits;            /* from the frames' headers (expr.h: a regex gave up) */
+    uint64_t bad_by[PARTIAL_BAD_N];       /* bad_lines by reason, from the frames' headers */
     partial_t *idle[MERGER_SCRATCH_IDLE]; /* scratch partials for decoding */
     int nidle;
     uint64_t gen;               /* structure generation: changes when the structure does */
@@ -186,6 +187,9 @@ mjob_t *merger_job(merger_t *m, const char *name);
 extern const char *const merger_count_names[MERGER_NCOUNTS];
 uint64_t *merger_count_field(mcount_t *c, int i);
 json_t *merger_counts_json(const mcount_t *c);
+/* Bad lines by reason (partial_t.bad_by) as {"quote": n, ...}, the reasons
+ * not 0 only, by partial_reason_name (values as jsonio_u64 writes them). */
+json_t *merger_reasons_json(const uint64_t bad_by[PARTIAL_BAD_N]);
 
 /* merger_config.c */
 /* A 64-bit fingerprint of what merger_set_config compares to call a job's

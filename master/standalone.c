@@ -6,7 +6,9 @@
  * and partial, so nothing is shared while reading. Finish: merge the workers'
  * partials per job, export every report, print a summary. An entry whose table
  * runs out of memory in one worker is dropped in all (run->dead, seen between
- * parts), the others read on; its reports are not written and the run fails. */
+ * parts), the others read on; its reports are not written and the run fails.
+ * A job with `rejects:` has one writer shared by the threads (common/rejects.h);
+ * the whole run is its round 0. */
 #include <apr_allocator.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
@@ -20,6 +22,7 @@
 #include "log.h"
 #include "master.h"
 #include "mem.h"
+#include "rejects.h"
 #include "source.h"
 #include "task.h"
 #include "utf8.h"
@@ -51,7 +54,8 @@ typedef struct run_t {
     volatile int next; /* next part to take (atomic) */
     standalone_thread_t *workers;
     int nworkers;
-    uint8_t **dead; /* per job, per entry: out of memory in some worker (atomic) */
+    uint8_t **dead;          /* per job, per entry: out of memory in some worker (atomic) */
+    rejects_file_t **rfiles; /* per job: its rejects writer, or NULL */
 } run_t;
 
 /* Files of job j, cut into parts appended to *parts. */
@@ -111,6 +115,7 @@ static void run_part(standalone_thread_t *w, part_t *p)
     engine_t *e;
     partial_t *out;
     uint64_t done, lines0, bad0;
+    rejects_sink_t rs = {w->run->rfiles[p->job], p->path, 0};
 
     task_engines_get(&w->tasks, job, &e, &out);
     for (int i = 0; i < job->nentries; i++) /* another worker's table ran out: give ours back */
@@ -118,8 +123,10 @@ static void run_part(standalone_thread_t *w, part_t *p)
             partial_fail(out, i, NULL);
     lines0 = out->lines;
     bad0 = out->bad_lines;
+    rejects_attach(e, &rs);
     p->rv = task_run_file(e, p->path, p->start, p->end, 1, &w->tasks.io, out, &p->samples, &done,
                           w->pool, &p->err);
+    engine_set_sink(e, NULL, NULL);
     p->lines = out->lines - lines0;
     p->bad_lines = out->bad_lines - bad0;
     for (int i = 0; p->rv == APR_ENOMEM && i < job->nentries; i++)
@@ -202,6 +209,33 @@ static int export_job(const rules_job_t *job, partial_t *totals, const char *dir
     return failed;
 }
 
+/* The job's bad lines by reason, and what its rejects writer kept. */
+static void print_reasons(const run_t *run, int j, const partial_t *totals, FILE *out)
+{
+    rejects_stats_t st;
+    const char *sep = "  bad lines by reason: ";
+    if (!totals->bad_lines)
+        return;
+    for (int r = 0; r < PARTIAL_BAD_N; r++)
+        if (totals->bad_by[r]) {
+            fprintf(out, "%s%s %llu", sep, partial_reason_name(r),
+                    (unsigned long long)totals->bad_by[r]);
+            sep = ", ";
+        }
+    fputc('\n', out);
+    if (!run->rfiles[j])
+        return;
+    rejects_stats(run->rfiles[j], &st);
+    fprintf(out, "  rejects: %llu kept in %s", (unsigned long long)st.kept, st.path);
+    if (st.not_kept)
+        fprintf(out, ", %llu more not kept (max_per_round %llu)", (unsigned long long)st.not_kept,
+                (unsigned long long)run->cfg->jobs[j].rejects.max_per_round);
+    if (st.lost)
+        fprintf(out, ", %llu lost (could not be written: see the log)",
+                (unsigned long long)st.lost);
+    fputc('\n', out);
+}
+
 /* Per-source bad lines and their samples. */
 static void print_bad(const run_t *run, int j, FILE *out)
 {
@@ -228,6 +262,8 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
     apr_array_header_t *parts = apr_array_make(pool, 64, sizeof(part_t));
     apr_thread_t **threads;
     apr_time_t t0 = apr_time_now();
+    apr_pool_t *rpool = mem_xpool(pool); /* the rejects writers: destroyed, they close */
+    rejects_t *rejects = rejects_create(rpool);
     run_t run;
     int failed = 0;
 
@@ -235,8 +271,11 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
     run.cfg = cfg;
     mem_fail_from_env(); /* test hook: ABBEY_TEST_ALLOC_FAIL=n fails the n-th allocation */
     run.dead = apr_pcalloc(pool, sizeof *run.dead * (size_t)(cfg->njobs + 1));
-    for (int j = 0; j < cfg->njobs; j++)
+    run.rfiles = apr_pcalloc(pool, sizeof *run.rfiles * (size_t)(cfg->njobs + 1));
+    for (int j = 0; j < cfg->njobs; j++) {
         run.dead[j] = apr_pcalloc(pool, (size_t)cfg->jobs[j].nentries + 1);
+        run.rfiles[j] = rejects_file(rejects, &cfg->jobs[j]);
+    }
     for (int j = 0; j < cfg->njobs; j++)
         failed |= plan_job(&run, j, opts->workers, parts, pool);
     run.parts = (part_t *)parts->elts;
@@ -281,6 +320,7 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
                         "  regex_limit_hits: %llu (lines on which a regex gave up at its "
                         "limits; the match counted as false)\n",
                         (unsigned long long)totals->regex_limit_hits);
+            print_reasons(&run, j, totals, out);
             print_bad(&run, j, out);
         }
         failed |= export_job(job, totals, opts->export_dir, out, pool);
@@ -288,5 +328,6 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
     }
     for (int w = 0; w < run.nworkers; w++)
         apr_pool_destroy(run.workers[w].pool);
+    apr_pool_destroy(rpool);
     return failed;
 }

@@ -7,9 +7,12 @@
  * row and updates its aggregates. Bare-field keys and arguments skip the
  * expression evaluator. An entry whose key buffer, table or states cannot
  * grow fails (partial_fail) and is skipped from then on; phase one still
- * evaluates it, so a line is bad or not whatever failed. */
+ * evaluates it, so a line is bad or not whatever failed. A bad line is
+ * counted under its reason and handed to the sink when there is one
+ * (bad_line). */
 #include "engine.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "expr.h"
@@ -37,6 +40,8 @@ struct engine_t {
     expr_ctx_t *ctx;
     int nentries;
     engine_entry_t *entries;
+    engine_sink_fn sink; /* bad lines go here too (engine_set_sink); NULL: none */
+    void *sink_ctx;
 };
 
 static apr_status_t engine_cleanup(void *data)
@@ -110,6 +115,26 @@ static void keep_sample(engine_samples_t *s, uint64_t offset, const char *why, c
     memcpy(x->text, line, len);
     x->text[len] = '\0';
     x->len = len;
+}
+
+/* One bad line of reason r at offset (line[0..len) of a line of bytes
+ * bytes): counted in out, kept as a sample, handed to the sink. why is the
+ * sink's text when given (else the format's description, or the reason's
+ * text); the sample's is the reason's static text. */
+static void bad_line(engine_t *e, partial_t *out, engine_samples_t *samples, int r, const char *why,
+                     uint64_t offset, const char *line, size_t len, uint64_t bytes)
+{
+    partial_bad(out, r);
+    keep_sample(samples, offset, partial_reason_text(r), line, len);
+    if (e->sink) {
+        char text[160];
+        engine_bad_t b = {offset, r, why, line, len, bytes};
+        if (!why)
+            b.why = r < FORMAT_BAD__COUNT
+                        ? format_bad_describe(e->st, (format_bad_t)r, text, sizeof text)
+                        : partial_reason_text(r);
+        e->sink(e->sink_ctx, &b);
+    }
 }
 
 /* Appends v's key encoding to the entry's key: 0, or -1 when the key buffer
@@ -202,6 +227,16 @@ static void entry_nomem(feed_t *f, int i)
     f->rv = APR_ENOMEM;
 }
 
+/* The line is bad because entry i needs a number its value is not. */
+static void bad_value(engine_t *e, feed_t *f, int i, uint64_t offset, const char *line, size_t len)
+{
+    char why[160] = "";
+    if (e->sink)
+        snprintf(why, sizeof why, "entry '%s': %s", e->entries[i].entry->name,
+                 partial_reason_text(PARTIAL_BAD_VALUE));
+    bad_line(e, f->out, f->samples, PARTIAL_BAD_VALUE, why, offset, line, len, len);
+}
+
 /* One line (no '\n'). */
 static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset, feed_t *f)
 {
@@ -209,8 +244,7 @@ static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset
     format_bad_t why;
     if (len > e->max_line) {
         out->lines++;
-        out->bad_lines++;
-        keep_sample(f->samples, offset, ENGINE_TOO_LONG, line, len);
+        bad_line(e, out, f->samples, FORMAT_BAD_TOO_LONG, ENGINE_TOO_LONG, offset, line, len, len);
         return;
     }
     if (offset == 0 && format_has_header(e->fmt)) {
@@ -218,15 +252,13 @@ static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset
         if (why == FORMAT_OK)
             return;
         out->lines++;
-        out->bad_lines++;
-        keep_sample(f->samples, offset, format_bad_text(why), line, len);
+        bad_line(e, out, f->samples, why, format_bad_text(why), offset, line, len, len);
         return;
     }
     why = format_parse(e->st, line, len, e->need, e->num, e->fields);
     out->lines++;
     if (why != FORMAT_OK) {
-        out->bad_lines++;
-        keep_sample(f->samples, offset, format_bad_text(why), line, len);
+        bad_line(e, out, f->samples, why, NULL, offset, line, len, len);
         return;
     }
     expr_ctx_reset(e->ctx);
@@ -235,8 +267,7 @@ static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset
         if (rc == ENGINE_NOMEM) {
             entry_nomem(f, i);
         } else if (rc < 0) {
-            out->bad_lines++;
-            keep_sample(f->samples, offset, "a value that must be a number is not one", line, len);
+            bad_value(e, f, i, offset, line, len);
             return;
         }
     }
@@ -273,6 +304,12 @@ format_bad_t engine_header(engine_t *e, const char *line, size_t len)
     return format_header(e->st, line, len);
 }
 
+void engine_fields(const engine_t *e, uint64_t *need, uint64_t *num)
+{
+    *need = e->need;
+    *num = e->num;
+}
+
 size_t engine_max_line(const engine_t *e)
 {
     return e->max_line;
@@ -281,9 +318,13 @@ size_t engine_max_line(const engine_t *e)
 void engine_too_long(engine_t *e, const char *head, size_t len, uint64_t offset, uint64_t bytes,
                      partial_t *out, engine_samples_t *samples)
 {
-    (void)e;
     out->lines++;
-    out->bad_lines++;
     out->bytes += bytes;
-    keep_sample(samples, offset, ENGINE_TOO_LONG, head, len);
+    bad_line(e, out, samples, FORMAT_BAD_TOO_LONG, ENGINE_TOO_LONG, offset, head, len, bytes);
+}
+
+void engine_set_sink(engine_t *e, engine_sink_fn fn, void *ctx)
+{
+    e->sink = fn;
+    e->sink_ctx = ctx;
 }

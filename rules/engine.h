@@ -7,7 +7,12 @@
  * nothing but the bad-line counter. A good line on which a regex match gave
  * up at its limits (the match counted as false, see expr.h) is counted in
  * the partial's regex_limit_hits as well. An engine is thread-private: each worker
- * thread makes its own; after engine_create it allocates nothing per line. */
+ * thread makes its own; after engine_create it allocates nothing per line.
+ *
+ * Bad lines are counted per reason (partial.h) and, when a sink is set
+ * (engine_set_sink), handed to it one by one with their offset and the reason
+ * naming the field: that is how a caller keeps them (common/rejects.h) while
+ * the engine itself does no I/O. The sink is called only for bad lines. */
 #ifndef ABBEY_ENGINE_H
 #define ABBEY_ENGINE_H
 
@@ -35,6 +40,21 @@ typedef struct engine_samples_t {
     engine_sample_t s[ENGINE_SAMPLES];
 } engine_samples_t;
 
+/* One bad line, as a sink sees it (valid during the call only). */
+typedef struct engine_bad_t {
+    uint64_t offset;  /* the line's byte offset in its source */
+    int reason;       /* its slot in partial_t.bad_by: a format_bad_t or PARTIAL_BAD_VALUE */
+    const char *why;  /* NUL-terminated, naming the field when one is to blame:
+                         "status is not a number" (format_bad_describe), "line too long" */
+    const char *line; /* the line's bytes (no '\n'): line[0..len), may hold NULs */
+    size_t len;
+    uint64_t bytes; /* len, or for a line too long that a reader skipped (only its
+                       head is here), the bytes skipped, its '\n' included */
+} engine_bad_t;
+
+/* Called once per bad line, on the thread that feeds the engine. */
+typedef void (*engine_sink_fn)(void *ctx, const engine_bad_t *bad);
+
 typedef struct engine_t engine_t;
 
 /* An engine for job (which must outlive it), allocated from pool. Cannot fail. */
@@ -55,6 +75,11 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool);
 apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base, partial_t *out,
                          engine_samples_t *samples, abbey_err_t *err);
 
+/* Hand every bad line from now on to fn(ctx, ...); fn NULL: none (the
+ * default). The caller may change ctx's contents between feeds (the source,
+ * the round). Cannot fail. */
+void engine_set_sink(engine_t *e, engine_sink_fn fn, void *ctx);
+
 /* A new source starts: its modification time (epoch seconds, 0 unknown)
  * for formats that date lines by it, and no header yet (format.h). */
 void engine_source(engine_t *e, int64_t mtime);
@@ -65,6 +90,11 @@ void engine_source(engine_t *e, int64_t mtime);
  * byte 0 gives its first line to the format as the header itself; the
  * header is neither a line nor a bad line.) FORMAT_OK or why it is not one. */
 format_bad_t engine_header(engine_t *e, const char *line, size_t len);
+
+/* The fields the job's rules read (*need) and read as numbers (*num), as the
+ * bit masks format_parse takes: what --check --sample shows as the engine
+ * sees it. */
+void engine_fields(const engine_t *e, uint64_t *need, uint64_t *num);
 
 /* The longest line parsed, in bytes without its '\n': the job's max_line. */
 size_t engine_max_line(const engine_t *e);

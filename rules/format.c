@@ -265,6 +265,11 @@ const char *format_bad_name(format_bad_t why)
     return (unsigned)why < FORMAT_BAD__COUNT ? reasons[why].name : "unknown";
 }
 
+int format_bad_field(const format_state_t *st)
+{
+    return st->bad_field;
+}
+
 const char *format_bad_describe(const format_state_t *st, format_bad_t why, char *out, size_t cap)
 {
     const format_t *f = st->f;

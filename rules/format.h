@@ -155,6 +155,10 @@ const char *format_bad_text(format_bad_t why);
  * "fields", "quote", "time", "number", "too_long", "syntax", ... */
 const char *format_bad_name(format_bad_t why);
 
+/* The field the last line st parsed is blamed on (a type it does not hold),
+ * or -1 when no field is. */
+int format_bad_field(const format_state_t *st);
+
 /* Why the last line st parsed is bad, naming the field when one is to blame
  * ("status is not a number", "regex did not match"), as a NUL-terminated
  * string of at most cap bytes in out. Returns out. */

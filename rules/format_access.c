@@ -173,6 +173,13 @@ static format_bad_t parse_tail(const char *p, const char *end, value_t *v)
     return (p == end || *p == ' ') ? FORMAT_OK : FORMAT_BAD_FIELDS;
 }
 
+/* The line is bad (why) because of field i (format_bad_describe names it). */
+static format_bad_t blame(format_state_t *st, int i, format_bad_t why)
+{
+    st->bad_field = i;
+    return why;
+}
+
 static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint64_t need,
                           uint64_t num, value_t *v)
 {
@@ -184,9 +191,9 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
         return FORMAT_BAD_FIELDS;
     /* [time] */
     if (end - p < FORMAT_CLF_TIME_LEN + 2 || p[FORMAT_CLF_TIME_LEN + 1] != ']')
-        return FORMAT_BAD_TIME;
+        return blame(st, FORMAT_F_TIME, FORMAT_BAD_TIME);
     if (format_clf_time(p + 1, &n) < 0)
-        return FORMAT_BAD_TIME;
+        return blame(st, FORMAT_F_TIME, FORMAT_BAD_TIME);
     format_set(&v[FORMAT_F_TIME], VALUE_TIME, p + 1, FORMAT_CLF_TIME_LEN);
     v[FORMAT_F_TIME].i = n;
     p += FORMAT_CLF_TIME_LEN + 2;
@@ -201,7 +208,7 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
     if (end - p < 2 || *p != ' ')
         return FORMAT_BAD_FIELDS;
     if (!(e = scan_number(++p, end, 4, &n)))
-        return FORMAT_BAD_NUMBER;
+        return blame(st, FORMAT_F_STATUS, FORMAT_BAD_NUMBER);
     format_set(&v[FORMAT_F_STATUS], VALUE_INT, p, (size_t)(e - p));
     v[FORMAT_F_STATUS].i = n;
     if (end - e < 2)
@@ -212,7 +219,7 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
         format_set(&v[FORMAT_F_BYTES], VALUE_NULL, p, 1);
     } else {
         if (!(e = scan_number(p, end, 18, &n)))
-            return FORMAT_BAD_NUMBER;
+            return blame(st, FORMAT_F_BYTES, FORMAT_BAD_NUMBER);
         format_set(&v[FORMAT_F_BYTES], VALUE_INT, p, (size_t)(e - p));
         v[FORMAT_F_BYTES].i = n;
     }

@@ -87,8 +87,21 @@ static void put_header(buf_t *b, const frame_header_t *h)
     buf_put_str(b, h->source, strlen(h->source));
     buf_put_str(b, h->slave, strlen(h->slave));
     buf_put_str(b, h->master, strlen(h->master));
-    if (h->regex_limit_hits) /* optional: a frame without it is what older decoders read */
+    int reasons = partial_reasons_any(h->bad_by, h->bad_lines);
+    /* optional: a frame without them is what older decoders read */
+    if (h->regex_limit_hits || reasons)
         buf_put_varint(b, h->regex_limit_hits);
+    if (reasons)
+        partial_reasons_put(b, h->bad_by);
+}
+
+void frame_header_counts(frame_header_t *h, const partial_t *p)
+{
+    h->lines = p->lines;
+    h->bad_lines = p->bad_lines;
+    h->bytes = p->bytes;
+    h->regex_limit_hits = p->regex_limit_hits;
+    memcpy(h->bad_by, p->bad_by, sizeof h->bad_by);
 }
 
 static void put_spec(buf_t *b, const agg_spec_t *s)
@@ -335,6 +348,10 @@ static apr_status_t get_header(const uint8_t *p, size_t n, frame_header_t *h, ab
     h->regex_limit_hits = buf_reader_left(&r) ? buf_get_varint(&r) : 0;
     if (buf_reader_failed(&r)) {
         abbey_err_set(err, "frame header: malformed regex_limit_hits counter");
+        return APR_EINVAL;
+    }
+    if (partial_reasons_get(&r, h->bad_lines, h->bad_by, err) != 0) {
+        abbey_err_prefix(err, "frame header");
         return APR_EINVAL;
     }
     if (buf_reader_left(&r)) {
@@ -694,6 +711,7 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
             d.scratch->bad_lines = hh.bad_lines;
             d.scratch->bytes = hh.bytes;
             d.scratch->regex_limit_hits = hh.regex_limit_hits;
+            memcpy(d.scratch->bad_by, hh.bad_by, sizeof hh.bad_by);
             if ((rv = partial_merge(into, d.scratch, err)) != APR_SUCCESS)
                 abbey_err_prefix(err, "frame: merging");
         }

@@ -18,7 +18,15 @@
  * varint, bad_lines varint, bytes varint, then strings (varint length + bytes):
  * job, source, slave, master, then, only when it is not zero, regex_limit_hits
  * varint (a frame without it, as every frame before it existed, decodes with
- * 0; a frame with it is refused by a decoder that predates it). Payload:
+ * 0; a frame with it is refused by a decoder that predates it), then, only
+ * when some bad line has a reason (and regex_limit_hits is then written even
+ * when 0), the bad lines by reason: varint count n (<= PARTIAL_REASONS_MAX),
+ * then n times the reason's name (string, partial_reason_name, at most
+ * PARTIAL_REASON_NAME_MAX bytes, each name once) and its varint count, names
+ * never numbers, so that builds with more or fewer reasons agree. A decoder
+ * counts a name it does not know, and the bad lines no reason accounts for
+ * (every frame from before reasons), under "unknown"; reasons adding up to
+ * more than bad_lines make the frame corrupt. Payload:
  * varint group count, then per group:
  * group name, varint entry count, per entry: entry name, varint value count,
  * one byte agg kind per value (followed by p as f64 for percentile, by the
@@ -62,13 +70,19 @@ typedef struct frame_header_t {
     uint64_t lease;
     uint64_t start, end; /* byte range [start, end) of the source instance */
     uint64_t lines, bad_lines, bytes;
-    uint64_t regex_limit_hits; /* partial_t's; written only when not 0 */
+    uint64_t regex_limit_hits;      /* partial_t's; written only when not 0 */
+    uint64_t bad_by[PARTIAL_BAD_N]; /* bad lines per reason (partial.h): written when one is
+                                       not 0; decoded, they add up to bad_lines */
     char job[FRAME_NAME_MAX];
     char source[FRAME_SOURCE_MAX];
     char slave[FRAME_NAME_MAX];
     char master[FRAME_NAME_MAX];
     uint8_t flags; /* frame_peek fills it; the encoders ignore it */
 } frame_header_t;
+
+/* Copy p's line counters (lines, bad_lines, bytes, regex_limit_hits,
+ * bad_by) into h. Cannot fail. */
+void frame_header_counts(frame_header_t *h, const partial_t *p);
 
 /* Append one frame to out: header h, and the tables of p's entries whose
  * group g has groups[g] != 0 (groups NULL: every group). A frame with no
@@ -108,7 +122,8 @@ apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_
  * job). All-or-nothing: on any error into is unchanged (APR_ENOMEM while
  * decoding included), except APR_ENOMEM while merging: then the entry of into
  * that could not grow failed (partial_merge) and the rest is merged. Rows are
- * merged, and h's line counters (regex_limit_hits too) are added to into's. */
+ * merged, and h's line counters (regex_limit_hits and bad_by too) are added
+ * to into's. */
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
                           frame_header_t *h, partial_t *into, size_t *frame_len, abbey_err_t *err);
 

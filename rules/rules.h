@@ -91,6 +91,18 @@ typedef struct rules_report_t {
     rules_scope_t scope;
 } rules_report_t;
 
+/* A job's `rejects:`: where its bad lines are written (common/rejects.h). */
+typedef struct rules_rejects_t {
+    const char *dir;        /* absolute; NULL: bad lines are only counted */
+    uint64_t max_per_round; /* bad lines written per round and process (the rest counted) */
+    uint64_t max_size;      /* a file past this size is rotated */
+    int keep;               /* rotated files kept: <job>.rejects.1 .. .keep */
+} rules_rejects_t;
+
+#define RULES_REJECTS_PER_ROUND 1000            /* max_per_round's default */
+#define RULES_REJECTS_SIZE ((uint64_t)64 << 20) /* max_size's default */
+#define RULES_REJECTS_KEEP 3                    /* keep's default */
+
 typedef struct rules_job_t {
     const char *name;
     int index;
@@ -108,6 +120,7 @@ typedef struct rules_job_t {
     rules_entry_t **entries; /* every entry of every group, index order */
     int nreports;
     rules_report_t *reports;
+    rules_rejects_t rejects;
 } rules_job_t;
 
 typedef struct rules_config_t {
@@ -132,6 +145,10 @@ apr_status_t rules_load_file(const char *path, apr_pool_t *pool, rules_config_t 
 /* Same, from memory (name is used in messages). The text is copied. */
 apr_status_t rules_load_buffer(const char *text, size_t len, const char *name, apr_pool_t *pool,
                                rules_config_t **out, abbey_err_t *err);
+
+/* A size as the rules write it: "1GiB", "64MiB", "4KiB" or "1000 bytes"
+ * (the largest unit that divides it), into buf (cap bytes). Returns buf. */
+const char *rules_size_text(uint64_t n, char *buf, size_t cap);
 
 /* Lookups by name; NULL when absent. */
 const rules_job_t *rules_find_job(const rules_config_t *c, const char *name);

@@ -115,6 +115,11 @@ apr_status_t rules_y_name(rules_ctx_t *c, const rules_y_val_t *v, const char *wh
 apr_status_t rules_y_int(rules_ctx_t *c, const rules_y_val_t *v, const char *what, long min,
                          long max, long *out);
 
+/* A size: a whole number of bytes, or of KiB, MiB or GiB ("1000", "64KiB",
+ * "4MiB"), from min to max bytes; what names it ("max_line"). */
+apr_status_t rules_y_size(rules_ctx_t *c, const rules_y_val_t *v, const char *what, uint64_t min,
+                          uint64_t max, uint64_t *out);
+
 /* One of choices (NULL-terminated); *out is its index. */
 apr_status_t rules_y_enum(rules_ctx_t *c, const rules_y_val_t *v, const char *what,
                           const char *const *choices, int *out);
@@ -132,6 +137,11 @@ const char *rules_y_describe(rules_ctx_t *c, const rules_y_val_t *v);
 /* Compile a job's `groups:` list (v) into job->groups and job->entries;
  * job->format must be set. */
 apr_status_t rules_load_groups(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v);
+
+/* ---- rules_rejects.c ---- */
+
+/* A job's `rejects:` map (v; NULL: none) into job->rejects. */
+apr_status_t rules_load_rejects(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v);
 
 /* Return the status of x when it is not APR_SUCCESS. */
 #define TRY(x)                                                                                     \

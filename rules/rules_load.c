@@ -25,8 +25,9 @@
 
 static const char *const top_keys[] = {"masters", "jobs", "base_dir", NULL};
 static const char *const master_keys[] = {"name", "url", "weight", NULL};
-static const char *const job_keys[] = {"name",    "round",  "reset",  "timezone", "max_line",
-                                       "sources", "format", "groups", "reports",  NULL};
+static const char *const job_keys[] = {"name",     "round",   "reset",  "timezone",
+                                       "max_line", "sources", "format", "groups",
+                                       "reports",  "rejects", NULL};
 static const char *const source_keys[] = {"path", "url", "labels", NULL};
 static const char *const report_keys[] = {"name",  "entry",  "order",   "limit",
                                           "scope", "format", "columns", NULL};
@@ -114,46 +115,16 @@ static apr_status_t load_round(rules_ctx_t *c, rules_job_t *job, const rules_y_v
     return APR_SUCCESS;
 }
 
-/* max_line: a whole number of bytes, or of KiB / MiB ("512", "64KiB", "4MiB"). */
+/* max_line: a size (rules_y_size). */
 static apr_status_t load_max_line(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v)
 {
-    static const struct {
-        const char *unit;
-        int shift;
-    } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}};
-    const char *s = v ? v->text : NULL;
-    size_t digits = 0;
-    uint64_t n = 0;
-
+    uint64_t n;
     job->max_line = RULES_MAX_LINE_DEFAULT;
     if (!v)
         return APR_SUCCESS;
-    if (!s || v->len == 0)
-        return rules_y_err(c, v->node,
-                           "max_line: expected a size such as 4MiB, 64KiB or 1000, "
-                           "found %s",
-                           rules_y_describe(c, v));
-    while (digits < v->len && isdigit((unsigned char)s[digits])) {
-        if (digits < 12) /* more digits are out of range anyway (and could overflow) */
-            n = n * 10 + (uint64_t)(s[digits] - '0');
-        digits++;
-    }
-    for (size_t u = 0; digits && u < sizeof units / sizeof units[0]; u++) {
-        if (strcmp(s + digits, units[u].unit) != 0)
-            continue;
-        n <<= units[u].shift;
-        if (digits > 12 || n < RULES_MAX_LINE_MIN || n > RULES_MAX_LINE_MAX)
-            return rules_y_err(c, v->node,
-                               "max_line '%.40s' is out of range: it must be from "
-                               "%zu bytes to %zuMiB",
-                               s, RULES_MAX_LINE_MIN, RULES_MAX_LINE_MAX >> 20);
-        job->max_line = (size_t)n;
-        return APR_SUCCESS;
-    }
-    return rules_y_err(c, v->node,
-                       "bad max_line '%.40s': expected a size such as 4MiB, 64KiB "
-                       "or 1000 (bytes)",
-                       s);
+    TRY(rules_y_size(c, v, "max_line", RULES_MAX_LINE_MIN, RULES_MAX_LINE_MAX, &n));
+    job->max_line = (size_t)n;
+    return APR_SUCCESS;
 }
 
 static apr_status_t load_timezone(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v)
@@ -581,6 +552,7 @@ static apr_status_t load_job(rules_ctx_t *c, rules_job_t *job, const rules_y_val
     TRY(load_format(c, job, x));
     TRY(rules_y_need(c, v->node, &m, "job", "groups", "a list of rule groups", &x));
     TRY(rules_load_groups(c, job, x));
+    TRY(rules_load_rejects(c, job, rules_y_get(&m, "rejects")));
     return load_reports(c, job, rules_y_get(&m, "reports"));
 }
 

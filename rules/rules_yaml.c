@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -545,6 +546,54 @@ apr_status_t rules_y_int(rules_ctx_t *c, const rules_y_val_t *v, const char *wha
         return rules_y_err(c, v->node, "%s must be %s, found '%.40s'", what, range, s);
     *out = x;
     return APR_SUCCESS;
+}
+
+const char *rules_size_text(uint64_t n, char *buf, size_t cap)
+{
+    if (n && n % (1u << 30) == 0)
+        snprintf(buf, cap, "%" PRIu64 "GiB", n >> 30);
+    else if (n && n % (1u << 20) == 0)
+        snprintf(buf, cap, "%" PRIu64 "MiB", n >> 20);
+    else if (n && n % (1u << 10) == 0)
+        snprintf(buf, cap, "%" PRIu64 "KiB", n >> 10);
+    else
+        snprintf(buf, cap, "%" PRIu64 " bytes", n);
+    return buf;
+}
+
+apr_status_t rules_y_size(rules_ctx_t *c, const rules_y_val_t *v, const char *what, uint64_t min,
+                          uint64_t max, uint64_t *out)
+{
+    static const struct {
+        const char *unit;
+        int shift;
+    } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}};
+    const char *s = v->text;
+    size_t digits = 0;
+    uint64_t n = 0;
+    char lo[32], hi[32];
+
+    if (!s || v->len == 0)
+        return rules_y_err(c, v->node, "%s: expected a size such as 4MiB, 64KiB or 1000, found %s",
+                           what, rules_y_describe(c, v));
+    while (digits < v->len && isdigit((unsigned char)s[digits])) {
+        if (digits < 12) /* more digits are out of range anyway (and could overflow) */
+            n = n * 10 + (uint64_t)(s[digits] - '0');
+        digits++;
+    }
+    for (size_t u = 0; digits && u < sizeof units / sizeof units[0]; u++) {
+        if (strcmp(s + digits, units[u].unit) != 0)
+            continue;
+        n <<= units[u].shift;
+        if (digits > 12 || n < min || n > max)
+            return rules_y_err(c, v->node, "%s '%.40s' is out of range: it must be from %s to %s",
+                               what, s, rules_size_text(min, lo, sizeof lo),
+                               rules_size_text(max, hi, sizeof hi));
+        *out = n;
+        return APR_SUCCESS;
+    }
+    return rules_y_err(
+        c, v->node, "bad %s '%.40s': expected a size such as 4MiB, 64KiB or 1000 (bytes)", what, s);
 }
 
 apr_status_t rules_y_enum(rules_ctx_t *c, const rules_y_val_t *v, const char *what,

@@ -36,10 +36,7 @@ static apr_status_t encode(deliver_t *d, int m, const partial_t *p, uint64_t a, 
     h.lease = d->lease;
     h.start = a;
     h.end = b;
-    h.lines = p->lines;
-    h.bad_lines = p->bad_lines;
-    h.bytes = p->bytes;
-    h.regex_limit_hits = p->regex_limit_hits;
+    frame_header_counts(&h, p);
     if (strlen(job->name) >= sizeof h.job || strlen(d->source) >= sizeof h.source ||
         strlen(d->slave) >= sizeof h.slave || strlen(d->cfg->masters[m].name) >= sizeof h.master) {
         abbey_err_set(err, "a name is too long for a frame header (source %s)", d->source);

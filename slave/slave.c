@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "rejects.h"
 #include "spool.h"
 
 #define RENEW_SLEEP_MAX 200 /* ms: the renewer looks at least this often */
@@ -47,6 +48,7 @@ slave_t *slave_create(const slave_opts_t *opts, apr_pool_t *pool)
     s->renew_url = apr_pstrcat(pool, opts->primary, "/v1/lease/renew", NULL);
     s->complete_url = apr_pstrcat(pool, opts->primary, "/v1/complete", NULL);
     apr_pool_cleanup_register(pool, s, active_cleanup, apr_pool_cleanup_null);
+    s->rejects = rejects_create(pool);
     return s;
 }
 

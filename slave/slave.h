@@ -81,6 +81,7 @@ typedef struct slave_t {
     hclient_t *renew_client;                                       /* the renewer's */
     apr_thread_t *renewer;
     struct spool_t *spool;     /* NULL: no spooling (slave_spool_open) */
+    struct rejects_t *rejects; /* the jobs' bad-line writers (common/rejects.h), shared */
     apr_thread_t *redeliverer; /* the spool's re-delivery thread */
     int redeliver_stop;        /* its stop (atomic) */
     apr_thread_t **threads;

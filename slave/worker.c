@@ -15,7 +15,10 @@
  * lines read so far are delivered and completed, at_end false.
  * Any other failure before the completion leaves the lease to expire: the range
  * is then read again by whoever takes the task, and masters answer
- * duplicate for what they already have. */
+ * duplicate for what they already have. The bad lines of a read lease go to
+ * the job's rejects writer (common/rejects.h) as the lease's round; the
+ * parts of a range read again for a master that lacks them (deliver.c) and
+ * repair leases are not written again. */
 #include <apr_allocator.h>
 #include <apr_strings.h>
 #include <glob.h>
@@ -29,6 +32,7 @@
 #include "jsonio.h"
 #include "log.h"
 #include "mem.h"
+#include "rejects.h"
 #include "slave.h"
 #include "source.h"
 #include "spool.h"
@@ -371,13 +375,16 @@ static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job
     json_t *deliveries, *root;
     deliver_result_t *results;
     int failed;
+    rejects_sink_t rs = {rejects_file(w->s->rejects, job), l->source, (uint64_t)l->round};
 
     worker_engine(w, job, &e, &p);
     memset(&o, 0, sizeof o);
     o.start = o.end = l->start;
     o.size = -1;
+    rejects_attach(e, &rs);
     rv = source_is_http(l->source) ? read_http(w, e, p, l, &o, &err)
                                    : read_file(w, e, p, l, &o, &err);
+    engine_set_sink(e, NULL, NULL);
     if (rv == APR_EINTR && o.end > o.start) { /* stopping: deliver and complete what was read */
         log_msg("lease %" PRIu64 " (%s %s): stopping: the read ends at %" PRIu64, l->id, l->job,
                 l->source, o.end);

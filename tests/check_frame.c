@@ -47,6 +47,10 @@ START_TEST(test_round_trip)
     ck_assert_uint_eq(got.end, h.end);
     ck_assert_uint_eq(got.lines, 3000);
     ck_assert_uint_eq(got.bad_lines, 300);
+    ck_assert_uint_eq(got.bad_by[FORMAT_BAD_QUOTE], 100);
+    ck_assert_uint_eq(got.bad_by[FORMAT_BAD_TIME], 100);
+    ck_assert_uint_eq(got.bad_by[PARTIAL_BAD_VALUE], 100);
+    ck_assert_uint_eq(got.bad_by[PARTIAL_BAD_UNKNOWN], 0);
     ck_assert_uint_eq(got.bytes, 360000);
     ck_assert_str_eq(got.job, "web");
     ck_assert_str_eq(got.source, h.source);

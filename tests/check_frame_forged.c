@@ -1,7 +1,8 @@
 /* check_frame_forged.c - unit tests for frames the codec (rules/frame.c) must refuse
  * although their CRC is right: frames assembled by hand around raw header and payload bytes
  * (bad lengths, versions, flags, zlib streams, fields, names, ranges and payload
- * structures), a CRC mismatch's reason, the optional regex_limit_hits header field, and a
+ * structures), a CRC mismatch's reason, the optional regex_limit_hits header field, the
+ * optional bad lines by reason after it (names, older frames, corrupt lists), and a
  * partial with a failed entry that no frame may carry. The job, its lines and the
  * destination partial are tests/fixture_frame.h; the oracle is the bytes and reason each
  * test forged: every such frame is refused with that reason (APR_EINVAL) and leaves the
@@ -239,6 +240,7 @@ START_TEST(test_forged_frames)
     assert_into_unchanged();
     fo = (forge_t){0};
     buf_put_u8(&hdr, 0); /* regex_limit_hits 0, written although it need not be */
+    buf_put_u8(&hdr, 0); /* no bad-line reasons, the same */
     buf_put_u8(&hdr, 0);
     forge(&f, &hdr, &raw, &fo);
     expect_einval(&f, "1 unexpected bytes after the fields");
@@ -304,7 +306,9 @@ START_TEST(test_regex_limit_hits_header)
     into_done();
     /* the encoder: no counter when 0 (the old layout), one varint when not */
     feed(p, 0, 50);
-    encode_ok(p, NULL, &h, &a);
+    header_init(&h, p);
+    memset(h.bad_by, 0, sizeof h.bad_by); /* no reasons: they would need the counter */
+    ck_assert_int_eq(frame_encode(&h, p, NULL, &a, &err), APR_SUCCESS);
     h.regex_limit_hits = 5;
     ck_assert_int_eq(frame_encode(&h, p, NULL, &b, &err), APR_SUCCESS);
     ha = (uint32_t)a.data[8] | (uint32_t)a.data[9] << 8;
@@ -319,6 +323,110 @@ START_TEST(test_regex_limit_hits_header)
     buf_free(&hdr);
     buf_free(&raw);
     buf_free(&f);
+    buf_free(&a);
+    buf_free(&b);
+}
+END_TEST
+
+/* The bad lines by reason after regex_limit_hits: names, not numbers; a name
+ * this build lacks and the lines no reason covers count as "unknown"; more
+ * than bad_lines, a name twice, too many or cut-off reasons are corrupt. */
+START_TEST(test_reasons_header)
+{
+    partial_t *q = partial_create(&J.job, pool);
+    frame_header_t got;
+    abbey_err_t err;
+    buf_t hdr, raw, f;
+    forge_t fo = {0};
+
+    buf_init(&hdr);
+    buf_init(&raw);
+    buf_init(&f);
+    forge_payload(&raw, &(pay_t){0});
+#define REASONS(n)                                                                                 \
+    (forge_header(&hdr, "web", "src", 0), hdr.data[41] = 5, /* bad_lines 5 */                      \
+     buf_put_varint(&hdr, 0), buf_put_varint(&hdr, (n)))
+#define REASON(name, count) (buf_put_str(&hdr, name, strlen(name)), buf_put_varint(&hdr, count))
+    REASONS(3);
+    REASON("quote", 2);
+    REASON("value", 1);
+    REASON("a_reason_from_a_newer_build", 1);
+    forge(&f, &hdr, &raw, &fo);
+    ck_assert_int_eq(frame_decode(f.data, f.len, &J.job, &got, q, NULL, &err), APR_SUCCESS);
+    ck_assert_uint_eq(got.bad_lines, 5);
+    ck_assert_uint_eq(got.bad_by[FORMAT_BAD_QUOTE], 2);
+    ck_assert_uint_eq(got.bad_by[PARTIAL_BAD_VALUE], 1);
+    ck_assert_uint_eq(got.bad_by[PARTIAL_BAD_UNKNOWN], 2); /* the stranger and one unsaid */
+    ck_assert_uint_eq(q->bad_lines, 5);
+    ck_assert_uint_eq(q->bad_by[FORMAT_BAD_QUOTE], 2);
+    ck_assert_uint_eq(q->bad_by[PARTIAL_BAD_UNKNOWN], 2);
+    /* a frame from before reasons: all unknown */
+    forge_header(&hdr, "web", "src", 0);
+    forge(&f, &hdr, &raw, &fo);
+    ck_assert_int_eq(frame_peek(f.data, f.len, &got, NULL, &err), APR_SUCCESS);
+    ck_assert_uint_eq(got.bad_by[PARTIAL_BAD_UNKNOWN], 1);
+    into_init();
+    REASONS(2);
+    REASON("quote", 3);
+    REASON("time", 3);
+    forge(&f, &hdr, &raw, &fo);
+    expect_einval(&f, "add up to more than the 5 bad lines");
+    REASONS(2);
+    REASON("quote", 1);
+    REASON("quote", 1);
+    forge(&f, &hdr, &raw, &fo);
+    expect_einval(&f, "reason 'quote' appears twice");
+    REASONS(PARTIAL_REASONS_MAX + 1);
+    forge(&f, &hdr, &raw, &fo);
+    expect_einval(&f, "malformed count of bad-line reasons");
+    REASONS(2);
+    REASON("quote", 1);
+    buf_put_varint(&hdr, 40); /* a name longer than the header has left */
+    forge(&f, &hdr, &raw, &fo);
+    expect_einval(&f, "bad-line reason 2 is truncated or malformed");
+    REASONS(1);
+    REASON("quote", 1);
+    buf_put_u8(&hdr, 0);
+    forge(&f, &hdr, &raw, &fo);
+    expect_einval(&f, "1 unexpected bytes after the fields");
+    into_done();
+#undef REASONS
+#undef REASON
+    buf_free(&hdr);
+    buf_free(&raw);
+    buf_free(&f);
+}
+END_TEST
+
+/* The encoder writes reasons only when some are not 0 (the old layout
+ * otherwise), after a regex_limit_hits of 0. */
+START_TEST(test_reasons_encoded)
+{
+    partial_t *p = partial_create(&J.job, pool), *q = partial_create(&J.job, pool);
+    frame_header_t h, got;
+    abbey_err_t err;
+    buf_t a, b;
+    uint32_t ha, hb;
+
+    buf_init(&a);
+    buf_init(&b);
+    feed(p, 0, 50); /* 5 bad lines: quote 2, time 2, value 1 */
+    encode_ok(p, NULL, &h, &b);
+    memset(h.bad_by, 0, sizeof h.bad_by);
+    ck_assert_int_eq(frame_encode(&h, p, NULL, &a, &err), APR_SUCCESS);
+    ha = (uint32_t)a.data[8] | (uint32_t)a.data[9] << 8;
+    hb = (uint32_t)b.data[8] | (uint32_t)b.data[9] << 8;
+    /* hits 0, count 3, then quote/2, time/2, value/1 */
+    ck_assert_uint_eq(hb, ha + 2 + (1 + 5 + 1) + (1 + 4 + 1) + (1 + 5 + 1));
+    ck_assert_int_eq(memcmp(a.data + FRAME_FIXED, b.data + FRAME_FIXED, ha), 0);
+    ck_assert_int_eq(b.data[FRAME_FIXED + ha], 0);
+    ck_assert_int_eq(b.data[FRAME_FIXED + ha + 1], 3);
+    ck_assert_int_eq(memcmp(b.data + FRAME_FIXED + ha + 2, "\x05quote\x02", 7), 0);
+    ck_assert_int_eq(frame_decode(b.data, b.len, &J.job, &got, q, NULL, &err), APR_SUCCESS);
+    ck_assert_uint_eq(q->bad_by[FORMAT_BAD_QUOTE], 2);
+    ck_assert_uint_eq(q->bad_by[FORMAT_BAD_TIME], 2);
+    ck_assert_uint_eq(q->bad_by[PARTIAL_BAD_VALUE], 1);
+    ck_assert_uint_eq(q->bad_by[PARTIAL_BAD_UNKNOWN], 0);
     buf_free(&a);
     buf_free(&b);
 }
@@ -384,6 +492,8 @@ static Suite *frame_forged_suite(void)
     tcase_add_test(tc, test_forged_payloads);
     tcase_add_test(tc, test_forged_frames);
     tcase_add_test(tc, test_regex_limit_hits_header);
+    tcase_add_test(tc, test_reasons_header);
+    tcase_add_test(tc, test_reasons_encoded);
     tcase_add_test(tc, test_failed_entry_not_encoded);
     suite_add_tcase(s, tc);
     return s;

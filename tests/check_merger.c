@@ -488,6 +488,11 @@ START_TEST(metrics_text)
         strstr((char *)b.data, "abbey_lines_total{master=\"m1\",job=\"web\"} 100\n"));
     ck_assert_ptr_nonnull(
         strstr((char *)b.data, "abbey_bad_lines_total{master=\"m1\",job=\"web\"} 5\n"));
+    /* "garbage line N" has three fields, not four; no other reason is listed */
+    ck_assert_ptr_nonnull(
+        strstr((char *)b.data,
+               "abbey_bad_lines_reason_total{master=\"m1\",job=\"web\",reason=\"fields\"} 5\n"));
+    ck_assert_ptr_null(strstr((char *)b.data, "reason=\"number\""));
     ck_assert_ptr_nonnull(
         strstr((char *)b.data, "abbey_rounds_exported_total{master=\"m1\",job=\"web\"} 1\n"));
     /* now = end of the round + 1.5 s */

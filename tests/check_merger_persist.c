@@ -155,6 +155,9 @@ START_TEST(checkpoint_then_more)
     assert_log(&l, " 4 frames: 4 merged, 0 duplicate, 0 refused, 0 damaged ranges");
     after = snapshot(l.m, 1);
     assert_same(after, before, "state recovered from checkpoint and journal");
+    /* the snapshot holds the bad lines by reason: 1 in 23 lines is garbage */
+    ck_assert_int_gt(figure(l.m, "bad_lines_by_reason", "fields"), 0);
+    ck_assert_int_eq(figure(l.m, "bad_lines_by_reason", "fields"), figure(l.m, NULL, "bad_lines"));
     free(after);
     free(before);
 

@@ -625,6 +625,46 @@ START_TEST(test_err_masters_groups)
 }
 END_TEST
 
+/* `rejects:`: defaults, every key, a relative path against base_dir, and errors. */
+START_TEST(test_rejects)
+{
+    rules_config_t *c = load_ok(BASE);
+    const rules_rejects_t *r = &c->jobs[0].rejects;
+    ck_assert_ptr_null(r->dir);
+    ck_assert_uint_eq(r->max_per_round, RULES_REJECTS_PER_ROUND);
+    ck_assert_uint_eq(r->max_size, RULES_REJECTS_SIZE);
+    ck_assert_int_eq(r->keep, RULES_REJECTS_KEEP);
+    rules_free(c);
+    c = load_ok("base_dir: /srv\n" L1 L2 L3 L4 "    rejects: {path: rej/web}\n" L5 L6 L7 L8 L9);
+    r = &c->jobs[0].rejects;
+    ck_assert_str_eq(r->dir, "/srv/rej/web");
+    ck_assert_uint_eq(r->max_per_round, 1000);
+    rules_free(c);
+    c = load_ok(L1 L2 L3 L4 "    rejects: {path: /var/rej, max_per_round: 0, max_size: 1GiB, "
+                            "keep: 9}\n" L5 L6 L7 L8 L9);
+    r = &c->jobs[0].rejects;
+    ck_assert_str_eq(r->dir, "/var/rej");
+    ck_assert_uint_eq(r->max_per_round, 0);
+    ck_assert_uint_eq(r->max_size, (uint64_t)1 << 30);
+    ck_assert_int_eq(r->keep, 9);
+    rules_free(c);
+    expect_error(L1 L2 L3 L4 "    rejects: /var/rej\n" L5 L6 L7 L8 L9,
+                 "bad.yaml:5:14:", "rejects: expected a map", NULL);
+    expect_error(L1 L2 L3 L4 "    rejects: {max_per_round: 5}\n" L5 L6 L7 L8 L9,
+                 "bad.yaml:5:14:", "missing required key 'path'", NULL);
+    expect_error(L1 L2 L3 L4 "    rejects: {path: /r, every: 5}\n" L5 L6 L7 L8 L9,
+                 "bad.yaml:5:", "every", "max_per_round", NULL);
+    expect_error(L1 L2 L3 L4 "    rejects: {path: /r, max_per_round: -1}\n" L5 L6 L7 L8 L9,
+                 "bad.yaml:5:40:", "max_per_round must be an integer from 0", NULL);
+    expect_error(L1 L2 L3 L4 "    rejects: {path: /r, max_size: 1k}\n" L5 L6 L7 L8 L9,
+                 "bad.yaml:5:35:", "bad max_size '1k'", NULL);
+    expect_error(L1 L2 L3 L4 "    rejects: {path: /r, max_size: 1KiB}\n" L5 L6 L7 L8 L9,
+                 "bad.yaml:5:35:", "max_size '1KiB' is out of range", "4KiB to 64GiB", NULL);
+    expect_error(L1 L2 L3 L4 "    rejects: {path: /r, keep: 0}\n" L5 L6 L7 L8 L9,
+                 "bad.yaml:5:31:", "keep must be an integer from 1 to 100", NULL);
+}
+END_TEST
+
 static Suite *rules_suite(void)
 {
     Suite *s = suite_create("rules");
@@ -654,6 +694,7 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, test_err_aggregates);
     tcase_add_test(tc, test_err_reports);
     tcase_add_test(tc, test_err_masters_groups);
+    tcase_add_test(tc, test_rejects);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,8 @@
 /* fixture_frame.h - the shared fixture of the frame codec suites (tests/check_frame.c,
  * tests/check_frame_forged.c): a hand-built job J (two groups, every aggregate kind, keys
- * of ints, strings, NULL and TIME) fed synthetic lines (feed), a partial's fingerprint (its
- * rows as sorted text: the suites' notion of "equal"), a frame header and encoder, and the
+ * of ints, strings, NULL and TIME) fed synthetic lines (feed: a tenth of them bad, of three
+ * reasons), a partial's fingerprint (its counters, bad lines by reason and rows as sorted
+ * text: the suites' notion of "equal"), a frame header and encoder, and the
  * destination partial every failure test decodes into, which a refused frame must leave
  * unchanged.
  *
@@ -156,7 +157,10 @@ static inline void feed(partial_t *p, long first, long n)
         update(p, E_TOTAL, &k, vt);
     }
     p->lines += (uint64_t)n;
-    p->bad_lines += (uint64_t)n / 10;
+    for (long i = 0; i < n / 10; i++) /* bad lines of three reasons */
+        partial_bad(p, i % 3 == 0   ? FORMAT_BAD_QUOTE
+                       : i % 3 == 1 ? FORMAT_BAD_TIME
+                                    : PARTIAL_BAD_VALUE);
     p->bytes += (uint64_t)n * 120;
     buf_free(&k);
 }
@@ -205,6 +209,10 @@ static inline char *fingerprint(const partial_t *p)
     buf_init(&out);
     buf_printf(&out, "lines %llu bad %llu bytes %llu\n", (unsigned long long)p->lines,
                (unsigned long long)p->bad_lines, (unsigned long long)p->bytes);
+    for (int r = 0; r < PARTIAL_BAD_N; r++)
+        if (p->bad_by[r])
+            buf_printf(&out, "bad %s %llu\n", partial_reason_name(r),
+                       (unsigned long long)p->bad_by[r]);
     for (int e = 0; e < NENT; e++) {
         buf_printf(&out, "[%s]\n", J.ent[e].name);
         table_text(p->tables[e], &out);
@@ -221,9 +229,7 @@ static inline void header_init(frame_header_t *h, const partial_t *p)
     h->lease = 7;
     h->start = 1000;
     h->end = 1000 + p->bytes;
-    h->lines = p->lines;
-    h->bad_lines = p->bad_lines;
-    h->bytes = p->bytes;
+    frame_header_counts(h, p);
     strcpy(h->job, "web");
     strcpy(h->source, "/var/log/nginx/access.log#ino=1234");
     strcpy(h->slave, "slave-1");

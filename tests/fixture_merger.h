@@ -147,9 +147,7 @@ static inline void frame_for(const char *master, int s, int l0, int l1, uint64_t
     h.lease = 7;
     h.start = off[s][l0];
     h.end = off[s][l1];
-    h.lines = p->lines;
-    h.bad_lines = p->bad_lines;
-    h.bytes = p->bytes;
+    frame_header_counts(&h, p);
     strcpy(h.job, job->name);
     strcpy(h.source, SRC[s]);
     strcpy(h.slave, "s1");

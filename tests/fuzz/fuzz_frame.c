@@ -14,7 +14,8 @@
  * with frame_peek on its length and on a torn one. Every frame that decodes is
  * re-encoded and decoded again, and must give the same rows and results; every
  * record that reads back is re-encoded and read again, and must give the same
- * header and bytes (abort otherwise). On an empty corpus directory
+ * header and bytes (abort otherwise). Every header that decodes has its bad lines by
+ * reason adding up to bad_lines, and they survive the re-encoding. On an empty corpus directory
  * LLVMFuzzerInitialize writes seed inputs for all four modes.
  * Build and run: scripts/fuzz.sh frame SECONDS (see docs/FUZZING.md). */
 #include <dirent.h>
@@ -94,6 +95,19 @@ static void header_init(frame_header_t *h)
 
 /* ---- the round-trip oracle ----------------------------------------------- */
 
+/* Bad lines by reason add up to bad_lines (what every decoded header and partial keeps). */
+static void reasons_add_up(const uint64_t *bad_by, uint64_t bad_lines)
+{
+    uint64_t sum = 0;
+    for (int r = 0; r < PARTIAL_BAD_N; r++) {
+        if (bad_by[r] > bad_lines - sum)
+            abort();
+        sum += bad_by[r];
+    }
+    if (sum != bad_lines)
+        abort();
+}
+
 static void same_tables(const ptable_t *a, const ptable_t *b)
 {
     size_t cur = 0;
@@ -122,9 +136,7 @@ static void round_trip(const partial_t *q, apr_pool_t *pool)
     buf_t out;
 
     header_init(&h);
-    h.lines = q->lines;
-    h.bad_lines = q->bad_lines;
-    h.bytes = q->bytes;
+    frame_header_counts(&h, q);
     buf_init(&out);
     if (frame_encode(&h, q, NULL, &out, &err) != APR_SUCCESS ||
         frame_decode(out.data, out.len, &job, NULL, r, NULL, &err) != APR_SUCCESS) {
@@ -133,7 +145,9 @@ static void round_trip(const partial_t *q, apr_pool_t *pool)
     }
     for (int e = 0; e < NENT; e++)
         same_tables(q->tables[e], r->tables[e]);
-    if (r->lines != q->lines || r->bad_lines != q->bad_lines || r->bytes != q->bytes)
+    if (r->lines != q->lines || r->bad_lines != q->bad_lines || r->bytes != q->bytes ||
+        r->regex_limit_hits != q->regex_limit_hits ||
+        memcmp(r->bad_by, q->bad_by, sizeof r->bad_by) != 0)
         abort();
     buf_free(&out);
 }
@@ -143,8 +157,9 @@ static void same_header(const frame_header_t *a, const frame_header_t *b)
     if (a->config_hash != b->config_hash || a->round != b->round || a->lease != b->lease ||
         a->start != b->start || a->end != b->end || a->lines != b->lines ||
         a->bad_lines != b->bad_lines || a->bytes != b->bytes || a->flags != b->flags ||
-        strcmp(a->job, b->job) || strcmp(a->source, b->source) || strcmp(a->slave, b->slave) ||
-        strcmp(a->master, b->master))
+        a->regex_limit_hits != b->regex_limit_hits ||
+        memcmp(a->bad_by, b->bad_by, sizeof a->bad_by) != 0 || strcmp(a->job, b->job) ||
+        strcmp(a->source, b->source) || strcmp(a->slave, b->slave) || strcmp(a->master, b->master))
         abort();
 }
 
@@ -215,7 +230,11 @@ static void decode_stream(const uint8_t *b, size_t len, apr_pool_t *pool)
         apr_status_t pv = frame_peek(b + pos, len - pos, &ph, &plen, &err);
         apr_status_t rv = frame_decode(b + pos, len - pos, &job, &h, q, &flen, &err);
         apr_status_t xv = read_record(b + pos, len - pos, pv, &ph, plen, rv, pool, &xlen);
+        if (pv == APR_SUCCESS)
+            reasons_add_up(ph.bad_by, ph.bad_lines);
         if (rv == APR_SUCCESS) {
+            reasons_add_up(h.bad_by, h.bad_lines);
+            reasons_add_up(q->bad_by, q->bad_lines);
             if (pv != APR_SUCCESS || flen != plen || flen == 0 || flen > len - pos ||
                 xv == APR_SUCCESS || ph.flags != 0)
                 abort();
@@ -364,6 +383,9 @@ static partial_t *seed_partial(apr_pool_t *pool)
         }
     }
     p->lines = 12;
+    partial_bad(p, FORMAT_BAD_QUOTE);
+    partial_bad(p, FORMAT_BAD_NUMBER);
+    partial_bad(p, PARTIAL_BAD_VALUE);
     buf_free(&k);
     return p;
 }
@@ -405,6 +427,7 @@ static void write_seeds(const char *dir)
     apr_pool_create(&pool, root);
     p = seed_partial(pool);
     header_init(&h);
+    frame_header_counts(&h, p);
     buf_init(&f);
     buf_init(&raw);
     if (frame_encode(&h, p, NULL, &f, &err) != APR_SUCCESS)
