@@ -18,7 +18,7 @@ int expr_regex_compile(const expr_lexer_t *lx, const expr_tok_t *t, apr_pool_t *
     size_t at, len;
 
     *warning = NULL;
-    switch (rematch_compile(t->s, t->slen, pool, out, &at, &len, msg, sizeof msg)) {
+    switch (rematch_compile(t->s, t->slen, 0, pool, out, &at, &len, msg, sizeof msg)) {
     case -1:
         expr_lex_error(lx, t->pos,
                        "invalid regular expression: %s at offset %zu of the pattern, "

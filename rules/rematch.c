@@ -191,9 +191,9 @@ static pcre2_code *compile(const char *pat, size_t len, int *errcode, PCRE2_SIZE
 
 /* The pattern as ^(?s:.*?)(?:pattern): it matches where the pattern matches at some start, but
  * from one start position, so the match limit counts the work of every start together; the
- * wrapping groups do not capture, so group numbers and names stay. Not for leading (*VERB)s,
- * which must open the pattern, nor \G, which would then mean the start of the line. NULL when
- * not. */
+ * wrapping groups do not capture, so group numbers and names stay. Not for a pattern with a
+ * (*VERB) (a leading one must open the pattern; (*SKIP), (*PRUNE) and the like would act on
+ * the one start), nor \G, which would then mean the start of the line. NULL when not. */
 static pcre2_code *whole_line(const char *pat, size_t len, apr_pool_t *pool)
 {
     static const char pre[] = "^(?s:.*?)(?:", post[] = ")";
@@ -201,7 +201,7 @@ static pcre2_code *whole_line(const char *pat, size_t len, apr_pool_t *pool)
     PCRE2_SIZE erroff;
     size_t n = sizeof pre - 1 + len + sizeof post - 1;
     char *w;
-    if ((len >= 2 && pat[0] == '(' && pat[1] == '*') || memmem(pat, len, "\\G", 2))
+    if (memmem(pat, len, "(*", 2) || memmem(pat, len, "\\G", 2))
         return NULL;
     w = apr_palloc(pool, n);
     memcpy(w, pre, sizeof pre - 1);
@@ -210,10 +210,11 @@ static pcre2_code *whole_line(const char *pat, size_t len, apr_pool_t *pool)
     return compile(w, n, &errcode, &erroff, pool);
 }
 
-int rematch_compile(const char *pat, size_t len, apr_pool_t *pool, rematch_t *out, size_t *at,
-                    size_t *rlen, char *msg, size_t cap)
+int rematch_compile(const char *pat, size_t len, int line, apr_pool_t *pool, rematch_t *out,
+                    size_t *at, size_t *rlen, char *msg, size_t cap)
 {
-    int errcode;
+    int errcode, risky;
+    uint32_t opts = 0;
     PCRE2_SIZE erroff;
     pcre2_code *w;
 
@@ -223,14 +224,16 @@ int rematch_compile(const char *pat, size_t len, apr_pool_t *pool, rematch_t *ou
         *at = (size_t)erroff;
         return -1;
     }
-    if (!rematch_risk(pat, len, at, rlen))
-        return 0;
-    if ((w = whole_line(pat, len, pool)) != NULL) {
+    risky = rematch_risk(pat, len, at, rlen);
+    pcre2_pattern_info(out->code, PCRE2_INFO_ALLOPTIONS, &opts);
+    if (line && (opts & PCRE2_ANCHORED)) /* PCRE2 tries one start position already */
+        out->whole_line = 1;
+    else if (risky && (w = whole_line(pat, len, pool)) != NULL) {
         apr_pool_cleanup_run(pool, out->code, code_cleanup);
         out->code = w;
         out->whole_line = 1;
     }
-    return 1;
+    return risky;
 }
 
 static apr_status_t ctx_cleanup(void *data)

@@ -13,7 +13,9 @@
  * almost matches. rematch_compile compiles such a pattern as ^(?s:.*?)(?:pattern): the same
  * matches (and the same group numbers), from one start position, so that one budget bounds the
  * whole line's work. The scan may flag a harmless pattern ((GET|POST)+, (\S+ )+): it then only
- * costs a slower, equivalent match.
+ * costs a slower, equivalent match. The limits bound backtracking, not the bytes a repeat
+ * scans without backtracking: a pattern that rescans the line from every start position costs
+ * up to the square of its length; anchored patterns (^...) never do.
  *
  * Matching: a rematch_ctx_t (one per thread, made once) holds the match context with the
  * REMATCH_* limits and a JIT stack; rematch_run matches one text under them and allocates
@@ -37,9 +39,9 @@
 #define REMATCH_JIT_STACK_MIN (32u << 10)
 #define REMATCH_JIT_STACK_MAX (1u << 20)
 
-/* A compiled pattern. whole_line: compiled as ^(?s:.*?)(?:pattern), one start position, so
- * that the match limit is a budget for the whole text (REMATCH_LIMIT + REMATCH_LIMIT_PER_BYTE
- * per byte) rather than for each start position. */
+/* A compiled pattern. whole_line: it is tried at one start position (anchored by PCRE2, or
+ * compiled as ^(?s:.*?)(?:pattern)), so that the match limit is a budget for the whole text
+ * (REMATCH_LIMIT + REMATCH_LIMIT_PER_BYTE per byte) rather than for each start position. */
 typedef struct rematch_t {
     pcre2_code *code;
     int whole_line;
@@ -51,13 +53,16 @@ typedef struct rematch_ctx_t {
     pcre2_jit_stack *jit; /* NULL: PCRE2's default 32 KiB JIT stack */
 } rematch_ctx_t;
 
-/* Compile pat[0..len) into *out (freed with pool). Returns 0; 1 when the pattern nests
- * quantifiers (rematch_risk, the group and its quantifier at pat[*at .. *at + *rlen)), in
- * which case it is compiled to match from one start position (out->whole_line) unless it opens
- * with a (*VERB) or uses \G; -1 when PCRE2 refuses it, with PCRE2's message in msg (at most
- * cap bytes, NUL-terminated) and the byte offset it is about in *at. */
-int rematch_compile(const char *pat, size_t len, apr_pool_t *pool, rematch_t *out, size_t *at,
-                    size_t *rlen, char *msg, size_t cap);
+/* Compile pat[0..len) into *out (freed with pool). A pattern that nests quantifiers
+ * (rematch_risk) is compiled to match from one start position, unless it has a (*VERB) or
+ * \G. line: the pattern is matched against whole lines (a line format), and one that PCRE2
+ * anchors itself (^...) gets the whole-line budget too, so that a long line that needs much
+ * backtracking to match (^(.*) (\d+)$) still matches. Returns 0; 1 when the pattern nests
+ * quantifiers (the group and its quantifier at pat[*at .. *at + *rlen)); -1 when PCRE2
+ * refuses it, with PCRE2's message in msg (at most cap bytes, NUL-terminated) and the byte
+ * offset it is about in *at. */
+int rematch_compile(const char *pat, size_t len, int line, apr_pool_t *pool, rematch_t *out,
+                    size_t *at, size_t *rlen, char *msg, size_t cap);
 
 /* 1 when pattern p[0..n) repeats a group whose body can match in more than one way ((a+)+,
  * (a*)*, (a|aa)+, (.*a){3}; not atomic groups or possessive repeats), with the group and its
