@@ -66,6 +66,14 @@ void engine_source(engine_t *e, int64_t mtime);
  * header is neither a line nor a bad line.) FORMAT_OK or why it is not one. */
 format_bad_t engine_header(engine_t *e, const char *line, size_t len);
 
+/* 1 when the job's format reads a header line at the start of every source
+ * (format_has_header): a reader starting past byte 0 gives it to
+ * engine_header first. */
+int engine_has_header(const engine_t *e);
+
+/* The current source's modification time, as engine_source last set it. */
+int64_t engine_mtime(const engine_t *e);
+
 /* The longest line parsed, in bytes without its '\n': the job's max_line. */
 size_t engine_max_line(const engine_t *e);
 
