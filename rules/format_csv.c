@@ -120,10 +120,12 @@ static format_bad_t convert(format_state_t *st, uint64_t need, uint64_t num, uin
     uint64_t todo = need & (n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1);
     for (; todo; todo &= todo - 1) {
         int i = __builtin_ctzll(todo);
-        const char *s = v[i].s, *e = s + v[i].len;
+        const char *s, *e;
         format_bad_t why;
         if (v[i].kind == VALUE_NULL)
             continue;
+        s = v[i].s;
+        e = s + v[i].len;
         if ((doubled >> i) & 1)
             unescape(st, &s, &e);
         if ((why = format_convert(st, i, s, e, num, &v[i])) != FORMAT_OK)
