@@ -12,7 +12,8 @@
 # 8 MiB, so it is cut in parts (with 1 worker too) and a part past the header reads it from
 # byte 0 first (task.c). Checks, every figure from formats.py's recount with csv.reader(strict):
 # - exit status 0 and the summary's lines and bad lines (the headers are neither);
-# - every report (by_status, pages, per_hour, regions) row for row, value for value.
+# - every report (by_status, pages, per_hour, regions) row for row, value for value;
+# - examples/csv.yaml over its sample: exit status 0, the lines and bad lines csv.reader finds.
 #
 # Environment: ABBEY_BUILDDIR, ABBEY_SRCDIR as in standalone.sh; KEEP=1 keeps the temp dir.
 # Needs python3 (exit 77, skip, without it). Exit 0 when every check passes, 1 when one
@@ -48,4 +49,27 @@ for w in 1 2; do
     npass=$((npass + ${tally% *}))
     nfail=$((nfail + ${tally#* }))
 done
+
+# The example: examples/csv.yaml over data/cdn_access.csv, its lines and bad lines recounted.
+ex=$srcdir/examples/csv.yaml
+sample=$srcdir/data/cdn_access.csv
+need "$ex" "$sample"
+want=$(python3 - "$sample" <<'PY'
+import csv, sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")[:-1]
+header = next(csv.reader([lines[0].decode().rstrip("\r")]))
+bad = 0
+for raw in lines[1:]:
+    try:
+        rows = list(csv.reader([raw.decode().rstrip("\r")], strict=True))
+        bad += len(rows) != 1 or len(rows[0]) != len(header)
+    except csv.Error:
+        bad += 1
+print("job cdn: %d lines (%d bad), %d bytes" % (len(lines) - 1, bad, sum(map(len, lines)) + len(lines)))
+PY
+)
+"$master" --standalone --once --config "$ex" --export-dir "$tmp/example" >"$tmp/example.txt" 2>&1
+check "examples/csv.yaml: exit status" 0 $?
+check "examples/csv.yaml: summary" "$want" \
+    "$(sed -n 's/^\(job cdn: .* bytes\), .*/\1/p' "$tmp/example.txt")"
 finish

@@ -17,7 +17,9 @@
 # lines without backtracking):
 # - exit status 0, each job's lines and bad lines in the summary;
 # - every report of both jobs, row for row, value for value (floats to 1e-9);
-# - the limit job's first bad-line sample is at byte 0 with the reason "regex match limit".
+# - the limit job's first bad-line sample is at byte 0 with the reason "regex match limit";
+# - examples/regex.yaml over its sample: exit status 0, the lines and bad lines its pattern
+#   gives under python's re.
 #
 # Environment: ABBEY_BUILDDIR, ABBEY_SRCDIR as in standalone.sh; KEEP=1 keeps the temp dir.
 # Needs python3 (exit 77, skip, without it). Exit 0 when every check passes, 1 when one
@@ -62,4 +64,23 @@ for w in 1 2; do
     check "workers $w: the first limit sample gave up" 1 \
         "$(grep -c '^    at byte 0 (regex match limit): aaaa' "$tmp/out$w.txt")"
 done
+
+# The example: examples/regex.yaml over data/shop_service.log, its lines and bad lines
+# recounted with its own pattern.
+ex=$srcdir/examples/regex.yaml
+sample=$srcdir/data/shop_service.log
+need "$ex" "$sample"
+want=$(python3 - "$(sed -n "s/^ *regex: '\(.*\)'\$/\1/p" "$ex")" "$sample" <<'PY'
+import re, sys
+rx = re.compile(re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", sys.argv[1]).encode())
+data = open(sys.argv[2], "rb").read()
+lines = data.split(b"\n")[:-1]
+bad = sum(1 for line in lines if not rx.match(line))
+print("job shop: %d lines (%d bad), %d bytes" % (len(lines), bad, len(data)))
+PY
+)
+"$master" --standalone --once --config "$ex" --export-dir "$tmp/example" >"$tmp/example.txt" 2>&1
+check "examples/regex.yaml: exit status" 0 $?
+check "examples/regex.yaml: summary" "$want" \
+    "$(sed -n 's/^\(job shop: .* bytes\), .*/\1/p' "$tmp/example.txt")"
 finish
