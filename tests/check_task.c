@@ -29,28 +29,34 @@
 #define FIXTURE_SUITE "check_task"
 #include "fixture_source.h"
 
-/* A job whose lines are "<user> <status>"; max_line as given ("" for the default). */
-static rules_config_t *job_with(const char *max_line)
+/* A job of the given format and entry key; max_line as given ("" for the default). */
+static rules_config_t *job_of(const char *max_line, const char *format, const char *key)
 {
-    const char *yaml =
-        apr_psprintf(pool,
-                     "jobs:\n"
-                     "  - name: t\n"
-                     "    sources: [/dev/null]\n"
-                     "%s"
-                     "    format: {split: \" \", fields: [user, status:int]}\n"
-                     "    groups:\n"
-                     "      - name: g\n"
-                     "        entries:\n"
-                     "          - name: by_status\n"
-                     "            key: [status]\n"
-                     "            values: {n: count}\n",
-                     *max_line ? apr_psprintf(pool, "    max_line: %s\n", max_line) : "");
+    const char *yaml = apr_psprintf(
+        pool,
+        "jobs:\n"
+        "  - name: t\n"
+        "    sources: [/dev/null]\n"
+        "%s"
+        "    format: %s\n"
+        "    groups:\n"
+        "      - name: g\n"
+        "        entries:\n"
+        "          - name: by_status\n"
+        "            key: [%s]\n"
+        "            values: {n: count}\n",
+        *max_line ? apr_psprintf(pool, "    max_line: %s\n", max_line) : "", format, key);
     rules_config_t *cfg;
     abbey_err_t err;
     ck_assert_msg(rules_load_buffer(yaml, strlen(yaml), "t.yaml", pool, &cfg, &err) == APR_SUCCESS,
                   "%s", err.msg);
     return cfg;
+}
+
+/* A job whose lines are "<user> <status>"; max_line as given ("" for the default). */
+static rules_config_t *job_with(const char *max_line)
+{
+    return job_of(max_line, "{split: \" \", fields: [user, status:int]}", "status");
 }
 
 /* A buffer of size bytes, with no stop flag. */
@@ -443,23 +449,7 @@ END_TEST
 /* A csv job whose header names the columns; status is an int, so "x" is a bad line. */
 static rules_config_t *csv_job(const char *max_line)
 {
-    const char *yaml =
-        apr_psprintf(pool,
-                     "jobs:\n"
-                     "  - name: t\n"
-                     "    sources: [/dev/null]\n"
-                     "%s"
-                     "    format: {csv: {header: true, fields: [status:int]}}\n"
-                     "    groups:\n"
-                     "      - name: g\n"
-                     "        entries:\n"
-                     "          - {name: by_status, key: [status, user], values: {n: count}}\n",
-                     *max_line ? apr_psprintf(pool, "    max_line: %s\n", max_line) : "");
-    rules_config_t *cfg;
-    abbey_err_t err;
-    ck_assert_msg(rules_load_buffer(yaml, strlen(yaml), "t.yaml", pool, &cfg, &err) == APR_SUCCESS,
-                  "%s", err.msg);
-    return cfg;
+    return job_of(max_line, "{csv: {header: true, fields: [status:int]}}", "status, user");
 }
 
 /* A range that starts mid-file gets the source's header: cut anywhere at a line start, the
