@@ -403,6 +403,53 @@ START_TEST(test_engine_header)
 }
 END_TEST
 
+/* The format as a rules file spells it: the options inside the csv map or beside it. */
+static rules_config_t *load_format(const char *format, abbey_err_t *err)
+{
+    const char *yaml = apr_psprintf(pool,
+                                    "jobs:\n"
+                                    "  - name: t\n"
+                                    "    sources: [/dev/null]\n"
+                                    "    format: %s\n"
+                                    "    groups:\n"
+                                    "      - name: g\n"
+                                    "        entries:\n"
+                                    "          - {name: e, key: [b], values: {n: count}}\n",
+                                    format);
+    rules_config_t *cfg;
+    return rules_load_buffer(yaml, strlen(yaml), "c.yaml", pool, &cfg, err) == APR_SUCCESS ? cfg
+                                                                                           : NULL;
+}
+
+START_TEST(test_rules_options)
+{
+    abbey_err_t err;
+    value_t v[FORMAT_MAX_FIELDS];
+    rules_config_t *cfg = load_format("{csv: {fields: [a, b:int], delimiter: \";\"}}", &err);
+    ck_assert_msg(cfg != NULL, "%s", err.msg);
+    csv_t c = {cfg->jobs[0].format, format_state_create(cfg->jobs[0].format, 64, pool)};
+    ck_assert_int_eq(format_has_header(c.f), 0);
+    ck_assert_int_eq(cparse(c, "x,y;7", v), FORMAT_OK);
+    ck_text(&v[0], VALUE_STR, "x,y");
+    ck_int(&v[1], VALUE_INT, 7, "7");
+    cfg = load_format("{csv: {header: true}, delimiter: \"\\t\"}", &err);
+    ck_assert_msg(cfg != NULL, "%s", err.msg);
+    c = (csv_t){cfg->jobs[0].format, format_state_create(cfg->jobs[0].format, 64, pool)};
+    ck_assert_int_eq(format_has_header(c.f), 1);
+    ck_assert_int_eq(new_source(c, "a\tb"), FORMAT_OK);
+    ck_assert_int_eq(cparse(c, "1,2\t3", v), FORMAT_OK);
+    ck_text(&v[0], VALUE_STR, "3"); /* b, the field the rule names */
+    ck_assert_ptr_null(load_format("{csv: {fields: [a, b], delimiter: \"ab\"}}", &err));
+    ck_assert_msg(strstr(err.msg, "c.yaml:4:") && strstr(err.msg, "one byte"), "%s", err.msg);
+    ck_assert_ptr_null(load_format("{csv: {header: maybe}}", &err));
+    ck_assert_msg(strstr(err.msg, "header"), "%s", err.msg);
+    ck_assert_ptr_null(load_format("{csv: {header: true, quote: \"'\"}}", &err));
+    ck_assert_msg(strstr(err.msg, "quote"), "%s", err.msg);
+    free(copy);
+    copy = NULL;
+}
+END_TEST
+
 static Suite *format_csv_suite(void)
 {
     Suite *s = suite_create("format_csv");
@@ -416,6 +463,7 @@ static Suite *format_csv_suite(void)
     tcase_add_test(tc, test_header_names_columns);
     tcase_add_test(tc, test_header_wide);
     tcase_add_test(tc, test_engine_header);
+    tcase_add_test(tc, test_rules_options);
     return s;
 }
 
