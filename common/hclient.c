@@ -99,7 +99,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *data)
 
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new answer (after a 100, ...) */
         c->out->etag[0] = '\0';
+        c->out->last_modified = 0;
         c->content_range[0] = '\0';
+    } else if (header_value(p, len, "Last-Modified", v, sizeof v)) {
+        time_t t = curl_getdate(v, NULL);
+        c->out->last_modified = t > 0 ? (int64_t)t : 0;
     } else if (header_value(p, len, "ETag", v, sizeof v)) {
         const char *s = v;
         size_t vlen;
@@ -224,6 +228,7 @@ static apr_status_t perform(hclient_t *c, const char *method, const char *url, h
     buf_reset(&out->body);
     out->status = 0;
     out->etag[0] = '\0';
+    out->last_modified = 0;
     c->content_range[0] = '\0';
     c->errbuf[0] = '\0';
     c->out = out;

@@ -10,6 +10,7 @@
 
 #include <apr_pools.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "error.h"
@@ -17,9 +18,10 @@
 typedef struct hclient_t hclient_t;
 
 typedef struct hclient_resp_t {
-    long status;   /* HTTP status; 0 when no answer came */
-    buf_t body;    /* the answer's body (owned by the caller: buf_free) */
-    char etag[96]; /* ETag header without quotes, "" when absent */
+    long status;           /* HTTP status; 0 when no answer came */
+    buf_t body;            /* the answer's body (owned by the caller: buf_free) */
+    char etag[96];         /* ETag header without quotes, "" when absent */
+    int64_t last_modified; /* Last-Modified header as epoch seconds, 0 when absent or unreadable */
 } hclient_resp_t;
 
 /* url without its trailing slashes (never those of "http://" or "https://"),

@@ -34,6 +34,7 @@ struct engine_t {
     const format_t *fmt;
     format_state_t *st; /* the format's parse state for this thread */
     size_t max_line;    /* longer lines are bad, never parsed */
+    int64_t mtime;      /* the current source's modification time (engine_source) */
     uint64_t need;      /* fields the rules read */
     uint64_t num;       /* fields the rules read as numbers */
     value_t *fields;
@@ -296,6 +297,7 @@ apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base
 
 void engine_source(engine_t *e, int64_t mtime)
 {
+    e->mtime = mtime;
     format_state_source(e->st, mtime);
 }
 
@@ -308,6 +310,16 @@ void engine_fields(const engine_t *e, uint64_t *need, uint64_t *num)
 {
     *need = e->need;
     *num = e->num;
+}
+
+int engine_has_header(const engine_t *e)
+{
+    return format_has_header(e->fmt);
+}
+
+int64_t engine_mtime(const engine_t *e)
+{
+    return e->mtime;
 }
 
 size_t engine_max_line(const engine_t *e)

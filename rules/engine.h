@@ -95,6 +95,13 @@ format_bad_t engine_header(engine_t *e, const char *line, size_t len);
  * bit masks format_parse takes: what --check --sample shows as the engine
  * sees it. */
 void engine_fields(const engine_t *e, uint64_t *need, uint64_t *num);
+/* 1 when the job's format reads a header line at the start of every source
+ * (format_has_header): a reader starting past byte 0 gives it to
+ * engine_header first. */
+int engine_has_header(const engine_t *e);
+
+/* The current source's modification time, as engine_source last set it. */
+int64_t engine_mtime(const engine_t *e);
 
 /* The longest line parsed, in bytes without its '\n': the job's max_line. */
 size_t engine_max_line(const engine_t *e);

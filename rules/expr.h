@@ -56,12 +56,12 @@
  *   they were written with; times render as 2015-05-17T10:05:03Z.
  * - Strings made by functions live in a 64 KiB per-context scratch area; when
  *   it is full the function gives NULL.
- * - A regex match runs under limits (EXPR_RE_* below; JIT when available,
- *   with the same match limit and a JIT stack of at most EXPR_RE_JIT_STACK_MAX
- *   bytes). A match that gives up (match, depth or heap limit, JIT stack, or
- *   any other PCRE2 error) makes both `~` and `!~` false, like a comparison
- *   with NULL, and sets the context's limit flag (expr_ctx_limit_hit); the
- *   line is not bad.
+ * - A regex match runs under limits (REMATCH_* in rematch.h; JIT when
+ *   available, with the same match limit and a JIT stack of at most
+ *   REMATCH_JIT_STACK_MAX bytes). A match that gives up (match, depth or heap
+ *   limit, JIT stack, or any other PCRE2 error) makes both `~` and `!~`
+ *   false, like a comparison with NULL, and sets the context's limit flag
+ *   (expr_ctx_limit_hit); the line is not bad.
  * Limits (compile errors): 64 value slots of stack, 200 levels of parentheses,
  * 512 levels of syntax tree. A regex that repeats a group that can itself
  * match in more than one way ((a+)+, (a|aa)+, (.*a){3}) compiles with a
@@ -80,17 +80,6 @@
 #include "error.h"
 #include "format.h"
 #include "value.h"
-
-/* Limits of one regex match (pcre2_set_match_limit, _depth_limit, _heap_limit
- * and the JIT stack). PCRE2 counts the match limit afresh at each start
- * position of an unanchored pattern, so a line costs at most about its length
- * times the limit's work; see BENCHMARKS.md ("Regex limits") for the figures. */
-#define EXPR_RE_MATCH_LIMIT 10000
-#define EXPR_RE_LIMIT_PER_BYTE 4 /* more for a whole-line budget, per byte of the text */
-#define EXPR_RE_DEPTH_LIMIT 10000
-#define EXPR_RE_HEAP_LIMIT_KIB 16384
-#define EXPR_RE_JIT_STACK_MIN (32u << 10)
-#define EXPR_RE_JIT_STACK_MAX (1u << 20)
 
 typedef enum expr_type_t {
     EXPR_T_ANY, /* not known until run time (FORMAT_AUTO fields, coalesce) */

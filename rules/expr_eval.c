@@ -6,8 +6,8 @@
  * context's scratch area, and a function whose result does not fit there
  * gives NULL. A value of unknown type (an untyped field) that must be a
  * number and is not one makes expr_eval return -1. Regexes match under the
- * limits of the context's match context (EXPR_RE_*); a match that gives up
- * is false and sets ctx->limit_hit. */
+ * limits of the context's match context (rematch.h, REMATCH_*); a match that
+ * gives up is false and sets ctx->limit_hit. */
 #include "expr_int.h"
 
 #include <math.h>
@@ -22,8 +22,6 @@ static apr_status_t ctx_cleanup(void *data)
 {
     expr_ctx_t *ctx = data;
     pcre2_match_data_free(ctx->md);
-    pcre2_match_context_free(ctx->mc);
-    pcre2_jit_stack_free(ctx->jit);
     return APR_SUCCESS;
 }
 
@@ -32,18 +30,10 @@ expr_ctx_t *expr_ctx_create(apr_pool_t *pool)
     expr_ctx_t *ctx = apr_palloc(pool, sizeof *ctx);
     ctx->used = 0;
     ctx->limit_hit = 0;
-    ctx->md = pcre2_match_data_create(1, NULL);
-    ctx->mc = pcre2_match_context_create(NULL);
-    if (!ctx->md || !ctx->mc)
+    if (!(ctx->md = pcre2_match_data_create(1, NULL)))
         mem_oom("PCRE2 match data", 0);
-    pcre2_set_match_limit(ctx->mc, EXPR_RE_MATCH_LIMIT);
-    pcre2_set_depth_limit(ctx->mc, EXPR_RE_DEPTH_LIMIT);
-    pcre2_set_heap_limit(ctx->mc, EXPR_RE_HEAP_LIMIT_KIB);
-    /* NULL without JIT support or memory: PCRE2 then uses its default stack */
-    ctx->jit = pcre2_jit_stack_create(EXPR_RE_JIT_STACK_MIN, EXPR_RE_JIT_STACK_MAX, NULL);
-    if (ctx->jit)
-        pcre2_jit_stack_assign(ctx->mc, NULL, ctx->jit);
     apr_pool_cleanup_register(pool, ctx, ctx_cleanup, apr_pool_cleanup_null);
+    rematch_ctx_init(&ctx->re, pool);
     return ctx;
 }
 
@@ -308,13 +298,8 @@ static void match(expr_ctx_t *ctx, const expr_regex_t *re, int negate, value_t *
     const char *s;
     size_t len;
     int rc, hit = 0;
-    uint32_t limit = EXPR_RE_MATCH_LIMIT;
     if (v->kind != VALUE_NULL && text(ctx, v, &s, &len) == 0) {
-        if (re->whole_line) /* len < 4 GiB: a value_t's length is 32 bits */
-            limit +=
-                (uint32_t)(len < UINT32_MAX / 8 ? len * EXPR_RE_LIMIT_PER_BYTE : UINT32_MAX / 2);
-        pcre2_set_match_limit(ctx->mc, limit);
-        rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, ctx->md, ctx->mc);
+        rc = rematch_run(&ctx->re, re, s, len, ctx->md);
         if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
             ctx->limit_hit = 1;
         else

@@ -3,17 +3,16 @@
  *
  * expr_lex.c turns text into tokens and formats "file:line:col:" errors,
  * expr_parse.c parses, type-checks and emits the program, expr_regex.c
- * compiles the regexes of `~` and judges them for nested quantifiers,
+ * compiles the regexes of `~` (rematch.h) and warns about nested quantifiers,
  * expr_eval.c runs the program on the fixed value stack of an expr_ctx_t. */
 #ifndef ABBEY_EXPR_INT_H
 #define ABBEY_EXPR_INT_H
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "expr.h"
+#include "rematch.h"
 
 #define EXPR_STACK_MAX 64       /* value slots of an expr_ctx_t */
 #define EXPR_SCRATCH_SIZE 65536 /* bytes of per-line string scratch */
@@ -94,26 +93,15 @@ void expr_lex_error(const expr_lexer_t *lx, size_t pos, const char *fmt, ...)
 
 /* ---- regexes (expr_regex.c) ---- */
 
-/* A compiled `~` pattern. whole_line: compiled as ^(?s:.*?)(?:pattern), one
- * start position, so that the match limit is a budget for the whole line
- * (EXPR_RE_MATCH_LIMIT + EXPR_RE_LIMIT_PER_BYTE per byte of the text) rather
- * than for each start position; done for patterns expr_regex_risk flags. */
-typedef struct expr_regex_t {
-    pcre2_code *code;
-    int whole_line;
-} expr_regex_t;
+/* A compiled `~` pattern (rematch.h; whole_line: matched from one start position). */
+typedef rematch_t expr_regex_t;
 
 /* Compile the pattern of string token t into *out (JIT when available; freed
  * with pool). Returns 0, or -1 with lx's err set ("file:line:col: invalid
  * regular expression: ..."). *warning is NULL, or "file:line:col: warning:
- * regex ..." text (pool) when expr_regex_risk finds a nested quantifier. */
+ * regex ..." text (pool) when rematch_risk finds a nested quantifier. */
 int expr_regex_compile(const expr_lexer_t *lx, const expr_tok_t *t, apr_pool_t *pool,
                        expr_regex_t *out, const char **warning);
-
-/* 1 when pattern p[0..n) repeats a group whose body can match in more than one
- * way ((a+)+, (a*)*, (a|aa)+, (.*a){3}; not atomic groups or possessive
- * repeats), with the group and its quantifier at p[*at .. *at + *len); else 0. */
-int expr_regex_risk(const char *p, size_t n, size_t *at, size_t *len);
 
 /* ---- the program (expr_parse.c emits, expr_eval.c runs) ---- */
 
@@ -181,10 +169,9 @@ struct expr_t {
 struct expr_ctx_t {
     value_t stack[EXPR_STACK_MAX];
     pcre2_match_data *md;
-    pcre2_match_context *mc; /* the EXPR_RE_* limits */
-    pcre2_jit_stack *jit;    /* NULL: PCRE2's default 32 KiB JIT stack */
-    int limit_hit;           /* a match gave up since expr_ctx_reset */
-    size_t used;             /* bytes of scratch in use */
+    rematch_ctx_t re; /* the REMATCH_* limits */
+    int limit_hit;    /* a match gave up since expr_ctx_reset */
+    size_t used;      /* bytes of scratch in use */
     char scratch[EXPR_SCRATCH_SIZE];
 };
 

@@ -1,245 +1,35 @@
-/* expr_regex.c - the regexes of `~`: compiling a pattern once (with JIT), and
- * the scan that spots nested quantifiers.
+/* expr_regex.c - the regexes of `~`: compiled once at load time (rematch.h: byte mode, JIT,
+ * patterns with nested quantifiers matched from one start position), with a positioned error
+ * for a pattern PCRE2 refuses and a positioned warning for one with nested quantifiers.
  *
- * Matching itself runs in expr_eval.c under the limits of expr.h
- * (EXPR_RE_*), set on the evaluation context's match context. PCRE2 counts
- * its match limit afresh at each start position, so a pattern that can spend
- * nearly the limit at every start costs a line its length times the limit. The
- * scan finds the patterns that can: a heuristic over the pattern text, not
- * PCRE2's parser, it looks for a group that repeats and whose body can match
- * the same text in more than one way (a backtracking repeat or an
- * alternation), the shape that makes a backtracking matcher take exponential
- * (or high polynomial) time on a line that almost matches. Such a pattern gets
- * a warning, and is compiled as ^(?s:.*?)(?:pattern): the same matches, from
- * one start position, so that one limit bounds the whole line's work. The scan
- * may flag a harmless pattern ((GET|POST)+, (\S+ )+): it then only costs the
- * warning and a slower, equivalent match. */
+ * Matching itself runs in expr_eval.c under the limits of rematch.h (REMATCH_*), on the
+ * evaluation context's match context. */
 #include "expr_int.h"
 
 #include <apr_strings.h>
 #include <stdio.h>
 #include <string.h>
 
-#define RISK_DEPTH 64 /* nested groups scanned; deeper patterns are not judged */
-
-typedef struct risk_group_t {
-    size_t open;   /* offset of its '(' */
-    int ambiguous; /* its body holds a backtracking repeat or an alternation */
-    int atomic;    /* (?>...): never backtracks into */
-} risk_group_t;
-
-/* Offset just past the escape at p[i] == '\\' (\Q...\E, \x{..}, \p{..} and the like whole). */
-static size_t skip_escape(const char *p, size_t n, size_t i)
-{
-    const char *e;
-    if (i + 1 >= n)
-        return n;
-    if (p[i + 1] == 'Q') {
-        e = memmem(p + i + 2, n - i - 2, "\\E", 2);
-        return e ? (size_t)(e - p) + 2 : n;
-    }
-    if (i + 2 < n && p[i + 2] == '{' && p[i + 1] && strchr("xopPNgk", p[i + 1])) {
-        e = memchr(p + i + 3, '}', n - i - 3);
-        return e ? (size_t)(e - p) + 1 : n;
-    }
-    return i + 2;
-}
-
-/* Offset just past the character class opened at p[i] == '['. */
-static size_t skip_class(const char *p, size_t n, size_t i)
-{
-    size_t j = i + 1;
-    if (j < n && p[j] == '^')
-        j++;
-    if (j < n && p[j] == ']')
-        j++; /* a leading ']' is a literal */
-    while (j < n) {
-        if (p[j] == '\\') {
-            j = skip_escape(p, n, j);
-        } else if (p[j] == '[' && j + 1 < n && p[j + 1] == ':') {
-            const char *e = memmem(p + j + 2, n - j - 2, ":]", 2);
-            j = e ? (size_t)(e - p) + 2 : j + 1;
-        } else if (p[j] == ']') {
-            return j + 1;
-        } else {
-            j++;
-        }
-    }
-    return n;
-}
-
-/* Offset of the first byte of a group's body, for the group opened at p[i] == '('. */
-static size_t group_body(const char *p, size_t n, size_t i)
-{
-    size_t j = i + 1;
-    const char *e;
-    if (j >= n || p[j] != '?')
-        return j;
-    j++;
-    if (j < n && p[j] && strchr(":>=!|", p[j]))
-        return j + 1;
-    if (j + 1 < n && p[j] == '<' && (p[j + 1] == '=' || p[j + 1] == '!'))
-        return j + 2;
-    if (j < n && (p[j] == '<' || p[j] == 'P' || p[j] == '\'')) { /* named group */
-        e = memchr(p + j + 1, p[j] == '\'' ? '\'' : '>', n - j - 1);
-        return e ? (size_t)(e - p) + 1 : n;
-    }
-    while (j < n && p[j] != ':' && p[j] != ')' && p[j] != '(')
-        j++; /* option letters, (?i:, (?1), (?R) */
-    return j < n && p[j] == ':' ? j + 1 : j;
-}
-
-/* Reads a quantifier at p[i]: its length (0: none). *rep is 1 when it may repeat
- * the atom more than once and gives back by backtracking (not possessive). */
-static size_t quantifier(const char *p, size_t n, size_t i, int *rep)
-{
-    size_t j = i;
-    *rep = 0;
-    if (i >= n)
-        return 0;
-    if (p[i] == '*' || p[i] == '+' || p[i] == '?') {
-        *rep = p[i] != '?';
-        j = i + 1;
-    } else if (p[i] == '{') {
-        unsigned long lo = 0, hi = 0;
-        int digits = 0, comma = 0, hidigits = 0;
-        for (j = i + 1; j < n && p[j] >= '0' && p[j] <= '9'; j++, digits++)
-            lo = lo < 100000 ? lo * 10 + (unsigned long)(p[j] - '0') : lo;
-        if (j < n && p[j] == ',')
-            for (comma = 1, j++; j < n && p[j] >= '0' && p[j] <= '9'; j++, hidigits++)
-                hi = hi < 100000 ? hi * 10 + (unsigned long)(p[j] - '0') : hi;
-        if (!digits || j >= n || p[j] != '}')
-            return 0; /* a literal '{' */
-        j++;
-        *rep = comma ? (!hidigits || hi >= 2) : lo >= 2;
-    } else {
-        return 0;
-    }
-    if (j < n && p[j] == '+') {
-        *rep = 0; /* possessive: no backtracking into it */
-        j++;
-    } else if (j < n && p[j] == '?') {
-        j++; /* lazy: backtracks all the same */
-    }
-    return j - i;
-}
-
-int expr_regex_risk(const char *p, size_t n, size_t *at, size_t *len)
-{
-    risk_group_t st[RISK_DEPTH], closed = {0, 0, 0};
-    int d = 0, rep, is_group;
-    size_t i = 0, q;
-
-    memset(&st[0], 0, sizeof st[0]);
-    while (i < n) {
-        is_group = 0;
-        switch (p[i]) {
-        case '\\':
-            i = skip_escape(p, n, i);
-            break;
-        case '[':
-            i = skip_class(p, n, i);
-            break;
-        case '(':
-            if (i + 1 < n &&
-                (p[i + 1] == '*' || (p[i + 1] == '?' && i + 2 < n && p[i + 2] == '#'))) {
-                const char *e = memchr(p + i, ')', n - i); /* (*VERB) or (?#comment) */
-                i = e ? (size_t)(e - p) + 1 : n;
-                continue;
-            }
-            if (d + 1 >= RISK_DEPTH)
-                return 0;
-            d++;
-            st[d].open = i;
-            st[d].ambiguous = 0;
-            st[d].atomic = i + 2 < n && p[i + 1] == '?' && p[i + 2] == '>';
-            i = group_body(p, n, i);
-            continue;
-        case ')':
-            if (d == 0)
-                return 0; /* unbalanced: PCRE2 refused it already */
-            closed = st[d--];
-            is_group = 1;
-            i++;
-            break;
-        case '|':
-            st[d].ambiguous = 1;
-            i++;
-            continue;
-        default:
-            i++;
-        }
-        q = quantifier(p, n, i, &rep);
-        if (is_group && rep && closed.ambiguous && !closed.atomic) {
-            *at = closed.open;
-            *len = i + q - closed.open;
-            return 1;
-        }
-        if (rep || (is_group && closed.ambiguous && !closed.atomic))
-            st[d].ambiguous = 1;
-        i += q;
-    }
-    return 0;
-}
-
-static apr_status_t regex_cleanup(void *code)
-{
-    pcre2_code_free(code);
-    return APR_SUCCESS;
-}
-
-static pcre2_code *compile(const char *pat, size_t len, int *errcode, PCRE2_SIZE *erroff,
-                           apr_pool_t *pool)
-{
-    /* byte-oriented: log text need not be valid UTF-8, so (*UTF) is refused */
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat, len, PCRE2_NEVER_UTF, errcode, erroff, NULL);
-    if (code) {
-        apr_pool_cleanup_register(pool, code, regex_cleanup, apr_pool_cleanup_null);
-        pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* without JIT the interpreter runs it */
-    }
-    return code;
-}
-
-/* The pattern as ^(?s:.*?)(?:pattern): it matches where the pattern matches at
- * some start, but from one start position, so the match limit counts the work
- * of every start together. Not for leading (*VERB)s, which must open the
- * pattern, nor \G, which would then mean the start of the line. NULL when not. */
-static pcre2_code *whole_line(const expr_tok_t *t, apr_pool_t *pool)
-{
-    static const char pre[] = "^(?s:.*?)(?:", post[] = ")";
-    int errcode;
-    PCRE2_SIZE erroff;
-    size_t n = sizeof pre - 1 + t->slen + sizeof post - 1;
-    char *w;
-    if ((t->slen >= 2 && t->s[0] == '(' && t->s[1] == '*') || memmem(t->s, t->slen, "\\G", 2))
-        return NULL;
-    w = apr_palloc(pool, n);
-    memcpy(w, pre, sizeof pre - 1);
-    memcpy(w + sizeof pre - 1, t->s, t->slen);
-    memcpy(w + n - (sizeof post - 1), post, sizeof post - 1);
-    return compile(w, n, &errcode, &erroff, pool);
-}
-
 int expr_regex_compile(const expr_lexer_t *lx, const expr_tok_t *t, apr_pool_t *pool,
                        expr_regex_t *out, const char **warning)
 {
-    int errcode, line, col;
-    PCRE2_SIZE erroff;
-    PCRE2_UCHAR msg[256];
+    int line, col;
+    char msg[256];
     size_t at, len;
 
     *warning = NULL;
-    out->whole_line = 0;
-    if (!(out->code = compile(t->s, t->slen, &errcode, &erroff, pool))) {
-        pcre2_get_error_message(errcode, msg, sizeof msg);
+    switch (rematch_compile(t->s, t->slen, 0, pool, out, &at, &len, msg, sizeof msg)) {
+    case -1:
         expr_lex_error(lx, t->pos,
                        "invalid regular expression: %s at offset %zu of the pattern, "
                        "expected a PCRE2 pattern",
-                       (const char *)msg, (size_t)erroff);
+                       msg, at);
         return -1;
-    }
-    if (!expr_regex_risk(t->s, t->slen, &at, &len))
+    case 0:
         return 0;
+    default:
+        break;
+    }
     expr_lex_linecol(lx, t->pos, &line, &col);
     *warning = apr_psprintf(
         pool,
@@ -249,13 +39,5 @@ int expr_regex_compile(const expr_lexer_t *lx, const expr_tok_t *t, apr_pool_t *
         "as false (regex_limit_hits)",
         lx->where && lx->where->file ? lx->where->file : "<expression>", line, col,
         (int)(t->slen < 200 ? t->slen : 200), t->s, (int)len, t->s + at, (apr_size_t)at);
-    {
-        pcre2_code *w = whole_line(t, pool);
-        if (w) {
-            apr_pool_cleanup_run(pool, out->code, regex_cleanup);
-            out->code = w;
-            out->whole_line = 1;
-        }
-    }
     return 0;
 }

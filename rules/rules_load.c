@@ -300,8 +300,11 @@ static apr_status_t load_format_opts(rules_ctx_t *c, const rules_y_map_t *m, for
         TRY(rules_y_enum(c, x, "header", bools, &k));
         spec->header = k;
     }
-    if ((x = rules_y_get(m, "delimiter")) != NULL)
+    if ((x = rules_y_get(m, "delimiter")) != NULL) {
+        if (strcmp(spec->kind, "csv") != 0) /* the others' argument is their value */
+            return rules_y_err(c, x->node, "delimiter: only a csv format takes a delimiter");
         TRY(rules_y_str(c, x, "a delimiter such as \",\" or \";\"", &spec->arg));
+    }
     if ((x = rules_y_get(m, "time_format")) != NULL)
         TRY(rules_y_str(c, x, "a time format such as \"%d/%b/%Y:%H:%M:%S %z\"",
                         &spec->time_format));

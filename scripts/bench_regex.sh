@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench_regex.sh - what a pathological line costs a regex under abbey's limits (expr.h EXPR_RE_*).
+# bench_regex.sh - what a pathological line costs a regex under abbey's limits (rematch.h REMATCH_*).
 #
 #   scripts/bench_regex.sh [BENCH_DIR]     (default ./bench-regex)
 #

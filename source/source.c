@@ -4,10 +4,13 @@
  * by the kind of its rules kind; a path is read by the first kind that
  * claims it, in SOURCE_KINDS order (file last: it claims every path).
  * Splitting a source at line starts only needs seek and read, so it is done
- * here once for every kind that can seek. */
+ * here once for every kind that can seek; so is reading a source's first
+ * line (source_first_line). */
 #include "source_int.h"
 
 #include <string.h>
+
+#include "mem.h"
 
 /* One name per kind, in the order paths are offered to them (file last). */
 #define SOURCE_KINDS(X) X(http) X(glob) X(file)
@@ -86,6 +89,63 @@ apr_status_t source_size(source_reader_t *r, uint64_t *size)
 apr_status_t source_total(source_reader_t *r, uint64_t *size, abbey_err_t *err)
 {
     return r->kind->total(r, size, err);
+}
+
+apr_status_t source_mtime(source_reader_t *r, int64_t *mtime, abbey_err_t *err)
+{
+    *mtime = 0;
+    return r->kind->mtime ? r->kind->mtime(r, mtime, err) : APR_SUCCESS;
+}
+
+/* Read from r until a '\n' in buf[0..cap): the line's length in *len. Small reads: a header
+ * line is short, and a read block is large. */
+static apr_status_t read_line(source_reader_t *r, char *buf, size_t cap, size_t *len,
+                              abbey_err_t *err)
+{
+    size_t have = 0, got;
+    apr_status_t rv;
+    while (have < cap) {
+        const char *nl;
+        size_t want = cap - have < 65536 ? cap - have : 65536;
+        rv = source_read(r, buf + have, want, &got, err);
+        if (rv == APR_EOF)
+            break;
+        if (rv != APR_SUCCESS)
+            return rv;
+        if ((nl = memchr(buf + have, '\n', got)) != NULL) {
+            *len = (size_t)(nl - buf);
+            return APR_SUCCESS;
+        }
+        have += got;
+    }
+    if (have == cap) {
+        abbey_err_set(err, "%s: its first line is longer than %zu bytes", r->name, cap - 1);
+        return APR_ENOSPC;
+    }
+    abbey_err_set(err, "%s: it ends at byte %zu, before its first line does", r->name, have);
+    return APR_EOF;
+}
+
+apr_status_t source_first_line(source_reader_t *r, uint64_t at, char *buf, size_t cap, size_t *len,
+                               const volatile int *stop, abbey_err_t *err)
+{
+    apr_pool_t *sub;
+    source_reader_t *first;
+    apr_status_t rv, back;
+    if (r->kind->seek) {
+        if ((rv = r->kind->seek(r, 0, err)) == APR_SUCCESS)
+            rv = read_line(r, buf, cap, len, err);
+        back = r->kind->seek(r, at, rv == APR_SUCCESS ? err : NULL);
+        return rv == APR_SUCCESS ? back : rv;
+    }
+    sub = mem_xpool(r->pool);
+    if ((rv = source_open(r->path, 0, sub, &first, err)) == APR_SUCCESS) {
+        source_set_stop(first, stop);
+        rv = read_line(first, buf, cap, len, err);
+        source_close(first);
+    }
+    apr_pool_destroy(sub);
+    return rv;
 }
 
 void source_close(source_reader_t *r)

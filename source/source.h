@@ -64,6 +64,23 @@ apr_status_t source_size(source_reader_t *r, uint64_t *size);
  * the reads that follow); an error when the server does not say. */
 apr_status_t source_total(source_reader_t *r, uint64_t *size, abbey_err_t *err);
 
+/* The source's modification time in epoch seconds (a file's mtime; a URL's
+ * Last-Modified header, asked for with the first block when nothing was read
+ * yet), or 0 when the kind cannot tell. An error (with "name: reason" in
+ * err) only when asking failed: a URL that does not answer. */
+apr_status_t source_mtime(source_reader_t *r, int64_t *mtime, abbey_err_t *err);
+
+/* The source's first line, for a reader opened at byte at that has read
+ * nothing yet (a range starting past a header line): into buf[0..*len),
+ * without its '\n', when it fits in cap - 1 bytes. A kind that can seek reads
+ * it through r itself (the same file, even when its path was renamed since)
+ * and goes back to at; another one opens a second reader at byte 0 (stop as
+ * in source_set_stop). Errors name the source: "name: its first line is
+ * longer than N bytes" (APR_ENOSPC), "name: it ends at byte N, before its
+ * first line does" (APR_EOF), or a read error. */
+apr_status_t source_first_line(source_reader_t *r, uint64_t at, char *buf, size_t cap, size_t *len,
+                               const volatile int *stop, abbey_err_t *err);
+
 /* Release what the reader holds now (its pool would at the latest); r may
  * be NULL, and closing twice is safe. */
 void source_close(source_reader_t *r);

@@ -154,6 +154,17 @@ static apr_status_t file_total(source_reader_t *r, uint64_t *size, abbey_err_t *
     return APR_SUCCESS;
 }
 
+static apr_status_t file_mtime(source_reader_t *r, int64_t *mtime, abbey_err_t *err)
+{
+    file_t *fs = r->state;
+    apr_finfo_t fi;
+    apr_status_t rv = apr_file_info_get(&fi, APR_FINFO_MTIME, fs->f);
+    if (rv != APR_SUCCESS)
+        return fail(err, r->name, "cannot stat", rv);
+    *mtime = (int64_t)apr_time_sec(fi.mtime);
+    return APR_SUCCESS;
+}
+
 static int file_claims(const char *path)
 {
     return 1;
@@ -177,4 +188,5 @@ const source_kind_t source_file_kind = {
     .total = file_total,
     .close = file_close,
     .seek = file_seek,
+    .mtime = file_mtime,
 };

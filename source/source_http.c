@@ -5,8 +5,9 @@
  * end of the data (its "bytes * /total" gives the size); a 200 (a server
  * that ignores Range) is kept whole and served from the reader's offset.
  * The reader keeps the last answer's body and hands it out from an offset,
- * so a probe for the size (http_total) costs no extra request: its bytes
- * are the first ones read. Each reader has its own curl handle without the
+ * so a probe for the size (http_total) or the modification time (the
+ * Last-Modified header, http_mtime) costs no extra request: its bytes are
+ * the first ones read. Each reader has its own curl handle without the
  * cluster's token (log hosts never see it); opening one does no I/O yet.
  * A rules http source expands to its URL as written; a URL cannot seek, so
  * it is never split. */
@@ -31,6 +32,7 @@ typedef struct source_http_t {
     uint64_t pos;             /* source offset of the next byte to hand out */
     uint64_t total;           /* the size the server reported last; UINT64_MAX: unknown */
     int whole;                /* resp.body is the whole source (the server ignored Range) */
+    int answered;             /* a request got an answer: resp.last_modified is the server's */
     int eof;                  /* a 416 or an empty answer: nothing at pos */
     const volatile int *stop; /* transfers give up once it is set (NULL: never) */
 } source_http_t;
@@ -91,6 +93,7 @@ static apr_status_t fetch(source_http_t *h, uint64_t len, abbey_err_t *err)
     rv = hclient_get_range(h->hc, h->url, h->pos, len, &h->resp, &total, err);
     if (rv != APR_SUCCESS)
         return rv;
+    h->answered = 1;
     switch (h->resp.status) {
     case 206:
         h->body_at = h->pos;
@@ -160,6 +163,21 @@ static apr_status_t http_total(source_reader_t *r, uint64_t *size, abbey_err_t *
     return APR_SUCCESS;
 }
 
+/* The Last-Modified of the last answer (0 when the server sends none); when
+ * nothing was asked yet, a first block is fetched for it and kept for the
+ * reads, as http_total does. */
+static apr_status_t http_mtime(source_reader_t *r, int64_t *mtime, abbey_err_t *err)
+{
+    source_http_t *h = r->state;
+    if (!h->answered) {
+        apr_status_t rv = fetch(h, SOURCE_HTTP_PROBE, err);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+    *mtime = h->resp.last_modified;
+    return APR_SUCCESS;
+}
+
 /* Release the buffered body now (the connection goes with the pool). */
 static void http_close(source_reader_t *r)
 {
@@ -178,4 +196,5 @@ const source_kind_t source_http_kind = {
     .total = http_total,
     .close = http_close,
     .set_stop = http_set_stop,
+    .mtime = http_mtime,
 };

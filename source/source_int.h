@@ -51,6 +51,9 @@ typedef struct source_kind_t {
     /* As source_set_stop; NULL: nothing to do (task.c looks at the flag
      * between blocks, which is enough for a read that never waits long). */
     void (*set_stop)(source_reader_t *r, const volatile int *stop);
+    /* As source_mtime: the source's modification time, epoch seconds, 0 when
+     * unknown. NULL: always unknown (0). */
+    apr_status_t (*mtime)(source_reader_t *r, int64_t *mtime, abbey_err_t *err);
 } source_kind_t;
 
 #endif

@@ -5,7 +5,9 @@
  * the front. A tail longer than the limit with no '\n' in it is the start
  * of an over-long line: its first bytes are kept as the sample and the
  * window skips ahead until the line's '\n' (reading past the range's end if
- * need be), where the line is counted once as bad. */
+ * need be), where the line is counted once as bad. Before the first read
+ * the engine learns the source's modification time, and its header line
+ * when the range starts past it (begin). */
 #include "task.h"
 
 #include <inttypes.h>
@@ -156,6 +158,33 @@ static int stopping(const task_io_t *io)
     return io->stop && __atomic_load_n(io->stop, __ATOMIC_ACQUIRE);
 }
 
+/* A new source starts at byte start: the engine learns its modification time and, when its
+ * format has a header line and the range starts past it, the header (read into the empty
+ * window: nothing was read yet). */
+static apr_status_t begin(run_t *t, source_reader_t *r, uint64_t start, abbey_err_t *err)
+{
+    int64_t mtime;
+    size_t len;
+    apr_status_t rv = source_mtime(r, &mtime, err);
+    format_bad_t why;
+    if (rv != APR_SUCCESS)
+        return rv;
+    engine_source(t->e, mtime);
+    if (start == 0 || !engine_has_header(t->e))
+        return APR_SUCCESS; /* from byte 0 the engine takes the first line as the header */
+    rv = source_first_line(r, start, t->io->buf, t->limit + 1, &len, t->io->stop, err);
+    if (rv != APR_SUCCESS) {
+        abbey_err_prefix(err, "the header line of a source read from byte %" PRIu64, start);
+        return rv;
+    }
+    if ((why = engine_header(t->e, t->io->buf, len)) != FORMAT_OK) {
+        abbey_err_set(err, "%s: its first line is not a header line (%s)", source_name(r),
+                      format_bad_text(why));
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
 /* With at_eof_final: was the file cut while it was read? (APR_EOF, err set) */
 static apr_status_t check_truncated(source_reader_t *r, int eof, uint64_t at, uint64_t end,
                                     uint64_t done, abbey_err_t *err)
@@ -189,6 +218,8 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
 
     t.limit = engine_max_line(e) < io->size ? engine_max_line(e) : io->size - 1;
     *done = start;
+    if (start < end && (rv = begin(&t, r, start, err)) != APR_SUCCESS)
+        return rv;
     while (!eof && (t.ll.on || t.pos + t.have < end)) {
         size_t got = 0, want = io->size - t.have;
         if (stopping(io)) {

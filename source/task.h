@@ -56,6 +56,12 @@ void task_engines_init(task_engines_t *t, const rules_config_t *cfg, size_t bloc
 void task_engines_get(task_engines_t *t, const rules_job_t *job, engine_t **e, partial_t **p);
 
 /* Process [start, end) of path (end = UINT64_MAX: to the end of the file).
+ * The engine is told a new source starts (engine_source, with its
+ * modification time, source_mtime); when its format has a header line and
+ * start is past byte 0, the source's first line is read first and given to
+ * engine_header: a source with no such line (none, longer than the limit,
+ * or not a header) fails the task with "name: ..." in err, naming the
+ * source, before any line is consumed.
  * Only whole lines are consumed: reading stops at the last '\n' before end,
  * except that a line longer than the limit (engine_max_line, at most
  * io->size - 1) that starts before end is skipped through its '\n' even

@@ -167,8 +167,9 @@ START_TEST(test_regex_limit)
         const char *line = a_line(4000, 'b'), *path = strstr(line, "/a");
         pcre2_code *re =
             pcre2_compile((PCRE2_SPTR) "(a+)+$", PCRE2_ZERO_TERMINATED, 0, &errcode, &erroff, NULL);
-        ck_assert_int_eq(pcre2_match(re, (PCRE2_SPTR)path, 4002, 0, PCRE2_NO_JIT, ctx->md, ctx->mc),
-                         PCRE2_ERROR_MATCHLIMIT);
+        ck_assert_int_eq(
+            pcre2_match(re, (PCRE2_SPTR)path, 4002, 0, PCRE2_NO_JIT, ctx->md, ctx->re.mc),
+            PCRE2_ERROR_MATCHLIMIT);
         pcre2_code_free(re);
     }
 }

@@ -2,7 +2,8 @@
  * (source/instance.c: names, growth, rotation found by inode, an old file deleted,
  * truncation, missing paths, decisions on open descriptors) and HTTP sources
  * (source/source_http.c: Range reads against tests/tools/range_server.py, a server without
- * ranges, a task reading lines over HTTP). Oracles are independent of the code under test:
+ * ranges, a task reading lines over HTTP, Last-Modified as the modification time, the header
+ * of a csv source read for a range past it). Oracles are independent of the code under test:
  * stat(2) for instance names and the bytes the test wrote for reads. */
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -324,6 +325,59 @@ START_TEST(http_task_lines)
 }
 END_TEST
 
+/* Over HTTP: the modification time is the server's Last-Modified (the file's mtime here), and
+ * a range of a csv with a header that starts past it gets the header through a second reader
+ * (a URL cannot seek); a server that sends no Last-Modified gives 0. */
+START_TEST(http_mtime_and_header)
+{
+    const char *yaml = "jobs:\n"
+                       "  - name: t\n"
+                       "    sources: [/dev/null]\n"
+                       "    format: {csv: {header: true, fields: [status:int]}}\n"
+                       "    groups:\n"
+                       "      - name: g\n"
+                       "        entries:\n"
+                       "          - {name: all, key: [status], values: {n: count}}\n";
+    const char *text = "user,status\nu1,200\nu2,x\nu3,404\n"; /* lines at 12, 19, 24 */
+    struct timespec t[2] = {{1431857103, 0}, {1431857103, 0}};
+    rules_config_t *cfg;
+    source_reader_t *r;
+    engine_t *e;
+    partial_t *p;
+    task_io_t io = {0};
+    abbey_err_t err;
+    uint64_t done;
+    int64_t mtime = -1;
+
+    put_file(tpath("c.csv"), "w", text);
+    ck_assert_int_eq(utimensat(AT_FDCWD, tpath("c.csv"), t, 0), 0);
+    if (range_server_start(tmpdir, 0) != 0)
+        return;
+    ck_assert_int_eq(source_open(url_of("c.csv"), 19, pool, &r, &err), APR_SUCCESS);
+    ck_assert_msg(source_mtime(r, &mtime, &err) == APR_SUCCESS, "%s", err.msg);
+    ck_assert_int_eq(mtime, 1431857103);
+    source_close(r);
+    ck_assert_int_eq(rules_load_buffer(yaml, strlen(yaml), "t.yaml", pool, &cfg, &err),
+                     APR_SUCCESS);
+    e = engine_create(&cfg->jobs[0], pool);
+    p = partial_create(&cfg->jobs[0], pool);
+    io.size = 8; /* the header is longer than a block: several requests for it too */
+    io.buf = apr_palloc(pool, io.size);
+    ck_assert_int_eq(task_run_file(e, url_of("c.csv"), 19, 31, 0, &io, p, NULL, &done, pool, &err),
+                     APR_ENOSPC); /* a header longer than the buffer holds */
+    io.size = 64;
+    io.buf = apr_palloc(pool, io.size);
+    ck_assert_msg(task_run_file(e, url_of("c.csv"), 19, 31, 0, &io, p, NULL, &done, pool, &err) ==
+                      APR_SUCCESS,
+                  "%s", err.msg);
+    ck_assert_uint_eq(done, 31);
+    ck_assert_uint_eq(p->lines, 2);
+    ck_assert_uint_eq(p->bad_lines, 1); /* u2,x; u3,404 counts: the header was read */
+    ck_assert_int_eq(engine_mtime(e), 1431857103);
+    range_server_stop();
+}
+END_TEST
+
 static Suite *slave_sources_suite(void)
 {
     Suite *s = suite_create("slave_sources");
@@ -346,6 +400,7 @@ static Suite *slave_sources_suite(void)
     tcase_add_test(tc, http_ranges);
     tcase_add_test(tc, http_server_without_ranges);
     tcase_add_test(tc, http_task_lines);
+    tcase_add_test(tc, http_mtime_and_header);
     suite_add_tcase(s, tc);
     return s;
 }

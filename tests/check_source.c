@@ -2,13 +2,15 @@
  * source kind expands through its kind (a file to its decoded path, a URL to itself, a glob to
  * its sorted matches), a path is read by the kind that claims it (a URL by the http kind,
  * without I/O at open; anything else by the file kind), a source is split at line starts
- * only when its kind can seek, and closing is safe twice. The file kind's reading is
- * check_task.c's, the http kind's Range reads check_slave_sources.c's.
+ * only when its kind can seek, closing is safe twice, a file's modification time is stat's,
+ * and a file's first line is read without moving a reader opened later in it. The file kind's
+ * reading is check_task.c's, the http kind's Range reads check_slave_sources.c's.
  *
  * Oracles: the paths and bytes the test writes, and line starts computed here from the text. */
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <check.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +152,64 @@ START_TEST(split_at_line_starts_when_the_kind_can_seek)
 }
 END_TEST
 
+/* A file's modification time is what stat(2) says; a URL that does not answer is an error;
+ * a kind without the op says 0 (none today: every kind has it). */
+START_TEST(mtime_of_a_file)
+{
+    source_reader_t *r;
+    abbey_err_t err;
+    struct timespec times[2] = {{1431857103, 0}, {1431857103, 0}};
+    struct stat st;
+    int64_t mtime = -1;
+
+    put_file(tpath("m.log"), "x\n", 2);
+    ck_assert_int_eq(utimensat(AT_FDCWD, tpath("m.log"), times, 0), 0);
+    ck_assert_int_eq(stat(tpath("m.log"), &st), 0);
+    ck_assert_int_eq(source_open(tpath("m.log"), 1, pool, &r, &err), APR_SUCCESS);
+    ck_assert_int_eq(source_mtime(r, &mtime, &err), APR_SUCCESS);
+    ck_assert_int_eq(mtime, (int64_t)st.st_mtime);
+    ck_assert_int_eq(mtime, 1431857103);
+    source_close(r);
+
+    ck_assert_int_eq(source_open(DEAD_URL, 0, pool, &r, &err), APR_SUCCESS);
+    ck_assert_int_ne(source_mtime(r, &mtime, &err), APR_SUCCESS);
+    ck_assert_msg(strstr(err.msg, DEAD_URL) != NULL, "%s", err.msg);
+    source_close(r);
+}
+END_TEST
+
+/* The first line of a file read through a reader opened later in it: the reader then reads
+ * on from where it was opened. Too long, or no '\n' at all, is an error naming the file. */
+START_TEST(first_line_of_a_file)
+{
+    const char *text = "name,status\r\nx,200\ny,404\n";
+    source_reader_t *r;
+    abbey_err_t err;
+    char buf[64], line[32];
+    size_t len = 0, got;
+
+    put_file(tpath("h.csv"), text, strlen(text));
+    ck_assert_int_eq(source_open(tpath("h.csv"), 19, pool, &r, &err), APR_SUCCESS);
+    ck_assert_int_eq(source_first_line(r, 19, line, sizeof line, &len, NULL, &err), APR_SUCCESS);
+    ck_assert_uint_eq(len, 12);
+    ck_assert_int_eq(memcmp(line, "name,status\r", 12), 0);
+    ck_assert_int_eq(source_read(r, buf, sizeof buf, &got, &err), APR_SUCCESS);
+    ck_assert_uint_eq(got, 6);
+    ck_assert_int_eq(memcmp(buf, "y,404\n", 6), 0);
+    /* a line must fit with its '\n': 12 bytes need 13 */
+    ck_assert_int_eq(source_first_line(r, 19, line, 13, &len, NULL, &err), APR_SUCCESS);
+    ck_assert_int_eq(source_first_line(r, 19, line, 12, &len, NULL, &err), APR_ENOSPC);
+    ck_assert_msg(strstr(err.msg, "h.csv: its first line is longer than 11 bytes"), "%s", err.msg);
+    source_close(r);
+
+    put_file(tpath("n.csv"), "no newline", 10);
+    ck_assert_int_eq(source_open(tpath("n.csv"), 3, pool, &r, &err), APR_SUCCESS);
+    ck_assert_int_eq(source_first_line(r, 3, line, sizeof line, &len, NULL, &err), APR_EOF);
+    ck_assert_msg(strstr(err.msg, "n.csv: it ends at byte 10"), "%s", err.msg);
+    source_close(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("source");
@@ -159,6 +219,8 @@ static Suite *suite(void)
     tcase_add_test(tc, expand_by_rules_kind);
     tcase_add_test(tc, open_by_the_kind_that_claims_the_path);
     tcase_add_test(tc, split_at_line_starts_when_the_kind_can_seek);
+    tcase_add_test(tc, mtime_of_a_file);
+    tcase_add_test(tc, first_line_of_a_file);
     suite_add_tcase(s, tc);
     return s;
 }

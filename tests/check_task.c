@@ -2,8 +2,10 @@
  * lines over the limit (inside a block, across blocks, across a range's end, unended at the end
  * of the file), ranges read the way a slave reads them (any cap), files cut while read, sources
  * that are not regular files (refused without blocking, also by instance.c), readers opened
- * through /proc/self/fd/N naming their file, the stop flag, the buffer size for a config, and a
- * thread's engines per job (task_engines_t).
+ * through /proc/self/fd/N naming their file, the stop flag, the buffer size for a config, a
+ * thread's engines per job (task_engines_t), the header line a range past byte 0 of a csv
+ * source with a header reads first (or fails without), and the modification time every run
+ * gives the engine.
  *
  * Oracles: the test writes the text and knows, line by line, which lines are good, which are
  * over the limit, and where each starts; counts are computed here from that, never by abbey. */
@@ -27,28 +29,34 @@
 #define FIXTURE_SUITE "check_task"
 #include "fixture_source.h"
 
-/* A job whose lines are "<user> <status>"; max_line as given ("" for the default). */
-static rules_config_t *job_with(const char *max_line)
+/* A job of the given format and entry key; max_line as given ("" for the default). */
+static rules_config_t *job_of(const char *max_line, const char *format, const char *key)
 {
-    const char *yaml =
-        apr_psprintf(pool,
-                     "jobs:\n"
-                     "  - name: t\n"
-                     "    sources: [/dev/null]\n"
-                     "%s"
-                     "    format: {split: \" \", fields: [user, status:int]}\n"
-                     "    groups:\n"
-                     "      - name: g\n"
-                     "        entries:\n"
-                     "          - name: by_status\n"
-                     "            key: [status]\n"
-                     "            values: {n: count}\n",
-                     *max_line ? apr_psprintf(pool, "    max_line: %s\n", max_line) : "");
+    const char *yaml = apr_psprintf(
+        pool,
+        "jobs:\n"
+        "  - name: t\n"
+        "    sources: [/dev/null]\n"
+        "%s"
+        "    format: %s\n"
+        "    groups:\n"
+        "      - name: g\n"
+        "        entries:\n"
+        "          - name: by_status\n"
+        "            key: [%s]\n"
+        "            values: {n: count}\n",
+        *max_line ? apr_psprintf(pool, "    max_line: %s\n", max_line) : "", format, key);
     rules_config_t *cfg;
     abbey_err_t err;
     ck_assert_msg(rules_load_buffer(yaml, strlen(yaml), "t.yaml", pool, &cfg, &err) == APR_SUCCESS,
                   "%s", err.msg);
     return cfg;
+}
+
+/* A job whose lines are "<user> <status>"; max_line as given ("" for the default). */
+static rules_config_t *job_with(const char *max_line)
+{
+    return job_of(max_line, "{split: \" \", fields: [user, status:int]}", "status");
 }
 
 /* A buffer of size bytes, with no stop flag. */
@@ -436,6 +444,132 @@ START_TEST(engines_made_once_per_job)
 }
 END_TEST
 
+/* ===================================================== headers and mtimes */
+
+/* A csv job whose header names the columns; status is an int, so "x" is a bad line. */
+static rules_config_t *csv_job(const char *max_line)
+{
+    return job_of(max_line, "{csv: {header: true, fields: [status:int]}}", "status, user");
+}
+
+/* A range that starts mid-file gets the source's header: cut anywhere at a line start, the
+ * two ranges count what the whole file counts (every fifth line bad), through a file path
+ * and through a descriptor path whose file was renamed and replaced (the header is the open
+ * file's, not the new one's). */
+START_TEST(range_past_the_header_gets_it)
+{
+    rules_config_t *cfg = csv_job("");
+    char *text = apr_pstrdup(pool, "\xEF\xBB\xBFuser,\"sta\"\"tus\",status\r\n");
+    uint64_t starts[64], done, lines = 0, bad = 0, bad_after7 = 0;
+    int n = 0, fd;
+    abbey_err_t err;
+    task_io_t io = io_of(40); /* blocks of one or two lines */
+    const char *path = tpath("h.csv"), *fdp;
+
+    for (int i = 0; i < 40; i++) {
+        starts[n++] = strlen(text);
+        text = apr_psprintf(pool, "%s\"u%d, \"\"q\"\"\",x,%s\r\n", text, i,
+                            i % 5 == 4 ? "x" : (i % 2 ? "404" : "200"));
+        lines++;
+        bad += i % 5 == 4;
+        bad_after7 += i >= 7 && i % 5 == 4;
+    }
+    put_file(path, text, strlen(text));
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    fdp = apr_psprintf(pool, "/proc/self/fd/%d", fd);
+    ck_assert_int_eq(rename(path, tpath("h.csv.1")), 0);
+    put_file(path, "status,user\n1,2\n", 16); /* another header: must not be used */
+    for (int k = 0; k < n; k += 3) {
+        engine_t *e = engine_create(&cfg->jobs[0], pool);
+        partial_t *p = partial_create(&cfg->jobs[0], pool);
+        ck_assert_int_eq(task_run_file(e, fdp, 0, starts[k], 0, &io, p, NULL, &done, pool, &err),
+                         APR_SUCCESS);
+        ck_assert_msg(task_run_file(e, fdp, starts[k], strlen(text), 0, &io, p, NULL, &done, pool,
+                                    &err) == APR_SUCCESS,
+                      "%s", err.msg);
+        ck_assert_uint_eq(done, strlen(text));
+        ck_assert_uint_eq(p->lines, lines);
+        ck_assert_uint_eq(p->bad_lines, bad);
+        ck_assert_uint_eq(p->bytes, strlen(text));
+    }
+    close(fd);
+    /* the same through the path of a file that stays put */
+    put_file(path, text, strlen(text));
+    engine_t *e = engine_create(&cfg->jobs[0], pool);
+    partial_t *p = partial_create(&cfg->jobs[0], pool);
+    ck_assert_int_eq(
+        task_run_file(e, path, starts[7], strlen(text), 0, &io, p, NULL, &done, pool, &err),
+        APR_SUCCESS);
+    ck_assert_uint_eq(p->lines, lines - 7);
+    ck_assert_uint_eq(p->bad_lines, bad_after7);
+}
+END_TEST
+
+/* No header to be had: the task fails before consuming anything, naming the file. */
+START_TEST(range_past_a_missing_header_fails)
+{
+    rules_config_t *cfg = csv_job("64");
+    engine_t *e = engine_create(&cfg->jobs[0], pool);
+    partial_t *p = partial_create(&cfg->jobs[0], pool);
+    task_io_t io = io_of(4096);
+    uint64_t done = 99;
+    abbey_err_t err;
+    char *longname = apr_palloc(pool, 101);
+
+    memset(longname, 'n', 100);
+    longname[100] = '\0';
+    put_file(tpath("l.csv"), apr_pstrcat(pool, longname, ",status\nu,200\n", NULL), 114);
+    ck_assert_int_eq(task_run_file(e, tpath("l.csv"), 108, 114, 0, &io, p, NULL, &done, pool, &err),
+                     APR_ENOSPC);
+    ck_assert_uint_eq(done, 108);
+    ck_assert_msg(strstr(err.msg, "from byte 108: ") &&
+                      strstr(err.msg, "l.csv: its first line is longer than 64 bytes"),
+                  "%s", err.msg);
+    put_file(tpath("q.csv"), "user,\"status\nu,200\n", 19);
+    ck_assert_int_eq(task_run_file(e, tpath("q.csv"), 13, 19, 0, &io, p, NULL, &done, pool, &err),
+                     APR_EINVAL);
+    ck_assert_msg(strstr(err.msg, "q.csv: its first line is not a header line (unterminated"), "%s",
+                  err.msg);
+    put_file(tpath("t.csv"), "u,200", 5); /* truncated since the range was planned */
+    ck_assert_int_eq(task_run_file(e, tpath("t.csv"), 2, 9, 0, &io, p, NULL, &done, pool, &err),
+                     APR_EOF);
+    ck_assert_msg(strstr(err.msg, "t.csv: it ends at byte 5"), "%s", err.msg);
+    ck_assert_uint_eq(p->lines, 0);
+    /* from byte 0 the header is the range's own first line */
+    ck_assert_int_eq(task_run_file(e, tpath("q.csv"), 0, 19, 0, &io, p, NULL, &done, pool, &err),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(p->lines, 2); /* "user,\"status" does not end its quote: bad lines */
+    ck_assert_uint_eq(p->bad_lines, 2);
+}
+END_TEST
+
+/* Every run tells the engine its source's modification time, from byte 0 or later. */
+START_TEST(mtime_reaches_the_engine)
+{
+    rules_config_t *cfg = job_with("");
+    engine_t *e = engine_create(&cfg->jobs[0], pool);
+    partial_t *p = partial_create(&cfg->jobs[0], pool);
+    task_io_t io = io_of(64);
+    struct timespec a[2] = {{1431857103, 0}, {1431857103, 0}}, b[2] = {{86400, 0}, {86400, 0}};
+    uint64_t done;
+    abbey_err_t err;
+
+    put_file(tpath("m1.log"), "u1 200\nu2 200\n", 14);
+    put_file(tpath("m2.log"), "u3 200\n", 7);
+    ck_assert_int_eq(utimensat(AT_FDCWD, tpath("m1.log"), a, 0), 0);
+    ck_assert_int_eq(utimensat(AT_FDCWD, tpath("m2.log"), b, 0), 0);
+    ck_assert_int_eq(engine_mtime(e), 0);
+    ck_assert_int_eq(task_run_file(e, tpath("m1.log"), 7, 14, 0, &io, p, NULL, &done, pool, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(engine_mtime(e), 1431857103);
+    ck_assert_int_eq(task_run_file(e, tpath("m2.log"), 0, 7, 0, &io, p, NULL, &done, pool, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(engine_mtime(e), 86400);
+    ck_assert_uint_eq(p->lines, 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("task");
@@ -453,6 +587,9 @@ static Suite *suite(void)
     tcase_add_test(tc, stop_flag_ends_the_read);
     tcase_add_test(tc, buffer_size_for_a_config);
     tcase_add_test(tc, engines_made_once_per_job);
+    tcase_add_test(tc, range_past_the_header_gets_it);
+    tcase_add_test(tc, range_past_a_missing_header_fails);
+    tcase_add_test(tc, mtime_reaches_the_engine);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """tests/recount/logfmt.py - a logfmt log, its job, and its recount, for the logfmt tests
-(tests/recount/logfmt.sh, tests/cluster/formats.sh).
+(tests/recount/logfmt.sh, tests/cluster/formats_logfmt_syslog.sh).
 
   logfmt.py gen OUT          write the generated log (6000 lines, fixed seed)
   logfmt.py job NAME SOURCE  print the job (a YAML item of `jobs:`) that reads SOURCE

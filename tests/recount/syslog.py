@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """tests/recount/syslog.py - a syslog log, its job, and its recount, for the syslog tests
-(tests/recount/syslog.sh, tests/cluster/formats.sh).
+(tests/recount/syslog.sh, tests/cluster/formats_logfmt_syslog.sh).
 
   syslog.py gen OUT          write the generated log (5000 lines, fixed seed)
   syslog.py job NAME SOURCE  print the job (a YAML item of `jobs:`) that reads SOURCE

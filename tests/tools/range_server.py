@@ -7,6 +7,7 @@ Serves the files of DIR (no listing, no subdirectory escape) to GET and HEAD:
   no Range header               200 with the whole file
   Range: bytes=a-b | a- | -n    206 with Content-Range: bytes a-b/size
   a range starting past the end 416 with Content-Range: bytes */size
+200 and 206 answers carry the file's Last-Modified.
 --ignore-range answers 200 with the whole file whatever the Range (a server
 that does not support ranges). Port 0 (the default) picks a free port; the
 port is printed on the first line of stdout, then the server runs until
@@ -17,6 +18,7 @@ import os
 import re
 import sys
 import threading
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -54,9 +56,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         with open(path, "rb") as f:
             data = f.read()
+            mtime = formatdate(os.fstat(f.fileno()).st_mtime, usegmt=True)
         size = len(data)
         rng = self.headers.get("Range")
-        plain = [("Content-Type", "text/plain"), ("Accept-Ranges", "bytes")]
+        plain = [("Content-Type", "text/plain"), ("Accept-Ranges", "bytes"),
+                 ("Last-Modified", mtime)]
         if not rng or self.ignore_range:
             self._send(200, plain, data, head)
             return

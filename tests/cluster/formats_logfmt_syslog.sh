@@ -1,5 +1,5 @@
 #!/bin/sh
-# formats.sh - cluster integration test: the logfmt and syslog formats on two masters and
+# formats_logfmt_syslog.sh - cluster integration test: the logfmt and syslog formats on two masters and
 # two slaves, against python3 recounts.
 #
 # The logs and jobs of tests/recount/logfmt.py and syslog.py (6000 logfmt lines and 5000
