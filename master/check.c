@@ -57,9 +57,8 @@ static const char *max_line_text(size_t n, char *buf, size_t cap)
 static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *out)
 {
     char buf[32];
-    fprintf(out, "job %s: round %.3gs, reset %s, timezone UTC%+d:%02d, format %s, max_line %s\n",
-            job->name, (double)job->round / 1e6, reset_name(job->reset), job->tz_offset / 3600,
-            (job->tz_offset < 0 ? -job->tz_offset : job->tz_offset) / 60 % 60,
+    fprintf(out, "job %s: round %.3gs, reset %s, timezone %s, format %s, max_line %s\n", job->name,
+            (double)job->round / 1e6, reset_name(job->reset), tz_name(job->tz),
             format_name(job->format), max_line_text(job->max_line, buf, sizeof buf));
     for (int s = 0; s < job->nsources; s++) {
         const rules_source_t *src = &job->sources[s];

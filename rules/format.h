@@ -88,13 +88,17 @@ typedef struct format_spec_t {
                                 forms: epoch seconds, ISO 8601, Apache %t) */
     const char *timezone;    /* the zone of times written without an offset (NULL: UTC) */
     long err_at;             /* out: the byte of arg an error is about, or -1 */
+    const char *err_key;     /* out: "time_format" or "timezone" when the error is about that
+                                key, else NULL */
 } format_spec_t;
 
 /* Compile spec into *out (in pool). On error returns APR_EINVAL with a
  * message naming what is wrong ("unknown format \"x\"...", "nginx format:
  * unknown variable $foo"); when the problem is at a byte of spec->arg (a
  * pattern or a log format string), spec->err_at is that byte's offset, which
- * the rules loader turns into the file's line and column, else -1. */
+ * the rules loader turns into the file's line and column, else -1; when it is
+ * the time_format or the timezone, spec->err_key names that key. The zone is
+ * read from the system's tz database (tz.h). */
 apr_status_t format_create(format_spec_t *spec, apr_pool_t *pool, format_t **out, abbey_err_t *err);
 
 /* Shorthands of format_create: a kind without arguments ("combined",
