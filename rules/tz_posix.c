@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+static int alternates(const tz_rule_t *r);
+
 /* ---- parsing ------------------------------------------------------------ */
 
 static int is_alpha(char c)
@@ -141,7 +143,7 @@ int tz_posix_parse(const char *s, size_t len, tz_rule_t *r)
     if (*p != ',' || !(p = parse_when(p + 1, e, &r->start)) || p == e || *p != ',' ||
         !(p = parse_when(p + 1, e, &r->end)))
         return -1;
-    return p == e ? 0 : -1;
+    return p == e && alternates(r) ? 0 : -1;
 }
 
 /* ---- transitions -------------------------------------------------------- */
@@ -173,6 +175,29 @@ typedef struct event_t {
     int to_dst;  /* ends sort before starts at the same instant */
 } event_t;
 
+/* The instants daylight saving time starts and ends in year y. */
+static void year_events(const tz_rule_t *r, int64_t y, int64_t *start, int64_t *end)
+{
+    *start = when_day(&r->start, y) * 86400 + r->start.secs - r->std_off;
+    *end = when_day(&r->end, y) * 86400 + r->end.secs - r->dst_off;
+}
+
+/* 1 when starts and ends alternate in time (an end may meet the next start: daylight time
+ * all year), so that each instant's offset is that of the last change before it whichever
+ * years are looked at; checked over a whole 400-year cycle of the calendar. A rule whose
+ * daylight time outlasts a year, or ends before the start of the year before, is nonsense. */
+static int alternates(const tz_rule_t *r)
+{
+    for (int64_t y = 2000; y < 2400; y++) {
+        int64_t s0, e0, s1, e1;
+        year_events(r, y, &s0, &e0);
+        year_events(r, y + 1, &s1, &e1);
+        if (s0 < e0 ? !(e0 <= s1 && s1 < e1) : !(s0 < e1 && e1 <= s1))
+            return 0;
+    }
+    return 1;
+}
+
 void tz_posix_span(const tz_rule_t *r, int64_t t, tz_span_t *sp)
 {
     event_t ev[6];
@@ -189,10 +214,10 @@ void tz_posix_span(const tz_rule_t *r, int64_t t, tz_span_t *sp)
         return;
     tz_civil_from_days(tz_floor_div(t + r->std_off, 86400), &y, &m, &d);
     for (int64_t yy = y - 1; yy <= y + 1; yy++) {
-        ev[n++] =
-            (event_t){when_day(&r->start, yy) * 86400 + r->start.secs - r->std_off, r->dst_off, 1};
-        ev[n++] =
-            (event_t){when_day(&r->end, yy) * 86400 + r->end.secs - r->dst_off, r->std_off, 0};
+        int64_t s, e;
+        year_events(r, yy, &s, &e);
+        ev[n++] = (event_t){s, r->dst_off, 1};
+        ev[n++] = (event_t){e, r->std_off, 0};
     }
     for (int i = 1; i < n; i++) /* insertion sort by (at, to_dst) */
         for (int j = i; j > 0 && (ev[j].at < ev[j - 1].at ||

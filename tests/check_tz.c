@@ -359,6 +359,7 @@ START_TEST(posix_rules)
         "NZST-12NZDT-13,M9.5.0,M4.1.0/3",
         "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", /* half an hour of DST */
         "XXX3YYY,J60/2,J300/2",
+        "XXX3YYY,J10/-167,J5/100", /* a week of daylight time, early in January */
         "XXX3YYY,59/2,299/2",
         "<-01>1<+00>,M3.5.0/0,M10.5.0/1",
     };
@@ -406,6 +407,8 @@ START_TEST(posix_rules)
         "<AB>1",
         "<ABC1",
         "CET-1:60",
+        "TTDf0bbb,J1,J365/50", /* fuzz_time: daylight time outlasting the year made periods
+                                  go back at a new year */
         "CET-1CEST,M3.5.0/168,M10.5.0",
         "CET-1CEST,M3.5.0,M10.5.0x",
     };
