@@ -278,6 +278,29 @@ START_TEST(directive_edges)
 }
 END_TEST
 
+/* The examples of docs/RULES.md ("Times and time zones"), as written there. */
+START_TEST(doc_examples)
+{
+    format_t *syslog = mk("%b %e %H:%M:%S", NULL), *rfc = mk("%a, %d %b %Y %H:%M:%S %z", NULL),
+             *py = mk("%Y-%m-%d %H:%M:%S,%f", NULL), *ms = mk("epoch_ms", NULL),
+             *b = mk(NULL, "Europe/Berlin"), *z = mk("%F %T %Z", "Europe/Berlin");
+    value_t v[FORMAT_MAX_FIELDS];
+    format_state_t *st = format_state_create(syslog, 4096, pool);
+    format_state_source(st, 1749081600); /* the file last written 2025-06-05 */
+    ck_assert_int_eq(format_parse(st, "Jun  4 15:16:01\tx", 17, ALL, 0, v), FORMAT_OK);
+    ck_assert_int_eq(v[0].i, 1749050161); /* 2025-06-04T15:16:01Z */
+    ck_time(rfc, "Mon, 02 Jun 2025 15:16:01 +0200", 1748870161);
+    ck_time(py, "2025-06-02 15:16:01,123", 1748877361);
+    ck_time(ms, "1748870161123", 1748870161);
+    ck_time(b, "1431857103.25", 1431857103);
+    ck_time(b, "1431857103250", 1431857103);
+    ck_time(b, "2025-03-30 02:30:00", 1743298200);     /* 01:30 UTC */
+    ck_time(b, "2025-10-26 02:30:00", 1761438600);     /* 00:30 UTC */
+    ck_time(z, "2025-10-26 02:30:00 CET", 1761442200); /* 01:30 UTC */
+    free_last();
+}
+END_TEST
+
 /* A time without a year: the year of the source's modification time, or the one before
  * when that would be more than a day after it. */
 START_TEST(year_from_mtime)
@@ -430,6 +453,7 @@ int main(void)
     tcase_add_test(tc, zone_gaps_and_overlaps);
     tcase_add_test(tc, directive_edges);
     tcase_add_test(tc, year_from_mtime);
+    tcase_add_test(tc, doc_examples);
     tcase_add_test(tc, local_to_utc);
     tc = new_case(s, "strftime");
     tcase_add_test(tc, directives_utc);
