@@ -173,14 +173,14 @@ format_bad_t format_convert(format_state_t *st, int i, const char *p, const char
 /* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31). */
 static inline int64_t format_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
-    return tz_days_from_civil(y, m, d);
+    return civil_to_days(y, m, d);
 }
 
 /* Days in month m (1..12) of year y. */
 static inline unsigned format_month_days(int64_t y, unsigned m)
 {
     static const uint8_t dm[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+    if (m == 2 && civil_leap(y))
         return 29;
     return dm[m];
 }

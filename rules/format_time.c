@@ -534,8 +534,8 @@ static int match_item(const format_time_t *tf, const tf_item_t *it, const tz_t *
 /* The local reading of x's date and time. */
 static int64_t local_of(const parts_t *x)
 {
-    int64_t days = x->yday ? tz_days_from_civil(x->year, 1, 1) + x->yday - 1
-                           : tz_days_from_civil(x->year, (unsigned)x->mon, (unsigned)x->day);
+    int64_t days = x->yday ? civil_to_days(x->year, 1, 1) + x->yday - 1
+                           : civil_to_days(x->year, (unsigned)x->mon, (unsigned)x->day);
     return days * 86400 + x->hour * 3600 + x->min * 60 + x->sec;
 }
 
@@ -546,7 +546,7 @@ static void guess_year(const tz_t *tz, int64_t ref, parts_t *x)
 {
     int64_t y, local;
     unsigned m, d;
-    tz_civil_from_days(tz_floor_div(ref + tz_offset_at(tz, ref), 86400), &y, &m, &d);
+    civil_from_days(tz_floor_div(ref + tz_offset_at(tz, ref), 86400), &y, &m, &d);
     x->year = y;
     local = local_of(x);
     if (local - tz_offset_at(tz, local) > ref + 86400)
@@ -573,7 +573,7 @@ static int match(const format_time_t *tf, const format_state_t *st, const char *
         x.hour = x.hour % 12 + (x.pm ? 12 : 0);
     if (!(tf->got & GOT_YEAR))
         guess_year(tz, st->mtime ? st->mtime : apr_time_sec(apr_time_now()), &x);
-    if (x.yday ? x.yday > 365 + tz_leap(x.year)
+    if (x.yday ? x.yday > 365 + civil_leap(x.year)
                : (unsigned)x.day > format_month_days(x.year, (unsigned)x.mon))
         return -1;
     local = local_of(&x);

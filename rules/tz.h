@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "civil.h"
 #include "error.h"
 
 typedef struct tz_t tz_t;
@@ -89,45 +90,11 @@ int64_t tz_period(const tz_t *tz, int64_t utc, int64_t len);
  * next one). */
 int64_t tz_period_start(const tz_t *tz, int64_t n, int64_t len);
 
-/* ---- the proleptic Gregorian calendar (used by the zones and by the line formats) ---- */
-
-/* Days from 1970-01-01 to y-m-d (m 1..12, d 1..31); H. Hinnant's
- * days_from_civil, exact for every year that fits. */
-static inline int64_t tz_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* The date of day z since 1970-01-01 (Hinnant's civil_from_days). */
-static inline void tz_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 /* floor(a / b) for b > 0. */
 static inline int64_t tz_floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
     return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-/* 1 when y is a leap year. */
-static inline int tz_leap(int64_t y)
-{
-    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
 }
 
 #endif

@@ -151,16 +151,15 @@ int tz_posix_parse(const char *s, size_t len, tz_rule_t *r)
 /* Day (since 1970-01-01) of w in year y. */
 static int64_t when_day(const tz_when_t *w, int64_t y)
 {
-    int64_t jan1 = tz_days_from_civil(y, 1, 1), first, next, d;
+    int64_t jan1 = civil_to_days(y, 1, 1), first, next, d;
     switch (w->kind) {
     case 'J':
-        return jan1 + w->day - 1 + (tz_leap(y) && w->day >= 60);
+        return jan1 + w->day - 1 + (civil_leap(y) && w->day >= 60);
     case 'n':
         return jan1 + w->day;
     default:
-        first = tz_days_from_civil(y, w->month, 1);
-        next = w->month == 12 ? tz_days_from_civil(y + 1, 1, 1)
-                              : tz_days_from_civil(y, w->month + 1u, 1);
+        first = civil_to_days(y, w->month, 1);
+        next = w->month == 12 ? civil_to_days(y + 1, 1, 1) : civil_to_days(y, w->month + 1u, 1);
         /* 1970-01-01 was a Thursday (4) */
         d = first + (w->wday - (first % 7 + 11) % 7 + 7) % 7 + 7 * (w->week - 1);
         while (d >= next) /* week 5: the last such weekday */
@@ -212,7 +211,7 @@ void tz_posix_span(const tz_rule_t *r, int64_t t, tz_span_t *sp)
     sp->off = r->std_off;
     if (!r->has_dst)
         return;
-    tz_civil_from_days(tz_floor_div(t + r->std_off, 86400), &y, &m, &d);
+    civil_from_days(tz_floor_div(t + r->std_off, 86400), &y, &m, &d);
     for (int64_t yy = y - 1; yy <= y + 1; yy++) {
         int64_t s, e;
         year_events(r, yy, &s, &e);

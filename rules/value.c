@@ -7,6 +7,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "civil.h"
+
 /* Key encoding tags: one byte per column. */
 enum { KEY_NULL = 0, KEY_INT = 1, KEY_FLOAT = 2, KEY_STR = 3, KEY_BOOL = 4, KEY_TIME = 5 };
 
@@ -193,20 +195,6 @@ int value_key_get(buf_reader_t *r, value_t *v)
         return -1;
     }
     return buf_reader_failed(r) ? -1 : 0;
-}
-
-/* Days since 1970-01-01 to civil date (Howard Hinnant's algorithm). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
 void value_render(buf_t *b, const value_t *v)
