@@ -7,7 +7,6 @@
  * field of every kind comes here through format_convert; nothing allocates per line. */
 #include "format_int.h"
 
-#include <apr_strings.h>
 #include <apr_time.h>
 #include <stdio.h>
 
@@ -278,11 +277,12 @@ static apr_status_t tf_lit(tf_build_t *b, char c, size_t at)
     return APR_SUCCESS;
 }
 
-/* The pattern s (from byte base of the whole spec, for messages). */
-static apr_status_t tf_pattern(tf_build_t *b, const char *s, size_t base)
+/* The pattern s, from byte base of the whole spec (for messages; an expansion
+ * such as %T is all at base). */
+static apr_status_t tf_pattern(tf_build_t *b, const char *s, size_t base, int expansion)
 {
     for (size_t i = 0; s[i]; i++) {
-        size_t k = 0, at = base + i;
+        size_t k = 0, at = expansion ? base : base + i;
         if (s[i] == ' ' || s[i] == '\t') {
             if (!(b->tf->n && b->tf->it[b->tf->n - 1].op == OP_SPACE) &&
                 tf_push(b, OP_SPACE, 0, at) != APR_SUCCESS)
@@ -305,11 +305,15 @@ static apr_status_t tf_pattern(tf_build_t *b, const char *s, size_t base)
             k++;
         if (k == sizeof directives / sizeof directives[0]) {
             char what[40];
-            snprintf(what, sizeof what, "unknown directive %%%c", s[i]);
+            unsigned char c = (unsigned char)s[i];
+            if (c > ' ' && c < 0x7f)
+                snprintf(what, sizeof what, "unknown directive %%%c", c);
+            else
+                snprintf(what, sizeof what, "unknown directive %% and byte 0x%02x", c);
             return tf_fail(b, what, at);
         }
         if (directives[k].expand) {
-            if (tf_pattern(b, directives[k].expand, at) != APR_SUCCESS)
+            if (tf_pattern(b, directives[k].expand, at, 1) != APR_SUCCESS)
                 return APR_EINVAL;
             continue;
         }
@@ -350,7 +354,7 @@ apr_status_t format_time_compile(const char *spec, apr_pool_t *pool, const forma
                       spec, TF_MAX_LEN - 1);
         return APR_EINVAL;
     }
-    if (tf_pattern(&b, spec, 0) != APR_SUCCESS)
+    if (tf_pattern(&b, spec, 0, 0) != APR_SUCCESS)
         return APR_EINVAL;
     g = tf->got;
     if (g & GOT_EPOCH ? (g & ~(GOT_EPOCH | GOT_FRAC)) != 0

@@ -354,7 +354,9 @@ START_TEST(refusals)
         {"%H:%M:%S", NULL, "it needs a date"},
         {"%Y-%m", NULL, "it needs a date"},
         {"%Y-%m-%d %Y", NULL, "%Y sets what an earlier directive set at byte 10"},
-        {"%F %Y", NULL, "%Y sets what an earlier directive set"},
+        {"%F %Y", NULL, "%Y sets what an earlier directive set at byte 4"},
+        {"%Y %F", NULL, "%Y sets what an earlier directive set at byte 4"}, /* the %F */
+        {"%F %\x01", NULL, "unknown directive % and byte 0x01 at byte 4"},
         {"%y %Y %m %d", NULL, "%Y sets what"},
         {"%I:%M %F", NULL, "%I and %l need %p"},
         {"%H %p %F", NULL, "need %p, and %p needs %I"},
