@@ -144,16 +144,21 @@ int format_scan_iso_parts(const char *p, const char *e, int64_t *local, int32_t 
  * 0, or -1. */
 int format_scan_time(const char *p, const char *e, int64_t *out);
 /* A time-typed field's text [p, e) into UTC epoch seconds by st's format: its time_format
- * (format_time_compile), else the built-in forms with times without an offset read in the
- * format's zone. A time_format without a year takes the year of the source's modification
- * time (st->mtime; 0: now) in that zone, or the year before when the time would otherwise
- * be more than a day after it. 0, or -1 when the text is not such a time. */
+ * (format_time_compile; without a year, format_guess_year), else the built-in forms with
+ * times without an offset read in the format's zone. 0, or -1 when the text is not such a
+ * time. */
 int format_time_scan(const format_state_t *st, const char *p, const char *e, int64_t *out);
 /* The UTC instant of a local reading (seconds since 1970-01-01 00:00 on the local clock)
  * in f's zone (tz.h: a reading in a gap is taken with the offset before the change, one in
  * an overlap is the earlier instant): 0, or -1 when |local| > FORMAT_TIME_LIMIT. For
  * kinds that assemble a local time themselves (syslog). Thread-safe. */
 int format_local_to_utc(const format_t *f, int64_t local, int64_t *utc);
+/* The year of a local date written without one (month mon, day, seconds sod into the day;
+ * day may run past the month: day 40 of January is 9 February): that of the source's
+ * modification time (st->mtime; 0: now) on the clock of st's format, or the year before
+ * when the time would otherwise be more than a day after it (a "Dec 31" line in a file last
+ * written on 2 January). For syslog and time_format without %Y. Thread-safe. */
+int64_t format_guess_year(const format_state_t *st, unsigned mon, unsigned day, int64_t sod);
 #define FORMAT_TIME_LIMIT ((int64_t)1 << 52)
 
 typedef struct format_time_t format_time_t;

@@ -535,26 +535,14 @@ static int match_item(const format_time_t *tf, const tf_item_t *it, const tz_t *
     }
 }
 
-/* The local reading of x's date and time. */
-static int64_t local_of(const parts_t *x)
+int64_t format_guess_year(const format_state_t *st, unsigned mon, unsigned day, int64_t sod)
 {
-    int64_t days = x->yday ? civil_to_days(x->year, 1, 1) + x->yday - 1
-                           : civil_to_days(x->year, (unsigned)x->mon, (unsigned)x->day);
-    return days * 86400 + x->hour * 3600 + x->min * 60 + x->sec;
-}
-
-/* The year of a time written without one: the year of ref (the source's
- * modification time) in the zone, or the year before when that would put the
- * time more than a day after ref (a December line in a file written in January). */
-static void guess_year(const tz_t *tz, int64_t ref, parts_t *x)
-{
-    int64_t y, local;
+    const tz_t *tz = st->f->tz;
+    int64_t ref = st->mtime ? st->mtime : apr_time_sec(apr_time_now()), y, local;
     unsigned m, d;
     civil_from_days(tz_floor_div(ref + tz_offset_at(tz, ref), 86400), &y, &m, &d);
-    x->year = y;
-    local = local_of(x);
-    if (local - tz_offset_at(tz, local) > ref + 86400)
-        x->year = y - 1;
+    local = civil_to_days(y, mon, day) * 86400 + sod; /* day may exceed the month: %j */
+    return local - tz_offset_at(tz, local) > ref + 86400 ? y - 1 : y;
 }
 
 /* Match tf at [p, e) into UTC seconds. */
@@ -563,7 +551,7 @@ static int match(const format_time_t *tf, const format_state_t *st, const char *
 {
     const tz_t *tz = st->f->tz;
     parts_t x = {.mon = 1, .day = 1};
-    int64_t local;
+    int64_t local, sod;
     for (int i = 0; i < tf->n; i++)
         if (match_item(tf, &tf->it[i], tz, &p, e, &x) < 0)
             return -1;
@@ -575,12 +563,15 @@ static int match(const format_time_t *tf, const format_state_t *st, const char *
     }
     if (tf->got & GOT_H12)
         x.hour = x.hour % 12 + (x.pm ? 12 : 0);
+    if (x.yday) /* day yday of January is that day of the year */
+        x.mon = 1, x.day = x.yday;
+    sod = x.hour * 3600 + x.min * 60 + x.sec;
     if (!(tf->got & GOT_YEAR))
-        guess_year(tz, st->mtime ? st->mtime : apr_time_sec(apr_time_now()), &x);
+        x.year = format_guess_year(st, (unsigned)x.mon, (unsigned)x.day, sod);
     if (x.yday ? x.yday > 365 + civil_leap(x.year)
                : (unsigned)x.day > format_month_days(x.year, (unsigned)x.mon))
         return -1;
-    local = local_of(&x);
+    local = civil_to_days(x.year, (unsigned)x.mon, (unsigned)x.day) * 86400 + sod;
     if (tf->got & GOT_ZONE)
         *out = local - x.off;
     else

@@ -314,7 +314,20 @@ START_TEST(year_from_mtime)
     format_state_source(st, 1735776000); /* 2025-01-02T00:00Z */
     ck_assert_int_eq(format_parse(st, line, strlen(line), ALL, 0, v), FORMAT_OK);
     ck_assert_int_eq(v[0].i, 1735686000); /* 2024-12-31T23:00Z */
-    format_state_source(st, 1748779200);  /* 2025-06-01T12:00Z */
+    /* a day of the year: day 365 of 2024 (a leap year) is 30 December */
+    {
+        format_t *j = mk("%j %T", NULL);
+        format_state_t *js = format_state_create(j, 4096, pool);
+        format_state_source(js, 1735776000);
+        ck_assert_int_eq(format_parse(js, "365 23:00:00\tx", 13, ALL, 0, v), FORMAT_OK);
+        ck_assert_int_eq(v[0].i, 1735599600);                    /* 2024-12-30T23:00Z */
+        ck_assert_int_eq(format_guess_year(js, 1, 40, 0), 2024); /* 9 February: after */
+        ck_assert_int_eq(format_guess_year(js, 1, 2, 0), 2025);
+        ck_assert_int_eq(format_guess_year(js, 12, 31, 0), 2024);
+        ck_assert_int_eq(format_guess_year(js, 1, 3, 0), 2025); /* within a day after */
+        ck_assert_int_eq(format_guess_year(js, 1, 3, 3600), 2024);
+    }
+    format_state_source(st, 1748779200); /* 2025-06-01T12:00Z */
     ck_assert_int_eq(format_parse(st, june, strlen(june), ALL, 0, v), FORMAT_OK);
     ck_assert_int_eq(v[0].i, 1748858400); /* 2025-06-02T10:00Z: within a day after */
     format_state_source(st, 1748736000);  /* 2025-06-01T00:00Z */
