@@ -81,6 +81,10 @@ int tz_local_to_utc(const tz_t *tz, int64_t local, int64_t *utc)
     int32_t prev = 0;
 
     local = tz_clamp(local);
+    if (!tz->n && !tz->has_rule) { /* UTC and fixed offsets */
+        *utc = local - tz->off0;
+        return 0;
+    }
     /* every answer u has |local - u| <= TZ_OFFSET_MAX: walk the spans over that window */
     for (t = local - TZ_OFFSET_MAX - 1;; t = sp.end) {
         int64_t u;
