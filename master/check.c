@@ -46,9 +46,8 @@ static void print_entry(const rules_entry_t *en, FILE *out)
 static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *out)
 {
     char buf[32];
-    fprintf(out, "job %s: round %.3gs, reset %s, timezone UTC%+d:%02d, format %s, max_line %s\n",
-            job->name, (double)job->round / 1e6, reset_name(job->reset), job->tz_offset / 3600,
-            (job->tz_offset < 0 ? -job->tz_offset : job->tz_offset) / 60 % 60,
+    fprintf(out, "job %s: round %.3gs, reset %s, timezone %s, format %s, max_line %s\n", job->name,
+            (double)job->round / 1e6, reset_name(job->reset), tz_name(job->tz),
             format_name(job->format), rules_size_text(job->max_line, buf, sizeof buf));
     if (job->rejects.dir)
         fprintf(out, "  rejects %s/%s.rejects: max_per_round %llu, max_size %s, keep %d\n",

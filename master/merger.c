@@ -39,7 +39,7 @@ void merger_job_bind(merger_t *m, mjob_t *j, const rules_job_t *job)
     j->period_ms = job->reset == RULES_RESET_HOUR  ? 3600000
                    : job->reset == RULES_RESET_DAY ? 86400000
                                                    : 0;
-    j->tz_ms = (int64_t)job->tz_offset * 1000;
+    j->tz = job->tz;
     j->need_round = 0;
     j->owned = apr_pcalloc(m->pool, (size_t)(job->ngroups > 0 ? job->ngroups : 1));
     for (int g = 0; g < job->ngroups; g++)
@@ -115,7 +115,13 @@ int64_t merger_period_of(const mjob_t *j, uint64_t r)
 {
     if (!j->period_ms)
         return 0;
-    return floor_div((int64_t)r * j->round_ms + j->tz_ms, j->period_ms);
+    /* the period of the round's first second; periods start at whole seconds */
+    return tz_period(j->tz, floor_div((int64_t)r * j->round_ms, 1000), j->period_ms / 1000);
+}
+
+int64_t merger_period_start_ms(const mjob_t *j, int64_t id)
+{
+    return tz_period_start(j->tz, id, j->period_ms / 1000) * 1000;
 }
 
 const ranges_t *merger_source_ranges(const mjob_t *j, const char *source)

@@ -10,9 +10,12 @@
  *
  * Rounds are absolute: round r of a job covers processing time
  * [r * round_ms, (r + 1) * round_ms) (round_ms = job->round / 1000); a
- * frame's header.round is that r. Round r belongs to period
- * floor((r * round_ms / 1000 + tz_offset) / len), len 3600 (reset: hour),
- * 86400 (day); with reset: never every round is in one period.
+ * frame's header.round is that r. Round r belongs to the period of its first
+ * second on the job's local clock: the local hour (reset: hour) or day (reset:
+ * day) in the job's timezone, tz_period (tz.h), so a day of Europe/Berlin
+ * starts at local midnight and lasts 23 or 25 hours when the clocks change, and
+ * an hour of Asia/Kolkata starts at :30 UTC; with reset: never every round is
+ * in one period.
  *
  * Files, under EXPORT_DIR/<job>/ (extension from the report's format):
  *   <report>.<ext>                    latest: period scope = the running

@@ -137,9 +137,9 @@ static json_t *job_json(const merger_t *m, const mjob_t *j, uint64_t *nframes)
                                         "final_exported", j->periods[i].final_exported, "dirty",
                                         j->periods[i].dirty));
     *nframes += (uint64_t)j->nperiods;
-    o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "name", j->job->name,
+    o = json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "name", j->job->name,
                   "fingerprint", fp, "round_ms", (json_int_t)j->round_ms, "period_ms",
-                  (json_int_t)j->period_ms, "tz_ms", (json_int_t)j->tz_ms, "since_ms",
+                  (json_int_t)j->period_ms, "tz", tz_name(j->tz), "since_ms",
                   (json_int_t)j->since_ms, "changed_ms", (json_int_t)j->changed_ms, "counts",
                   merger_counts_json(&j->c), "lines", jsonio_u64(j->lines), "bad_lines",
                   jsonio_u64(j->bad_lines), "bytes", jsonio_u64(j->bytes), "sources",
@@ -456,6 +456,17 @@ static void restore_bookkeeping(merger_rx_t *rc, jsonio_rd_t *c, mjob_t *j, cons
     restore_owed(rc, c, j, json_object_get(o, "owed"));
 }
 
+/* Whether the checkpointed job o counted periods in zone tz: its "tz" name,
+ * or, from checkpoints before IANA zones, "tz_ms", a fixed offset. */
+static int same_zone(jsonio_rd_t *c, const json_t *o, const tz_t *tz)
+{
+    const char *name = jsonio_get_str(c, o, "tz", 0, 300);
+    int32_t off;
+    if (name)
+        return strcmp(name, tz_name(tz)) == 0;
+    return tz_fixed_offset(tz, &off) && jsonio_get_i64(c, o, "tz_ms") == (int64_t)off * 1000;
+}
+
 static void restore_job(merger_rx_t *rc, jsonio_rd_t *c, const json_t *o)
 {
     merger_t *m = rc->m;
@@ -474,8 +485,7 @@ static void restore_job(merger_rx_t *rc, jsonio_rd_t *c, const json_t *o)
     fp = jsonio_get_str(c, o, "fingerprint", 1, SIZE_MAX);
     merger_fingerprint_hex(m, j, mine);
     timing = jsonio_get_i64(c, o, "round_ms") == j->round_ms &&
-             jsonio_get_i64(c, o, "period_ms") == j->period_ms &&
-             jsonio_get_i64(c, o, "tz_ms") == j->tz_ms;
+             jsonio_get_i64(c, o, "period_ms") == j->period_ms && same_zone(c, o, j->tz);
     restore_counts(c, o, "counts", &j->c);
     j->lines = jsonio_get_u64(c, o, "lines");
     j->bad_lines = jsonio_get_u64(c, o, "bad_lines");

@@ -97,7 +97,8 @@ static int format_eq(const format_t *a, const format_t *b)
 /* Round length, reset and timezone: what gives round and period numbers their times. */
 static int timing_eq(const rules_job_t *a, const rules_job_t *b)
 {
-    return a->round == b->round && a->reset == b->reset && a->tz_offset == b->tz_offset;
+    return a->round == b->round && a->reset == b->reset &&
+           strcmp(tz_name(a->tz), tz_name(b->tz)) == 0;
 }
 
 static int job_eq(const rules_config_t *ac, const rules_job_t *a, const rules_config_t *bc,
@@ -124,6 +125,19 @@ static void fp_str(buf_t *b, const char *s)
 {
     buf_put_u8(b, s != NULL);
     buf_put_str(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* A fixed offset as the seconds checkpoints before IANA zones held (so their
+ * fingerprints still match); a zone as a marker no offset can be, and its name. */
+static void fp_zone(buf_t *b, const tz_t *tz)
+{
+    int32_t off;
+    if (tz_fixed_offset(tz, &off)) {
+        buf_put_svarint(b, off);
+        return;
+    }
+    buf_put_svarint(b, INT64_C(1) << 40);
+    fp_str(b, tz_name(tz));
 }
 
 static void fp_expr(buf_t *b, const expr_t *e)
@@ -173,7 +187,7 @@ uint64_t merger_job_fingerprint(const rules_config_t *cfg, const rules_job_t *jo
     buf_init(&b);
     buf_put_svarint(&b, job->round);
     buf_put_u8(&b, (uint8_t)job->reset);
-    buf_put_svarint(&b, job->tz_offset);
+    fp_zone(&b, job->tz);
     fp_str(&b, job->format ? format_spec_text(job->format) : NULL);
     for (int i = 0; job->format && i < format_nfields(job->format); i++) {
         fp_str(&b, format_field_name(job->format, i));

@@ -224,7 +224,7 @@ void merger_export_period(merger_t *m, mjob_t *j, mperiod_t *p, apr_pool_t *tp)
     /* named by the period's start, or by when this structure started counting
      * when that is later (a config change mid-period; reset: never) */
     if (j->period_ms) {
-        start = p->id * j->period_ms - j->tz_ms;
+        start = merger_period_start_ms(j, p->id);
         if (j->changed_ms > start)
             start = j->changed_ms;
     } else {

@@ -74,8 +74,8 @@ typedef struct mperiod_t {
 typedef struct mjob_t {
     const rules_job_t *job;
     int64_t round_ms;
-    int64_t period_ms; /* 0: reset never (one period) */
-    int64_t tz_ms;
+    int64_t period_ms;   /* 0: reset never (one period) */
+    const tz_t *tz;      /* the job's zone: periods follow its clock */
     uint8_t *owned;      /* per group: 1 when this master owns it */
     int need_round;      /* some owned report has round scope */
     apr_pool_t *pool;    /* the sources hash, keys and ranges */
@@ -147,7 +147,11 @@ void merger_job_init(merger_t *m, mjob_t *j, const rules_job_t *job);
 void merger_job_clear(mjob_t *j);
 /* The job named name in the current config, or NULL; the caller holds m->lock. */
 mjob_t *merger_job_locked(merger_t *m, const char *name);
+/* The period of round r: that of the round's first second on the job's local
+ * clock (tz_period); 0 with reset: never. */
 int64_t merger_period_of(const mjob_t *j, uint64_t r);
+/* The first instant of period id, in ms (tz_period_start); j->period_ms != 0. */
+int64_t merger_period_start_ms(const mjob_t *j, int64_t id);
 /* The kept round r; created (empty, with a partial when j->need_round) when
  * absent and still within retention, dropping the oldest when full after its
  * export; NULL when the round is no longer (or cannot be) kept. */

@@ -40,6 +40,7 @@ apr_status_t format_create(format_spec_t *spec, apr_pool_t *pool, format_t **out
     format_t *f;
     apr_status_t rv;
     spec->err_at = -1;
+    spec->err_key = NULL;
     if (!ops) {
         abbey_err_set(err, "unknown format \"%s\": the formats are %s",
                       spec->kind ? spec->kind : "", kind_list(pool));
@@ -51,6 +52,16 @@ apr_status_t format_create(format_spec_t *spec, apr_pool_t *pool, format_t **out
     f->pool = pool;
     f->time_format = spec->time_format ? apr_pstrdup(pool, spec->time_format) : NULL;
     f->timezone = spec->timezone ? apr_pstrdup(pool, spec->timezone) : NULL;
+    f->tz = tz_utc();
+    if (f->timezone && (rv = tz_load(f->timezone, pool, &f->tz, err)) != APR_SUCCESS) {
+        spec->err_key = "timezone";
+        return rv;
+    }
+    if (f->time_format &&
+        (rv = format_time_compile(f->time_format, pool, &f->time, err)) != APR_SUCCESS) {
+        spec->err_key = "time_format";
+        return rv;
+    }
     f->spec_text =
         apr_psprintf(pool, "%s\n%s\n%d\n%s\n%s", spelled, spec->arg ? spec->arg : "", spec->header,
                      f->time_format ? f->time_format : "", f->timezone ? f->timezone : "");

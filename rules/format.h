@@ -11,7 +11,8 @@
  * written "-" is VALUE_NULL; method/path/protocol are split from the request.
  *
  * "split": a delimiter string and named fields; a field may carry a type,
- * "name:int", "name:float", "name:time" (epoch seconds), "name:str"; an untyped
+ * "name:int", "name:float", "name:time" (an instant: UTC epoch seconds, read by
+ * the spec's time_format and timezone, format_time.c), "name:str"; an untyped
  * field is FORMAT_AUTO: text that becomes a number when a rule needs one.
  *
  * Closed and open formats. A closed format (combined, split, regex, ...) knows
@@ -84,17 +85,22 @@ typedef struct format_spec_t {
                                   field in order; the others: types for some of their fields */
     int nfields;
     int header;              /* csv: the first line of every source names the fields */
-    const char *time_format; /* strptime-style form of time-typed text (NULL: the built-in
-                                forms: epoch seconds, ISO 8601, Apache %t) */
+    const char *time_format; /* how time-typed text is written: epoch, epoch_ms, epoch_us,
+                                epoch_ns or a strptime-style pattern (NULL: the built-in
+                                forms: epochs by their digits, ISO 8601, Apache %t) */
     const char *timezone;    /* the zone of times written without an offset (NULL: UTC) */
     long err_at;             /* out: the byte of arg an error is about, or -1 */
+    const char *err_key;     /* out: "time_format" or "timezone" when the error is about that
+                                key, else NULL */
 } format_spec_t;
 
 /* Compile spec into *out (in pool). On error returns APR_EINVAL with a
  * message naming what is wrong ("unknown format \"x\"...", "nginx format:
  * unknown variable $foo"); when the problem is at a byte of spec->arg (a
  * pattern or a log format string), spec->err_at is that byte's offset, which
- * the rules loader turns into the file's line and column, else -1. */
+ * the rules loader turns into the file's line and column, else -1; when it is
+ * the time_format or the timezone, spec->err_key names that key. The zone is
+ * read from the system's tz database (tz.h). */
 apr_status_t format_create(format_spec_t *spec, apr_pool_t *pool, format_t **out, abbey_err_t *err);
 
 /* Shorthands of format_create: a kind without arguments ("combined",
@@ -129,8 +135,8 @@ int format_field_index(format_t *f, const char *name, size_t len);
 format_state_t *format_state_create(const format_t *f, size_t max_line, apr_pool_t *pool);
 
 /* Start a new source: its modification time (epoch seconds; 0: unknown, now
- * is used), which dates syslog times written without a year, and forget the
- * previous source's header. */
+ * is used), which dates times written without a year (syslog, a time_format
+ * without %Y), and forget the previous source's header. */
 void format_state_source(format_state_t *st, int64_t mtime);
 
 /* The header line of the current source (format_has_header): names the

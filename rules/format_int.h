@@ -17,6 +17,7 @@
 
 #include "format.h"
 #include "invariant.h"
+#include "tz.h"
 
 /* Every kind: X(name) for format_<name>_ops. */
 #define FORMAT_KINDS(X) X(access) X(split) X(logfmt) X(syslog) X(regex) X(csv)
@@ -73,11 +74,13 @@ struct format_t {
     const char *names[FORMAT_MAX_FIELDS]; /* NUL-terminated, pool (or static) memory */
     size_t namelens[FORMAT_MAX_FIELDS];
     format_type_t types[FORMAT_MAX_FIELDS];
-    const char *time_format; /* spec->time_format, or NULL */
-    const char *timezone;    /* spec->timezone, or NULL */
-    int header;              /* csv: sources start with a header line */
-    const char *spec_text;   /* format_spec_text */
-    void *impl;              /* the kind's compiled form */
+    const char *time_format;          /* spec->time_format, or NULL */
+    const char *timezone;             /* spec->timezone, or NULL */
+    const tz_t *tz;                   /* the zone of times without an offset (UTC when none) */
+    const struct format_time_t *time; /* time_format compiled, or NULL: the built-in forms */
+    int header;                       /* csv: sources start with a header line */
+    const char *spec_text;            /* format_spec_text */
+    void *impl;                       /* the kind's compiled form */
 };
 
 struct format_state_t {
@@ -126,12 +129,44 @@ int format_scan_int(const char *p, const char *e, int64_t *out);
 /* [p, e) as a double: [+-] (digits [. digits] | . digits) [(e|E) [+-] digits].
  * Returns 0, or -1 when not such text. */
 int format_scan_float(const char *p, const char *e, double *out);
-/* ISO 8601 / RFC 3339 "YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|+hh[:]mm|+hh]" at [p, e)
- * (no offset: UTC) into epoch seconds. 0, or -1. */
+/* ---- format_time.c: times ---- */
+
+/* ISO 8601 / RFC 3339 "YYYY-MM-DD(T|t| )HH:MM:SS[(.|,)frac][Z|z|+hh[:]mm|+hh]" at [p, e)
+ * (no offset: UTC; seconds up to 60, a leap second being the next minute's first) into
+ * epoch seconds. 0, or -1. */
 int format_scan_iso_time(const char *p, const char *e, int64_t *out);
-/* A time field's text [p, e) in any built-in form: epoch seconds (a fraction
- * dropped), ISO 8601, Apache %t (brackets optional). 0, or -1. */
+/* The same, parted: the local reading *local, and the written offset (*has_off = 1,
+ * *off seconds east; Z is 0) or none (*has_off = 0). 0, or -1. */
+int format_scan_iso_parts(const char *p, const char *e, int64_t *local, int32_t *off, int *has_off);
+/* A time field's text [p, e) in any built-in form, times without an offset in UTC: epoch
+ * seconds, milliseconds, microseconds or nanoseconds by the integer's digits (up to 12,
+ * 13-15, 16-18, 19; a fraction rounds down), ISO 8601, Apache %t (brackets optional).
+ * 0, or -1. */
 int format_scan_time(const char *p, const char *e, int64_t *out);
+/* A time-typed field's text [p, e) into UTC epoch seconds by st's format: its time_format
+ * (format_time_compile; without a year, format_guess_year), else the built-in forms with
+ * times without an offset read in the format's zone. 0, or -1 when the text is not such a
+ * time. */
+int format_time_scan(const format_state_t *st, const char *p, const char *e, int64_t *out);
+/* The UTC instant of a local reading (seconds since 1970-01-01 00:00 on the local clock)
+ * in f's zone (tz.h: a reading in a gap is taken with the offset before the change, one in
+ * an overlap is the earlier instant): 0, or -1 when |local| > FORMAT_TIME_LIMIT. For
+ * kinds that assemble a local time themselves (syslog). Thread-safe. */
+int format_local_to_utc(const format_t *f, int64_t local, int64_t *utc);
+/* The year of a local date written without one (month mon, day, seconds sod into the day;
+ * day may run past the month: day 40 of January is 9 February): that of the source's
+ * modification time (st->mtime; 0: now) on the clock of st's format, or the year before
+ * when the time would otherwise be more than a day after it (a "Dec 31" line in a file last
+ * written on 2 January). For syslog and time_format without %Y. Thread-safe. */
+int64_t format_guess_year(const format_state_t *st, unsigned mon, unsigned day, int64_t sod);
+#define FORMAT_TIME_LIMIT ((int64_t)1 << 52)
+
+typedef struct format_time_t format_time_t;
+/* Compile a `time_format` (epoch, epoch_ms, epoch_us, epoch_ns, or a pattern of
+ * directives, docs/RULES.md) into *out, in pool. APR_EINVAL with a message naming the
+ * byte at fault and listing the directives. */
+apr_status_t format_time_compile(const char *spec, apr_pool_t *pool, const format_time_t **out,
+                                 abbey_err_t *err);
 
 /* Field i's text [p, e) into v by f->types[i]: str stays text; int, float and
  * time convert ("" and "-" are VALUE_NULL); auto converts only when bit i of
@@ -140,23 +175,17 @@ int format_scan_time(const char *p, const char *e, int64_t *out);
 format_bad_t format_convert(format_state_t *st, int i, const char *p, const char *e, uint64_t num,
                             value_t *v);
 
-/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31);
- * H. Hinnant's days_from_civil, exact for every year. */
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31). */
 static inline int64_t format_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
+    return civil_to_days(y, m, d);
 }
 
 /* Days in month m (1..12) of year y. */
 static inline unsigned format_month_days(int64_t y, unsigned m)
 {
     static const uint8_t dm[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+    if (m == 2 && civil_leap(y))
         return 29;
     return dm[m];
 }

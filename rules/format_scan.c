@@ -1,8 +1,8 @@
-/* format_scan.c - the number and time scanners every line format shares, and
+/* format_scan.c - the number scanners every line format shares, and
  * format_convert, which turns a field's text into its declared type (see
- * format_int.h). Hand-written: they run once per converted field per line
- * and allocate nothing (strtod only on a bounded stack copy, for the rare
- * number the exact fast path cannot take). */
+ * format_int.h; times are format_time.c's). Hand-written: they run once per converted field per
+ * line and allocate nothing (strtod only on a bounded stack copy, for the rare number the exact
+ * fast path cannot take). */
 #include "format_int.h"
 
 #include <stdlib.h>
@@ -95,85 +95,6 @@ int format_scan_float(const char *p, const char *e, double *out)
     return 0;
 }
 
-/* ---- times ------------------------------------------------------------- */
-
-/* d digits at p as a number, or -1. */
-static int digits_n(const char *p, int d)
-{
-    int n = 0;
-    for (int i = 0; i < d; i++) {
-        unsigned c = (unsigned char)p[i] - '0';
-        if (c > 9)
-            return -1;
-        n = n * 10 + (int)c;
-    }
-    return n;
-}
-
-/* ISO 8601 "YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|+hh[:]mm|+hh]" at [p, e). */
-int format_scan_iso_time(const char *p, const char *e, int64_t *out)
-{
-    if (e - p < 19 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != ' ') ||
-        p[13] != ':' || p[16] != ':')
-        return -1;
-    int y = digits_n(p, 4), mo = format_2dig(p + 5), d = format_2dig(p + 8);
-    int hh = format_2dig(p + 11), mm = format_2dig(p + 14), ss = format_2dig(p + 17);
-    if ((y | mo | d | hh | mm | ss) < 0 || mo < 1 || mo > 12 || hh > 23 || mm > 59 || ss > 59)
-        return -1;
-    int64_t t;
-    if (format_civil_to_epoch(y, (unsigned)mo, (unsigned)d, (unsigned)hh, (unsigned)mm,
-                              (unsigned)ss, &t) < 0)
-        return -1;
-    p += 19;
-    if (p < e && *p == '.') {
-        const char *f = ++p;
-        while (p < e && (unsigned)(*p - '0') <= 9)
-            p++;
-        if (p == f)
-            return -1;
-    }
-    if (p < e && *p == 'Z') {
-        p++;
-    } else if (p < e && (*p == '+' || *p == '-')) {
-        int sign = *p++ == '-' ? 1 : -1, oh, om = 0;
-        if (e - p < 2 || (oh = format_2dig(p)) < 0 || oh > 23)
-            return -1;
-        p += 2;
-        if (p < e) {
-            p += *p == ':';
-            if (e - p < 2 || (om = format_2dig(p)) < 0 || om > 59)
-                return -1;
-            p += 2;
-        }
-        t += sign * (int64_t)(oh * 3600 + om * 60);
-    }
-    if (p != e)
-        return -1;
-    *out = t;
-    return 0;
-}
-
-/* A time field [p, e): epoch seconds, ISO 8601 or Apache %t. Returns 0 or -1. */
-int format_scan_time(const char *p, const char *e, int64_t *out)
-{
-    if (e - p >= 2 && *p == '[' && e[-1] == ']')
-        p++, e--;
-    if (e - p == FORMAT_CLF_TIME_LEN && p[2] == '/')
-        return format_clf_time(p, out);
-    if (e - p >= 19 && p[4] == '-')
-        return format_scan_iso_time(p, e, out);
-    const char *dot = memchr(p, '.', (size_t)(e - p));
-    if (dot) {
-        const char *f = dot + 1;
-        while (f < e && (unsigned)(*f - '0') <= 9)
-            f++;
-        if (f != e || f == dot + 1)
-            return -1;
-        e = dot;
-    }
-    return format_scan_int(p, e, out) == 0 ? 0 : -1;
-}
-
 /* ---- converting ------------------------------------------------------- */
 
 static inline int null_text(const char *p, const char *e)
@@ -204,7 +125,7 @@ format_bad_t format_convert(format_state_t *st, int i, const char *p, const char
         break;
     case FORMAT_TIME:
         v->kind = VALUE_TIME;
-        why = format_scan_time(p, e, &v->i) == 0 ? FORMAT_OK : FORMAT_BAD_TIME;
+        why = format_time_scan(st, p, e, &v->i) == 0 ? FORMAT_OK : FORMAT_BAD_TIME;
         break;
     default: /* FORMAT_AUTO used as a number */
         v->kind = VALUE_INT;

@@ -8,10 +8,9 @@
  * - str:   VALUE_STR, always (empty and "-" included);
  * - int:   optional sign and digits fitting int64 -> VALUE_INT;
  * - float: decimal number (sign, digits, fraction, exponent) -> VALUE_FLOAT;
- * - time:  epoch seconds ("1431857103", fraction dropped), ISO 8601
- *          ("2015-05-17T10:05:03Z", 'T' or ' ', optional fraction, Z / +hh:mm /
- *          +hhmm / none = UTC) or the Apache form ("17/May/2015:10:05:03 +0000",
- *          brackets optional) -> VALUE_TIME;
+ * - time:  by the format's time_format and timezone, else the built-in forms:
+ *          epochs ("1431857103", ms by 13+ digits), ISO 8601 or the Apache form
+ *          (format_time_scan, format_time.c) -> VALUE_TIME;
  * - auto:  VALUE_STR, unless its bit is set in `num`: then VALUE_INT or VALUE_FLOAT.
  * In int, float, time and num-auto fields empty text or "-" is VALUE_NULL; other
  * text that does not convert makes the line bad (FORMAT_BAD_NUMBER, FORMAT_BAD_TIME). */

@@ -21,11 +21,11 @@
  * elements; message loses a leading UTF-8 BOM in 5424.
  *
  * Times. A time without a year (BSD) takes the year of the source's
- * modification time (st->mtime; 0: now), or the year before when the line's
- * month is after that time's month (a December line in a file last written in
- * January); both are read in the format's zone. A time without an offset is in
- * the format's `timezone` (NULL: UTC); zone_to_utc is the one place that turns
- * such a local time into UTC.
+ * modification time (st->mtime; 0: now), or the year before when the line
+ * would otherwise be more than a day after that time (a December line in a
+ * file last written in January): format_guess_year. A time without an offset
+ * is in the format's `timezone` (NULL: UTC; IANA names too), turned into UTC
+ * by format_local_to_utc.
  *
  * What is checked. Always: PRI (1 to 3 digits, no leading zero, at most 191),
  * the shape of the timestamp (FORMAT_BAD_TIME), every token the form requires
@@ -37,7 +37,6 @@
 #include "format_int.h"
 
 #include <apr_strings.h>
-#include <time.h>
 
 enum {
     SL_TIME,
@@ -80,56 +79,10 @@ static const char *const facility_names[24] = {
 static const char *const severity_names[8] = {"emerg",   "alert",  "crit", "err",
                                               "warning", "notice", "info", "debug"};
 
-typedef struct syslog_t {
-    int offset; /* the zone: seconds east of UTC */
-} syslog_t;
-
-/* The reference month of year-less times, cached per local day of the
- * reference time (per thread). */
-typedef struct syslog_state_t {
-    int64_t day; /* local epoch day year and month belong to; INT64_MIN: none yet */
-    int64_t year;
-    unsigned month;
-} syslog_state_t;
-
-/* ---- zone -------------------------------------------------------------- */
-
-/* The zone hook: a local wall-clock time in the format's zone (its date and
- * time of day counted as if they were UTC, in epoch seconds) to UTC epoch
- * seconds. The zone is UTC or a fixed offset today; IANA zones (rules/tz.c)
- * plug in here, and in parse_zone. */
-static inline int64_t zone_to_utc(const syslog_t *sl, int64_t local)
-{
-    return local - sl->offset;
-}
-
-/* spec->timezone into sl->offset: NULL, "UTC", "Z", or +hh:mm, +hhmm, +hh
- * (or -) up to 14:00. 0, or -1. */
-static int parse_zone(syslog_t *sl, const char *tz)
-{
-    size_t n = tz ? strlen(tz) : 0;
-    int hh, mm = 0;
-    sl->offset = 0;
-    if (!tz || strcmp(tz, "UTC") == 0 || strcmp(tz, "Z") == 0)
-        return 0;
-    if ((n != 3 && n != 5 && n != 6) || (tz[0] != '+' && tz[0] != '-') ||
-        (hh = format_2dig(tz + 1)) < 0)
-        return -1;
-    if (n == 6 && tz[3] != ':')
-        return -1;
-    if (n > 3 && (mm = format_2dig(tz + n - 2)) < 0)
-        return -1;
-    if (mm > 59 || hh * 60 + mm > 14 * 60)
-        return -1;
-    sl->offset = (tz[0] == '-' ? -1 : 1) * (hh * 3600 + mm * 60);
-    return 0;
-}
-
 /* ---- compiling --------------------------------------------------------- */
 
 static apr_status_t create(format_t *f, format_spec_t *spec, abbey_err_t *err)
 {
-    syslog_t *sl = apr_pcalloc(f->pool, sizeof *sl);
     const char *key = spec->arg           ? "delimiter"
                       : spec->nfields     ? "fields"
                       : spec->header      ? "header"
@@ -143,45 +96,12 @@ static apr_status_t create(format_t *f, format_spec_t *spec, abbey_err_t *err)
                       key);
         return APR_EINVAL;
     }
-    if (parse_zone(sl, spec->timezone) < 0) {
-        abbey_err_set(err,
-                      "syslog format: timezone \"%s\": expected UTC or a fixed offset from "
-                      "-14:00 to +14:00 such as +02:00",
-                      spec->timezone);
-        return APR_EINVAL;
-    }
     for (int i = 0; i < SL_N; i++)
         format_add_field(f, sl_fields[i].name, strlen(sl_fields[i].name), sl_fields[i].type);
-    f->impl = sl;
     return APR_SUCCESS;
 }
 
-static void *state_create(const format_t *f, format_state_t *st)
-{
-    syslog_state_t *s = apr_pcalloc(st->pool, sizeof *s);
-    (void)f;
-    s->day = INT64_MIN;
-    return s;
-}
-
 /* ---- times ------------------------------------------------------------- */
-
-/* The year of a year-less line of month mon: the reference time's year (the
- * source's mtime, or now), or the one before when mon is after its month. */
-static int64_t infer_year(format_state_t *st, unsigned mon)
-{
-    const syslog_t *sl = st->f->impl;
-    syslog_state_t *s = st->impl;
-    int64_t ref = st->mtime ? st->mtime : (int64_t)time(NULL);
-    int64_t local = ref + (ref - zone_to_utc(sl, ref));
-    int64_t day = local >= 0 ? local / 86400 : (local - 86399) / 86400;
-    if (day != s->day) {
-        unsigned mday;
-        value_civil_from_days(day, &s->year, &s->month, &mday);
-        s->day = day;
-    }
-    return mon > s->month ? s->year - 1 : s->year;
-}
 
 /* "Mmm dd hh:mm:ss" at [p, end), the day one or two digits, space-padded or
  * not: the shape only (month name, digits, separators). Returns the end of
@@ -212,12 +132,12 @@ static int bsd_time(format_state_t *st, const char *p, const char *e, int64_t *o
     d = (unsigned)(*p - '0');
     if (p + 1 < t - 1)
         d = d * 10 + (unsigned)(p[1] - '0');
+    int64_t sod = (int64_t)hh * 3600 + mm * 60 + ss;
     if (hh > 23 || mm > 59 || ss > 59 ||
-        format_civil_to_epoch(infer_year(st, mon), mon, d, (unsigned)hh, (unsigned)mm, (unsigned)ss,
-                              out) < 0)
+        format_civil_to_epoch(format_guess_year(st, mon, d, sod), mon, d, (unsigned)hh,
+                              (unsigned)mm, (unsigned)ss, out) < 0)
         return -1;
-    *out = zone_to_utc(st->f->impl, *out);
-    return 0;
+    return format_local_to_utc(st->f, *out, out);
 }
 
 /* An RFC 3339 / ISO 8601 stamp [p, e) as UTC epoch seconds; without an
@@ -231,7 +151,7 @@ static int iso_time(format_state_t *st, const char *p, const char *e, int64_t *o
         for (q++; q < e && (unsigned)(*q - '0') <= 9; q++)
             ;
     if (q == e) /* no offset */
-        *out = zone_to_utc(st->f->impl, *out);
+        return format_local_to_utc(st->f, *out, out);
     return 0;
 }
 
@@ -496,5 +416,4 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
 
 static const char *const names[] = {"syslog", NULL};
 
-const format_ops_t format_syslog_ops = {
-    .names = names, .create = create, .state_create = state_create, .parse = parse};
+const format_ops_t format_syslog_ops = {.names = names, .create = create, .parse = parse};

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "expr.h"
 #include "format.h"
+#include "tz.h"
 
 /* A job's max_line: its default and the range the rules file may set. */
 #define RULES_MAX_LINE_DEFAULT ((size_t)4 << 20)
@@ -108,7 +109,7 @@ typedef struct rules_job_t {
     int index;
     apr_interval_time_t round; /* microseconds; default 10 s */
     rules_reset_t reset;       /* default never */
-    int tz_offset;             /* seconds east of UTC for period boundaries */
+    const tz_t *tz;            /* the zone of period boundaries (default UTC; tz.h) */
     size_t max_line;           /* longest line parsed, in bytes without its '\n'; a longer
                                   one is one bad line "line too long" (default 4 MiB) */
     int nsources;

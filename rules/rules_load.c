@@ -127,29 +127,24 @@ static apr_status_t load_max_line(rules_ctx_t *c, rules_job_t *job, const rules_
     return APR_SUCCESS;
 }
 
+/* Re-issue a message from another module at node n's position. */
+static apr_status_t at_node(rules_ctx_t *c, const yaml_node_t *n, const char *what)
+{
+    char msg[ABBEY_ERR_MAX];
+    snprintf(msg, sizeof msg, "%s", c->err ? c->err->msg : "");
+    return rules_y_err(c, n, "%s%s", what, msg);
+}
+
 static apr_status_t load_timezone(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v)
 {
     const char *s;
-    job->tz_offset = 0;
+    job->tz = tz_utc();
     if (!v)
         return APR_SUCCESS;
-    s = v->text ? v->text : "";
-    if (strcmp(s, "UTC") == 0)
-        return APR_SUCCESS;
-    if (v->len == 6 && (s[0] == '+' || s[0] == '-') && isdigit((unsigned char)s[1]) &&
-        isdigit((unsigned char)s[2]) && s[3] == ':' && isdigit((unsigned char)s[4]) &&
-        isdigit((unsigned char)s[5])) {
-        int hh = (s[1] - '0') * 10 + (s[2] - '0'), mm = (s[4] - '0') * 10 + (s[5] - '0');
-        int off = hh * 3600 + mm * 60;
-        if (mm < 60 && off <= 14 * 3600) {
-            job->tz_offset = s[0] == '-' ? -off : off;
-            return APR_SUCCESS;
-        }
-    }
-    return rules_y_err(c, v->node,
-                       "timezone must be UTC or a fixed offset from -14:00 to "
-                       "+14:00 such as +08:00 or -05:30, found %s",
-                       rules_y_describe(c, v));
+    TRY(rules_y_str(c, v, "a time zone such as UTC, +08:00 or Europe/Berlin", &s));
+    if (tz_load(s, c->pool, &job->tz, c->err) != APR_SUCCESS)
+        return at_node(c, v->node, "timezone: ");
+    return APR_SUCCESS;
 }
 
 /* ---- sources ---- */
@@ -244,14 +239,6 @@ static apr_status_t load_sources(rules_ctx_t *c, rules_job_t *job, const rules_y
 
 /* ---- format ---- */
 
-/* Re-issue a message from another module at node n's position. */
-static apr_status_t at_node(rules_ctx_t *c, const yaml_node_t *n, const char *what)
-{
-    char msg[ABBEY_ERR_MAX];
-    snprintf(msg, sizeof msg, "%s", c->err ? c->err->msg : "");
-    return rules_y_err(c, n, "%s%s", what, msg);
-}
-
 /* The format kinds a `format:` map may name (exactly one), and its other keys. */
 static const char *const format_kinds[] = {"split", "regex",  "nginx",  "apache", "csv",
                                            "json",  "syslog", "logfmt", NULL};
@@ -285,14 +272,19 @@ static apr_status_t load_format_fields(rules_ctx_t *c, const rules_y_val_t *v, f
     return APR_SUCCESS;
 }
 
+/* Where a format's options are written, for messages about them. */
+typedef struct format_at_t {
+    const rules_y_val_t *fields, *time_format, *timezone;
+} format_at_t;
+
 /* The options of a format map m (or of csv's own map) into spec. */
 static apr_status_t load_format_opts(rules_ctx_t *c, const rules_y_map_t *m, format_spec_t *spec,
-                                     const rules_y_val_t **fields_at)
+                                     format_at_t *at)
 {
     const rules_y_val_t *x;
     if ((x = rules_y_get(m, "fields")) != NULL) {
         TRY(load_format_fields(c, x, spec));
-        *fields_at = x;
+        at->fields = x;
     }
     if ((x = rules_y_get(m, "header")) != NULL) {
         int k;
@@ -305,11 +297,15 @@ static apr_status_t load_format_opts(rules_ctx_t *c, const rules_y_map_t *m, for
             return rules_y_err(c, x->node, "delimiter: only a csv format takes a delimiter");
         TRY(rules_y_str(c, x, "a delimiter such as \",\" or \";\"", &spec->arg));
     }
-    if ((x = rules_y_get(m, "time_format")) != NULL)
-        TRY(rules_y_str(c, x, "a time format such as \"%d/%b/%Y:%H:%M:%S %z\"",
+    if ((x = rules_y_get(m, "time_format")) != NULL) {
+        TRY(rules_y_str(c, x, "a time format such as \"%d/%b/%Y:%H:%M:%S %z\" or epoch_ms",
                         &spec->time_format));
-    if ((x = rules_y_get(m, "timezone")) != NULL)
+        at->time_format = x;
+    }
+    if ((x = rules_y_get(m, "timezone")) != NULL) {
         TRY(rules_y_str(c, x, "a time zone such as UTC, +08:00 or Europe/Berlin", &spec->timezone));
+        at->timezone = x;
+    }
     return APR_SUCCESS;
 }
 
@@ -319,7 +315,8 @@ static apr_status_t load_format(rules_ctx_t *c, rules_job_t *job, const rules_y_
     static const char *const opt_keys[] = {"fields", "time_format", "timezone", NULL};
     format_spec_t spec = {0};
     rules_y_map_t m;
-    const rules_y_val_t *kind = NULL, *fields_at = NULL;
+    const rules_y_val_t *kind = NULL;
+    format_at_t at = {0};
     const char *hint = "a format: combined, common, json, syslog, logfmt, or a map such as "
                        "{split: DELIM, fields: [...]}, {regex: PATTERN}, {nginx: FORMAT}, "
                        "{apache: FORMAT}, {csv: {header: true}}";
@@ -355,13 +352,13 @@ static apr_status_t load_format(rules_ctx_t *c, rules_job_t *job, const rules_y_
             rules_y_map_t km;
             TRY(rules_y_map(c, kind->node, spec.kind,
                             strcmp(spec.kind, "csv") == 0 ? csv_keys : opt_keys, &km));
-            TRY(load_format_opts(c, &km, &spec, &fields_at));
+            TRY(load_format_opts(c, &km, &spec, &at));
         } else if (!(kind->node->type == YAML_SCALAR_NODE &&
                      (kind->len == 0 || strcmp(kind->text, "true") == 0))) {
             return rules_y_err(c, kind->node, "%s: expected true or a map of options, found %s",
                                spec.kind, rules_y_describe(c, kind));
         }
-        TRY(load_format_opts(c, &m, &spec, &fields_at));
+        TRY(load_format_opts(c, &m, &spec, &at));
     }
     if (format_create(&spec, c->pool, &job->format, c->err) == APR_SUCCESS)
         return APR_SUCCESS;
@@ -370,7 +367,11 @@ static apr_status_t load_format(rules_ctx_t *c, rules_job_t *job, const rules_y_
         snprintf(msg, sizeof msg, "%s", c->err ? c->err->msg : "");
         return rules_y_err_at(c, kind, (size_t)spec.err_at, "%s", msg);
     }
-    return at_node(c, fields_at ? fields_at->node : v->node, "");
+    if (spec.err_key && strcmp(spec.err_key, "time_format") == 0 && at.time_format)
+        return at_node(c, at.time_format->node, "");
+    if (spec.err_key && strcmp(spec.err_key, "timezone") == 0 && at.timezone)
+        return at_node(c, at.timezone->node, "");
+    return at_node(c, at.fields ? at.fields->node : v->node, "");
 }
 
 /* ---- reports ---- */

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "civil.h"
+
 /* Key encoding tags: one byte per column. */
 enum { KEY_NULL = 0, KEY_INT = 1, KEY_FLOAT = 2, KEY_STR = 3, KEY_BOOL = 4, KEY_TIME = 5 };
 
@@ -195,20 +197,6 @@ int value_key_get(buf_reader_t *r, value_t *v)
     return buf_reader_failed(r) ? -1 : 0;
 }
 
-/* Howard Hinnant's algorithm. */
-void value_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 void value_render(buf_t *b, const value_t *v)
 {
     int64_t days, secs, y;
@@ -234,7 +222,7 @@ void value_render(buf_t *b, const value_t *v)
             secs += 86400;
             days--;
         }
-        value_civil_from_days(days, &y, &mo, &d);
+        civil_from_days(days, &y, &mo, &d);
         buf_printf(b, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, mo, d, (int)(secs / 3600),
                    (int)(secs / 60 % 60), (int)(secs % 60));
         break;

@@ -67,9 +67,6 @@ int value_key_get(buf_reader_t *r, value_t *v);
  * TIME as "2015-05-17T10:05:00Z", BOOL as true/false, NULL as nothing. */
 void value_render(buf_t *b, const value_t *v);
 
-/* The civil date (proleptic Gregorian) of day z, counted from 1970-01-01 (day 0;
- * negative before): year, month 1..12, day 1..31 (H. Hinnant's civil_from_days). */
-void value_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
 /* Parse an ISO-8601-free duration such as "10s", "1m", "5m", "1h", "1d", "500ms".
  * Returns 0 and milliseconds in *ms, or -1 when the text is not a duration. */

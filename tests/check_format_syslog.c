@@ -335,8 +335,10 @@ START_TEST(test_year)
     ck_assert_int_eq(v[TIME_].i, utc(2023, 12, 31, 23, 59, 59));
     ck_assert_int_eq(parse1(st, "Jan  1 00:00:00 h a: m", v), FORMAT_OK);
     ck_assert_int_eq(v[TIME_].i, utc(2024, 1, 1, 0, 0, 0));
-    ck_assert_int_eq(parse1(st, "Jan 31 00:00:00 h a: m", v), FORMAT_OK); /* after mtime: kept */
-    ck_assert_int_eq(v[TIME_].i, utc(2024, 1, 31, 0, 0, 0));
+    ck_assert_int_eq(parse1(st, "Jan  3 00:00:00 h a: m", v), FORMAT_OK); /* within a day: kept */
+    ck_assert_int_eq(v[TIME_].i, utc(2024, 1, 3, 0, 0, 0));
+    ck_assert_int_eq(parse1(st, "Jan 31 00:00:00 h a: m", v), FORMAT_OK); /* later: a year back */
+    ck_assert_int_eq(v[TIME_].i, utc(2023, 1, 31, 0, 0, 0));
     ck_assert_int_eq(parse1(st, "Feb  1 00:00:00 h a: m", v), FORMAT_OK);
     ck_assert_int_eq(v[TIME_].i, utc(2023, 2, 1, 0, 0, 0));
     /* a new source: a file last written in December keeps January in its year */
@@ -403,8 +405,11 @@ START_TEST(test_zones)
     static const struct {
         const char *tz;
         int off;
-    } zones[] = {{"UTC", 0},        {"Z", 0},           {"-0800", -8 * 3600},
-                 {"+05:30", 19800}, {"+14", 14 * 3600}, {"-14:00", -14 * 3600}};
+    } zones[] = {{"UTC", 0},
+                 {"-0800", -8 * 3600},
+                 {"+05:30", 19800},
+                 {"+14", 14 * 3600},
+                 {"-14:00", -14 * 3600}};
     for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++) {
         st = mk_st(zones[i].tz, utc(2024, 6, 30, 0, 0, 0));
         ck_assert_int_eq(parse1(st, "Jun 14 15:16:01 h a: m", v), FORMAT_OK);
@@ -482,9 +487,6 @@ START_TEST(test_create)
         {{.kind = "syslog", .timezone = "02:00"}, "02:00"},
         {{.kind = "syslog", .timezone = "+2:00"}, "+2:00"},
         {{.kind = "syslog", .timezone = "+02-00"}, "+02-00"},
-        {{.kind = "syslog", .timezone = "Europe/Berlin"},
-         "syslog format: timezone \"Europe/Berlin\": expected UTC or a fixed offset from -14:00 "
-         "to +14:00 such as +02:00"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         format_spec_t spec = bad[i].spec;

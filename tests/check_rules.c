@@ -132,7 +132,7 @@ START_TEST(test_design_masters_sources)
     ck_assert_int_eq(j->index, 0);
     ck_assert_int_eq(j->round, 10000000);
     ck_assert_int_eq(j->reset, RULES_RESET_DAY);
-    ck_assert_int_eq(j->tz_offset, 0);
+    ck_assert_str_eq(tz_name(j->tz), "UTC");
     ck_assert_str_eq(format_name(j->format), "combined");
 
     ck_assert_int_eq(j->nsources, 3);
@@ -279,7 +279,8 @@ START_TEST(test_defaults_and_settings)
 
     ck_assert_int_eq(a->round, 500000);
     ck_assert_int_eq(a->reset, RULES_RESET_HOUR);
-    ck_assert_int_eq(a->tz_offset, 8 * 3600);
+    ck_assert_str_eq(tz_name(a->tz), "+08:00");
+    ck_assert_int_eq(tz_offset_at(a->tz, 0), 8 * 3600);
     ck_assert_uint_eq(a->max_line, 64 << 10);
     ck_assert_str_eq(format_name(a->format), "split");
     ck_assert_int_eq(format_nfields(a->format), 5);
@@ -303,7 +304,8 @@ START_TEST(test_defaults_and_settings)
     }
     ck_assert_int_eq(b->round, 60000000);
     ck_assert_int_eq(b->reset, RULES_RESET_NEVER);
-    ck_assert_int_eq(b->tz_offset, -(5 * 3600 + 30 * 60));
+    ck_assert_str_eq(tz_name(b->tz), "-05:30");
+    ck_assert_int_eq(tz_offset_at(b->tz, 0), -(5 * 3600 + 30 * 60));
     ck_assert_uint_eq(b->max_line, 4 << 20); /* the default */
     ck_assert_int_eq(b->groups[0].weight, 4);
     ck_assert_int_eq(b->nreports, 0); /* reports: [] means none */
@@ -550,7 +552,13 @@ START_TEST(test_err_job_settings)
     expect_error(L1 L2 "    reset: weekly\n" L3 L4 L5 L6 L7 L8 L9,
                  "bad.yaml:3:12:", "reset must be one of never, hour, day", "'weekly'", NULL);
     expect_error(L1 L2 "    timezone: \"+25:00\"\n" L3 L4 L5 L6 L7 L8 L9,
-                 "bad.yaml:3:15:", "timezone must be UTC", "+08:00", NULL);
+                 "bad.yaml:3:15:", "timezone: bad time zone \"+25:00\"", "at most 14:00", "+08:00",
+                 NULL);
+    expect_error(L1 L2 "    timezone: Europe/Berln\n" L3 L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:15:", "timezone: unknown time zone \"Europe/Berln\": no such zone",
+                 "such as Europe/Berlin", NULL);
+    expect_error(L1 L2 "    timezone: ../../etc/passwd\n" L3 L4 L5 L6 L7 L8 L9,
+                 "bad.yaml:3:15:", "timezone: bad time zone", "no \"..\", not absolute", NULL);
     expect_error(L1 L2 L3 "    format: apache\n" L5 L6 L7 L8 L9, "bad.yaml:4:13:", "unknown format",
                  "combined", NULL);
     expect_error(L1 L2 L3 "    format: {split: \",\"}\n" L5 L6 L7 L8 L9,

@@ -6,7 +6,9 @@
  * file, status and HTTP helpers. Suites that define FIXTURE_MERGER_RECOUNT also get the
  * independent recount of selected lines, deliveries, export-file checks and a feeder
  * thread; those that define FIXTURE_MERGER_PERSIST the frames FR and a merger's life with a
- * journal (start, crash, checkpoint) and snapshots of its state.
+ * journal (start, crash, checkpoint) and snapshots of its state. A suite may define
+ * FIXTURE_MERGER_RULES (a config text with job "web" and the same groups and reports) to
+ * run with other round, reset or timezone settings.
  *
  * Each suite compiles its own copy (everything here is static); it defines FIXTURE_SUITE
  * (its name: the tmpdir prefix) before including this header. */
@@ -36,6 +38,9 @@
 #error "define FIXTURE_SUITE (the suite's name) before including fixture_merger.h"
 #endif
 
+#ifdef FIXTURE_MERGER_RULES /* a suite's own config, with the same masters, job and groups */
+static const char *RULES = FIXTURE_MERGER_RULES;
+#else
 static const char *RULES = "masters:\n"
                            "  - {name: m1, url: \"http://127.0.0.1:1\", weight: 2}\n"
                            "  - {name: m2, url: \"http://127.0.0.1:2\", weight: 1}\n"
@@ -67,6 +72,7 @@ static const char *RULES = "masters:\n"
                            "      - {name: api_round, entry: by_api, scope: round}\n"
                            "      - {name: users, entry: by_user, format: json}\n"
                            "      - {name: status, entry: by_status}\n";
+#endif
 
 #define NLINES 600
 #define NAPI 5
