@@ -67,7 +67,6 @@ int value_key_get(buf_reader_t *r, value_t *v);
  * TIME as "2015-05-17T10:05:00Z", BOOL as true/false, NULL as nothing. */
 void value_render(buf_t *b, const value_t *v);
 
-
 /* Parse an ISO-8601-free duration such as "10s", "1m", "5m", "1h", "1d", "500ms".
  * Returns 0 and milliseconds in *ms, or -1 when the text is not a duration. */
 int value_parse_duration(const char *s, size_t len, int64_t *ms);
