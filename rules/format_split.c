@@ -85,16 +85,8 @@ static inline const char *find_delim(const split_t *f, const char *p, const char
     return NULL;
 }
 
-/* Field i at [p, e): converted when needed. */
-static inline format_bad_t set_field(format_state_t *st, int i, const char *p, const char *e,
-                                     uint64_t need, uint64_t num, value_t *v)
-{
-    if ((need >> i) & 1)
-        return format_convert(st, i, p, e, num, v);
-    format_set(v, VALUE_STR, p, (size_t)(e - p));
-    return FORMAT_OK;
-}
-
+/* Every field's text first (the structure: exactly nfields fields), then the
+ * needed ones converted, so a line's reason never depends on what is needed. */
 static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint64_t need,
                           uint64_t num, value_t *v)
 {
@@ -105,13 +97,18 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
     for (int i = 0; i < last; i++) {
         if (!(e = find_delim(sp, p, end)))
             return FORMAT_BAD_FIELDS;
-        if ((why = set_field(st, i, p, e, need, num, &v[i])) != FORMAT_OK)
-            return why;
+        format_set(&v[i], VALUE_STR, p, (size_t)(e - p));
         p = e + sp->dlen;
     }
     if (find_delim(sp, p, end))
         return FORMAT_BAD_FIELDS;
-    return set_field(st, last, p, end, need, num, &v[last]);
+    format_set(&v[last], VALUE_STR, p, (size_t)(end - p));
+    for (uint64_t m = need & ((uint64_t)-1 >> (63 - last)); m; m &= m - 1) {
+        int i = __builtin_ctzll(m);
+        if ((why = format_convert(st, i, v[i].s, v[i].s + v[i].len, num, &v[i])) != FORMAT_OK)
+            return why;
+    }
+    return FORMAT_OK;
 }
 
 static const char *const names[] = {"split", NULL};

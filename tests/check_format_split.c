@@ -237,6 +237,26 @@ static void expect_create_error(const char *delim, const char *const *names, int
                   mention);
 }
 
+/* The structure is checked before any conversion: a line with the wrong number of fields is
+ * FORMAT_BAD_FIELDS whatever is needed, and a field no rule needs is never converted. */
+START_TEST(test_split_structure_first)
+{
+    static const char *const names[] = {"n:int", "word"};
+    format_t *f = mk_split(" | ", names, 2);
+    format_state_t *st = format_state_create(f, 4096, pool);
+    value_t v[FORMAT_MAX_FIELDS];
+    const char *extra = "abc | x | y", *good = "abc | x";
+    ck_assert_int_eq(format_parse(st, extra, strlen(extra), ALL, 0, v), FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(format_parse(st, extra, strlen(extra), 0, 0, v), FORMAT_BAD_FIELDS);
+    ck_assert_int_eq(format_parse(st, good, strlen(good), ALL, 0, v), FORMAT_BAD_NUMBER);
+    char why[128];
+    ck_assert_str_eq(format_bad_describe(st, FORMAT_BAD_NUMBER, why, sizeof why),
+                     "n is not a number");
+    ck_assert_int_eq(format_parse(st, good, strlen(good), 1u << 1, 0, v), FORMAT_OK);
+    ck_text(&v[1], VALUE_STR, "x");
+}
+END_TEST
+
 START_TEST(test_create_errors)
 {
     static const char *const dup[] = {"a", "status:int", "b", "status"};
@@ -326,6 +346,7 @@ static Suite *format_split_suite(void)
     tcase_add_test(tc, test_split_times);
     tcase_add_test(tc, test_split_floats);
     tc = new_case(s, "create");
+    tcase_add_test(tc, test_split_structure_first);
     tcase_add_test(tc, test_create_errors);
     tcase_add_test(tc, test_accessors);
     return s;
