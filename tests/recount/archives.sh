@@ -9,7 +9,8 @@
 #     the copy is recognised (docs/RULES.md, "Archives") and its lines counted once;
 #   - the cluster (one master, one slave, 64 KiB leases, so each archive is read in many
 #     leases, each from its committed decompressed offset): by_status, lines, and each
-#     archive's committed offset and size equal to its decompressed size;
+#     archive's committed offset and size equal to its decompressed size; then an archive
+#     copied in while the cluster reads, seen half-written first, counted once whole;
 #   - the same stream piped to abbey-master --stdin; --stdin's refusals (unknown job, no
 #     --once, a terminal);
 #   - a damaged archive (x.log.2.gz cut short): exit status 1, the file and the decompressed
@@ -108,6 +109,24 @@ want="x.log.2.gz:$(zcat "$d/x.log.2.gz" | wc -c):$(zcat "$d/x.log.2.gz" | wc -c)
 want="$want x.log.3.zst:$(zstdcat "$d/x.log.3.zst" | wc -c):$(zstdcat "$d/x.log.3.zst" | wc -c)"
 check "cluster: archives committed to their decompressed size ($sizes; want $want)" \
     [ "$(printf '%s\n' $sizes | sort | xargs)" = "$want" ]
+# an archive copied in while the cluster reads: its first part is read up to the last whole
+# line (the slave completes the lease with the reason), the rest once it is whole
+sed -n '1,3000p' "$LOG" | gzip >"$T/new.gz"
+half=$(($(wc -c <"$T/new.gz") * 2 / 5))
+head -c "$half" "$T/new.gz" >"$d/x.log.4.gz"
+check "cluster: the slave reads a partial archive up to its end, and says so" wait_for 30 \
+    grep -q "x.log.4.gz: slave s1 could not read it: .*x.log.4.gz: damaged gzip data at decompressed byte" "$T/m1.log"
+tail -c +$((half + 1)) "$T/new.gz" >>"$d/x.log.4.gz"
+{ stream && sed -n '1,3000p' "$LOG"; } | by_status_recount >"$T/recount" # lines 1-3000 again
+bytes=$((bytes + $(zcat "$T/new.gz" | wc -c)))
+if ! wait_for 60 settled "$P1" "$bytes"; then
+    fail "the cluster did not read the archive once whole"
+    finish
+fi
+check "cluster: with the archive copied in, by_status equals the recount" \
+    report_ok "$T/m1/export/web/by_status.csv"
+check "cluster: 13000 lines, 1 bad" [ "$(json "$P1" /v1/status \
+    '[(x["lines"], x["bad_lines"]) for x in j["merger"]["jobs"]]')" = "[(13000, 1)]" ]
 frames=$(json "$P1" /v1/status 'j["merger"]["partials"]["merged"]')
 check "cluster: one frame per 64 KiB lease at least, archives too ($frames frames)" \
     [ "$frames" -ge $((bytes / 65536)) ]
@@ -115,6 +134,7 @@ stop s1
 stop m1
 
 # a damaged archive: x.log.2.gz cut in the middle of its second member
+rm "$d/x.log.4.gz"
 full=$(wc -c <"$d/x.log.2.gz")
 head -c $((full - 3000)) "$d/x.log.2.gz" >"$T/cut.gz" && mv "$T/cut.gz" "$d/x.log.2.gz"
 python3 - "$d/x.log.2.gz" >"$T/prefix" <<'PY'
