@@ -20,8 +20,7 @@
 #include "invariant.h"
 #include "mem.h"
 
-#define ARCHIVE_IN (256u << 10)  /* compressed bytes read at a time */
-#define ARCHIVE_SKIP (64u << 10) /* scratch for the bytes before the open offset */
+#define ARCHIVE_IN (256u << 10) /* compressed bytes read at a time */
 
 typedef struct archive_t {
     const archive_codec_t *codec;
@@ -30,14 +29,16 @@ typedef struct archive_t {
     void *dec;
     uint8_t *in; /* ARCHIVE_IN bytes */
     size_t in_pos, in_len;
-    uint64_t in_base;  /* compressed offset of in[0] */
-    uint64_t out_pos;  /* decompressed offset of the next byte handed out */
-    uint64_t members;  /* members (frames) ended */
-    int boundary;      /* no member begun since the start or the last one ended */
-    int file_eof;      /* the compressed file was read to its end */
-    int ended;         /* the stream ended cleanly: out_pos is its size */
-    apr_status_t fail; /* kept failure (every later read returns it), else APR_SUCCESS */
-    const char *why;   /* its message */
+    uint64_t in_base;         /* compressed offset of in[0] */
+    uint64_t out_pos;         /* decompressed offset of the next byte decoded */
+    uint64_t skip;            /* the open offset: the bytes before it are decoded and dropped */
+    const volatile int *stop; /* set_stop's flag (NULL: none) */
+    uint64_t members;         /* members (frames) ended */
+    int boundary;             /* no member begun since the start or the last one ended */
+    int file_eof;             /* the compressed file was read to its end */
+    int ended;                /* the stream ended cleanly: out_pos is its size */
+    apr_status_t fail;        /* kept failure (every later read returns it), else APR_SUCCESS */
+    const char *why;          /* its message */
 } archive_t;
 
 int archive_has_suffix(const char *path, const char *suffix)
@@ -92,9 +93,10 @@ static void at_file_end(source_reader_t *r, archive_t *a)
         damaged(r, a, "the file ends inside a member (cut short, or still being written)");
 }
 
-apr_status_t archive_read(source_reader_t *r, void *buf, size_t max, size_t *got, abbey_err_t *err)
+/* Decode up to max bytes into buf (see archive_read). */
+static apr_status_t decode(source_reader_t *r, archive_t *a, uint8_t *buf, size_t max, size_t *got,
+                           abbey_err_t *err)
 {
-    archive_t *a = r->state;
     size_t n = 0;
 
     while (n < max && !a->ended && !a->fail) {
@@ -111,8 +113,7 @@ apr_status_t archive_read(source_reader_t *r, void *buf, size_t max, size_t *got
             break;
         }
         left = a->in_len - a->in_pos;
-        st = a->codec->step(a->dec, a->in + a->in_pos, left, &used, (uint8_t *)buf + n, max - n,
-                            &made, &why);
+        st = a->codec->step(a->dec, a->in + a->in_pos, left, &used, buf + n, max - n, &made, &why);
         ABBEY_ASSERT(used <= left && made <= max - n);
         a->in_pos += used;
         a->out_pos += made;
@@ -143,21 +144,32 @@ apr_status_t archive_read(source_reader_t *r, void *buf, size_t max, size_t *got
     return APR_EOF;
 }
 
-/* Decompress and drop the bytes before offset (all of them when the stream is shorter). */
-static apr_status_t skip_to(source_reader_t *r, archive_t *a, uint64_t offset, abbey_err_t *err)
+/* The bytes before the open offset are decoded into the caller's buffer and
+ * dropped, at the first read (so set_stop's flag can end it between blocks);
+ * a stream shorter than the offset reads nothing. */
+apr_status_t archive_read(source_reader_t *r, void *buf, size_t max, size_t *got, abbey_err_t *err)
 {
-    uint8_t *scratch = apr_palloc(a->pool, ARCHIVE_SKIP);
-    while (a->out_pos < offset) {
-        uint64_t left = offset - a->out_pos;
-        size_t got;
-        apr_status_t rv =
-            archive_read(r, scratch, left < ARCHIVE_SKIP ? (size_t)left : ARCHIVE_SKIP, &got, err);
-        if (rv == APR_EOF)
-            break;
-        if (rv != APR_SUCCESS)
+    archive_t *a = r->state;
+    while (a->out_pos < a->skip && max) {
+        uint64_t left = a->skip - a->out_pos;
+        apr_status_t rv;
+        if (a->stop && __atomic_load_n(a->stop, __ATOMIC_ACQUIRE)) {
+            *got = 0;
+            abbey_err_set(err,
+                          "%s: reading stopped at decompressed byte %" PRIu64
+                          ", on the way to byte %" PRIu64 ": the process is stopping",
+                          r->name, a->out_pos, a->skip);
+            return APR_EINTR;
+        }
+        if ((rv = decode(r, a, buf, left < max ? (size_t)left : max, got, err)) != APR_SUCCESS)
             return rv;
     }
-    return APR_SUCCESS;
+    return decode(r, a, buf, max, got, err);
+}
+
+void archive_set_stop(source_reader_t *r, const volatile int *stop)
+{
+    ((archive_t *)r->state)->stop = stop;
 }
 
 apr_status_t archive_open(source_reader_t *r, const archive_codec_t *codec, uint64_t offset,
@@ -185,10 +197,7 @@ apr_status_t archive_open(source_reader_t *r, const archive_codec_t *codec, uint
         archive_close(r);
         return APR_ENOMEM;
     }
-    if (offset && (rv = skip_to(r, a, offset, err)) != APR_SUCCESS) {
-        archive_close(r);
-        return rv;
-    }
+    a->skip = offset;
     return APR_SUCCESS;
 }
 

@@ -36,16 +36,18 @@ typedef struct archive_codec_t {
 } archive_codec_t;
 
 /* The kind ops of an archive kind whose codec is codec (source_int.h):
- * open at a decompressed offset (the bytes before it are decompressed and
- * dropped; an offset past the end of the stream reads nothing), read (at
- * the end APR_EOF; damaged data SOURCE_DAMAGED, source.h), total (the
+ * open at a decompressed offset (the first read decompresses the bytes
+ * before it and drops them, or ends with APR_EINTR once set_stop's flag is
+ * set; an offset past the end of the stream reads nothing), read (at the
+ * end APR_EOF; damaged data SOURCE_DAMAGED, source.h), total (the
  * decompressed size once the stream's end was reached, else
- * APR_INCOMPLETE), close (safe twice). */
+ * APR_INCOMPLETE), close (safe twice), set_stop. */
 apr_status_t archive_open(source_reader_t *r, const archive_codec_t *codec, uint64_t offset,
                           abbey_err_t *err);
 apr_status_t archive_read(source_reader_t *r, void *buf, size_t max, size_t *got, abbey_err_t *err);
 apr_status_t archive_total(source_reader_t *r, uint64_t *size, abbey_err_t *err);
 void archive_close(source_reader_t *r);
+void archive_set_stop(source_reader_t *r, const volatile int *stop);
 
 /* 1 when path ends with suffix (".gz"), compared without case. */
 int archive_has_suffix(const char *path, const char *suffix);

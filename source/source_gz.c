@@ -79,5 +79,6 @@ const source_kind_t source_gz_kind = {
     .read = archive_read,
     .total = archive_total,
     .close = archive_close,
+    .set_stop = archive_set_stop,
     .stream = 1,
 };

@@ -63,5 +63,6 @@ const source_kind_t source_zst_kind = {
     .read = archive_read,
     .total = archive_total,
     .close = archive_close,
+    .set_stop = archive_set_stop,
     .stream = 1,
 };

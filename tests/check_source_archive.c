@@ -3,8 +3,9 @@
  * reading whole and from any offset, gzip members and zstd frames one after the other, the size
  * known only at the end, truncated, corrupt, empty and misnamed archives (an error naming the
  * file and the decompressed offset, after the bytes before it), big decompression ratios
- * bounded by max_line, leases of any cap over an archive, descriptor paths of archives (also
- * deleted ones), never split, never taken for truncated, and standard input.
+ * bounded by max_line, leases of any cap over an archive, the stop flag on the way to an
+ * offset, descriptor paths of archives (also deleted ones), never split, never taken for
+ * truncated, and standard input.
  *
  * Oracles: the test makes the text, compresses it with zlib and libzstd itself (never through
  * abbey), and knows every byte and line of it; counts are computed here from the text. */
@@ -198,6 +199,30 @@ START_TEST(open_at_any_offset)
     const uint64_t offs[] = {0, 1, 65535, 65536, 65537, len / 2, len - 1, len, len + 10};
     for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++)
         expect_text(path, offs[i], 65536, text, len);
+}
+END_TEST
+
+/* The bytes before an open offset are decompressed at the first read, which a stopping
+ * process ends (the flag is read between blocks). */
+START_TEST(stop_flag_ends_the_way_to_the_offset)
+{
+    size_t len, got;
+    const char *text = lines_text(20000, 0, &len);
+    const char *path = put_archive(_i, "stop", text, len, NULL);
+    volatile int stop = 1;
+    source_reader_t *r;
+    abbey_err_t err;
+    char buf[4096];
+
+    ck_assert_int_eq(source_open(path, len / 2, pool, &r, &err), APR_SUCCESS);
+    source_set_stop(r, &stop);
+    ck_assert_int_eq(source_read(r, buf, sizeof buf, &got, &err), APR_EINTR);
+    ck_assert_uint_eq(got, 0);
+    ck_assert_msg(strstr(err.msg, "the process is stopping") != NULL, "%s", err.msg);
+    stop = 0;
+    ck_assert_int_eq(source_read(r, buf, sizeof buf, &got, &err), APR_SUCCESS);
+    ck_assert(memcmp(buf, text + len / 2, got) == 0);
+    source_close(r);
 }
 END_TEST
 
@@ -539,6 +564,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, read_whole_size_at_the_end, GZ, ZST + 1);
     tcase_add_loop_test(tc, open_at_any_offset, GZ, ZST + 1);
+    tcase_add_loop_test(tc, stop_flag_ends_the_way_to_the_offset, GZ, ZST + 1);
     tcase_add_loop_test(tc, members_and_frames_in_a_row, GZ, ZST + 1);
     tcase_add_loop_test(tc, truncated_archives, GZ, ZST + 1);
     tcase_add_loop_test(tc, bad_checksum, GZ, ZST + 1);
