@@ -7,11 +7,12 @@
  * or the rotated one found by its inode; the Range reader for a URL), read
  * whole through the job's engine and delivered as one frame to that master
  * alone (deliver.c with only_master, so a 409 and the spool work as for
- * reads); an archive's range is read from its decompressed stream, as its
- * read lease read it (its unended last line included). A range that cannot be read whole (instance
- * gone, now shorter than end, a read error, lines that no longer end at end) is never sent: the
- * lease completes with an error naming it. A failed delivery leaves the lease to expire. The wire
- * format: docs/CLUSTER.md, "Gap repair". */
+ * reads); an archive's range is read from its decompressed stream, as
+ * its read lease read it (its unended last line included). A range that
+ * cannot be read whole (instance gone, now shorter than end, a read error,
+ * lines that no longer end at end) is never sent: the lease completes with
+ * an error naming it. A failed delivery leaves the lease to expire. The
+ * wire format: docs/CLUSTER.md, "Gap repair". */
 #include <apr_strings.h>
 #include <inttypes.h>
 #include <string.h>

@@ -8,8 +8,8 @@
  * decompressed offsets, up to the cap or the end of its stream; its damaged
  * data ends the range ("error" says why). An http(s) source is read the
  * same way through a reader that asks the server for ranges. An expand
- * lease globs its pattern
- * and reports the paths; a repair lease is repair.c's. A master that will
+ * lease globs its pattern and reports the paths; a repair lease is
+ * repair.c's. A master that will
  * not take its frame gets it through the spool ("spooled" in the
  * completion's deliveries). Each lease request carries the spool's backlog.
  * A path that is not a regular file (a FIFO...) is completed at once with
