@@ -43,9 +43,9 @@ int source_is_http(const char *path);
 
 /* 1 when path is read as a stream: a compressed file (".gz", ".zst", also
  * through a "/proc/self/fd/N" path naming one) or standard input. A stream
- * is final (it does not grow), is read from its start (opening it at an
- * offset decompresses up to it: offsets are decompressed bytes), is never
- * split, and its size is known only once it was read to its end. */
+ * is final (it does not grow), is read from its start (reading from an
+ * offset decompresses the bytes before it: offsets are decompressed bytes),
+ * is never split, and its size is known only once it was read to its end. */
 int source_path_is_stream(const char *path);
 
 /* source_path_is_stream of the path r reads. */
