@@ -36,7 +36,8 @@ static archive_step_t zst_step(void *dec, const uint8_t *in, size_t inlen, size_
 
     *used = ib.pos;
     *made = ob.pos;
-    if (ZSTD_isError(rc)) {
+    if (ZSTD_isError(rc)) { /* what the failing call says it wrote is not to be trusted */
+        *made = 0;
         *why = ZSTD_getErrorName(rc);
         return ARCHIVE_BAD;
     }

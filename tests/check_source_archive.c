@@ -351,6 +351,28 @@ START_TEST(not_what_the_name_says)
 }
 END_TEST
 
+/* Found by fuzz_archive: libzstd's failing call moves the output position over bytes it never
+ * wrote; the reader hands out none of them, whatever the read size. */
+START_TEST(zstd_failure_hands_out_nothing_unwritten)
+{
+    static const char frames[] = {0x27, (char)0xb5, 0x2f, (char)0xfd, 0x04,       (char)0xfd,
+                                  0x04, 0x00,       0x71, 0x00,       (char)0xf9, 0x26,
+                                  0x00, 0x71,       0x00, (char)0xf9, 0x26,       0x00};
+    const char *path = tpath("fuzz.zst");
+    const size_t steps[] = {1, 3, 4096};
+    put_file(path, frames, sizeof frames);
+    for (size_t i = 0; i < 3; i++) {
+        abbey_err_t err;
+        char *got;
+        size_t n;
+        ck_assert_int_eq(read_all(path, 0, steps[i], &got, &n, &err), SOURCE_DAMAGED);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_msg(strstr(err.msg, "Unsupported frame parameter") != NULL, "%s", err.msg);
+        free(got);
+    }
+}
+END_TEST
+
 /* A job "<user> <status>" with max_line as given. */
 static rules_config_t *job(const char *max_line)
 {
@@ -576,6 +598,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, task_counts_the_lines_before_the_damage, GZ, ZST + 1);
     tcase_add_loop_test(tc, streams_by_name_and_descriptor, GZ, ZST + 1);
     tcase_add_loop_test(tc, never_split_nor_truncated, GZ, ZST + 1);
+    tcase_add_test(tc, zstd_failure_hands_out_nothing_unwritten);
     tcase_add_test(tc, standard_input);
     suite_add_tcase(s, tc);
     return s;
