@@ -10,9 +10,10 @@
  * the read size (bits 1-3) and the piece size (bits 4-7); the second the offset of a second
  * reader (a fraction of what the first one read). Traps when a read hands out nothing or
  * more than asked, when the second reader's bytes differ from the first's from its offset,
- * when the two do not end the same way (at a clean end, at the same byte), when a clean
- * end's size differs from the bytes read, when a failure or the end is not returned again,
- * or on a damaged-data message without the file's name.
+ * when the two do not end the same way (at a clean end, at the same byte; libzstd finds some
+ * damage only with some output room, so with zstd a clean end may meet damaged data), when a
+ * clean end's size differs from the bytes read, when a failure or the end is not returned
+ * again, or on a damaged-data message without the file's name.
  * Output is capped at 4 MiB per reader (a high ratio only makes a run slow). */
 #include <apr_general.h>
 #include <stdint.h>
@@ -134,9 +135,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ra = read_stream(kind, 0, steps[(data[0] >> 1) & 7], a, &na, pool);
     off = na * data[1] / 255;
     rb = read_stream(kind, off, steps[(data[1] >> 3) & 7], b, &nb, pool);
-    if (ra != APR_SUCCESS && rb != ra) /* the end, or the failure, is the same */
+    /* the end, or the failure, is the same; but whether libzstd finds some damage (a frame
+     * shorter than its header says) depends on the room it is given: with zstd, a clean end
+     * and damaged data may meet, as long as the bytes handed out agree */
+    if (ra != APR_SUCCESS && rb != APR_SUCCESS && rb != ra &&
+        !(kind == &source_zst_kind && (ra == SOURCE_DAMAGED || rb == SOURCE_DAMAGED) &&
+          (ra == APR_EOF || rb == APR_EOF)))
         __builtin_trap();
-    if (ra == APR_EOF && off + nb != na) /* (zstd may keep back a damaged frame's last bytes) */
+    if (ra == APR_EOF && rb == APR_EOF && off + nb != na) /* a clean end is at the same byte */
         __builtin_trap();
     if (nb > na - off)
         nb = na - off;
