@@ -17,6 +17,7 @@ static void usage(FILE *out)
 {
     fputs("usage: abbey-master --check --config FILE [--sample FILE [--job J] [--lines N]]\n"
           "       abbey-master --standalone --once --config FILE [--workers N] [--export-dir DIR]\n"
+          "                    [--stdin JOB]\n"
           "       abbey-master --config FILE --name NAME --listen HOST:PORT --token-file F\n"
           "                    [--data-dir DIR] [--export-dir DIR]          (the primary)\n"
           "       abbey-master --primary URL --name NAME --listen HOST:PORT --token-file F\n"
@@ -35,6 +36,9 @@ static void usage(FILE *out)
           "      --standalone       run primary and slave workers in this one process\n"
           "      --once             read every source (to its size at the start),\n"
           "                         export, exit\n"
+          "      --stdin JOB        with --standalone --once: run job JOB alone, reading its\n"
+          "                         lines from standard input instead of its sources (one\n"
+          "                         worker reads it), e.g. zcat old/*.gz | abbey-master ...\n"
           "  -w, --workers N        worker threads (default: number of cores)\n"
           "  -o, --export-dir DIR   where reports go: DIR/<job>/<report>.csv|json\n"
           "                         (default ./abbey-out)\n"
@@ -107,7 +111,8 @@ enum {
     OPT_HEADER_TIMEOUT,
     OPT_SAMPLE,
     OPT_JOB,
-    OPT_LINES
+    OPT_LINES,
+    OPT_STDIN
 };
 
 #define LEASE_BYTES_DEFAULT (256u << 20)
@@ -117,6 +122,7 @@ static const apr_getopt_option_t options[] = {
     {"check", OPT_CHECK, 0, "validate"},
     {"standalone", OPT_STANDALONE, 0, "standalone"},
     {"once", OPT_ONCE, 0, "one-shot"},
+    {"stdin", OPT_STDIN, 1, "job reading standard input"},
     {"workers", 'w', 1, "worker threads"},
     {"export-dir", 'o', 1, "export directory"},
     {"quiet", 'q', 0, "quiet"},
@@ -256,6 +262,9 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
         case OPT_ONCE:
             opts->once = 1;
             break;
+        case OPT_STDIN:
+            opts->stdin_job = arg;
+            break;
         case 'o':
             opts->export_dir = arg;
             break;
@@ -354,6 +363,19 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
         fprintf(stderr, "abbey-master: unexpected argument '%s' (see --help)\n", argv[g->ind]);
         return 2;
     }
+    if (opts->stdin_job && (!opts->standalone || !opts->once || opts->check)) {
+        fprintf(stderr, "abbey-master: --stdin JOB reads one job's lines in a one-shot run: use "
+                        "it with --standalone --once (see --help)\n");
+        return 2;
+    }
+    if (opts->stdin_job && isatty(STDIN_FILENO)) {
+        fprintf(stderr,
+                "abbey-master: --stdin %s: standard input is a terminal; pipe the job's "
+                "log in, e.g. zcat old/*.gz | abbey-master --standalone --once "
+                "--config F --stdin %s\n",
+                opts->stdin_job, opts->stdin_job);
+        return 2;
+    }
     if (!opts->check && !opts->standalone) { /* a cluster member */
         if (!opts->config == !opts->primary) {
             fprintf(stderr, "abbey-master: give --config FILE (primary) or --primary URL "
@@ -412,6 +434,14 @@ int main(int argc, const char *const *argv)
         rc = master_check_sample(cfg, &opts, stdout, pool);
         apr_pool_destroy(pool);
         return rc;
+    }
+    if (opts.stdin_job && !rules_find_job(cfg, opts.stdin_job)) {
+        fprintf(stderr, "abbey-master: --stdin: %s has no job '%s' (its jobs:", opts.config,
+                opts.stdin_job);
+        for (int j = 0; j < cfg->njobs; j++)
+            fprintf(stderr, "%s %s", j ? "," : "", cfg->jobs[j].name);
+        fputs(")\n", stderr);
+        return 2;
     }
     if (opts.check) {
         master_check_print(cfg, stdout);

@@ -21,6 +21,7 @@ typedef struct master_opts_t {
     const char *sample;     /* --check --sample FILE: show how its first lines parse */
     const char *job;        /* --job J: the job the sample is for (default: the only one) */
     int sample_lines;       /* --lines N: how many lines of the sample (default 10) */
+    const char *stdin_job;  /* --stdin JOB: standalone reads JOB alone, from standard input */
     /* cluster members */
     const char *name;            /* --name NAME: this master in the config's masters: */
     const char *listen;          /* --listen HOST:PORT (default 127.0.0.1:7101) */
@@ -67,6 +68,7 @@ int master_check_sample(const rules_config_t *cfg, const master_opts_t *opts, FI
 
 /* --standalone --once: read every source of every job to its end on
  * opts->workers threads, merge, export every report, print a summary to out.
+ * With opts->stdin_job (a job of cfg), that job alone, from standard input.
  * Returns 0 when everything was read and written, 1 when a source or report
  * failed (the rest is still exported), with messages on stderr. */
 int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts, FILE *out,

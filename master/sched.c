@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "instance.h"
 #include "invariant.h"
 #include "journal.h"
 #include "log.h"
@@ -610,6 +611,25 @@ static apr_status_t complete_check(const sched_lrec_t *l, const sched_completion
     return APR_SUCCESS;
 }
 
+/* The name of the instance a task moves to, into t->instance: the slave's
+ * next_instance, but a file's generation ("dev:inode:gen", instance.h) is
+ * raised above the current one's. A file system may give a new file the
+ * inode of one deleted since (a rotation that compresses the old file and
+ * creates a new one): the task then names it anew instead of reusing the
+ * name whose ranges the masters already hold, which would drop its lines
+ * as duplicates. */
+static void move_instance(sched_task_t *t, const char *next)
+{
+    instance_id_t cur, nxt;
+    if (instance_parse(t->instance, &cur) == 0 && instance_parse(next, &nxt) == 0 &&
+        nxt.gen <= cur.gen) {
+        nxt.gen = cur.gen + 1;
+        instance_format(&nxt, t->instance);
+        return;
+    }
+    snprintf(t->instance, sizeof(t->instance), "%s", next);
+}
+
 /* Commit a checked read completion: range, offset, instance, size. */
 static void complete_read(sched_job_t *job, sched_task_t *t, sched_rnd_t *r,
                           const sched_completion_t *c)
@@ -628,7 +648,7 @@ static void complete_read(sched_job_t *job, sched_task_t *t, sched_rnd_t *r,
     }
     t->offset = end;
     if (c->next_instance && c->next_instance[0]) {
-        snprintf(t->instance, sizeof(t->instance), "%s", c->next_instance);
+        move_instance(t, c->next_instance);
         t->offset = 0;
         t->size = -1;
     }

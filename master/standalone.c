@@ -1,7 +1,11 @@
 /* standalone.c - abbey-master --standalone --once: every source of every job, on N threads.
  *
  * Plan: expand each job's sources into files and cut each file at line
- * boundaries into parts (enough parts to keep every worker busy). Run: worker
+ * boundaries into parts (enough parts to keep every worker busy); an
+ * archive (.gz, .zst) is one part read to the end of its stream, from the
+ * end of the plain file it is a compressed copy of, if any (find_copies);
+ * with --stdin JOB, that job alone runs, and its one part is standard
+ * input, which one worker reads. Run: worker
  * threads take parts from a shared counter; each has, per job, its own engine
  * and partial, so nothing is shared while reading. Finish: merge the workers'
  * partials per job, export every report, print a summary. An entry whose table
@@ -26,8 +30,10 @@
 #include "source.h"
 #include "task.h"
 #include "utf8.h"
+#include "value.h"
 
 #define PART_MIN (8u << 20)         /* never cut parts smaller than this */
+#define COPY_HEAD 4096              /* bytes compared to find an archive's plain original */
 #define WORKER_MAX_FREE (16u << 20) /* free memory a worker's allocator keeps */
 
 typedef struct part_t {
@@ -58,11 +64,69 @@ typedef struct run_t {
     rejects_file_t **rfiles; /* per job: its rejects writer, or NULL */
 } run_t;
 
+/* Append the part [start, end) of path, of job j, to parts. */
+static void add_part(apr_array_header_t *parts, int j, const char *path, uint64_t start,
+                     uint64_t end)
+{
+    part_t *p = apr_array_push(parts);
+    memset(p, 0, sizeof *p);
+    p->job = j;
+    p->path = path;
+    p->start = start;
+    p->end = end;
+}
+
+/* Of a job's n paths (sizes[i]: a plain file's size, UINT64_MAX for an
+ * archive), find each archive that is a compressed copy of a plain file of
+ * the same job, and set its start to that file's size: the lines the file
+ * holds are read from the file only. The rule (docs/RULES.md, "Archives"):
+ * the archive's decompressed stream begins with the file's first
+ * min(size, COPY_HEAD) bytes, which hold at least one whole line (compared
+ * by their 64-bit hash, so memory stays small for many files). Files that
+ * cannot be read are left to the run, which reports them. */
+static void find_copies(const rules_job_t *job, const char *const *paths, const uint64_t *sizes,
+                        int n, uint64_t *starts, apr_pool_t *pool)
+{
+    char *head = NULL;
+    size_t *lens = NULL, len;
+    uint64_t *hashes = NULL;
+    abbey_err_t err;
+
+    for (int a = 0; a < n; a++) {
+        if (sizes[a] != UINT64_MAX)
+            continue;
+        if (!head) { /* the first archive: hash every plain file's head once */
+            head = apr_palloc(pool, COPY_HEAD);
+            lens = apr_pcalloc(pool, sizeof *lens * (size_t)n);
+            hashes = apr_pcalloc(pool, sizeof *hashes * (size_t)n);
+            for (int f = 0; f < n; f++)
+                if (sizes[f] != UINT64_MAX && sizes[f] > 0 &&
+                    source_head(paths[f], head, COPY_HEAD, &len, pool, &err) == APR_SUCCESS &&
+                    memchr(head, '\n', len)) {
+                    lens[f] = len;
+                    hashes[f] = value_hash_bytes(head, len);
+                }
+        }
+        if (source_head(paths[a], head, COPY_HEAD, &len, pool, &err) != APR_SUCCESS)
+            continue;
+        for (int f = 0; f < n; f++) {
+            if (!lens[f] || len < lens[f] || value_hash_bytes(head, lens[f]) != hashes[f])
+                continue;
+            starts[a] = sizes[f];
+            log_msg("job %s: %s is a compressed copy of %s (their first %zu bytes are the same): "
+                    "read from byte %llu, that file's size",
+                    job->name, paths[a], paths[f], lens[f], (unsigned long long)sizes[f]);
+            break;
+        }
+    }
+}
+
 /* Files of job j, cut into parts appended to *parts. */
 static int plan_job(run_t *run, int j, int nworkers, apr_array_header_t *parts, apr_pool_t *pool)
 {
     const rules_job_t *job = &run->cfg->jobs[j];
     apr_array_header_t *paths = apr_array_make(pool, 16, sizeof(const char *));
+    uint64_t *sizes, *starts;
     abbey_err_t err;
     int failed = 0;
 
@@ -77,34 +141,43 @@ static int plan_job(run_t *run, int j, int nworkers, apr_array_header_t *parts, 
             failed = 1;
         }
     }
+    sizes = apr_pcalloc(pool, sizeof *sizes * (size_t)(paths->nelts + 1));
+    starts = apr_pcalloc(pool, sizeof *starts * (size_t)(paths->nelts + 1));
     for (int i = 0; i < paths->nelts; i++) {
         const char *path = APR_ARRAY_IDX(paths, i, const char *);
         apr_finfo_t fi;
-        uint64_t offs[65];
-        int n, want;
+        sizes[i] = UINT64_MAX; /* an archive: read to the end of its stream */
+        if (source_path_is_stream(path))
+            continue;
         if (apr_stat(&fi, path, APR_FINFO_SIZE, pool) != APR_SUCCESS) {
             log_msg("job %s: %s: cannot read (missing?)", job->name, path);
             failed = 1;
             continue;
         }
-        want = (int)((uint64_t)fi.size / PART_MIN) + 1;
+        sizes[i] = (uint64_t)fi.size;
+    }
+    find_copies(job, (const char **)paths->elts, sizes, paths->nelts, starts, pool);
+    for (int i = 0; i < paths->nelts; i++) {
+        const char *path = APR_ARRAY_IDX(paths, i, const char *);
+        uint64_t offs[65];
+        int n, want;
+        if (sizes[i] == UINT64_MAX) {
+            if (source_path_is_stream(path))
+                add_part(parts, j, path, starts[i], UINT64_MAX);
+            continue;
+        }
+        want = (int)(sizes[i] / PART_MIN) + 1;
         if (want > nworkers * 4)
             want = nworkers * 4;
         if (want > 64)
             want = 64;
-        if (source_split(path, (uint64_t)fi.size, want, offs, &n, pool, &err) != APR_SUCCESS) {
+        if (source_split(path, sizes[i], want, offs, &n, pool, &err) != APR_SUCCESS) {
             log_msg("job %s: %s", job->name, err.msg);
             failed = 1;
             continue;
         }
-        for (int k = 0; k < n; k++) {
-            part_t *p = apr_array_push(parts);
-            memset(p, 0, sizeof *p);
-            p->job = j;
-            p->path = path;
-            p->start = offs[k];
-            p->end = offs[k + 1]; /* a file cut while it is read is reported (task.h) */
-        }
+        for (int k = 0; k < n; k++) /* a file cut while it is read is reported (task.h) */
+            add_part(parts, j, path, offs[k], offs[k + 1]);
     }
     return failed;
 }
@@ -243,7 +316,8 @@ static void print_bad(const run_t *run, int j, FILE *out)
         const part_t *p = &run->parts[i];
         if (p->job != j || !p->bad_lines)
             continue;
-        fprintf(out, "  bad lines: %llu in %s", (unsigned long long)p->bad_lines, p->path);
+        fprintf(out, "  bad lines: %llu in %s", (unsigned long long)p->bad_lines,
+                strcmp(p->path, SOURCE_STDIN) == 0 ? "stdin" : p->path);
         if (p->start)
             fprintf(out, " (the part from byte %llu)", (unsigned long long)p->start);
         fputc('\n', out);
@@ -277,7 +351,10 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
         run.rfiles[j] = rejects_file(rejects, &cfg->jobs[j]);
     }
     for (int j = 0; j < cfg->njobs; j++)
-        failed |= plan_job(&run, j, opts->workers, parts, pool);
+        if (!opts->stdin_job)
+            failed |= plan_job(&run, j, opts->workers, parts, pool);
+        else if (strcmp(cfg->jobs[j].name, opts->stdin_job) == 0)
+            add_part(parts, j, SOURCE_STDIN, 0, UINT64_MAX); /* the others do not run */
     run.parts = (part_t *)parts->elts;
     run.nparts = parts->nelts;
     run.nworkers = opts->workers;
@@ -307,8 +384,11 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
         }
     for (int j = 0; j < cfg->njobs; j++) {
         const rules_job_t *job = &cfg->jobs[j];
-        partial_t *totals = merge_job(&run, j, pool, &failed);
+        partial_t *totals;
         double secs;
+        if (opts->stdin_job && strcmp(job->name, opts->stdin_job) != 0)
+            continue;
+        totals = merge_job(&run, j, pool, &failed);
         secs = (double)(apr_time_now() - t0) / 1e6;
         if (out) {
             fprintf(out, "job %s: %llu lines (%llu bad), %llu bytes, %.3f s, %.0f lines/s\n",

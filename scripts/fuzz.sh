@@ -49,7 +49,7 @@ art=$dir/artifacts_$name
 log=$dir/fuzz_$name.log
 mkdir -p "$dir" "$corpus" "$art"
 
-pkgs="apr-1 apr-util-1 libpcre2-8 libxxhash yaml-0.1 zlib"
+pkgs="apr-1 apr-util-1 libpcre2-8 libxxhash yaml-0.1 zlib libzstd"
 echo "fuzz.sh: building $bin" >&2
 # shellcheck disable=SC2046,SC2086 # word splitting of pkg-config output is intended
 $CC -std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE \

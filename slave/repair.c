@@ -7,10 +7,12 @@
  * or the rotated one found by its inode; the Range reader for a URL), read
  * whole through the job's engine and delivered as one frame to that master
  * alone (deliver.c with only_master, so a 409 and the spool work as for
- * reads). A range that cannot be read whole (instance gone, now shorter
- * than end, a read error, lines that no longer end at end) is never sent:
- * the lease completes with an error naming it. A failed delivery leaves
- * the lease to expire. The wire format: docs/CLUSTER.md, "Gap repair". */
+ * reads); an archive's range is read from its decompressed stream, as
+ * its read lease read it (its unended last line included). A range that
+ * cannot be read whole (instance gone, now shorter than end, a read error,
+ * lines that no longer end at end) is never sent: the lease completes with
+ * an error naming it. A failed delivery leaves the lease to expire. The
+ * wire format: docs/CLUSTER.md, "Gap repair". */
 #include <apr_strings.h>
 #include <inttypes.h>
 #include <string.h>
@@ -40,8 +42,8 @@ static apr_status_t locate_file(worker_t *w, const slave_lease_t *l, const char 
     switch (plan.kind) {
     case INSTANCE_SAME: /* (its size is >= end: instance_plan was asked from end) */
         break;
-    case INSTANCE_ROTATED:
-        if (plan.size < l->end) {
+    case INSTANCE_ROTATED: /* (an archive's size is its compressed size: its read tells) */
+        if (plan.size < l->end && !source_path_is_stream(plan.read_path)) {
             abbey_err_set(err, "instance %s (now %s) is %" PRIu64 " bytes, shorter than the end",
                           l->instance, plan.found, plan.size);
             return APR_EOF;
@@ -106,9 +108,9 @@ static apr_status_t read_range(worker_t *w, const slave_lease_t *l, engine_t *e,
         rv = read_http(w, l, e, p, &done, err);
     } else {
         snprintf(instance, INSTANCE_MAX, "%s", l->instance);
-        if ((rv = locate_file(w, l, read_path, err)) == APR_SUCCESS)
-            rv = task_run_file(e, *read_path, l->start, l->end, 0, &w->tasks.io, p, NULL, &done,
-                               w->task_pool, err);
+        if ((rv = locate_file(w, l, read_path, err)) == APR_SUCCESS) /* an archive is final */
+            rv = task_run_file(e, *read_path, l->start, l->end, source_path_is_stream(*read_path),
+                               &w->tasks.io, p, NULL, &done, w->task_pool, err);
     }
     if (rv == APR_SUCCESS && done != l->end) {
         abbey_err_set(err,

@@ -4,9 +4,12 @@
  * old file of a rotation, or nothing), reads whole lines of [start,
  * min(size, start + cap)) through the job's engine into the worker's
  * partial, hands the range to deliver.c, and completes the lease with what
- * docs/CLUSTER.md lists. An http(s) source is read the same way through a
- * reader that asks the server for ranges. An expand lease globs its pattern
- * and reports the paths; a repair lease is repair.c's. A master that will
+ * docs/CLUSTER.md lists. An archive (.gz, .zst) is read the same way in
+ * decompressed offsets, up to the cap or the end of its stream; its damaged
+ * data ends the range ("error" says why). An http(s) source is read the
+ * same way through a reader that asks the server for ranges. An expand
+ * lease globs its pattern and reports the paths; a repair lease is
+ * repair.c's. A master that will
  * not take its frame gets it through the spool ("spooled" in the
  * completion's deliveries). Each lease request carries the spool's backlog.
  * A path that is not a regular file (a FIFO...) is completed at once with
@@ -46,7 +49,8 @@ typedef struct outcome_t {
     uint64_t start, end;
     int at_end;
     int64_t size;      /* reported size; -1: none */
-    const char *error; /* why nothing could be read (a source that is not a regular file) */
+    const char *error; /* why nothing (more) could be read: a source that is not a regular
+                          file, an archive's damaged data */
 } outcome_t;
 
 worker_t *worker_create(slave_t *s, int index)
@@ -227,6 +231,58 @@ static apr_status_t read_lines(worker_t *w, engine_t *e, partial_t *p, source_re
     return rv;
 }
 
+/* Whole lines of an archive (a stream: source.h) from o->start up to the
+ * cap, or to its end, where its unended last line counts (it is final); a
+ * line longer than the cap is read as read_lines does. o->size is its
+ * decompressed size once it was read to its end, else unknown (-1).
+ * Damaged data (a truncated file, one still being written, a bad CRC) ends
+ * the range at the last line before it: those lines are delivered and the
+ * completion is at_end with the reason in "error", so the next round tries
+ * again from there. */
+static apr_status_t read_stream(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
+                                outcome_t *o, abbey_err_t *err)
+{
+    uint64_t cap = l->cap, total = 0;
+    source_reader_t *r = NULL;
+    apr_status_t rv;
+    int ended = 0;
+
+    for (;;) {
+        if ((rv = source_open(o->read_path, o->start, w->task_pool, &r, err)) != APR_SUCCESS)
+            break;
+        source_set_stop(r, w->tasks.io.stop);
+        rv = task_run_reader(e, r, o->start, read_limit(o->start, cap, UINT64_MAX), 1, &w->tasks.io,
+                             p, NULL, &o->end, err);
+        ended = source_size(r, &total) == APR_SUCCESS;
+        if (rv != APR_SUCCESS || o->end > o->start || ended || cap >= w->tasks.io.size)
+            break;
+        source_close(r); /* nothing whole within the cap: one block, from start again */
+        cap = w->tasks.io.size;
+    }
+    source_close(r);
+    o->size = ended ? (int64_t)total : -1;
+    o->at_end = (ended && o->end >= total) || (rv == APR_SUCCESS && o->end == o->start);
+    if (rv == SOURCE_DAMAGED) {
+        log_msg("lease %" PRIu64 " (%s): %s; the lines before byte %" PRIu64 " are delivered",
+                l->id, l->job, err->msg, o->end);
+        o->error = apr_pstrdup(w->task_pool, err->msg);
+        o->at_end = 1;
+        rv = APR_SUCCESS;
+    }
+    return rv;
+}
+
+/* The lines of the instance a plan found at o->read_path, plan_size bytes
+ * (compressed, for an archive). */
+static apr_status_t read_instance(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
+                                  uint64_t plan_size, outcome_t *o, abbey_err_t *err)
+{
+    if (source_path_is_stream(o->read_path))
+        return read_stream(w, e, p, l, o, err);
+    o->size = (int64_t)plan_size;
+    return read_lines(w, e, p, NULL, l, plan_size, o, err);
+}
+
 /* A file source: instance.c decides, then read. */
 static apr_status_t read_file(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
                               outcome_t *o, abbey_err_t *err)
@@ -242,13 +298,11 @@ static apr_status_t read_file(worker_t *w, engine_t *e, partial_t *p, const slav
     o->read_path = plan.read_path;
     switch (plan.kind) {
     case INSTANCE_SAME:
-        o->size = (int64_t)plan.size;
-        return read_lines(w, e, p, NULL, l, plan.size, o, err);
+        return read_instance(w, e, p, l, plan.size, o, err);
     case INSTANCE_ROTATED:
-        if ((rv = read_lines(w, e, p, NULL, l, plan.size, o, err)) != APR_SUCCESS)
+        if ((rv = read_instance(w, e, p, l, plan.size, o, err)) != APR_SUCCESS)
             return rv;
         finished = o->at_end;
-        o->size = (int64_t)plan.size;
         if (finished && plan.next_instance[0]) {
             snprintf(o->next_instance, sizeof o->next_instance, "%s", plan.next_instance);
             o->at_end = plan.next_size == 0;

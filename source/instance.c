@@ -141,7 +141,7 @@ static void plan_compare(const char *path, const instance_id_t *old, int fd,
 {
     int ofd;
     if (old->dev == cur->dev && old->ino == cur->ino) {
-        if (size >= start) {
+        if (size >= start || source_path_is_stream(path)) { /* (an archive: compressed size) */
             plan->kind = INSTANCE_SAME;
             plan->read_path = fd_path(pool, fd);
             plan->size = size;

@@ -6,7 +6,11 @@
  * instance_plan compares the lease's instance with the file at the path now
  * and says what to read: the same file, the old file of a rotation (found by
  * inode among the files of the same directory), or nothing (truncated, old
- * file lost, path missing, not a regular file). Paths are opened without
+ * file lost, path missing, not a regular file). An archive (".gz", ".zst":
+ * source_path_is_stream) is final and its offsets are decompressed bytes:
+ * its inode is never taken for truncated, and the sizes a plan gives for
+ * it are its compressed sizes (the reader knows the stream's size at its
+ * end). Paths are opened without
  * blocking, so a FIFO cannot hold the slave. Decisions are taken on open descriptors, never
  * on names alone, so a rename between the decision and the read cannot make
  * the slave read the wrong file: plan->read_path is "/proc/self/fd/N" of a

@@ -2,18 +2,21 @@
  *
  * SOURCE_KINDS names every kind (source_int.h). A rules source is expanded
  * by the kind of its rules kind; a path is read by the first kind that
- * claims it, in SOURCE_KINDS order (file last: it claims every path).
+ * claims it, in SOURCE_KINDS order (file last: it claims every path). A
+ * descriptor path ("/proc/self/fd/N", instance.h) is offered by the name of
+ * the file it stands for, so a rotated archive is still read as one.
  * Splitting a source at line starts only needs seek and read, so it is done
  * here once for every kind that can seek; so is reading a source's first
  * line (source_first_line). */
 #include "source_int.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "mem.h"
 
 /* One name per kind, in the order paths are offered to them (file last). */
-#define SOURCE_KINDS(X) X(http) X(glob) X(file)
+#define SOURCE_KINDS(X) X(http) X(glob) X(stdin) X(gz) X(zst) X(file)
 
 #define SOURCE_KIND_DECLARE(k) extern const source_kind_t source_##k##_kind;
 #define SOURCE_KIND_ADDRESS(k) &source_##k##_kind,
@@ -36,13 +39,39 @@ apr_status_t source_expand(const rules_source_t *src, apr_pool_t *pool, apr_arra
     return APR_ENOTIMPL;
 }
 
-/* The kind that reads path (the file kind claims every path). */
+#define FD_PREFIX "/proc/self/fd/"
+#define DELETED " (deleted)"
+
+/* The kind that reads path (the file kind claims every path); a descriptor
+ * path by the name of its file, less the " (deleted)" of a removed one. */
 static const source_kind_t *kind_of(const char *path)
 {
+    char name[4096];
+    if (strncmp(path, FD_PREFIX, sizeof FD_PREFIX - 1) == 0) {
+        ssize_t n = readlink(path, name, sizeof name - 1);
+        if (n > 0) {
+            name[n] = '\0';
+            if ((size_t)n > sizeof DELETED - 1 &&
+                strcmp(name + n - (sizeof DELETED - 1), DELETED) == 0)
+                name[n - (sizeof DELETED - 1)] = '\0';
+            path = name;
+        }
+    }
     for (size_t i = 0; i < NKINDS; i++)
         if (kinds[i]->claims && kinds[i]->claims(path))
             return kinds[i];
     return NULL;
+}
+
+int source_path_is_stream(const char *path)
+{
+    const source_kind_t *k = kind_of(path);
+    return k && k->stream;
+}
+
+int source_is_stream(const source_reader_t *r)
+{
+    return r->kind->stream;
 }
 
 apr_status_t source_open(const char *path, uint64_t offset, apr_pool_t *pool, source_reader_t **out,
@@ -152,6 +181,23 @@ void source_close(source_reader_t *r)
 {
     if (r)
         r->kind->close(r);
+}
+
+apr_status_t source_head(const char *path, void *buf, size_t max, size_t *got, apr_pool_t *pool,
+                         abbey_err_t *err)
+{
+    source_reader_t *r;
+    apr_status_t rv;
+    size_t n;
+
+    *got = 0;
+    if ((rv = source_open(path, 0, pool, &r, err)) != APR_SUCCESS)
+        return rv;
+    while (*got < max &&
+           (rv = source_read(r, (char *)buf + *got, max - *got, &n, err)) == APR_SUCCESS)
+        *got += n;
+    source_close(r);
+    return rv == APR_EOF ? APR_SUCCESS : rv;
 }
 
 /* First offset after a '\n' at or after pos - 1 (a line start), or size. */

@@ -4,9 +4,11 @@
  * read through it and never see a kind. Behind it is one small ops table
  * (source_int.h) with one file per kind: source_file.c reads local files,
  * source_glob.c expands patterns, source_http.c reads http(s) URLs with
- * Range requests; source.c picks the kind (by the rules source's kind to
- * expand, by the path to read) and splits sources at line starts. Readers
- * are not thread-safe; open one per task. */
+ * Range requests, source_gz.c and source_zst.c read compressed files as
+ * their decompressed stream, source_stdin.c reads standard input; source.c
+ * picks the kind (by the rules source's kind to expand, by the path to
+ * read) and splits sources at line starts. Readers are not thread-safe;
+ * open one per task. */
 #ifndef ABBEY_SOURCE_H
 #define ABBEY_SOURCE_H
 
@@ -19,6 +21,15 @@
 
 typedef struct source_reader_t source_reader_t;
 
+/* The path that names standard input (abbey-master --stdin): a rules
+ * source is never it (file paths are made absolute). */
+#define SOURCE_STDIN "-"
+
+/* What source_read returns when an archive's data is damaged (truncated, a
+ * bad checksum, not what its name says): err names the file and the
+ * decompressed offset; the bytes before that offset were handed out. */
+#define SOURCE_DAMAGED APR_EMISMATCH
+
 /* Append the paths src stands for to out (an array of const char *): a file
  * is itself (even when missing: reading it reports the error), a glob its
  * matches in sorted order (none is not an error). File and glob paths are
@@ -29,6 +40,16 @@ apr_status_t source_expand(const rules_source_t *src, apr_pool_t *pool, apr_arra
 /* 1 when path starts with "http://" or "https://" (case-insensitive): the
  * http kind reads it (the slave names its instances "http:gen", instance.h). */
 int source_is_http(const char *path);
+
+/* 1 when path is read as a stream: a compressed file (".gz", ".zst", also
+ * through a "/proc/self/fd/N" path naming one) or standard input. A stream
+ * is final (it does not grow), is read from its start (reading from an
+ * offset decompresses the bytes before it: offsets are decompressed bytes),
+ * is never split, and its size is known only once it was read to its end. */
+int source_path_is_stream(const char *path);
+
+/* source_path_is_stream of the path r reads. */
+int source_is_stream(const source_reader_t *r);
 
 /* Open path (a file, or an http(s) URL) for reading from byte offset. On
  * error returns the APR status with "path: reason" in err; a path that is
@@ -61,7 +82,8 @@ apr_status_t source_size(source_reader_t *r, uint64_t *size);
 
 /* source_size with a message on failure. For a URL: the total size its
  * server last reported (the first call fetches the first block, kept for
- * the reads that follow); an error when the server does not say. */
+ * the reads that follow); an error when the server does not say. For a
+ * stream: its size once it was read to its end, else APR_INCOMPLETE. */
 apr_status_t source_total(source_reader_t *r, uint64_t *size, abbey_err_t *err);
 
 /* The source's modification time in epoch seconds (a file's mtime; a URL's
@@ -85,9 +107,15 @@ apr_status_t source_first_line(source_reader_t *r, uint64_t at, char *buf, size_
  * be NULL, and closing twice is safe. */
 void source_close(source_reader_t *r);
 
+/* The first bytes of path's content (decompressed for an archive): up to
+ * max into buf, *got of them (fewer when the source is shorter). Errors as
+ * source_open and source_read's. */
+apr_status_t source_head(const char *path, void *buf, size_t max, size_t *got, apr_pool_t *pool,
+                         abbey_err_t *err);
+
 /* Cut [0, size) of path into at most nparts ranges that start at line
  * boundaries: fills offs[0..*n] with offs[0] = 0 and offs[*n] = size.
- * A source whose kind cannot seek (a URL) is never cut (one range). */
+ * A source whose kind cannot seek (a URL, a stream) is never cut (one range). */
 apr_status_t source_split(const char *path, uint64_t size, int nparts, uint64_t *offs, int *n,
                           apr_pool_t *pool, abbey_err_t *err);
 

@@ -4,9 +4,8 @@
  * source_<kind>_kind: how a rules source of its kind becomes paths (expand)
  * and how a path it claims is read (open, read, total, seek, set_stop,
  * close). source.c lists the kinds in SOURCE_KINDS and sends every call of
- * source.h to the reader's kind. A new kind (compressed files, stdin, ...)
- * is its file plus its name in SOURCE_KINDS. Everything outside source/ uses
- * source.h. */
+ * source.h to the reader's kind. A new kind (Kafka, ...) is its file plus its
+ * name in SOURCE_KINDS. Everything outside source/ uses source.h. */
 #ifndef ABBEY_SOURCE_INT_H
 #define ABBEY_SOURCE_INT_H
 
@@ -54,6 +53,13 @@ typedef struct source_kind_t {
     /* As source_mtime: the source's modification time, epoch seconds, 0 when
      * unknown. NULL: always unknown (0). */
     apr_status_t (*mtime)(source_reader_t *r, int64_t *mtime, abbey_err_t *err);
+    /* 1: its sources are streams (source_is_stream, source.h): final, read
+     * from their start, of a size total knows only at their end (APR_INCOMPLETE
+     * before). Such a kind has no seek. */
+    int stream;
 } source_kind_t;
+
+/* The file kind, which other kinds read their files through (source_archive.c). */
+extern const source_kind_t source_file_kind;
 
 #endif

@@ -214,7 +214,7 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
 {
     run_t t = {.e = e, .io = io, .out = out, .samples = samples, .pos = start, .err = err};
     apr_status_t rv = APR_SUCCESS;
-    int eof = 0;
+    int eof = 0, to_eof = end == UINT64_MAX || source_is_stream(r); /* a stream is final */
 
     t.limit = engine_max_line(e) < io->size ? engine_max_line(e) : io->size - 1;
     *done = start;
@@ -241,11 +241,10 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
         if (t.ll.on && long_skip(&t) && t.pos >= end)
             t.have = 0; /* what follows the line's '\n' is past end */
         if (!t.ll.on)   /* an unended last line counts when the file was to be read to its end */
-            feed_lines(&t, eof && at_eof_final && end == UINT64_MAX);
+            feed_lines(&t, eof && at_eof_final && to_eof);
         *done = t.ll.on ? t.ll.at : t.pos; /* never inside a line */
     }
-    if (rv == APR_SUCCESS && t.ll.on && eof && at_eof_final &&
-        (end == UINT64_MAX || t.pos >= end)) {
+    if (rv == APR_SUCCESS && t.ll.on && eof && at_eof_final && (to_eof || t.pos >= end)) {
         long_count(&t); /* the file's last line, unended (not a file cut short) */
         *done = t.pos;
     } else if (rv == APR_SUCCESS && !t.ll.on && t.have && at_eof_final && !eof) {
@@ -255,7 +254,7 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
             *done = t.pos + t.have;
         }
     }
-    if (rv == APR_SUCCESS && at_eof_final)
+    if (rv == APR_SUCCESS && at_eof_final && !source_is_stream(r)) /* a stream never shrinks */
         rv = check_truncated(r, eof, t.pos + t.have, end, *done, err);
     return rv == APR_SUCCESS ? t.fed : rv;
 }

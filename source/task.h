@@ -70,7 +70,11 @@ void task_engines_get(task_engines_t *t, const rules_job_t *job, engine_t **e, p
  * at_eof_final set (a one-shot run over finished files) a last line without
  * '\n' counts too, and a file that ends before a finite end, or is now
  * shorter than what was read, was truncated while being read: APR_EOF with
- * "path: ..." and the offsets in err (the lines before still count).
+ * "path: ..." and the offsets in err (the lines before still count). A
+ * stream (an archive, stdin: source.h) is final: with at_eof_final its
+ * unended last line counts at its end even before a finite end, and its
+ * end is never a truncation; damaged archive data ends the run with
+ * SOURCE_DAMAGED (the lines before it count).
  * *done receives the offset after the last consumed byte (the next start).
  * When io->stop is set, reading ends with APR_EINTR. On error the partial
  * keeps what was consumed up to *done. APR_ENOMEM: the whole range was read,

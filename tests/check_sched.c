@@ -358,12 +358,12 @@ START_TEST(test_rotation)
     ck_assert_int_eq(done(s, "s1", a, "8:1:0", 0, 700, 0, "8:2:0", T0 + 1), APR_SUCCESS);
     ck_assert_int_eq(lease(s, "s1", 8, T0 + 2, l), 1);
     ck_assert_str_eq(l[0].source, A);
-    ck_assert_str_eq(l[0].instance, "8:2:0");
+    ck_assert_str_eq(l[0].instance, "8:2:1"); /* a file's generation goes up at each move */
     ck_assert_uint_eq(l[0].start, 0);
     a = l[0].id;
     /* the old instance is done: completing against it is refused */
     ck_assert_int_eq(done(s, "s1", a, "8:1:0", 700, 800, 1, NULL, T0 + 3), APR_EINVAL);
-    ck_assert_int_eq(done(s, "s1", a, "8:2:0", 0, 300, 1, NULL, T0 + 3), APR_SUCCESS);
+    ck_assert_int_eq(done(s, "s1", a, "8:2:1", 0, 300, 1, NULL, T0 + 3), APR_SUCCESS);
     ck_assert_int_eq(done(s, "s1", b, "8:5:0", 0, 0, 1, NULL, T0 + 4), APR_SUCCESS);
     const char *none[] = {NULL};
     ck_assert_int_eq(expand(s, "s1", g, none, 0, T0 + 5), APR_SUCCESS);
@@ -371,7 +371,31 @@ START_TEST(test_rotation)
     ck_assert_int_eq(rec.n, 1);
     ck_assert_int_eq(rec.round[0], R0);
     ck_assert_int_eq(rec.incomplete[0], 0);
-    ck_assert_str_eq(rec.ranges[0], A "#8:1:0 0 700;" A "#8:2:0 0 300;");
+    ck_assert_str_eq(rec.ranges[0], A "#8:1:0 0 700;" A "#8:2:1 0 300;");
+}
+END_TEST
+
+/* A new file that got the inode of an instance the task read before (a rotation that deletes
+ * the file it compressed, then creates a new one) is named anew: its ranges are not those the
+ * masters hold for the old one. */
+START_TEST(test_rotation_inode_reused)
+{
+    sched_t *s = mk(60000);
+    sched_lease_t l[8];
+    uint64_t a;
+    ck_assert_int_eq(lease(s, "s1", 8, T0, l), 3);
+    a = find(l, 3, A)->id;
+    ck_assert_int_eq(done(s, "s1", a, "8:1:0", 0, 700, 0, "8:2:0", T0 + 1), APR_SUCCESS);
+    ck_assert_int_eq(lease(s, "s1", 8, T0 + 2, l), 1);
+    ck_assert_int_eq(done(s, "s1", l[0].id, "8:2:1", 0, 50, 0, "8:1:0", T0 + 3), APR_SUCCESS);
+    ck_assert_int_eq(lease(s, "s1", 8, T0 + 4, l), 1);
+    ck_assert_str_eq(l[0].instance, "8:1:2"); /* inode 1 again, never "8:1:0" again */
+    ck_assert_int_eq(done(s, "s1", l[0].id, "8:1:2", 0, 10, 0, "8:1:3", T0 + 5), APR_SUCCESS);
+    ck_assert_int_eq(lease(s, "s1", 8, T0 + 6, l), 1);
+    ck_assert_str_eq(l[0].instance, "8:1:3"); /* a truncation's own generation is kept */
+    ck_assert_int_eq(done(s, "s1", l[0].id, "8:1:3", 0, 10, 0, "http:4", T0 + 7), APR_SUCCESS);
+    ck_assert_int_eq(lease(s, "s1", 8, T0 + 8, l), 1);
+    ck_assert_str_eq(l[0].instance, "http:4"); /* not a file's name: as the slave said */
 }
 END_TEST
 
@@ -729,6 +753,7 @@ static Suite *sched_suite(void)
     tcase_add_test(t, test_completion_errors);
     tcase_add_test(t, test_expand);
     tcase_add_test(t, test_rotation);
+    tcase_add_test(t, test_rotation_inode_reused);
     suite_add_tcase(s, t);
 
     t = tcase_create("rounds");
