@@ -17,8 +17,8 @@ quotes, impossible dates (Feb 30, 24:00), and Feb 29 (bad or not by the year it 
 
 The recount is written apart from abbey's parser (python3's re and datetime): one regular
 expression per form, PRI decoded, stamps dated (a year-less stamp takes the year of the
-file's modification time at +02:00, or the year before when its month is later; a stamp
-without an offset is at +02:00), then every figure of the job's reports. OUT's first line
+file's modification time at +02:00, or the year before when it would be more than a day
+after it; a stamp without an offset is at +02:00), then every figure of the job's reports. OUT's first line
 is "lines N bad B"; then one line per report: its name and its rows (JSON, every cell as
 the report's CSV text)."""
 import datetime as dt
@@ -170,9 +170,14 @@ def iso_time(s):
 
 
 def bsd_time(mtime, mon, day, hms):
-    """A year-less stamp as epoch seconds: the year of mtime, or the one before."""
-    y = mtime.year - (MON[mon] > mtime.month)
+    """A year-less stamp as epoch seconds: the year of mtime, or the one before when it would
+    otherwise be more than a day after mtime."""
+    y = mtime.year
     h, mi, s = map(int, hms.split(':'))
+    then = dt.datetime(y, MON[mon], 1, tzinfo=ZONE) + dt.timedelta(
+        days=int(day) - 1, hours=h, minutes=mi, seconds=s)
+    if then.timestamp() > mtime.timestamp() + 86400:
+        y -= 1
     return int(dt.datetime(y, MON[mon], int(day), h, mi, s, tzinfo=ZONE).timestamp())
 
 
