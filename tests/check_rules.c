@@ -551,8 +551,10 @@ START_TEST(test_err_job_settings)
                  "bad.yaml:3:12:", "reset must be one of never, hour, day", "'weekly'", NULL);
     expect_error(L1 L2 "    timezone: \"+25:00\"\n" L3 L4 L5 L6 L7 L8 L9,
                  "bad.yaml:3:15:", "timezone must be UTC", "+08:00", NULL);
-    expect_error(L1 L2 L3 "    format: apache\n" L5 L6 L7 L8 L9, "bad.yaml:4:13:", "unknown format",
+    expect_error(L1 L2 L3 "    format: weblog\n" L5 L6 L7 L8 L9, "bad.yaml:4:13:", "unknown format",
                  "combined", NULL);
+    expect_error(L1 L2 L3 "    format: apache\n" L5 L6 L7 L8 L9,
+                 "bad.yaml:4:13:", "apache format: needs the server's LogFormat string", NULL);
     expect_error(L1 L2 L3 "    format: {split: \",\"}\n" L5 L6 L7 L8 L9,
                  "bad.yaml:4:13:", "missing required key 'fields'", NULL);
     expect_error(L1 L2 L3 "    format: {split: \",\", fields: [a, a]}\n" L5 L6 L7 L8 L9,
