@@ -32,47 +32,76 @@
 
 /* ---- finding bytes ------------------------------------------------------------ */
 
+/* Where the splitter is in the classified window: the set bits of the
+ * masks are taken in order, in two streams (the stop bytes, the quotes and
+ * backslashes). Kept apart from lf_cls_t, whose address the classifier
+ * takes, so that the compiler may hold it in registers. */
+typedef struct walk_t {
+    const char *base, *wend; /* c's window */
+    int nb;                  /* its blocks */
+    int tk, qk;              /* the block of the next stop byte, of the next quote */
+    uint64_t tm, qm;         /* the bits of those blocks not taken yet */
+} walk_t;
+
 /* Classify the window that starts at p (< c->end) and start both streams
  * at its first block. */
-static inline void refill(const lf_prog_t *pg, lf_cls_t *c, const char *p)
+static inline void refill(const lf_prog_t *pg, lf_cls_t *c, walk_t *w, const char *p)
 {
     c->base = p;
     c->wend = (size_t)(c->end - p) > 64 * LF_WIN ? p + 64 * LF_WIN : c->end;
     pg->classify(pg->stop, pg->nstop, c);
-    c->tk = c->qk = 0;
-    c->tm = c->nb ? c->t[0] : 0;
-    c->qm = c->nb ? c->q[0] : 0;
+    w->base = c->base;
+    w->wend = c->wend;
+    w->nb = c->nb;
+    w->tk = w->qk = 0;
+    w->tm = c->nb ? c->t[0] : 0;
+    w->qm = c->nb ? c->q[0] : 0;
 }
 
-/* Take the next set bit of a stream (block *k, bits *m, masks all) at or
- * after p, or NULL at the end of the line. A window runs out: the next one
- * is classified, and both streams start there (the other stream's bits left
- * behind lie before p, as every search goes forward). */
-static inline const char *next_bit(const lf_prog_t *pg, lf_cls_t *c, int *k, uint64_t *m,
-                                   const uint64_t *all, const char *p)
+/* Take the next set bit at or after p of the stop stream (quotes: 0) or of
+ * the quote stream (1), or NULL at the end of the line. A window runs out: the
+ * next one is classified, and both streams start there (the other stream's
+ * bits left behind lie before p, as every search goes forward). */
+static inline const char *next_bit(const lf_prog_t *pg, lf_cls_t *c, walk_t *w, int quotes,
+                                   const char *p)
 {
+    int *k = quotes ? &w->qk : &w->tk;
+    uint64_t *m = quotes ? &w->qm : &w->tm;
     for (;;) {
         while (!*m) {
-            if (*k + 1 < c->nb) {
-                *m = all[++*k];
-            } else if (c->wend < c->end) {
-                refill(pg, c, c->wend);
+            if (*k + 1 < w->nb) {
+                ++*k;
+                *m = quotes ? c->q[*k] : c->t[*k];
+            } else if (w->wend < c->end) {
+                refill(pg, c, w, w->wend);
             } else {
                 return NULL;
             }
         }
-        const char *x = c->base + ((size_t)*k << 6) + __builtin_ctzll(*m);
+        const char *x = w->base + ((size_t)*k << 6) + __builtin_ctzll(*m);
         *m &= *m - 1;
         if (x >= p)
             return x;
     }
 }
 
+/* After a field that ended by itself at p (< w->wend): the stop stream
+ * jumps over its bytes, rather than taking their stop bytes one by one. */
+static inline void skip_to(const lf_cls_t *c, walk_t *w, const char *p)
+{
+    size_t off = (size_t)(p - w->base);
+    if (p >= w->wend || (int)(off >> 6) < w->tk)
+        return;
+    w->tk = (int)(off >> 6);
+    w->tm = c->t[w->tk] & (~(uint64_t)0 << (off & 63));
+}
+
 /* The first stop byte ch (one of pg->stop) at or after p, or NULL. */
-static inline const char *find_stop(const lf_prog_t *pg, lf_cls_t *c, const char *p, char ch)
+static inline const char *find_stop(const lf_prog_t *pg, lf_cls_t *c, walk_t *w, const char *p,
+                                    char ch)
 {
     const char *x;
-    while ((x = next_bit(pg, c, &c->tk, &c->tm, c->t, p)) != NULL && *x != ch)
+    while ((x = next_bit(pg, c, w, 0, p)) != NULL && pg->nstop > 1 && *x != ch)
         p = x + 1;
     return x;
 }
@@ -95,10 +124,10 @@ static const char *find_term(const char *p, const char *end, const char *term, s
 
 /* The quote that closes a quoted field whose text starts at p: the first '"'
  * not escaped by a backslash (a backslash escapes the byte after it). */
-static inline const char *close_quote(const lf_prog_t *pg, lf_cls_t *c, const char *p)
+static inline const char *close_quote(const lf_prog_t *pg, lf_cls_t *c, walk_t *w, const char *p)
 {
     const char *x;
-    while ((x = next_bit(pg, c, &c->qk, &c->qm, c->q, p)) != NULL && *x != '"')
+    while ((x = next_bit(pg, c, w, 1, p)) != NULL && *x != '"')
         p = c->end - x > 1 ? x + 2 : c->end;
     return x;
 }
@@ -345,7 +374,7 @@ static void specialise(lf_prog_t *pg, int simd)
     }
     if (!pg->nstop)
         pg->stop[pg->nstop++] = ' ';
-    pg->classify = lf_classifier(simd);
+    pg->classify = lf_classifier(simd, pg->nstop);
 }
 
 /* The structure pass: every step's field and literal, from p. Records the
@@ -357,17 +386,19 @@ static format_bad_t split(format_state_t *st, lf_cls_t *c, const char *p, uint64
     const lf_prog_t *pg = st->f->impl;
     const lf_step_t *s = pg->steps, *last = s + pg->nsteps;
     const char *end = c->end;
+    walk_t w;
     int n = 0;
+    refill(pg, c, &w, c->line);
     for (; s < last; s++) {
         const char *b = p, *e;
         int64_t t = 0;
         switch (s->op) {
         case OP_TERM1:
-            if (!(e = find_stop(pg, c, p, s->term[0])))
+            if (!(e = find_stop(pg, c, &w, p, s->term[0])))
                 goto missing;
             goto plain;
         case OP_TERM2:
-            for (e = p; (e = find_stop(pg, c, e, s->term[0])) != NULL; e++)
+            for (e = p; (e = find_stop(pg, c, &w, e, s->term[0])) != NULL; e++)
                 if (end - e >= 2 && e[1] == s->term[1])
                     goto plain;
             goto missing;
@@ -383,7 +414,7 @@ static format_bad_t split(format_state_t *st, lf_cls_t *c, const char *p, uint64
                 goto missing;
             goto plain;
         case OP_LAST: /* to the end (built-ins: to a space) */
-            e = pg->lenient ? find_stop(pg, c, p, ' ') : NULL;
+            e = pg->lenient ? find_stop(pg, c, &w, p, ' ') : NULL;
             if (!e)
                 e = end;
             if (e == b)
@@ -394,7 +425,7 @@ static format_bad_t split(format_state_t *st, lf_cls_t *c, const char *p, uint64
             if (p == end || *p != '"')
                 return FORMAT_BAD_FIELDS;
             b = p + 1;
-            if (!(e = close_quote(pg, c, b)))
+            if (!(e = close_quote(pg, c, &w, b)))
                 return FORMAT_BAD_QUOTE;
             p = e + 1;
             break;
@@ -430,6 +461,7 @@ static format_bad_t split(format_state_t *st, lf_cls_t *c, const char *p, uint64
             break;
         }
         /* a field that ends by itself, then its literal */
+        skip_to(c, &w, p);
         if (need & s->need)
             found[n++] = (found_t){s, b, e, t};
         if (s->may_end && p == end)
@@ -481,7 +513,6 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
         return FORMAT_BAD_FIELDS;
     c.line = line;
     c.end = line + len;
-    refill(pg, &c, line);
     why = split(st, &c, line + pg->leadlen, need, found, &nfound, &stop);
     if (why != FORMAT_OK)
         return why;

@@ -76,17 +76,15 @@ typedef struct lf_cls_t {
     uint64_t q[LF_WIN];      /* bit i of q[k]: byte base + 64 k + i is '"' or '\\' */
     uint64_t t[LF_WIN];      /* ... is a stop byte */
     int nb;                  /* blocks in the window */
-    /* the splitter takes the set bits in order, from two streams: */
-    int tk, qk;      /* the block of the next stop byte, of the next quote or backslash */
-    uint64_t tm, qm; /* the bits of those blocks not taken yet */
 } lf_cls_t;
 
 /* Classify c->base .. c->wend with the stop bytes stop[0..nstop). */
 typedef void lf_classify_fn(const char *stop, int nstop, lf_cls_t *c);
 
-/* The fastest classifier of this machine whose instructions are at most
- * `level` (0: plain C, 1: SSE2, 2: AVX2): tests run every one. */
-lf_classify_fn *lf_classifier(int level);
+/* The fastest classifier of this machine for nstop stop bytes whose
+ * instructions are at most `level` (0: plain C, 1: SSE2, 2: AVX2): tests run
+ * every one. */
+lf_classify_fn *lf_classifier(int level, int nstop);
 
 /* Tests: the highest instruction set the splitter of formats created from
  * now on may use (as lf_classifier; 2, the default, is the best there is).

@@ -87,6 +87,13 @@ static void classify_sse2(const char *stop, int nstop, lf_cls_t *c)
     CLASSIFY_WINDOW(block_sse2);
 }
 
+static void classify_sse2_1(const char *stop, int nstop, lf_cls_t *c)
+{
+    (void)nstop;
+    nstop = 1; /* one stop byte: the compiler drops the others */
+    CLASSIFY_WINDOW(block_sse2);
+}
+
 #define LF_AVX2 __attribute__((target("avx2")))
 
 LF_AVX2 LF_ALWAYS void block_avx2(const char *stop, int nstop, const char *p, uint64_t *q,
@@ -114,17 +121,24 @@ LF_AVX2 static void classify_avx2(const char *stop, int nstop, lf_cls_t *c)
 {
     CLASSIFY_WINDOW(block_avx2);
 }
+
+LF_AVX2 static void classify_avx2_1(const char *stop, int nstop, lf_cls_t *c)
+{
+    (void)nstop;
+    nstop = 1;
+    CLASSIFY_WINDOW(block_avx2);
+}
 #endif
 
-lf_classify_fn *lf_classifier(int level)
+lf_classify_fn *lf_classifier(int level, int nstop)
 {
 #ifdef LF_X86
     __builtin_cpu_init();
     if (level >= 2 && __builtin_cpu_supports("avx2"))
-        return classify_avx2;
+        return nstop == 1 ? classify_avx2_1 : classify_avx2;
     if (level >= 1)
-        return classify_sse2;
+        return nstop == 1 ? classify_sse2_1 : classify_sse2;
 #endif
-    (void)level;
+    (void)level, (void)nstop;
     return classify_c;
 }
