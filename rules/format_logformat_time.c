@@ -43,92 +43,58 @@ static const char *const month_full[12] = {"January",   "February", "March",    
                                            "May",       "June",     "July",     "August",
                                            "September", "October",  "November", "December"};
 
-/* Items of one conversion letter into out (at most 5); how many, or -1. */
+/* The conversions of one item, and those that stand for several. */
+static const struct {
+    char k;
+    strf_item_t it;
+} simple[] = {
+    {'Y', {S_NUM, 4, T_YEAR, 0, 0}},   {'y', {S_NUM, 2, T_YEAR2, 0, 0}},
+    {'m', {S_NUM, 2, T_MON, 0, 0}},    {'d', {S_NUM, 2, T_DAY, 0, 0}},
+    {'e', {S_NUM, 2, T_DAY, 1, 0}},    {'H', {S_NUM, 2, T_HOUR, 0, 0}},
+    {'I', {S_NUM, 2, T_HOUR12, 0, 0}}, {'M', {S_NUM, 2, T_MIN, 0, 0}},
+    {'S', {S_NUM, 2, T_SEC, 0, 0}},    {'j', {S_NUM, 3, T_YDAY, 0, 0}},
+    {'b', {S_MON3, 0, 0, 0, 0}},       {'h', {S_MON3, 0, 0, 0, 0}},
+    {'B', {S_MONFULL, 0, 0, 0, 0}},    {'a', {S_LETTERS, 0, 0, 0, 0}},
+    {'A', {S_LETTERS, 0, 0, 0, 0}},    {'Z', {S_LETTERS, 0, 0, 0, 0}},
+    {'p', {S_AMPM, 0, 0, 0, 0}},       {'z', {S_ZONE, 0, 0, 0, 0}},
+    {'s', {S_EPOCH, 0, 0, 0, 0}},      {'n', {S_SPACE, 0, 0, 0, 0}},
+    {'t', {S_SPACE, 0, 0, 0, 0}},      {'%', {S_LIT, 0, 0, 0, '%'}},
+};
+static const struct {
+    char k;
+    const char *as;
+} composite[] = {{'T', "HMS:"}, {'R', "HM:"}, {'D', "mdy/"}, {'F', "Ymd-"}};
+
+static const strf_item_t *simple_item(char k)
+{
+    for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+        if (simple[i].k == k)
+            return &simple[i].it;
+    return NULL;
+}
+
+/* Items of one conversion letter into out (at most 5); how many, or -1. A
+ * composite "HMS:" is %H:%M:%S, its last byte the separator. */
 static int expand(char k, strf_item_t *out)
 {
-#define NUM(w, s, sp) ((strf_item_t){.op = S_NUM, .width = (w), .slot = (s), .space = (sp)})
-#define LIT(ch) ((strf_item_t){.op = S_LIT, .c = (ch)})
-#define OP(o) ((strf_item_t){.op = (o)})
-    switch (k) {
-    case 'Y':
-        out[0] = NUM(4, T_YEAR, 0);
+    const strf_item_t *it = simple_item(k);
+    if (it) {
+        out[0] = *it;
         return 1;
-    case 'y':
-        out[0] = NUM(2, T_YEAR2, 0);
-        return 1;
-    case 'm':
-        out[0] = NUM(2, T_MON, 0);
-        return 1;
-    case 'd':
-        out[0] = NUM(2, T_DAY, 0);
-        return 1;
-    case 'e':
-        out[0] = NUM(2, T_DAY, 1);
-        return 1;
-    case 'H':
-        out[0] = NUM(2, T_HOUR, 0);
-        return 1;
-    case 'I':
-        out[0] = NUM(2, T_HOUR12, 0);
-        return 1;
-    case 'M':
-        out[0] = NUM(2, T_MIN, 0);
-        return 1;
-    case 'S':
-        out[0] = NUM(2, T_SEC, 0);
-        return 1;
-    case 'j':
-        out[0] = NUM(3, T_YDAY, 0);
-        return 1;
-    case 'b':
-    case 'h':
-        out[0] = OP(S_MON3);
-        return 1;
-    case 'B':
-        out[0] = OP(S_MONFULL);
-        return 1;
-    case 'a':
-    case 'A':
-    case 'Z':
-        out[0] = OP(S_LETTERS);
-        return 1;
-    case 'p':
-        out[0] = OP(S_AMPM);
-        return 1;
-    case 'z':
-        out[0] = OP(S_ZONE);
-        return 1;
-    case 's':
-        out[0] = OP(S_EPOCH);
-        return 1;
-    case 'n':
-    case 't':
-        out[0] = OP(S_SPACE);
-        return 1;
-    case '%':
-        out[0] = LIT('%');
-        return 1;
-    case 'T': /* %H:%M:%S */
-        out[0] = NUM(2, T_HOUR, 0), out[1] = LIT(':'), out[2] = NUM(2, T_MIN, 0);
-        out[3] = LIT(':'), out[4] = NUM(2, T_SEC, 0);
-        return 5;
-    case 'R': /* %H:%M */
-        out[0] = NUM(2, T_HOUR, 0), out[1] = LIT(':'), out[2] = NUM(2, T_MIN, 0);
-        return 3;
-    case 'D': /* %m/%d/%y */
-        out[0] = NUM(2, T_MON, 0), out[1] = LIT('/'), out[2] = NUM(2, T_DAY, 0);
-        out[3] = LIT('/'), out[4] = NUM(2, T_YEAR2, 0);
-        return 5;
-    case 'F': /* %Y-%m-%d */
-        out[0] = NUM(4, T_YEAR, 0), out[1] = LIT('-'), out[2] = NUM(2, T_MON, 0);
-        out[3] = LIT('-'), out[4] = NUM(2, T_DAY, 0);
-        return 5;
-    default:
-        return -1;
     }
-#undef NUM
-#undef LIT
-#undef OP
+    for (size_t i = 0; i < sizeof composite / sizeof composite[0]; i++) {
+        const char *as = composite[i].as;
+        size_t n = strlen(as) - 1;
+        if (composite[i].k != k)
+            continue;
+        for (size_t j = 0; j < n; j++) {
+            if (j)
+                out[2 * j - 1] = (strf_item_t){.op = S_LIT, .c = as[n]};
+            out[2 * j] = *simple_item(as[j]);
+        }
+        return (int)(2 * n - 1);
+    }
+    return -1;
 }
 
 const lf_strf_t *lf_strf_compile(apr_pool_t *pool, const char *fmt, size_t len, size_t *bad,
