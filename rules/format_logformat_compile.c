@@ -549,12 +549,9 @@ static apr_status_t scan_apache(cc_t *c)
 /* A field named name, or name_2, name_3, ... when name is taken: its index. */
 static int new_field(format_t *f, const char *name, format_type_t type)
 {
-    char buf[128];
     const char *n = name;
-    for (int k = 2; format_field_index(f, n, strlen(n)) >= 0; k++) {
-        snprintf(buf, sizeof buf, "%s_%d", name, k);
-        n = buf;
-    }
+    for (int k = 2; format_field_index(f, n, strlen(n)) >= 0; k++)
+        n = apr_psprintf(f->pool, "%s_%d", name, k);
     return format_add_field(f, n, strlen(n), type);
 }
 

@@ -149,6 +149,15 @@ START_TEST(test_apache_directives)
     f = mk("apache", "%h %>s");
     ck_assert_int_eq(parse(f, "- 200", v), FORMAT_OK);
     ck_text(&v[0], VALUE_STR, "-");
+    /* a name taken gets _2, _3, ..., however long it is */
+    char longer[1024], hdr[301];
+    memset(hdr, 'h', 300);
+    hdr[300] = '\0';
+    snprintf(longer, sizeof longer, "%%{%s}i %%{%s}i %%{%s}i", hdr, hdr, hdr);
+    f = mk("apache", longer);
+    ck_assert_int_eq(format_nfields(f), 3);
+    ck_assert_int_eq(strlen(format_field_name(f, 2)), 5 + 300 + 2);
+    ck_assert_str_eq(format_field_name(f, 2) + 305, "_3");
     /* status conditions and < > are read and ignored */
     f = mk("apache", "%400,501{User-agent}i %!200,304{Referer}i %<s %{ms}T");
     ck_assert_int_eq(format_nfields(f), 4);
