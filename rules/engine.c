@@ -24,6 +24,7 @@ typedef struct engine_entry_t {
     const rules_entry_t *entry;
     int *key_ref;  /* field index of each key when it is a bare field, else -1 */
     int *arg_ref;  /* same for value arguments */
+    size_t *off;   /* each value's state offset in a row (ptable_offset, the same in every table) */
     value_t *args; /* evaluated arguments of the current line */
     buf_t key;     /* encoded key of the current line */
     int selected;  /* where held for the current line */
@@ -47,6 +48,7 @@ struct engine_t {
     int uses_ctx;       /* some entry evaluates an expression (not only bare fields) */
     value_t *fields;
     expr_ctx_t *ctx;
+    apr_pool_t *pool; /* the engine's */
     int nentries;
     engine_entry_t *entries;
 };
@@ -76,6 +78,7 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
 {
     engine_t *e = apr_pcalloc(pool, sizeof *e);
     e->job = job;
+    e->pool = pool;
     e->fmt = job->format;
     e->max_line = job->max_line ? job->max_line : RULES_MAX_LINE_DEFAULT;
     e->st = format_state_create(job->format, e->max_line, pool);
@@ -91,6 +94,7 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
         ee->entry = en;
         ee->key_ref = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nkeys + 1));
         ee->arg_ref = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nvalues + 1));
+        ee->off = NULL; /* taken from the first table fed */
         ee->args = apr_pcalloc(pool, sizeof(value_t) * (size_t)(en->nvalues + 1));
         buf_init(&ee->key);
         buf_reserve(&ee->key, 256);
@@ -165,7 +169,8 @@ static int eval_entry(engine_t *e, engine_entry_t *ee, int failed)
         if (k->kind == VALUE_INT && (uint64_t)k->i < ENGINE_SMALL)
             ee->small_key = k->i; /* its row is found by value (apply_entry) */
     }
-    buf_reset(&ee->key);
+    if (ee->small_key < 0)
+        buf_reset(&ee->key);
     for (int k = 0; ee->small_key < 0 && k < en->nkeys; k++) {
         if (ee->key_ref[k] >= 0)
             v = e->fields[ee->key_ref[k]];
@@ -224,7 +229,7 @@ static int apply_entry(engine_entry_t *ee, ptable_t *t)
     if (!row)
         return -1;
     for (int i = 0; i < en->nvalues; i++)
-        if (agg_update(&en->values[i].spec, row->state + ptable_offset(t, i),
+        if (agg_update(&en->values[i].spec, row->state + ee->off[i],
                        en->values[i].arg ? &ee->args[i] : NULL) == AGG_NOMEM)
             return -1;
     return 0;
@@ -300,6 +305,11 @@ apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base
     out->bytes += len;
     for (int i = 0; i < e->nentries; i++) { /* cached rows of another table or generation go */
         engine_entry_t *ee = &e->entries[i];
+        if (!ee->off) {
+            ee->off = apr_palloc(e->pool, sizeof *ee->off * (size_t)(ee->entry->nvalues + 1));
+            for (int v = 0; v < ee->entry->nvalues; v++)
+                ee->off[v] = ptable_offset(out->tables[i], v);
+        }
         if (ee->small &&
             (ee->small_t != out->tables[i] || ee->small_gen != ptable_generation(out->tables[i]))) {
             memset(ee->small, 0, sizeof *ee->small * ENGINE_SMALL);
