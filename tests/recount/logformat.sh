@@ -16,7 +16,8 @@
 # The oracle is python3's `re` and `datetime` over the raw log, written apart from the
 # generator: a regular expression of the format, then the checks of each needed field.
 # Checks, for --workers 1 and --workers 2: the summary's line and bad-line counts and every
-# row of every report.
+# row of every report. Then examples/nginx.yaml on data/nginx_main_2k.log: its summary and
+# by_status against the same kind of recount.
 #
 # Environment: ABBEY_BUILDDIR, ABBEY_SRCDIR as in standalone.sh. Needs python3 (exit 77
 # without). Exit 0 when every check passes, 1 otherwise, 99 on a setup error.
@@ -178,5 +179,35 @@ for w in 1 2; do
     check "workers $w: bots" "$(sed -n 's/^bots //p' "$tmp/oracle")" \
         "$(tail -n +2 "$tmp/out$w/web/bots.csv" | tr -d '\r')"
 done
+
+# examples/nginx.yaml on its sample: lines, bad lines and by_status against python3 re
+sample=$srcdir/data/nginx_main_2k.log
+need "$sample" "$srcdir/examples/nginx.yaml"
+"$master" --standalone --once --config "$srcdir/examples/nginx.yaml" --export-dir "$tmp/ex" \
+    >"$tmp/ex.out" 2>"$tmp/ex.err"
+check "examples/nginx.yaml: exit status" 0 $?
+python3 - "$sample" >"$tmp/ex.oracle" <<'EOF2' || exit 99
+import re, sys, collections
+q = r'"((?:[^"\\]|\\.)*)"'
+pat = re.compile(r'^\S+ - .+? \[[^\]]*\] ' + q + r' (\d{1,4}) (\d+|-) ' + q + ' ' + q + ' ' + q +
+                 r' rt=(\S+) uct="([^"]*)" urt="([^"]*)"$')
+n = bad = 0
+st = collections.defaultdict(lambda: [0, 0])
+for line in open(sys.argv[1], encoding="latin-1").read().split("\n")[:-1]:
+    n += 1
+    m = pat.match(line)
+    if not m:
+        bad += 1
+        continue
+    st[m.group(2)][0] += 1
+    st[m.group(2)][1] += 0 if m.group(3) == "-" else int(m.group(3))
+print("job shop: %d lines (%d bad)" % (n, bad))
+for k, (h, b) in st.items():
+    print("%s,%d,%d" % (k, h, b))
+EOF2
+check "examples/nginx.yaml: summary" "$(head -n 1 "$tmp/ex.oracle")" \
+    "$(grep -o '^job shop: [0-9]* lines ([0-9]* bad)' "$tmp/ex.out")"
+check "examples/nginx.yaml: by_status" "$(tail -n +2 "$tmp/ex.oracle" | sort)" \
+    "$(tail -n +2 "$tmp/ex/shop/by_status.csv" | tr -d '\r' | sort)"
 
 finish
