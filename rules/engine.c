@@ -5,11 +5,13 @@
  * into a reusable buffer, arguments into a value_t array) and checks numeric
  * arguments; phase two, only for a clean line, upserts each matching entry's
  * row and updates its aggregates. Bare-field keys and arguments skip the
- * expression evaluator. An entry whose key buffer, table or states cannot
- * grow fails (partial_fail) and is skipped from then on; phase one still
- * evaluates it, so a line is bad or not whatever failed. A bad line is
- * counted under its reason and handed to the sink when there is one
- * (bad_line). */
+ * expression evaluator, and an entry whose one key is a bare field keeps the
+ * rows of small integer keys (a status, a method id) in an array by value, so
+ * that such a line builds, hashes and looks up no key. An entry whose key
+ * buffer, table or states cannot grow fails (partial_fail) and is skipped
+ * from then on; phase one still evaluates it, so a line is bad or not
+ * whatever failed. A bad line is counted under its reason and handed to the
+ * sink when there is one (bad_line). */
 #include "engine.h"
 
 #include <stdio.h>
@@ -19,14 +21,23 @@
 #include "value.h"
 
 #define ENGINE_NOMEM (-2) /* eval_entry: the key could not be built */
+#define ENGINE_SMALL 1024 /* integer keys below this have their rows cached by value */
 
 typedef struct engine_entry_t {
     const rules_entry_t *entry;
     int *key_ref;  /* field index of each key when it is a bare field, else -1 */
     int *arg_ref;  /* same for value arguments */
+    size_t *off;   /* each value's state offset in a row (ptable_offset, the same in every table) */
     value_t *args; /* evaluated arguments of the current line */
     buf_t key;     /* encoded key of the current line */
     int selected;  /* where held for the current line */
+    /* One key, a bare field: rows by integer key value (0 .. ENGINE_SMALL - 1),
+     * taken from table small_t at its generation small_gen (ptable.h). */
+    int small_ref;        /* that field, or -1 */
+    int64_t small_key;    /* the current line's key when it is such an integer, else -1 */
+    ptable_row_t **small; /* NULL: not cached */
+    const ptable_t *small_t;
+    uint64_t small_gen;
 } engine_entry_t;
 
 struct engine_t {
@@ -37,8 +48,11 @@ struct engine_t {
     int64_t mtime;      /* the current source's modification time (engine_source) */
     uint64_t need;      /* fields the rules read */
     uint64_t num;       /* fields the rules read as numbers */
+    int has_header;     /* the format's sources start with a header line */
+    int uses_ctx;       /* some entry evaluates an expression (not only bare fields) */
     value_t *fields;
     expr_ctx_t *ctx;
+    apr_pool_t *pool; /* the engine's */
     int nentries;
     engine_entry_t *entries;
     engine_sink_fn sink; /* bad lines go here too (engine_set_sink); NULL: none */
@@ -70,9 +84,11 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
 {
     engine_t *e = apr_pcalloc(pool, sizeof *e);
     e->job = job;
+    e->pool = pool;
     e->fmt = job->format;
     e->max_line = job->max_line ? job->max_line : RULES_MAX_LINE_DEFAULT;
     e->st = format_state_create(job->format, e->max_line, pool);
+    e->has_header = format_has_header(job->format);
     e->fields = apr_pcalloc(pool, sizeof(value_t) * FORMAT_MAX_FIELDS);
     e->ctx = expr_ctx_create(pool);
     e->nentries = job->nentries;
@@ -84,19 +100,26 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
         ee->entry = en;
         ee->key_ref = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nkeys + 1));
         ee->arg_ref = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nvalues + 1));
+        ee->off = NULL; /* taken from the first table fed */
         ee->args = apr_pcalloc(pool, sizeof(value_t) * (size_t)(en->nvalues + 1));
         buf_init(&ee->key);
         buf_reserve(&ee->key, 256);
         add_fields(e, en->where, 0);
+        e->uses_ctx |= en->where != NULL;
         for (int k = 0; k < en->nkeys; k++) {
             ee->key_ref[k] = expr_field_ref(en->keys[k]);
             add_fields(e, en->keys[k], 0);
+            e->uses_ctx |= ee->key_ref[k] < 0;
         }
         for (int v = 0; v < en->nvalues; v++) {
             const rules_value_t *rv = &en->values[v];
             ee->arg_ref[v] = rv->arg ? expr_field_ref(rv->arg) : -1;
             add_fields(e, rv->arg, agg_needs_number(rv->spec.kind));
+            e->uses_ctx |= rv->arg && ee->arg_ref[v] < 0;
         }
+        ee->small_ref = en->nkeys == 1 ? ee->key_ref[0] : -1;
+        if (ee->small_ref >= 0)
+            ee->small = apr_pcalloc(pool, sizeof *ee->small * ENGINE_SMALL);
     }
     apr_pool_cleanup_register(pool, e, engine_cleanup, apr_pool_cleanup_null);
     return e;
@@ -166,8 +189,15 @@ static int eval_entry(engine_t *e, engine_entry_t *ee, int failed)
         if (!value_truthy(&v))
             return 0;
     }
-    buf_reset(&ee->key);
-    for (int k = 0; k < en->nkeys; k++) {
+    ee->small_key = -1;
+    if (ee->small_ref >= 0) {
+        const value_t *k = &e->fields[ee->small_ref];
+        if (k->kind == VALUE_INT && (uint64_t)k->i < ENGINE_SMALL)
+            ee->small_key = k->i; /* its row is found by value (apply_entry) */
+    }
+    if (ee->small_key < 0)
+        buf_reset(&ee->key);
+    for (int k = 0; ee->small_key < 0 && k < en->nkeys; k++) {
         if (ee->key_ref[k] >= 0)
             v = e->fields[ee->key_ref[k]];
         else if (expr_eval(en->keys[k], e->fields, e->ctx, &v) < 0)
@@ -196,18 +226,36 @@ static int eval_entry(engine_t *e, engine_entry_t *ee, int failed)
     return 0;
 }
 
+/* The row of the entry's key (built in ee->key), created when new; NULL when
+ * the key, the table or the row could not grow. */
+static ptable_row_t *find_row(engine_entry_t *ee, ptable_t *t)
+{
+    ptable_row_t *row;
+    if (ee->small_key >= 0 && (row = ee->small[ee->small_key]) != NULL)
+        return row;
+    if (ee->small_key >= 0) { /* first seen: its key, then its row, kept */
+        value_t k = {.kind = VALUE_INT, .i = ee->small_key};
+        buf_reset(&ee->key);
+        if (put_key(ee, &k) < 0)
+            return NULL;
+    }
+    row = ptable_upsert(t, ee->key.data, (uint32_t)ee->key.len,
+                        value_hash_bytes(ee->key.data, ee->key.len));
+    if (row && ee->small_key >= 0)
+        ee->small[ee->small_key] = row;
+    return row;
+}
+
 /* Phase two for one entry: the row update. 0, or -1 when the table or a
  * state could not grow. */
 static int apply_entry(engine_entry_t *ee, ptable_t *t)
 {
     const rules_entry_t *en = ee->entry;
-    ptable_row_t *row;
-    row = ptable_upsert(t, ee->key.data, (uint32_t)ee->key.len,
-                        value_hash_bytes(ee->key.data, ee->key.len));
+    ptable_row_t *row = find_row(ee, t);
     if (!row)
         return -1;
     for (int i = 0; i < en->nvalues; i++)
-        if (agg_update(&en->values[i].spec, row->state + ptable_offset(t, i),
+        if (agg_update(&en->values[i].spec, row->state + ee->off[i],
                        en->values[i].arg ? &ee->args[i] : NULL) == AGG_NOMEM)
             return -1;
     return 0;
@@ -248,7 +296,7 @@ static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset
         bad_line(e, out, f->samples, FORMAT_BAD_TOO_LONG, ENGINE_TOO_LONG, offset, line, len, len);
         return;
     }
-    if (offset == 0 && format_has_header(e->fmt)) {
+    if (offset == 0 && e->has_header) {
         why = format_header(e->st, line, len); /* the source's first line names the fields */
         if (why == FORMAT_OK)
             return;
@@ -262,7 +310,8 @@ static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset
         bad_line(e, out, f->samples, why, NULL, offset, line, len, len);
         return;
     }
-    expr_ctx_reset(e->ctx);
+    if (e->uses_ctx)
+        expr_ctx_reset(e->ctx);
     for (int i = 0; i < e->nentries; i++) {
         int rc = eval_entry(e, &e->entries[i], out->failed[i]);
         if (rc == ENGINE_NOMEM) {
@@ -272,7 +321,7 @@ static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset
             return;
         }
     }
-    if (expr_ctx_limit_hit(e->ctx))
+    if (e->uses_ctx && expr_ctx_limit_hit(e->ctx))
         out->regex_limit_hits++;
     for (int i = 0; i < e->nentries; i++)
         if (e->entries[i].selected && !out->failed[i] &&
@@ -286,6 +335,20 @@ apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base
     const char *p = buf, *end = buf + len;
     feed_t f = {out, samples, err, APR_SUCCESS};
     out->bytes += len;
+    for (int i = 0; i < e->nentries; i++) { /* cached rows of another table or generation go */
+        engine_entry_t *ee = &e->entries[i];
+        if (!ee->off) {
+            ee->off = apr_palloc(e->pool, sizeof *ee->off * (size_t)(ee->entry->nvalues + 1));
+            for (int v = 0; v < ee->entry->nvalues; v++)
+                ee->off[v] = ptable_offset(out->tables[i], v);
+        }
+        if (ee->small &&
+            (ee->small_t != out->tables[i] || ee->small_gen != ptable_generation(out->tables[i]))) {
+            memset(ee->small, 0, sizeof *ee->small * ENGINE_SMALL);
+            ee->small_t = out->tables[i];
+            ee->small_gen = ptable_generation(out->tables[i]);
+        }
+    }
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *stop = nl ? nl : end;

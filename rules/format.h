@@ -2,8 +2,10 @@
  *
  * A job's `format:` (docs/RULES.md) compiles into a format_t: its kind (one
  * backend per file, format_int.h lists them) and its fields, each with a name
- * and a type. Built-ins: "combined" (Apache/nginx combined log) and "common"
- * (CLF). Their fields, in order:
+ * and a type. "nginx" and "apache" take a server's log format string
+ * (format_logformat*.c: variables are fields named after them). Built-ins:
+ * "combined" (Apache/nginx combined log) and "common" (CLF), which are Apache
+ * format strings read a little more leniently. Their fields, in order:
  *   ip, ident, user, time, request, method, path, protocol, status, bytes  (common)
  *   ... plus referer, agent                                                (combined)
  * `time` is the bracketed time converted to VALUE_TIME (UTC epoch seconds, the

@@ -20,25 +20,7 @@
 #include "tz.h"
 
 /* Every kind: X(name) for format_<name>_ops. */
-#define FORMAT_KINDS(X) X(access) X(split) X(logfmt) X(syslog) X(regex) X(csv)
-
-/* Field numbers of the built-in access-log formats (common stops at BYTES). */
-enum {
-    FORMAT_F_IP,
-    FORMAT_F_IDENT,
-    FORMAT_F_USER,
-    FORMAT_F_TIME,
-    FORMAT_F_REQUEST,
-    FORMAT_F_METHOD,
-    FORMAT_F_PATH,
-    FORMAT_F_PROTOCOL,
-    FORMAT_F_STATUS,
-    FORMAT_F_BYTES,
-    FORMAT_F_REFERER,
-    FORMAT_F_AGENT,
-    FORMAT_F_COMMON_N = FORMAT_F_REFERER,
-    FORMAT_F_COMBINED_N = FORMAT_F_AGENT + 1
-};
+#define FORMAT_KINDS(X) X(logformat) X(split) X(logfmt) X(syslog) X(regex) X(csv)
 
 typedef struct format_ops_t {
     /* The kind names it compiles (spec->kind), NULL-terminated: "json",

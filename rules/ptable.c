@@ -39,7 +39,15 @@ struct ptable_t {
     size_t mask;    /* nslots - 1 */
     size_t count;   /* rows */
     size_t grow_at; /* grow when count reaches this */
+    uint64_t gen;   /* ptable_generation: new at create and at every clear */
 };
+
+/* A number never handed out before in this process. */
+static uint64_t new_generation(void)
+{
+    static uint64_t last;
+    return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
 
 static size_t grow_limit(size_t nslots)
 {
@@ -81,6 +89,7 @@ ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool)
     t->specs = specs;
     t->nspecs = nspecs;
     t->pool = sub;
+    t->gen = new_generation();
     t->offsets = apr_pcalloc(sub, sizeof(size_t) * (size_t)(nspecs > 0 ? nspecs : 1));
     for (int i = 0; i < nspecs; i++) {
         t->offsets[i] = off;
@@ -204,6 +213,11 @@ const agg_spec_t *ptable_specs(const ptable_t *t)
     return t->specs;
 }
 
+uint64_t ptable_generation(const ptable_t *t)
+{
+    return t->gen;
+}
+
 size_t ptable_count(const ptable_t *t)
 {
     return t->count;
@@ -243,6 +257,7 @@ void ptable_clear(ptable_t *t)
     release_states(t);
     memset(t->slots, 0, (t->mask + 1) * sizeof *t->slots);
     t->count = 0;
+    t->gen = new_generation();
     apr_pool_clear(t->rows);
 }
 

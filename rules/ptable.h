@@ -42,6 +42,10 @@ size_t ptable_offset(const ptable_t *t, int i); /* byte offset of value i's stat
 int ptable_nspecs(const ptable_t *t);
 const agg_spec_t *ptable_specs(const ptable_t *t);
 size_t ptable_count(const ptable_t *t); /* number of rows */
+/* A number that changes whenever the table's rows may go away (ptable_clear,
+ * ptable_release) and that no other table of the process ever had: a cache
+ * of row pointers taken under one generation is valid while it lasts. */
+uint64_t ptable_generation(const ptable_t *t);
 
 /* Iterate: start with *cursor = 0; returns NULL at the end. Order is unspecified.
  * The table must not change during the iteration. */

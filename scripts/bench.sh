@@ -9,6 +9,8 @@
 #   wc -l and cat > /dev/null        the I/O and scan floor (page cache warm)
 #   mawk, one entry / full rules     count by status; the example rules as far as awk goes
 #   abbey, one entry / full rules    --workers 1 and --workers $(nproc)
+#   abbey, one entry, nginx string   the same count with nginx's combined pasted as
+#                                    {nginx: '...'} (the string path), --workers 1
 # and prints a table with lines/s, MB/s and the ratio to mawk: by wall clock,
 # by wall clock per core, and by CPU time (user + sys, all threads: the
 # per-core figure that holds up when other processes share the machine).
@@ -90,6 +92,10 @@ jobs:
     reports:
       - {name: by_status, entry: by_status}
 EOF
+# The same entry with nginx's own spelling of combined, pasted as a format string.
+sed -e "s#^    format: combined\$#    format: {nginx: '\$remote_addr - \$remote_user [\$time_local] \"\$request\" \$status \$body_bytes_sent \"\$http_referer\" \"\$http_user_agent\"'}#" \
+    "$BENCH_DIR/one.yaml" > "$BENCH_DIR/one-nginx.yaml"
+grep -q "format: {nginx:" "$BENCH_DIR/one-nginx.yaml" || die "could not write one-nginx.yaml"
 sed "s#^\\( *\\)- \\.\\./data/apache_combined_10k\\.log\$#\\1- $LOG#" \
     "$SRC/examples/apache.yaml" > "$BENCH_DIR/full.yaml"
 grep -q -- "- $LOG\$" "$BENCH_DIR/full.yaml" ||
@@ -184,6 +190,7 @@ add_case mawk-full "mawk full rules" 1
 if [ "$HAVE_ABBEY" = 1 ]; then
     WLIST=$(printf '%s\n' 1 "$WORKERS" | sort -nu)   # once only when WORKERS is 1
     for w in $WLIST; do add_case "abbey-one-w$w" "abbey one entry" "$w"; done
+    add_case abbey-nginx-w1 "abbey one, nginx" 1
     for w in $WLIST; do add_case "abbey-full-w$w" "abbey full rules" "$w"; done
 fi
 # run_case ID: the command of case ID (stdout to its file).
@@ -196,6 +203,8 @@ run_case() {
         mawk-full) "$MAWK" -f "$BENCH_DIR/full.awk" "$LOG" ;;
         abbey-one-w*) "$ABBEY_MASTER" --standalone --once --config "$BENCH_DIR/one.yaml" \
                           --workers "${C_W[$id]}" --export-dir "$OUT/$id" ;;
+        abbey-nginx-w*) "$ABBEY_MASTER" --standalone --once --config "$BENCH_DIR/one-nginx.yaml" \
+                            --workers "${C_W[$id]}" --export-dir "$OUT/$id" ;;
         abbey-full-w*) "$ABBEY_MASTER" --standalone --once --config "$BENCH_DIR/full.yaml" \
                            --workers "${C_W[$id]}" --export-dir "$OUT/$id" ;;
     esac
@@ -261,7 +270,7 @@ else
     awk '$1 == "by_status" { print $2, $3, $4 }' "$OUT/mawk-full.txt" | sort > "$OUT/mawk-full-status.sorted"
     for id in "${CASES[@]}"; do
         case $id in
-            abbey-one-*) job=bench ref=$OUT/mawk-one.sorted what="count by status" ;;
+            abbey-one-* | abbey-nginx-*) job=bench ref=$OUT/mawk-one.sorted what="count by status" ;;
             abbey-full-*) job=web ref=$OUT/mawk-full-status.sorted what="full rules' by_status" ;;
             *) continue ;;
         esac
@@ -314,7 +323,7 @@ for id in "${CASES[@]}"; do
     w=${C_W[$id]}
     t=${BEST[$id]}
     case $id in
-        abbey-one-*) ref=$mawk_one refc=${BEST_CPU[mawk-one]} ;;
+        abbey-one-* | abbey-nginx-*) ref=$mawk_one refc=${BEST_CPU[mawk-one]} ;;
         abbey-full-*) ref=$mawk_full refc=${BEST_CPU[mawk-full]} ;;
         *) ref="" refc="" ;;
     esac
@@ -327,6 +336,12 @@ for id in "${CASES[@]}"; do
     }'
 done
 if [ "$HAVE_ABBEY" = 1 ]; then
+    # The targets of count by status on combined, one worker (docs/DESIGN.md, issue 10):
+    # at least 40% of wc -l's bytes/s, and at least 8 times mawk's.
+    awk -v t="${BEST[abbey-one-w1]}" -v wc="${BEST[wc]}" -v m="$mawk_one" 'BEGIN {
+        printf "\ncount by status, 1 worker: %.0f%% of wc -l'"'"'s throughput (target 40%%), %.2f x mawk (target 8)\n",
+            100 * wc / t, m / t
+    }'
     echo
     echo "abbey's own summaries of those best runs (its clock excludes start-up, export and exit):"
     for id in "${CASES[@]}"; do

@@ -2,7 +2,7 @@
  *
  * Not part of the build. From the source tree:
  *   gcc -O2 -std=gnu11 -D_GNU_SOURCE -Irules $(pkg-config --cflags apr-1) scripts/bench_format.c
- * rules/format.c rules/format_access.c rules/format_split.c rules/error.c -o /tmp/bench_format
+ * rules/format*.c rules/error.c rules/invariant.c -o /tmp/bench_format
  * $(pkg-config --libs apr-1) /tmp/bench_format data/apache_combined_10k.log 200 [combined|common]
  * [need-bits-hex] Prints lines/s for format_parse alone (the file is in memory, lines are found
  * with memchr, status counted in an array), on one core, by wall clock and by CPU time (the latter

@@ -171,10 +171,10 @@ START_TEST(test_real_lines)
         ck_assert(parse_n(common, line, n, ALL, 0, v, &copy) == FORMAT_OK);
         check_real(&real[k], v, 0);
         free(copy);
-        /* need without the request pieces: same structure, same other fields */
+        /* only the status needed: same structure, the status alone converted */
         ck_assert(parse_n(combined, line, n, 1u << STATUS, 0, v, &copy) == FORMAT_OK);
         ck_assert_int_eq(v[STATUS].i, real[k].status);
-        ck_assert_int_eq(v[TIME].i, real[k].epoch);
+        ck_assert_int_eq(v[TIME].kind, 0xee); /* not needed: not touched */
         free(copy);
     }
     free(buf);
@@ -547,7 +547,7 @@ START_TEST(test_numbers_and_structure)
         {"200", FORMAT_BAD_FIELDS},
         {"200 ", FORMAT_BAD_FIELDS},
         {"", FORMAT_BAD_FIELDS},
-        {"200  12", FORMAT_BAD_NUMBER},
+        {"200  12", FORMAT_BAD_FIELDS}, /* an empty unquoted field: the structure is broken */
         {"200 123456789012345678", FORMAT_OK},
         {"200 1234567890123456789", FORMAT_BAD_NUMBER},
     };

@@ -292,7 +292,7 @@ START_TEST(test_create_errors)
     ck_assert_int_eq(format_field_index(f, "f63", 3), 63);
 
     abbey_err_t err;
-    ck_assert_int_eq(format_create_builtin("apache", pool, &f, &err), APR_EINVAL);
+    ck_assert_int_eq(format_create_builtin("access", pool, &f, &err), APR_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "combined"));
     ck_assert_ptr_nonnull(strstr(err.msg, "common"));
 }

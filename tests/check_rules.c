@@ -559,8 +559,10 @@ START_TEST(test_err_job_settings)
                  "such as Europe/Berlin", NULL);
     expect_error(L1 L2 "    timezone: ../../etc/passwd\n" L3 L4 L5 L6 L7 L8 L9,
                  "bad.yaml:3:15:", "timezone: bad time zone", "no \"..\", not absolute", NULL);
-    expect_error(L1 L2 L3 "    format: apache\n" L5 L6 L7 L8 L9, "bad.yaml:4:13:", "unknown format",
+    expect_error(L1 L2 L3 "    format: weblog\n" L5 L6 L7 L8 L9, "bad.yaml:4:13:", "unknown format",
                  "combined", NULL);
+    expect_error(L1 L2 L3 "    format: apache\n" L5 L6 L7 L8 L9,
+                 "bad.yaml:4:13:", "apache format: needs the server's LogFormat string", NULL);
     expect_error(L1 L2 L3 "    format: {split: \",\"}\n" L5 L6 L7 L8 L9,
                  "bad.yaml:4:13:", "missing required key 'fields'", NULL);
     expect_error(L1 L2 L3 "    format: {split: \",\", fields: [a, a]}\n" L5 L6 L7 L8 L9,

@@ -8,7 +8,7 @@
  * Build and run from the source tree:
  *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irules $(pkg-config
  * --cflags apr-1 libpcre2-8) tests/fuzz/fuzz_expr.c rules/expr_lex.c rules/expr_parse.c
- * rules/expr_eval.c rules/format.c rules/format_access.c rules/format_split.c rules/value.c
+ * rules/expr_eval.c rules/format*.c rules/value.c
  * rules/buf.c rules/error.c -o /tmp/fuzz_expr $(pkg-config --libs apr-1 libpcre2-8 libxxhash) -lm
  *   /tmp/fuzz_expr -max_total_time=60 [corpus-dir]
  * A good seed corpus: the `where`, key and value expressions of examples/. */

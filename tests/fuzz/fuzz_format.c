@@ -5,8 +5,8 @@
  * traps when a parse reads out of bounds (ASan), leaves a field pointing outside
  * the line, or lets badness depend on `need`. Build and run from the source tree:
  *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irules $(pkg-config
- * --cflags apr-1) tests/fuzz/fuzz_format.c rules/format.c rules/format_access.c
- * rules/format_split.c rules/error.c -o /tmp/fuzz_format $(pkg-config --libs apr-1)
+ * --cflags apr-1) tests/fuzz/fuzz_format.c rules/format*.c rules/error.c rules/invariant.c
+ * -o /tmp/fuzz_format $(pkg-config --libs apr-1)   (or: scripts/fuzz.sh format)
  *   /tmp/fuzz_format -max_total_time=60 [corpus-dir]
  * A good seed corpus: a few lines of data/apache_combined_10k.log, one per file. */
 #include <apr_general.h>
