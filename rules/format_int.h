@@ -19,7 +19,7 @@
 #include "invariant.h"
 
 /* Every kind: X(name) for format_<name>_ops. */
-#define FORMAT_KINDS(X) X(access) X(split)
+#define FORMAT_KINDS(X) X(access) X(split) X(json)
 
 /* Field numbers of the built-in access-log formats (common stops at BYTES). */
 enum {
