@@ -29,7 +29,10 @@
  * as a number converts as an untyped split field does ("200" -> 200, "" and
  * "-" -> VALUE_NULL, other text: FORMAT_BAD_NUMBER); a typed field (`fields:
  * [status:int]`) converts its text (a string's unescaped text) with
- * format_convert. When a key appears twice in one object, the first wins. */
+ * format_convert. When a key appears twice in one object, the first wins.
+ * A line whose structure is broken is bad for that reason whatever the rules
+ * need; a needed field that does not convert makes an otherwise sound line
+ * bad (FORMAT_BAD_NUMBER / FORMAT_BAD_TIME, naming the first such field). */
 #include "format_json_int.h"
 
 #include <apr_strings.h>
@@ -155,7 +158,8 @@ static json_node_t *child(format_t *f, json_node_t *n, const json_seg_t *g)
             if (n->idx[k].idx == g->index)
                 return n->idx[k].node;
         a = apr_palloc(f->pool, sizeof *a * (size_t)(n->nidx + 1));
-        memcpy(a, n->idx, sizeof *a * (size_t)n->nidx);
+        if (n->nidx)
+            memcpy(a, n->idx, sizeof *a * (size_t)n->nidx);
         a[n->nidx] = (json_idx_t){g->index, new_node(f, n)};
         n->idx = a;
         return a[n->nidx++].node;
@@ -171,7 +175,8 @@ static json_node_t *child(format_t *f, json_node_t *n, const json_seg_t *g)
         if (n->keys[k].len == len && memcmp(n->keys[k].name, name, len) == 0)
             return n->keys[k].node;
     json_key_t *a = apr_palloc(f->pool, sizeof *a * (size_t)(n->nkeys + 1));
-    memcpy(a, n->keys, sizeof *a * (size_t)n->nkeys);
+    if (n->nkeys)
+        memcpy(a, n->keys, sizeof *a * (size_t)n->nkeys);
     a[n->nkeys] = (json_key_t){name, len, new_node(f, n)};
     n->keys = a;
     return a[n->nkeys++].node;
@@ -435,6 +440,7 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
     const json_node_t *node; /* the node of the value at p, or NULL */
     json_frame_t *top = NULL;
     format_bad_t why = FORMAT_OK;
+    format_bad_t conv = FORMAT_OK; /* the first needed field that did not convert */
     int depth = 0, esc, is_int, i;
 
     ABBEY_ASSERT(js->nstamps == jf->nnodes); /* no field was added after the state was made */
@@ -457,9 +463,8 @@ value: /* a value starts at p; node is its node */
         esc = 0;
         if (!(p = scan_string(&js->bits, s, &esc, &why)))
             return why;
-        if ((i = wanted(node, need)) >= 0 &&
-            (why = set_string(st, i, s, p - 1, esc, num, &v[i])) != FORMAT_OK)
-            return why;
+        if (conv == FORMAT_OK && (i = wanted(node, need)) >= 0)
+            conv = set_string(st, i, s, p - 1, esc, num, &v[i]);
         break;
     case '{':
     case '[':
@@ -494,9 +499,8 @@ value: /* a value starts at p; node is its node */
         s = p;
         if (!(p = json_number(p, end, &is_int)))
             return FORMAT_BAD_SYNTAX;
-        if ((i = wanted(node, need)) >= 0 &&
-            (why = set_number(st, i, s, p, is_int, num, &v[i])) != FORMAT_OK)
-            return why;
+        if (conv == FORMAT_OK && (i = wanted(node, need)) >= 0)
+            conv = set_number(st, i, s, p, is_int, num, &v[i]);
         break;
     case 't':
     case 'f':
@@ -508,11 +512,11 @@ value: /* a value starts at p; node is its node */
             p += 5;
         else
             return FORMAT_BAD_SYNTAX;
-        if ((i = wanted(node, need)) >= 0) {
+        if (conv == FORMAT_OK && (i = wanted(node, need)) >= 0) {
             if (*s == 'n')
                 format_set(&v[i], VALUE_NULL, s, 4);
-            else if ((why = set_other(st, i, VALUE_BOOL, s, p, num, &v[i])) != FORMAT_OK)
-                return why;
+            else
+                conv = set_other(st, i, VALUE_BOOL, s, p, num, &v[i]);
         }
         break;
     default:
@@ -521,8 +525,8 @@ value: /* a value starts at p; node is its node */
 
 after: /* a value ended at p */
     p = skip_ws(p, end);
-    if (depth == 0) /* the line's object is closed */
-        return p == end ? FORMAT_OK : FORMAT_BAD_SYNTAX;
+    if (depth == 0)                                 /* the line's object is closed */
+        return p == end ? conv : FORMAT_BAD_SYNTAX; /* a conversion fails a sound line only */
     top = &js->stack[depth - 1];
     if (p < end && *p == ',') {
         p = skip_ws(p + 1, end);
@@ -540,9 +544,8 @@ after: /* a value ended at p */
 
 close: /* p is just after the bracket closing the top container */
     depth--;
-    if ((i = wanted(top->node, need)) >= 0 &&
-        (why = set_other(st, i, VALUE_STR, top->start, p, num, &v[i])) != FORMAT_OK)
-        return why;
+    if (conv == FORMAT_OK && (i = wanted(top->node, need)) >= 0)
+        conv = set_other(st, i, VALUE_STR, top->start, p, num, &v[i]);
     goto after;
 
 key: /* a member's key starts at p, in the object top */

@@ -398,6 +398,13 @@ START_TEST(test_typed)
         {"{\"ms\":\"fast\"}", FORMAT_BAD_NUMBER, 2},
         {"{\"@v\":{\"w\":[\"x\"]}}", FORMAT_BAD_NUMBER, 4},
     };
+    /* a broken structure after a field that does not convert: the structure is the reason
+     * (found by fuzz_format_json) */
+    ck_assert_int_eq(jparse(f, "{\"status\":\"abc\",\"x\":[}", v), FORMAT_BAD_SYNTAX);
+    ck_assert_int_eq(jparse(f, "{\"status\":[[1]},\"ts\":1}", v), FORMAT_BAD_SYNTAX);
+    ck_assert_int_eq(jparse(f, "{\"ts\":\"x\",\"status\":\"abc\",\"ms\":\"", v), FORMAT_BAD_QUOTE);
+    ck_assert_int_eq(jparse(f, "{\"ts\":\"x\",\"status\":\"abc\"}", v), FORMAT_BAD_TIME);
+    ck_assert_int_eq(st_bad_field(), 1); /* the first field that did not convert */
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         ck_assert_msg(jparse(f, bad[k].line, v) == bad[k].why, "%s", bad[k].line);
         ck_assert_int_eq(st_bad_field(), bad[k].field);
