@@ -59,6 +59,7 @@ struct json_node_t {
     uint32_t id;   /* its slot in the state's stamps */
     uint64_t mask; /* fields at or below this node */
     int nkeys, nidx;
+    uint64_t lens;    /* bit min(len, 63) set for the length of every key in keys */
     json_key_t *keys; /* members, when the value is an object */
     json_idx_t *idx;  /* elements, when it is an array */
 };
@@ -178,6 +179,7 @@ static json_node_t *child(format_t *f, json_node_t *n, const json_seg_t *g)
     if (n->nkeys)
         memcpy(a, n->keys, sizeof *a * (size_t)n->nkeys);
     a[n->nkeys] = (json_key_t){name, len, new_node(f, n)};
+    n->lens |= (uint64_t)1 << (len < 63 ? len : 63);
     n->keys = a;
     return a[n->nkeys++].node;
 }
@@ -286,7 +288,7 @@ typedef struct json_frame_t {
     const json_node_t *node; /* the container's node; NULL when nothing needed is below */
     const char *start;       /* its opening bracket */
     uint32_t idx;            /* an array's current element */
-    int is_arr;
+    char close;              /* '}' or ']' */
 } json_frame_t;
 
 typedef struct json_state_t {
@@ -326,12 +328,12 @@ static inline const char *scan_string(json_bits_t *b, const char *s, int *esc, f
         uint32_t cp;
         const char *q;
         pos = json_next_special(b, pos);
+        if (__builtin_expect(pos < b->len && line[pos] == '"', 1))
+            return line + pos + 1;
         if (pos >= b->len) {
             *why = FORMAT_BAD_QUOTE;
             return NULL;
         }
-        if (line[pos] == '"')
-            return line + pos + 1;
         if (line[pos] != '\\') { /* a raw control byte */
             *why = FORMAT_BAD_SYNTAX;
             return NULL;
@@ -351,6 +353,8 @@ static const json_node_t *find_key(format_state_t *st, json_state_t *js, const j
                                    const char *s, const char *e, int esc, uint64_t need)
 {
     size_t len = (size_t)(e - s);
+    if (!esc && !((n->lens >> (len < 63 ? len : 63)) & 1))
+        return NULL; /* no member has this length: the common case */
     if (esc) {
         char *o = format_scratch(st, len);
         len = json_unescape(s, e, o);
@@ -408,6 +412,13 @@ static format_bad_t set_number(format_state_t *st, int i, const char *s, const c
     if (st->f->types[i] != FORMAT_AUTO)
         return format_convert(st, i, s, e, num, v);
     format_set(v, VALUE_INT, s, (size_t)(e - s));
+    if (is_int && e - s <= 18) { /* at most 18 digits: cannot overflow */
+        int64_t n = 0;
+        for (const char *d = s + (*s == '-'); d < e; d++)
+            n = n * 10 + (*d - '0');
+        v->i = *s == '-' ? -n : n;
+        return FORMAT_OK;
+    }
     if (is_int && format_scan_int(s, e, &v->i) == 0)
         return FORMAT_OK;
     v->kind = VALUE_FLOAT;
@@ -430,7 +441,17 @@ static format_bad_t set_other(format_state_t *st, int i, value_kind_t kind, cons
 }
 
 #define LIT4(p, a, b, c, d) ((p)[0] == (a) && (p)[1] == (b) && (p)[2] == (c) && (p)[3] == (d))
+#define AT(p) ((p) < end ? *(p) : '\0') /* '\0' is never valid where a byte is expected */
 
+static inline int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The walk: one pass over the grammar with an explicit stack (no recursion),
+ * written as a state machine whose labels are the places a JSON value can be
+ * in: a container opens, a key, a value, after a value, a container closes.
+ * The common case of no whitespace between tokens costs one byte test each. */
 static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint64_t need,
                           uint64_t num, value_t *v)
 {
@@ -442,6 +463,7 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
     format_bad_t why = FORMAT_OK;
     format_bad_t conv = FORMAT_OK; /* the first needed field that did not convert */
     int depth = 0, esc, is_int, i;
+    char c;
 
     ABBEY_ASSERT(js->nstamps == jf->nnodes); /* no field was added after the state was made */
     for (i = 0; i < st->f->nfields; i++)
@@ -452,39 +474,61 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
     }
     json_bits_start(&js->bits, line, len);
     p = skip_ws(line, end);
-    if (p == end || *p != '{')
+    if (AT(p) != '{')
         return FORMAT_BAD_SYNTAX;
     node = (jf->root.mask & need) ? &jf->root : NULL;
 
-value: /* a value starts at p; node is its node */
-    switch (p < end ? *p : '\0') {
-    case '"':
+open: /* p is at the '{' or '[' of a container whose node is node */
+    if (depth == JSON_MAX_DEPTH)
+        return FORMAT_BAD_SYNTAX;
+    top = &js->stack[depth++];
+    top->node = node;
+    top->start = p;
+    top->close = (char)(*p + 2); /* '{' + 2 is '}', '[' + 2 is ']' */
+    top->idx = 0;
+    p = skip_ws(p + 1, end);
+    if (AT(p) == top->close) {
+        p++;
+        goto close;
+    }
+    if (top->close == ']') {
+        node = find_idx(top->node, 0, need);
+        goto value;
+    }
+
+key: /* p is at a member's key (or whitespace before it) in the object top */
+    if (AT(p) != '"') {
+        p = skip_ws(p, end);
+        if (AT(p) != '"')
+            return FORMAT_BAD_SYNTAX;
+    }
+    s = p + 1;
+    esc = 0;
+    if (!(p = scan_string(&js->bits, s, &esc, &why)))
+        return why;
+    node = top->node ? find_key(st, js, top->node, s, p - 1, esc, need) : NULL;
+    if (AT(p) != ':') {
+        p = skip_ws(p, end);
+        if (AT(p) != ':')
+            return FORMAT_BAD_SYNTAX;
+    }
+    p++;
+
+value: /* p is at a value (or whitespace before it); node is its node */
+    c = AT(p);
+    if (c == '"') {
         s = p + 1;
         esc = 0;
         if (!(p = scan_string(&js->bits, s, &esc, &why)))
             return why;
         if (conv == FORMAT_OK && (i = wanted(node, need)) >= 0)
             conv = set_string(st, i, s, p - 1, esc, num, &v[i]);
-        break;
+        goto after;
+    }
+    switch (c) {
     case '{':
     case '[':
-        if (depth == JSON_MAX_DEPTH)
-            return FORMAT_BAD_SYNTAX;
-        top = &js->stack[depth++];
-        top->node = node;
-        top->start = p;
-        top->is_arr = *p == '[';
-        top->idx = 0;
-        p = skip_ws(p + 1, end);
-        if (p < end && *p == (top->is_arr ? ']' : '}')) {
-            p++;
-            goto close;
-        }
-        if (top->is_arr) {
-            node = find_idx(top->node, 0, need);
-            goto value;
-        }
-        goto key;
+        goto open;
     case '-':
     case '0':
     case '1':
@@ -501,7 +545,7 @@ value: /* a value starts at p; node is its node */
             return FORMAT_BAD_SYNTAX;
         if (conv == FORMAT_OK && (i = wanted(node, need)) >= 0)
             conv = set_number(st, i, s, p, is_int, num, &v[i]);
-        break;
+        goto after;
     case 't':
     case 'f':
     case 'n':
@@ -518,49 +562,44 @@ value: /* a value starts at p; node is its node */
             else
                 conv = set_other(st, i, VALUE_BOOL, s, p, num, &v[i]);
         }
-        break;
+        goto after;
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+        p = skip_ws(p, end);
+        goto value;
     default:
         return FORMAT_BAD_SYNTAX;
     }
 
-after: /* a value ended at p */
-    p = skip_ws(p, end);
-    if (depth == 0)                                 /* the line's object is closed */
-        return p == end ? conv : FORMAT_BAD_SYNTAX; /* a conversion fails a sound line only */
-    top = &js->stack[depth - 1];
-    if (p < end && *p == ',') {
-        p = skip_ws(p + 1, end);
-        if (top->is_arr) {
-            node = find_idx(top->node, ++top->idx, need);
-            goto value;
-        }
-        goto key;
+after: /* p is just after a value inside the container top */
+    c = AT(p);
+    if (c == ',') {
+        p++;
+        if (top->close == '}')
+            goto key;
+        node = find_idx(top->node, ++top->idx, need);
+        goto value;
     }
-    if (p < end && *p == (top->is_arr ? ']' : '}')) {
+    if (c == top->close) {
         p++;
         goto close;
     }
-    return FORMAT_BAD_SYNTAX;
-
-close: /* p is just after the bracket closing the top container */
-    depth--;
-    if (conv == FORMAT_OK && (i = wanted(top->node, need)) >= 0)
-        conv = set_other(st, i, VALUE_STR, top->start, p, num, &v[i]);
+    if (!is_ws(c))
+        return FORMAT_BAD_SYNTAX;
+    p = skip_ws(p, end);
     goto after;
 
-key: /* a member's key starts at p, in the object top */
-    if (p == end || *p != '"')
-        return FORMAT_BAD_SYNTAX;
-    s = p + 1;
-    esc = 0;
-    if (!(p = scan_string(&js->bits, s, &esc, &why)))
-        return why;
-    node = top->node ? find_key(st, js, top->node, s, p - 1, esc, need) : NULL;
-    p = skip_ws(p, end);
-    if (p == end || *p != ':')
-        return FORMAT_BAD_SYNTAX;
-    p = skip_ws(p + 1, end);
-    goto value;
+close: /* p is just after the bracket closing the container top */
+    if (conv == FORMAT_OK && (i = wanted(top->node, need)) >= 0)
+        conv = set_other(st, i, VALUE_STR, top->start, p, num, &v[i]);
+    if (--depth == 0) { /* the line's object: only whitespace may follow */
+        p = skip_ws(p, end);
+        return p == end ? conv : FORMAT_BAD_SYNTAX; /* a conversion fails a sound line only */
+    }
+    top--;
+    goto after;
 }
 
 static const char *const names[] = {"json", NULL};

@@ -41,6 +41,20 @@ static inline void json_bits_start(json_bits_t *b, const char *line, size_t len)
 /* Make the window of words starting at w (w < b->nwords). */
 void json_bits_fill(json_bits_t *b, size_t w);
 
+/* x86-64 built without -mavx2 (the default build): stage one checks once for
+ * AVX2 and uses it when the CPU has it, else SSE2. */
+#if defined(__x86_64__) && defined(__SSE2__) && !defined(__AVX2__) && defined(__GNUC__)
+#define JSON_AVX2_AT_RUN_TIME 1
+#else
+#define JSON_AVX2_AT_RUN_TIME 0
+#endif
+
+/* Stage one's classifier: JSON_SIMD_AUTO until the first line (then AVX2
+ * when available, else the baseline). Tests set JSON_SIMD_BASE to check the
+ * baseline too; nothing else writes it. */
+enum { JSON_SIMD_AUTO = -1, JSON_SIMD_BASE = 0, JSON_SIMD_AVX2 = 1 };
+extern int json_simd;
+
 /* The first position >= pos (pos <= len) whose byte is '"', '\\' or a
  * control byte; len when there is none. */
 static inline size_t json_next_special(json_bits_t *b, size_t pos)

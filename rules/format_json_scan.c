@@ -1,7 +1,8 @@
 /* format_json_scan.c - the json format's byte-level helpers (see
  * format_json_int.h): stage one's classifier, which marks the bytes that end
- * or interrupt a string 64 at a time (AVX2 when the build targets it, else
- * SSE2, else a portable loop), and the escapes: checking one, unescaping a
+ * or interrupt a string 64 at a time (AVX2 when the build targets it or, on
+ * x86-64 built without it, when the CPU has it; else SSE2; else a portable
+ * loop), and the escapes: checking one, unescaping a
  * string's content into UTF-8. Nothing here allocates; every read stays
  * inside the line. */
 #include "format_json_int.h"
@@ -12,58 +13,113 @@
 
 /* ---- stage one ---------------------------------------------------------- */
 
-/* The mask of the 64 bytes at p: '"', '\\' and bytes below 0x20. */
-static inline uint64_t classify64(const char *p)
+/* The mask of the 64 bytes at p: '"', '\\' and bytes below 0x20: AVX2 (when
+ * the build targets it, or in the run-time variant below), SSE2, or a loop. */
+#if defined(__AVX2__) || JSON_AVX2_AT_RUN_TIME
+#if JSON_AVX2_AT_RUN_TIME
+__attribute__((target("avx2")))
+#endif
+static inline uint64_t
+classify32_avx2(const char *p)
 {
-#if defined(__AVX2__)
     const __m256i q = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\');
     const __m256i c1f = _mm256_set1_epi8(0x1f);
-    uint64_t m = 0;
-    for (int k = 0; k < 2; k++) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * k));
-        __m256i s =
-            _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, q), _mm256_cmpeq_epi8(x, bs)),
-                            _mm256_cmpeq_epi8(_mm256_min_epu8(x, c1f), x)); /* x <= 0x1f */
-        m |= (uint64_t)(uint32_t)_mm256_movemask_epi8(s) << (32 * k);
-    }
-    return m;
+    __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i m = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, q), _mm256_cmpeq_epi8(x, bs)),
+                                _mm256_cmpeq_epi8(_mm256_min_epu8(x, c1f), x)); /* x <= 0x1f */
+    return (uint32_t)_mm256_movemask_epi8(m);
+}
+
+#if JSON_AVX2_AT_RUN_TIME
+__attribute__((target("avx2")))
+#endif
+static inline uint64_t
+classify64_avx2(const char *p)
+{
+    return classify32_avx2(p) | classify32_avx2(p + 32) << 32;
+}
+#endif
+
+#if defined(__AVX2__)
+#define classify64_base classify64_avx2
 #elif defined(__SSE2__)
+static inline uint64_t classify16(const char *p)
+{
     const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
-    uint64_t m = 0;
-    for (int k = 0; k < 4; k++) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-        __m128i s = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
-                                 _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x)); /* x <= 0x1f */
-        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(s) << (16 * k);
-    }
-    return m;
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+                             _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x)); /* x <= 0x1f */
+    return (uint16_t)_mm_movemask_epi8(m);
+}
+
+static inline uint64_t classify64_base(const char *p)
+{
+    return classify16(p) | classify16(p + 16) << 16 | classify16(p + 32) << 32 |
+           classify16(p + 48) << 48;
+}
 #else
+static inline uint64_t classify64_base(const char *p)
+{
     uint64_t m = 0;
     for (int k = 0; k < 64; k++) {
         unsigned char c = (unsigned char)p[k];
         m |= (uint64_t)(c == '"' || c == '\\' || c < 0x20) << k;
     }
     return m;
-#endif
 }
+#endif
 
-void json_bits_fill(json_bits_t *b, size_t w)
+/* json_bits_fill with the classifier classify (inlined into each variant). */
+static inline void fill(json_bits_t *b, size_t w, uint64_t (*classify)(const char *))
 {
-    size_t end = w + JSON_WIN_WORDS < b->nwords ? w + JSON_WIN_WORDS : b->nwords;
+    size_t end = w + JSON_WIN_WORDS < b->nwords ? w + JSON_WIN_WORDS : b->nwords, k = w;
     ABBEY_ASSERT(w < b->nwords);
     b->wbase = w;
     b->wend = end;
-    for (size_t k = w; k < end; k++) {
-        size_t at = k * 64;
-        if (at + 64 <= b->len) {
-            b->bits[k - w] = classify64(b->line + at);
-        } else { /* the last word: the line's tail, then marks from len on */
-            char tail[64];
-            memset(tail, '"', sizeof tail);
-            memcpy(tail, b->line + at, b->len - at);
-            b->bits[k - w] = classify64(tail);
-        }
+    for (; k < end && k * 64 + 64 <= b->len; k++)
+        b->bits[k - w] = classify(b->line + k * 64);
+    if (k == end)
+        return;
+    /* the last word, holding position len: the line's tail, then marks from len on */
+    size_t tail = b->len - k * 64; /* 0..63 bytes */
+    uint64_t past = ~(uint64_t)0 << tail;
+    if (b->len >= 64) { /* the line's last 64 bytes, shifted into place */
+        b->bits[k - w] = (tail ? classify(b->line + b->len - 64) >> (64 - tail) : 0) | past;
+    } else {
+        char buf[64];
+        memcpy(buf, b->line, b->len);
+        memset(buf + b->len, 0, 64 - b->len);
+        b->bits[k - w] = classify(buf) | past;
     }
+}
+
+static void fill_base(json_bits_t *b, size_t w)
+{
+    fill(b, w, classify64_base);
+}
+
+#if JSON_AVX2_AT_RUN_TIME
+__attribute__((target("avx2"))) static void fill_avx2(json_bits_t *b, size_t w)
+{
+    fill(b, w, classify64_avx2);
+}
+#endif
+
+int json_simd = JSON_SIMD_AUTO;
+
+void json_bits_fill(json_bits_t *b, size_t w)
+{
+#if JSON_AVX2_AT_RUN_TIME
+    if (json_simd == JSON_SIMD_AUTO) { /* once; a race writes the same value */
+        __builtin_cpu_init();
+        json_simd = __builtin_cpu_supports("avx2") ? JSON_SIMD_AVX2 : JSON_SIMD_BASE;
+    }
+    if (json_simd == JSON_SIMD_AVX2) {
+        fill_avx2(b, w);
+        return;
+    }
+#endif
+    fill_base(b, w);
 }
 
 /* ---- escapes ------------------------------------------------------------ */

@@ -18,7 +18,8 @@
 
 #include "check_run.h"
 #include "format.h"
-#include "format_int.h" /* the state's scratch, to check where text points */
+#include "format_int.h"      /* the state's scratch, to check where text points */
+#include "format_json_int.h" /* json_simd: stage one's baseline and AVX2 classifiers */
 #include "rules.h"
 
 #define FIXTURE_SUITE "check_format_json"
@@ -588,26 +589,33 @@ START_TEST(test_boundaries)
     size_t cap = 2400;
     char *line = malloc(cap), *pad = malloc(cap);
     /* every string end, escape and line end on every side of the 64-byte words and of
-     * the 1 KiB windows (stage one makes 16 words at a time) */
-    for (size_t k = 0; k <= 2200; k++) {
-        for (size_t j = 0; j < k; j++)
-            pad[j] = j % 7 == 3 ? '\xc3' : (char)('a' + j % 26); /* bytes >= 0x80 too */
-        pad[k] = '\0';
-        snprintf(line, cap, "{\"p\":\"%s\",\"s\":\"a\\\"b\",\"n\":%zu}", pad, k);
-        ck_assert_int_eq(jparse(f, line, v), FORMAT_OK);
-        ck_assert(v[p].kind == VALUE_STR && v[p].len == k && !memcmp(v[p].s, pad, k));
-        ck_text(&v[s], VALUE_STR, "a\"b");
-        ck_assert(v[n].kind == VALUE_INT && v[n].i == (int64_t)k);
-        /* an escape at the same places */
-        snprintf(line, cap, "{\"p\":\"%s\\u00e9\"}", pad);
-        ck_assert_int_eq(jparse(f, line, v), FORMAT_OK);
-        ck_assert(v[p].len == k + 2 && !memcmp(v[p].s + k, "\xc3\xa9", 2));
-        /* cut short inside the string, inside the escape, after it: never read past the end */
-        ck_assert_int_eq(jparse_n(f, line, k + 6, ALL, 0, v), FORMAT_BAD_QUOTE);
-        ck_assert_int_eq(jparse_n(f, line, k + 7, ALL, 0, v), FORMAT_BAD_ESCAPE);
-        ck_assert_int_eq(jparse_n(f, line, k + 11, ALL, 0, v), FORMAT_BAD_ESCAPE);
-        ck_assert_int_eq(jparse_n(f, line, k + 12, ALL, 0, v), FORMAT_BAD_QUOTE);
-    }
+     * the 1 KiB windows (stage one makes 16 words at a time), with the baseline classifier
+     * (SSE2) and with AVX2 when the CPU has it */
+    int simd = __builtin_cpu_supports("avx2") ? JSON_SIMD_AVX2 : JSON_SIMD_BASE;
+    for (json_simd = JSON_SIMD_BASE; json_simd <= simd; json_simd++)
+        for (size_t k = 0; k <= 2200; k++) {
+            for (size_t j = 0; j < k; j++)
+                pad[j] = j % 7 == 3 ? '\xc3' : (char)('a' + j % 26); /* bytes >= 0x80 too */
+            pad[k] = '\0';
+            snprintf(line, cap, "{\"p\":\"%s\",\"s\":\"a\\\"b\",\"n\":%zu}", pad, k);
+            ck_assert_int_eq(jparse(f, line, v), FORMAT_OK);
+            ck_assert(v[p].kind == VALUE_STR && v[p].len == k && !memcmp(v[p].s, pad, k));
+            ck_text(&v[s], VALUE_STR, "a\"b");
+            ck_assert(v[n].kind == VALUE_INT && v[n].i == (int64_t)k);
+            /* an escape at the same places */
+            snprintf(line, cap, "{\"p\":\"%s\\u00e9\"}", pad);
+            ck_assert_int_eq(jparse(f, line, v), FORMAT_OK);
+            ck_assert(v[p].len == k + 2 && !memcmp(v[p].s + k, "\xc3\xa9", 2));
+            /* cut short inside the string, inside the escape, after it: never read past the end */
+            ck_assert_int_eq(jparse_n(f, line, k + 6, ALL, 0, v), FORMAT_BAD_QUOTE);
+            ck_assert_int_eq(jparse_n(f, line, k + 7, ALL, 0, v), FORMAT_BAD_ESCAPE);
+            ck_assert_int_eq(jparse_n(f, line, k + 11, ALL, 0, v), FORMAT_BAD_ESCAPE);
+            ck_assert_int_eq(jparse_n(f, line, k + 12, ALL, 0, v), FORMAT_BAD_QUOTE);
+            /* a raw control byte at the same places */
+            line[k + 6] = '\x1f';
+            ck_assert_int_eq(jparse(f, line, v), FORMAT_BAD_SYNTAX);
+        }
+    json_simd = JSON_SIMD_AUTO;
     free(line);
     free(pad);
 }

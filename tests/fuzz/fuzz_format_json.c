@@ -7,7 +7,8 @@
  * bounds (ASan: the line is a private copy of exactly its size), leaves a field pointing
  * outside the line and the state's scratch, lets badness depend on what is needed (beyond a
  * needed field's number or time), or disagrees with an independent, plain recursive-descent
- * validator of the same grammar (below) about whether the line is one JSON object.
+ * validator of the same grammar (below) about whether the line is one JSON object, or when
+ * stage one's baseline classifier (SSE2) and its AVX2 one give different results.
  * Run: scripts/fuzz.sh format_json 600 (seeds in tests/fuzz/corpus_format_json/,
  * tokens in tests/fuzz/fuzz_format_json.dict). */
 #include <apr_general.h>
@@ -16,7 +17,8 @@
 #include <string.h>
 
 #include "format.h"
-#include "format_int.h" /* the state's scratch */
+#include "format_int.h"      /* the state's scratch */
+#include "format_json_int.h" /* json_simd: stage one's two classifiers */
 
 #define MAX_LINE (1 << 20)
 
@@ -236,7 +238,7 @@ static void check_fields(const char *line, size_t len, const value_t *v)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    value_t v[FORMAT_MAX_FIELDS];
+    value_t v[FORMAT_MAX_FIELDS], w[FORMAT_MAX_FIELDS];
     const uint64_t all = ~(uint64_t)0;
     if (size > MAX_LINE)
         return 0;
@@ -250,6 +252,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         format_bad_t why = format_parse(st, line, size, all, pass ? all : 0, v);
         if (why == FORMAT_OK)
             check_fields(line, size, v);
+        if (pass == 1 && __builtin_cpu_supports("avx2")) { /* the other classifier agrees */
+            int simd = json_simd;
+            json_simd = simd == JSON_SIMD_AVX2 ? JSON_SIMD_BASE : JSON_SIMD_AVX2;
+            if (format_parse(st, line, size, all, all, w) != why)
+                __builtin_trap();
+            json_simd = simd;
+            for (int i = 0; why == FORMAT_OK && i < format_nfields(fmt); i++)
+                if (w[i].kind != v[i].kind || w[i].len != v[i].len ||
+                    (w[i].len && memcmp(w[i].s, v[i].s, w[i].len) != 0) ||
+                    (w[i].kind != VALUE_STR && w[i].kind != VALUE_NULL && w[i].i != v[i].i))
+                    __builtin_trap();
+        }
         if (why != lax &&
             !(lax == FORMAT_OK && (why == FORMAT_BAD_NUMBER || why == FORMAT_BAD_TIME)))
             __builtin_trap(); /* needing fields changes nothing but their conversion */
