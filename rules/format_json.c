@@ -59,7 +59,7 @@ struct json_node_t {
     uint32_t id;   /* its slot in the state's stamps */
     uint64_t mask; /* fields at or below this node */
     int nkeys, nidx;
-    uint64_t lens;    /* bit min(len, 63) set for the length of every key in keys */
+    uint64_t lens;    /* bit len % 64 set for the length of every key in keys */
     json_key_t *keys; /* members, when the value is an object */
     json_idx_t *idx;  /* elements, when it is an array */
 };
@@ -179,7 +179,7 @@ static json_node_t *child(format_t *f, json_node_t *n, const json_seg_t *g)
     if (n->nkeys)
         memcpy(a, n->keys, sizeof *a * (size_t)n->nkeys);
     a[n->nkeys] = (json_key_t){name, len, new_node(f, n)};
-    n->lens |= (uint64_t)1 << (len < 63 ? len : 63);
+    n->lens |= (uint64_t)1 << (len & 63);
     n->keys = a;
     return a[n->nkeys++].node;
 }
@@ -320,14 +320,15 @@ static inline const char *skip_ws(const char *p, const char *end)
 
 /* The string whose content starts at s: the position after its closing
  * quote, or NULL with *why set. *esc is set when the string holds escapes. */
-static inline const char *scan_string(json_bits_t *b, const char *s, int *esc, format_bad_t *why)
+static inline const char *scan_string(json_bits_t *b, json_win_t *win, const char *s, int *esc,
+                                      format_bad_t *why)
 {
     const char *line = b->line;
     size_t pos = (size_t)(s - line);
     for (;;) {
         uint32_t cp;
         const char *q;
-        pos = json_next_special(b, pos);
+        pos = json_next_special(b, win, pos);
         if (__builtin_expect(pos < b->len && line[pos] == '"', 1))
             return line + pos + 1;
         if (pos >= b->len) {
@@ -353,7 +354,7 @@ static const json_node_t *find_key(format_state_t *st, json_state_t *js, const j
                                    const char *s, const char *e, int esc, uint64_t need)
 {
     size_t len = (size_t)(e - s);
-    if (!esc && !((n->lens >> (len < 63 ? len : 63)) & 1))
+    if (!esc && !((n->lens >> (len & 63)) & 1))
         return NULL; /* no member has this length: the common case */
     if (esc) {
         char *o = format_scratch(st, len);
@@ -460,6 +461,7 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
     const char *p, *s, *end = line + len;
     const json_node_t *node; /* the node of the value at p, or NULL */
     json_frame_t *top = NULL;
+    json_win_t win; /* stage one's window (kept out of memory others may write) */
     format_bad_t why = FORMAT_OK;
     format_bad_t conv = FORMAT_OK; /* the first needed field that did not convert */
     int depth = 0, esc, is_int, i;
@@ -472,7 +474,7 @@ static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint
         memset(js->stamps, 0, sizeof *js->stamps * jf->nnodes);
         js->gen = 1;
     }
-    json_bits_start(&js->bits, line, len);
+    json_bits_start(&js->bits, &win, line, len);
     p = skip_ws(line, end);
     if (AT(p) != '{')
         return FORMAT_BAD_SYNTAX;
@@ -504,7 +506,7 @@ key: /* p is at a member's key (or whitespace before it) in the object top */
     }
     s = p + 1;
     esc = 0;
-    if (!(p = scan_string(&js->bits, s, &esc, &why)))
+    if (!(p = scan_string(&js->bits, &win, s, &esc, &why)))
         return why;
     node = top->node ? find_key(st, js, top->node, s, p - 1, esc, need) : NULL;
     if (AT(p) != ':') {
@@ -519,7 +521,7 @@ value: /* p is at a value (or whitespace before it); node is its node */
     if (c == '"') {
         s = p + 1;
         esc = 0;
-        if (!(p = scan_string(&js->bits, s, &esc, &why)))
+        if (!(p = scan_string(&js->bits, &win, s, &esc, &why)))
             return why;
         if (conv == FORMAT_OK && (i = wanted(node, need)) >= 0)
             conv = set_string(st, i, s, p - 1, esc, num, &v[i]);

@@ -20,26 +20,53 @@
 
 /* Stage one's masks over line[0..len): bit b of word w is set when byte
  * w * 64 + b is '"', '\\' or below 0x20, and for every position >= len (so a
- * search always stops at or before len). Words [wbase, wend) are made. */
+ * search always stops at or before len). A window of words is made at a
+ * time; the caller keeps which (json_win_t, in registers). */
 typedef struct json_bits_t {
     const char *line;
     size_t len;
     size_t nwords; /* words up to the one holding position len */
-    size_t wbase, wend;
     uint64_t bits[JSON_WIN_WORDS];
 } json_bits_t;
 
+/* The words of b made now: [wbase, wend). */
+typedef struct json_win_t {
+    size_t wbase, wend;
+} json_win_t;
+
 /* Start masks over a new line (nothing is made until first asked for). */
-static inline void json_bits_start(json_bits_t *b, const char *line, size_t len)
+static inline void json_bits_start(json_bits_t *b, json_win_t *win, const char *line, size_t len)
 {
     b->line = line;
     b->len = len;
     b->nwords = len / 64 + 1;
-    b->wbase = b->wend = 0;
+    win->wbase = win->wend = 0;
 }
 
-/* Make the window of words starting at w (w < b->nwords). */
-void json_bits_fill(json_bits_t *b, size_t w);
+/* Make the window of words starting at w (w < b->nwords) into b->bits; returns
+ * the end of the window (the window starts at w). */
+size_t json_bits_fill(json_bits_t *b, size_t w);
+
+/* The first position >= pos (pos <= len) whose byte is '"', '\\' or a
+ * control byte; len when there is none. */
+static inline size_t json_next_special(json_bits_t *b, json_win_t *win, size_t pos)
+{
+    size_t w = pos >> 6;
+    uint64_t m;
+    if (w >= win->wend) {
+        win->wend = json_bits_fill(b, w);
+        win->wbase = w;
+    }
+    m = b->bits[w - win->wbase] & (~(uint64_t)0 << (pos & 63));
+    while (!m) {
+        if (++w >= win->wend) {
+            win->wend = json_bits_fill(b, w);
+            win->wbase = w;
+        }
+        m = b->bits[w - win->wbase];
+    }
+    return (w << 6) + (size_t)__builtin_ctzll(m);
+}
 
 /* x86-64 built without -mavx2 (the default build): stage one checks once for
  * AVX2 and uses it when the CPU has it, else SSE2. */
@@ -54,23 +81,6 @@ void json_bits_fill(json_bits_t *b, size_t w);
  * baseline too; nothing else writes it. */
 enum { JSON_SIMD_AUTO = -1, JSON_SIMD_BASE = 0, JSON_SIMD_AVX2 = 1 };
 extern int json_simd;
-
-/* The first position >= pos (pos <= len) whose byte is '"', '\\' or a
- * control byte; len when there is none. */
-static inline size_t json_next_special(json_bits_t *b, size_t pos)
-{
-    size_t w = pos >> 6;
-    uint64_t m;
-    if (w >= b->wend)
-        json_bits_fill(b, w);
-    m = b->bits[w - b->wbase] & (~(uint64_t)0 << (pos & 63));
-    while (!m) {
-        if (++w >= b->wend)
-            json_bits_fill(b, w);
-        m = b->bits[w - b->wbase];
-    }
-    return (w << 6) + (size_t)__builtin_ctzll(m);
-}
 
 /* The escape at p (p[0] == '\\') inside a string ending before end: its code
  * point in *cp, a surrogate pair (\uD83D\uDE00) joined into one. Returns the

@@ -70,16 +70,14 @@ static inline uint64_t classify64_base(const char *p)
 #endif
 
 /* json_bits_fill with the classifier classify (inlined into each variant). */
-static inline void fill(json_bits_t *b, size_t w, uint64_t (*classify)(const char *))
+static inline size_t fill(json_bits_t *b, size_t w, uint64_t (*classify)(const char *))
 {
     size_t end = w + JSON_WIN_WORDS < b->nwords ? w + JSON_WIN_WORDS : b->nwords, k = w;
     ABBEY_ASSERT(w < b->nwords);
-    b->wbase = w;
-    b->wend = end;
     for (; k < end && k * 64 + 64 <= b->len; k++)
         b->bits[k - w] = classify(b->line + k * 64);
     if (k == end)
-        return;
+        return end;
     /* the last word, holding position len: the line's tail, then marks from len on */
     size_t tail = b->len - k * 64; /* 0..63 bytes */
     uint64_t past = ~(uint64_t)0 << tail;
@@ -91,35 +89,34 @@ static inline void fill(json_bits_t *b, size_t w, uint64_t (*classify)(const cha
         memset(buf + b->len, 0, 64 - b->len);
         b->bits[k - w] = classify(buf) | past;
     }
+    return end;
 }
 
-static void fill_base(json_bits_t *b, size_t w)
+static size_t fill_base(json_bits_t *b, size_t w)
 {
-    fill(b, w, classify64_base);
+    return fill(b, w, classify64_base);
 }
 
 #if JSON_AVX2_AT_RUN_TIME
-__attribute__((target("avx2"))) static void fill_avx2(json_bits_t *b, size_t w)
+__attribute__((target("avx2"))) static size_t fill_avx2(json_bits_t *b, size_t w)
 {
-    fill(b, w, classify64_avx2);
+    return fill(b, w, classify64_avx2);
 }
 #endif
 
 int json_simd = JSON_SIMD_AUTO;
 
-void json_bits_fill(json_bits_t *b, size_t w)
+size_t json_bits_fill(json_bits_t *b, size_t w)
 {
 #if JSON_AVX2_AT_RUN_TIME
     if (json_simd == JSON_SIMD_AUTO) { /* once; a race writes the same value */
         __builtin_cpu_init();
         json_simd = __builtin_cpu_supports("avx2") ? JSON_SIMD_AVX2 : JSON_SIMD_BASE;
     }
-    if (json_simd == JSON_SIMD_AVX2) {
-        fill_avx2(b, w);
-        return;
-    }
+    if (json_simd == JSON_SIMD_AVX2)
+        return fill_avx2(b, w);
 #endif
-    fill_base(b, w);
+    return fill_base(b, w);
 }
 
 /* ---- escapes ------------------------------------------------------------ */
