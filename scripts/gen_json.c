@@ -3,18 +3,23 @@
  *
  * Not part of the build. Usage:
  *   gcc -O2 -o /tmp/gen_json scripts/gen_json.c
- *   /tmp/gen_json < access.log > access.json
+ *   /tmp/gen_json [-s] [-n] < access.log > access.json
  *
  * Each line `ip ident user [time] "request" status bytes "referer" "agent"` becomes
  *   {"time_local":"17/May/2015:10:05:03 +0000","remote_addr":"83.149.9.216",
  *    "remote_user":"-","request":"GET / HTTP/1.1","status":200,"body_bytes_sent":203023,
  *    "http_referer":"-","http_user_agent":"Mozilla/5.0 ..."}
  * (one line, no spaces): the nginx variables' names; status and body_bytes_sent as JSON
- * numbers (bytes "-" becomes 0, as nginx's $body_bytes_sent would say); text as written
- * in the log with '"', '\\' and control bytes escaped as escape=json does (\" \\ \uXXXX),
+ * numbers (bytes "-" becomes 0, as nginx's $body_bytes_sent would say), or with -s as
+ * strings ("status":"200"), as a log_format that quotes every variable writes them; with -n
+ * the request as an object of its parts, "request":{"method":"GET","uri":"/",
+ * "protocol":"HTTP/1.1"} (a request that is not three words stays a string). Text is
+ * as written in the log with '"', '\\' and control bytes escaped as escape=json does (\" \\
+ * \uXXXX),
  * bytes >= 0x80 kept. A line that is not combined is copied to stderr and skipped; the
  * count of those is the exit status (0: all converted, up to 255). Output goes through one
  * large buffer and fwrite. */
+#define _GNU_SOURCE /* memrchr */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,7 @@
 
 static char *out;
 static size_t used;
+static int quote_numbers, nest_request; /* -s, -n */
 
 static void flush(void)
 {
@@ -126,25 +132,49 @@ static int convert(const char *p, const char *end)
     put_str("{\"time_local\":", t + 1, te);
     put_str(",\"remote_addr\":", ip, ipe);
     put_str(",\"remote_user\":", us, use);
-    put_str(",\"request\":", rq, rqe);
+    const char *sp1 = memchr(rq, ' ', (size_t)(rqe - rq)),
+               *sp2 = sp1 ? memrchr(rq, ' ', (size_t)(rqe - rq)) : NULL;
+    if (nest_request && sp1 && sp2 > sp1) {
+        put_str(",\"request\":{\"method\":", rq, sp1);
+        put_str(",\"uri\":", sp1 + 1, sp2);
+        put_str(",\"protocol\":", sp2 + 1, rqe);
+        put("}", 1);
+    } else {
+        put_str(",\"request\":", rq, rqe);
+    }
+    const char *q = quote_numbers ? "\"" : "";
     puts_(",\"status\":");
+    puts_(q);
     put(st, (size_t)(ste - st));
+    puts_(q);
     puts_(",\"body_bytes_sent\":");
+    puts_(q);
     if (bye - by == 1 && *by == '-')
         put("0", 1);
     else
         put(by, (size_t)(bye - by));
+    puts_(q);
     put_str(",\"http_referer\":", rf, rfe);
     put_str(",\"http_user_agent\":", ag, age);
     put("}\n", 2);
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     size_t cap = 1 << 16, len;
     char *line = malloc(cap);
     int bad = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-s") == 0)
+            quote_numbers = 1;
+        else if (strcmp(argv[i], "-n") == 0)
+            nest_request = 1;
+        else {
+            fprintf(stderr, "usage: gen_json [-s] [-n] < access.log > access.json\n");
+            return 255;
+        }
+    }
     out = malloc(OUTBUF);
     if (!line || !out)
         return 255;
