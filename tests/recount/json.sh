@@ -11,7 +11,8 @@
 # by `log.level`; with --workers 1 and --workers 2. json_oracle.py recounts every figure
 # from the raw bytes with json.loads (plus the rules docs/RULES.md states: first key wins,
 # depth limit, no NaN, no lone surrogates, numbers in strings); the summary's line and
-# bad-line counts must be the recount's too.
+# bad-line counts must be the recount's too. Then examples/json.yaml over its sample:
+# the summary and by_status against json.loads.
 #
 # Environment: ABBEY_BUILDDIR, ABBEY_SRCDIR as for standalone.sh; KEEP=1 keeps the temp
 # dir. Needs python3 (exit 77, skip, without it). Exit 0 when every check passes, 1 when
@@ -53,4 +54,32 @@ for workers in 1 2; do
         "job app: $1 lines ($2 bad), $bytes bytes" \
         "$(grep '^job app: ' "$out.summary" | sed 's/ bytes, .*/ bytes/')"
 done
+
+# examples/json.yaml over its sample (data/nginx_json_1k.log): its summary and by_status
+# (hits and bytes per status, strings holding numbers) against json.loads
+sample=$srcdir/data/nginx_json_1k.log
+need "$srcdir/examples/json.yaml" "$sample"
+"$master" --standalone --once --config "$srcdir/examples/json.yaml" --export-dir "$tmp/ex" \
+    >"$tmp/ex.summary" 2>&1
+python3 - "$sample" >"$tmp/ex.want" <<'EOF' || exit 99
+import collections, json, sys
+lines = bad = 0
+rows = collections.defaultdict(lambda: [0, 0])
+for raw in open(sys.argv[1], "rb").read().split(b"\n")[:-1]:
+    lines += 1
+    try:
+        d = json.loads(raw)
+    except ValueError:
+        bad += 1
+        continue
+    rows[d["status"]][0] += 1
+    rows[d["status"]][1] += int(d["body_bytes_sent"])
+print("job nginx: %d lines (%d bad)" % (lines, bad))
+for k in sorted(rows):
+    print("%s,%d,%d" % (k, rows[k][0], rows[k][1]))
+EOF
+check "examples/json.yaml: the summary's counts" "$(head -n 1 "$tmp/ex.want")" \
+    "$(grep -o '^job nginx: [0-9]* lines ([0-9]* bad)' "$tmp/ex.summary")"
+check "examples/json.yaml: by_status" "$(tail -n +2 "$tmp/ex.want")" \
+    "$(tail -n +2 "$tmp/ex/nginx/by_status.csv" | tr -d '\r' | sort)"
 finish
