@@ -76,10 +76,10 @@ static inline size_t json_next_special(json_bits_t *b, json_win_t *win, size_t p
 #define JSON_AVX2_AT_RUN_TIME 0
 #endif
 
-/* Stage one's classifier: JSON_SIMD_AUTO until the first line (then AVX2
- * when available, else the baseline). Tests set JSON_SIMD_BASE to check the
- * baseline too; nothing else writes it. */
-enum { JSON_SIMD_AUTO = -1, JSON_SIMD_BASE = 0, JSON_SIMD_AVX2 = 1 };
+/* Stage one's classifier: JSON_SIMD_BEST (AVX2 when the CPU has it, else the
+ * baseline), or JSON_SIMD_BASE (SSE2 or the portable loop): only tests set
+ * it, to check the baseline on machines with AVX2 too. */
+enum { JSON_SIMD_BEST = 0, JSON_SIMD_BASE = 1 };
 extern int json_simd;
 
 /* The escape at p (p[0] == '\\') inside a string ending before end: its code

@@ -104,16 +104,13 @@ __attribute__((target("avx2"))) static size_t fill_avx2(json_bits_t *b, size_t w
 }
 #endif
 
-int json_simd = JSON_SIMD_AUTO;
+int json_simd = JSON_SIMD_BEST;
 
 size_t json_bits_fill(json_bits_t *b, size_t w)
 {
 #if JSON_AVX2_AT_RUN_TIME
-    if (json_simd == JSON_SIMD_AUTO) { /* once; a race writes the same value */
-        __builtin_cpu_init();
-        json_simd = __builtin_cpu_supports("avx2") ? JSON_SIMD_AVX2 : JSON_SIMD_BASE;
-    }
-    if (json_simd == JSON_SIMD_AVX2)
+    /* libgcc (or compiler-rt) reads the CPU's features before main */
+    if (json_simd == JSON_SIMD_BEST && __builtin_cpu_supports("avx2"))
         return fill_avx2(b, w);
 #endif
     return fill_base(b, w);
