@@ -218,22 +218,11 @@ if [ "$JSON" = 1 ]; then
     fi
     JBYTES=$(stat -c %s "$JLOG")
     cat "$JLOG" > /dev/null   # warm the page cache
-    cat > "$BENCH_DIR/json.yaml" <<EOF
-# One entry on JSON lines: count by status (written by scripts/bench.sh).
-jobs:
-  - name: bench
-    sources:
-      - $JLOG
-    format: json
-    groups:
-      - name: g
-        entries:
-          - name: by_status
-            key: [status]
-            values: {hits: count}
-    reports:
-      - {name: by_status, entry: by_status}
-EOF
+    # one.yaml with the JSON lines as its source and format: json
+    sed -e "s#^\\( *\\)- $LOG\$#\\1- $JLOG#" -e 's/^\( *\)format: combined$/\1format: json/' \
+        "$BENCH_DIR/one.yaml" > "$BENCH_DIR/json.yaml"
+    grep -q -- "- $JLOG\$" "$BENCH_DIR/json.yaml" && grep -q "format: json\$" "$BENCH_DIR/json.yaml" ||
+        die "could not make json.yaml from one.yaml (did its source or format change?)"
     add_case json-wc "wc -l json" 1
     C_BYTES[json-wc]=$JBYTES
     if [ "$HAVE_ABBEY" = 1 ]; then
