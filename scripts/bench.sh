@@ -325,6 +325,7 @@ say "log: $LINES lines, $BYTES bytes; best of $RUNS; $NCPU cores; load average $
 for ((r = 1; r <= RUNS; r++)); do
     say "round $r of $RUNS"
     cat "$LOG" > /dev/null
+    [ "$JSON" = 1 ] && cat "$JLOG" > /dev/null   # JSON lines
     for id in "${CASES[@]}"; do
         time_once "$id"
     done
