@@ -4,11 +4,12 @@
  *
  * Two stages, after simdjson: stage one classifies a line's bytes 64 at a
  * time into a bit mask of the bytes that can end or interrupt a string run
- * ('"', '\\', and control bytes below 0x20), with SSE2 (AVX2 when the build
- * targets it) or a portable loop; stage two walks the JSON grammar byte by
+ * ('"', '\\', and control bytes below 0x20), with AVX2 when the CPU has it,
+ * else SSE2, else a portable loop; stage two walks the JSON grammar byte by
  * byte outside strings and jumps over string contents with those masks. The
  * masks are made lazily, a window of words at a time, into fixed space in the
- * parse state: nothing is allocated per line. */
+ * parse state: nothing is allocated per line. Everything here works on one
+ * line and one state, so threads with their own states never meet. */
 #ifndef ABBEY_FORMAT_JSON_INT_H
 #define ABBEY_FORMAT_JSON_INT_H
 
