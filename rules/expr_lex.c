@@ -1,6 +1,7 @@
 /* expr_lex.c - the expression tokenizer, and "file:line:col:" error messages.
  *
  * Produces one token at a time for expr_parse.c: identifiers and keywords,
+ * field names with member-path parts (request.method, tags[0], `@timestamp`),
  * integers (int64; overflow is an error), decimals, durations (10s, 1m, 1h, 1d,
  * 2000ms: whole seconds), quoted strings with backslash escapes, operators.
  * Columns count bytes from where->col; a newline in the text starts a new line. */
@@ -89,19 +90,80 @@ static const struct {
     {"true", TK_TRUE}, {"false", TK_FALSE}, {"null", TK_NULL},
 };
 
-static void lex_ident(expr_lexer_t *lx, expr_tok_t *t)
+/* The end of the backquoted name at p (src[p] == '`'; a doubled backquote
+ * inside is one backquote), or 0 when it is not closed. */
+static size_t quoted_end(const expr_lexer_t *lx, size_t p)
+{
+    for (p++; p < lx->len; p++)
+        if (lx->src[p] == '`') {
+            if (p + 1 < lx->len && lx->src[p + 1] == '`')
+                p++;
+            else
+                return p + 1;
+        }
+    return 0;
+}
+
+/* The end of the member-path parts that follow p with no space: ".name",
+ * ".`any text`" and "[digits]", any number of them (p itself when none).
+ * Returns 0 with err set when a backquoted part is not closed. */
+static size_t path_parts(expr_lexer_t *lx, size_t p)
+{
+    const char *s = lx->src;
+    for (;;) {
+        size_t q = p + 1;
+        if (q < lx->len && s[p] == '.' && is_ident_start((unsigned char)s[q])) {
+            while (q < lx->len && is_ident_char((unsigned char)s[q]))
+                q++;
+        } else if (q < lx->len && s[p] == '.' && s[q] == '`') {
+            if (!(q = quoted_end(lx, q))) {
+                expr_lex_error(lx, p + 1, "unterminated name, expected a closing `");
+                return 0;
+            }
+        } else if (q < lx->len && s[p] == '[' && is_digit((unsigned char)s[q])) {
+            while (q < lx->len && is_digit((unsigned char)s[q]))
+                q++;
+            if (q == lx->len || s[q] != ']')
+                return p;
+            q++;
+        } else {
+            return p;
+        }
+        p = q;
+    }
+}
+
+/* A field or keyword: an identifier, or a backquoted name (never a keyword),
+ * then, unless it is a keyword, the member-path parts glued to it
+ * (request.method, tags[0], `@timestamp`). The token's text is the whole
+ * name as written. */
+static int lex_ident(expr_lexer_t *lx, expr_tok_t *t)
 {
     size_t p = lx->pos;
-    while (p < lx->len && is_ident_char((unsigned char)lx->src[p]))
-        p++;
+    int keyword = 0;
+    if (lx->src[p] == '`') {
+        if (!(p = quoted_end(lx, p))) {
+            expr_lex_error(lx, lx->pos, "unterminated name, expected a closing `");
+            return -1;
+        }
+    } else {
+        while (p < lx->len && is_ident_char((unsigned char)lx->src[p]))
+            p++;
+    }
     t->kind = TK_IDENT;
-    t->len = p - lx->pos;
     t->s = lx->src + lx->pos;
-    t->slen = t->len;
-    for (size_t k = 0; k < sizeof keywords / sizeof keywords[0]; k++)
-        if (strlen(keywords[k].word) == t->len && !memcmp(keywords[k].word, t->s, t->len))
+    for (size_t k = 0; lx->src[lx->pos] != '`' && k < sizeof keywords / sizeof keywords[0]; k++)
+        if (strlen(keywords[k].word) == p - lx->pos &&
+            !memcmp(keywords[k].word, t->s, p - lx->pos)) {
             t->kind = keywords[k].kind;
+            keyword = 1;
+        }
+    if (!keyword && !(p = path_parts(lx, p)))
+        return -1;
+    t->len = p - lx->pos;
+    t->slen = t->len;
     lx->pos = p;
+    return 0;
 }
 
 /* A duration: digits [start, dend) then a unit [dend, end). */
@@ -324,10 +386,8 @@ int expr_lex_next(expr_lexer_t *lx, expr_tok_t *t)
         return 0;
     }
     c = (unsigned char)lx->src[lx->pos];
-    if (is_ident_start(c)) {
-        lex_ident(lx, t);
-        return 0;
-    }
+    if (is_ident_start(c) || c == '`')
+        return lex_ident(lx, t);
     if (is_digit(c))
         return lex_number(lx, t);
     if (c == '"' || c == '\'')

@@ -20,7 +20,7 @@
 #include "tz.h"
 
 /* Every kind: X(name) for format_<name>_ops. */
-#define FORMAT_KINDS(X) X(logformat) X(split) X(logfmt) X(syslog) X(regex) X(csv)
+#define FORMAT_KINDS(X) X(logformat) X(split) X(json) X(logfmt) X(syslog) X(regex) X(csv)
 
 typedef struct format_ops_t {
     /* The kind names it compiles (spec->kind), NULL-terminated: "json",

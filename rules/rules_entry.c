@@ -119,8 +119,8 @@ static apr_status_t load_keys(rules_ctx_t *c, const rules_job_t *job, rules_entr
 
 /* ---- values ---- */
 
-/* Offset of the last comma in s[a..b) outside quotes, parentheses and
- * brackets; b when there is none. */
+/* Offset of the last comma in s[a..b) outside quotes, backquoted names,
+ * parentheses and brackets; b when there is none. */
 static size_t last_top_comma(const char *s, size_t a, size_t b)
 {
     size_t last = b;
@@ -129,11 +129,11 @@ static size_t last_top_comma(const char *s, size_t a, size_t b)
     for (size_t i = a; i < b; i++) {
         char ch = s[i];
         if (q) {
-            if (ch == '\\' && i + 1 < b)
+            if (ch == '\\' && q != '`' && i + 1 < b)
                 i++;
             else if (ch == q)
                 q = 0;
-        } else if (ch == '"' || ch == '\'') {
+        } else if (ch == '"' || ch == '\'' || ch == '`') {
             q = ch;
         } else if (ch == '(' || ch == '[') {
             depth++;
@@ -217,13 +217,13 @@ static apr_status_t split_call(rules_ctx_t *c, const rules_y_val_t *v, size_t *n
         return APR_SUCCESS;
     for (size_t k = i; k < end; k++) {
         if (q) {
-            if (s[k] == '\\' && k + 1 < end)
+            if (s[k] == '\\' && q != '`' && k + 1 < end)
                 k++;
             else if (s[k] == q)
                 q = 0;
             continue;
         }
-        if (s[k] == '"' || s[k] == '\'')
+        if (s[k] == '"' || s[k] == '\'' || s[k] == '`')
             q = s[k];
         depth += s[k] == '(' ? 1 : s[k] == ')' ? -1 : 0;
         if (depth == 0 && k + 1 < end)

@@ -16,6 +16,11 @@
 # per-core figure that holds up when other processes share the machine).
 # abbey's results must equal mawk's (count by status; the full rules' exact
 # columns), or the script fails.
+# JSON lines (JSON=1): the same log rewritten by scripts/gen_json.c as nginx
+# escape=json lines, timed with its own wc -l and abbey's count by status
+# (format: json) beside the rest; abbey's counts must equal mawk's on the
+# combined log, and a line after the table gives abbey's bytes/s as a share
+# of wc -l's on the JSON file (the target: at least 25%).
 #
 # Environment:
 #   BENCH_DIR     work dir (default ./bench; the first argument wins)
@@ -25,6 +30,7 @@
 #   ABBEY_MASTER  the binary (default $BUILD_DIR/master/abbey-master)
 #   WORKERS       the multi-thread worker count (default $(nproc))
 #   ABBEY_SLAVE   the slave binary (default $BUILD_DIR/slave/abbey-slave)
+#   JSON          1: also the JSON lines cases (default); 0: skip them
 #   CLUSTER       1: also run scripts/bench_cluster.sh, the example rules through a
 #                 local cluster (primary, secondary, two slaves) against standalone
 #                 --workers 2 on the log split in 4 files (default 1 when both
@@ -42,6 +48,7 @@ NCPU=$(nproc)
 WORKERS=${WORKERS:-$NCPU}
 ABBEY_SLAVE=${ABBEY_SLAVE:-$BUILD_DIR/slave/abbey-slave}
 CLUSTER=${CLUSTER:-1}
+JSON=${JSON:-1}
 MAWK=${MAWK:-mawk}
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
@@ -193,6 +200,81 @@ if [ "$HAVE_ABBEY" = 1 ]; then
     add_case abbey-nginx-w1 "abbey one, nginx" 1
     for w in $WLIST; do add_case "abbey-full-w$w" "abbey full rules" "$w"; done
 fi
+
+# ==== JSON lines (format: json) ====================================================
+# The same log as JSON lines (scripts/gen_json.c: nginx escape=json style, status and
+# body_bytes_sent as numbers), kept beside it while the log and gen_json.c are unchanged;
+# its own wc -l, and abbey's count by status on it.
+declare -A C_BYTES   # a case's input size when it is not $LOG's
+if [ "$JSON" = 1 ]; then
+    GEN_JSON=$BENCH_DIR/gen_json
+    if [ ! -x "$GEN_JSON" ] || [ "$SRC/scripts/gen_json.c" -nt "$GEN_JSON" ]; then
+        say "building $GEN_JSON"
+        gcc -O2 -std=gnu11 -Wall -Wextra -o "$GEN_JSON" "$SRC/scripts/gen_json.c"
+    fi
+    JLOG=$BENCH_DIR/access-$LINES.json
+    jstamp="$(cat "$STAMP") $(md5sum < "$SRC/scripts/gen_json.c" | cut -d' ' -f1)"
+    if [ -f "$JLOG" ] && [ -f "$JLOG.stamp" ] &&
+       [ "$(cat "$JLOG.stamp")" = "$jstamp $(stat -c %s "$JLOG")" ]; then
+        say "reusing $JLOG"
+    else
+        say "writing $JLOG"
+        rm -f "$JLOG.stamp"
+        "$GEN_JSON" < "$LOG" > "$JLOG" || die "gen_json: some lines were not combined"
+        echo "$jstamp $(stat -c %s "$JLOG")" > "$JLOG.stamp"
+    fi
+    JBYTES=$(stat -c %s "$JLOG")
+    cat "$JLOG" > /dev/null   # warm the page cache
+    # one.yaml with the JSON lines as its source and format: json
+    sed -e "s#^\\( *\\)- $LOG\$#\\1- $JLOG#" -e 's/^\( *\)format: combined$/\1format: json/' \
+        "$BENCH_DIR/one.yaml" > "$BENCH_DIR/json.yaml"
+    grep -q -- "- $JLOG\$" "$BENCH_DIR/json.yaml" && grep -q "format: json\$" "$BENCH_DIR/json.yaml" ||
+        die "could not make json.yaml from one.yaml (did its source or format change?)"
+    add_case json-wc "wc -l json" 1
+    C_BYTES[json-wc]=$JBYTES
+    if [ "$HAVE_ABBEY" = 1 ]; then
+        for w in $WLIST; do
+            add_case "abbey-json-w$w" "abbey json entry" "$w"
+            C_BYTES[abbey-json-w$w]=$JBYTES
+        done
+    fi
+fi
+# run_json_case ID: the command of a JSON case.
+run_json_case() {
+    case $1 in
+        json-wc) wc -l "$JLOG" ;;
+        abbey-json-w*) "$ABBEY_MASTER" --standalone --once --config "$BENCH_DIR/json.yaml" \
+                           --workers "${C_W[$1]}" --export-dir "$OUT/$1" ;;
+    esac
+}
+# check_json: every JSON case read every line, none bad, and counted as mawk did.
+check_json() {
+    [ "$JSON" = 1 ] || return 0
+    [ "$(cut -d' ' -f1 < "$OUT/json-wc.txt")" = "$LINES" ] ||
+        die "wc -l json: $(cat "$OUT/json-wc.txt"), expected $LINES"
+    for id in "${CASES[@]}"; do
+        case $id in abbey-json-*) ;; *) continue ;; esac
+        grep -q "^job bench: $LINES lines (0 bad)" "$OUT/$id.txt" ||
+            die "$id: abbey did not read $LINES good JSON lines: $(cat "$OUT/$id.txt")"
+        tail -n +2 "$OUT/$id/bench/by_status.csv" | tr -d '\r' | tr ',' ' ' | sort > "$OUT/$id.sorted"
+        diff -u "$OUT/mawk-one.sorted" "$OUT/$id.sorted" >&2 ||
+            die "$id: abbey's count by status on JSON lines differs from mawk's on the log"
+    done
+    say "abbey's count by status on the JSON lines equals mawk's on the combined log"
+}
+# json_summary: abbey's bytes/s on the JSON lines (one worker) as a share of wc -l's on them,
+# by wall clock and by CPU time.
+json_summary() {
+    [ "$JSON" = 1 ] && [ -n "${BEST[abbey-json-w1]:-}" ] || return 0
+    awk -v b="$JBYTES" -v l="$LINES" -v tw="${BEST[json-wc]}" -v cw="${BEST_CPU[json-wc]}" \
+        -v ta="${BEST[abbey-json-w1]}" -v ca="${BEST_CPU[abbey-json-w1]}" 'BEGIN {
+        printf "JSON lines (%.0f B/line): abbey json entry, one worker, %.1f MB/s; wc -l %.1f MB/s;", b / l, b / ta / 1e6, b / tw / 1e6
+        printf " abbey at %.1f%% of wc -l by wall clock", 100 * tw / ta
+        if (cw > 0 && ca > 0) printf ", %.1f%% by CPU time", 100 * cw / ca
+        printf " (target: at least 25%%)\n"
+    }'
+}
+# ==== end of JSON lines ===============================================================
 # run_case ID: the command of case ID (stdout to its file).
 run_case() {
     local id=$1
@@ -207,6 +289,7 @@ run_case() {
                             --workers "${C_W[$id]}" --export-dir "$OUT/$id" ;;
         abbey-full-w*) "$ABBEY_MASTER" --standalone --once --config "$BENCH_DIR/full.yaml" \
                            --workers "${C_W[$id]}" --export-dir "$OUT/$id" ;;
+        json-*|abbey-json-*) run_json_case "$id" ;;   # JSON lines
     esac
 }
 
@@ -251,6 +334,7 @@ say "log: $LINES lines, $BYTES bytes; best of $RUNS; $NCPU cores; load average $
 for ((r = 1; r <= RUNS; r++)); do
     say "round $r of $RUNS"
     cat "$LOG" > /dev/null
+    [ "$JSON" = 1 ] && cat "$JLOG" > /dev/null   # JSON lines
     for id in "${CASES[@]}"; do
         time_once "$id"
     done
@@ -309,6 +393,7 @@ images 1,2,3 2,3,4
 CHECKS
     done
     say "abbey's by_status equals mawk's in every abbey case; so do the full rules' other exact columns"
+    check_json   # JSON lines
 fi
 
 # ---- the table ----
@@ -327,7 +412,7 @@ for id in "${CASES[@]}"; do
         abbey-full-*) ref=$mawk_full refc=${BEST_CPU[mawk-full]} ;;
         *) ref="" refc="" ;;
     esac
-    awk -v n="$name" -v w="$w" -v t="$t" -v c="${BEST_CPU[$id]}" -v l="$LINES" -v b="$BYTES" -v r="$ref" -v rc="$refc" 'BEGIN {
+    awk -v n="$name" -v w="$w" -v t="$t" -v c="${BEST_CPU[$id]}" -v l="$LINES" -v b="${C_BYTES[$id]:-$BYTES}" -v r="$ref" -v rc="$refc" 'BEGIN {
         if (t <= 0) t = 0.001
         x = r == "" ? "-" : sprintf("%.2f", r / t)
         xc = r == "" ? "-" : sprintf("%.2f", r / t / w)
@@ -335,6 +420,7 @@ for id in "${CASES[@]}"; do
         printf "%-18s %7s %8.3f %7s %11.0f %8.1f %7s %11s %10s\n", n, w, t, c, l / t, b / 1e6 / t, x, xc, xcpu
     }'
 done
+json_summary   # JSON lines
 if [ "$HAVE_ABBEY" = 1 ]; then
     # The targets of count by status on combined, one worker (docs/DESIGN.md, issue 10):
     # at least 40% of wc -l's bytes/s, and at least 8 times mawk's.
