@@ -144,6 +144,35 @@ int format_add_field(format_t *f, const char *name, size_t len, format_type_t ty
     return i;
 }
 
+apr_status_t format_add_listed(format_t *f, const format_spec_t *spec, const char *what,
+                               abbey_err_t *err)
+{
+    if (spec->nfields > FORMAT_MAX_FIELDS) {
+        abbey_err_set(err, "%s format: fields: field %d \"%s\": too many fields (%d, at most %d)",
+                      what, FORMAT_MAX_FIELDS + 1,
+                      spec->fields[FORMAT_MAX_FIELDS] ? spec->fields[FORMAT_MAX_FIELDS] : "",
+                      spec->nfields, FORMAT_MAX_FIELDS);
+        return APR_EINVAL;
+    }
+    for (int i = 0; i < spec->nfields; i++) {
+        const char *name;
+        size_t n;
+        format_type_t type;
+        apr_status_t rv =
+            format_field_spec(what, i + 1, spec->fields[i], NULL, &name, &n, &type, err);
+        if (rv != APR_SUCCESS)
+            return rv;
+        for (int k = 0; k < f->nfields; k++)
+            if (f->namelens[k] == n && memcmp(f->names[k], name, n) == 0) {
+                abbey_err_set(err, "%s format: fields: field %d \"%.*s\": duplicate name", what,
+                              i + 1, (int)n, name);
+                return APR_EINVAL;
+            }
+        format_add_field(f, name, n, type);
+    }
+    return APR_SUCCESS;
+}
+
 static int name_byte(char c, int first, const char *extra)
 {
     if (c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))

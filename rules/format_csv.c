@@ -286,6 +286,7 @@ static const format_ops_t csv_closed_ops = {
 static apr_status_t create(format_t *f, format_spec_t *spec, abbey_err_t *err)
 {
     csv_t *cv = apr_pcalloc(f->pool, sizeof *cv);
+    apr_status_t rv;
     const char *d = spec->arg ? spec->arg : ",";
     if (strlen(d) != 1 || *d == '"' || *d == '\n' || *d == '\r') {
         abbey_err_set(err,
@@ -301,27 +302,8 @@ static apr_status_t create(format_t *f, format_spec_t *spec, abbey_err_t *err)
                            "header: true");
         return APR_EINVAL;
     }
-    if (spec->nfields > FORMAT_MAX_FIELDS) {
-        abbey_err_set(err, "csv format: fields: %d fields, at most %d", spec->nfields,
-                      FORMAT_MAX_FIELDS);
-        return APR_EINVAL;
-    }
-    for (int i = 0; i < spec->nfields; i++) {
-        const char *name;
-        size_t n;
-        format_type_t type;
-        apr_status_t rv =
-            format_field_spec("csv", i + 1, spec->fields[i], NULL, &name, &n, &type, err);
-        if (rv != APR_SUCCESS)
-            return rv;
-        for (int k = 0; k < f->nfields; k++)
-            if (f->namelens[k] == n && memcmp(f->names[k], name, n) == 0) {
-                abbey_err_set(err, "csv format: fields: field %d \"%.*s\": duplicate name", i + 1,
-                              (int)n, name);
-                return APR_EINVAL;
-            }
-        format_add_field(f, name, n, type);
-    }
+    if ((rv = format_add_listed(f, spec, "csv", err)) != APR_SUCCESS)
+        return rv;
     f->header = spec->header;
     f->impl = cv;
     if (!f->header)

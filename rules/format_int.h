@@ -90,6 +90,13 @@ apr_status_t format_field_spec(const char *what, int i, const char *spec, const 
                                const char **name, size_t *len, format_type_t *type,
                                abbey_err_t *err);
 
+/* Add spec->fields to f in order ("name" or "name:type", format_field_spec
+ * with no extra name bytes), for the `what` format: APR_EINVAL with a message
+ * naming the field when there are more than FORMAT_MAX_FIELDS, a name is bad
+ * or given twice. */
+apr_status_t format_add_listed(format_t *f, const format_spec_t *spec, const char *what,
+                               abbey_err_t *err);
+
 /* n bytes of st's scratch for the current line's unescaped text (n is at
  * most the line's length, so it always fits): valid until the next parse. */
 static inline char *format_scratch(format_state_t *st, size_t n)

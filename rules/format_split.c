@@ -26,6 +26,7 @@ typedef struct split_t {
 static apr_status_t create(format_t *f, format_spec_t *spec, abbey_err_t *err)
 {
     split_t *sp = apr_pcalloc(f->pool, sizeof *sp);
+    apr_status_t rv;
     if (!spec->arg || !*spec->arg) {
         abbey_err_set(err, "split format: the delimiter is empty");
         return APR_EINVAL;
@@ -35,30 +36,10 @@ static apr_status_t create(format_t *f, format_spec_t *spec, abbey_err_t *err)
                            "order, such as [ts:time, user, status:int]");
         return APR_EINVAL;
     }
-    if (spec->nfields > FORMAT_MAX_FIELDS) {
-        abbey_err_set(err, "split format: field %d \"%s\": too many fields (%d, at most %d)",
-                      FORMAT_MAX_FIELDS + 1,
-                      spec->fields[FORMAT_MAX_FIELDS] ? spec->fields[FORMAT_MAX_FIELDS] : "",
-                      spec->nfields, FORMAT_MAX_FIELDS);
-        return APR_EINVAL;
-    }
     sp->delim = apr_pstrdup(f->pool, spec->arg);
     sp->dlen = strlen(sp->delim);
-    for (int i = 0; i < spec->nfields; i++) {
-        const char *name;
-        size_t n;
-        format_type_t type;
-        apr_status_t rv =
-            format_field_spec("split", i + 1, spec->fields[i], NULL, &name, &n, &type, err);
-        if (rv != APR_SUCCESS)
-            return rv;
-        if (format_field_index(f, name, n) >= 0) {
-            abbey_err_set(err, "split format: fields: field %d \"%.*s\": duplicate name", i + 1,
-                          (int)n, name);
-            return APR_EINVAL;
-        }
-        format_add_field(f, name, n, type);
-    }
+    if ((rv = format_add_listed(f, spec, "split", err)) != APR_SUCCESS)
+        return rv;
     f->impl = sp;
     return APR_SUCCESS;
 }
