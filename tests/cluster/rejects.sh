@@ -71,6 +71,9 @@ jobs:
       - name: traffic
         entries:
           - {name: by_status, key: [status], values: {hits: count, bytes: sum(bytes)}}
+          # reads time, so that a line whose time is not one is bad (unneeded fields are not
+          # converted)
+          - {name: by_hour, key: [time_bucket(time, 1h)], values: {hits: count}}
 YAML
 }
 
