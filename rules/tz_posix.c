@@ -199,7 +199,7 @@ static int alternates(const tz_rule_t *r)
 
 void tz_posix_span(const tz_rule_t *r, int64_t t, tz_span_t *sp)
 {
-    event_t ev[6];
+    event_t ev[6] = {{0}}; /* all six are set below; zeroed for the compiler */
     int n = 0;
     int64_t y;
     unsigned m, d;
