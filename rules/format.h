@@ -17,6 +17,10 @@
  * the spec's time_format and timezone, format_time.c), "name:str"; an untyped
  * field is FORMAT_AUTO: text that becomes a number when a rule needs one.
  *
+ * The others, each in its format_<kind>.c and docs/RULES.md: "json" (member
+ * paths), "regex" (named groups), "csv" (columns, or a header per source),
+ * "logfmt" (keys), "syslog" (BSD, RFC 3164 and RFC 5424 fields).
+ *
  * Closed and open formats. A closed format (combined, split, regex, ...) knows
  * its fields when it is compiled. An open one (json, logfmt, csv with a
  * header) learns them from the rules: format_field_index adds a field the
