@@ -261,6 +261,51 @@ static inline int format_clf_time(const char *p, int64_t *out)
     return 0;
 }
 
+/* The four hex digits at p (the caller has checked p + 4 is inside the text)
+ * as a number, or -1 when one is not a hex digit. */
+static inline int format_hex4(const char *p)
+{
+    int n = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = (unsigned char)p[i], d;
+        if (c - '0' <= 9)
+            d = c - '0';
+        else if ((c | 0x20) - 'a' <= 5)
+            d = (c | 0x20) - 'a' + 10;
+        else
+            return -1;
+        n = n * 16 + (int)d;
+    }
+    return n;
+}
+
+/* Code point cp (at most 0x10FFFF) as UTF-8 at out; returns the bytes
+ * written (1..4). For the kinds that unescape \uXXXX (json, logfmt). */
+static inline size_t format_utf8_put(uint32_t cp, char *out)
+{
+    unsigned char *o = (unsigned char *)out;
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xc0 | cp >> 6);
+        o[1] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xe0 | cp >> 12);
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xf0 | cp >> 18);
+    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (unsigned char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
 /* Set a field. */
 static inline void format_set(value_t *v, value_kind_t kind, const char *s, size_t len)
 {

@@ -118,23 +118,6 @@ size_t json_bits_fill(json_bits_t *b, size_t w)
 
 /* ---- escapes ------------------------------------------------------------ */
 
-/* The four hex digits at p (p + 4 <= end checked by the caller), or -1. */
-static int hex4(const char *p)
-{
-    int n = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = (unsigned char)p[i], d;
-        if (c - '0' <= 9)
-            d = c - '0';
-        else if ((c | 0x20) - 'a' <= 5)
-            d = (c | 0x20) - 'a' + 10;
-        else
-            return -1;
-        n = n * 16 + (int)d;
-    }
-    return n;
-}
-
 const char *json_escape(const char *p, const char *end, uint32_t *cp)
 {
     int u, lo;
@@ -166,44 +149,18 @@ const char *json_escape(const char *p, const char *end, uint32_t *cp)
     default:
         return NULL;
     }
-    if (end - p < 6 || (u = hex4(p + 2)) < 0)
+    if (end - p < 6 || (u = format_hex4(p + 2)) < 0)
         return NULL;
     if (u < 0xd800 || u > 0xdfff) {
         *cp = (uint32_t)u;
         return p + 6;
     }
     /* a high surrogate must be followed by a low one; a low one alone is bad */
-    if (u > 0xdbff || end - p < 12 || p[6] != '\\' || p[7] != 'u' || (lo = hex4(p + 8)) < 0xdc00 ||
-        lo > 0xdfff)
+    if (u > 0xdbff || end - p < 12 || p[6] != '\\' || p[7] != 'u' ||
+        (lo = format_hex4(p + 8)) < 0xdc00 || lo > 0xdfff)
         return NULL;
     *cp = 0x10000 + (((uint32_t)u - 0xd800) << 10) + ((uint32_t)lo - 0xdc00);
     return p + 12;
-}
-
-/* cp as UTF-8 at out; returns the bytes written (1..4). */
-static size_t utf8_put(uint32_t cp, char *out)
-{
-    unsigned char *o = (unsigned char *)out;
-    if (cp < 0x80) {
-        o[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (unsigned char)(0xc0 | cp >> 6);
-        o[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xe0 | cp >> 12);
-        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xf0 | cp >> 18);
-    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3f));
-    return 4;
 }
 
 size_t json_unescape(const char *s, const char *e, char *out)
@@ -221,7 +178,7 @@ size_t json_unescape(const char *s, const char *e, char *out)
         o += b - s;
         s = json_escape(b, e, &cp);
         ABBEY_ASSERT(s != NULL); /* the walk checked every escape */
-        o += utf8_put(cp, o);
+        o += format_utf8_put(cp, o);
     }
     return (size_t)(o - out);
 }

@@ -57,20 +57,6 @@ static inline int key_byte(char c)
     return !blank(c) && c != '=' && c != '"';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* The 4 hex digits at p (known to be hex) as a number. */
-static unsigned hex4(const char *p)
-{
-    return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
-}
-
 /* ---- compiling --------------------------------------------------------- */
 
 static int add_named(format_t *f, const char *name, size_t len, format_type_t type)
@@ -163,8 +149,9 @@ static format_bad_t scan_quoted(const char *p, const char *end, const char **clo
             for (int k = 1; k <= 4; k++) {
                 if (b + k == end)
                     return FORMAT_BAD_QUOTE;
-                if (hexval(b[k]) < 0)
-                    return FORMAT_BAD_ESCAPE;
+                unsigned c = (unsigned char)b[k];
+                if (c - '0' > 9 && (c | 0x20) - 'a' > 5)
+                    return FORMAT_BAD_ESCAPE; /* not a hex digit */
             }
             p = b + 5;
             break;
@@ -172,31 +159,6 @@ static format_bad_t scan_quoted(const char *p, const char *end, const char **clo
             return FORMAT_BAD_ESCAPE;
         }
     }
-}
-
-/* Code point cp as UTF-8 at o; returns the bytes written (1..4). */
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | cp >> 12);
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | cp >> 18);
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
 }
 
 /* The text [p, e) of a quoted value checked by scan_quoted, unescaped into o
@@ -229,16 +191,16 @@ static size_t unescape(const char *p, const char *e, char *o)
             *o++ = '\t';
             break;
         case 'u': {
-            unsigned cp = hex4(p), lo;
+            int cp = format_hex4(p), lo; /* both checked by scan_quoted */
             p += 4;
             if (cp >= 0xd800 && cp < 0xdc00 && e - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
-                (lo = hex4(p + 2)) >= 0xdc00 && lo < 0xe000) {
+                (lo = format_hex4(p + 2)) >= 0xdc00 && lo < 0xe000) {
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 p += 6;
             }
             if (cp >= 0xd800 && cp < 0xe000)
                 cp = 0xfffd; /* a lone surrogate */
-            o += put_utf8(o, cp);
+            o += format_utf8_put((uint32_t)cp, o);
             break;
         }
         default: /* '"', '\\', '/' */
