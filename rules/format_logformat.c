@@ -325,6 +325,26 @@ enum {
     OP_STRF     /* LF_STRF */
 };
 
+/* Programs of a common shape (a sequence of ops) get a splitter of their
+ * own: the same code as the generic one (split_ops), with the ops known to
+ * the compiler, so that the loop over the steps is unrolled and every
+ * dispatch on an op is gone. The steps' other members (terminators, fields)
+ * still come from the program. */
+enum { SHAPE_GENERIC, SHAPE_COMBINED, SHAPE_COMMON, SHAPE__COUNT };
+
+static const uint8_t ops_combined[] = {OP_TERM1, OP_TERM1, OP_TERM2,  OP_CLFTIME, OP_QUOTED,
+                                       OP_TERM1, OP_TERM2, OP_QUOTED, OP_QUOTED};
+static const uint8_t ops_common[] = {OP_TERM1,  OP_TERM1, OP_TERM2, OP_CLFTIME,
+                                     OP_QUOTED, OP_TERM1, OP_LAST};
+
+static const struct {
+    const uint8_t *ops;
+    int n;
+} shapes[SHAPE__COUNT] = {
+    [SHAPE_COMBINED] = {ops_combined, sizeof ops_combined},
+    [SHAPE_COMMON] = {ops_common, sizeof ops_common},
+};
+
 /* Add ch to the program's stop bytes: 1, or 0 when they are full. */
 static int add_stop(lf_prog_t *pg, char ch)
 {
@@ -375,24 +395,37 @@ static void specialise(lf_prog_t *pg, int simd)
     if (!pg->nstop)
         pg->stop[pg->nstop++] = ' ';
     pg->classify = lf_classifier(simd, pg->nstop);
+    pg->shape = SHAPE_GENERIC;
+    for (int k = 1; k < SHAPE__COUNT; k++)
+        if (pg->nsteps == shapes[k].n) {
+            int i = 0;
+            while (i < pg->nsteps && pg->steps[i].op == shapes[k].ops[i])
+                i++;
+            if (i == pg->nsteps)
+                pg->shape = (uint8_t)k;
+        }
 }
 
 /* The structure pass: every step's field and literal, from p. Records the
  * needed fields in found (*nfound), and in *stop the step the line stopped
  * after (a built-in's shorter line; else the last step). */
-static format_bad_t split(format_state_t *st, lf_cls_t *c, const char *p, uint64_t need,
-                          found_t *found, int *nfound, int *stop)
+static inline __attribute__((always_inline)) format_bad_t
+split_ops(format_state_t *st, lf_cls_t *c, const char *p, uint64_t need, found_t *found,
+          int *nfound, int *stop, const uint8_t *kops, int kn)
 {
     const lf_prog_t *pg = st->f->impl;
-    const lf_step_t *s = pg->steps, *last = s + pg->nsteps;
+    const lf_step_t *s;
     const char *end = c->end;
+    const int nsteps = kops ? kn : pg->nsteps;
     walk_t w;
-    int n = 0;
+    int n = 0, i;
     refill(pg, c, &w, c->line);
-    for (; s < last; s++) {
+#pragma GCC unroll 16
+    for (i = 0; i < nsteps; i++) {
         const char *b = p, *e;
         int64_t t = 0;
-        switch (s->op) {
+        s = &pg->steps[i];
+        switch (kops ? kops[i] : s->op) {
         case OP_TERM1:
             if (!(e = find_stop(pg, c, &w, p, s->term[0])))
                 goto missing;
@@ -496,9 +529,23 @@ static format_bad_t split(format_state_t *st, lf_cls_t *c, const char *p, uint64
     *nfound = n;
     return FORMAT_OK;
 stopped:
-    *stop = (int)(s - pg->steps);
+    *stop = i;
     *nfound = n;
     return FORMAT_OK;
+}
+
+/* The structure pass of a program, by its shape. */
+static format_bad_t split(format_state_t *st, lf_cls_t *c, const char *p, uint64_t need,
+                          found_t *found, int *nfound, int *stop)
+{
+    switch (((const lf_prog_t *)st->f->impl)->shape) {
+    case SHAPE_COMBINED:
+        return split_ops(st, c, p, need, found, nfound, stop, ops_combined, sizeof ops_combined);
+    case SHAPE_COMMON:
+        return split_ops(st, c, p, need, found, nfound, stop, ops_common, sizeof ops_common);
+    default:
+        return split_ops(st, c, p, need, found, nfound, stop, NULL, 0);
+    }
 }
 
 static format_bad_t parse(format_state_t *st, const char *line, size_t len, uint64_t need,

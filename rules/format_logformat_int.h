@@ -101,6 +101,7 @@ typedef struct lf_prog_t {
     char stop[LF_NSTOP]; /* the stop bytes */
     int nstop;
     lf_classify_fn *classify;
+    uint8_t shape; /* a splitter of its own for a common sequence of ops, or 0 */
 } lf_prog_t;
 
 /* Compile spec (kind nginx, apache, combined or common) into f: its fields
