@@ -79,34 +79,35 @@ static void put_data(buf_t *out, const char *data, size_t len)
     put_s(out, "</script>\n");
 }
 
+/* Asset name: inline between open and close (the one-file report), or linked
+ * by link, a format taking its name and ETag. */
+static void put_asset(buf_t *out, const char *name, int inline_it, const char *open,
+                      const char *close, const char *link)
+{
+    const web_asset_t *a = web_asset(name);
+    if (inline_it) {
+        put_s(out, open);
+        buf_put(out, a->data, a->len);
+        put_s(out, close);
+    } else {
+        buf_printf(out, link, a->name, a->etag);
+    }
+}
+
 void web_page(buf_t *out, const char *data_json, size_t data_len)
 {
     head(out, "abbey");
     if (data_json)
         inline_csp(out);
-    for (size_t i = 0; i < NSTYLES; i++) {
-        const web_asset_t *a = web_asset(styles[i]);
-        if (data_json) {
-            put_s(out, "<style>");
-            buf_put(out, a->data, a->len);
-            put_s(out, "</style>");
-        } else {
-            buf_printf(out, "<link rel=\"stylesheet\" href=\"/ui/%s?v=%s\">", a->name, a->etag);
-        }
-    }
+    for (size_t i = 0; i < NSTYLES; i++)
+        put_asset(out, styles[i], data_json != NULL, "<style>", "</style>",
+                  "<link rel=\"stylesheet\" href=\"/ui/%s?v=%s\">");
     put_s(out, "</head>\n<body><div id=\"app\"><p class=\"loading\">loading…</p></div>\n");
     if (data_json)
         put_data(out, data_json, data_len);
-    for (size_t i = 0; i < NSCRIPTS; i++) {
-        const web_asset_t *a = web_asset(scripts[i]);
-        if (data_json) {
-            put_s(out, "<script>");
-            buf_put(out, a->data, a->len);
-            put_s(out, "</script>\n");
-        } else {
-            buf_printf(out, "<script src=\"/ui/%s?v=%s\"></script>\n", a->name, a->etag);
-        }
-    }
+    for (size_t i = 0; i < NSCRIPTS; i++)
+        put_asset(out, scripts[i], data_json != NULL, "<script>", "</script>\n",
+                  "<script src=\"/ui/%s?v=%s\"></script>\n");
     put_s(out, "</body></html>\n");
 }
 
