@@ -12,7 +12,8 @@
  * runs out of memory in one worker is dropped in all (run->dead, seen between
  * parts), the others read on; its reports are not written and the run fails.
  * A job with `rejects:` has one writer shared by the threads (common/rejects.h);
- * the whole run is its round 0. */
+ * the whole run is its round 0. With --html FILE the same reports also go into
+ * one self-contained HTML file (web_html.h). */
 #include <apr_allocator.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
@@ -31,6 +32,7 @@
 #include "task.h"
 #include "utf8.h"
 #include "value.h"
+#include "web_html.h"
 
 #define PART_MIN (8u << 20)         /* never cut parts smaller than this */
 #define COPY_HEAD 4096              /* bytes compared to find an archive's plain original */
@@ -258,7 +260,7 @@ static partial_t *merge_job(run_t *run, int j, apr_pool_t *pool, int *failed)
 /* Export every report of job from totals, but those of an entry that ran out
  * of memory. Returns 1 when one failed or was left out. */
 static int export_job(const rules_job_t *job, partial_t *totals, const char *dir, FILE *out,
-                      apr_pool_t *pool)
+                      web_html_t *html, apr_pool_t *pool)
 {
     int failed = 0;
     for (int r = 0; r < job->nreports; r++) {
@@ -275,8 +277,11 @@ static int export_job(const rules_job_t *job, partial_t *totals, const char *dir
                                       &err) != APR_SUCCESS) {
             log_msg("job %s: %s", job->name, err.msg);
             failed = 1;
-        } else if (out) {
-            fprintf(out, "  report %-20s %s\n", rep->name, path);
+        } else {
+            if (out)
+                fprintf(out, "  report %-20s %s\n", rep->name, path);
+            if (html)
+                web_html_add_report(html, job, rep, totals->tables[rep->entry->index], pool);
         }
     }
     return failed;
@@ -338,6 +343,7 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
     apr_time_t t0 = apr_time_now();
     apr_pool_t *rpool = mem_xpool(pool); /* the rejects writers: destroyed, they close */
     rejects_t *rejects = rejects_create(rpool);
+    web_html_t *html = opts->html ? web_html_begin(cfg, pool) : NULL;
     run_t run;
     int failed = 0;
 
@@ -403,8 +409,19 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
             print_reasons(&run, j, totals, out);
             print_bad(&run, j, out);
         }
-        failed |= export_job(job, totals, opts->export_dir, out, pool);
+        failed |= export_job(job, totals, opts->export_dir, out, html, pool);
+        if (html)
+            web_html_job_counts(html, job->name, totals->lines, totals->bad_lines, totals->bytes);
         partial_destroy(totals);
+    }
+    if (html) {
+        abbey_err_t err;
+        if (web_html_write(html, opts->html, pool, &err) != APR_SUCCESS) {
+            log_msg("%s", err.msg);
+            failed = 1;
+        } else if (out) {
+            fprintf(out, "html report %s\n", opts->html);
+        }
     }
     for (int w = 0; w < run.nworkers; w++)
         apr_pool_destroy(run.workers[w].pool);
