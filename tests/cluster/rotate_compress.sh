@@ -8,7 +8,7 @@
 # master, one slave, 1 s rounds) follows the file source access.log: each rotated file is
 # found by its inode as access.log.1 and read to its end before it is compressed, so
 # every line is counted once (docs/CLUSTER.md "Tasks, instances, offsets"; a glob over
-# the series is not followed that way yet: docs/RULES.md "Archives"). Then a standalone
+# the series: rotate_glob.sh). Then a standalone
 # run over the series the rotations left (access.log*: plain files and .gz archives)
 # must count every line once too.
 # Oracle: mawk over the bundled log (by_status_recount).
