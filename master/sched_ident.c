@@ -14,15 +14,17 @@
  *     before, a head that changed, a name that became an archive's or
  *     stopped being one): that file is detached (as gone) and the match is
  *     new;
- *  2. a new file whose head equals that of a file read by a task and not
- *     listed now continues it: that task reads the new file from its
- *     committed offset on, under its own source id (an archive's offsets
- *     are decompressed bytes: the same as its original's), so whatever was
- *     read of the original before is not read again, and what it held past
- *     that offset is read from the copy. A new file whose head equals a
- *     listed file's is a copy of it and is left unread (looked at again by
- *     the next listing). Any other new file gets a task from offset 0; an
- *     archive whose head cannot be read yet (still being written) waits;
+ *  2. a new archive whose head equals that of a plain file read by a task
+ *     and not listed now (standalone's rule, docs/RULES.md "Rotated
+ *     series") continues it: that task reads the archive from its committed
+ *     offset on, under its own source id (an archive's offsets are
+ *     decompressed bytes: the same as its original's), so whatever was read
+ *     of the original is not read again, and what it held past that offset
+ *     is read from the archive. A new archive whose head equals a listed
+ *     plain file's is a copy of it (gzip -k, or gzip still running) and is
+ *     left unread (looked at again by the next listing). Any other new file
+ *     gets a task from offset 0; an archive whose head cannot be read yet
+ *     (still being written) waits;
  *  3. files not listed pause their tasks (nothing is leased for them); one
  *     not listed by SCHED_IDENT_GRACE listings in a row is forgotten, and
  *     its task leaves the job.
@@ -112,13 +114,13 @@ static void head_unindex(sched_job_t *job, sched_ident_t *f)
     f->indexed = 0;
 }
 
-/* A file is indexed by its head while a task reads it and it has one: the
- * files a new file may continue. */
+/* A plain file is indexed by its head while a task reads it and it has one:
+ * the files a new archive may continue. */
 static void head_sync(sched_job_t *job, sched_ident_t *f)
 {
     sched_ident_t *h = NULL;
     head_unindex(job, f);
-    if (!f->task || !f->head.len)
+    if (!f->task || !f->head.len || f->archive)
         return;
     HASH_FIND(hf, job->by_head, &f->head, sizeof f->head, h);
     if (h) {
@@ -236,9 +238,9 @@ static void task_new(sched_t *s, sched_job_t *job, sched_task_t *glob, sched_ide
     head_sync(job, f);
 }
 
-/* The file a new file m continues: the first one read by a task, with m's
- * head, that is not listed now; NULL when none, with *copy set when one
- * with that head is listed (m is a copy of it). */
+/* The plain file a new archive m continues: the first one read by a task,
+ * with m's head, that is not listed now; NULL when none, with *copy set
+ * when one with that head is listed (m is a copy of it). */
 static sched_ident_t *original_of(sched_job_t *job, const sched_file_t *m, int *copy)
 {
     sched_head_t k = {m->head_len, m->head_hash};
@@ -322,11 +324,11 @@ static void file_added(sched_t *s, sched_job_t *job, sched_task_t *glob,
     const sched_file_t *m = &c->files[i];
     sched_fkey_t k = {m->dev, m->ino};
     sched_ident_t *f = NULL, *orig;
-    int copy;
+    int copy = 0, archive = source_path_is_stream(c->paths[i]);
     HASH_FIND(hh, job->idents, &k, sizeof k, f);
     if (f || !m->has_head)
         return; /* listed before in this listing, or an archive not readable yet */
-    orig = original_of(job, m, &copy);
+    orig = archive ? original_of(job, m, &copy) : NULL;
     if (!orig && copy)
         return; /* a copy of a listed file, whose task reads its lines */
     if (!orig && job->tasks->nelts >= SCHED_MAX_TASKS) {
@@ -336,7 +338,7 @@ static void file_added(sched_t *s, sched_job_t *job, sched_task_t *glob,
         job->cap_logged = 1;
         return;
     }
-    f = file_new(s, job, glob, c->paths[i], m, source_path_is_stream(c->paths[i]));
+    f = file_new(s, job, glob, c->paths[i], m, archive);
     if (orig)
         continue_into(s, job, orig, f);
     else
@@ -452,9 +454,9 @@ void sched_files_parse(jsonio_rd_t *rd, const json_t *arr, int npaths, apr_pool_
 {
     char where[sizeof rd->where];
     *out = NULL;
-    if (!arr || rd->failed)
-        return;
-    if (!json_is_array(arr) || npaths < 0 || json_array_size(arr) != (size_t)npaths) {
+    if (!arr || rd->failed || npaths < 0)
+        return; /* (no paths: not an expansion, whose "paths" are required) */
+    if (!json_is_array(arr) || json_array_size(arr) != (size_t)npaths) {
         jsonio_fail(rd, "files", "must be an array with an item per path (%d)", npaths);
         return;
     }

@@ -236,6 +236,9 @@ void sched_register(sched_t *s, httpd_t *httpd);
  * - A read task that is no longer a source is also kept when a glob of its job still
  *   lists it: the glob whose expansion added it, or one whose pattern matches its path
  *   (fnmatch FNM_PATHNAME | FNM_PERIOD, as glob(3)); its labels are then the glob's.
+ *   A glob's read task of one file (made from an expansion's files) is kept only by
+ *   the glob that made it (the same pattern), and only while that glob knows its file;
+ *   a glob that leaves forgets its files.
  * - Dropping a task removes it from the job: the task numbers after it shift down (in
  *   status and later leases; leases already granted are unaffected). In rounds open at
  *   the reload a dropped task counts as done. Until dropped, a gone task with an active

@@ -97,7 +97,8 @@ static apr_status_t listing(sched_t *s, uint64_t id, int n, const char *const *p
 static sched_task_t *task_of(sched_t *s, const char *inst)
 {
     sched_job_t *job = sched_job_find(s, "web");
-    sched_task_t *t = sched_read_task(job, L0, inst);
+    sched_task_t *t = NULL;
+    HASH_FIND(hi, job->by_inst, inst, strlen(inst), t);
     ck_assert_msg(t && t->ident, "no glob read task %s", inst);
     return t;
 }
@@ -197,7 +198,9 @@ static void scenario(sched_t *s, inst_t *in, int ckpt, int last)
     CKPT(4);
 
     /* R4: 10:1 reads its archive from 150: nothing more, to its end: finished. The listing
-     * adds a copy of access.log.1 (a new inode with its head): no task */
+     * adds access.log.1.gz, a compressed copy of access.log.1 (gzip -k): no task; and a
+     * plain copy of it, access.log.1.bak: a file of its own (plain copies are not looked
+     * for), read from 0 by task 20:4 */
     l = lease_all(s, ROUND(4), all, &n, L0, "1:10:1");
     ck_assert_int_eq(n, 4);
     ck_assert_str_eq(l->file, L2GZ);
@@ -205,33 +208,35 @@ static void scenario(sched_t *s, inst_t *in, int ckpt, int last)
     ck_assert_uint_eq(l->start, 150);
     OK(done_sz(s, "s1", l->id, "1:10:1", 150, 150, 1, NULL, 150, ROUND(4)));
     idle_reads(s, all, n, l, ROUND(4));
-    const char *p4[] = {L0, L1, "/logs/access.log.1.bak", L2GZ};
+    const char *p4[] = {L0, L1, "/logs/access.log.1.bak", "/logs/access.log.1.gz", L2GZ};
     sched_file_t f4[] = {fl(10, 0, 0, 0), fl(11, 80, 80, 0xb1), fl(20, 80, 80, 0xb1),
-                         fl(12, 60, 150, 0xa2)};
-    OK(listing(s, glob_lease(all, n), 4, p4, f4, ROUND(4)));
-    ck_assert_int_eq(ntasks(s), 4);
+                         fl(21, 50, 80, 0xb1), fl(12, 60, 150, 0xa2)};
+    OK(listing(s, glob_lease(all, n), 5, p4, f4, ROUND(4)));
+    ck_assert_int_eq(ntasks(s), 5);
+    ck_assert_str_eq(task_of(s, "1:20:4")->source, "/logs/access.log.1.bak");
     CKPT(5);
 
     /* R5: 10:1 is finished: no lease. The archive is renamed access.log.3.gz (same inode),
      * access.log.1 (11) is left out: 11:2 pauses */
     ck_assert_ptr_null(lease_all(s, ROUND(5), all, &n, L0, "1:10:1"));
-    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(n, 4);
     idle_reads(s, all, n, NULL, ROUND(5));
     const char *p5[] = {L0, L3GZ};
     sched_file_t f5[] = {fl(10, 0, 0, 0), fl(12, 60, 150, 0xa2)};
     OK(listing(s, glob_lease(all, n), 2, p5, f5, ROUND(5)));
     ck_assert_int_eq(task_of(s, "1:11:2")->paused, 1);
+    ck_assert_int_eq(task_of(s, "1:20:4")->paused, 1);
     CKPT(6);
 
-    /* R6, R7: the glob and 10:3 alone; 11, missing from three listings, is forgotten at R7
-     * and its task leaves the job */
+    /* R6, R7: the glob and 10:3 alone; 11 and 20, missing from three listings, are
+     * forgotten at R7 and their tasks leave the job */
     for (int k = 6; k <= 7; k++) {
         l = lease_all(s, ROUND(k), all, &n, L0, "1:10:3");
         ck_assert_int_eq(n, 2);
         ck_assert_ptr_nonnull(l);
         idle_reads(s, all, n, NULL, ROUND(k));
         OK(listing(s, glob_lease(all, n), 2, p5, f5, ROUND(k)));
-        ck_assert_int_eq(ntasks(s), k == 6 ? 4 : 3);
+        ck_assert_int_eq(ntasks(s), k == 6 ? 5 : 3);
         CKPT(k + 1);
     }
 end:
