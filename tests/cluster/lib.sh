@@ -1,5 +1,5 @@
 # lib.sh - shared by the cluster integration tests: ports, processes, waiting, checks, cleanup,
-# and a by_status job with its recount.
+# a by_status job with its recount, and logrotate's rotation of a series (rotate_series).
 #
 # Sourced by tests/cluster/*.sh. Every process a test starts is recorded and
 # killed on exit (TERM, then KILL); everything runs on 127.0.0.1 with ports
@@ -165,6 +165,23 @@ YAML
 by_status_recount() {
     mawk -F'"' 'NF == 7 { split($3, a, " "); n[a[1]]++; if (a[2] != "-") b[a[1]] += a[2] }
         END { for (s in n) printf "%s,%.0f,%.0f\n", s, n[s], b[s] }' "$@" | sort
+}
+
+# rotate_series DIR: rotate DIR/access.log as logrotate's create + compress + delaycompress
+# do, keeping every file: access.log.N.gz -> .N+1.gz, access.log.1 -> access.log.2 compressed
+# to access.log.2.gz, access.log -> access.log.1, a new empty access.log
+rotate_series() {
+    local k=$(($(ls "$1" | grep -c '\.gz$') + 1)) # the archives are .2.gz to .k.gz
+    while [ "$k" -ge 2 ]; do
+        mv "$1/access.log.$k.gz" "$1/access.log.$((k + 1)).gz"
+        k=$((k - 1))
+    done
+    if [ -f "$1/access.log.1" ]; then
+        mv "$1/access.log.1" "$1/access.log.2"
+        gzip "$1/access.log.2"
+    fi
+    mv "$1/access.log" "$1/access.log.1"
+    : >"$1/access.log"
 }
 
 # report_ok CSV: the report's rows (header and CRs dropped), sorted, equal $T/recount

@@ -2,9 +2,9 @@
 # rotate_glob.sh - a glob over a rotating series (access.log*), counted once by the cluster.
 #
 # The writer and the rotations of rotate_compress.sh (the bundled log appended to access.log
-# in 25 chunks; every 6 chunks logrotate's create + compress + delaycompress: access.log.N.gz
-# -> access.log.N+1.gz, access.log.1 -> access.log.2 compressed to access.log.2.gz,
-# access.log -> access.log.1, a new empty access.log), but the job's source is the glob
+# in 25 chunks; every 6 chunks logrotate's create + compress + delaycompress, rotate_series in
+# lib.sh: access.log.N.gz -> access.log.N+1.gz, access.log.1 -> access.log.2 compressed to
+# access.log.2.gz, access.log -> access.log.1, a new empty access.log), but the source is the glob
 # "$d/access.log*": every name of the series is listed at every expansion, the renamed file
 # and its compressed copy included. Each file must be read once, by its identity (device and
 # inode; an archive is recognised as the copy of the file it compresses by its first 4 KiB:
@@ -15,21 +15,6 @@
 . "$(dirname "$0")/lib.sh"
 command -v gzip >/dev/null 2>&1 || { echo "SKIP: gzip is not installed"; exit 77; }
 by_status_recount "$LOG" >"$T/recount"
-
-# rotate DIR: logrotate's create + compress + delaycompress, keeping every file
-rotate() {
-    k=$(($(ls "$1" | grep -c '\.gz$') + 1)) # the archives are .2.gz to .k.gz
-    while [ "$k" -ge 2 ]; do
-        mv "$1/access.log.$k.gz" "$1/access.log.$((k + 1)).gz"
-        k=$((k - 1))
-    done
-    if [ -f "$1/access.log.1" ]; then
-        mv "$1/access.log.1" "$1/access.log.2"
-        gzip "$1/access.log.2"
-    fi
-    mv "$1/access.log" "$1/access.log.1"
-    : >"$1/access.log"
-}
 
 lines_of() { json "$1" /v1/status '[(x["lines"], x["bad_lines"]) for x in j["merger"]["jobs"]]'; }
 # quiet PORT: all 10000 lines (or more) merged, no lease out, nothing left to export
@@ -67,7 +52,7 @@ series() {
     while [ $i -lt 25 ]; do
         sed -n "$((i * 400 + 1)),$((i * 400 + 400))p" "$LOG" >>"$d/access.log"
         i=$((i + 1))
-        [ $((i % 6)) -eq 0 ] && rotate "$d"
+        [ $((i % 6)) -eq 0 ] && rotate_series "$d"
         if [ "$restarts" = yes ] && { [ $i -eq 13 ] || [ $i -eq 20 ]; }; then
             eval "p=\${PID_${name}_m$runs}"
             kill -KILL "$p"
