@@ -167,21 +167,26 @@ by_status_recount() {
         END { for (s in n) printf "%s,%.0f,%.0f\n", s, n[s], b[s] }' "$@" | sort
 }
 
-# rotate_series DIR: rotate DIR/access.log as logrotate's create + compress + delaycompress
-# do, keeping every file: access.log.N.gz -> .N+1.gz, access.log.1 -> access.log.2 compressed
-# to access.log.2.gz, access.log -> access.log.1, a new empty access.log
+# rotate_series DIR [nodelay]: rotate DIR/access.log as logrotate's create + compress +
+# delaycompress do, keeping every file: access.log.N.gz -> .N+1.gz, access.log.1 ->
+# access.log.2 compressed to access.log.2.gz, access.log -> access.log.1, a new empty
+# access.log. With nodelay, create + compress without delaycompress: access.log ->
+# access.log.1, a new empty access.log, access.log.1 compressed to access.log.1.gz at once.
 rotate_series() {
-    local k=$(($(ls "$1" | grep -c '\.gz$') + 1)) # the archives are .2.gz to .k.gz
-    while [ "$k" -ge 2 ]; do
+    local first=2 k
+    [ "${2:-}" = nodelay ] && first=1
+    k=$(($(ls "$1" | grep -c '\.gz$') + first - 1)) # the archives are .first.gz to .k.gz
+    while [ "$k" -ge "$first" ]; do
         mv "$1/access.log.$k.gz" "$1/access.log.$((k + 1)).gz"
         k=$((k - 1))
     done
-    if [ -f "$1/access.log.1" ]; then
+    if [ "$first" -eq 2 ] && [ -f "$1/access.log.1" ]; then
         mv "$1/access.log.1" "$1/access.log.2"
         gzip "$1/access.log.2"
     fi
     mv "$1/access.log" "$1/access.log.1"
     : >"$1/access.log"
+    if [ "$first" -eq 1 ]; then gzip "$1/access.log.1"; fi
 }
 
 # report_ok CSV: the report's rows (header and CRs dropped), sorted, equal $T/recount

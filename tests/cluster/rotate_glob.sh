@@ -8,9 +8,11 @@
 # "$d/access.log*": every name of the series is listed at every expansion, the renamed file
 # and its compressed copy included. Each file must be read once, by its identity (device and
 # inode; an archive is recognised as the copy of the file it compresses by its first 4 KiB:
-# docs/CLUSTER.md "Globs over a rotating series"). Run twice: once as is, once with the
-# primary killed (SIGKILL) and started again on the same data dir twice between rotations
-# (its scheduler and merger recover from their journals and checkpoints).
+# docs/CLUSTER.md "Globs over a rotating series"). Run three times: as is; with the primary
+# killed (SIGKILL) and started again on the same data dir twice between rotations (its
+# scheduler and merger recover from their journals and checkpoints); and without
+# delaycompress, each rotated file compressed at once, before the slave read the lines
+# written just before the rotation: those are read from the archive, which continues it.
 # Oracle: mawk over the bundled log (by_status_recount): lines and by_status once each.
 . "$(dirname "$0")/lib.sh"
 command -v gzip >/dev/null 2>&1 || { echo "SKIP: gzip is not installed"; exit 77; }
@@ -28,11 +30,11 @@ ok = ok and not any(job["leases"] for job in j["scheduler"]["jobs"])
 sys.exit(0 if ok else 1)'
 }
 
-# series NAME RESTARTS: one master (the primary) and one slave over the glob while the writer
-# appends and rotates; with RESTARTS=yes the primary is killed and started again after
-# chunks 13 and 20 (after the second and third rotations)
+# series NAME RESTARTS [nodelay]: one master (the primary) and one slave over the glob while
+# the writer appends and rotates (rotate_series DIR [nodelay]); with RESTARTS=yes the primary
+# is killed and started again after chunks 13 and 20 (after the second and third rotations)
 series() {
-    name=$1 restarts=$2
+    name=$1 restarts=$2 delay=${3:-}
     d=$T/$name/logs
     mkdir -p "$d"
     : >"$d/access.log"
@@ -52,7 +54,7 @@ series() {
     while [ $i -lt 25 ]; do
         sed -n "$((i * 400 + 1)),$((i * 400 + 400))p" "$LOG" >>"$d/access.log"
         i=$((i + 1))
-        [ $((i % 6)) -eq 0 ] && rotate_series "$d"
+        [ $((i % 6)) -eq 0 ] && rotate_series "$d" $delay
         if [ "$restarts" = yes ] && { [ $i -eq 13 ] || [ $i -eq 20 ]; }; then
             eval "p=\${PID_${name}_m$runs}"
             kill -KILL "$p"
@@ -64,7 +66,9 @@ series() {
         fi
         sleep 0.4
     done
-    check "$name: the rotations left 3 archives" [ "$(ls "$d" | grep -c '\.gz$')" -eq 3 ]
+    want=3 # access.log.2.gz to .4.gz; without delaycompress .1.gz to .4.gz
+    [ "$delay" = nodelay ] && want=4
+    check "$name: the rotations left $want archives" [ "$(ls "$d" | grep -c '\.gz$')" -eq $want ]
     if ! wait_for 60 quiet "$port"; then
         fail "$name: the cluster did not settle with 10000 lines within 60 s: $(lines_of "$port")"
         return
@@ -78,4 +82,8 @@ series() {
 
 series plain no
 series restart yes
+series nodelay no nodelay
+check "nodelay: archives took over files compressed before their ends were read" \
+    grep -q "access.log.1.gz holds the first 4096 bytes of .*/access.log (no longer listed)" \
+    "$T/nodelay_m0.log"
 finish
