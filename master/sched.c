@@ -7,7 +7,8 @@
  * adopting a reloaded config in sched_config.c; checkpoints in sched_ckpt.c; the
  * journal and recovery in sched_recover.c (which applies journaled completions
  * through sched_complete_apply, and replays round starts/closes through
- * sched_advance); the slaves it knows in sched_slaves.c. */
+ * sched_advance); the slaves it knows in sched_slaves.c; what an expansion
+ * adds (a task per file of a glob) in sched_ident.c. */
 #include "sched_int.h"
 
 #include <apr_strings.h>
@@ -555,43 +556,6 @@ apr_status_t sched_renew(sched_t *s, const char *slave, uint64_t lease, int64_t 
 
 /* ---- complete ---- */
 
-/* An expansion's paths: each file one task (sched_ident.c), or, from a slave
- * that reports paths alone, one task per path not seen before. */
-static void add_paths(sched_t *s, sched_job_t *job, sched_task_t *glob, const sched_completion_t *c)
-{
-    if (glob->gone)
-        return; /* its glob left the config: the completion is recorded, nothing added */
-    if (c->files) {
-        sched_ident_expand(s, job, glob, c);
-        return;
-    }
-    for (int i = 0; i < c->npaths; i++) {
-        sched_task_t *t = task_by_path(job, c->paths[i]);
-        if (t) {
-            if (!t->glob)
-                t->glob = glob->source; /* kept on reload while this glob stays */
-            if (t->gone) {              /* left the config, listed again: keep it */
-                t->gone = 0;
-                t->glob = glob->source;
-                t->labels = glob->labels;
-                t->nlabels = glob->nlabels;
-                job->ngone--;
-                s->ngone--;
-            }
-            continue;
-        }
-        if (job->tasks->nelts >= SCHED_MAX_TASKS) {
-            if (!job->cap_logged)
-                log_msg("job %s: %d tasks, the most allowed; path %s and later ones ignored",
-                        job->cfg->name, SCHED_MAX_TASKS, c->paths[i]);
-            job->cap_logged = 1;
-            return;
-        }
-        sched_task_add(s, job, SCHED_READ, c->paths[i], glob->labels, glob->nlabels)->glob =
-            glob->source;
-    }
-}
-
 static void record_counters(sched_t *s, sched_task_t *t, const sched_completion_t *c)
 {
     t->lines += c->lines > 0 ? (uint64_t)c->lines : 0;
@@ -717,7 +681,7 @@ void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t
     ABBEY_ASSERT(t->kind != SCHED_READ ||
                  (c->start >= 0 && c->end >= c->start && (uint64_t)c->start == t->offset));
     if (t->kind == SCHED_EXPAND)
-        add_paths(s, job, t, c);
+        sched_expand_apply(s, job, t, c);
     else
         complete_read(job, t, r, c);
     if (t->kind == SCHED_EXPAND || c->at_end)

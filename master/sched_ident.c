@@ -32,7 +32,9 @@
  * final). Each glob keeps its files in a list by the listing that last
  * named them, least recent first, so step 3 walks only the files missing,
  * never all of them. Everything here follows from journaled expansions and
- * completions, so recovery replays it exactly; checkpoints hold the files. */
+ * completions, so recovery replays it exactly; checkpoints hold the files.
+ * An expansion from a slave that reports paths alone (an older one) adds a
+ * task per path not seen before, as before files were reported. */
 #include "sched_int.h"
 
 #include <apr_strings.h>
@@ -345,8 +347,9 @@ static void file_added(sched_t *s, sched_job_t *job, sched_task_t *glob,
         task_new(s, job, glob, f);
 }
 
-void sched_ident_expand(sched_t *s, sched_job_t *job, sched_task_t *glob,
-                        const sched_completion_t *c)
+/* The three steps of a listing with files (above). */
+static void files_listed(sched_t *s, sched_job_t *job, sched_task_t *glob,
+                         const sched_completion_t *c)
 {
     uint8_t *fresh = mem_xcalloc((size_t)c->npaths + 1, 1);
     const char *error = NULL;
@@ -367,6 +370,48 @@ void sched_ident_expand(sched_t *s, sched_job_t *job, sched_task_t *glob,
                 "match)",
                 job->cfg->name, glob->source, error);
     glob->error_logged = error != NULL;
+}
+
+/* A slave that reports paths alone (older): a task per path not seen before. */
+static void paths_only(sched_t *s, sched_job_t *job, sched_task_t *glob,
+                       const sched_completion_t *c)
+{
+    for (int i = 0; i < c->npaths; i++) {
+        sched_task_t *t = sched_task_find(job, SCHED_READ, c->paths[i]);
+        if (t) {
+            if (!t->glob)
+                t->glob = glob->source; /* kept on reload while this glob stays */
+            if (t->gone) {              /* left the config, listed again: keep it */
+                t->gone = 0;
+                t->glob = glob->source;
+                t->labels = glob->labels;
+                t->nlabels = glob->nlabels;
+                job->ngone--;
+                s->ngone--;
+            }
+            continue;
+        }
+        if (job->tasks->nelts >= SCHED_MAX_TASKS) {
+            if (!job->cap_logged)
+                log_msg("job %s: %d tasks, the most allowed; path %s and later ones ignored",
+                        job->cfg->name, SCHED_MAX_TASKS, c->paths[i]);
+            job->cap_logged = 1;
+            return;
+        }
+        sched_task_add(s, job, SCHED_READ, c->paths[i], glob->labels, glob->nlabels)->glob =
+            glob->source;
+    }
+}
+
+void sched_expand_apply(sched_t *s, sched_job_t *job, sched_task_t *glob,
+                        const sched_completion_t *c)
+{
+    if (glob->gone)
+        return; /* its glob left the config: the completion is recorded, nothing added */
+    if (c->files)
+        files_listed(s, job, glob, c);
+    else
+        paths_only(s, job, glob, c);
 }
 
 void sched_ident_read(sched_job_t *job, sched_task_t *t, const sched_completion_t *c)

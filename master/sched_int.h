@@ -253,9 +253,9 @@ sched_task_t *sched_task_find(sched_job_t *job, sched_kind_t kind, const char *s
 
 /* With the lock held: apply completion c (already checked, or read back from
  * the journal) to task t of job for round (the lease's round): commit the range,
- * offset, instance and size (read) or add the paths (expand), mark the task
- * done in that round when finished, add the counters, then drop what left the
- * config and close the rounds it completes. t must hold no lease (end it first).
+ * offset, instance and size (read) or apply the expansion (sched_expand_apply),
+ * mark the task done in that round when finished, add the counters, then drop
+ * what left the config and close the rounds it completes. t must hold no lease (end it first).
  * The one place a completion changes the state: sched_complete and recovery
  * both come here. job may be freed on return (a gone job). */
 void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t round,
@@ -318,12 +318,14 @@ void sched_task_leave(sched_t *s, sched_job_t *job, sched_task_t *t);
 /* A copy of str that lives as long as s (one per distinct string). */
 const char *sched_intern(sched_t *s, const char *str);
 
-/* Apply glob's expansion c (c->files set): touch the files known, give
- * each new one a task (or let it continue a file gone from the listing whose
- * head it begins with, or leave it when it is a copy of one listed), pause
- * the tasks of files not listed, forget files not listed for
- * SCHED_IDENT_GRACE expansions (their tasks leave the job). */
-void sched_ident_expand(sched_t *s, sched_job_t *job, sched_task_t *glob,
+/* Apply glob's expansion c: with c->files, touch the files known, give each
+ * new one a task (or let a new archive continue a plain file gone from the
+ * listing whose head it begins with, or leave it when it is a copy of one
+ * listed), pause the tasks of files not listed, forget files not listed for
+ * SCHED_IDENT_GRACE expansions (their tasks leave the job); without (an
+ * older slave), add a task per path not seen before. Nothing when glob is
+ * gone. */
+void sched_expand_apply(sched_t *s, sched_job_t *job, sched_task_t *glob,
                         const sched_completion_t *c);
 
 /* After a read completion c of glob read task t was committed: an archive
