@@ -189,6 +189,7 @@ static sched_ident_t *file_new(sched_t *s, sched_job_t *job, sched_task_t *glob,
     sched_ident_t *f = mem_xcalloc(1, sizeof *f);
     f->key.dev = m->dev;
     f->key.ino = m->ino;
+    snprintf(f->id, sizeof f->id, "%" PRIu64 ":%" PRIu64, m->dev, m->ino);
     f->head.len = m->head_len;
     f->head.hash = m->head_hash;
     f->has_head = m->has_head;
@@ -300,8 +301,11 @@ static int file_known(sched_t *s, sched_job_t *job, sched_task_t *glob, const sc
     const sched_file_t *m = &c->files[i];
     sched_fkey_t k = {m->dev, m->ino};
     sched_ident_t *f = NULL;
-    int archive = source_path_is_stream(c->paths[i]);
+    int archive;
     HASH_FIND(hh, job->idents, &k, sizeof k, f);
+    /* (what the name says: the same name says the same) */
+    archive =
+        f && strcmp(f->path, c->paths[i]) == 0 ? f->archive : source_path_is_stream(c->paths[i]);
     if (f && f->glob != glob)
         return 0; /* another glob's file */
     if (f && f->stamp == glob->stamp)
@@ -357,8 +361,8 @@ static void files_listed(sched_t *s, sched_job_t *job, sched_task_t *glob,
     for (int i = 0; i < c->npaths; i++) {
         if (c->files[i].error)
             error = error ? error : c->files[i].error;
-        else if (!sched_task_find(job, SCHED_READ, c->paths[i])) /* (a file source reads it) */
-            fresh[i] = (uint8_t)file_known(s, job, glob, c, i);
+        else if (!job->by_path || !sched_task_find(job, SCHED_READ, c->paths[i]))
+            fresh[i] = (uint8_t)file_known(s, job, glob, c, i); /* (else a file source's) */
     }
     for (int i = 0; i < c->npaths; i++)
         if (fresh[i])
@@ -427,8 +431,7 @@ void sched_ident_lease(const sched_task_t *t, sched_lease_t *out)
 {
     ABBEY_ASSERT(t->file != NULL); /* a task without a file is paused */
     out->file = t->file->path;
-    snprintf(out->file_id, sizeof out->file_id, "%" PRIu64 ":%" PRIu64, t->file->key.dev,
-             t->file->key.ino);
+    memcpy(out->file_id, t->file->id, sizeof out->file_id);
 }
 
 void sched_ident_forget(sched_job_t *job, sched_task_t *glob)
@@ -548,16 +551,15 @@ json_t *sched_files_json(const sched_completion_t *c)
 json_t *sched_ident_ckpt(const sched_job_t *job, int *bad)
 {
     json_t *a = json_array();
-    char id[48], hash[17];
+    char hash[17];
     for (int i = 0; i < job->tasks->nelts; i++) {
         const sched_task_t *g = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
         for (const sched_ident_t *f = g->kind == SCHED_EXPAND ? g->files_head : NULL; f;
              f = f->next) {
-            snprintf(id, sizeof id, "%" PRIu64 ":%" PRIu64, f->key.dev, f->key.ino);
             snprintf(hash, sizeof hash, "%016" PRIx64, f->head.hash);
             jsonio_push(a,
                         json_pack("{s:s, s:s, s:b, s:o, s:o, s:s, s:s, s:o, s:b, s:b, s:o}", "glob",
-                                  g->source, "id", id, "archive", f->archive, "size",
+                                  g->source, "id", f->id, "archive", f->archive, "size",
                                   jsonio_u64(f->size), "head",
                                   f->has_head ? json_integer((json_int_t)f->head.len) : json_null(),
                                   "hash", hash, "path", f->path, "stamp", jsonio_u64(f->stamp),

@@ -74,6 +74,7 @@ typedef struct sched_head_t {
  * where it was last listed and who reads it. */
 typedef struct sched_ident_t {
     sched_fkey_t key;   /* job->idents (unless detached) */
+    char id[48];        /* key as "dev:inode" (lease answers' file_id) */
     sched_head_t head;  /* its fingerprint (len 0: none); in job->by_head while a task
                            reads it (indexed) */
     int has_head;       /* head is known */
