@@ -11,17 +11,20 @@
 #include "rules.h"
 
 typedef struct master_opts_t {
-    const char *config;     /* --config FILE */
-    const char *export_dir; /* --export-dir DIR (default "abbey-out") */
-    int workers;            /* --workers N (default: number of cores) */
-    int standalone;         /* --standalone */
-    int once;               /* --once */
-    int check;              /* --check */
-    int quiet;              /* --quiet: no summary */
-    const char *sample;     /* --check --sample FILE: show how its first lines parse */
-    const char *job;        /* --job J: the job the sample is for (default: the only one) */
-    int sample_lines;       /* --lines N: how many lines of the sample (default 10) */
-    const char *stdin_job;  /* --stdin JOB: standalone reads JOB alone, from standard input */
+    const char *config;      /* --config FILE */
+    const char *export_dir;  /* --export-dir DIR (default "abbey-out") */
+    int workers;             /* --workers N (default: number of cores) */
+    int standalone;          /* --standalone */
+    int once;                /* --once */
+    int check;               /* --check */
+    int quiet;               /* --quiet: no summary */
+    const char *sample;      /* --check --sample FILE: show how its first lines parse */
+    const char *job;         /* --job J: the job the sample is for (default: the only one) */
+    int sample_lines;        /* --lines N: how many lines of the sample (default 10) */
+    const char *stdin_job;   /* --stdin JOB: standalone reads JOB alone, from standard input */
+    const char *history;     /* --history FILE|none: the history database (export/history.h);
+                                NULL: the cluster's DATA_DIR/history.sqlite, none in standalone */
+    int64_t history_keep_ms; /* --history-keep D: how long a job without history: keeps it */
     /* cluster members */
     const char *name;            /* --name NAME: this master in the config's masters: */
     const char *listen;          /* --listen HOST:PORT (default 127.0.0.1:7101) */
