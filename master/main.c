@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "history.h"
 #include "log.h"
 #include "master.h"
 #include "mem.h"
-#include "history.h"
 #include "merger.h"
 #include "value.h"
 
