@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dashboard.h"
 #include "durable.h"
 #include "hclient.h"
 #include "httpd.h"
@@ -31,6 +32,7 @@
 #include "merger.h"
 #include "scheduler.h"
 #include "token.h"
+#include "web.h"
 
 #define TICK_MS 100
 #define ROUNDS_POLL_MS 500
@@ -142,6 +144,17 @@ static void h_status(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     }
     buf_put(b, "}\n", 2);
     resp->content_type = "application/json";
+}
+
+/* GET /v1/dashboard: what this master shows (web.h, dashboard.h). */
+static json_t *describe(void *ctx)
+{
+    cluster_t *c = ctx;
+    const rules_config_t *cfg;
+    apr_thread_mutex_lock(c->lock);
+    cfg = c->cfg; /* configs are never freed: the pointer stays valid */
+    apr_thread_mutex_unlock(c->lock);
+    return dashboard_describe(cfg, c->opts->name, c->primary ? "primary" : "secondary", c->merger);
 }
 
 /* GET /metrics: Prometheus text. */
@@ -510,6 +523,7 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     httpd_route_set_max_body(c.httpd, "POST", "/v1/partials", (size_t)opts->max_body);
     httpd_route(c.httpd, "GET", "/v1/status", 0, h_status, &c);
     httpd_route(c.httpd, "GET", "/metrics", 0, h_metrics, &c);
+    web_register(c.httpd, describe, &c, pool);
     if (c.primary) {
         sched_opts_t so = {0, opts->lease_bytes, 0};
         c.sched = sched_create(c.cfg, &so, pool);

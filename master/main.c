@@ -18,7 +18,7 @@ static void usage(FILE *out)
 {
     fputs("usage: abbey-master --check --config FILE [--sample FILE [--job J] [--lines N]]\n"
           "       abbey-master --standalone --once --config FILE [--workers N] [--export-dir DIR]\n"
-          "                    [--stdin JOB] [--history FILE]\n"
+          "                    [--stdin JOB] [--html FILE] [--history FILE]\n"
           "       abbey-master --config FILE --name NAME --listen HOST:PORT --token-file F\n"
           "                    [--data-dir DIR] [--export-dir DIR]          (the primary)\n"
           "       abbey-master --primary URL --name NAME --listen HOST:PORT --token-file F\n"
@@ -40,6 +40,9 @@ static void usage(FILE *out)
           "      --stdin JOB        with --standalone --once: run job JOB alone, reading its\n"
           "                         lines from standard input instead of its sources (one\n"
           "                         worker reads it), e.g. zcat old/*.gz | abbey-master ...\n"
+          "      --html FILE        with --standalone --once: also write every report into\n"
+          "                         FILE, one self-contained HTML page (the dashboard's\n"
+          "                         views, data inline, no network needed to open it)\n"
           "  -w, --workers N        worker threads (default: number of cores)\n"
           "  -o, --export-dir DIR   where reports go: DIR/<job>/<report>.csv|json\n"
           "                         (default ./abbey-out)\n"
@@ -121,7 +124,8 @@ enum {
     OPT_LINES,
     OPT_STDIN,
     OPT_HISTORY,
-    OPT_HISTORY_KEEP
+    OPT_HISTORY_KEEP,
+    OPT_HTML
 };
 
 #define LEASE_BYTES_DEFAULT (256u << 20)
@@ -132,6 +136,7 @@ static const apr_getopt_option_t options[] = {
     {"standalone", OPT_STANDALONE, 0, "standalone"},
     {"once", OPT_ONCE, 0, "one-shot"},
     {"stdin", OPT_STDIN, 1, "job reading standard input"},
+    {"html", OPT_HTML, 1, "one-file HTML report"},
     {"workers", 'w', 1, "worker threads"},
     {"export-dir", 'o', 1, "export directory"},
     {"quiet", 'q', 0, "quiet"},
@@ -288,6 +293,9 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
             if (duration_arg("--history-keep", arg, 1, &opts->history_keep_ms) != 0)
                 return 2;
             break;
+        case OPT_HTML:
+            opts->html = arg;
+            break;
         case 'o':
             opts->export_dir = arg;
             break;
@@ -389,6 +397,12 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     if (opts->stdin_job && (!opts->standalone || !opts->once || opts->check)) {
         fprintf(stderr, "abbey-master: --stdin JOB reads one job's lines in a one-shot run: use "
                         "it with --standalone --once (see --help)\n");
+        return 2;
+    }
+    if (opts->html && (!opts->standalone || !opts->once || opts->check)) {
+        fprintf(stderr, "abbey-master: --html FILE writes a one-shot run's reports: use it with "
+                        "--standalone --once (a cluster master serves its dashboard at GET /; "
+                        "see --help)\n");
         return 2;
     }
     if (opts->stdin_job && isatty(STDIN_FILENO)) {

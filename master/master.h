@@ -22,6 +22,7 @@ typedef struct master_opts_t {
     const char *job;        /* --job J: the job the sample is for (default: the only one) */
     int sample_lines;       /* --lines N: how many lines of the sample (default 10) */
     const char *stdin_job;  /* --stdin JOB: standalone reads JOB alone, from standard input */
+    const char *html;       /* --html FILE: standalone also writes the one-file HTML report */
     /* cluster members */
     const char *name;            /* --name NAME: this master in the config's masters: */
     const char *listen;          /* --listen HOST:PORT (default 127.0.0.1:7101) */

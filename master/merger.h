@@ -189,6 +189,16 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  * ("rejected" of a job counts frames refused after the job was known). */
 void merger_status_json(merger_t *m, buf_t *out);
 
+/* What the dashboard shows of job's figures (merger_dash.c), a new JSON object:
+ *   {"round": {"round","start_ms","incomplete","missing"} (the newest exported round,
+ *    whose figures round-scope reports show; null: none),
+ *    "period": {"start_ms" (null with reset: never),"rounds_incomplete" (its kept
+ *    rounds whose last export was incomplete)} (the newest period, whose running totals
+ *    period-scope reports show; null: none),
+ *    "rounds_incomplete","lines","bad_lines","counting_since_ms" (as in status)};
+ * json null for an unknown job. Thread-safe. */
+struct json_t *merger_freshness_json(merger_t *m, const char *job);
+
 /* Append Prometheus text lines (each family with # HELP and # TYPE), labelled
  * master="<self>",job="<job>":
  * abbey_partials_total{...,result="merged|duplicate|conflict|rejected|unavailable|late|expired"}

@@ -12,9 +12,10 @@
  * runs out of memory in one worker is dropped in all (run->dead, seen between
  * parts), the others read on; its reports are not written and the run fails.
  * A job with `rejects:` has one writer shared by the threads (common/rejects.h);
- * the whole run is its round 0. With --history FILE every report written is
- * also kept in that database (export/history.h): the run is one export, from
- * its start to its end, incomplete when a source or report failed. */
+ * the whole run is its round 0. With --html FILE the same reports also go into
+ * one self-contained HTML file (web_html.h). With --history FILE every report
+ * written is also kept in that database (export/history.h): the run is one
+ * export, from its start to its end, incomplete when a source or report failed. */
 #include <apr_allocator.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
@@ -34,6 +35,7 @@
 #include "task.h"
 #include "utf8.h"
 #include "value.h"
+#include "web_html.h"
 
 #define PART_MIN (8u << 20)         /* never cut parts smaller than this */
 #define COPY_HEAD 4096              /* bytes compared to find an archive's plain original */
@@ -262,7 +264,7 @@ static partial_t *merge_job(run_t *run, int j, apr_pool_t *pool, int *failed)
  * of memory, and add each one written to hb (may be NULL). Returns 1 when one
  * failed or was left out. */
 static int export_job(const rules_job_t *job, partial_t *totals, const char *dir,
-                      history_batch_t *hb, FILE *out, apr_pool_t *pool)
+                      history_batch_t *hb, FILE *out, web_html_t *html, apr_pool_t *pool)
 {
     int failed = 0;
     for (int r = 0; r < job->nreports; r++) {
@@ -292,6 +294,8 @@ static int export_job(const rules_job_t *job, partial_t *totals, const char *dir
                 history_batch_add(hb, job, rep, rows);
             if (out)
                 fprintf(out, "  report %-20s %s\n", rep->name, path);
+            if (html)
+                web_html_add_report(html, job, rep, totals->tables[rep->entry->index], pool);
         }
         buf_free(&b);
     }
@@ -374,6 +378,7 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
     history_t *history = NULL;
     history_batch_t *hb = NULL;
     abbey_err_t err;
+    web_html_t *html = opts->html ? web_html_begin(cfg, pool) : NULL;
     run_t run;
     int failed = 0;
 
@@ -446,13 +451,24 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
             print_reasons(&run, j, totals, out);
             print_bad(&run, j, out);
         }
-        failed |= export_job(job, totals, opts->export_dir, hb, out, pool);
+        failed |= export_job(job, totals, opts->export_dir, hb, out, html, pool);
+        if (html)
+            web_html_job_counts(html, job->name, totals->lines, totals->bad_lines, totals->bytes);
         partial_destroy(totals);
     }
     if (history) {
         failed |= write_history(history, hb, t0, failed, opts, out);
         history_batch_free(hb);
         history_close(history);
+    }
+    if (html) {
+        abbey_err_t err;
+        if (web_html_write(html, opts->html, pool, &err) != APR_SUCCESS) {
+            log_msg("%s", err.msg);
+            failed = 1;
+        } else if (out) {
+            fprintf(out, "html report %s\n", opts->html);
+        }
     }
     for (int w = 0; w < run.nworkers; w++)
         apr_pool_destroy(run.workers[w].pool);

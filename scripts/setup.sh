@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config \
   libapr1-dev libaprutil1-dev libcurl4-openssl-dev zlib1g-dev libzstd-dev uthash-dev libyaml-dev \
   check libmicrohttpd-dev libpcre2-dev libxxhash-dev libjansson-dev libsqlite3-dev \
-  mawk sqlite3 python3 curl zstd valgrind clang clang-format libclang-rt-14-dev tzdata \
+  mawk sqlite3 python3 curl zstd valgrind clang clang-format libclang-rt-14-dev tzdata chromium \
   prometheus"
 missing=""
 for p in $PKGS; do
