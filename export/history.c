@@ -9,6 +9,7 @@
 
 #include <apr_file_io.h>
 #include <apr_strings.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 #include <errno.h>
 #include <jansson.h>
@@ -68,6 +69,33 @@ void history_put_ident(buf_t *b, const char *name)
         buf_put_u8(b, (uint8_t)*name);
     }
     buf_put_u8(b, '"');
+}
+
+apr_array_header_t *history_table_columns(sqlite3 *db, const char *table, apr_pool_t *pool)
+{
+    apr_array_header_t *have = apr_array_make(pool, 16, sizeof(char *));
+    buf_t sql;
+    sqlite3_stmt *st;
+    buf_init(&sql);
+    buf_printf(&sql, "PRAGMA table_info(");
+    history_put_ident(&sql, table);
+    buf_put(&sql, ")", 2);
+    if (sqlite3_prepare_v2(db, (const char *)sql.data, -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            APR_ARRAY_PUSH(have, char *) =
+                apr_pstrdup(pool, (const char *)sqlite3_column_text(st, 1));
+        sqlite3_finalize(st);
+    }
+    buf_free(&sql);
+    return have;
+}
+
+int history_has_column(const apr_array_header_t *have, const char *name)
+{
+    for (int i = 0; i < have->nelts; i++)
+        if (strcasecmp(APR_ARRAY_IDX(have, i, const char *), name) == 0)
+            return 1;
+    return 0;
 }
 
 const char *history_time_text(int64_t ms, char *out)
@@ -368,30 +396,6 @@ static int run(wctx_t *w, const char *sql, const char *table, ...)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(w, "cannot write", table);
 }
 
-/* The column names table has now, lower-cased, as keys of a hash in pool. */
-static apr_hash_t *table_columns(sqlite3 *db, const char *table, apr_pool_t *pool)
-{
-    apr_hash_t *have = apr_hash_make(pool);
-    buf_t sql;
-    sqlite3_stmt *st;
-    buf_init(&sql);
-    buf_printf(&sql, "PRAGMA table_info(");
-    history_put_ident(&sql, table);
-    buf_put(&sql, ")", 2);
-    if (sqlite3_prepare_v2(db, (const char *)sql.data, -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            char *name = apr_pstrdup(pool, (const char *)sqlite3_column_text(st, 1));
-            for (char *p = name; *p; p++)
-                if (*p >= 'A' && *p <= 'Z')
-                    *p = (char)(*p - 'A' + 'a');
-            apr_hash_set(have, name, APR_HASH_KEY_STRING, name);
-        }
-        sqlite3_finalize(st);
-    }
-    buf_free(&sql);
-    return have;
-}
-
 static char *lower(const char *s, apr_pool_t *pool)
 {
     char *l = apr_pstrdup(pool, s);
@@ -408,7 +412,7 @@ static int ensure_table(wctx_t *w, const rules_report_t *r, const char *table, c
                         int n)
 {
     buf_t sql;
-    apr_hash_t *have;
+    apr_array_header_t *have;
     int rc;
     if (apr_hash_get(w->h->tables, table, APR_HASH_KEY_STRING) == r)
         return 0;
@@ -431,9 +435,9 @@ static int ensure_table(wctx_t *w, const rules_report_t *r, const char *table, c
     buf_put(&sql, "(\"start\")", 10);
     if (!rc)
         rc = run(w, (const char *)sql.data, table, NULL);
-    have = table_columns(w->h->w, table, w->pool);
+    have = history_table_columns(w->h->w, table, w->pool);
     for (int c = 0; !rc && c < n; c++) {
-        if (apr_hash_get(have, lower(cols[c], w->pool), APR_HASH_KEY_STRING))
+        if (history_has_column(have, cols[c]))
             continue;
         buf_reset(&sql);
         buf_printf(&sql, "ALTER TABLE ");

@@ -4,6 +4,7 @@
 #define ABBEY_HISTORY_INT_H
 
 #include <apr_hash.h>
+#include <apr_tables.h>
 #include <apr_thread_mutex.h>
 #include <sqlite3.h>
 
@@ -35,6 +36,11 @@ const char **history_columns(const rules_report_t *r, apr_pool_t *pool);
 
 /* name as an SQL identifier: in double quotes, those inside doubled. */
 void history_put_ident(buf_t *b, const char *name);
+
+/* The column names table has now (none: no such table), in pool; whether
+ * have holds name, ignoring ASCII case as SQLite does. */
+apr_array_header_t *history_table_columns(sqlite3 *db, const char *table, apr_pool_t *pool);
+int history_has_column(const apr_array_header_t *have, const char *name);
 
 /* ms since the epoch as UTC text "2025-11-21T10:45:00.000Z" (fixed width: it
  * sorts as time does). out: at least 32 bytes. */

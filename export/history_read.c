@@ -10,11 +10,9 @@
 #include "history_int.h"
 
 #include <apr_strings.h>
-#include <apr_tables.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "export_int.h"
 #include "mem.h"
@@ -95,33 +93,17 @@ static int list_rounds(sqlite3 *db, const rules_job_t *job, const rules_report_t
 static char *rows_sql(sqlite3 *db, const char *table, const rules_report_t *r, apr_pool_t *pool)
 {
     const char **cols = history_columns(r, pool);
-    apr_array_header_t *have = apr_array_make(pool, 16, sizeof(char *));
+    apr_array_header_t *have = history_table_columns(db, table, pool);
     buf_t sql;
-    sqlite3_stmt *st;
     char *out;
 
-    buf_init(&sql);
-    buf_printf(&sql, "PRAGMA table_info(");
-    history_put_ident(&sql, table);
-    buf_put(&sql, ")", 2);
-    if (sqlite3_prepare_v2(db, (const char *)sql.data, -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW)
-            APR_ARRAY_PUSH(have, char *) =
-                apr_pstrdup(pool, (const char *)sqlite3_column_text(st, 1));
-        sqlite3_finalize(st);
-    }
-    if (!have->nelts) {
-        buf_free(&sql);
+    if (!have->nelts)
         return NULL;
-    }
-    buf_reset(&sql);
+    buf_init(&sql);
     buf_printf(&sql, "SELECT \"start\"");
     for (int c = 0; c < r->ncols; c++) {
-        int found = 0;
-        for (int k = 0; k < have->nelts && !found; k++)
-            found = strcasecmp(APR_ARRAY_IDX(have, k, char *), cols[c]) == 0;
         buf_put(&sql, ", ", 2);
-        if (found)
+        if (history_has_column(have, cols[c]))
             history_put_ident(&sql, cols[c]);
         else
             buf_printf(&sql, "NULL");

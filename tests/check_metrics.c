@@ -5,55 +5,15 @@
  * hostile log lines (quotes, backslashes, newlines, NUL, bytes that are not UTF-8, keys
  * that show alike). */
 #include <check.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check_run.h"
 #include "engine.h"
+#include "fixture_rules.h"
 #include "export.h"
 #include "rules.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
-
-static rules_config_t *load_ok(const char *yaml)
-{
-    rules_config_t *c = NULL;
-    abbey_err_t err;
-    ck_assert_msg(rules_load_buffer(yaml, strlen(yaml), "ok.yaml", pool, &c, &err) == APR_SUCCESS,
-                  "load failed: %s", err.msg);
-    return c;
-}
-
-/* The load must fail; the message must start with where and hold each word. */
-static void expect_error(const char *yaml, const char *where, ...)
-{
-    rules_config_t *c = NULL;
-    abbey_err_t err;
-    va_list ap;
-    const char *w;
-    ck_assert_msg(rules_load_buffer(yaml, strlen(yaml), "bad.yaml", pool, &c, &err) != APR_SUCCESS,
-                  "expected an error at %s, the file loaded", where);
-    ck_assert_msg(strncmp(err.msg, where, strlen(where)) == 0,
-                  "message '%s' does not start with %s", err.msg, where);
-    va_start(ap, where);
-    while ((w = va_arg(ap, const char *)) != NULL)
-        ck_assert_msg(strstr(err.msg, w) != NULL, "message '%s' lacks '%s'", err.msg, w);
-    va_end(ap);
-}
 
 static const rules_report_t *report(const rules_config_t *c, int job, const char *name)
 {
