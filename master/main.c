@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "history.h"
 #include "log.h"
 #include "master.h"
 #include "mem.h"
@@ -17,7 +18,7 @@ static void usage(FILE *out)
 {
     fputs("usage: abbey-master --check --config FILE [--sample FILE [--job J] [--lines N]]\n"
           "       abbey-master --standalone --once --config FILE [--workers N] [--export-dir DIR]\n"
-          "                    [--stdin JOB] [--html FILE]\n"
+          "                    [--stdin JOB] [--html FILE] [--history FILE]\n"
           "       abbey-master --config FILE --name NAME --listen HOST:PORT --token-file F\n"
           "                    [--data-dir DIR] [--export-dir DIR]          (the primary)\n"
           "       abbey-master --primary URL --name NAME --listen HOST:PORT --token-file F\n"
@@ -45,6 +46,12 @@ static void usage(FILE *out)
           "  -w, --workers N        worker threads (default: number of cores)\n"
           "  -o, --export-dir DIR   where reports go: DIR/<job>/<report>.csv|json\n"
           "                         (default ./abbey-out)\n"
+          "      --history FILE     also keep every exported report in the SQLite database\n"
+          "                         FILE, a table per job and report (docs/HISTORY.md); a\n"
+          "                         cluster master keeps DATA_DIR/history.sqlite unless\n"
+          "                         given FILE or none; standalone keeps none unless given FILE\n"
+          "      --history-keep D   how long the history keeps a job's reports when its rules\n"
+          "                         set no history: {keep: D} (default 30d)\n"
           "  -q, --quiet            no summary on stdout\n"
           "  -n, --name NAME        this master's name in the rules file's masters:\n"
           "  -l, --listen HOST:PORT address to serve HTTP on (default 127.0.0.1:7101)\n"
@@ -116,6 +123,8 @@ enum {
     OPT_JOB,
     OPT_LINES,
     OPT_STDIN,
+    OPT_HISTORY,
+    OPT_HISTORY_KEEP,
     OPT_HTML
 };
 
@@ -151,6 +160,8 @@ static const apr_getopt_option_t options[] = {
     {"sample", OPT_SAMPLE, 1, "sample file for --check"},
     {"job", OPT_JOB, 1, "the sample's job"},
     {"lines", OPT_LINES, 1, "lines of the sample"},
+    {"history", OPT_HISTORY, 1, "history database"},
+    {"history-keep", OPT_HISTORY_KEEP, 1, "history retention"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
@@ -236,6 +247,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     opts->checkpoint_every_ms = 60000;
     opts->repair_after_ms = 60000;
     opts->sample_lines = 10;
+    opts->history_keep_ms = HISTORY_KEEP_DEFAULT_MS;
     httpd_limits_default(&opts->http);
     opts->max_body = MERGER_MAX_BODY;
     opts->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -269,6 +281,17 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
             break;
         case OPT_STDIN:
             opts->stdin_job = arg;
+            break;
+        case OPT_HISTORY:
+            if (!*arg) {
+                fprintf(stderr, "abbey-master: --history: give a file, or none\n");
+                return 2;
+            }
+            opts->history = arg;
+            break;
+        case OPT_HISTORY_KEEP:
+            if (duration_arg("--history-keep", arg, 1, &opts->history_keep_ms) != 0)
+                return 2;
             break;
         case OPT_HTML:
             opts->html = arg;
@@ -405,6 +428,11 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     }
     if (!opts->config) {
         fprintf(stderr, "abbey-master: --config FILE is required (see --help)\n");
+        return 2;
+    }
+    if (opts->check && opts->history) {
+        fprintf(stderr, "abbey-master: --history goes with --standalone or a cluster master "
+                        "(see --help)\n");
         return 2;
     }
     if ((opts->sample || opts->job) && !opts->check) {

@@ -38,6 +38,10 @@ typedef struct master_opts_t {
     httpd_limits_t http;         /* --max-conns, --max-unauth-conns, --max-unauth-per-ip,
                                     --header-timeout, --max-body-total (httpd.h) */
     uint64_t max_body;           /* --max-body SIZE: the largest POST /v1/partials body */
+    /* the history database (export/history.h), standalone and cluster */
+    const char *history;     /* --history FILE|none; NULL: the cluster's
+                                DATA_DIR/history.sqlite, none in standalone */
+    int64_t history_keep_ms; /* --history-keep D: how long a job without history: keeps it */
 } master_opts_t;
 
 /* Primary (opts->config) or secondary (opts->primary): serve, schedule, merge,

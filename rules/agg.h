@@ -113,4 +113,8 @@ apr_status_t agg_decode(const agg_spec_t *s, void *state, buf_reader_t *r, abbey
 /* The figure a report shows. */
 void agg_result(const agg_spec_t *s, const void *state, agg_result_t *out);
 
+/* Shortest "%.Ng" text (N <= 17) that reads back as d, into out (n bytes);
+ * whole numbers below 1e17 without an exponent: how float figures are shown. */
+void agg_fmt_double(char *out, size_t n, double d);
+
 #endif
