@@ -3,7 +3,10 @@
  * One curl easy handle per client, reused for every call so curl keeps the
  * connection alive. Each call sets the method, the headers (built per call
  * and freed after it) and the callbacks that fill the caller's answer: the
- * body into out->body, the ETag and Content-Range from the headers. */
+ * body into out->body, the ETag and Content-Range from the headers. A call
+ * holds the client's mutex from start to end (threads take turns on its
+ * connections); a call to the base URL set by hclient_via is made by that
+ * other client instead, under its mutex. */
 #include "hclient.h"
 
 #include <apr_strings.h>
@@ -18,6 +21,10 @@
 
 struct hclient_t {
     CURL *curl;
+    pthread_mutex_t lock; /* held for a whole call */
+    char *via_base;       /* calls under this URL go through via (hclient_via) */
+    size_t via_len;
+    hclient_t *via;
     char *auth_header;          /* "Authorization: Bearer <token>", or NULL */
     struct curl_slist *headers; /* the current call's headers, or NULL */
     long connect_ms, timeout_ms;
@@ -48,6 +55,9 @@ static apr_status_t client_cleanup(void *data)
     c->curl = NULL;
     free(c->auth_header);
     c->auth_header = NULL;
+    free(c->via_base);
+    c->via_base = NULL;
+    pthread_mutex_destroy(&c->lock);
     return APR_SUCCESS;
 }
 
@@ -156,6 +166,7 @@ hclient_t *hclient_create(const char *token, long connect_ms, long timeout_ms, a
     }
     c->connect_ms = connect_ms;
     c->timeout_ms = timeout_ms;
+    pthread_mutex_init(&c->lock, NULL);
     apr_pool_cleanup_register(pool, c, client_cleanup, apr_pool_cleanup_null);
 
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
@@ -268,16 +279,39 @@ static void set_method(hclient_t *c, const char *method, const void *body, size_
         curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 }
 
+void hclient_via(hclient_t *c, const char *base, hclient_t *via)
+{
+    free(c->via_base);
+    c->via_base = via ? mem_xstrdup(base) : NULL;
+    c->via_len = via ? strlen(base) : 0;
+    c->via = via;
+}
+
+/* The client that makes c's calls to url: via for a URL under via_base, else c. */
+static hclient_t *caller(hclient_t *c, const char *url)
+{
+    if (c->via && strncmp(url, c->via_base, c->via_len) == 0 &&
+        (url[c->via_len] == '\0' || url[c->via_len] == '/' || url[c->via_len] == '?'))
+        return c->via;
+    return c;
+}
+
 apr_status_t hclient_request(hclient_t *c, const char *method, const char *url,
                              const char *content_type, const void *body, size_t len,
                              const char *if_none_match, hclient_resp_t *out, abbey_err_t *err)
 {
+    apr_status_t rv;
+    c = caller(c, url);
+    pthread_mutex_lock(&c->lock);
     if (set_headers(c, content_type, if_none_match) != 0) {
         abbey_err_set(err, "%s %s: out of memory", method, url);
-        return APR_ENOMEM;
+        rv = APR_ENOMEM;
+    } else {
+        set_method(c, method, body, len);
+        rv = perform(c, method, url, out, err);
     }
-    set_method(c, method, body, len);
-    return perform(c, method, url, out, err);
+    pthread_mutex_unlock(&c->lock);
+    return rv;
 }
 
 /* Total size from a Content-Range value "bytes a-b/total" or "bytes * /total". */
@@ -304,7 +338,9 @@ apr_status_t hclient_get_range(hclient_t *c, const char *url, uint64_t start, ui
         abbey_err_set(err, "GET %s: empty range", url);
         return APR_EINVAL;
     }
+    pthread_mutex_lock(&c->lock);
     if (set_headers(c, NULL, NULL) != 0) {
+        pthread_mutex_unlock(&c->lock);
         abbey_err_set(err, "GET %s: out of memory", url);
         return APR_ENOMEM;
     }
@@ -313,11 +349,10 @@ apr_status_t hclient_get_range(hclient_t *c, const char *url, uint64_t start, ui
     curl_easy_setopt(c->curl, CURLOPT_RANGE, range);
     rv = perform(c, "GET", url, out, err);
     curl_easy_setopt(c->curl, CURLOPT_RANGE, NULL);
-    if (rv != APR_SUCCESS)
-        return rv;
-    if (out->status == 200)
+    if (rv == APR_SUCCESS && out->status == 200)
         *total = out->body.len;
-    else if (c->content_range[0])
+    else if (rv == APR_SUCCESS && c->content_range[0])
         *total = range_total(c->content_range);
-    return APR_SUCCESS;
+    pthread_mutex_unlock(&c->lock);
+    return rv;
 }

@@ -1,10 +1,15 @@
 /* hclient.h - calls to abbey masters over HTTP/1.1 with libcurl.
  *
- * One hclient_t per thread: it keeps one curl easy handle, so connections are
- * kept alive between calls to the same master. Every request carries
- * "Authorization: Bearer <token>". Timeouts: connect_ms for the connection,
- * timeout_ms for the whole call. curl_global_init must have been called once
- * (hclient_global_init) before threads start. Not thread-safe per client. */
+ * A client keeps one curl easy handle, so connections are kept alive between
+ * calls to the same master. Every request carries "Authorization: Bearer
+ * <token>". Timeouts: connect_ms for the connection, timeout_ms for the whole
+ * call. curl_global_init must have been called once (hclient_global_init)
+ * before threads start.
+ *
+ * Threads: a client may be used by several threads; its calls are serialized
+ * (its lock is held for the whole of a call), so they share its connections.
+ * hclient_via sends one base URL's calls of a client through another, shared
+ * client: a slave's threads reach the primary over one kept-alive connection. */
 #ifndef ABBEY_HCLIENT_H
 #define ABBEY_HCLIENT_H
 
@@ -36,14 +41,20 @@ void hclient_global_init(void);
  * (the curl handle is cleaned up with the pool). */
 hclient_t *hclient_create(const char *token, long connect_ms, long timeout_ms, apr_pool_t *pool);
 
+/* From now on, c's calls (hclient_request) to URLs under base (base itself, or
+ * base followed by '/' or '?') are made by via, under via's lock; NULL via
+ * stops that. base is copied; via must outlive c. Not thread-safe: call it
+ * before c is used by several threads. */
+void hclient_via(hclient_t *c, const char *base, hclient_t *via);
+
 /* Make c's calls give up, as APR_EINTR with "METHOD URL: stopped" in err,
  * within about a second once *flag is non-zero (read atomically; NULL:
  * never, the default). Connect and whole-call timeouts apply as before. */
 void hclient_set_abort(hclient_t *c, const volatile int *flag);
 
-/* One call. method "GET" or "POST"; body/len/content_type for POST (may be
- * NULL/0); if_none_match: an ETag value to send as If-None-Match (or NULL).
- * Returns APR_SUCCESS when an HTTP answer came (any status: check
+/* One call (thread-safe: calls on one client wait for each other). method "GET" or "POST";
+ * body/len/content_type for POST (may be NULL/0); if_none_match: an ETag value to send as
+ * If-None-Match (or NULL). Returns APR_SUCCESS when an HTTP answer came (any status: check
  * out->status), or an error when none did (connection refused, timeout,
  * DNS...) with "METHOD URL: reason" in err. out->body is reset first. */
 apr_status_t hclient_request(hclient_t *c, const char *method, const char *url,

@@ -224,15 +224,16 @@ static void *signal_thread(void *data)
     return NULL;
 }
 
-/* The first config: keep asking until the primary answers or we are told to stop. */
-static int first_config(slave_t *s, apr_pool_t *pool)
+/* The first config: keep asking until the primary answers or we are told to stop.
+ * Over the slave's one connection to the primary (slave_t.primary_hc), which
+ * the threads go on using. */
+static int first_config(slave_t *s)
 {
-    hclient_t *hc = hclient_create(s->opts.token, s->opts.connect_ms, s->opts.timeout_ms, pool);
     int64_t wait = 200;
     int told = 0;
     abbey_err_t err;
 
-    while (slave_config_update(s, hc, NULL, &err) != APR_SUCCESS) {
+    while (slave_config_update(s, s->primary_hc, NULL, &err) != APR_SUCCESS) {
         if (!told++)
             log_msg("waiting for the primary's config: %s", err.msg);
         if (slave_sleep(s, wait))
@@ -289,7 +290,7 @@ int main(int argc, const char *const *argv)
         log_msg("spool: %s", err.msg);
         return 1;
     }
-    if (first_config(s, pool) != 0) {
+    if (first_config(s) != 0) {
         log_msg("stopped before the first config arrived");
         return 0;
     }

@@ -47,6 +47,7 @@ slave_t *slave_create(const slave_opts_t *opts, apr_pool_t *pool)
     s->lease_url = apr_pstrcat(pool, opts->primary, "/v1/lease", NULL);
     s->renew_url = apr_pstrcat(pool, opts->primary, "/v1/lease/renew", NULL);
     s->complete_url = apr_pstrcat(pool, opts->primary, "/v1/complete", NULL);
+    s->primary_hc = hclient_create(opts->token, opts->connect_ms, opts->timeout_ms, pool);
     apr_pool_cleanup_register(pool, s, active_cleanup, apr_pool_cleanup_null);
     s->rejects = rejects_create(pool);
     return s;
@@ -316,7 +317,7 @@ static void *APR_THREAD_FUNC renewer_thread(apr_thread_t *t, void *data)
 {
     slave_t *s = data;
     while (!__atomic_load_n(&s->renew_stop, __ATOMIC_ACQUIRE)) {
-        int64_t wait = slave_renew_pass(s, s->renew_client, slave_now_ms());
+        int64_t wait = slave_renew_pass(s, s->primary_hc, slave_now_ms());
         if (wait > 0)
             apr_sleep((apr_interval_time_t)(wait < 50 ? wait : 50) * 1000);
     }
@@ -333,6 +334,7 @@ static void *APR_THREAD_FUNC redeliver_thread(apr_thread_t *t, void *data)
 
     pool = mem_xpool(NULL);
     hc = hclient_create(s->opts.token, s->opts.connect_ms, s->opts.timeout_ms, pool);
+    hclient_via(hc, s->opts.primary, s->primary_hc); /* the primary, as a master: one connection */
     while (!__atomic_load_n(&s->redeliver_stop, __ATOMIC_ACQUIRE)) {
         slave_cfg_t *c = slave_config_acquire(s);
         int64_t wait = 200;
@@ -362,8 +364,6 @@ apr_status_t slave_start(slave_t *s, abbey_err_t *err)
     __atomic_store_n(&s->renew_stop, 0, __ATOMIC_RELEASE);
     s->threads = apr_pcalloc(s->pool, sizeof *s->threads * (size_t)n);
     s->workers = apr_pcalloc(s->pool, sizeof *s->workers * (size_t)n);
-    s->renew_client =
-        hclient_create(s->opts.token, s->opts.connect_ms, s->opts.timeout_ms, s->pool);
     if ((rv = apr_thread_create(&s->renewer, NULL, renewer_thread, s, s->pool)) != APR_SUCCESS) {
         abbey_err_set(err, "cannot start the renewer thread");
         return rv;
@@ -377,6 +377,7 @@ apr_status_t slave_start(slave_t *s, abbey_err_t *err)
     }
     for (int i = 0; i < n; i++) {
         s->workers[i] = worker_create(s, i);
+        hclient_via(s->workers[i]->hc, s->opts.primary, s->primary_hc);
         if ((rv = apr_thread_create(&s->threads[i], NULL, worker_thread, s->workers[i], s->pool)) !=
             APR_SUCCESS) {
             abbey_err_set(err, "cannot start worker thread %d", i);

@@ -6,7 +6,10 @@
  * flag (slave.c). Worker threads (worker.c) each loop lease -> read ->
  * deliver (deliver.c) -> complete with their own HTTP client, engines and
  * buffers; the renewer thread (slave_renew_pass) extends their leases; the
- * re-delivery thread sends what the spool (spool.c) holds.
+ * re-delivery thread sends what the spool (spool.c) holds. Every call to the
+ * primary, whichever thread makes it, goes over one client (primary_hc), so
+ * a slave keeps one connection to the primary however many workers it runs;
+ * frames for the other masters go over each worker's own client.
  * main.c parses the command line, fetches the first config, starts the
  * threads and turns SIGTERM/SIGINT into slave_request_stop.
  *
@@ -78,7 +81,9 @@ typedef struct slave_t {
     int renew_stop;   /* the renewer's stop (after the workers'; atomic) */
     int primary_down; /* the last lease call failed (atomic; logged once for all workers) */
     const char *config_url, *lease_url, *renew_url, *complete_url; /* the primary's calls */
-    hclient_t *renew_client;                                       /* the renewer's */
+    hclient_t *primary_hc; /* every call to the primary, from every thread: one kept-alive
+                              connection (the workers' and the spool's clients go through
+                              it for the primary's URL: hclient_via) */
     apr_thread_t *renewer;
     struct spool_t *spool;     /* NULL: no spooling (slave_spool_open) */
     struct rejects_t *rejects; /* the jobs' bad-line writers (common/rejects.h), shared */
