@@ -323,6 +323,13 @@ static int file_known(sched_t *s, sched_job_t *job, sched_task_t *glob, const sc
     return 1;
 }
 
+/* 1 when job's globs made as many tasks as they may: SCHED_MAX_TASKS beyond
+ * one task per configured source. */
+static int job_full(const sched_job_t *job)
+{
+    return job->tasks->nelts >= SCHED_MAX_TASKS + job->cfg->nsources;
+}
+
 /* Step 2 for the new file listed as i. */
 static void file_added(sched_t *s, sched_job_t *job, sched_task_t *glob,
                        const sched_completion_t *c, int i)
@@ -337,9 +344,10 @@ static void file_added(sched_t *s, sched_job_t *job, sched_task_t *glob,
     orig = archive ? original_of(job, m, &copy) : NULL;
     if (!orig && copy)
         return; /* a copy of a listed file, whose task reads its lines */
-    if (!orig && job->tasks->nelts >= SCHED_MAX_TASKS) {
+    if (!orig && job_full(job)) {
         if (!job->cap_logged)
-            log_msg("job %s: %d tasks, the most allowed; file %s and later ones ignored",
+            log_msg("job %s: its globs made %d tasks, the most allowed; file %s and later ones "
+                    "ignored",
                     job->cfg->name, SCHED_MAX_TASKS, c->paths[i]);
         job->cap_logged = 1;
         return;
@@ -395,9 +403,10 @@ static void paths_only(sched_t *s, sched_job_t *job, sched_task_t *glob,
             }
             continue;
         }
-        if (job->tasks->nelts >= SCHED_MAX_TASKS) {
+        if (job_full(job)) {
             if (!job->cap_logged)
-                log_msg("job %s: %d tasks, the most allowed; path %s and later ones ignored",
+                log_msg("job %s: its globs made %d tasks, the most allowed; path %s and later ones "
+                        "ignored",
                         job->cfg->name, SCHED_MAX_TASKS, c->paths[i]);
             job->cap_logged = 1;
             return;
