@@ -115,6 +115,12 @@ static void h_status(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     cluster_t *c = ctx;
     int64_t now = now_ms();
     buf_t *b = &resp->body;
+    sched_status_query_t q; /* what the scheduler's part lists (job, offset, limit, laggiest) */
+    abbey_err_t err;
+    if (sched_status_query_parse(req, &q, &err) != 0) {
+        httpd_error(resp, 400, "%s", err.msg);
+        return;
+    }
     buf_put(b, "{\"name\":", 8);
     json_str(b, c->opts->name);
     buf_printf(b, ",\"role\":\"%s\",\"config\":", c->primary ? "primary" : "secondary");
@@ -136,7 +142,7 @@ static void h_status(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     durable_status_json(c->durable, b);
     if (c->sched) {
         buf_put(b, ",\"scheduler\":", 13);
-        sched_status_json(c->sched, now, b);
+        sched_status_json_query(c->sched, &q, now, b);
     }
     if (c->history) {
         buf_put(b, ",\"history\":", 11);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "jsonio.h"
+#include "log.h"
 
 #define JSON_BODY_MAX (1u << 20)
 #define NAME_MAX_LEN 255 /* slave names and labels */
@@ -99,36 +100,42 @@ static size_t labels_bytes(const char *const *labels, int n)
     return total;
 }
 
+/* A lease request answered with an error: counted (abbey_lease_calls_total). */
+static void lease_refused(sched_t *s)
+{
+    apr_thread_mutex_lock(s->lock);
+    sched_count_lease_call(s, 0, 1);
+    apr_thread_mutex_unlock(s->lock);
+}
+
 void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms)
 {
     const char **labels;
     int64_t spool[3] = {0, 0, 0};
     jsonio_rd_t rd;
     json_t *root = parse_body(req, resp, &rd);
-    if (!root)
+    if (!root) {
+        lease_refused(s);
         return;
+    }
     const char *slave = get_name(&rd, root, "slave");
     int nlabels =
         jsonio_get_strs(&rd, root, "labels", 1, NAME_MAX_LEN, LABELS_MAX, req->pool, &labels);
     int64_t max = jsonio_get_int(&rd, root, "max", 1, 0);
     int has_spool = get_spool(&rd, root, spool);
-    if (bad_fields(&rd, resp) < 0) {
+    abbey_err_t err;
+    int refused = bad_fields(&rd, resp) < 0;
+    if (!refused && (refused = labels_bytes(labels, nlabels) > LABELS_BYTES_MAX))
+        httpd_error(resp, 400, "field 'labels' holds more than %d bytes", LABELS_BYTES_MAX);
+    else if (!refused && (refused = sched_store_failed(s, &err)))
+        httpd_error(resp, 503, "%s", err.msg);
+    if (refused) {
+        lease_refused(s);
         json_decref(root);
         return;
     }
     if (max > LEASES_MAX)
         max = LEASES_MAX;
-    if (labels_bytes(labels, nlabels) > LABELS_BYTES_MAX) {
-        httpd_error(resp, 400, "field 'labels' holds more than %d bytes", LABELS_BYTES_MAX);
-        json_decref(root);
-        return;
-    }
-    abbey_err_t err;
-    if (sched_store_failed(s, &err)) {
-        httpd_error(resp, 503, "%s", err.msg);
-        json_decref(root);
-        return;
-    }
     sched_lease_t *out = apr_palloc(req->pool, sizeof(*out) * (size_t)(max ? max : 1));
     int n = sched_lease(s, slave, labels, nlabels, (int)max, now_ms, out);
     json_t *leases = json_array();
@@ -137,6 +144,7 @@ void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
     char hash[sizeof s->announced];
     apr_thread_mutex_lock(s->lock);
     memcpy(hash, s->announced, sizeof hash);
+    sched_count_lease_call(s, n, 0);
     sched_slave_t *v = NULL; /* sched_lease made the record */
     HASH_FIND_STR(s->slaves, slave, v);
     if (v && (v->has_spool = has_spool)) {
@@ -227,25 +235,57 @@ static int parse_completion(jsonio_rd_t *rd, const json_t *root, apr_pool_t *poo
     return bad_fields(rd, resp);
 }
 
+/* The HTTP status of a refused completion. */
+static int refusal_status(apr_status_t rv)
+{
+    switch (rv) {
+    case APR_BADARG:
+        return 400;
+    case APR_ENOSPC:
+        return 413;
+    case APR_EGENERAL: /* the journal failed: the slave retries */
+    case APR_EAGAIN:
+        return 503;
+    default:
+        return 409;
+    }
+}
+
 void sched_http_complete(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, int64_t now_ms)
 {
     sched_completion_t c;
     abbey_err_t err;
     jsonio_rd_t rd;
+    int64_t received = 0;
     json_t *root = parse_body(req, resp, &rd);
     if (!root)
         return;
+    /* a part of an expansion's listing: "offset" and "more" (docs/CLUSTER.md) */
+    int64_t offset = jsonio_get_int(&rd, root, "offset", 0, 0);
+    int more = jsonio_get_bool(&rd, root, "more", 0);
     if (parse_completion(&rd, root, req->pool, &c, resp) == 0) {
+        apr_status_t rv;
         abbey_err_clear(&err);
-        apr_status_t rv = sched_complete(s, &c, now_ms, &err);
-        if (rv == APR_SUCCESS)
+        if (offset < 0 && more < 0)
+            rv = sched_complete(s, &c, now_ms, &err);
+        else if (c.npaths < 0 || c.repair) {
+            abbey_err_set(&err, "a part of a listing (\"offset\", \"more\") must have \"paths\"");
+            rv = APR_BADARG;
+        } else
+            rv = sched_upload_part(s, &c, offset < 0 ? 0 : offset, more == 1, now_ms, &received,
+                                   &err);
+        if (rv == APR_SUCCESS && more == 1)
+            httpd_answer_json(resp, 200,
+                              json_pack("{s:b, s:I}", "ok", 1, "received", (json_int_t)received));
+        else if (rv == APR_SUCCESS)
             httpd_answer_json(resp, 200, json_pack("{s:b}", "ok", 1));
-        else
-            httpd_error(resp,
-                        rv == APR_BADARG     ? 400
-                        : rv == APR_EGENERAL ? 503 /* the journal failed: the slave retries */
-                                             : 409,
-                        "%s", err.msg);
+        else {
+            int status = refusal_status(rv);
+            if (sched_upload_log_once(s, c.lease))
+                log_msg("lease %" PRIu64 " (slave %s): completion refused (%d): %s", c.lease,
+                        c.slave, status, err.msg);
+            httpd_error(resp, status, "%s", err.msg);
+        }
     }
     json_decref(root);
 }

@@ -27,6 +27,8 @@
 
 enum { SCHED_NOT_DUE = 0, SCHED_DUE = 1, SCHED_DONE = 2 };
 
+#define SCHED_BATCH_BUCKETS 10 /* abbey_lease_batch_size's buckets but +Inf */
+
 struct sched_lrec_t;
 struct sched_ident_t;
 
@@ -169,6 +171,7 @@ typedef struct sched_pending_t {
 } sched_pending_t;
 
 typedef struct sched_repair_t sched_repair_t; /* sched_repair.c */
+typedef struct sched_upload_t sched_upload_t; /* sched_upload.c: its own lock */
 typedef struct sched_name_t sched_name_t;     /* sched_ident.c: interned strings */
 
 struct sched_t {
@@ -202,7 +205,16 @@ struct sched_t {
     int replaying;                           /* sched_recover is replaying the journal */
     int nrepairs;
     uint64_t n_repairs_queued, n_repairs_done, n_repairs_failed;
+    sched_upload_t *upload; /* listings sent in parts (sched_upload.c; made on first use) */
+    /* POST /v1/lease by answer (sched_count_lease_call): with leases, empty, refused; the
+     * leases per answered call (buckets of sched_status.c's batch_le, and their sum) */
+    uint64_t n_lease_calls[3];
+    uint64_t n_batch[SCHED_BATCH_BUCKETS], n_batch_sum;
 };
+
+/* With the lock held: count a POST /v1/lease answered with granted leases, or
+ * refused (an error answer). */
+void sched_count_lease_call(sched_t *s, int granted, int refused);
 
 /* With the lock held: start due rounds, expire leases, close rounds (queued
  * for the callback). */
@@ -353,6 +365,25 @@ void sched_ident_free_all(sched_t *s);
 void sched_files_parse(jsonio_rd_t *rd, const json_t *arr, int npaths, apr_pool_t *pool,
                        const sched_file_t **out);
 json_t *sched_files_json(const sched_completion_t *c);
+
+/* ---- listings in parts: sched_upload.c (docs/CLUSTER.md "A listing in parts"),
+ * without the lock (they take their own, and the scheduler's through
+ * sched_renew and sched_complete) ---- */
+
+/* Take part c of an expansion's listing: its paths (and files) are the
+ * listing's from index offset on; more: parts follow. The lease must be the
+ * slave's (it is renewed). Returns APR_SUCCESS with *received (the paths
+ * held so far) when the part was kept, or, for the last part, what
+ * sched_complete returned for the whole listing; APR_EINVAL (409) for a
+ * lease not the slave's or a part out of order, APR_BADARG (400) for parts
+ * with and without files, APR_ENOSPC (413) for a listing over 64 MiB of
+ * paths, APR_EAGAIN (503) while listings in progress hold 256 MiB, with err. */
+apr_status_t sched_upload_part(sched_t *s, const sched_completion_t *c, int64_t offset, int more,
+                               int64_t now_ms, int64_t *received, abbey_err_t *err);
+
+/* 1 the first time it is asked about lease (of the last 64 asked about): its
+ * refusal is to be logged; 0 after. */
+int sched_upload_log_once(sched_t *s, uint64_t lease);
 
 /* ---- durability: sched_ckpt.c (the checkpoint) and sched_recover.c (the
  * journal, recovery) ---- */

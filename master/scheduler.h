@@ -46,8 +46,11 @@
 
 #define SCHED_INSTANCE_MAX 256 /* instance ids are shorter than this (else refused) */
 #define SCHED_PATH_MAX 4096    /* paths from expand completions: at most this long */
-#define SCHED_MAX_TASKS 100000 /* per job; expand paths past it are ignored (logged) */
-#define SCHED_ROUNDS_KEPT 256  /* closed rounds kept per job for sched_rounds */
+#define SCHED_MAX_TASKS                                                                            \
+    100000                    /* the most matches one expansion lists (a completion, or a          \
+                                 listing in parts: more are ignored), and the most tasks a         \
+                                 job's globs make besides one per configured source */
+#define SCHED_ROUNDS_KEPT 256 /* closed rounds kept per job for sched_rounds */
 /* Slaves are forgotten (gone from status) once not heard of for this long; a
  * slave whose last lease request said its spool holds frames, after a day.
  * At most SCHED_SLAVES_MAX are known: a new name past it evicts the slave
@@ -197,22 +200,58 @@ int sched_rounds(sched_t *s, const char *job, int64_t after, sched_round_fn fn, 
  * may call sched_*; r is valid during the call). One callback; NULL removes it. */
 void sched_on_round_closed(sched_t *s, sched_round_fn fn, void *ctx);
 
+/* What GET /v1/status lists of the scheduler (docs/CLUSTER.md "Status"): per
+ * job (all, or job alone) the tasks offset .. offset + limit - 1 by number,
+ * and the laggiest sources. */
+#define SCHED_STATUS_LIMIT 1000      /* sources listed per job by default */
+#define SCHED_STATUS_LAGGIEST 10     /* laggiest sources listed per job by default */
+#define SCHED_STATUS_LIMIT_MAX 10000 /* the most either may ask for */
+typedef struct sched_status_query_t {
+    const char *job; /* NULL: every job */
+    int64_t offset;  /* the first task listed in "sources" */
+    int limit;       /* how many are listed (0..SCHED_STATUS_LIMIT_MAX) */
+    int laggiest;    /* how many are listed in "laggiest" (0..SCHED_STATUS_LIMIT_MAX) */
+} sched_status_query_t;
+
+/* The defaults (every job, offset 0, SCHED_STATUS_LIMIT, SCHED_STATUS_LAGGIEST). */
+void sched_status_query_default(sched_status_query_t *q);
+
+/* q from the request's query parameters job, offset, limit and laggiest
+ * (absent: the defaults). Returns 0, or -1 with err naming the parameter
+ * that is not an integer in its range (answer 400). */
+int sched_status_query_parse(const httpd_req_t *req, sched_status_query_t *q, abbey_err_t *err);
+
 /* Bring the state up to now_ms (as sched_tick), then append the primary's half
- * of GET /v1/status as one JSON object:
- *   {"jobs":[{"name","round","round_ms","sources":[{"task","kind","source","instance",
- *     "offset","size"(when known),"lag_bytes"(size - offset, null when unknown),
- *     "lines","bad_lines","bytes","deliveries":{master:result},
- *     "file","state" (a glob's read task: the file it reads, null once forgotten;
- *     "reading", "paused" (its file not listed) or "finished" (an archive read to its end))}],
- *     "files" (the files its globs listed, known to it),
- *     "leases":[{"id","task","slave","start","round","expires_ms"}],
- *     "open_rounds":[{"round","start_ms","deadline_ms","due","done","pending":[task]}],
- *     "last_closed":{"round","start_ms","closed_ms","incomplete","missing":[task]} | null}],
- *    "slaves":[{"name","labels":[],"last_seen_ms"}]} */
+ * of GET /v1/status as one JSON object, summarised by q (NULL: the defaults).
+ * Under the scheduler's lock one pass over each job's tasks counts them and
+ * keeps the laggiest, and what is listed is copied; the JSON is built after:
+ *   {"jobs":[{"name","round","round_ms","tasks","files" (the files its globs listed),
+ *     "counts":{"read","expand" (tasks by kind),"leased","waiting" (due, no lease),"idle",
+ *               "paused","finished" (tasks by state),"lag_unknown" (read tasks of no known size)},
+ *     "lag_bytes" (their total), "committed_bytes" (offsets of read tasks, in total),
+ *     "laggiest":[source] (the q->laggiest with most lag_bytes > 0, most first),
+ *     "sources_offset","sources_limit","sources":[source] (tasks offset.., by number),
+ *     "leases_active","leases":[{"id","task","slave","start","round","expires_ms"}] (of the
+ *       sources listed),
+ *     "open_rounds":[{"round","start_ms","deadline_ms","due","done","npending","pending":[task]
+ *       (the first 100)}],
+ *     "last_closed":{"round","start_ms","closed_ms","incomplete","nmissing","missing":[task]
+ *       (the first 100)} | null}],
+ *    "slaves":[{"name","labels":[],"last_seen_ms","spool"}], "repairs":{...}}
+ * where a source is {"task","kind","source","instance","offset","size"(when known),
+ *   "lag_bytes"(size - offset, null when unknown),"lines","bad_lines","bytes",
+ *   "deliveries":{master:result}, "file","state" (a glob's read task: the file it reads, null
+ *   once forgotten; "reading", "paused" (its file not listed) or "finished" (an archive read
+ *   to its end))}. */
+void sched_status_json_query(sched_t *s, const sched_status_query_t *q, int64_t now_ms, buf_t *out);
+
+/* sched_status_json_query with the defaults. */
 void sched_status_json(sched_t *s, int64_t now_ms, buf_t *out);
 
 /* Append Prometheus text: abbey_leases{state="active"} (gauge),
  * abbey_leases_total{result="granted|completed|expired|renewed"},
+ * abbey_lease_calls_total{result="leases|empty|refused"} (POST /v1/lease by answer),
+ * abbey_lease_batch_size (histogram: leases per answered lease request),
  * abbey_round_seconds{job} (the last closed round: closed_ms - start_ms),
  * abbey_tasks{job}, abbey_repairs{state="queued|leased"} (gauge; repair
  * leases are not in abbey_leases), abbey_repairs_total{result="done|failed"}. */

@@ -56,18 +56,25 @@
       fig(lc ? `round ${lc.round} closed` : 'no round closed yet', lc ? A.ago(now - lc.closed_ms) + ' ago' : '–',
         lc && lc.incomplete ? 'incomplete' : null),
       fig('open rounds', A.num((sj.open_rounds || []).length)),
+      fig('tasks', A.num(sj.tasks === undefined ? (sj.sources || []).length : sj.tasks)),
+      fig('lag', sj.lag_bytes === undefined ? '–' : A.bytes(sj.lag_bytes), sj.lag_bytes ? 'warn' : null),
       fig('rounds incomplete', mj ? A.num(mj.rounds_incomplete) : '–', mj && mj.rounds_incomplete ? 'warn' : null),
       fig('lines', mj ? A.num(mj.lines) : '–'),
       fig('rejected lines', mj ? A.num(mj.bad_lines) : '–', mj && mj.bad_lines ? 'warn' : null),
       fig('frames rejected', mj ? A.num(mj.partials.rejected) : '–', mj && mj.partials.rejected ? 'warn' : null));
     const out = [card('wide', `Job ${sj.name}`, figs, reasons ? el('p', { class: 'sub' }, 'rejected by reason: ' + reasons) : null,
-      lc && lc.incomplete ? el('p', { class: 'badge inc' }, `round ${A.num(lc.round)} closed incomplete: ${lc.missing.length} task(s) missing`) : null)];
-    const srcs = (sj.sources || []).map(s => [s.source + (s.instance ? ' #' + s.instance : ''), s.kind,
+      lc && lc.incomplete ? el('p', { class: 'badge inc' }, `round ${A.num(lc.round)} closed incomplete: ${lc.nmissing === undefined ? lc.missing.length : lc.nmissing} task(s) missing`) : null)];
+    const row = s => [s.source + (s.instance ? ' #' + s.instance : ''), s.kind,
       A.bytes(s.offset), s.size === undefined ? '–' : A.bytes(s.size),
       s.lag_bytes === null ? '–' : el('span', { class: s.lag_bytes > 0 ? 'lag' : '' }, A.bytes(s.lag_bytes)),
-      A.num(s.lines), A.num(s.bad_lines)]);
-    out.push(card('wide', `Sources of ${sj.name}`, tbl(['source', 'kind', 'read', 'size', 'lag', 'lines', 'rejected'],
-      srcs, [0, 0, 1, 1, 1, 1, 1])));
+      A.num(s.lines), A.num(s.bad_lines)];
+    const head = ['source', 'kind', 'read', 'size', 'lag', 'lines', 'rejected'];
+    const srcs = (sj.sources || []).map(row);
+    if ((sj.laggiest || []).length)
+      out.push(card('wide', `Laggiest sources of ${sj.name}`, tbl(head, sj.laggiest.map(row), [0, 0, 1, 1, 1, 1, 1])));
+    const shown = sj.tasks !== undefined && srcs.length < sj.tasks
+      ? ` (tasks ${A.num(sj.sources_offset)} to ${A.num(sj.sources_offset + srcs.length - 1)} of ${A.num(sj.tasks)})` : '';
+    out.push(card('wide', `Sources of ${sj.name}${shown}`, tbl(head, srcs, [0, 0, 1, 1, 1, 1, 1])));
     const leases = (sj.leases || []).map(l => [A.num(l.id), A.num(l.task), l.slave, A.num(l.round),
       A.ago(l.expires_ms - now)]);
     out.push(card('', `Leases of ${sj.name}`, tbl(['lease', 'task', 'slave', 'round', 'expires in'], leases, [1, 1, 0, 1, 1])));
