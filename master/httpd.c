@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,10 +45,20 @@
 #include "httpd_gate.h"
 #include "httpd_session.h"
 #include "jsonio.h"
+#include "log.h"
 #include "token.h"
 
-#define HTTPD_TIMEOUT_S 30 /* MHD's idle timeout, for connections past the gate */
-#define HTTPD_BACKLOG 128
+/* MHD's idle timeout, for connections past the gate: a slave's one connection
+ * to the primary carries a call at least every --poll-ms (500 ms) and every
+ * renewal (a third of the 30 s lease), so only connections of clients that
+ * went away, and a worker's to a master it has no frame for, reach it. */
+#define HTTPD_TIMEOUT_S 30
+/* The listen backlog (the kernel caps it at net.core.somaxconn): hundreds of
+ * slaves starting together must not have their SYNs dropped (a client waits
+ * 1, 3, 7 s... before it sends one again) while the gate accepts. */
+#define HTTPD_BACKLOG 4096
+#define HTTPD_FD_SPARE 256         /* descriptors beyond the connections: journals, files, pipes */
+#define HTTPD_REFUSED_LOG_MS 10000 /* a route's refused bodies are logged at most this often */
 #define HTTPD_POOL_SIZE                                                                            \
     (64u << 10)                     /* MHD's memory per connection: a head of HTTPD_HEAD_MAX fits  \
                                      */
@@ -63,6 +74,9 @@ typedef struct route_t {
     size_t max_body;
     httpd_handler_t handler;
     void *ctx;
+    /* bodies refused (413) for size, logged (refused_log): under httpd_t.lock */
+    int64_t refused_logged_ms; /* the last line written */
+    unsigned refused_quiet;    /* refusals since, not logged yet */
 } route_t;
 
 struct httpd_t {
@@ -91,7 +105,7 @@ typedef struct conn_state_t {
 
 void httpd_limits_default(httpd_limits_t *l)
 {
-    l->max_conns = 512;
+    l->max_conns = 2048;
     l->max_unauth = 128;
     l->max_unauth_per_ip = 32;
     l->head_timeout_ms = 10000;
@@ -307,6 +321,41 @@ static int head_check(struct MHD_Connection *conn, const char *url, const char *
     return 0;
 }
 
+/* Log a body refused for its size (413) at route r: the client, the size and
+ * the limit, at most once per HTTPD_REFUSED_LOG_MS per route (the ones in
+ * between are counted in the next line). size 0: a chunked body, cut. */
+static void refused_log(httpd_t *s, const route_t *r, struct MHD_Connection *conn,
+                        unsigned long long size)
+{
+    route_t *rw = (route_t *)r; /* the route's refusal counters are mutable, under s->lock */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char peer[INET_ADDRSTRLEN] = "?", what[64], more[80] = "";
+    int64_t now = httpd_now_ms();
+    unsigned quiet;
+    apr_thread_mutex_lock(s->lock);
+    if (rw->refused_logged_ms && now - rw->refused_logged_ms < HTTPD_REFUSED_LOG_MS) {
+        rw->refused_quiet++;
+        apr_thread_mutex_unlock(s->lock);
+        return;
+    }
+    rw->refused_logged_ms = now;
+    quiet = rw->refused_quiet;
+    rw->refused_quiet = 0;
+    apr_thread_mutex_unlock(s->lock);
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, peer,
+                  sizeof peer);
+    if (size)
+        snprintf(what, sizeof what, "a body of %llu bytes", size);
+    else
+        snprintf(what, sizeof what, "a chunked body");
+    if (quiet)
+        snprintf(more, sizeof more, " (and %u more since the last such line)", quiet);
+    log_msg("%s %s from %s: refused (413): %s, over this call's limit of %zu bytes%s", r->method,
+            r->path, peer, what, r->max_body, more);
+}
+
 /* The declared body: its Content-Length counted against the budget and its
  * buffer allocated. Returns 0, or the status of an answer to send now. */
 static int body_check(httpd_t *s, struct MHD_Connection *conn, conn_state_t *st, const char **msg)
@@ -322,6 +371,7 @@ static int body_check(httpd_t *s, struct MHD_Connection *conn, conn_state_t *st,
     n = strtoull(clen, &end, 10);
     if (errno || end == clen || n > st->route->max_body) {
         *msg = "request body too large";
+        refused_log(s, st->route, conn, errno || end == clen ? 0 : n);
         return MHD_HTTP_CONTENT_TOO_LARGE;
     }
     if (n && body_room(s, st, (size_t)n, 1) != 0)
@@ -432,9 +482,11 @@ static enum MHD_Result body_piece(httpd_t *s, struct MHD_Connection *conn, conn_
         answer_mid_body(s, conn, st, MHD_HTTP_REQUEST_TIMEOUT, msg, 0);
         return MHD_NO;
     }
-    if (n > st->route->max_body - st->body.len) /* chunked, past the limit */
+    if (n > st->route->max_body - st->body.len) { /* chunked, past the limit */
+        refused_log(s, st->route, conn, 0);
         return answer_mid_body(s, conn, st, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large",
                                0);
+    }
     if (body_room(s, st, n, 0) != 0)
         return answer_mid_body(s, conn, st, MHD_HTTP_SERVICE_UNAVAILABLE,
                                budget_msg(s, msg, sizeof msg), 1);
@@ -649,6 +701,29 @@ static int routes_check(const httpd_t *s, abbey_err_t *err)
     return 0;
 }
 
+/* Raise the soft limit on open descriptors to the hard one (the process's,
+ * once per start: connections and journals share it), and log when even the
+ * hard one is below what the connection limits need. */
+static void nofile_raise(const httpd_limits_t *l)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)l->max_conns + l->max_unauth + HTTPD_FD_SPARE;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = was;
+    }
+    if (rl.rlim_cur < need)
+        log_msg("warning: open files are limited to %llu (ulimit -n; hard limit %llu), below "
+                "the %llu that --max-conns %u and --max-unauth-conns %u need: connections past "
+                "it are refused; raise it (ulimit -Hn, systemd's LimitNOFILE=)",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                (unsigned long long)need, l->max_conns, l->max_unauth);
+}
+
 apr_status_t httpd_start(httpd_t *s, const char *host, int port, int threads, abbey_err_t *err)
 {
     /* poll(2), not epoll: libmicrohttpd 0.9.75's epoll mode keeps a connection
@@ -663,6 +738,7 @@ apr_status_t httpd_start(httpd_t *s, const char *host, int port, int threads, ab
     }
     if (routes_check(s, err) != 0)
         return APR_EINVAL;
+    nofile_raise(&s->lim);
     fd = listen_socket(host, port, &bound, err);
     if (fd < 0)
         return APR_EGENERAL;

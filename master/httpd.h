@@ -64,7 +64,9 @@ typedef void (*httpd_handler_t)(void *ctx, const httpd_req_t *req, httpd_resp_t 
 /* Connection and body limits. Defaults (httpd_limits_default) in brackets;
  * abbey-master's flags of the same names set them (docs/CLUSTER.md). */
 typedef struct httpd_limits_t {
-    unsigned max_conns;         /* --max-conns: connections that sent a request head [512] */
+    unsigned max_conns;         /* --max-conns: connections that sent a request head [2048:
+                                   a slave keeps one to the primary, and one per worker to
+                                   a master it delivers to] */
     unsigned max_unauth;        /* --max-unauth-conns: connections still sending their first
                                    request head, held by the gate [128] */
     unsigned max_unauth_per_ip; /* --max-unauth-per-ip: of those, from one address [32] */
@@ -109,9 +111,13 @@ const char *httpd_token(const httpd_t *s);
 int httpd_route_set_max_body(httpd_t *s, const char *method, const char *path, size_t max_body);
 
 /* Listen on host:port (port 0: an ephemeral port; see httpd_port) with
- * threads worker threads, plus the gate's thread. Returns APR_SUCCESS, or an
- * error naming the address, or (APR_EINVAL) the route whose body limit is
- * above max_body_total. */
+ * threads worker threads, plus the gate's thread. Raises the process's soft
+ * limit on open files to its hard limit first, and logs a warning when that
+ * is below max_conns + max_unauth + 256. Returns APR_SUCCESS, or an error
+ * naming the address, or (APR_EINVAL) the route whose body limit is above
+ * max_body_total. A body refused for its size (413) is logged with the
+ * client's address, the size and the limit (at most once per 10 s per route,
+ * counting the others). */
 apr_status_t httpd_start(httpd_t *s, const char *host, int port, int threads, abbey_err_t *err);
 
 int httpd_port(const httpd_t *s);

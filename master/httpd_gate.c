@@ -258,18 +258,40 @@ static int slot_victim(const httpd_gate_t *g, const struct sockaddr_in *peer)
     return best;
 }
 
-/* A free slot for a connection from peer, making room when needed. */
-static waiting_t *slot_for(httpd_gate_t *g, const struct sockaddr_in *peer)
+static void slot_examine(httpd_gate_t *g, waiting_t *w, int64_t now);
+
+/* The slots held from peer's address (*same) and a free one (*free_slot, -1: none). */
+static void slot_count(const httpd_gate_t *g, const struct sockaddr_in *peer, unsigned *same,
+                       int *free_slot)
 {
-    unsigned same = 0;
-    int free_slot = -1;
+    *same = 0;
+    *free_slot = -1;
     for (unsigned i = 0; i < g->lim.max_unauth; i++) {
         if (g->w[i].state == W_FREE) {
-            if (free_slot < 0)
-                free_slot = (int)i;
+            if (*free_slot < 0)
+                *free_slot = (int)i;
         } else if (g->w[i].peer.sin_addr.s_addr == peer->sin_addr.s_addr) {
-            same++;
+            (*same)++;
         }
+    }
+}
+
+/* A free slot for a connection from peer, making room when needed: first by
+ * looking again at the heads held (of peer's address when that count is the
+ * full one), whose complete ones go to the server (hundreds of slaves that
+ * connect at once from one host are accepted faster than their heads are
+ * looked at), then by closing one. */
+static waiting_t *slot_for(httpd_gate_t *g, const struct sockaddr_in *peer, int64_t now)
+{
+    unsigned same;
+    int free_slot;
+    slot_count(g, peer, &same, &free_slot);
+    if (same >= g->lim.max_unauth_per_ip || free_slot < 0) {
+        for (unsigned i = 0; i < g->lim.max_unauth; i++)
+            if (g->w[i].state == W_HEAD &&
+                (free_slot < 0 || g->w[i].peer.sin_addr.s_addr == peer->sin_addr.s_addr))
+                slot_examine(g, &g->w[i], now);
+        slot_count(g, peer, &same, &free_slot);
     }
     if (same >= g->lim.max_unauth_per_ip || free_slot < 0) {
         int v = slot_victim(g, same >= g->lim.max_unauth_per_ip ? peer : NULL);
@@ -340,7 +362,7 @@ static void accept_some(httpd_gate_t *g, int64_t now)
                 g->accept_quiet_until_ms = now + QUIET_MS; /* the backlog waits meanwhile */
             return;
         }
-        w = slot_for(g, &peer);
+        w = slot_for(g, &peer, now);
         w->fd = fd;
         w->state = W_HEAD;
         w->peer = peer;

@@ -84,7 +84,7 @@ static void usage(FILE *out)
           "                         413 over it); JSON calls take up to 1M\n"
           "      --max-body-total SIZE  request bodies held at once over all connections\n"
           "                         (default 256M; 503 with Retry-After over it)\n"
-          "      --max-conns N      connections that sent a request (default 512)\n"
+          "      --max-conns N      connections that sent a request (default 2048)\n"
           "      --max-unauth-conns N  connections still sending their first request head,\n"
           "                         held apart from those (default 128): a new one over it\n"
           "                         closes the oldest\n"
