@@ -1,8 +1,9 @@
 /* sched_int.h - the scheduler's internal state, shared by sched.c (tasks, leases,
  * rounds), sched_config.c (adopting a reloaded config), sched_status.c (status
  * JSON, metrics), sched_http.c (handlers), sched_recover.c (journal records,
- * recovery), sched_ckpt.c (checkpoints), sched_slaves.c (the slaves it knows)
- * and sched_ident.c (the files of globs, one reader each).
+ * recovery), sched_ckpt.c (checkpoints), sched_slaves.c (the slaves it knows),
+ * sched_ident.c (the files of globs, one reader each) and sched_upload.c
+ * (listings sent in parts; its own lock).
  *
  * Everything below is guarded by sched_t.lock. Memory: tasks and their strings
  * live in sched_t.pool (a task dropped after a reload leaves the job's arrays,
