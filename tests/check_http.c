@@ -1,9 +1,9 @@
 /* check_http.c - tests of the HTTP transport: master/httpd.c (routing, auth,
  * body limits, keep-alive, concurrency, robustness) and common/hclient.c
- * (requests, errors, ranges); hostile clients are in check_http_limits.c, the
- * token in check_token.c. Loopback only, ephemeral
- * ports; each test starts and stops its own server. Raw curl and raw sockets
- * serve as independent clients; a bare libmicrohttpd daemon serves ranges. */
+ * (requests, errors, ranges, one client shared by threads: hclient_via); hostile clients are in
+ * check_http_limits.c, the token in check_token.c. Loopback only, ephemeral ports; each test starts
+ * and stops its own server. Raw curl and raw sockets serve as independent clients; a bare
+ * libmicrohttpd daemon serves ranges. */
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <arpa/inet.h>
@@ -540,6 +540,87 @@ START_TEST(test_concurrency)
 }
 END_TEST
 
+/* hclient_via: four threads whose clients carry a wrong token make their calls through one
+ * shared client (the right token): every call is answered 200, over one connection (the
+ * ports the server saw); a URL outside the base, or only sharing its first characters,
+ * goes through the thread's own client (401). */
+typedef struct via_t {
+    hclient_t *c;
+    char ports[4][16];
+    int nports, ok, more_ports;
+    pthread_t tid;
+} via_t;
+
+static void *via_worker(void *arg)
+{
+    via_t *v = arg;
+    hclient_resp_t r = {0};
+    abbey_err_t err;
+    for (int i = 0; i < 100; i++) {
+        int known = 0;
+        if (hclient_request(v->c, "GET", url("/port"), NULL, NULL, 0, NULL, &r, &err) !=
+                APR_SUCCESS ||
+            r.status != 200 || r.body.len == 0 || r.body.len >= 16)
+            continue;
+        v->ok++;
+        for (int k = 0; k < v->nports; k++)
+            known |= strlen(v->ports[k]) == r.body.len &&
+                     memcmp(v->ports[k], r.body.data, r.body.len) == 0;
+        if (!known && v->nports < 4)
+            snprintf(v->ports[v->nports++], sizeof v->ports[0], "%.*s", (int)r.body.len,
+                     (char *)r.body.data);
+        else if (!known)
+            v->more_ports++;
+    }
+    buf_free(&r.body);
+    return NULL;
+}
+
+START_TEST(test_via)
+{
+    hclient_t *shared = hclient_create(TOKEN, 2000, 10000, pool);
+    via_t v[4];
+    char seen_ports[16][16];
+    int nseen = 0;
+    for (int i = 0; i < 4; i++) {
+        memset(&v[i], 0, sizeof v[i]);
+        v[i].c = hclient_create("wrong", 2000, 10000, pool);
+        hclient_via(v[i].c, base, shared);
+        ck_assert_int_eq(pthread_create(&v[i].tid, NULL, via_worker, &v[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(v[i].tid, NULL);
+        ck_assert_int_eq(v[i].ok, 100);
+        ck_assert_int_eq(v[i].more_ports, 0);
+        for (int k = 0; k < v[i].nports; k++) {
+            int known = 0;
+            for (int m = 0; m < nseen; m++)
+                known |= strcmp(seen_ports[m], v[i].ports[k]) == 0;
+            if (!known)
+                snprintf(seen_ports[nseen++], sizeof seen_ports[0], "%s", v[i].ports[k]);
+        }
+    }
+    ck_assert_msg(nseen <= 2, "%d connections for 400 calls through one client", nseen);
+
+    hclient_resp_t r = {0};
+    abbey_err_t err;
+    hclient_t *c = hclient_create("wrong", 2000, 10000, pool);
+    hclient_via(c, apr_pstrcat(pool, base, "/po", NULL), shared); /* not a prefix of /port */
+    ck_assert_int_eq(hclient_request(c, "GET", url("/port"), NULL, NULL, 0, NULL, &r, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(r.status, 401);
+    hclient_via(c, apr_pstrcat(pool, base, "/port", NULL), shared); /* the URL itself */
+    ck_assert_int_eq(hclient_request(c, "GET", url("/port"), NULL, NULL, 0, NULL, &r, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(r.status, 200);
+    hclient_via(c, base, NULL); /* off again */
+    ck_assert_int_eq(hclient_request(c, "GET", url("/port"), NULL, NULL, 0, NULL, &r, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(r.status, 401);
+    buf_free(&r.body);
+}
+END_TEST
+
 /* --- client errors -------------------------------------------------------- */
 
 START_TEST(test_client_errors)
@@ -722,6 +803,7 @@ static Suite *http_suite(void)
     tc = tcase(s, "load");
     tcase_add_test(tc, test_keepalive);
     tcase_add_test(tc, test_concurrency);
+    tcase_add_test(tc, test_via);
     tc = tcase(s, "client");
     tcase_add_test(tc, test_client_errors);
     tcase_add_test(tc, test_range);
