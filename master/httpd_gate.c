@@ -13,7 +13,13 @@
  * The table holds max_unauth connections; a new one when it is full, or
  * when max_unauth_per_ip from its address are held, closes the oldest
  * (of that address), preferring one already answered: real clients send
- * their head at once, so the oldest is the slowest. A head not complete at
+ * their head at once, so the oldest is the slowest. But a connection is
+ * given GRACE_MS to send its head before it can be closed for room: hundreds
+ * of clients that connect at once (slaves starting together, abbey-load's
+ * simulated slaves, all from one host) are not cut while their heads are on
+ * the way. Until the oldest is that old, a full table stops accepting (new
+ * connections wait in the listen backlog, their heads arriving meanwhile),
+ * and an address past its count may hold more while free slots remain. A head not complete at
  * its deadline gets 408; a head too large 414/431; a malformed request line
  * or Content-Length 400/413/505, all JSON (httpd_answer_raw). An answered
  * connection lingers: shut for writing, read and dropped until the client
@@ -36,6 +42,7 @@
 #define LINGER_MAX (1u << 20) /* bytes read and dropped after an answer */
 #define QUIET_MS 200          /* no peek this long after one that found nothing new */
 #define ACCEPT_BURST 64       /* connections accepted per turn of the loop */
+#define GRACE_MS 1000         /* a head may take this long before its slot is taken for room */
 #define TICK_MAX_MS 1000
 
 typedef enum { W_FREE = 0, W_HEAD, W_LINGER } wait_state_t;
@@ -46,6 +53,7 @@ typedef struct waiting_t {
     wait_state_t state;
     struct sockaddr_in peer;
     uint64_t seq;           /* the order of acceptance: the oldest has the lowest */
+    int64_t since_ms;       /* accepted then */
     int64_t until_ms;       /* W_HEAD: the head's deadline; W_LINGER: when to close */
     int64_t quiet_until_ms; /* W_HEAD: not peeked before this */
     size_t seen;            /* W_HEAD: bytes seen at the last peek */
@@ -63,6 +71,8 @@ struct httpd_gate_t {
     int *pidx;                     /* pfd[i] -> slot (-1: wake, -2: listen) */
     char *buf;                     /* HTTPD_HEAD_MAX + 1 bytes: a peek */
     int64_t accept_quiet_until_ms; /* out of descriptors: no accept before this */
+    int64_t full_until_ms;         /* full of young connections: no accept before this, or
+                                      before a slot frees */
     uint64_t accepted;             /* connections accepted so far */
     pthread_t thread;
 };
@@ -293,10 +303,17 @@ static waiting_t *slot_for(httpd_gate_t *g, const struct sockaddr_in *peer, int6
                 slot_examine(g, &g->w[i], now);
         slot_count(g, peer, &same, &free_slot);
     }
-    if (same >= g->lim.max_unauth_per_ip || free_slot < 0) {
-        int v = slot_victim(g, same >= g->lim.max_unauth_per_ip ? peer : NULL);
+    while (same >= g->lim.max_unauth_per_ip) { /* its address back under its count */
+        int v = slot_victim(g, peer);
+        if (free_slot >= 0 && g->w[v].state == W_HEAD && now - g->w[v].since_ms < GRACE_MS)
+            return &g->w[free_slot]; /* its oldest is young: past its count, for now */
         slot_close(&g->w[v]);
         free_slot = free_slot < 0 ? v : free_slot;
+        same--;
+    }
+    if (free_slot < 0) {
+        free_slot = slot_victim(g, NULL);
+        slot_close(&g->w[free_slot]);
     }
     return &g->w[free_slot];
 }
@@ -350,12 +367,41 @@ static void slot_drain(httpd_gate_t *g, waiting_t *w)
         slot_close(w);
 }
 
+static int has_free(const httpd_gate_t *g)
+{
+    for (unsigned i = 0; i < g->lim.max_unauth; i++)
+        if (g->w[i].state == W_FREE)
+            return 1;
+    return 0;
+}
+
+/* 1 when the table is full and its oldest connection is still in its grace
+ * (after looking again at the heads held): then nothing is accepted until it
+ * has had it, or a slot frees (g->full_until_ms). */
+static int full_of_young(httpd_gate_t *g, int64_t now)
+{
+    if (has_free(g))
+        return 0;
+    for (unsigned i = 0; i < g->lim.max_unauth; i++)
+        if (g->w[i].state == W_HEAD)
+            slot_examine(g, &g->w[i], now); /* a complete head goes to the server */
+    if (has_free(g))
+        return 0;
+    int v = slot_victim(g, NULL);
+    if (v < 0 || g->w[v].state != W_HEAD || now - g->w[v].since_ms >= GRACE_MS)
+        return 0;
+    g->full_until_ms = g->w[v].since_ms + GRACE_MS;
+    return 1;
+}
+
 static void accept_some(httpd_gate_t *g, int64_t now)
 {
     for (int k = 0; k < ACCEPT_BURST; k++) {
         struct sockaddr_in peer;
         socklen_t len = sizeof peer;
         waiting_t *w;
+        if (full_of_young(g, now))
+            return;
         int fd = accept4(g->lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
@@ -367,6 +413,7 @@ static void accept_some(httpd_gate_t *g, int64_t now)
         w->state = W_HEAD;
         w->peer = peer;
         w->seq = ++g->accepted;
+        w->since_ms = now;
         w->until_ms = now + g->lim.head_timeout_ms;
         slot_examine(g, w, now); /* the head often came with the connection */
     }
@@ -397,6 +444,9 @@ static nfds_t poll_set(httpd_gate_t *g, int64_t now, int *wait_ms)
     if (g->accept_quiet_until_ms > now) {
         g->pfd[n].fd = -1; /* poll ignores it */
         next = g->accept_quiet_until_ms;
+    } else if (g->full_until_ms > now && !has_free(g)) {
+        g->pfd[n].fd = -1;
+        next = g->full_until_ms;
     }
     g->pidx[n++] = -2;
     for (unsigned i = 0; i < g->lim.max_unauth; i++) {
