@@ -4,7 +4,8 @@
  *              [--max N] [--workers W] [--files N] [--grow BYTES] [--poll-ms MS]
  *              [--labels a,b] [--prefix NAME] [--out FILE]
  *
- * Every simulated slave starts at once. At the end one JSON object is written
+ * Every simulated slave starts at once. At the end (--seconds, or SIGTERM /
+ * SIGINT) one JSON object is written
  * (to --out, default stdout): the calls made, the answers by status, the
  * leases granted by kind, the latency of lease calls (p50, p99, max, in ms),
  * and how long each slave waited for its first lease (median, max, and how
@@ -14,12 +15,21 @@
 #include "load.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+static volatile sig_atomic_t stopping; /* SIGTERM / SIGINT: end the run, write the summary */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
 
 static void usage(void)
 {
@@ -425,7 +435,9 @@ int main(int argc, char **argv)
         else
             sticky_start(&L, &L.sims[i]);
     }
-    for (int64_t now = load_now_ms(); now < end; now = load_now_ms()) {
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    for (int64_t now = load_now_ms(); now < end && !stopping; now = load_now_ms()) {
         int running, left;
         CURLMsg *m;
         curl_multi_perform(L.multi, &running);
