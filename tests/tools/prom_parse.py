@@ -6,8 +6,9 @@
 
 Independent of abbey: label values are unescaped by the format's rules (only \\\\, \\" and
 \\n are escapes; anything else after a backslash is an error), every name must match the
-format's grammar, each family must have one HELP and one TYPE line before its samples, and
-a series (name and label set) may appear once. Any violation exits 1 naming the line.
+format's grammar, each family must have one HELP and one TYPE line before its samples (a
+histogram's NAME_bucket, NAME_sum and NAME_count, a summary's NAME_sum and NAME_count, are
+of family NAME), and a series (name and label set) may appear once. Any violation exits 1 naming the line.
 """
 import json
 import re
@@ -95,6 +96,11 @@ def main():
         value = line[i + 1 :]
         float(value)  # +Inf, -Inf, NaN and decimals all parse
         family = name
+        for suffix, kinds in (("_bucket", ("histogram",)), ("_sum", ("histogram", "summary")),
+                              ("_count", ("histogram", "summary"))):
+            base = name[: -len(suffix)]
+            if name.endswith(suffix) and types.get(base, "").strip() in kinds:
+                family = base  # a histogram's or summary's series
         if family not in types:
             die(lineno, f"{name}: no TYPE line before it")
         if family not in helps:

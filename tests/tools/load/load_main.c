@@ -483,5 +483,8 @@ int main(int argc, char **argv)
     curl_slist_free_all(L.headers);
     curl_global_cleanup();
     load_listings_free();
+    free((char *)L.o.primary);
+    if (strcmp(L.o.labels, "[]") != 0)
+        free((char *)L.o.labels);
     return rc;
 }
