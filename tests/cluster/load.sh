@@ -39,19 +39,7 @@ run() {
     set -- $(free_ports 1)
     P1=$1
     mkdir -p "$d"
-    cat >"$d/rules.yaml" <<YAML
-masters:
-  - {name: m1, url: "http://127.0.0.1:$P1"}
-jobs:
-  - name: web
-    round: 1s
-    sources: ["/sim/$proto/*.log"]
-    format: combined
-    groups:
-      - name: traffic
-        entries:
-          - {name: by_status, key: [status], values: {hits: count}}
-YAML
+    by_status_rules "$P1" "\"/sim/$proto/*.log\"" >"$d/rules.yaml"
     start "primary_$proto" "$MASTER" --config "$d/rules.yaml" --name m1 --listen "127.0.0.1:$P1" \
         --data-dir "$d/data" --export-dir "$d/out" --token-file "$T/token"
     wait_for 20 api "$P1" /v1/status -f || { fail "$proto: the primary did not start"; return; }
