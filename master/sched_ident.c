@@ -386,12 +386,10 @@ static void paths_only(sched_t *s, sched_job_t *job, sched_task_t *glob,
             if (!t->glob)
                 t->glob = glob->source; /* kept on reload while this glob stays */
             if (t->gone) {              /* left the config, listed again: keep it */
-                t->gone = 0;
                 t->glob = glob->source;
                 t->labels = glob->labels;
                 t->nlabels = glob->nlabels;
-                job->ngone--;
-                s->ngone--;
+                sched_task_set_gone(s, job, t, 0);
             }
             continue;
         }
@@ -635,7 +633,9 @@ void sched_ident_restore(sched_rx_t *x, sched_job_t *job, const json_t *arr)
     }
     for (int i = 0; i < job->tasks->nelts; i++) { /* (the rounds restored hold their states) */
         sched_task_t *t = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
-        if (t->ident)
+        if (t->ident) {
             t->paused = t->finished || !t->file || t->file->absent || t->file->detached;
+            sched_task_sync(job, t);
+        }
     }
 }

@@ -42,14 +42,17 @@ static json_t *open_rounds_json(const sched_job_t *job)
     json_t *a = json_array();
     for (const sched_rnd_t *r = job->open; r; r = r->next) {
         json_t *pending = json_array();
-        for (int i = 0; i < r->ntasks; i++)
-            if (r->state[i] == SCHED_DUE)
+        for (int i = 0; i < job->tasks->nelts && (int)json_array_size(pending) < r->npending; i++) {
+            const sched_task_t *t = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
+            if (t->counted && t->done_seq < r->seq)
                 json_array_append_new(pending, json_integer(i));
+        }
+        int done = r->ndue > r->npending ? r->ndue - r->npending : 0;
         json_array_append_new(a, json_pack("{s:I, s:I, s:I, s:i, s:i, s:o}", "round",
                                            (json_int_t)r->pub.round, "start_ms",
                                            (json_int_t)r->pub.start_ms, "deadline_ms",
                                            (json_int_t)r->pub.deadline_ms, "due", r->ndue, "done",
-                                           r->ndone, "pending", pending));
+                                           done, "pending", pending));
     }
     return a;
 }
@@ -76,10 +79,11 @@ static json_t *job_json(const sched_t *s, const sched_job_t *job)
         json_array_append_new(sources, task_json(s, t));
         if (t->lease)
             json_array_append_new(
-                leases, json_pack("{s:I, s:i, s:s, s:I, s:I, s:I}", "id", (json_int_t)t->lease->id,
-                                  "task", t->id, "slave", t->lease->slave, "start",
-                                  (json_int_t)t->lease->start, "round", (json_int_t)t->lease->round,
-                                  "expires_ms", (json_int_t)t->lease->expires_ms));
+                leases, json_pack("{s:I, s:i, s:s, s:I, s:I, s:I, s:b}", "id",
+                                  (json_int_t)t->lease->id, "task", t->id, "slave", t->lease->slave,
+                                  "start", (json_int_t)t->lease->start, "round",
+                                  (json_int_t)t->lease->round, "expires_ms",
+                                  (json_int_t)t->lease->expires_ms, "sticky", t->lease->sticky));
     }
     json_t *round = job->cur_round == INT64_MIN ? json_null() : json_integer(job->cur_round);
     return json_pack("{s:s, s:o, s:I, s:o, s:i, s:o, s:o, s:o}", "name", job->cfg->name, "round",
@@ -101,6 +105,10 @@ void sched_status_json(sched_t *s, int64_t now_ms, buf_t *out)
             json_array_append_new(labels, json_string(v->labels[i]));
         json_t *vo = json_pack("{s:s, s:o, s:I}", "name", v->name, "labels", labels, "last_seen_ms",
                                (json_int_t)v->last_seen_ms);
+        if (v->sticky) /* what it holds, and its weight in the shares */
+            json_object_set_new(vo, "sticky",
+                                json_pack("{s:i, s:i, s:f}", "held", v->nheld, "workers",
+                                          v->workers, "weight", v->workers * v->eighths / 8.0));
         if (v->has_spool) /* the slave's spool backlog, as its last lease request said */
             json_object_set_new(vo, "spool",
                                 json_pack("{s:I, s:I, s:I}", "frames", (json_int_t)v->spool_frames,

@@ -146,9 +146,9 @@ static int grab_ckpt(void *ctx, const char *file, uint64_t offset, const uint8_t
     return 0;
 }
 
-/* An open round whose states list more tasks due than ndue - ndone says is
- * refused at recovery, with the field named (closing it would list the due
- * ones in room for ndue - ndone). */
+/* An open round whose pending count disagrees with the tasks due for it (by
+ * their done_seq) is refused at recovery, with the field named (closing it
+ * would list the due ones in room for npending). */
 START_TEST(test_checkpoint_due_count_disagrees)
 {
     inst_t in;
@@ -167,11 +167,11 @@ START_TEST(test_checkpoint_due_count_disagrees)
     ck_assert_int_eq(journal_recover(in.jn, grab_ckpt, no_frame, &text, NULL, &err), APR_SUCCESS);
     inst_drop(&in);
     ck_assert_ptr_nonnull(text);
-    /* web's open round: 3 tasks due, none done; say 2 */
-    at = strstr(text, "\"ndue\":3,\"ndone\":0");
+    /* web's open round: 3 tasks due, none done; say 2 are pending */
+    at = strstr(text, "\"ndue\":3,\"npending\":3");
     ck_assert_ptr_nonnull(at);
     bad = apr_pstrdup(pool, text);
-    bad[at - text + strlen("\"ndue\":")] = '2';
+    bad[at - text + strlen("\"ndue\":3,\"npending\":")] = '2';
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
     write_raw(bad, 1);
     apr_pool_create(&in.p, pool);
@@ -180,8 +180,8 @@ START_TEST(test_checkpoint_due_count_disagrees)
     in.s = sched_create(cfg, NULL, in.p);
     abbey_err_clear(&err);
     ck_assert_int_ne(sched_recover(in.s, in.jn, T0, &err), APR_SUCCESS);
-    ck_assert_msg(strstr(err.msg, "field 'state' does not have ndue - ndone tasks due"), "%s",
-                  err.msg);
+    ck_assert_msg(strstr(err.msg, "field 'npending' of round 170000000 is 2, but 3 tasks are due"),
+                  "%s", err.msg);
     inst_drop(&in);
     /* the checkpoint as written recovers */
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
