@@ -144,6 +144,20 @@ static void round_start(sched_t *s, sched_job_t *job, int64_t number)
     job->cur_round = number;
     job->next_start_ms = (number + 1) * job->round_ms;
     s->nround_events++;
+    for (int i = 0; job->carry && i < job->carry->nelts; i++) { /* listed in no round yet */
+        sched_range_t *g = apr_array_push(r->ranges);
+        *g = APR_ARRAY_IDX(job->carry, i, sched_range_t);
+        g->source = apr_pstrdup(r->pool, g->source);
+    }
+    sched_carry_free(job);
+}
+
+void sched_carry_free(sched_job_t *job)
+{
+    if (job->carry_pool)
+        apr_pool_destroy(job->carry_pool);
+    job->carry_pool = NULL;
+    job->carry = NULL;
 }
 
 static sched_rnd_t *round_open(sched_job_t *job, int64_t number)
@@ -354,6 +368,11 @@ static apr_status_t sched_cleanup(void *data)
 {
     sched_t *s = data;
     sched_lrec_t *l, *lt;
+    sched_slave_t *v, *vt;
+    HASH_ITER(hh, s->slaves, v, vt)
+    {
+        sched_slave_forget(s, v); /* (its sticky leases end with it) */
+    }
     HASH_ITER(hh, s->leases, l, lt)
     {
         HASH_DEL(s->leases, l);
@@ -361,15 +380,11 @@ static apr_status_t sched_cleanup(void *data)
         free(l);
     }
     sched_heap_free(&s->expiry);
-    sched_slave_t *v, *vt;
-    HASH_ITER(hh, s->slaves, v, vt)
-    {
-        sched_slave_forget(s, v);
-    }
     for (int j = 0; j < s->njobs; j++) {
         HASH_CLEAR(hh, s->jobs[j].by_path);
         HASH_CLEAR(hi, s->jobs[j].by_inst);
         sched_ready_free(&s->jobs[j]);
+        sched_carry_free(&s->jobs[j]);
     }
     sched_ident_free_all(s);
     free(s->pending);
@@ -485,6 +500,20 @@ static void move_instance(sched_task_t *t, const char *next)
     snprintf(t->instance, sizeof(t->instance), "%s", next);
 }
 
+/* A range completed when no round is open (its own closed, complete, and the next
+ * one not started): listed in the next round that starts. */
+static void carry(sched_job_t *job, const sched_task_t *t, uint64_t start, uint64_t end)
+{
+    if (!job->carry_pool) {
+        job->carry_pool = mem_xpool(NULL);
+        job->carry = apr_array_make(job->carry_pool, 8, sizeof(sched_range_t));
+    }
+    sched_range_t *g = apr_array_push(job->carry);
+    g->source = apr_pstrcat(job->carry_pool, t->source, "#", t->instance, NULL);
+    g->start = start;
+    g->end = end;
+}
+
 /* Commit a checked read completion: range, offset, instance, size (a
  * glob's read task reads one file: it never moves to a next instance). */
 static void complete_read(sched_job_t *job, sched_task_t *t, sched_rnd_t *r,
@@ -498,9 +527,7 @@ static void complete_read(sched_job_t *job, sched_task_t *t, sched_rnd_t *r,
         if (into)
             round_add_range(into, t, t->instance, start, end);
         else
-            log_msg("job %s: range [%" PRIu64 ", %" PRIu64 ") of %s#%s completed after its "
-                    "round closed, with no open round to list it in",
-                    job->cfg->name, start, end, t->source, t->instance);
+            carry(job, t, start, end);
     }
     t->offset = end;
     if (c->next_instance && c->next_instance[0] && !t->ident) {

@@ -19,7 +19,8 @@
  *            "open": [{"round", "seq", "start_ms", "deadline_ms", "ndue",
  *            "npending", "ranges"}, ...],
  *            "closed": [{"round", "start_ms", "deadline_ms", "closed_ms",
- *            "incomplete", "ranges", "missing"}, ...]}
+ *            "incomplete", "ranges", "missing"}, ...], "carry": ranges (absent:
+ *            none; completed with no round open, for the next one)}
  *   ranges: [[source, start, end], ...]
  * uint64 values as jsonio_u64 writes them. Versions 1 and 2 are read too:
  * their open rounds hold a state per task ("ntasks", "state": a digit per task,
@@ -124,6 +125,10 @@ static json_t *job_ckpt(const sched_t *s, const sched_job_t *job, int *bad)
                   "ident_seq", jsonio_u64(job->ident_seq), "files", sched_ident_ckpt(job, bad));
     if (o)
         json_object_set_new(o, "round_seq", json_integer(job->round_seq));
+    if (o && job->carry && job->carry->nelts)
+        json_object_set_new(
+            o, "carry",
+            ranges_json((const sched_range_t *)job->carry->elts, job->carry->nelts, bad));
     return o;
 }
 
@@ -445,6 +450,7 @@ void sched_job_reset_rounds(sched_job_t *job)
     job->cur_round = INT64_MIN;
     job->round_seq = 0;
     job->next_start_ms = 0;
+    sched_carry_free(job);
     for (int i = 0; i < job->tasks->nelts; i++) { /* due for the first round again */
         sched_task_t *t = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
         t->done_seq = 0;
@@ -517,6 +523,13 @@ static void restore_job(sched_rx_t *x, sched_job_t *job, json_t *o, int version)
     for (size_t i = 0; i < json_array_size(closed) && !x->rd.failed; i++) {
         jsonio_where(&x->rd, "checkpoint: job '%s' closed round %zu", job->cfg->name, i);
         restore_closed(x, job, json_array_get(closed, i));
+    }
+    json_t *carry = json_object_get(o, "carry");
+    if (json_array_size(carry) && !x->rd.failed) {
+        jsonio_where(&x->rd, "checkpoint: job '%s' carry", job->cfg->name);
+        job->carry_pool = mem_xpool(NULL);
+        job->carry = apr_array_make(job->carry_pool, 8, sizeof(sched_range_t));
+        restore_ranges(x, carry, job->carry, job->carry_pool);
     }
 }
 

@@ -89,6 +89,7 @@ void sched_drop_jobs(sched_t *s)
             HASH_CLEAR(hh, job->by_path);
             HASH_CLEAR(hi, job->by_inst);
             sched_ready_free(job); /* no task left in them, no lease counted in them */
+            sched_carry_free(job);
             s->ngone--;
             map[j] = -1;
             continue;

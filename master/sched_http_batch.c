@@ -61,6 +61,7 @@ void sched_http_news(sched_t *s, const char *slave, int64_t now_ms, apr_pool_t *
                             json_pack("{s:I, s:I, s:I}", "round", (json_int_t)nw.rounds[i].round,
                                       "next", (json_int_t)nw.rounds[i].next, "next_ms",
                                       (json_int_t)nw.rounds[i].next_ms));
+    json_object_set_new(answer, "config", json_string(nw.config));
     json_object_set_new(answer, "now_ms", json_integer((json_int_t)nw.now_ms));
     json_object_set_new(answer, "rounds", rounds);
     json_object_set_new(answer, "more", json_boolean(nw.more));
@@ -191,8 +192,9 @@ void sched_http_report(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, j
     abbey_err_t *errs = apr_pcalloc(req->pool, sizeof(abbey_err_t) * (size_t)(total + 1));
     uint64_t *gone =
         apr_palloc(req->pool, sizeof(uint64_t) * (size_t)(nidle_leases + r.nreleased + 1));
+    sched_commit_t *commits = apr_pcalloc(req->pool, sizeof(sched_commit_t) * (size_t)(total + 1));
     int ngone = 0;
-    sched_report(s, &r, now_ms, rvs, errs, gone, &ngone);
+    sched_report(s, &r, now_ms, rvs, errs, commits, gone, &ngone);
     json_t *results = json_array();
     for (int i = 0; i < total; i++) {
         json_t *item = json_object();
@@ -201,6 +203,10 @@ void sched_http_report(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, j
                             json_is_integer(id) ? json_copy((json_t *)id) : json_null());
         apr_status_t rv = index[i] < 0 ? APR_BADARG : rvs[index[i]];
         json_object_set_new(item, "status", json_integer(http_status(rv)));
+        if (index[i] >= 0 && commits[index[i]].known) { /* where its holder reads on */
+            json_object_set_new(item, "instance", json_string(commits[index[i]].instance));
+            json_object_set_new(item, "start", json_integer((json_int_t)commits[index[i]].offset));
+        }
         if (rv != APR_SUCCESS)
             json_object_set_new(item, "error",
                                 json_string(index[i] < 0 ? perr[i].msg : errs[index[i]].msg));

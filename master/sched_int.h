@@ -143,6 +143,9 @@ typedef struct sched_job_t {
     int gone;    /* not in the config any more: dropped once it has no task and no open round */
     int ngone;   /* its tasks with gone set */
     int nactive; /* tasks counted (active): due for a round that starts */
+    apr_pool_t *carry_pool;        /* (made on first use) holds carry: */
+    apr_array_header_t *carry;     /* ranges completed with no round open to list them in
+                                      (sched_range_t): listed in the next one that starts */
     struct sched_queue_t **queues; /* ready queues, one per label set (malloc'd) */
     int nqueues;
 } sched_job_t;
@@ -412,6 +415,9 @@ sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number)
 /* Put closed round r in job's kept window (its pub fields final), releasing the
  * oldest kept one when the window is full. */
 void sched_round_keep(sched_job_t *job, sched_rnd_t *r);
+
+/* Forget the ranges job carries to its next round (sched.c). */
+void sched_carry_free(sched_job_t *job);
 
 /* The task of job with this kind and source, or NULL. */
 sched_task_t *sched_task_find(sched_job_t *job, sched_kind_t kind, const char *source);

@@ -202,6 +202,12 @@ static int wants_more(sched_t *s, sched_slave_t *v, int64_t now)
     return 0;
 }
 
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
 /* ---- the calls ---- */
 
 int sched_lease_sticky(sched_t *s, const sched_ask_t *a, int64_t now_ms, sched_lease_t *out)
@@ -220,8 +226,8 @@ int sched_lease_sticky(sched_t *s, const sched_ask_t *a, int64_t now_ms, sched_l
         sched_task_t *t = sched_ready_pick(s, v, a->labels, a->nlabels, now_ms, &job, &round);
         if (!t)
             break;
-        if (round == INT64_MAX)
-            round = job->cur_round; /* (a task done for it: held for the rounds to come) */
+        if (round == INT64_MAX) /* done for the rounds started: it owes the next one */
+            round = floor_div(job->next_start_ms, job->round_ms);
         sticky_link(v, sched_lease_grant(s, job, t, round, a->slave, now_ms, &out[n]));
         out[n++].sticky = 1;
     }
@@ -249,7 +255,8 @@ static void idle_apply(sched_t *s, const char *slave, const sched_idle_t *g, int
 }
 
 apr_status_t sched_report(sched_t *s, const sched_report_t *r, int64_t now_ms,
-                          apr_status_t *results, abbey_err_t *errs, uint64_t *gone, int *ngone)
+                          apr_status_t *results, abbey_err_t *errs, sched_commit_t *commits,
+                          uint64_t *gone, int *ngone)
 {
     uint64_t ticket = 0;
     journal_t *jn;
@@ -268,6 +275,11 @@ apr_status_t sched_report(sched_t *s, const sched_report_t *r, int64_t now_ms,
         results[i] = sched_complete_one(s, &c, now_ms, &tk, &errs[i]);
         if (tk > ticket)
             ticket = tk;
+        sched_lrec_t *l = commits ? sched_lease_find(s, c.lease) : NULL;
+        if (commits && (commits[i].known = results[i] == APR_SUCCESS && l && l->sticky)) {
+            memcpy(commits[i].instance, l->task->instance, sizeof commits[i].instance);
+            commits[i].offset = l->task->offset;
+        }
     }
     for (int i = 0; i < r->nidle; i++)
         idle_apply(s, r->slave, &r->idle[i], now_ms, gone, ngone);
@@ -311,18 +323,13 @@ int sched_renew_batch(sched_t *s, const char *slave, const uint64_t *ids, int n,
     return ngone;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 void sched_news(sched_t *s, const char *slave, int64_t now_ms, apr_pool_t *pool, sched_news_t *out)
 {
     memset(out, 0, sizeof *out);
     out->now_ms = now_ms;
     apr_thread_mutex_lock(s->lock);
     sched_advance(s, now_ms);
+    memcpy(out->config, s->announced, sizeof out->config);
     out->rounds = apr_pcalloc(pool, sizeof(*out->rounds) * (size_t)(s->njobs + 1));
     for (int j = 0; j < s->njobs; j++) {
         const sched_job_t *job = &s->jobs[j];

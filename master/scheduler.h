@@ -214,8 +214,17 @@ typedef struct sched_report_t {
     int lagging;              /* as sched_ask_t's */
 } sched_report_t;
 
+/* A sticky lease's task as an accepted completion left it (commits[i].known). */
+typedef struct sched_commit_t {
+    int known;
+    char instance[SCHED_INSTANCE_MAX]; /* its instance now ... */
+    uint64_t offset;                   /* ... and committed offset */
+} sched_commit_t;
+
 /* Apply report r: each completion as sched_complete would, in order, its
- * status into results[i] and its error into errs[i] (journaled together:
+ * status into results[i] and its error into errs[i] (and, accepted for a
+ * sticky lease, its task's instance and offset into commits[i] when commits is
+ * not NULL) (journaled together:
  * one commit covers them all; a refused completion of a sticky lease ends the
  * lease); then every idle lease of the slave is renewed and its task done for
  * the open rounds up to its round (a round the job has not started is no
@@ -225,7 +234,8 @@ typedef struct sched_report_t {
  * every idle lease and released one), their count to *ngone. Returns
  * APR_SUCCESS. */
 apr_status_t sched_report(sched_t *s, const sched_report_t *r, int64_t now_ms,
-                          apr_status_t *results, abbey_err_t *errs, uint64_t *gone, int *ngone);
+                          apr_status_t *results, abbey_err_t *errs, sched_commit_t *commits,
+                          uint64_t *gone, int *ngone);
 
 /* Renew each of slave's leases ids[0..n) (as sched_renew); those that are not
  * its (expired, taken back and not released...) go to gone (room for n).
@@ -243,6 +253,7 @@ typedef struct sched_round_info_t {
 
 /* What an answer to slave tells it (arrays in pool). */
 typedef struct sched_news_t {
+    char config[17]; /* the config hash leases name (sched_announce_config) */
     int64_t now_ms;
     int nrounds;
     sched_round_info_t *rounds; /* every job that has started a round */
