@@ -61,7 +61,7 @@ const char *sched_http_name(jsonio_rd_t *rd, const json_t *o, const char *key)
 
 /* The optional "spool" backlog {"frames","bytes","oldest_ms"} (integers >= 0)
  * into v: 1, or 0 when absent. */
-static int get_spool(jsonio_rd_t *rd, const json_t *root, int64_t v[3])
+int sched_http_spool(jsonio_rd_t *rd, const json_t *root, int64_t v[3])
 {
     json_t *o = jsonio_get_obj(rd, root, "spool", 0);
     if (!o)
@@ -70,6 +70,21 @@ static int get_spool(jsonio_rd_t *rd, const json_t *root, int64_t v[3])
     v[1] = jsonio_get_int(rd, o, "bytes", 1, 0);
     v[2] = jsonio_get_int(rd, o, "oldest_ms", 1, 0);
     return 1;
+}
+
+void sched_http_set_spool(sched_t *s, const char *slave, int has, const int64_t v[3])
+{
+    sched_slave_t *x = NULL; /* (made by the call's sched_* work) */
+    apr_thread_mutex_lock(s->lock);
+    HASH_FIND_STR(s->slaves, slave, x);
+    if (x && (x->has_spool = has)) {
+        x->spool_frames = v[0];
+        x->spool_bytes = v[1];
+        x->spool_oldest_ms = v[2];
+    }
+    if (x) /* (without a backlog, it goes sooner) */
+        sched_slaves_soonest(s, x->last_seen_ms + SCHED_SLAVE_FORGET_MS);
+    apr_thread_mutex_unlock(s->lock);
 }
 
 json_t *sched_lease_json(const sched_lease_t *l)
@@ -113,7 +128,7 @@ void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
     int nlabels =
         jsonio_get_strs(&rd, root, "labels", 1, NAME_MAX_LEN, LABELS_MAX, req->pool, &labels);
     int64_t max = jsonio_get_int(&rd, root, "max", 1, 0);
-    int has_spool = get_spool(&rd, root, spool);
+    int has_spool = sched_http_spool(&rd, root, spool);
     int sticky = jsonio_get_bool(&rd, root, "sticky", 0) == 1;
     int64_t workers = sticky ? jsonio_get_int(&rd, root, "workers", 0, 1) : -1;
     int lagging = sticky ? jsonio_get_bool(&rd, root, "lagging", 0) : -1;
@@ -155,16 +170,8 @@ void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
     char hash[sizeof s->announced];
     apr_thread_mutex_lock(s->lock);
     memcpy(hash, s->announced, sizeof hash);
-    sched_slave_t *v = NULL; /* sched_lease made the record */
-    HASH_FIND_STR(s->slaves, slave, v);
-    if (v && (v->has_spool = has_spool)) {
-        v->spool_frames = spool[0];
-        v->spool_bytes = spool[1];
-        v->spool_oldest_ms = spool[2];
-    }
-    if (v) /* (without a backlog, it goes sooner) */
-        sched_slaves_soonest(s, v->last_seen_ms + SCHED_SLAVE_FORGET_MS);
     apr_thread_mutex_unlock(s->lock);
+    sched_http_set_spool(s, slave, has_spool, spool);
     json_t *answer = json_pack("{s:s, s:o}", "config", hash, "leases", leases);
     if (sticky)
         sched_http_news(s, slave, now_ms, req->pool, answer);

@@ -180,6 +180,8 @@ void sched_http_report(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, j
     r.nreleased = get_ids(&rd, root, "released", req->pool, &released);
     r.released = released;
     r.lagging = jsonio_get_bool(&rd, root, "lagging", 0);
+    int64_t spool[3];
+    int has_spool = sched_http_spool(&rd, root, spool);
     if (sched_http_bad(&rd, resp) < 0)
         return;
     if (sched_store_failed(s, &err)) {
@@ -195,6 +197,8 @@ void sched_http_report(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, j
     sched_commit_t *commits = apr_pcalloc(req->pool, sizeof(sched_commit_t) * (size_t)(total + 1));
     int ngone = 0;
     sched_report(s, &r, now_ms, rvs, errs, commits, gone, &ngone);
+    if (has_spool) /* (a report without it leaves the last one known) */
+        sched_http_set_spool(s, r.slave, 1, spool);
     json_t *results = json_array();
     for (int i = 0; i < total; i++) {
         json_t *item = json_object();

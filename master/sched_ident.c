@@ -167,8 +167,11 @@ static void touch(sched_t *s, sched_job_t *job, sched_ident_t *f, const char *pa
     list_unlink(f->glob, f);
     list_append(f->glob, f);
     f->size = m->size;
-    if (strcmp(f->path, path) != 0)
+    if (strcmp(f->path, path) != 0) {
         f->path = sched_intern(s, path); /* renamed (a rotation) */
+        if (f->task)
+            sched_sticky_stale(f->task); /* its holder gets the new name */
+    }
     if (m->has_head && (!f->has_head || m->head_len > f->head.len)) {
         f->has_head = 1;
         head_unindex(job, f);
@@ -265,6 +268,7 @@ static void continue_into(sched_t *s, sched_job_t *job, sched_ident_t *orig, sch
 {
     sched_task_t *t = orig->task;
     orig->task = NULL;
+    sched_sticky_stale(t); /* its holder reads the old file: it gets the new one */
     head_sync(job, orig);
     f->task = t;
     t->file = f;

@@ -392,6 +392,10 @@ void sched_sticky_lagging(sched_t *s, sched_slave_t *v, int lagging);
 /* l leaves its owner's list and counts (sched_lease_end). */
 void sched_sticky_unlink(sched_t *s, sched_lrec_t *l);
 
+/* t's file changed (renamed, or an archive continues it): its sticky lease, if
+ * it has one, is asked back, so that its holder gets the lease of the new one. */
+void sched_sticky_stale(sched_task_t *t);
+
 /* End every sticky lease v holds (it is forgotten). */
 void sched_sticky_release_all(sched_t *s, sched_slave_t *v);
 
@@ -545,6 +549,12 @@ int sched_http_bad(const jsonio_rd_t *rd, httpd_resp_t *resp);
 
 /* A required name (slave, master, job) read with rd: non-empty, at most 255 bytes. */
 const char *sched_http_name(jsonio_rd_t *rd, const json_t *o, const char *key);
+
+/* The optional "spool" backlog of a request ({"frames","bytes","oldest_ms"}, integers
+ * >= 0) read with rd: 1 with v set, or 0 when absent; and recording it (has: it was
+ * there) for slave, which is forgotten sooner without one. */
+int sched_http_spool(jsonio_rd_t *rd, const json_t *root, int64_t v[3]);
+void sched_http_set_spool(sched_t *s, const char *slave, int has, const int64_t v[3]);
 
 /* A lease as its answer holds it (a new reference). */
 json_t *sched_lease_json(const sched_lease_t *l);

@@ -156,6 +156,12 @@ void sched_sticky_lagging(sched_t *s, sched_slave_t *v, int lagging)
     }
 }
 
+void sched_sticky_stale(sched_task_t *t)
+{
+    if (t->lease && t->lease->sticky && t->lease->owner)
+        ask_back(t->lease);
+}
+
 void sched_sticky_misfit(sched_t *s, sched_slave_t *v)
 {
     (void)s;

@@ -353,6 +353,18 @@ static int64_t claim_of(hold_t *h, const char *job, int64_t now, int64_t fallbac
     return fallback;
 }
 
+/* The spool's backlog into a request, for the primary's status. */
+static void put_spool(hold_t *h, json_t *root)
+{
+    spool_backlog_t b;
+    if (!h->s->spool)
+        return;
+    spool_backlog(h->s->spool, slave_now_ms(), &b);
+    json_object_set_new(root, "spool",
+                        json_pack("{s:I, s:I, s:I}", "frames", (json_int_t)b.frames, "bytes",
+                                  (json_int_t)b.bytes, "oldest_ms", (json_int_t)b.oldest_ms));
+}
+
 /* POST /v1/lease for a batch of sticky leases. */
 static void ask(hold_t *h, int64_t now)
 {
@@ -363,13 +375,7 @@ static void ask(hold_t *h, int64_t now)
     json_t *root =
         json_pack("{s:s, s:o, s:i, s:b, s:i, s:b}", "slave", s->opts.name, "labels", labels, "max",
                   ASK_MAX, "sticky", 1, "workers", s->opts.workers, "lagging", h->lagging);
-    if (s->spool) { /* the backlog, for the primary's status */
-        spool_backlog_t b;
-        spool_backlog(s->spool, slave_now_ms(), &b);
-        json_object_set_new(root, "spool",
-                            json_pack("{s:I, s:I, s:I}", "frames", (json_int_t)b.frames, "bytes",
-                                      (json_int_t)b.bytes, "oldest_ms", (json_int_t)b.oldest_ms));
-    }
+    put_spool(h, root);
     h->last_ask = now;
     json_t *a = post(h, s->lease_url, root), *lo;
     if (!a)
@@ -680,14 +686,15 @@ static void report(hold_t *h)
             json_array_append_new(idle, json_pack("{s:s, s:I, s:O}", "job", h->idle[i].job, "round",
                                                   (json_int_t)h->idle[i].round, "leases",
                                                   h->idle[i].leases));
-        json_t *root = json_pack("{s:s, s:o, s:o, s:O, s:b}", "slave", s->opts.name, "completions",
+        json_t *root = json_pack("{s:s, s:o, s:o, s:o, s:b}", "slave", s->opts.name, "completions",
                                  cs, "idle", idle, "released", h->released, "lagging", h->lagging);
+        h->released = json_array(); /* (the report took the list) */
+        put_spool(h, root);
         for (int i = 0; i < h->nidle; i++) {
             json_decref(h->idle[i].leases);
             free(h->idle[i].job);
         }
         h->nidle = 0;
-        json_array_clear(h->released);
         json_t *a = post(h, s->complete_url, root);
         if (!a) /* no answer: the completions are sent again, the rest is next round's */
             return;
