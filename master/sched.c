@@ -60,6 +60,7 @@ sched_task_t *sched_task_alloc(sched_t *s, sched_job_t *job, sched_kind_t kind, 
     t->deliv = deliv;
     t->ndeliv = s->cfg->nmasters;
     t->done_seq = job->round_seq; /* due from the next round that starts */
+    t->age = ++s->task_age;
     t->ready_pos = -1;
     t->lr_index = -1;
     APR_ARRAY_PUSH(job->tasks, sched_task_t *) = t;

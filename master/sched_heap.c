@@ -1,4 +1,4 @@
-/* sched_heap.c - an indexed binary min-heap of pointers (see sched_heap.h). */
+/* sched_heap.c - an indexed 4-ary min-heap of pointers with their keys (see sched_heap.h). */
 #include "sched_heap.h"
 
 #include <stdlib.h>
@@ -11,71 +11,92 @@ static int *pos_of(const sched_heap_t *h, const void *item)
     return (int *)((char *)item + h->pos_off);
 }
 
-static void put(sched_heap_t *h, int i, void *item)
+static int less(const sched_heap_ent_t *a, const sched_heap_ent_t *b)
 {
-    h->items[i] = item;
-    *pos_of(h, item) = i;
+    if (a->key[0] != b->key[0])
+        return a->key[0] < b->key[0];
+    if (a->key[1] != b->key[1])
+        return a->key[1] < b->key[1];
+    return a->key[2] < b->key[2];
+}
+
+static void put(sched_heap_t *h, int i, const sched_heap_ent_t *ent)
+{
+    h->e[i] = *ent;
+    *pos_of(h, ent->item) = i;
 }
 
 static void sift_up(sched_heap_t *h, int i)
 {
-    void *item = h->items[i];
+    sched_heap_ent_t ent = h->e[i];
     while (i > 0) {
-        int parent = (i - 1) / 2;
-        if (!h->less(item, h->items[parent]))
+        int parent = (i - 1) / 4;
+        if (!less(&ent, &h->e[parent]))
             break;
-        put(h, i, h->items[parent]);
+        put(h, i, &h->e[parent]);
         i = parent;
     }
-    put(h, i, item);
+    put(h, i, &ent);
 }
 
 static void sift_down(sched_heap_t *h, int i)
 {
-    void *item = h->items[i];
+    sched_heap_ent_t ent = h->e[i];
     for (;;) {
-        int c = 2 * i + 1;
-        if (c >= h->n)
+        int c = 4 * i + 1, best = -1;
+        for (int k = c; k < c + 4 && k < h->n; k++)
+            if (best < 0 || less(&h->e[k], &h->e[best]))
+                best = k;
+        if (best < 0 || !less(&h->e[best], &ent))
             break;
-        if (c + 1 < h->n && h->less(h->items[c + 1], h->items[c]))
-            c++;
-        if (!h->less(h->items[c], item))
-            break;
-        put(h, i, h->items[c]);
-        i = c;
+        put(h, i, &h->e[best]);
+        i = best;
     }
-    put(h, i, item);
+    put(h, i, &ent);
 }
 
-void sched_heap_init(sched_heap_t *h, sched_heap_less_fn less, size_t pos_off)
+static void fix(sched_heap_t *h, int i)
 {
-    h->items = NULL;
+    if (i > 0 && less(&h->e[i], &h->e[(i - 1) / 4]))
+        sift_up(h, i);
+    else
+        sift_down(h, i);
+}
+
+void sched_heap_init(sched_heap_t *h, size_t pos_off)
+{
+    h->e = NULL;
     h->n = h->cap = 0;
-    h->less = less;
     h->pos_off = pos_off;
 }
 
 void sched_heap_free(sched_heap_t *h)
 {
-    free(h->items);
-    h->items = NULL;
+    free(h->e);
+    h->e = NULL;
     h->n = h->cap = 0;
 }
 
 int sched_heap_has(const sched_heap_t *h, const void *item)
 {
     int i = *pos_of(h, item);
-    return i >= 0 && i < h->n && h->items[i] == item;
+    return i >= 0 && i < h->n && h->e[i].item == item;
 }
 
-void sched_heap_push(sched_heap_t *h, void *item)
+void sched_heap_set(sched_heap_t *h, void *item, int64_t k0, int64_t k1, int64_t k2)
 {
-    ABBEY_ASSERT(!sched_heap_has(h, item));
+    sched_heap_ent_t ent = {{k0, k1, k2}, item};
+    if (sched_heap_has(h, item)) {
+        int i = *pos_of(h, item);
+        h->e[i] = ent;
+        fix(h, i);
+        return;
+    }
     if (h->n == h->cap) {
         h->cap = h->cap ? 2 * h->cap : 16;
-        h->items = mem_xrealloc(h->items, sizeof(void *) * (size_t)h->cap);
+        h->e = mem_xrealloc(h->e, sizeof(*h->e) * (size_t)h->cap);
     }
-    put(h, h->n++, item);
+    put(h, h->n++, &ent);
     sift_up(h, h->n - 1);
 }
 
@@ -87,21 +108,17 @@ void sched_heap_remove(sched_heap_t *h, void *item)
     *pos_of(h, item) = -1;
     if (--h->n == i)
         return;
-    put(h, i, h->items[h->n]);
-    sched_heap_fix(h, h->items[i]);
-}
-
-void sched_heap_fix(sched_heap_t *h, void *item)
-{
-    ABBEY_ASSERT(sched_heap_has(h, item));
-    int i = *pos_of(h, item);
-    if (i > 0 && h->less(item, h->items[(i - 1) / 2]))
-        sift_up(h, i);
-    else
-        sift_down(h, i);
+    put(h, i, &h->e[h->n]);
+    fix(h, i);
 }
 
 void *sched_heap_top(const sched_heap_t *h)
 {
-    return h->n ? h->items[0] : NULL;
+    return h->n ? h->e[0].item : NULL;
+}
+
+const int64_t *sched_heap_top_key(const sched_heap_t *h)
+{
+    ABBEY_ASSERT(h->n > 0); /* the caller saw an item on top */
+    return h->e[0].key;
 }

@@ -42,7 +42,18 @@ struct sched_ident_t;
 struct sched_queue_t;
 
 typedef struct sched_task_t {
-    int id; /* index in job->tasks */
+    /* first, in one cache line: what the ready heaps compare and the rounds count */
+    int id;                      /* index in job->tasks */
+    int ready_pos;               /* in queue->ready (unowned and active), else -1 */
+    int64_t done_seq;            /* done for every round up to this seq (0: none) */
+    int64_t last_leased_ms;      /* 0: never */
+    int counted;                 /* active (not gone, not paused): in job->nactive and its
+                                    queue's ntasks (sched_task_sync keeps it) */
+    int paused;                  /* neither due nor leased: finished, or file not listed */
+    struct sched_lrec_t *lease;  /* the active lease, or NULL */
+    struct sched_queue_t *queue; /* the ready queue of its job and label set */
+    uint64_t age; /* when made (sched_t.task_age): ties go to the older, as by id (ids keep
+                     that order), but it never changes */
     sched_kind_t kind;
     const char *source; /* path / URL / pattern */
     const char *const *labels;
@@ -50,8 +61,6 @@ typedef struct sched_task_t {
     char instance[SCHED_INSTANCE_MAX]; /* current instance, "" until named */
     uint64_t offset;                   /* committed offset in instance */
     int64_t size;                      /* last size a slave reported, -1: unknown */
-    struct sched_lrec_t *lease;        /* the active lease, or NULL */
-    int64_t last_leased_ms;            /* 0: never */
     uint64_t lines, bad_lines, bytes;  /* totals of its completions */
     const char **deliv;                /* per config master: last delivery result or NULL */
     const char *glob;                  /* read task: pattern of a glob that listed it, or NULL */
@@ -65,17 +74,10 @@ typedef struct sched_task_t {
     struct sched_ident_t *file;     /* the file it reads: its own, or a copy that continues it
                                        (an archive); NULL once that file is forgotten */
     int finished;                   /* file is an archive read to its end */
-    int paused;                     /* neither due nor leased: finished, or file not listed */
     UT_hash_handle hi;              /* job->by_inst */
     struct sched_task_t *next_free; /* s->free_tasks */
-    /* rounds and readiness (sched.c, sched_ready.c) */
-    int64_t done_seq;            /* done for every round up to this seq (0: none) */
-    int counted;                 /* active (not gone, not paused): in job->nactive and its
-                                    queue's ntasks (sched_task_sync keeps it) */
-    struct sched_queue_t *queue; /* the ready queue of its job and label set */
-    int ready_pos;               /* in queue->ready (unowned and active), else -1 */
-    int64_t lr_round;            /* the round its latest range was listed in ... */
-    int lr_index;                /* ... at this index of its ranges (-1: none) */
+    int64_t lr_round;               /* the round its latest range was listed in ... */
+    int lr_index;                   /* ... at this index of its ranges (-1: none) */
     /* an expand task: the files its expansions listed (sched_ident.c) */
     struct sched_ident_t *files_head, *files_tail; /* least recently listed first */
     uint64_t stamp;                                /* expansions with files applied so far */
@@ -167,6 +169,9 @@ struct sched_slave_t;
 
 typedef struct sched_lrec_t {
     uint64_t id;
+    int64_t exp_key; /* sched_t.expiry's key: expires_ms when last placed (renewals only
+                        raise expires_ms; the heap catches up when the key comes due) */
+    int exp_pos;     /* in sched_t.expiry */
     char *slave;
     sched_job_t *job;
     sched_task_t *task;
@@ -174,7 +179,7 @@ typedef struct sched_lrec_t {
     uint64_t start;
     int64_t expires_ms;
     UT_hash_handle hh; /* sched_t.leases by id */
-    int exp_pos;       /* in sched_t.expiry */
+
     /* a sticky lease (sched_sticky.c): held across rounds until released, taken
      * back or expired */
     int sticky;
@@ -245,6 +250,7 @@ struct sched_t {
     sched_heap_t expiry; /* the leases, soonest expiry first */
     sched_slave_t *slaves;
     uint64_t weight_gen;    /* bumped when a slave's weight or labels change (sched_sticky.c) */
+    uint64_t task_age;      /* tasks made so far (sched_task_t.age) */
     int64_t slaves_next_ms; /* no slave is forgotten before this (sched_slaves_expire) */
     uint64_t n_granted, n_completed, n_expired, n_renewed;
     sched_round_fn on_closed;

@@ -4,9 +4,11 @@
  *
  * A lease record is in sched_t.leases (by id) and in the expiry heap (soonest
  * first), so expiring costs O(log n) per lease that expires, never a pass over
- * all of them. A one-shot lease (the protocol of older slaves) ends with its
- * completion; a sticky one (sched_sticky.c) stays with its slave until it is
- * released, taken back or expires. Either way the task leaves its ready queue
+ * all of them. A renewal only moves the lease's expiry: the heap keeps the key
+ * it was placed by, and a lease whose key comes due but was renewed meanwhile
+ * is placed again (once per lease lifetime, however often it is renewed). A one-shot lease (the
+ * protocol of older slaves) ends with its completion; a sticky one (sched_sticky.c) stays with its
+ * slave until it is released, taken back or expires. Either way the task leaves its ready queue
  * while leased and comes back when the lease ends (sched_task_sync). */
 #include "sched_int.h"
 
@@ -21,17 +23,9 @@
 #include "log.h"
 #include "mem.h"
 
-static int expiry_less(const void *pa, const void *pb)
-{
-    const sched_lrec_t *a = pa, *b = pb;
-    if (a->expires_ms != b->expires_ms)
-        return a->expires_ms < b->expires_ms;
-    return a->id < b->id;
-}
-
 void sched_leases_init(sched_t *s)
 {
-    sched_heap_init(&s->expiry, expiry_less, offsetof(sched_lrec_t, exp_pos));
+    sched_heap_init(&s->expiry, offsetof(sched_lrec_t, exp_pos)); /* by (exp_key, id) */
 }
 
 sched_lrec_t *sched_lease_find(sched_t *s, uint64_t id)
@@ -52,10 +46,10 @@ sched_lrec_t *sched_lease_grant(sched_t *s, sched_job_t *job, sched_task_t *t, i
     l->task = t;
     l->round = round;
     l->start = t->kind == SCHED_READ ? t->offset : 0;
-    l->expires_ms = now + s->opts.lease_ms;
+    l->expires_ms = l->exp_key = now + s->opts.lease_ms;
     l->exp_pos = -1;
     HASH_ADD(hh, s->leases, id, sizeof(l->id), l);
-    sched_heap_push(&s->expiry, l);
+    sched_heap_set(&s->expiry, l, l->exp_key, (int64_t)l->id, 0);
     t->lease = l;
     t->last_leased_ms = now;
     sched_task_sync(job, t); /* out of its ready queue */
@@ -94,20 +88,25 @@ void sched_lease_end(sched_t *s, sched_lrec_t *l)
 void sched_lease_renew(sched_t *s, sched_lrec_t *l, int64_t now)
 {
     if (l->release)
-        return; /* asked back: released by its slave, or it expires */
-    l->expires_ms = now + s->opts.lease_ms;
-    sched_heap_fix(&s->expiry, l);
+        return;                             /* asked back: released by its slave, or it expires */
+    l->expires_ms = now + s->opts.lease_ms; /* (later than exp_key: placed again when due) */
 }
 
 void sched_leases_expire(sched_t *s, int64_t now)
 {
     sched_lrec_t *l;
-    while ((l = sched_heap_top(&s->expiry)) != NULL && now >= l->expires_ms) {
+    while ((l = sched_heap_top(&s->expiry)) != NULL && now >= l->exp_key) {
+        if (now < l->expires_ms) { /* renewed since it was placed */
+            l->exp_key = l->expires_ms;
+            sched_heap_set(&s->expiry, l, l->exp_key, (int64_t)l->id, 0);
+            continue;
+        }
         if (l->sticky && !s->replaying)
-            log_msg("lease %" PRIu64 " of %s (%s %s#%s, sticky) expired: slave %s was not heard "
-                    "of for %" PRId64 " ms; the task is leased again from offset %" PRIu64,
+            log_msg("lease %" PRIu64 " of %s (%s %s#%s, sticky) expired: %s for %" PRId64
+                    " ms; the task is leased again from offset %" PRIu64,
                     l->id, l->slave, l->job->cfg->name, l->task->source, l->task->instance,
-                    l->slave, s->opts.lease_ms, l->task->offset);
+                    l->release ? "asked back and not released" : "not renewed", s->opts.lease_ms,
+                    l->task->offset);
         sched_lease_end(s, l);
         s->n_expired++;
     }

@@ -4,13 +4,12 @@
  * Each job keeps one queue per label set its tasks need; a queue holds its
  * ready tasks (active: not gone, not paused; held by no lease) in a heap,
  * least first by due round (done_seq + 1: the oldest round the task owes),
- * then least recently leased, then task number. sched_task_sync is the one
- * place a task's standing is brought in line with its fields (whether it
- * counts in the rounds and the shares, its queue, its place in the heap):
- * every change of gone, paused, lease, done_seq, last_leased_ms or labels
- * is followed by it, in O(log n). A grant looks at the top of each queue
- * whose labels the slave has (sched_ready_pick): O(queues + log n) for each
- * lease, whatever the number of tasks. */
+ * then least recently leased, then age (task number order, which drops keep). sched_task_sync is
+ * the one place a task's standing is brought in line with its fields (whether it counts in the
+ * rounds and the shares, its queue, its place in the heap): every change of gone, paused, lease,
+ * done_seq, last_leased_ms or labels is followed by it, in O(log n). A grant looks at the top of
+ * each queue whose labels the slave has (sched_ready_pick): O(queues + log n) for each lease,
+ * whatever the number of tasks. */
 #include "sched_int.h"
 
 #include <stddef.h>
@@ -23,17 +22,6 @@
 int64_t sched_task_due(const sched_task_t *t)
 {
     return t->done_seq + 1;
-}
-
-static int ready_less(const void *pa, const void *pb)
-{
-    const sched_task_t *a = pa, *b = pb;
-    int64_t da = sched_task_due(a), db = sched_task_due(b);
-    if (da != db)
-        return da < db;
-    if (a->last_leased_ms != b->last_leased_ms)
-        return a->last_leased_ms < b->last_leased_ms;
-    return a->id < b->id;
 }
 
 int sched_labels_cover(const char *const *need, int nneed, const char *const *have, int nhave)
@@ -64,8 +52,8 @@ static sched_queue_t *queue_for(sched_job_t *job, const sched_task_t *t)
     q->job = job->index;
     q->labels = t->labels;
     q->nlabels = t->nlabels;
-    q->weight_gen = UINT64_MAX; /* never computed */
-    sched_heap_init(&q->ready, ready_less, offsetof(sched_task_t, ready_pos));
+    q->weight_gen = UINT64_MAX;                                    /* never computed */
+    sched_heap_init(&q->ready, offsetof(sched_task_t, ready_pos)); /* (see sched_task_sync) */
     job->queues = mem_xrealloc(job->queues, sizeof(*job->queues) * (size_t)(job->nqueues + 1));
     job->queues[job->nqueues++] = q;
     return q;
@@ -95,13 +83,10 @@ void sched_task_sync(sched_job_t *job, sched_task_t *t)
     }
     if (!q)
         return;
-    int ready = counted && !t->lease && !t->gone;
-    if (!ready)
-        sched_heap_remove(&q->ready, t);
-    else if (!sched_heap_has(&q->ready, t))
-        sched_heap_push(&q->ready, t);
+    if (counted && !t->lease && !t->gone) /* ready: by due round, last lease, age */
+        sched_heap_set(&q->ready, t, sched_task_due(t), t->last_leased_ms, (int64_t)t->age);
     else
-        sched_heap_fix(&q->ready, t);
+        sched_heap_remove(&q->ready, t);
 }
 
 /* The pick's order: the round a lease would be for, then least recently leased, then job
@@ -123,7 +108,7 @@ static int cand_better(const cand_t *a, const cand_t *b)
         return a->task->last_leased_ms < b->task->last_leased_ms;
     if (a->job->index != b->job->index)
         return a->job->index < b->job->index;
-    return a->task->id < b->task->id;
+    return a->task->age < b->task->age;
 }
 
 sched_task_t *sched_ready_pick(sched_t *s, sched_slave_t *v, const char *const *labels, int nlabels,
