@@ -22,7 +22,13 @@
  *   until a completion says at_end for that round. A round closes when all its
  *   due tasks are done, or incomplete at its deadline (start + deadline_rounds
  *   round lengths). Rounds of a job close in increasing order. A round with
- *   no due tasks closes at once, with no ranges.
+ *   no due tasks closes at once, with no ranges. Due-ness is derived (each
+ *   task is done up to a round; sched_int.h): starting and closing a round
+ *   cost O(1), granting a lease O(log n) (the ready queues, sched_ready.c).
+ * - Sticky leases (sched_lease_sticky, docs/CLUSTER.md "Sticky leases") are
+ *   held across rounds by their slave within its share; its batched report
+ *   (sched_report) commits completions and makes the tasks it says "nothing
+ *   new" for done, without a journal record each.
  * - A lease expires at expires_ms: its task is leasable again from the same
  *   committed offset, and the expired holder's completion is refused.
  *
