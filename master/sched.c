@@ -305,10 +305,10 @@ int sched_rounds_close(sched_t *s, sched_job_t *job, int64_t now)
     return n;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
+int64_t sched_round_at(const sched_job_t *job, int64_t ms)
 {
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+    int64_t q = ms / job->round_ms; /* (floor: ms may be negative) */
+    return (ms % job->round_ms != 0 && (ms < 0) != (job->round_ms < 0)) ? q - 1 : q;
 }
 
 /* Bring everything up to now: the current round of each job, expiries, closes. */
@@ -320,7 +320,7 @@ void sched_advance(sched_t *s, int64_t now)
         /* next_start_ms is the current round's end, or after a round length
          * changed, the first boundary of the new length from there */
         if (!job->gone && (job->cur_round == INT64_MIN || now >= job->next_start_ms))
-            round_start(s, job, floor_div(now, job->round_ms)); /* missed rounds: never created */
+            round_start(s, job, sched_round_at(job, now)); /* missed rounds: never created */
     }
     sched_leases_expire(s, now);
     sched_repair_expire(s, now);

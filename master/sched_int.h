@@ -426,6 +426,9 @@ sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number)
  * oldest kept one when the window is full. */
 void sched_round_keep(sched_job_t *job, sched_rnd_t *r);
 
+/* The number of job's round (of its current length) that holds time ms. */
+int64_t sched_round_at(const sched_job_t *job, int64_t ms);
+
 /* Forget the ranges job carries to its next round (sched.c). */
 void sched_carry_free(sched_job_t *job);
 

@@ -208,12 +208,6 @@ static int wants_more(sched_t *s, sched_slave_t *v, int64_t now)
     return 0;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 /* ---- the calls ---- */
 
 int sched_lease_sticky(sched_t *s, const sched_ask_t *a, int64_t now_ms, sched_lease_t *out)
@@ -233,7 +227,7 @@ int sched_lease_sticky(sched_t *s, const sched_ask_t *a, int64_t now_ms, sched_l
         if (!t)
             break;
         if (round == INT64_MAX) /* done for the rounds started: it owes the next one */
-            round = floor_div(job->next_start_ms, job->round_ms);
+            round = sched_round_at(job, job->next_start_ms);
         sticky_link(v, sched_lease_grant(s, job, t, round, a->slave, now_ms, &out[n]));
         out[n++].sticky = 1;
     }
@@ -345,7 +339,7 @@ void sched_news(sched_t *s, const char *slave, int64_t now_ms, apr_pool_t *pool,
         ri->job = job->cfg->name;
         ri->round = job->cur_round;
         ri->next_ms = job->next_start_ms;
-        ri->next = floor_div(job->next_start_ms, job->round_ms);
+        ri->next = sched_round_at(job, job->next_start_ms);
     }
     sched_slave_t *v = NULL;
     HASH_FIND_STR(s->slaves, slave, v);

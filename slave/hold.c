@@ -29,92 +29,15 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "instance.h"
+#include "hold_int.h"
 #include "jsonio.h"
 #include "log.h"
 #include "mem.h"
-#include "slave.h"
 #include "source.h"
 #include "spool.h"
-#include "wirepath.h"
 
-#define ASK_MAX 1024                  /* leases asked for in one call */
-#define FLUSH_MS 20                   /* a completion waits at most this for others to join it */
-#define REPORT_BYTES_MAX (768u << 10) /* a report stays below the primary's 1 MiB */
-#define LISTINGS_SAME 3               /* identical listings sent before "nothing new" */
-#define WAIT_MAX_MS 100
-
-enum { H_WAIT, H_QUEUED, H_RUNNING, H_DONE, H_SENT };
-
-/* What stat said of a file. */
-typedef struct fsig_t {
-    int missing;
-    uint64_t dev, ino, size;
-    int64_t mtime_ns;
-} fsig_t;
-
-typedef struct hold_item_t {
-    slave_lease_t l; /* first: hold_result finds the item from its lease */
-    hold_t *h;
-    int state;
-    int dropped;     /* gone at the primary while a worker ran it: freed when it is done */
-    int release;     /* the primary asked for it back */
-    int64_t claim;   /* the round (of its job) its current check is of */
-    json_t *result;  /* H_DONE, H_SENT: the completion its run made (NULL: none) */
-    json_t *listing; /* a glob's: its last listing sent, {"paths", "files"} */
-    int same;        /* identical listings sent in a row */
-    int has_sig;
-    fsig_t sig, seen; /* as stat saw it when last read to its end; at this check */
-    struct hold_item_t *qnext;
-} hold_item_t;
-
-typedef struct round_info_t {
-    char *job;
-    int64_t round, next, next_ms;
-} round_info_t;
-
-/* "nothing new" of one job and round, for the report. */
-typedef struct idle_group_t {
-    char *job;
-    int64_t round;
-    json_t *leases;
-} idle_group_t;
-
-struct hold_t {
-    slave_t *s;
-    apr_thread_mutex_t *lock;
-    apr_thread_cond_t *work; /* a lease is queued, or the holder stops */
-    apr_thread_cond_t *done; /* a worker finished one */
-    hold_item_t **items;     /* the sticky leases held */
-    int nitems, cap;
-    hold_item_t *qhead, *qtail;
-    int nbusy;     /* queued or running */
-    int nfinished; /* done, not yet taken in by the holder */
-    int closing;   /* no more queueing: workers take nothing more */
-    char config[SLAVE_HASH_MAX];
-    /* the holder thread's own */
-    apr_thread_t *thread;
-    int stop; /* (atomic) */
-    hclient_t *hc;
-    hclient_resp_t resp;
-    buf_t body;
-    round_info_t *rounds;
-    int nrounds;
-    int64_t base_ms, base_mono; /* the primary's now_ms, and when (ours) it arrived */
-    int more, lagging, pass_busy;
-    int64_t life_ms; /* the lease lifetime */
-    int64_t next_pass, last_ask, last_renew, first_result;
-    /* the report being built */
-    hold_item_t **pend; /* items whose completion goes in it (H_SENT) */
-    int npend, pend_cap;
-    idle_group_t *idle;
-    int nidle, idle_cap;
-    json_t *released;
-};
-
-static int64_t mono_ms(void)
+int64_t hold_mono_ms(void)
 {
     return (int64_t)(apr_time_now() / 1000); /* (APR's clock: the deltas are what count) */
 }
@@ -141,7 +64,7 @@ static hold_item_t *item_new(hold_t *h, const slave_lease_t *l)
     return it;
 }
 
-static void item_free(hold_item_t *it)
+void hold_item_free(hold_item_t *it)
 {
     free((char *)it->l.job);
     free((char *)it->l.source);
@@ -155,7 +78,7 @@ static void item_free(hold_item_t *it)
 }
 
 /* With the lock: put it at the queue's end for a worker. */
-static void enqueue(hold_t *h, hold_item_t *it)
+void hold_enqueue(hold_t *h, hold_item_t *it)
 {
     it->state = H_QUEUED;
     it->qnext = NULL;
@@ -169,7 +92,7 @@ static void enqueue(hold_t *h, hold_item_t *it)
 }
 
 /* With the lock: it leaves the items (freed now, or by hold_done when running). */
-static void item_drop(hold_t *h, int i)
+void hold_item_drop(hold_t *h, int i)
 {
     hold_item_t *it = h->items[i];
     h->items[i] = h->items[--h->nitems];
@@ -190,10 +113,10 @@ static void item_drop(hold_t *h, int i)
     }
     if (it->state == H_DONE)
         h->nfinished--;
-    item_free(it);
+    hold_item_free(it);
 }
 
-static int item_index(hold_t *h, uint64_t id)
+int hold_item_index(hold_t *h, uint64_t id)
 {
     for (int i = 0; i < h->nitems; i++)
         if (h->items[i]->l.id == id)
@@ -225,7 +148,7 @@ void hold_done(hold_t *h, hold_item_t *it)
     apr_thread_mutex_lock(h->lock);
     h->nbusy--;
     if (it->dropped || !it->l.sticky) { /* gone meanwhile, or one-shot: completed by the worker */
-        item_free(it);
+        hold_item_free(it);
     } else {
         it->state = H_DONE;
         h->nfinished++;
@@ -259,7 +182,7 @@ void hold_result(const slave_lease_t *l, json_t *root)
 
 /* POST root (released) to url; the answer parsed (a new reference), or NULL
  * (logged once per outage). */
-static json_t *post(hold_t *h, const char *url, json_t *root)
+json_t *hold_post(hold_t *h, const char *url, json_t *root)
 {
     abbey_err_t err;
     slave_t *s = h->s;
@@ -285,7 +208,7 @@ static json_t *post(hold_t *h, const char *url, json_t *root)
 
 /* What every answer of the batched calls says: the clock, the rounds, more,
  * leases asked back, the config. */
-static void take_news(hold_t *h, const json_t *a, int64_t arrived)
+void hold_take_news(hold_t *h, const json_t *a, int64_t arrived)
 {
     json_t *rounds = json_object_get(a, "rounds"), *v, *rel = json_object_get(a, "release");
     const char *job, *cfg = json_string_value(json_object_get(a, "config"));
@@ -314,7 +237,7 @@ static void take_news(hold_t *h, const json_t *a, int64_t arrived)
         snprintf(h->config, sizeof h->config, "%s", cfg);
     json_array_foreach(rel, i, v)
     {
-        int k = json_is_integer(v) ? item_index(h, (uint64_t)json_integer_value(v)) : -1;
+        int k = json_is_integer(v) ? hold_item_index(h, (uint64_t)json_integer_value(v)) : -1;
         if (k >= 0 && !h->items[k]->release) {
             h->items[k]->release = 1;
             log_msg("lease %" PRIu64 " (%s %s): the primary asks for it back", h->items[k]->l.id,
@@ -325,18 +248,18 @@ static void take_news(hold_t *h, const json_t *a, int64_t arrived)
 }
 
 /* Drop the items the primary says are not ours any more. */
-static void take_gone(hold_t *h, const json_t *gone)
+void hold_take_gone(hold_t *h, const json_t *gone)
 {
     json_t *v;
     size_t i;
     apr_thread_mutex_lock(h->lock);
     json_array_foreach(gone, i, v)
     {
-        int k = json_is_integer(v) ? item_index(h, (uint64_t)json_integer_value(v)) : -1;
+        int k = json_is_integer(v) ? hold_item_index(h, (uint64_t)json_integer_value(v)) : -1;
         if (k >= 0) {
             log_msg("lease %" PRIu64 " (%s %s): gone at the primary (expired or taken back)",
                     h->items[k]->l.id, h->items[k]->l.job, h->items[k]->l.source);
-            item_drop(h, k);
+            hold_item_drop(h, k);
         }
     }
     apr_thread_mutex_unlock(h->lock);
@@ -344,7 +267,7 @@ static void take_gone(hold_t *h, const json_t *gone)
 
 /* The round a check of job made now is of: the next one once the primary's clock
  * (as its last answer said, plus our time since) reached its start. */
-static int64_t claim_of(hold_t *h, const char *job, int64_t now, int64_t fallback)
+int64_t hold_claim(hold_t *h, const char *job, int64_t now, int64_t fallback)
 {
     for (int i = 0; i < h->nrounds; i++)
         if (strcmp(h->rounds[i].job, job) == 0)
@@ -354,7 +277,7 @@ static int64_t claim_of(hold_t *h, const char *job, int64_t now, int64_t fallbac
 }
 
 /* The spool's backlog into a request, for the primary's status. */
-static void put_spool(hold_t *h, json_t *root)
+void hold_put_spool(hold_t *h, json_t *root)
 {
     spool_backlog_t b;
     if (!h->s->spool)
@@ -375,12 +298,12 @@ static void ask(hold_t *h, int64_t now)
     json_t *root =
         json_pack("{s:s, s:o, s:i, s:b, s:i, s:b}", "slave", s->opts.name, "labels", labels, "max",
                   ASK_MAX, "sticky", 1, "workers", s->opts.workers, "lagging", h->lagging);
-    put_spool(h, root);
+    hold_put_spool(h, root);
     h->last_ask = now;
-    json_t *a = post(h, s->lease_url, root), *lo;
+    json_t *a = hold_post(h, s->lease_url, root), *lo;
     if (!a)
         return;
-    take_news(h, a, mono_ms());
+    hold_take_news(h, a, hold_mono_ms());
     apr_pool_t *tmp = mem_xpool(s->pool);
     size_t i;
     int added = 0;
@@ -403,13 +326,13 @@ static void ask(hold_t *h, int64_t now)
                 h->items = mem_xrealloc(h->items, sizeof *h->items * (size_t)h->cap);
             }
             h->items[h->nitems++] = it;
-            it->claim = claim_of(h, l.job, mono_ms(), l.round);
+            it->claim = hold_claim(h, l.job, hold_mono_ms(), l.round);
             added++;
             if (it->claim >= l.round) /* it owes a round started: read it at once */
-                enqueue(h, it);
+                hold_enqueue(h, it);
         } else {
             slave_lease_track(s, l.id, l.expires_ms, slave_now_ms()); /* the renewer's */
-            enqueue(h, it);
+            hold_enqueue(h, it);
         }
         apr_thread_mutex_unlock(h->lock);
     }
@@ -432,285 +355,13 @@ static void renew(hold_t *h, int64_t now)
         json_decref(ids);
         return;
     }
-    json_t *a =
-        post(h, h->s->renew_url, json_pack("{s:s, s:o}", "slave", h->s->opts.name, "leases", ids));
+    json_t *a = hold_post(h, h->s->renew_url,
+                          json_pack("{s:s, s:o}", "slave", h->s->opts.name, "leases", ids));
     if (!a)
         return;
-    take_news(h, a, mono_ms());
-    take_gone(h, json_object_get(a, "gone"));
+    hold_take_news(h, a, hold_mono_ms());
+    hold_take_gone(h, json_object_get(a, "gone"));
     json_decref(a);
-}
-
-/* ---- a pass: one check of every item ---- */
-
-static void stat_sig(const char *path, fsig_t *g)
-{
-    struct stat st;
-    memset(g, 0, sizeof *g);
-    if (stat(path, &st) != 0) {
-        g->missing = 1;
-        return;
-    }
-    g->dev = (uint64_t)st.st_dev;
-    g->ino = (uint64_t)st.st_ino;
-    g->size = (uint64_t)st.st_size;
-    g->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-}
-
-static int sig_same(const fsig_t *a, const fsig_t *b)
-{
-    return a->missing == b->missing && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-           a->mtime_ns == b->mtime_ns;
-}
-
-/* 1 when a check of file item it finds nothing new (it->seen: what stat says now). */
-static int nothing_new(hold_item_t *it, apr_pool_t *tmp)
-{
-    const slave_lease_t *l = &it->l;
-    const char *path = wirepath_decode(l->file ? l->file : l->source, tmp);
-    uint64_t dev, ino;
-    instance_id_t id;
-    stat_sig(path, &it->seen);
-    if (it->has_sig && sig_same(&it->sig, &it->seen))
-        return 1; /* as when it was last read to its end */
-    if (it->seen.missing || source_path_is_stream(path))
-        return 0; /* (an archive's offsets are not its size) */
-    if (l->file ? instance_file_parse(l->file_id ? l->file_id : "", &dev, &ino) != 0
-                : instance_parse(l->instance, &id) != 0)
-        return 0; /* (a new task: read) */
-    if (!l->file) {
-        dev = id.dev;
-        ino = id.ino;
-    }
-    return it->seen.dev == dev && it->seen.ino == ino && it->seen.size == l->start;
-}
-
-static void idle_add(hold_t *h, hold_item_t *it)
-{
-    idle_group_t *g = NULL;
-    for (int i = 0; i < h->nidle && !g; i++)
-        if (h->idle[i].round == it->claim && strcmp(h->idle[i].job, it->l.job) == 0)
-            g = &h->idle[i];
-    if (!g) {
-        if (h->nidle == h->idle_cap) {
-            h->idle_cap = h->idle_cap ? 2 * h->idle_cap : 4;
-            h->idle = mem_xrealloc(h->idle, sizeof *h->idle * (size_t)h->idle_cap);
-        }
-        g = &h->idle[h->nidle++];
-        g->job = mem_xstrdup(it->l.job);
-        g->round = it->claim;
-        g->leases = json_array();
-    }
-    json_array_append_new(g->leases, json_integer((json_int_t)it->l.id));
-}
-
-static void pass(hold_t *h, int64_t now)
-{
-    apr_pool_t *tmp = mem_xpool(h->s->pool);
-    apr_thread_mutex_lock(h->lock);
-    h->lagging = h->nbusy > 0; /* the last pass is not done: we cannot keep up */
-    for (int i = 0; i < h->nitems; i++) {
-        hold_item_t *it = h->items[i];
-        if (it->state != H_WAIT)
-            continue;
-        if (it->release) { /* given back in this report */
-            json_array_append_new(h->released, json_integer((json_int_t)it->l.id));
-            item_drop(h, i--);
-            continue;
-        }
-        it->claim = claim_of(h, it->l.job, now, it->l.round);
-        if (it->l.kind == SLAVE_LEASE_READ && !source_is_http(it->l.source) &&
-            nothing_new(it, tmp)) {
-            it->sig = it->seen;
-            it->has_sig = 1;
-            idle_add(h, it);
-        } else {
-            enqueue(h, it); /* (it->seen is kept for when its read ends) */
-        }
-    }
-    apr_thread_mutex_unlock(h->lock);
-    apr_pool_destroy(tmp);
-    /* the next pass: when the next round of any job starts, on the primary's clock */
-    int64_t next = now + h->s->opts.poll_ms;
-    for (int i = 0; i < h->nrounds; i++) {
-        int64_t at = h->base_mono + (h->rounds[i].next_ms - h->base_ms) + 1;
-        if (at > now && at < next)
-            next = at;
-    }
-    h->next_pass = next;
-}
-
-/* ---- the report ---- */
-
-/* 1 when listing a (the "paths" and "files" of a completion) is b's: the same
- * paths, files and heads, no size smaller. */
-static int listing_same(const json_t *a, const json_t *b)
-{
-    json_t *fa = json_object_get(a, "files"), *fb = json_object_get(b, "files"), *x;
-    size_t i;
-    if (!b || !json_equal(json_object_get(a, "paths"), json_object_get(b, "paths")) ||
-        json_array_size(fa) != json_array_size(fb))
-        return 0;
-    json_array_foreach(fa, i, x)
-    {
-        json_t *y = json_array_get(fb, i), *sx = json_object_get(x, "size"),
-               *sy = json_object_get(y, "size");
-        if (json_integer_value(sx) < json_integer_value(sy))
-            return 0;
-        json_t *cx = json_copy(x), *cy = json_copy(y);
-        json_object_del(cx, "size");
-        json_object_del(cy, "size");
-        int same = json_equal(cx, cy);
-        json_decref(cx);
-        json_decref(cy);
-        if (!same)
-            return 0;
-    }
-    return 1;
-}
-
-/* A read that found nothing (no range, no move, no error): nothing new. */
-static int empty_read(const json_t *c)
-{
-    const char *next = json_string_value(json_object_get(c, "next_instance"));
-    return json_integer_value(json_object_get(c, "start")) ==
-               json_integer_value(json_object_get(c, "end")) &&
-           json_is_true(json_object_get(c, "at_end")) && (!next || !*next) &&
-           !json_object_get(c, "error");
-}
-
-/* Take in what the workers finished: completions for the report, or nothing new. */
-static void collect(hold_t *h, int64_t now)
-{
-    apr_thread_mutex_lock(h->lock);
-    for (int i = 0; h->nfinished > 0 && i < h->nitems; i++) {
-        hold_item_t *it = h->items[i];
-        if (it->state != H_DONE)
-            continue;
-        h->nfinished--;
-        json_t *c = it->result;
-        if (!c) { /* not completed (logged): checked again next round */
-            it->state = H_WAIT;
-        } else if (it->l.kind == SLAVE_LEASE_EXPAND
-                       ? it->same >= LISTINGS_SAME && listing_same(c, it->listing)
-                       : empty_read(c)) {
-            if (it->l.kind == SLAVE_LEASE_READ) {
-                it->sig = it->seen;
-                it->has_sig = 1;
-            }
-            json_decref(c);
-            it->result = NULL;
-            it->state = H_WAIT;
-            idle_add(h, it);
-        } else {
-            it->state = H_SENT;
-            if (h->npend == h->pend_cap) {
-                h->pend_cap = h->pend_cap ? 2 * h->pend_cap : 16;
-                h->pend = mem_xrealloc(h->pend, sizeof *h->pend * (size_t)h->pend_cap);
-            }
-            h->pend[h->npend++] = it;
-            if (!h->first_result)
-                h->first_result = now;
-        }
-    }
-    apr_thread_mutex_unlock(h->lock);
-}
-
-/* The primary's answer to completion of it (result r of the report). */
-static void settle(hold_t *h, hold_item_t *it, const json_t *r)
-{
-    int status = (int)json_integer_value(json_object_get(r, "status"));
-    json_t *c = it->result;
-    if (it->dropped) { /* gone at the primary meanwhile */
-        item_free(it);
-        return;
-    }
-    it->result = NULL;
-    if (status == 200) {
-        const char *inst = json_string_value(json_object_get(r, "instance"));
-        json_t *start = json_object_get(r, "start");
-        if (inst && json_is_integer(start)) { /* where the primary says it reads on */
-            free((char *)it->l.instance);
-            it->l.instance = mem_xstrdup(inst);
-            it->l.start = (uint64_t)json_integer_value(start);
-        }
-        if (it->l.kind == SLAVE_LEASE_EXPAND) {
-            it->same = listing_same(c, it->listing) ? it->same + 1 : 1;
-            json_decref(it->listing);
-            it->listing = json_pack("{s:O, s:O}", "paths", json_object_get(c, "paths"), "files",
-                                    json_object_get(c, "files"));
-            it->state = H_WAIT;
-        } else if (!json_is_true(json_object_get(c, "at_end")) && !h->closing) {
-            enqueue(h, it); /* the byte cap, or a new instance with data: read on */
-        } else {
-            it->state = H_WAIT;
-            it->sig = it->seen; /* (as stat saw it before this last read) */
-            it->has_sig = !json_is_string(json_object_get(c, "next_instance")) ||
-                          !*json_string_value(json_object_get(c, "next_instance"));
-        }
-    } else {
-        it->state = H_WAIT;
-        it->has_sig = 0;
-        json_decref(it->listing); /* (a glob sends its whole listing again) */
-        it->listing = NULL;
-        it->same = 0;
-        log_msg("lease %" PRIu64 " (%s %s): completion refused: HTTP %d: %s%s", it->l.id, it->l.job,
-                it->l.source, status,
-                json_string_value(json_object_get(r, "error"))
-                    ? json_string_value(json_object_get(r, "error"))
-                    : "",
-                status == 409 || status == 400 ? "; the lease is given up"
-                                               : "; read again next round");
-        if (status == 409 || status == 400) {
-            if (status == 400) /* (the primary keeps it: give it back) */
-                json_array_append_new(h->released, json_integer((json_int_t)it->l.id));
-            item_drop(h, item_index(h, it->l.id));
-        }
-    }
-    json_decref(c);
-}
-
-/* Send what the report holds (as many calls as its size needs). */
-static void report(hold_t *h)
-{
-    slave_t *s = h->s;
-    while (h->npend || h->nidle || json_array_size(h->released)) {
-        json_t *cs = json_array(), *idle = json_array();
-        size_t bytes = 0;
-        int n = 0;
-        while (n < h->npend && (n == 0 || bytes < REPORT_BYTES_MAX)) {
-            bytes += json_dumpb(h->pend[n]->result, NULL, 0, JSON_COMPACT);
-            json_array_append(cs, h->pend[n++]->result);
-        }
-        for (int i = 0; i < h->nidle; i++)
-            json_array_append_new(idle, json_pack("{s:s, s:I, s:O}", "job", h->idle[i].job, "round",
-                                                  (json_int_t)h->idle[i].round, "leases",
-                                                  h->idle[i].leases));
-        json_t *root = json_pack("{s:s, s:o, s:o, s:o, s:b}", "slave", s->opts.name, "completions",
-                                 cs, "idle", idle, "released", h->released, "lagging", h->lagging);
-        h->released = json_array(); /* (the report took the list) */
-        put_spool(h, root);
-        for (int i = 0; i < h->nidle; i++) {
-            json_decref(h->idle[i].leases);
-            free(h->idle[i].job);
-        }
-        h->nidle = 0;
-        json_t *a = post(h, s->complete_url, root);
-        if (!a) /* no answer: the completions are sent again, the rest is next round's */
-            return;
-        int64_t arrived = mono_ms();
-        json_t *results = json_object_get(a, "results");
-        apr_thread_mutex_lock(h->lock);
-        for (int i = 0; i < n; i++)
-            settle(h, h->pend[i], json_array_get(results, (size_t)i));
-        memmove(h->pend, h->pend + n, sizeof *h->pend * (size_t)(h->npend - n));
-        h->npend -= n;
-        apr_thread_mutex_unlock(h->lock);
-        take_news(h, a, arrived);
-        take_gone(h, json_object_get(a, "gone"));
-        json_decref(a);
-    }
-    h->first_result = 0;
 }
 
 /* ---- the thread ---- */
@@ -718,19 +369,19 @@ static void report(hold_t *h)
 static void turn(hold_t *h)
 {
     slave_t *s = h->s;
-    int64_t now = mono_ms();
+    int64_t now = hold_mono_ms();
     if ((h->more || !h->nitems) && now - h->last_ask >= (h->more ? 0 : s->opts.poll_ms))
         ask(h, now);
     if (now >= h->next_pass)
-        pass(h, now);
-    collect(h, now);
+        hold_pass(h, now);
+    hold_collect(h, now);
     apr_thread_mutex_lock(h->lock);
     int busy = h->nbusy;
     apr_thread_mutex_unlock(h->lock);
     /* the pass's "nothing new" goes at once; completions wait a little for others */
     if ((h->nidle && !h->npend) || json_array_size(h->released) ||
         (h->npend && (!busy || now - h->first_result >= FLUSH_MS)))
-        report(h);
+        hold_report(h);
     int64_t life = h->life_ms > 0 ? h->life_ms : 30000;
     if (now - h->last_renew >= life / 3)
         renew(h, now);
@@ -752,14 +403,14 @@ static void *APR_THREAD_FUNC hold_thread(apr_thread_t *t, void *data)
     while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE))
         turn(h);
     /* the workers are done: report what they read, then give everything back */
-    collect(h, mono_ms());
-    report(h);
+    hold_collect(h, hold_mono_ms());
+    hold_report(h);
     apr_thread_mutex_lock(h->lock);
     int n = h->nitems;
     for (int i = 0; i < h->nitems; i++)
         json_array_append_new(h->released, json_integer((json_int_t)h->items[i]->l.id));
     apr_thread_mutex_unlock(h->lock);
-    report(h);
+    hold_report(h);
     if (n)
         log_msg("stopping: %d sticky lease(s) given back", n);
     return NULL; /* not apr_thread_exit: gcc 12 ASan misreports pthread_exit */
@@ -771,14 +422,14 @@ static apr_status_t hold_cleanup(void *data)
     for (hold_item_t *it = h->qhead, *next; it; it = next) {
         next = it->qnext;
         if (!it->l.sticky) /* (one-shot: in no other list) */
-            item_free(it);
+            hold_item_free(it);
     }
     h->qhead = h->qtail = NULL;
     for (int i = 0; i < h->npend; i++)
         if (h->pend[i]->dropped) /* (out of the items already) */
-            item_free(h->pend[i]);
+            hold_item_free(h->pend[i]);
     for (int i = 0; i < h->nitems; i++)
-        item_free(h->items[i]);
+        hold_item_free(h->items[i]);
     h->nitems = h->npend = 0;
     for (int i = 0; i < h->nrounds; i++)
         free(h->rounds[i].job);
@@ -808,7 +459,7 @@ hold_t *hold_create(slave_t *s)
     buf_init(&h->resp.body);
     h->released = json_array();
     h->last_ask = INT64_MIN / 2;
-    h->last_renew = mono_ms();
+    h->last_renew = hold_mono_ms();
     apr_pool_cleanup_register(s->pool, h, hold_cleanup, apr_pool_cleanup_null);
     return h;
 }
