@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hold_int.h"
 #include "jsonio.h"
@@ -39,7 +40,9 @@
 
 int64_t hold_mono_ms(void)
 {
-    return (int64_t)(apr_time_now() / 1000); /* (APR's clock: the deltas are what count) */
+    struct timespec t; /* (never set back: the deltas are what count) */
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* ---- items ---- */

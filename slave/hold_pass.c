@@ -283,8 +283,10 @@ void hold_report(hold_t *h)
         apr_thread_mutex_lock(h->lock);
         for (int i = 0; i < n; i++)
             settle(h, h->pend[i], json_array_get(results, (size_t)i));
-        memmove(h->pend, h->pend + n, sizeof *h->pend * (size_t)(h->npend - n));
-        h->npend -= n;
+        if (n) {
+            memmove(h->pend, h->pend + n, sizeof *h->pend * (size_t)(h->npend - n));
+            h->npend -= n;
+        }
         apr_thread_mutex_unlock(h->lock);
         hold_take_news(h, a, arrived);
         hold_take_gone(h, json_object_get(a, "gone"));
