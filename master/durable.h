@@ -8,7 +8,9 @@
  * and every completion the primary accepts is in a journal first.
  * durable_tick writes checkpoints: the merger's every checkpoint_every_ms, or
  * sooner once its journal has grown by checkpoint_bytes since the last one;
- * the scheduler's whenever rounds closed (sched_checkpoint_due), at most once
+ * the scheduler's whenever rounds closed (sched_checkpoint_due) once its journal
+ * since the last one is as big as that checkpoint (so a checkpoint's cost, in
+ * proportion to the tasks, is paid in proportion to the journal), at most once
  * a second. durable_stop writes both one last time (a clean stop restarts
  * from checkpoints alone). A failed checkpoint is logged and retried at the
  * next tick; the journals keep everything meanwhile.

@@ -1,10 +1,15 @@
-/* sched.c - the primary's scheduler: tasks, leases, completions and rounds (see scheduler.h).
+/* sched.c - the primary's scheduler: tasks, rounds and what a completion changes (see
+ * scheduler.h).
  *
  * Every public call takes the lock, first brings the state up to now
  * (sched_advance: start the current round, expire leases, close rounds), does
  * its work, releases the lock, then delivers closed rounds to the callback
- * (sched_notify). Status, metrics and HTTP live in sched_status.c and sched_http.c;
- * adopting a reloaded config in sched_config.c; checkpoints in sched_ckpt.c; the
+ * (sched_notify). A round starts in O(1): every active task is due for it by
+ * its done_seq (sched_int.h), and the round counts the ones not done. Leases
+ * (granting, renewing, expiring, completing) live in sched_lease.c, the ready
+ * queues in sched_ready.c, sticky leases in sched_sticky.c; status, metrics
+ * and HTTP in sched_status.c, sched_http.c and sched_http_batch.c; adopting a
+ * reloaded config in sched_config.c; checkpoints in sched_ckpt.c; the
  * journal and recovery in sched_recover.c (which applies journaled completions
  * through sched_complete_apply, and replays round starts/closes through
  * sched_advance); the slaves it knows in sched_slaves.c; what an expansion
@@ -54,7 +59,12 @@ sched_task_t *sched_task_alloc(sched_t *s, sched_job_t *job, sched_kind_t kind, 
     t->size = -1;
     t->deliv = deliv;
     t->ndeliv = s->cfg->nmasters;
+    t->done_seq = job->round_seq; /* due from the next round that starts */
+    t->age = ++s->task_age;
+    t->ready_pos = -1;
+    t->lr_index = -1;
     APR_ARRAY_PUSH(job->tasks, sched_task_t *) = t;
+    sched_task_sync(job, t);
     return t;
 }
 
@@ -108,7 +118,7 @@ void sched_round_unref(sched_rnd_t *r)
         apr_pool_destroy(r->pool);
 }
 
-sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number, int ntasks)
+sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number)
 {
     apr_pool_t *p;
     p = mem_xpool(s->pool);
@@ -118,23 +128,16 @@ sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number,
     r->pub.start_ms = number * job->round_ms;
     r->pub.deadline_ms = r->pub.start_ms + (int64_t)s->opts.deadline_rounds * job->round_ms;
     r->ranges = apr_array_make(p, 8, sizeof(sched_range_t));
-    r->ntasks = ntasks;
-    r->state = apr_pcalloc(p, (size_t)ntasks + 1); /* SCHED_NOT_DUE */
-    r->last_range = apr_palloc(p, sizeof(int) * ((size_t)ntasks + 1));
-    for (int i = 0; i < ntasks; i++)
-        r->last_range[i] = -1;
     r->refs = 1;
     return r;
 }
 
 static void round_start(sched_t *s, sched_job_t *job, int64_t number)
 {
-    sched_rnd_t *r = sched_round_new(s, job, number, job->tasks->nelts);
-    for (int i = 0; i < r->ntasks; i++) {
-        const sched_task_t *t = task_at(job, i);
-        r->state[i] = t->gone || t->paused ? SCHED_NOT_DUE : SCHED_DUE;
-        r->ndue += r->state[i] == SCHED_DUE;
-    }
+    sched_rnd_t *r = sched_round_new(s, job, number);
+    /* every active task is due: its done_seq is below (at most the last round's) */
+    r->seq = ++job->round_seq;
+    r->ndue = r->npending = job->nactive;
     sched_rnd_t **tail = &job->open;
     while (*tail)
         tail = &(*tail)->next;
@@ -142,6 +145,20 @@ static void round_start(sched_t *s, sched_job_t *job, int64_t number)
     job->cur_round = number;
     job->next_start_ms = (number + 1) * job->round_ms;
     s->nround_events++;
+    for (int i = 0; job->carry && i < job->carry->nelts; i++) { /* listed in no round yet */
+        sched_range_t *g = apr_array_push(r->ranges);
+        *g = APR_ARRAY_IDX(job->carry, i, sched_range_t);
+        g->source = apr_pstrdup(r->pool, g->source);
+    }
+    sched_carry_free(job);
+}
+
+void sched_carry_free(sched_job_t *job)
+{
+    if (job->carry_pool)
+        apr_pool_destroy(job->carry_pool);
+    job->carry_pool = NULL;
+    job->carry = NULL;
 }
 
 static sched_rnd_t *round_open(sched_job_t *job, int64_t number)
@@ -152,29 +169,46 @@ static sched_rnd_t *round_open(sched_job_t *job, int64_t number)
     return NULL;
 }
 
-/* The oldest open round task is due for and not done, or NULL. */
-static sched_rnd_t *task_due_round(sched_job_t *job, const sched_task_t *t)
+void sched_rounds_count(sched_job_t *job, const sched_task_t *t, int delta)
 {
     for (sched_rnd_t *r = job->open; r; r = r->next)
-        if (t->id < r->ntasks && r->state[t->id] == SCHED_DUE)
+        if (t->done_seq < r->seq) {
+            r->npending += delta;
+            ABBEY_ASSERT(r->npending >= 0);
+        }
+}
+
+sched_rnd_t *sched_round_by_seq(sched_job_t *job, int64_t seq)
+{
+    for (sched_rnd_t *r = job->open; r; r = r->next)
+        if (r->seq == seq)
             return r;
     return NULL;
 }
 
-static void round_mark_done(sched_rnd_t *r, const sched_task_t *t)
+void sched_task_done(sched_job_t *job, sched_task_t *t, int64_t round)
 {
-    if (r && t->id < r->ntasks && r->state[t->id] == SCHED_DUE) {
-        ABBEY_ASSERT(r->ndone < r->ndue); /* ndue - ndone tasks are due */
-        r->state[t->id] = SCHED_DONE;
-        r->ndone++;
-    }
+    sched_rnd_t *at = round_open(job, round);
+    int64_t seq = at ? at->seq : round == job->cur_round ? job->round_seq : 0;
+    if (seq <= t->done_seq)
+        return;
+    if (t->counted)
+        for (sched_rnd_t *r = job->open; r; r = r->next)
+            if (t->done_seq < r->seq && r->seq <= seq) {
+                ABBEY_ASSERT(r->npending > 0); /* it was due there and not done */
+                r->npending--;
+            }
+    t->done_seq = seq;
+    sched_task_sync(job, t); /* (its ready key) */
 }
 
 void sched_task_pause(sched_job_t *job, sched_task_t *t, int paused)
 {
     t->paused = paused;
-    for (sched_rnd_t *r = job->open; paused && r; r = r->next)
-        round_mark_done(r, t); /* the rounds close without it (rounds_close, by the caller) */
+    if (!paused && job->round_seq > t->done_seq)
+        t->done_seq = job->round_seq; /* (uncounted: no round changes) due from the next one */
+    sched_task_sync(job, t);          /* paused: counts as done in the open rounds, which close
+                                         without it (rounds_close, by the caller) */
 }
 
 /* "<path>#<instance>" == id? */
@@ -184,12 +218,11 @@ static int source_id_is(const char *id, const char *path, const char *instance)
     return strncmp(id, path, n) == 0 && id[n] == '#' && strcmp(id + n + 1, instance) == 0;
 }
 
-static void round_add_range(sched_rnd_t *r, const sched_task_t *t, const char *instance,
-                            uint64_t start, uint64_t end)
+static void round_add_range(sched_rnd_t *r, sched_task_t *t, const char *instance, uint64_t start,
+                            uint64_t end)
 {
-    int has_slot = t->id < r->ntasks;
-    if (has_slot && r->last_range[t->id] >= 0) {
-        sched_range_t *last = &APR_ARRAY_IDX(r->ranges, r->last_range[t->id], sched_range_t);
+    if (t->lr_round == r->pub.round && t->lr_index >= 0 && t->lr_index < r->ranges->nelts) {
+        sched_range_t *last = &APR_ARRAY_IDX(r->ranges, t->lr_index, sched_range_t);
         if (last->end == start && source_id_is(last->source, t->source, instance)) {
             last->end = end;
             return;
@@ -199,8 +232,8 @@ static void round_add_range(sched_rnd_t *r, const sched_task_t *t, const char *i
     g->source = apr_pstrcat(r->pool, t->source, "#", instance, NULL);
     g->start = start;
     g->end = end;
-    if (has_slot)
-        r->last_range[t->id] = r->ranges->nelts - 1;
+    t->lr_round = r->pub.round;
+    t->lr_index = r->ranges->nelts - 1;
 }
 
 static void pending_push(sched_t *s, sched_job_t *job, sched_rnd_t *r)
@@ -219,27 +252,32 @@ static void pending_push(sched_t *s, sched_job_t *job, sched_rnd_t *r)
     r->refs++;
 }
 
-static void round_close(sched_t *s, sched_job_t *job, int64_t now)
+/* The tasks of job still due for r (incomplete: a walk, at its deadline only). */
+static void round_missing(sched_job_t *job, sched_rnd_t *r)
+{
+    int *m = apr_palloc(r->pool, sizeof(int) * (size_t)(r->npending + 1));
+    int n = 0;
+    for (int i = 0; i < job->tasks->nelts && n < r->npending; i++) {
+        const sched_task_t *t = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
+        if (t->counted && t->done_seq < r->seq)
+            m[n++] = i;
+    }
+    ABBEY_ASSERT(n == r->npending); /* npending counts exactly those */
+    r->pub.missing = m;
+    r->pub.nmissing = n;
+}
+
+void sched_round_close(sched_t *s, sched_job_t *job, int64_t now, int complete)
 {
     sched_rnd_t *r = job->open;
     job->open = r->next;
     r->next = NULL;
     r->pub.closed_ms = now;
-    r->pub.incomplete = r->ndone < r->ndue;
+    r->pub.incomplete = !complete && r->npending > 0;
     r->pub.nranges = r->ranges->nelts;
     r->pub.ranges = (const sched_range_t *)r->ranges->elts;
-    if (r->pub.incomplete) {
-        int *m = apr_palloc(r->pool, sizeof(int) * (size_t)(r->ndue - r->ndone));
-        int n = 0;
-        for (int i = 0; i < r->ntasks; i++)
-            if (r->state[i] == SCHED_DUE) {
-                ABBEY_ASSERT(n < r->ndue - r->ndone);
-                m[n++] = i;
-            }
-        ABBEY_ASSERT(n == r->ndue - r->ndone);
-        r->pub.missing = m;
-        r->pub.nmissing = n;
-    }
+    if (r->pub.incomplete)
+        round_missing(job, r);
     sched_round_keep(job, r);
     s->nround_events++;
     s->ckpt_due = 1;
@@ -257,40 +295,20 @@ void sched_round_keep(sched_job_t *job, sched_rnd_t *r)
     job->closed[(job->closed_first + job->nclosed++) % SCHED_ROUNDS_KEPT] = r;
 }
 
-/* Close the job's oldest open rounds while they are complete or past deadline. */
-static void rounds_close(sched_t *s, sched_job_t *job, int64_t now)
+int sched_rounds_close(sched_t *s, sched_job_t *job, int64_t now)
 {
-    while (job->open && (job->open->ndone == job->open->ndue || now >= job->open->pub.deadline_ms))
-        round_close(s, job, now);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* ---- leases ---- */
-
-static void lease_end(sched_t *s, sched_lrec_t *l)
-{
-    ABBEY_ASSERT(l->task->lease == l); /* one lease per task, and it is this one */
-    HASH_DEL(s->leases, l);
-    l->task->lease = NULL;
-    free(l->slave);
-    free(l);
-}
-
-static void leases_expire(sched_t *s, int64_t now)
-{
-    sched_lrec_t *l, *tmp;
-    HASH_ITER(hh, s->leases, l, tmp)
-    {
-        if (now >= l->expires_ms) {
-            lease_end(s, l);
-            s->n_expired++;
-        }
+    int n = 0;
+    while (job->open && (job->open->npending == 0 || now >= job->open->pub.deadline_ms)) {
+        sched_round_close(s, job, now, 0);
+        n++;
     }
+    return n;
+}
+
+int64_t sched_round_at(const sched_job_t *job, int64_t ms)
+{
+    int64_t q = ms / job->round_ms; /* (floor: ms may be negative) */
+    return (ms % job->round_ms != 0 && (ms < 0) != (job->round_ms < 0)) ? q - 1 : q;
 }
 
 /* Bring everything up to now: the current round of each job, expiries, closes. */
@@ -302,15 +320,16 @@ void sched_advance(sched_t *s, int64_t now)
         /* next_start_ms is the current round's end, or after a round length
          * changed, the first boundary of the new length from there */
         if (!job->gone && (job->cur_round == INT64_MIN || now >= job->next_start_ms))
-            round_start(s, job, floor_div(now, job->round_ms)); /* missed rounds: never created */
+            round_start(s, job, sched_round_at(job, now)); /* missed rounds: never created */
     }
-    leases_expire(s, now);
+    sched_leases_expire(s, now);
     sched_repair_expire(s, now);
-    sched_slaves_expire(s, now);
+    if (now >= s->slaves_next_ms)
+        sched_slaves_expire(s, now); /* (a walk over the slaves: only when one may go) */
     for (int j = 0; j < s->njobs; j++) {
         if (s->jobs[j].ngone)
             sched_drop_tasks(s, &s->jobs[j]);
-        rounds_close(s, &s->jobs[j], now);
+        sched_rounds_close(s, &s->jobs[j], now);
     }
     if (s->ngone)
         sched_drop_jobs(s);
@@ -350,20 +369,23 @@ static apr_status_t sched_cleanup(void *data)
 {
     sched_t *s = data;
     sched_lrec_t *l, *lt;
+    sched_slave_t *v, *vt;
+    HASH_ITER(hh, s->slaves, v, vt)
+    {
+        sched_slave_forget(s, v); /* (its sticky leases end with it) */
+    }
     HASH_ITER(hh, s->leases, l, lt)
     {
         HASH_DEL(s->leases, l);
         free(l->slave);
         free(l);
     }
-    sched_slave_t *v, *vt;
-    HASH_ITER(hh, s->slaves, v, vt)
-    {
-        sched_slave_forget(s, v);
-    }
+    sched_heap_free(&s->expiry);
     for (int j = 0; j < s->njobs; j++) {
         HASH_CLEAR(hh, s->jobs[j].by_path);
         HASH_CLEAR(hi, s->jobs[j].by_inst);
+        sched_ready_free(&s->jobs[j]);
+        sched_carry_free(&s->jobs[j]);
     }
     sched_ident_free_all(s);
     free(s->pending);
@@ -388,6 +410,7 @@ sched_t *sched_create(const rules_config_t *cfg, const sched_opts_t *opts, apr_p
     if (s->opts.deadline_rounds <= 0)
         s->opts.deadline_rounds = DEFAULT_DEADLINE_ROUNDS;
     s->next_lease = 1;
+    sched_leases_init(s);
     s->repairs_tail = &s->repairs;
     snprintf(s->announced, sizeof s->announced, "%s", cfg->hash_hex);
     if (apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
@@ -442,118 +465,6 @@ void sched_tick(sched_t *s, int64_t now_ms)
     sched_notify(s);
 }
 
-/* ---- lease ---- */
-
-typedef struct cand_t {
-    sched_job_t *job;
-    sched_task_t *task;
-    int64_t round;
-} cand_t;
-
-static int cand_cmp(const void *pa, const void *pb)
-{
-    const cand_t *a = pa, *b = pb;
-    if (a->round != b->round)
-        return a->round < b->round ? -1 : 1;
-    if (a->task->last_leased_ms != b->task->last_leased_ms)
-        return a->task->last_leased_ms < b->task->last_leased_ms ? -1 : 1;
-    if (a->job->index != b->job->index)
-        return a->job->index - b->job->index;
-    return a->task->id - b->task->id;
-}
-
-static void lease_grant(sched_t *s, const cand_t *c, const char *slave, int64_t now,
-                        sched_lease_t *out)
-{
-    sched_lrec_t *l = mem_xmalloc(sizeof(*l));
-    ABBEY_ASSERT(!c->task->lease && !c->task->gone); /* at most one lease per task */
-    memset(l, 0, sizeof(*l));
-    l->id = s->next_lease++;
-    l->slave = mem_xstrdup(slave);
-    l->job = c->job;
-    l->task = c->task;
-    l->round = c->round;
-    l->start = c->task->kind == SCHED_READ ? c->task->offset : 0;
-    l->expires_ms = now + s->opts.lease_ms;
-    HASH_ADD(hh, s->leases, id, sizeof(l->id), l);
-    c->task->lease = l;
-    c->task->last_leased_ms = now;
-    s->n_granted++;
-
-    out->id = l->id;
-    out->job = c->job->cfg->name;
-    out->kind = c->task->kind;
-    out->task = c->task->id;
-    out->source = c->task->source;
-    memcpy(out->instance, c->task->instance, sizeof(out->instance));
-    out->start = l->start;
-    out->cap = s->opts.lease_bytes;
-    out->round = l->round;
-    out->expires_ms = l->expires_ms;
-    out->file = NULL;
-    if (c->task->ident)
-        sched_ident_lease(c->task, out);
-}
-
-int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nlabels, int max,
-                int64_t now_ms, sched_lease_t *out)
-{
-    int n = 0;
-    apr_thread_mutex_lock(s->lock);
-    sched_advance(s, now_ms);
-    sched_slave_set_labels(sched_slave_touch(s, slave, now_ms), labels, nlabels);
-    if (max > 0)
-        n = sched_repair_grant(s, slave, labels, nlabels, max, now_ms, out);
-    if (max > n) {
-        size_t total = 0;
-        for (int j = 0; j < s->njobs; j++)
-            total += (size_t)s->jobs[j].tasks->nelts;
-        cand_t *c = mem_xmalloc(sizeof(cand_t) * (total ? total : 1));
-        size_t nc = 0;
-        for (int j = 0; j < s->njobs; j++) {
-            sched_job_t *job = &s->jobs[j];
-            for (int i = 0; i < job->tasks->nelts; i++) {
-                sched_task_t *t = task_at(job, i);
-                sched_rnd_t *r;
-                if (t->lease || t->gone || t->paused || !sched_labels_fit(t, labels, nlabels) ||
-                    !(r = task_due_round(job, t)))
-                    continue;
-                c[nc++] = (cand_t){job, t, r->pub.round};
-            }
-        }
-        qsort(c, nc, sizeof(*c), cand_cmp);
-        for (size_t i = 0; i < nc && n < max; i++)
-            lease_grant(s, &c[i], slave, now_ms, &out[n++]);
-        free(c);
-    }
-    apr_thread_mutex_unlock(s->lock);
-    sched_notify(s);
-    return n;
-}
-
-apr_status_t sched_renew(sched_t *s, const char *slave, uint64_t lease, int64_t now_ms,
-                         int64_t *expires_ms)
-{
-    sched_lrec_t *l = NULL;
-    apr_status_t rv = APR_NOTFOUND;
-    apr_thread_mutex_lock(s->lock);
-    sched_advance(s, now_ms);
-    sched_slave_touch(s, slave, now_ms);
-    HASH_FIND(hh, s->leases, &lease, sizeof(lease), l);
-    if (l && strcmp(l->slave, slave) == 0) {
-        l->expires_ms = now_ms + s->opts.lease_ms;
-        if (expires_ms)
-            *expires_ms = l->expires_ms;
-        s->n_renewed++;
-        rv = APR_SUCCESS;
-    } else if (!l && sched_repair_renew(s, slave, lease, now_ms, expires_ms) == 0) {
-        rv = APR_SUCCESS;
-    }
-    apr_thread_mutex_unlock(s->lock);
-    sched_notify(s);
-    return rv;
-}
-
 /* ---- complete ---- */
 
 static void record_counters(sched_t *s, sched_task_t *t, const sched_completion_t *c)
@@ -569,58 +480,6 @@ static void record_counters(sched_t *s, sched_task_t *t, const sched_completion_
                                  : strcmp(v, "spooled") == 0 ? "spooled"
                                                              : "failed";
     }
-}
-
-/* Checks of a completion that need the task; APR_SUCCESS when it can be applied. */
-static apr_status_t complete_check(const sched_lrec_t *l, const sched_completion_t *c,
-                                   abbey_err_t *err)
-{
-    const sched_task_t *t = l->task;
-    if (t->kind == SCHED_EXPAND) {
-        if (c->npaths < 0) {
-            abbey_err_set(err, "field 'paths' missing (lease %" PRIu64 " expands %s)", l->id,
-                          t->source);
-            return APR_BADARG;
-        }
-        for (int i = 0; i < c->npaths; i++)
-            if (!c->paths[i][0] || strlen(c->paths[i]) >= SCHED_PATH_MAX) {
-                abbey_err_set(err, "field 'paths': path %d is empty or too long", i);
-                return APR_BADARG;
-            }
-        return APR_SUCCESS;
-    }
-    const char *missing = !c->instance    ? "instance"
-                          : c->start < 0  ? "start"
-                          : c->end < 0    ? "end"
-                          : c->at_end < 0 ? "at_end"
-                                          : NULL;
-    if (missing) {
-        abbey_err_set(err, "field '%s' missing", missing);
-        return APR_BADARG;
-    }
-    if (strlen(c->instance) >= SCHED_INSTANCE_MAX ||
-        (c->next_instance && strlen(c->next_instance) >= SCHED_INSTANCE_MAX)) {
-        abbey_err_set(err, "field 'instance' or 'next_instance' longer than %d bytes",
-                      SCHED_INSTANCE_MAX - 1);
-        return APR_BADARG;
-    }
-    if (c->end < c->start) {
-        abbey_err_set(err, "field 'end': %" PRId64 " is before start %" PRId64, c->end, c->start);
-        return APR_BADARG;
-    }
-    if (t->instance[0] && strcmp(t->instance, c->instance) != 0) {
-        abbey_err_set(err, "lease %" PRIu64 ": instance '%s' is not %s's current instance '%s'",
-                      l->id, c->instance, t->source, t->instance);
-        return APR_EINVAL;
-    }
-    if ((uint64_t)c->start != t->offset) {
-        abbey_err_set(err,
-                      "lease %" PRIu64 ": start %" PRId64 " is not the committed offset %" PRIu64
-                      " of %s#%s",
-                      l->id, c->start, t->offset, t->source, t->instance);
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
 }
 
 /* The name of the instance a task moves to, into t->instance: the slave's
@@ -642,6 +501,20 @@ static void move_instance(sched_task_t *t, const char *next)
     snprintf(t->instance, sizeof(t->instance), "%s", next);
 }
 
+/* A range completed when no round is open (its own closed, complete, and the next
+ * one not started): listed in the next round that starts. */
+static void carry(sched_job_t *job, const sched_task_t *t, uint64_t start, uint64_t end)
+{
+    if (!job->carry_pool) {
+        job->carry_pool = mem_xpool(NULL);
+        job->carry = apr_array_make(job->carry_pool, 8, sizeof(sched_range_t));
+    }
+    sched_range_t *g = apr_array_push(job->carry);
+    g->source = apr_pstrcat(job->carry_pool, t->source, "#", t->instance, NULL);
+    g->start = start;
+    g->end = end;
+}
+
 /* Commit a checked read completion: range, offset, instance, size (a
  * glob's read task reads one file: it never moves to a next instance). */
 static void complete_read(sched_job_t *job, sched_task_t *t, sched_rnd_t *r,
@@ -655,9 +528,7 @@ static void complete_read(sched_job_t *job, sched_task_t *t, sched_rnd_t *r,
         if (into)
             round_add_range(into, t, t->instance, start, end);
         else
-            log_msg("job %s: range [%" PRIu64 ", %" PRIu64 ") of %s#%s completed after its "
-                    "round closed, with no open round to list it in",
-                    job->cfg->name, start, end, t->source, t->instance);
+            carry(job, t, start, end);
     }
     t->offset = end;
     if (c->next_instance && c->next_instance[0] && !t->ident) {
@@ -675,7 +546,6 @@ void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t
                           const sched_completion_t *c, int64_t now_ms)
 {
     sched_rnd_t *r = round_open(job, round);
-    ABBEY_ASSERT(!t->lease);
     /* a read completion starts at the committed offset (checked, or set so by
      * recovery) and offsets only go forward within an instance */
     ABBEY_ASSERT(t->kind != SCHED_READ ||
@@ -684,71 +554,15 @@ void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t
         sched_expand_apply(s, job, t, c);
     else
         complete_read(job, t, r, c);
-    if (t->kind == SCHED_EXPAND || c->at_end)
-        round_mark_done(r, t);
+    if (t->kind == SCHED_EXPAND || c->at_end > 0)
+        sched_task_done(job, t, round);
     record_counters(s, t, c);
     s->n_completed++;
     if (job->ngone)
         sched_drop_tasks(s, job); /* this task, if it left the config */
-    rounds_close(s, job, now_ms);
+    sched_rounds_close(s, job, now_ms);
     if (s->ngone)
         sched_drop_jobs(s); /* job may be freed here */
-}
-
-apr_status_t sched_complete(sched_t *s, const sched_completion_t *c, int64_t now_ms,
-                            abbey_err_t *err)
-{
-    sched_lrec_t *l = NULL;
-    apr_status_t rv;
-    journal_t *jn = NULL;
-    uint64_t ticket = 0;
-    apr_thread_mutex_lock(s->lock);
-    sched_advance(s, now_ms);
-    sched_slave_touch(s, c->slave, now_ms);
-    uint64_t id = c->lease;
-    HASH_FIND(hh, s->leases, &id, sizeof(id), l);
-    if (c->repair) {
-        rv = sched_repair_complete(s, c, err); /* not journaled: masters ask again */
-    } else if (!l || strcmp(l->slave, c->slave) != 0) {
-        abbey_err_set(err, "lease %" PRIu64 " is not yours (expired?)", c->lease);
-        rv = APR_EINVAL;
-    } else if ((rv = complete_check(l, c, err)) == APR_SUCCESS && (jn = s->jn) &&
-               (rv = sched_journal_completion(s, l, c, now_ms, &ticket, err)) != APR_SUCCESS) {
-        if (c->size >= 0 && !(c->next_instance && c->next_instance[0]))
-            l->task->size = c->size; /* not committed, but the lag it shows is real */
-    } else if (rv == APR_SUCCESS) {
-        /* journaled (when a journal is attached): now apply it */
-        sched_task_t *t = l->task;
-        sched_job_t *job = l->job;
-        int64_t round = l->round;
-        if (c->error && !t->error_logged) /* e.g. a FIFO: once, until it reads again */
-            log_msg("job %s: %s: slave %s could not read it: %s (logged again only after a "
-                    "read without error)",
-                    job->cfg->name, t->source, c->slave, c->error);
-        t->error_logged = c->error != NULL;
-        lease_end(s, l);
-        sched_complete_apply(s, job, t, round, c, now_ms);
-    }
-    apr_thread_mutex_unlock(s->lock);
-    if (rv == APR_SUCCESS && jn && journal_commit(jn, ticket, err) != APR_SUCCESS) {
-        abbey_err_prefix(err, "journal");
-        rv = APR_EGENERAL; /* applied, not durable: the store is failed (restart recovers) */
-    }
-    sched_notify(s);
-    return rv;
-}
-
-int sched_store_failed(sched_t *s, abbey_err_t *err)
-{
-    journal_stats_t st = {0};
-    apr_thread_mutex_lock(s->lock);
-    if (s->jn)
-        journal_stats(s->jn, &st);
-    apr_thread_mutex_unlock(s->lock);
-    if (st.failed)
-        abbey_err_set(err, "the primary's journal has failed (a write or fsync failed; see its "
-                           "log): no leases until it is restarted and has recovered");
-    return st.failed != 0;
 }
 
 /* ---- closed rounds ---- */

@@ -5,21 +5,30 @@
  *
  * A checkpoint is one record frame (frame.h, FRAME_FLAG_RECORD; its header's
  * lease is the next lease id) whose JSON payload is the whole state:
- *   {"type": "checkpoint", "version": 2, "next_lease", "n_granted",
+ *   {"type": "checkpoint", "version": 3, "next_lease", "n_granted",
  *    "n_completed", "n_expired", "n_renewed", "jobs": [job, ...]}
- *   job:    {"name", "round_ms", "cur_round" (null: none yet), "next_start_ms",
+ *   job:    {"name", "round_ms", "cur_round" (null: none yet), "round_seq" (its
+ *            seq: rounds started), "next_start_ms",
  *            "tasks": [{"kind", "source", "glob" (or null), "instance", "offset",
  *            "size", "last_leased_ms", "lines", "bad_lines", "bytes",
  *            "deliveries": {master: result}, "ident" (a glob's read task of one
- *            file), "finished", "stamp" (an expand task's listings)}, ...],
+ *            file), "finished", "stamp" (an expand task's listings),
+ *            "done_seq" (done for the rounds up to this seq), "last_range":
+ *            [round, index] (or null: where its latest range was listed)}, ...],
  *            "ident_seq", "files": [the files globs listed: sched_ident.c],
- *            "open": [{"round", "start_ms", "deadline_ms", "ntasks", "state" (a
- *            digit per task), "last_range", "ndue", "ndone", "ranges"}, ...],
+ *            "open": [{"round", "seq", "start_ms", "deadline_ms", "ndue",
+ *            "npending", "ranges"}, ...],
  *            "closed": [{"round", "start_ms", "deadline_ms", "closed_ms",
- *            "incomplete", "ranges", "missing"}, ...]}
+ *            "incomplete", "ranges", "missing"}, ...], "carry": ranges (absent:
+ *            none; completed with no round open, for the next one)}
  *   ranges: [[source, start, end], ...]
- * uint64 values as jsonio_u64 writes them. Version 1 (without the files of
- * globs, "ident", "finished", "stamp", "ident_seq") is read too. Restoring puts the jobs still in
+ * uint64 values as jsonio_u64 writes them. Versions 1 and 2 are read too:
+ * their open rounds hold a state per task ("ntasks", "state": a digit per task,
+ * 0 not due, 1 due, 2 done; "last_range", "ndue", "ndone"), from which each
+ * task's done_seq is derived (the open rounds get seq 1, 2, ...: the round
+ * before the oldest it was due for and not done, else the newest started);
+ * version 1 has no files of globs,
+ * "ident", "finished", "stamp", "ident_seq". Restoring puts the jobs still in
  * the config back (by name; their tasks and rounds exactly as they were), then
  * lets sched_set_config reconcile that with the config (tasks that left it
  * are dropped, new sources added, labels and round length taken from it). A
@@ -39,7 +48,7 @@
 #include "log.h"
 #include "mem.h"
 
-#define CKPT_VERSION 2 /* 1 is read too: it has no glob files */
+#define CKPT_VERSION 3 /* 1 and 2 are read too: states per round; 1 has no glob files */
 
 /* ---- checkpoint: writing ---- */
 
@@ -59,31 +68,30 @@ static json_t *task_ckpt(const sched_t *s, const sched_task_t *t, int *bad)
     for (int m = 0; m < s->cfg->nmasters; m++)
         if (t->deliv[m])
             jsonio_put(d, s->cfg->masters[m].name, json_string(t->deliv[m]), bad);
-    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:b, s:b, s:o}",
-                     "kind", sched_kind_name(t->kind), "source", t->source, "glob",
-                     t->glob ? json_string(t->glob) : json_null(), "instance", t->instance,
-                     "offset", jsonio_u64(t->offset), "size", (json_int_t)t->size, "last_leased_ms",
-                     (json_int_t)t->last_leased_ms, "lines", jsonio_u64(t->lines), "bad_lines",
-                     jsonio_u64(t->bad_lines), "bytes", jsonio_u64(t->bytes), "deliveries", d,
-                     "ident", t->ident, "finished", t->finished, "stamp", jsonio_u64(t->stamp));
+    json_t *o =
+        json_pack("{s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:b, s:b, s:o}", "kind",
+                  sched_kind_name(t->kind), "source", t->source, "glob",
+                  t->glob ? json_string(t->glob) : json_null(), "instance", t->instance, "offset",
+                  jsonio_u64(t->offset), "size", (json_int_t)t->size, "last_leased_ms",
+                  (json_int_t)t->last_leased_ms, "lines", jsonio_u64(t->lines), "bad_lines",
+                  jsonio_u64(t->bad_lines), "bytes", jsonio_u64(t->bytes), "deliveries", d, "ident",
+                  t->ident, "finished", t->finished, "stamp", jsonio_u64(t->stamp));
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "done_seq", json_integer(t->done_seq));
+    json_object_set_new(
+        o, "last_range",
+        t->lr_index < 0 ? json_null() : json_pack("[I, i]", (json_int_t)t->lr_round, t->lr_index));
+    return o;
 }
 
 static json_t *open_ckpt(const sched_rnd_t *r, int *bad)
 {
-    char *state = mem_xmalloc((size_t)r->ntasks + 1);
-    json_t *last = json_array();
-    for (int i = 0; i < r->ntasks; i++) {
-        state[i] = (char)('0' + r->state[i]);
-        json_array_append_new(last, json_integer(r->last_range[i]));
-    }
-    state[r->ntasks] = 0;
-    json_t *o = json_pack(
-        "{s:I, s:I, s:I, s:i, s:s, s:o, s:i, s:i, s:o}", "round", (json_int_t)r->pub.round,
-        "start_ms", (json_int_t)r->pub.start_ms, "deadline_ms", (json_int_t)r->pub.deadline_ms,
-        "ntasks", r->ntasks, "state", state, "last_range", last, "ndue", r->ndue, "ndone", r->ndone,
-        "ranges", ranges_json((const sched_range_t *)r->ranges->elts, r->ranges->nelts, bad));
-    free(state);
-    return o;
+    return json_pack("{s:I, s:I, s:I, s:I, s:i, s:i, s:o}", "round", (json_int_t)r->pub.round,
+                     "seq", (json_int_t)r->seq, "start_ms", (json_int_t)r->pub.start_ms,
+                     "deadline_ms", (json_int_t)r->pub.deadline_ms, "ndue", r->ndue, "npending",
+                     r->npending, "ranges",
+                     ranges_json((const sched_range_t *)r->ranges->elts, r->ranges->nelts, bad));
 }
 
 static json_t *closed_ckpt(const sched_rnd_t *r, int *bad)
@@ -110,10 +118,18 @@ static json_t *job_ckpt(const sched_t *s, const sched_job_t *job, int *bad)
                     closed_ckpt(job->closed[(job->closed_first + i) % SCHED_ROUNDS_KEPT], bad),
                     bad);
     json_t *cur = job->cur_round == INT64_MIN ? json_null() : json_integer(job->cur_round);
-    return json_pack("{s:s, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o}", "name", job->cfg->name,
-                     "round_ms", (json_int_t)job->round_ms, "cur_round", cur, "next_start_ms",
-                     (json_int_t)job->next_start_ms, "tasks", tasks, "open", open, "closed", closed,
-                     "ident_seq", jsonio_u64(job->ident_seq), "files", sched_ident_ckpt(job, bad));
+    json_t *o =
+        json_pack("{s:s, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o}", "name", job->cfg->name,
+                  "round_ms", (json_int_t)job->round_ms, "cur_round", cur, "next_start_ms",
+                  (json_int_t)job->next_start_ms, "tasks", tasks, "open", open, "closed", closed,
+                  "ident_seq", jsonio_u64(job->ident_seq), "files", sched_ident_ckpt(job, bad));
+    if (o)
+        json_object_set_new(o, "round_seq", json_integer(job->round_seq));
+    if (o && job->carry && job->carry->nelts)
+        json_object_set_new(
+            o, "carry",
+            ranges_json((const sched_range_t *)job->carry->elts, job->carry->nelts, bad));
+    return o;
 }
 
 /* The whole state as one JSON object, or NULL when a string could not be encoded. */
@@ -242,6 +258,16 @@ static void restore_task(sched_rx_t *x, sched_job_t *job, json_t *o)
              bad = jsonio_get_u64(&x->rd, o, "bad_lines");
     uint64_t bytes = jsonio_get_u64(&x->rd, o, "bytes");
     json_t *d = jsonio_get_obj(&x->rd, o, "deliveries", 1), *v;
+    json_t *done = json_object_get(o, "done_seq"), *lr = json_object_get(o, "last_range");
+    if (!x->rd.failed && done &&
+        (!json_is_integer(done) || json_integer_value(done) < 0 ||
+         json_integer_value(done) > job->round_seq))
+        jsonio_fail(&x->rd, "done_seq", "must be an integer from 0 to the job's round_seq");
+    if (!x->rd.failed && lr && !json_is_null(lr) &&
+        (json_array_size(lr) != 2 || !json_is_integer(json_array_get(lr, 0)) ||
+         !json_is_integer(json_array_get(lr, 1)) || json_integer_value(json_array_get(lr, 1)) < 0 ||
+         json_integer_value(json_array_get(lr, 1)) > INT32_MAX))
+        jsonio_fail(&x->rd, "last_range", "must be [round, index] or null");
     if (x->rd.failed)
         return;
     /* labels come from the config (sched_set_config, after the restore) */
@@ -257,6 +283,12 @@ static void restore_task(sched_rx_t *x, sched_job_t *job, json_t *o)
     if (kind == SCHED_EXPAND && stamp)
         t->stamp = jsonio_item_u64(&x->rd, stamp, "stamp");
     t->glob = glob ? apr_pstrdup(s->pool, glob) : NULL;
+    if (done) /* (version 3; before, the open rounds' states say: restore_states) */
+        t->done_seq = json_integer_value(done);
+    if (lr && json_is_array(lr)) {
+        t->lr_round = json_integer_value(json_array_get(lr, 0));
+        t->lr_index = (int)json_integer_value(json_array_get(lr, 1));
+    }
     t->offset = offset;
     t->size = size < 0 ? -1 : size;
     t->last_leased_ms = last;
@@ -273,40 +305,75 @@ static void restore_task(sched_rx_t *x, sched_job_t *job, json_t *o)
     restored_push(x, t);
 }
 
-static void restore_open(sched_rx_t *x, sched_job_t *job, json_t *o)
+static sched_task_t *task_at(sched_job_t *job, int i)
 {
-    int64_t number = jsonio_get_i64(&x->rd, o, "round"),
-            ntasks = jsonio_get_i64(&x->rd, o, "ntasks");
+    return APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
+}
+
+/* A version 1 or 2 open round's states per task into the tasks' done_seq
+ * (the round before the oldest one a task is due in; each restored task
+ * starts at the job's round_seq) and where their latest range was listed. */
+static void restore_states(sched_rx_t *x, sched_job_t *job, sched_rnd_t *r, json_t *o)
+{
+    int64_t ntasks = jsonio_get_i64(&x->rd, o, "ntasks"),
+            ndone = jsonio_get_i64(&x->rd, o, "ndone");
     const char *state = jsonio_get_str(&x->rd, o, "state", 1, SIZE_MAX);
-    json_t *last = jsonio_get_arr(&x->rd, o, "last_range"),
-           *ranges = jsonio_get_arr(&x->rd, o, "ranges");
-    int64_t ndue = jsonio_get_i64(&x->rd, o, "ndue"), ndone = jsonio_get_i64(&x->rd, o, "ndone");
+    json_t *last = jsonio_get_arr(&x->rd, o, "last_range");
     if (x->rd.failed)
         return;
     if (ntasks < 0 || ntasks > job->tasks->nelts || strlen(state) != (size_t)ntasks ||
-        json_array_size(last) != (size_t)ntasks || ndone < 0 || ndone > ndue) {
+        json_array_size(last) != (size_t)ntasks || ndone < 0 || ndone > r->ndue) {
         jsonio_fail(&x->rd, "ntasks",
                     "does not agree with state, last_range, ndue, ndone or tasks");
         return;
     }
-    sched_rnd_t *r = sched_round_new(x->s, job, number, (int)ntasks);
-    r->pub.start_ms = jsonio_get_i64(&x->rd, o, "start_ms");
-    r->pub.deadline_ms = jsonio_get_i64(&x->rd, o, "deadline_ms");
-    r->ndue = (int)ndue;
-    r->ndone = (int)ndone;
-    restore_ranges(x, ranges, r->ranges, r->pool);
     int64_t due = 0;
     for (int i = 0; i < ntasks && !x->rd.failed; i++) {
         json_t *lr = json_array_get(last, (size_t)i);
-        if (state[i] < '0' + SCHED_NOT_DUE || state[i] > '0' + SCHED_DONE || !json_is_integer(lr) ||
-            json_integer_value(lr) < -1 || json_integer_value(lr) >= r->ranges->nelts)
+        sched_task_t *t = task_at(job, i);
+        if (state[i] < '0' || state[i] > '2' || !json_is_integer(lr) ||
+            json_integer_value(lr) < -1 || json_integer_value(lr) >= r->ranges->nelts) {
             jsonio_fail(&x->rd, "state/last_range", "has a bad value");
-        r->state[i] = (uint8_t)(state[i] - '0');
-        r->last_range[i] = (int)json_integer_value(lr);
-        due += r->state[i] == SCHED_DUE;
+            return;
+        }
+        if (state[i] == '1') {
+            due++;
+            if (t->done_seq >= r->seq)
+                t->done_seq = r->seq - 1;
+        }
+        if (json_integer_value(lr) >= 0) {
+            t->lr_round = r->pub.round;
+            t->lr_index = (int)json_integer_value(lr);
+        }
     }
-    if (!x->rd.failed && due != ndue - ndone) /* round_close lists the due ones in ndue - ndone */
+    if (due != r->ndue - ndone)
         jsonio_fail(&x->rd, "state", "does not have ndue - ndone tasks due");
+    r->npending = (int)due;
+}
+
+static void restore_open(sched_rx_t *x, sched_job_t *job, json_t *o, int version, int64_t seq)
+{
+    int64_t number = jsonio_get_i64(&x->rd, o, "round");
+    if (version >= 3)
+        seq = jsonio_get_i64(&x->rd, o, "seq");
+    if (!x->rd.failed && (seq < 1 || seq > job->round_seq))
+        jsonio_fail(&x->rd, "seq", "must be from 1 to the job's round_seq");
+    json_t *ranges = jsonio_get_arr(&x->rd, o, "ranges");
+    int64_t ndue = jsonio_get_i64(&x->rd, o, "ndue");
+    int64_t npending = version >= 3 ? jsonio_get_i64(&x->rd, o, "npending") : 0;
+    if (!x->rd.failed && (ndue < 0 || ndue > INT32_MAX || npending < 0 || npending > INT32_MAX))
+        jsonio_fail(&x->rd, "ndue/npending", "must be task counts");
+    if (x->rd.failed)
+        return;
+    sched_rnd_t *r = sched_round_new(x->s, job, number);
+    r->seq = seq;
+    r->pub.start_ms = jsonio_get_i64(&x->rd, o, "start_ms");
+    r->pub.deadline_ms = jsonio_get_i64(&x->rd, o, "deadline_ms");
+    r->ndue = (int)ndue;
+    r->npending = (int)npending;
+    restore_ranges(x, ranges, r->ranges, r->pool);
+    if (!x->rd.failed && version < 3)
+        restore_states(x, job, r, o);
     if (x->rd.failed) {
         sched_round_unref(r);
         return;
@@ -318,6 +385,24 @@ static void restore_open(sched_rx_t *x, sched_job_t *job, json_t *o)
     x->st.open_rounds++;
 }
 
+/* The open rounds' counts agree with the tasks' done_seq (round_close lists
+ * the due ones in room for npending); every task in its place in its queue. */
+static void check_counts(sched_rx_t *x, sched_job_t *job)
+{
+    for (int i = 0; i < job->tasks->nelts; i++)
+        sched_task_sync(job, task_at(job, i)); /* (done_seq and last leased restored) */
+    for (const sched_rnd_t *r = job->open; r && !x->rd.failed; r = r->next) {
+        int due = 0;
+        for (int i = 0; i < job->tasks->nelts; i++)
+            due += task_at(job, i)->counted && task_at(job, i)->done_seq < r->seq;
+        if (due != r->npending)
+            jsonio_fail(&x->rd, "npending",
+                        "of round %" PRId64 " is %d, but %d tasks are due for it by their "
+                        "done_seq",
+                        r->pub.round, r->npending, due);
+    }
+}
+
 static void restore_closed(sched_rx_t *x, sched_job_t *job, json_t *o)
 {
     int64_t number = jsonio_get_i64(&x->rd, o, "round");
@@ -326,7 +411,7 @@ static void restore_closed(sched_rx_t *x, sched_job_t *job, json_t *o)
     int incomplete = jsonio_get_bool(&x->rd, o, "incomplete", 1);
     if (x->rd.failed)
         return;
-    sched_rnd_t *r = sched_round_new(x->s, job, number, 0);
+    sched_rnd_t *r = sched_round_new(x->s, job, number);
     r->pub.start_ms = jsonio_get_i64(&x->rd, o, "start_ms");
     r->pub.deadline_ms = jsonio_get_i64(&x->rd, o, "deadline_ms");
     r->pub.closed_ms = jsonio_get_i64(&x->rd, o, "closed_ms");
@@ -363,7 +448,15 @@ void sched_job_reset_rounds(sched_job_t *job)
         sched_round_unref(job->closed[(job->closed_first + i) % SCHED_ROUNDS_KEPT]);
     job->nclosed = job->closed_first = 0;
     job->cur_round = INT64_MIN;
+    job->round_seq = 0;
     job->next_start_ms = 0;
+    sched_carry_free(job);
+    for (int i = 0; i < job->tasks->nelts; i++) { /* due for the first round again */
+        sched_task_t *t = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
+        t->done_seq = 0;
+        t->lr_index = -1;
+        sched_task_sync(job, t);
+    }
 }
 
 /* Forget what job holds (it was built from the config; a checkpoint replaces it). */
@@ -377,12 +470,14 @@ static void job_reset(sched_job_t *job)
     }
     HASH_CLEAR(hh, job->by_path);
     HASH_CLEAR(hi, job->by_inst);
+    sched_ready_free(job); /* (the tasks are forgotten: no lease holds one before recovery) */
+    job->nactive = 0;
     job->ident_seq = 0;
     job->tasks->nelts = 0; /* the tasks' memory stays in the pool */
     job->cap_logged = 0;
 }
 
-static void restore_job(sched_rx_t *x, sched_job_t *job, json_t *o)
+static void restore_job(sched_rx_t *x, sched_job_t *job, json_t *o, int version)
 {
     json_t *cur = json_object_get(o, "cur_round");
     int64_t round_ms = jsonio_get_i64(&x->rd, o, "round_ms"),
@@ -398,6 +493,13 @@ static void restore_job(sched_rx_t *x, sched_job_t *job, json_t *o)
     job_reset(job);
     job->round_ms = round_ms; /* sched_set_config applies the config's length from the next round */
     job->cur_round = json_is_null(cur) ? INT64_MIN : json_integer_value(cur);
+    json_t *rseq = json_object_get(o, "round_seq");
+    if (version >= 3 && (!json_is_integer(rseq) || json_integer_value(rseq) < 0)) {
+        jsonio_fail(&x->rd, "round_seq", "must be an integer >= 0");
+        return;
+    }
+    /* (before version 3, the open rounds are numbered 1, 2, ... in their order) */
+    job->round_seq = version >= 3 ? json_integer_value(rseq) : (int64_t)json_array_size(open);
     job->next_start_ms = next;
     for (size_t i = 0; i < json_array_size(tasks) && !x->rd.failed; i++) {
         jsonio_where(&x->rd, "checkpoint: job '%s' task %zu", job->cfg->name, i);
@@ -412,11 +514,22 @@ static void restore_job(sched_rx_t *x, sched_job_t *job, json_t *o)
         sched_ident_restore(x, job, json_object_get(o, "files"));
     for (size_t i = 0; i < json_array_size(open) && !x->rd.failed; i++) {
         jsonio_where(&x->rd, "checkpoint: job '%s' open round %zu", job->cfg->name, i);
-        restore_open(x, job, json_array_get(open, i));
+        restore_open(x, job, json_array_get(open, i), version, (int64_t)i + 1);
+    }
+    if (!x->rd.failed) {
+        jsonio_where(&x->rd, "checkpoint: job '%s'", job->cfg->name);
+        check_counts(x, job);
     }
     for (size_t i = 0; i < json_array_size(closed) && !x->rd.failed; i++) {
         jsonio_where(&x->rd, "checkpoint: job '%s' closed round %zu", job->cfg->name, i);
         restore_closed(x, job, json_array_get(closed, i));
+    }
+    json_t *carry = json_object_get(o, "carry");
+    if (json_array_size(carry) && !x->rd.failed) {
+        jsonio_where(&x->rd, "checkpoint: job '%s' carry", job->cfg->name);
+        job->carry_pool = mem_xpool(NULL);
+        job->carry = apr_array_make(job->carry_pool, 8, sizeof(sched_range_t));
+        restore_ranges(x, carry, job->carry, job->carry_pool);
     }
 }
 
@@ -428,7 +541,7 @@ static void restore_state(sched_rx_t *x, json_t *root)
     int64_t version = jsonio_get_i64(&x->rd, root, "version");
     json_t *jobs = jsonio_get_arr(&x->rd, root, "jobs");
     if (!x->rd.failed && (strcmp(type, "checkpoint") != 0 || version < 1 || version > CKPT_VERSION))
-        jsonio_fail(&x->rd, "type/version", "is not a scheduler checkpoint of version 1 or 2");
+        jsonio_fail(&x->rd, "type/version", "is not a scheduler checkpoint of version 1 to 3");
     uint64_t next = jsonio_get_u64(&x->rd, root, "next_lease");
     uint64_t granted = jsonio_get_u64(&x->rd, root, "n_granted"),
              done = jsonio_get_u64(&x->rd, root, "n_completed");
@@ -455,7 +568,7 @@ static void restore_state(sched_rx_t *x, json_t *root)
             x->st.tasks_dropped += (int)json_array_size(t);
             continue;
         }
-        restore_job(x, job, o);
+        restore_job(x, job, o, (int)version);
     }
 }
 

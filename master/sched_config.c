@@ -5,7 +5,7 @@
  * that left the config is marked gone: nothing is leased for it any more, and
  * it is dropped as soon as it holds no active lease (sched_drop_tasks, called
  * from sched_advance and after a completion). Dropping a task removes its slot
- * from job->tasks and from every open round (where it counts as done), so the
+ * from job->tasks (it no longer counts: as done in every open round), so the
  * task numbers after it shift down by one; a gone job leaves s->jobs once its
  * tasks are dropped and its open rounds closed. A glob's read task stays
  * only with its own glob (by pattern), and only while it has a file to
@@ -24,13 +24,19 @@ static sched_task_t *task_at(sched_job_t *job, int i)
     return APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
 }
 
-static void set_gone(sched_t *s, sched_job_t *job, sched_task_t *t, int gone)
+void sched_task_set_gone(sched_t *s, sched_job_t *job, sched_task_t *t, int gone)
 {
     if (t->gone == gone)
         return;
     t->gone = gone;
     job->ngone += gone ? 1 : -1;
     s->ngone += gone ? 1 : -1;
+    sched_task_sync(job, t); /* not ready any more; no longer counted once unleased */
+}
+
+static void set_gone(sched_t *s, sched_job_t *job, sched_task_t *t, int gone)
+{
+    sched_task_set_gone(s, job, t, gone);
 }
 
 void sched_task_leave(sched_t *s, sched_job_t *job, sched_task_t *t)
@@ -48,33 +54,25 @@ static int droppable(const sched_task_t *t)
 void sched_drop_tasks(sched_t *s, sched_job_t *job)
 {
     int n = job->tasks->nelts, w = 0;
-    for (sched_rnd_t *r = job->open; r; r = r->next) {
-        int rw = 0;
-        for (int i = 0; i < r->ntasks; i++) {
-            if (!droppable(task_at(job, i))) {
-                r->state[rw] = r->state[i];
-                r->last_range[rw++] = r->last_range[i];
-            } else if (r->state[i] == SCHED_DUE) {
-                r->ndone++; /* a dropped task counts as done, so the round can close */
-            }
-        }
-        r->ntasks = rw; /* ids below ntasks stay below it, and only they */
-    }
     for (int i = 0; i < n; i++) {
         sched_task_t *t = task_at(job, i);
-        if (droppable(t)) {
+        if (droppable(t)) { /* (no longer counted: it is as done in the open rounds) */
             if (t->kind == SCHED_EXPAND)
                 sched_ident_forget(job, t);
             else if (!t->ident)
                 HASH_DEL(job->by_path, t);
             t->id = -1;
+            sched_task_sync(job, t);
+            if (t->queue)
+                sched_heap_remove(&t->queue->ready, t);
+            t->queue = NULL;
             job->ngone--;
             s->ngone--;
             if (t->ident)
                 sched_ident_drop(s, job, t); /* (to the free list: after its id is -1) */
             continue;
         }
-        t->id = w;
+        t->id = w; /* (ids keep their order: the ready heaps stay ordered) */
         APR_ARRAY_IDX(job->tasks, w++, sched_task_t *) = t;
     }
     job->tasks->nelts = w;
@@ -90,6 +88,8 @@ void sched_drop_jobs(sched_t *s)
                 sched_round_unref(job->closed[(job->closed_first + i) % SCHED_ROUNDS_KEPT]);
             HASH_CLEAR(hh, job->by_path);
             HASH_CLEAR(hi, job->by_inst);
+            sched_ready_free(job); /* no task left in them, no lease counted in them */
+            sched_carry_free(job);
             s->ngone--;
             map[j] = -1;
             continue;
@@ -98,6 +98,7 @@ void sched_drop_jobs(sched_t *s)
         if (w != j)
             s->jobs[w] = *job;
         s->jobs[w].index = w;
+        sched_ready_reindex(&s->jobs[w]);
         w++;
     }
     if (w != s->njobs) {
@@ -199,7 +200,8 @@ static void job_adopt(sched_t *s, sched_job_t *job, const rules_job_t *rj)
             keep[t->id] = 1;
             t->labels = src->labels;
             t->nlabels = src->nlabels;
-        } /* else: the same source twice, the first one counts */
+            sched_task_sync(job, t); /* (its queue, by its labels) */
+        }                            /* else: the same source twice, the first one counts */
     }
     for (int i = 0; i < n; i++) {
         sched_task_t *t = task_at(job, i);
@@ -209,6 +211,7 @@ static void job_adopt(sched_t *s, sched_job_t *job, const rules_job_t *rj)
             t->glob = g->path;
             t->labels = g->labels;
             t->nlabels = g->nlabels;
+            sched_task_sync(job, t);
         }
         set_gone(s, job, t, !keep[i]);
     }
@@ -254,6 +257,7 @@ void sched_set_config(sched_t *s, const rules_config_t *cfg)
     for (int j = 0; j < s->njobs; j++)
         if (s->jobs[j].ngone)
             sched_drop_tasks(s, &s->jobs[j]);
+    sched_sticky_reconcile(s); /* sticky leases of tasks gone, or needing other labels */
     snprintf(s->announced, sizeof s->announced, "%s", cfg->hash_hex);
     apr_thread_mutex_unlock(s->lock);
 }

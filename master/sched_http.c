@@ -4,7 +4,8 @@
  * Bodies are parsed with jansson; every field's presence and type is checked
  * and a bad one answers 400 {"error": "field 'x' ..."} (unknown fields are
  * ignored); a completion the journal cannot take answers 503. The handlers
- * only translate: the work is sched.c's. */
+ * only translate: the work is sched.c's. The batched forms of the three calls
+ * (sticky leases: a batched renew, a batched report) are sched_http_batch.c's. */
 #include "sched_int.h"
 
 #include <apr_time.h>
@@ -22,9 +23,10 @@
 #define LABELS_MAX 64
 #define LABELS_BYTES_MAX 1024 /* all of a slave's labels together */
 #define LEASES_MAX 256        /* leases one call may ask for (larger max is clamped) */
+#define STICKY_MAX 1024       /* sticky leases one call may ask for */
+#define WORKERS_MAX 4096
 
-/* The body as a JSON object, or NULL after answering 400; rd is made ready to read it. */
-static json_t *parse_body(const httpd_req_t *req, httpd_resp_t *resp, jsonio_rd_t *rd)
+json_t *sched_http_body(const httpd_req_t *req, httpd_resp_t *resp, jsonio_rd_t *rd)
 {
     abbey_err_t err;
     json_t *root;
@@ -38,8 +40,7 @@ static json_t *parse_body(const httpd_req_t *req, httpd_resp_t *resp, jsonio_rd_
     return root;
 }
 
-/* 0 when rd read every field well, else -1 after answering 400 with its first problem. */
-static int bad_fields(const jsonio_rd_t *rd, httpd_resp_t *resp)
+int sched_http_bad(const jsonio_rd_t *rd, httpd_resp_t *resp)
 {
     if (!rd->failed)
         return 0;
@@ -47,8 +48,7 @@ static int bad_fields(const jsonio_rd_t *rd, httpd_resp_t *resp)
     return -1;
 }
 
-/* A required name (slave, master, job): non-empty, at most NAME_MAX_LEN bytes. */
-static const char *get_name(jsonio_rd_t *rd, const json_t *o, const char *key)
+const char *sched_http_name(jsonio_rd_t *rd, const json_t *o, const char *key)
 {
     const char *v = jsonio_get_str(rd, o, key, 1, NAME_MAX_LEN);
     if (v && !*v) {
@@ -62,7 +62,7 @@ static const char *get_name(jsonio_rd_t *rd, const json_t *o, const char *key)
 
 /* The optional "spool" backlog {"frames","bytes","oldest_ms"} (integers >= 0)
  * into v: 1, or 0 when absent. */
-static int get_spool(jsonio_rd_t *rd, const json_t *root, int64_t v[3])
+int sched_http_spool(jsonio_rd_t *rd, const json_t *root, int64_t v[3])
 {
     json_t *o = jsonio_get_obj(rd, root, "spool", 0);
     if (!o)
@@ -73,7 +73,22 @@ static int get_spool(jsonio_rd_t *rd, const json_t *root, int64_t v[3])
     return 1;
 }
 
-static json_t *lease_json(const sched_lease_t *l)
+void sched_http_set_spool(sched_t *s, const char *slave, int has, const int64_t v[3])
+{
+    sched_slave_t *x = NULL; /* (made by the call's sched_* work) */
+    apr_thread_mutex_lock(s->lock);
+    HASH_FIND_STR(s->slaves, slave, x);
+    if (x && (x->has_spool = has)) {
+        x->spool_frames = v[0];
+        x->spool_bytes = v[1];
+        x->spool_oldest_ms = v[2];
+    }
+    if (x) /* (without a backlog, it goes sooner) */
+        sched_slaves_soonest(s, x->last_seen_ms + SCHED_SLAVE_FORGET_MS);
+    apr_thread_mutex_unlock(s->lock);
+}
+
+json_t *sched_lease_json(const sched_lease_t *l)
 {
     static const char *const kinds[] = {"read", "expand", "repair"};
     json_t *o =
@@ -89,6 +104,8 @@ static json_t *lease_json(const sched_lease_t *l)
         json_object_set_new(o, "file", json_string(l->file));
         json_object_set_new(o, "file_id", json_string(l->file_id));
     }
+    if (l->sticky)
+        json_object_set_new(o, "sticky", json_true());
     return o;
 }
 
@@ -113,18 +130,21 @@ void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
     const char **labels;
     int64_t spool[3] = {0, 0, 0};
     jsonio_rd_t rd;
-    json_t *root = parse_body(req, resp, &rd);
+    json_t *root = sched_http_body(req, resp, &rd);
     if (!root) {
         lease_refused(s);
         return;
     }
-    const char *slave = get_name(&rd, root, "slave");
+    const char *slave = sched_http_name(&rd, root, "slave");
     int nlabels =
         jsonio_get_strs(&rd, root, "labels", 1, NAME_MAX_LEN, LABELS_MAX, req->pool, &labels);
     int64_t max = jsonio_get_int(&rd, root, "max", 1, 0);
-    int has_spool = get_spool(&rd, root, spool);
+    int has_spool = sched_http_spool(&rd, root, spool);
+    int sticky = jsonio_get_bool(&rd, root, "sticky", 0) == 1;
+    int64_t workers = sticky ? jsonio_get_int(&rd, root, "workers", 0, 1) : -1;
+    int lagging = sticky ? jsonio_get_bool(&rd, root, "lagging", 0) : -1;
     abbey_err_t err;
-    int refused = bad_fields(&rd, resp) < 0;
+    int refused = sched_http_bad(&rd, resp) < 0;
     if (!refused && (refused = labels_bytes(labels, nlabels) > LABELS_BYTES_MAX))
         httpd_error(resp, 400, "field 'labels' holds more than %d bytes", LABELS_BYTES_MAX);
     else if (!refused && (refused = sched_store_failed(s, &err)))
@@ -134,27 +154,37 @@ void sched_http_lease(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
         json_decref(root);
         return;
     }
-    if (max > LEASES_MAX)
-        max = LEASES_MAX;
+    if (max > (sticky ? STICKY_MAX : LEASES_MAX))
+        max = sticky ? STICKY_MAX : LEASES_MAX;
     sched_lease_t *out = apr_palloc(req->pool, sizeof(*out) * (size_t)(max ? max : 1));
-    int n = sched_lease(s, slave, labels, nlabels, (int)max, now_ms, out);
+    int n;
+    if (sticky) {
+        sched_ask_t a = {slave,
+                         labels,
+                         nlabels,
+                         (int)max,
+                         workers < 1             ? 1
+                         : workers > WORKERS_MAX ? WORKERS_MAX
+                                                 : (int)workers,
+                         lagging};
+        n = sched_lease_sticky(s, &a, now_ms, out);
+    } else {
+        n = sched_lease(s, slave, labels, nlabels, (int)max, now_ms, out);
+    }
     json_t *leases = json_array();
     for (int i = 0; i < n; i++)
-        json_array_append_new(leases, lease_json(&out[i]));
+        json_array_append_new(leases, sched_lease_json(&out[i]));
     char hash[sizeof s->announced];
     apr_thread_mutex_lock(s->lock);
     memcpy(hash, s->announced, sizeof hash);
     sched_count_lease_call(s, n, 0);
-    sched_slave_t *v = NULL; /* sched_lease made the record */
-    HASH_FIND_STR(s->slaves, slave, v);
-    if (v && (v->has_spool = has_spool)) {
-        v->spool_frames = spool[0];
-        v->spool_bytes = spool[1];
-        v->spool_oldest_ms = spool[2];
-    }
     apr_thread_mutex_unlock(s->lock);
+    sched_http_set_spool(s, slave, has_spool, spool);
+    json_t *answer = json_pack("{s:s, s:o}", "config", hash, "leases", leases);
+    if (sticky)
+        sched_http_news(s, slave, now_ms, req->pool, answer);
     json_decref(root); /* slave points into it */
-    httpd_answer_json(resp, 200, json_pack("{s:s, s:o}", "config", hash, "leases", leases));
+    httpd_answer_json(resp, 200, answer);
 }
 
 /* ---- POST /v1/lease/renew ---- */
@@ -163,12 +193,17 @@ void sched_http_renew(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, in
 {
     int64_t expires = 0;
     jsonio_rd_t rd;
-    json_t *root = parse_body(req, resp, &rd);
+    json_t *root = sched_http_body(req, resp, &rd);
     if (!root)
         return;
-    const char *slave = get_name(&rd, root, "slave");
+    if (json_object_get(root, "leases")) { /* a batch */
+        sched_http_renew_batch(s, req, resp, root, now_ms);
+        json_decref(root);
+        return;
+    }
+    const char *slave = sched_http_name(&rd, root, "slave");
     int64_t lease = jsonio_get_int(&rd, root, "lease", 1, 1);
-    if (bad_fields(&rd, resp) < 0) {
+    if (sched_http_bad(&rd, resp) < 0) {
         json_decref(root);
         return;
     }
@@ -207,14 +242,12 @@ static void get_deliveries(jsonio_rd_t *rd, const json_t *o, apr_pool_t *pool,
     c->delivery_results = results;
 }
 
-/* The completion's fields into c (strings point into root), read with rd: 0, or -1
- * after answering 400. */
-static int parse_completion(jsonio_rd_t *rd, const json_t *root, apr_pool_t *pool,
-                            sched_completion_t *c, httpd_resp_t *resp)
+void sched_completion_parse(jsonio_rd_t *rd, const json_t *root, apr_pool_t *pool,
+                            sched_completion_t *c, int need_slave)
 {
     const char **paths;
     memset(c, 0, sizeof(*c));
-    c->slave = get_name(rd, root, "slave");
+    c->slave = need_slave ? sched_http_name(rd, root, "slave") : NULL;
     c->lease = (uint64_t)jsonio_get_int(rd, root, "lease", 1, 1);
     c->instance = jsonio_get_str(rd, root, "instance", 0, SCHED_INSTANCE_MAX - 1);
     c->start = jsonio_get_int(rd, root, "start", 0, 0);
@@ -232,7 +265,10 @@ static int parse_completion(jsonio_rd_t *rd, const json_t *root, apr_pool_t *poo
     sched_files_parse(rd, json_object_get(root, "files"), c->npaths, pool, &c->files);
     c->repair = jsonio_get_bool(rd, root, "repair", 0) == 1;
     c->error = jsonio_get_str(rd, root, "error", 0, 4096);
-    return bad_fields(rd, resp);
+    if (json_object_get(root, "round")) {
+        c->round = jsonio_get_i64(rd, root, "round");
+        c->has_round = 1;
+    }
 }
 
 /* The HTTP status of a refused completion. */
@@ -257,13 +293,20 @@ void sched_http_complete(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp,
     abbey_err_t err;
     jsonio_rd_t rd;
     int64_t received = 0;
-    json_t *root = parse_body(req, resp, &rd);
+    json_t *root = sched_http_body(req, resp, &rd);
     if (!root)
         return;
+    if (json_object_get(root, "completions") || json_object_get(root, "idle") ||
+        json_object_get(root, "released")) { /* a batch */
+        sched_http_report(s, req, resp, root, now_ms);
+        json_decref(root);
+        return;
+    }
     /* a part of an expansion's listing: "offset" and "more" (docs/CLUSTER.md) */
     int64_t offset = jsonio_get_int(&rd, root, "offset", 0, 0);
     int more = jsonio_get_bool(&rd, root, "more", 0);
-    if (parse_completion(&rd, root, req->pool, &c, resp) == 0) {
+    sched_completion_parse(&rd, root, req->pool, &c, 1);
+    if (sched_http_bad(&rd, resp) == 0) {
         apr_status_t rv;
         abbey_err_clear(&err);
         if (offset < 0 && more < 0)
@@ -295,14 +338,15 @@ void sched_http_complete(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp,
 void sched_http_repair(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp)
 {
     jsonio_rd_t rd;
-    json_t *root = parse_body(req, resp, &rd), *x, *refused;
+    json_t *root = sched_http_body(req, resp, &rd), *x, *refused;
     size_t i;
     int queued = 0;
     if (!root)
         return;
-    const char *master = get_name(&rd, root, "master"), *job = get_name(&rd, root, "job");
+    const char *master = sched_http_name(&rd, root, "master"),
+               *job = sched_http_name(&rd, root, "job");
     json_t *ranges = jsonio_get_arr(&rd, root, "ranges");
-    if (bad_fields(&rd, resp) < 0) {
+    if (sched_http_bad(&rd, resp) < 0) {
         json_decref(root);
         return;
     }

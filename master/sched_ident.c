@@ -167,8 +167,11 @@ static void touch(sched_t *s, sched_job_t *job, sched_ident_t *f, const char *pa
     list_unlink(f->glob, f);
     list_append(f->glob, f);
     f->size = m->size;
-    if (strcmp(f->path, path) != 0)
+    if (strcmp(f->path, path) != 0) {
         f->path = sched_intern(s, path); /* renamed (a rotation) */
+        if (f->task)
+            sched_sticky_stale(f->task); /* its holder gets the new name */
+    }
     if (m->has_head && (!f->has_head || m->head_len > f->head.len)) {
         f->has_head = 1;
         head_unindex(job, f);
@@ -265,6 +268,7 @@ static void continue_into(sched_t *s, sched_job_t *job, sched_ident_t *orig, sch
 {
     sched_task_t *t = orig->task;
     orig->task = NULL;
+    sched_sticky_stale(t); /* its holder reads the old file: it gets the new one */
     head_sync(job, orig);
     f->task = t;
     t->file = f;
@@ -394,12 +398,10 @@ static void paths_only(sched_t *s, sched_job_t *job, sched_task_t *glob,
             if (!t->glob)
                 t->glob = glob->source; /* kept on reload while this glob stays */
             if (t->gone) {              /* left the config, listed again: keep it */
-                t->gone = 0;
                 t->glob = glob->source;
                 t->labels = glob->labels;
                 t->nlabels = glob->nlabels;
-                job->ngone--;
-                s->ngone--;
+                sched_task_set_gone(s, job, t, 0);
             }
             continue;
         }
@@ -644,7 +646,9 @@ void sched_ident_restore(sched_rx_t *x, sched_job_t *job, const json_t *arr)
     }
     for (int i = 0; i < job->tasks->nelts; i++) { /* (the rounds restored hold their states) */
         sched_task_t *t = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
-        if (t->ident)
+        if (t->ident) {
             t->paused = t->finished || !t->file || t->file->absent || t->file->detached;
+            sched_task_sync(job, t);
+        }
     }
 }

@@ -1,19 +1,30 @@
-/* sched_int.h - the scheduler's internal state, shared by sched.c (tasks, leases,
- * rounds), sched_config.c (adopting a reloaded config), sched_status.c (status
- * JSON, metrics), sched_http.c (handlers), sched_recover.c (journal records,
+/* sched_int.h - the scheduler's internal state, shared by sched.c (tasks, rounds),
+ * sched_lease.c (granting, renewing, expiring and completing leases), sched_ready.c (the
+ * ready queues), sched_sticky.c (sticky leases: idle reports, shares, releases),
+ * sched_config.c (adopting a reloaded config), sched_status.c (status JSON, metrics),
+ * sched_http.c and sched_http_batch.c (handlers), sched_recover.c (journal records,
  * recovery), sched_ckpt.c (checkpoints), sched_slaves.c (the slaves it knows),
- * sched_ident.c (the files of globs, one reader each) and sched_upload.c
- * (listings sent in parts; its own lock).
+ * sched_ident.c (the files of globs, one reader each) and sched_upload.c (listings
+ * sent in parts; its own lock).
  *
  * Everything below is guarded by sched_t.lock. Memory: tasks and their strings
  * live in sched_t.pool (a task dropped after a reload leaves the job's arrays,
  * its memory stays in the pool, so lease answers' strings stay valid); each round has its own
  * subpool, destroyed when the round leaves the kept window and no
- * callback is still using it; leases, slaves and glob files (sched_ident_t)
+ * callback is still using it; leases, slaves, ready queues and glob files (sched_ident_t)
  * are malloc'd and freed when they end (the pool's cleanup frees what is
  * left). A glob's dropped read task goes to a free list and is used again
  * for the next such task: strings a lease answer points at (a task's
- * source, a file's path) are interned (sched_intern), never freed. */
+ * source, a file's path) are interned (sched_intern), never freed.
+ *
+ * Due-ness is derived, never stored per round: each round a job starts gets
+ * the next sequence number (seq: 1, 2, ...; round numbers themselves restart
+ * lower when the round length grows), a task is done for every round up to
+ * its done_seq, and an active task (not gone, not paused) is due for an open
+ * round when done_seq is below its seq. Each open round counts its due tasks
+ * not done (npending), kept exact by sched_task_done and sched_task_sync, so a
+ * round starts, and closes when complete, in O(1) whatever the number of
+ * tasks. */
 #ifndef ABBEY_SCHED_INT_H
 #define ABBEY_SCHED_INT_H
 
@@ -24,17 +35,28 @@
 
 #include "frame.h"
 #include "jsonio.h"
+#include "sched_heap.h"
 #include "scheduler.h"
-
-enum { SCHED_NOT_DUE = 0, SCHED_DUE = 1, SCHED_DONE = 2 };
 
 #define SCHED_BATCH_BUCKETS 10 /* abbey_lease_batch_size's buckets but +Inf */
 
 struct sched_lrec_t;
 struct sched_ident_t;
+struct sched_queue_t;
 
 typedef struct sched_task_t {
-    int id; /* index in job->tasks */
+    /* first, in one cache line: what the ready heaps compare and the rounds count */
+    int id;                      /* index in job->tasks */
+    int ready_pos;               /* in queue->ready (unowned and active), else -1 */
+    int64_t done_seq;            /* done for every round up to this seq (0: none) */
+    int64_t last_leased_ms;      /* 0: never */
+    int counted;                 /* active (not gone, not paused): in job->nactive and its
+                                    queue's ntasks (sched_task_sync keeps it) */
+    int paused;                  /* neither due nor leased: finished, or file not listed */
+    struct sched_lrec_t *lease;  /* the active lease, or NULL */
+    struct sched_queue_t *queue; /* the ready queue of its job and label set */
+    uint64_t age; /* when made (sched_t.task_age): ties go to the older, as by id (ids keep
+                     that order), but it never changes */
     sched_kind_t kind;
     const char *source; /* path / URL / pattern */
     const char *const *labels;
@@ -42,8 +64,6 @@ typedef struct sched_task_t {
     char instance[SCHED_INSTANCE_MAX]; /* current instance, "" until named */
     uint64_t offset;                   /* committed offset in instance */
     int64_t size;                      /* last size a slave reported, -1: unknown */
-    struct sched_lrec_t *lease;        /* the active lease, or NULL */
-    int64_t last_leased_ms;            /* 0: never */
     uint64_t lines, bad_lines, bytes;  /* totals of its completions */
     const char **deliv;                /* per config master: last delivery result or NULL */
     const char *glob;                  /* read task: pattern of a glob that listed it, or NULL */
@@ -57,9 +77,10 @@ typedef struct sched_task_t {
     struct sched_ident_t *file;     /* the file it reads: its own, or a copy that continues it
                                        (an archive); NULL once that file is forgotten */
     int finished;                   /* file is an archive read to its end */
-    int paused;                     /* neither due nor leased: finished, or file not listed */
     UT_hash_handle hi;              /* job->by_inst */
     struct sched_task_t *next_free; /* s->free_tasks */
+    int64_t lr_round;               /* the round its latest range was listed in ... */
+    int lr_index;                   /* ... at this index of its ranges (-1: none) */
     /* an expand task: the files its expansions listed (sched_ident.c) */
     struct sched_ident_t *files_head, *files_tail; /* least recently listed first */
     uint64_t stamp;                                /* expansions with files applied so far */
@@ -99,13 +120,11 @@ typedef struct sched_rnd_t {
     sched_round_t pub;          /* ranges/missing filled when it closes */
     apr_pool_t *pool;           /* holds this struct and everything below */
     apr_array_header_t *ranges; /* sched_range_t */
-    int ntasks;                 /* tasks of the job when it started (less the dropped ones) */
-    uint8_t *state;             /* per task < ntasks: SCHED_NOT_DUE / DUE / DONE (a dropped
-                                   task's slot is removed, as DONE, and later ids shift) */
-    int *last_range;            /* per task: index of its latest range here, -1 */
-    int ndue, ndone;
-    int refs;                 /* kept window + pending callback */
-    struct sched_rnd_t *next; /* open list, oldest first */
+    int64_t seq;                /* its job's count of rounds started, this one included */
+    int ndue;                   /* tasks due when it started (active then) */
+    int npending;               /* active tasks with done_seq below its seq: it closes at 0 */
+    int refs;                   /* kept window + pending callback */
+    struct sched_rnd_t *next;   /* open list, oldest first */
 } sched_rnd_t;
 
 typedef struct sched_job_t {
@@ -113,6 +132,7 @@ typedef struct sched_job_t {
     int index;
     int64_t round_ms;                       /* the length of rounds started from now on */
     int64_t cur_round;                      /* the newest started round, INT64_MIN before any */
+    int64_t round_seq;                      /* its seq (rounds started; 0 before any) */
     int64_t next_start_ms;                  /* the next round starts when now reaches this */
     apr_array_header_t *tasks;              /* sched_task_t * */
     sched_task_t *by_path;                  /* read tasks by source (uthash) */
@@ -125,12 +145,36 @@ typedef struct sched_job_t {
     sched_task_t *by_inst;  /* glob read tasks by instance */
     uint64_t ident_seq;     /* the last number given to a glob read task's instance */
     int nidents;            /* files known (attached or not) */
-    int gone;  /* not in the config any more: dropped once it has no task and no open round */
-    int ngone; /* its tasks with gone set */
+    int gone;    /* not in the config any more: dropped once it has no task and no open round */
+    int ngone;   /* its tasks with gone set */
+    int nactive; /* tasks counted (active): due for a round that starts */
+    apr_pool_t *carry_pool;        /* (made on first use) holds carry: */
+    apr_array_header_t *carry;     /* ranges completed with no round open to list them in
+                                      (sched_range_t): listed in the next one that starts */
+    struct sched_queue_t **queues; /* ready queues, one per label set (malloc'd) */
+    int nqueues;
 } sched_job_t;
+
+/* The ready tasks of one job with one label set (sched_ready.c): tasks that are
+ * active and held by no lease, least first by (due round, last leased, task id). */
+typedef struct sched_queue_t {
+    int job;                   /* its job's index in sched_t.jobs (kept on drops) */
+    const char *const *labels; /* the label set (config memory, which is never freed) */
+    int nlabels;
+    sched_heap_t ready;
+    int ntasks;          /* active tasks in it, held or not (the shares) */
+    int64_t weight;      /* cached: the weight of the live sticky slaves with its labels */
+    uint64_t weight_gen; /* ... as of sched_t.weight_gen ... */
+    int64_t weight_sec;  /* ... and this second */
+} sched_queue_t;
+
+struct sched_slave_t;
 
 typedef struct sched_lrec_t {
     uint64_t id;
+    int64_t exp_key; /* sched_t.expiry's key: expires_ms when last placed (renewals only
+                        raise expires_ms; the heap catches up when the key comes due) */
+    int exp_pos;     /* in sched_t.expiry */
     char *slave;
     sched_job_t *job;
     sched_task_t *task;
@@ -138,7 +182,21 @@ typedef struct sched_lrec_t {
     uint64_t start;
     int64_t expires_ms;
     UT_hash_handle hh; /* sched_t.leases by id */
+
+    /* a sticky lease (sched_sticky.c): held across rounds until released, taken
+     * back or expired */
+    int sticky;
+    struct sched_slave_t *owner;        /* its slave's record (counts it) */
+    sched_queue_t *queue;               /* the queue it is counted in at the owner */
+    int release;                        /* the primary asked for it back */
+    struct sched_lrec_t *sprev, *snext; /* the owner's sticky leases */
 } sched_lrec_t;
+
+/* How many sticky leases a slave holds in one queue. */
+typedef struct sched_held_t {
+    sched_queue_t *queue;
+    int n;
+} sched_held_t;
 
 typedef struct sched_slave_t {
     char *name;
@@ -148,6 +206,14 @@ typedef struct sched_slave_t {
     int has_spool; /* the last lease request carried "spool" (below) */
     int64_t spool_frames, spool_bytes, spool_oldest_ms;
     UT_hash_handle hh; /* sched_t.slaves by name */
+    /* sticky leases (sched_sticky.c) */
+    int sticky;          /* it asked for sticky leases: counted in the shares while live */
+    int workers;         /* its reading threads (>= 1) */
+    int eighths;         /* its weight: workers * eighths / 8, eighths 1..8 (lagging halves) */
+    sched_lrec_t *held;  /* its sticky leases */
+    int nheld, nrelease; /* how many, and how many asked back */
+    sched_held_t *byq;   /* per queue it holds in (few) */
+    int nbyq, byq_cap;
 } sched_slave_t;
 
 struct journal_t;
@@ -185,7 +251,11 @@ struct sched_t {
     int ngone;         /* gone tasks and jobs not dropped yet (0: nothing to sweep) */
     uint64_t next_lease;
     sched_lrec_t *leases;
+    sched_heap_t expiry; /* the leases, soonest expiry first */
     sched_slave_t *slaves;
+    uint64_t weight_gen;    /* bumped when a slave's weight or labels change (sched_sticky.c) */
+    uint64_t task_age;      /* tasks made so far (sched_task_t.age) */
+    int64_t slaves_next_ms; /* no slave is forgotten before this (sched_slaves_expire) */
     uint64_t n_granted, n_completed, n_expired, n_renewed;
     sched_round_fn on_closed;
     void *on_closed_ctx;
@@ -242,8 +312,116 @@ sched_task_t *sched_task_alloc(sched_t *s, sched_job_t *job, sched_kind_t kind, 
 
 /* With the lock held: pause (paused 1) or resume task t: a paused task is
  * neither leased nor due in rounds started from now on, and counts as done
- * in the open rounds it was due for. */
+ * in the open rounds it was due for; a resumed one is due from the next round. */
 void sched_task_pause(sched_job_t *job, sched_task_t *t, int paused);
+
+/* With the lock held: task t is done for every round up to the one numbered
+ * round, when that one is open or the newest started (nothing else: a closed
+ * round is no claim on the open ones): the open rounds it was due for count
+ * it done. */
+void sched_task_done(sched_job_t *job, sched_task_t *t, int64_t round);
+
+/* With the lock held: add delta to the pending count of each open round t is
+ * due for by its done_seq (t starts or stops counting: sched_task_sync). */
+void sched_rounds_count(sched_job_t *job, const sched_task_t *t, int delta);
+
+/* With the lock held: close job's oldest open rounds while they are complete
+ * or past their deadline; returns how many closed. sched_round_close closes
+ * the oldest one (complete: as complete, whatever it counts: recovery). */
+int sched_rounds_close(sched_t *s, sched_job_t *job, int64_t now);
+void sched_round_close(sched_t *s, sched_job_t *job, int64_t now, int complete);
+
+/* ---- the ready queues: sched_ready.c, all with the lock held ---- */
+
+/* Bring t's standing in line with its fields: whether it counts (active: not
+ * paused, and not gone unless it holds a lease; job->nactive, its queue's
+ * ntasks, the open rounds), its queue (by its labels) and its place in the
+ * queue's heap (ready: counted, not gone, no lease). Call it after changing
+ * any of those fields or done_seq, last_leased_ms, id. O(log n). */
+void sched_task_sync(sched_job_t *job, sched_task_t *t);
+
+/* The seq of the round t owes first: done_seq + 1. */
+int64_t sched_task_due(const sched_task_t *t);
+
+/* The open round of job with this seq, or NULL. */
+sched_rnd_t *sched_round_by_seq(sched_job_t *job, int64_t seq);
+
+/* The best ready task for a slave with labels: in the queues those labels
+ * cover, the least of their tops by (round, last leased, job, task). For a
+ * one-shot lease (v NULL) only a task due for an open round, *round the
+ * oldest open round it owes; for a sticky one (v its slave) any ready task of
+ * a queue where v is below its share, *round as for one-shot, or its due
+ * round when it owes none. NULL when there is none. */
+sched_task_t *sched_ready_pick(sched_t *s, sched_slave_t *v, const char *const *labels, int nlabels,
+                               int64_t now, sched_job_t **job, int64_t *round);
+
+/* 1 when every label of need is among have. */
+int sched_labels_cover(const char *const *need, int nneed, const char *const *have, int nhave);
+
+/* job's queues follow its index (after the jobs moved); free them (no task may
+ * use them any more). */
+void sched_ready_reindex(sched_job_t *job);
+void sched_ready_free(sched_job_t *job);
+
+/* ---- leases: sched_lease.c, all with the lock held ---- */
+
+/* The expiry heap (sched_create). */
+void sched_leases_init(sched_t *s);
+
+/* The lease with this id, or NULL. */
+sched_lrec_t *sched_lease_find(sched_t *s, uint64_t id);
+
+/* Lease t (ready) of job for round to slave, now: a one-shot lease record
+ * (sticky: sched_sticky.c links it), out filled as POST /v1/lease answers it. */
+sched_lrec_t *sched_lease_grant(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t round,
+                                const char *slave, int64_t now, sched_lease_t *out);
+
+/* End l (freed): its task back in its ready queue (or, gone, dropped later). */
+void sched_lease_end(sched_t *s, sched_lrec_t *l);
+
+/* Extend l to now + lease_ms (not a lease asked back). */
+void sched_lease_renew(sched_t *s, sched_lrec_t *l, int64_t now);
+
+/* End every lease whose expiry is at or before now (soonest first). */
+void sched_leases_expire(sched_t *s, int64_t now);
+
+/* Renew slave's lease id (or repair lease): 0, or -1 when it is not slave's. */
+int sched_renew_one(sched_t *s, const char *slave, uint64_t id, int64_t now_ms,
+                    int64_t *expires_ms);
+
+/* Check, journal (without waiting: *ticket to commit after unlocking, 0 when
+ * nothing was journaled) and apply completion c (a repair's too), as
+ * sched_complete describes; a refused one of a sticky lease ends the lease. */
+apr_status_t sched_complete_one(sched_t *s, const sched_completion_t *c, int64_t now_ms,
+                                uint64_t *ticket, abbey_err_t *err);
+
+/* ---- sticky leases: sched_sticky.c, all with the lock held ---- */
+
+/* slave name's record, touched, with labels (releasing what they no longer
+ * cover) and workers, counted in the shares. */
+sched_slave_t *sched_sticky_slave(sched_t *s, const char *name, const char *const *labels,
+                                  int nlabels, int workers, int64_t now);
+
+/* How many more leases of q v may hold (its share less what it holds; <= 0: none). */
+int64_t sched_share_room(sched_t *s, sched_slave_t *v, sched_queue_t *q, int64_t now);
+
+/* A report said lagging (1) or not (0): v's weight halves, or grows back by an eighth. */
+void sched_sticky_lagging(sched_t *s, sched_slave_t *v, int lagging);
+
+/* l leaves its owner's list and counts (sched_lease_end). */
+void sched_sticky_unlink(sched_t *s, sched_lrec_t *l);
+
+/* t's file changed (renamed, or an archive continues it): its sticky lease, if
+ * it has one, is asked back, so that its holder gets the lease of the new one. */
+void sched_sticky_stale(sched_task_t *t);
+
+/* End every sticky lease v holds (it is forgotten). */
+void sched_sticky_release_all(sched_t *s, sched_slave_t *v);
+
+/* Ask back v's leases whose task left the config or needs labels v lacks; the
+ * same for every slave (after a reload). */
+void sched_sticky_misfit(sched_t *s, sched_slave_t *v);
+void sched_sticky_reconcile(sched_t *s);
 
 /* The read task of job that reads source's instance: a glob's (by instance)
  * or the path's; NULL when none. */
@@ -254,22 +432,29 @@ void sched_round_unref(sched_rnd_t *r);
 
 /* A new round numbered number of job, with its own pool (a subpool of s->pool)
  * holding it: pub.round, start_ms and deadline_ms set from the job's round
- * length, no ranges, room for ntasks task states (all SCHED_NOT_DUE, last_range
- * -1), refs 1. Not linked anywhere. Cannot fail. */
-sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number, int ntasks);
+ * length, no ranges, nothing due, refs 1. Not linked anywhere. Cannot fail. */
+sched_rnd_t *sched_round_new(sched_t *s, const sched_job_t *job, int64_t number);
 
 /* Put closed round r in job's kept window (its pub fields final), releasing the
  * oldest kept one when the window is full. */
 void sched_round_keep(sched_job_t *job, sched_rnd_t *r);
 
+/* The number of job's round (of its current length) that holds time ms. */
+int64_t sched_round_at(const sched_job_t *job, int64_t ms);
+
+/* Forget the ranges job carries to its next round (sched.c). */
+void sched_carry_free(sched_job_t *job);
+
 /* The task of job with this kind and source, or NULL. */
 sched_task_t *sched_task_find(sched_job_t *job, sched_kind_t kind, const char *source);
 
 /* With the lock held: apply completion c (already checked, or read back from
- * the journal) to task t of job for round (the lease's round): commit the range,
- * offset, instance and size (read) or apply the expansion (sched_expand_apply),
- * mark the task done in that round when finished, add the counters, then drop
- * what left the config and close the rounds it completes. t must hold no lease (end it first).
+ * the journal) to task t of job for round (a one-shot lease's round, a sticky
+ * one's check's): commit the range (listed in that round, or closed, in the
+ * oldest open one), offset, instance and size (read) or apply the expansion
+ * (sched_expand_apply), make the task done up to that round when finished, add
+ * the counters, then drop what left the config and close the rounds it
+ * completes. A one-shot lease is ended first; a sticky one stays.
  * The one place a completion changes the state: sched_complete and recovery
  * both come here. job may be freed on return (a gone job). */
 void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t round,
@@ -279,9 +464,14 @@ void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t
  * lease l (checked, not yet applied) to the journal as one record frame.
  * *ticket receives the journal ticket to commit after unlocking. APR_EGENERAL
  * with "journal: <reason>" when it cannot be encoded or appended. */
-apr_status_t sched_journal_completion(sched_t *s, const sched_lrec_t *l,
+apr_status_t sched_journal_completion(sched_t *s, const sched_lrec_t *l, int64_t round,
                                       const sched_completion_t *c, int64_t now_ms, uint64_t *ticket,
                                       abbey_err_t *err);
+
+/* sched_recover.c, with the lock held and s->jn set: append a "close" record:
+ * job's rounds up to its newest closed one closed at now_ms (complete, by
+ * "nothing new" reports, which are not journaled). A failure is logged. */
+void sched_journal_close(sched_t *s, const sched_job_t *job, int64_t now_ms);
 
 /* sched_recover.c, with the lock held and s->jn set: append an "advance to
  * now_ms" record (sched_advance started or closed rounds). A failure is logged
@@ -293,8 +483,10 @@ void sched_journal_advance(sched_t *s, int64_t now_ms);
  * last_seen_ms raised to now; its labels replaced by labels[0..n); forget
  * one; forget every slave not heard of for its time at now. */
 sched_slave_t *sched_slave_touch(sched_t *s, const char *name, int64_t now);
-void sched_slave_set_labels(sched_slave_t *v, const char *const *labels, int n);
+void sched_slave_set_labels(sched_t *s, sched_slave_t *v, const char *const *labels, int n);
 void sched_slave_forget(sched_t *s, sched_slave_t *v);
+/* A slave may be forgotten as soon as at (its spool emptied, or it is new). */
+void sched_slaves_soonest(sched_t *s, int64_t at);
 void sched_slaves_expire(sched_t *s, int64_t now);
 /* 1 when every label of task t is among have. */
 int sched_labels_fit(const sched_task_t *t, const char *const *have, int nhave);
@@ -323,8 +515,9 @@ void sched_drop_tasks(sched_t *s, sched_job_t *job);
 void sched_drop_jobs(sched_t *s);
 
 /* sched_config.c, with the lock held: mark t gone (it leaves the job once it
- * holds no lease). */
+ * holds no lease), or set whether it is gone. */
 void sched_task_leave(sched_t *s, sched_job_t *job, sched_task_t *t);
+void sched_task_set_gone(sched_t *s, sched_job_t *job, sched_task_t *t, int gone);
 
 /* ---- the files of globs: sched_ident.c (docs/CLUSTER.md "Globs over a
  * rotating series"), all with the lock held ---- */
@@ -385,6 +578,44 @@ apr_status_t sched_upload_part(sched_t *s, const sched_completion_t *c, int64_t 
 /* 1 the first time it is asked about lease (of the last 64 asked about): its
  * refusal is to be logged; 0 after. */
 int sched_upload_log_once(sched_t *s, uint64_t lease);
+
+/* ---- HTTP: sched_http.c (the single calls) and sched_http_batch.c (the
+ * batched ones) ---- */
+
+/* The body as a JSON object, or NULL after answering 400; rd is made ready to read it. */
+json_t *sched_http_body(const httpd_req_t *req, httpd_resp_t *resp, jsonio_rd_t *rd);
+
+/* 0 when rd read every field well, else -1 after answering 400 with its first problem. */
+int sched_http_bad(const jsonio_rd_t *rd, httpd_resp_t *resp);
+
+/* A required name (slave, master, job) read with rd: non-empty, at most 255 bytes. */
+const char *sched_http_name(jsonio_rd_t *rd, const json_t *o, const char *key);
+
+/* The optional "spool" backlog of a request ({"frames","bytes","oldest_ms"}, integers
+ * >= 0) read with rd: 1 with v set, or 0 when absent; and recording it (has: it was
+ * there) for slave, which is forgotten sooner without one. */
+int sched_http_spool(jsonio_rd_t *rd, const json_t *root, int64_t v[3]);
+void sched_http_set_spool(sched_t *s, const char *slave, int has, const int64_t v[3]);
+
+/* A lease as its answer holds it (a new reference). */
+json_t *sched_lease_json(const sched_lease_t *l);
+
+/* A completion's fields into c (strings point into root, arrays in pool), read
+ * with rd (a problem is recorded there); "slave" only with need_slave. */
+void sched_completion_parse(jsonio_rd_t *rd, const json_t *root, apr_pool_t *pool,
+                            sched_completion_t *c, int need_slave);
+
+/* Add to answer what slave learns with every batched call (sched_news):
+ * "now_ms", "rounds", "more", "release". */
+void sched_http_news(sched_t *s, const char *slave, int64_t now_ms, apr_pool_t *pool,
+                     json_t *answer);
+
+/* POST /v1/lease/renew with "leases", POST /v1/complete with "completions",
+ * "idle" or "released" (root: the body, borrowed). */
+void sched_http_renew_batch(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, json_t *root,
+                            int64_t now_ms);
+void sched_http_report(sched_t *s, const httpd_req_t *req, httpd_resp_t *resp, json_t *root,
+                       int64_t now_ms);
 
 /* ---- durability: sched_ckpt.c (the checkpoint) and sched_recover.c (the
  * journal, recovery) ---- */

@@ -17,6 +17,10 @@
  *                 start, or close at their deadline, with no completion to say
  *                 so). Replayed by calling sched_advance with that time: on the
  *                 same state it does the same thing.
+ *   "close"       "nothing new" reports (sched_report: not journaled) closed
+ *                 job's rounds up to "round" at "now", complete. Replayed by
+ *                 closing them so (recovery has not seen those reports: their
+ *                 tasks owe the rounds still open, as they did before them).
  * (A checkpoint is one record of type "checkpoint": sched_ckpt.c.)
  * Recovery restores the checkpoint onto the scheduler built from the current
  * config (sched_on_checkpoint), then replays the journal: completions through
@@ -88,8 +92,8 @@ int sched_kind_parse(const char *name, sched_kind_t *out)
     return 0;
 }
 
-static json_t *completion_json(const sched_lrec_t *l, const sched_completion_t *c, int64_t now,
-                               uint64_t next_lease)
+static json_t *completion_json(const sched_lrec_t *l, int64_t round, const sched_completion_t *c,
+                               int64_t now, uint64_t next_lease)
 {
     const sched_task_t *t = l->task;
     int bad = 0;
@@ -97,8 +101,8 @@ static json_t *completion_json(const sched_lrec_t *l, const sched_completion_t *
         "{s:s, s:I, s:o, s:o, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "type", "complete", "now",
         (json_int_t)now, "lease", jsonio_u64(l->id), "next_lease", jsonio_u64(next_lease), "slave",
         c->slave, "job", l->job->cfg->name, "kind", sched_kind_name(t->kind), "round",
-        (json_int_t)l->round, "size", (json_int_t)c->size, "lines", (json_int_t)c->lines,
-        "bad_lines", (json_int_t)c->bad_lines, "bytes", (json_int_t)c->bytes);
+        (json_int_t)round, "size", (json_int_t)c->size, "lines", (json_int_t)c->lines, "bad_lines",
+        (json_int_t)c->bad_lines, "bytes", (json_int_t)c->bytes);
     if (!o)
         return NULL;
     jsonio_put(o, "source", json_string(t->source), &bad);
@@ -128,14 +132,14 @@ static json_t *completion_json(const sched_lrec_t *l, const sched_completion_t *
     return o;
 }
 
-apr_status_t sched_journal_completion(sched_t *s, const sched_lrec_t *l,
+apr_status_t sched_journal_completion(sched_t *s, const sched_lrec_t *l, int64_t round,
                                       const sched_completion_t *c, int64_t now_ms, uint64_t *ticket,
                                       abbey_err_t *err)
 {
     frame_header_t h;
     buf_t b;
     memset(&h, 0, sizeof h);
-    h.round = (uint64_t)l->round;
+    h.round = (uint64_t)round;
     h.lease = l->id;
     if (l->task->kind == SCHED_READ) {
         h.start = (uint64_t)c->start;
@@ -151,7 +155,7 @@ apr_status_t sched_journal_completion(sched_t *s, const sched_lrec_t *l,
     snprintf(h.slave, sizeof h.slave, "%s", c->slave);
     buf_init(&b);
     apr_status_t rv =
-        sched_encode_record(&h, completion_json(l, c, now_ms, s->next_lease), &b, err);
+        sched_encode_record(&h, completion_json(l, round, c, now_ms, s->next_lease), &b, err);
     if (rv == APR_SUCCESS)
         rv = journal_append(s->jn, b.data, b.len, ticket, err);
     buf_free(&b);
@@ -176,6 +180,47 @@ void sched_journal_advance(sched_t *s, int64_t now_ms)
         log_msg("scheduler journal: round start/close at %" PRId64 " not recorded: %s", now_ms,
                 err.msg); /* recovery then redoes it at the next record's time */
     buf_free(&b);
+}
+
+void sched_journal_close(sched_t *s, const sched_job_t *job, int64_t now_ms)
+{
+    frame_header_t h;
+    abbey_err_t err;
+    buf_t b;
+    const sched_rnd_t *r = job->closed[(job->closed_first + job->nclosed - 1) % SCHED_ROUNDS_KEPT];
+    memset(&h, 0, sizeof h);
+    snprintf(h.job, sizeof h.job, "%s", job->cfg->name);
+    h.round = (uint64_t)r->pub.round;
+    buf_init(&b);
+    json_t *o = json_pack("{s:s, s:I, s:o, s:s, s:I}", "type", "close", "now", (json_int_t)now_ms,
+                          "next_lease", jsonio_u64(s->next_lease), "job", job->cfg->name, "round",
+                          (json_int_t)r->pub.round);
+    if (sched_encode_record(&h, o, &b, &err) != APR_SUCCESS ||
+        journal_append(s->jn, b.data, b.len, NULL, &err) != APR_SUCCESS)
+        log_msg("scheduler journal: job %s: round %" PRId64 " closed at %" PRId64
+                " not recorded: %s",
+                job->cfg->name, r->pub.round, now_ms, err.msg); /* (recovery: at its deadline) */
+    buf_free(&b);
+}
+
+/* A "close" record: the job's open rounds up to round close at now as they did,
+ * complete ("nothing new" made them so, which is not journaled). */
+static void replay_close(sched_rx_t *x, json_t *o, int64_t now, const char *at)
+{
+    const char *name = jsonio_get_str(&x->rd, o, "job", 1, SIZE_MAX);
+    int64_t round = jsonio_get_i64(&x->rd, o, "round");
+    if (x->rd.failed) {
+        log_msg("scheduler recovery: %s: skipped: %s", at, x->rd.err.msg);
+        x->st.skipped++;
+        return;
+    }
+    apr_thread_mutex_lock(x->s->lock);
+    sched_advance(x->s, now);
+    sched_job_t *job = sched_job_find(x->s, name);
+    while (job && job->open && job->open->pub.round <= round)
+        sched_round_close(x->s, job, now, 1);
+    apr_thread_mutex_unlock(x->s->lock);
+    x->st.advances++;
 }
 
 void sched_attach_journal(sched_t *s, journal_t *jn)
@@ -310,6 +355,8 @@ static int on_record(void *ctx, const char *file, uint64_t offset, const uint8_t
         x->st.skipped++;
     } else if (strcmp(type, "complete") == 0) {
         replay_completion(x, root, now, at);
+    } else if (strcmp(type, "close") == 0) {
+        replay_close(x, root, now, at);
     } else if (strcmp(type, "advance") == 0) {
         apr_thread_mutex_lock(x->s->lock);
         sched_advance(x->s, now);

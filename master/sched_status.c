@@ -44,6 +44,7 @@ typedef struct row_t {
     const char *file;
     const char *state;
     int leased; /* the lease below is set */
+    int lease_sticky;
     uint64_t lease_id, lease_start;
     int64_t lease_round, lease_expires_ms;
     const char *lease_slave; /* copied */
@@ -123,7 +124,7 @@ static int task_state(const sched_job_t *job, const sched_task_t *t)
     if (t->paused)
         return ST_PAUSED;
     for (const sched_rnd_t *r = job->open; r; r = r->next)
-        if (t->id < r->ntasks && r->state[t->id] == SCHED_DUE)
+        if (t->counted && t->done_seq < r->seq)
             return ST_WAITING;
     return ST_IDLE;
 }
@@ -152,6 +153,7 @@ static void row_copy(const sched_t *s, const sched_task_t *t, row_t *r, apr_pool
     r->leased = t->lease != NULL;
     if (t->lease) {
         r->lease_id = t->lease->id;
+        r->lease_sticky = t->lease->sticky;
         r->lease_start = t->lease->start;
         r->lease_round = t->lease->round;
         r->lease_expires_ms = t->lease->expires_ms;
@@ -198,26 +200,32 @@ static int by_lag_desc(const void *a, const void *b)
     return lag_less(y, x) ? -1 : lag_less(x, y) ? 1 : 0;
 }
 
-static void round_copy(const sched_round_t *pub, const uint8_t *state, int ntasks, int due,
-                       int done, round_copy_t *out)
+/* Open round r of job: its counts and first pending tasks (a pass that stops once
+ * it found them). */
+static void open_copy(const sched_job_t *job, const sched_rnd_t *r, round_copy_t *out)
+{
+    out->pub = r->pub;
+    out->due = r->ndue;
+    out->npending = r->npending;
+    out->done = r->ndue > r->npending ? r->ndue - r->npending : 0;
+    out->nids = 0;
+    for (int i = 0; i < job->tasks->nelts && out->nids < LIST_IDS_MAX && out->nids < r->npending;
+         i++) {
+        const sched_task_t *t = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
+        if (t->counted && t->done_seq < r->seq)
+            out->ids[out->nids++] = i;
+    }
+}
+
+/* Closed round pub: the first tasks missing. */
+static void closed_copy(const sched_round_t *pub, round_copy_t *out)
 {
     out->pub = *pub;
-    out->due = due;
-    out->done = done;
-    out->npending = 0;
+    out->due = out->done = 0;
     out->nids = 0;
-    if (state) { /* open: the pending tasks */
-        for (int i = 0; i < ntasks; i++)
-            if (state[i] == SCHED_DUE) {
-                if (out->nids < LIST_IDS_MAX)
-                    out->ids[out->nids++] = i;
-                out->npending++;
-            }
-    } else { /* closed: the missing ones */
-        for (int i = 0; i < pub->nmissing && out->nids < LIST_IDS_MAX; i++)
-            out->ids[out->nids++] = pub->missing[i];
-        out->npending = pub->nmissing;
-    }
+    for (int i = 0; i < pub->nmissing && out->nids < LIST_IDS_MAX; i++)
+        out->ids[out->nids++] = pub->missing[i];
+    out->npending = pub->nmissing;
 }
 
 static void job_copy(const sched_t *s, const sched_job_t *job, const sched_status_query_t *q,
@@ -263,10 +271,10 @@ static void job_copy(const sched_t *s, const sched_job_t *job, const sched_statu
     c->open = apr_palloc(pool, sizeof(round_copy_t) * (size_t)(c->nopen ? c->nopen : 1));
     int i = 0;
     for (const sched_rnd_t *r = job->open; r; r = r->next, i++)
-        round_copy(&r->pub, r->state, r->ntasks, r->ndue, r->ndone, &c->open[i]);
+        open_copy(job, r, &c->open[i]);
     if ((c->has_closed = job->nclosed > 0))
-        round_copy(&job->closed[(job->closed_first + job->nclosed - 1) % SCHED_ROUNDS_KEPT]->pub,
-                   NULL, 0, 0, 0, &c->closed);
+        closed_copy(&job->closed[(job->closed_first + job->nclosed - 1) % SCHED_ROUNDS_KEPT]->pub,
+                    &c->closed);
 }
 
 static json_t *slaves_json(const sched_t *s)
@@ -278,6 +286,10 @@ static json_t *slaves_json(const sched_t *s)
             json_array_append_new(labels, json_string(v->labels[i]));
         json_t *vo = json_pack("{s:s, s:o, s:I}", "name", v->name, "labels", labels, "last_seen_ms",
                                (json_int_t)v->last_seen_ms);
+        if (v->sticky) /* what it holds, and its weight in the shares */
+            json_object_set_new(vo, "sticky",
+                                json_pack("{s:i, s:i, s:f}", "held", v->nheld, "workers",
+                                          v->workers, "weight", v->workers * v->eighths / 8.0));
         if (v->has_spool) /* the slave's spool backlog, as its last lease request said */
             json_object_set_new(vo, "spool",
                                 json_pack("{s:I, s:I, s:I}", "frames", (json_int_t)v->spool_frames,
@@ -342,10 +354,11 @@ static json_t *job_json(const rules_config_t *cfg, const job_copy_t *c,
         jsonio_push(page, row_json(cfg, r), &bad);
         if (r->leased)
             jsonio_push(leases,
-                        json_pack("{s:I, s:i, s:s, s:I, s:I, s:I}", "id", (json_int_t)r->lease_id,
-                                  "task", r->task, "slave", r->lease_slave, "start",
-                                  (json_int_t)r->lease_start, "round", (json_int_t)r->lease_round,
-                                  "expires_ms", (json_int_t)r->lease_expires_ms),
+                        json_pack("{s:I, s:i, s:s, s:I, s:I, s:I, s:b}", "id",
+                                  (json_int_t)r->lease_id, "task", r->task, "slave",
+                                  r->lease_slave, "start", (json_int_t)r->lease_start, "round",
+                                  (json_int_t)r->lease_round, "expires_ms",
+                                  (json_int_t)r->lease_expires_ms, "sticky", r->lease_sticky),
                         &bad);
     }
     for (int i = 0; i < c->nopen; i++) {

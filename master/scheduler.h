@@ -22,7 +22,13 @@
  *   until a completion says at_end for that round. A round closes when all its
  *   due tasks are done, or incomplete at its deadline (start + deadline_rounds
  *   round lengths). Rounds of a job close in increasing order. A round with
- *   no due tasks closes at once, with no ranges.
+ *   no due tasks closes at once, with no ranges. Due-ness is derived (each
+ *   task is done up to a round; sched_int.h): starting and closing a round
+ *   cost O(1), granting a lease O(log n) (the ready queues, sched_ready.c).
+ * - Sticky leases (sched_lease_sticky, docs/CLUSTER.md "Sticky leases") are
+ *   held across rounds by their slave within its share; its batched report
+ *   (sched_report) commits completions and makes the tasks it says "nothing
+ *   new" for done, without a journal record each.
  * - A lease expires at expires_ms: its task is leasable again from the same
  *   committed offset, and the expired holder's completion is refused.
  *
@@ -88,6 +94,7 @@ typedef struct sched_lease_t {
     const char *file;   /* a glob's task (read, repair): the file to read, named by the
                            glob's last expansion, else NULL (source is read by instance) */
     char file_id[48];   /* with file: its "dev:inode" */
+    int sticky;         /* held across rounds (sched_lease_sticky) */
 } sched_lease_t;
 
 /* One match of an expansion (the completion's "files", docs/CLUSTER.md
@@ -126,6 +133,9 @@ typedef struct sched_completion_t {
                                   start, end, at_end, paths are ignored) */
     const char *error;         /* repair: why it could not be done (NULL: done); read: why nothing
                                   could be read (logged; the completion applies as usual) */
+    int has_round;             /* round is given: required for a sticky lease (its check's
+                                  round; one the job has not started counts as its newest) */
+    int64_t round;
 } sched_completion_t;
 
 /* A byte range [start, end) of source "<path or url>#<instance>". */
@@ -166,6 +176,104 @@ void sched_tick(sched_t *s, int64_t now_ms);
  * last seen). Returns how many leases were written. */
 int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nlabels, int max,
                 int64_t now_ms, sched_lease_t *out);
+
+/* ---- sticky leases (sched_sticky.c; docs/CLUSTER.md "Sticky leases") ---- */
+
+/* A request for sticky leases (POST /v1/lease with "sticky": true). */
+typedef struct sched_ask_t {
+    const char *slave;
+    const char *const *labels;
+    int nlabels;
+    int max;     /* leases wanted in this call */
+    int workers; /* the slave's reading threads (< 1: 1) */
+    int lagging; /* 1: its last check pass ended after the next round started; 0; -1: absent */
+} sched_ask_t;
+
+/* Grant up to a->max leases (max <= 0: none) into out (room for max): queued
+ * repairs first (one-shot, as sched_lease), then sticky leases of ready tasks
+ * whose labels the slave has (due ones first, in sched_lease's order), at most
+ * the slave's share of each queue (a job and label set: ceil(tasks * w / W),
+ * w the slave's weight, workers halved per lagging report down to 1/8, W the
+ * weight of the live sticky slaves with those labels). A sticky lease is held
+ * until released (sched_report), taken back (its slave no longer has its
+ * labels, its task left the config, or the slave holds past its share with no
+ * ready task left: sched_news lists those, and they are renewed no more) or
+ * expired; its completions leave it held. Records the slave as live and
+ * sticky. Returns how many leases were written. */
+int sched_lease_sticky(sched_t *s, const sched_ask_t *a, int64_t now_ms, sched_lease_t *out);
+
+/* "Nothing new": the check of round of job found nothing past the committed
+ * offset of each of the leases (a glob: its listing unchanged). */
+typedef struct sched_idle_t {
+    const char *job;
+    int64_t round;
+    int nleases;
+    const uint64_t *leases;
+} sched_idle_t;
+
+/* A slave's batched report (POST /v1/complete with "completions"). */
+typedef struct sched_report_t {
+    const char *slave;
+    int ncompletions;
+    const sched_completion_t *completions; /* their slave is the report's */
+    int nidle;
+    const sched_idle_t *idle;
+    int nreleased;
+    const uint64_t *released; /* sticky leases given back */
+    int lagging;              /* as sched_ask_t's */
+} sched_report_t;
+
+/* A sticky lease's task as an accepted completion left it (commits[i].known). */
+typedef struct sched_commit_t {
+    int known;
+    char instance[SCHED_INSTANCE_MAX]; /* its instance now ... */
+    uint64_t offset;                   /* ... and committed offset */
+} sched_commit_t;
+
+/* Apply report r: each completion as sched_complete would, in order, its
+ * status into results[i] and its error into errs[i] (and, accepted for a
+ * sticky lease, its task's instance and offset into commits[i] when commits is
+ * not NULL) (journaled together:
+ * one commit covers them all; a refused completion of a sticky lease ends the
+ * lease); then every idle lease of the slave is renewed and its task done for
+ * the open rounds up to its round (a round the job has not started is no
+ * claim), which may close rounds (not journaled but as one "close" record per
+ * job); then the released leases end. Leases of idle and released that are
+ * not this slave's sticky leases (of that job) are written to gone (room for
+ * every idle lease and released one), their count to *ngone. Returns
+ * APR_SUCCESS. */
+apr_status_t sched_report(sched_t *s, const sched_report_t *r, int64_t now_ms,
+                          apr_status_t *results, abbey_err_t *errs, sched_commit_t *commits,
+                          uint64_t *gone, int *ngone);
+
+/* Renew each of slave's leases ids[0..n) (as sched_renew); those that are not
+ * its (expired, taken back and not released...) go to gone (room for n).
+ * *expires_ms: now_ms + the lease lifetime. Returns how many are gone. */
+int sched_renew_batch(sched_t *s, const char *slave, const uint64_t *ids, int n, int64_t now_ms,
+                      uint64_t *gone, int64_t *expires_ms);
+
+/* A job's rounds as a slave needs them to claim its checks. */
+typedef struct sched_round_info_t {
+    const char *job;
+    int64_t round;   /* the newest round started */
+    int64_t next;    /* the next round's number ... */
+    int64_t next_ms; /* ... and when it starts (the primary's clock) */
+} sched_round_info_t;
+
+/* What an answer to slave tells it (arrays in pool). */
+typedef struct sched_news_t {
+    char config[17]; /* the config hash leases name (sched_announce_config) */
+    int64_t now_ms;
+    int nrounds;
+    sched_round_info_t *rounds; /* every job that has started a round */
+    int more;                   /* it holds less than its share of a queue with ready tasks */
+    int nrelease;
+    uint64_t *release; /* its sticky leases asked back (after this call's rebalance) */
+} sched_news_t;
+
+/* Bring the state up to now_ms, ask slave (when sticky) for what it holds past
+ * its share of a queue with no ready task left, and fill *out. */
+void sched_news(sched_t *s, const char *slave, int64_t now_ms, apr_pool_t *pool, sched_news_t *out);
 
 /* Extend slave's active lease to now + lease_ms (*expires_ms receives it).
  * APR_NOTFOUND when the lease is unknown, expired or another slave's. */

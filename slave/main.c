@@ -42,6 +42,8 @@ static void usage(FILE *out)
           "      --spool-dir DIR    where frames for unreachable masters are kept\n"
           "                         (default ./spool)\n"
           "      --poll-ms MS       wait between lease calls when idle (default 500)\n"
+          "      --single-leases    one lease per request, as slaves before sticky leases\n"
+          "                         (for a primary of that age; docs/CLUSTER.md)\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n"
           "\n"
@@ -52,7 +54,7 @@ static void usage(FILE *out)
           out);
 }
 
-enum { OPT_SPOOL = 256, OPT_POLL };
+enum { OPT_SPOOL = 256, OPT_POLL, OPT_SINGLE };
 
 /* clang-format off */
 static const apr_getopt_option_t options[] = {
@@ -63,6 +65,7 @@ static const apr_getopt_option_t options[] = {
     {"workers", 'w', 1, "workers"},
     {"spool-dir", OPT_SPOOL, 1, "spool directory"},
     {"poll-ms", OPT_POLL, 1, "idle poll"},
+    {"single-leases", OPT_SINGLE, 0, "one lease per request"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
@@ -145,6 +148,9 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, slave
             break;
         case OPT_SPOOL:
             opts->spool_dir = arg;
+            break;
+        case OPT_SINGLE:
+            opts->single = 1;
             break;
         case 'h':
             usage(stdout);

@@ -301,10 +301,21 @@ int slave_stopping(slave_t *s)
     return stop;
 }
 
+/* Run what the holder queues (one lease per request with --single-leases). */
 static void *APR_THREAD_FUNC worker_thread(apr_thread_t *t, void *data)
 {
     worker_t *w = data;
+    char hash[SLAVE_HASH_MAX];
     while (!slave_stopping(w->s)) {
+        if (w->s->hold) {
+            struct hold_item_t *it = hold_take(w->s->hold, 200);
+            if (!it)
+                continue;
+            hold_config(w->s->hold, hash);
+            worker_run_held(w, hold_lease(it), hash);
+            hold_done(w->s->hold, it);
+            continue;
+        }
         int ran = worker_once(w);
         if (ran <= 0)
             slave_sleep(w->s, w->s->opts.poll_ms);
@@ -375,6 +386,10 @@ apr_status_t slave_start(slave_t *s, abbey_err_t *err)
         s->opts.workers = 0; /* nothing else to join */
         return rv;
     }
+    if (!s->opts.single && (rv = hold_start(s->hold = hold_create(s), err)) != APR_SUCCESS) {
+        s->opts.workers = 0;
+        return rv;
+    }
     for (int i = 0; i < n; i++) {
         s->workers[i] = worker_create(s, i);
         hclient_via(s->workers[i]->hc, s->opts.primary, s->primary_hc);
@@ -400,6 +415,8 @@ void slave_join(slave_t *s)
             s->threads[i] = NULL;
         }
     }
+    if (s->hold) /* after the workers: it reports what they read, and gives all back */
+        hold_stop(s->hold);
     if (s->renewer) {
         __atomic_store_n(&s->renew_stop, 1, __ATOMIC_RELEASE);
         apr_thread_join(&trv, s->renewer);

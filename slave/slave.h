@@ -3,13 +3,19 @@
  * A slave_t holds what the threads share: the options, the current config
  * (fetched from the primary, swapped when a lease answer names another
  * hash), the leases in progress (which the renewer keeps alive) and the stop
- * flag (slave.c). Worker threads (worker.c) each loop lease -> read ->
- * deliver (deliver.c) -> complete with their own HTTP client, engines and
- * buffers; the renewer thread (slave_renew_pass) extends their leases; the
+ * flag (slave.c). The holder (hold.c) holds the slave's sticky leases across
+ * rounds (docs/CLUSTER.md "Sticky leases"): it asks for batches, checks each
+ * task once a round, queues the ones that grew for the worker threads
+ * (worker.c: read -> deliver (deliver.c) -> a completion, each with its own
+ * HTTP client, engines and buffers) and reports completions and "nothing
+ * new" in batches. With --single-leases (a primary older than this
+ * protocol) each worker loops lease -> read -> deliver -> complete itself.
+ * The renewer thread (slave_renew_pass) extends one-shot leases; the
  * re-delivery thread sends what the spool (spool.c) holds. Every call to the
- * primary, whichever thread makes it, goes over one client (primary_hc), so
- * a slave keeps one connection to the primary however many workers it runs;
- * frames for the other masters go over each worker's own client.
+ * primary, whichever thread makes it (the holder's included), goes over one
+ * client (primary_hc), so a slave keeps one connection to the primary however
+ * many workers it runs; frames for the other masters go over each worker's
+ * own client.
  * main.c parses the command line, fetches the first config, starts the
  * threads and turns SIGTERM/SIGINT into slave_request_stop.
  *
@@ -49,6 +55,7 @@ typedef struct slave_opts_t {
     long timeout_ms;       /* HTTP whole-call timeout */
     size_t block;          /* read block per worker (0: TASK_BLOCK, or what the config's
                               max_line needs; set, it caps the lines parsed at block - 1) */
+    int single;            /* one lease per request (worker_once), not sticky batches */
 } slave_opts_t;
 
 /* One config, shared by reference count: workers keep the one their engines
@@ -86,6 +93,7 @@ typedef struct slave_t {
                               it for the primary's URL: hclient_via) */
     apr_thread_t *renewer;
     struct spool_t *spool;     /* NULL: no spooling (slave_spool_open) */
+    struct hold_t *hold;       /* the sticky leases (hold.c; NULL with opts.single) */
     struct rejects_t *rejects; /* the jobs' bad-line writers (common/rejects.h), shared */
     apr_thread_t *redeliverer; /* the spool's re-delivery thread */
     int redeliver_stop;        /* its stop (atomic) */
@@ -116,6 +124,7 @@ typedef struct slave_lease_t {
     const char *master; /* repair: the one master to send to; else NULL */
     int64_t round;
     int64_t expires_ms;
+    int sticky; /* held across rounds (hold.c): its completions go to the holder */
 } slave_lease_t;
 
 /* One slave worker thread's state: its lease loop (worker.c), its HTTP
@@ -220,8 +229,13 @@ void worker_deliver_init(worker_t *w, const slave_lease_t *l, const rules_job_t 
                          const char *instance, const char *read_path, struct deliver_t *d);
 
 /* POST /v1/complete with root (released); untracks l first. A refusal or
- * no answer is logged (the lease expires). */
+ * no answer is logged (the lease expires). A sticky lease's completion goes
+ * to the holder instead (hold_result), which reports it in a batch. */
 void worker_complete(worker_t *w, const slave_lease_t *l, json_t *root);
+
+/* Run lease l of the holder with the config named config_hash (fetched when
+ * new): 0, or -1 when that config cannot be had (nothing was run). */
+int worker_run_held(worker_t *w, const slave_lease_t *l, const char *config_hash);
 
 /* --- expand.c ----------------------------------------------------------- */
 
@@ -230,6 +244,32 @@ void worker_complete(worker_t *w, const slave_lease_t *l, json_t *root);
  * fingerprint (instance_identify), or the reason it is left out. A pattern
  * that cannot be expanded leaves the lease to expire (logged). */
 void slave_expand_run(worker_t *w, const slave_lease_t *l);
+
+/* --- hold.c: sticky leases ------------------------------------------------ */
+
+typedef struct hold_t hold_t;
+struct hold_item_t;
+
+/* The holder of s (in s->pool); its thread runs with slave_start. */
+hold_t *hold_create(slave_t *s);
+
+/* Start the holder's thread, and stop it (after the workers: it reports what
+ * they read and releases every sticky lease it holds first). */
+apr_status_t hold_start(hold_t *h, abbey_err_t *err);
+void hold_stop(hold_t *h);
+
+/* A worker's side: the next queued lease to run (waits up to wait_ms; NULL
+ * when none or stopping), and giving it back once run. */
+struct hold_item_t *hold_take(hold_t *h, int64_t wait_ms);
+void hold_done(hold_t *h, struct hold_item_t *it);
+
+/* The lease an item holds, and its config (the hash the primary names). */
+const slave_lease_t *hold_lease(const struct hold_item_t *it);
+void hold_config(hold_t *h, char *out);
+
+/* worker_complete of a sticky lease: keep root (owned from now on) as its
+ * completion, reported in the holder's next batch. */
+void hold_result(const slave_lease_t *l, json_t *root);
 
 /* --- repair.c ----------------------------------------------------------- */
 

@@ -1,5 +1,9 @@
-/* worker.c - one worker thread's lease loop: lease, read, deliver, complete (see slave.h).
+/* worker.c - running a lease: read, deliver, complete; and the one-lease loop of
+ * --single-leases (see slave.h).
  *
+ * A worker thread runs what the holder (hold.c) queues: its sticky leases'
+ * checks that need a read, and one-shot leases (repairs); a sticky lease's
+ * completion goes back to the holder, which reports it in a batch.
  * A read lease of a file asks instance.c what to read (the same file, the
  * old file of a rotation, or nothing), reads whole lines of [start,
  * min(size, start + cap)) through the job's engine into the worker's
@@ -131,6 +135,10 @@ void worker_complete(worker_t *w, const slave_lease_t *l, json_t *root)
     abbey_err_t err;
     apr_status_t rv;
 
+    if (l->sticky) { /* the holder reports it */
+        hold_result(l, root);
+        return;
+    }
     slave_lease_untrack(w->s, l->id);
     rv = post_json(w, w->s->complete_url, root, 1, &err);
     if (rv != APR_SUCCESS)
@@ -561,6 +569,7 @@ int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_
     l->cap = (uint64_t)cap;
     l->round = round;
     l->expires_ms = expires;
+    l->sticky = json_is_true(json_object_get(o, "sticky")) && l->kind != SLAVE_LEASE_REPAIR;
     return 0;
 }
 
@@ -585,6 +594,18 @@ static int use_config(worker_t *w, const char *want)
         }
     }
     return w->cfg && strcmp(w->cfg->hash, want) == 0 ? 0 : -1;
+}
+
+int worker_run_held(worker_t *w, const slave_lease_t *l, const char *config_hash)
+{
+    apr_pool_clear(w->task_pool);
+    if (use_config(w, config_hash) != 0) {
+        log_msg("lease %" PRIu64 ": config %s is not available; checked again later", l->id,
+                config_hash);
+        return -1;
+    }
+    worker_run_lease(w, l);
+    return 0;
 }
 
 /* The primary did not answer, or answered badly: log once per outage (for all workers). */

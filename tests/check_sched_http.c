@@ -323,6 +323,97 @@ START_TEST(test_http_server)
 }
 END_TEST
 
+/* The batched calls (docs/CLUSTER.md "Sticky leases"): a sticky batch with the rounds and
+ * the clock; a report whose completions are answered one by one (a bad item refused in its
+ * own result, the others applied: an accepted one says where its holder reads on), whose
+ * idle leases make the round done, and whose released leases end; a batched renewal that
+ * names what is gone; malformed idle and released lists refused as a whole. */
+START_TEST(test_http_batches)
+{
+    sched_t *s = mk(5000);
+    json_t *j;
+    ck_assert_int_eq(call(sched_http_lease, s,
+                          "{\"slave\":\"s1\",\"labels\":[\"rack1\",\"rack2\"],\"max\":8,"
+                          "\"sticky\":true,\"workers\":2}",
+                          T0 + 7, &j),
+                     200);
+    json_t *ls = json_object_get(j, "leases");
+    ck_assert_int_eq(json_array_size(ls), 3);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert(json_is_true(json_object_get(json_array_get(ls, i), "sticky")));
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "now_ms")), T0 + 7);
+    json_t *r = json_object_get(json_object_get(j, "rounds"), "web");
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "round")), R0);
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "next")), R0 + 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "next_ms")), T0 + RMS);
+    ck_assert(json_is_false(json_object_get(j, "more")));
+    ck_assert_int_eq(json_array_size(json_object_get(j, "release")), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "config")), cfg->hash_hex);
+    json_decref(j);
+    /* a report: lease 1 (a) read [0, 10), lease 9 is nobody's, a bad item; 2 (b) and 3 (the
+     * glob) nothing new: R0 closes */
+    bad(sched_http_complete, s, "{\"slave\":\"s1\",\"idle\":[{\"job\":\"web\"}]}", "'round'");
+    bad(sched_http_complete, s, "{\"slave\":\"s1\",\"idle\":{}}", "'idle'");
+    bad(sched_http_complete, s, "{\"slave\":\"s1\",\"released\":[0]}", "'released'");
+    bad(sched_http_complete, s, "{\"completions\":[]}", "'slave'");
+    bad(sched_http_complete, s, "{\"slave\":\"s1\",\"completions\":{}}", "'completions'");
+    ck_assert_int_eq(
+        call(sched_http_complete, s,
+             "{\"slave\":\"s1\",\"completions\":["
+             "{\"lease\":1,\"round\":170000000,\"instance\":\"8:1:0\",\"start\":0,"
+             "\"end\":10,\"at_end\":true},"
+             "{\"lease\":9,\"round\":170000000,\"instance\":\"x\",\"start\":0,\"end\":1,"
+             "\"at_end\":true},"
+             "{\"lease\":1,\"end\":\"x\"}],"
+             "\"idle\":[{\"job\":\"web\",\"round\":170000000,\"leases\":[2,3,9]}]}",
+             T0 + 8, &j),
+        200);
+    json_t *res = json_object_get(j, "results");
+    ck_assert_int_eq(json_array_size(res), 3);
+    json_t *r0 = json_array_get(res, 0), *r1 = json_array_get(res, 1), *r2 = json_array_get(res, 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(r0, "status")), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(r0, "instance")), "8:1:0");
+    ck_assert_int_eq(json_integer_value(json_object_get(r0, "start")), 10);
+    ck_assert_int_eq(json_integer_value(json_object_get(r1, "status")), 409);
+    ck_assert_int_eq(json_integer_value(json_object_get(r2, "status")), 400);
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(r2, "error")), "completions item 2: field 'end'"));
+    ck_assert_int_eq(json_array_size(json_object_get(j, "gone")), 1);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(j, "gone"), 0)), 9);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "expires_ms")), T0 + 8 + 5000);
+    json_decref(j);
+    j = status(s, T0 + 9);
+    json_t *job = json_array_get(json_object_get(j, "jobs"), 0);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(job, "last_closed"), "round")), R0);
+    ck_assert(json_is_false(json_object_get(json_object_get(job, "last_closed"), "incomplete")));
+    ck_assert_int_eq(json_array_size(json_object_get(job, "leases")), 3); /* still held */
+    json_decref(j);
+    /* renew in one call; 9 is gone; then release 3 */
+    bad(sched_http_renew, s, "{\"slave\":\"s1\",\"leases\":[\"1\"]}", "'leases'");
+    ck_assert_int_eq(
+        call(sched_http_renew, s, "{\"slave\":\"s1\",\"leases\":[1,2,3,9]}", T0 + 4000, &j), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "expires_ms")), T0 + 9000);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "gone")), 1);
+    json_decref(j);
+    ck_assert_int_eq(
+        call(sched_http_complete, s, "{\"slave\":\"s1\",\"released\":[3]}", T0 + 4001, &j), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "gone")), 0);
+    json_decref(j);
+    ck_assert_int_eq(call(sched_http_lease, s,
+                          "{\"slave\":\"s2\",\"labels\":[\"rack2\"],\"max\":8,\"sticky\":true}",
+                          T0 + 4002, &j),
+                     200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "leases")), 1); /* the glob, given back */
+    json_decref(j);
+    /* not renewed: 1 and 2 expire at T0 + 9000, and are gone */
+    ck_assert_int_eq(
+        call(sched_http_renew, s, "{\"slave\":\"s1\",\"leases\":[1,2]}", T0 + 9000, &j), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "gone")), 2);
+    json_decref(j);
+}
+END_TEST
+
 static Suite *sched_http_suite(void)
 {
     Suite *s = suite_create("sched_http");
@@ -334,6 +425,7 @@ static Suite *sched_http_suite(void)
     tcase_add_test(t, test_slaves_forgotten);
     tcase_add_test(t, test_http_complete_status);
     tcase_add_test(t, test_http_server);
+    tcase_add_test(t, test_http_batches);
     tcase_set_timeout(t, 60);
     suite_add_tcase(s, t);
     return s;

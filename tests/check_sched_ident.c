@@ -270,9 +270,11 @@ static char *dump(sched_t *s)
                     x->task ? x->task->instance : "-");
     }
     for (const sched_rnd_t *r = job->open; r; r = r->next) {
-        fprintf(f, "open %" PRId64 " due %d done %d:", r->pub.round, r->ndue, r->ndone);
-        for (int i = 0; i < r->ntasks; i++)
-            fprintf(f, " %d", r->state[i]);
+        fprintf(f, "open %" PRId64 " due %d pending %d:", r->pub.round, r->ndue, r->npending);
+        for (int i = 0; i < job->tasks->nelts; i++) {
+            const sched_task_t *t = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
+            fprintf(f, " %d", t->counted && t->done_seq < r->seq);
+        }
         fprintf(f, "\n");
     }
     apr_thread_mutex_unlock(s->lock);

@@ -146,9 +146,9 @@ static int grab_ckpt(void *ctx, const char *file, uint64_t offset, const uint8_t
     return 0;
 }
 
-/* An open round whose states list more tasks due than ndue - ndone says is
- * refused at recovery, with the field named (closing it would list the due
- * ones in room for ndue - ndone). */
+/* An open round whose pending count disagrees with the tasks due for it (by
+ * their done_seq) is refused at recovery, with the field named (closing it
+ * would list the due ones in room for npending). */
 START_TEST(test_checkpoint_due_count_disagrees)
 {
     inst_t in;
@@ -167,11 +167,11 @@ START_TEST(test_checkpoint_due_count_disagrees)
     ck_assert_int_eq(journal_recover(in.jn, grab_ckpt, no_frame, &text, NULL, &err), APR_SUCCESS);
     inst_drop(&in);
     ck_assert_ptr_nonnull(text);
-    /* web's open round: 3 tasks due, none done; say 2 */
-    at = strstr(text, "\"ndue\":3,\"ndone\":0");
+    /* web's open round: 3 tasks due, none done; say 2 are pending */
+    at = strstr(text, "\"ndue\":3,\"npending\":3");
     ck_assert_ptr_nonnull(at);
     bad = apr_pstrdup(pool, text);
-    bad[at - text + strlen("\"ndue\":")] = '2';
+    bad[at - text + strlen("\"ndue\":3,\"npending\":")] = '2';
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
     write_raw(bad, 1);
     apr_pool_create(&in.p, pool);
@@ -180,8 +180,8 @@ START_TEST(test_checkpoint_due_count_disagrees)
     in.s = sched_create(cfg, NULL, in.p);
     abbey_err_clear(&err);
     ck_assert_int_ne(sched_recover(in.s, in.jn, T0, &err), APR_SUCCESS);
-    ck_assert_msg(strstr(err.msg, "field 'state' does not have ndue - ndone tasks due"), "%s",
-                  err.msg);
+    ck_assert_msg(strstr(err.msg, "field 'npending' of round 170000000 is 2, but 3 tasks are due"),
+                  "%s", err.msg);
     inst_drop(&in);
     /* the checkpoint as written recovers */
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
@@ -323,6 +323,54 @@ START_TEST(test_append_failure)
 }
 END_TEST
 
+/* A checkpoint of version 2 (states per task in each open round) is read: each task owes
+ * the rounds its states said it was due for, and where its latest range was listed stays. */
+START_TEST(test_checkpoint_version2)
+{
+    inst_t in;
+    sched_lease_t all[16];
+    const char *task = "{\"kind\":\"%s\",\"source\":\"%s\",\"glob\":null,\"instance\":\"%s\","
+                       "\"offset\":%d,\"size\":-1,\"last_leased_ms\":0,\"lines\":0,"
+                       "\"bad_lines\":0,\"bytes\":0,\"deliveries\":{},\"ident\":false,"
+                       "\"finished\":false,\"stamp\":0}";
+    char *text = apr_psprintf(
+        pool,
+        "{\"type\":\"checkpoint\",\"version\":2,\"next_lease\":10,\"n_granted\":0,"
+        "\"n_completed\":0,\"n_expired\":0,\"n_renewed\":0,\"jobs\":[{\"name\":\"web\","
+        "\"round_ms\":10000,\"cur_round\":%" PRId64 ",\"next_start_ms\":%" PRId64 ","
+        "\"tasks\":[%s,%s,%s],\"ident_seq\":0,\"files\":[],\"open\":["
+        "{\"round\":%" PRId64 ",\"start_ms\":%" PRId64 ",\"deadline_ms\":%" PRId64 ","
+        "\"ntasks\":3,\"state\":\"212\",\"last_range\":[0,-1,-1],\"ndue\":3,\"ndone\":2,"
+        "\"ranges\":[[\"" A "#ia\",0,100]]},"
+        "{\"round\":%" PRId64 ",\"start_ms\":%" PRId64 ",\"deadline_ms\":%" PRId64 ","
+        "\"ntasks\":3,\"state\":\"111\",\"last_range\":[-1,-1,-1],\"ndue\":3,\"ndone\":0,"
+        "\"ranges\":[]}],\"closed\":[]}]}",
+        R0 + 1, T0 + 2 * RMS, apr_psprintf(pool, task, "read", A, "ia", 100),
+        apr_psprintf(pool, task, "read", B, "ib", 50), apr_psprintf(pool, task, "expand", G, "", 0),
+        R0, T0, T0 + 3 * RMS, R0 + 1, T0 + RMS, T0 + 4 * RMS);
+    write_raw(text, 1);
+    inst_open(&in, cfg, T0 + RMS + 1);
+    int n = lease(in.s, "s1", 16, T0 + RMS + 2, all);
+    ck_assert_int_eq(n, 4); /* web's three, api's c */
+    const sched_lease_t *a = find(all, n, A), *b = find(all, n, B), *g = find(all, n, G);
+    ck_assert_int_eq(b->round, R0); /* b owes R0, a and the glob R0 + 1 */
+    ck_assert_int_eq(a->round, R0 + 1);
+    ck_assert_int_eq(g->round, R0 + 1);
+    ck_assert_uint_eq(a->start, 100);
+    ck_assert_uint_eq(b->start, 50);
+    /* b's range in R0 follows a's; a's next range in R0 + 1 */
+    OK(done(in.s, "s1", b->id, "ib", 50, 60, 1, NULL, T0 + RMS + 3));
+    sched_job_t *web = sched_job_find(in.s, "web");
+    ck_assert_int_eq(web->nclosed, 1);
+    const sched_round_t *r = &web->closed[web->closed_first]->pub;
+    ck_assert_int_eq(r->round, R0);
+    ck_assert_int_eq(r->incomplete, 0);
+    ck_assert_int_eq(r->nranges, 2);
+    ck_assert_str_eq(r->ranges[1].source, B "#ib");
+    inst_drop(&in);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sched_persist_store");
@@ -332,6 +380,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_checkpoint_due);
     tcase_add_test(tc, test_bad_records);
     tcase_add_test(tc, test_checkpoint_due_count_disagrees);
+    tcase_add_test(tc, test_checkpoint_version2);
     suite_add_tcase(s, tc);
     tc = tcase_create("failure");
     tcase_add_checked_fixture(tc, persist_setup, teardown);

@@ -119,7 +119,8 @@ json() {
 }
 
 # settled PRIMARY_PORT BYTES MASTER_PORT...: (checked once; poll it with wait_for) the
-# primary has committed BYTES over all read tasks and holds no lease, and every master (the
+# primary has committed BYTES over all read tasks and holds no one-shot lease (sticky ones
+# are held for good: docs/CLUSTER.md "Sticky leases"), and every master (the
 # primary included) has no closed round left to export and has written its running-total
 # files since the last frame it merged (masters write them every --export-every)
 settled() {
@@ -129,7 +130,7 @@ import json, sys
 j = json.load(sys.stdin)
 jobs = j["scheduler"]["jobs"]
 done = sum(s["offset"] for job in jobs for s in job["sources"] if s.get("kind") == "read")
-leases = sum(len(job["leases"]) for job in jobs)
+leases = sum(1 for job in jobs for l in job["leases"] if not l.get("sticky"))
 sys.exit(0 if done == int(sys.argv[1]) and not leases else 1)' "$bytes" || return 1
     for mp in "$pport" "$@"; do
         api "$mp" /v1/status | python3 -c '

@@ -19,14 +19,15 @@ command -v gzip >/dev/null 2>&1 || { echo "SKIP: gzip is not installed"; exit 77
 by_status_recount "$LOG" >"$T/recount"
 
 lines_of() { json "$1" /v1/status '[(x["lines"], x["bad_lines"]) for x in j["merger"]["jobs"]]'; }
-# quiet PORT: all 10000 lines (or more) merged, no lease out, nothing left to export
+# quiet PORT: all 10000 lines (or more) merged, no one-shot lease out (sticky ones are held
+# for good), nothing left to export
 quiet() {
     api "$1" /v1/status | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 m = j["merger"]["jobs"][0]
 ok = m["lines"] >= 10000 and not m["pending_rounds"] and not m["period_reports_stale"]
-ok = ok and not any(job["leases"] for job in j["scheduler"]["jobs"])
+ok = ok and not any(not l.get("sticky") for job in j["scheduler"]["jobs"] for l in job["leases"])
 sys.exit(0 if ok else 1)'
 }
 

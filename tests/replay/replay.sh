@@ -55,12 +55,13 @@ start m1 "$MASTER" --config "$T/cluster.yaml" --name m1 --listen "127.0.0.1:$P1"
 start s1 "$SLAVE" --primary "http://127.0.0.1:$P1" --name s1 --token-file "$T/token" \
     --spool-dir "$T/spool"
 
-committed() { # the primary committed every byte and holds no lease
+committed() { # the primary committed every byte and holds no one-shot lease (sticky: for good)
     api "$P1" /v1/status | python3 -c '
 import json, sys
 jobs = json.load(sys.stdin)["scheduler"]["jobs"]
 done = sum(s["offset"] for job in jobs for s in job["sources"] if s.get("kind") == "read")
-sys.exit(0 if done == int(sys.argv[1]) and not any(job["leases"] for job in jobs) else 1)' "$total"
+held = any(not l.get("sticky") for job in jobs for l in job["leases"])
+sys.exit(0 if done == int(sys.argv[1]) and not held else 1)' "$total"
 }
 if ! wait_for 60 committed; then
     fail "the slave did not read all $total bytes within 60 s (m2 down: frames spooled?)"

@@ -1,0 +1,276 @@
+/* check_slave_hold.c - the slave's holder of sticky leases (slave/hold.c) against the real
+ * scheduler (master/sched*.c served by master/httpd.c on 127.0.0.1) and the fake masters
+ * of tests/fixture_slave.h: a batch of sticky leases read once, idle rounds that cost no
+ * completion and close complete, growth found by stat and read within a round or two, a
+ * second slave that joins and gets its share from what the first gives back, and a stop
+ * that gives every lease back.
+ *
+ * Real time (1 s rounds), so each test takes a few seconds. The oracle: the files the test
+ * wrote (their sizes and line counts), the frames the fake masters decoded, and the
+ * scheduler's own counters and status read through its C API. */
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <check.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_run.h"
+#include "hclient.h"
+#include "httpd.h"
+#include "rules.h"
+#include "scheduler.h"
+#include "slave.h"
+
+#define FIXTURE_SUITE "check_slave_hold"
+#define FIXTURE_SLAVE_WORKER
+#include "fixture_slave.h"
+
+#define NFILES 3
+
+static sched_t *sched;
+static rules_config_t *cfg;
+
+static int64_t wall(void)
+{
+    return (int64_t)(apr_time_now() / 1000);
+}
+
+/* Round-closed recorder (the scheduler's callback). */
+static struct {
+    pthread_mutex_t lock;
+    int closed, incomplete;
+} rounds;
+
+static void on_round(void *ctx, const char *job, const sched_round_t *r)
+{
+    (void)ctx, (void)job;
+    pthread_mutex_lock(&rounds.lock);
+    rounds.closed++;
+    rounds.incomplete += r->incomplete;
+    pthread_mutex_unlock(&rounds.lock);
+}
+
+static void h_config_real(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
+{
+    h_config(ctx, req, resp);
+}
+
+/* The fake masters (frames) and config, and the real scheduler's routes, over job "t"
+ * (1 s rounds) reading the files f0..f2 of the tmpdir. */
+static void hold_setup(void)
+{
+    abbey_err_t err;
+    setup();
+    quiet();
+    memset(&fake, 0, sizeof fake);
+    memset(&rounds, 0, sizeof rounds);
+    pthread_mutex_init(&fake.lock, NULL);
+    pthread_mutex_init(&rounds.lock, NULL);
+    fake_srv = httpd_create(TOKEN, pool);
+    httpd_route(fake_srv, "GET", "/v1/config", 0, h_config_real, NULL);
+    httpd_route(fake_srv, "POST", "/v1/partials", 64 << 20, h_partials, NULL);
+    ck_assert_msg(httpd_start(fake_srv, "127.0.0.1", 0, 8, &err) == APR_SUCCESS, "%s", err.msg);
+    snprintf(fake_base, sizeof fake_base, "http://127.0.0.1:%d", httpd_port(fake_srv));
+    const char *yaml = test_yaml("");
+    const char *files = "";
+    for (int i = 0; i < NFILES; i++) {
+        const char *p = tpath(apr_psprintf(pool, "f%d.log", i));
+        put_file(p, "w", gen_log(10 + i, ""));
+        files = apr_psprintf(pool, "%s%s%s", files, i ? ", " : "", p);
+    }
+    const char *at = strstr(yaml, "    sources: [/dev/null]");
+    ck_assert_ptr_nonnull(at);
+    yaml = apr_psprintf(pool, "%.*s    round: 1s\n    sources: [%s]%s", (int)(at - yaml), yaml,
+                        files, at + strlen("    sources: [/dev/null]"));
+    ck_assert_msg(rules_load_buffer(yaml, strlen(yaml), "t.yaml", pool, &cfg, &err) == APR_SUCCESS,
+                  "%s\n%s", err.msg, yaml);
+    test_cfg = cfg;
+    fake.job = &cfg->jobs[0];
+    snprintf(fake.config, sizeof fake.config, "%s", yaml);
+    snprintf(fake.etag, sizeof fake.etag, "%s", cfg->hash_hex);
+    sched_opts_t o = {.lease_ms = 30000, .lease_bytes = 1 << 20, .deadline_rounds = 3};
+    sched = sched_create(cfg, &o, pool);
+    sched_on_round_closed(sched, on_round, NULL);
+    sched_register(sched, fake_srv);
+}
+
+static void hold_teardown(void)
+{
+    httpd_stop(fake_srv);
+    teardown();
+}
+
+/* A slave of the real primary, named name, its config fetched, started. */
+static slave_t *run_slave(const char *name)
+{
+    abbey_err_t err;
+    slave_t *s = new_slave(2, NULL);
+    s->opts.name = name;
+    ck_assert_int_eq(slave_config_update(s, hclient_create(TOKEN, 2000, 10000, pool), NULL, &err),
+                     APR_SUCCESS);
+    ck_assert_msg(slave_start(s, &err) == APR_SUCCESS, "%s", err.msg);
+    return s;
+}
+
+/* The scheduler's status: committed bytes over the read tasks, and the sticky leases
+ * held by slave (NULL: anyone). */
+static void st(uint64_t *committed, int *held, const char *slave)
+{
+    buf_t b;
+    buf_init(&b);
+    sched_status_json(sched, wall(), &b);
+    json_t *j = json_loadb((const char *)b.data, b.len, 0, NULL), *job, *x;
+    size_t i, k;
+    ck_assert_ptr_nonnull(j);
+    *committed = 0;
+    *held = 0;
+    json_array_foreach(json_object_get(j, "jobs"), i, job)
+    {
+        json_array_foreach(json_object_get(job, "sources"), k, x) *committed +=
+            (uint64_t)json_integer_value(json_object_get(x, "offset"));
+        json_array_foreach(json_object_get(job, "leases"), k, x) *held +=
+            json_is_true(json_object_get(x, "sticky")) &&
+            (!slave || strcmp(json_string_value(json_object_get(x, "slave")), slave) == 0);
+    }
+    json_decref(j);
+    buf_free(&b);
+}
+
+static uint64_t file_bytes(void)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < NFILES; i++) {
+        long len;
+        slurp(tpath(apr_psprintf(pool, "f%d.log", i)), 0, &len);
+        n += (uint64_t)len;
+    }
+    return n;
+}
+
+/* Wait up to ms for every byte committed; 1 when it was. */
+static int wait_committed(int ms)
+{
+    uint64_t c;
+    int h;
+    for (int t = 0; t < ms; t += 50) {
+        st(&c, &h, NULL);
+        if (c == file_bytes())
+            return 1;
+        usleep(50000);
+    }
+    return 0;
+}
+
+static uint64_t completed(void)
+{
+    buf_t m;
+    uint64_t n = 0;
+    buf_init(&m);
+    sched_metrics(sched, &m);
+    buf_put_u8(&m, 0);
+    const char *at = strstr((char *)m.data, "abbey_leases_total{result=\"completed\"} ");
+    ck_assert_ptr_nonnull(at);
+    n = strtoull(at + strlen("abbey_leases_total{result=\"completed\"} "), NULL, 10);
+    buf_free(&m);
+    return n;
+}
+
+static int frames_lines(void)
+{
+    int n = 0;
+    pthread_mutex_lock(&fake.lock);
+    for (int i = 0; i < fake.nframes; i++)
+        if (strcmp(fake.frames[i].master, "m1") == 0)
+            n += (int)fake.frames[i].lines;
+    pthread_mutex_unlock(&fake.lock);
+    return n;
+}
+
+/* A batch read once; idle rounds close complete without a completion; growth is read within
+ * two rounds; a stop gives every lease back. */
+START_TEST(hold_reads_idles_and_releases)
+{
+    uint64_t c;
+    int held;
+    slave_t *s = run_slave("s1");
+    ck_assert_msg(wait_committed(10000), "not every byte was committed");
+    st(&c, &held, "s1");
+    ck_assert_int_eq(held, NFILES);
+    ck_assert_int_eq(frames_lines(), 10 + 11 + 12);
+    /* idle: three rounds pass, closed complete, with no completion at all */
+    usleep(1200000);
+    uint64_t c0 = completed();
+    pthread_mutex_lock(&rounds.lock);
+    int closed0 = rounds.closed;
+    pthread_mutex_unlock(&rounds.lock);
+    usleep(3000000);
+    ck_assert_uint_eq(completed(), c0);
+    pthread_mutex_lock(&rounds.lock);
+    ck_assert_int_ge(rounds.closed - closed0, 2);
+    ck_assert_int_eq(rounds.incomplete, 0);
+    pthread_mutex_unlock(&rounds.lock);
+    /* growth: found by stat, read in a round or two */
+    put_file(tpath("f1.log"), "a", gen_log(7, ""));
+    ck_assert_msg(wait_committed(3000), "the appended lines were not read within 3 s");
+    ck_assert_int_eq(frames_lines(), 10 + 11 + 12 + 7);
+    ck_assert_uint_eq(completed(), c0 + 1);
+    slave_request_stop(s);
+    slave_join(s);
+    st(&c, &held, NULL);
+    ck_assert_int_eq(held, 0); /* given back on stop */
+}
+END_TEST
+
+/* A second slave joining gets its share: the first gives back what is past its own. */
+START_TEST(hold_second_slave_gets_share)
+{
+    uint64_t c;
+    int h1, h2;
+    slave_t *s1 = run_slave("s1");
+    ck_assert(wait_committed(10000));
+    st(&c, &h1, "s1");
+    ck_assert_int_eq(h1, NFILES);
+    slave_t *s2 = run_slave("s2");
+    for (int t = 0; t < 100; t++) { /* 10 s at most */
+        st(&c, &h2, "s2");
+        st(&c, &h1, "s1");
+        if (h2 >= 1 && h1 + h2 == NFILES)
+            break;
+        usleep(100000);
+    }
+    ck_assert_int_eq(h1 + h2, NFILES);
+    ck_assert_int_ge(h2, 1); /* shares of ceil(3 / 2) = 2: s2 holds 1 or 2 */
+    ck_assert_int_ge(h1, 1);
+    put_file(tpath("f0.log"), "a", gen_log(5, ""));
+    put_file(tpath("f2.log"), "a", gen_log(4, ""));
+    ck_assert(wait_committed(5000));
+    ck_assert_int_eq(frames_lines(), 10 + 11 + 12 + 5 + 4);
+    slave_request_stop(s1);
+    slave_request_stop(s2);
+    slave_join(s1);
+    slave_join(s2);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("slave_hold");
+    TCase *tc = tcase_create("hold");
+    tcase_add_checked_fixture(tc, hold_setup, hold_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, hold_reads_idles_and_releases);
+    tcase_add_test(tc, hold_second_slave_gets_share);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    hclient_global_init();
+    return check_run(suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
