@@ -9,12 +9,12 @@
  * again, and an archive that compresses a file read before continues it
  * (docs/CLUSTER.md "Globs over a rotating series"). A match that is not a
  * regular file, or cannot be read, is reported with its reason ("error"),
- * which the primary logs. A listing whose body would pass EXPAND_PART_BYTES
- * goes in parts (docs/CLUSTER.md "A listing in parts"): completions with
- * "offset" and "more", each under the primary's 1 MiB limit for JSON
- * calls, built while the matches are read (a part's JSON is all that is
- * held), the last one completing the lease; a part the primary refuses ends
- * the expansion (logged; the lease expires). */
+ * which the primary logs. A listing over SLAVE_LISTING_PART goes in parts
+ * (slave_listing_send, docs/CLUSTER.md "A listing in parts"): completions
+ * with "offset" and "more", each under the primary's 1 MiB limit for JSON
+ * calls, the last one completing the lease; a part the primary refuses ends
+ * the expansion (logged; the lease expires). The matches' heads are read one
+ * descriptor at a time. */
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <glob.h>
@@ -29,8 +29,6 @@
 #include "mem.h"
 #include "slave.h"
 #include "wirepath.h"
-
-#define EXPAND_PART_BYTES (512u << 10) /* a listing's part: half the primary's limit */
 
 static int by_str(const void *a, const void *b)
 {
@@ -65,53 +63,82 @@ static size_t json_bytes(const json_t *v)
     return json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) + 1;
 }
 
-/* POST part [offset, offset + size) of l's listing ("more": true; paths and
- * files are released), retried once after no answer or a 5xx. 0 when the
- * primary kept it, else -1 (logged). */
-static int post_part(worker_t *w, const slave_lease_t *l, json_t *paths, json_t *files,
-                     int64_t offset)
+size_t slave_listing_bytes(const json_t *paths, const json_t *files)
 {
-    json_t *root = json_pack("{s:s, s:I, s:o, s:o, s:I, s:b}", "slave", w->s->opts.name, "lease",
-                             (json_int_t)l->id, "paths", paths, "files", files, "offset",
-                             (json_int_t)offset, "more", 1);
-    abbey_err_t err;
+    size_t n = 0, i;
+    const json_t *v;
+    json_array_foreach(paths, i, v) n += json_bytes(v);
+    json_array_foreach(files, i, v) n += json_bytes(v);
+    return n;
+}
+
+/* POST part [from, to) of the listing ("more" unless to is its end) with hc: one
+ * retry after no answer or a 5xx. The answer is in *resp. */
+static apr_status_t post_part(slave_t *s, hclient_t *hc, uint64_t lease, int64_t round,
+                              const json_t *paths, const json_t *files, size_t from, size_t to,
+                              buf_t *body, hclient_resp_t *resp, abbey_err_t *err)
+{
+    json_t *p = json_array(), *f = json_array();
     apr_status_t rv = APR_EGENERAL;
-    buf_reset(&w->body);
-    jsonio_dump_buf(root, &w->body);
+    for (size_t i = from; i < to; i++) {
+        json_array_append(p, json_array_get(paths, i));
+        json_array_append(f, json_array_get(files, i));
+    }
+    json_t *root = json_pack("{s:s, s:I, s:o, s:o, s:I, s:b}", "slave", s->opts.name, "lease",
+                             (json_int_t)lease, "paths", p, "files", f, "offset", (json_int_t)from,
+                             "more", to < json_array_size(paths));
+    if (round >= 0)
+        json_object_set_new(root, "round", json_integer((json_int_t)round));
+    buf_reset(body);
+    jsonio_dump_buf(root, body);
     json_decref(root);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (attempt)
-            apr_sleep((apr_interval_time_t)w->s->opts.retry_ms * 1000);
-        rv = hclient_request(w->hc, "POST", w->s->complete_url, "application/json", w->body.data,
-                             w->body.len, NULL, &w->resp, &err);
-        if (rv == APR_SUCCESS && w->resp.status < 500)
+            apr_sleep((apr_interval_time_t)s->opts.retry_ms * 1000);
+        rv = hclient_request(hc, "POST", s->complete_url, "application/json", body->data, body->len,
+                             NULL, resp, err);
+        if (rv == APR_SUCCESS && resp->status < 500)
             break;
     }
-    if (rv == APR_SUCCESS && w->resp.status == 200)
-        return 0;
-    if (rv != APR_SUCCESS)
-        log_msg("lease %" PRIu64 " (%s %s): part of its listing at %" PRId64 " not sent: %s", l->id,
-                l->job, l->source, offset, err.msg);
-    else
-        log_msg("lease %" PRIu64 " (%s %s): part of its listing at %" PRId64
-                " refused: HTTP %ld: %.*s",
-                l->id, l->job, l->source, offset, w->resp.status,
-                (int)(w->resp.body.len > 300 ? 300 : w->resp.body.len),
-                w->resp.body.data ? (const char *)w->resp.body.data : "");
-    return -1;
+    return rv;
+}
+
+long slave_listing_send(slave_t *s, hclient_t *hc, uint64_t lease, int64_t round,
+                        const json_t *paths, const json_t *files, buf_t *body, hclient_resp_t *resp,
+                        abbey_err_t *err)
+{
+    size_t n = json_array_size(paths), from = 0, bytes = 0;
+    for (size_t i = 0; i <= n; i++) {
+        size_t more =
+            i < n ? json_bytes(json_array_get(paths, i)) + json_bytes(json_array_get(files, i)) : 0;
+        if (i < n && (bytes + more <= SLAVE_LISTING_PART || i == from)) {
+            bytes += more;
+            continue;
+        }
+        if (post_part(s, hc, lease, round, paths, files, from, i, body, resp, err) != APR_SUCCESS)
+            return 0;
+        if (resp->status != 200) {
+            abbey_err_set(err, "the part at %zu: HTTP %ld: %.*s", from, resp->status,
+                          (int)(resp->body.len > 300 ? 300 : resp->body.len),
+                          resp->body.data ? (const char *)resp->body.data : "");
+            return resp->status;
+        }
+        from = i;
+        bytes = more;
+    }
+    return 200;
 }
 
 void slave_expand_run(worker_t *w, const slave_lease_t *l)
 {
-    json_t *paths = json_array(), *files = json_array(), *root;
+    json_t *paths = json_array(), *files = json_array();
     char cwd[4096] = "";
     const char **v;
     glob_t g;
     int rc = glob(wirepath_decode(l->source, w->task_pool), 0, NULL, &g);
-    size_t n = rc == 0 ? g.gl_pathc : 0, bytes = 0;
-    int64_t offset = 0; /* of the part being built: the matches sent before it */
-    int parted = 0;
+    size_t n = rc == 0 ? g.gl_pathc : 0;
     apr_pool_t *scratch = mem_xpool(w->task_pool);
+    abbey_err_t err;
 
     if (rc != 0 && rc != GLOB_NOMATCH) {
         log_msg("lease %" PRIu64 " (%s): cannot expand %s (%s)", l->id, l->job, l->source,
@@ -131,39 +158,28 @@ void slave_expand_run(worker_t *w, const slave_lease_t *l)
         globfree(&g);
     qsort(v, n, sizeof *v, by_str);
     for (size_t i = 0; i < n; i++) {
-        json_t *p = json_string(wirepath_encode(v[i], scratch)), *f;
+        json_t *p = json_string(wirepath_encode(v[i], scratch));
         if (!p) {
             log_msg("lease %" PRIu64 " (%s): %s: match %s left out: cannot encode it", l->id,
                     l->job, l->source, wirepath_encode(v[i], w->task_pool));
             continue;
         }
-        f = file_json(scratch, v[i]);
-        apr_pool_clear(scratch);
-        size_t more = json_bytes(p) + json_bytes(f);
-        if (bytes + more > EXPAND_PART_BYTES && json_array_size(paths) > 0) {
-            size_t sent = json_array_size(paths);
-            if (post_part(w, l, paths, files, offset) != 0) {
-                json_decref(p);
-                json_decref(f);
-                slave_lease_untrack(w->s, l->id);
-                return;
-            }
-            offset += (int64_t)sent;
-            parted = 1;
-            paths = json_array();
-            files = json_array();
-            bytes = 0;
-        }
         json_array_append_new(paths, p);
-        json_array_append_new(files, f);
-        bytes += more;
+        json_array_append_new(files, file_json(scratch, v[i]));
+        apr_pool_clear(scratch);
     }
-    root = json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:o, s:o}", "slave", w->s->opts.name, "lease",
-                     (json_int_t)l->id, "instance", "", "start", (json_int_t)0, "end",
-                     (json_int_t)0, "at_end", 1, "paths", paths, "files", files);
-    if (parted) { /* the last part */
-        json_object_set_new(root, "offset", json_integer((json_int_t)offset));
-        json_object_set_new(root, "more", json_false());
+    if (slave_listing_bytes(paths, files) <= SLAVE_LISTING_PART) {
+        worker_complete(w, l,
+                        json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:o, s:o}", "slave",
+                                  w->s->opts.name, "lease", (json_int_t)l->id, "instance", "",
+                                  "start", (json_int_t)0, "end", (json_int_t)0, "at_end", 1,
+                                  "paths", paths, "files", files));
+        return;
     }
-    worker_complete(w, l, root);
+    slave_lease_untrack(w->s, l->id); /* (in parts: the last one completes it) */
+    if (slave_listing_send(w->s, w->hc, l->id, -1, paths, files, &w->body, &w->resp, &err) != 200)
+        log_msg("lease %" PRIu64 " (%s %s): its listing of %zu matches in parts not taken: %s",
+                l->id, l->job, l->source, json_array_size(paths), err.msg);
+    json_decref(paths);
+    json_decref(files);
 }

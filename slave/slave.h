@@ -239,6 +239,22 @@ int worker_run_held(worker_t *w, const slave_lease_t *l, const char *config_hash
 
 /* --- expand.c ----------------------------------------------------------- */
 
+#define SLAVE_LISTING_PART (512u << 10) /* a listing's part: half the primary's body limit */
+
+/* The bytes a listing (its "paths" and "files", JSON arrays) takes in a body. */
+size_t slave_listing_bytes(const json_t *paths, const json_t *files);
+
+/* Send expand lease's listing (paths and files: borrowed arrays of one item per
+ * match) in parts of at most SLAVE_LISTING_PART (docs/CLUSTER.md "A listing in
+ * parts"): completions with "offset", "more" and, when round >= 0, "round",
+ * over hc (to s->complete_url; each part retried once after no answer or a
+ * 5xx), with body and resp as buffers. Returns the last part's HTTP status
+ * (200: the primary applied the whole listing), the status of the part it
+ * refused (err says which and why), or 0 when a part got no answer (err). */
+long slave_listing_send(slave_t *s, hclient_t *hc, uint64_t lease, int64_t round,
+                        const json_t *paths, const json_t *files, buf_t *body, hclient_resp_t *resp,
+                        abbey_err_t *err);
+
 /* Run expand lease l: glob its pattern and complete with "paths" (sorted,
  * wire form) and, per path, "files": the file's identity, size and head
  * fingerprint (instance_identify), or the reason it is left out. A pattern
