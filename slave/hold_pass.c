@@ -251,9 +251,39 @@ static void settle(hold_t *h, hold_item_t *it, const json_t *r)
 }
 
 /* Send what the report holds (as many calls as its size needs). */
+/* The glob listings too big for a report go first, each in parts of its own
+ * (slave_listing_send, with its round), settled by the last part's answer (no
+ * answer: as a 503, the whole listing is sent again next round). */
+static void big_listings(hold_t *h)
+{
+    for (int i = 0; i < h->npend;) {
+        hold_item_t *it = h->pend[i];
+        json_t *c = it->result, *paths = json_object_get(c, "paths"),
+               *files = json_object_get(c, "files");
+        if (it->l.kind != SLAVE_LEASE_EXPAND || !json_is_array(paths) ||
+            slave_listing_bytes(paths, files) <= SLAVE_LISTING_PART) {
+            i++;
+            continue;
+        }
+        abbey_err_t err;
+        long st = slave_listing_send(h->s, h->hc, it->l.id,
+                                     json_integer_value(json_object_get(c, "round")), paths, files,
+                                     &h->body, &h->resp, &err);
+        json_t *r = json_pack("{s:i, s:s}", "status", st ? (int)st : 503, "error",
+                              st == 200 ? "" : err.msg);
+        apr_thread_mutex_lock(h->lock);
+        settle(h, it, r);
+        memmove(h->pend + i, h->pend + i + 1, sizeof *h->pend * (size_t)(h->npend - i - 1));
+        h->npend--;
+        apr_thread_mutex_unlock(h->lock);
+        json_decref(r);
+    }
+}
+
 void hold_report(hold_t *h)
 {
     slave_t *s = h->s;
+    big_listings(h);
     while (h->npend || h->nidle || json_array_size(h->released)) {
         json_t *cs = json_array(), *idle = json_array();
         size_t bytes = 0;
