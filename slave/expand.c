@@ -168,7 +168,8 @@ void slave_expand_run(worker_t *w, const slave_lease_t *l)
         json_array_append_new(files, file_json(scratch, v[i]));
         apr_pool_clear(scratch);
     }
-    if (slave_listing_bytes(paths, files) <= SLAVE_LISTING_PART) {
+    if (l->sticky || slave_listing_bytes(paths, files) <= SLAVE_LISTING_PART) {
+        /* (a sticky lease's listing goes to the holder, which sends a big one in parts) */
         worker_complete(w, l,
                         json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:o, s:o}", "slave",
                                   w->s->opts.name, "lease", (json_int_t)l->id, "instance", "",
