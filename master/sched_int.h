@@ -503,6 +503,8 @@ int sched_repair_grant(sched_t *s, const char *slave, const char *const *labels,
 int sched_repair_renew(sched_t *s, const char *slave, uint64_t id, int64_t now_ms,
                        int64_t *expires_ms);
 apr_status_t sched_repair_complete(sched_t *s, const sched_completion_t *c, abbey_err_t *err);
+/* 1 when a queued repair waits for a slave with these labels (a sticky slave then asks). */
+int sched_repair_waiting(sched_t *s, const char *const *labels, int nlabels);
 void sched_repair_expire(sched_t *s, int64_t now_ms);
 json_t *sched_repair_json(sched_t *s);
 void sched_repair_free_all(sched_t *s);

@@ -268,6 +268,17 @@ void sched_repair_expire(sched_t *s, int64_t now_ms)
         }
 }
 
+int sched_repair_waiting(sched_t *s, const char *const *labels, int nlabels)
+{
+    for (sched_repair_t *r = s->repairs; r; r = r->next) { /* (none, mostly) */
+        sched_job_t *job;
+        sched_task_t *t;
+        if (!r->lease && (t = repair_task(s, r, &job)) && sched_labels_fit(t, labels, nlabels))
+            return 1;
+    }
+    return 0;
+}
+
 json_t *sched_repair_json(sched_t *s)
 {
     int leased = 0;

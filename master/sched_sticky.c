@@ -345,7 +345,8 @@ void sched_news(sched_t *s, const char *slave, int64_t now_ms, apr_pool_t *pool,
     HASH_FIND_STR(s->slaves, slave, v);
     if (v && v->sticky) {
         rebalance(s, v, now_ms);
-        out->more = wants_more(s, v, now_ms);
+        out->more = wants_more(s, v, now_ms) ||
+                    sched_repair_waiting(s, (const char *const *)v->labels, v->nlabels);
         out->release = apr_palloc(pool, sizeof(uint64_t) * (size_t)(v->nrelease + 1));
         for (sched_lrec_t *l = v->held; l && out->nrelease < v->nrelease; l = l->snext)
             if (l->release)

@@ -266,7 +266,8 @@ typedef struct sched_news_t {
     int64_t now_ms;
     int nrounds;
     sched_round_info_t *rounds; /* every job that has started a round */
-    int more;                   /* it holds less than its share of a queue with ready tasks */
+    int more;                   /* it holds less than its share of a queue with ready tasks,
+                                   or a repair it can do waits */
     int nrelease;
     uint64_t *release; /* its sticky leases asked back (after this call's rebalance) */
 } sched_news_t;

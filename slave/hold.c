@@ -83,6 +83,8 @@ void hold_item_free(hold_item_t *it)
 /* With the lock: put it at the queue's end for a worker. */
 void hold_enqueue(hold_t *h, hold_item_t *it)
 {
+    if (it->l.sticky) /* its frames and rejects belong to the round this check is of */
+        it->l.round = it->claim;
     it->state = H_QUEUED;
     it->qnext = NULL;
     if (h->qtail)
@@ -369,10 +371,28 @@ static void renew(hold_t *h, int64_t now)
 
 /* ---- the thread ---- */
 
+/* The config the primary names, fetched as soon as it is named (the workers take it for
+ * their next lease): a slave whose sources are idle has it all the same. */
+static void follow_config(hold_t *h, int64_t now)
+{
+    char want[SLAVE_HASH_MAX];
+    abbey_err_t err;
+    hold_config(h, want);
+    slave_cfg_t *c = slave_config_acquire(h->s);
+    int have = c && strcmp(c->hash, want) == 0;
+    slave_config_release(h->s, c);
+    if (have || !want[0] || now - h->config_tried < 1000)
+        return;
+    h->config_tried = now;
+    if (slave_config_update(h->s, h->hc, want, &err) != APR_SUCCESS)
+        log_msg("config %s: cannot fetch it: %s (tried again in a second)", want, err.msg);
+}
+
 static void turn(hold_t *h)
 {
     slave_t *s = h->s;
     int64_t now = hold_mono_ms();
+    follow_config(h, now);
     if ((h->more || !h->nitems) && now - h->last_ask >= (h->more ? 0 : s->opts.poll_ms))
         ask(h, now);
     if (now >= h->next_pass)
@@ -461,7 +481,7 @@ hold_t *hold_create(slave_t *s)
     buf_init(&h->body);
     buf_init(&h->resp.body);
     h->released = json_array();
-    h->last_ask = INT64_MIN / 2;
+    h->last_ask = h->config_tried = INT64_MIN / 2;
     h->last_renew = hold_mono_ms();
     apr_pool_cleanup_register(s->pool, h, hold_cleanup, apr_pool_cleanup_null);
     return h;

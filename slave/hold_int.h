@@ -73,8 +73,9 @@ struct hold_t {
     round_info_t *rounds;
     int nrounds;
     int64_t base_ms, base_mono; /* the primary's now_ms, and when (ours) it arrived */
-    int more, lagging, pass_busy;
-    int64_t life_ms; /* the lease lifetime */
+    int more, lagging;
+    int64_t config_tried; /* when the config the primary names was last fetched (failed) */
+    int64_t life_ms;      /* the lease lifetime */
     int64_t next_pass, last_ask, last_renew, first_result;
     /* the report being built */
     hold_item_t **pend; /* items whose completion goes in it (H_SENT) */

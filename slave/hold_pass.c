@@ -88,9 +88,12 @@ void hold_pass(hold_t *h, int64_t now)
 {
     apr_pool_t *tmp = mem_xpool(h->s->pool);
     apr_thread_mutex_lock(h->lock);
-    h->lagging = h->nbusy > 0; /* the last pass is not done: we cannot keep up */
+    h->lagging = 0;
     for (int i = 0; i < h->nitems; i++) {
         hold_item_t *it = h->items[i];
+        if (it->state == H_QUEUED || it->state == H_RUNNING)
+            /* still on a round older than the one this pass checks: we cannot keep up */
+            h->lagging |= it->claim < hold_claim(h, it->l.job, now, it->claim);
         if (it->state != H_WAIT)
             continue;
         if (it->release) { /* given back in this report */
@@ -214,7 +217,11 @@ static void settle(hold_t *h, hold_item_t *it, const json_t *r)
             it->l.instance = mem_xstrdup(inst);
             it->l.start = (uint64_t)json_integer_value(start);
         }
-        if (it->l.kind == SLAVE_LEASE_EXPAND) {
+        if (it->release) { /* asked back: given back now, not read on */
+            it->state = H_WAIT;
+            json_array_append_new(h->released, json_integer((json_int_t)it->l.id));
+            hold_item_drop(h, hold_item_index(h, it->l.id));
+        } else if (it->l.kind == SLAVE_LEASE_EXPAND) {
             it->same = listing_same(c, it->listing) ? it->same + 1 : 1;
             json_decref(it->listing);
             it->listing = json_pack("{s:O, s:O}", "paths", json_object_get(c, "paths"), "files",

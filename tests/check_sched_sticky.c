@@ -385,6 +385,33 @@ START_TEST(test_expiry_moves_tasks)
 }
 END_TEST
 
+/* A repair waiting for a sticky slave: its answers say "more", and its next batch holds the
+ * repair lease (one-shot) besides nothing new. */
+START_TEST(test_repair_says_more)
+{
+    sched_t *s = mk_cfg(many(1, 0), 60000);
+    sched_lease_t l[4];
+    uint64_t rel[4], gone[4];
+    apr_status_t rv[2];
+    abbey_err_t err;
+    int more;
+    ck_assert_int_eq(ask(s, "s1", 1, 8, T0, l), 1);
+    sched_completion_t c = sticky_done(l[0].id, "a", 0, 40, 1, R0);
+    ck_assert_int_eq(report(s, "s1", &c, 1, NULL, 0, 0, NULL, 0, T0 + 1, rv, gone), 0);
+    ck_assert_int_eq(news(s, "s1", T0 + 2, &more, rel), 0);
+    ck_assert_int_eq(more, 0);
+    ck_assert_int_eq(sched_repair(s, "web", "m2", "/var/log/f0.log#a", 0, 40, R0, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(news(s, "s1", T0 + 3, &more, rel), 0);
+    ck_assert_int_eq(more, 1);
+    ck_assert_int_eq(ask(s, "s1", 1, 8, T0 + 4, l), 1);
+    ck_assert_int_eq(l[0].kind, SCHED_REPAIR);
+    ck_assert(!l[0].sticky);
+    ck_assert_int_eq(news(s, "s1", T0 + 5, &more, rel), 0);
+    ck_assert_int_eq(more, 0);
+}
+END_TEST
+
 /* ---- tcase recovery ---- */
 
 typedef struct inst2_t {
@@ -506,6 +533,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_claims);
     tcase_add_test(t, test_refused_ends_lease);
     tcase_add_test(t, test_expiry_moves_tasks);
+    tcase_add_test(t, test_repair_says_more);
     suite_add_tcase(s, t);
     t = tcase_create("recovery");
     tcase_add_checked_fixture(t, setup, teardown);

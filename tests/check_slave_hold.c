@@ -219,6 +219,13 @@ START_TEST(hold_reads_idles_and_releases)
     ck_assert_msg(wait_committed(3000), "the appended lines were not read within 3 s");
     ck_assert_int_eq(frames_lines(), 10 + 11 + 12 + 7);
     ck_assert_uint_eq(completed(), c0 + 1);
+    /* the new range's frames belong to the round of the check that read it, 4 s later than
+     * the lease's first reads: its masters count it in that round (and its period) */
+    pthread_mutex_lock(&fake.lock);
+    uint64_t first = fake.frames[0].round, last = fake.frames[fake.nframes - 1].round;
+    pthread_mutex_unlock(&fake.lock);
+    ck_assert_uint_ge(last, first + 4);
+    ck_assert_uint_le(last, (uint64_t)(wall() / 1000));
     slave_request_stop(s);
     slave_join(s);
     st(&c, &held, NULL);
