@@ -5,9 +5,11 @@
 #
 # For each build ("after": this tree's, BUILD_DIR; "before": BEFORE, a git revision built
 # once into BENCH_DIR/before-<rev>, or BEFORE_BUILD, an existing build dir of it) and each
-# number of sources in SIZES, a primary with one job of 1 s rounds over one glob that
-# tests/tools/abbey-load's simulated slaves list as N files (nothing is read), measured over
-# WINDOW seconds once every file has its task and WARM seconds passed:
+# number of sources N in SIZES, a primary with one job of 1 s rounds over globs that
+# tests/tools/abbey-load's simulated slaves list as GLOB_FILES files each (N / GLOB_FILES
+# globs: a primary before listings in parts takes no listing over 1 MiB, about 9,000 of
+# these files; nothing is read), measured over WINDOW seconds once every file has its task
+# and WARM seconds passed:
 #   idle   the protocol the build's slaves speak (sticky leases when its primary grants them,
 #          else one lease per call), every source idle: primary CPU per 1 s round (CPU over
 #          the window / its seconds), rounds closed in the window and how many incomplete,
@@ -28,6 +30,7 @@
 #   SIZES          numbers of sources (default "1000 10000 50000")
 #   SLAVES         simulated slaves per size (default "50 200 500", one per size)
 #   WINDOW, WARM   seconds measured and waited before (default 20 and 5)
+#   GLOB_FILES     files each glob lists (default 5000)
 #   FRESH_FILES, FRESH_SLAVES, FRESH_APPENDS   freshness (default 5000, 4, 20)
 #   SHORT=1        a CI-sized run: SIZES "1000 2000", SLAVES "20 50", WINDOW 5, WARM 2,
 #                  freshness over 200 files with 2 slaves, 5 appends
@@ -49,6 +52,7 @@ SIZES=${SIZES:-1000 10000 50000}
 SLAVES=${SLAVES:-50 200 500}
 WINDOW=${WINDOW:-20}
 WARM=${WARM:-5}
+GLOB_FILES=${GLOB_FILES:-5000}
 FRESH_FILES=${FRESH_FILES:-5000}
 FRESH_SLAVES=${FRESH_SLAVES:-4}
 FRESH_APPENDS=${FRESH_APPENDS:-20}
@@ -101,7 +105,12 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BENCH_DIR/token"
 chmod 600 "$BENCH_DIR/token"
 TOKEN=$(cat "$BENCH_DIR/token")
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-api() { curl -sS --max-time 30 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
+# api PATH [curl args]: an authorised call to the running primary; prints the body
+api() {
+    local path=$1
+    shift
+    curl -sS --max-time 30 -H "Authorization: Bearer $TOKEN" "$@" "http://127.0.0.1:$PORT$path"
+}
 # metric NAME{labels}: its value on /metrics, 0 when absent
 metric() { api /metrics | python3 -c '
 import sys
@@ -114,9 +123,10 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 TICK=$(getconf CLK_TCK)
 
-# start_primary BIN DIR GLOB: a primary on a free port (PORT), one job of 1 s rounds over GLOB
+# start_primary BIN DIR SOURCES: a primary on a free port (PORT), one job of 1 s rounds over
+# SOURCES (the items of a YAML flow sequence)
 start_primary() {
-    local bin=$1 dir=$2 glob=$3 i=0
+    local bin=$1 dir=$2 sources=$3 i=0
     PORT=$(free_port)
     mkdir -p "$dir"
     cat >"$dir/rules.yaml" <<YAML
@@ -125,7 +135,7 @@ masters:
 jobs:
   - name: web
     round: 1s
-    sources: ["$glob"]
+    sources: [$sources]
     format: combined
     groups:
       - name: traffic
@@ -159,18 +169,23 @@ sticky_ok() { api /v1/lease/renew -f -X POST -d '{"slave":"probe","leases":[]}' 
 # measure LABEL BIN PROTO N SLAVES: one run (see the top); one JSON line into RESULTS
 measure() {
     local label=$1 bin=$2 proto=$3 n=$4 ns=$5 dir="$BENCH_DIR/run-$1-$3-$4" r0 c0 c1 g0 g1 rss
+    local per=$((n < GLOB_FILES ? n : GLOB_FILES)) globs="" g=0
+    while [ $((g * per)) -lt "$n" ]; do
+        globs="$globs${globs:+, }\"/sim/$label-$n/g$g/*.log\""
+        g=$((g + 1))
+    done
     rm -rf "$dir"
-    start_primary "$bin" "$dir" "/sim/$label-$n/*.log"
+    start_primary "$bin" "$dir" "$globs"
     if [ "$proto" = idle ]; then proto=single; sticky_ok && proto=sticky; fi
     LAST_PROTO=$proto
     local total=$((WARM + WINDOW + 120))
     nice "$ABBEY_LOAD" --primary "http://127.0.0.1:$PORT" --token-file "$BENCH_DIR/token" \
-        --protocol "$proto" --slaves "$ns" --files "$n" --seconds "$total" \
+        --protocol "$proto" --slaves "$ns" --files "$per" --seconds "$total" \
         --out "$dir/load.json" 2>"$dir/load.err" &
     local load=$!
     PIDS="$PIDS $load"
     local listed=1
-    wait_tasks $((n + 1)) 120 || listed=0
+    wait_tasks $((g * per + g)) 120 || listed=0
     sleep "$WARM"
     r0=$(api "/v1/rounds?job=web&after=0" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("current_round", 0))')
     c0=$(cpu_ticks "$PRIMARY")
@@ -208,7 +223,7 @@ freshness() {
 import os, sys
 for i in range(int(sys.argv[2])):
     open(os.path.join(sys.argv[1], "f%05d.log" % i), "w").close()' "$dir/logs" "$FRESH_FILES"
-    start_primary "$2" "$dir" "$dir/logs/*.log"
+    start_primary "$2" "$dir" "\"$dir/logs/*.log\""
     for k in $(seq "$FRESH_SLAVES"); do
         nice "$3" --primary "http://127.0.0.1:$PORT" --name "s$k" --token-file "$BENCH_DIR/token" \
             --spool-dir "$dir/spool$k" --workers 2 >"$dir/s$k.log" 2>&1 &
