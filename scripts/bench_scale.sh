@@ -166,6 +166,18 @@ wait_tasks() {
 # sticky_ok: the running primary grants sticky leases (it answers a batched renewal of none)
 sticky_ok() { api /v1/lease/renew -f -X POST -d '{"slave":"probe","leases":[]}' 2>/dev/null | grep -q '"rounds"'; }
 
+# status_cost: the fastest of 3 GET /v1/status (the default query) of the running primary,
+# while the slaves run: "ms bytes"
+status_cost() {
+    local k best=999999 t b=0
+    for k in 1 2 3; do
+        t=$(api /v1/status -o "$BENCH_DIR/status.json" -w '%{time_total}' 2>/dev/null || echo 999)
+        b=$(wc -c <"$BENCH_DIR/status.json")
+        best=$(python3 -c 'import sys; print(min(float(sys.argv[1]), float(sys.argv[2]) * 1000))' "$best" "$t")
+    done
+    echo "$best $b"
+}
+
 # measure LABEL BIN PROTO N SLAVES: one run (see the top); one JSON line into RESULTS
 measure() {
     local label=$1 bin=$2 proto=$3 n=$4 ns=$5 dir="$BENCH_DIR/run-$1-$3-$4" r0 c0 c1 g0 g1 rss
@@ -195,17 +207,21 @@ measure() {
     g1=$(metric 'abbey_leases_total{result="granted"}')
     rss=$(rss_kb "$PRIMARY")
     api "/v1/rounds?job=web&after=$r0" >"$dir/rounds.json"
+    local status_ms status_bytes
+    read -r status_ms status_bytes < <(status_cost)
     stop_pid "$load"
     stop_pid "$PRIMARY"
     python3 - "$label" "$proto" "$n" "$ns" "$listed" "$(((c1 - c0) * 1000 / TICK))" \
-        "$((g1 - g0))" "$rss" "$WINDOW" "$dir/rounds.json" >>"$RESULTS" <<'PY'
+        "$((g1 - g0))" "$rss" "$WINDOW" "$dir/rounds.json" "$status_ms" "$status_bytes" \
+        >>"$RESULTS" <<'PY'
 import json, sys
-label, proto, n, ns, listed, cpu_ms, granted, rss, window, rounds = sys.argv[1:]
+label, proto, n, ns, listed, cpu_ms, granted, rss, window, rounds, st_ms, st_bytes = sys.argv[1:]
 r = json.load(open(rounds)).get("rounds", [])
 out = {"part": "run", "label": label, "protocol": proto, "sources": int(n), "slaves": int(ns),
        "listed": listed == "1", "window_s": int(window), "cpu_ms": int(cpu_ms),
        "rounds": len(r), "incomplete": sum(1 for x in r if x["incomplete"]),
-       "granted": int(granted), "rss_kb": int(rss)}
+       "granted": int(granted), "rss_kb": int(rss), "status_ms": float(st_ms),
+       "status_bytes": int(st_bytes)}
 out["cpu_per_round_ms"] = round(out["cpu_ms"] / out["window_s"], 1)  # rounds are 1 s
 out["cpu_per_lease_us"] = round(out["cpu_ms"] * 1000 / out["granted"], 1) if out["granted"] else None
 out["cpu_share"] = round(out["cpu_ms"] / (out["window_s"] * 1000), 3)
@@ -259,6 +275,8 @@ for k in range(int(appends)):
     seen += 1
     time.sleep(0.5 + random.random())
 ms.sort()
+if not ms:
+    sys.exit(0)
 print(json.dumps({"part": "freshness", "label": label, "files": int(nfiles),
                   "slaves": int(nslaves), "appends": len(ms), "ms": ms,
                   "median_ms": ms[len(ms) // 2], "max_ms": ms[-1]}))
@@ -290,14 +308,14 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 runs = [r for r in rows if r["part"] == "run"]
 def f(v, unit=""):
     return "–" if v is None else ("%s%s" % (v, unit))
-print("| build | protocol | sources | slaves | primary CPU per round | CPU share | rounds closed (incomplete) | leases granted | CPU per granted lease | primary RSS |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| build | protocol | sources | slaves | primary CPU per round | CPU share | rounds closed (incomplete) | leases granted | CPU per granted lease | primary RSS | GET /v1/status |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in runs:
-    print("| %s | %s | %d | %d | %s | %d%% | %d (%d)%s | %d | %s | %d MB |" % (
+    print("| %s | %s | %d | %d | %s | %d%% | %d (%d)%s | %d | %s | %d MB | %.0f ms, %d KB |" % (
         r["label"], r["protocol"], r["sources"], r["slaves"], f(r["cpu_per_round_ms"], " ms"),
         round(r["cpu_share"] * 100), r["rounds"], r["incomplete"],
         "" if r["listed"] else ", never listed all", r["granted"], f(r["cpu_per_lease_us"], " µs"),
-        r["rss_kb"] // 1024))
+        r["rss_kb"] // 1024, r["status_ms"], r["status_bytes"] // 1024))
 print()
 for label in ("before", "after"):
     rs = sorted((r for r in runs if r["label"] == label and r["listed"]), key=lambda r: r["sources"])
