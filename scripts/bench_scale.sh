@@ -319,7 +319,7 @@ for r in runs:
 print()
 for label in ("before", "after"):
     rs = sorted((r for r in runs if r["label"] == label and r["listed"]), key=lambda r: r["sources"])
-    if len(rs) >= 2:
+    if len(rs) >= 2 and rs[-1]["sources"] > rs[0]["sources"]:
         a, b = rs[0], rs[-1]
         print("%s: primary RSS per source %.2f KB (%d to %d sources)" % (
             label, (b["rss_kb"] - a["rss_kb"]) / (b["sources"] - a["sources"]), a["sources"], b["sources"]))
