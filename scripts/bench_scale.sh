@@ -317,12 +317,14 @@ for r in runs:
         "" if r["listed"] else ", never listed all", r["granted"], f(r["cpu_per_lease_us"], " µs"),
         r["rss_kb"] // 1024, r["status_ms"], r["status_bytes"] // 1024))
 print()
-for label in ("before", "after"):
-    rs = sorted((r for r in runs if r["label"] == label and r["listed"]), key=lambda r: r["sources"])
+for key in sorted({(r["label"], r["protocol"]) for r in runs}):
+    rs = sorted((r for r in runs if (r["label"], r["protocol"]) == key and r["listed"]),
+                key=lambda r: r["sources"])
     if len(rs) >= 2 and rs[-1]["sources"] > rs[0]["sources"]:
         a, b = rs[0], rs[-1]
-        print("%s: primary RSS per source %.2f KB (%d to %d sources)" % (
-            label, (b["rss_kb"] - a["rss_kb"]) / (b["sources"] - a["sources"]), a["sources"], b["sources"]))
+        print("%s, %s: primary RSS per source %.2f KB (%d to %d sources)" % (
+            key[0], key[1], (b["rss_kb"] - a["rss_kb"]) / (b["sources"] - a["sources"]),
+            a["sources"], b["sources"]))
 print()
 print("| build | files | real slaves | appends | freshness median | max |")
 print("|---|---|---|---|---|---|")
