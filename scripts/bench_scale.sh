@@ -5,9 +5,11 @@
 #
 # For each build ("after": this tree's, BUILD_DIR; "before": BEFORE, a git revision built
 # once into BENCH_DIR/before-<rev>, or BEFORE_BUILD, an existing build dir of it) and each
-# number of sources in SIZES, a primary with one job of 1 s rounds over one glob that
-# tests/tools/abbey-load's simulated slaves list as N files (nothing is read), measured over
-# WINDOW seconds once every file has its task and WARM seconds passed:
+# number of sources N in SIZES, a primary with one job of 1 s rounds over globs that
+# tests/tools/abbey-load's simulated slaves list as GLOB_FILES files each (N / GLOB_FILES
+# globs: a primary before listings in parts takes no listing over 1 MiB, about 9,000 of
+# these files; nothing is read), measured over WINDOW seconds once every file has its task
+# and WARM seconds passed:
 #   idle   the protocol the build's slaves speak (sticky leases when its primary grants them,
 #          else one lease per call), every source idle: primary CPU per 1 s round (CPU over
 #          the window / its seconds), rounds closed in the window and how many incomplete,
@@ -28,6 +30,7 @@
 #   SIZES          numbers of sources (default "1000 10000 50000")
 #   SLAVES         simulated slaves per size (default "50 200 500", one per size)
 #   WINDOW, WARM   seconds measured and waited before (default 20 and 5)
+#   GLOB_FILES     files each glob lists (default 5000)
 #   FRESH_FILES, FRESH_SLAVES, FRESH_APPENDS   freshness (default 5000, 4, 20)
 #   SHORT=1        a CI-sized run: SIZES "1000 2000", SLAVES "20 50", WINDOW 5, WARM 2,
 #                  freshness over 200 files with 2 slaves, 5 appends
@@ -49,6 +52,7 @@ SIZES=${SIZES:-1000 10000 50000}
 SLAVES=${SLAVES:-50 200 500}
 WINDOW=${WINDOW:-20}
 WARM=${WARM:-5}
+GLOB_FILES=${GLOB_FILES:-5000}
 FRESH_FILES=${FRESH_FILES:-5000}
 FRESH_SLAVES=${FRESH_SLAVES:-4}
 FRESH_APPENDS=${FRESH_APPENDS:-20}
@@ -101,7 +105,12 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BENCH_DIR/token"
 chmod 600 "$BENCH_DIR/token"
 TOKEN=$(cat "$BENCH_DIR/token")
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-api() { curl -sS --max-time 30 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
+# api PATH [curl args]: an authorised call to the running primary; prints the body
+api() {
+    local path=$1
+    shift
+    curl -sS --max-time 30 -H "Authorization: Bearer $TOKEN" "$@" "http://127.0.0.1:$PORT$path"
+}
 # metric NAME{labels}: its value on /metrics, 0 when absent
 metric() { api /metrics | python3 -c '
 import sys
@@ -114,9 +123,10 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 TICK=$(getconf CLK_TCK)
 
-# start_primary BIN DIR GLOB: a primary on a free port (PORT), one job of 1 s rounds over GLOB
+# start_primary BIN DIR SOURCES: a primary on a free port (PORT), one job of 1 s rounds over
+# SOURCES (the items of a YAML flow sequence)
 start_primary() {
-    local bin=$1 dir=$2 glob=$3 i=0
+    local bin=$1 dir=$2 sources=$3 i=0
     PORT=$(free_port)
     mkdir -p "$dir"
     cat >"$dir/rules.yaml" <<YAML
@@ -125,7 +135,7 @@ masters:
 jobs:
   - name: web
     round: 1s
-    sources: ["$glob"]
+    sources: [$sources]
     format: combined
     groups:
       - name: traffic
@@ -156,21 +166,38 @@ wait_tasks() {
 # sticky_ok: the running primary grants sticky leases (it answers a batched renewal of none)
 sticky_ok() { api /v1/lease/renew -f -X POST -d '{"slave":"probe","leases":[]}' 2>/dev/null | grep -q '"rounds"'; }
 
+# status_cost: the fastest of 3 GET /v1/status (the default query) of the running primary,
+# while the slaves run: "ms bytes"
+status_cost() {
+    local k best=999999 t b=0
+    for k in 1 2 3; do
+        t=$(api /v1/status -o "$BENCH_DIR/status.json" -w '%{time_total}' 2>/dev/null || echo 999)
+        b=$(wc -c <"$BENCH_DIR/status.json")
+        best=$(python3 -c 'import sys; print(min(float(sys.argv[1]), float(sys.argv[2]) * 1000))' "$best" "$t")
+    done
+    echo "$best $b"
+}
+
 # measure LABEL BIN PROTO N SLAVES: one run (see the top); one JSON line into RESULTS
 measure() {
     local label=$1 bin=$2 proto=$3 n=$4 ns=$5 dir="$BENCH_DIR/run-$1-$3-$4" r0 c0 c1 g0 g1 rss
+    local per=$((n < GLOB_FILES ? n : GLOB_FILES)) globs="" g=0
+    while [ $((g * per)) -lt "$n" ]; do
+        globs="$globs${globs:+, }\"/sim/$label-$n/g$g/*.log\""
+        g=$((g + 1))
+    done
     rm -rf "$dir"
-    start_primary "$bin" "$dir" "/sim/$label-$n/*.log"
+    start_primary "$bin" "$dir" "$globs"
     if [ "$proto" = idle ]; then proto=single; sticky_ok && proto=sticky; fi
     LAST_PROTO=$proto
     local total=$((WARM + WINDOW + 120))
     nice "$ABBEY_LOAD" --primary "http://127.0.0.1:$PORT" --token-file "$BENCH_DIR/token" \
-        --protocol "$proto" --slaves "$ns" --files "$n" --seconds "$total" \
+        --protocol "$proto" --slaves "$ns" --files "$per" --seconds "$total" \
         --out "$dir/load.json" 2>"$dir/load.err" &
     local load=$!
     PIDS="$PIDS $load"
     local listed=1
-    wait_tasks $((n + 1)) 120 || listed=0
+    wait_tasks $((g * per + g)) 120 || listed=0
     sleep "$WARM"
     r0=$(api "/v1/rounds?job=web&after=0" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("current_round", 0))')
     c0=$(cpu_ticks "$PRIMARY")
@@ -180,17 +207,21 @@ measure() {
     g1=$(metric 'abbey_leases_total{result="granted"}')
     rss=$(rss_kb "$PRIMARY")
     api "/v1/rounds?job=web&after=$r0" >"$dir/rounds.json"
+    local status_ms status_bytes
+    read -r status_ms status_bytes < <(status_cost)
     stop_pid "$load"
     stop_pid "$PRIMARY"
     python3 - "$label" "$proto" "$n" "$ns" "$listed" "$(((c1 - c0) * 1000 / TICK))" \
-        "$((g1 - g0))" "$rss" "$WINDOW" "$dir/rounds.json" >>"$RESULTS" <<'PY'
+        "$((g1 - g0))" "$rss" "$WINDOW" "$dir/rounds.json" "$status_ms" "$status_bytes" \
+        >>"$RESULTS" <<'PY'
 import json, sys
-label, proto, n, ns, listed, cpu_ms, granted, rss, window, rounds = sys.argv[1:]
+label, proto, n, ns, listed, cpu_ms, granted, rss, window, rounds, st_ms, st_bytes = sys.argv[1:]
 r = json.load(open(rounds)).get("rounds", [])
 out = {"part": "run", "label": label, "protocol": proto, "sources": int(n), "slaves": int(ns),
        "listed": listed == "1", "window_s": int(window), "cpu_ms": int(cpu_ms),
        "rounds": len(r), "incomplete": sum(1 for x in r if x["incomplete"]),
-       "granted": int(granted), "rss_kb": int(rss)}
+       "granted": int(granted), "rss_kb": int(rss), "status_ms": float(st_ms),
+       "status_bytes": int(st_bytes)}
 out["cpu_per_round_ms"] = round(out["cpu_ms"] / out["window_s"], 1)  # rounds are 1 s
 out["cpu_per_lease_us"] = round(out["cpu_ms"] * 1000 / out["granted"], 1) if out["granted"] else None
 out["cpu_share"] = round(out["cpu_ms"] / (out["window_s"] * 1000), 3)
@@ -208,7 +239,7 @@ freshness() {
 import os, sys
 for i in range(int(sys.argv[2])):
     open(os.path.join(sys.argv[1], "f%05d.log" % i), "w").close()' "$dir/logs" "$FRESH_FILES"
-    start_primary "$2" "$dir" "$dir/logs/*.log"
+    start_primary "$2" "$dir" "\"$dir/logs/*.log\""
     for k in $(seq "$FRESH_SLAVES"); do
         nice "$3" --primary "http://127.0.0.1:$PORT" --name "s$k" --token-file "$BENCH_DIR/token" \
             --spool-dir "$dir/spool$k" --workers 2 >"$dir/s$k.log" 2>&1 &
@@ -244,6 +275,8 @@ for k in range(int(appends)):
     seen += 1
     time.sleep(0.5 + random.random())
 ms.sort()
+if not ms:
+    sys.exit(0)
 print(json.dumps({"part": "freshness", "label": label, "files": int(nfiles),
                   "slaves": int(nslaves), "appends": len(ms), "ms": ms,
                   "median_ms": ms[len(ms) // 2], "max_ms": ms[-1]}))
@@ -275,21 +308,23 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 runs = [r for r in rows if r["part"] == "run"]
 def f(v, unit=""):
     return "–" if v is None else ("%s%s" % (v, unit))
-print("| build | protocol | sources | slaves | primary CPU per round | CPU share | rounds closed (incomplete) | leases granted | CPU per granted lease | primary RSS |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| build | protocol | sources | slaves | primary CPU per round | CPU share | rounds closed (incomplete) | leases granted | CPU per granted lease | primary RSS | GET /v1/status |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in runs:
-    print("| %s | %s | %d | %d | %s | %d%% | %d (%d)%s | %d | %s | %d MB |" % (
+    print("| %s | %s | %d | %d | %s | %d%% | %d (%d)%s | %d | %s | %d MB | %.0f ms, %d KB |" % (
         r["label"], r["protocol"], r["sources"], r["slaves"], f(r["cpu_per_round_ms"], " ms"),
         round(r["cpu_share"] * 100), r["rounds"], r["incomplete"],
         "" if r["listed"] else ", never listed all", r["granted"], f(r["cpu_per_lease_us"], " µs"),
-        r["rss_kb"] // 1024))
+        r["rss_kb"] // 1024, r["status_ms"], r["status_bytes"] // 1024))
 print()
-for label in ("before", "after"):
-    rs = sorted((r for r in runs if r["label"] == label and r["listed"]), key=lambda r: r["sources"])
-    if len(rs) >= 2:
+for key in sorted({(r["label"], r["protocol"]) for r in runs}):
+    rs = sorted((r for r in runs if (r["label"], r["protocol"]) == key and r["listed"]),
+                key=lambda r: r["sources"])
+    if len(rs) >= 2 and rs[-1]["sources"] > rs[0]["sources"]:
         a, b = rs[0], rs[-1]
-        print("%s: primary RSS per source %.2f KB (%d to %d sources)" % (
-            label, (b["rss_kb"] - a["rss_kb"]) / (b["sources"] - a["sources"]), a["sources"], b["sources"]))
+        print("%s, %s: primary RSS per source %.2f KB (%d to %d sources)" % (
+            key[0], key[1], (b["rss_kb"] - a["rss_kb"]) / (b["sources"] - a["sources"]),
+            a["sources"], b["sources"]))
 print()
 print("| build | files | real slaves | appends | freshness median | max |")
 print("|---|---|---|---|---|---|")

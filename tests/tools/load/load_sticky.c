@@ -7,8 +7,9 @@
  * start on the primary's clock, as the answers give it, plus a spread of up to
  * 300 ms by slave), it checks them and reports in one POST /v1/complete: a read
  * lease with new bytes (--grow) as a completion of [offset, size) with the
- * round, else in "idle"; a glob's listing as a completion for its first three
- * rounds (in parts first when it is big), then in "idle"; the leases the
+ * round, else in "idle"; a glob's listing for its first three rounds, before
+ * the report, as completions of its own (in parts when big), then in "idle"; the
+ * leases the
  * primary asked back in "released". What the answer says is gone or wanted
  * back is dropped; a completion refused (409) ends its lease. Every report
  * renews what it lists, so rounds must be shorter than a third of the lease
@@ -120,7 +121,8 @@ static int64_t check_round(load_sim_t *sim, const char *job)
     return load_now_ms() >= r->next_local_ms ? r->next : r->round;
 }
 
-/* A glob held whose listing goes in parts before the report: start that upload. */
+/* A glob held whose listing is due: send it (in parts when big, each a completion
+ * of its own with the round) before the report, which so stays small. */
 static int big_listing(load_t *L, load_sim_t *sim)
 {
     for (int i = 0; i < sim->nheld; i++) {
@@ -128,8 +130,6 @@ static int big_listing(load_t *L, load_sim_t *sim)
         if (l->gone || l->kind != 'e' || l->listings >= LISTINGS)
             continue;
         const load_listing_t *g = load_listing(l->source, L->o.files);
-        if (g->nparts < 2)
-            continue;
         l->listings++;
         sim->up = (load_upload_t){1, l->id, check_round(sim, l->job), g, 0};
         load_send_part(L, sim);
@@ -164,15 +164,6 @@ static void report(load_t *L, load_sim_t *sim)
                 (long long)size, (long long)(end - l->start) / 100, (long long)(end - l->start));
             l->start = end;
             L->st.ranges++;
-        } else if (l->kind == 'e' && l->listings < LISTINGS &&
-                   load_listing(l->source, L->o.files)->nparts == 1) { /* (else: in parts) */
-            const load_listing_t *g = load_listing(l->source, L->o.files);
-            l->listings++;
-            load_buf_printf(b,
-                            "%s{\"lease\":%llu,\"round\":%lld,\"instance\":\"\",\"start\":0,"
-                            "\"end\":0,\"at_end\":true,%s}",
-                            ncomp++ ? "," : "", (unsigned long long)l->id, (long long)round,
-                            g->parts[0]);
         }
     }
     load_buf_printf(b, "],\"idle\":[");
