@@ -381,6 +381,7 @@ static apr_status_t sched_cleanup(void *data)
         free(l);
     }
     sched_heap_free(&s->expiry);
+    sched_leases_free(s);
     for (int j = 0; j < s->njobs; j++) {
         HASH_CLEAR(hh, s->jobs[j].by_path);
         HASH_CLEAR(hi, s->jobs[j].by_inst);

@@ -251,7 +251,9 @@ struct sched_t {
     int ngone;         /* gone tasks and jobs not dropped yet (0: nothing to sweep) */
     uint64_t next_lease;
     sched_lrec_t *leases;
-    sched_heap_t expiry; /* the leases, soonest expiry first */
+    sched_heap_t expiry;         /* the leases, soonest expiry first */
+    struct sched_idslot_t *byid; /* the leases by id (sched_lease.c: one probe, one record) */
+    size_t byid_cap, byid_used;
     sched_slave_t *slaves;
     uint64_t weight_gen;    /* bumped when a slave's weight or labels change (sched_sticky.c) */
     uint64_t task_age;      /* tasks made so far (sched_task_t.age) */
@@ -365,8 +367,9 @@ void sched_ready_free(sched_job_t *job);
 
 /* ---- leases: sched_lease.c, all with the lock held ---- */
 
-/* The expiry heap (sched_create). */
+/* The expiry heap and the index by id (sched_create); freeing the index (cleanup). */
 void sched_leases_init(sched_t *s);
+void sched_leases_free(sched_t *s);
 
 /* The lease with this id, or NULL. */
 sched_lrec_t *sched_lease_find(sched_t *s, uint64_t id);

@@ -2,7 +2,9 @@
  * renewing, expiring, and checking and committing completions (see scheduler.h; the
  * internals in sched_int.h).
  *
- * A lease record is in sched_t.leases (by id) and in the expiry heap (soonest
+ * A lease record is in sched_t.leases (uthash, for walks), in an index by id
+ * (open addressing with the id beside its record: a report's lookups read one
+ * slot and one record each) and in the expiry heap (soonest
  * first), so expiring costs O(log n) per lease that expires, never a pass over
  * all of them. A renewal only moves the lease's expiry: the heap keeps the key
  * it was placed by, and a lease whose key comes due but was renewed meanwhile
@@ -23,6 +25,67 @@
 #include "log.h"
 #include "mem.h"
 
+/* ---- the index by id ---- */
+
+#define ID_EMPTY 0         /* (lease ids start at 1) */
+#define ID_GONE UINT64_MAX /* a removed lease's slot: probes go on past it */
+
+typedef struct sched_idslot_t {
+    uint64_t id;
+    sched_lrec_t *l;
+} sched_idslot_t;
+
+static size_t id_hash(uint64_t id, size_t cap)
+{
+    return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+static void id_put(sched_idslot_t *slots, size_t cap, sched_lrec_t *l)
+{
+    size_t i = id_hash(l->id, cap);
+    while (slots[i].id != ID_EMPTY && slots[i].id != ID_GONE)
+        i = (i + 1) & (cap - 1);
+    slots[i] = (sched_idslot_t){l->id, l};
+}
+
+/* Room for one more (at most half full, tombstones counted): rebuilt twice as big
+ * as the live leases need. */
+static void id_room(sched_t *s)
+{
+    if ((s->byid_used + 1) * 2 <= s->byid_cap)
+        return;
+    size_t live = HASH_COUNT(s->leases), cap = 64;
+    while (cap < (live + 1) * 4)
+        cap *= 2;
+    sched_idslot_t *slots = mem_xcalloc(cap, sizeof *slots);
+    for (size_t i = 0; i < s->byid_cap; i++)
+        if (s->byid[i].id != ID_EMPTY && s->byid[i].id != ID_GONE)
+            id_put(slots, cap, s->byid[i].l);
+    free(s->byid);
+    s->byid = slots;
+    s->byid_cap = cap;
+    s->byid_used = live;
+}
+
+static sched_idslot_t *id_slot(sched_t *s, uint64_t id)
+{
+    if (!s->byid_cap || id == ID_EMPTY || id == ID_GONE)
+        return NULL;
+    for (size_t i = id_hash(id, s->byid_cap);; i = (i + 1) & (s->byid_cap - 1)) {
+        if (s->byid[i].id == id)
+            return &s->byid[i];
+        if (s->byid[i].id == ID_EMPTY)
+            return NULL;
+    }
+}
+
+void sched_leases_free(sched_t *s)
+{
+    free(s->byid);
+    s->byid = NULL;
+    s->byid_cap = s->byid_used = 0;
+}
+
 void sched_leases_init(sched_t *s)
 {
     sched_heap_init(&s->expiry, offsetof(sched_lrec_t, exp_pos)); /* by (exp_key, id) */
@@ -30,9 +93,8 @@ void sched_leases_init(sched_t *s)
 
 sched_lrec_t *sched_lease_find(sched_t *s, uint64_t id)
 {
-    sched_lrec_t *l = NULL;
-    HASH_FIND(hh, s->leases, &id, sizeof(id), l);
-    return l;
+    sched_idslot_t *slot = id_slot(s, id);
+    return slot ? slot->l : NULL;
 }
 
 sched_lrec_t *sched_lease_grant(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t round,
@@ -49,6 +111,9 @@ sched_lrec_t *sched_lease_grant(sched_t *s, sched_job_t *job, sched_task_t *t, i
     l->expires_ms = l->exp_key = now + s->opts.lease_ms;
     l->exp_pos = -1;
     HASH_ADD(hh, s->leases, id, sizeof(l->id), l);
+    id_room(s);
+    id_put(s->byid, s->byid_cap, l);
+    s->byid_used++;
     sched_heap_set(&s->expiry, l, l->exp_key, (int64_t)l->id, 0);
     t->lease = l;
     t->last_leased_ms = now;
@@ -78,6 +143,7 @@ void sched_lease_end(sched_t *s, sched_lrec_t *l)
     if (l->sticky)
         sched_sticky_unlink(s, l);
     HASH_DEL(s->leases, l);
+    *id_slot(s, l->id) = (sched_idslot_t){ID_GONE, NULL};
     sched_heap_remove(&s->expiry, l);
     t->lease = NULL;
     sched_task_sync(l->job, t); /* back in its ready queue, or (gone) no longer counted */
