@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agg_int.h"
+#include "invariant.h"
 
 /* ---- state layouts of the fixed kinds --------------------------------------------- */
 
@@ -510,20 +511,119 @@ static int decode_kind(const agg_spec_t *s, void *state, buf_reader_t *r, abbey_
     }
 }
 
-apr_status_t agg_decode(const agg_spec_t *s, void *state, buf_reader_t *r, abbey_err_t *err)
+/* The end of a decode that returned rc: on failure the reason is prefixed, r is
+ * marked failed and the state is left empty. */
+static apr_status_t decoded(const agg_spec_t *s, void *state, buf_reader_t *r, int rc,
+                            abbey_err_t *err)
 {
-    int rc = agg_check_tag(s, r, err);
-    if (rc == 0) {
-        rc = decode_kind(s, state, r, err);
-        if (rc == 0 && buf_reader_failed(r)) {
-            abbey_err_set(err, "truncated");
-            rc = -1;
-        }
+    if (rc == 0 && buf_reader_failed(r)) {
+        abbey_err_set(err, "truncated");
+        rc = -1;
     }
     if (rc == 0)
         return APR_SUCCESS;
     abbey_err_prefix(err, "%s state", agg_kind_name(s->kind));
     r->failed = 1;
+    agg_release(s, state);
+    agg_init(s, state);
+    return rc == AGG_NOMEM ? APR_ENOMEM : APR_EINVAL;
+}
+
+apr_status_t agg_decode(const agg_spec_t *s, void *state, buf_reader_t *r, abbey_err_t *err)
+{
+    int rc = agg_check_tag(s, r, err);
+    if (rc == 0)
+        rc = decode_kind(s, state, r, err);
+    return decoded(s, state, r, rc, err);
+}
+
+/* ---- against a frame dictionary (agg.h, agg_dict.c) ---------------------------------------- */
+
+/* Kinds whose bytes against a dictionary differ from agg_encode's (tag version 2). */
+static int dict_kind(agg_kind_t k)
+{
+    return k == AGG_DISTINCT || k == AGG_DISTINCT_EXACT || k == AGG_PERCENTILE;
+}
+
+int agg_dict_count(agg_dict_t *d, const agg_spec_t *s, const void *state)
+{
+    if (s->kind == AGG_DISTINCT)
+        return agg_hll_count_dict(state, d);
+    if (s->kind == AGG_DISTINCT_EXACT)
+        return agg_dict_count_set(d, &((const agg_exact_t *)state)->set);
+    return 0;
+}
+
+int agg_encode_dict(const agg_spec_t *s, const void *state, agg_dict_t *d, buf_t *out)
+{
+    const agg_exact_t *e = state;
+    if (!dict_kind(s->kind)) {
+        agg_encode(s, state, out);
+        return 0;
+    }
+    buf_put_u8(out, AGG_TAG_DICT(s->kind));
+    if (s->kind == AGG_PERCENTILE) {
+        agg_dd_encode_dict(state, out);
+        return 0;
+    }
+    if (s->kind == AGG_DISTINCT)
+        return agg_hll_encode_dict(state, d, out);
+    buf_put_u8(out, e->set.flag ? 1 : 0);
+    return agg_dict_put_set(d, &e->set, out);
+}
+
+apr_status_t agg_decode_dict(const agg_spec_t *s, void *state, agg_dict_t *d, buf_reader_t *r,
+                             int *from, abbey_err_t *err)
+{
+    uint8_t tag, flag;
+    int rc = -1;
+    *from = -1;
+    if (!dict_kind(s->kind))
+        return agg_decode(s, state, r, err);
+    tag = buf_get_u8(r);
+    if (buf_reader_failed(r))
+        abbey_err_set(err, "truncated");
+    else if (tag != AGG_TAG_DICT(s->kind))
+        abbey_err_set(err, "tag 0x%02x is not a version %d %s state", tag, AGG_DICT_FORMAT_VERSION,
+                      agg_kind_name(s->kind));
+    else if (s->kind == AGG_PERCENTILE)
+        rc = agg_dd_decode_dict(state, r, err);
+    else if (s->kind == AGG_DISTINCT)
+        rc = agg_hll_decode_dict(state, d, r, from, err);
+    else if ((flag = buf_get_u8(r)) > 1)
+        abbey_err_set(err, "unknown flags 0x%02x", flag);
+    else {
+        ((agg_exact_t *)state)->set.flag = flag;
+        rc = agg_dict_get_set(d, &((agg_exact_t *)state)->set, agg_exact_cap(s), r, err);
+    }
+    return decoded(s, state, r, rc, err);
+}
+
+int agg_derives(const agg_spec_t *s, const void *state, const agg_spec_t *xs, const void *xstate)
+{
+    return s->kind == AGG_DISTINCT && xs->kind == AGG_DISTINCT_EXACT &&
+           agg_hll_of_exact(state, xstate);
+}
+
+void agg_encode_derived(const agg_spec_t *s, int from, buf_t *out)
+{
+    ABBEY_ASSERT(s->kind == AGG_DISTINCT && from >= 0 && from < AGG_DERIVED_MAX);
+    buf_put_u8(out, AGG_TAG_DICT(s->kind));
+    agg_hll_encode_derived(from, out);
+}
+
+apr_status_t agg_derive(const agg_spec_t *s, void *state, const agg_spec_t *xs, const void *xstate,
+                        agg_dict_t *d, abbey_err_t *err)
+{
+    int rc;
+    if (s->kind != AGG_DISTINCT || xs->kind != AGG_DISTINCT_EXACT) {
+        abbey_err_set(err, "%s state cannot be derived from a %s state", agg_kind_name(s->kind),
+                      agg_kind_name(xs->kind));
+        return APR_EINVAL;
+    }
+    if ((rc = agg_hll_derive(state, xstate, d, err)) == 0)
+        return APR_SUCCESS;
+    abbey_err_prefix(err, "%s state", agg_kind_name(s->kind));
     agg_release(s, state);
     agg_init(s, state);
     return rc == AGG_NOMEM ? APR_ENOMEM : APR_EINVAL;
