@@ -4,14 +4,14 @@
  * and a slave spool record. Layout (integers little-endian):
  *
  *   0   magic "ABBF"                      4 bytes
- *   4   version (1)                       1
+ *   4   version (1 or 2)                  1
  *   5   flags (0, or FRAME_FLAG_RECORD)   1
  *   6   reserved (0)                      2
  *   8   header length H                   4   (<= FRAME_MAX_HEADER)
  *   12  payload length Z (compressed)     4   (<= FRAME_MAX_PAYLOAD)
  *   16  payload length U (uncompressed)   4   (<= FRAME_MAX_RAW)
  *   20  header                            H   (fields below, in order)
- *   20+H payload, zlib                    Z
+ *   20+H payload, zlib (1) or zstd (2)    Z   (U <= Z * 1032)
  *   20+H+Z CRC32 of bytes [0, 20+H+Z)     4
  *
  * Header: config_hash u64, round u64, lease u64, start u64, end u64, lines
@@ -26,15 +26,33 @@
  * never numbers, so that builds with more or fewer reasons agree. A decoder
  * counts a name it does not know, and the bad lines no reason accounts for
  * (every frame from before reasons), under "unknown"; reasons adding up to
- * more than bad_lines make the frame corrupt. Payload:
- * varint group count, then per group:
+ * more than bad_lines make the frame corrupt. The header is the same in both
+ * versions.
+ *
+ * Payload, version 1: varint group count, then per group:
  * group name, varint entry count, per entry: entry name, varint value count,
  * one byte agg kind per value (followed by p as f64 for percentile, by the
  * cap as varint for distinct_exact), varint row count, per row: key (string),
  * then each value's agg_encode bytes.
  *
+ * Payload, version 2 (what frame_encode writes; see agg.h, "the frame
+ * dictionary"): the frame dictionary (every 64-bit hash the frame's sets hold,
+ * once), then the groups as in version 1, except that an entry's rows are in
+ * the order of their key bytes, each key written as varint bytes shared with
+ * the previous key and the rest (string), and each value as agg_encode_dict
+ * (or agg_encode_derived) bytes: sets as indices into the dictionary, a
+ * distinct that a distinct_exact of the row determines as a reference to it,
+ * whole-number percentile extremes as integers. Keys must be strictly
+ * increasing. What the payload may make a decoder allocate (hashes, set
+ * members, registers, key bytes; agg.h's budget) is bounded by what a version
+ * 1 payload of the same compressed size could hold, Z * 1032 / 8 units of 8
+ * bytes (and FRAME_MAX_RAW / 8): a frame claiming more is corrupt, and
+ * frame_encode writes version 1 for a partial that would (so compressible
+ * that a decoder could not tell it from a bomb).
+ *
  * A record frame (flags = FRAME_FLAG_RECORD) has the same layout and header,
- * but its payload is the zlib of opaque bytes (a master's state record or
+ * but its payload is the zlib (version 1, what frame_encode_record writes) or
+ * zstd (version 2) of opaque bytes (a master's state record or
  * checkpoint metadata, JSON by convention), never a partial: frame_decode
  * refuses it, frame_record reads it. Masters refuse record frames on
  * POST /v1/partials.
@@ -53,7 +71,12 @@
 #include "partial.h"
 
 #define FRAME_MAGIC "ABBF"
-#define FRAME_VERSION 1
+/* frame_encode writes version 2 (version 1 for a partial too compressible for it);
+ * frame_encode_record writes version 1 (a record's payload is the same in both, only
+ * its compression differs); the decoders read both. */
+#define FRAME_VERSION 2
+#define FRAME_VERSION_MIN 1
+#define FRAME_RECORD_VERSION 1
 #define FRAME_FIXED 20 /* bytes before the header */
 #define FRAME_MAX_HEADER 4096
 #define FRAME_MAX_PAYLOAD (64u << 20)
@@ -77,7 +100,8 @@ typedef struct frame_header_t {
     char source[FRAME_SOURCE_MAX];
     char slave[FRAME_NAME_MAX];
     char master[FRAME_NAME_MAX];
-    uint8_t flags; /* frame_peek fills it; the encoders ignore it */
+    uint8_t flags;   /* frame_peek fills it; the encoders ignore it */
+    uint8_t version; /* frame_peek fills it (1 or 2); the encoders ignore it */
 } frame_header_t;
 
 /* Copy p's line counters (lines, bad_lines, bytes, regex_limit_hits,
@@ -89,7 +113,9 @@ void frame_header_counts(frame_header_t *h, const partial_t *p);
  * groups selected is valid ("empty": the range, and nothing for this master).
  * Returns APR_SUCCESS, or APR_EINVAL when a header string is too long, an
  * entry of a selected group failed in p (out of memory: partial_fail), or the
- * payload would exceed FRAME_MAX_RAW / FRAME_MAX_PAYLOAD (out is unchanged). */
+ * payload would exceed FRAME_MAX_RAW / FRAME_MAX_PAYLOAD, or APR_ENOMEM when
+ * the dictionary or the rows' order could not be allocated (mem.h); out is
+ * then unchanged. p is not changed. */
 apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
                           buf_t *out, abbey_err_t *err);
 
