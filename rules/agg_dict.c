@@ -146,7 +146,8 @@ int agg_dict_put(agg_dict_t *d, buf_t *out)
         if (d->slots[i].sets)
             order[k++] = &d->slots[i];
     ABBEY_ASSERT(k == d->n);
-    qsort(order, k, sizeof *order, by_tier);
+    if (k)
+        qsort(order, k, sizeof *order, by_tier);
     buf_put_varint(out, d->n);
     for (uint32_t i = 0, run = 0; i < d->n; i++) {
         order[i]->index = i;

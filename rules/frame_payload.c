@@ -109,7 +109,8 @@ static apr_status_t put_rows_v2(encoder_t *en, const rules_entry_t *e, const pta
     while ((row = ptable_next(t, &cur)) != NULL)
         en->rows[k++] = row;
     ABBEY_ASSERT(k == n);
-    qsort(en->rows, n, sizeof *en->rows, row_cmp);
+    if (n)
+        qsort(en->rows, n, sizeof *en->rows, row_cmp);
     for (size_t i = 0; i < n; prev = en->rows[i++]) {
         size_t same = 0;
         row = en->rows[i];
@@ -545,6 +546,7 @@ apr_status_t frame_payload_get(const uint8_t *raw, size_t n, int version, uint64
     d.seen_group = apr_pcalloc(scratch->pool, (size_t)job->ngroups + 1);
     d.seen_entry = apr_pcalloc(scratch->pool, (size_t)job->nentries + 1);
     if (version == 2) {
+        buf_reserve(&d.key, 64); /* an empty key points somewhere too */
         if (!(d.dict = agg_dict_create())) {
             abbey_err_set(err, "frame payload: out of memory for the dictionary");
             return APR_ENOMEM;
