@@ -1,22 +1,27 @@
-/* fuzz_frame.c - libFuzzer target for the frame decoder (rules/frame.c).
+/* fuzz_frame.c - libFuzzer target for the frame decoder (rules/frame.c, rules/frame_payload.c).
  *
  * Arbitrary bytes are decoded against a hand-built job (two groups, entries
  * using every aggregate kind). The first input byte picks how the rest is used:
  *   0  as a byte stream of frames: frame_peek / frame_decode each, stepping by
  *      frame_len, resyncing with frame_resync after a corrupt one;
  *   1  the same, after writing the correct CRC where the lengths say it goes
- *      (so mutations reach the header, zlib and payload checks);
- *   2  as a raw payload: the target wraps it in a valid header, deflates it and
- *      adds the CRC (so mutations reach the group / entry / row / state decoder);
- *   3  as the bytes of a state record: frame_encode_record wraps them.
+ *      (so mutations reach the header, zlib/zstd and payload checks);
+ *   2  as a raw version 1 payload: the target wraps it in a valid header,
+ *      deflates it and adds the CRC (so mutations reach the group / entry /
+ *      row / state decoder);
+ *   3  as the bytes of a state record: frame_encode_record wraps them;
+ *   4  as a raw version 2 payload (frame dictionary, front-coded keys, states
+ *      against the dictionary, derived distinct), wrapped with zstd.
  * Every frame also goes through frame_record: a frame is a partial (frame_decode
  * takes it) or a record (frame_record takes it), never both, and both agree
  * with frame_peek on its length and on a torn one. Every frame that decodes is
- * re-encoded and decoded again, and must give the same rows and results; every
- * record that reads back is re-encoded and read again, and must give the same
- * header and bytes (abort otherwise). Every header that decodes has its bad lines by
- * reason adding up to bad_lines, and they survive the re-encoding. On an empty corpus directory
- * LLVMFuzzerInitialize writes seed inputs for all four modes.
+ * re-encoded and decoded again, and must give the same rows and results, and
+ * the second encoding must be the same bytes as the first (a decoded state is
+ * the state that was written); every record that reads back is re-encoded and
+ * read again, and must give the same header and bytes (abort otherwise). Every
+ * header that decodes has its bad lines by reason adding up to bad_lines, and
+ * they survive the re-encoding. On an empty corpus directory
+ * LLVMFuzzerInitialize writes seed inputs for all five modes.
  * Build and run: scripts/fuzz.sh frame SECONDS (see docs/FUZZING.md). */
 #include <dirent.h>
 #include <stdio.h>
@@ -24,10 +29,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <apr_general.h>
 
 #include "frame.h"
+#include "frame_int.h"
 #include "rules.h"
 #include "value.h"
 
@@ -133,16 +140,23 @@ static void round_trip(const partial_t *q, apr_pool_t *pool)
     frame_header_t h;
     partial_t *r = partial_create(&job, pool);
     abbey_err_t err;
-    buf_t out;
+    buf_t out, again;
 
     header_init(&h);
     frame_header_counts(&h, q);
     buf_init(&out);
+    buf_init(&again);
     if (frame_encode(&h, q, NULL, &out, &err) != APR_SUCCESS ||
         frame_decode(out.data, out.len, &job, NULL, r, NULL, &err) != APR_SUCCESS) {
         fprintf(stderr, "re-encoded frame does not decode: %s\n", err.msg);
         abort();
     }
+    if (frame_encode(&h, r, NULL, &again, &err) != APR_SUCCESS || again.len != out.len ||
+        memcmp(again.data, out.data, out.len) != 0) {
+        fprintf(stderr, "a decoded partial encodes to other bytes\n");
+        abort();
+    }
+    buf_free(&again);
     for (int e = 0; e < NENT; e++)
         same_tables(q->tables[e], r->tables[e]);
     if (r->lines != q->lines || r->bad_lines != q->bad_lines || r->bytes != q->bytes ||
@@ -267,11 +281,12 @@ static void fix_crc(uint8_t *b, size_t len)
     }
 }
 
-/* A frame with a valid header around raw payload bytes. */
-static void wrap_payload(const uint8_t *raw, size_t n, buf_t *out)
+/* A frame of this version with a valid header around raw payload bytes. */
+static void wrap_payload(const uint8_t *raw, size_t n, int version, buf_t *out)
 {
     buf_t hdr;
     uLongf zlen = compressBound((uLong)n);
+    size_t zs = ZSTD_compressBound(n);
     buf_init(&hdr);
     buf_put_u64(&hdr, 0);
     buf_put_u64(&hdr, 0);
@@ -286,14 +301,22 @@ static void wrap_payload(const uint8_t *raw, size_t n, buf_t *out)
     buf_put_str(&hdr, "s", 1);
     buf_put_str(&hdr, "m", 1);
     buf_put(out, FRAME_MAGIC, 4);
-    buf_put_u32(out, FRAME_VERSION);
+    buf_put_u32(out, (uint32_t)version); /* then flags 0 and the reserved bytes */
     buf_put_u32(out, (uint32_t)hdr.len);
     buf_put_u32(out, 0);
     buf_put_u32(out, (uint32_t)n);
     buf_put(out, hdr.data, hdr.len);
-    buf_reserve(out, zlen + 4);
-    if (compress2(out->data + out->len, &zlen, raw, (uLong)n, 1) != Z_OK)
-        abort();
+    if (version == 2) {
+        buf_reserve(out, zs + 4);
+        zs = ZSTD_compress(out->data + out->len, zs, raw, n, 1);
+        if (ZSTD_isError(zs))
+            abort();
+        zlen = (uLongf)zs;
+    } else {
+        buf_reserve(out, zlen + 4);
+        if (compress2(out->data + out->len, &zlen, raw, (uLong)n, 1) != Z_OK)
+            abort();
+    }
     out->len += zlen;
     for (int i = 0; i < 4; i++)
         out->data[12 + i] = (uint8_t)(zlen >> (8 * i));
@@ -322,7 +345,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     apr_pool_create(&pool, root);
     buf_init(&b);
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0:
         decode_stream(data + 1, size - 1, pool);
         break;
@@ -336,7 +359,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         decode_stream(b.data, b.len, pool);
         break;
     default:
-        wrap_payload(data + 1, size - 1, &b);
+        wrap_payload(data + 1, size - 1, data[0] % 5 == 4 ? 2 : 1, &b);
         decode_stream(b.data, b.len, pool);
     }
     buf_free(&b);
@@ -382,6 +405,29 @@ static partial_t *seed_partial(apr_pool_t *pool)
                                                          : &x);
         }
     }
+    /* a row of pages whose visitors and users saw the same values (visitors written as
+     * derived), and one whose visitors turned dense */
+    for (int i = 0; i < 1100; i++) {
+        char name[16];
+        value_t s = {.kind = VALUE_STR, .s = name};
+        ptable_row_t *same, *dense;
+        s.len = (uint32_t)snprintf(name, sizeof name, "u%d", i % (i < 1080 ? 1100 : 15));
+        buf_reset(&k);
+        value_key_put(&k, &(value_t){.kind = VALUE_STR, .s = "same", .len = 4});
+        put_key_int(&k, 0);
+        same =
+            ptable_upsert(p->tables[1], k.data, (uint32_t)k.len, value_hash_bytes(k.data, k.len));
+        buf_reset(&k);
+        value_key_put(&k, &(value_t){.kind = VALUE_STR, .s = "dense", .len = 5});
+        put_key_int(&k, 0);
+        dense =
+            ptable_upsert(p->tables[1], k.data, (uint32_t)k.len, value_hash_bytes(k.data, k.len));
+        if (i >= 1080) {
+            agg_update(&specs[1][1], same->state + ptable_offset(p->tables[1], 1), &s);
+            agg_update(&specs[1][2], same->state + ptable_offset(p->tables[1], 2), &s);
+        }
+        agg_update(&specs[1][1], dense->state + ptable_offset(p->tables[1], 1), &s);
+    }
     p->lines = 12;
     partial_bad(p, FORMAT_BAD_QUOTE);
     partial_bad(p, FORMAT_BAD_NUMBER);
@@ -422,7 +468,6 @@ static void write_seeds(const char *dir)
     frame_header_t h;
     abbey_err_t err;
     buf_t f, raw;
-    uint32_t hl;
 
     apr_pool_create(&pool, root);
     p = seed_partial(pool);
@@ -434,15 +479,21 @@ static void write_seeds(const char *dir)
         abort();
     write_seed(dir, "seed-frame", 0, f.data, f.len);
     write_seed(dir, "seed-frame-crcfix", 1, f.data, f.len);
-    /* the same frame's payload, inflated, for mode 2 */
-    hl = f.data[8] | (uint32_t)f.data[9] << 8 | (uint32_t)f.data[10] << 16;
+    /* the payloads, for modes 2 and 4, and a version 1 frame */
     {
-        uLongf ulen = f.data[16] | (uint32_t)f.data[17] << 8 | (uint32_t)f.data[18] << 16 |
-                      (uint32_t)f.data[19] << 24;
-        buf_reserve(&raw, ulen);
-        if (uncompress(raw.data, &ulen, f.data + FRAME_FIXED + hl, (uLong)(f.len - 24 - hl)) ==
-            Z_OK)
-            write_seed(dir, "seed-payload", 2, raw.data, ulen);
+        uint64_t weight;
+        buf_t v1;
+        buf_init(&v1);
+        if (frame_payload_put(&raw, p, NULL, 1, &weight, &err) != APR_SUCCESS)
+            abort();
+        write_seed(dir, "seed-payload", 2, raw.data, raw.len);
+        wrap_payload(raw.data, raw.len, 1, &v1);
+        write_seed(dir, "seed-frame-v1", 0, v1.data, v1.len);
+        buf_reset(&raw);
+        if (frame_payload_put(&raw, p, NULL, 2, &weight, &err) != APR_SUCCESS)
+            abort();
+        write_seed(dir, "seed-payload-v2", 4, raw.data, raw.len);
+        buf_free(&v1);
     }
     buf_reset(&f);
     if (frame_encode(&h, p, (const uint8_t[2]){0, 1}, &f, &err) == APR_SUCCESS)
