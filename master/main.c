@@ -53,8 +53,8 @@ static void usage(FILE *out)
           "                         printable; a warning when its group or others can read it)\n"
           "      --http-threads N   HTTP worker threads (default 4)\n"
           "      --lease-bytes N    most bytes one read lease covers, with an optional\n"
-          "                         k/M/G suffix (primary; default 256M): bigger leases\n"
-          "                         send fewer, larger frames\n"
+          "                         k/M/G suffix (primary; default 512M): bigger leases\n"
+          "                         send fewer frames and fewer bytes to the masters\n"
           "      --export-every D   write the running-total (period scope) reports at most\n"
           "                         every D (default 10s; 0s: every round); round-scope\n"
           "                         reports are written every round, GET /v1/reports is live\n"
@@ -115,7 +115,7 @@ enum {
     OPT_STDIN
 };
 
-#define LEASE_BYTES_DEFAULT (256u << 20)
+#define LEASE_BYTES_DEFAULT (512u << 20) /* docs/CLUSTER.md, "lease sizing" */
 
 static const apr_getopt_option_t options[] = {
     {"config", 'c', 1, "rules file"},
