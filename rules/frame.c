@@ -474,7 +474,10 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
     }
     rv = inflate_exact(buf + FRAME_FIXED + l.h, l.z, raw, l.u, hh.version, err);
     if (rv == APR_SUCCESS) {
-        scratch = partial_create(job, into->pool);
+        /* into empty (as a master's scratch is): decoded straight into it, and
+         * emptied again on failure; else into a scratch partial, then merged */
+        int direct = partial_is_empty(into);
+        scratch = direct ? into : partial_create(job, into->pool);
         rv = frame_payload_get(raw, l.u, hh.version, budget_of(l.z), job, scratch, err);
         if (rv == APR_SUCCESS) {
             scratch->lines = hh.lines;
@@ -482,10 +485,13 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
             scratch->bytes = hh.bytes;
             scratch->regex_limit_hits = hh.regex_limit_hits;
             memcpy(scratch->bad_by, hh.bad_by, sizeof hh.bad_by);
-            if ((rv = partial_merge(into, scratch, err)) != APR_SUCCESS)
+            if (!direct && (rv = partial_merge(into, scratch, err)) != APR_SUCCESS)
                 abbey_err_prefix(err, "frame: merging");
         }
-        partial_destroy(scratch);
+        if (!direct)
+            partial_destroy(scratch);
+        else if (rv != APR_SUCCESS)
+            partial_clear(into);
     }
     free(raw);
     if (rv == APR_SUCCESS) {

@@ -230,6 +230,7 @@ typedef struct decoder_t {
     partial_t *scratch;
     uint8_t *seen_group; /* job->ngroups */
     uint8_t *seen_entry; /* job->nentries */
+    int *from;           /* version 2: per value of a row, what it is derived from */
     agg_dict_t *dict;    /* version 2 */
     buf_t key;           /* version 2: the row's key, built on the previous one */
     abbey_err_t *err;
@@ -369,7 +370,7 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
 {
     ptable_t *t = d->scratch->tables[e->index];
     uint64_t nrows = buf_get_varint(&d->r);
-    int *from = apr_palloc(d->scratch->pool, sizeof(int) * ((size_t)e->nvalues + 1));
+    int *from = d->from;
     char tmp[16];
 
     if (buf_reader_failed(&d->r))
@@ -536,27 +537,36 @@ apr_status_t frame_payload_get(const uint8_t *raw, size_t n, int version, uint64
 {
     decoder_t d;
     apr_status_t rv = APR_SUCCESS;
+    int nvalues = 1;
 
+    /* scratch may be the caller's partial itself: nothing of the decoder's own is
+     * allocated from its pool */
     memset(&d, 0, sizeof d);
     buf_reader_init(&d.r, raw, n);
     d.version = version;
     d.job = job;
     d.err = err;
     d.scratch = scratch;
-    d.seen_group = apr_pcalloc(scratch->pool, (size_t)job->ngroups + 1);
-    d.seen_entry = apr_pcalloc(scratch->pool, (size_t)job->nentries + 1);
+    for (int i = 0; i < job->nentries; i++)
+        if (job->entries[i]->nvalues > nvalues)
+            nvalues = job->entries[i]->nvalues;
+    d.seen_group = mem_xcalloc((size_t)job->ngroups + (size_t)job->nentries + 1, 1);
+    d.seen_entry = d.seen_group + job->ngroups;
+    d.from = mem_xcalloc((size_t)nvalues, sizeof *d.from);
     if (version == 2) {
         buf_reserve(&d.key, 64); /* an empty key points somewhere too */
         if (!(d.dict = agg_dict_create())) {
             abbey_err_set(err, "frame payload: out of memory for the dictionary");
-            return APR_ENOMEM;
-        }
-        if ((rv = agg_dict_get(d.dict, &d.r, budget, err)) != APR_SUCCESS)
+            rv = APR_ENOMEM;
+        } else if ((rv = agg_dict_get(d.dict, &d.r, budget, err)) != APR_SUCCESS) {
             abbey_err_prefix(err, "frame payload");
+        }
     }
     if (rv == APR_SUCCESS)
         rv = decode_groups(&d);
     agg_dict_destroy(d.dict);
     buf_free(&d.key);
+    free(d.seen_group);
+    free(d.from);
     return rv;
 }

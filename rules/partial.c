@@ -98,6 +98,19 @@ void partial_clear(partial_t *p)
     memset(p->bad_by, 0, sizeof p->bad_by);
 }
 
+int partial_is_empty(const partial_t *p)
+{
+    if (p->lines || p->bad_lines || p->bytes || p->regex_limit_hits)
+        return 0;
+    for (int r = 0; r < PARTIAL_BAD_N; r++)
+        if (p->bad_by[r])
+            return 0;
+    for (int i = 0; i < p->job->nentries; i++)
+        if (p->failed[i] || ptable_count(p->tables[i]))
+            return 0;
+    return 1;
+}
+
 void partial_destroy(partial_t *p)
 {
     apr_pool_destroy(p->pool);

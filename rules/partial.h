@@ -68,6 +68,10 @@ void partial_fail(partial_t *p, int i, abbey_err_t *err);
 /* Empty every table, zero the counters and forget failures. */
 void partial_clear(partial_t *p);
 
+/* 1 when p is as partial_create or partial_clear left it: no rows, counters 0,
+ * no entry failed (so partial_clear gives it back as it is). */
+int partial_is_empty(const partial_t *p);
+
 /* Destroy (frees the subpool). */
 void partial_destroy(partial_t *p);
 
