@@ -115,15 +115,19 @@ void agg_result(const agg_spec_t *s, const void *state, agg_result_t *out);
 
 /* ---- the frame dictionary (agg_dict.c) ----------------------------------------------
  * A version 2 frame (frame.h) writes every 64-bit hash its sets hold (distinct while
- * sparse, distinct_exact) once, in a dictionary ordered by how many of the frame's sets
- * hold it (most first, ties by the smaller hash), and each set as the indices of its
+ * sparse, distinct_exact) once, in a dictionary, and each set as the indices of its
  * members in it: varint count, the first index, then each gap to the next less one, all
- * varints. A page's hash held by thousands of clients' sets costs its 8 bytes once and an
- * index of a byte or two in each set; the most common members get the smallest indices.
- * A dense distinct is written as its nonzero registers (varint count, then each as the
- * varint gap from the previous one's index plus one, and its value byte). The other kinds
- * are written as agg_encode writes them. One dictionary per frame being encoded or
- * decoded; not thread-safe.
+ * varints. A page's hash held by thousands of clients' sets costs its bytes once and an
+ * index of a byte or two in each set. The dictionary is ordered by tier, tier t holding
+ * the hashes 2^t to 2^(t+1) - 1 of the frame's sets hold, the highest tier first (so the
+ * most common members get the smallest indices), and by hash within a tier: varint count
+ * of hashes, then per tier its varint size, its first hash (u64) and each next one as
+ * the varint gap from the previous less one. A dense distinct is written as its nonzero
+ * registers (varint count, then each as the varint gap from the previous one's index
+ * plus one, and its value byte); a percentile's whole-number extremes as integers, and a
+ * bin of count 1 in one byte; the other kinds as agg_encode writes them (the tag's
+ * version is 2 for the three kinds whose bytes differ). One dictionary per frame being
+ * encoded or decoded; not thread-safe.
  *
  * Encoding goes in three steps over the same states: agg_dict_count each, agg_dict_put
  * (numbers the hashes and appends the dictionary), agg_encode_dict each. Decoding:

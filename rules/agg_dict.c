@@ -2,9 +2,9 @@
  * agg.h, "the frame dictionary").
  *
  * Encoding: every member of every set the frame will hold is counted in an open-addressing
- * map (hash -> sets holding it), the distinct hashes are then ordered (most sets first, ties
- * by hash) and numbered, and a set is written as its members' indices, sorted and
- * delta-coded. Decoding reads the hashes into an array (refusing a repeated one) and a set's
+ * map (hash -> sets holding it), the distinct hashes are then ordered (by tier, most shared
+ * first, then by hash) and numbered, and a set is written as its members' indices, sorted
+ * and delta-coded. Decoding reads the hashes into an array (refusing a repeated one) and a set's
  * indices back into hashes. The decoder's budget bounds what the whole frame may make it
  * allocate (hashes, set members, dense registers, key bytes), whatever the indices say. */
 #include <stdio.h>

@@ -16,8 +16,9 @@ apr_status_t frame_payload_put(buf_t *b, const partial_t *p, const uint8_t *grou
                                uint64_t *weight, abbey_err_t *err);
 
 /* Decode the n bytes of a payload of this version against job into scratch (an empty
- * partial of job; nothing else is allocated from its pool). budget bounds what a version 2 payload may make the decoder allocate
- * (agg.h, "the frame dictionary"). APR_SUCCESS; APR_EINVAL with the reason; APR_ENOMEM. */
+ * partial of job; nothing else is allocated from its pool). budget bounds what a version 2 payload
+ * may make the decoder allocate (agg.h, "the frame dictionary"). APR_SUCCESS; APR_EINVAL with the
+ * reason; APR_ENOMEM. */
 apr_status_t frame_payload_get(const uint8_t *raw, size_t n, int version, uint64_t budget,
                                const struct rules_job_t *job, partial_t *scratch, abbey_err_t *err);
 

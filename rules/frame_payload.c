@@ -7,8 +7,9 @@
  * keys, each key written as the bytes it shares with the previous one and the rest.
  * Decoding trusts nothing: every count is bounded by the bytes left, names and kinds must
  * match the job, keys must be valid key columns (and, in version 2, strictly increasing,
- * out of the decoder's budget), and the rows go into a scratch partial the caller merges
- * only when the whole payload checked out. */
+ * out of the decoder's budget), and the rows go into a partial that frame.c merges into the
+ * caller's only when the whole payload checked out (or, when the caller's is empty, the
+ * caller's own, emptied again on failure). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
