@@ -327,6 +327,27 @@ static void start_status(buf_t *b, uint64_t nrows)
     buf_put_varint(b, nrows);
 }
 
+/* The start of a payload: an empty dictionary, group traffic, entry pages with its kinds and
+ * nrows rows. */
+static void start_pages(buf_t *b, uint64_t nrows)
+{
+    buf_reset(b);
+    buf_put_varint(b, 0);
+    buf_put_varint(b, 1);
+    buf_put_str(b, "traffic", 7);
+    buf_put_varint(b, 1);
+    buf_put_str(b, "pages", 5);
+    buf_put_varint(b, 4);
+    for (int v = 0; v < 4; v++) {
+        buf_put_u8(b, (uint8_t)J.specs[E_PAGES][v].kind);
+        if (J.specs[E_PAGES][v].kind == AGG_PERCENTILE)
+            buf_put_f64(b, J.specs[E_PAGES][v].pct);
+        else if (J.specs[E_PAGES][v].kind == AGG_DISTINCT_EXACT)
+            buf_put_varint(b, J.specs[E_PAGES][v].cap);
+    }
+    buf_put_varint(b, nrows);
+}
+
 /* One by_status row: key (status code), sharing same bytes with the previous key, then
  * states of one line. */
 static void status_row(buf_t *b, int64_t code, size_t same)
@@ -457,20 +478,7 @@ START_TEST(test_forged_key_bytes_budget)
     memset(path, 'a', PATH);
     buf_init(&b);
     buf_init(&key);
-    buf_put_varint(&b, 0);
-    buf_put_varint(&b, 1);
-    buf_put_str(&b, "traffic", 7);
-    buf_put_varint(&b, 1);
-    buf_put_str(&b, "pages", 5);
-    buf_put_varint(&b, 4);
-    for (int v = 0; v < 4; v++) {
-        buf_put_u8(&b, (uint8_t)J.specs[E_PAGES][v].kind);
-        if (J.specs[E_PAGES][v].kind == AGG_PERCENTILE)
-            buf_put_f64(&b, J.specs[E_PAGES][v].pct);
-        else if (J.specs[E_PAGES][v].kind == AGG_DISTINCT_EXACT)
-            buf_put_varint(&b, J.specs[E_PAGES][v].cap);
-    }
-    buf_put_varint(&b, ROWS);
+    start_pages(&b, ROWS);
     /* each key: a path of 100 KB (shared) and a time whose first byte grows: 20 MB of keys
      * from a few bytes each */
     for (int r = 0; r < ROWS; r++) {
@@ -509,21 +517,7 @@ static void derived_payload(buf_t *b, int from)
     agg_dict_t *d = agg_dict_create();
 
     buf_init(&key);
-    buf_reset(b);
-    buf_put_varint(b, 0);
-    buf_put_varint(b, 1);
-    buf_put_str(b, "traffic", 7);
-    buf_put_varint(b, 1);
-    buf_put_str(b, "pages", 5);
-    buf_put_varint(b, 4);
-    for (int v = 0; v < 4; v++) {
-        buf_put_u8(b, (uint8_t)J.specs[E_PAGES][v].kind);
-        if (J.specs[E_PAGES][v].kind == AGG_PERCENTILE)
-            buf_put_f64(b, J.specs[E_PAGES][v].pct);
-        else if (J.specs[E_PAGES][v].kind == AGG_DISTINCT_EXACT)
-            buf_put_varint(b, J.specs[E_PAGES][v].cap);
-    }
-    buf_put_varint(b, 1);
+    start_pages(b, 1);
     put_s(&key, "/x", 2);
     put_int(&key, VALUE_TIME, 1431857100);
     put_int(&key, VALUE_INT, 200);
