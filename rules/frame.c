@@ -165,9 +165,10 @@ static uint64_t budget_of(uint32_t z)
 
 /* Append p's frame in this version: APR_SUCCESS; APR_EINVAL or APR_ENOMEM with
  * out unchanged; APR_EGENERAL (out unchanged, no message) when a version 2
- * payload compressed so well that a decoder would refuse it: more than
- * FRAME_MAX_RATIO raw bytes per compressed byte (zstd can, deflate cannot), or
- * more for the decoder to allocate than its size allows (budget_of). */
+ * payload is over FRAME_MAX_RAW, or compressed so well that a decoder would
+ * refuse it: more than FRAME_MAX_RATIO raw bytes per compressed byte (zstd
+ * can, deflate cannot), or more for the decoder to allocate than its size
+ * allows (budget_of). */
 static apr_status_t encode_partial(const frame_header_t *h, const partial_t *p,
                                    const uint8_t *groups, int version, buf_t *out, abbey_err_t *err)
 {
@@ -178,7 +179,10 @@ static apr_status_t encode_partial(const frame_header_t *h, const partial_t *p,
 
     buf_init(&raw);
     rv = frame_payload_put(&raw, p, groups, version, &weight, err);
-    if (rv == APR_SUCCESS && raw.len > FRAME_MAX_RAW) {
+    if (rv == APR_SUCCESS && raw.len > FRAME_MAX_RAW && version >= 2)
+        rv = APR_EGENERAL; /* rows of sets sharing no member: the dictionary costs more than
+                              it saves, and version 1 may still fit */
+    else if (rv == APR_SUCCESS && raw.len > FRAME_MAX_RAW) {
         abbey_err_set(err, "frame: payload of %zu bytes exceeds %u; send fewer rows per frame",
                       raw.len, FRAME_MAX_RAW);
         rv = APR_EINVAL;

@@ -48,7 +48,8 @@
  * 1 payload of the same compressed size could hold, Z * 1032 / 8 units of 8
  * bytes (and FRAME_MAX_RAW / 8): a frame claiming more is corrupt, and
  * frame_encode writes version 1 for a partial that would (so compressible
- * that a decoder could not tell it from a bomb).
+ * that a decoder could not tell it from a bomb), and for one whose version 2
+ * payload would exceed FRAME_MAX_RAW.
  *
  * A record frame (flags = FRAME_FLAG_RECORD) has the same layout and header,
  * but its payload is the zlib (version 1, what frame_encode_record writes) or
