@@ -432,6 +432,43 @@ int agg_merge(const agg_spec_t *s, void *dst, const void *src)
     return 0;
 }
 
+int agg_has_heap(agg_kind_t k)
+{
+    return k == AGG_DISTINCT || k == AGG_DISTINCT_EXACT || k == AGG_PERCENTILE;
+}
+
+/* Bytes of a set's slot array (with the allocator's overhead), 0 without one. */
+static size_t hset_heap(const agg_hset_t *set)
+{
+    return set->slots ? ((size_t)8 << set->lg) + AGG_HEAP_OVERHEAD : 0;
+}
+
+static size_t dd_store_heap(const agg_ddstore_t *st)
+{
+    return st->c ? (size_t)st->cap * sizeof *st->c + AGG_HEAP_OVERHEAD : 0;
+}
+
+size_t agg_heap_bytes(const agg_spec_t *s, const void *state)
+{
+    const agg_hll_t *h = state;
+    const agg_dd_t *d = state;
+    switch (s->kind) {
+    case AGG_DISTINCT:
+        return h->regs ? AGG_HLL_M + AGG_HEAP_OVERHEAD : hset_heap(&h->set);
+    case AGG_DISTINCT_EXACT:
+        return hset_heap(&((const agg_exact_t *)state)->set);
+    case AGG_PERCENTILE:
+        return dd_store_heap(&d->pos) + dd_store_heap(&d->neg);
+    default:
+        return 0;
+    }
+}
+
+uint64_t agg_count_value(const void *state)
+{
+    return ((const agg_count_t *)state)->n;
+}
+
 void agg_release(const agg_spec_t *s, void *state)
 {
     if (s->kind == AGG_DISTINCT)

@@ -113,4 +113,16 @@ apr_status_t agg_decode(const agg_spec_t *s, void *state, buf_reader_t *r, abbey
 /* The figure a report shows. */
 void agg_result(const agg_spec_t *s, const void *state, agg_result_t *out);
 
+/* Memory the state holds on the heap (its growing parts), in bytes, with
+ * AGG_HEAP_OVERHEAD per block for the allocator's own: 0 for the fixed
+ * kinds. O(1): what ptable.h's accounting adds up as states change. */
+#define AGG_HEAP_OVERHEAD 16
+size_t agg_heap_bytes(const agg_spec_t *s, const void *state);
+/* 1 when a state of kind k may hold heap parts (distinct, distinct_exact,
+ * percentile). */
+int agg_has_heap(agg_kind_t k);
+
+/* The n of a count state (s->kind must be AGG_COUNT). */
+uint64_t agg_count_value(const void *state);
+
 #endif
