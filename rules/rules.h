@@ -24,6 +24,12 @@
 #define RULES_MAX_LINE_MIN ((size_t)64)
 #define RULES_MAX_LINE_MAX ((size_t)64 << 20)
 
+/* An entry's max_keys: the rows its tables hold before new keys fold into
+ * the overflow row (ptable.h); its default and the range the rules file may
+ * set (docs/RULES.md, "entries:"). */
+#define RULES_MAX_KEYS_DEFAULT 1000000u
+#define RULES_MAX_KEYS_MAX 100000000u
+
 typedef struct rules_master_t {
     const char *name;
     const char *url; /* NULL for the implicit standalone master */
@@ -63,7 +69,14 @@ typedef struct rules_entry_t {
     expr_t *where;          /* NULL: every line */
     int nvalues;
     rules_value_t *values;
-    agg_spec_t *specs; /* values[i].spec, contiguous (for ptable_create) */
+    /* The states of a row: values[i].spec for i < nvalues, then, for an entry
+     * without a count value, one hidden count (never shown): every row knows
+     * its lines (ptable.h, the overflow row's folded lines). Contiguous, for
+     * ptable_create; frames carry all nspecs. */
+    agg_spec_t *specs;
+    int nspecs;        /* nvalues, or nvalues + 1 with the hidden count */
+    int lines_spec;    /* index in specs of the count that is the row's lines */
+    uint64_t max_keys; /* rows a table of the entry holds; past it new keys fold */
 } rules_entry_t;
 
 typedef struct rules_group_t {

@@ -15,7 +15,22 @@
 #include <string.h>
 
 static const char *const group_keys[] = {"name", "weight", "entries", NULL};
-static const char *const entry_keys[] = {"name", "key", "where", "values", NULL};
+static const char *const entry_keys[] = {"name", "key", "where", "values", "max_keys", NULL};
+
+/* Column names reports add to an entry that has an overflow row (export.h). */
+static const char *const reserved_cols[] = {"_overflow", "_folded_lines", "_folded_keys", NULL};
+
+/* A column name must not be one the reports add themselves. */
+static apr_status_t check_col_name(rules_ctx_t *c, const char *name, const yaml_node_t *n)
+{
+    for (int i = 0; reserved_cols[i]; i++)
+        if (strcmp(name, reserved_cols[i]) == 0)
+            return rules_y_err(c, n,
+                               "column name '%s' is reserved: reports add it to an entry "
+                               "that folds keys (max_keys)",
+                               name);
+    return APR_SUCCESS;
+}
 
 static const char *type_words(expr_type_t t)
 {
@@ -88,6 +103,7 @@ static apr_status_t load_key(rules_ctx_t *c, const rules_job_t *job, rules_entry
     TRY(expr_text_of(c, x, "a key expression such as status or lower(path)"));
     if (item->node->type == YAML_SCALAR_NODE)
         e->key_names[k] = trimmed(c, x->text, 0, x->len);
+    TRY(check_col_name(c, e->key_names[k], name_node));
     TRY(rules_y_unique(c, cols, e->key_names[k], name_node, "column"));
     return compile_at(c, job, x, apr_pstrmemdup(c->pool, x->text, x->len), 0, &e->keys[k]);
 }
@@ -301,14 +317,23 @@ static apr_status_t load_values(rules_ctx_t *c, const rules_job_t *job, rules_en
                            "{hits: count}");
     e->nvalues = m.n;
     e->values = apr_pcalloc(c->pool, sizeof *e->values * (size_t)m.n);
-    e->specs = apr_pcalloc(c->pool, sizeof *e->specs * (size_t)m.n);
+    e->specs = apr_pcalloc(c->pool, sizeof *e->specs * (size_t)(m.n + 1));
+    e->lines_spec = -1;
     for (int i = 0; i < m.n; i++) {
         rules_y_val_t key;
         rules_y_wrap(m.items[i].key, &key);
         TRY(rules_y_name(c, &key, "value column name", &e->values[i].name));
+        TRY(check_col_name(c, e->values[i].name, m.items[i].key));
         TRY(rules_y_unique(c, cols, e->values[i].name, m.items[i].key, "column"));
         TRY(load_agg(c, job, &m.items[i], &e->values[i]));
         e->specs[i] = e->values[i].spec;
+        if (e->lines_spec < 0 && e->specs[i].kind == AGG_COUNT)
+            e->lines_spec = i;
+    }
+    e->nspecs = m.n;
+    if (e->lines_spec < 0) { /* the hidden count: rows know their lines */
+        e->lines_spec = e->nspecs++;
+        e->specs[e->lines_spec].kind = AGG_COUNT;
     }
     return APR_SUCCESS;
 }
@@ -350,6 +375,12 @@ static apr_status_t load_entry(rules_ctx_t *c, rules_job_t *job, rules_group_t *
     TRY(rules_y_need(c, v->node, &m, "entry", "values",
                      "a map of column: aggregate, such as {hits: count}", &x));
     TRY(load_values(c, job, e, x, cols));
+    e->max_keys = RULES_MAX_KEYS_DEFAULT;
+    if ((x = rules_y_get(&m, "max_keys")) != NULL) {
+        long n;
+        TRY(rules_y_int(c, x, "max_keys", 1, RULES_MAX_KEYS_MAX, &n));
+        e->max_keys = (uint64_t)n;
+    }
     *out = e;
     return APR_SUCCESS;
 }
