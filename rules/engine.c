@@ -11,7 +11,11 @@
  * buffer, table or states cannot grow fails (partial_fail) and is skipped
  * from then on; phase one still evaluates it, so a line is bad or not
  * whatever failed. A bad line is counted under its reason and handed to the
- * sink when there is one (bad_line). */
+ * sink when there is one (bad_line). A line whose key does not fit in its
+ * full table (max_keys) updates the table's overflow row instead (ptable.h);
+ * an entry without a count value updates its hidden line count too (rules.h
+ * specs), and what a row's heap parts grow by is told to its table
+ * (ptable_heap_add), so ptable_bytes stays current without walking rows. */
 #include "engine.h"
 
 #include <stdio.h>
@@ -25,9 +29,11 @@
 
 typedef struct engine_entry_t {
     const rules_entry_t *entry;
-    int *key_ref;  /* field index of each key when it is a bare field, else -1 */
-    int *arg_ref;  /* same for value arguments */
-    size_t *off;   /* each value's state offset in a row (ptable_offset, the same in every table) */
+    int *key_ref; /* field index of each key when it is a bare field, else -1 */
+    int *arg_ref; /* same for value arguments */
+    size_t *off;  /* each state's offset in a row (ptable_offset, the same in every table) */
+    int *heap;    /* the states that may hold heap parts (agg_has_heap), for ptable_bytes */
+    int nheap;
     value_t *args; /* evaluated arguments of the current line */
     buf_t key;     /* encoded key of the current line */
     int selected;  /* where held for the current line */
@@ -102,6 +108,10 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
         ee->arg_ref = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nvalues + 1));
         ee->off = NULL; /* taken from the first table fed */
         ee->args = apr_pcalloc(pool, sizeof(value_t) * (size_t)(en->nvalues + 1));
+        ee->heap = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nspecs + 1));
+        for (int v = 0; v < en->nspecs; v++)
+            if (agg_has_heap(en->specs[v].kind))
+                ee->heap[ee->nheap++] = v;
         buf_init(&ee->key);
         buf_reserve(&ee->key, 256);
         add_fields(e, en->where, 0);
@@ -246,19 +256,35 @@ static ptable_row_t *find_row(engine_entry_t *ee, ptable_t *t)
     return row;
 }
 
-/* Phase two for one entry: the row update. 0, or -1 when the table or a
+/* The heap parts of row's states that have them, in bytes. */
+static int64_t row_heap(const engine_entry_t *ee, const ptable_row_t *row)
+{
+    int64_t n = 0;
+    for (int k = 0; k < ee->nheap; k++)
+        n += (int64_t)agg_heap_bytes(&ee->entry->specs[ee->heap[k]],
+                                     row->state + ee->off[ee->heap[k]]);
+    return n;
+}
+
+/* Phase two for one entry: the row update (the hidden line count too, see
+ * rules.h), its growth told to the table. 0, or -1 when the table or a
  * state could not grow. */
 static int apply_entry(engine_entry_t *ee, ptable_t *t)
 {
     const rules_entry_t *en = ee->entry;
     ptable_row_t *row = find_row(ee, t);
+    int64_t before;
+    int rc = 0;
     if (!row)
         return -1;
-    for (int i = 0; i < en->nvalues; i++)
-        if (agg_update(&en->values[i].spec, row->state + ee->off[i],
-                       en->values[i].arg ? &ee->args[i] : NULL) == AGG_NOMEM)
-            return -1;
-    return 0;
+    before = ee->nheap ? row_heap(ee, row) : 0;
+    for (int i = 0; i < en->nspecs && rc == 0; i++)
+        if (agg_update(&en->specs[i], row->state + ee->off[i],
+                       i < en->nvalues && en->values[i].arg ? &ee->args[i] : NULL) == AGG_NOMEM)
+            rc = -1;
+    if (ee->nheap)
+        ptable_heap_add(t, row_heap(ee, row) - before);
+    return rc;
 }
 
 /* What one engine_feed call writes to. */
@@ -338,8 +364,8 @@ apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base
     for (int i = 0; i < e->nentries; i++) { /* cached rows of another table or generation go */
         engine_entry_t *ee = &e->entries[i];
         if (!ee->off) {
-            ee->off = apr_palloc(e->pool, sizeof *ee->off * (size_t)(ee->entry->nvalues + 1));
-            for (int v = 0; v < ee->entry->nvalues; v++)
+            ee->off = apr_palloc(e->pool, sizeof *ee->off * (size_t)(ee->entry->nspecs + 1));
+            for (int v = 0; v < ee->entry->nspecs; v++)
                 ee->off[v] = ptable_offset(out->tables[i], v);
         }
         if (ee->small &&

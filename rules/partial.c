@@ -32,8 +32,11 @@ partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool)
     p->tables = apr_pcalloc(sub, sizeof *p->tables * (size_t)(n > 0 ? n : 1));
     p->failed = apr_pcalloc(sub, (size_t)(n > 0 ? n : 1));
     p->failed_keys = apr_pcalloc(sub, sizeof *p->failed_keys * (size_t)(n > 0 ? n : 1));
-    for (int i = 0; i < n; i++)
-        p->tables[i] = ptable_create(job->entries[i]->specs, job->entries[i]->nvalues, sub);
+    for (int i = 0; i < n; i++) {
+        const rules_entry_t *e = job->entries[i];
+        p->tables[i] = ptable_create(e->specs, e->nspecs, sub);
+        ptable_set_limit(p->tables[i], e->max_keys, e->lines_spec);
+    }
     return p;
 }
 

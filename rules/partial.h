@@ -4,7 +4,9 @@
  * rule group), and what a master keeps as running totals: all the same type,
  * merged with partial_merge. An entry whose table ran out of memory is marked
  * failed (partial_fail): its table is emptied and takes no more rows, the
- * other entries go on. Not thread-safe.
+ * other entries go on. Each table holds at most its entry's max_keys rows;
+ * keys past that fold into the table's overflow row (ptable.h), which merges
+ * into the other's overflow row. Not thread-safe.
  *
  * Bad lines are counted per reason as well (bad_by, which always adds up to
  * bad_lines): a reason is a slot, the format's format_bad_t values first, then
@@ -47,8 +49,9 @@ typedef struct partial_t {
     uint64_t *failed_keys;          /* per entry: the keys its table held when it did */
 } partial_t;
 
-/* Empty partial for job, in a subpool of pool. Cannot fail (out of memory for
- * its fixed parts aborts). */
+/* Empty partial for job, in a subpool of pool: each entry's table holds at
+ * most the entry's max_keys rows (ptable_set_limit). Cannot fail (out of
+ * memory for its fixed parts aborts). */
 partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool);
 
 /* dst += src (tables and counters). Both must be of the same job. An entry
