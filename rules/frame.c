@@ -113,20 +113,48 @@ static void put_spec(buf_t *b, const agg_spec_t *s)
         buf_put_varint(b, s->cap);
 }
 
+static void put_states(buf_t *b, const rules_entry_t *e, const ptable_t *t, const ptable_row_t *row)
+{
+    for (int v = 0; v < e->nspecs; v++)
+        agg_encode(&e->specs[v], row->state + ptable_offset(t, v), b);
+}
+
 static void put_entry(buf_t *b, const rules_entry_t *e, const ptable_t *t)
 {
     size_t cur = 0;
     const ptable_row_t *row;
 
     buf_put_str(b, e->name, strlen(e->name));
-    buf_put_varint(b, (uint64_t)e->nvalues);
-    for (int v = 0; v < e->nvalues; v++)
+    buf_put_varint(b, (uint64_t)e->nspecs);
+    for (int v = 0; v < e->nspecs; v++)
         put_spec(b, &e->specs[v]);
     buf_put_varint(b, ptable_count(t));
     while ((row = ptable_next(t, &cur)) != NULL) {
         buf_put_str(b, row->key, row->klen);
-        for (int v = 0; v < e->nvalues; v++)
-            agg_encode(&e->specs[v], row->state + ptable_offset(t, v), b);
+        put_states(b, e, t, row);
+    }
+}
+
+/* The overflow rows of the selected entries that have one (frame.h); nothing
+ * when none has. */
+static void put_overflows(buf_t *b, const partial_t *p, const uint8_t *groups)
+{
+    const rules_job_t *job = p->job;
+    uint64_t n = 0;
+
+    for (int i = 0; i < job->nentries; i++)
+        n += (!groups || groups[job->entries[i]->group->index]) && ptable_overflow(p->tables[i]);
+    if (!n)
+        return;
+    buf_put_varint(b, n);
+    for (int i = 0; i < job->nentries; i++) {
+        const rules_entry_t *e = job->entries[i];
+        const ptable_t *t = p->tables[i];
+        if ((groups && !groups[e->group->index]) || !ptable_overflow(t))
+            continue;
+        buf_put_str(b, e->name, strlen(e->name));
+        put_states(b, e, t, ptable_overflow(t));
+        agg_encode(ptable_folded_spec(), ptable_folded_state(t), b);
     }
 }
 
@@ -147,6 +175,7 @@ static void put_payload(buf_t *b, const partial_t *p, const uint8_t *groups)
         for (int e = 0; e < grp->nentries; e++)
             put_entry(b, grp->entries[e], p->tables[grp->entries[e]->index]);
     }
+    put_overflows(b, p, groups);
 }
 
 /* Deflate raw[0..n) onto the end of out; returns the compressed length (0: failed). */
@@ -454,6 +483,8 @@ typedef struct decoder_t {
     partial_t *scratch;
     uint8_t *seen_group; /* job->ngroups */
     uint8_t *seen_entry; /* job->nentries */
+    int *nstates;        /* job->nentries: states per row in this frame (nspecs, or nvalues
+                            for a frame from before the hidden line count) */
     abbey_err_t *err;
 } decoder_t;
 
@@ -471,10 +502,10 @@ static apr_status_t bad(decoder_t *d, const char *what)
     return APR_EINVAL;
 }
 
-static apr_status_t check_specs(decoder_t *d, const rules_entry_t *e)
+static apr_status_t check_specs(decoder_t *d, const rules_entry_t *e, int nv)
 {
     char tmp[16];
-    for (int v = 0; v < e->nvalues; v++) {
+    for (int v = 0; v < nv; v++) {
         const agg_spec_t *s = &e->specs[v];
         uint8_t kind = buf_get_u8(&d->r);
         double pct = 0;
@@ -560,7 +591,7 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
                           (unsigned long long)i);
             return APR_EINVAL;
         }
-        for (int v = 0; v < e->nvalues; v++) {
+        for (int v = 0; v < d->nstates[e->index]; v++) {
             apr_status_t rv =
                 agg_decode(&e->specs[v], row->state + ptable_offset(t, v), &d->r, d->err);
             if (rv != APR_SUCCESS) {
@@ -569,6 +600,7 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
                 return rv;
             }
         }
+        ptable_heap_add(t, (int64_t)ptable_row_heap(t, row));
     }
     return APR_SUCCESS;
 }
@@ -599,14 +631,15 @@ static apr_status_t decode_entry(decoder_t *d, const rules_group_t *g)
     nv = buf_get_varint(&d->r);
     if (buf_reader_failed(&d->r))
         return bad(d, "value count");
-    if (nv != (uint64_t)e->nvalues) {
+    if (nv != (uint64_t)e->nspecs && nv != (uint64_t)e->nvalues) {
         abbey_err_set(d->err,
                       "frame payload: entry '%s' has %llu values in the frame, %d in "
                       "job '%s'",
-                      e->name, (unsigned long long)nv, e->nvalues, d->job->name);
+                      e->name, (unsigned long long)nv, e->nspecs, d->job->name);
         return APR_EINVAL;
     }
-    if (check_specs(d, e) != APR_SUCCESS)
+    d->nstates[e->index] = (int)nv;
+    if (check_specs(d, e, (int)nv) != APR_SUCCESS)
         return APR_EINVAL;
     return decode_rows(d, e);
 }
@@ -649,6 +682,69 @@ static apr_status_t decode_group(decoder_t *d)
     return APR_SUCCESS;
 }
 
+/* One overflow row (frame.h): an entry of the frame, once, with all its states. */
+static apr_status_t decode_overflow(decoder_t *d, uint8_t *seen)
+{
+    size_t n;
+    const uint8_t *name = buf_get_str(&d->r, buf_reader_left(&d->r), &n);
+    const rules_entry_t *e = NULL;
+    char show[4 * FRAME_NAME_SHOWN + 4];
+    ptable_t *t;
+    ptable_row_t *row;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!name)
+        return bad(d, "overflow row's entry name");
+    for (int i = 0; i < d->job->nentries && !e; i++)
+        if (name_eq(d->job->entries[i]->name, name, n))
+            e = d->job->entries[i];
+    if (!e || !d->seen_entry[e->index] || d->nstates[e->index] != e->nspecs) {
+        abbey_err_set(d->err, "frame payload: overflow row of entry '%s', %s",
+                      e ? e->name : shown(name, n, show),
+                      !e                         ? "which is not in the job"
+                      : !d->seen_entry[e->index] ? "which is not in the frame"
+                                                 : "whose rows carry no line counts");
+        return APR_EINVAL;
+    }
+    if (seen[e->index]++) {
+        abbey_err_set(d->err, "frame payload: entry '%s' has two overflow rows", e->name);
+        return APR_EINVAL;
+    }
+    t = d->scratch->tables[e->index];
+    if (!(row = ptable_overflow_make(t))) {
+        abbey_err_set(d->err, "frame payload: entry '%s': out of memory for its overflow row",
+                      e->name);
+        return APR_ENOMEM;
+    }
+    for (int v = 0; v < e->nspecs && rv == APR_SUCCESS; v++)
+        rv = agg_decode(&e->specs[v], row->state + ptable_offset(t, v), &d->r, d->err);
+    if (rv == APR_SUCCESS)
+        rv = agg_decode(ptable_folded_spec(), ptable_folded_state(t), &d->r, d->err);
+    ptable_heap_add(t, (int64_t)(ptable_row_heap(t, row) +
+                                 agg_heap_bytes(ptable_folded_spec(), ptable_folded_state(t))));
+    if (rv != APR_SUCCESS)
+        abbey_err_prefix(d->err, "frame payload: overflow row of entry '%s'", e->name);
+    return rv;
+}
+
+/* What follows the groups when some entry has an overflow row. */
+static apr_status_t decode_overflows(decoder_t *d)
+{
+    uint64_t n = buf_get_varint(&d->r);
+    uint8_t *seen = apr_pcalloc(d->scratch->pool, (size_t)d->job->nentries + 1);
+    if (buf_reader_failed(&d->r))
+        return bad(d, "overflow row count");
+    if (n == 0 || n > (uint64_t)d->job->nentries) {
+        abbey_err_set(d->err, "frame payload: %llu overflow rows, job '%s' has %d entries",
+                      (unsigned long long)n, d->job->name, d->job->nentries);
+        return APR_EINVAL;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        if (decode_overflow(d, seen) != APR_SUCCESS)
+            return APR_EINVAL;
+    return APR_SUCCESS;
+}
+
 static apr_status_t decode_payload(decoder_t *d)
 {
     uint64_t ng = buf_get_varint(&d->r);
@@ -662,8 +758,10 @@ static apr_status_t decode_payload(decoder_t *d)
     for (uint64_t i = 0; i < ng; i++)
         if (decode_group(d) != APR_SUCCESS)
             return APR_EINVAL;
+    if (buf_reader_left(&d->r) && decode_overflows(d) != APR_SUCCESS)
+        return APR_EINVAL;
     if (buf_reader_left(&d->r)) {
-        abbey_err_set(d->err, "frame payload: %zu unexpected bytes after the last group",
+        abbey_err_set(d->err, "frame payload: %zu unexpected bytes after the overflow rows",
                       buf_reader_left(&d->r));
         return APR_EINVAL;
     }
@@ -703,8 +801,11 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
         d.job = job;
         d.err = err;
         d.scratch = partial_create(job, into->pool);
+        for (int i = 0; i < job->nentries; i++) /* the frame's rows as they are: into folds */
+            ptable_set_limit(d.scratch->tables[i], 0, job->entries[i]->lines_spec);
         d.seen_group = apr_pcalloc(d.scratch->pool, (size_t)job->ngroups + 1);
         d.seen_entry = apr_pcalloc(d.scratch->pool, (size_t)job->nentries + 1);
+        d.nstates = apr_pcalloc(d.scratch->pool, sizeof(int) * ((size_t)job->nentries + 1));
         rv = decode_payload(&d);
         if (rv == APR_SUCCESS) {
             d.scratch->lines = hh.lines;

@@ -31,7 +31,17 @@
  * group name, varint entry count, per entry: entry name, varint value count,
  * one byte agg kind per value (followed by p as f64 for percentile, by the
  * cap as varint for distinct_exact), varint row count, per row: key (string),
- * then each value's agg_encode bytes.
+ * then each value's agg_encode bytes. The values are the entry's states
+ * (rules.h specs: its values, then the hidden line count of an entry without
+ * a count value); a frame from before the hidden count carries the values
+ * only, and is read with those rows' lines 0. Then, only when some entry of
+ * the frame has an overflow row (ptable.h, max_keys): varint n, and n times
+ * the entry's name (string, an entry of the frame, once), its overflow row's
+ * states (agg_encode each, as a row's) and its folded keys (agg_encode of a
+ * distinct state). A frame without them reads as before; a decoder that
+ * predates them refuses a frame with them ("unexpected bytes after the last
+ * group"), as it refuses the hidden count ("has N+1 values"): upgrade masters
+ * before slaves.
  *
  * A record frame (flags = FRAME_FLAG_RECORD) has the same layout and header,
  * but its payload is the zlib of opaque bytes (a master's state record or
@@ -122,8 +132,9 @@ apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_
  * job). All-or-nothing: on any error into is unchanged (APR_ENOMEM while
  * decoding included), except APR_ENOMEM while merging: then the entry of into
  * that could not grow failed (partial_merge) and the rest is merged. Rows are
- * merged, and h's line counters (regex_limit_hits and bad_by too) are added
- * to into's. */
+ * merged (the frame's rows are decoded as they are; into's key limit folds
+ * what does not fit, ptable_merge), overflow rows into overflow rows, and h's
+ * line counters (regex_limit_hits and bad_by too) are added to into's. */
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
                           frame_header_t *h, partial_t *into, size_t *frame_len, abbey_err_t *err);
 

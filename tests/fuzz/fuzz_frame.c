@@ -58,6 +58,8 @@ static void job_init(void)
                                  .index = i,
                                  .nkeys = nkeys[i],
                                  .nvalues = nvalues[i],
+                                 .nspecs = nvalues[i],
+                                 .lines_spec = i == 1 ? -1 : 0,
                                  .values = values[i],
                                  .specs = specs[i],
                                  .group = &groups[i == 2]};
