@@ -74,6 +74,22 @@ static int row_cmp(const void *pa, const void *pb, void *arg)
     return c ? c : keys_cmp(a, b, nkeys);
 }
 
+/* Row x of the report: row's keys decoded (none for the overflow row: null)
+ * and its values' figures. */
+static void collect_row(const rules_entry_t *en, const ptable_t *t, const ptable_row_t *row,
+                        export_row_t *x, apr_pool_t *pool)
+{
+    buf_reader_t rd;
+    x->keys = apr_pcalloc(pool, sizeof(value_t) * (size_t)(en->nkeys + 1));
+    x->res = apr_pcalloc(pool, sizeof(agg_result_t) * (size_t)(en->nvalues + 1));
+    buf_reader_init(&rd, row->key, row->klen);
+    for (int k = 0; k < en->nkeys && row->klen; k++)
+        if (value_key_get(&rd, &x->keys[k]) < 0)
+            x->keys[k].kind = VALUE_NULL; /* cannot happen for rows this process encoded */
+    for (int v = 0; v < en->nvalues; v++)
+        agg_result(&en->values[v].spec, row->state + ptable_offset(t, v), &x->res[v]);
+}
+
 void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool,
                     export_rows_t *out)
 {
@@ -81,21 +97,18 @@ void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool
     size_t cursor = 0, n = 0, total = ptable_count(t);
     ptable_row_t *row;
 
+    memset(out, 0, sizeof *out);
     out->rows = apr_pcalloc(pool, sizeof(export_row_t) * (total ? total : 1));
-    while ((row = ptable_next(t, &cursor)) != NULL) {
-        export_row_t *x = &out->rows[n++];
-        buf_reader_t rd;
-        x->keys = apr_pcalloc(pool, sizeof(value_t) * (size_t)(en->nkeys + 1));
-        x->res = apr_pcalloc(pool, sizeof(agg_result_t) * (size_t)(en->nvalues + 1));
-        buf_reader_init(&rd, row->key, row->klen);
-        for (int k = 0; k < en->nkeys; k++)
-            if (value_key_get(&rd, &x->keys[k]) < 0)
-                x->keys[k].kind = VALUE_NULL; /* cannot happen for rows this process encoded */
-        for (int v = 0; v < en->nvalues; v++)
-            agg_result(&en->values[v].spec, row->state + ptable_offset(t, v), &x->res[v]);
-    }
+    while ((row = ptable_next(t, &cursor)) != NULL)
+        collect_row(en, t, row, &out->rows[n++], pool);
     qsort_r(out->rows, n, sizeof(export_row_t), row_cmp, (void *)r);
     out->n = (r->limit > 0 && (size_t)r->limit < n) ? (size_t)r->limit : n;
+    if ((row = ptable_overflow(t)) != NULL) { /* not ordered, not limited: last */
+        out->overflow = apr_pcalloc(pool, sizeof *out->overflow);
+        collect_row(en, t, row, out->overflow, pool);
+        out->folded_lines = ptable_folded_lines(t);
+        out->folded_keys = ptable_folded_keys(t);
+    }
 }
 
 const char *export_column_name(const rules_entry_t *en, int col)

@@ -7,6 +7,10 @@
  * quoted when they hold a comma, quote, CR or LF); JSON is one object
  * {"job", "report", "entry", "scope", "columns", "rows": [{column: value}]}
  * with numbers as numbers, missing values as null and times as ISO strings.
+ * A table's overflow row (ptable.h, max_keys) is shown after the ordered and
+ * limited rows, its key columns empty (CSV) or null (JSON), told apart by
+ * the columns CSV adds (_overflow, _folded_lines, _folded_keys) and by JSON's
+ * "_overflow": true with "folded_lines" and "folded_keys" in the object.
  * Both are well-formed UTF-8 whatever the log's bytes: each ill-formed part of
  * a key becomes U+FFFD (export_text in export_int.h; docs/RULES.md, "Text in
  * reports"), and JSON escapes every control character.

@@ -11,8 +11,11 @@ typedef struct export_row_t {
 } export_row_t;
 
 typedef struct export_rows_t {
-    export_row_t *rows; /* ordered */
-    size_t n;           /* rows to show (after limit) */
+    export_row_t *rows;     /* ordered */
+    size_t n;               /* rows to show (after limit) */
+    export_row_t *overflow; /* the table's overflow row (keys null), shown last; NULL: none */
+    uint64_t folded_lines;  /* its lines and distinct keys (ptable.h) */
+    uint64_t folded_keys;
 } export_rows_t;
 
 void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool,

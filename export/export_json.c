@@ -1,4 +1,8 @@
-/* export_json.c - reports as one JSON object: metadata, column list, and rows as objects. */
+/* export_json.c - reports as one JSON object: metadata, column list, and rows as objects.
+ *
+ * A table with an overflow row (max_keys) adds "folded_lines" and
+ * "folded_keys" after "scope", and the overflow row last, its key columns
+ * null and "_overflow": true. */
 #include "export_int.h"
 
 #include <string.h>
@@ -70,16 +74,21 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
     json_cstr(out, &tx, r->name);
     buf_put(out, ",\"entry\":", 9);
     json_cstr(out, &tx, en->name);
-    buf_printf(out, ",\"scope\":\"%s\",\"columns\":[",
-               r->scope == RULES_SCOPE_ROUND ? "round" : "period");
+    buf_printf(out, ",\"scope\":\"%s\",", r->scope == RULES_SCOPE_ROUND ? "round" : "period");
+    if (rows->overflow)
+        buf_printf(out, "\"folded_lines\":%llu,\"folded_keys\":%llu,",
+                   (unsigned long long)rows->folded_lines, (unsigned long long)rows->folded_keys);
+    buf_put(out, "\"columns\":[", 11);
     for (int c = 0; c < ncols; c++) {
         if (c)
             buf_put_u8(out, ',');
         json_cstr(out, &tx, export_column_name(en, r->ncols ? r->cols[c] : c));
     }
     buf_put(out, "],\"rows\":[", 10);
-    for (size_t i = 0; i < rows->n; i++) {
-        const export_row_t *row = &rows->rows[i];
+    for (size_t i = 0; i <= rows->n; i++) {
+        const export_row_t *row = i < rows->n ? &rows->rows[i] : rows->overflow;
+        if (!row)
+            break;
         buf_put(out, i ? ",\n{" : "\n{", i ? 3 : 2);
         for (int c = 0; c < ncols; c++) {
             int col = r->ncols ? r->cols[c] : c;
@@ -97,6 +106,8 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
                     buf_put(out, res->text, strlen(res->text));
             }
         }
+        if (i == rows->n) /* the overflow row */
+            buf_put(out, ",\"_overflow\":true", 17);
         buf_put_u8(out, '}');
     }
     buf_put(out, "]}\n", 3);
