@@ -34,6 +34,8 @@ static void print_entry(const rules_entry_t *en, FILE *out)
     fputs(en->nkeys ? "]" : "] (one total row)", out);
     if (en->where)
         fprintf(out, " where %s", expr_text(en->where));
+    if (en->nkeys)
+        fprintf(out, ", max_keys %llu", (unsigned long long)en->max_keys);
     fputs("\n        values: ", out);
     for (int v = 0; v < en->nvalues; v++) {
         if (v)

@@ -53,6 +53,25 @@ static void counts_add(mcount_t *dst, const mcount_t *src)
 
 /* ---- status ------------------------------------------------------------- */
 
+/* The owned entries' tables: [{"name","max_keys","keys","bytes","folded_lines","folded_keys"}]. */
+static json_t *entries_json(const mjob_t *j)
+{
+    json_t *a = json_array();
+    for (int e = 0; e < j->job->nentries; e++) {
+        const rules_entry_t *en = j->job->entries[e];
+        merger_entry_mem_t mem;
+        if (!j->owned[en->group->index])
+            continue;
+        merger_entry_memory(j, e, &mem);
+        json_array_append_new(a, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o}", "name", en->name,
+                                           "max_keys", jsonio_u64(en->max_keys), "keys",
+                                           jsonio_u64(mem.keys), "bytes", jsonio_u64(mem.bytes),
+                                           "folded_lines", jsonio_u64(mem.folded_lines),
+                                           "folded_keys", jsonio_u64(mem.folded_keys)));
+    }
+    return a;
+}
+
 static json_t *job_json(const mjob_t *j)
 {
     json_t *o = json_object(), *pending = json_array();
@@ -80,6 +99,7 @@ static json_t *job_json(const mjob_t *j)
     json_object_set_new(o, "bytes", json_integer((json_int_t)j->bytes));
     json_object_set_new(o, "regex_limit_hits", json_integer((json_int_t)j->regex_limit_hits));
     json_object_set_new(o, "sources", json_integer((json_int_t)apr_hash_count(j->sources)));
+    json_object_set_new(o, "entries", entries_json(j));
     return o;
 }
 
@@ -122,6 +142,34 @@ static void metric_job(buf_t *out, const char *name, const char *self, const cha
     buf_printf(out, "%s{master=\"%s\",job=\"%s\"} %llu\n", name, self, job, (unsigned long long)v);
 }
 
+/* Gauges per owned entry (merger_entry_memory), under the lock. */
+static void metric_entries(merger_t *m, buf_t *out)
+{
+    static const char *gauges[5] = {"abbey_entry_keys", "abbey_entry_max_keys", "abbey_entry_bytes",
+                                    "abbey_entry_folded_lines", "abbey_entry_folded_keys"};
+    for (int k = 0; k < 5; k++) {
+        buf_printf(out, "# TYPE %s gauge\n", gauges[k]);
+        for (int i = 0; i < m->cfg->njobs; i++) {
+            const mjob_t *j = &m->jobs[i];
+            for (int e = 0; e < j->job->nentries; e++) {
+                const rules_entry_t *en = j->job->entries[e];
+                merger_entry_mem_t mem;
+                uint64_t v[5];
+                if (!j->owned[en->group->index])
+                    continue;
+                merger_entry_memory(j, e, &mem);
+                v[0] = mem.keys;
+                v[1] = en->max_keys;
+                v[2] = mem.bytes;
+                v[3] = mem.folded_lines;
+                v[4] = mem.folded_keys;
+                buf_printf(out, "%s{master=\"%s\",job=\"%s\",entry=\"%s\"} %llu\n", gauges[k],
+                           m->self, j->job->name, en->name, (unsigned long long)v[k]);
+            }
+        }
+    }
+}
+
 void merger_metrics(merger_t *m, buf_t *out)
 {
     static const char *counters[5] = {"abbey_lines_total", "abbey_bad_lines_total",
@@ -150,6 +198,7 @@ void merger_metrics(merger_t *m, buf_t *out)
                            "%llu\n",
                            m->self, m->jobs[i].job->name, partial_reason_name(r),
                            (unsigned long long)m->jobs[i].bad_by[r]);
+    metric_entries(m, out);
     buf_printf(out, "# TYPE abbey_frame_bytes_total counter\n");
     buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"received\"} %llu\n", m->self,
                (unsigned long long)m->frame_bytes);

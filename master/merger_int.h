@@ -161,6 +161,15 @@ mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r);
 mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id);
 const ranges_t *merger_source_ranges(const mjob_t *j, const char *source);
 
+/* What one entry's tables hold at this master (status, metrics): keys and
+ * what folded in the newest period's totals (ptable.h), and the approximate
+ * bytes of every table of the entry it keeps (period totals, round partials,
+ * idle scratch partials). Under m->lock; O(tables kept), rows are not walked. */
+typedef struct merger_entry_mem_t {
+    uint64_t keys, bytes, folded_lines, folded_keys;
+} merger_entry_mem_t;
+void merger_entry_memory(const mjob_t *j, int entry, merger_entry_mem_t *out);
+
 /* merger_gaps.c (under m->lock) */
 /* Owe r (a range closed round `round` lists, due for repair from deadline_ms)
  * unless j has merged all of it; over MERGER_OWED_MAX the oldest entry is

@@ -8,7 +8,8 @@
  * input, which one worker reads. Run: worker
  * threads take parts from a shared counter; each has, per job, its own engine
  * and partial, so nothing is shared while reading. Finish: merge the workers'
- * partials per job, export every report, print a summary. An entry whose table
+ * partials per job, export every report, print a summary (per entry its keys,
+ * approximate bytes and what folded past max_keys; the peak RSS). An entry whose table
  * runs out of memory in one worker is dropped in all (run->dead, seen between
  * parts), the others read on; its reports are not written and the run fails.
  * A job with `rejects:` has one writer shared by the threads (common/rejects.h);
@@ -20,6 +21,7 @@
 #include <apr_time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "engine.h"
 #include "export.h"
@@ -309,6 +311,29 @@ static void print_reasons(const run_t *run, int j, const partial_t *totals, FILE
     fputc('\n', out);
 }
 
+/* Each entry's table: keys, approximate bytes, what folded (ptable.h). */
+static void print_entries(const rules_job_t *job, const partial_t *totals, FILE *out)
+{
+    for (int i = 0; i < job->nentries; i++) {
+        const ptable_t *t = totals->tables[i];
+        fprintf(out, "  entry %s: %zu keys of max_keys %llu, ~%zu bytes", job->entries[i]->name,
+                ptable_count(t), (unsigned long long)job->entries[i]->max_keys, ptable_bytes(t));
+        if (ptable_overflow(t))
+            fprintf(out, ", folded %llu lines and ~%llu keys into the overflow row",
+                    (unsigned long long)ptable_folded_lines(t),
+                    (unsigned long long)ptable_folded_keys(t));
+        fputc('\n', out);
+    }
+}
+
+/* The process's peak resident memory so far (getrusage). */
+static void print_peak_rss(FILE *out)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        fprintf(out, "peak RSS: %ld KiB (%.1f MiB)\n", ru.ru_maxrss, ru.ru_maxrss / 1024.0);
+}
+
 /* Per-source bad lines and their samples. */
 static void print_bad(const run_t *run, int j, FILE *out)
 {
@@ -402,10 +427,13 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
                         (unsigned long long)totals->regex_limit_hits);
             print_reasons(&run, j, totals, out);
             print_bad(&run, j, out);
+            print_entries(job, totals, out);
         }
         failed |= export_job(job, totals, opts->export_dir, out, pool);
         partial_destroy(totals);
     }
+    if (out)
+        print_peak_rss(out);
     for (int w = 0; w < run.nworkers; w++)
         apr_pool_destroy(run.workers[w].pool);
     apr_pool_destroy(rpool);
