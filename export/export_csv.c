@@ -32,15 +32,17 @@ static void csv_field(buf_t *out, const char *s, size_t len)
     buf_put_u8(out, '"');
 }
 
-void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out)
+void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out, apr_pool_t *pool)
 {
     const rules_entry_t *en = r->entry;
     int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
     export_text_t tx;
+    export_cells_t cells;
     const char *s;
     size_t len;
 
     export_text_init(&tx);
+    export_cells_init(rows, &cells, pool);
     for (int c = 0; c < ncols; c++) {
         const char *name = export_column_name(en, r->ncols ? r->cols[c] : c);
         if (c)
@@ -55,14 +57,15 @@ void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out)
         const export_row_t *row = i < rows->n ? &rows->rows[i] : rows->overflow;
         if (!row)
             break;
+        export_cells(rows, row, &cells);
         for (int c = 0; c < ncols; c++) {
             int col = r->ncols ? r->cols[c] : c;
             if (c)
                 buf_put_u8(out, ',');
             if (col < en->nkeys) {
-                s = export_key_text(&tx, &row->keys[col], &len);
+                s = export_key_text(&tx, &cells.keys[col], &len);
             } else {
-                s = row->res[col - en->nkeys].text; /* a number (ASCII) or "" */
+                s = cells.res[col - en->nkeys].text; /* a number (ASCII) or "" */
                 len = strlen(s);
             }
             csv_field(out, s, len);

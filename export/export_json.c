@@ -61,13 +61,15 @@ static void json_key(buf_t *out, const value_t *v, export_text_t *tx)
 }
 
 void export_json(const rules_job_t *job, const rules_report_t *r, const export_rows_t *rows,
-                 buf_t *out)
+                 buf_t *out, apr_pool_t *pool)
 {
     const rules_entry_t *en = r->entry;
     int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
     export_text_t tx;
+    export_cells_t cells;
 
     export_text_init(&tx);
+    export_cells_init(rows, &cells, pool);
     buf_put(out, "{\"job\":", 7);
     json_cstr(out, &tx, job->name);
     buf_put(out, ",\"report\":", 10);
@@ -89,6 +91,7 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
         const export_row_t *row = i < rows->n ? &rows->rows[i] : rows->overflow;
         if (!row)
             break;
+        export_cells(rows, row, &cells);
         buf_put(out, i ? ",\n{" : "\n{", i ? 3 : 2);
         for (int c = 0; c < ncols; c++) {
             int col = r->ncols ? r->cols[c] : c;
@@ -97,9 +100,9 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
             json_cstr(out, &tx, export_column_name(en, col));
             buf_put_u8(out, ':');
             if (col < en->nkeys) {
-                json_key(out, &row->keys[col], &tx);
+                json_key(out, &cells.keys[col], &tx);
             } else {
-                const agg_result_t *res = &row->res[col - en->nkeys];
+                const agg_result_t *res = &cells.res[col - en->nkeys];
                 if (res->flags & AGG_RES_NULL || !res->text[0])
                     buf_put(out, "null", 4);
                 else
