@@ -185,7 +185,10 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  *             "partials":{...as above}, "lines","bad_lines",
  *             "bad_lines_by_reason":{"quote":n,...} (the reasons not 0, partial.h's names;
  *             "unknown": counted by frames that gave no reason), "bytes","regex_limit_hits",
- *             "sources"}]}
+ *             "sources",
+ *             "entries":[{"name","max_keys","keys","bytes","folded_lines","folded_keys"}]
+ *             (the owned entries, merger_entry_memory in merger_int.h: keys and what folded
+ *             in the newest period's totals, approximate bytes of all the entry's tables)}]}
  * ("rejected" of a job counts frames refused after the job was known). */
 void merger_status_json(merger_t *m, buf_t *out);
 
@@ -196,7 +199,9 @@ void merger_status_json(merger_t *m, buf_t *out);
  * frames), abbey_bad_lines_reason_total{...,reason="quote"} (counter, per reason that
  * counted a line),
  * abbey_rounds_exported_total (counter), abbey_round_lag_seconds (gauge:
- * last merger_tick's now minus the end of the newest exported round). */
+ * last merger_tick's now minus the end of the newest exported round), and per owned entry
+ * (label entry="<name>") the gauges abbey_entry_keys, abbey_entry_max_keys, abbey_entry_bytes,
+ * abbey_entry_folded_lines, abbey_entry_folded_keys (the status's "entries"). */
 void merger_metrics(merger_t *m, buf_t *out);
 
 /* Adopt cfg, a reloaded rules file (which outlives the merger: old configs are
@@ -206,7 +211,7 @@ void merger_metrics(merger_t *m, buf_t *out);
  * Structure, compared on the compiled model (never the config hash): the
  * groups (name, weight, master) with their entries (name, key expression
  * texts and column names, where text, values: name, aggregate kind/pct/cap,
- * argument text), in the same order; the reports (entry, columns, order,
+ * argument text, max_keys), in the same order; the reports (entry, columns, order,
  * limit, format, scope); and also the line format's fields (names, types),
  * the round length, reset and timezone.
  * A job whose structure changed: its period reports not yet final (or
