@@ -432,10 +432,7 @@ int agg_merge(const agg_spec_t *s, void *dst, const void *src)
     return 0;
 }
 
-int agg_has_heap(agg_kind_t k)
-{
-    return k == AGG_DISTINCT || k == AGG_DISTINCT_EXACT || k == AGG_PERCENTILE;
-}
+__thread int64_t agg_heap_delta;
 
 /* Bytes of a set's slot array (with the allocator's overhead), 0 without one. */
 static size_t hset_heap(const agg_hset_t *set)

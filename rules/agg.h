@@ -115,12 +115,23 @@ void agg_result(const agg_spec_t *s, const void *state, agg_result_t *out);
 
 /* Memory the state holds on the heap (its growing parts), in bytes, with
  * AGG_HEAP_OVERHEAD per block for the allocator's own: 0 for the fixed
- * kinds. O(1): what ptable.h's accounting adds up as states change. */
+ * kinds. O(1). */
 #define AGG_HEAP_OVERHEAD 16
 size_t agg_heap_bytes(const agg_spec_t *s, const void *state);
-/* 1 when a state of kind k may hold heap parts (distinct, distinct_exact,
- * percentile). */
-int agg_has_heap(agg_kind_t k);
+
+/* What the heap parts of the calling thread's states grew by (negative: gave
+ * back) since the last agg_heap_take, in agg_heap_bytes's measure: every
+ * allocation and free of a heap part adds its size here, so the owner of the
+ * states (ptable.h) learns what an update, merge or decode cost by taking it
+ * right after, without looking at the states. A kind with heap parts must
+ * note them (agg_int.h, AGG_HEAP_NOTE). */
+extern __thread int64_t agg_heap_delta;
+static inline int64_t agg_heap_take(void)
+{
+    int64_t d = agg_heap_delta;
+    agg_heap_delta = 0;
+    return d;
+}
 
 /* The n of a count state (s->kind must be AGG_COUNT). */
 uint64_t agg_count_value(const void *state);

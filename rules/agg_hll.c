@@ -30,6 +30,8 @@ void agg_hll_init(agg_hll_t *h)
 void agg_hll_release(agg_hll_t *h)
 {
     agg_hset_free(&h->set);
+    if (h->regs)
+        AGG_HEAP_NOTE(-(int64_t)AGG_HLL_M);
     free(h->regs);
     h->regs = NULL;
 }
@@ -50,6 +52,7 @@ static int to_dense(agg_hll_t *h)
     size_t nslots = h->set.slots ? (size_t)1 << h->set.lg : 0;
     if (!regs)
         return AGG_NOMEM;
+    AGG_HEAP_NOTE((int64_t)AGG_HLL_M);
     if (h->set.has_zero)
         reg_add(regs, 0);
     for (size_t i = 0; i < nslots; i++)
@@ -123,6 +126,7 @@ static int decode_dense(agg_hll_t *h, buf_reader_t *r, abbey_err_t *err)
         abbey_err_set(err, "out of memory for the registers");
         return AGG_NOMEM;
     }
+    AGG_HEAP_NOTE((int64_t)AGG_HLL_M);
     for (uint32_t i = 0; i < AGG_HLL_M; i += 4, p += 3) {
         uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
         for (int k = 0; k < 4; k++) {

@@ -9,6 +9,11 @@
 
 #include "agg.h"
 
+/* A heap part of n bytes was allocated (n > 0) or freed (n < 0): the
+ * accounting of agg_heap_take (agg.h), with the allocator's overhead. */
+#define AGG_HEAP_NOTE(n)                                                                           \
+    (agg_heap_delta += (n) > 0 ? (int64_t)(n) + AGG_HEAP_OVERHEAD : (int64_t)(n)-AGG_HEAP_OVERHEAD)
+
 /* Encoded states start with one tag byte: the format version in the high nibble,
  * the kind in the low nibble. */
 #define AGG_FORMAT_VERSION 1

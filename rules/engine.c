@@ -15,7 +15,8 @@
  * full table (max_keys) updates the table's overflow row instead (ptable.h);
  * an entry without a count value updates its hidden line count too (rules.h
  * specs), and what a row's heap parts grow by is told to its table
- * (ptable_heap_add), so ptable_bytes stays current without walking rows. */
+ * (agg_heap_take, ptable_heap_add), so ptable_bytes stays current without
+ * walking rows. */
 #include "engine.h"
 
 #include <stdio.h>
@@ -29,11 +30,9 @@
 
 typedef struct engine_entry_t {
     const rules_entry_t *entry;
-    int *key_ref; /* field index of each key when it is a bare field, else -1 */
-    int *arg_ref; /* same for value arguments */
-    size_t *off;  /* each state's offset in a row (ptable_offset, the same in every table) */
-    int *heap;    /* the states that may hold heap parts (agg_has_heap), for ptable_bytes */
-    int nheap;
+    int *key_ref;  /* field index of each key when it is a bare field, else -1 */
+    int *arg_ref;  /* same for value arguments */
+    size_t *off;   /* each state's offset in a row (ptable_offset, the same in every table) */
     value_t *args; /* evaluated arguments of the current line */
     buf_t key;     /* encoded key of the current line */
     int selected;  /* where held for the current line */
@@ -108,10 +107,6 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
         ee->arg_ref = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nvalues + 1));
         ee->off = NULL; /* taken from the first table fed */
         ee->args = apr_pcalloc(pool, sizeof(value_t) * (size_t)(en->nvalues + 1));
-        ee->heap = apr_pcalloc(pool, sizeof(int) * (size_t)(en->nspecs + 1));
-        for (int v = 0; v < en->nspecs; v++)
-            if (agg_has_heap(en->specs[v].kind))
-                ee->heap[ee->nheap++] = v;
         buf_init(&ee->key);
         buf_reserve(&ee->key, 256);
         add_fields(e, en->where, 0);
@@ -256,16 +251,6 @@ static ptable_row_t *find_row(engine_entry_t *ee, ptable_t *t)
     return row;
 }
 
-/* The heap parts of row's states that have them, in bytes. */
-static int64_t row_heap(const engine_entry_t *ee, const ptable_row_t *row)
-{
-    int64_t n = 0;
-    for (int k = 0; k < ee->nheap; k++)
-        n += (int64_t)agg_heap_bytes(&ee->entry->specs[ee->heap[k]],
-                                     row->state + ee->off[ee->heap[k]]);
-    return n;
-}
-
 /* Phase two for one entry: the row update (the hidden line count too, see
  * rules.h), its growth told to the table. 0, or -1 when the table or a
  * state could not grow. */
@@ -273,17 +258,15 @@ static int apply_entry(engine_entry_t *ee, ptable_t *t)
 {
     const rules_entry_t *en = ee->entry;
     ptable_row_t *row = find_row(ee, t);
-    int64_t before;
     int rc = 0;
     if (!row)
         return -1;
-    before = ee->nheap ? row_heap(ee, row) : 0;
     for (int i = 0; i < en->nspecs && rc == 0; i++)
         if (agg_update(&en->specs[i], row->state + ee->off[i],
                        i < en->nvalues && en->values[i].arg ? &ee->args[i] : NULL) == AGG_NOMEM)
             rc = -1;
-    if (ee->nheap)
-        ptable_heap_add(t, row_heap(ee, row) - before);
+    if (agg_heap_delta) /* a heap part grew: the table's size changed (agg_heap_take) */
+        ptable_heap_add(t, agg_heap_take());
     return rc;
 }
 

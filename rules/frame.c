@@ -600,7 +600,7 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
                 return rv;
             }
         }
-        ptable_heap_add(t, (int64_t)ptable_row_heap(t, row));
+        ptable_heap_add(t, agg_heap_take());
     }
     return APR_SUCCESS;
 }
@@ -720,8 +720,7 @@ static apr_status_t decode_overflow(decoder_t *d, uint8_t *seen)
         rv = agg_decode(&e->specs[v], row->state + ptable_offset(t, v), &d->r, d->err);
     if (rv == APR_SUCCESS)
         rv = agg_decode(ptable_folded_spec(), ptable_folded_state(t), &d->r, d->err);
-    ptable_heap_add(t, (int64_t)(ptable_row_heap(t, row) +
-                                 agg_heap_bytes(ptable_folded_spec(), ptable_folded_state(t))));
+    ptable_heap_add(t, agg_heap_take());
     if (rv != APR_SUCCESS)
         abbey_err_prefix(d->err, "frame payload: overflow row of entry '%s'", e->name);
     return rv;

@@ -95,6 +95,7 @@ static void release_states(ptable_t *t)
     }
     t->row_bytes = 0;
     t->heap_bytes = 0;
+    (void)agg_heap_take(); /* what the releases gave back: the table holds nothing now */
 }
 
 /* Runs before the table's subpools are destroyed, so rows are still readable. */
@@ -221,9 +222,8 @@ ptable_row_t *ptable_overflow_make(ptable_t *t)
 static int fold_key(ptable_t *t, const void *key, uint32_t klen)
 {
     value_t v = {.kind = VALUE_STR, .s = key, .len = klen};
-    size_t before = agg_heap_bytes(&folded_spec, t->folded);
     int rc = agg_update(&folded_spec, t->folded, &v);
-    t->heap_bytes += (int64_t)agg_heap_bytes(&folded_spec, t->folded) - (int64_t)before;
+    t->heap_bytes += agg_heap_take();
     return rc == AGG_NOMEM ? -1 : 0;
 }
 
@@ -351,14 +351,20 @@ const agg_spec_t *ptable_folded_spec(void)
 
 size_t ptable_bytes(const ptable_t *t)
 {
-    ABBEY_ASSERT(t->heap_bytes >= 0);
     return t->fixed_bytes + (t->mask + 1) * sizeof *t->slots + AGG_HEAP_OVERHEAD + t->row_bytes +
-           (size_t)t->heap_bytes;
+           ptable_heap(t);
 }
 
 void ptable_heap_add(ptable_t *t, int64_t delta)
 {
     t->heap_bytes += delta;
+}
+
+size_t ptable_heap(const ptable_t *t)
+{
+    /* never below 0, even if a state's owner handed a change to another table: a
+     * figure, not an invariant worth stopping a master for (check_max_keys walks it) */
+    return t->heap_bytes > 0 ? (size_t)t->heap_bytes : 0;
 }
 
 size_t ptable_row_heap(const ptable_t *t, const ptable_row_t *row)
@@ -372,27 +378,24 @@ size_t ptable_row_heap(const ptable_t *t, const ptable_row_t *row)
 /* dr += sr, state by state: 0, or -1 without memory (dr holds part of sr). */
 static int merge_row(ptable_t *dst, ptable_row_t *dr, const ptable_t *src, const ptable_row_t *sr)
 {
-    int64_t before = (int64_t)ptable_row_heap(dst, dr);
     int rc = 0;
     for (int v = 0; v < dst->nspecs && rc == 0; v++)
         if (agg_merge(&dst->specs[v], dr->state + dst->offsets[v], sr->state + src->offsets[v]) < 0)
             rc = -1;
-    dst->heap_bytes += (int64_t)ptable_row_heap(dst, dr) - before;
+    dst->heap_bytes += agg_heap_take();
     return rc;
 }
 
 /* src's overflow row and folded keys into dst's: 0, or -1 without memory. */
 static int merge_overflow(ptable_t *dst, const ptable_t *src)
 {
-    int64_t before;
     int rc;
     if (!src->over)
         return 0;
     if (!ptable_overflow_make(dst) || merge_row(dst, dst->over, src, src->over) < 0)
         return -1;
-    before = (int64_t)agg_heap_bytes(&folded_spec, dst->folded);
     rc = agg_merge(&folded_spec, dst->folded, src->folded);
-    dst->heap_bytes += (int64_t)agg_heap_bytes(&folded_spec, dst->folded) - before;
+    dst->heap_bytes += agg_heap_take();
     return rc < 0 ? -1 : 0;
 }
 

@@ -23,8 +23,8 @@
  * slot array, every row with its key and states, and the heap parts of the
  * states), kept up to date as rows are added and states grow: reading it
  * costs nothing. Code that changes a state outside this file (the engine's
- * updates, a decoder) reports the change of its heap part (ptable_heap_add,
- * agg_heap_bytes). */
+ * updates, a decoder) hands what its heap parts grew by to the table right
+ * after (ptable_heap_add(t, agg_heap_take()), agg.h). */
 #ifndef ABBEY_PTABLE_H
 #define ABBEY_PTABLE_H
 
@@ -96,10 +96,14 @@ const agg_spec_t *ptable_folded_spec(void);
 
 /* The table's approximate footprint in bytes (see above). O(1). */
 size_t ptable_bytes(const ptable_t *t);
-/* A state of the table changed its heap part by delta bytes (agg_heap_bytes
- * after minus before) outside this file. */
+/* States of the table changed their heap parts by delta bytes outside this
+ * file (agg_heap_take right after the change). */
 void ptable_heap_add(ptable_t *t, int64_t delta);
-/* The heap parts of row's states, in bytes (agg_heap_bytes summed). */
+/* The heap parts of the table's states as accounted (part of ptable_bytes),
+ * and of one row's states measured (agg_heap_bytes summed): over every row,
+ * the overflow row and the folded keys' state, the second adds up to the
+ * first. */
+size_t ptable_heap(const ptable_t *t);
 size_t ptable_row_heap(const ptable_t *t, const ptable_row_t *row);
 
 /* dst += src, row by row (agg_merge), overflow row into overflow row; a row
