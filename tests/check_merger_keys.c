@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <apr_general.h>
+#include <apr_strings.h>
 
 #include "check_run.h"
 #include "engine.h"
@@ -213,6 +214,44 @@ START_TEST(order_changes_rows_not_totals)
 }
 END_TEST
 
+/* A reload that changes only max_keys restarts the job's totals (its structure changed); the
+ * same text again keeps them. */
+START_TEST(reload_changes_the_limit)
+{
+    merger_t *m = merger_create(cfg, "m1", exp_dir, pool);
+    char *text = apr_pstrdup(pool, RULES), *at = strstr(text, "max_keys: 3"), *api;
+    rules_config_t *same, *wider;
+    abbey_err_t err;
+    int overflow;
+
+    for (int i = 0; i < 6; i++)
+        expect_send(m, &FR[i], MERGE_MERGED);
+    ck_assert_msg(rules_load_buffer(RULES, strlen(RULES), "same.yaml", pool, &same, &err) ==
+                      APR_SUCCESS,
+                  "%s", err.msg);
+    ck_assert_int_eq(merger_set_config(m, same, &err), 0);
+    ck_assert_int_eq(entry_figure(m, "by_api", "keys"), 3);
+    api = report(m, "api", "csv");
+    ck_assert_int_eq(csv_sum(api, 1, &overflow), good_lines(0, 6));
+    free(api);
+    ck_assert_ptr_nonnull(at);
+    at[strlen("max_keys: ")] = '9'; /* max_keys: 9 */
+    ck_assert_msg(rules_load_buffer(text, strlen(text), "wider.yaml", pool, &wider, &err) ==
+                      APR_SUCCESS,
+                  "%s", err.msg);
+    ck_assert_int_eq(merger_set_config(m, wider, &err), 0);
+    ck_assert_int_eq(entry_figure(m, "by_api", "max_keys"), 9);
+    ck_assert_int_eq(entry_figure(m, "by_api", "keys"), 0); /* restarted */
+    expect_send(m, &FR[6], MERGE_MERGED);
+    api = report(m, "api", "csv");
+    ck_assert_int_eq(csv_sum(api, 1, &overflow), good_lines(6, 7));
+    free(api);
+    /* the frame's 3 rows fit; what its slave (built with max_keys 3) folded stays folded */
+    ck_assert_int_eq(entry_figure(m, "by_api", "keys"), 3);
+    ck_assert_int_eq(entry_figure(m, "by_api", "folded_keys"), folded_apis(6, 7));
+}
+END_TEST
+
 static Suite *keys_suite(void)
 {
     Suite *s = suite_create("merger_keys");
@@ -221,6 +260,7 @@ static Suite *keys_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, totals_fold_and_survive);
     tcase_add_test(tc, order_changes_rows_not_totals);
+    tcase_add_test(tc, reload_changes_the_limit);
     suite_add_tcase(s, tc);
     return s;
 }
