@@ -128,6 +128,7 @@ void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool
     memset(out, 0, sizeof *out);
     out->en = en;
     out->t = t;
+    out->pool = pool;
     out->rows = apr_palloc(pool, sizeof(export_row_t) * (total ? total : 1));
     while ((row = ptable_next(t, &cursor)) != NULL)
         collect_row(en, t, row, vcol, &out->rows[n++]);
@@ -141,10 +142,10 @@ void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool
     }
 }
 
-void export_cells_init(const export_rows_t *rows, export_cells_t *c, apr_pool_t *pool)
+void export_cells_init(const export_rows_t *rows, export_cells_t *c)
 {
-    c->keys = apr_pcalloc(pool, sizeof(value_t) * (size_t)(rows->en->nkeys + 1));
-    c->res = apr_pcalloc(pool, sizeof(agg_result_t) * (size_t)(rows->en->nvalues + 1));
+    c->keys = apr_pcalloc(rows->pool, sizeof(value_t) * (size_t)(rows->en->nkeys + 1));
+    c->res = apr_pcalloc(rows->pool, sizeof(agg_result_t) * (size_t)(rows->en->nvalues + 1));
 }
 
 void export_cells(const export_rows_t *rows, const export_row_t *x, export_cells_t *c)
@@ -199,15 +200,26 @@ const char *export_ext(const rules_report_t *r)
     return r->format == RULES_REPORT_JSON ? "json" : "csv";
 }
 
+const export_rows_t *export_rows(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool)
+{
+    export_rows_t *rows = apr_palloc(pool, sizeof *rows);
+    export_collect(r, t, pool, rows);
+    return rows;
+}
+
+void export_rows_render(const rules_job_t *job, const rules_report_t *r, const export_rows_t *rows,
+                        buf_t *out)
+{
+    if (r->format == RULES_REPORT_JSON)
+        export_json(job, r, rows, out);
+    else
+        export_csv(r, rows, out);
+}
+
 void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t, buf_t *out,
                    apr_pool_t *pool)
 {
-    export_rows_t rows;
-    export_collect(r, t, pool, &rows);
-    if (r->format == RULES_REPORT_JSON)
-        export_json(job, r, &rows, out, pool);
-    else
-        export_csv(r, &rows, out, pool);
+    export_rows_render(job, r, export_rows(r, t, pool), out);
 }
 
 apr_status_t export_write_file(const char *path, const void *data, size_t len, apr_pool_t *pool,

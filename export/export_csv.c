@@ -32,7 +32,7 @@ static void csv_field(buf_t *out, const char *s, size_t len)
     buf_put_u8(out, '"');
 }
 
-void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out, apr_pool_t *pool)
+void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out)
 {
     const rules_entry_t *en = r->entry;
     int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
@@ -42,7 +42,7 @@ void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out, 
     size_t len;
 
     export_text_init(&tx);
-    export_cells_init(rows, &cells, pool);
+    export_cells_init(rows, &cells);
     for (int c = 0; c < ncols; c++) {
         const char *name = export_column_name(en, r->ncols ? r->cols[c] : c);
         if (c)

@@ -7,10 +7,7 @@
 
 #include <string.h>
 
-/* A JSON string literal of text s[0..len) that came through export_text (so
- * well-formed UTF-8): quotes and backslashes escaped, control characters (NUL
- * included) as \u00XX; other characters copied. */
-static void json_str(buf_t *out, const char *s, size_t len)
+void export_json_str(buf_t *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     buf_put_u8(out, '"');
@@ -34,7 +31,7 @@ static void json_cstr(buf_t *out, export_text_t *tx, const char *s)
 {
     size_t len;
     s = export_text(tx, s, strlen(s), &len);
-    json_str(out, s, len);
+    export_json_str(out, s, len);
 }
 
 static void json_key(buf_t *out, const value_t *v, export_text_t *tx)
@@ -56,12 +53,12 @@ static void json_key(buf_t *out, const value_t *v, export_text_t *tx)
         break;
     default:
         s = export_key_text(tx, v, &len);
-        json_str(out, s, len);
+        export_json_str(out, s, len);
     }
 }
 
 void export_json(const rules_job_t *job, const rules_report_t *r, const export_rows_t *rows,
-                 buf_t *out, apr_pool_t *pool)
+                 buf_t *out)
 {
     const rules_entry_t *en = r->entry;
     int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
@@ -69,7 +66,7 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
     export_cells_t cells;
 
     export_text_init(&tx);
-    export_cells_init(rows, &cells, pool);
+    export_cells_init(rows, &cells);
     buf_put(out, "{\"job\":", 7);
     json_cstr(out, &tx, job->name);
     buf_put(out, ",\"report\":", 10);

@@ -136,4 +136,8 @@ static inline int64_t agg_heap_take(void)
 /* The n of a count state (s->kind must be AGG_COUNT). */
 uint64_t agg_count_value(const void *state);
 
+/* Shortest "%.Ng" text (N <= 17) that reads back as d, into out (n bytes);
+ * whole numbers below 1e17 without an exponent: how float figures are shown. */
+void agg_fmt_double(char *out, size_t n, double d);
+
 #endif
