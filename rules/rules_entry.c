@@ -354,8 +354,8 @@ static apr_status_t load_top(rules_ctx_t *c, rules_entry_t *e, const rules_y_val
                            by, e->name, ranked_cols(c, e));
     if (!agg_ranks(e->values[e->top_by].spec.kind))
         return rules_y_err(c, x->node,
-                           "top: by: '%s' is a %s column; top ranks rows by a count or a sum "
-                           "(columns of entry '%s': %s)",
+                           "top: by: '%s' is not a count or a sum (it is %s); top ranks rows by "
+                           "one of entry '%s': %s",
                            by, agg_kind_name(e->values[e->top_by].spec.kind), e->name,
                            ranked_cols(c, e));
     cap = k * RULES_TOP_M_FACTOR < RULES_TOP_M_MIN ? RULES_TOP_M_MIN : k * RULES_TOP_M_FACTOR;
