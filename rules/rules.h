@@ -74,8 +74,8 @@ typedef struct rules_entry_t {
 /* `top:` limits: k from 1 to RULES_TOP_K_MAX, capacity from k to RULES_TOP_M_MAX,
  * by default RULES_TOP_M_FACTOR * k but at least RULES_TOP_M_MIN. */
 #define RULES_TOP_K_MAX 100000
-#define RULES_TOP_M_MAX 1000000
-#define RULES_TOP_M_FACTOR 8
+#define RULES_TOP_M_MAX 2000000
+#define RULES_TOP_M_FACTOR 16
 #define RULES_TOP_M_MIN 64
 
 /* An entry's columns are its keys, its values, then (a top entry) its error column. */

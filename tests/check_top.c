@@ -457,7 +457,7 @@ START_TEST(test_rules_refused)
     refused("k: 2, by: hits", "k: 0, by: hits", "top: k");
     refused("k: 2, by: hits", "k: 100001, by: hits", "top: k");
     refused("capacity: 4}", "capacity: 1}", "top: capacity");
-    refused("capacity: 4}", "capacity: 1000001}", "top: capacity");
+    refused("capacity: 4}", "capacity: 2000001}", "top: capacity");
     refused("capacity: 4}", "capacity: 4, m: 3}", "unknown");
     refused("top: {k: 2, by: hits, capacity: 4}", "top: 5", "top: expected a map");
     refused("top: {k: 2, by: hits, capacity: 4}", "top: {by: hits}", "k");
