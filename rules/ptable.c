@@ -312,7 +312,7 @@ void ptable_release(ptable_t *t)
 
 void ptable_int_unlink(ptable_t *t, ptable_row_t *row)
 {
-    size_t i = row->hash & t->mask, j = i;
+    size_t i = row->hash & t->mask, j;
     while (t->slots[i].row != row) {
         ABBEY_ASSERT(t->slots[i].row != NULL); /* the row is in the table */
         i = (i + 1) & t->mask;

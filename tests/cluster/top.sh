@@ -4,8 +4,9 @@
 # Three Zipf samples (tests/recount/zipf.py: 400,000 lines each, s = 1.1 over 100,000 keys,
 # seeds of their own, the same heavy keys), one per slave: each file's source requires a
 # label only its slave carries. One master m1 with 1 MiB leases, so that each slave sends
-# a dozen frames, each a summary of its range, which m1 merges into the period totals. The
-# job keeps the top 100 paths by hits and the top 50 by bytes (CSV and JSON reports).
+# a few frames, each a summary of its range, which m1 merges into the period totals. The
+# job (zipf.py rules) keeps the top 100 paths by hits and the top 50 by bytes (CSV and JSON
+# reports).
 #
 # Once the primary has committed every byte, the exported reports must hold, against
 # mawk's recount of the three files (zipf.py check): at most k rows ordered by the ranked
@@ -34,34 +35,9 @@ mawk '{ h[$1]++; b[$1] += $2 } END { for (p in h) printf "%s\t%d\t%d\n", p, h[p]
 set -- $(free_ports 1)
 P1=$1
 
-cat >"$T/rules.yaml" <<YAML
-masters:
-  - {name: m1, url: "http://127.0.0.1:$P1"}
-jobs:
-  - name: z
-    round: 1s
-    sources:
-      - {path: "$T/logs/z1.log", labels: [s1]}
-      - {path: "$T/logs/z2.log", labels: [s2]}
-      - {path: "$T/logs/z3.log", labels: [s3]}
-    format: {split: " ", fields: [path, bytes:int]}
-    groups:
-      - name: g
-        entries:
-          - name: by_hits
-            key: [path]
-            values: {hits: count, bytes: sum(bytes)}
-            top: {k: 100, by: hits}
-          - name: by_bytes
-            key: [path]
-            values: {hits: count, bytes: sum(bytes)}
-            top: {k: 50, by: bytes}
-    reports:
-      - {name: by_hits, entry: by_hits}
-      - {name: by_hits_json, entry: by_hits, format: json}
-      - {name: by_bytes, entry: by_bytes}
-      - {name: by_bytes_json, entry: by_bytes, format: json}
-YAML
+python3 "$zipf" rules "{path: \"$T/logs/z1.log\", labels: [s1]}, \
+{path: \"$T/logs/z2.log\", labels: [s2]}, {path: \"$T/logs/z3.log\", labels: [s3]}" "$P1" \
+    >"$T/rules.yaml" || exit 99
 
 start_m1() {
     start m1 "$MASTER" --config "$T/rules.yaml" --name m1 --listen "127.0.0.1:$P1" \

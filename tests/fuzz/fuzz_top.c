@@ -20,17 +20,16 @@
  *      at most N/m, at most m rows.
  * Anything else aborts. On an empty corpus directory LLVMFuzzerInitialize writes seed
  * inputs for both modes. Build and run: scripts/fuzz.sh top SECONDS (docs/FUZZING.md). */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #include <apr_general.h>
 
 #include "engine.h"
 #include "frame.h"
+#include "fuzz_seeds.h"
 #include "ptable_top.h"
 #include "rules.h"
 #include "value.h"
@@ -318,31 +317,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seeds ---------------------------------------------------------------------- */
 
-static void write_seed(const char *dir, const char *name, uint8_t mode, const uint8_t *b, size_t n)
-{
-    char path[4096];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (!(f = fopen(path, "wb")))
-        return;
-    fputc(mode, f);
-    fwrite(b, 1, n, f);
-    fclose(f);
-}
-
-static int dir_is_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int empty = 1;
-    if (!d)
-        return 0;
-    while (empty && (de = readdir(d)) != NULL)
-        empty = de->d_name[0] == '.';
-    closedir(d);
-    return empty;
-}
-
 /* The payload of a frame of the fixed lines (evictions in both entries), and operations. */
 static void write_seeds(const char *dir)
 {
@@ -365,12 +339,12 @@ static void write_seeds(const char *dir)
     ulen = f.data[16] | (uint32_t)f.data[17] << 8 | (uint32_t)f.data[18] << 16;
     buf_reserve(&raw, ulen);
     CHECK(uncompress(raw.data, &ulen, f.data + FRAME_FIXED + h, (uLong)(f.len - 24 - h)) == Z_OK);
-    write_seed(dir, "seed-payload", 0, raw.data, ulen);
+    fuzz_write_seed(dir, "seed-payload", 0, raw.data, ulen);
     for (size_t i = 0; i < sizeof ops; i += 2) {
         ops[i] = (uint8_t)((i % 24 == 22 ? 2u << 6 : (i % 4 ? 1u : 0u) << 6) | ((i * 7) % 13));
         ops[i + 1] = (uint8_t)(i * 11);
     }
-    write_seed(dir, "seed-ops", 1, ops, sizeof ops);
+    fuzz_write_seed(dir, "seed-ops", 1, ops, sizeof ops);
     buf_free(&f);
     buf_free(&raw);
     apr_pool_destroy(pool);
@@ -389,11 +363,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     job = &cfg->jobs[0];
-    for (int i = 1; i < *argc; i++) {
-        struct stat st;
-        const char *a = (*argv)[i];
-        if (a[0] != '-' && stat(a, &st) == 0 && S_ISDIR(st.st_mode) && dir_is_empty(a))
-            write_seeds(a);
-    }
+    fuzz_seed_dirs(*argc, *argv, write_seeds);
     return 0;
 }

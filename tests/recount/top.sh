@@ -4,9 +4,9 @@
 #
 # tests/recount/zipf.py writes 1,000,000 lines "PATH BYTES" whose paths follow a Zipf law
 # (s = 1.1 over 100,000 keys, fixed seed), and three lines with a negative BYTES, which a
-# top ranked by sum(bytes) refuses (bad lines, reason value). The job keeps two top entries
-# over the same lines: the top 100 paths by hits (count) and the top 50 by bytes (sum), each
-# reported as CSV and JSON. Runs: 1 worker, 2 workers (the threads' summaries merged), and
+# top ranked by sum(bytes) refuses (bad lines, reason value). The job (zipf.py rules) keeps
+# two top entries over the same lines: the top 100 paths by hits (count) and the top 50 by
+# bytes (sum), each reported as CSV and JSON. Runs: 1 worker, 2 workers (the threads' summaries merged), and
 # the log cut in three files read through a glob by 2 workers.
 #
 # The oracle is mawk's exact recount of the raw lines (hits and bytes per path). For each
@@ -35,32 +35,6 @@ lines=1000003 nbad=3
 $AWK '$2 >= 0 { h[$1]++; b[$1] += $2 } END { for (p in h) printf "%s\t%d\t%d\n", p, h[p], b[p] }' \
     "$tmp/z.log" >"$tmp/counts.tsv" || exit 99
 
-# rules SOURCE: the job over SOURCE (a path or a glob)
-rules() {
-    cat <<YAML
-jobs:
-  - name: z
-    sources: ["$1"]
-    format: {split: " ", fields: [path, bytes:int]}
-    groups:
-      - name: g
-        entries:
-          - name: by_hits
-            key: [path]
-            values: {hits: count, bytes: sum(bytes)}
-            top: {k: 100, by: hits}
-          - name: by_bytes
-            key: [path]
-            values: {hits: count, bytes: sum(bytes)}
-            top: {k: 50, by: bytes}
-    reports:
-      - {name: by_hits, entry: by_hits}
-      - {name: by_hits_json, entry: by_hits, format: json}
-      - {name: by_bytes, entry: by_bytes}
-      - {name: by_bytes_json, entry: by_bytes, format: json}
-YAML
-}
-
 # top_ok RUN REPORT K BY [COUNTS]: zipf.py check of one report; its tally is added
 top_ok() {
     out=$(python3 "$zipf" check "$tmp/$1/z/$2.csv" "$tmp/$1/z/$2_json.json" "$3" "$4" \
@@ -84,10 +58,10 @@ run() {
     top_ok "$1" by_bytes 50 bytes
 }
 
-rules "$tmp/z.log" >"$tmp/rules.yaml"
+python3 "$zipf" rules "\"$tmp/z.log\"" >"$tmp/rules.yaml" || exit 99
 mkdir "$tmp/parts" || exit 99
 split -n l/3 -d --additional-suffix=.log "$tmp/z.log" "$tmp/parts/z-" || exit 99
-rules "$tmp/parts/z-*.log" >"$tmp/glob.yaml"
+python3 "$zipf" rules "\"$tmp/parts/z-*.log\"" >"$tmp/glob.yaml" || exit 99
 
 run w1 "$tmp/rules.yaml" 1
 run w2 "$tmp/rules.yaml" 2

@@ -9,6 +9,14 @@
       ten 0) drawn from SEED as well. Files made with the same PERM_SEED share
       their heavy keys.
 
+  zipf.py rules SOURCES [PORT]
+      The rules the top-K tests run: one job z over SOURCES (the items of a YAML
+      flow sequence), format {split: " ", fields: [path, bytes:int]}, with the
+      entries by_hits (top 100 paths by hits) and by_bytes (top 50 by bytes),
+      both {hits: count, bytes: sum(bytes)}, each reported as CSV (by_hits,
+      by_bytes) and JSON (by_hits_json, by_bytes_json); for one master m1 on
+      127.0.0.1:PORT when PORT is given.
+
   zipf.py check REPORT.csv REPORT.json K BY COUNTS...
       COUNTS: files of "PATH<TAB>HITS<TAB>BYTES" lines, an exact recount of the
       raw log (mawk, tests/recount/top.sh), added up. Checks the reports of a
@@ -38,6 +46,36 @@ def gen(path, seed, lines, keys, s, perm_seed=7):
         for r in ranks:
             b = 0 if rnd.random() < 0.1 else rnd.randrange(1, 10000)
             f.write("/k/%d %d\n" % (ids[r], b))
+
+
+RULES = """jobs:
+  - name: z
+    round: 1s
+    sources: [%s]
+    format: {split: " ", fields: [path, bytes:int]}
+    groups:
+      - name: g
+        entries:
+          - name: by_hits
+            key: [path]
+            values: {hits: count, bytes: sum(bytes)}
+            top: {k: 100, by: hits}
+          - name: by_bytes
+            key: [path]
+            values: {hits: count, bytes: sum(bytes)}
+            top: {k: 50, by: bytes}
+    reports:
+      - {name: by_hits, entry: by_hits}
+      - {name: by_hits_json, entry: by_hits, format: json}
+      - {name: by_bytes, entry: by_bytes}
+      - {name: by_bytes_json, entry: by_bytes, format: json}
+"""
+
+
+def rules(sources, port=None):
+    if port:
+        sys.stdout.write('masters:\n  - {name: m1, url: "http://127.0.0.1:%s"}\n' % port)
+    sys.stdout.write(RULES % sources)
 
 
 def load_counts(files):
@@ -129,6 +167,9 @@ def main(argv):
     if len(argv) >= 7 and argv[1] == "gen":
         gen(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), float(argv[6]),
             int(argv[7]) if len(argv) > 7 else 7)
+        return 0
+    if len(argv) in (3, 4) and argv[1] == "rules":
+        rules(argv[2], argv[3] if len(argv) == 4 else None)
         return 0
     if len(argv) >= 7 and argv[1] == "check":
         return check(argv[2], argv[3], int(argv[4]), argv[5], argv[6:])
