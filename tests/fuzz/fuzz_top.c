@@ -8,9 +8,11 @@
  *      (frame_decode) into an empty partial, so mutations reach the summary's head
  *      (m, floor) and rows (values, errors). A summary that decodes must hold what the
  *      decoder promises (at most m rows; every value and error >= 0, error <= value,
- *      value >= floor; a floor above zero only in a full summary), re-encode to a frame
- *      that decodes to the same rows, and merge with itself (decoded again: every figure
- *      doubles, the rows stay) and with the summaries of the fixed lines, keeping all of it;
+ *      value >= floor; a floor above zero only in a full summary) and re-encode to a
+ *      frame that decodes to the same rows; when its figures are below 2^52 (counts
+ *      wrap at 2^64 when added, in any entry), merge with itself (decoded again: every
+ *      figure doubles, the rows stay) and with the summaries of the fixed lines,
+ *      keeping all of it;
  *   1  as operations on two summaries A and B of a sum-ranked table (one byte of key
  *      0..63 or an operation, one byte of weight): add to A, add to B, merge B into A
  *      (then B starts afresh), clear A. The target keeps the exact sums per key of what
@@ -89,6 +91,32 @@ static void summary_sane(const ptable_t *t)
         CHECK(agg_nonneg(s, v) && agg_nonneg(s, e));
         CHECK(agg_cmp(s, e, v) <= 0 && agg_cmp(s, v, fl) >= 0);
     }
+}
+
+/* 1 when every count and sum of p (errors and floors too) is below 2^52 in
+ * magnitude: exact as doubles, and far from wrapping when added up. */
+static int small_figures(const partial_t *p)
+{
+    const double lim = 4503599627370496.0;
+    for (int i = 0; i < job->nentries; i++) {
+        const ptable_t *t = p->tables[i];
+        const agg_spec_t *by = &ptable_specs(t)[ptable_top_by(t)];
+        size_t cur = 0;
+        ptable_row_t *row;
+        if (!(num(by, ptable_top_floor(t)) < lim))
+            return 0;
+        while ((row = ptable_next(t, &cur)) != NULL) {
+            if (!(num(by, ptable_top_error(t, row)) < lim))
+                return 0;
+            for (int v = 0; v < ptable_nspecs(t); v++) {
+                const agg_spec_t *s = &ptable_specs(t)[v];
+                double x = num(s, row->state + ptable_offset(t, v));
+                if ((s->kind == AGG_COUNT || s->kind == AGG_SUM) && !(x < lim && x > -lim))
+                    return 0;
+            }
+        }
+    }
+    return 1;
 }
 
 /* Rows of entry i as "key value... error" lines, sorted, then the floor; figures
@@ -194,6 +222,12 @@ static void decode_payload(const uint8_t *raw, size_t n, apr_pool_t *pool)
         CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
     }
     CHECK(frame_decode(f.data, f.len, job, NULL, q, NULL, &err) == APR_SUCCESS);
+    if (!small_figures(p)) { /* counts wrap at 2^64 when added (agg.h), as in any entry */
+        buf_free(&a);
+        buf_free(&b);
+        buf_free(&f);
+        return;
+    }
     for (int i = 0; i < job->nentries; i++) {
         rows_text(p, i, 2, &a);
         rows_text(q, i, 1, &b);
