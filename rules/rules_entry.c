@@ -372,6 +372,32 @@ static apr_status_t load_top(rules_ctx_t *c, rules_entry_t *e, const rules_y_val
     return APR_SUCCESS;
 }
 
+/* See rules_int.h. */
+apr_status_t rules_top_report(rules_ctx_t *c, rules_report_t *r, const rules_y_val_t *order,
+                              const rules_y_val_t *limit)
+{
+    const rules_entry_t *e = r->entry;
+    int by = e->nkeys + e->top_by;
+    if (!e->top_k)
+        return APR_SUCCESS;
+    if (order && (r->order_col != by || !r->order_desc))
+        return rules_y_err(c, order->node,
+                           "report '%s': entry '%s' keeps the top %d rows by %s, so its reports "
+                           "are ordered '%s desc' (leave order out, or write that)",
+                           r->name, e->name, e->top_k, rules_col_name(e, by),
+                           rules_col_name(e, by));
+    if (limit && r->limit > e->top_k)
+        return rules_y_err(c, limit->node,
+                           "report '%s': limit %ld is more than the %d rows entry '%s' keeps the "
+                           "top of (its top: k)",
+                           r->name, r->limit, e->top_k, e->name);
+    r->order_col = by;
+    r->order_desc = 1;
+    if (r->limit == 0)
+        r->limit = e->top_k;
+    return APR_SUCCESS;
+}
+
 /* ---- entries and groups ---- */
 
 static apr_status_t load_where(rules_ctx_t *c, const rules_job_t *job, rules_entry_t *e,

@@ -466,34 +466,6 @@ static void all_columns(rules_ctx_t *c, rules_report_t *r)
         r->cols[i] = i;
 }
 
-/* A report of a top entry shows its rows of largest ranked value, in that
- * order, at most top_k of them (limit 0 or none: top_k). order and limit are
- * the report's keys when given, to point at in a message. */
-static apr_status_t top_report(rules_ctx_t *c, rules_report_t *r, const rules_y_val_t *order,
-                               const rules_y_val_t *limit)
-{
-    const rules_entry_t *e = r->entry;
-    int by = e->nkeys + e->top_by;
-    if (!e->top_k)
-        return APR_SUCCESS;
-    if (order && (r->order_col != by || !r->order_desc))
-        return rules_y_err(c, order->node,
-                           "report '%s': entry '%s' keeps the top %d rows by %s, so its reports "
-                           "are ordered '%s desc' (leave order out, or write that)",
-                           r->name, e->name, e->top_k, rules_col_name(e, by),
-                           rules_col_name(e, by));
-    if (limit && r->limit > e->top_k)
-        return rules_y_err(c, limit->node,
-                           "report '%s': limit %ld is more than the %d rows entry '%s' keeps the "
-                           "top of (its top: k)",
-                           r->name, r->limit, e->top_k, e->name);
-    r->order_col = by;
-    r->order_desc = 1;
-    if (r->limit == 0)
-        r->limit = e->top_k;
-    return APR_SUCCESS;
-}
-
 static apr_status_t load_report(rules_ctx_t *c, const rules_job_t *job, rules_report_t *r,
                                 const rules_y_val_t *v, apr_hash_t *names)
 {
@@ -519,7 +491,7 @@ static apr_status_t load_report(rules_ctx_t *c, const rules_job_t *job, rules_re
         TRY(rules_y_enum(c, x, "report format", report_formats, &k));
         r->format = (rules_report_format_t)k;
     }
-    TRY(top_report(c, r, rules_y_get(&m, "order"), rules_y_get(&m, "limit")));
+    TRY(rules_top_report(c, r, rules_y_get(&m, "order"), rules_y_get(&m, "limit")));
     if ((x = rules_y_get(&m, "columns")) != NULL)
         return load_columns(c, r, x);
     all_columns(c, r);
@@ -542,7 +514,7 @@ static apr_status_t load_reports(rules_ctx_t *c, rules_job_t *job, const rules_y
             r->format = RULES_REPORT_CSV;
             r->scope = RULES_SCOPE_PERIOD;
             all_columns(c, r);
-            TRY(top_report(c, r, NULL, NULL));
+            TRY(rules_top_report(c, r, NULL, NULL));
         }
         return APR_SUCCESS;
     }
