@@ -4,7 +4,9 @@
  * the `groups:` list of one job). Expressions are compiled against the job's
  * format with their exact position in the rules file; aggregate calls such as
  * `percentile(bytes, 95)` are split at their last top-level comma, checked
- * (arity, percent, cap, numeric argument) and turned into agg_spec_t. */
+ * (arity, percent, cap, numeric argument) and turned into agg_spec_t. An
+ * entry's `top:` is checked against its values (a count or sum to rank by), and
+ * rules_top_report applies it to the entry's reports (rules_load.c calls it). */
 #include "rules_int.h"
 
 #include <apr_strings.h>
