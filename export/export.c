@@ -147,15 +147,26 @@ const char *export_ext(const rules_report_t *r)
     return r->format == RULES_REPORT_JSON ? "json" : "csv";
 }
 
+const export_rows_t *export_rows(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool)
+{
+    export_rows_t *rows = apr_palloc(pool, sizeof *rows);
+    export_collect(r, t, pool, rows);
+    return rows;
+}
+
+void export_rows_render(const rules_job_t *job, const rules_report_t *r, const export_rows_t *rows,
+                        buf_t *out)
+{
+    if (r->format == RULES_REPORT_JSON)
+        export_json(job, r, rows, out);
+    else
+        export_csv(r, rows, out);
+}
+
 void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t, buf_t *out,
                    apr_pool_t *pool)
 {
-    export_rows_t rows;
-    export_collect(r, t, pool, &rows);
-    if (r->format == RULES_REPORT_JSON)
-        export_json(job, r, &rows, out);
-    else
-        export_csv(r, &rows, out);
+    export_rows_render(job, r, export_rows(r, t, pool), out);
 }
 
 apr_status_t export_write_file(const char *path, const void *data, size_t len, apr_pool_t *pool,

@@ -42,6 +42,11 @@ const char *export_text(export_text_t *tx, const char *s, size_t len, size_t *ol
  * ""), through export_text. Same lifetime as export_text's result. */
 const char *export_key_text(export_text_t *tx, const value_t *v, size_t *olen);
 
+/* A JSON string literal of text s[0..len) that is well-formed UTF-8 (it came
+ * through export_text): quotes and backslashes escaped, control characters
+ * (NUL included) as \u00XX; other characters copied. */
+void export_json_str(buf_t *out, const char *s, size_t len);
+
 void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out);
 void export_json(const rules_job_t *job, const rules_report_t *r, const export_rows_t *rows,
                  buf_t *out);

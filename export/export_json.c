@@ -3,10 +3,7 @@
 
 #include <string.h>
 
-/* A JSON string literal of text s[0..len) that came through export_text (so
- * well-formed UTF-8): quotes and backslashes escaped, control characters (NUL
- * included) as \u00XX; other characters copied. */
-static void json_str(buf_t *out, const char *s, size_t len)
+void export_json_str(buf_t *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     buf_put_u8(out, '"');
@@ -30,7 +27,7 @@ static void json_cstr(buf_t *out, export_text_t *tx, const char *s)
 {
     size_t len;
     s = export_text(tx, s, strlen(s), &len);
-    json_str(out, s, len);
+    export_json_str(out, s, len);
 }
 
 static void json_key(buf_t *out, const value_t *v, export_text_t *tx)
@@ -52,7 +49,7 @@ static void json_key(buf_t *out, const value_t *v, export_text_t *tx)
         break;
     default:
         s = export_key_text(tx, v, &len);
-        json_str(out, s, len);
+        export_json_str(out, s, len);
     }
 }
 

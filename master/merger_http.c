@@ -1,4 +1,5 @@
-/* merger_http.c - what the merger shows: POST /v1/partials, GET /v1/reports/, status, metrics.
+/* merger_http.c - what the merger shows: POST /v1/partials, GET /v1/reports/, status, metrics
+ * (GET /v1/history/ is merger_history.c's, the reports' metrics merger_prom.c's).
  *
  * The handlers are thin: they call merger_accept / merger_report and turn
  * the result into the answers docs/CLUSTER.md lists (503 when the journal
@@ -127,13 +128,18 @@ void merger_metrics(merger_t *m, buf_t *out)
     static const char *counters[5] = {"abbey_lines_total", "abbey_bad_lines_total",
                                       "abbey_bytes_total", "abbey_rounds_exported_total",
                                       "abbey_regex_limit_hits_total"};
+    static const char *helps[5] = {
+        "Lines of the frames this master merged.", "Bad lines of the frames this master merged.",
+        "Log bytes of the frames this master merged.", "Round exports this master made.",
+        "Lines of the merged frames on which a regex match gave up at its limits."};
     apr_thread_mutex_lock(m->lock);
-    buf_printf(out, "# TYPE abbey_partials_total counter\n");
+    buf_printf(out, "# HELP abbey_partials_total Frames sent to this master, by job and "
+                    "result.\n# TYPE abbey_partials_total counter\n");
     for (int i = 0; i < m->cfg->njobs; i++)
         metric_counts(out, m->self, m->jobs[i].job->name, &m->jobs[i].c);
     metric_counts(out, m->self, "", &m->unknown);
     for (int k = 0; k < 5; k++) {
-        buf_printf(out, "# TYPE %s counter\n", counters[k]);
+        buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", counters[k], helps[k], counters[k]);
         for (int i = 0; i < m->cfg->njobs; i++) {
             const mjob_t *j = &m->jobs[i];
             const uint64_t v[5] = {j->lines, j->bad_lines, j->bytes, j->rounds_exported,
@@ -141,7 +147,8 @@ void merger_metrics(merger_t *m, buf_t *out)
             metric_job(out, counters[k], m->self, j->job->name, v[k]);
         }
     }
-    buf_printf(out, "# TYPE abbey_bad_lines_reason_total counter\n");
+    buf_printf(out, "# HELP abbey_bad_lines_reason_total Bad lines of the frames this master "
+                    "merged, by reason.\n# TYPE abbey_bad_lines_reason_total counter\n");
     for (int i = 0; i < m->cfg->njobs; i++)
         for (int r = 0; r < PARTIAL_BAD_N; r++)
             if (m->jobs[i].bad_by[r])
@@ -150,12 +157,14 @@ void merger_metrics(merger_t *m, buf_t *out)
                            "%llu\n",
                            m->self, m->jobs[i].job->name, partial_reason_name(r),
                            (unsigned long long)m->jobs[i].bad_by[r]);
-    buf_printf(out, "# TYPE abbey_frame_bytes_total counter\n");
+    buf_printf(out, "# HELP abbey_frame_bytes_total Bytes of the frames this master received, "
+                    "and of those it accepted.\n# TYPE abbey_frame_bytes_total counter\n");
     buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"received\"} %llu\n", m->self,
                (unsigned long long)m->frame_bytes);
     buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"accepted\"} %llu\n", m->self,
                (unsigned long long)m->frame_bytes_accepted);
-    buf_printf(out, "# TYPE abbey_round_lag_seconds gauge\n");
+    buf_printf(out, "# HELP abbey_round_lag_seconds Time from the end of the newest exported "
+                    "round to now.\n# TYPE abbey_round_lag_seconds gauge\n");
     for (int i = 0; i < m->cfg->njobs; i++) {
         const mjob_t *j = &m->jobs[i];
         if (j->any_exported && m->last_now)
@@ -164,6 +173,7 @@ void merger_metrics(merger_t *m, buf_t *out)
                        (double)(m->last_now - ((int64_t)j->last_exported + 1) * j->round_ms) /
                            1000.0);
     }
+    merger_prom_metrics(m, out);
     apr_thread_mutex_unlock(m->lock);
 }
 
@@ -239,4 +249,5 @@ void merger_register(merger_t *m, httpd_t *httpd)
 {
     httpd_route(httpd, "POST", "/v1/partials", MERGER_MAX_BODY, on_partials, m);
     httpd_route(httpd, "GET", "/v1/reports/", 0, on_report, m);
+    httpd_route(httpd, "GET", "/v1/history/", 0, merger_on_history, m);
 }

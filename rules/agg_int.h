@@ -17,10 +17,6 @@
 /* Reads and checks the tag byte; on mismatch fills err and returns -1. */
 int agg_check_tag(const agg_spec_t *s, buf_reader_t *r, abbey_err_t *err);
 
-/* Shortest "%.Ng" text (N <= 17) that reads back as d; whole numbers below 1e17
- * without an exponent. */
-void agg_fmt_double(char *out, size_t n, double d);
-
 /* ---- hash set of 64-bit hashes (open addressing, linear probing) ---------------- */
 
 /* Slot value 0 means empty; the member 0 is kept in has_zero instead. n counts

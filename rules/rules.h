@@ -105,6 +105,30 @@ typedef enum rules_report_format_t { RULES_REPORT_CSV, RULES_REPORT_JSON } rules
 typedef enum rules_scope_t { RULES_SCOPE_PERIOD, RULES_SCOPE_ROUND } rules_scope_t;
 typedef enum rules_reset_t { RULES_RESET_NEVER, RULES_RESET_HOUR, RULES_RESET_DAY } rules_reset_t;
 
+/* A report's figures as Prometheus metrics (`metrics: true`; names made by
+ * rules_metrics.c, docs/RULES.md "Metrics"). One family per shown value
+ * column, but the percentile columns of one argument, which share a summary. */
+typedef enum rules_prom_type_t {
+    RULES_PROM_GAUGE,
+    RULES_PROM_COUNTER, /* count and sum of a period-scope report of a reset: never job */
+    RULES_PROM_SUMMARY  /* percentile columns: quantile = p / 100 */
+} rules_prom_type_t;
+
+typedef struct rules_prom_family_t {
+    const char *name; /* metric name: abbey_report_<job>_<report>_<column or argument> */
+    const char *help; /* HELP text, unescaped */
+    rules_prom_type_t type;
+    int ncols;              /* 1, or the summary's quantile columns */
+    int *cols;              /* entry column numbers (>= nkeys) */
+    const char **quantiles; /* summary: the quantile label value of each column ("0.95") */
+} rules_prom_family_t;
+
+typedef struct rules_prom_t {
+    const char **labels; /* the label name of each key column of the entry */
+    int nfamilies;
+    rules_prom_family_t *families;
+} rules_prom_t;
+
 /* Columns of an entry are numbered keys first (0..nkeys), then values, then a
  * top entry's error column (rules_entry_ncols). A report of a top entry is
  * ordered by its ranked value, descending, and shows at most top_k rows. */
@@ -118,6 +142,7 @@ typedef struct rules_report_t {
     long limit; /* 0: all rows */
     rules_report_format_t format;
     rules_scope_t scope;
+    const rules_prom_t *prom; /* `metrics: true`: its metric names; NULL: not exposed */
 } rules_report_t;
 
 /* A job's `rejects:`: where its bad lines are written (common/rejects.h). */
@@ -150,6 +175,8 @@ typedef struct rules_job_t {
     int nreports;
     rules_report_t *reports;
     rules_rejects_t rejects;
+    int64_t history_keep_ms; /* `history: {keep: D}`: rows kept in the history database
+                                (export/history.h); 0: the master's --history-keep */
 } rules_job_t;
 
 typedef struct rules_config_t {

@@ -25,12 +25,12 @@
 
 static const char *const top_keys[] = {"masters", "jobs", "base_dir", NULL};
 static const char *const master_keys[] = {"name", "url", "weight", NULL};
-static const char *const job_keys[] = {"name",     "round",   "reset",  "timezone",
-                                       "max_line", "sources", "format", "groups",
-                                       "reports",  "rejects", NULL};
+static const char *const job_keys[] = {"name",     "round",   "reset",   "timezone",
+                                       "max_line", "sources", "format",  "groups",
+                                       "reports",  "rejects", "history", NULL};
 static const char *const source_keys[] = {"path", "url", "labels", NULL};
-static const char *const report_keys[] = {"name",  "entry",  "order",   "limit",
-                                          "scope", "format", "columns", NULL};
+static const char *const report_keys[] = {"name",   "entry",   "order",   "limit", "scope",
+                                          "format", "columns", "metrics", NULL};
 static const char *const reset_words[] = {"never", "hour", "day", NULL};
 static const char *const report_formats[] = {"csv", "json", NULL};
 static const char *const scopes[] = {"period", "round", NULL};
@@ -493,9 +493,10 @@ static apr_status_t load_report(rules_ctx_t *c, const rules_job_t *job, rules_re
     }
     TRY(rules_top_report(c, r, rules_y_get(&m, "order"), rules_y_get(&m, "limit")));
     if ((x = rules_y_get(&m, "columns")) != NULL)
-        return load_columns(c, r, x);
-    all_columns(c, r);
-    return APR_SUCCESS;
+        TRY(load_columns(c, r, x));
+    else
+        all_columns(c, r);
+    return rules_load_metrics(c, job, r, rules_y_get(&m, "metrics"));
 }
 
 static apr_status_t load_reports(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v)
@@ -555,6 +556,7 @@ static apr_status_t load_job(rules_ctx_t *c, rules_job_t *job, const rules_y_val
     TRY(rules_y_need(c, v->node, &m, "job", "groups", "a list of rule groups", &x));
     TRY(rules_load_groups(c, job, x));
     TRY(rules_load_rejects(c, job, rules_y_get(&m, "rejects")));
+    TRY(rules_load_history(c, job, rules_y_get(&m, "history")));
     return load_reports(c, job, rules_y_get(&m, "reports"));
 }
 
