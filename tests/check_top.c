@@ -1,7 +1,7 @@
 /* check_top.c - unit tests for top-K entries: the Space-Saving summary of rules/ptable_top.c
  * (updates, evictions, merges, error bounds, out of memory), its frame form (round trip, and
- * forged summaries refused), `top:` in the rules loader, the engine's ranked lines and the
- * reports' error column.
+ * forged summaries refused), `top:` in the rules loader and the engine's ranked lines. The
+ * reports of top entries are tests/check_top_reports.c.
  *
  * Oracles: streams small enough to follow by hand (the exact rows, values, errors and
  * floor after each step), and random streams recounted exactly in arrays indexed by key
@@ -19,7 +19,6 @@
 
 #include "check_run.h"
 #include "engine.h"
-#include "export.h"
 #include "frame.h"
 #include "mem.h"
 #include "partial.h"
@@ -732,42 +731,6 @@ START_TEST(test_frame_refused)
 }
 END_TEST
 
-START_TEST(test_reports)
-{
-    abbey_err_t err;
-    rules_config_t *cfg = load(RULES, &err);
-    const rules_job_t *j = &cfg->jobs[0];
-    partial_t *p = partial_create(j, pool);
-    buf_t b;
-
-    /* hits keeps 4 rows: /a 3, /b 2, /c 1, /d 1; then /e takes a row of 1 (error 1) */
-    feed(j, p,
-         "/a 200 1\n/b 200 2\n/a 404 3\n/c 200 4\n/b 500 5\n/a 200 6\n/d 200 7\n"
-         "/e 200 8\n");
-    buf_init(&b);
-    export_render(j, &j->reports[0], p->tables[0], &b, pool);
-    buf_put_u8(&b, 0);
-    ck_assert_str_eq((const char *)b.data, "path,hits,bytes,hits_error\r\n"
-                                           "/a,3,10,0\r\n"
-                                           "/b,2,7,0\r\n");
-    buf_reset(&b);
-    export_render(j, &j->reports[1], p->tables[0], &b, pool);
-    buf_put_u8(&b, 0);
-    ck_assert_str_eq((const char *)b.data,
-                     "{\"job\":\"j\",\"report\":\"hits_json\",\"entry\":\"hits\","
-                     "\"scope\":\"period\",\"columns\":[\"path\",\"hits\",\"hits_error\"],"
-                     "\"rows\":[\n{\"path\":\"/a\",\"hits\":3,\"hits_error\":0},\n"
-                     "{\"path\":\"/b\",\"hits\":2,\"hits_error\":0}]}\n");
-    buf_reset(&b);
-    /* vol: 200 leads (1 + 2 + 4 + 6 + 7 + 8 = 28 bytes); limit 1 */
-    export_render(j, &j->reports[2], p->tables[1], &b, pool);
-    buf_put_u8(&b, 0);
-    ck_assert_str_eq((const char *)b.data, "status,bytes,n,bytes_error\r\n"
-                                           "200,28,6,0\r\n");
-    buf_free(&b);
-}
-END_TEST
-
 Suite *top_suite(void)
 {
     Suite *s = suite_create("top");
@@ -785,7 +748,6 @@ Suite *top_suite(void)
     tcase_add_test(tc, test_engine_lines);
     tcase_add_test(tc, test_frame_round_trip);
     tcase_add_test(tc, test_frame_refused);
-    tcase_add_test(tc, test_reports);
     suite_add_tcase(s, tc);
     return s;
 }
