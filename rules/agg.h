@@ -117,7 +117,7 @@ void agg_result(const agg_spec_t *s, const void *state, agg_result_t *out);
  * whole numbers below 1e17 without an exponent: how float figures are shown. */
 void agg_fmt_double(char *out, size_t n, double d);
 
-/* ---- ranking: what a top-K summary (ptable.h) needs of its count or sum -------
+/* ---- ranking: what a top-K summary (ptable_top.h) needs of its count or sum ---
  * agg_ranks(k): 1 for the kinds a summary may rank rows by: count and sum (their
  * states are plain bytes: no heap part, copied by agg_copy, added by agg_merge).
  * The others take such a state only. */

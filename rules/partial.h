@@ -3,9 +3,9 @@
  * What a worker builds from a range of lines, what a frame carries (split by
  * rule group), and what a master keeps as running totals: all the same type,
  * merged with partial_merge. An entry with `top:` has a top-K summary for its
- * table (ptable_top.h), which merges as one. An entry whose table ran out of memory is marked
- * failed (partial_fail): its table is emptied and takes no more rows, the
- * other entries go on. Not thread-safe.
+ * table (ptable_top.h), which merges as one. An entry whose table ran out of
+ * memory is marked failed (partial_fail): its table is emptied and takes no
+ * more rows, the other entries go on. Not thread-safe.
  *
  * Bad lines are counted per reason as well (bad_by, which always adds up to
  * bad_lines): a reason is a slot, the format's format_bad_t values first, then

@@ -7,8 +7,9 @@
  * doubling its slot array; rows never move, so row pointers stay valid until
  * ptable_clear or the pool is destroyed (whose cleanup releases heap parts of
  * every state). Not thread-safe: one table per thread, merge afterwards.
- * A table in top-K mode (ptable_top.h) keeps at most m rows and merges as a
- * summary. */
+ * A table in top-K mode (ptable_top.h) keeps at most m rows, gives a row to
+ * another key when full (its row pointers last until the next upsert or
+ * merge), and merges as a summary. */
 #ifndef ABBEY_PTABLE_H
 #define ABBEY_PTABLE_H
 
