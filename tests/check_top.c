@@ -19,6 +19,7 @@
 
 #include "check_run.h"
 #include "engine.h"
+#include "fixture_top.h"
 #include "frame.h"
 #include "mem.h"
 #include "partial.h"
@@ -369,27 +370,6 @@ END_TEST
 
 /* ---- rules, engine, frames, reports -------------------------------------------- */
 
-static const char *RULES =
-    "jobs:\n"
-    "  - name: j\n"
-    "    sources: [/dev/null]\n"
-    "    format: {split: \" \", fields: [path, status:int, bytes:int]}\n"
-    "    groups:\n"
-    "      - name: g\n"
-    "        entries:\n"
-    "          - name: hits\n"
-    "            key: [path]\n"
-    "            values: {hits: count, bytes: sum(bytes)}\n"
-    "            top: {k: 2, by: hits, capacity: 4}\n"
-    "          - name: vol\n"
-    "            key: [status]\n"
-    "            values: {bytes: sum(bytes), n: count}\n"
-    "            top: {k: 2, by: bytes, capacity: 2}\n"
-    "    reports:\n"
-    "      - {name: hits, entry: hits}\n"
-    "      - {name: hits_json, entry: hits, format: json, columns: [path, hits, hits_error]}\n"
-    "      - {name: vol, entry: vol, limit: 1}\n";
-
 static rules_config_t *load(const char *text, abbey_err_t *err)
 {
     rules_config_t *cfg = NULL;
@@ -408,7 +388,7 @@ static void feed(const rules_job_t *job, partial_t *p, const char *lines)
 START_TEST(test_rules)
 {
     abbey_err_t err;
-    rules_config_t *cfg = load(RULES, &err);
+    rules_config_t *cfg = load(TOP_RULES, &err);
     const rules_job_t *j;
     ck_assert_msg(cfg != NULL, "%s", err.msg);
     j = &cfg->jobs[0];
@@ -429,14 +409,15 @@ START_TEST(test_rules)
 }
 END_TEST
 
-/* RULES with text `from` replaced by `to` must be refused with a message holding want. */
+/* TOP_RULES with text `from` replaced by `to` must be refused with a message holding want. */
 static void refused(const char *from, const char *to, const char *want)
 {
     abbey_err_t err;
-    const char *at = strstr(RULES, from);
+    const char *at = strstr(TOP_RULES, from);
     char text[4096];
     ck_assert_ptr_nonnull(at);
-    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - RULES), RULES, to, at + strlen(from));
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - TOP_RULES), TOP_RULES, to,
+             at + strlen(from));
     ck_assert_msg(load(text, &err) == NULL, "accepted: %s", to);
     ck_assert_msg(strstr(err.msg, want) != NULL, "'%s': message '%s' lacks '%s'", to, err.msg,
                   want);
@@ -463,11 +444,11 @@ START_TEST(test_rules_refused)
     refused("values: {hits: count, bytes: sum(bytes)}",
             "values: {hits: count, hits_error: sum(bytes)}",
             "the error column 'hits_error' of 'hits' has the name of a column");
-    refused("{name: hits, entry: hits}", "{name: hits, entry: hits, order: path asc}",
+    refused("{name: hits, entry: hits,", "{name: hits, entry: hits, order: path asc,",
             "its reports are ordered 'hits desc'");
-    refused("{name: hits, entry: hits}", "{name: hits, entry: hits, order: hits asc}",
+    refused("{name: hits, entry: hits,", "{name: hits, entry: hits, order: hits asc,",
             "its reports are ordered 'hits desc'");
-    refused("{name: hits, entry: hits}", "{name: hits, entry: hits, limit: 3}",
+    refused("{name: hits, entry: hits,", "{name: hits, entry: hits, limit: 3,",
             "limit 3 is more than the 2 rows");
 }
 END_TEST
@@ -475,7 +456,7 @@ END_TEST
 START_TEST(test_engine_lines)
 {
     abbey_err_t err;
-    rules_config_t *cfg = load(RULES, &err);
+    rules_config_t *cfg = load(TOP_RULES, &err);
     const rules_job_t *j = &cfg->jobs[0];
     partial_t *p = partial_create(j, pool);
     ptable_t *vol = p->tables[1];
@@ -570,7 +551,7 @@ static void encode(const partial_t *p, buf_t *out)
 START_TEST(test_frame_round_trip)
 {
     abbey_err_t err;
-    rules_config_t *cfg = load(RULES, &err);
+    rules_config_t *cfg = load(TOP_RULES, &err);
     const rules_job_t *j = &cfg->jobs[0];
     partial_t *p = partial_create(j, pool), *q = partial_create(j, pool);
     buf_t f;
@@ -703,7 +684,7 @@ static void decode_forged(const rules_job_t *j, int e, partial_t *into, uint64_t
 START_TEST(test_frame_refused)
 {
     abbey_err_t err;
-    rules_config_t *cfg = load(RULES, &err);
+    rules_config_t *cfg = load(TOP_RULES, &err);
     const rules_job_t *j = &cfg->jobs[0];
     partial_t *into = partial_create(j, pool);
     static const int64_t v31[] = {3, 1}, e00[] = {0, 0}, e02[] = {0, 2};

@@ -12,28 +12,8 @@
 #include "engine.h"
 #include "export.h"
 #include "fixture_rules.h"
+#include "fixture_top.h"
 #include "partial.h"
-
-static const char *RULES =
-    "jobs:\n"
-    "  - name: j\n"
-    "    sources: [/dev/null]\n"
-    "    format: {split: \" \", fields: [path, status:int, bytes:int]}\n"
-    "    groups:\n"
-    "      - name: g\n"
-    "        entries:\n"
-    "          - name: hits\n"
-    "            key: [path]\n"
-    "            values: {hits: count, bytes: sum(bytes)}\n"
-    "            top: {k: 2, by: hits, capacity: 4}\n"
-    "          - name: vol\n"
-    "            key: [status]\n"
-    "            values: {bytes: sum(bytes), n: count}\n"
-    "            top: {k: 2, by: bytes, capacity: 2}\n"
-    "    reports:\n"
-    "      - {name: hits, entry: hits, metrics: true}\n"
-    "      - {name: hits_json, entry: hits, format: json, columns: [path, hits, hits_error]}\n"
-    "      - {name: vol, entry: vol, limit: 1}\n";
 
 /* hits keeps 4 rows: /a 3, /b 2, /c 1, /d 1; then /e takes a row of 1 (error 1).
  * vol keeps 2: 200 and 404 (3 bytes each), then 500 (5) takes 404's row (3 + 5,
@@ -71,7 +51,7 @@ static const char *render(const rules_job_t *job, const partial_t *p, const char
 
 START_TEST(test_reports)
 {
-    const rules_job_t *j = &load_ok(RULES)->jobs[0];
+    const rules_job_t *j = &load_ok(TOP_RULES)->jobs[0];
     partial_t *p = fed(j);
     buf_t b;
 
@@ -109,7 +89,7 @@ START_TEST(test_metrics)
         "# TYPE abbey_report_j_hits_hits_error gauge\n"
         "abbey_report_j_hits_hits_error{path=\"/a\"} 0\n"
         "abbey_report_j_hits_hits_error{path=\"/b\"} 0\n";
-    const rules_job_t *j = &load_ok(RULES)->jobs[0];
+    const rules_job_t *j = &load_ok(TOP_RULES)->jobs[0];
     const rules_report_t *r = report(j, "hits");
     partial_t *p = fed(j);
     buf_t b;
@@ -157,7 +137,7 @@ static json_t *report_json(json_t *d, const char *name)
 
 START_TEST(test_dashboard)
 {
-    rules_config_t *c = load_ok(RULES);
+    rules_config_t *c = load_ok(TOP_RULES);
     json_t *d = dashboard_describe(c, NULL, "standalone", NULL), *r, *cols, *err;
 
     r = report_json(d, "hits");
