@@ -1,5 +1,8 @@
 /* export.c - collecting, ordering and limiting a report's rows, and writing report files.
  *
+ * A top entry's rows (ptable_top.h) come with one more figure after the
+ * values: the error of the ranked value, its `<by>_error` column.
+ *
  * The writers for each format (export_csv.c, export_json.c) get the rows
  * already decoded and ordered as export_rows_t; this file owns the order, and
  * export_text, the one place where text becomes well-formed UTF-8. */
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ptable_top.h"
 #include "utf8.h"
 #include "value.h"
 
@@ -86,13 +90,15 @@ void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool
         export_row_t *x = &out->rows[n++];
         buf_reader_t rd;
         x->keys = apr_pcalloc(pool, sizeof(value_t) * (size_t)(en->nkeys + 1));
-        x->res = apr_pcalloc(pool, sizeof(agg_result_t) * (size_t)(en->nvalues + 1));
+        x->res = apr_pcalloc(pool, sizeof(agg_result_t) * (size_t)(en->nvalues + 1)); /* + error */
         buf_reader_init(&rd, row->key, row->klen);
         for (int k = 0; k < en->nkeys; k++)
             if (value_key_get(&rd, &x->keys[k]) < 0)
                 x->keys[k].kind = VALUE_NULL; /* cannot happen for rows this process encoded */
         for (int v = 0; v < en->nvalues; v++)
             agg_result(&en->values[v].spec, row->state + ptable_offset(t, v), &x->res[v]);
+        if (en->top_k && ptable_top_m(t)) /* a top entry's error column */
+            agg_result(&en->specs[en->top_by], ptable_top_error(t, row), &x->res[en->nvalues]);
     }
     qsort_r(out->rows, n, sizeof(export_row_t), row_cmp, (void *)r);
     out->n = (r->limit > 0 && (size_t)r->limit < n) ? (size_t)r->limit : n;
@@ -100,7 +106,7 @@ void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool
 
 const char *export_column_name(const rules_entry_t *en, int col)
 {
-    return col < en->nkeys ? en->key_names[col] : en->values[col - en->nkeys].name;
+    return rules_col_name(en, col);
 }
 
 void export_text_init(export_text_t *tx)

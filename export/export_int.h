@@ -7,7 +7,7 @@
 
 typedef struct export_row_t {
     value_t *keys;     /* the entry's key columns, decoded */
-    agg_result_t *res; /* the entry's values */
+    agg_result_t *res; /* the entry's values (and a top entry's error after them) */
 } export_row_t;
 
 typedef struct export_rows_t {

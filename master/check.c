@@ -41,6 +41,9 @@ static void print_entry(const rules_entry_t *en, FILE *out)
         print_value(&en->values[v], out);
     }
     fputc('\n', out);
+    if (en->top_k)
+        fprintf(out, "        top %d by %s: a summary of %u rows (error column %s)\n", en->top_k,
+                en->values[en->top_by].name, en->top_m, en->top_error);
 }
 
 static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *out)
@@ -75,9 +78,7 @@ static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *o
         if (rep->order_col >= 0) {
             const rules_entry_t *en = rep->entry;
             int c = rep->order_col;
-            fprintf(out, ", order %s %s",
-                    c < en->nkeys ? en->key_names[c] : en->values[c - en->nkeys].name,
-                    rep->order_desc ? "desc" : "asc");
+            fprintf(out, ", order %s %s", rules_col_name(en, c), rep->order_desc ? "desc" : "asc");
         }
         if (rep->limit)
             fprintf(out, ", limit %ld", rep->limit);

@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "invariant.h"
+#include "ptable_top.h"
 #include "rules.h"
 
 #ifndef FRAME_ZLEVEL
@@ -123,10 +124,14 @@ static void put_entry(buf_t *b, const rules_entry_t *e, const ptable_t *t)
     for (int v = 0; v < e->nvalues; v++)
         put_spec(b, &e->specs[v]);
     buf_put_varint(b, ptable_count(t));
+    if (e->top_k)
+        ptable_top_put_head(t, b);
     while ((row = ptable_next(t, &cur)) != NULL) {
         buf_put_str(b, row->key, row->klen);
         for (int v = 0; v < e->nvalues; v++)
             agg_encode(&e->specs[v], row->state + ptable_offset(t, v), b);
+        if (e->top_k)
+            ptable_top_put_row(t, row, b);
     }
 }
 
@@ -534,6 +539,10 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
                       (unsigned long long)nrows, buf_reader_left(&d->r));
         return APR_EINVAL;
     }
+    if (e->top_k && ptable_top_get_head(t, nrows, &d->r, d->err) != 0) {
+        abbey_err_prefix(d->err, "frame payload: entry '%s'", e->name);
+        return APR_EINVAL;
+    }
     for (uint64_t i = 0; i < nrows; i++) {
         size_t klen, before = ptable_count(t);
         const uint8_t *k = buf_get_str(&d->r, buf_reader_left(&d->r), &klen);
@@ -568,6 +577,11 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
                                  (unsigned long long)i, value_name(e, v, tmp));
                 return rv;
             }
+        }
+        if (e->top_k && ptable_top_get_row(t, row, &d->r, d->err) != 0) {
+            abbey_err_prefix(d->err, "frame payload: entry '%s' row %llu", e->name,
+                             (unsigned long long)i);
+            return APR_EINVAL;
         }
     }
     return APR_SUCCESS;

@@ -31,7 +31,11 @@
  * group name, varint entry count, per entry: entry name, varint value count,
  * one byte agg kind per value (followed by p as f64 for percentile, by the
  * cap as varint for distinct_exact), varint row count, per row: key (string),
- * then each value's agg_encode bytes.
+ * then each value's agg_encode bytes. An entry with `top:` (a summary,
+ * ptable_top.h) has, after its row count, varint m (the rows it keeps: the
+ * rules' capacity, and at most m rows) and its floor (agg_encode of the
+ * ranked value's kind), and after each row's values the row's error (the
+ * same): entries without `top:` are written as before.
  *
  * A record frame (flags = FRAME_FLAG_RECORD) has the same layout and header,
  * but its payload is the zlib of opaque bytes (a master's state record or

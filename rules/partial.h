@@ -2,9 +2,10 @@
  *
  * What a worker builds from a range of lines, what a frame carries (split by
  * rule group), and what a master keeps as running totals: all the same type,
- * merged with partial_merge. An entry whose table ran out of memory is marked
- * failed (partial_fail): its table is emptied and takes no more rows, the
- * other entries go on. Not thread-safe.
+ * merged with partial_merge. An entry with `top:` has a top-K summary for its
+ * table (ptable_top.h), which merges as one. An entry whose table ran out of
+ * memory is marked failed (partial_fail): its table is emptied and takes no
+ * more rows, the other entries go on. Not thread-safe.
  *
  * Bad lines are counted per reason as well (bad_by, which always adds up to
  * bad_lines): a reason is a slot, the format's format_bad_t values first, then
@@ -33,6 +34,7 @@ enum {
 };
 
 struct rules_job_t;
+struct rules_entry_t;
 
 typedef struct partial_t {
     const struct rules_job_t *job;
@@ -50,6 +52,10 @@ typedef struct partial_t {
 /* Empty partial for job, in a subpool of pool. Cannot fail (out of memory for
  * its fixed parts aborts). */
 partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool);
+
+/* The table of entry e: a full table, or for an entry with `top:` a top-K
+ * summary (ptable_top.h). From a subpool of pool; cannot fail. */
+ptable_t *partial_table_create(const struct rules_entry_t *e, apr_pool_t *pool);
 
 /* dst += src (tables and counters). Both must be of the same job. An entry
  * failed in src becomes failed in dst. Returns APR_SUCCESS, or APR_ENOMEM when

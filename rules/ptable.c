@@ -11,8 +11,15 @@
  * (NULL, APR_ENOMEM) and leaves the table as it was. Rows come from
  * `rows`, a subpool cleared by ptable_clear; the table itself lives in `pool`
  * (a subpool of the creator's pool) whose pre-cleanup releases the heap parts
- * of every state and frees the slot array while the rows are still alive. */
+ * of every state and frees the slot array while the rows are still alive.
+ *
+ * A top table (ptable_top.h) is the same table with a summary part (`top`,
+ * ptable_top.c): its rows have an error and a heap place after their states
+ * and room for a longer key, it never holds more than m rows (a new key then
+ * takes the row of the smallest value), and it merges as a summary. */
 #include "ptable.h"
+#include "ptable_int.h"
+#include "ptable_top.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +43,11 @@ struct ptable_t {
     apr_pool_t *pool;   /* the table's subpool (this struct, offsets) */
     apr_pool_t *rows;   /* subpool of pool: the rows */
     ptable_slot_t *slots;
-    size_t mask;    /* nslots - 1 */
-    size_t count;   /* rows */
-    size_t grow_at; /* grow when count reaches this */
-    uint64_t gen;   /* ptable_generation: new at create and at every clear */
+    size_t mask;       /* nslots - 1 */
+    size_t count;      /* rows */
+    size_t grow_at;    /* grow when count reaches this */
+    uint64_t gen;      /* ptable_generation: new at create and at every clear */
+    ptable_top_t *top; /* a top table's summary part (ptable_top.c); NULL: a full table */
 };
 
 /* A number never handed out before in this process. */
@@ -63,6 +71,8 @@ static void release_states(ptable_t *t)
             continue;
         for (int v = 0; v < t->nspecs; v++)
             agg_release(&t->specs[v], row->state + t->offsets[v]);
+        if (t->top)
+            ptable_top_release_row(t->top, row);
     }
 }
 
@@ -105,6 +115,20 @@ ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool)
     return t;
 }
 
+ptable_t *ptable_create_top(const agg_spec_t *specs, int nspecs, int by, uint32_t m,
+                            apr_pool_t *pool)
+{
+    ptable_t *t = ptable_create(specs, nspecs, pool);
+    ABBEY_ASSERT(by >= 0 && by < nspecs);
+    t->top = ptable_top_create(specs, by, m, t->offsets[by], t->states_size, t->pool);
+    return t;
+}
+
+ptable_top_t *ptable_int_top(const ptable_t *t)
+{
+    return t->top;
+}
+
 /* Doubles the slot array: 0, or -1 (t unchanged) without memory. */
 static int grow(ptable_t *t)
 {
@@ -138,19 +162,24 @@ static int row_matches(const ptable_slot_t *s, const void *key, uint32_t klen, u
            (klen == 0 || memcmp(s->row->key, key, klen) == 0);
 }
 
+/* A top table's row has its summary part after the states and room for a longer key. */
 static ptable_row_t *new_row(ptable_t *t, const void *key, uint32_t klen, uint64_t hash)
 {
-    ptable_row_t *row = mem_palloc(t->rows, sizeof *row + t->states_size + klen);
+    size_t extra = t->top ? ptable_top_row_extra(t->top) : 0;
+    uint32_t room = t->top ? ptable_top_key_room(klen) : klen;
+    ptable_row_t *row = mem_palloc(t->rows, sizeof *row + t->states_size + extra + room);
     if (!row)
         return NULL;
     row->hash = hash;
     row->klen = klen;
     row->state = (uint8_t *)(row + 1);
-    row->key = row->state + t->states_size;
+    row->key = row->state + t->states_size + extra;
     if (klen)
         memcpy(row->key, key, klen);
     for (int v = 0; v < t->nspecs; v++)
         agg_init(&t->specs[v], row->state + t->offsets[v]);
+    if (t->top)
+        ptable_top_added(t->top, row, room);
     return row;
 }
 
@@ -167,6 +196,10 @@ ptable_row_t *ptable_upsert(ptable_t *t, const void *key, uint32_t klen, uint64_
             return s->row;
         i = (i + 1) & t->mask;
     }
+    if (t->top && ptable_top_is_full(t->top))
+        return ptable_top_evict(t, key, klen, hash);
+    if (t->top && ptable_top_reserve(t->top) < 0)
+        return NULL;
     if (t->count >= t->grow_at) {
         if (grow(t) < 0)
             return NULL;
@@ -240,6 +273,8 @@ apr_status_t ptable_merge(ptable_t *dst, const ptable_t *src)
     ptable_row_t *sr;
 
     ABBEY_ASSERT(dst != src && dst->nspecs == src->nspecs);
+    if (dst->top)
+        return ptable_top_merge(dst, src);
     while ((sr = ptable_next(src, &cur)) != NULL) {
         ptable_row_t *dr = ptable_upsert(dst, sr->key, sr->klen, sr->hash);
         if (!dr)
@@ -259,6 +294,8 @@ void ptable_clear(ptable_t *t)
     t->count = 0;
     t->gen = new_generation();
     apr_pool_clear(t->rows);
+    if (t->top)
+        ptable_top_cleared(t->top);
 }
 
 void ptable_release(ptable_t *t)
@@ -271,4 +308,32 @@ void ptable_release(ptable_t *t)
         t->mask = PTABLE_MIN_SLOTS - 1;
         t->grow_at = grow_limit(PTABLE_MIN_SLOTS);
     }
+}
+
+void ptable_int_unlink(ptable_t *t, ptable_row_t *row)
+{
+    size_t i = row->hash & t->mask, j;
+    while (t->slots[i].row != row) {
+        ABBEY_ASSERT(t->slots[i].row != NULL); /* the row is in the table */
+        i = (i + 1) & t->mask;
+    }
+    /* move back each later row of the run whose home is not in (i, j] */
+    for (j = (i + 1) & t->mask; t->slots[j].row; j = (j + 1) & t->mask) {
+        size_t home = t->slots[j].hash & t->mask;
+        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].row = NULL;
+    t->slots[i].hash = 0;
+}
+
+void ptable_int_link(ptable_t *t, ptable_row_t *row)
+{
+    size_t i = row->hash & t->mask;
+    while (t->slots[i].row)
+        i = (i + 1) & t->mask;
+    t->slots[i].row = row;
+    t->slots[i].hash = row->hash;
 }

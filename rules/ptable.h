@@ -6,7 +6,10 @@
  * the pool; updating an existing key allocates nothing. A table grows by
  * doubling its slot array; rows never move, so row pointers stay valid until
  * ptable_clear or the pool is destroyed (whose cleanup releases heap parts of
- * every state). Not thread-safe: one table per thread, merge afterwards. */
+ * every state). Not thread-safe: one table per thread, merge afterwards.
+ * A table in top-K mode (ptable_top.h) keeps at most m rows, gives a row to
+ * another key when full (its row pointers last until the next upsert or
+ * merge), and merges as a summary. */
 #ifndef ABBEY_PTABLE_H
 #define ABBEY_PTABLE_H
 
@@ -51,7 +54,8 @@ uint64_t ptable_generation(const ptable_t *t);
  * The table must not change during the iteration. */
 ptable_row_t *ptable_next(const ptable_t *t, size_t *cursor);
 
-/* dst += src, row by row (agg_merge). The two tables must have equal specs.
+/* dst += src, row by row (agg_merge); for top tables, the summaries' merge
+ * (ptable_top.h). The two tables must have equal specs (and be of one entry).
  * APR_SUCCESS, or APR_ENOMEM when dst could not grow: dst is then valid but
  * holds part of src (the caller drops it: ptable_clear). */
 apr_status_t ptable_merge(ptable_t *dst, const ptable_t *src);

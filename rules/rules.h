@@ -64,7 +64,33 @@ typedef struct rules_entry_t {
     int nvalues;
     rules_value_t *values;
     agg_spec_t *specs; /* values[i].spec, contiguous (for ptable_create) */
+    /* `top: {k, by[, capacity]}`: a top-K summary (ptable_top.h), not a full table */
+    int top_k;             /* rows its reports show at most; 0: a full table */
+    int top_by;            /* the value ranking the rows (a count or sum) */
+    uint32_t top_m;        /* rows the summary keeps (capacity) */
+    const char *top_error; /* "<by>_error": the column after the values, by's error */
 } rules_entry_t;
+
+/* `top:` limits: k from 1 to RULES_TOP_K_MAX, capacity from k to RULES_TOP_M_MAX,
+ * by default RULES_TOP_M_FACTOR * k but at least RULES_TOP_M_MIN. */
+#define RULES_TOP_K_MAX 100000
+#define RULES_TOP_M_MAX 2000000
+#define RULES_TOP_M_FACTOR 16
+#define RULES_TOP_M_MIN 64
+
+/* An entry's columns are its keys, its values, then (a top entry) its error column. */
+static inline int rules_entry_ncols(const rules_entry_t *e)
+{
+    return e->nkeys + e->nvalues + (e->top_k ? 1 : 0);
+}
+
+/* The name of column col (0 .. rules_entry_ncols(e) - 1) of e. */
+static inline const char *rules_col_name(const rules_entry_t *e, int col)
+{
+    if (col < e->nkeys)
+        return e->key_names[col];
+    return col < e->nkeys + e->nvalues ? e->values[col - e->nkeys].name : e->top_error;
+}
 
 typedef struct rules_group_t {
     const char *name;
@@ -103,7 +129,9 @@ typedef struct rules_prom_t {
     rules_prom_family_t *families;
 } rules_prom_t;
 
-/* Columns of an entry are numbered keys first (0..nkeys), then values. */
+/* Columns of an entry are numbered keys first (0..nkeys), then values, then a
+ * top entry's error column (rules_entry_ncols). A report of a top entry is
+ * ordered by its ranked value, descending, and shows at most top_k rows. */
 typedef struct rules_report_t {
     const char *name;
     rules_entry_t *entry;

@@ -1,10 +1,12 @@
-/* rules_entry.c - a job's rule groups and their entries: keys, where, values.
+/* rules_entry.c - a job's rule groups and their entries: keys, where, values, top.
  *
  * Part of the rules loader (rules_load.c walks the file, this file compiles
  * the `groups:` list of one job). Expressions are compiled against the job's
  * format with their exact position in the rules file; aggregate calls such as
  * `percentile(bytes, 95)` are split at their last top-level comma, checked
- * (arity, percent, cap, numeric argument) and turned into agg_spec_t. */
+ * (arity, percent, cap, numeric argument) and turned into agg_spec_t. An
+ * entry's `top:` is checked against its values (a count or sum to rank by), and
+ * rules_top_report applies it to the entry's reports (rules_load.c calls it). */
 #include "rules_int.h"
 
 #include <apr_strings.h>
@@ -15,7 +17,8 @@
 #include <string.h>
 
 static const char *const group_keys[] = {"name", "weight", "entries", NULL};
-static const char *const entry_keys[] = {"name", "key", "where", "values", NULL};
+static const char *const entry_keys[] = {"name", "key", "where", "values", "top", NULL};
+static const char *const top_keys[] = {"k", "by", "capacity", NULL};
 
 static const char *type_words(expr_type_t t)
 {
@@ -313,6 +316,90 @@ static apr_status_t load_values(rules_ctx_t *c, const rules_job_t *job, rules_en
     return APR_SUCCESS;
 }
 
+/* ---- top ---- */
+
+/* The entry's count and sum columns, for messages. */
+static const char *ranked_cols(rules_ctx_t *c, const rules_entry_t *e)
+{
+    const char *s = "";
+    for (int i = 0; i < e->nvalues; i++)
+        if (agg_ranks(e->values[i].spec.kind))
+            s = apr_pstrcat(c->tmp, s, s[0] ? ", " : "", e->values[i].name, NULL);
+    return s[0] ? s : "none";
+}
+
+/* `top: {k: K, by: COLUMN[, capacity: M]}` (v), once the entry's values are known. */
+static apr_status_t load_top(rules_ctx_t *c, rules_entry_t *e, const rules_y_val_t *v,
+                             apr_hash_t *cols)
+{
+    rules_y_map_t m;
+    const rules_y_val_t *x;
+    const char *by;
+    long k, cap;
+
+    if (v->node->type != YAML_MAPPING_NODE)
+        return rules_y_err(c, v->node, "top: expected a map such as {k: 100, by: hits}, found %s",
+                           rules_y_describe(c, v));
+    TRY(rules_y_map(c, v->node, "top", top_keys, &m));
+    TRY(rules_y_need(c, v->node, &m, "top", "k", "the rows reported, 1 to 100000", &x));
+    TRY(rules_y_int(c, x, "top: k", 1, RULES_TOP_K_MAX, &k));
+    TRY(rules_y_need(c, v->node, &m, "top", "by", "the count or sum column ranking the rows", &x));
+    TRY(rules_y_str(c, x, "a value column", &by));
+    e->top_by = -1;
+    for (int i = 0; i < e->nvalues; i++)
+        if (strcmp(e->values[i].name, by) == 0)
+            e->top_by = i;
+    if (e->top_by < 0)
+        return rules_y_err(c, x->node,
+                           "top: by: no value column '%.60s' in entry '%s' (its count and sum "
+                           "columns: %s)",
+                           by, e->name, ranked_cols(c, e));
+    if (!agg_ranks(e->values[e->top_by].spec.kind))
+        return rules_y_err(c, x->node,
+                           "top: by: '%s' is not a count or a sum (it is %s); top ranks rows by "
+                           "one of entry '%s': %s",
+                           by, agg_kind_name(e->values[e->top_by].spec.kind), e->name,
+                           ranked_cols(c, e));
+    cap = k * RULES_TOP_M_FACTOR < RULES_TOP_M_MIN ? RULES_TOP_M_MIN : k * RULES_TOP_M_FACTOR;
+    if ((x = rules_y_get(&m, "capacity")) != NULL)
+        TRY(rules_y_int(c, x, "top: capacity", k, RULES_TOP_M_MAX, &cap));
+    e->top_k = (int)k;
+    e->top_m = (uint32_t)cap;
+    e->top_error = apr_pstrcat(c->pool, by, "_error", NULL);
+    if (apr_hash_get(cols, e->top_error, APR_HASH_KEY_STRING))
+        return rules_y_err(c, v->node,
+                           "top: the error column '%s' of '%s' has the name of a column of "
+                           "entry '%s': rename that column",
+                           e->top_error, by, e->name);
+    return APR_SUCCESS;
+}
+
+/* See rules_int.h. */
+apr_status_t rules_top_report(rules_ctx_t *c, rules_report_t *r, const rules_y_val_t *order,
+                              const rules_y_val_t *limit)
+{
+    const rules_entry_t *e = r->entry;
+    int by = e->nkeys + e->top_by;
+    if (!e->top_k)
+        return APR_SUCCESS;
+    if (order && (r->order_col != by || !r->order_desc))
+        return rules_y_err(c, order->node,
+                           "report '%s': entry '%s' keeps the top %d rows by %s, so its reports "
+                           "are ordered '%s desc' (leave order out, or write that)",
+                           r->name, e->name, e->top_k, rules_col_name(e, by),
+                           rules_col_name(e, by));
+    if (limit && r->limit > e->top_k)
+        return rules_y_err(c, limit->node,
+                           "report '%s': limit %ld is more than the %d rows entry '%s' keeps the "
+                           "top of (its top: k)",
+                           r->name, r->limit, e->top_k, e->name);
+    r->order_col = by;
+    r->order_desc = 1;
+    if (r->limit == 0)
+        r->limit = e->top_k;
+    return APR_SUCCESS;
+}
+
 /* ---- entries and groups ---- */
 
 static apr_status_t load_where(rules_ctx_t *c, const rules_job_t *job, rules_entry_t *e,
@@ -350,6 +437,8 @@ static apr_status_t load_entry(rules_ctx_t *c, rules_job_t *job, rules_group_t *
     TRY(rules_y_need(c, v->node, &m, "entry", "values",
                      "a map of column: aggregate, such as {hits: count}", &x));
     TRY(load_values(c, job, e, x, cols));
+    if ((x = rules_y_get(&m, "top")) != NULL)
+        TRY(load_top(c, e, x, cols));
     *out = e;
     return APR_SUCCESS;
 }
