@@ -98,6 +98,10 @@ def request(r):
     return "%s /p/%d?q=%d HTTP/1.1" % (r.choice(METHODS), r.randint(1, 30), r.randint(0, 9))
 
 
+def ip(r):
+    return "10.%d.%d.%d" % (r.randint(0, 3), r.randint(0, 255), r.randint(1, 254))
+
+
 def cut_inside_last_quote(line):
     """The line cut in the middle of its last quoted field (no closing quote)."""
     return line[:line.rfind('"') - 2]
@@ -137,8 +141,7 @@ def gen_nginx(path, n, seed):
         elif odd < 0.05:
             ts = ts.replace("-10-", r.choice(["-13-", "-00-"]))   # bad: time
         line = '%s - %s [%s] "%s" %s %s rt=%s urt=%s "%s" %s' % (
-            "10.%d.%d.%d" % (r.randint(0, 3), r.randint(0, 255), r.randint(1, 254)),
-            user, ts, req, status, nbytes, rt, up, ua, host)
+            ip(r), user, ts, req, status, nbytes, rt, up, ua, host)
         if 0.05 <= odd < 0.057:
             line = cut_inside_last_quote(line)                    # bad: quote
         elif 0.057 <= odd < 0.06:
@@ -305,8 +308,7 @@ def gen_apache(path, n, seed):
         elif odd < 0.04:
             user = "john smith"                                           # bad: time (%u ends)
         line = '%s - %s %s.%s "%s" %s %s %s "%s" "%s"' % (
-            "10.%d.%d.%d" % (r.randint(0, 3), r.randint(0, 255), r.randint(1, 254)),
-            user, ts, frac, req, status, nbytes, us, ref, ua)
+            ip(r), user, ts, frac, req, status, nbytes, us, ref, ua)
         if 0.04 <= odd < 0.047:
             line = cut_inside_last_quote(line)                             # bad: quote
         elif 0.047 <= odd < 0.05:

@@ -30,18 +30,7 @@ py oracle-nginx "$T/logs/ngx-a.log" "$T/logs/ngx-b.log" >"$T/ngx.json" &&
     py oracle-apache "$T/logs/apa-a.log" "$T/logs/apa-b.log" >"$T/apa.json" ||
     { echo "ERROR: the recount failed"; exit 99; }
 
-start m1 "$MASTER" --config "$T/rules.yaml" --name m1 --listen "127.0.0.1:$P1" \
-    --token-file "$T/token" --data-dir "$T/m1/data" --export-dir "$T/m1/export" --lease-bytes 64k
-for s in s1 s2; do
-    start $s "$SLAVE" --primary "http://127.0.0.1:$P1" --name $s --token-file "$T/token" \
-        --spool-dir "$T/$s" --poll-ms 100
-done
-if ! wait_for 120 settled "$P1" "$bytes"; then
-    fail "the cluster did not read all $bytes bytes and export within 120 s"
-    api "$P1" /v1/status
-    finish
-fi
-pass
+read_by_two_slaves "$P1" "$bytes"
 
 # lines, bad lines and bad lines by reason per job: the primary's status against the recount
 api "$P1" /v1/status >"$T/status.json"
