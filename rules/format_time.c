@@ -422,15 +422,21 @@ typedef struct parts_t {
  * when pad, then stands for a zero: " 7"). */
 static int digits(const char **pp, const char *e, int width, int pad, int exact, int *out)
 {
-    const char *p = *pp, *s;
-    int v = 0;
+    const char *p = *pp;
+    int v = 0, n = 0;
+    unsigned d;
     if (pad && e - p >= 2 && *p == ' ' && (unsigned)(p[1] - '0') <= 9)
         p++, width--;
-    for (s = p; p < e && p - s < width && (unsigned)(*p - '0') <= 9; p++)
-        v = v * 10 + (*p - '0');
-    if (p == s || (exact && p - s != width))
+    if (e - p < width) {
+        if (exact)
+            return -1;
+        width = (int)(e - p);
+    }
+    for (; n < width && (d = (unsigned)(p[n] - '0')) <= 9; n++)
+        v = v * 10 + (int)d;
+    if (!n || (exact && n != width))
         return -1;
-    *pp = p;
+    *pp = p + n;
     *out = v;
     return 0;
 }
@@ -440,23 +446,29 @@ static int lower(char c)
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-/* The index of the name at *pp among names[0..n), any case; -1 when none.
- * want 3: its first 3 letters; 0: the whole name; -1: either (the whole
- * when it is there). */
+/* The index of the name at *pp among names[0..n) (lower case, no two with the same
+ * first 3 letters), any case; -1 when none. want 3: its first 3 letters; 0: the whole
+ * name; -1: either (the whole when it is there). */
 static int name_of(const char **pp, const char *e, const char *const *names, int n, int want)
 {
+    const char *p = *pp;
+    if (e - p < 3)
+        return -1;
+    char a = (char)lower(p[0]), b = (char)lower(p[1]), c = (char)lower(p[2]);
     for (int k = 0; k < n; k++) {
-        size_t len = strlen(names[k]), i = 0;
-        while (i < len && *pp + i < e && lower((*pp)[i]) == names[k][i])
+        const char *nm = names[k];
+        size_t i = 3;
+        if (nm[0] != a || nm[1] != b || nm[2] != c)
+            continue;
+        while (nm[i] && p + i < e && lower(p[i]) == nm[i])
             i++;
-        if (i == len && want != 3) {
-            *pp += len;
-            return k;
-        }
-        if (i >= 3 && want != 0) {
-            *pp += 3;
-            return k;
-        }
+        if (!nm[i] && want != 3)
+            *pp = p + i;
+        else if (want != 0)
+            *pp = p + 3;
+        else
+            return -1;
+        return k;
     }
     return -1;
 }
@@ -533,8 +545,9 @@ static int match_item(const format_time_t *tf, const tf_item_t *it, const tz_t *
     const char *p = *pp, *s;
     int v, ex = tf->strftime, w = it->width;
     switch (it->op) {
-    case OP_LIT:
-        if ((size_t)(e - p) < it->len || memcmp(p, tf->lits + it->at, it->len) != 0)
+    case OP_LIT: /* most are one byte: ':', '/', ' ' */
+        if ((size_t)(e - p) < it->len || *p != tf->lits[it->at] ||
+            (it->len > 1 && memcmp(p + 1, tf->lits + it->at + 1, it->len - 1u) != 0))
             return -1;
         *pp = p + it->len;
         return 0;
