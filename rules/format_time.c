@@ -357,14 +357,13 @@ static apr_status_t tf_whole(tf_build_t *b)
         tf->instant = 1;
         return APR_SUCCESS;
     }
-    if (tf->strftime ? !(date && (g & GOT_YEAR)) : !date) {
-        if (tf->strftime)
-            return APR_SUCCESS; /* text: no instant, nothing more to check */
+    if (tf->strftime && !(date && (g & GOT_YEAR)))
+        return APR_SUCCESS; /* text: no instant, nothing more to check */
+    if (!date)
         return tf_fail(b,
                        "it needs a date: a month and a day (%m or %b, and %d or %e), or a day "
                        "of the year (%j)",
                        -1);
-    }
     if ((g & GOT_YDAY) && (g & md))
         return tf_fail(b, "%j is the date: it takes no month or day", -1);
     if (!(g & GOT_H12) != !(g & GOT_AMPM))
