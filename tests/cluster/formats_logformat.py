@@ -32,6 +32,7 @@ import re
 import sys
 import zoneinfo
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recount"))
 from formats import FLOAT_RE, Tally, hour  # noqa: E402  (the shared recount helpers)
 
