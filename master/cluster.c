@@ -6,6 +6,9 @@
  * straight to its own merger. A secondary fetches the config from the
  * primary, and polls the primary's closed rounds for its merger. The main
  * thread ticks the state machines; a health thread watches the other masters.
+ * Every export is also kept in the history database (export/history.h,
+ * DATA_DIR/history.sqlite unless --history says otherwise), opened once the
+ * data dir is locked.
  * Signals: SIGTERM/SIGINT stop, SIGHUP reloads the primary's rules file. */
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dashboard.h"
 #include "durable.h"
 #include "hclient.h"
 #include "httpd.h"
@@ -24,9 +28,11 @@
 #include "master.h"
 #include "mem.h"
 #include "gap_repair.h"
+#include "history.h"
 #include "merger.h"
 #include "scheduler.h"
 #include "token.h"
+#include "web.h"
 
 #define TICK_MS 100
 #define ROUNDS_POLL_MS 500
@@ -60,6 +66,7 @@ typedef struct cluster_t {
     sched_t *sched;
     durable_t *durable;   /* journals and checkpoints (durable.h) */
     gap_repair_t *repair; /* gap repair requests (gap_repair.h); NULL: off */
+    history_t *history;   /* the history database (history.h); NULL: --history none */
     httpd_t *httpd;
     hclient_t *client;        /* main thread's */
     hclient_t *health_client; /* the health thread's (made before it starts) */
@@ -131,8 +138,23 @@ static void h_status(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
         buf_put(b, ",\"scheduler\":", 13);
         sched_status_json(c->sched, now, b);
     }
+    if (c->history) {
+        buf_put(b, ",\"history\":", 11);
+        history_status_json(c->history, b);
+    }
     buf_put(b, "}\n", 2);
     resp->content_type = "application/json";
+}
+
+/* GET /v1/dashboard: what this master shows (web.h, dashboard.h). */
+static json_t *describe(void *ctx)
+{
+    cluster_t *c = ctx;
+    const rules_config_t *cfg;
+    apr_thread_mutex_lock(c->lock);
+    cfg = c->cfg; /* configs are never freed: the pointer stays valid */
+    apr_thread_mutex_unlock(c->lock);
+    return dashboard_describe(cfg, c->opts->name, c->primary ? "primary" : "secondary", c->merger);
 }
 
 /* GET /metrics: Prometheus text. */
@@ -143,6 +165,9 @@ static void h_metrics(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
     if (c->sched)
         sched_metrics(c->sched, &resp->body);
     apr_thread_mutex_lock(c->lock);
+    if (c->npeers)
+        buf_printf(&resp->body, "# HELP abbey_master_up 1 when the other master answered its "
+                                "last health check.\n# TYPE abbey_master_up gauge\n");
     for (int i = 0; i < c->npeers; i++)
         buf_printf(&resp->body, "abbey_master_up{master=\"%s\"} %d\n", c->peers[i].name,
                    c->peers[i].up);
@@ -434,6 +459,22 @@ static apr_status_t start_durable(cluster_t *c, abbey_err_t *err)
     return APR_SUCCESS;
 }
 
+/* Open the history database (after the data dir's lock is taken) and hand it
+ * to the merger. */
+static apr_status_t start_history(cluster_t *c, abbey_err_t *err)
+{
+    const char *path = c->opts->history;
+    apr_status_t rv;
+    if (path && strcmp(path, "none") == 0)
+        return APR_SUCCESS;
+    if (!path)
+        path = apr_pstrcat(c->pool, c->opts->data_dir, "/history.sqlite", NULL);
+    if ((rv = history_open(path, c->pool, &c->history, err)) != APR_SUCCESS)
+        return rv;
+    merger_set_history(c->merger, c->history, c->opts->history_keep_ms);
+    return APR_SUCCESS;
+}
+
 int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
 {
     cluster_t c;
@@ -482,13 +523,14 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     httpd_route_set_max_body(c.httpd, "POST", "/v1/partials", (size_t)opts->max_body);
     httpd_route(c.httpd, "GET", "/v1/status", 0, h_status, &c);
     httpd_route(c.httpd, "GET", "/metrics", 0, h_metrics, &c);
+    web_register(c.httpd, describe, &c, pool);
     if (c.primary) {
         sched_opts_t so = {0, opts->lease_bytes, 0};
         c.sched = sched_create(c.cfg, &so, pool);
         sched_register(c.sched, c.httpd);
         httpd_route(c.httpd, "GET", "/v1/config", 0, h_config, &c);
     }
-    if (start_durable(&c, &err) != APR_SUCCESS) {
+    if (start_durable(&c, &err) != APR_SUCCESS || start_history(&c, &err) != APR_SUCCESS) {
         log_msg("%s", err.msg);
         return 2;
     }
@@ -500,14 +542,16 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
         log_msg("%s", err.msg);
         return 2;
     }
-    log_msg("listening on %s:%d, config %s, export dir %s", host, httpd_port(c.httpd),
-            c.cfg->hash_hex, opts->export_dir);
+    log_msg("listening on %s:%d, config %s, export dir %s, history %s", host, httpd_port(c.httpd),
+            c.cfg->hash_hex, opts->export_dir, c.history ? history_path(c.history) : "none");
     c.health_client = hclient_create(c.token, 500, 1000, pool); /* pools are per thread */
     apr_thread_create(&health, NULL, health_main, &c, pool);
     run_loop(&c);
     log_msg("stopping");
     httpd_stop(c.httpd);
     merger_flush(c.merger, now_ms());
+    if (c.history)
+        history_close(c.history);
     durable_stop(c.durable);
     apr_thread_join(&rv, health);
     log_msg("stopped");

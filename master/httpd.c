@@ -19,7 +19,10 @@
  * HTTPD_LINGER_MAX) so the client sees it. The state is freed in MHD's
  * request-completed callback, however the request ended.
  *
- * A NULL token disables the token check (for tests and local tools). */
+ * A NULL token disables the token check (for tests and local tools). A GET
+ * may carry the dashboard's session cookie (httpd_session.c) instead of the
+ * token; other methods need the token itself, so a page elsewhere cannot
+ * make a logged-in browser change anything. */
 #include "httpd.h"
 
 #include <apr_strings.h>
@@ -35,9 +38,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "httpd_gate.h"
+#include "httpd_session.h"
 #include "jsonio.h"
 #include "token.h"
 
@@ -53,7 +58,8 @@ typedef struct route_t {
     const char *method;
     const char *path;
     size_t path_len;
-    int prefix; /* path ends in '/': matches everything under it */
+    int prefix; /* path ends in '/' (and is not "/"): matches everything under it */
+    int public; /* runs without the token (httpd_route_public) */
     size_t max_body;
     httpd_handler_t handler;
     void *ctx;
@@ -79,6 +85,7 @@ typedef struct conn_state_t {
     int64_t start_ms; /* the head was complete */
     size_t received;  /* body bytes that arrived */
     int answered;     /* answered in the middle of the body (httpd_answer_raw) */
+    int authed;       /* the token or a session cookie was valid */
     size_t discarded; /* body bytes dropped since */
 } conn_state_t;
 
@@ -144,6 +151,15 @@ static enum MHD_Result queue_resp(struct MHD_Connection *conn, httpd_resp_t *res
         buf_free(&resp->body);
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->content_type ? resp->content_type : "application/json");
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            resp->cache_control ? resp->cache_control : "no-store");
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(mr, "Content-Security-Policy", HTTPD_CSP);
+    if (resp->location)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION, resp->location);
+    if (resp->set_cookie)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
     if (resp->etag) {
         snprintf(etag, sizeof etag, "\"%s\"", resp->etag);
         MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, etag);
@@ -313,23 +329,35 @@ static int body_check(httpd_t *s, struct MHD_Connection *conn, conn_state_t *st,
     return 0;
 }
 
+/* 1 when the request carries the token, or is a GET with a valid session cookie. */
+static int request_authed(const httpd_t *s, struct MHD_Connection *conn, const char *method)
+{
+    const char *auth =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!s->token || token_check_header(auth, s->token))
+        return 1;
+    return strcmp(method, "GET") == 0 &&
+           httpd_session_check(
+               MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE), s->token,
+               (int64_t)time(NULL));
+}
+
 /* First access call: token, route, head size, declared length. Returns 0 to
  * go on reading the body, or the status of an answer to send now. */
 static int request_check(httpd_t *s, struct MHD_Connection *conn, const char *method,
                          const char *url, conn_state_t *st, const char **msg)
 {
-    const char *auth =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     int path_known, status;
 
-    /* the token first: without it a client learns nothing, not even the routes */
-    if (s->token && !token_check_header(auth, s->token)) {
+    /* the token first: without it a client learns nothing but the public routes */
+    st->authed = request_authed(s, conn, method);
+    st->route = route_find(s, method, url, &path_known);
+    if (!st->authed && !(st->route && st->route->public)) {
         *msg = "missing or wrong bearer token";
         return MHD_HTTP_UNAUTHORIZED;
     }
     if ((status = head_check(conn, url, msg)) != 0)
         return status;
-    st->route = route_find(s, method, url, &path_known);
     if (!st->route) {
         *msg = path_known ? "method not allowed" : "not found";
         return path_known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND;
@@ -354,6 +382,7 @@ static enum MHD_Result request_run(struct MHD_Connection *conn, const char *meth
     req.body_len = st->body.len;
     req.pool = pool;
     req.conn = conn;
+    req.authed = st->authed;
     buf_init(&resp.body);
     st->route->handler(st->route->ctx, &req, &resp);
     if (resp.status < 100 || resp.status > 599) /* MHD would drop the connection */
@@ -512,17 +541,35 @@ httpd_t *httpd_create(const char *token, apr_pool_t *pool)
     return s;
 }
 
-void httpd_route(httpd_t *s, const char *method, const char *path, size_t max_body,
-                 httpd_handler_t h, void *ctx)
+static void route_add(httpd_t *s, const char *method, const char *path, size_t max_body,
+                      httpd_handler_t h, void *ctx, int public)
 {
     route_t *r = apr_array_push(s->routes);
     r->method = apr_pstrdup(s->pool, method);
     r->path = apr_pstrdup(s->pool, path);
     r->path_len = strlen(path);
-    r->prefix = r->path_len > 0 && path[r->path_len - 1] == '/';
+    r->prefix = r->path_len > 1 && path[r->path_len - 1] == '/';
+    r->public = public;
     r->max_body = max_body;
     r->handler = h;
     r->ctx = ctx;
+}
+
+void httpd_route(httpd_t *s, const char *method, const char *path, size_t max_body,
+                 httpd_handler_t h, void *ctx)
+{
+    route_add(s, method, path, max_body, h, ctx, 0);
+}
+
+void httpd_route_public(httpd_t *s, const char *method, const char *path, size_t max_body,
+                        httpd_handler_t h, void *ctx)
+{
+    route_add(s, method, path, max_body, h, ctx, 1);
+}
+
+const char *httpd_token(const httpd_t *s)
+{
+    return s->token;
 }
 
 int httpd_route_set_max_body(httpd_t *s, const char *method, const char *path, size_t max_body)

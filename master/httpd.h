@@ -1,13 +1,16 @@
 /* httpd.h - the masters' HTTP server: libmicrohttpd with routing, auth and limits.
  *
  * Handlers are registered per (method, path); a path ending in '/' matches
- * every path under it (e.g. "/v1/reports/"). Before a handler runs, the
- * server has checked the bearer token (401 otherwise, constant-time, and the
- * connection is closed), that the body is within the route's limit (413
- * otherwise; the body is not read past the limit) and within the total of
- * bodies held at once (503 with Retry-After), and the method (405 for a known
- * path with another method; 404 for an unknown path). Every error answer,
- * the server's own included, is JSON {"error": "..."}.
+ * every path under it (e.g. "/v1/reports/"; "/" alone is exact). Before a
+ * handler runs, the server has checked the bearer token (401 otherwise,
+ * constant-time, and the connection is closed) or, for GET, the dashboard's
+ * session cookie (httpd_session.h) in its place; a public route
+ * (httpd_route_public: the login page, static assets) runs without either
+ * and sees in req->authed whether one was given. It has also checked that the body is within the
+ * route's limit (413 otherwise; the body is not read past the limit) and within the total of bodies
+ * held at once (503 with Retry-After), and the method (405 for a known path with another method;
+ * 404 for an unknown path). Every error answer, the server's own included, is JSON {"error":
+ * "..."}.
  *
  * Hostile clients: a connection is accepted by a gate (httpd_gate.c) that
  * holds it, at no cost to the server, until its request head is complete; a
@@ -41,13 +44,18 @@ typedef struct httpd_req_t {
     size_t body_len;
     apr_pool_t *pool; /* lives until the answer is sent */
     void *conn;       /* internal */
+    int authed;       /* the bearer token or a session cookie was valid (always 1 on a
+                         route that is not public) */
 } httpd_req_t;
 
 typedef struct httpd_resp_t {
-    int status;               /* default 200 */
-    const char *content_type; /* default "application/json" */
-    const char *etag;         /* sent as ETag: "<etag>" when non-NULL */
-    int retry_after;          /* seconds; sent as Retry-After when > 0 */
+    int status;                /* default 200 */
+    const char *content_type;  /* default "application/json" */
+    const char *etag;          /* sent as ETag: "<etag>" when non-NULL */
+    int retry_after;           /* seconds; sent as Retry-After when > 0 */
+    const char *location;      /* sent as Location when non-NULL (a redirect) */
+    const char *set_cookie;    /* sent as Set-Cookie when non-NULL */
+    const char *cache_control; /* sent as Cache-Control; NULL: "no-store" */
     buf_t body;
 } httpd_resp_t;
 
@@ -88,6 +96,14 @@ int httpd_set_limits(httpd_t *s, const httpd_limits_t *l, abbey_err_t *err);
 void httpd_route(httpd_t *s, const char *method, const char *path, size_t max_body,
                  httpd_handler_t h, void *ctx);
 
+/* As httpd_route, for a route anyone may call without the token: a page or
+ * an asset that holds no figure (the handler decides by req->authed). */
+void httpd_route_public(httpd_t *s, const char *method, const char *path, size_t max_body,
+                        httpd_handler_t h, void *ctx);
+
+/* The token the server checks (NULL: none), for the session cookie. */
+const char *httpd_token(const httpd_t *s);
+
 /* Change the body limit of the route method + path (before httpd_start).
  * Returns 0, or -1 when there is no such route. */
 int httpd_route_set_max_body(httpd_t *s, const char *method, const char *path, size_t max_body);
@@ -107,6 +123,14 @@ void httpd_stop(httpd_t *s);
 /* Request accessors: a query parameter or header value (pool copies), or NULL. */
 const char *httpd_query(const httpd_req_t *req, const char *name);
 const char *httpd_header(const httpd_req_t *req, const char *name);
+
+/* Every answer carries X-Content-Type-Options: nosniff, Referrer-Policy:
+ * no-referrer and HTTPD_CSP, the Content-Security-Policy of the dashboard
+ * (scripts, styles and images from the server itself only, no inline code,
+ * fetches to the server only, no framing). */
+#define HTTPD_CSP                                                                                  \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 /* Answer helpers: status + JSON {"error": "<message>"} / a JSON text /
  * root's compact JSON (root is released; a NULL root, from a json_pack that

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "history.h"
 #include "log.h"
 #include "master.h"
 #include "mem.h"
@@ -17,7 +18,7 @@ static void usage(FILE *out)
 {
     fputs("usage: abbey-master --check --config FILE [--sample FILE [--job J] [--lines N]]\n"
           "       abbey-master --standalone --once --config FILE [--workers N] [--export-dir DIR]\n"
-          "                    [--stdin JOB]\n"
+          "                    [--stdin JOB] [--html FILE] [--history FILE]\n"
           "       abbey-master --config FILE --name NAME --listen HOST:PORT --token-file F\n"
           "                    [--data-dir DIR] [--export-dir DIR]          (the primary)\n"
           "       abbey-master --primary URL --name NAME --listen HOST:PORT --token-file F\n"
@@ -39,9 +40,18 @@ static void usage(FILE *out)
           "      --stdin JOB        with --standalone --once: run job JOB alone, reading its\n"
           "                         lines from standard input instead of its sources (one\n"
           "                         worker reads it), e.g. zcat old/*.gz | abbey-master ...\n"
+          "      --html FILE        with --standalone --once: also write every report into\n"
+          "                         FILE, one self-contained HTML page (the dashboard's\n"
+          "                         views, data inline, no network needed to open it)\n"
           "  -w, --workers N        worker threads (default: number of cores)\n"
           "  -o, --export-dir DIR   where reports go: DIR/<job>/<report>.csv|json\n"
           "                         (default ./abbey-out)\n"
+          "      --history FILE     also keep every exported report in the SQLite database\n"
+          "                         FILE, a table per job and report (docs/HISTORY.md); a\n"
+          "                         cluster master keeps DATA_DIR/history.sqlite unless\n"
+          "                         given FILE or none; standalone keeps none unless given FILE\n"
+          "      --history-keep D   how long the history keeps a job's reports when its rules\n"
+          "                         set no history: {keep: D} (default 30d)\n"
           "  -q, --quiet            no summary on stdout\n"
           "  -n, --name NAME        this master's name in the rules file's masters:\n"
           "  -l, --listen HOST:PORT address to serve HTTP on (default 127.0.0.1:7101)\n"
@@ -112,7 +122,10 @@ enum {
     OPT_SAMPLE,
     OPT_JOB,
     OPT_LINES,
-    OPT_STDIN
+    OPT_STDIN,
+    OPT_HISTORY,
+    OPT_HISTORY_KEEP,
+    OPT_HTML
 };
 
 #define LEASE_BYTES_DEFAULT (512u << 20) /* docs/CLUSTER.md, "lease sizing" */
@@ -123,6 +136,7 @@ static const apr_getopt_option_t options[] = {
     {"standalone", OPT_STANDALONE, 0, "standalone"},
     {"once", OPT_ONCE, 0, "one-shot"},
     {"stdin", OPT_STDIN, 1, "job reading standard input"},
+    {"html", OPT_HTML, 1, "one-file HTML report"},
     {"workers", 'w', 1, "worker threads"},
     {"export-dir", 'o', 1, "export directory"},
     {"quiet", 'q', 0, "quiet"},
@@ -146,6 +160,8 @@ static const apr_getopt_option_t options[] = {
     {"sample", OPT_SAMPLE, 1, "sample file for --check"},
     {"job", OPT_JOB, 1, "the sample's job"},
     {"lines", OPT_LINES, 1, "lines of the sample"},
+    {"history", OPT_HISTORY, 1, "history database"},
+    {"history-keep", OPT_HISTORY_KEEP, 1, "history retention"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
@@ -231,6 +247,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     opts->checkpoint_every_ms = 60000;
     opts->repair_after_ms = 60000;
     opts->sample_lines = 10;
+    opts->history_keep_ms = HISTORY_KEEP_DEFAULT_MS;
     httpd_limits_default(&opts->http);
     opts->max_body = MERGER_MAX_BODY;
     opts->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -264,6 +281,20 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
             break;
         case OPT_STDIN:
             opts->stdin_job = arg;
+            break;
+        case OPT_HISTORY:
+            if (!*arg) {
+                fprintf(stderr, "abbey-master: --history: give a file, or none\n");
+                return 2;
+            }
+            opts->history = arg;
+            break;
+        case OPT_HISTORY_KEEP:
+            if (duration_arg("--history-keep", arg, 1, &opts->history_keep_ms) != 0)
+                return 2;
+            break;
+        case OPT_HTML:
+            opts->html = arg;
             break;
         case 'o':
             opts->export_dir = arg;
@@ -368,6 +399,12 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
                         "it with --standalone --once (see --help)\n");
         return 2;
     }
+    if (opts->html && (!opts->standalone || !opts->once || opts->check)) {
+        fprintf(stderr, "abbey-master: --html FILE writes a one-shot run's reports: use it with "
+                        "--standalone --once (a cluster master serves its dashboard at GET /; "
+                        "see --help)\n");
+        return 2;
+    }
     if (opts->stdin_job && isatty(STDIN_FILENO)) {
         fprintf(stderr,
                 "abbey-master: --stdin %s: standard input is a terminal; pipe the job's "
@@ -391,6 +428,11 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     }
     if (!opts->config) {
         fprintf(stderr, "abbey-master: --config FILE is required (see --help)\n");
+        return 2;
+    }
+    if (opts->check && opts->history) {
+        fprintf(stderr, "abbey-master: --history goes with --standalone or a cluster master "
+                        "(see --help)\n");
         return 2;
     }
     if ((opts->sample || opts->job) && !opts->check) {

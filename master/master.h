@@ -22,6 +22,7 @@ typedef struct master_opts_t {
     const char *job;        /* --job J: the job the sample is for (default: the only one) */
     int sample_lines;       /* --lines N: how many lines of the sample (default 10) */
     const char *stdin_job;  /* --stdin JOB: standalone reads JOB alone, from standard input */
+    const char *html;       /* --html FILE: standalone also writes the one-file HTML report */
     /* cluster members */
     const char *name;            /* --name NAME: this master in the config's masters: */
     const char *listen;          /* --listen HOST:PORT (default 127.0.0.1:7101) */
@@ -37,6 +38,10 @@ typedef struct master_opts_t {
     httpd_limits_t http;         /* --max-conns, --max-unauth-conns, --max-unauth-per-ip,
                                     --header-timeout, --max-body-total (httpd.h) */
     uint64_t max_body;           /* --max-body SIZE: the largest POST /v1/partials body */
+    /* the history database (export/history.h), standalone and cluster */
+    const char *history;     /* --history FILE|none; NULL: the cluster's
+                                DATA_DIR/history.sqlite, none in standalone */
+    int64_t history_keep_ms; /* --history-keep D: how long a job without history: keeps it */
 } master_opts_t;
 
 /* Primary (opts->config) or secondary (opts->primary): serve, schedule, merge,

@@ -168,6 +168,24 @@ static void round_drop_oldest(merger_t *m, mjob_t *j)
     j->nrounds--;
 }
 
+void merger_entry_memory(const mjob_t *j, int entry, merger_entry_mem_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < j->nperiods; i++)
+        out->bytes += ptable_bytes(j->periods[i].totals->tables[entry]);
+    for (int i = 0; i < j->nrounds; i++)
+        if (j->rounds[i]->p)
+            out->bytes += ptable_bytes(j->rounds[i]->p->tables[entry]);
+    for (int i = 0; i < j->nidle; i++)
+        out->bytes += ptable_bytes(j->idle[i]->tables[entry]);
+    if (j->nperiods > 0) {
+        const ptable_t *t = j->periods[j->nperiods - 1].totals->tables[entry];
+        out->keys = ptable_count(t);
+        out->folded_lines = ptable_folded_lines(t);
+        out->folded_keys = ptable_folded_keys(t);
+    }
+}
+
 void merger_job_clear(mjob_t *j)
 {
     for (int i = 0; i < j->nrounds; i++)
@@ -330,7 +348,8 @@ static int check_owned(const merger_t *m, const mjob_t *j, const partial_t *p, a
 {
     for (int e = 0; e < j->job->nentries; e++) {
         const rules_entry_t *en = j->job->entries[e];
-        if (!j->owned[en->group->index] && ptable_count(p->tables[e]) > 0) {
+        if (!j->owned[en->group->index] &&
+            (ptable_count(p->tables[e]) > 0 || ptable_overflow(p->tables[e]))) {
             abbey_err_set(err, "frame carries rows of group '%s', which master %s does not own",
                           en->group->name, m->self);
             return -1;

@@ -185,18 +185,37 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  *             "partials":{...as above}, "lines","bad_lines",
  *             "bad_lines_by_reason":{"quote":n,...} (the reasons not 0, partial.h's names;
  *             "unknown": counted by frames that gave no reason), "bytes","regex_limit_hits",
- *             "sources"}]}
+ *             "sources",
+ *             "entries":[{"name","max_keys","keys","bytes","folded_lines","folded_keys"}]
+ *             (the owned entries, merger_entry_memory in merger_int.h: keys and what folded
+ *             in the newest period's totals, approximate bytes of all the entry's tables;
+ *             "max_keys" of a top entry is its capacity, rules_entry_max_rows)}]}
  * ("rejected" of a job counts frames refused after the job was known). */
 void merger_status_json(merger_t *m, buf_t *out);
 
-/* Append Prometheus text lines, labelled master="<self>",job="<job>":
+/* What the dashboard shows of job's figures (merger_dash.c), a new JSON object:
+ *   {"round": {"round","start_ms","incomplete","missing"} (the newest exported round,
+ *    whose figures round-scope reports show; null: none),
+ *    "period": {"start_ms" (null with reset: never),"rounds_incomplete" (its kept
+ *    rounds whose last export was incomplete)} (the newest period, whose running totals
+ *    period-scope reports show; null: none),
+ *    "rounds_incomplete","lines","bad_lines","counting_since_ms" (as in status)};
+ * json null for an unknown job. Thread-safe. */
+struct json_t *merger_freshness_json(merger_t *m, const char *job);
+
+/* Append Prometheus text lines (each family with # HELP and # TYPE), labelled
+ * master="<self>",job="<job>":
  * abbey_partials_total{...,result="merged|duplicate|conflict|rejected|unavailable|late|expired"}
  * (counter; frames of unknown jobs under job=""), abbey_lines_total,
  * abbey_bad_lines_total, abbey_bytes_total, abbey_regex_limit_hits_total (counters, merged
  * frames), abbey_bad_lines_reason_total{...,reason="quote"} (counter, per reason that
  * counted a line),
  * abbey_rounds_exported_total (counter), abbey_round_lag_seconds (gauge:
- * last merger_tick's now minus the end of the newest exported round). */
+ * last merger_tick's now minus the end of the newest exported round); per owned entry
+ * (label entry="<name>") the gauges abbey_entry_keys, abbey_entry_max_keys, abbey_entry_bytes,
+ * abbey_entry_folded_lines, abbey_entry_folded_keys (the status's "entries"); then
+ * the figures of each owned report with `metrics: true` as of its latest
+ * export (export_prom; docs/RULES.md "Metrics"), in the rules' order. */
 void merger_metrics(merger_t *m, buf_t *out);
 
 /* Adopt cfg, a reloaded rules file (which outlives the merger: old configs are
@@ -206,7 +225,7 @@ void merger_metrics(merger_t *m, buf_t *out);
  * Structure, compared on the compiled model (never the config hash): the
  * groups (name, weight, master) with their entries (name, key expression
  * texts and column names, where text, values: name, aggregate kind/pct/cap,
- * argument text), in the same order; the reports (entry, columns, order,
+ * argument text, max_keys, top), in the same order; the reports (entry, columns, order,
  * limit, format, scope); and also the line format's fields (names, types),
  * the round length, reset and timezone.
  * A job whose structure changed: its period reports not yet final (or
@@ -232,13 +251,28 @@ void merger_metrics(merger_t *m, buf_t *out);
  * Thread-safe: takes the state lock for the whole change. */
 int merger_set_config(merger_t *m, const rules_config_t *cfg, abbey_err_t *err);
 
+struct history_t;
+
+/* Keep every export in the history database h too (export/history.h; NULL:
+ * off): each round export's reports, and each final period export's, as one
+ * batch queued with the export's files and written by merger_tick outside
+ * the state lock. keep_ms: how long a job without `history: {keep:}` keeps
+ * them. Call before the first merger_tick; h must outlive the merger's use
+ * of it. Thread-safe. */
+void merger_set_history(merger_t *m, struct history_t *h, int64_t keep_ms);
+
 /* Register on httpd (before httpd_start):
  *   POST /v1/partials (body up to MERGER_MAX_BODY): 200 {"result":"merged"|"duplicate"|
  *     "expired"};
  *     409 {"result":"conflict","ranges":[[a,b],...]}; 400 {"error":"<reason>"};
  *     503 {"error":"<reason>"} (MERGE_UNAVAILABLE: the journal could not take it)
  *   GET /v1/reports/{job}/{report}[?format=csv|json]: 200 the report
- *     (text/csv or application/json); 404 / 400 {"error"}. */
+ *     (text/csv or application/json); 404 / 400 {"error"}.
+ *   GET /v1/history/{job}/{report}[?last=N]: 200 the last N (1 to
+ *     HISTORY_LAST_MAX, default HISTORY_LAST_DEFAULT) rounds of an owned
+ *     report from the history database (history_read's JSON); 400 for
+ *     another N; 404 when history is off or the report is unknown or not
+ *     owned; 500 when the database cannot be read. */
 void merger_register(merger_t *m, httpd_t *httpd);
 
 /* Render the period-scope reports (the running totals: the latest files and

@@ -4,7 +4,11 @@
  * while export_render reads them) into queued writes; merger_tick then
  * writes the queue to disk outside the state lock, under the export lock,
  * in the order the renders were made (so a later render of a file always
- * lands last). merger_report renders on demand for GET /v1/reports. */
+ * lands last). Each report's rows are collected once per export and serve
+ * its file, its Prometheus text (merger_prom.c, latest files only) and, with
+ * history on, the export's batch for the history database (merger_history.c),
+ * queued after the export's files. merger_report renders on demand for
+ * GET /v1/reports. */
 #include "merger_int.h"
 
 #include <apr_file_io.h>
@@ -14,6 +18,7 @@
 #include <time.h>
 
 #include "export.h"
+#include "history.h"
 #include "log.h"
 #include "mem.h"
 
@@ -53,6 +58,7 @@ apr_status_t merger_queue_free(void *data)
         m->queue = w->next;
         free(w->path);
         free(w->data);
+        history_batch_free(w->batch);
         free(w);
     }
     m->queue_tail = &m->queue;
@@ -72,14 +78,20 @@ static void queue_push(merger_t *m, const char *path, const void *data, size_t l
     m->queue_tail = &w->next;
 }
 
-/* Render report r over table t and queue it at path. */
-static void queue_report(merger_t *m, mjob_t *j, const rules_report_t *r, const ptable_t *t,
-                         const char *path, apr_pool_t *tp)
+/* Render rows (export_rows of report r) and queue the file at path, and at
+ * latest too when it is not NULL (then r's metrics are these rows). */
+static void queue_rows(merger_t *m, mjob_t *j, const rules_report_t *r, const export_rows_t *rows,
+                       const char *path, const char *latest, apr_pool_t *tp)
 {
     buf_t b;
     buf_init(&b);
-    export_render(j->job, r, t, &b, tp);
-    queue_push(m, path, b.data, b.len, 0);
+    export_rows_render(j->job, r, rows, &b);
+    if (path)
+        queue_push(m, path, b.data, b.len, 0);
+    if (latest) {
+        queue_push(m, latest, b.data, b.len, 0);
+        merger_prom_keep(m, j->job, r, rows, tp);
+    }
     buf_free(&b);
 }
 
@@ -154,6 +166,7 @@ void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp)
     const char *hdir = apr_pstrcat(tp, jdir, "/history/", stamp, NULL);
     int64_t pid = merger_period_of(j, rd->r);
     mperiod_t *p = merger_period_get(m, j, pid); /* empty when no frame came yet */
+    struct history_batch_t *hb;
     buf_t gaps, text;
     size_t missing;
     int incomplete, latest_round, latest_period, render_period;
@@ -183,21 +196,25 @@ void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp)
     } else if (latest_period && j->period_changed) {
         j->period_stale = 1; /* unchanged totals need no new rendering */
     }
+    hb = owns_reports(j) ? merger_history_batch(m, (int64_t)rd->r * j->round_ms,
+                                                (int64_t)(rd->r + 1) * j->round_ms, incomplete, 0)
+                         : NULL;
     for (int i = 0; owns_reports(j) && i < j->job->nreports; i++) {
         const rules_report_t *r = &j->job->reports[i];
         int round = r->scope == RULES_SCOPE_ROUND, idx = r->entry->index;
         const ptable_t *t =
             round ? (rd->p ? rd->p->tables[idx] : NULL) : (p ? p->totals->tables[idx] : NULL);
-        buf_t b;
+        const export_rows_t *rows;
         if (!j->owned[r->entry->group->index] || !t || (!round && !render_period))
             continue;
-        buf_init(&b);
-        export_render(j->job, r, t, &b, tp);
-        queue_push(m, apr_psprintf(tp, "%s/%s.%s", hdir, r->name, export_ext(r)), b.data, b.len, 0);
-        if (round ? latest_round : latest_period)
-            queue_push(m, apr_psprintf(tp, "%s/%s.%s", jdir, r->name, export_ext(r)), b.data, b.len,
-                       0);
-        buf_free(&b);
+        rows = export_rows(r, t, tp);
+        queue_rows(m, j, r, rows, apr_psprintf(tp, "%s/%s.%s", hdir, r->name, export_ext(r)),
+                   (round ? latest_round : latest_period)
+                       ? apr_psprintf(tp, "%s/%s.%s", jdir, r->name, export_ext(r))
+                       : NULL,
+                   tp);
+        if (hb)
+            history_batch_add(hb, j->job, r, rows);
     }
     if (owns_reports(j) && incomplete) {
         marker_text(j, rd, &text, stamp, missing);
@@ -206,6 +223,7 @@ void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp)
     } else if (owns_reports(j) && rd->exported && rd->export_incomplete) {
         queue_push(m, apr_pstrcat(tp, hdir, "/INCOMPLETE", NULL), NULL, 0, 1);
     }
+    merger_history_queue(m, hb);
     buf_free(&gaps);
     buf_free(&text);
     rd->exported = 1;
@@ -216,29 +234,49 @@ void merger_export_round(merger_t *m, mjob_t *j, mround_t *rd, apr_pool_t *tp)
         m->queued_exports++;
 }
 
+/* 1 when a kept round of period p was last exported incomplete. */
+static int period_incomplete(const mjob_t *j, const mperiod_t *p)
+{
+    for (int i = 0; i < j->nrounds; i++)
+        if (j->rounds[i]->exported && j->rounds[i]->export_incomplete &&
+            merger_period_of(j, j->rounds[i]->r) == p->id)
+            return 1;
+    return 0;
+}
+
 void merger_export_period(merger_t *m, mjob_t *j, mperiod_t *p, apr_pool_t *tp)
 {
     const char *dir;
-    int64_t start;
+    int64_t start, end;
+    struct history_batch_t *hb;
     int n = 0;
     /* named by the period's start, or by when this structure started counting
-     * when that is later (a config change mid-period; reset: never) */
+     * when that is later (a config change mid-period; reset: never); it ends
+     * at the next period's start, or now (reset: never) */
     if (j->period_ms) {
         start = merger_period_start_ms(j, p->id);
         if (j->changed_ms > start)
             start = j->changed_ms;
+        end = merger_period_start_ms(j, p->id + 1);
     } else {
         start = j->since_ms;
+        end = m->last_now > start ? m->last_now : start;
     }
     dir = apr_pstrcat(tp, m->dir, "/", j->job->name, "/period/", merger_stamp(start, tp), NULL);
+    hb = merger_history_batch(m, start, end, period_incomplete(j, p), 1);
     for (int i = 0; i < j->job->nreports; i++) {
         const rules_report_t *r = &j->job->reports[i];
+        const export_rows_t *rows;
         if (!j->owned[r->entry->group->index] || r->scope != RULES_SCOPE_PERIOD)
             continue;
-        queue_report(m, j, r, p->totals->tables[r->entry->index],
-                     apr_psprintf(tp, "%s/%s.%s", dir, r->name, export_ext(r)), tp);
+        rows = export_rows(r, p->totals->tables[r->entry->index], tp);
+        queue_rows(m, j, r, rows, apr_psprintf(tp, "%s/%s.%s", dir, r->name, export_ext(r)), NULL,
+                   tp);
+        if (hb)
+            history_batch_add(hb, j->job, r, rows);
         n++;
     }
+    merger_history_queue(m, hb);
     if (n)
         m->queued_exports++;
     p->final_exported = 1;
@@ -258,13 +296,10 @@ static void render_latest_period(merger_t *m, mjob_t *j, int64_t now_ms, apr_poo
     j->period_render_ms = now_ms;
     for (int i = 0; p && i < j->job->nreports; i++) {
         const rules_report_t *r = &j->job->reports[i];
-        buf_t b;
         if (!j->owned[r->entry->group->index] || r->scope != RULES_SCOPE_PERIOD)
             continue;
-        buf_init(&b);
-        export_render(j->job, r, p->totals->tables[r->entry->index], &b, tp);
-        queue_push(m, apr_psprintf(tp, "%s/%s.%s", jdir, r->name, export_ext(r)), b.data, b.len, 0);
-        buf_free(&b);
+        queue_rows(m, j, r, export_rows(r, p->totals->tables[r->entry->index], tp), NULL,
+                   apr_psprintf(tp, "%s/%s.%s", jdir, r->name, export_ext(r)), tp);
         n++;
     }
     if (n)
@@ -298,8 +333,9 @@ static void tick_job(merger_t *m, mjob_t *j, int64_t now_ms, apr_pool_t *tp)
     }
 }
 
-/* Write (or remove) every queued file; returns how many failed. */
-static int flush(mwrite_t *w)
+/* Write (or remove) every queued file, and write the history batches;
+ * returns how many failed. */
+static int flush(merger_t *m, mwrite_t *w, int64_t now_ms)
 {
     apr_pool_t *wp;
     int failed = 0;
@@ -309,6 +345,13 @@ static int flush(mwrite_t *w)
         mwrite_t *next = w->next;
         abbey_err_t err;
         apr_status_t rv;
+        if (w->batch) {
+            failed += merger_history_write(m, w->batch, now_ms) != 0;
+            history_batch_free(w->batch);
+            free(w);
+            w = next;
+            continue;
+        }
         if (w->data) {
             rv = export_write_file(w->path, w->data, w->len, wp, &err);
         } else {
@@ -354,7 +397,7 @@ int merger_tick(merger_t *m, int64_t now_ms)
     m->queued_exports = 0;
     apr_thread_mutex_unlock(m->lock);
 
-    failed = flush(q);
+    failed = flush(m, q, now_ms);
     if (failed) {
         apr_thread_mutex_lock(m->lock);
         m->export_errors += (uint64_t)failed;
@@ -400,7 +443,7 @@ static const ptable_t *report_table(mjob_t *j, const rules_report_t *r, apr_pool
         for (int i = 0; i < j->nrounds; i++)
             if (j->rounds[i]->r == j->last_exported && j->rounds[i]->p)
                 return j->rounds[i]->p->tables[idx];
-    return ptable_create(r->entry->specs, r->entry->nvalues, tp);
+    return partial_table_create(r->entry, tp);
 }
 
 int merger_report_fmt(merger_t *m, const char *job, const char *report, const char *format,

@@ -1,4 +1,5 @@
-/* merger_http.c - what the merger shows: POST /v1/partials, GET /v1/reports/, status, metrics.
+/* merger_http.c - what the merger shows: POST /v1/partials, GET /v1/reports/, status, metrics
+ * (GET /v1/history/ is merger_history.c's, the reports' metrics merger_prom.c's).
  *
  * The handlers are thin: they call merger_accept / merger_report and turn
  * the result into the answers docs/CLUSTER.md lists (503 when the journal
@@ -53,6 +54,25 @@ static void counts_add(mcount_t *dst, const mcount_t *src)
 
 /* ---- status ------------------------------------------------------------- */
 
+/* The owned entries' tables: [{"name","max_keys","keys","bytes","folded_lines","folded_keys"}]. */
+static json_t *entries_json(const mjob_t *j)
+{
+    json_t *a = json_array();
+    for (int e = 0; e < j->job->nentries; e++) {
+        const rules_entry_t *en = j->job->entries[e];
+        merger_entry_mem_t mem;
+        if (!j->owned[en->group->index])
+            continue;
+        merger_entry_memory(j, e, &mem);
+        json_array_append_new(a, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o}", "name", en->name,
+                                           "max_keys", jsonio_u64(rules_entry_max_rows(en)), "keys",
+                                           jsonio_u64(mem.keys), "bytes", jsonio_u64(mem.bytes),
+                                           "folded_lines", jsonio_u64(mem.folded_lines),
+                                           "folded_keys", jsonio_u64(mem.folded_keys)));
+    }
+    return a;
+}
+
 static json_t *job_json(const mjob_t *j)
 {
     json_t *o = json_object(), *pending = json_array();
@@ -80,6 +100,7 @@ static json_t *job_json(const mjob_t *j)
     json_object_set_new(o, "bytes", json_integer((json_int_t)j->bytes));
     json_object_set_new(o, "regex_limit_hits", json_integer((json_int_t)j->regex_limit_hits));
     json_object_set_new(o, "sources", json_integer((json_int_t)apr_hash_count(j->sources)));
+    json_object_set_new(o, "entries", entries_json(j));
     return o;
 }
 
@@ -122,18 +143,57 @@ static void metric_job(buf_t *out, const char *name, const char *self, const cha
     buf_printf(out, "%s{master=\"%s\",job=\"%s\"} %llu\n", name, self, job, (unsigned long long)v);
 }
 
+/* Gauges per owned entry (merger_entry_memory), under the lock. */
+static void metric_entries(merger_t *m, buf_t *out)
+{
+    static const char *gauges[5] = {"abbey_entry_keys", "abbey_entry_max_keys", "abbey_entry_bytes",
+                                    "abbey_entry_folded_lines", "abbey_entry_folded_keys"};
+    static const char *helps[5] = {
+        "Rows with a key in the entry's newest period totals.",
+        "The rows a table of the entry holds at most (max_keys, or a top entry's capacity).",
+        "Approximate memory of every table of the entry this master keeps.",
+        "Lines in the overflow row of the entry's newest period totals.",
+        "Distinct keys folded into that overflow row (estimated past 1024)."};
+    for (int k = 0; k < 5; k++) {
+        buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", gauges[k], helps[k], gauges[k]);
+        for (int i = 0; i < m->cfg->njobs; i++) {
+            const mjob_t *j = &m->jobs[i];
+            for (int e = 0; e < j->job->nentries; e++) {
+                const rules_entry_t *en = j->job->entries[e];
+                merger_entry_mem_t mem;
+                uint64_t v[5];
+                if (!j->owned[en->group->index])
+                    continue;
+                merger_entry_memory(j, e, &mem);
+                v[0] = mem.keys;
+                v[1] = rules_entry_max_rows(en);
+                v[2] = mem.bytes;
+                v[3] = mem.folded_lines;
+                v[4] = mem.folded_keys;
+                buf_printf(out, "%s{master=\"%s\",job=\"%s\",entry=\"%s\"} %llu\n", gauges[k],
+                           m->self, j->job->name, en->name, (unsigned long long)v[k]);
+            }
+        }
+    }
+}
+
 void merger_metrics(merger_t *m, buf_t *out)
 {
     static const char *counters[5] = {"abbey_lines_total", "abbey_bad_lines_total",
                                       "abbey_bytes_total", "abbey_rounds_exported_total",
                                       "abbey_regex_limit_hits_total"};
+    static const char *helps[5] = {
+        "Lines of the frames this master merged.", "Bad lines of the frames this master merged.",
+        "Log bytes of the frames this master merged.", "Round exports this master made.",
+        "Lines of the merged frames on which a regex match gave up at its limits."};
     apr_thread_mutex_lock(m->lock);
-    buf_printf(out, "# TYPE abbey_partials_total counter\n");
+    buf_printf(out, "# HELP abbey_partials_total Frames sent to this master, by job and "
+                    "result.\n# TYPE abbey_partials_total counter\n");
     for (int i = 0; i < m->cfg->njobs; i++)
         metric_counts(out, m->self, m->jobs[i].job->name, &m->jobs[i].c);
     metric_counts(out, m->self, "", &m->unknown);
     for (int k = 0; k < 5; k++) {
-        buf_printf(out, "# TYPE %s counter\n", counters[k]);
+        buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", counters[k], helps[k], counters[k]);
         for (int i = 0; i < m->cfg->njobs; i++) {
             const mjob_t *j = &m->jobs[i];
             const uint64_t v[5] = {j->lines, j->bad_lines, j->bytes, j->rounds_exported,
@@ -141,7 +201,8 @@ void merger_metrics(merger_t *m, buf_t *out)
             metric_job(out, counters[k], m->self, j->job->name, v[k]);
         }
     }
-    buf_printf(out, "# TYPE abbey_bad_lines_reason_total counter\n");
+    buf_printf(out, "# HELP abbey_bad_lines_reason_total Bad lines of the frames this master "
+                    "merged, by reason.\n# TYPE abbey_bad_lines_reason_total counter\n");
     for (int i = 0; i < m->cfg->njobs; i++)
         for (int r = 0; r < PARTIAL_BAD_N; r++)
             if (m->jobs[i].bad_by[r])
@@ -150,12 +211,15 @@ void merger_metrics(merger_t *m, buf_t *out)
                            "%llu\n",
                            m->self, m->jobs[i].job->name, partial_reason_name(r),
                            (unsigned long long)m->jobs[i].bad_by[r]);
-    buf_printf(out, "# TYPE abbey_frame_bytes_total counter\n");
+    metric_entries(m, out);
+    buf_printf(out, "# HELP abbey_frame_bytes_total Bytes of the frames this master received, "
+                    "and of those it accepted.\n# TYPE abbey_frame_bytes_total counter\n");
     buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"received\"} %llu\n", m->self,
                (unsigned long long)m->frame_bytes);
     buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"accepted\"} %llu\n", m->self,
                (unsigned long long)m->frame_bytes_accepted);
-    buf_printf(out, "# TYPE abbey_round_lag_seconds gauge\n");
+    buf_printf(out, "# HELP abbey_round_lag_seconds Time from the end of the newest exported "
+                    "round to now.\n# TYPE abbey_round_lag_seconds gauge\n");
     for (int i = 0; i < m->cfg->njobs; i++) {
         const mjob_t *j = &m->jobs[i];
         if (j->any_exported && m->last_now)
@@ -164,6 +228,7 @@ void merger_metrics(merger_t *m, buf_t *out)
                        (double)(m->last_now - ((int64_t)j->last_exported + 1) * j->round_ms) /
                            1000.0);
     }
+    merger_prom_metrics(m, out);
     apr_thread_mutex_unlock(m->lock);
 }
 
@@ -239,4 +304,5 @@ void merger_register(merger_t *m, httpd_t *httpd)
 {
     httpd_route(httpd, "POST", "/v1/partials", MERGER_MAX_BODY, on_partials, m);
     httpd_route(httpd, "GET", "/v1/reports/", 0, on_report, m);
+    httpd_route(httpd, "GET", "/v1/history/", 0, merger_on_history, m);
 }

@@ -21,6 +21,7 @@
 #include <apr_thread_mutex.h>
 #include <jansson.h>
 
+#include "export.h"
 #include "frame.h"
 #include "merger.h"
 #include "partial.h"
@@ -114,6 +115,7 @@ typedef struct mwrite_t {
     char *path;
     uint8_t *data; /* NULL: remove path */
     size_t len;
+    struct history_batch_t *batch; /* non-NULL: no file; write this to the history database */
 } mwrite_t;
 
 struct merger_t {
@@ -136,6 +138,9 @@ struct merger_t {
     uint64_t frame_bytes_accepted; /* of them, frames merged or duplicate */
     struct journal_t *journal;     /* merger_attach_journal; NULL: frames are not journaled */
     uint64_t last_ticket;          /* journal ticket of the newest frame appended (0: none) */
+    struct history_t *history;     /* merger_set_history; NULL: off */
+    int64_t history_keep_ms;       /* its default keep */
+    apr_hash_t *prom;              /* merger_prom.c: report -> its latest Prometheus text */
 };
 
 /* merger.c */
@@ -161,6 +166,15 @@ mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r);
 mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id);
 const ranges_t *merger_source_ranges(const mjob_t *j, const char *source);
 
+/* What one entry's tables hold at this master (status, metrics): keys and
+ * what folded in the newest period's totals (ptable.h), and the approximate
+ * bytes of every table of the entry it keeps (period totals, round partials,
+ * idle scratch partials). Under m->lock; O(tables kept), rows are not walked. */
+typedef struct merger_entry_mem_t {
+    uint64_t keys, bytes, folded_lines, folded_keys;
+} merger_entry_mem_t;
+void merger_entry_memory(const mjob_t *j, int entry, merger_entry_mem_t *out);
+
 /* merger_gaps.c (under m->lock) */
 /* Owe r (a range closed round `round` lists, due for repair from deadline_ms)
  * unless j has merged all of it; over MERGER_OWED_MAX the oldest entry is
@@ -184,6 +198,29 @@ const char *merger_stamp(int64_t ms, apr_pool_t *pool);
 const rules_report_t *merger_owned_report(const merger_t *m, const mjob_t *j, const char *name);
 /* merger_job_locked taking m->lock itself (call without it). */
 mjob_t *merger_job(merger_t *m, const char *name);
+
+/* merger_prom.c (under m->lock) */
+/* Keep rows (just rendered as report r's latest file) as r's Prometheus text
+ * when r has metrics: true (export_prom). */
+void merger_prom_keep(merger_t *m, const rules_job_t *job, const rules_report_t *r,
+                      const export_rows_t *rows, apr_pool_t *tp);
+/* Append the kept texts of the current config's owned reports, in its order
+ * (and forget those of reports no longer in it). */
+void merger_prom_metrics(merger_t *m, buf_t *out);
+
+/* merger_history.c */
+struct history_batch_t;
+/* A batch for an export of [start_ms, end_ms) (history_batch_create), or NULL
+ * when history is off. */
+struct history_batch_t *merger_history_batch(merger_t *m, int64_t start_ms, int64_t end_ms,
+                                             int incomplete, int final);
+/* Queue b (may be NULL; freed when empty) after the writes queued so far
+ * (under m->lock). */
+void merger_history_queue(merger_t *m, struct history_batch_t *b);
+/* Write b (outside m->lock, under the export lock); 0, or -1 logged. */
+int merger_history_write(merger_t *m, const struct history_batch_t *b, int64_t now_ms);
+/* GET /v1/history/{job}/{report}[?last=N] (merger_register's route). */
+void merger_on_history(void *ctx, const httpd_req_t *req, httpd_resp_t *resp);
 
 /* merger_http.c: the counters' names (in status, metrics and checkpoints), in
  * merger_count_field's order; counter i (0 to MERGER_NCOUNTS - 1) of c; c as

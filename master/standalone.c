@@ -8,11 +8,15 @@
  * input, which one worker reads. Run: worker
  * threads take parts from a shared counter; each has, per job, its own engine
  * and partial, so nothing is shared while reading. Finish: merge the workers'
- * partials per job, export every report, print a summary. An entry whose table
+ * partials per job, export every report, print a summary (per entry its keys,
+ * approximate bytes and what folded past max_keys; the peak RSS). An entry whose table
  * runs out of memory in one worker is dropped in all (run->dead, seen between
  * parts), the others read on; its reports are not written and the run fails.
  * A job with `rejects:` has one writer shared by the threads (common/rejects.h);
- * the whole run is its round 0. */
+ * the whole run is its round 0. With --html FILE the same reports also go into
+ * one self-contained HTML file (web_html.h). With --history FILE every report
+ * written is also kept in that database (export/history.h): the run is one
+ * export, from its start to its end, incomplete when a source or report failed. */
 #include <apr_allocator.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
@@ -20,9 +24,11 @@
 #include <apr_time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "engine.h"
 #include "export.h"
+#include "history.h"
 #include "log.h"
 #include "master.h"
 #include "mem.h"
@@ -31,6 +37,7 @@
 #include "task.h"
 #include "utf8.h"
 #include "value.h"
+#include "web_html.h"
 
 #define PART_MIN (8u << 20)         /* never cut parts smaller than this */
 #define COPY_HEAD 4096              /* bytes compared to find an archive's plain original */
@@ -256,30 +263,62 @@ static partial_t *merge_job(run_t *run, int j, apr_pool_t *pool, int *failed)
 }
 
 /* Export every report of job from totals, but those of an entry that ran out
- * of memory. Returns 1 when one failed or was left out. */
-static int export_job(const rules_job_t *job, partial_t *totals, const char *dir, FILE *out,
-                      apr_pool_t *pool)
+ * of memory, and add each one written to hb (may be NULL). Returns 1 when one
+ * failed or was left out. */
+static int export_job(const rules_job_t *job, partial_t *totals, const char *dir,
+                      history_batch_t *hb, FILE *out, web_html_t *html, apr_pool_t *pool)
 {
     int failed = 0;
     for (int r = 0; r < job->nreports; r++) {
         const rules_report_t *rep = &job->reports[r];
-        const char *path;
+        const char *path =
+            apr_psprintf(pool, "%s/%s/%s.%s", dir, job->name, rep->name, export_ext(rep));
+        const export_rows_t *rows;
         abbey_err_t err;
+        buf_t b;
         if (totals->failed[rep->entry->index]) {
             partial_fail(totals, rep->entry->index, &err); /* already failed: the message */
             log_msg("job %s: report %s not written: %s", job->name, rep->name, err.msg);
             if (out)
                 fprintf(out, "  report %-20s not written: %s\n", rep->name, err.msg);
             failed = 1;
-        } else if (export_report_file(job, rep, totals->tables[rep->entry->index], dir, pool, &path,
-                                      &err) != APR_SUCCESS) {
+            continue;
+        }
+        rows = export_rows(rep, totals->tables[rep->entry->index], pool);
+        buf_init(&b);
+        export_rows_render(job, rep, rows, &b);
+        if (export_write_file(path, b.data ? (const void *)b.data : "", b.len, pool, &err) !=
+            APR_SUCCESS) {
             log_msg("job %s: %s", job->name, err.msg);
             failed = 1;
-        } else if (out) {
-            fprintf(out, "  report %-20s %s\n", rep->name, path);
+        } else {
+            if (hb)
+                history_batch_add(hb, job, rep, rows);
+            if (out)
+                fprintf(out, "  report %-20s %s\n", rep->name, path);
+            if (html)
+                web_html_add_report(html, job, rep, totals->tables[rep->entry->index], pool);
         }
+        buf_free(&b);
     }
     return failed;
+}
+
+/* Write hb, the run from t0 to now (incomplete when failed), to h. Returns 1
+ * when it could not be. */
+static int write_history(history_t *h, history_batch_t *hb, apr_time_t t0, int failed,
+                         const master_opts_t *opts, FILE *out)
+{
+    abbey_err_t err;
+    int64_t now = (int64_t)(apr_time_now() / 1000);
+    history_batch_set(hb, (int64_t)(t0 / 1000), now, failed);
+    if (history_write(h, hb, now, opts->history_keep_ms, &err) != APR_SUCCESS) {
+        log_msg("%s", err.msg);
+        return 1;
+    }
+    if (out)
+        fprintf(out, "history: %d reports kept in %s\n", history_batch_size(hb), history_path(h));
+    return 0;
 }
 
 /* The job's bad lines by reason, and what its rejects writer kept. */
@@ -307,6 +346,31 @@ static void print_reasons(const run_t *run, int j, const partial_t *totals, FILE
         fprintf(out, ", %llu lost (could not be written: see the log)",
                 (unsigned long long)st.lost);
     fputc('\n', out);
+}
+
+/* Each entry's table: keys, approximate bytes, what folded (ptable.h). */
+static void print_entries(const rules_job_t *job, const partial_t *totals, FILE *out)
+{
+    for (int i = 0; i < job->nentries; i++) {
+        const rules_entry_t *en = job->entries[i];
+        const ptable_t *t = totals->tables[i];
+        fprintf(out, "  entry %s: %zu keys of %s %llu, ~%zu bytes", en->name, ptable_count(t),
+                en->top_k ? "top capacity" : "max_keys",
+                (unsigned long long)rules_entry_max_rows(en), ptable_bytes(t));
+        if (ptable_overflow(t))
+            fprintf(out, ", folded %llu lines and ~%llu keys into the overflow row",
+                    (unsigned long long)ptable_folded_lines(t),
+                    (unsigned long long)ptable_folded_keys(t));
+        fputc('\n', out);
+    }
+}
+
+/* The process's peak resident memory so far (getrusage). */
+static void print_peak_rss(FILE *out)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        fprintf(out, "peak RSS: %ld KiB (%.1f MiB)\n", ru.ru_maxrss, ru.ru_maxrss / 1024.0);
 }
 
 /* Per-source bad lines and their samples. */
@@ -338,9 +402,20 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
     apr_time_t t0 = apr_time_now();
     apr_pool_t *rpool = mem_xpool(pool); /* the rejects writers: destroyed, they close */
     rejects_t *rejects = rejects_create(rpool);
+    history_t *history = NULL;
+    history_batch_t *hb = NULL;
+    abbey_err_t err;
+    web_html_t *html = opts->html ? web_html_begin(cfg, pool) : NULL;
     run_t run;
     int failed = 0;
 
+    if (opts->history && strcmp(opts->history, "none") != 0) { /* before a long run, not after */
+        if (history_open(opts->history, pool, &history, &err) != APR_SUCCESS) {
+            log_msg("%s", err.msg);
+            return 2;
+        }
+        hb = history_batch_create(0, 0, 0, 0);
+    }
     memset(&run, 0, sizeof run);
     run.cfg = cfg;
     mem_fail_from_env(); /* test hook: ABBEY_TEST_ALLOC_FAIL=n fails the n-th allocation */
@@ -402,10 +477,29 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
                         (unsigned long long)totals->regex_limit_hits);
             print_reasons(&run, j, totals, out);
             print_bad(&run, j, out);
+            print_entries(job, totals, out);
         }
-        failed |= export_job(job, totals, opts->export_dir, out, pool);
+        failed |= export_job(job, totals, opts->export_dir, hb, out, html, pool);
+        if (html)
+            web_html_job_counts(html, job->name, totals->lines, totals->bad_lines, totals->bytes);
         partial_destroy(totals);
     }
+    if (history) {
+        failed |= write_history(history, hb, t0, failed, opts, out);
+        history_batch_free(hb);
+        history_close(history);
+    }
+    if (html) {
+        abbey_err_t err;
+        if (web_html_write(html, opts->html, pool, &err) != APR_SUCCESS) {
+            log_msg("%s", err.msg);
+            failed = 1;
+        } else if (out) {
+            fprintf(out, "html report %s\n", opts->html);
+        }
+    }
+    if (out)
+        print_peak_rss(out);
     for (int w = 0; w < run.nworkers; w++)
         apr_pool_destroy(run.workers[w].pool);
     apr_pool_destroy(rpool);

@@ -1,6 +1,7 @@
 /* agg.c - aggregate dispatch by kind, kind names, and the small fixed-size kinds:
- * count, sum, min, max, avg (see agg.h). The kinds with heap parts live in
- * agg_hll.c (distinct), agg_exact.c (distinct_exact) and agg_ddsketch.c (percentile). */
+ * count, sum, min, max, avg (see agg.h), with the comparisons a top-K summary
+ * ranks counts and sums by. The kinds with heap parts live in agg_hll.c
+ * (distinct), agg_exact.c (distinct_exact) and agg_ddsketch.c (percentile). */
 #include "agg.h"
 
 #include <inttypes.h>
@@ -11,6 +12,9 @@
 
 #include "agg_int.h"
 #include "invariant.h"
+
+/* The ranking functions take a count or a sum only. */
+#define ASSERT_RANKS(s) ABBEY_ASSERT(agg_ranks((s)->kind))
 
 /* ---- state layouts of the fixed kinds --------------------------------------------- */
 
@@ -433,6 +437,40 @@ int agg_merge(const agg_spec_t *s, void *dst, const void *src)
     return 0;
 }
 
+__thread int64_t agg_heap_delta;
+
+/* Bytes of a set's slot array (with the allocator's overhead), 0 without one. */
+static size_t hset_heap(const agg_hset_t *set)
+{
+    return set->slots ? ((size_t)8 << set->lg) + AGG_HEAP_OVERHEAD : 0;
+}
+
+static size_t dd_store_heap(const agg_ddstore_t *st)
+{
+    return st->c ? (size_t)st->cap * sizeof *st->c + AGG_HEAP_OVERHEAD : 0;
+}
+
+size_t agg_heap_bytes(const agg_spec_t *s, const void *state)
+{
+    const agg_hll_t *h = state;
+    const agg_dd_t *d = state;
+    switch (s->kind) {
+    case AGG_DISTINCT:
+        return h->regs ? AGG_HLL_M + AGG_HEAP_OVERHEAD : hset_heap(&h->set);
+    case AGG_DISTINCT_EXACT:
+        return hset_heap(&((const agg_exact_t *)state)->set);
+    case AGG_PERCENTILE:
+        return dd_store_heap(&d->pos) + dd_store_heap(&d->neg);
+    default:
+        return 0;
+    }
+}
+
+uint64_t agg_count_value(const void *state)
+{
+    return ((const agg_count_t *)state)->n;
+}
+
 void agg_release(const agg_spec_t *s, void *state)
 {
     if (s->kind == AGG_DISTINCT)
@@ -668,4 +706,55 @@ void agg_result(const agg_spec_t *s, const void *state, agg_result_t *out)
     default:
         break;
     }
+}
+
+/* ---- ranking (top-K summaries) ----------------------------------------------------- */
+
+int agg_ranks(agg_kind_t k)
+{
+    return k == AGG_COUNT || k == AGG_SUM;
+}
+
+/* 1 when a sum's figure is its exact integer part (no float added, no overflow). */
+static int sum_exact(const agg_sum_t *s)
+{
+    return !(s->flags & (SUM_FLOAT | SUM_OVERFLOW));
+}
+
+int agg_cmp(const agg_spec_t *s, const void *a, const void *b)
+{
+    ASSERT_RANKS(s);
+    if (s->kind == AGG_COUNT) {
+        uint64_t x = ((const agg_count_t *)a)->n, y = ((const agg_count_t *)b)->n;
+        return (x > y) - (x < y);
+    }
+    const agg_sum_t *x = a, *y = b;
+    if (sum_exact(x) && sum_exact(y)) {
+        __int128 i = sum_get(x), j = sum_get(y);
+        return (i > j) - (i < j);
+    }
+    double d = sum_total(x), e = sum_total(y);
+    return (d > e) - (d < e);
+}
+
+void agg_copy(const agg_spec_t *s, void *dst, const void *src)
+{
+    ASSERT_RANKS(s);
+    memcpy(dst, src, agg_state_size(s));
+}
+
+int agg_nonneg(const agg_spec_t *s, const void *state)
+{
+    ASSERT_RANKS(s);
+    if (s->kind == AGG_COUNT)
+        return 1;
+    return sum_exact(state) ? sum_get(state) >= 0 : sum_total(state) >= 0;
+}
+
+int agg_zero(const agg_spec_t *s, const void *state)
+{
+    ASSERT_RANKS(s);
+    if (s->kind == AGG_COUNT)
+        return ((const agg_count_t *)state)->n == 0;
+    return sum_exact(state) ? sum_get(state) == 0 : sum_total(state) == 0;
 }

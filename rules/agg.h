@@ -176,4 +176,46 @@ void agg_encode_derived(const agg_spec_t *s, int from, buf_t *out);
 apr_status_t agg_derive(const agg_spec_t *s, void *state, const agg_spec_t *xs, const void *xstate,
                         agg_dict_t *d, abbey_err_t *err);
 
+/* Memory the state holds on the heap (its growing parts), in bytes, with
+ * AGG_HEAP_OVERHEAD per block for the allocator's own: 0 for the fixed
+ * kinds. O(1). */
+#define AGG_HEAP_OVERHEAD 16
+size_t agg_heap_bytes(const agg_spec_t *s, const void *state);
+
+/* What the heap parts of the calling thread's states grew by (negative: gave
+ * back) since the last agg_heap_take, in agg_heap_bytes's measure: every
+ * allocation and free of a heap part adds its size here, so the owner of the
+ * states (ptable.h) learns what an update, merge or decode cost by taking it
+ * right after, without looking at the states. A kind with heap parts must
+ * note them (agg_int.h, AGG_HEAP_NOTE). */
+extern __thread int64_t agg_heap_delta;
+static inline int64_t agg_heap_take(void)
+{
+    int64_t d = agg_heap_delta;
+    agg_heap_delta = 0;
+    return d;
+}
+
+/* The n of a count state (s->kind must be AGG_COUNT). */
+uint64_t agg_count_value(const void *state);
+
+/* Shortest "%.Ng" text (N <= 17) that reads back as d, into out (n bytes);
+ * whole numbers below 1e17 without an exponent: how float figures are shown. */
+void agg_fmt_double(char *out, size_t n, double d);
+
+/* ---- ranking: what a top-K summary (ptable_top.h) needs of its count or sum ---
+ * agg_ranks(k): 1 for the kinds a summary may rank rows by: count and sum (their
+ * states are plain bytes: no heap part, copied by agg_copy, added by agg_merge).
+ * The others take such a state only. */
+int agg_ranks(agg_kind_t k);
+/* <0, 0, >0 as a's figure is below, equal to, above b's: exact for counts and
+ * integer sums, by the double figure once a sum holds a float or overflowed. */
+int agg_cmp(const agg_spec_t *s, const void *a, const void *b);
+/* dst := src (dst's old contents are dropped; neither has heap parts). */
+void agg_copy(const agg_spec_t *s, void *dst, const void *src);
+/* 1 when the figure is zero or more (not a negative sum, not NaN), else 0. */
+int agg_nonneg(const agg_spec_t *s, const void *state);
+/* 1 when the figure is zero (an empty state), else 0. */
+int agg_zero(const agg_spec_t *s, const void *state);
+
 #endif

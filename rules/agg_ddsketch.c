@@ -27,6 +27,10 @@ void agg_dd_init(agg_dd_t *d)
 
 void agg_dd_release(agg_dd_t *d)
 {
+    if (d->pos.c)
+        AGG_HEAP_NOTE(-(int64_t)(d->pos.cap * sizeof *d->pos.c));
+    if (d->neg.c)
+        AGG_HEAP_NOTE(-(int64_t)(d->neg.cap * sizeof *d->neg.c));
     free(d->pos.c);
     free(d->neg.c);
     agg_dd_init(d);
@@ -71,6 +75,9 @@ static int store_ensure(agg_ddstore_t *st, int32_t lo, int32_t hi)
         noff = lo;
     if (!(c = mem_calloc(ncap, sizeof *c)))
         return AGG_NOMEM;
+    AGG_HEAP_NOTE((int64_t)(ncap * sizeof *c));
+    if (st->c)
+        AGG_HEAP_NOTE(-(int64_t)(st->cap * sizeof *st->c));
     if (st->c) {
         int64_t a = st->off > noff ? st->off : noff;
         int64_t b = (int64_t)st->off + st->cap < (int64_t)noff + ncap ? (int64_t)st->off + st->cap

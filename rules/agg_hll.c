@@ -32,6 +32,8 @@ void agg_hll_init(agg_hll_t *h)
 void agg_hll_release(agg_hll_t *h)
 {
     agg_hset_free(&h->set);
+    if (h->regs)
+        AGG_HEAP_NOTE(-(int64_t)AGG_HLL_M);
     free(h->regs);
     h->regs = NULL;
 }
@@ -56,10 +58,19 @@ static void regs_of(uint8_t *regs, const agg_hset_t *x)
             reg_add(regs, x->slots[i]);
 }
 
+/* Zeroed registers, noted as a heap part (AGG_HEAP_NOTE); NULL without memory. */
+static uint8_t *new_regs(void)
+{
+    uint8_t *regs = mem_calloc(AGG_HLL_M, 1);
+    if (regs)
+        AGG_HEAP_NOTE((int64_t)AGG_HLL_M);
+    return regs;
+}
+
 /* Sparse to dense: 0, or AGG_NOMEM with h unchanged. */
 static int to_dense(agg_hll_t *h)
 {
-    uint8_t *regs = mem_calloc(AGG_HLL_M, 1);
+    uint8_t *regs = new_regs();
     if (!regs)
         return AGG_NOMEM;
     regs_of(regs, &h->set);
@@ -127,7 +138,7 @@ static int decode_dense(agg_hll_t *h, buf_reader_t *r, abbey_err_t *err)
         abbey_err_set(err, "truncated registers");
         return -1;
     }
-    if (!(h->regs = mem_calloc(AGG_HLL_M, 1))) {
+    if (!(h->regs = new_regs())) {
         abbey_err_set(err, "out of memory for the registers");
         return AGG_NOMEM;
     }
@@ -217,7 +228,7 @@ static int decode_regs(agg_hll_t *h, agg_dict_t *d, buf_reader_t *r, abbey_err_t
         abbey_err_set(err, "registers are more than the frame's size allows");
         return -1;
     }
-    if (!(h->regs = mem_calloc(AGG_HLL_M, 1))) {
+    if (!(h->regs = new_regs())) {
         abbey_err_set(err, "out of memory for the registers");
         return AGG_NOMEM;
     }
@@ -298,7 +309,7 @@ int agg_hll_derive(agg_hll_t *h, const agg_exact_t *x, agg_dict_t *d, abbey_err_
         return -1;
     }
     if (dense) {
-        if (!(h->regs = mem_calloc(AGG_HLL_M, 1))) {
+        if (!(h->regs = new_regs())) {
             abbey_err_set(err, "out of memory for the registers");
             return AGG_NOMEM;
         }

@@ -9,6 +9,11 @@
 
 #include "agg.h"
 
+/* A heap part of n bytes was allocated (n > 0) or freed (n < 0): the
+ * accounting of agg_heap_take (agg.h), with the allocator's overhead. */
+#define AGG_HEAP_NOTE(n)                                                                           \
+    (agg_heap_delta += (n) > 0 ? (int64_t)(n) + AGG_HEAP_OVERHEAD : (int64_t)(n)-AGG_HEAP_OVERHEAD)
+
 /* Encoded states start with one tag byte: the format version in the high nibble,
  * the kind in the low nibble. */
 #define AGG_FORMAT_VERSION 1
@@ -21,10 +26,6 @@
 
 /* Reads and checks the tag byte; on mismatch fills err and returns -1. */
 int agg_check_tag(const agg_spec_t *s, buf_reader_t *r, abbey_err_t *err);
-
-/* Shortest "%.Ng" text (N <= 17) that reads back as d; whole numbers below 1e17
- * without an exponent. */
-void agg_fmt_double(char *out, size_t n, double d);
 
 /* ---- hash set of 64-bit hashes (open addressing, linear probing) ---------------- */
 

@@ -23,6 +23,7 @@
 
 #include "frame_int.h"
 #include "invariant.h"
+#include "mem.h"
 #include "rules.h"
 
 #ifndef FRAME_ZLEVEL
@@ -450,6 +451,30 @@ static apr_status_t inflate_exact(const uint8_t *in, uint32_t zlen, uint8_t *out
     return rv;
 }
 
+/* The payload (raw, lengths l) decoded into p as the frame has its rows: every table's key
+ * limit is lifted meanwhile (the partial they merge into folds what does not fit,
+ * ptable_merge) and put back after. As frame_payload_get; *over is 1 when some table of p
+ * now holds more rows than its limit. */
+static apr_status_t get_unlimited(const uint8_t *raw, const frame_lens_t *l, int version,
+                                  const rules_job_t *job, partial_t *p, int *over, abbey_err_t *err)
+{
+    uint64_t *max = mem_xcalloc((size_t)job->nentries + 1, sizeof *max);
+    apr_status_t rv;
+
+    for (int i = 0; i < job->nentries; i++) {
+        max[i] = ptable_max_keys(p->tables[i]);
+        ptable_set_limit(p->tables[i], 0, job->entries[i]->lines_spec);
+    }
+    rv = frame_payload_get(raw, l->u, version, budget_of(l->z), job, p, err);
+    *over = 0;
+    for (int i = 0; i < job->nentries; i++) {
+        ptable_set_limit(p->tables[i], max[i], job->entries[i]->lines_spec);
+        *over |= max[i] && ptable_count(p->tables[i]) > max[i];
+    }
+    free(max);
+    return rv;
+}
+
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
                           frame_header_t *h, partial_t *into, size_t *frame_len, abbey_err_t *err)
 {
@@ -480,9 +505,17 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
     if (rv == APR_SUCCESS) {
         /* into empty (as a master's scratch is): decoded straight into it, and
          * emptied again on failure; else into a scratch partial, then merged */
-        int direct = partial_is_empty(into);
+        int direct = partial_is_empty(into), over;
         scratch = direct ? into : partial_create(job, into->pool);
-        rv = frame_payload_get(raw, l.u, hh.version, budget_of(l.z), job, scratch, err);
+        rv = get_unlimited(raw, &l, hh.version, job, scratch, &over, err);
+        if (rv == APR_SUCCESS && direct && over) {
+            /* more rows than into's key limit: decoded apart and merged, so that into
+             * keeps the keys a merge keeps (ptable.h) */
+            partial_clear(into);
+            direct = 0;
+            scratch = partial_create(job, into->pool);
+            rv = get_unlimited(raw, &l, hh.version, job, scratch, &over, err);
+        }
         if (rv == APR_SUCCESS) {
             scratch->lines = hh.lines;
             scratch->bad_lines = hh.bad_lines;

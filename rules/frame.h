@@ -33,17 +33,34 @@
  * group name, varint entry count, per entry: entry name, varint value count,
  * one byte agg kind per value (followed by p as f64 for percentile, by the
  * cap as varint for distinct_exact), varint row count, per row: key (string),
- * then each value's agg_encode bytes.
+ * then each value's agg_encode bytes. The values are the entry's states
+ * (rules.h specs: its values, then the hidden line count of an entry without
+ * a count value and without `top:`); a frame from before the hidden count
+ * carries the values only, and is read with those rows' lines 0. An entry
+ * with `top:` (a summary, ptable_top.h) has, after its row count, varint m
+ * (the rows it keeps: the rules' capacity, and at most m rows) and its floor
+ * (agg_encode of the ranked value's kind), and after each row's values the
+ * row's error (the same); it has no hidden count and never an overflow row.
+ * Then, only when some entry of the frame has an overflow row (ptable.h,
+ * max_keys): varint n, and n times the entry's name (string, an entry of the
+ * frame without `top:`, once), its overflow row's states (agg_encode each, as
+ * a row's) and its folded keys (agg_encode of a distinct state). A frame
+ * without them reads as before; a decoder that predates them refuses a frame
+ * with them ("unexpected bytes after the last group"), as it refuses the
+ * hidden count ("has N+1 values"): upgrade masters before slaves. An entry
+ * with neither `top:` nor a hidden count is written as before both.
  *
  * Payload, version 2 (what frame_encode writes; see agg.h, "the frame
  * dictionary"): the frame dictionary (every 64-bit hash the frame's sets hold,
- * once), then the groups as in version 1, except that an entry's rows are in
- * the order of their key bytes, each key written as varint bytes shared with
- * the previous key and the rest (string), and each value as agg_encode_dict
- * (or agg_encode_derived) bytes: sets as indices into the dictionary, a
- * distinct that a distinct_exact of the row determines as a reference to it,
- * whole-number percentile extremes as integers. Keys must be strictly
- * increasing. What the payload may make a decoder allocate (hashes, set
+ * once), then the groups and the overflow rows as in version 1 (every state,
+ * a summary's m, floor and errors, the folded keys), except that an entry's
+ * rows are in the order of their key bytes, each key written as varint bytes
+ * shared with the previous key and the rest (string), and each state (the
+ * folded keys too) as agg_encode_dict (or, for a row's state, agg_encode_derived)
+ * bytes: sets as indices into the dictionary, a distinct that a distinct_exact
+ * of the row determines as a reference to it, whole-number percentile extremes
+ * as integers. Keys must be strictly increasing; an entry has all its states
+ * (the hidden count included). What the payload may make a decoder allocate (hashes, set
  * members, registers, key bytes; agg.h's budget) is bounded by what a version
  * 1 payload of the same compressed size could hold, Z * 1032 / 8 units of 8
  * bytes (and FRAME_MAX_RAW / 8): a frame claiming more is corrupt, and
@@ -149,8 +166,9 @@ apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_
  * job). All-or-nothing: on any error into is unchanged (APR_ENOMEM while
  * decoding included), except APR_ENOMEM while merging: then the entry of into
  * that could not grow failed (partial_merge) and the rest is merged. Rows are
- * merged, and h's line counters (regex_limit_hits and bad_by too) are added
- * to into's. */
+ * merged (the frame's rows are decoded as they are; into's key limit folds
+ * what does not fit, ptable_merge), overflow rows into overflow rows, and h's
+ * line counters (regex_limit_hits and bad_by too) are added to into's. */
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
                           frame_header_t *h, partial_t *into, size_t *frame_len, abbey_err_t *err);
 

@@ -2,14 +2,17 @@
  * frame_int.h).
  *
  * Both versions write the selected groups, their entries, each entry's value kinds and its
- * rows. Version 2 adds what makes frames small: the frame dictionary of set members first
- * (agg.h: every state's sets become indices into it), and the rows in the order of their
- * keys, each key written as the bytes it shares with the previous one and the rest.
- * Decoding trusts nothing: every count is bounded by the bytes left, names and kinds must
- * match the job, keys must be valid key columns (and, in version 2, strictly increasing,
- * out of the decoder's budget), and the rows go into a partial that frame.c merges into the
- * caller's only when the whole payload checked out (or, when the caller's is empty, the
- * caller's own, emptied again on failure). */
+ * rows (every state of a row: the hidden line count too; a top-K summary's m and floor, and
+ * each of its rows' error), then the overflow rows of the entries that have one (max_keys)
+ * with their folded keys. Version 2 adds what makes frames small: the frame dictionary of set
+ * members first (agg.h: every state's sets become indices into it), and the rows in the order of
+ * their keys, each key written as the bytes it shares with the previous one and the rest. Decoding
+ * trusts nothing: every count is bounded by the bytes left, names and kinds must match the job,
+ * keys must be valid key columns (and, in version 2, strictly increasing, out of the decoder's
+ * budget), a summary and its rows must be sound (ptable_top.h), an overflow row must be of an entry
+ * of the frame that folds, and the rows go into a partial that frame.c merges into the caller's
+ * only when the whole payload checked out (or, when the caller's is empty, the caller's own,
+ * emptied again on failure). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "frame_int.h"
 #include "invariant.h"
 #include "mem.h"
+#include "ptable_top.h"
 #include "rules.h"
 
 #define FRAME_NAME_SHOWN 64 /* bytes of an untrusted name shown in a message */
@@ -87,18 +91,58 @@ static int derived_from(const rules_entry_t *e, const ptable_t *t, const ptable_
 {
     if (e->specs[v].kind != AGG_DISTINCT)
         return -1;
-    for (int w = 0; w < e->nvalues && w < AGG_DERIVED_MAX; w++)
+    for (int w = 0; w < e->nspecs && w < AGG_DERIVED_MAX; w++)
         if (w != v && agg_derives(&e->specs[v], row->state + ptable_offset(t, v), &e->specs[w],
                                   row->state + ptable_offset(t, w)))
             return w;
     return -1;
 }
 
-/* Version 2: rows in key order, each key as (shared with the previous, rest). */
+/* A row's states (all the entry's specs): agg_encode each (version 1), or against the
+ * dictionary, a distinct that a distinct_exact of the row determines as a reference to it
+ * (version 2). */
+static apr_status_t put_states(encoder_t *en, const rules_entry_t *e, const ptable_t *t,
+                               const ptable_row_t *row)
+{
+    for (int v = 0; v < e->nspecs; v++) {
+        const void *state = row->state + ptable_offset(t, v);
+        int from = en->version >= 2 ? derived_from(e, t, row, v) : -1;
+        if (en->version == 1)
+            agg_encode(&e->specs[v], state, en->b);
+        else if (from >= 0)
+            agg_encode_derived(&e->specs[v], from, en->b);
+        else if (agg_encode_dict(&e->specs[v], state, en->dict, en->b) < 0)
+            return no_memory(en, "set indices", e);
+    }
+    return APR_SUCCESS;
+}
+
+/* One row: its key (version 2: the bytes shared with prev's key, then the rest), its states
+ * and a summary row's error. */
+static apr_status_t put_row(encoder_t *en, const rules_entry_t *e, const ptable_t *t,
+                            const ptable_row_t *row, const ptable_row_t *prev)
+{
+    apr_status_t rv;
+    if (en->version == 1) {
+        buf_put_str(en->b, row->key, row->klen);
+    } else {
+        size_t same = 0;
+        while (prev && same < prev->klen && same < row->klen && prev->key[same] == row->key[same])
+            same++;
+        buf_put_varint(en->b, same);
+        buf_put_str(en->b, row->key + same, row->klen - same);
+    }
+    if ((rv = put_states(en, e, t, row)) == APR_SUCCESS && e->top_k)
+        ptable_top_put_row(t, row, en->b);
+    return rv;
+}
+
+/* Version 2: the rows in key order. */
 static apr_status_t put_rows_v2(encoder_t *en, const rules_entry_t *e, const ptable_t *t)
 {
     size_t n = ptable_count(t), cur = 0, k = 0;
-    const ptable_row_t *row, *prev = NULL;
+    const ptable_row_t *row;
+    apr_status_t rv = APR_SUCCESS;
 
     if (n > en->cap) {
         const ptable_row_t **rows = mem_realloc(en->rows, n * sizeof *rows);
@@ -112,23 +156,9 @@ static apr_status_t put_rows_v2(encoder_t *en, const rules_entry_t *e, const pta
     ABBEY_ASSERT(k == n);
     if (n)
         qsort(en->rows, n, sizeof *en->rows, row_cmp);
-    for (size_t i = 0; i < n; prev = en->rows[i++]) {
-        size_t same = 0;
-        row = en->rows[i];
-        while (prev && same < prev->klen && same < row->klen && prev->key[same] == row->key[same])
-            same++;
-        buf_put_varint(en->b, same);
-        buf_put_str(en->b, row->key + same, row->klen - same);
-        for (int v = 0; v < e->nvalues; v++) {
-            int from = derived_from(e, t, row, v);
-            if (from >= 0)
-                agg_encode_derived(&e->specs[v], from, en->b);
-            else if (agg_encode_dict(&e->specs[v], row->state + ptable_offset(t, v), en->dict,
-                                     en->b) < 0)
-                return no_memory(en, "set indices", e);
-        }
-    }
-    return APR_SUCCESS;
+    for (size_t i = 0; i < n && rv == APR_SUCCESS; i++)
+        rv = put_row(en, e, t, en->rows[i], i ? en->rows[i - 1] : NULL);
+    return rv;
 }
 
 static apr_status_t put_entry(encoder_t *en, const rules_entry_t *e, const ptable_t *t)
@@ -136,24 +166,70 @@ static apr_status_t put_entry(encoder_t *en, const rules_entry_t *e, const ptabl
     size_t cur = 0;
     const ptable_row_t *row;
     buf_t *b = en->b;
+    apr_status_t rv = APR_SUCCESS;
 
     buf_put_str(b, e->name, strlen(e->name));
-    buf_put_varint(b, (uint64_t)e->nvalues);
-    for (int v = 0; v < e->nvalues; v++)
+    buf_put_varint(b, (uint64_t)e->nspecs);
+    for (int v = 0; v < e->nspecs; v++)
         put_spec(b, &e->specs[v]);
     buf_put_varint(b, ptable_count(t));
+    if (e->top_k)
+        ptable_top_put_head(t, b);
     if (en->version >= 2)
         return put_rows_v2(en, e, t);
-    while ((row = ptable_next(t, &cur)) != NULL) {
-        buf_put_str(b, row->key, row->klen);
-        for (int v = 0; v < e->nvalues; v++)
-            agg_encode(&e->specs[v], row->state + ptable_offset(t, v), b);
+    while (rv == APR_SUCCESS && (row = ptable_next(t, &cur)) != NULL)
+        rv = put_row(en, e, t, row, NULL);
+    return rv;
+}
+
+/* 1 when entry e is in the selected groups (NULL: all). */
+static int selected(const rules_entry_t *e, const uint8_t *groups)
+{
+    return !groups || groups[e->group->index];
+}
+
+/* The overflow rows of the selected entries that have one (frame.h): each one's states as a
+ * row's, then its folded keys (a distinct state); nothing when none has one. */
+static apr_status_t put_overflows(encoder_t *en, const partial_t *p, const uint8_t *groups)
+{
+    const rules_job_t *job = p->job;
+    uint64_t n = 0;
+
+    for (int i = 0; i < job->nentries; i++)
+        n += selected(job->entries[i], groups) && ptable_overflow(p->tables[i]);
+    if (!n)
+        return APR_SUCCESS;
+    buf_put_varint(en->b, n);
+    for (int i = 0; i < job->nentries; i++) {
+        const rules_entry_t *e = job->entries[i];
+        const ptable_t *t = p->tables[i];
+        apr_status_t rv;
+        if (!selected(e, groups) || !ptable_overflow(t))
+            continue;
+        buf_put_str(en->b, e->name, strlen(e->name));
+        if ((rv = put_states(en, e, t, ptable_overflow(t))) != APR_SUCCESS)
+            return rv;
+        if (en->version == 1)
+            agg_encode(ptable_folded_spec(), ptable_folded_state(t), en->b);
+        else if (agg_encode_dict(ptable_folded_spec(), ptable_folded_state(t), en->dict, en->b) < 0)
+            return no_memory(en, "folded keys", e);
     }
     return APR_SUCCESS;
 }
 
-/* Version 2: count every set member (and the key bytes) of the selected entries, then
- * write the dictionary. */
+/* Version 2: count a row's states' set members (and its key bytes). */
+static int count_row(encoder_t *en, const rules_entry_t *e, const ptable_t *t,
+                     const ptable_row_t *row)
+{
+    agg_dict_count_weight(en->dict, key_units(row->klen));
+    for (int v = 0; v < e->nspecs; v++)
+        if (agg_dict_count(en->dict, &e->specs[v], row->state + ptable_offset(t, v)) < 0)
+            return -1;
+    return 0;
+}
+
+/* Version 2: count every set member (and the key bytes) of the selected entries' rows,
+ * overflow rows and folded keys, then write the dictionary. */
 static apr_status_t put_dict(encoder_t *en, const partial_t *p, const uint8_t *groups)
 {
     const rules_job_t *job = p->job;
@@ -162,14 +238,15 @@ static apr_status_t put_dict(encoder_t *en, const partial_t *p, const uint8_t *g
         const ptable_t *t = p->tables[i];
         const ptable_row_t *row;
         size_t cur = 0;
-        if (groups && !groups[e->group->index])
+        if (!selected(e, groups))
             continue;
-        while ((row = ptable_next(t, &cur)) != NULL) {
-            agg_dict_count_weight(en->dict, key_units(row->klen));
-            for (int v = 0; v < e->nvalues; v++)
-                if (agg_dict_count(en->dict, &e->specs[v], row->state + ptable_offset(t, v)) < 0)
-                    return no_memory(en, "dictionary", e);
-        }
+        while ((row = ptable_next(t, &cur)) != NULL)
+            if (count_row(en, e, t, row) < 0)
+                return no_memory(en, "dictionary", e);
+        if (ptable_overflow(t) &&
+            (count_row(en, e, t, ptable_overflow(t)) < 0 ||
+             agg_dict_count(en->dict, ptable_folded_spec(), ptable_folded_state(t)) < 0))
+            return no_memory(en, "dictionary", e);
     }
     if (agg_dict_put(en->dict, en->b) < 0) {
         abbey_err_set(en->err, "frame: out of memory for the dictionary");
@@ -198,7 +275,7 @@ static apr_status_t put_groups(encoder_t *en, const partial_t *p, const uint8_t 
                 return rv;
         }
     }
-    return APR_SUCCESS;
+    return put_overflows(en, p, groups);
 }
 
 apr_status_t frame_payload_put(buf_t *b, const partial_t *p, const uint8_t *groups, int version,
@@ -231,7 +308,9 @@ typedef struct decoder_t {
     partial_t *scratch;
     uint8_t *seen_group; /* job->ngroups */
     uint8_t *seen_entry; /* job->nentries */
-    int *from;           /* version 2: per value of a row, what it is derived from */
+    int *nstates;        /* job->nentries: states per row in this frame (nspecs, or nvalues
+                            for a version 1 frame from before the hidden line count) */
+    int *from;           /* version 2: per state of a row, what it is derived from */
     agg_dict_t *dict;    /* version 2 */
     buf_t key;           /* version 2: the row's key, built on the previous one */
     abbey_err_t *err;
@@ -239,6 +318,8 @@ typedef struct decoder_t {
 
 static const char *value_name(const rules_entry_t *e, int v, char tmp[16])
 {
+    if (v >= e->nvalues)
+        return "(line count)"; /* the hidden count (rules.h) */
     if (e->values && e->values[v].name)
         return e->values[v].name;
     snprintf(tmp, 16, "#%d", v);
@@ -251,10 +332,10 @@ static apr_status_t bad(decoder_t *d, const char *what)
     return APR_EINVAL;
 }
 
-static apr_status_t check_specs(decoder_t *d, const rules_entry_t *e)
+static apr_status_t check_specs(decoder_t *d, const rules_entry_t *e, int nv)
 {
     char tmp[16];
-    for (int v = 0; v < e->nvalues; v++) {
+    for (int v = 0; v < nv; v++) {
         const agg_spec_t *s = &e->specs[v];
         uint8_t kind = buf_get_u8(&d->r);
         double pct = 0;
@@ -337,32 +418,90 @@ static apr_status_t get_key_v2(decoder_t *d, const rules_entry_t *e, uint64_t i)
     return APR_SUCCESS;
 }
 
+#define OVERFLOW_ROW UINT64_MAX /* a row index meaning the entry's overflow row */
+
+/* Row i of entry e (or its overflow row) as messages name it. */
+static const char *row_name(const rules_entry_t *e, uint64_t i, char out[128])
+{
+    if (i == OVERFLOW_ROW)
+        snprintf(out, 128, "overflow row of entry '%s'", e->name);
+    else
+        snprintf(out, 128, "entry '%s' row %llu", e->name, (unsigned long long)i);
+    return out;
+}
+
 /* Version 2: the states of row written as derived from another value (from[v] >= 0),
  * now that the row's other states are decoded. */
 static apr_status_t derive_row(decoder_t *d, const rules_entry_t *e, ptable_t *t, ptable_row_t *row,
                                const int *from, uint64_t i)
 {
-    char tmp[16];
-    for (int v = 0; v < e->nvalues; v++) {
+    char tmp[16], where[128];
+    int n = d->nstates[e->index];
+    for (int v = 0; v < n; v++) {
         int w = from[v];
         apr_status_t rv;
         if (w < 0)
             continue;
-        if (w >= e->nvalues || w == v || from[w] >= 0) {
+        if (w >= n || w == v || from[w] >= 0) {
             abbey_err_set(d->err,
-                          "frame payload: entry '%s' row %llu value '%s' is derived from "
-                          "value %d, which is %s",
-                          e->name, (unsigned long long)i, value_name(e, v, tmp), w,
-                          w >= e->nvalues ? "not in the entry" : "itself derived");
+                          "frame payload: %s value '%s' is derived from value %d, which is %s",
+                          row_name(e, i, where), value_name(e, v, tmp), w,
+                          w >= n ? "not in the entry" : "itself derived");
             return APR_EINVAL;
         }
         rv = agg_derive(&e->specs[v], row->state + ptable_offset(t, v), &e->specs[w],
                         row->state + ptable_offset(t, w), d->dict, d->err);
         if (rv != APR_SUCCESS) {
-            abbey_err_prefix(d->err, "frame payload: entry '%s' row %llu value '%s'", e->name,
-                             (unsigned long long)i, value_name(e, v, tmp));
+            abbey_err_prefix(d->err, "frame payload: %s value '%s'", row_name(e, i, where),
+                             value_name(e, v, tmp));
             return rv;
         }
+    }
+    return APR_SUCCESS;
+}
+
+/* The states of row i of entry e (or of its overflow row), as the version writes them; what
+ * their heap parts took is noted in t (ptable.h). */
+static apr_status_t get_states(decoder_t *d, const rules_entry_t *e, ptable_t *t, ptable_row_t *row,
+                               uint64_t i)
+{
+    char tmp[16], where[128];
+    apr_status_t rv = APR_SUCCESS;
+
+    for (int v = 0; v < d->nstates[e->index] && rv == APR_SUCCESS; v++) {
+        void *state = row->state + ptable_offset(t, v);
+        rv = d->version == 1
+                 ? agg_decode(&e->specs[v], state, &d->r, d->err)
+                 : agg_decode_dict(&e->specs[v], state, d->dict, &d->r, &d->from[v], d->err);
+        if (rv != APR_SUCCESS)
+            abbey_err_prefix(d->err, "frame payload: %s value '%s'", row_name(e, i, where),
+                             value_name(e, v, tmp));
+    }
+    if (rv == APR_SUCCESS && d->version >= 2)
+        rv = derive_row(d, e, t, row, d->from, i);
+    ptable_heap_add(t, agg_heap_take());
+    return rv;
+}
+
+/* Row i's key: into *k and *klen (version 1: in the payload; 2: d->key). */
+static apr_status_t get_key(decoder_t *d, const rules_entry_t *e, uint64_t i, const uint8_t **k,
+                            size_t *klen)
+{
+    if (d->version == 1) {
+        *k = buf_get_str(&d->r, buf_reader_left(&d->r), klen);
+        if (!*k)
+            return bad(d, "row key");
+    } else {
+        apr_status_t rv = get_key_v2(d, e, i);
+        if (rv != APR_SUCCESS)
+            return rv;
+        *k = d->key.data;
+        *klen = d->key.len;
+    }
+    if (!key_ok(*k, *klen, e->nkeys)) {
+        abbey_err_set(d->err, "frame payload: entry '%s' row %llu: key is not %d valid key columns",
+                      e->name, (unsigned long long)i, e->nkeys);
+        return APR_EINVAL;
     }
     return APR_SUCCESS;
 }
@@ -371,8 +510,6 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
 {
     ptable_t *t = d->scratch->tables[e->index];
     uint64_t nrows = buf_get_varint(&d->r);
-    int *from = d->from;
-    char tmp[16];
 
     if (buf_reader_failed(&d->r))
         return bad(d, "row count");
@@ -381,29 +518,18 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
                       (unsigned long long)nrows, buf_reader_left(&d->r));
         return APR_EINVAL;
     }
+    if (e->top_k && ptable_top_get_head(t, nrows, &d->r, d->err) != 0) {
+        abbey_err_prefix(d->err, "frame payload: entry '%s'", e->name);
+        return APR_EINVAL;
+    }
     d->key.len = 0;
     for (uint64_t i = 0; i < nrows; i++) {
         size_t klen, before = ptable_count(t);
         const uint8_t *k;
         ptable_row_t *row;
-        if (d->version == 1) {
-            k = buf_get_str(&d->r, buf_reader_left(&d->r), &klen);
-            if (!k)
-                return bad(d, "row key");
-        } else {
-            apr_status_t rv = get_key_v2(d, e, i);
-            if (rv != APR_SUCCESS)
-                return rv;
-            k = d->key.data;
-            klen = d->key.len;
-        }
-        if (!key_ok(k, klen, e->nkeys)) {
-            abbey_err_set(d->err,
-                          "frame payload: entry '%s' row %llu: key is not %d valid "
-                          "key columns",
-                          e->name, (unsigned long long)i, e->nkeys);
-            return APR_EINVAL;
-        }
+        apr_status_t rv = get_key(d, e, i, &k, &klen);
+        if (rv != APR_SUCCESS)
+            return rv;
         row = ptable_upsert(t, k, (uint32_t)klen, value_hash_bytes(k, klen));
         if (!row) {
             abbey_err_set(d->err,
@@ -417,21 +543,12 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
                           (unsigned long long)i);
             return APR_EINVAL;
         }
-        for (int v = 0; v < e->nvalues; v++) {
-            void *state = row->state + ptable_offset(t, v);
-            apr_status_t rv = d->version == 1 ? agg_decode(&e->specs[v], state, &d->r, d->err)
-                                              : agg_decode_dict(&e->specs[v], state, d->dict, &d->r,
-                                                                &from[v], d->err);
-            if (rv != APR_SUCCESS) {
-                abbey_err_prefix(d->err, "frame payload: entry '%s' row %llu value '%s'", e->name,
-                                 (unsigned long long)i, value_name(e, v, tmp));
-                return rv;
-            }
-        }
-        if (d->version >= 2) {
-            apr_status_t rv = derive_row(d, e, t, row, from, i);
-            if (rv != APR_SUCCESS)
-                return rv;
+        if ((rv = get_states(d, e, t, row, i)) != APR_SUCCESS)
+            return rv;
+        if (e->top_k && ptable_top_get_row(t, row, &d->r, d->err) != 0) {
+            abbey_err_prefix(d->err, "frame payload: entry '%s' row %llu", e->name,
+                             (unsigned long long)i);
+            return APR_EINVAL;
         }
     }
     return APR_SUCCESS;
@@ -463,14 +580,16 @@ static apr_status_t decode_entry(decoder_t *d, const rules_group_t *g)
     nv = buf_get_varint(&d->r);
     if (buf_reader_failed(&d->r))
         return bad(d, "value count");
-    if (nv != (uint64_t)e->nvalues) {
+    /* a version 1 frame from before the hidden line count carries the values only */
+    if (nv != (uint64_t)e->nspecs && (d->version >= 2 || nv != (uint64_t)e->nvalues)) {
         abbey_err_set(d->err,
                       "frame payload: entry '%s' has %llu values in the frame, %d in "
                       "job '%s'",
-                      e->name, (unsigned long long)nv, e->nvalues, d->job->name);
+                      e->name, (unsigned long long)nv, e->nspecs, d->job->name);
         return APR_EINVAL;
     }
-    if (check_specs(d, e) != APR_SUCCESS)
+    d->nstates[e->index] = (int)nv;
+    if (check_specs(d, e, (int)nv) != APR_SUCCESS)
         return APR_EINVAL;
     return decode_rows(d, e);
 }
@@ -526,22 +645,107 @@ static apr_status_t decode_groups(decoder_t *d)
     for (uint64_t i = 0; i < ng; i++)
         if (decode_group(d) != APR_SUCCESS)
             return APR_EINVAL;
-    if (buf_reader_left(&d->r)) {
-        abbey_err_set(d->err, "frame payload: %zu unexpected bytes after the last group",
-                      buf_reader_left(&d->r));
-        return APR_EINVAL;
-    }
     return APR_SUCCESS;
 }
+
+/* The folded keys of e's overflow row (a distinct state; never derived). */
+static apr_status_t get_folded(decoder_t *d, const rules_entry_t *e, ptable_t *t)
+{
+    int from = -1;
+    apr_status_t rv = d->version == 1
+                          ? agg_decode(ptable_folded_spec(), ptable_folded_state(t), &d->r, d->err)
+                          : agg_decode_dict(ptable_folded_spec(), ptable_folded_state(t), d->dict,
+                                            &d->r, &from, d->err);
+    ptable_heap_add(t, agg_heap_take());
+    if (rv == APR_SUCCESS && from >= 0) {
+        abbey_err_set(d->err, "derived from value %d", from);
+        rv = APR_EINVAL;
+    }
+    if (rv != APR_SUCCESS)
+        abbey_err_prefix(d->err, "frame payload: overflow row of entry '%s' folded keys", e->name);
+    return rv;
+}
+
+/* One overflow row (frame.h): an entry of the frame, once, with all its states. */
+static apr_status_t decode_overflow(decoder_t *d, uint8_t *seen)
+{
+    size_t n;
+    const uint8_t *name = buf_get_str(&d->r, buf_reader_left(&d->r), &n);
+    const rules_entry_t *e = NULL;
+    char show[4 * FRAME_NAME_SHOWN + 4];
+    ptable_t *t;
+    ptable_row_t *row;
+    apr_status_t rv;
+
+    if (!name)
+        return bad(d, "overflow row's entry name");
+    for (int i = 0; i < d->job->nentries && !e; i++)
+        if (name_eq(d->job->entries[i]->name, name, n))
+            e = d->job->entries[i];
+    if (!e || !d->seen_entry[e->index] || e->top_k || d->nstates[e->index] != e->nspecs) {
+        abbey_err_set(d->err, "frame payload: overflow row of entry '%s', %s",
+                      e ? e->name : shown(name, n, show),
+                      !e                         ? "which is not in the job"
+                      : !d->seen_entry[e->index] ? "which is not in the frame"
+                      : e->top_k ? "which keeps a top-K summary (it evicts, it never folds)"
+                                 : "whose rows carry no line counts");
+        return APR_EINVAL;
+    }
+    if (seen[e->index]++) {
+        abbey_err_set(d->err, "frame payload: entry '%s' has two overflow rows", e->name);
+        return APR_EINVAL;
+    }
+    t = d->scratch->tables[e->index];
+    if (!(row = ptable_overflow_make(t))) {
+        abbey_err_set(d->err, "frame payload: entry '%s': out of memory for its overflow row",
+                      e->name);
+        return APR_ENOMEM;
+    }
+    if ((rv = get_states(d, e, t, row, OVERFLOW_ROW)) != APR_SUCCESS)
+        return rv;
+    return get_folded(d, e, t);
+}
+
+/* What follows the groups: the overflow rows, when some entry has one; then nothing. */
+static apr_status_t decode_overflows(decoder_t *d)
+{
+    uint64_t n;
+    uint8_t *seen;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!buf_reader_left(&d->r))
+        return APR_SUCCESS;
+    n = buf_get_varint(&d->r);
+    if (buf_reader_failed(&d->r))
+        return bad(d, "overflow row count");
+    if (n == 0 || n > (uint64_t)d->job->nentries) {
+        abbey_err_set(d->err, "frame payload: %llu overflow rows, job '%s' has %d entries",
+                      (unsigned long long)n, d->job->name, d->job->nentries);
+        return APR_EINVAL;
+    }
+    seen = mem_xcalloc((size_t)d->job->nentries + 1, 1);
+    for (uint64_t i = 0; i < n && rv == APR_SUCCESS; i++)
+        rv = decode_overflow(d, seen);
+    free(seen);
+    if (rv == APR_SUCCESS && buf_reader_left(&d->r)) {
+        abbey_err_set(d->err, "frame payload: %zu unexpected bytes after the overflow rows",
+                      buf_reader_left(&d->r));
+        rv = APR_EINVAL;
+    }
+    return rv;
+}
+
 apr_status_t frame_payload_get(const uint8_t *raw, size_t n, int version, uint64_t budget,
                                const struct rules_job_t *job, partial_t *scratch, abbey_err_t *err)
 {
     decoder_t d;
     apr_status_t rv = APR_SUCCESS;
-    int nvalues = 1;
+    int nspecs = 1;
 
     /* scratch may be the caller's partial itself: nothing of the decoder's own is
-     * allocated from its pool */
+     * allocated from its pool, and what its states' heap parts grow by from here on is
+     * the frame's alone (a change nobody took before is not noted in scratch) */
+    (void)agg_heap_take();
     memset(&d, 0, sizeof d);
     buf_reader_init(&d.r, raw, n);
     d.version = version;
@@ -549,11 +753,12 @@ apr_status_t frame_payload_get(const uint8_t *raw, size_t n, int version, uint64
     d.err = err;
     d.scratch = scratch;
     for (int i = 0; i < job->nentries; i++)
-        if (job->entries[i]->nvalues > nvalues)
-            nvalues = job->entries[i]->nvalues;
+        if (job->entries[i]->nspecs > nspecs)
+            nspecs = job->entries[i]->nspecs;
     d.seen_group = mem_xcalloc((size_t)job->ngroups + (size_t)job->nentries + 1, 1);
     d.seen_entry = d.seen_group + job->ngroups;
-    d.from = mem_xcalloc((size_t)nvalues, sizeof *d.from);
+    d.nstates = mem_xcalloc((size_t)job->nentries + 1, sizeof *d.nstates);
+    d.from = mem_xcalloc((size_t)nspecs, sizeof *d.from);
     if (version == 2) {
         buf_reserve(&d.key, 64); /* an empty key points somewhere too */
         if (!(d.dict = agg_dict_create())) {
@@ -565,9 +770,12 @@ apr_status_t frame_payload_get(const uint8_t *raw, size_t n, int version, uint64
     }
     if (rv == APR_SUCCESS)
         rv = decode_groups(&d);
+    if (rv == APR_SUCCESS)
+        rv = decode_overflows(&d);
     agg_dict_destroy(d.dict);
     buf_free(&d.key);
     free(d.seen_group);
+    free(d.nstates);
     free(d.from);
     return rv;
 }

@@ -24,6 +24,12 @@
 #define RULES_MAX_LINE_MIN ((size_t)64)
 #define RULES_MAX_LINE_MAX ((size_t)64 << 20)
 
+/* An entry's max_keys: the rows its tables hold before new keys fold into
+ * the overflow row (ptable.h); its default and the range the rules file may
+ * set (docs/RULES.md, "entries:"). */
+#define RULES_MAX_KEYS_DEFAULT 1000000u
+#define RULES_MAX_KEYS_MAX 100000000u
+
 typedef struct rules_master_t {
     const char *name;
     const char *url; /* NULL for the implicit standalone master */
@@ -63,8 +69,50 @@ typedef struct rules_entry_t {
     expr_t *where;          /* NULL: every line */
     int nvalues;
     rules_value_t *values;
-    agg_spec_t *specs; /* values[i].spec, contiguous (for ptable_create) */
+    /* The states of a row: values[i].spec for i < nvalues, then, for an entry
+     * without a count value and without `top:`, one hidden count (never
+     * shown): every row knows its lines (ptable.h, the overflow row's folded
+     * lines). Contiguous, for ptable_create; frames carry all nspecs. A top
+     * entry never folds, so it has no hidden count (nspecs == nvalues). */
+    agg_spec_t *specs;
+    int nspecs;        /* nvalues, or nvalues + 1 with the hidden count */
+    int lines_spec;    /* index in specs of the count that is the row's lines; -1: none */
+    uint64_t max_keys; /* rows a table of the entry holds; past it new keys fold; 0: a top entry */
+    /* `top: {k, by[, capacity]}`: a top-K summary (ptable_top.h), not a full table */
+    int top_k;             /* rows its reports show at most; 0: a full table */
+    int top_by;            /* the value ranking the rows (a count or sum) */
+    uint32_t top_m;        /* rows the summary keeps (capacity) */
+    const char *top_error; /* "<by>_error": the column after the values, by's error */
 } rules_entry_t;
+
+/* `top:` limits: k from 1 to RULES_TOP_K_MAX, capacity from k to RULES_TOP_M_MAX,
+ * by default RULES_TOP_M_FACTOR * k but at least RULES_TOP_M_MIN. */
+#define RULES_TOP_K_MAX 100000
+#define RULES_TOP_M_MAX 2000000
+#define RULES_TOP_M_FACTOR 16
+#define RULES_TOP_M_MIN 64
+
+/* The rows a table of entry e holds at most: its max_keys (past it new keys
+ * fold), or a top entry's capacity (past it new keys take the row of the
+ * smallest value). */
+static inline uint64_t rules_entry_max_rows(const rules_entry_t *e)
+{
+    return e->top_k ? e->top_m : e->max_keys;
+}
+
+/* An entry's columns are its keys, its values, then (a top entry) its error column. */
+static inline int rules_entry_ncols(const rules_entry_t *e)
+{
+    return e->nkeys + e->nvalues + (e->top_k ? 1 : 0);
+}
+
+/* The name of column col (0 .. rules_entry_ncols(e) - 1) of e. */
+static inline const char *rules_col_name(const rules_entry_t *e, int col)
+{
+    if (col < e->nkeys)
+        return e->key_names[col];
+    return col < e->nkeys + e->nvalues ? e->values[col - e->nkeys].name : e->top_error;
+}
 
 typedef struct rules_group_t {
     const char *name;
@@ -79,7 +127,33 @@ typedef enum rules_report_format_t { RULES_REPORT_CSV, RULES_REPORT_JSON } rules
 typedef enum rules_scope_t { RULES_SCOPE_PERIOD, RULES_SCOPE_ROUND } rules_scope_t;
 typedef enum rules_reset_t { RULES_RESET_NEVER, RULES_RESET_HOUR, RULES_RESET_DAY } rules_reset_t;
 
-/* Columns of an entry are numbered keys first (0..nkeys), then values. */
+/* A report's figures as Prometheus metrics (`metrics: true`; names made by
+ * rules_metrics.c, docs/RULES.md "Metrics"). One family per shown value
+ * column, but the percentile columns of one argument, which share a summary. */
+typedef enum rules_prom_type_t {
+    RULES_PROM_GAUGE,
+    RULES_PROM_COUNTER, /* count and sum of a period-scope report of a reset: never job */
+    RULES_PROM_SUMMARY  /* percentile columns: quantile = p / 100 */
+} rules_prom_type_t;
+
+typedef struct rules_prom_family_t {
+    const char *name; /* metric name: abbey_report_<job>_<report>_<column or argument> */
+    const char *help; /* HELP text, unescaped */
+    rules_prom_type_t type;
+    int ncols;              /* 1, or the summary's quantile columns */
+    int *cols;              /* entry column numbers (>= nkeys) */
+    const char **quantiles; /* summary: the quantile label value of each column ("0.95") */
+} rules_prom_family_t;
+
+typedef struct rules_prom_t {
+    const char **labels; /* the label name of each key column of the entry */
+    int nfamilies;
+    rules_prom_family_t *families;
+} rules_prom_t;
+
+/* Columns of an entry are numbered keys first (0..nkeys), then values, then a
+ * top entry's error column (rules_entry_ncols). A report of a top entry is
+ * ordered by its ranked value, descending, and shows at most top_k rows. */
 typedef struct rules_report_t {
     const char *name;
     rules_entry_t *entry;
@@ -90,6 +164,7 @@ typedef struct rules_report_t {
     long limit; /* 0: all rows */
     rules_report_format_t format;
     rules_scope_t scope;
+    const rules_prom_t *prom; /* `metrics: true`: its metric names; NULL: not exposed */
 } rules_report_t;
 
 /* A job's `rejects:`: where its bad lines are written (common/rejects.h). */
@@ -122,6 +197,8 @@ typedef struct rules_job_t {
     int nreports;
     rules_report_t *reports;
     rules_rejects_t rejects;
+    int64_t history_keep_ms; /* `history: {keep: D}`: rows kept in the history database
+                                (export/history.h); 0: the master's --history-keep */
 } rules_job_t;
 
 typedef struct rules_config_t {

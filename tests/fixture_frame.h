@@ -63,7 +63,8 @@ static inline void tjob_init(tjob_t *j)
         e[i].name = names[i];
         e[i].index = i;
         e[i].nkeys = nkeys[i];
-        e[i].nvalues = nvalues[i];
+        e[i].nvalues = e[i].nspecs = nvalues[i];
+        e[i].lines_spec = i == E_PAGES ? -1 : 0; /* the count, or none (max_keys 0: no limit) */
         e[i].values = j->values[i];
         e[i].specs = j->specs[i];
         e[i].group = &j->groups[i == E_TOTAL];

@@ -615,6 +615,9 @@ static inline char *snapshot(merger_t *m, int with_since)
     }
     if (!with_since)
         json_object_del(job_status(st), "counting_since_ms");
+    for (size_t e = 0; e < json_array_size(json_object_get(job_status(st), "entries")); e++)
+        json_object_del(json_array_get(json_object_get(job_status(st), "entries"), e),
+                        "bytes"); /* memory, not a figure: tables' slot arrays differ */
     js = json_dumps(st, JSON_SORT_KEYS | JSON_INDENT(1));
     buf_printf(&b, "== status\n%s\n", js);
     free(js);

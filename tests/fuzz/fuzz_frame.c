@@ -23,11 +23,9 @@
  * they survive the re-encoding. On an empty corpus directory
  * LLVMFuzzerInitialize writes seed inputs for all five modes.
  * Build and run: scripts/fuzz.sh frame SECONDS (see docs/FUZZING.md). */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -35,6 +33,7 @@
 
 #include "frame.h"
 #include "frame_int.h"
+#include "fuzz_seeds.h"
 #include "rules.h"
 #include "value.h"
 
@@ -65,6 +64,8 @@ static void job_init(void)
                                  .index = i,
                                  .nkeys = nkeys[i],
                                  .nvalues = nvalues[i],
+                                 .nspecs = nvalues[i],
+                                 .lines_spec = i == 1 ? -1 : 0,
                                  .values = values[i],
                                  .specs = specs[i],
                                  .group = &groups[i == 2]};
@@ -436,31 +437,6 @@ static partial_t *seed_partial(apr_pool_t *pool)
     return p;
 }
 
-static void write_seed(const char *dir, const char *name, uint8_t mode, const uint8_t *b, size_t n)
-{
-    char path[4096];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (!(f = fopen(path, "wb")))
-        return;
-    fputc(mode, f);
-    fwrite(b, 1, n, f);
-    fclose(f);
-}
-
-static int dir_is_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int empty = 1;
-    if (!d)
-        return 0;
-    while (empty && (de = readdir(d)) != NULL)
-        empty = de->d_name[0] == '.';
-    closedir(d);
-    return empty;
-}
-
 static void write_seeds(const char *dir)
 {
     apr_pool_t *pool;
@@ -477,8 +453,8 @@ static void write_seeds(const char *dir)
     buf_init(&raw);
     if (frame_encode(&h, p, NULL, &f, &err) != APR_SUCCESS)
         abort();
-    write_seed(dir, "seed-frame", 0, f.data, f.len);
-    write_seed(dir, "seed-frame-crcfix", 1, f.data, f.len);
+    fuzz_write_seed(dir, "seed-frame", 0, f.data, f.len);
+    fuzz_write_seed(dir, "seed-frame-crcfix", 1, f.data, f.len);
     /* the payloads, for modes 2 and 4, and a version 1 frame */
     {
         uint64_t weight;
@@ -486,18 +462,18 @@ static void write_seeds(const char *dir)
         buf_init(&v1);
         if (frame_payload_put(&raw, p, NULL, 1, &weight, &err) != APR_SUCCESS)
             abort();
-        write_seed(dir, "seed-payload", 2, raw.data, raw.len);
+        fuzz_write_seed(dir, "seed-payload", 2, raw.data, raw.len);
         wrap_payload(raw.data, raw.len, 1, &v1);
-        write_seed(dir, "seed-frame-v1", 0, v1.data, v1.len);
+        fuzz_write_seed(dir, "seed-frame-v1", 0, v1.data, v1.len);
         buf_reset(&raw);
         if (frame_payload_put(&raw, p, NULL, 2, &weight, &err) != APR_SUCCESS)
             abort();
-        write_seed(dir, "seed-payload-v2", 4, raw.data, raw.len);
+        fuzz_write_seed(dir, "seed-payload-v2", 4, raw.data, raw.len);
         buf_free(&v1);
     }
     buf_reset(&f);
     if (frame_encode(&h, p, (const uint8_t[2]){0, 1}, &f, &err) == APR_SUCCESS)
-        write_seed(dir, "seed-frame-clients", 0, f.data, f.len);
+        fuzz_write_seed(dir, "seed-frame-clients", 0, f.data, f.len);
     {
         static const char rec[] = "{\"kind\": \"lease\", \"task\": 7, \"slave\": \"s1\"}";
         /* a record between two partials, and the record's bytes for mode 3 */
@@ -506,10 +482,10 @@ static void write_seeds(const char *dir)
         buf_put(&m, f.data, f.len);
         if (frame_encode_record(&h, rec, sizeof rec - 1, &m, &err) == APR_SUCCESS) {
             buf_put(&m, f.data, f.len);
-            write_seed(dir, "seed-record-mixed", 0, m.data, m.len);
+            fuzz_write_seed(dir, "seed-record-mixed", 0, m.data, m.len);
         }
         buf_free(&m);
-        write_seed(dir, "seed-record-bytes", 3, (const uint8_t *)rec, sizeof rec - 1);
+        fuzz_write_seed(dir, "seed-record-bytes", 3, (const uint8_t *)rec, sizeof rec - 1);
     }
     buf_free(&f);
     buf_free(&raw);
@@ -523,11 +499,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     apr_initialize();
     apr_pool_create(&root, NULL);
     job_init();
-    for (int i = 1; i < *argc; i++) {
-        struct stat st;
-        const char *a = (*argv)[i];
-        if (a[0] != '-' && stat(a, &st) == 0 && S_ISDIR(st.st_mode) && dir_is_empty(a))
-            write_seeds(a);
-    }
+    fuzz_seed_dirs(*argc, *argv, write_seeds);
     return 0;
 }
