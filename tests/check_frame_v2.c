@@ -62,6 +62,20 @@ static void assert_same_states(const partial_t *p, const partial_t *q)
     buf_free(&b);
 }
 
+/* Every table of p accounts the heap parts of its states as they measure themselves
+ * (ptable.h): what a decoder allocated was noted. */
+static void assert_heap_accounted(const partial_t *p)
+{
+    for (int e = 0; e < NENT; e++) {
+        const ptable_t *t = p->tables[e];
+        const ptable_row_t *row;
+        size_t cur = 0, sum = 0;
+        while ((row = ptable_next(t, &cur)) != NULL)
+            sum += ptable_row_heap(t, row);
+        ck_assert_uint_eq(ptable_heap(t), sum);
+    }
+}
+
 /* ---- versions ----------------------------------------------------------------- */
 
 START_TEST(test_old_frame_decoded)
@@ -132,6 +146,7 @@ START_TEST(test_written_in_key_order)
     ck_assert_uint_eq(fa.data[4], 2);
     ck_assert_int_eq(frame_decode(fa.data, fa.len, &J.job, NULL, c, NULL, &err), APR_SUCCESS);
     assert_same_states(a, c);
+    assert_heap_accounted(c);
     encode_ok(c, NULL, &h, &fc); /* the rows in the frame's order */
     /* the same rows and states, inserted in other orders: the same bytes */
     ck_assert_uint_eq(fa.len, fb.len);
@@ -194,6 +209,7 @@ START_TEST(test_derived_distinct)
     encode_ok(p, NULL, &h, &f);
     ck_assert_int_eq(frame_decode(f.data, f.len, &J.job, NULL, q, NULL, &err), APR_SUCCESS);
     assert_same_states(p, q);
+    assert_heap_accounted(q);
     /* visitors cost next to nothing: the frame is hardly bigger than one whose visitors saw
      * nothing (written out, their 7,000 members and 2,000 registers would take kilobytes) */
     encode_ok(none, NULL, &h, &g);

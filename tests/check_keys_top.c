@@ -304,6 +304,110 @@ START_TEST(test_frame_overflow_of_top)
 }
 END_TEST
 
+/* Row a of t and row b of u: every state, and a summary row's error, the same bytes (agg_encode
+ * is canonical). */
+static void assert_same_row(const ptable_t *t, const ptable_row_t *a, const ptable_t *u,
+                            const ptable_row_t *b)
+{
+    buf_t x, y;
+    buf_init(&x);
+    buf_init(&y);
+    ck_assert_int_eq(ptable_nspecs(t), ptable_nspecs(u));
+    for (int v = 0; v < ptable_nspecs(t); v++) {
+        agg_encode(&ptable_specs(t)[v], a->state + ptable_offset(t, v), &x);
+        agg_encode(&ptable_specs(u)[v], b->state + ptable_offset(u, v), &y);
+    }
+    if (ptable_top_m(t)) {
+        agg_encode(&ptable_specs(t)[0], ptable_top_error(t, a), &x);
+        agg_encode(&ptable_specs(u)[0], ptable_top_error(u, b), &y);
+    }
+    ck_assert_uint_eq(x.len, y.len);
+    ck_assert(memcmp(x.data, y.data, x.len) == 0);
+    buf_free(&x);
+    buf_free(&y);
+}
+
+/* t and u hold the same rows by key, the same summary (m, floor, errors) and the same overflow
+ * row and folded keys; with bytes, the same ptable_bytes too. */
+static void assert_same_table(const ptable_t *t, const ptable_t *u, int bytes)
+{
+    size_t cur = 0;
+    const ptable_row_t *row;
+    buf_t x, y;
+
+    ck_assert_uint_eq(ptable_count(t), ptable_count(u));
+    while ((row = ptable_next(t, &cur)) != NULL) {
+        const ptable_row_t *other = ptable_find(u, row->key, row->klen, row->hash);
+        ck_assert_ptr_nonnull(other);
+        assert_same_row(t, row, u, other);
+    }
+    ck_assert_uint_eq(ptable_top_m(t), ptable_top_m(u));
+    buf_init(&x);
+    buf_init(&y);
+    if (ptable_top_m(t)) {
+        agg_encode(&ptable_specs(t)[0], ptable_top_floor(t), &x);
+        agg_encode(&ptable_specs(u)[0], ptable_top_floor(u), &y);
+    }
+    ck_assert_int_eq(!ptable_overflow(t), !ptable_overflow(u));
+    if (ptable_overflow(t)) {
+        assert_same_row(t, ptable_overflow(t), u, ptable_overflow(u));
+        agg_encode(ptable_folded_spec(), ptable_folded_state(t), &x);
+        agg_encode(ptable_folded_spec(), ptable_folded_state(u), &y);
+    }
+    ck_assert_uint_eq(x.len, y.len);
+    ck_assert(memcmp(x.data, y.data, x.len) == 0);
+    if (bytes)
+        ck_assert_uint_eq(ptable_bytes(t), ptable_bytes(u));
+    buf_free(&x);
+    buf_free(&y);
+}
+
+/* A partial with a summary that evicted (a floor, errors) and an overflow row: its version 2
+ * frame decodes to what its version 1 frame decodes to, and to the partial's own rows, both
+ * straight into an empty partial (memory accounted alike) and merged into one holding rows. */
+START_TEST(test_v2_as_v1)
+{
+    const rules_job_t *j = &load_ok(RULES)->jobs[0];
+    oracle_t o = {0}, o2 = {0};
+    partial_t *p = fed(j, 0, NLINES, &o);
+    partial_t *q1 = partial_create(j, pool), *q2 = partial_create(j, pool);
+    partial_t *m1 = fed(j, 0, HALF, &o2), *m2 = fed(j, 0, HALF, &o2);
+    buf_t f1, f2;
+    abbey_err_t err;
+
+    ck_assert_ptr_nonnull(ptable_overflow(p->tables[E_PAGES]));
+    ck_assert_uint_gt(figure(&j->entries[E_HEAVY]->specs[0], ptable_top_floor(p->tables[E_HEAVY])),
+                      0);
+    buf_init(&f1);
+    buf_init(&f2);
+    encode(p, &f2);
+    ck_assert_uint_eq(f2.data[4], 2);
+    buf_put(&f1, f2.data, f2.len);
+    frame_as_v1(&f1, p);
+    ck_assert_uint_eq(f1.data[4], 1);
+    ck_assert_msg(frame_decode(f1.data, f1.len, j, NULL, q1, NULL, &err) == APR_SUCCESS, "%s",
+                  err.msg);
+    ck_assert_msg(frame_decode(f2.data, f2.len, j, NULL, q2, NULL, &err) == APR_SUCCESS, "%s",
+                  err.msg);
+    ck_assert_uint_eq(q2->lines, NLINES);
+    ck_assert_msg(frame_decode(f1.data, f1.len, j, NULL, m1, NULL, &err) == APR_SUCCESS, "%s",
+                  err.msg);
+    ck_assert_msg(frame_decode(f2.data, f2.len, j, NULL, m2, NULL, &err) == APR_SUCCESS, "%s",
+                  err.msg);
+    for (int e = 0; e < j->nentries; e++) {
+        assert_same_table(q1->tables[e], q2->tables[e], 1);
+        assert_same_table(p->tables[e], q2->tables[e], 0);
+        assert_same_table(m1->tables[e], m2->tables[e], 1);
+        assert_heap_walk(q2->tables[e]);
+        assert_heap_walk(m2->tables[e]);
+    }
+    check_pages(q2->tables[E_PAGES], &o);
+    check_heavy(q2->tables[E_HEAVY], &o);
+    buf_free(&f1);
+    buf_free(&f2);
+}
+END_TEST
+
 /* ---- the writers -------------------------------------------------------- */
 
 /* CSV and JSON: pages with its overflow columns and row, heavy with its error column. */
@@ -513,6 +617,7 @@ int main(void)
     tcase_add_test(tc, test_rules_top_with_max_keys);
     tcase_add_test(tc, test_tables);
     tcase_add_test(tc, test_frame_overflow_of_top);
+    tcase_add_test(tc, test_v2_as_v1);
     tcase_add_test(tc, test_csv_json);
     tcase_add_test(tc, test_prometheus);
     tcase_add_test(tc, test_history);

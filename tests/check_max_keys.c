@@ -455,8 +455,15 @@ START_TEST(test_frame_round_trip)
     for (int e = 0; e < job->nentries; e++)
         assert_heap_walk(q->tables[e]);
     ck_assert_uint_gt(ptable_folded_lines(q->tables[E_SLOW]), 0);
-    /* into a table with a smaller limit: it folds more, the lines stay */
+    /* a partial holding an overflow row and no row is not empty (frames decode straight into
+     * an empty one only, frame.c) */
     small = partial_create(job, pool);
+    ck_assert_int_eq(partial_is_empty(small), 1);
+    ck_assert_ptr_nonnull(ptable_overflow_make(small->tables[E_SLOW]));
+    ck_assert_int_eq(partial_is_empty(small), 0);
+    partial_clear(small);
+    ck_assert_int_eq(partial_is_empty(small), 1);
+    /* into a table with a smaller limit: it folds more, the lines stay */
     ptable_set_limit(small->tables[E_PAGES], 4, 0);
     ck_assert_int_eq(frame_decode(f.data, f.len, job, NULL, small, NULL, &err), APR_SUCCESS);
     ck_assert_uint_eq(ptable_count(small->tables[E_PAGES]), 4);
@@ -471,6 +478,30 @@ START_TEST(test_frame_round_trip)
         }
         ck_assert_uint_eq(sum, o.lines);
     }
+    /* as a merge keeps them (ptable.h): the frame's 4 keys of least hash, also when the frame
+     * went straight into an empty partial; the limit stays */
+    {
+        uint64_t h[NPATH], n = 0;
+        size_t cur = 0;
+        const ptable_row_t *row;
+        while ((row = ptable_next(q->tables[E_PAGES], &cur)) != NULL)
+            h[n++] = row->hash;
+        ck_assert_uint_eq(n, 10);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t less = 0;
+            for (uint64_t k = 0; k < n; k++)
+                less += h[k] < h[i];
+            cur = 0;
+            while ((row = ptable_next(small->tables[E_PAGES], &cur)) != NULL && row->hash != h[i])
+                ;
+            ck_assert_msg((row != NULL) == (less < 4), "key of hash rank %llu",
+                          (unsigned long long)less);
+        }
+    }
+    ck_assert_uint_eq(ptable_max_keys(small->tables[E_PAGES]), 4);
+    ck_assert_uint_eq(ptable_max_keys(small->tables[E_SLOW]), 5);
+    for (int e = 0; e < job->nentries; e++)
+        assert_heap_walk(small->tables[e]);
     buf_free(&f);
 }
 END_TEST

@@ -118,6 +118,7 @@ static inline void update(partial_t *p, int e, const buf_t *key, const value_t *
     for (int v = 0; v < J.ent[e].nvalues; v++)
         agg_update(&J.specs[e][v], row->state + ptable_offset(t, v),
                    J.specs[e][v].kind == AGG_COUNT ? NULL : &vals[v]);
+    ptable_heap_add(t, agg_heap_take()); /* as the engine does (ptable.h) */
 }
 
 /* Lines first..first+n: every entry of the job gets every line. */
