@@ -1,7 +1,9 @@
 /* fuzz_frame.c - libFuzzer target for the frame decoder (rules/frame.c, rules/frame_payload.c).
  *
  * Arbitrary bytes are decoded against a hand-built job (two groups, entries
- * using every aggregate kind). The first input byte picks how the rest is used:
+ * using every aggregate kind; by_status keeps 2 keys, the rest folding into its
+ * overflow row; pages has the hidden line count; heavy is a top-2 summary of 3
+ * rows). The first input byte picks how the rest is used:
  *   0  as a byte stream of frames: frame_peek / frame_decode each, stepping by
  *      frame_len, resyncing with frame_resync after a corrupt one;
  *   1  the same, after writing the correct CRC where the lengths say it goes
@@ -15,7 +17,8 @@
  * Every frame also goes through frame_record: a frame is a partial (frame_decode
  * takes it) or a record (frame_record takes it), never both, and both agree
  * with frame_peek on its length and on a torn one. Every frame that decodes is
- * re-encoded and decoded again, and must give the same rows and results, and
+ * re-encoded and decoded again, and must give the same rows and results (the
+ * overflow rows, folded keys and summaries' floors and errors too), and
  * the second encoding must be the same bytes as the first (a decoded state is
  * the state that was written); every record that reads back is re-encoded and
  * read again, and must give the same header and bytes (abort otherwise). Every
@@ -34,17 +37,18 @@
 #include "frame.h"
 #include "frame_int.h"
 #include "fuzz_seeds.h"
+#include "ptable_top.h"
 #include "rules.h"
 #include "value.h"
 
-enum { NENT = 3 };
+enum { NENT = 4, NSPECS = 5 };
 
 static rules_job_t job;
 static rules_group_t groups[2];
 static rules_entry_t ent[NENT];
 static rules_entry_t *eptr[NENT];
-static rules_value_t values[NENT][4];
-static agg_spec_t specs[NENT][4];
+static rules_value_t values[NENT][NSPECS];
+static agg_spec_t specs[NENT][NSPECS];
 static apr_pool_t *root;
 
 static void set_value(int e, int v, const char *name, agg_kind_t k, double pct, uint32_t cap)
@@ -56,20 +60,27 @@ static void set_value(int e, int v, const char *name, agg_kind_t k, double pct, 
 
 static void job_init(void)
 {
-    static const char *names[NENT] = {"by_status", "pages", "total"};
-    static const int nkeys[NENT] = {1, 2, 0}, nvalues[NENT] = {4, 4, 2};
+    static const char *names[NENT] = {"by_status", "pages", "total", "heavy"};
+    static const int nkeys[NENT] = {1, 2, 0, 1}, nvalues[NENT] = {4, 4, 2, 2};
+    static const uint64_t max_keys[NENT] = {2, 1000, 1000, 0};
     for (int i = 0; i < NENT; i++) {
         eptr[i] = &ent[i];
         ent[i] = (rules_entry_t){.name = names[i],
                                  .index = i,
                                  .nkeys = nkeys[i],
                                  .nvalues = nvalues[i],
-                                 .nspecs = nvalues[i],
-                                 .lines_spec = i == 1 ? -1 : 0,
+                                 .nspecs = nvalues[i] + (i == 1), /* pages: the hidden count */
+                                 .lines_spec = i == 1   ? 4
+                                               : i == 3 ? -1
+                                                        : 0,
+                                 .max_keys = max_keys[i],
                                  .values = values[i],
                                  .specs = specs[i],
-                                 .group = &groups[i == 2]};
+                                 .group = &groups[i >= 2]};
     }
+    ent[3].top_k = 2;
+    ent[3].top_by = 0;
+    ent[3].top_m = 3;
     set_value(0, 0, "hits", AGG_COUNT, 0, 0);
     set_value(0, 1, "bytes", AGG_SUM, 0, 0);
     set_value(0, 2, "min_ms", AGG_MIN, 0, 0);
@@ -80,10 +91,13 @@ static void job_init(void)
     set_value(1, 3, "p95", AGG_PERCENTILE, 95, 0);
     set_value(2, 0, "hits", AGG_COUNT, 0, 0);
     set_value(2, 1, "p50", AGG_PERCENTILE, 50, 0);
+    specs[1][4] = (agg_spec_t){.kind = AGG_COUNT}; /* the hidden count */
+    set_value(3, 0, "n", AGG_COUNT, 0, 0);
+    set_value(3, 1, "sz", AGG_SUM, 0, 0);
     groups[0] =
         (rules_group_t){.name = "traffic", .index = 0, .weight = 1, .nentries = 2, .entries = eptr};
     groups[1] = (rules_group_t){
-        .name = "clients", .index = 1, .weight = 1, .nentries = 1, .entries = eptr + 2};
+        .name = "clients", .index = 1, .weight = 1, .nentries = 2, .entries = eptr + 2};
     job = (rules_job_t){
         .name = "web", .ngroups = 2, .groups = groups, .nentries = NENT, .entries = eptr};
 }
@@ -116,24 +130,45 @@ static void reasons_add_up(const uint64_t *bad_by, uint64_t bad_lines)
         abort();
 }
 
+/* The figures of states x and y of spec s are the same. */
+static void same_state(const agg_spec_t *s, const void *x, const void *y)
+{
+    agg_result_t a, b;
+    agg_result(s, x, &a);
+    agg_result(s, y, &b);
+    if (strcmp(a.text, b.text) != 0 || a.flags != b.flags)
+        abort();
+}
+
+static void same_row(const ptable_t *a, const ptable_row_t *ra, const ptable_t *b,
+                     const ptable_row_t *rb)
+{
+    for (int v = 0; v < ptable_nspecs(a); v++)
+        same_state(&ptable_specs(a)[v], ra->state + ptable_offset(a, v),
+                   rb->state + ptable_offset(b, v));
+    if (ptable_top_m(a))
+        same_state(&ptable_specs(a)[ptable_top_by(a)], ptable_top_error(a, ra),
+                   ptable_top_error(b, rb));
+}
+
 static void same_tables(const ptable_t *a, const ptable_t *b)
 {
     size_t cur = 0;
     const ptable_row_t *ra;
-    if (ptable_count(a) != ptable_count(b))
+    if (ptable_count(a) != ptable_count(b) || !ptable_overflow(a) != !ptable_overflow(b))
         abort();
     while ((ra = ptable_next(a, &cur)) != NULL) {
         const ptable_row_t *rb = ptable_find(b, ra->key, ra->klen, ra->hash);
         if (!rb)
             abort();
-        for (int v = 0; v < ptable_nspecs(a); v++) {
-            agg_result_t x, y;
-            agg_result(&ptable_specs(a)[v], ra->state + ptable_offset(a, v), &x);
-            agg_result(&ptable_specs(b)[v], rb->state + ptable_offset(b, v), &y);
-            if (strcmp(x.text, y.text) != 0 || x.flags != y.flags)
-                abort();
-        }
+        same_row(a, ra, b, rb);
     }
+    if (ptable_overflow(a)) {
+        same_row(a, ptable_overflow(a), b, ptable_overflow(b));
+        same_state(ptable_folded_spec(), ptable_folded_state(a), ptable_folded_state(b));
+    }
+    if (ptable_top_m(a))
+        same_state(&ptable_specs(a)[ptable_top_by(a)], ptable_top_floor(a), ptable_top_floor(b));
 }
 
 static void round_trip(const partial_t *q, apr_pool_t *pool)
@@ -385,6 +420,7 @@ static partial_t *seed_partial(apr_pool_t *pool)
     for (int i = 0; i < 12; i++) {
         value_t x = {.kind = VALUE_INT, .i = i * 37 - 100};
         value_t s = {.kind = VALUE_STR, .s = &"abcdefghijkl"[i], .len = 1};
+        value_t w = {.kind = VALUE_INT, .i = i * 7}; /* a summary ranks figures >= 0 */
         for (int e = 0; e < NENT; e++) {
             ptable_t *t = p->tables[e];
             ptable_row_t *row;
@@ -397,13 +433,18 @@ static partial_t *seed_partial(apr_pool_t *pool)
                     put_key_int(&k, 200 + i % 4);
                 else
                     value_key_put(&k, &(value_t){.kind = VALUE_NULL});
+            } else if (e == 3) {
+                put_key_int(&k, i % 5 ? i : 0); /* a heavy key and evictions */
             }
             row = ptable_upsert(t, k.data, (uint32_t)k.len, value_hash_bytes(k.data, k.len));
-            for (int v = 0; v < ent[e].nvalues; v++)
+            for (int v = 0; v < ent[e].nspecs; v++)
                 agg_update(&specs[e][v], row->state + ptable_offset(t, v),
                            specs[e][v].kind == AGG_COUNT ? NULL
                            : v == 1 && e == 1            ? &s
+                           : e == 3                      ? &w
                                                          : &x);
+            if (e == 3)
+                ptable_top_touch(t, row);
         }
     }
     /* a row of pages whose visitors and users saw the same values (visitors written as
