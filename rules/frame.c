@@ -10,9 +10,12 @@
  * decompress to exactly U bytes, and it is decoded into a scratch partial
  * that is merged into the caller's only when every group, entry, kind, key
  * and state checked out, so a failed decode leaves the caller's partial
- * unchanged. Record frames (FRAME_FLAG_RECORD) share the layout and the
- * checks; their payload is decompressed as is by frame_record and refused by
- * frame_decode. */
+ * unchanged. An empty caller's partial (a master's scratch) is decoded into
+ * directly and emptied again on failure, unless the frame holds more rows
+ * than its key limits: rows are decoded as the frame has them (limits
+ * lifted), and only a merge folds them (ptable_merge). Record frames
+ * (FRAME_FLAG_RECORD) share the layout and the checks; their payload is
+ * decompressed as is by frame_record and refused by frame_decode. */
 #include "frame.h"
 
 #include <stdio.h>
