@@ -101,6 +101,14 @@ void partial_clear(partial_t *p)
     memset(p->bad_by, 0, sizeof p->bad_by);
 }
 
+size_t partial_bytes(const partial_t *p)
+{
+    size_t n = 0;
+    for (int i = 0; i < p->job->nentries; i++)
+        n += ptable_bytes(p->tables[i]);
+    return n;
+}
+
 void partial_destroy(partial_t *p)
 {
     apr_pool_destroy(p->pool);

@@ -71,6 +71,10 @@ void partial_fail(partial_t *p, int i, abbey_err_t *err);
 /* Empty every table, zero the counters and forget failures. */
 void partial_clear(partial_t *p);
 
+/* The approximate footprint of p's tables (ptable_bytes summed): what a
+ * memory budget counts (common/budget.h). O(entries). */
+size_t partial_bytes(const partial_t *p);
+
 /* Destroy (frees the subpool). */
 void partial_destroy(partial_t *p);
 
