@@ -403,6 +403,7 @@ static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h,
     j->regex_limit_hits += h->regex_limit_hits;
     for (int r = 0; r < PARTIAL_BAD_N; r++)
         j->bad_by[r] += h->bad_by[r];
+    merger_budget_update(m, j);
     return MERGE_MERGED;
 }
 
@@ -529,6 +530,10 @@ static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
         return MERGE_REJECTED;
     }
     v = range_verdict(j, h, conflict);
+    if (v == RANGES_NEW && merger_budget_refuse(m, j, err)) { /* before any decoding */
+        apr_thread_mutex_unlock(m->lock);
+        return MERGE_UNAVAILABLE;
+    }
     s = v == RANGES_NEW ? scratch_take(m, j) : NULL;
     if (v != RANGES_NEW)
         wait_newest(m, w);

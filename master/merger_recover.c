@@ -109,9 +109,14 @@ apr_status_t merger_recover(merger_t *m, journal_t *jn, abbey_err_t *err)
     rc.m = m;
     rc.pool = mem_xpool(m->pool);
     rc.skip = apr_pcalloc(rc.pool, (size_t)(m->cfg->njobs > 0 ? m->cfg->njobs : 1));
+    m->recovering = 1; /* journal frames were acknowledged: never refused over the budget */
     apr_thread_mutex_unlock(m->lock);
 
     rv = journal_recover(jn, merger_on_checkpoint, on_journal_frame, &rc, &st, err);
+    apr_thread_mutex_lock(m->lock);
+    m->recovering = 0;
+    merger_budget_update(m, NULL); /* a job over budget now refuses its new frames */
+    apr_thread_mutex_unlock(m->lock);
     if (rv == APR_SUCCESS && !rc.checked)
         merger_ckpt_done(&rc);
     if (rv == APR_SUCCESS && !rc.failed && st.checkpoint_seq && !rc.have_meta) {
