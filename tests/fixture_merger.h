@@ -618,6 +618,8 @@ static inline char *snapshot(merger_t *m, int with_since)
     for (size_t e = 0; e < json_array_size(json_object_get(job_status(st), "entries")); e++)
         json_object_del(json_array_get(json_object_get(job_status(st), "entries"), e),
                         "bytes"); /* memory, not a figure: tables' slot arrays differ */
+    json_object_del(job_status(st), "memory"); /* the same: bytes, and the budget's clock */
+    json_object_del(st, "memory");
     js = json_dumps(st, JSON_SORT_KEYS | JSON_INDENT(1));
     buf_printf(&b, "== status\n%s\n", js);
     free(js);
