@@ -57,7 +57,8 @@ typedef struct task_engines_t {
 } task_engines_t;
 
 /* Set t up for cfg: no engine yet, io's buffer of task_io_size(cfg, block)
- * bytes, all in pool (clearing pool undoes it); io.stop is left as it was.
+ * bytes, all in pool (clearing pool undoes it); io.stop and io.budget are
+ * left as they were.
  * Cannot fail. */
 void task_engines_init(task_engines_t *t, const rules_config_t *cfg, size_t block,
                        apr_pool_t *pool);
