@@ -16,9 +16,9 @@
  * nothing read and the reason in "error". With --memory-limit, a read whose
  * partials bring the slave near its budget is cut after a block (task.h):
  * the lines read so far are delivered and completed, at_end false, and the
- * rest is leased again at once: more, smaller frames, nothing lost. Once the slave is stopping, a
- * read ends at its next block (a URL's transfer within a second): the
- * lines read so far are delivered and completed, at_end false.
+ * rest is leased again at once: more, smaller frames, nothing lost. Once the
+ * slave is stopping, a read ends at its next block (a URL's transfer within a
+ * second): the lines read so far are delivered and completed, at_end false.
  * Any other failure before the completion leaves the lease to expire: the range
  * is then read again by whoever takes the task, and masters answer
  * duplicate for what they already have. The bad lines of a read lease go to
@@ -456,12 +456,11 @@ static void log_cut(worker_t *w, const slave_lease_t *l, const outcome_t *o)
     if (!__atomic_compare_exchange_n(&s->budget_logged_ms, &last, now, 0, __ATOMIC_RELAXED,
                                      __ATOMIC_RELAXED))
         return; /* another worker logs it */
-    log_msg("memory budget: lease %" PRIu64 " (%s %s) cut at byte %" PRIu64
-            " of its range [%" PRIu64 ", %" PRIu64 "+%" PRIu64
-            "): the partials hold %s with the allowance, near "
-            "--memory-limit %s; what it read is delivered and the rest leased again (%" PRIu64
-            " reads cut so far)",
-            l->id, l->job, l->source, o->end, o->start, o->start, l->cap,
+    log_msg("memory budget: lease %" PRIu64 " (%s %s) cut at byte %" PRIu64 " of [%" PRIu64
+            ", %" PRIu64 "): the partials hold %s with the allowance, near --memory-limit %s; "
+            "what it read is delivered and the rest leased again (%" PRIu64 " reads cut so far)",
+            l->id, l->job, l->source, o->end, o->start,
+            o->start + l->cap < o->start ? UINT64_MAX : o->start + l->cap,
             budget_text(budget_used(s->budget), used, sizeof used),
             budget_text(budget_limit(s->budget), limit, sizeof limit), n);
 }
