@@ -73,6 +73,10 @@ static void log_change(const merger_t *m, const mjob_t *j, const budget_reading_
     budget_text(r->used, used, sizeof used);
     budget_text(r->limit, limit, sizeof limit);
     budget_text(j->mem_bytes, job, sizeof job);
+    if (c == BUDGET_LEFT && !r->limit) {
+        log_msg("memory budget: job %s takes frames again: no memory limit any more", j->job->name);
+        return;
+    }
     if (c == BUDGET_LEFT) {
         log_msg("memory budget: job %s takes frames again: the tables hold %s with the "
                 "allowance, under %s (--memory-limit %s); the job holds %s",

@@ -301,26 +301,6 @@ END_TEST
 
 /* ---- recovery ------------------------------------------------------------------- */
 
-/* start_conf with a budget set before recovery, as cluster.c does. */
-static void start_budget(life_t *l, uint64_t limit)
-{
-    abbey_err_t err;
-    apr_status_t rv;
-
-    memset(l, 0, sizeof *l);
-    ck_assert_int_eq(apr_pool_create(&l->pool, pool), APR_SUCCESS);
-    l->m = merger_create(cfg, "m1", exp_dir, l->pool);
-    merger_set_budget(l->m, limit, 0);
-    ck_assert_msg(journal_open(jdir, "merger", JOURNAL_FSYNC_BATCH, l->pool, &l->jn, &err) ==
-                      APR_SUCCESS,
-                  "%s", err.msg);
-    capture_begin();
-    rv = merger_recover(l->m, l->jn, &err);
-    l->log = capture_end();
-    ck_assert_msg(rv == APR_SUCCESS, "recover: %s", err.msg);
-    merger_attach_journal(l->m, l->jn);
-}
-
 START_TEST(recovery_marks_over_budget)
 {
     life_t l;
@@ -337,7 +317,7 @@ START_TEST(recovery_marks_over_budget)
     crash(&l);
 
     /* half the memory the journal needs: replayed whole all the same */
-    start_budget(&l, held / 2);
+    start_limit(&l, cfg, held / 2);
     assert_log(&l, "6 merged, 0 duplicate, 0 refused");
     assert_log(&l, "MEMORY BUDGET: job web: its new frames are refused");
     ck_assert_int_eq(over(l.m, "web"), 1);
@@ -350,7 +330,7 @@ START_TEST(recovery_marks_over_budget)
     crash(&l);
 
     /* the limit raised: the frame the spool kept is taken */
-    start_budget(&l, held * 4);
+    start_limit(&l, cfg, held * 4);
     ck_assert_int_eq(over(l.m, "web"), 0);
     expect_send(l.m, &FR[6], MERGE_MERGED);
     assert_api(l.m, next_hour, 1); /* FR[6] starts the next hour's period */

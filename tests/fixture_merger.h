@@ -668,8 +668,10 @@ static inline char *capture_end(void)
     return s;
 }
 
-/* A merger for m1 over conf, recovered from jdir, the journal attached. */
-static inline void start_conf(life_t *l, const rules_config_t *conf)
+/* A merger for m1 over conf with a memory budget of limit bytes and no
+ * allowance (0: none; set before recovery, as cluster.c does), recovered from
+ * jdir, the journal attached. */
+static inline void start_limit(life_t *l, const rules_config_t *conf, uint64_t limit)
 {
     abbey_err_t err;
     apr_status_t rv;
@@ -678,6 +680,8 @@ static inline void start_conf(life_t *l, const rules_config_t *conf)
     ck_assert_int_eq(apr_pool_create(&l->pool, pool), APR_SUCCESS);
     l->m = merger_create(conf, "m1", exp_dir, l->pool);
     ck_assert_ptr_nonnull(l->m);
+    if (limit)
+        merger_set_budget(l->m, limit, 0);
     ck_assert_msg(journal_open(jdir, "merger", JOURNAL_FSYNC_BATCH, l->pool, &l->jn, &err) ==
                       APR_SUCCESS,
                   "%s", err.msg);
@@ -686,6 +690,12 @@ static inline void start_conf(life_t *l, const rules_config_t *conf)
     l->log = capture_end();
     ck_assert_msg(rv == APR_SUCCESS, "recover: %s", err.msg);
     merger_attach_journal(l->m, l->jn);
+}
+
+/* The same without a budget. */
+static inline void start_conf(life_t *l, const rules_config_t *conf)
+{
+    start_limit(l, conf, 0);
 }
 
 static inline void start(life_t *l)
