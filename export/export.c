@@ -1,5 +1,8 @@
 /* export.c - collecting, ordering and limiting a report's rows, and writing report files.
  *
+ * A top entry's rows (ptable_top.h) come with one more figure after the
+ * values: the error of the ranked value, its `<by>_error` column.
+ *
  * The writers for each format (export_csv.c, export_json.c) get the rows
  * ordered as export_rows_t and make each row's cells as they write it
  * (export_cells), so a report of N rows holds N small export_row_t, never N
@@ -13,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
+#include "ptable_top.h"
 #include "utf8.h"
 #include "value.h"
 
@@ -97,7 +102,19 @@ static int row_cmp(const void *pa, const void *pb, void *arg)
     return c ? c : keys_cmp(a, b, nkeys);
 }
 
-/* x for row: its first key and, when the report orders by value vcol, that figure. */
+/* Figure v of row: value v, or (v == nvalues) a top entry's error column. */
+static void row_figure(const rules_entry_t *en, const ptable_t *t, const ptable_row_t *row, int v,
+                       agg_result_t *out)
+{
+    if (v < en->nvalues) {
+        agg_result(&en->values[v].spec, row->state + ptable_offset(t, v), out);
+        return;
+    }
+    ABBEY_ASSERT(v == en->nvalues && en->top_k && ptable_top_m(t)); /* partial_table_create's */
+    agg_result(&en->specs[en->top_by], ptable_top_error(t, row), out);
+}
+
+/* x for row: its first key and, when the report orders by figure vcol, that figure. */
 static void collect_row(const rules_entry_t *en, const ptable_t *t, const ptable_row_t *row,
                         int vcol, export_row_t *x)
 {
@@ -111,7 +128,7 @@ static void collect_row(const rules_entry_t *en, const ptable_t *t, const ptable
         x->key0.kind = VALUE_NULL; /* cannot happen for rows this process encoded */
     if (vcol >= 0) {
         agg_result_t res;
-        agg_result(&en->values[vcol].spec, row->state + ptable_offset(t, vcol), &res);
+        row_figure(en, t, row, vcol, &res);
         x->num = res.num;
         x->null = (res.flags & AGG_RES_NULL) != 0;
     }
@@ -153,13 +170,13 @@ void export_cells(const export_rows_t *rows, const export_row_t *x, export_cells
     const rules_entry_t *en = rows->en;
     for (int k = 0; k < en->nkeys; k++)
         key_at(x, k, &c->keys[k]);
-    for (int v = 0; v < en->nvalues; v++)
-        agg_result(&en->values[v].spec, x->row->state + ptable_offset(rows->t, v), &c->res[v]);
+    for (int v = 0; v < rules_entry_ncols(en) - en->nkeys; v++)
+        row_figure(en, rows->t, x->row, v, &c->res[v]);
 }
 
 const char *export_column_name(const rules_entry_t *en, int col)
 {
-    return col < en->nkeys ? en->key_names[col] : en->values[col - en->nkeys].name;
+    return rules_col_name(en, col);
 }
 
 void export_text_init(export_text_t *tx)

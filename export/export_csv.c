@@ -35,7 +35,7 @@ static void csv_field(buf_t *out, const char *s, size_t len)
 void export_csv(const rules_report_t *r, const export_rows_t *rows, buf_t *out)
 {
     const rules_entry_t *en = r->entry;
-    int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
+    int ncols = r->ncols ? r->ncols : rules_entry_ncols(en);
     export_text_t tx;
     export_cells_t cells;
     const char *s;

@@ -10,7 +10,7 @@
  * the cells are made for one row at a time (export_cells). */
 typedef struct export_row_t {
     const ptable_row_t *row;
-    double num;   /* the order column's figure, when it is a value column */
+    double num;   /* the order column's figure, when it is a value (or error) column */
     int null;     /* that figure is missing (AGG_RES_NULL) */
     value_t key0; /* the first key column, decoded (null for the overflow row) */
 } export_row_t;
@@ -27,10 +27,10 @@ struct export_rows_t {
 };
 
 /* A row's cells: its key columns decoded (null for the overflow row) and its values'
- * figures. */
+ * figures, then a top entry's error (rules_entry_ncols). */
 typedef struct export_cells_t {
     value_t *keys;     /* en->nkeys */
-    agg_result_t *res; /* en->nvalues */
+    agg_result_t *res; /* en->nvalues, + 1 for a top entry's error */
 } export_cells_t;
 
 void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool,

@@ -61,7 +61,7 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
                  buf_t *out)
 {
     const rules_entry_t *en = r->entry;
-    int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
+    int ncols = r->ncols ? r->ncols : rules_entry_ncols(en);
     export_text_t tx;
     export_cells_t cells;
 

@@ -188,7 +188,8 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  *             "sources",
  *             "entries":[{"name","max_keys","keys","bytes","folded_lines","folded_keys"}]
  *             (the owned entries, merger_entry_memory in merger_int.h: keys and what folded
- *             in the newest period's totals, approximate bytes of all the entry's tables),
+ *             in the newest period's totals, approximate bytes of all the entry's tables;
+ *             "max_keys" of a top entry is its capacity, rules_entry_max_rows),
  *             "memory":{"bytes" (every table of the job),"over_budget" (its new frames are
  *             refused),"since_ms" (when over_budget last changed; null: never),"refused"
  *             (frames refused over the budget, also counted unavailable)}}],
@@ -234,7 +235,7 @@ void merger_metrics(merger_t *m, buf_t *out);
  * Structure, compared on the compiled model (never the config hash): the
  * groups (name, weight, master) with their entries (name, key expression
  * texts and column names, where text, values: name, aggregate kind/pct/cap,
- * argument text, max_keys), in the same order; the reports (entry, columns, order,
+ * argument text, max_keys, top), in the same order; the reports (entry, columns, order,
  * limit, format, scope); and also the line format's fields (names, types),
  * the round length, reset and timezone.
  * A job whose structure changed: its period reports not yet final (or

@@ -65,7 +65,7 @@ static json_t *entries_json(const mjob_t *j)
             continue;
         merger_entry_memory(j, e, &mem);
         json_array_append_new(a, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o}", "name", en->name,
-                                           "max_keys", jsonio_u64(en->max_keys), "keys",
+                                           "max_keys", jsonio_u64(rules_entry_max_rows(en)), "keys",
                                            jsonio_u64(mem.keys), "bytes", jsonio_u64(mem.bytes),
                                            "folded_lines", jsonio_u64(mem.folded_lines),
                                            "folded_keys", jsonio_u64(mem.folded_keys)));
@@ -152,7 +152,7 @@ static void metric_entries(merger_t *m, buf_t *out)
                                     "abbey_entry_folded_lines", "abbey_entry_folded_keys"};
     static const char *helps[5] = {
         "Rows with a key in the entry's newest period totals.",
-        "The rows a table of the entry holds before new keys fold (max_keys).",
+        "The rows a table of the entry holds at most (max_keys, or a top entry's capacity).",
         "Approximate memory of every table of the entry this master keeps.",
         "Lines in the overflow row of the entry's newest period totals.",
         "Distinct keys folded into that overflow row (estimated past 1024)."};
@@ -168,7 +168,7 @@ static void metric_entries(merger_t *m, buf_t *out)
                     continue;
                 merger_entry_memory(j, e, &mem);
                 v[0] = mem.keys;
-                v[1] = en->max_keys;
+                v[1] = rules_entry_max_rows(en);
                 v[2] = mem.bytes;
                 v[3] = mem.folded_lines;
                 v[4] = mem.folded_keys;

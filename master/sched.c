@@ -7,7 +7,8 @@
  * adopting a reloaded config in sched_config.c; checkpoints in sched_ckpt.c; the
  * journal and recovery in sched_recover.c (which applies journaled completions
  * through sched_complete_apply, and replays round starts/closes through
- * sched_advance); the slaves it knows in sched_slaves.c. */
+ * sched_advance); the slaves it knows in sched_slaves.c; what an expansion
+ * adds (a task per file of a glob) in sched_ident.c. */
 #include "sched_int.h"
 
 #include <apr_strings.h>
@@ -28,18 +29,39 @@
 
 /* ---- tasks ---- */
 
-sched_task_t *sched_task_add(sched_t *s, sched_job_t *job, sched_kind_t kind, const char *source,
-                             const char *const *labels, int nlabels)
+sched_task_t *sched_task_alloc(sched_t *s, sched_job_t *job, sched_kind_t kind, const char *source,
+                               const char *const *labels, int nlabels)
 {
-    sched_task_t *t = apr_pcalloc(s->pool, sizeof(*t));
+    sched_task_t *t = s->free_tasks;
+    const char **deliv = NULL;
+    if (t) {
+        s->free_tasks = t->next_free;
+        if (t->ndeliv == s->cfg->nmasters)
+            deliv = t->deliv;
+        memset(t, 0, sizeof(*t));
+    } else {
+        t = apr_pcalloc(s->pool, sizeof(*t));
+    }
+    if (deliv)
+        memset(deliv, 0, sizeof(char *) * (size_t)s->cfg->nmasters);
+    else
+        deliv = apr_pcalloc(s->pool, sizeof(char *) * (size_t)s->cfg->nmasters);
     t->id = job->tasks->nelts;
     t->kind = kind;
-    t->source = apr_pstrdup(s->pool, source);
+    t->source = source;
     t->labels = labels;
     t->nlabels = nlabels;
     t->size = -1;
-    t->deliv = apr_pcalloc(s->pool, sizeof(char *) * (size_t)s->cfg->nmasters);
+    t->deliv = deliv;
+    t->ndeliv = s->cfg->nmasters;
     APR_ARRAY_PUSH(job->tasks, sched_task_t *) = t;
+    return t;
+}
+
+sched_task_t *sched_task_add(sched_t *s, sched_job_t *job, sched_kind_t kind, const char *source,
+                             const char *const *labels, int nlabels)
+{
+    sched_task_t *t = sched_task_alloc(s, job, kind, apr_pstrdup(s->pool, source), labels, nlabels);
     if (kind == SCHED_READ)
         HASH_ADD_KEYPTR(hh, job->by_path, t->source, strlen(t->source), t);
     return t;
@@ -55,6 +77,14 @@ static sched_task_t *task_by_path(sched_job_t *job, const char *path)
 static sched_task_t *task_at(sched_job_t *job, int i)
 {
     return APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
+}
+
+sched_task_t *sched_read_task(sched_job_t *job, const char *source, const char *instance)
+{
+    sched_task_t *t = NULL;
+    if (instance && instance[0])
+        HASH_FIND(hi, job->by_inst, instance, strlen(instance), t);
+    return t && strcmp(t->source, source) == 0 ? t : task_by_path(job, source);
 }
 
 sched_task_t *sched_task_find(sched_job_t *job, sched_kind_t kind, const char *source)
@@ -101,7 +131,8 @@ static void round_start(sched_t *s, sched_job_t *job, int64_t number)
 {
     sched_rnd_t *r = sched_round_new(s, job, number, job->tasks->nelts);
     for (int i = 0; i < r->ntasks; i++) {
-        r->state[i] = task_at(job, i)->gone ? SCHED_NOT_DUE : SCHED_DUE;
+        const sched_task_t *t = task_at(job, i);
+        r->state[i] = t->gone || t->paused ? SCHED_NOT_DUE : SCHED_DUE;
         r->ndue += r->state[i] == SCHED_DUE;
     }
     sched_rnd_t **tail = &job->open;
@@ -137,6 +168,13 @@ static void round_mark_done(sched_rnd_t *r, const sched_task_t *t)
         r->state[t->id] = SCHED_DONE;
         r->ndone++;
     }
+}
+
+void sched_task_pause(sched_job_t *job, sched_task_t *t, int paused)
+{
+    t->paused = paused;
+    for (sched_rnd_t *r = job->open; paused && r; r = r->next)
+        round_mark_done(r, t); /* the rounds close without it (rounds_close, by the caller) */
 }
 
 /* "<path>#<instance>" == id? */
@@ -323,8 +361,11 @@ static apr_status_t sched_cleanup(void *data)
     {
         sched_slave_forget(s, v);
     }
-    for (int j = 0; j < s->njobs; j++)
+    for (int j = 0; j < s->njobs; j++) {
         HASH_CLEAR(hh, s->jobs[j].by_path);
+        HASH_CLEAR(hi, s->jobs[j].by_inst);
+    }
+    sched_ident_free_all(s);
     free(s->pending);
     s->pending = NULL;
     sched_repair_free_all(s);
@@ -449,6 +490,9 @@ static void lease_grant(sched_t *s, const cand_t *c, const char *slave, int64_t 
     out->cap = s->opts.lease_bytes;
     out->round = l->round;
     out->expires_ms = l->expires_ms;
+    out->file = NULL;
+    if (c->task->ident)
+        sched_ident_lease(c->task, out);
 }
 
 int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nlabels, int max,
@@ -471,7 +515,7 @@ int sched_lease(sched_t *s, const char *slave, const char *const *labels, int nl
             for (int i = 0; i < job->tasks->nelts; i++) {
                 sched_task_t *t = task_at(job, i);
                 sched_rnd_t *r;
-                if (t->lease || t->gone || !sched_labels_fit(t, labels, nlabels) ||
+                if (t->lease || t->gone || t->paused || !sched_labels_fit(t, labels, nlabels) ||
                     !(r = task_due_round(job, t)))
                     continue;
                 c[nc++] = (cand_t){job, t, r->pub.round};
@@ -511,38 +555,6 @@ apr_status_t sched_renew(sched_t *s, const char *slave, uint64_t lease, int64_t 
 }
 
 /* ---- complete ---- */
-
-static void add_paths(sched_t *s, sched_job_t *job, const sched_task_t *glob,
-                      const sched_completion_t *c)
-{
-    if (glob->gone)
-        return; /* its glob left the config: the completion is recorded, nothing added */
-    for (int i = 0; i < c->npaths; i++) {
-        sched_task_t *t = task_by_path(job, c->paths[i]);
-        if (t) {
-            if (!t->glob)
-                t->glob = glob->source; /* kept on reload while this glob stays */
-            if (t->gone) {              /* left the config, listed again: keep it */
-                t->gone = 0;
-                t->glob = glob->source;
-                t->labels = glob->labels;
-                t->nlabels = glob->nlabels;
-                job->ngone--;
-                s->ngone--;
-            }
-            continue;
-        }
-        if (job->tasks->nelts >= SCHED_MAX_TASKS) {
-            if (!job->cap_logged)
-                log_msg("job %s: %d tasks, the most allowed; path %s and later ones ignored",
-                        job->cfg->name, SCHED_MAX_TASKS, c->paths[i]);
-            job->cap_logged = 1;
-            return;
-        }
-        sched_task_add(s, job, SCHED_READ, c->paths[i], glob->labels, glob->nlabels)->glob =
-            glob->source;
-    }
-}
 
 static void record_counters(sched_t *s, sched_task_t *t, const sched_completion_t *c)
 {
@@ -630,7 +642,8 @@ static void move_instance(sched_task_t *t, const char *next)
     snprintf(t->instance, sizeof(t->instance), "%s", next);
 }
 
-/* Commit a checked read completion: range, offset, instance, size. */
+/* Commit a checked read completion: range, offset, instance, size (a
+ * glob's read task reads one file: it never moves to a next instance). */
 static void complete_read(sched_job_t *job, sched_task_t *t, sched_rnd_t *r,
                           const sched_completion_t *c)
 {
@@ -647,13 +660,15 @@ static void complete_read(sched_job_t *job, sched_task_t *t, sched_rnd_t *r,
                     job->cfg->name, start, end, t->source, t->instance);
     }
     t->offset = end;
-    if (c->next_instance && c->next_instance[0]) {
+    if (c->next_instance && c->next_instance[0] && !t->ident) {
         move_instance(t, c->next_instance);
         t->offset = 0;
         t->size = -1;
     }
     if (c->size >= 0)
         t->size = c->size;
+    if (t->ident)
+        sched_ident_read(job, t, c);
 }
 
 void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t round,
@@ -666,7 +681,7 @@ void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t
     ABBEY_ASSERT(t->kind != SCHED_READ ||
                  (c->start >= 0 && c->end >= c->start && (uint64_t)c->start == t->offset));
     if (t->kind == SCHED_EXPAND)
-        add_paths(s, job, t, c);
+        sched_expand_apply(s, job, t, c);
     else
         complete_read(job, t, r, c);
     if (t->kind == SCHED_EXPAND || c->at_end)

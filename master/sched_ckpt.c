@@ -5,18 +5,21 @@
  *
  * A checkpoint is one record frame (frame.h, FRAME_FLAG_RECORD; its header's
  * lease is the next lease id) whose JSON payload is the whole state:
- *   {"type": "checkpoint", "version": 1, "next_lease", "n_granted",
+ *   {"type": "checkpoint", "version": 2, "next_lease", "n_granted",
  *    "n_completed", "n_expired", "n_renewed", "jobs": [job, ...]}
  *   job:    {"name", "round_ms", "cur_round" (null: none yet), "next_start_ms",
  *            "tasks": [{"kind", "source", "glob" (or null), "instance", "offset",
  *            "size", "last_leased_ms", "lines", "bad_lines", "bytes",
- *            "deliveries": {master: result}}, ...],
+ *            "deliveries": {master: result}, "ident" (a glob's read task of one
+ *            file), "finished", "stamp" (an expand task's listings)}, ...],
+ *            "ident_seq", "files": [the files globs listed: sched_ident.c],
  *            "open": [{"round", "start_ms", "deadline_ms", "ntasks", "state" (a
  *            digit per task), "last_range", "ndue", "ndone", "ranges"}, ...],
  *            "closed": [{"round", "start_ms", "deadline_ms", "closed_ms",
  *            "incomplete", "ranges", "missing"}, ...]}
  *   ranges: [[source, start, end], ...]
- * uint64 values as jsonio_u64 writes them. Restoring puts the jobs still in
+ * uint64 values as jsonio_u64 writes them. Version 1 (without the files of
+ * globs, "ident", "finished", "stamp", "ident_seq") is read too. Restoring puts the jobs still in
  * the config back (by name; their tasks and rounds exactly as they were), then
  * lets sched_set_config reconcile that with the config (tasks that left it
  * are dropped, new sources added, labels and round length taken from it). A
@@ -36,7 +39,7 @@
 #include "log.h"
 #include "mem.h"
 
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2 /* 1 is read too: it has no glob files */
 
 /* ---- checkpoint: writing ---- */
 
@@ -56,12 +59,13 @@ static json_t *task_ckpt(const sched_t *s, const sched_task_t *t, int *bad)
     for (int m = 0; m < s->cfg->nmasters; m++)
         if (t->deliv[m])
             jsonio_put(d, s->cfg->masters[m].name, json_string(t->deliv[m]), bad);
-    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o}", "kind",
-                     sched_kind_name(t->kind), "source", t->source, "glob",
+    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:b, s:b, s:o}",
+                     "kind", sched_kind_name(t->kind), "source", t->source, "glob",
                      t->glob ? json_string(t->glob) : json_null(), "instance", t->instance,
                      "offset", jsonio_u64(t->offset), "size", (json_int_t)t->size, "last_leased_ms",
                      (json_int_t)t->last_leased_ms, "lines", jsonio_u64(t->lines), "bad_lines",
-                     jsonio_u64(t->bad_lines), "bytes", jsonio_u64(t->bytes), "deliveries", d);
+                     jsonio_u64(t->bad_lines), "bytes", jsonio_u64(t->bytes), "deliveries", d,
+                     "ident", t->ident, "finished", t->finished, "stamp", jsonio_u64(t->stamp));
 }
 
 static json_t *open_ckpt(const sched_rnd_t *r, int *bad)
@@ -106,10 +110,10 @@ static json_t *job_ckpt(const sched_t *s, const sched_job_t *job, int *bad)
                     closed_ckpt(job->closed[(job->closed_first + i) % SCHED_ROUNDS_KEPT], bad),
                     bad);
     json_t *cur = job->cur_round == INT64_MIN ? json_null() : json_integer(job->cur_round);
-    return json_pack("{s:s, s:I, s:o, s:I, s:o, s:o, s:o}", "name", job->cfg->name, "round_ms",
-                     (json_int_t)job->round_ms, "cur_round", cur, "next_start_ms",
-                     (json_int_t)job->next_start_ms, "tasks", tasks, "open", open, "closed",
-                     closed);
+    return json_pack("{s:s, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o}", "name", job->cfg->name,
+                     "round_ms", (json_int_t)job->round_ms, "cur_round", cur, "next_start_ms",
+                     (json_int_t)job->next_start_ms, "tasks", tasks, "open", open, "closed", closed,
+                     "ident_seq", jsonio_u64(job->ident_seq), "files", sched_ident_ckpt(job, bad));
 }
 
 /* The whole state as one JSON object, or NULL when a string could not be encoded. */
@@ -219,11 +223,15 @@ static void restore_task(sched_rx_t *x, sched_job_t *job, json_t *o)
         jsonio_fail(&x->rd, "kind/source", "must be read/expand and a non-empty source");
         return;
     }
-    if (sched_task_find(job, kind, source)) {
+    const char *instance = jsonio_get_str(&x->rd, o, "instance", 1, SCHED_INSTANCE_MAX - 1);
+    int ident = kind == SCHED_READ && json_is_true(json_object_get(o, "ident"));
+    if (x->rd.failed)
+        return;
+    if (ident ? !*instance || sched_read_task(job, source, instance) != NULL
+              : sched_task_find(job, kind, source) != NULL) {
         jsonio_fail(&x->rd, "source", "names a task already restored");
         return;
     }
-    const char *instance = jsonio_get_str(&x->rd, o, "instance", 1, SCHED_INSTANCE_MAX - 1);
     const char *glob = json_is_null(json_object_get(o, "glob"))
                            ? NULL /* written null when the task has none */
                            : jsonio_get_str(&x->rd, o, "glob", 0, SIZE_MAX);
@@ -237,8 +245,17 @@ static void restore_task(sched_rx_t *x, sched_job_t *job, json_t *o)
     if (x->rd.failed)
         return;
     /* labels come from the config (sched_set_config, after the restore) */
-    sched_task_t *t = sched_task_add(s, job, kind, source, NULL, 0);
+    sched_task_t *t = ident ? sched_task_alloc(s, job, kind, sched_intern(s, source), NULL, 0)
+                            : sched_task_add(s, job, kind, source, NULL, 0);
     snprintf(t->instance, sizeof t->instance, "%s", instance);
+    if (ident) {
+        t->ident = 1;
+        t->finished = json_is_true(json_object_get(o, "finished"));
+        HASH_ADD(hi, job->by_inst, instance, strlen(t->instance), t);
+    }
+    json_t *stamp = json_object_get(o, "stamp");
+    if (kind == SCHED_EXPAND && stamp)
+        t->stamp = jsonio_item_u64(&x->rd, stamp, "stamp");
     t->glob = glob ? apr_pstrdup(s->pool, glob) : NULL;
     t->offset = offset;
     t->size = size < 0 ? -1 : size;
@@ -353,7 +370,14 @@ void sched_job_reset_rounds(sched_job_t *job)
 static void job_reset(sched_job_t *job)
 {
     sched_job_reset_rounds(job);
+    for (int i = 0; i < job->tasks->nelts; i++) {
+        sched_task_t *t = APR_ARRAY_IDX(job->tasks, i, sched_task_t *);
+        if (t->kind == SCHED_EXPAND)
+            sched_ident_forget(job, t);
+    }
     HASH_CLEAR(hh, job->by_path);
+    HASH_CLEAR(hi, job->by_inst);
+    job->ident_seq = 0;
     job->tasks->nelts = 0; /* the tasks' memory stays in the pool */
     job->cap_logged = 0;
 }
@@ -379,6 +403,13 @@ static void restore_job(sched_rx_t *x, sched_job_t *job, json_t *o)
         jsonio_where(&x->rd, "checkpoint: job '%s' task %zu", job->cfg->name, i);
         restore_task(x, job, json_array_get(tasks, i));
     }
+    json_t *seq = json_object_get(o, "ident_seq");
+    if (seq && !x->rd.failed) {
+        jsonio_where(&x->rd, "checkpoint: job '%s'", job->cfg->name);
+        job->ident_seq = jsonio_item_u64(&x->rd, seq, "ident_seq");
+    }
+    if (!x->rd.failed)
+        sched_ident_restore(x, job, json_object_get(o, "files"));
     for (size_t i = 0; i < json_array_size(open) && !x->rd.failed; i++) {
         jsonio_where(&x->rd, "checkpoint: job '%s' open round %zu", job->cfg->name, i);
         restore_open(x, job, json_array_get(open, i));
@@ -396,8 +427,8 @@ static void restore_state(sched_rx_t *x, json_t *root)
     const char *type = jsonio_get_str(&x->rd, root, "type", 1, 31);
     int64_t version = jsonio_get_i64(&x->rd, root, "version");
     json_t *jobs = jsonio_get_arr(&x->rd, root, "jobs");
-    if (!x->rd.failed && (strcmp(type, "checkpoint") != 0 || version != CKPT_VERSION))
-        jsonio_fail(&x->rd, "type/version", "is not a scheduler checkpoint of version 1");
+    if (!x->rd.failed && (strcmp(type, "checkpoint") != 0 || version < 1 || version > CKPT_VERSION))
+        jsonio_fail(&x->rd, "type/version", "is not a scheduler checkpoint of version 1 or 2");
     uint64_t next = jsonio_get_u64(&x->rd, root, "next_lease");
     uint64_t granted = jsonio_get_u64(&x->rd, root, "n_granted"),
              done = jsonio_get_u64(&x->rd, root, "n_completed");

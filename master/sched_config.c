@@ -7,7 +7,9 @@
  * from sched_advance and after a completion). Dropping a task removes its slot
  * from job->tasks and from every open round (where it counts as done), so the
  * task numbers after it shift down by one; a gone job leaves s->jobs once its
- * tasks are dropped and its open rounds closed. */
+ * tasks are dropped and its open rounds closed. A glob's read task stays
+ * only with its own glob (by pattern), and only while it has a file to
+ * read (sched_ident.c); a glob that leaves takes its files along. */
 #include "sched_int.h"
 
 #include <fnmatch.h>
@@ -29,6 +31,11 @@ static void set_gone(sched_t *s, sched_job_t *job, sched_task_t *t, int gone)
     t->gone = gone;
     job->ngone += gone ? 1 : -1;
     s->ngone += gone ? 1 : -1;
+}
+
+void sched_task_leave(sched_t *s, sched_job_t *job, sched_task_t *t)
+{
+    set_gone(s, job, t, 1);
 }
 
 /* ---- dropping ---- */
@@ -56,11 +63,15 @@ void sched_drop_tasks(sched_t *s, sched_job_t *job)
     for (int i = 0; i < n; i++) {
         sched_task_t *t = task_at(job, i);
         if (droppable(t)) {
-            if (t->kind == SCHED_READ)
+            if (t->kind == SCHED_EXPAND)
+                sched_ident_forget(job, t);
+            else if (!t->ident)
                 HASH_DEL(job->by_path, t);
             t->id = -1;
             job->ngone--;
             s->ngone--;
+            if (t->ident)
+                sched_ident_drop(s, job, t); /* (to the free list: after its id is -1) */
             continue;
         }
         t->id = w;
@@ -78,6 +89,7 @@ void sched_drop_jobs(sched_t *s)
             for (int i = 0; i < job->nclosed; i++)
                 sched_round_unref(job->closed[(job->closed_first + i) % SCHED_ROUNDS_KEPT]);
             HASH_CLEAR(hh, job->by_path);
+            HASH_CLEAR(hi, job->by_inst);
             s->ngone--;
             map[j] = -1;
             continue;
@@ -123,6 +135,7 @@ static void remap_deliveries(sched_t *s, sched_task_t *t, const rules_config_t *
         d[m] = om ? t->deliv[om->index] : NULL;
     }
     t->deliv = d;
+    t->ndeliv = cfg->nmasters;
 }
 
 static sched_task_t *expand_task(sched_job_t *job, const char *pattern)
@@ -136,10 +149,14 @@ static sched_task_t *expand_task(sched_job_t *job, const char *pattern)
 }
 
 /* The glob of rj that keeps read task t, which is no source of rj: the one
- * that listed it, else one whose pattern matches its path as glob(3) would. */
+ * that listed it, else one whose pattern matches its path as glob(3) would.
+ * A glob's read task of one file stays with its own glob only (its file is
+ * that glob's), and only while it has a file. */
 static const rules_source_t *keeping_glob(const rules_job_t *rj, const sched_task_t *t)
 {
-    for (int pass = 0; pass < 2; pass++)
+    if (t->ident && !t->file)
+        return NULL;
+    for (int pass = 0; pass < (t->ident ? 1 : 2); pass++)
         for (int k = 0; k < rj->nsources; k++) {
             const rules_source_t *g = &rj->sources[k];
             if (g->kind != RULES_SRC_GLOB)

@@ -84,6 +84,10 @@ static json_t *lease_json(const sched_lease_t *l)
         json_object_set_new(o, "end", json_integer((json_int_t)l->end));
         json_object_set_new(o, "master", json_string(l->master));
     }
+    if (l->file) { /* a glob's read task: its one file */
+        json_object_set_new(o, "file", json_string(l->file));
+        json_object_set_new(o, "file_id", json_string(l->file_id));
+    }
     return o;
 }
 
@@ -217,6 +221,7 @@ static int parse_completion(jsonio_rd_t *rd, const json_t *root, apr_pool_t *poo
     c->npaths = jsonio_get_strs(rd, root, "paths", 0, SCHED_PATH_MAX - 1, (size_t)SCHED_MAX_TASKS,
                                 pool, &paths);
     c->paths = paths;
+    sched_files_parse(rd, json_object_get(root, "files"), c->npaths, pool, &c->files);
     c->repair = jsonio_get_bool(rd, root, "repair", 0) == 1;
     c->error = jsonio_get_str(rd, root, "error", 0, 4096);
     return bad_fields(rd, resp);

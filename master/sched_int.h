@@ -1,14 +1,18 @@
 /* sched_int.h - the scheduler's internal state, shared by sched.c (tasks, leases,
  * rounds), sched_config.c (adopting a reloaded config), sched_status.c (status
  * JSON, metrics), sched_http.c (handlers), sched_recover.c (journal records,
- * recovery), sched_ckpt.c (checkpoints) and sched_slaves.c (the slaves it knows).
+ * recovery), sched_ckpt.c (checkpoints), sched_slaves.c (the slaves it knows)
+ * and sched_ident.c (the files of globs, one reader each).
  *
  * Everything below is guarded by sched_t.lock. Memory: tasks and their strings
  * live in sched_t.pool (a task dropped after a reload leaves the job's arrays,
  * its memory stays in the pool, so lease answers' strings stay valid); each round has its own
  * subpool, destroyed when the round leaves the kept window and no
- * callback is still using it; leases and slaves are malloc'd and freed when
- * they end (the pool's cleanup frees what is left). */
+ * callback is still using it; leases, slaves and glob files (sched_ident_t)
+ * are malloc'd and freed when they end (the pool's cleanup frees what is
+ * left). A glob's dropped read task goes to a free list and is used again
+ * for the next such task: strings a lease answer points at (a task's
+ * source, a file's path) are interned (sched_intern), never freed. */
 #ifndef ABBEY_SCHED_INT_H
 #define ABBEY_SCHED_INT_H
 
@@ -24,6 +28,7 @@
 enum { SCHED_NOT_DUE = 0, SCHED_DUE = 1, SCHED_DONE = 2 };
 
 struct sched_lrec_t;
+struct sched_ident_t;
 
 typedef struct sched_task_t {
     int id; /* index in job->tasks */
@@ -42,8 +47,50 @@ typedef struct sched_task_t {
     int gone;                          /* not in the config any more: dropped once unleased */
     int error_logged;                  /* its last completion's "error" was logged (the next
                                           one is logged only after one without) */
-    UT_hash_handle hh;                 /* job->by_path (read tasks only) */
+    UT_hash_handle hh;                 /* job->by_path (read tasks only, but a glob's) */
+    int ndeliv;                        /* deliv's length (the config's masters then) */
+    /* a glob's read task (sched_ident.c): one file, whatever its name becomes */
+    int ident;                      /* its instance "dev:inode:n" (n: job->ident_seq) never moves */
+    struct sched_ident_t *file;     /* the file it reads: its own, or a copy that continues it
+                                       (an archive); NULL once that file is forgotten */
+    int finished;                   /* file is an archive read to its end */
+    int paused;                     /* neither due nor leased: finished, or file not listed */
+    UT_hash_handle hi;              /* job->by_inst */
+    struct sched_task_t *next_free; /* s->free_tasks */
+    /* an expand task: the files its expansions listed (sched_ident.c) */
+    struct sched_ident_t *files_head, *files_tail; /* least recently listed first */
+    uint64_t stamp;                                /* expansions with files applied so far */
 } sched_task_t;
+
+/* A file's identity, and its head's fingerprint (hash keys: no padding). */
+typedef struct sched_fkey_t {
+    uint64_t dev, ino;
+} sched_fkey_t;
+typedef struct sched_head_t {
+    uint64_t len, hash;
+} sched_head_t;
+
+/* A file a glob listed (sched_ident.c): its identity and head fingerprint,
+ * where it was last listed and who reads it. */
+typedef struct sched_ident_t {
+    sched_fkey_t key;   /* job->idents (unless detached) */
+    char id[48];        /* key as "dev:inode" (lease answers' file_id) */
+    sched_head_t head;  /* its fingerprint (len 0: none); in job->by_head while a task
+                           reads it (indexed) */
+    int has_head;       /* head is known */
+    int archive;        /* read as a stream (its listed name says: .gz, .zst) */
+    uint64_t size;      /* as last listed (an archive: compressed) */
+    const char *path;   /* where last listed (wire form, interned) */
+    sched_task_t *glob; /* the expand task that lists it */
+    sched_task_t *task; /* the task that reads it (task->file == this), or NULL */
+    uint64_t stamp;     /* glob->stamp when last listed */
+    int absent;         /* not listed by its glob's last expansion */
+    int detached;       /* left job->idents: its dev:inode names another file now */
+    int indexed;        /* in job->by_head (through a chain) */
+    struct sched_ident_t *prev, *next; /* the glob's list, by stamp */
+    struct sched_ident_t *same_head;   /* the next indexed file with the same head */
+    UT_hash_handle hh, hf;             /* job->idents, job->by_head */
+} sched_ident_t;
 
 typedef struct sched_rnd_t {
     sched_round_t pub;          /* ranges/missing filled when it closes */
@@ -69,9 +116,14 @@ typedef struct sched_job_t {
     sched_rnd_t *open;                      /* open rounds, oldest first */
     sched_rnd_t *closed[SCHED_ROUNDS_KEPT]; /* ring: closed[(first + i) % KEPT] */
     int closed_first, nclosed;
-    int cap_logged; /* SCHED_MAX_TASKS reached (logged once) */
-    int gone;       /* not in the config any more: dropped once it has no task and no open round */
-    int ngone;      /* its tasks with gone set */
+    int cap_logged;         /* SCHED_MAX_TASKS reached (logged once) */
+    sched_ident_t *idents;  /* files globs listed, by dev:inode (sched_ident.c) */
+    sched_ident_t *by_head; /* files read by a task, by head fingerprint (one per chain) */
+    sched_task_t *by_inst;  /* glob read tasks by instance */
+    uint64_t ident_seq;     /* the last number given to a glob read task's instance */
+    int nidents;            /* files known (attached or not) */
+    int gone;  /* not in the config any more: dropped once it has no task and no open round */
+    int ngone; /* its tasks with gone set */
 } sched_job_t;
 
 typedef struct sched_lrec_t {
@@ -117,6 +169,7 @@ typedef struct sched_pending_t {
 } sched_pending_t;
 
 typedef struct sched_repair_t sched_repair_t; /* sched_repair.c */
+typedef struct sched_name_t sched_name_t;     /* sched_ident.c: interned strings */
 
 struct sched_t {
     apr_pool_t *pool;
@@ -144,6 +197,9 @@ struct sched_t {
     sched_recovery_stats_t recovered; /* the last sched_recover */
     /* gap repair (sched_repair.c) */
     sched_repair_t *repairs, **repairs_tail; /* FIFO: queued and leased repairs */
+    sched_name_t *names;                     /* interned strings (sched_intern) */
+    sched_task_t *free_tasks;                /* dropped glob read tasks, to use again */
+    int replaying;                           /* sched_recover is replaying the journal */
     int nrepairs;
     uint64_t n_repairs_queued, n_repairs_done, n_repairs_failed;
 };
@@ -165,6 +221,21 @@ void sched_job_init(sched_t *s, sched_job_t *job, const rules_job_t *rj, int ind
 sched_task_t *sched_task_add(sched_t *s, sched_job_t *job, sched_kind_t kind, const char *source,
                              const char *const *labels, int nlabels);
 
+/* With the lock held: append a task of source (kept as given: it must live
+ * as long as the scheduler) to job, in no index; one from the free list when
+ * there is one. Cannot fail. */
+sched_task_t *sched_task_alloc(sched_t *s, sched_job_t *job, sched_kind_t kind, const char *source,
+                               const char *const *labels, int nlabels);
+
+/* With the lock held: pause (paused 1) or resume task t: a paused task is
+ * neither leased nor due in rounds started from now on, and counts as done
+ * in the open rounds it was due for. */
+void sched_task_pause(sched_job_t *job, sched_task_t *t, int paused);
+
+/* The read task of job that reads source's instance: a glob's (by instance)
+ * or the path's; NULL when none. */
+sched_task_t *sched_read_task(sched_job_t *job, const char *source, const char *instance);
+
 /* Drop one reference to a round (its pool goes with the last). */
 void sched_round_unref(sched_rnd_t *r);
 
@@ -183,9 +254,9 @@ sched_task_t *sched_task_find(sched_job_t *job, sched_kind_t kind, const char *s
 
 /* With the lock held: apply completion c (already checked, or read back from
  * the journal) to task t of job for round (the lease's round): commit the range,
- * offset, instance and size (read) or add the paths (expand), mark the task
- * done in that round when finished, add the counters, then drop what left the
- * config and close the rounds it completes. t must hold no lease (end it first).
+ * offset, instance and size (read) or apply the expansion (sched_expand_apply),
+ * mark the task done in that round when finished, add the counters, then drop
+ * what left the config and close the rounds it completes. t must hold no lease (end it first).
  * The one place a completion changes the state: sched_complete and recovery
  * both come here. job may be freed on return (a gone job). */
 void sched_complete_apply(sched_t *s, sched_job_t *job, sched_task_t *t, int64_t round,
@@ -238,6 +309,51 @@ void sched_repair_free_all(sched_t *s);
 void sched_drop_tasks(sched_t *s, sched_job_t *job);
 void sched_drop_jobs(sched_t *s);
 
+/* sched_config.c, with the lock held: mark t gone (it leaves the job once it
+ * holds no lease). */
+void sched_task_leave(sched_t *s, sched_job_t *job, sched_task_t *t);
+
+/* ---- the files of globs: sched_ident.c (docs/CLUSTER.md "Globs over a
+ * rotating series"), all with the lock held ---- */
+
+/* A copy of str that lives as long as s (one per distinct string). */
+const char *sched_intern(sched_t *s, const char *str);
+
+/* Apply glob's expansion c: with c->files, touch the files known, give each
+ * new one a task (or let a new archive continue a plain file gone from the
+ * listing whose head it begins with, or leave it when it is a copy of one
+ * listed), pause the tasks of files not listed, forget files not listed for
+ * SCHED_IDENT_GRACE expansions (their tasks leave the job); without (an
+ * older slave), add a task per path not seen before. Nothing when glob is
+ * gone. */
+void sched_expand_apply(sched_t *s, sched_job_t *job, sched_task_t *glob,
+                        const sched_completion_t *c);
+
+/* After a read completion c of glob read task t was committed: an archive
+ * read to its end finishes t (paused). */
+void sched_ident_read(sched_job_t *job, sched_task_t *t, const sched_completion_t *c);
+
+/* The lease fields of glob read task t: its file's path and "dev:inode". */
+void sched_ident_lease(const sched_task_t *t, sched_lease_t *out);
+
+/* Forget glob's files (it leaves the job, or the job is reset); their tasks
+ * lose their file. */
+void sched_ident_forget(sched_job_t *job, sched_task_t *glob);
+
+/* Glob read task t leaves the job (dropped): out of by_inst, its file loses
+ * its reader, t goes to the free list. */
+void sched_ident_drop(sched_t *s, sched_job_t *job, sched_task_t *t);
+
+/* Free every file of every job and forget interned strings (the pool's cleanup). */
+void sched_ident_free_all(sched_t *s);
+
+/* "files" of a completion: parse the array (npaths items) with rd into
+ * *out (in pool), or write c's as JSON (NULL when a string cannot be put in
+ * JSON). An item: {"id": "dev:inode", "size", "head", "hash"} or {"error"}. */
+void sched_files_parse(jsonio_rd_t *rd, const json_t *arr, int npaths, apr_pool_t *pool,
+                       const sched_file_t **out);
+json_t *sched_files_json(const sched_completion_t *c);
+
 /* ---- durability: sched_ckpt.c (the checkpoint) and sched_recover.c (the
  * journal, recovery) ---- */
 
@@ -253,6 +369,12 @@ typedef struct sched_rx_t {
     size_t nrestored, restored_cap;
     sched_recovery_stats_t st;
 } sched_rx_t;
+
+/* sched_ident.c: job's glob files as checkpoint JSON, each glob's in its
+ * list's order (NULL items when a path cannot be put in JSON: *bad set);
+ * and restoring them (after the job's tasks; x->rd fails on a bad item). */
+json_t *sched_ident_ckpt(const sched_job_t *job, int *bad);
+void sched_ident_restore(sched_rx_t *x, sched_job_t *job, const json_t *arr);
 
 /* sched_recover.c: a state record. sched_encode_record appends a record frame
  * with header h and root's JSON as payload to out, releasing root; APR_EINVAL

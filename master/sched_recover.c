@@ -8,7 +8,9 @@
  *   "complete"    a successful completion, appended (under the lock, after the
  *                 checks, before it is applied) with all sched_complete_apply
  *                 needs: job, task kind and source, the lease's round, the
- *                 completion's fields, plus the lease id and the time. The frame
+ *                 completion's fields (an expansion's "files" too), plus the
+ *                 lease id and the time. A read task is found by source and
+ *                 instance (a glob's read tasks share names, not instances). The frame
  *                 header repeats job, source#instance, start, end, round, lease
  *                 and slave for tools.
  *   "advance"     sched_advance started or closed rounds at "now" (rounds that
@@ -112,6 +114,8 @@ static json_t *completion_json(const sched_lrec_t *l, const sched_completion_t *
         for (int i = 0; i < c->npaths; i++)
             jsonio_push(paths, json_string(c->paths[i]), &bad);
         jsonio_put(o, "paths", paths, &bad);
+        if (c->files)
+            jsonio_put(o, "files", sched_files_json(c), &bad);
     }
     json_t *d = json_object();
     for (int i = 0; i < c->ndeliveries; i++)
@@ -214,6 +218,7 @@ static void completion_from_json(sched_rx_t *x, json_t *o, sched_kind_t kind, sc
                 jsonio_fail(&x->rd, "paths", "has an item that is not a non-empty string");
         }
         c->paths = p;
+        sched_files_parse(&x->rd, json_object_get(o, "files"), c->npaths, x->tmp, &c->files);
     }
     json_t *d = json_object_get(o, "deliveries"), *v;
     const char *name;
@@ -252,7 +257,9 @@ static void replay_completion(sched_rx_t *x, json_t *o, int64_t now, const char 
     apr_thread_mutex_lock(s->lock);
     sched_advance(s, now); /* as sched_complete did first */
     sched_job_t *job = sched_job_find(s, job_name);
-    sched_task_t *t = job ? sched_task_find(job, kind, source) : NULL;
+    sched_task_t *t = !job                 ? NULL
+                      : kind == SCHED_READ ? sched_read_task(job, source, c.instance)
+                                           : sched_task_find(job, kind, source);
     if (!t || t->gone) {
         x->st.skipped++; /* its job or task left the config */
     } else {
@@ -339,6 +346,7 @@ apr_status_t sched_recover(sched_t *s, journal_t *jn, int64_t now_ms, abbey_err_
      * again (a consumer catches up with sched_rounds) */
     sched_round_fn on_closed = s->on_closed;
     s->on_closed = NULL;
+    s->replaying = 1; /* what replaying redoes was logged when it was done */
     apr_thread_mutex_unlock(s->lock);
     x.tmp = mem_xpool(s->pool);
     apr_status_t rv = journal_recover(jn, sched_on_checkpoint, on_record, &x, &js, err);
@@ -348,6 +356,7 @@ apr_status_t sched_recover(sched_t *s, journal_t *jn, int64_t now_ms, abbey_err_
     free(x.restored);
     apr_thread_mutex_lock(s->lock);
     s->on_closed = on_closed;
+    s->replaying = 0;
     if (rv == APR_SUCCESS) {
         uint64_t top = s->next_lease > x.st.max_lease + 1 ? s->next_lease : x.st.max_lease + 1;
         s->next_lease = top + LEASE_GAP; /* above every id handed out before the restart */

@@ -60,15 +60,18 @@ void sched_repair_free_all(sched_t *s)
         repair_drop(s, &s->repairs);
 }
 
-/* The read task a repair reads, or NULL (job or task gone). */
+/* The read task a repair reads, or NULL (job or task gone, or a glob's task
+ * whose file is forgotten). */
 static sched_task_t *repair_task(sched_t *s, const sched_repair_t *r, sched_job_t **job)
 {
     char path[SCHED_PATH_MAX];
+    sched_task_t *t;
     if (!(*job = sched_job_find(s, r->job)) || r->path_len >= sizeof path)
         return NULL;
     memcpy(path, r->source, r->path_len);
     path[r->path_len] = '\0';
-    return sched_task_find(*job, SCHED_READ, path);
+    t = sched_read_task(*job, path, r->source + r->path_len + 1);
+    return t && t->ident && !t->file ? NULL : t;
 }
 
 /* 1 when current ("dev:ino:gen") is the same file as wanted at a later
@@ -204,6 +207,8 @@ int sched_repair_grant(sched_t *s, const char *slave, const char *const *labels,
         l->round = r->round;
         l->master = r->master->name;
         l->expires_ms = r->expires_ms;
+        if (t->ident)
+            sched_ident_lease(t, l); /* its file, wherever it is now */
     }
     return n;
 }

@@ -27,6 +27,13 @@ static json_t *task_json(const sched_t *s, const sched_task_t *t)
         if (t->deliv[m])
             json_object_set_new(d, s->cfg->masters[m].name, json_string(t->deliv[m]));
     json_object_set_new(o, "deliveries", d);
+    if (t->ident) { /* a glob's read task: the file it reads now, and whether it waits */
+        json_object_set_new(o, "file", t->file ? json_string(t->file->path) : json_null());
+        json_object_set_new(o, "state",
+                            json_string(t->finished ? "finished"
+                                        : t->paused ? "paused"
+                                                    : "reading"));
+    }
     return o;
 }
 
@@ -75,9 +82,10 @@ static json_t *job_json(const sched_t *s, const sched_job_t *job)
                                   "expires_ms", (json_int_t)t->lease->expires_ms));
     }
     json_t *round = job->cur_round == INT64_MIN ? json_null() : json_integer(job->cur_round);
-    return json_pack("{s:s, s:o, s:I, s:o, s:o, s:o, s:o}", "name", job->cfg->name, "round", round,
-                     "round_ms", (json_int_t)job->round_ms, "sources", sources, "leases", leases,
-                     "open_rounds", open_rounds_json(job), "last_closed", last_closed_json(job));
+    return json_pack("{s:s, s:o, s:I, s:o, s:i, s:o, s:o, s:o}", "name", job->cfg->name, "round",
+                     round, "round_ms", (json_int_t)job->round_ms, "sources", sources, "files",
+                     job->nidents, "leases", leases, "open_rounds", open_rounds_json(job),
+                     "last_closed", last_closed_json(job));
 }
 
 void sched_status_json(sched_t *s, int64_t now_ms, buf_t *out)

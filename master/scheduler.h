@@ -2,10 +2,13 @@
  *
  * The model is docs/CLUSTER.md ("Tasks, instances, offsets", "Rounds"):
  * - A task is one source of one job: a file or an http(s) URL (a read task)
- *   or a glob (an expand task). Completing an expand lease with "paths" adds
- *   a read task per path not seen before in that job (labels inherited; the
- *   path is the identity, so a path keeps its task while its source or glob
- *   stays in the config: see sched_set_config).
+ *   or a glob (an expand task). Completing an expand lease with "paths" and
+ *   "files" gives each file (device and inode) one read task, whatever its
+ *   name becomes, and lets an archive continue the file it compresses
+ *   (sched_ident.c: docs/CLUSTER.md "Globs over a rotating series"). With
+ *   "paths" alone (an older slave) a read task is added per path not seen
+ *   before (the path is then the identity, and a path keeps its task while
+ *   its glob stays in the config). Labels are the glob's.
  * - A read task reads one instance at a time ("" until a slave names it),
  *   from its committed offset. A completion commits offset = end; with
  *   next_instance the task moves to that instance at offset 0.
@@ -63,8 +66,8 @@ typedef struct sched_opts_t {
 
 typedef enum sched_kind_t { SCHED_READ, SCHED_EXPAND, SCHED_REPAIR } sched_kind_t;
 
-/* One lease, as POST /v1/lease answers it. job and source point into the
- * scheduler's memory and stay valid while its pool lives. */
+/* One lease, as POST /v1/lease answers it. job, source and file point into
+ * the scheduler's memory and stay valid while its pool lives. */
 typedef struct sched_lease_t {
     uint64_t id; /* unique, increasing from 1 */
     const char *job;
@@ -79,7 +82,21 @@ typedef struct sched_lease_t {
     int64_t expires_ms;
     uint64_t end;       /* repair: the range is [start, end) */
     const char *master; /* repair: the one master to deliver to */
+    const char *file;   /* a glob's task (read, repair): the file to read, named by the
+                           glob's last expansion, else NULL (source is read by instance) */
+    char file_id[48];   /* with file: its "dev:inode" */
 } sched_lease_t;
+
+/* One match of an expansion (the completion's "files", docs/CLUSTER.md
+ * "Globs over a rotating series"): the file at paths[i]. */
+typedef struct sched_file_t {
+    const char *error;  /* not a regular file, or not readable: why (nothing else is set) */
+    uint64_t dev, ino;  /* its identity */
+    uint64_t size;      /* its size (an archive: compressed) */
+    int has_head;       /* head_len and head_hash are known */
+    uint32_t head_len;  /* its first min(size, 4096) bytes (decompressed), 0: no whole line */
+    uint64_t head_hash; /* their 64-bit hash (XXH3) */
+} sched_file_t;
 
 /* A completion (POST /v1/complete). Absent optional fields: NULL or -1.
  * For a read lease instance, start, end and at_end are required; for an
@@ -100,10 +117,12 @@ typedef struct sched_completion_t {
     const char *const *delivery_results;
     int npaths; /* expand: the matching paths; npaths = -1: absent */
     const char *const *paths;
-    int repair;        /* "repair": true - the completion of a repair lease (instance,
-                          start, end, at_end, paths are ignored) */
-    const char *error; /* repair: why it could not be done (NULL: done); read: why nothing
-                          could be read (logged; the completion applies as usual) */
+    const sched_file_t *files; /* expand: the file at each path (npaths of them), or NULL:
+                                  an older slave's (paths only: one task per path) */
+    int repair;                /* "repair": true - the completion of a repair lease (instance,
+                                  start, end, at_end, paths are ignored) */
+    const char *error;         /* repair: why it could not be done (NULL: done); read: why nothing
+                                  could be read (logged; the completion applies as usual) */
 } sched_completion_t;
 
 /* A byte range [start, end) of source "<path or url>#<instance>". */
@@ -182,7 +201,10 @@ void sched_on_round_closed(sched_t *s, sched_round_fn fn, void *ctx);
  * of GET /v1/status as one JSON object:
  *   {"jobs":[{"name","round","round_ms","sources":[{"task","kind","source","instance",
  *     "offset","size"(when known),"lag_bytes"(size - offset, null when unknown),
- *     "lines","bad_lines","bytes","deliveries":{master:result}}],
+ *     "lines","bad_lines","bytes","deliveries":{master:result},
+ *     "file","state" (a glob's read task: the file it reads, null once forgotten;
+ *     "reading", "paused" (its file not listed) or "finished" (an archive read to its end))}],
+ *     "files" (the files its globs listed, known to it),
  *     "leases":[{"id","task","slave","start","round","expires_ms"}],
  *     "open_rounds":[{"round","start_ms","deadline_ms","due","done","pending":[task]}],
  *     "last_closed":{"round","start_ms","closed_ms","incomplete","missing":[task]} | null}],
@@ -214,6 +236,9 @@ void sched_register(sched_t *s, httpd_t *httpd);
  * - A read task that is no longer a source is also kept when a glob of its job still
  *   lists it: the glob whose expansion added it, or one whose pattern matches its path
  *   (fnmatch FNM_PATHNAME | FNM_PERIOD, as glob(3)); its labels are then the glob's.
+ *   A glob's read task of one file (made from an expansion's files) is kept only by
+ *   the glob that made it (the same pattern), and only while that glob knows its file;
+ *   a glob that leaves forgets its files.
  * - Dropping a task removes it from the job: the task numbers after it shift down (in
  *   status and later leases; leases already granted are unaffected). In rounds open at
  *   the reload a dropped task counts as done. Until dropped, a gone task with an active

@@ -486,9 +486,11 @@ static void print_reasons(const run_t *run, int j, const partial_t *totals, FILE
 static void print_entries(const rules_job_t *job, const partial_t *totals, FILE *out)
 {
     for (int i = 0; i < job->nentries; i++) {
+        const rules_entry_t *en = job->entries[i];
         const ptable_t *t = totals->tables[i];
-        fprintf(out, "  entry %s: %zu keys of max_keys %llu, ~%zu bytes", job->entries[i]->name,
-                ptable_count(t), (unsigned long long)job->entries[i]->max_keys, ptable_bytes(t));
+        fprintf(out, "  entry %s: %zu keys of %s %llu, ~%zu bytes", en->name, ptable_count(t),
+                en->top_k ? "top capacity" : "max_keys",
+                (unsigned long long)rules_entry_max_rows(en), ptable_bytes(t));
         if (ptable_overflow(t))
             fprintf(out, ", folded %llu lines and ~%llu keys into the overflow row",
                     (unsigned long long)ptable_folded_lines(t),

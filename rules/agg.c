@@ -1,6 +1,7 @@
 /* agg.c - aggregate dispatch by kind, kind names, and the small fixed-size kinds:
- * count, sum, min, max, avg (see agg.h). The kinds with heap parts live in
- * agg_hll.c (distinct), agg_exact.c (distinct_exact) and agg_ddsketch.c (percentile). */
+ * count, sum, min, max, avg (see agg.h), with the comparisons a top-K summary
+ * ranks counts and sums by. The kinds with heap parts live in agg_hll.c
+ * (distinct), agg_exact.c (distinct_exact) and agg_ddsketch.c (percentile). */
 #include "agg.h"
 
 #include <inttypes.h>
@@ -10,6 +11,10 @@
 #include <string.h>
 
 #include "agg_int.h"
+#include "invariant.h"
+
+/* The ranking functions take a count or a sum only. */
+#define ASSERT_RANKS(s) ABBEY_ASSERT(agg_ranks((s)->kind))
 
 /* ---- state layouts of the fixed kinds --------------------------------------------- */
 
@@ -602,4 +607,55 @@ void agg_result(const agg_spec_t *s, const void *state, agg_result_t *out)
     default:
         break;
     }
+}
+
+/* ---- ranking (top-K summaries) ----------------------------------------------------- */
+
+int agg_ranks(agg_kind_t k)
+{
+    return k == AGG_COUNT || k == AGG_SUM;
+}
+
+/* 1 when a sum's figure is its exact integer part (no float added, no overflow). */
+static int sum_exact(const agg_sum_t *s)
+{
+    return !(s->flags & (SUM_FLOAT | SUM_OVERFLOW));
+}
+
+int agg_cmp(const agg_spec_t *s, const void *a, const void *b)
+{
+    ASSERT_RANKS(s);
+    if (s->kind == AGG_COUNT) {
+        uint64_t x = ((const agg_count_t *)a)->n, y = ((const agg_count_t *)b)->n;
+        return (x > y) - (x < y);
+    }
+    const agg_sum_t *x = a, *y = b;
+    if (sum_exact(x) && sum_exact(y)) {
+        __int128 i = sum_get(x), j = sum_get(y);
+        return (i > j) - (i < j);
+    }
+    double d = sum_total(x), e = sum_total(y);
+    return (d > e) - (d < e);
+}
+
+void agg_copy(const agg_spec_t *s, void *dst, const void *src)
+{
+    ASSERT_RANKS(s);
+    memcpy(dst, src, agg_state_size(s));
+}
+
+int agg_nonneg(const agg_spec_t *s, const void *state)
+{
+    ASSERT_RANKS(s);
+    if (s->kind == AGG_COUNT)
+        return 1;
+    return sum_exact(state) ? sum_get(state) >= 0 : sum_total(state) >= 0;
+}
+
+int agg_zero(const agg_spec_t *s, const void *state)
+{
+    ASSERT_RANKS(s);
+    if (s->kind == AGG_COUNT)
+        return ((const agg_count_t *)state)->n == 0;
+    return sum_exact(state) ? sum_get(state) == 0 : sum_total(state) == 0;
 }

@@ -140,4 +140,19 @@ uint64_t agg_count_value(const void *state);
  * whole numbers below 1e17 without an exponent: how float figures are shown. */
 void agg_fmt_double(char *out, size_t n, double d);
 
+/* ---- ranking: what a top-K summary (ptable_top.h) needs of its count or sum ---
+ * agg_ranks(k): 1 for the kinds a summary may rank rows by: count and sum (their
+ * states are plain bytes: no heap part, copied by agg_copy, added by agg_merge).
+ * The others take such a state only. */
+int agg_ranks(agg_kind_t k);
+/* <0, 0, >0 as a's figure is below, equal to, above b's: exact for counts and
+ * integer sums, by the double figure once a sum holds a float or overflowed. */
+int agg_cmp(const agg_spec_t *s, const void *a, const void *b);
+/* dst := src (dst's old contents are dropped; neither has heap parts). */
+void agg_copy(const agg_spec_t *s, void *dst, const void *src);
+/* 1 when the figure is zero or more (not a negative sum, not NaN), else 0. */
+int agg_nonneg(const agg_spec_t *s, const void *state);
+/* 1 when the figure is zero (an empty state), else 0. */
+int agg_zero(const agg_spec_t *s, const void *state);
+
 #endif

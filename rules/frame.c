@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "invariant.h"
+#include "ptable_top.h"
 #include "rules.h"
 
 #ifndef FRAME_ZLEVEL
@@ -129,9 +130,13 @@ static void put_entry(buf_t *b, const rules_entry_t *e, const ptable_t *t)
     for (int v = 0; v < e->nspecs; v++)
         put_spec(b, &e->specs[v]);
     buf_put_varint(b, ptable_count(t));
+    if (e->top_k)
+        ptable_top_put_head(t, b);
     while ((row = ptable_next(t, &cur)) != NULL) {
         buf_put_str(b, row->key, row->klen);
         put_states(b, e, t, row);
+        if (e->top_k)
+            ptable_top_put_row(t, row, b);
     }
 }
 
@@ -565,6 +570,10 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
                       (unsigned long long)nrows, buf_reader_left(&d->r));
         return APR_EINVAL;
     }
+    if (e->top_k && ptable_top_get_head(t, nrows, &d->r, d->err) != 0) {
+        abbey_err_prefix(d->err, "frame payload: entry '%s'", e->name);
+        return APR_EINVAL;
+    }
     for (uint64_t i = 0; i < nrows; i++) {
         size_t klen, before = ptable_count(t);
         const uint8_t *k = buf_get_str(&d->r, buf_reader_left(&d->r), &klen);
@@ -601,6 +610,11 @@ static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
             }
         }
         ptable_heap_add(t, agg_heap_take());
+        if (e->top_k && ptable_top_get_row(t, row, &d->r, d->err) != 0) {
+            abbey_err_prefix(d->err, "frame payload: entry '%s' row %llu", e->name,
+                             (unsigned long long)i);
+            return APR_EINVAL;
+        }
     }
     return APR_SUCCESS;
 }
@@ -698,12 +712,13 @@ static apr_status_t decode_overflow(decoder_t *d, uint8_t *seen)
     for (int i = 0; i < d->job->nentries && !e; i++)
         if (name_eq(d->job->entries[i]->name, name, n))
             e = d->job->entries[i];
-    if (!e || !d->seen_entry[e->index] || d->nstates[e->index] != e->nspecs) {
+    if (!e || !d->seen_entry[e->index] || e->top_k || d->nstates[e->index] != e->nspecs) {
         abbey_err_set(d->err, "frame payload: overflow row of entry '%s', %s",
                       e ? e->name : shown(name, n, show),
                       !e                         ? "which is not in the job"
                       : !d->seen_entry[e->index] ? "which is not in the frame"
-                                                 : "whose rows carry no line counts");
+                      : e->top_k ? "which keeps a top-K summary (it evicts, it never folds)"
+                                 : "whose rows carry no line counts");
         return APR_EINVAL;
     }
     if (seen[e->index]++) {

@@ -33,15 +33,20 @@
  * cap as varint for distinct_exact), varint row count, per row: key (string),
  * then each value's agg_encode bytes. The values are the entry's states
  * (rules.h specs: its values, then the hidden line count of an entry without
- * a count value); a frame from before the hidden count carries the values
- * only, and is read with those rows' lines 0. Then, only when some entry of
- * the frame has an overflow row (ptable.h, max_keys): varint n, and n times
- * the entry's name (string, an entry of the frame, once), its overflow row's
- * states (agg_encode each, as a row's) and its folded keys (agg_encode of a
- * distinct state). A frame without them reads as before; a decoder that
- * predates them refuses a frame with them ("unexpected bytes after the last
- * group"), as it refuses the hidden count ("has N+1 values"): upgrade masters
- * before slaves.
+ * a count value and without `top:`); a frame from before the hidden count
+ * carries the values only, and is read with those rows' lines 0. An entry
+ * with `top:` (a summary, ptable_top.h) has, after its row count, varint m
+ * (the rows it keeps: the rules' capacity, and at most m rows) and its floor
+ * (agg_encode of the ranked value's kind), and after each row's values the
+ * row's error (the same); it has no hidden count and never an overflow row.
+ * Then, only when some entry of the frame has an overflow row (ptable.h,
+ * max_keys): varint n, and n times the entry's name (string, an entry of the
+ * frame without `top:`, once), its overflow row's states (agg_encode each, as
+ * a row's) and its folded keys (agg_encode of a distinct state). A frame
+ * without them reads as before; a decoder that predates them refuses a frame
+ * with them ("unexpected bytes after the last group"), as it refuses the
+ * hidden count ("has N+1 values"): upgrade masters before slaves. An entry
+ * with neither `top:` nor a hidden count is written as before both.
  *
  * A record frame (flags = FRAME_FLAG_RECORD) has the same layout and header,
  * but its payload is the zlib of opaque bytes (a master's state record or

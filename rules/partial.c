@@ -16,6 +16,7 @@
 
 #include "invariant.h"
 #include "mem.h"
+#include "ptable_top.h"
 #include "rules.h"
 
 partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool)
@@ -32,12 +33,19 @@ partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool)
     p->tables = apr_pcalloc(sub, sizeof *p->tables * (size_t)(n > 0 ? n : 1));
     p->failed = apr_pcalloc(sub, (size_t)(n > 0 ? n : 1));
     p->failed_keys = apr_pcalloc(sub, sizeof *p->failed_keys * (size_t)(n > 0 ? n : 1));
-    for (int i = 0; i < n; i++) {
-        const rules_entry_t *e = job->entries[i];
-        p->tables[i] = ptable_create(e->specs, e->nspecs, sub);
-        ptable_set_limit(p->tables[i], e->max_keys, e->lines_spec);
-    }
+    for (int i = 0; i < n; i++)
+        p->tables[i] = partial_table_create(job->entries[i], sub);
     return p;
+}
+
+ptable_t *partial_table_create(const struct rules_entry_t *e, apr_pool_t *pool)
+{
+    ptable_t *t;
+    if (e->top_k)
+        return ptable_create_top(e->specs, e->nspecs, e->top_by, e->top_m, pool);
+    t = ptable_create(e->specs, e->nspecs, pool);
+    ptable_set_limit(t, e->max_keys, e->lines_spec);
+    return t;
 }
 
 /* n with a comma every three digits: "12,345,678". */

@@ -6,7 +6,9 @@
  * failed (partial_fail): its table is emptied and takes no more rows, the
  * other entries go on. Each table holds at most its entry's max_keys rows;
  * keys past that fold into the table's overflow row (ptable.h), which merges
- * into the other's overflow row. Not thread-safe.
+ * into the other's overflow row. An entry with `top:` has a top-K summary for
+ * its table instead (ptable_top.h), which merges as one and never folds. Not
+ * thread-safe.
  *
  * Bad lines are counted per reason as well (bad_by, which always adds up to
  * bad_lines): a reason is a slot, the format's format_bad_t values first, then
@@ -35,6 +37,7 @@ enum {
 };
 
 struct rules_job_t;
+struct rules_entry_t;
 
 typedef struct partial_t {
     const struct rules_job_t *job;
@@ -49,10 +52,15 @@ typedef struct partial_t {
     uint64_t *failed_keys;          /* per entry: the keys its table held when it did */
 } partial_t;
 
-/* Empty partial for job, in a subpool of pool: each entry's table holds at
- * most the entry's max_keys rows (ptable_set_limit). Cannot fail (out of
- * memory for its fixed parts aborts). */
+/* Empty partial for job, in a subpool of pool: each entry's table made by
+ * partial_table_create. Cannot fail (out of memory for its fixed parts
+ * aborts). */
 partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool);
+
+/* The table of entry e: a full table holding at most the entry's max_keys
+ * rows (ptable_set_limit), or for an entry with `top:` a top-K summary
+ * (ptable_top.h). From a subpool of pool; cannot fail. */
+ptable_t *partial_table_create(const struct rules_entry_t *e, apr_pool_t *pool);
 
 /* dst += src (tables and counters). Both must be of the same job. An entry
  * failed in src becomes failed in dst. Returns APR_SUCCESS, or APR_ENOMEM when

@@ -16,8 +16,17 @@
  * The overflow row (ptable.h) is a row like the others, with an empty key,
  * kept outside the slots; the folded keys' distinct() state is allocated with
  * it. The byte counts (rows, heap parts) change where rows are made, states
- * merged and everything released, so ptable_bytes only adds them up. */
+ * merged and everything released, so ptable_bytes only adds them up.
+ *
+ * A top table (ptable_top.h) is the same table with a summary part (`top`,
+ * ptable_top.c): its rows have an error and a heap place after their states
+ * and room for a longer key, it never holds more than m rows (a new key then
+ * takes the row of the smallest value), and it merges as a summary. It has no
+ * key limit and no overflow row; what its summary part holds on the heap (the
+ * heap array, keys that outgrew their row) is counted there (ptable_top_bytes). */
 #include "ptable.h"
+#include "ptable_int.h"
+#include "ptable_top.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +62,7 @@ struct ptable_t {
     size_t fixed_bytes; /* this struct and the offsets */
     size_t row_bytes;   /* every row (the overflow row and folded state too) */
     int64_t heap_bytes; /* heap parts of every state */
+    ptable_top_t *top;  /* a top table's summary part (ptable_top.c); NULL: a full table */
 };
 
 static const agg_spec_t folded_spec = {.kind = AGG_DISTINCT};
@@ -79,6 +89,8 @@ static void release_row(ptable_t *t, ptable_row_t *row)
 {
     for (int v = 0; v < t->nspecs; v++)
         agg_release(&t->specs[v], row->state + t->offsets[v]);
+    if (t->top)
+        ptable_top_release_row(t->top, row);
 }
 
 static void release_states(ptable_t *t)
@@ -143,6 +155,7 @@ void ptable_set_limit(ptable_t *t, uint64_t max_keys, int lines_spec)
 {
     ABBEY_ASSERT(lines_spec < t->nspecs &&
                  (lines_spec < 0 || t->specs[lines_spec].kind == AGG_COUNT));
+    ABBEY_ASSERT(!t->top || !max_keys); /* a summary is bounded by its m */
     t->max_keys = max_keys;
     t->lines_spec = lines_spec;
 }
@@ -150,6 +163,20 @@ void ptable_set_limit(ptable_t *t, uint64_t max_keys, int lines_spec)
 uint64_t ptable_max_keys(const ptable_t *t)
 {
     return t->max_keys;
+}
+
+ptable_t *ptable_create_top(const agg_spec_t *specs, int nspecs, int by, uint32_t m,
+                            apr_pool_t *pool)
+{
+    ptable_t *t = ptable_create(specs, nspecs, pool);
+    ABBEY_ASSERT(by >= 0 && by < nspecs);
+    t->top = ptable_top_create(specs, by, m, t->offsets[by], t->states_size, t->pool);
+    return t;
+}
+
+ptable_top_t *ptable_int_top(const ptable_t *t)
+{
+    return t->top;
 }
 
 /* Doubles the slot array: 0, or -1 (t unchanged) without memory. */
@@ -185,11 +212,15 @@ static int row_matches(const ptable_slot_t *s, const void *key, uint32_t klen, u
            (klen == 0 || memcmp(s->row->key, key, klen) == 0);
 }
 
-/* A row with fresh states, extra bytes after its key; NULL without memory. */
+/* A row with fresh states, extra bytes after its key; NULL without memory. A
+ * top table's row has its summary part after the states and room for a
+ * longer key. */
 static ptable_row_t *new_row(ptable_t *t, const void *key, uint32_t klen, uint64_t hash,
                              size_t extra)
 {
-    size_t size = pool_size(sizeof(ptable_row_t) + t->states_size + klen) + extra;
+    size_t part = t->top ? ptable_top_row_extra(t->top) : 0;
+    uint32_t room = t->top ? ptable_top_key_room(klen) : klen;
+    size_t size = pool_size(sizeof(ptable_row_t) + t->states_size + part + room) + extra;
     ptable_row_t *row = mem_palloc(t->rows, size);
     if (!row)
         return NULL;
@@ -197,17 +228,20 @@ static ptable_row_t *new_row(ptable_t *t, const void *key, uint32_t klen, uint64
     row->hash = hash;
     row->klen = klen;
     row->state = (uint8_t *)(row + 1);
-    row->key = row->state + t->states_size;
+    row->key = row->state + t->states_size + part;
     if (klen)
         memcpy(row->key, key, klen);
     for (int v = 0; v < t->nspecs; v++)
         agg_init(&t->specs[v], row->state + t->offsets[v]);
+    if (t->top)
+        ptable_top_added(t->top, row, room);
     return row;
 }
 
 ptable_row_t *ptable_overflow_make(ptable_t *t)
 {
     size_t at;
+    ABBEY_ASSERT(!t->top); /* a summary evicts, it never folds */
     if (t->over)
         return t->over;
     at = pool_size(sizeof(ptable_row_t) + t->states_size);
@@ -250,6 +284,13 @@ ptable_row_t *ptable_upsert(ptable_t *t, const void *key, uint32_t klen, uint64_
     }
     if (t->max_keys && t->count >= t->max_keys)
         return fold(t, key, klen);
+    if (t->top && ptable_top_is_full(t->top)) {
+        ptable_row_t *row = ptable_top_evict(t, key, klen, hash);
+        t->heap_bytes += agg_heap_take(); /* what the row's old states gave back */
+        return row;
+    }
+    if (t->top && ptable_top_reserve(t->top) < 0)
+        return NULL;
     if (t->count >= t->grow_at) {
         if (grow(t) < 0)
             return NULL;
@@ -352,7 +393,7 @@ const agg_spec_t *ptable_folded_spec(void)
 size_t ptable_bytes(const ptable_t *t)
 {
     return t->fixed_bytes + (t->mask + 1) * sizeof *t->slots + AGG_HEAP_OVERHEAD + t->row_bytes +
-           ptable_heap(t);
+           ptable_heap(t) + (t->top ? ptable_top_bytes(t->top) : 0);
 }
 
 void ptable_heap_add(ptable_t *t, int64_t delta)
@@ -375,8 +416,9 @@ size_t ptable_row_heap(const ptable_t *t, const ptable_row_t *row)
     return n;
 }
 
-/* dr += sr, state by state: 0, or -1 without memory (dr holds part of sr). */
-static int merge_row(ptable_t *dst, ptable_row_t *dr, const ptable_t *src, const ptable_row_t *sr)
+/* See ptable_int.h (ptable_top.c merges rows with it too). */
+int ptable_int_merge_row(ptable_t *dst, ptable_row_t *dr, const ptable_t *src,
+                         const ptable_row_t *sr)
 {
     int rc = 0;
     for (int v = 0; v < dst->nspecs && rc == 0; v++)
@@ -392,7 +434,7 @@ static int merge_overflow(ptable_t *dst, const ptable_t *src)
     int rc;
     if (!src->over)
         return 0;
-    if (!ptable_overflow_make(dst) || merge_row(dst, dst->over, src, src->over) < 0)
+    if (!ptable_overflow_make(dst) || ptable_int_merge_row(dst, dst->over, src, src->over) < 0)
         return -1;
     rc = agg_merge(&folded_spec, dst->folded, src->folded);
     dst->heap_bytes += agg_heap_take();
@@ -403,7 +445,7 @@ static int merge_overflow(ptable_t *dst, const ptable_t *src)
 static int merge_one(ptable_t *dst, const ptable_t *src, const ptable_row_t *sr)
 {
     ptable_row_t *dr = ptable_upsert(dst, sr->key, sr->klen, sr->hash);
-    return dr ? merge_row(dst, dr, src, sr) : -1;
+    return dr ? ptable_int_merge_row(dst, dr, src, sr) : -1;
 }
 
 /* Rows by hash, then by key: the order a full table admits new keys in. */
@@ -425,6 +467,11 @@ apr_status_t ptable_merge(ptable_t *dst, const ptable_t *src)
     int rc = 0;
 
     ABBEY_ASSERT(dst != src && dst->nspecs == src->nspecs);
+    if (dst->top) { /* a summary: its merge, what it released or grew told to dst */
+        apr_status_t rv = ptable_top_merge(dst, src);
+        dst->heap_bytes += agg_heap_take();
+        return rv;
+    }
     if (merge_overflow(dst, src) < 0)
         return APR_ENOMEM;
     if (!dst->max_keys || dst->count + src->count <= dst->max_keys) { /* nothing can fold */
@@ -452,6 +499,8 @@ void ptable_clear(ptable_t *t)
     t->count = 0;
     t->gen = new_generation();
     apr_pool_clear(t->rows);
+    if (t->top)
+        ptable_top_cleared(t->top);
 }
 
 void ptable_release(ptable_t *t)
@@ -464,4 +513,32 @@ void ptable_release(ptable_t *t)
         t->mask = PTABLE_MIN_SLOTS - 1;
         t->grow_at = grow_limit(PTABLE_MIN_SLOTS);
     }
+}
+
+void ptable_int_unlink(ptable_t *t, ptable_row_t *row)
+{
+    size_t i = row->hash & t->mask, j;
+    while (t->slots[i].row != row) {
+        ABBEY_ASSERT(t->slots[i].row != NULL); /* the row is in the table */
+        i = (i + 1) & t->mask;
+    }
+    /* move back each later row of the run whose home is not in (i, j] */
+    for (j = (i + 1) & t->mask; t->slots[j].row; j = (j + 1) & t->mask) {
+        size_t home = t->slots[j].hash & t->mask;
+        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].row = NULL;
+    t->slots[i].hash = 0;
+}
+
+void ptable_int_link(ptable_t *t, ptable_row_t *row)
+{
+    size_t i = row->hash & t->mask;
+    while (t->slots[i].row)
+        i = (i + 1) & t->mask;
+    t->slots[i].row = row;
+    t->slots[i].hash = row->hash;
 }

@@ -19,12 +19,17 @@
  * a merge adds the source's new keys in increasing order of their hash while
  * there is room (the same rows whatever the tables' histories), the rest fold.
  *
+ * A table in top-K mode (ptable_top.h) keeps at most m rows, gives a row to
+ * another key when full (its row pointers last until the next upsert or
+ * merge), and merges as a summary; it has no key limit and no overflow row.
+ *
  * Memory: ptable_bytes is the table's approximate footprint (the struct, the
- * slot array, every row with its key and states, and the heap parts of the
- * states), kept up to date as rows are added and states grow: reading it
- * costs nothing. Code that changes a state outside this file (the engine's
- * updates, a decoder) hands what its heap parts grew by to the table right
- * after (ptable_heap_add(t, agg_heap_take()), agg.h). */
+ * slot array, every row with its key and states, the heap parts of the
+ * states, and a top table's heap array and long keys), kept up to date as
+ * rows are added and states grow: reading it costs nothing. Code that
+ * changes a state outside this file (the engine's updates, a decoder) hands
+ * what its heap parts grew by to the table right after
+ * (ptable_heap_add(t, agg_heap_take()), agg.h). */
 #ifndef ABBEY_PTABLE_H
 #define ABBEY_PTABLE_H
 
@@ -51,7 +56,8 @@ ptable_t *ptable_create(const agg_spec_t *specs, int nspecs, apr_pool_t *pool);
 
 /* At most max_keys rows (0: no limit) from now on; lines_spec: the index of
  * a count spec that counts each row's lines (-1: none; folded lines then
- * read 0). Rows already held stay. Cannot fail. */
+ * read 0). Rows already held stay. A top table takes no limit (max_keys 0).
+ * Cannot fail. */
 void ptable_set_limit(ptable_t *t, uint64_t max_keys, int lines_spec);
 uint64_t ptable_max_keys(const ptable_t *t); /* 0: no limit */
 
@@ -60,7 +66,9 @@ uint64_t ptable_max_keys(const ptable_t *t); /* 0: no limit */
  * is full, the overflow row (created when first needed), the key counted
  * among the folded keys. NULL when a new row, a bigger slot array or the
  * folded keys' state could not be allocated (mem.h): the table is unchanged
- * but for the folded keys' state, which stays valid. */
+ * but for the folded keys' state, which stays valid. A full top table gives
+ * the key the row of the smallest value instead (ptable_top.h), whose old
+ * states' heap parts it takes off its count. */
 ptable_row_t *ptable_upsert(ptable_t *t, const void *key, uint32_t klen, uint64_t hash);
 
 /* The row for key, or NULL (never the overflow row). */
@@ -79,10 +87,11 @@ uint64_t ptable_generation(const ptable_t *t);
  * end. Order is unspecified. The table must not change during the iteration. */
 ptable_row_t *ptable_next(const ptable_t *t, size_t *cursor);
 
-/* The overflow row, or NULL while no key folded. */
+/* The overflow row, or NULL while no key folded (always NULL for a top table). */
 ptable_row_t *ptable_overflow(const ptable_t *t);
 /* The overflow row, created (fresh states, no folded key) when absent: for a
- * decoder restoring one. NULL when it could not be allocated. */
+ * decoder restoring one (never of a top table). NULL when it could not be
+ * allocated. */
 ptable_row_t *ptable_overflow_make(ptable_t *t);
 /* Lines in the overflow row (its line count; 0 without one). */
 uint64_t ptable_folded_lines(const ptable_t *t);
@@ -108,10 +117,11 @@ size_t ptable_row_heap(const ptable_t *t, const ptable_row_t *row);
 
 /* dst += src, row by row (agg_merge), overflow row into overflow row; a row
  * of src whose key dst lacks is added while dst has room (src's new keys in
- * increasing order of hash), else folds into dst's overflow row. The two
- * tables must have equal specs. APR_SUCCESS, or APR_ENOMEM when dst could
- * not grow: dst is then valid but holds part of src (the caller drops it:
- * ptable_clear). */
+ * increasing order of hash), else folds into dst's overflow row. For top
+ * tables, the summaries' merge (ptable_top.h). The two tables must have
+ * equal specs (and be of one entry). APR_SUCCESS, or APR_ENOMEM when dst
+ * could not grow: dst is then valid but holds part of src (the caller drops
+ * it: ptable_clear). */
 apr_status_t ptable_merge(ptable_t *dst, const ptable_t *src);
 
 /* Drop every row (releasing heap parts of states) and the overflow row;

@@ -4,7 +4,8 @@
  * recorded never reached it asks the primary, which hands a slave a repair
  * lease: [start, end) of one source instance, for one master. The range is
  * located as a read lease's would be (instance.c for a file: the same file,
- * or the rotated one found by its inode; the Range reader for a URL), read
+ * or the rotated one found by its inode; a glob's task's one file, wherever
+ * it was renamed to; the Range reader for a URL), read
  * whole through the job's engine and delivered as one frame to that master
  * alone (deliver.c with only_master, so a 409 and the spool work as for
  * reads); an archive's range is read from its decompressed stream, as
@@ -24,6 +25,36 @@
 #include "source.h"
 #include "wirepath.h"
 
+/* A glob's task: its file (l->file, l->file_id), holding at least end bytes
+ * (an archive: its read tells), into *read_path. */
+static apr_status_t locate_ident(worker_t *w, const slave_lease_t *l, const char **read_path,
+                                 abbey_err_t *err)
+{
+    instance_plan_t plan;
+    uint64_t dev, ino;
+    apr_status_t rv;
+
+    if (!l->file_id || instance_file_parse(l->file_id, &dev, &ino) != 0) {
+        abbey_err_set(err, "the lease's file id '%s' is not dev:inode",
+                      l->file_id ? l->file_id : "");
+        return APR_EINVAL;
+    }
+    if ((rv = instance_locate(wirepath_decode(l->file, w->task_pool), dev, ino, l->end,
+                              w->task_pool, &plan, err)) != APR_SUCCESS)
+        return rv;
+    if (plan.kind == INSTANCE_SAME) {
+        *read_path = plan.read_path;
+        return APR_SUCCESS;
+    }
+    if (plan.kind == INSTANCE_REFUSED) {
+        abbey_err_set(err, "%s", plan.why);
+        return APR_EBADPATH;
+    }
+    abbey_err_set(err, "file %s (%s) %s", l->file_id, l->file,
+                  plan.kind == INSTANCE_GONE ? "is gone" : "is shorter than the end");
+    return plan.kind == INSTANCE_GONE ? APR_NOTFOUND : APR_EOF;
+}
+
 /* A file source: the lease's instance, holding at least end bytes, into
  * *read_path (a descriptor held in the task pool). */
 static apr_status_t locate_file(worker_t *w, const slave_lease_t *l, const char **read_path,
@@ -36,6 +67,8 @@ static apr_status_t locate_file(worker_t *w, const slave_lease_t *l, const char 
         abbey_err_set(err, "the lease names no instance");
         return APR_EINVAL;
     }
+    if (l->file)
+        return locate_ident(w, l, read_path, err);
     if ((rv = instance_plan(wirepath_decode(l->source, w->task_pool), l->instance, l->end,
                             w->task_pool, &plan, err)) != APR_SUCCESS)
         return rv;

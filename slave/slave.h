@@ -107,6 +107,10 @@ typedef struct slave_lease_t {
     int64_t task;
     const char *source;   /* path, URL or pattern (resolved by the primary) */
     const char *instance; /* "" for a new task */
+    const char *file;     /* a glob's task: the file to read (wire form), which must be
+                             file_id ("dev:inode") or be found renamed in its directory;
+                             NULL for others, which read source by instance */
+    const char *file_id;
     uint64_t start, cap;
     uint64_t end;       /* repair: the range's end (> start); else 0 */
     const char *master; /* repair: the one master to send to; else NULL */
@@ -223,6 +227,14 @@ void worker_deliver_init(worker_t *w, const slave_lease_t *l, const rules_job_t 
 /* POST /v1/complete with root (released); untracks l first. A refusal or
  * no answer is logged (the lease expires). */
 void worker_complete(worker_t *w, const slave_lease_t *l, json_t *root);
+
+/* --- expand.c ----------------------------------------------------------- */
+
+/* Run expand lease l: glob its pattern and complete with "paths" (sorted,
+ * wire form) and, per path, "files": the file's identity, size and head
+ * fingerprint (instance_identify), or the reason it is left out. A pattern
+ * that cannot be expanded leaves the lease to expire (logged). */
+void slave_expand_run(worker_t *w, const slave_lease_t *l);
 
 /* --- repair.c ----------------------------------------------------------- */
 

@@ -7,9 +7,11 @@
  * docs/CLUSTER.md lists. An archive (.gz, .zst) is read the same way in
  * decompressed offsets, up to the cap or the end of its stream; its damaged
  * data ends the range ("error" says why). An http(s) source is read the
- * same way through a reader that asks the server for ranges. An expand
- * lease globs its pattern and reports the paths; a repair lease is
- * repair.c's. A master that will
+ * same way through a reader that asks the server for ranges. A glob's
+ * read lease names its one file ("file": docs/CLUSTER.md "Globs over a
+ * rotating series"): that file is read, found by its inode when renamed,
+ * and never a next instance. An expand lease is expand.c's, a repair
+ * lease repair.c's. A master that will
  * not take its frame gets it through the spool ("spooled" in the
  * completion's deliveries). Each lease request carries the spool's backlog.
  * A path that is not a regular file (a FIFO...) is completed at once with
@@ -27,7 +29,6 @@
  * repair leases are not written again. */
 #include <apr_allocator.h>
 #include <apr_strings.h>
-#include <glob.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,52 +146,6 @@ void worker_complete(worker_t *w, const slave_lease_t *l, json_t *root)
     else if (w->resp.status != 200)
         log_msg("lease %" PRIu64 " (%s %s): completion refused: HTTP %ld: %s", l->id, l->job,
                 l->source, w->resp.status, answer_error(w));
-}
-
-/* --- expand leases -------------------------------------------------------- */
-
-static int by_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Paths are sent in their wire form (wirepath.h): a name that is not UTF-8
- * is never dropped. */
-static void run_expand(worker_t *w, const slave_lease_t *l)
-{
-    json_t *paths = json_array();
-    char cwd[4096] = "";
-    const char **v;
-    glob_t g;
-    int rc = glob(wirepath_decode(l->source, w->task_pool), 0, NULL, &g);
-    size_t n = rc == 0 ? g.gl_pathc : 0;
-
-    if (rc != 0 && rc != GLOB_NOMATCH) {
-        log_msg("lease %" PRIu64 " (%s): cannot expand %s (%s)", l->id, l->job, l->source,
-                rc == GLOB_NOSPACE ? "out of memory" : "read error");
-        json_decref(paths);
-        slave_lease_untrack(w->s, l->id);
-        return;
-    }
-    if (l->source[0] != '/' && !getcwd(cwd, sizeof cwd))
-        cwd[0] = '\0';
-    v = apr_palloc(w->task_pool, sizeof *v * (n + 1));
-    for (size_t i = 0; i < n; i++)
-        v[i] = g.gl_pathv[i][0] == '/' ? apr_pstrdup(w->task_pool, g.gl_pathv[i])
-                                       : apr_pstrcat(w->task_pool, cwd, "/", g.gl_pathv[i], NULL);
-    qsort(v, n, sizeof *v, by_str);
-    for (size_t i = 0; i < n; i++) {
-        json_t *p = json_string(wirepath_encode(v[i], w->task_pool));
-        if (!p || json_array_append_new(paths, p) != 0)
-            log_msg("lease %" PRIu64 " (%s): %s: match %s left out: cannot encode it", l->id,
-                    l->job, l->source, wirepath_encode(v[i], w->task_pool));
-    }
-    if (rc == 0)
-        globfree(&g);
-    worker_complete(w, l,
-                    json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:o}", "slave", w->s->opts.name,
-                              "lease", (json_int_t)l->id, "instance", "", "start", (json_int_t)0,
-                              "end", (json_int_t)0, "at_end", 1, "paths", paths));
 }
 
 /* --- read leases ---------------------------------------------------------- */
@@ -349,6 +304,40 @@ static apr_status_t read_file(worker_t *w, engine_t *e, partial_t *p, const slav
     }
 }
 
+/* A glob's task: its one file (l->file, l->file_id), wherever it was renamed
+ * to; a file gone or cut below start reads nothing, and the primary decides
+ * from the glob's next expansion. */
+static apr_status_t read_ident(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
+                               outcome_t *o, abbey_err_t *err)
+{
+    instance_plan_t plan;
+    uint64_t dev, ino;
+    const char *path = wirepath_decode(l->file, w->task_pool);
+    apr_status_t rv;
+
+    snprintf(o->instance, sizeof o->instance, "%s", l->instance);
+    if (instance_file_parse(l->file_id ? l->file_id : "", &dev, &ino) != 0) {
+        abbey_err_set(err, "%s: the lease's file id '%s' is not dev:inode", l->file,
+                      l->file_id ? l->file_id : "");
+        return APR_EINVAL;
+    }
+    if ((rv = instance_locate(path, dev, ino, l->start, w->task_pool, &plan, err)) != APR_SUCCESS)
+        return rv;
+    o->read_path = plan.read_path;
+    if (plan.kind == INSTANCE_SAME)
+        return read_instance(w, e, p, l, plan.size, o, err);
+    if (plan.kind == INSTANCE_REFUSED) {
+        log_msg("lease %" PRIu64 " (%s): %s; completed with nothing read", l->id, l->job, plan.why);
+        o->error = plan.why;
+    } else {
+        log_msg("lease %" PRIu64 ": %s#%s: file %s (%s) %s; nothing read", l->id, l->source,
+                l->instance, l->file_id, l->file,
+                plan.kind == INSTANCE_GONE ? "is gone" : "is now shorter than the offset");
+    }
+    o->at_end = 1;
+    return APR_SUCCESS;
+}
+
 /* An http(s) source: generation "http:gen"; a size below start starts gen + 1. */
 static apr_status_t read_http(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
                               outcome_t *o, abbey_err_t *err)
@@ -504,8 +493,9 @@ static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job
         w->tasks.io.budget = worker_budget;
         w->tasks.io.budget_ctx = w;
     }
-    rv = source_is_http(l->source) ? read_http(w, e, p, l, &o, &err)
-                                   : read_file(w, e, p, l, &o, &err);
+    rv = l->file                     ? read_ident(w, e, p, l, &o, &err)
+         : source_is_http(l->source) ? read_http(w, e, p, l, &o, &err)
+                                     : read_file(w, e, p, l, &o, &err);
     w->tasks.io.budget = NULL;
     engine_set_sink(e, NULL, NULL);
     if (w->tasks.io.cut && rv == APR_SUCCESS)
@@ -557,7 +547,7 @@ void worker_run_lease(worker_t *w, const slave_lease_t *l)
                 w->cfg ? w->cfg->hash : "(none)");
         slave_lease_untrack(w->s, l->id);
     } else if (l->kind == SLAVE_LEASE_EXPAND) {
-        run_expand(w, l);
+        slave_expand_run(w, l);
     } else if (l->kind == SLAVE_LEASE_REPAIR) {
         slave_repair_run(w, l, job);
     } else {
@@ -617,6 +607,8 @@ int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_
     const char *kind = jsonio_get_str(&rd, o, "kind", 1, SIZE_MAX);
     const char *src = jsonio_get_str(&rd, o, "source", 1, SIZE_MAX);
     const char *inst = jsonio_get_str(&rd, o, "instance", 0, SIZE_MAX);
+    const char *file = jsonio_get_str(&rd, o, "file", 0, SIZE_MAX);
+    const char *file_id = file ? jsonio_get_str(&rd, o, "file_id", 1, SIZE_MAX) : NULL;
     int64_t task = jsonio_get_int(&rd, o, "task", 0, -1);
     int64_t start = jsonio_get_int(&rd, o, "start", 1, 0),
             cap = jsonio_get_int(&rd, o, "cap", 1, 1);
@@ -636,6 +628,8 @@ int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_
     l->task = task;
     l->source = apr_pstrdup(pool, src);
     l->instance = apr_pstrdup(pool, inst ? inst : "");
+    l->file = file ? apr_pstrdup(pool, file) : NULL;
+    l->file_id = file_id ? apr_pstrdup(pool, file_id) : NULL;
     l->start = (uint64_t)start;
     l->cap = (uint64_t)cap;
     l->round = round;

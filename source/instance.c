@@ -20,10 +20,16 @@
 
 #include "path.h"
 #include "source.h"
+#include "value.h"
 
 void instance_format(const instance_id_t *id, char *out)
 {
     snprintf(out, INSTANCE_MAX, "%" PRIu64 ":%" PRIu64 ":%" PRIu64, id->dev, id->ino, id->gen);
+}
+
+void instance_file_format(uint64_t dev, uint64_t ino, char *out)
+{
+    snprintf(out, INSTANCE_MAX, "%" PRIu64 ":%" PRIu64, dev, ino);
 }
 
 /* A decimal number ending at a ':' or the end; advances *s. -1 when none. */
@@ -49,6 +55,11 @@ int instance_parse(const char *s, instance_id_t *id)
         *s++ != ':' || parse_u64(&s, &id->gen) != 0 || *s)
         return -1;
     return 0;
+}
+
+int instance_file_parse(const char *s, uint64_t *dev, uint64_t *ino)
+{
+    return parse_u64(&s, dev) != 0 || *s++ != ':' || parse_u64(&s, ino) != 0 || *s ? -1 : 0;
 }
 
 int instance_http_parse(const char *s, uint64_t *gen)
@@ -208,5 +219,108 @@ apr_status_t instance_plan(const char *path, const char *lease_instance, uint64_
         old = cur;
     }
     plan_compare(path, &old, fd, &cur, (uint64_t)st.st_size, start, pool, plan);
+    return APR_SUCCESS;
+}
+
+/* ---- a glob's files: identified by an expansion, located by a read ---- */
+
+/* The head of the file open as fd (named path), into f: its first
+ * min(size, INSTANCE_HEAD) bytes, decompressed for an archive. */
+static apr_status_t identify_head(const char *path, int fd, apr_pool_t *pool, instance_file_t *f,
+                                  abbey_err_t *err)
+{
+    char *buf = apr_palloc(pool, INSTANCE_HEAD);
+    size_t got = 0;
+
+    if (source_path_is_stream(path)) {
+        abbey_err_t ignored;
+        if (source_head(fd_path(pool, fd), buf, INSTANCE_HEAD, &got, pool, &ignored) != APR_SUCCESS)
+            return APR_SUCCESS; /* damaged, or still being written: not known yet */
+    } else {
+        ssize_t n;
+        while (got < INSTANCE_HEAD &&
+               (n = pread(fd, buf + got, INSTANCE_HEAD - got, (off_t)got)) != 0) {
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                abbey_err_set(err, "%s: cannot read: %s", path, strerror(errno));
+                return APR_FROM_OS_ERROR(errno);
+            }
+            got += (size_t)n;
+        }
+    }
+    f->has_head = 1;
+    if (memchr(buf, '\n', got)) { /* a fingerprint holds at least one whole line */
+        f->head_len = (uint32_t)got;
+        f->head_hash = value_hash_bytes(buf, got);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t instance_identify(const char *path, apr_pool_t *pool, instance_file_t *out,
+                               abbey_err_t *err)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    memset(out, 0, sizeof *out);
+    if (fd < 0) {
+        apr_status_t rv = APR_FROM_OS_ERROR(errno);
+        abbey_err_set(err, "%s: cannot open: %s", path, strerror(errno));
+        return rv;
+    }
+    hold(pool, fd);
+    if (fstat(fd, &st) != 0) {
+        abbey_err_set(err, "%s: cannot stat: %s", path, strerror(errno));
+        return APR_FROM_OS_ERROR(errno);
+    }
+    if (source_not_regular(&st, path, err))
+        return APR_EBADPATH;
+    out->dev = (uint64_t)st.st_dev;
+    out->ino = (uint64_t)st.st_ino;
+    out->size = (uint64_t)st.st_size;
+    return identify_head(path, fd, pool, out, err);
+}
+
+apr_status_t instance_locate(const char *path, uint64_t dev, uint64_t ino, uint64_t start,
+                             apr_pool_t *pool, instance_plan_t *plan, abbey_err_t *err)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    memset(plan, 0, sizeof *plan);
+    plan->found = path;
+    if (fd < 0 && errno != ENOENT && errno != ENOTDIR) {
+        apr_status_t rv = APR_FROM_OS_ERROR(errno);
+        abbey_err_set(err, "%s: cannot open: %s", path, strerror(errno));
+        return rv;
+    }
+    if (fd >= 0) {
+        hold(pool, fd);
+        if (fstat(fd, &st) != 0) {
+            abbey_err_set(err, "%s: cannot stat: %s", path, strerror(errno));
+            return APR_FROM_OS_ERROR(errno);
+        }
+    }
+    if (fd >= 0 && (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino) {
+        if (source_not_regular(&st, path, err)) {
+            plan->kind = INSTANCE_REFUSED;
+            plan->why = apr_pstrdup(pool, err->msg);
+            return APR_SUCCESS;
+        }
+        plan->size = (uint64_t)st.st_size;
+        plan->read_path = fd_path(pool, fd);
+    } else if (instance_find_inode(path_dir(path, pool), dev, ino, pool, &fd, &plan->found,
+                                   &plan->size) == APR_SUCCESS) {
+        plan->read_path = fd_path(pool, fd); /* renamed since the expansion listed it */
+    } else {
+        plan->kind = INSTANCE_GONE;
+        return APR_SUCCESS;
+    }
+    /* (an archive's size is compressed: its reader knows where its stream ends) */
+    plan->kind = plan->size < start && !source_path_is_stream(plan->read_path) ? INSTANCE_TRUNCATED
+                                                                               : INSTANCE_SAME;
+    if (plan->kind == INSTANCE_TRUNCATED)
+        plan->read_path = NULL;
     return APR_SUCCESS;
 }

@@ -23,7 +23,8 @@
 
 #include "error.h"
 
-#define INSTANCE_MAX 72 /* "dev:inode:gen" with NUL */
+#define INSTANCE_MAX 72    /* "dev:inode:gen" with NUL */
+#define INSTANCE_HEAD 4096 /* bytes of a file's head its fingerprint covers */
 
 typedef struct instance_id_t {
     uint64_t dev, ino, gen;
@@ -64,6 +65,41 @@ int instance_parse(const char *s, instance_id_t *id);
  * success, -1 when s is neither. */
 int instance_http_parse(const char *s, uint64_t *gen);
 void instance_http_format(uint64_t gen, char *out);
+
+/* What an expansion reports of one path (instance_identify). */
+typedef struct instance_file_t {
+    uint64_t dev, ino;  /* the file's identity */
+    uint64_t size;      /* its size (an archive: compressed) */
+    int has_head;       /* head_len and head_hash are known (an archive whose first
+                           INSTANCE_HEAD decompressed bytes cannot be read yet: 0) */
+    uint32_t head_len;  /* min(size, INSTANCE_HEAD) bytes of its (decompressed) content,
+                           or 0 when they hold no whole line */
+    uint64_t head_hash; /* value_hash_bytes of them */
+} instance_file_t;
+
+/* "dev:inode" (a file's identity, without generation) into out (INSTANCE_MAX
+ * bytes), and back: 0, or -1 when s is not one. */
+void instance_file_format(uint64_t dev, uint64_t ino, char *out);
+int instance_file_parse(const char *s, uint64_t *dev, uint64_t *ino);
+
+/* Identify the file at path for an expansion: *out filled from an open
+ * descriptor (no blocking open: a FIFO cannot hold the slave). Returns
+ * APR_SUCCESS; else the status with "path: reason" in err: the path is not
+ * a regular file (APR_EBADPATH: a FIFO, a directory, a device), or cannot
+ * be opened or read. An archive's damaged or unfinished head is not an
+ * error: has_head is 0. */
+apr_status_t instance_identify(const char *path, apr_pool_t *pool, instance_file_t *out,
+                               abbey_err_t *err);
+
+/* Find the file dev:ino for a read of a glob's task from start: at path, or
+ * renamed within path's directory. plan->kind: INSTANCE_SAME (read_path,
+ * found, size set: at path or found renamed), INSTANCE_TRUNCATED (a plain
+ * file now shorter than start: nothing to read), INSTANCE_GONE (not there
+ * any more), INSTANCE_REFUSED (path is that file but not a regular one:
+ * plan->why). Never a next instance: such a task reads its one file. Errors
+ * as instance_plan's. */
+apr_status_t instance_locate(const char *path, uint64_t dev, uint64_t ino, uint64_t start,
+                             apr_pool_t *pool, instance_plan_t *plan, abbey_err_t *err);
 
 /* Decide what a read lease of the file at path reads, given the lease's
  * instance ("" for a new task) and committed offset start; see

@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "check_run.h"
+#include "fixture_keys.h"
 #include "engine.h"
 #include "export.h"
 #include "frame.h"
@@ -88,25 +88,6 @@ static partial_t *fed(long a, long b, oracle_t *o)
     return p;
 }
 
-/* Value v's figure in row as an integer. */
-static uint64_t fig(const ptable_t *t, const ptable_row_t *row, int v)
-{
-    agg_result_t r;
-    agg_result(&ptable_specs(t)[v], row->state + ptable_offset(t, v), &r);
-    return strtoull(r.text, NULL, 10);
-}
-
-/* The path number of a row of pages or slow. */
-static int row_path(const ptable_row_t *row)
-{
-    buf_reader_t r;
-    value_t v;
-    buf_reader_init(&r, row->key, row->klen);
-    ck_assert_int_eq(value_key_get(&r, &v), 0);
-    ck_assert(v.kind == VALUE_STR && v.len > 2);
-    return atoi(v.s + 2);
-}
-
 /* Every row of t (value 0 counts lines of pages, or is ms of slow: want[]) and its overflow
  * row against the oracle: kept[p] marks the paths that must be rows. Returns the sum of
  * value 0 over all rows. */
@@ -154,20 +135,6 @@ static void teardown(void)
 {
     apr_pool_destroy(pool);
     apr_terminate();
-}
-
-/* The heap parts t accounted equal its states' own measure (ptable.h): every row, the
- * overflow row and the folded keys. */
-static void assert_heap_walk(const ptable_t *t)
-{
-    size_t cur = 0, sum = 0;
-    const ptable_row_t *row;
-    while ((row = ptable_next(t, &cur)) != NULL)
-        sum += ptable_row_heap(t, row);
-    if (ptable_overflow(t))
-        sum += ptable_row_heap(t, ptable_overflow(t)) +
-               agg_heap_bytes(ptable_folded_spec(), ptable_folded_state(t));
-    ck_assert_uint_eq(ptable_heap(t), sum);
 }
 
 /* ---- the rules ---------------------------------------------------------- */
@@ -542,42 +509,6 @@ START_TEST(test_frame_without_line_counts)
 }
 END_TEST
 
-/* The 32-bit little-endian field at offset at of frame f. */
-static uint32_t le32(const buf_t *f, size_t at)
-{
-    return f->data[at] | f->data[at + 1] << 8 | f->data[at + 2] << 16 |
-           (uint32_t)f->data[at + 3] << 24;
-}
-
-/* The raw (inflated) payload of frame f into raw. */
-static void payload_of(const buf_t *f, buf_t *raw)
-{
-    uLongf ulen = le32(f, 16);
-    buf_reset(raw);
-    buf_reserve(raw, ulen);
-    ck_assert_int_eq(uncompress(raw->data, &ulen, f->data + 20 + le32(f, 8), le32(f, 12)), Z_OK);
-    raw->len = ulen;
-}
-
-/* f with the payload raw instead (deflated; lengths and CRC made right again). */
-static void reframe(buf_t *f, const buf_t *raw)
-{
-    uLongf zlen = compressBound((uLong)raw->len);
-    buf_t out;
-    buf_init(&out);
-    buf_put(&out, f->data, 20 + le32(f, 8));
-    buf_reserve(&out, zlen + 4);
-    ck_assert_int_eq(compress2(out.data + out.len, &zlen, raw->data, (uLong)raw->len, 1), Z_OK);
-    out.len += zlen;
-    for (int i = 0; i < 4; i++) {
-        out.data[12 + i] = (uint8_t)(zlen >> (8 * i));
-        out.data[16 + i] = (uint8_t)(raw->len >> (8 * i));
-    }
-    buf_put_u32(&out, (uint32_t)crc32(0L, out.data, (uInt)out.len));
-    buf_free(f);
-    *f = out;
-}
-
 /* Ways to break the overflow rows: raw is the payload, at the offset of their count (2:
  * pages and slow), and the rows run to the end. */
 static void fix_trailing(buf_t *raw, size_t at)
@@ -638,19 +569,19 @@ START_TEST(test_frame_forged_overflows)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         buf_reset(&f);
         encode(p, &f);
-        payload_of(&f, &raw);
+        frame_payload(&f, &raw);
         /* the overflow rows: a count of 2, then "pages" (its name's length 5), the last such */
         for (size_t k = 0; k + 7 <= raw.len; k++)
             if (raw.data[k] == 2 && raw.data[k + 1] == 5 &&
                 memcmp(raw.data + k + 2, "pages", 5) == 0)
                 at = k;
         ck_assert_uint_gt(at, 0);
-        reframe(&f, &raw); /* unchanged: it decodes */
+        frame_reframe(&f, &raw); /* unchanged: it decodes */
         ck_assert_int_eq(
             frame_decode(f.data, f.len, job, NULL, partial_create(job, pool), NULL, &err),
             APR_SUCCESS);
         cases[i].fix(&raw, at);
-        reframe(&f, &raw);
+        frame_reframe(&f, &raw);
         err.msg[0] = '\0';
         ck_assert_int_eq(frame_decode(f.data, f.len, job, NULL, q, NULL, &err), APR_EINVAL);
         ck_assert_msg(strstr(err.msg, cases[i].reason), "expected '%s', got '%s'", cases[i].reason,

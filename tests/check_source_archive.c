@@ -5,7 +5,8 @@
  * file and the decompressed offset, after the bytes before it), big decompression ratios
  * bounded by max_line, leases of any cap over an archive, the stop flag on the way to an
  * offset, descriptor paths of archives (also deleted ones), never split, never taken for
- * truncated, and standard input.
+ * truncated, standard input, and a glob's files (instance_identify: an archive's head is its
+ * original's; instance_locate: a file found again by identity, renamed, cut or gone).
  *
  * Oracles: the test makes the text, compresses it with zlib and libzstd itself (never through
  * abbey), and knows every byte and line of it; counts are computed here from the text. */
@@ -26,6 +27,7 @@
 #include "instance.h"
 #include "source.h"
 #include "task.h"
+#include "value.h"
 
 #define FIXTURE_SUITE "check_source_archive"
 #include "fixture_source.h"
@@ -561,6 +563,73 @@ END_TEST
 
 /* Standard input ("-"): read as it comes from a pipe, from an offset by reading up to it,
  * sized at its end. */
+/* A glob's files: a plain file and its archive have the same head fingerprint (the hash of
+ * the first 4 KiB the test wrote); an archive not readable that far has none yet; a head
+ * without a whole line gives none; a FIFO is refused. A file is located by its identity at
+ * its path, renamed in its directory, cut below the offset (a plain file only) or gone. */
+START_TEST(glob_files_identified_and_located)
+{
+    size_t len, n;
+    const char *text = lines_text(2000, 0, &len);
+    const char *plain = tpath("x.log"), *arch = put_archive(_i, "x.log.1", text, len, &n);
+    instance_file_t fp, fa;
+    instance_plan_t plan;
+    abbey_err_t err;
+    struct stat st;
+
+    put_file(plain, text, len);
+    ck_assert_int_eq(instance_identify(plain, pool, &fp, &err), APR_SUCCESS);
+    ck_assert_int_eq(instance_identify(arch, pool, &fa, &err), APR_SUCCESS);
+    ck_assert_int_eq(stat(plain, &st), 0);
+    ck_assert_uint_eq(fp.dev, (uint64_t)st.st_dev);
+    ck_assert_uint_eq(fp.ino, (uint64_t)st.st_ino);
+    ck_assert_uint_eq(fp.size, len);
+    ck_assert_uint_eq(fa.size, n); /* (compressed) */
+    ck_assert(fp.has_head && fa.has_head);
+    ck_assert_uint_eq(fp.head_len, INSTANCE_HEAD);
+    ck_assert_uint_eq(fa.head_len, INSTANCE_HEAD);
+    ck_assert_uint_eq(fp.head_hash, value_hash_bytes(text, INSTANCE_HEAD));
+    ck_assert_uint_eq(fa.head_hash, fp.head_hash);
+    /* small: the whole file; an archive cut short before 4 KiB: no head yet */
+    put_archive(_i, "small", text, 100, NULL);
+    ck_assert_int_eq(
+        instance_identify(tpath(apr_pstrcat(pool, "small", ext[_i], NULL)), pool, &fa, &err),
+        APR_SUCCESS);
+    ck_assert_uint_eq(fa.head_len, 100);
+    ck_assert_uint_eq(fa.head_hash, value_hash_bytes(text, 100));
+    ck_assert_int_eq(truncate(arch, 12), 0);
+    ck_assert_int_eq(instance_identify(arch, pool, &fa, &err), APR_SUCCESS);
+    ck_assert_int_eq(fa.has_head, 0);
+    put_file(tpath("noline.log"), "no whole line", 13);
+    ck_assert_int_eq(instance_identify(tpath("noline.log"), pool, &fa, &err), APR_SUCCESS);
+    ck_assert(fa.has_head && fa.head_len == 0);
+    ck_assert_int_eq(mkfifo(tpath("fifo.log"), 0600), 0);
+    ck_assert_int_eq(instance_identify(tpath("fifo.log"), pool, &fa, &err), APR_EBADPATH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "FIFO"));
+
+    ck_assert_int_eq(instance_locate(plain, fp.dev, fp.ino, 10, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_SAME);
+    ck_assert_uint_eq(plan.size, len);
+    ck_assert_int_eq(rename(plain, tpath("x.log.0")), 0);
+    put_file(plain, "another file\n", 13);
+    ck_assert_int_eq(instance_locate(plain, fp.dev, fp.ino, 10, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_SAME);
+    ck_assert_str_eq(plan.found, tpath("x.log.0"));
+    expect_text(plan.read_path, 0, len, text, len);
+    ck_assert_int_eq(instance_locate(plain, fp.dev, fp.ino, len + 1, pool, &plan, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_TRUNCATED);
+    ck_assert_int_eq(stat(arch, &st), 0); /* an archive: never cut */
+    ck_assert_int_eq(
+        instance_locate(arch, (uint64_t)st.st_dev, (uint64_t)st.st_ino, len + 1, pool, &plan, &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_SAME);
+    ck_assert_int_eq(unlink(tpath("x.log.0")), 0);
+    ck_assert_int_eq(instance_locate(plain, fp.dev, fp.ino, 10, pool, &plan, &err), APR_SUCCESS);
+    ck_assert_int_eq(plan.kind, INSTANCE_GONE);
+}
+END_TEST
+
 START_TEST(standard_input)
 {
     size_t len, n;
@@ -607,6 +676,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, task_counts_the_lines_before_the_damage, GZ, ZST + 1);
     tcase_add_loop_test(tc, streams_by_name_and_descriptor, GZ, ZST + 1);
     tcase_add_loop_test(tc, never_split_nor_truncated, GZ, ZST + 1);
+    tcase_add_loop_test(tc, glob_files_identified_and_located, GZ, ZST + 1);
     tcase_add_test(tc, zstd_failure_hands_out_nothing_unwritten);
     tcase_add_test(tc, standard_input);
     suite_add_tcase(s, tc);

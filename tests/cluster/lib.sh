@@ -1,5 +1,6 @@
 # lib.sh - shared by the cluster integration tests: ports, processes, waiting, checks, cleanup,
-# and a by_status job with its recount.
+# a primary with two slaves reading to the end, a by_status job with its recount, and
+# logrotate's rotation of a series (rotate_series).
 #
 # Sourced by tests/cluster/*.sh. Every process a test starts is recorded and
 # killed on exit (TERM, then KILL); everything runs on 127.0.0.1 with ports
@@ -141,6 +142,27 @@ sys.exit(0 if ok else 1)' || return 1
     done
 }
 
+# read_by_two_slaves PORT BYTES: a primary m1 on 127.0.0.1:PORT with $T/rules.yaml (exports in
+# $T/m1/export, leases cut at 64 KiB) and slaves s1 and s2 (polling every 100 ms); waits up to
+# 120 s until the primary has committed BYTES and exported (settled): one check passed, else a
+# failure with the primary's status, and the test ends (finish)
+read_by_two_slaves() {
+    local s
+    start m1 "$MASTER" --config "$T/rules.yaml" --name m1 --listen "127.0.0.1:$1" \
+        --token-file "$T/token" --data-dir "$T/m1/data" --export-dir "$T/m1/export" \
+        --lease-bytes 64k
+    for s in s1 s2; do
+        start $s "$SLAVE" --primary "http://127.0.0.1:$1" --name $s --token-file "$T/token" \
+            --spool-dir "$T/$s" --poll-ms 100
+    done
+    if ! wait_for 120 settled "$1" "$2"; then
+        fail "the cluster did not read all $2 bytes and export within 120 s"
+        api "$1" /v1/status
+        finish
+    fi
+    pass
+}
+
 # The by_status job of names.sh and stuck_sources.sh, and its oracle.
 # by_status_rules PORT SOURCES: the rules of one job web (1 s rounds) over SOURCES (the items
 # of a YAML flow sequence), one group traffic with by_status (hits and bytes per status); for
@@ -165,6 +187,28 @@ YAML
 by_status_recount() {
     mawk -F'"' 'NF == 7 { split($3, a, " "); n[a[1]]++; if (a[2] != "-") b[a[1]] += a[2] }
         END { for (s in n) printf "%s,%.0f,%.0f\n", s, n[s], b[s] }' "$@" | sort
+}
+
+# rotate_series DIR [nodelay]: rotate DIR/access.log as logrotate's create + compress +
+# delaycompress do, keeping every file: access.log.N.gz -> .N+1.gz, access.log.1 ->
+# access.log.2 compressed to access.log.2.gz, access.log -> access.log.1, a new empty
+# access.log. With nodelay, create + compress without delaycompress: access.log ->
+# access.log.1, a new empty access.log, access.log.1 compressed to access.log.1.gz at once.
+rotate_series() {
+    local first=2 k
+    [ "${2:-}" = nodelay ] && first=1
+    k=$(($(ls "$1" | grep -c '\.gz$') + first - 1)) # the archives are .first.gz to .k.gz
+    while [ "$k" -ge "$first" ]; do
+        mv "$1/access.log.$k.gz" "$1/access.log.$((k + 1)).gz"
+        k=$((k - 1))
+    done
+    if [ "$first" -eq 2 ] && [ -f "$1/access.log.1" ]; then
+        mv "$1/access.log.1" "$1/access.log.2"
+        gzip "$1/access.log.2"
+    fi
+    mv "$1/access.log" "$1/access.log.1"
+    : >"$1/access.log"
+    if [ "$first" -eq 1 ]; then gzip "$1/access.log.1"; fi
 }
 
 # report_ok CSV: the report's rows (header and CRs dropped), sorted, equal $T/recount

@@ -8,7 +8,7 @@
 # master, one slave, 1 s rounds) follows the file source access.log: each rotated file is
 # found by its inode as access.log.1 and read to its end before it is compressed, so
 # every line is counted once (docs/CLUSTER.md "Tasks, instances, offsets"; a glob over
-# the series is not followed that way yet: docs/RULES.md "Archives"). Then a standalone
+# the series: rotate_glob.sh). Then a standalone
 # run over the series the rotations left (access.log*: plain files and .gz archives)
 # must count every line once too.
 # Oracle: mawk over the bundled log (by_status_recount).
@@ -27,25 +27,11 @@ start m1 "$MASTER" --config "$T/rules.yaml" --name m1 --listen "127.0.0.1:$P1" \
 start s1 "$SLAVE" --primary "http://127.0.0.1:$P1" --name s1 --token-file "$T/token" \
     --spool-dir "$T/s1"
 
-# rotate: logrotate's create + compress + delaycompress, keeping every file
-rotate() {
-    k=$(($(ls "$d" | grep -c '\.gz$') + 1)) # the archives are .2.gz to .k.gz
-    while [ "$k" -ge 2 ]; do
-        mv "$d/access.log.$k.gz" "$d/access.log.$((k + 1)).gz"
-        k=$((k - 1))
-    done
-    if [ -f "$d/access.log.1" ]; then
-        mv "$d/access.log.1" "$d/access.log.2"
-        gzip "$d/access.log.2"
-    fi
-    mv "$d/access.log" "$d/access.log.1"
-    : >"$d/access.log"
-}
 i=0
 while [ $i -lt 25 ]; do
     sed -n "$((i * 400 + 1)),$((i * 400 + 400))p" "$LOG" >>"$d/access.log"
     i=$((i + 1))
-    [ $((i % 6)) -eq 0 ] && rotate
+    [ $((i % 6)) -eq 0 ] && rotate_series "$d"
     sleep 0.4
 done
 check "the rotations left 3 archives (access.log.2.gz to .4.gz)" \

@@ -18,16 +18,15 @@
  * reason adding up to bad_lines, and they survive the re-encoding. On an empty corpus directory
  * LLVMFuzzerInitialize writes seed inputs for all four modes.
  * Build and run: scripts/fuzz.sh frame SECONDS (see docs/FUZZING.md). */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #include <apr_general.h>
 
 #include "frame.h"
+#include "fuzz_seeds.h"
 #include "rules.h"
 #include "value.h"
 
@@ -392,31 +391,6 @@ static partial_t *seed_partial(apr_pool_t *pool)
     return p;
 }
 
-static void write_seed(const char *dir, const char *name, uint8_t mode, const uint8_t *b, size_t n)
-{
-    char path[4096];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (!(f = fopen(path, "wb")))
-        return;
-    fputc(mode, f);
-    fwrite(b, 1, n, f);
-    fclose(f);
-}
-
-static int dir_is_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int empty = 1;
-    if (!d)
-        return 0;
-    while (empty && (de = readdir(d)) != NULL)
-        empty = de->d_name[0] == '.';
-    closedir(d);
-    return empty;
-}
-
 static void write_seeds(const char *dir)
 {
     apr_pool_t *pool;
@@ -434,8 +408,8 @@ static void write_seeds(const char *dir)
     buf_init(&raw);
     if (frame_encode(&h, p, NULL, &f, &err) != APR_SUCCESS)
         abort();
-    write_seed(dir, "seed-frame", 0, f.data, f.len);
-    write_seed(dir, "seed-frame-crcfix", 1, f.data, f.len);
+    fuzz_write_seed(dir, "seed-frame", 0, f.data, f.len);
+    fuzz_write_seed(dir, "seed-frame-crcfix", 1, f.data, f.len);
     /* the same frame's payload, inflated, for mode 2 */
     hl = f.data[8] | (uint32_t)f.data[9] << 8 | (uint32_t)f.data[10] << 16;
     {
@@ -444,11 +418,11 @@ static void write_seeds(const char *dir)
         buf_reserve(&raw, ulen);
         if (uncompress(raw.data, &ulen, f.data + FRAME_FIXED + hl, (uLong)(f.len - 24 - hl)) ==
             Z_OK)
-            write_seed(dir, "seed-payload", 2, raw.data, ulen);
+            fuzz_write_seed(dir, "seed-payload", 2, raw.data, ulen);
     }
     buf_reset(&f);
     if (frame_encode(&h, p, (const uint8_t[2]){0, 1}, &f, &err) == APR_SUCCESS)
-        write_seed(dir, "seed-frame-clients", 0, f.data, f.len);
+        fuzz_write_seed(dir, "seed-frame-clients", 0, f.data, f.len);
     {
         static const char rec[] = "{\"kind\": \"lease\", \"task\": 7, \"slave\": \"s1\"}";
         /* a record between two partials, and the record's bytes for mode 3 */
@@ -457,10 +431,10 @@ static void write_seeds(const char *dir)
         buf_put(&m, f.data, f.len);
         if (frame_encode_record(&h, rec, sizeof rec - 1, &m, &err) == APR_SUCCESS) {
             buf_put(&m, f.data, f.len);
-            write_seed(dir, "seed-record-mixed", 0, m.data, m.len);
+            fuzz_write_seed(dir, "seed-record-mixed", 0, m.data, m.len);
         }
         buf_free(&m);
-        write_seed(dir, "seed-record-bytes", 3, (const uint8_t *)rec, sizeof rec - 1);
+        fuzz_write_seed(dir, "seed-record-bytes", 3, (const uint8_t *)rec, sizeof rec - 1);
     }
     buf_free(&f);
     buf_free(&raw);
@@ -474,11 +448,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     apr_initialize();
     apr_pool_create(&root, NULL);
     job_init();
-    for (int i = 1; i < *argc; i++) {
-        struct stat st;
-        const char *a = (*argv)[i];
-        if (a[0] != '-' && stat(a, &st) == 0 && S_ISDIR(st.st_mode) && dir_is_empty(a))
-            write_seeds(a);
-    }
+    fuzz_seed_dirs(*argc, *argv, write_seeds);
     return 0;
 }
