@@ -66,7 +66,7 @@ static void biggest_entry(const mjob_t *j, int *entry, merger_entry_mem_t *mem)
 static void log_change(const merger_t *m, const mjob_t *j, const budget_reading_t *r,
                        budget_change_t c)
 {
-    char used[32], limit[32], job[32], near[32], clear[32], big[32], rss[32];
+    char used[32], limit[32], job[32], near[32], big[32], rss[32];
     merger_entry_mem_t mem;
     int e;
 
@@ -79,20 +79,20 @@ static void log_change(const merger_t *m, const mjob_t *j, const budget_reading_
     }
     if (c == BUDGET_LEFT) {
         log_msg("memory budget: job %s takes frames again: the tables hold %s with the "
-                "allowance, under %s (--memory-limit %s); the job holds %s",
-                j->job->name, used, budget_text(budget_clear(r->limit), clear, sizeof clear), limit,
-                job);
+                "allowance (--memory-limit %s); the job holds %s",
+                j->job->name, used, limit, job);
         return;
     }
     biggest_entry(j, &e, &mem);
-    log_msg("MEMORY BUDGET: job %s: its new frames are refused (503) from now on: this "
-            "master's tables hold %s with the allowance, at or near --memory-limit %s (%s); the "
-            "job holds %s, most in entry '%s' (%s, %" PRIu64 " keys); RSS %s. Its slaves keep "
-            "its frames in their spools, nothing is lost; raise --memory-limit (a restart "
-            "keeps the journal), lower the entry's max_keys, or let its period end",
-            j->job->name, used, limit, budget_text(budget_near(r->limit), near, sizeof near), job,
-            e >= 0 ? j->job->entries[e]->name : "-", budget_text(mem.bytes, big, sizeof big),
-            mem.keys, budget_text(budget_rss(), rss, sizeof rss));
+    log_msg(
+        "MEMORY BUDGET: job %s: its new frames are refused (503) from now on: this "
+        "master's tables hold %s with the allowance, at or near --memory-limit %s (near: %s); the "
+        "job holds %s, most in entry '%s' (%s, %" PRIu64 " keys); RSS %s. Its slaves keep "
+        "its frames in their spools, nothing is lost; raise --memory-limit (a restart "
+        "keeps the journal), lower the entry's max_keys, or let its period end",
+        j->job->name, used, limit, budget_text(budget_near(r->limit), near, sizeof near), job,
+        e >= 0 ? j->job->entries[e]->name : "-", budget_text(mem.bytes, big, sizeof big), mem.keys,
+        budget_text(budget_rss(), rss, sizeof rss));
 }
 
 /* j's tables' bytes: every entry's (merger_entry_memory). */

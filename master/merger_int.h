@@ -1,8 +1,9 @@
 /* merger_int.h - the merger's state, shared by merger.c (merging and bookkeeping),
  * merger_export.c (round and period exports), merger_http.c (HTTP, status, metrics),
  * merger_config.c (adopting a reloaded config, structure fingerprints),
- * merger_ckpt.c (the checkpoint: format, writing, restoring) and merger_recover.c
- * (the journal: attaching, replaying, recovery).
+ * merger_ckpt.c (the checkpoint: format, writing, restoring), merger_recover.c
+ * (the journal: attaching, replaying, recovery) and merger_budget.c (the
+ * memory budget: which jobs' frames are refused).
  *
  * Everything below m->lock is guarded by it. Per job: the source ranges,
  * the kept rounds (ascending by number) and the kept periods (ascending by
