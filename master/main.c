@@ -27,6 +27,7 @@ static void usage(FILE *out)
           "                    [--memory-limit SIZE]\n"
           "       abbey-master --primary URL --name NAME --listen HOST:PORT --token-file F\n"
           "                    [--data-dir DIR] [--export-dir DIR]          (a secondary)\n"
+          "                    [--memory-limit SIZE]\n"
           "\n"
           "  -c, --config FILE      the rules file (YAML; see docs/RULES.md)\n"
           "      --check            validate the rules file, print its jobs and the\n"
