@@ -393,6 +393,7 @@ int merger_set_config(merger_t *m, const rules_config_t *cfg, abbey_err_t *err)
     }
     m->cfg = cfg;
     m->jobs = jobs;
+    merger_budget_update(m, NULL); /* restarted jobs hold nothing, new ones too */
     apr_pool_destroy(tp);
     apr_thread_mutex_unlock(m->lock);
     return 0;

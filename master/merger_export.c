@@ -390,6 +390,7 @@ int merger_tick(merger_t *m, int64_t now_ms)
         apr_pool_clear(tp);
     }
     apr_pool_destroy(tp);
+    merger_budget_update(m, NULL); /* rounds and periods may have gone */
     q = m->queue;
     m->queue = NULL;
     m->queue_tail = &m->queue;

@@ -101,6 +101,7 @@ static json_t *job_json(const mjob_t *j)
     json_object_set_new(o, "regex_limit_hits", json_integer((json_int_t)j->regex_limit_hits));
     json_object_set_new(o, "sources", json_integer((json_int_t)apr_hash_count(j->sources)));
     json_object_set_new(o, "entries", entries_json(j));
+    json_object_set_new(o, "memory", merger_budget_job_json(j));
     return o;
 }
 
@@ -121,6 +122,7 @@ void merger_status_json(merger_t *m, buf_t *out)
                         json_pack("{s:I,s:I}", "received", (json_int_t)m->frame_bytes, "accepted",
                                   (json_int_t)m->frame_bytes_accepted));
     json_object_set_new(o, "export_errors", json_integer((json_int_t)m->export_errors));
+    json_object_set_new(o, "memory", merger_budget_status(m));
     json_object_set_new(o, "jobs", jobs);
     apr_thread_mutex_unlock(m->lock);
     jsonio_dump_buf(o, out);
@@ -212,6 +214,7 @@ void merger_metrics(merger_t *m, buf_t *out)
                            m->self, m->jobs[i].job->name, partial_reason_name(r),
                            (unsigned long long)m->jobs[i].bad_by[r]);
     metric_entries(m, out);
+    merger_budget_metrics(m, out);
     buf_printf(out, "# HELP abbey_frame_bytes_total Bytes of the frames this master received, "
                     "and of those it accepted.\n# TYPE abbey_frame_bytes_total counter\n");
     buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"received\"} %llu\n", m->self,
@@ -262,7 +265,7 @@ static void on_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
         httpd_answer_json(resp, 409,
                           json_pack("{s:s,s:o}", "result", "conflict", "ranges", ranges));
         return;
-    case MERGE_UNAVAILABLE: /* the sender keeps the frame and retries */
+    case MERGE_UNAVAILABLE: /* the journal, or the memory budget: the sender keeps the frame */
         httpd_error(resp, 503, "%s", err.msg[0] ? err.msg : "the journal is unavailable");
         return;
     default:

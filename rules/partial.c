@@ -122,6 +122,14 @@ int partial_is_empty(const partial_t *p)
     return 1;
 }
 
+size_t partial_bytes(const partial_t *p)
+{
+    size_t n = 0;
+    for (int i = 0; i < p->job->nentries; i++)
+        n += ptable_bytes(p->tables[i]);
+    return n;
+}
+
 void partial_destroy(partial_t *p)
 {
     apr_pool_destroy(p->pool);

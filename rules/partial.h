@@ -84,6 +84,10 @@ void partial_clear(partial_t *p);
  * back as it is). */
 int partial_is_empty(const partial_t *p);
 
+/* The approximate footprint of p's tables (ptable_bytes summed): what a
+ * memory budget counts (common/budget.h). O(entries). */
+size_t partial_bytes(const partial_t *p);
+
 /* Destroy (frees the subpool). */
 void partial_destroy(partial_t *p);
 
