@@ -1,8 +1,13 @@
 /* export.c - collecting, ordering and limiting a report's rows, and writing report files.
  *
+ * A top entry's rows (ptable_top.h) come with one more figure after the
+ * values: the error of the ranked value, its `<by>_error` column.
+ *
  * The writers for each format (export_csv.c, export_json.c) get the rows
- * already decoded and ordered as export_rows_t; this file owns the order, and
- * export_text, the one place where text becomes well-formed UTF-8. */
+ * ordered as export_rows_t and make each row's cells as they write it
+ * (export_cells), so a report of N rows holds N small export_row_t, never N
+ * decoded rows; this file owns the order, and export_text, the one place
+ * where text becomes well-formed UTF-8. */
 #include "export.h"
 #include "export_int.h"
 
@@ -11,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
+#include "ptable_top.h"
 #include "utf8.h"
 #include "value.h"
 
@@ -43,11 +50,31 @@ int export_val_cmp(const value_t *a, const value_t *b)
     return (x > y) - (x < y);
 }
 
+/* Key column k of x (k 0 is kept decoded; the others are decoded from the row's key, their
+ * strings pointing into it). Null for the overflow row. */
+static void key_at(const export_row_t *x, int k, value_t *v)
+{
+    buf_reader_t rd;
+    if (k == 0) {
+        *v = x->key0;
+        return;
+    }
+    buf_reader_init(&rd, x->row->key, x->row->klen);
+    for (int i = 0; i <= k; i++)
+        if (!x->row->klen || value_key_get(&rd, v) < 0) {
+            v->kind = VALUE_NULL; /* cannot happen for rows this process encoded */
+            return;
+        }
+}
+
 static int keys_cmp(const export_row_t *a, const export_row_t *b, int nkeys)
 {
     for (int k = 0; k < nkeys; k++) {
-        int c = export_val_cmp(&a->keys[k], &b->keys[k]);
-        if (c)
+        value_t x, y;
+        int c;
+        key_at(a, k, &x);
+        key_at(b, k, &y);
+        if ((c = export_val_cmp(&x, &y)) != 0)
             return c;
     }
     return 0;
@@ -59,19 +86,52 @@ static int row_cmp(const void *pa, const void *pb, void *arg)
     const rules_report_t *r = arg;
     int nkeys = r->entry->nkeys, col = r->order_col, c = 0;
     if (col >= 0 && col < nkeys) {
-        c = export_val_cmp(&a->keys[col], &b->keys[col]);
+        value_t x, y;
+        key_at(a, col, &x);
+        key_at(b, col, &y);
+        c = export_val_cmp(&x, &y);
         if (r->order_desc)
             c = -c;
     } else if (col >= nkeys) {
-        const agg_result_t *x = &a->res[col - nkeys], *y = &b->res[col - nkeys];
-        int xn = (x->flags & AGG_RES_NULL) != 0, yn = (y->flags & AGG_RES_NULL) != 0;
-        if (xn != yn)
-            return xn - yn; /* missing figures last, whatever the direction */
-        c = (x->num > y->num) - (x->num < y->num);
+        if (a->null != b->null)
+            return a->null - b->null; /* missing figures last, whatever the direction */
+        c = (a->num > b->num) - (a->num < b->num);
         if (r->order_desc)
             c = -c;
     }
     return c ? c : keys_cmp(a, b, nkeys);
+}
+
+/* Figure v of row: value v, or (v == nvalues) a top entry's error column. */
+static void row_figure(const rules_entry_t *en, const ptable_t *t, const ptable_row_t *row, int v,
+                       agg_result_t *out)
+{
+    if (v < en->nvalues) {
+        agg_result(&en->values[v].spec, row->state + ptable_offset(t, v), out);
+        return;
+    }
+    ABBEY_ASSERT(v == en->nvalues && en->top_k && ptable_top_m(t)); /* partial_table_create's */
+    agg_result(&en->specs[en->top_by], ptable_top_error(t, row), out);
+}
+
+/* x for row: its first key and, when the report orders by figure vcol, that figure. */
+static void collect_row(const rules_entry_t *en, const ptable_t *t, const ptable_row_t *row,
+                        int vcol, export_row_t *x)
+{
+    buf_reader_t rd;
+    x->row = row;
+    x->key0.kind = VALUE_NULL;
+    x->num = 0;
+    x->null = 0;
+    buf_reader_init(&rd, row->key, row->klen);
+    if (en->nkeys && row->klen && value_key_get(&rd, &x->key0) < 0)
+        x->key0.kind = VALUE_NULL; /* cannot happen for rows this process encoded */
+    if (vcol >= 0) {
+        agg_result_t res;
+        row_figure(en, t, row, vcol, &res);
+        x->num = res.num;
+        x->null = (res.flags & AGG_RES_NULL) != 0;
+    }
 }
 
 void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool,
@@ -79,28 +139,44 @@ void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool
 {
     const rules_entry_t *en = r->entry;
     size_t cursor = 0, n = 0, total = ptable_count(t);
+    int vcol = r->order_col >= en->nkeys ? r->order_col - en->nkeys : -1;
     ptable_row_t *row;
 
-    out->rows = apr_pcalloc(pool, sizeof(export_row_t) * (total ? total : 1));
-    while ((row = ptable_next(t, &cursor)) != NULL) {
-        export_row_t *x = &out->rows[n++];
-        buf_reader_t rd;
-        x->keys = apr_pcalloc(pool, sizeof(value_t) * (size_t)(en->nkeys + 1));
-        x->res = apr_pcalloc(pool, sizeof(agg_result_t) * (size_t)(en->nvalues + 1));
-        buf_reader_init(&rd, row->key, row->klen);
-        for (int k = 0; k < en->nkeys; k++)
-            if (value_key_get(&rd, &x->keys[k]) < 0)
-                x->keys[k].kind = VALUE_NULL; /* cannot happen for rows this process encoded */
-        for (int v = 0; v < en->nvalues; v++)
-            agg_result(&en->values[v].spec, row->state + ptable_offset(t, v), &x->res[v]);
-    }
+    memset(out, 0, sizeof *out);
+    out->en = en;
+    out->t = t;
+    out->pool = pool;
+    out->rows = apr_palloc(pool, sizeof(export_row_t) * (total ? total : 1));
+    while ((row = ptable_next(t, &cursor)) != NULL)
+        collect_row(en, t, row, vcol, &out->rows[n++]);
     qsort_r(out->rows, n, sizeof(export_row_t), row_cmp, (void *)r);
     out->n = (r->limit > 0 && (size_t)r->limit < n) ? (size_t)r->limit : n;
+    if ((row = ptable_overflow(t)) != NULL) { /* not ordered, not limited: last */
+        out->overflow = apr_palloc(pool, sizeof *out->overflow);
+        collect_row(en, t, row, -1, out->overflow);
+        out->folded_lines = ptable_folded_lines(t);
+        out->folded_keys = ptable_folded_keys(t);
+    }
+}
+
+void export_cells_init(const export_rows_t *rows, export_cells_t *c)
+{
+    c->keys = apr_pcalloc(rows->pool, sizeof(value_t) * (size_t)(rows->en->nkeys + 1));
+    c->res = apr_pcalloc(rows->pool, sizeof(agg_result_t) * (size_t)(rows->en->nvalues + 1));
+}
+
+void export_cells(const export_rows_t *rows, const export_row_t *x, export_cells_t *c)
+{
+    const rules_entry_t *en = rows->en;
+    for (int k = 0; k < en->nkeys; k++)
+        key_at(x, k, &c->keys[k]);
+    for (int v = 0; v < rules_entry_ncols(en) - en->nkeys; v++)
+        row_figure(en, rows->t, x->row, v, &c->res[v]);
 }
 
 const char *export_column_name(const rules_entry_t *en, int col)
 {
-    return col < en->nkeys ? en->key_names[col] : en->values[col - en->nkeys].name;
+    return rules_col_name(en, col);
 }
 
 void export_text_init(export_text_t *tx)

@@ -7,6 +7,10 @@
  * quoted when they hold a comma, quote, CR or LF); JSON is one object
  * {"job", "report", "entry", "scope", "columns", "rows": [{column: value}]}
  * with numbers as numbers, missing values as null and times as ISO strings.
+ * A table's overflow row (ptable.h, max_keys) is shown after the ordered and
+ * limited rows, its key columns empty (CSV) or null (JSON), told apart by
+ * the columns CSV adds (_overflow, _folded_lines, _folded_keys) and by JSON's
+ * "_overflow": true with "folded_lines" and "folded_keys" in the object.
  * Both are well-formed UTF-8 whatever the log's bytes: each ill-formed part of
  * a key becomes U+FFFD (export_text in export_int.h; docs/RULES.md, "Text in
  * reports"), and JSON escapes every control character.
@@ -26,9 +30,11 @@
 void export_render(const rules_job_t *job, const rules_report_t *r, const ptable_t *t, buf_t *out,
                    apr_pool_t *pool);
 
-/* The rows report r shows of table t, decoded, ordered and cut to its limit
- * once, for the writers below and history_batch_add (history.h): in pool,
- * valid while pool and t are. Cannot fail. */
+/* The rows report r shows of table t, ordered and cut to its limit once, for
+ * the writers below and history_batch_add (history.h): in pool, valid while
+ * pool and t are and t does not change (they point at t's rows, whose cells
+ * each user makes as it goes: a row costs 48 bytes, not its decoded keys and
+ * figures), with t's overflow row apart (export_int.h). Cannot fail. */
 typedef struct export_rows_t export_rows_t;
 const export_rows_t *export_rows(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool);
 
@@ -44,7 +50,9 @@ void export_rows_render(const rules_job_t *job, const rules_report_t *r, const e
  * report, with \, " and \n escaped); a missing figure has no sample. Rows
  * whose keys show as the same text (they differ in bytes that are not UTF-8,
  * or in type: 200 and "200") would be one series: the first in the report's
- * order is shown, the others are left out. Scratch from pool. */
+ * order is shown, the others are left out. The overflow row of a table past
+ * its max_keys is not a series (it has no keys; abbey_entry_folded_lines
+ * tells what it holds). Scratch from pool. */
 void export_prom(const rules_report_t *r, const export_rows_t *rows, buf_t *out, apr_pool_t *pool);
 
 /* File name extension of a report's format: "csv" or "json". */

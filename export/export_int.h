@@ -5,18 +5,41 @@
 
 #include "export.h"
 
+/* One row of a report while it is ordered: the table's row, and what ordering reads
+ * often, so that a report of N rows costs N of these (48 bytes) and not N decoded rows;
+ * the cells are made for one row at a time (export_cells). */
 typedef struct export_row_t {
-    value_t *keys;     /* the entry's key columns, decoded */
-    agg_result_t *res; /* the entry's values */
+    const ptable_row_t *row;
+    double num;   /* the order column's figure, when it is a value (or error) column */
+    int null;     /* that figure is missing (AGG_RES_NULL) */
+    value_t key0; /* the first key column, decoded (null for the overflow row) */
 } export_row_t;
 
-typedef struct export_rows_t {
-    export_row_t *rows; /* ordered */
-    size_t n;           /* rows to show (after limit) */
-} export_rows_t;
+struct export_rows_t {
+    const rules_entry_t *en;
+    const ptable_t *t;
+    apr_pool_t *pool;       /* export_rows's: the cells of a writer (export_cells_init) */
+    export_row_t *rows;     /* ordered */
+    size_t n;               /* rows to show (after limit) */
+    export_row_t *overflow; /* the table's overflow row (keys null), shown last; NULL: none */
+    uint64_t folded_lines;  /* its lines and distinct keys (ptable.h) */
+    uint64_t folded_keys;
+};
+
+/* A row's cells: its key columns decoded (null for the overflow row) and its values'
+ * figures, then a top entry's error (rules_entry_ncols). */
+typedef struct export_cells_t {
+    value_t *keys;     /* en->nkeys */
+    agg_result_t *res; /* en->nvalues, + 1 for a top entry's error */
+} export_cells_t;
 
 void export_collect(const rules_report_t *r, const ptable_t *t, apr_pool_t *pool,
                     export_rows_t *out);
+/* Room for one row's cells, from rows->pool. */
+void export_cells_init(const export_rows_t *rows, export_cells_t *c);
+/* The cells of x (a row of rows, or its overflow row) into c (valid until the next call;
+ * strings point into the table's row). */
+void export_cells(const export_rows_t *rows, const export_row_t *x, export_cells_t *c);
 int export_val_cmp(const value_t *a, const value_t *b);
 const char *export_column_name(const rules_entry_t *en, int col);
 

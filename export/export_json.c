@@ -1,4 +1,8 @@
-/* export_json.c - reports as one JSON object: metadata, column list, and rows as objects. */
+/* export_json.c - reports as one JSON object: metadata, column list, and rows as objects.
+ *
+ * A table with an overflow row (max_keys) adds "folded_lines" and
+ * "folded_keys" after "scope", and the overflow row last, its key columns
+ * null and "_overflow": true. */
 #include "export_int.h"
 
 #include <string.h>
@@ -57,26 +61,34 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
                  buf_t *out)
 {
     const rules_entry_t *en = r->entry;
-    int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
+    int ncols = r->ncols ? r->ncols : rules_entry_ncols(en);
     export_text_t tx;
+    export_cells_t cells;
 
     export_text_init(&tx);
+    export_cells_init(rows, &cells);
     buf_put(out, "{\"job\":", 7);
     json_cstr(out, &tx, job->name);
     buf_put(out, ",\"report\":", 10);
     json_cstr(out, &tx, r->name);
     buf_put(out, ",\"entry\":", 9);
     json_cstr(out, &tx, en->name);
-    buf_printf(out, ",\"scope\":\"%s\",\"columns\":[",
-               r->scope == RULES_SCOPE_ROUND ? "round" : "period");
+    buf_printf(out, ",\"scope\":\"%s\",", r->scope == RULES_SCOPE_ROUND ? "round" : "period");
+    if (rows->overflow)
+        buf_printf(out, "\"folded_lines\":%llu,\"folded_keys\":%llu,",
+                   (unsigned long long)rows->folded_lines, (unsigned long long)rows->folded_keys);
+    buf_put(out, "\"columns\":[", 11);
     for (int c = 0; c < ncols; c++) {
         if (c)
             buf_put_u8(out, ',');
         json_cstr(out, &tx, export_column_name(en, r->ncols ? r->cols[c] : c));
     }
     buf_put(out, "],\"rows\":[", 10);
-    for (size_t i = 0; i < rows->n; i++) {
-        const export_row_t *row = &rows->rows[i];
+    for (size_t i = 0; i <= rows->n; i++) {
+        const export_row_t *row = i < rows->n ? &rows->rows[i] : rows->overflow;
+        if (!row)
+            break;
+        export_cells(rows, row, &cells);
         buf_put(out, i ? ",\n{" : "\n{", i ? 3 : 2);
         for (int c = 0; c < ncols; c++) {
             int col = r->ncols ? r->cols[c] : c;
@@ -85,15 +97,17 @@ void export_json(const rules_job_t *job, const rules_report_t *r, const export_r
             json_cstr(out, &tx, export_column_name(en, col));
             buf_put_u8(out, ':');
             if (col < en->nkeys) {
-                json_key(out, &row->keys[col], &tx);
+                json_key(out, &cells.keys[col], &tx);
             } else {
-                const agg_result_t *res = &row->res[col - en->nkeys];
+                const agg_result_t *res = &cells.res[col - en->nkeys];
                 if (res->flags & AGG_RES_NULL || !res->text[0])
                     buf_put(out, "null", 4);
                 else
                     buf_put(out, res->text, strlen(res->text));
             }
         }
+        if (i == rows->n) /* the overflow row */
+            buf_put(out, ",\"_overflow\":true", 17);
         buf_put_u8(out, '}');
     }
     buf_put(out, "]}\n", 3);

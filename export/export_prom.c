@@ -31,16 +31,18 @@ static void put_escaped(buf_t *out, const char *s, size_t len, int quote)
 
 /* The label set of each row ("a=\"x\",b=\"y\"", no braces) in one buffer:
  * row i's is at off[i] .. off[i + 1]. */
-static void label_sets(const rules_report_t *r, const export_rows_t *rows, buf_t *lab, size_t *off)
+static void label_sets(const rules_report_t *r, const export_rows_t *rows, buf_t *lab, size_t *off,
+                       export_cells_t *cells)
 {
     const rules_entry_t *en = r->entry;
     export_text_t tx;
     export_text_init(&tx);
     for (size_t i = 0; i < rows->n; i++) {
         off[i] = lab->len;
+        export_cells(rows, &rows->rows[i], cells);
         for (int k = 0; k < en->nkeys; k++) {
             size_t len;
-            const char *s = export_key_text(&tx, &rows->rows[i].keys[k], &len);
+            const char *s = export_key_text(&tx, &cells->keys[k], &len);
             if (k)
                 buf_put_u8(lab, ',');
             buf_printf(lab, "%s=\"", r->prom->labels[k]);
@@ -78,10 +80,12 @@ void export_prom(const rules_report_t *r, const export_rows_t *rows, buf_t *out,
     size_t *off = apr_palloc(pool, sizeof *off * (rows->n + 1));
     uint8_t *shown = apr_pcalloc(pool, rows->n + 1);
     apr_hash_t *seen = apr_hash_make(pool);
+    export_cells_t cells;
     buf_t lab;
 
     buf_init(&lab);
-    label_sets(r, rows, &lab, off);
+    export_cells_init(rows, &cells);
+    label_sets(r, rows, &lab, off, &cells);
     for (size_t i = 0; i < rows->n; i++) { /* one series per label set: the first row's */
         const char *set = (const char *)lab.data + off[i];
         apr_ssize_t len = (apr_ssize_t)(off[i + 1] - off[i]);
@@ -97,8 +101,10 @@ void export_prom(const rules_report_t *r, const export_rows_t *rows, buf_t *out,
         buf_printf(out, "\n# TYPE %s %s\n", fam->name, type_word(fam->type));
         for (size_t i = 0; i < rows->n; i++) {
             size_t len = off[i + 1] - off[i];
+            if (shown[i])
+                export_cells(rows, &rows->rows[i], &cells);
             for (int c = 0; shown[i] && c < fam->ncols; c++) {
-                const char *v = sample_value(&rows->rows[i].res[fam->cols[c] - nkeys]);
+                const char *v = sample_value(&cells.res[fam->cols[c] - nkeys]);
                 int braces = len || fam->type == RULES_PROM_SUMMARY;
                 if (!v)
                     continue;

@@ -338,6 +338,7 @@ void history_batch_add(history_batch_t *b, const rules_job_t *job, const rules_r
 {
     const int nkeys = r->entry->nkeys;
     export_text_t tx;
+    export_cells_t cells;
     hset_t *set;
     if (b->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 8;
@@ -349,14 +350,17 @@ void history_batch_add(history_batch_t *b, const rules_job_t *job, const rules_r
     set->nrows = rows->n;
     buf_init(&set->cells);
     export_text_init(&tx);
-    for (size_t i = 0; i < rows->n; i++)
+    export_cells_init(rows, &cells);
+    for (size_t i = 0; i < rows->n; i++) {
+        export_cells(rows, &rows->rows[i], &cells);
         for (int c = 0; c < r->ncols; c++) {
             int col = r->cols[c];
             if (col < nkeys)
-                put_key(&set->cells, &tx, &rows->rows[i].keys[col]);
+                put_key(&set->cells, &tx, &cells.keys[col]);
             else
-                put_figure(&set->cells, &rows->rows[i].res[col - nkeys]);
+                put_figure(&set->cells, &cells.res[col - nkeys]);
         }
+    }
     export_text_free(&tx);
 }
 

@@ -66,7 +66,9 @@ history_batch_t *history_batch_create(int64_t start_ms, int64_t end_ms, int inco
 void history_batch_set(history_batch_t *b, int64_t start_ms, int64_t end_ms, int incomplete);
 
 /* Add report r of job (both must outlive the batch: rules configs do) with
- * rows (export_rows of r), copied as the columns the report shows. */
+ * rows (export_rows of r), copied as the columns the report shows; the
+ * overflow row of a table past its max_keys is not one of them (it has no
+ * keys; the reports' files and /v1/status show what it holds). */
 void history_batch_add(history_batch_t *b, const rules_job_t *job, const rules_report_t *r,
                        const export_rows_t *rows);
 

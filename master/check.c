@@ -34,6 +34,8 @@ static void print_entry(const rules_entry_t *en, FILE *out)
     fputs(en->nkeys ? "]" : "] (one total row)", out);
     if (en->where)
         fprintf(out, " where %s", expr_text(en->where));
+    if (en->nkeys && !en->top_k) /* a top entry's bound is its summary's rows, below */
+        fprintf(out, ", max_keys %llu", (unsigned long long)en->max_keys);
     fputs("\n        values: ", out);
     for (int v = 0; v < en->nvalues; v++) {
         if (v)
@@ -41,6 +43,9 @@ static void print_entry(const rules_entry_t *en, FILE *out)
         print_value(&en->values[v], out);
     }
     fputc('\n', out);
+    if (en->top_k)
+        fprintf(out, "        top %d by %s: a summary of %u rows (error column %s)\n", en->top_k,
+                en->values[en->top_by].name, en->top_m, en->top_error);
 }
 
 static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *out)
@@ -75,9 +80,7 @@ static void print_job(const rules_config_t *cfg, const rules_job_t *job, FILE *o
         if (rep->order_col >= 0) {
             const rules_entry_t *en = rep->entry;
             int c = rep->order_col;
-            fprintf(out, ", order %s %s",
-                    c < en->nkeys ? en->key_names[c] : en->values[c - en->nkeys].name,
-                    rep->order_desc ? "desc" : "asc");
+            fprintf(out, ", order %s %s", rules_col_name(en, c), rep->order_desc ? "desc" : "asc");
         }
         if (rep->limit)
             fprintf(out, ", limit %ld", rep->limit);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "dashboard.h"
 #include "durable.h"
 #include "hclient.h"
@@ -520,6 +521,7 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     }
     c.merger = merger_create(c.cfg, opts->name, opts->export_dir, pool);
     merger_set_period_interval(c.merger, opts->export_every_ms);
+    merger_set_budget(c.merger, opts->memory_limit, budget_allowance(0, 0)); /* before recovery */
     c.httpd = httpd_create(c.token, pool);
     if (httpd_set_limits(c.httpd, &opts->http, &err) != 0) {
         log_msg("%s", err.msg);
@@ -550,6 +552,14 @@ int master_cluster_run(const master_opts_t *opts, apr_pool_t *pool)
     }
     log_msg("listening on %s:%d, config %s, export dir %s, history %s", host, httpd_port(c.httpd),
             c.cfg->hash_hex, opts->export_dir, c.history ? history_path(c.history) : "none");
+    if (opts->memory_limit) {
+        char lim[32], allow[32], near[32];
+        log_msg("memory limit %s (%s of it allowed for the process besides its tables; the "
+                "jobs holding the memory are refused new frames from %s on)",
+                budget_text(opts->memory_limit, lim, sizeof lim),
+                budget_text(budget_allowance(0, 0), allow, sizeof allow),
+                budget_text(budget_near(opts->memory_limit), near, sizeof near));
+    }
     c.health_client = hclient_create(c.token, 500, 1000, pool); /* pools are per thread */
     apr_thread_create(&health, NULL, health_main, &c, pool);
     run_loop(&c);

@@ -21,7 +21,8 @@ static const char *type_name(expr_type_t t)
     }
 }
 
-/* Column col of entry en (keys first, then values). */
+/* Column col of entry en (keys first, then values, then a top entry's error:
+ * "agg": "error", "of": the column it bounds). */
 static json_t *column_json(const rules_entry_t *en, int col)
 {
     json_t *c = json_object();
@@ -29,6 +30,14 @@ static json_t *column_json(const rules_entry_t *en, int col)
         json_object_set_new(c, "name", json_string(en->key_names[col]));
         json_object_set_new(c, "key", json_true());
         json_object_set_new(c, "type", json_string(type_name(expr_type(en->keys[col]))));
+        return c;
+    }
+    if (col >= en->nkeys + en->nvalues) {
+        json_object_set_new(c, "name", json_string(en->top_error));
+        json_object_set_new(c, "key", json_false());
+        json_object_set_new(c, "type", json_string("number"));
+        json_object_set_new(c, "agg", json_string("error"));
+        json_object_set_new(c, "of", json_string(en->values[en->top_by].name));
         return c;
     }
     const rules_value_t *v = &en->values[col - en->nkeys];
@@ -57,7 +66,7 @@ static json_t *report_json(const rules_config_t *cfg, const rules_report_t *r, c
 {
     const rules_entry_t *en = r->entry;
     const rules_master_t *owner = &cfg->masters[en->group->master];
-    int ncols = r->ncols ? r->ncols : en->nkeys + en->nvalues;
+    int ncols = r->ncols ? r->ncols : rules_entry_ncols(en);
     json_t *cols = json_array(), *o;
 
     for (int c = 0; c < ncols; c++)
@@ -69,11 +78,8 @@ static json_t *report_json(const rules_config_t *cfg, const rules_report_t *r, c
                   r->order_desc, "limit", (json_int_t)r->limit, "columns", cols);
     if (o)
         json_object_set_new(o, "order",
-                            r->order_col >= 0
-                                ? json_string(r->order_col < en->nkeys
-                                                  ? en->key_names[r->order_col]
-                                                  : en->values[r->order_col - en->nkeys].name)
-                                : json_null());
+                            r->order_col >= 0 ? json_string(rules_col_name(en, r->order_col))
+                                              : json_null());
     return o;
 }
 

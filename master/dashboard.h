@@ -22,7 +22,9 @@ struct json_t;
  *                           "view": "totals"|"timeseries"|"top"|"table",
  *                           "order" (column name or null),"desc","limit",
  *                           "columns": [{"name","key","type": "time"|"number"|"text"|
- *                                        "bool"|"any","agg" (values only),"pct"}]}]}]}
+ *                                        "bool"|"any","agg" (values only; "error"
+ *                                        for a top entry's error column, with "of":
+ *                                        the column it bounds),"pct"}]}]}]}
  * self NULL (standalone): every report is owned here. m may be NULL (no
  * freshness). Views: no key columns: totals (big figures); one key of type
  * time (time_bucket): timeseries; an order and a limit: top (bars); else table.

@@ -7,11 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "history.h"
 #include "log.h"
 #include "master.h"
 #include "mem.h"
 #include "merger.h"
+#include "task.h"
 #include "value.h"
 
 static void usage(FILE *out)
@@ -19,10 +21,13 @@ static void usage(FILE *out)
     fputs("usage: abbey-master --check --config FILE [--sample FILE [--job J] [--lines N]]\n"
           "       abbey-master --standalone --once --config FILE [--workers N] [--export-dir DIR]\n"
           "                    [--stdin JOB] [--html FILE] [--history FILE]\n"
+          "                    [--memory-limit SIZE]\n"
           "       abbey-master --config FILE --name NAME --listen HOST:PORT --token-file F\n"
           "                    [--data-dir DIR] [--export-dir DIR]          (the primary)\n"
+          "                    [--memory-limit SIZE]\n"
           "       abbey-master --primary URL --name NAME --listen HOST:PORT --token-file F\n"
           "                    [--data-dir DIR] [--export-dir DIR]          (a secondary)\n"
+          "                    [--memory-limit SIZE]\n"
           "\n"
           "  -c, --config FILE      the rules file (YAML; see docs/RULES.md)\n"
           "      --check            validate the rules file, print its jobs and the\n"
@@ -52,6 +57,17 @@ static void usage(FILE *out)
           "                         given FILE or none; standalone keeps none unless given FILE\n"
           "      --history-keep D   how long the history keeps a job's reports when its rules\n"
           "                         set no history: {keep: D} (default 30d)\n"
+          "      --memory-limit SIZE  the process's memory budget, e.g. 512MiB or 2G (units\n"
+          "                         k M G T or KiB MiB GiB TiB, powers of 1024): its tables\n"
+          "                         as accounted (their approximate bytes), plus 32 MiB for\n"
+          "                         the rest (standalone: and a read block per worker).\n"
+          "                         Standalone merges its workers' tables into the totals\n"
+          "                         near it (7/8) and stops with exit status 1, naming the\n"
+          "                         job and entry, when the totals alone reach it. A cluster\n"
+          "                         master refuses (503, slaves spool) new frames of the jobs\n"
+          "                         holding the memory from 7/8 of it, of every job at it,\n"
+          "                         until their memory falls (3/4); status and /metrics show\n"
+          "                         it (docs/CLUSTER.md, \"Memory budget\")\n"
           "  -q, --quiet            no summary on stdout\n"
           "  -n, --name NAME        this master's name in the rules file's masters:\n"
           "  -l, --listen HOST:PORT address to serve HTTP on (default 127.0.0.1:7101)\n"
@@ -63,8 +79,8 @@ static void usage(FILE *out)
           "                         printable; a warning when its group or others can read it)\n"
           "      --http-threads N   HTTP worker threads (default 4)\n"
           "      --lease-bytes N    most bytes one read lease covers, with an optional\n"
-          "                         k/M/G suffix (primary; default 256M): bigger leases\n"
-          "                         send fewer, larger frames\n"
+          "                         k/M/G suffix (primary; default 512M): bigger leases\n"
+          "                         send fewer frames and fewer bytes to the masters\n"
           "      --export-every D   write the running-total (period scope) reports at most\n"
           "                         every D (default 10s; 0s: every round); round-scope\n"
           "                         reports are written every round, GET /v1/reports is live\n"
@@ -98,8 +114,9 @@ static void usage(FILE *out)
           "  -V, --version          print the version\n"
           "\n"
           "Exit status: 0 on success, 1 when a source or report failed or an entry ran out\n"
-          "of memory (its reports are not written, the others are), 2 on bad usage or an\n"
-          "invalid rules file.\n",
+          "of memory (its reports are not written, the others are) or standalone's totals\n"
+          "reached --memory-limit (nothing is written), 2 on bad usage or an invalid rules\n"
+          "file.\n",
           out);
 }
 
@@ -125,10 +142,11 @@ enum {
     OPT_STDIN,
     OPT_HISTORY,
     OPT_HISTORY_KEEP,
-    OPT_HTML
+    OPT_HTML,
+    OPT_MEMORY
 };
 
-#define LEASE_BYTES_DEFAULT (256u << 20)
+#define LEASE_BYTES_DEFAULT (512u << 20) /* docs/CLUSTER.md, "lease sizing" */
 
 static const apr_getopt_option_t options[] = {
     {"config", 'c', 1, "rules file"},
@@ -162,6 +180,7 @@ static const apr_getopt_option_t options[] = {
     {"lines", OPT_LINES, 1, "lines of the sample"},
     {"history", OPT_HISTORY, 1, "history database"},
     {"history-keep", OPT_HISTORY_KEEP, 1, "history retention"},
+    {"memory-limit", OPT_MEMORY, 1, "memory budget"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
@@ -296,6 +315,14 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
         case OPT_HTML:
             opts->html = arg;
             break;
+        case OPT_MEMORY: {
+            abbey_err_t err;
+            if (budget_parse_size("--memory-limit", arg, &opts->memory_limit, &err) != 0) {
+                fprintf(stderr, "abbey-master: %s\n", err.msg);
+                return 2;
+            }
+            break;
+        }
         case 'o':
             opts->export_dir = arg;
             break;
@@ -413,7 +440,18 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
                 opts->stdin_job, opts->stdin_job);
         return 2;
     }
+    if (opts->memory_limit && opts->check) {
+        fprintf(stderr, "abbey-master: --memory-limit goes with --standalone or a cluster "
+                        "master (see --help)\n");
+        return 2;
+    }
     if (!opts->check && !opts->standalone) { /* a cluster member */
+        abbey_err_t err;
+        if (opts->memory_limit && budget_check_limit("--memory-limit", opts->memory_limit,
+                                                     budget_allowance(0, 0), &err) != 0) {
+            fprintf(stderr, "abbey-master: %s\n", err.msg);
+            return 2;
+        }
         if (!opts->config == !opts->primary) {
             fprintf(stderr, "abbey-master: give --config FILE (primary) or --primary URL "
                             "(secondary), not both (see --help)\n");
@@ -489,6 +527,12 @@ int main(int argc, const char *const *argv)
         master_check_print(cfg, stdout);
         master_check_warn(cfg, stderr);
         return 0;
+    }
+    if (opts.memory_limit &&
+        budget_check_limit("--memory-limit", opts.memory_limit,
+                           budget_allowance(opts.workers, task_io_size(cfg, 0)), &err) != 0) {
+        fprintf(stderr, "abbey-master: %s\n", err.msg);
+        return 2;
     }
     rc = master_standalone_once(cfg, &opts, opts.quiet ? NULL : stdout, pool);
     apr_pool_destroy(pool);

@@ -42,6 +42,7 @@ typedef struct master_opts_t {
     const char *history;     /* --history FILE|none; NULL: the cluster's
                                 DATA_DIR/history.sqlite, none in standalone */
     int64_t history_keep_ms; /* --history-keep D: how long a job without history: keeps it */
+    uint64_t memory_limit;   /* --memory-limit SIZE (common/budget.h); 0: none */
 } master_opts_t;
 
 /* Primary (opts->config) or secondary (opts->primary): serve, schedule, merge,
@@ -74,8 +75,11 @@ int master_check_sample(const rules_config_t *cfg, const master_opts_t *opts, FI
 /* --standalone --once: read every source of every job to its end on
  * opts->workers threads, merge, export every report, print a summary to out.
  * With opts->stdin_job (a job of cfg), that job alone, from standard input.
+ * With opts->memory_limit, threads merge their tables into the totals near
+ * it, and the run stops when the totals reach it (standalone.c).
  * Returns 0 when everything was read and written, 1 when a source or report
- * failed (the rest is still exported), with messages on stderr. */
+ * failed (the rest is still exported) or the totals reached the memory limit
+ * (no more reports written), with messages on stderr. */
 int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts, FILE *out,
                            apr_pool_t *pool);
 

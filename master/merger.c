@@ -168,6 +168,24 @@ static void round_drop_oldest(merger_t *m, mjob_t *j)
     j->nrounds--;
 }
 
+void merger_entry_memory(const mjob_t *j, int entry, merger_entry_mem_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < j->nperiods; i++)
+        out->bytes += ptable_bytes(j->periods[i].totals->tables[entry]);
+    for (int i = 0; i < j->nrounds; i++)
+        if (j->rounds[i]->p)
+            out->bytes += ptable_bytes(j->rounds[i]->p->tables[entry]);
+    for (int i = 0; i < j->nidle; i++)
+        out->bytes += ptable_bytes(j->idle[i]->tables[entry]);
+    if (j->nperiods > 0) {
+        const ptable_t *t = j->periods[j->nperiods - 1].totals->tables[entry];
+        out->keys = ptable_count(t);
+        out->folded_lines = ptable_folded_lines(t);
+        out->folded_keys = ptable_folded_keys(t);
+    }
+}
+
 void merger_job_clear(mjob_t *j)
 {
     for (int i = 0; i < j->nrounds; i++)
@@ -309,7 +327,7 @@ static void wait_newest(const merger_t *m, commit_wait_t *w)
     w->ticket = m->last_ticket;
 }
 
-/* Under the lock: an emptied-on-take scratch partial of j (the taker clears it). */
+/* Under the lock: a scratch partial of j (empty: scratch_give clears it). */
 static partial_t *scratch_take(merger_t *m, mjob_t *j)
 {
     if (j->nidle > 0)
@@ -317,12 +335,16 @@ static partial_t *scratch_take(merger_t *m, mjob_t *j)
     return partial_create(j->job, m->pool);
 }
 
+/* Under the lock: s back to j's idle partials, emptied (an idle one holds no
+ * rows, only its tables' slot arrays: what the memory budget counts of it). */
 static void scratch_give(mjob_t *j, partial_t *p)
 {
-    if (j->nidle < MERGER_SCRATCH_IDLE)
+    if (j->nidle < MERGER_SCRATCH_IDLE) {
+        partial_clear(p);
         j->idle[j->nidle++] = p;
-    else
+    } else {
         partial_destroy(p);
+    }
 }
 
 /* 0 when p has rows only in groups this master owns; else sets err. */
@@ -330,7 +352,8 @@ static int check_owned(const merger_t *m, const mjob_t *j, const partial_t *p, a
 {
     for (int e = 0; e < j->job->nentries; e++) {
         const rules_entry_t *en = j->job->entries[e];
-        if (!j->owned[en->group->index] && ptable_count(p->tables[e]) > 0) {
+        if (!j->owned[en->group->index] &&
+            (ptable_count(p->tables[e]) > 0 || ptable_overflow(p->tables[e]))) {
             abbey_err_set(err, "frame carries rows of group '%s', which master %s does not own",
                           en->group->name, m->self);
             return -1;
@@ -510,6 +533,10 @@ static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
         return MERGE_REJECTED;
     }
     v = range_verdict(j, h, conflict);
+    if (v == RANGES_NEW && merger_budget_refuse(m, j, err)) { /* before any decoding */
+        apr_thread_mutex_unlock(m->lock);
+        return MERGE_UNAVAILABLE;
+    }
     s = v == RANGES_NEW ? scratch_take(m, j) : NULL;
     if (v != RANGES_NEW)
         wait_newest(m, w);
@@ -519,7 +546,6 @@ static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
     if (v != RANGES_NEW)
         return result_of(v);
 
-    partial_clear(s);
     rv = frame_decode(frame, len, job, &h2, s, &flen, err);
 
     apr_thread_mutex_lock(m->lock);
@@ -544,6 +570,8 @@ static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
         }
     }
     scratch_give(j, s);
+    if (r == MERGE_MERGED)
+        merger_budget_update(m, j); /* and every job's standing */
     apr_thread_mutex_unlock(m->lock);
     return r;
 }

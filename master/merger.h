@@ -79,7 +79,8 @@ typedef enum merge_result_t {
     MERGE_DUPLICATE,   /* range already covered: acknowledged, not merged again */
     MERGE_CONFLICT,    /* range overlaps what this master has: see conflict */
     MERGE_REJECTED,    /* the frame is refused: reason in err */
-    MERGE_UNAVAILABLE, /* the journal could not take it (disk full, failed store):
+    MERGE_UNAVAILABLE, /* the journal could not take it (disk full, failed store), or
+                          its job is over the memory budget (merger_set_budget):
                           nothing merged, reason in err; HTTP 503, the sender retries */
     MERGE_EXPIRED      /* new range, but its round's period is no longer kept: the range is
                           recorded (never merged later), counted as expired, in no report;
@@ -94,17 +95,16 @@ typedef struct merger_conflict_t {
 } merger_conflict_t;
 
 /* Accept one frame (the body of POST /v1/partials: exactly one frame, len
- * bytes). MERGE_REJECTED with the reason in err for: a corrupt or truncated
- * frame (frame_peek / frame_decode's reason), a record frame (a state
- * record, not a partial), bytes after the frame, an
- * unknown job, a frame addressed to another master (header.master != self),
- * an empty or inverted range, a round beyond merger_round_limit (a round the
- * primary has not started: it would push out the periods being counted), or
- * rows for a rule group this master does not own. The frame is checked
- * (frame_peek) before its range; the payload is decoded only for a new
- * range. conflict (may be NULL) is filled for MERGE_CONFLICT. A merged frame
- * whose round was already exported is counted as late and amends that
- * round's export and its period's at the next merger_tick. */
+ * bytes). A new range of a job over the memory budget is MERGE_UNAVAILABLE
+ * before it is decoded (merger_set_budget). MERGE_REJECTED with the reason in err for: a corrupt or
+ * truncated frame (frame_peek / frame_decode's reason), a record frame (a state record, not a
+ * partial), bytes after the frame, an unknown job, a frame addressed to another master
+ * (header.master != self), an empty or inverted range, a round beyond merger_round_limit (a round
+ * the primary has not started: it would push out the periods being counted), or rows for a rule
+ * group this master does not own. The frame is checked (frame_peek) before its range; the payload
+ * is decoded only for a new range. conflict (may be NULL) is filled for MERGE_CONFLICT. A merged
+ * frame whose round was already exported is counted as late and amends that round's export and its
+ * period's at the next merger_tick. */
 merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
                              merger_conflict_t *conflict, abbey_err_t *err);
 
@@ -185,7 +185,17 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  *             "partials":{...as above}, "lines","bad_lines",
  *             "bad_lines_by_reason":{"quote":n,...} (the reasons not 0, partial.h's names;
  *             "unknown": counted by frames that gave no reason), "bytes","regex_limit_hits",
- *             "sources"}]}
+ *             "sources",
+ *             "entries":[{"name","max_keys","keys","bytes","folded_lines","folded_keys"}]
+ *             (the owned entries, merger_entry_memory in merger_int.h: keys and what folded
+ *             in the newest period's totals, approximate bytes of all the entry's tables;
+ *             "max_keys" of a top entry is its capacity, rules_entry_max_rows),
+ *             "memory":{"bytes" (every table of the job),"over_budget" (its new frames are
+ *             refused),"since_ms" (when over_budget last changed; null: never),"refused"
+ *             (frames refused over the budget, also counted unavailable)}}],
+ *    "memory":{"limit","near","clear" (bytes; null without a budget),"allowance",
+ *              "tables" (every job's),"accounted" (allowance + tables: what the budget
+ *              counts),"rss" (resident, /proc/self/statm)}}
  * ("rejected" of a job counts frames refused after the job was known). */
 void merger_status_json(merger_t *m, buf_t *out);
 
@@ -207,7 +217,13 @@ struct json_t *merger_freshness_json(merger_t *m, const char *job);
  * frames), abbey_bad_lines_reason_total{...,reason="quote"} (counter, per reason that
  * counted a line),
  * abbey_rounds_exported_total (counter), abbey_round_lag_seconds (gauge:
- * last merger_tick's now minus the end of the newest exported round); then
+ * last merger_tick's now minus the end of the newest exported round); per owned entry
+ * (label entry="<name>") the gauges abbey_entry_keys, abbey_entry_max_keys, abbey_entry_bytes,
+ * abbey_entry_folded_lines, abbey_entry_folded_keys (the status's "entries");
+ * abbey_memory_limit_bytes (gauge, only with a budget), abbey_memory_accounted_bytes,
+ * abbey_memory_rss_bytes (gauges, label master), abbey_job_memory_bytes and
+ * abbey_job_over_budget (gauges, 1 while refused), abbey_budget_refused_total (counter),
+ * per job; then
  * the figures of each owned report with `metrics: true` as of its latest
  * export (export_prom; docs/RULES.md "Metrics"), in the rules' order. */
 void merger_metrics(merger_t *m, buf_t *out);
@@ -219,7 +235,7 @@ void merger_metrics(merger_t *m, buf_t *out);
  * Structure, compared on the compiled model (never the config hash): the
  * groups (name, weight, master) with their entries (name, key expression
  * texts and column names, where text, values: name, aggregate kind/pct/cap,
- * argument text), in the same order; the reports (entry, columns, order,
+ * argument text, max_keys, top), in the same order; the reports (entry, columns, order,
  * limit, format, scope); and also the line format's fields (names, types),
  * the round length, reset and timezone.
  * A job whose structure changed: its period reports not yet final (or
@@ -244,6 +260,17 @@ void merger_metrics(merger_t *m, buf_t *out);
  * on another master: moving groups needs a restart.
  * Thread-safe: takes the state lock for the whole change. */
 int merger_set_config(merger_t *m, const rules_config_t *cfg, abbey_err_t *err);
+
+/* A memory budget of limit bytes (0: none; common/budget.h) of which
+ * allowance is what the process holds besides the tables. From then on the
+ * jobs are stepped after every merge and tick (budget_job_step): a job over
+ * budget gets MERGE_UNAVAILABLE for new ranges (HTTP 503 with the reason),
+ * logged loudly once when it starts and once when it ends, shown in status
+ * and metrics, and asks no gap repair; everything else goes on. Frames
+ * replayed by merger_recover are always merged (they were acknowledged): a
+ * job over budget after recovery refuses new frames. Call it before
+ * merger_recover. Thread-safe. */
+void merger_set_budget(merger_t *m, uint64_t limit, uint64_t allowance);
 
 struct history_t;
 

@@ -43,7 +43,8 @@ static int spec_eq(const agg_spec_t *a, const agg_spec_t *b)
 static int entry_eq(const rules_entry_t *a, const rules_entry_t *b)
 {
     if (!str_eq(a->name, b->name) || a->index != b->index || a->nkeys != b->nkeys ||
-        a->nvalues != b->nvalues || !expr_eq(a->where, b->where))
+        a->nvalues != b->nvalues || a->max_keys != b->max_keys || !expr_eq(a->where, b->where) ||
+        a->top_k != b->top_k || a->top_by != b->top_by || a->top_m != b->top_m)
         return 0;
     for (int k = 0; k < a->nkeys; k++)
         if (!expr_eq(a->keys[k], b->keys[k]) || !str_eq(a->key_names[k], b->key_names[k]))
@@ -162,6 +163,16 @@ static void fp_entry(buf_t *b, const rules_entry_t *en)
         buf_put_f64(b, en->values[v].spec.pct);
         buf_put_varint(b, en->values[v].spec.cap);
         fp_expr(b, en->values[v].arg);
+    }
+    /* top, or a max_keys not the default (a top entry has none), only when set: the
+     * fingerprints of entries without them stay as they were */
+    if (en->top_k) {
+        buf_put_varint(b, (uint64_t)en->top_k);
+        buf_put_varint(b, (uint64_t)en->top_by);
+        buf_put_varint(b, en->top_m);
+    } else if (en->max_keys != RULES_MAX_KEYS_DEFAULT) {
+        fp_str(b, "max_keys");
+        buf_put_varint(b, en->max_keys);
     }
 }
 
@@ -382,6 +393,7 @@ int merger_set_config(merger_t *m, const rules_config_t *cfg, abbey_err_t *err)
     }
     m->cfg = cfg;
     m->jobs = jobs;
+    merger_budget_update(m, NULL); /* restarted jobs hold nothing, new ones too */
     apr_pool_destroy(tp);
     apr_thread_mutex_unlock(m->lock);
     return 0;

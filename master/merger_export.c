@@ -390,6 +390,7 @@ int merger_tick(merger_t *m, int64_t now_ms)
         apr_pool_clear(tp);
     }
     apr_pool_destroy(tp);
+    merger_budget_update(m, NULL); /* rounds and periods may have gone */
     q = m->queue;
     m->queue = NULL;
     m->queue_tail = &m->queue;
@@ -443,7 +444,7 @@ static const ptable_t *report_table(mjob_t *j, const rules_report_t *r, apr_pool
         for (int i = 0; i < j->nrounds; i++)
             if (j->rounds[i]->r == j->last_exported && j->rounds[i]->p)
                 return j->rounds[i]->p->tables[idx];
-    return ptable_create(r->entry->specs, r->entry->nvalues, tp);
+    return partial_table_create(r->entry, tp);
 }
 
 int merger_report_fmt(merger_t *m, const char *job, const char *report, const char *format,

@@ -177,7 +177,9 @@ int merger_gaps(merger_t *m, int64_t now_ms, int64_t after_ms, int max, merger_g
 
     apr_thread_mutex_lock(m->lock);
     for (int k = 0; k < m->cfg->njobs; k++)
-        job_gaps(&m->jobs[k], now_ms, after_ms, max, &n, fn, ctx);
+        if (!m->jobs[k].budget.over) /* what it lacks is in the slaves' spools: a repair
+                                        would be refused and spooled again */
+            job_gaps(&m->jobs[k], now_ms, after_ms, max, &n, fn, ctx);
     apr_thread_mutex_unlock(m->lock);
     return n;
 }

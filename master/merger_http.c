@@ -54,6 +54,25 @@ static void counts_add(mcount_t *dst, const mcount_t *src)
 
 /* ---- status ------------------------------------------------------------- */
 
+/* The owned entries' tables: [{"name","max_keys","keys","bytes","folded_lines","folded_keys"}]. */
+static json_t *entries_json(const mjob_t *j)
+{
+    json_t *a = json_array();
+    for (int e = 0; e < j->job->nentries; e++) {
+        const rules_entry_t *en = j->job->entries[e];
+        merger_entry_mem_t mem;
+        if (!j->owned[en->group->index])
+            continue;
+        merger_entry_memory(j, e, &mem);
+        json_array_append_new(a, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o}", "name", en->name,
+                                           "max_keys", jsonio_u64(rules_entry_max_rows(en)), "keys",
+                                           jsonio_u64(mem.keys), "bytes", jsonio_u64(mem.bytes),
+                                           "folded_lines", jsonio_u64(mem.folded_lines),
+                                           "folded_keys", jsonio_u64(mem.folded_keys)));
+    }
+    return a;
+}
+
 static json_t *job_json(const mjob_t *j)
 {
     json_t *o = json_object(), *pending = json_array();
@@ -81,6 +100,8 @@ static json_t *job_json(const mjob_t *j)
     json_object_set_new(o, "bytes", json_integer((json_int_t)j->bytes));
     json_object_set_new(o, "regex_limit_hits", json_integer((json_int_t)j->regex_limit_hits));
     json_object_set_new(o, "sources", json_integer((json_int_t)apr_hash_count(j->sources)));
+    json_object_set_new(o, "entries", entries_json(j));
+    json_object_set_new(o, "memory", merger_budget_job_json(j));
     return o;
 }
 
@@ -101,6 +122,7 @@ void merger_status_json(merger_t *m, buf_t *out)
                         json_pack("{s:I,s:I}", "received", (json_int_t)m->frame_bytes, "accepted",
                                   (json_int_t)m->frame_bytes_accepted));
     json_object_set_new(o, "export_errors", json_integer((json_int_t)m->export_errors));
+    json_object_set_new(o, "memory", merger_budget_status(m));
     json_object_set_new(o, "jobs", jobs);
     apr_thread_mutex_unlock(m->lock);
     jsonio_dump_buf(o, out);
@@ -121,6 +143,40 @@ static void metric_counts(buf_t *out, const char *self, const char *job, const m
 static void metric_job(buf_t *out, const char *name, const char *self, const char *job, uint64_t v)
 {
     buf_printf(out, "%s{master=\"%s\",job=\"%s\"} %llu\n", name, self, job, (unsigned long long)v);
+}
+
+/* Gauges per owned entry (merger_entry_memory), under the lock. */
+static void metric_entries(merger_t *m, buf_t *out)
+{
+    static const char *gauges[5] = {"abbey_entry_keys", "abbey_entry_max_keys", "abbey_entry_bytes",
+                                    "abbey_entry_folded_lines", "abbey_entry_folded_keys"};
+    static const char *helps[5] = {
+        "Rows with a key in the entry's newest period totals.",
+        "The rows a table of the entry holds at most (max_keys, or a top entry's capacity).",
+        "Approximate memory of every table of the entry this master keeps.",
+        "Lines in the overflow row of the entry's newest period totals.",
+        "Distinct keys folded into that overflow row (estimated past 1024)."};
+    for (int k = 0; k < 5; k++) {
+        buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", gauges[k], helps[k], gauges[k]);
+        for (int i = 0; i < m->cfg->njobs; i++) {
+            const mjob_t *j = &m->jobs[i];
+            for (int e = 0; e < j->job->nentries; e++) {
+                const rules_entry_t *en = j->job->entries[e];
+                merger_entry_mem_t mem;
+                uint64_t v[5];
+                if (!j->owned[en->group->index])
+                    continue;
+                merger_entry_memory(j, e, &mem);
+                v[0] = mem.keys;
+                v[1] = rules_entry_max_rows(en);
+                v[2] = mem.bytes;
+                v[3] = mem.folded_lines;
+                v[4] = mem.folded_keys;
+                buf_printf(out, "%s{master=\"%s\",job=\"%s\",entry=\"%s\"} %llu\n", gauges[k],
+                           m->self, j->job->name, en->name, (unsigned long long)v[k]);
+            }
+        }
+    }
 }
 
 void merger_metrics(merger_t *m, buf_t *out)
@@ -157,6 +213,8 @@ void merger_metrics(merger_t *m, buf_t *out)
                            "%llu\n",
                            m->self, m->jobs[i].job->name, partial_reason_name(r),
                            (unsigned long long)m->jobs[i].bad_by[r]);
+    metric_entries(m, out);
+    merger_budget_metrics(m, out);
     buf_printf(out, "# HELP abbey_frame_bytes_total Bytes of the frames this master received, "
                     "and of those it accepted.\n# TYPE abbey_frame_bytes_total counter\n");
     buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"received\"} %llu\n", m->self,
@@ -207,7 +265,7 @@ static void on_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
         httpd_answer_json(resp, 409,
                           json_pack("{s:s,s:o}", "result", "conflict", "ranges", ranges));
         return;
-    case MERGE_UNAVAILABLE: /* the sender keeps the frame and retries */
+    case MERGE_UNAVAILABLE: /* the journal, or the memory budget: the sender keeps the frame */
         httpd_error(resp, 503, "%s", err.msg[0] ? err.msg : "the journal is unavailable");
         return;
     default:

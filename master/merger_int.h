@@ -1,8 +1,9 @@
 /* merger_int.h - the merger's state, shared by merger.c (merging and bookkeeping),
  * merger_export.c (round and period exports), merger_http.c (HTTP, status, metrics),
  * merger_config.c (adopting a reloaded config, structure fingerprints),
- * merger_ckpt.c (the checkpoint: format, writing, restoring) and merger_recover.c
- * (the journal: attaching, replaying, recovery).
+ * merger_ckpt.c (the checkpoint: format, writing, restoring), merger_recover.c
+ * (the journal: attaching, replaying, recovery) and merger_budget.c (the
+ * memory budget: which jobs' frames are refused).
  *
  * Everything below m->lock is guarded by it. Per job: the source ranges,
  * the kept rounds (ascending by number) and the kept periods (ascending by
@@ -21,6 +22,7 @@
 #include <apr_thread_mutex.h>
 #include <jansson.h>
 
+#include "budget.h"
 #include "export.h"
 #include "frame.h"
 #include "merger.h"
@@ -108,6 +110,9 @@ typedef struct mjob_t {
     uint64_t owed_dropped;      /* entries dropped over MERGER_OWED_MAX (logged) */
     int any_current;            /* merger_set_current_round was called */
     uint64_t current;           /* the primary's newest started round */
+    uint64_t mem_bytes;         /* its tables' bytes as of the last merger_budget_update */
+    budget_state_t budget;      /* over the memory budget: new frames refused (merger_budget.c) */
+    uint64_t budget_refused;    /* frames refused for it */
 } mjob_t;
 
 typedef struct mwrite_t {
@@ -141,6 +146,9 @@ struct merger_t {
     struct history_t *history;     /* merger_set_history; NULL: off */
     int64_t history_keep_ms;       /* its default keep */
     apr_hash_t *prom;              /* merger_prom.c: report -> its latest Prometheus text */
+    uint64_t budget_limit;         /* merger_set_budget; 0: no memory budget */
+    uint64_t budget_allowance;     /* what the process holds besides the tables */
+    int recovering;                /* merger_recover is replaying: no frame is refused */
 };
 
 /* merger.c */
@@ -165,6 +173,29 @@ mround_t *merger_round_get(merger_t *m, mjob_t *j, uint64_t r);
  * full after its final export; NULL when older than every kept period. */
 mperiod_t *merger_period_get(merger_t *m, mjob_t *j, int64_t id);
 const ranges_t *merger_source_ranges(const mjob_t *j, const char *source);
+
+/* What one entry's tables hold at this master (status, metrics): keys and
+ * what folded in the newest period's totals (ptable.h), and the approximate
+ * bytes of every table of the entry it keeps (period totals, round partials,
+ * idle scratch partials). Under m->lock; O(tables kept), rows are not walked. */
+typedef struct merger_entry_mem_t {
+    uint64_t keys, bytes, folded_lines, folded_keys;
+} merger_entry_mem_t;
+void merger_entry_memory(const mjob_t *j, int entry, merger_entry_mem_t *out);
+
+/* merger_budget.c (under m->lock) */
+/* Bring the tables' bytes of j (NULL: every job) up to date, then step every
+ * job's budget state (budget_job_step), logging each change. */
+void merger_budget_update(merger_t *m, mjob_t *j);
+/* 1 when j's new frame must be refused (j over budget, not recovering):
+ * counted (unavailable, budget_refused), the reason in err; else 0. */
+int merger_budget_refuse(merger_t *m, mjob_t *j, abbey_err_t *err);
+/* Status: {"limit","near","clear" (null without a limit),"allowance","tables",
+ * "accounted","rss"}; per job {"bytes","over_budget","since_ms","refused"}. */
+json_t *merger_budget_status(const merger_t *m);
+json_t *merger_budget_job_json(const mjob_t *j);
+/* The budget's metric families (merger.h, merger_metrics). */
+void merger_budget_metrics(const merger_t *m, buf_t *out);
 
 /* merger_gaps.c (under m->lock) */
 /* Owe r (a range closed round `round` lists, due for repair from deadline_ms)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "frame.h"
 #include "journal.h"
 #include "log.h"
@@ -65,25 +66,15 @@ static int on_journal_frame(void *ctx, const char *file, uint64_t offset, const 
     return 0;
 }
 
-static const char *size_text(uint64_t n, apr_pool_t *pool)
-{
-    if (n < 1024)
-        return apr_psprintf(pool, "%" PRIu64 " B", n);
-    if (n < 1024 * 1024)
-        return apr_psprintf(pool, "%.1f kB", (double)n / 1024);
-    if (n < 1024ull * 1024 * 1024)
-        return apr_psprintf(pool, "%.1f MB", (double)n / (1024 * 1024));
-    return apr_psprintf(pool, "%.1f GB", (double)n / (1024.0 * 1024 * 1024));
-}
-
 static void log_summary(const merger_rx_t *rc, const journal_recovery_t *st, int64_t ms)
 {
     const char *ck = "no checkpoint";
+    char size[32];
 
     if (st->checkpoint_seq)
         ck = apr_psprintf(rc->pool, "checkpoint %" PRIu64 " (%" PRIu64 " frames, %s)",
                           st->checkpoint_seq, st->checkpoint_frames,
-                          size_text(st->checkpoint_bytes, rc->pool));
+                          budget_text(st->checkpoint_bytes, size, sizeof size));
     if (st->checkpoints_damaged)
         ck = apr_psprintf(rc->pool, "%s after %d damaged checkpoints", ck, st->checkpoints_damaged);
     log_msg("recovered: %s, journal %d segments %" PRIu64 " frames: %" PRIu64 " merged, %" PRIu64
@@ -109,9 +100,14 @@ apr_status_t merger_recover(merger_t *m, journal_t *jn, abbey_err_t *err)
     rc.m = m;
     rc.pool = mem_xpool(m->pool);
     rc.skip = apr_pcalloc(rc.pool, (size_t)(m->cfg->njobs > 0 ? m->cfg->njobs : 1));
+    m->recovering = 1; /* journal frames were acknowledged: never refused over the budget */
     apr_thread_mutex_unlock(m->lock);
 
     rv = journal_recover(jn, merger_on_checkpoint, on_journal_frame, &rc, &st, err);
+    apr_thread_mutex_lock(m->lock);
+    m->recovering = 0;
+    merger_budget_update(m, NULL); /* a job over budget now refuses its new frames */
+    apr_thread_mutex_unlock(m->lock);
     if (rv == APR_SUCCESS && !rc.checked)
         merger_ckpt_done(&rc);
     if (rv == APR_SUCCESS && !rc.failed && st.checkpoint_seq && !rc.have_meta) {

@@ -8,14 +8,21 @@
  * input, which one worker reads. Run: worker
  * threads take parts from a shared counter; each has, per job, its own engine
  * and partial, so nothing is shared while reading. Finish: merge the workers'
- * partials per job, export every report, print a summary. An entry whose table
+ * partials per job, export every report, print a summary (per entry its keys,
+ * approximate bytes and what folded past max_keys; the peak RSS). An entry whose table
  * runs out of memory in one worker is dropped in all (run->dead, seen between
  * parts), the others read on; its reports are not written and the run fails.
  * A job with `rejects:` has one writer shared by the threads (common/rejects.h);
  * the whole run is its round 0. With --html FILE the same reports also go into
  * one self-contained HTML file (web_html.h). With --history FILE every report
  * written is also kept in that database (export/history.h): the run is one
- * export, from its start to its end, incomplete when a source or report failed. */
+ * export, from its start to its end, incomplete when a source or report failed.
+ * With --memory-limit (common/budget.h) each thread publishes what its
+ * tables hold after every block; near the budget it merges them into shared
+ * per-job totals and empties them (flush), and once the totals alone reach
+ * the limit the run stops (the stop flag ends every read at its next block)
+ * with an error naming the job and its biggest entry, and writes nothing
+ * more. */
 #include <apr_allocator.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
@@ -23,7 +30,9 @@
 #include <apr_time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
+#include "budget.h"
 #include "engine.h"
 #include "export.h"
 #include "history.h"
@@ -54,8 +63,11 @@ typedef struct part_t {
 /* One thread of the run: it takes parts and reads them into its own tables. */
 typedef struct standalone_thread_t {
     struct run_t *run;
+    int index;            /* its slot in run->budget */
     apr_pool_t *pool;     /* own allocator: threads never share a pool */
     task_engines_t tasks; /* per job, in pool */
+    uint64_t *moved;      /* per job: lines flushed into the totals (flush), for run_part */
+    uint64_t *moved_bad;  /* per job: bad lines among them */
 } standalone_thread_t;
 
 typedef struct run_t {
@@ -67,6 +79,15 @@ typedef struct run_t {
     int nworkers;
     uint8_t **dead;          /* per job, per entry: out of memory in some worker (atomic) */
     rejects_file_t **rfiles; /* per job: its rejects writer, or NULL */
+    /* --memory-limit (NULL budget: none): a slot per thread, the last for the totals */
+    budget_t *budget;
+    apr_thread_mutex_t *lock; /* guards totals, tpool, over and err */
+    apr_pool_t *tpool;        /* the totals' */
+    partial_t **totals;       /* per job: what threads flushed (NULL: nothing yet) */
+    volatile int stop;        /* the totals reached the limit: every read ends (task.h) */
+    uint64_t flushes;         /* flush calls */
+    int over;                 /* err says which job and entry */
+    abbey_err_t err;
 } run_t;
 
 /* Append the part [start, end) of path, of job j, to parts. */
@@ -187,6 +208,109 @@ static int plan_job(run_t *run, int j, int nworkers, apr_array_header_t *parts, 
     return failed;
 }
 
+/* ---- the memory budget -------------------------------------------------- */
+
+/* What a thread's tables hold (partial_bytes summed over its jobs). */
+static uint64_t thread_bytes(const standalone_thread_t *w)
+{
+    uint64_t n = 0;
+    for (int j = 0; j < w->run->cfg->njobs; j++)
+        if (w->tasks.partials[j])
+            n += partial_bytes(w->tasks.partials[j]);
+    return n;
+}
+
+/* Under run->lock: publish what the totals hold; when they reach the limit
+ * with the allowance, set run->err naming the job holding the most and its
+ * biggest entry, and stop the run. Returns run->over. */
+static int totals_check(run_t *run)
+{
+    uint64_t all = 0, most = 0, limit = budget_limit(run->budget);
+    uint64_t allowance = budget_allowance_of(run->budget);
+    int jm = -1, em = 0;
+    char a[32], b[32], c[32], d[32];
+    const ptable_t *t;
+
+    for (int j = 0; j < run->cfg->njobs; j++)
+        if (run->totals[j]) {
+            uint64_t n = partial_bytes(run->totals[j]);
+            all += n;
+            if (jm < 0 || n > most) {
+                jm = j;
+                most = n;
+            }
+        }
+    budget_set(run->budget, run->nworkers, all);
+    if (run->over || allowance + all < limit)
+        return run->over;
+    for (int i = 1; i < run->cfg->jobs[jm].nentries; i++)
+        if (ptable_bytes(run->totals[jm]->tables[i]) > ptable_bytes(run->totals[jm]->tables[em]))
+            em = i;
+    t = run->totals[jm]->tables[em];
+    abbey_err_set(&run->err,
+                  "job %s: memory limit: the totals alone take %s with the allowance of %s, at "
+                  "--memory-limit %s; entry '%s' holds %s in %zu keys (max_keys %llu): stopped, "
+                  "no more reports written; raise --memory-limit or lower the entry's max_keys "
+                  "(docs/RULES.md, \"Key limits\")",
+                  run->cfg->jobs[jm].name, budget_text(allowance + all, a, sizeof a),
+                  budget_text(allowance, b, sizeof b), budget_text(limit, c, sizeof c),
+                  run->cfg->jobs[jm].entries[em]->name, budget_text(ptable_bytes(t), d, sizeof d),
+                  ptable_count(t), (unsigned long long)run->cfg->jobs[jm].entries[em]->max_keys);
+    run->over = 1;
+    __atomic_store_n(&run->stop, 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* Merge every table of thread w into the run's totals and empty them (their
+ * lines counted in w->moved for run_part); an entry the totals lost to a
+ * failed allocation stays failed in w and is dropped everywhere. */
+static void flush(standalone_thread_t *w)
+{
+    run_t *run = w->run;
+    abbey_err_t err;
+
+    apr_thread_mutex_lock(run->lock);
+    run->flushes++;
+    for (int j = 0; j < run->cfg->njobs && !run->over; j++) {
+        partial_t *p = w->tasks.partials[j];
+        if (!p)
+            continue;
+        if (!run->totals[j])
+            run->totals[j] = partial_create(&run->cfg->jobs[j], run->tpool);
+        if (partial_merge(run->totals[j], p, &err) != APR_SUCCESS)
+            log_msg("job %s: merging a worker's tables into the totals: %s", run->cfg->jobs[j].name,
+                    err.msg);
+        w->moved[j] += p->lines;
+        w->moved_bad[j] += p->bad_lines;
+        partial_clear(p);
+        for (int i = 0; i < run->cfg->jobs[j].nentries; i++)
+            ptable_release(p->tables[i]); /* the slot arrays too: memory is short */
+        for (int i = 0; i < run->cfg->jobs[j].nentries; i++)
+            if (run->totals[j]->failed[i]) {
+                partial_fail(p, i, NULL);
+                __atomic_store_n(&run->dead[j][i], 1, __ATOMIC_RELAXED);
+            }
+        totals_check(run);
+    }
+    apr_thread_mutex_unlock(run->lock);
+    budget_set(run->budget, w->index, thread_bytes(w));
+}
+
+/* task_io_t's budget: publish what the thread holds; near the limit, flush.
+ * Never cuts a part: the flush made room, or stopped the run. */
+static int thread_budget(void *ctx, partial_t *out)
+{
+    standalone_thread_t *w = ctx;
+    budget_t *b = w->run->budget;
+    (void)out;
+    budget_set(b, w->index, thread_bytes(w));
+    if (budget_is_near(budget_limit(b), budget_used(b)))
+        flush(w);
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
 static void run_part(standalone_thread_t *w, part_t *p)
 {
     const rules_job_t *job = &w->run->cfg->jobs[p->job];
@@ -199,14 +323,16 @@ static void run_part(standalone_thread_t *w, part_t *p)
     for (int i = 0; i < job->nentries; i++) /* another worker's table ran out: give ours back */
         if (!out->failed[i] && __atomic_load_n(&w->run->dead[p->job][i], __ATOMIC_RELAXED))
             partial_fail(out, i, NULL);
-    lines0 = out->lines;
-    bad0 = out->bad_lines;
+    lines0 = out->lines + w->moved[p->job]; /* flush moves lines into the totals */
+    bad0 = out->bad_lines + w->moved_bad[p->job];
     rejects_attach(e, &rs);
     p->rv = task_run_file(e, p->path, p->start, p->end, 1, &w->tasks.io, out, &p->samples, &done,
                           w->pool, &p->err);
     engine_set_sink(e, NULL, NULL);
-    p->lines = out->lines - lines0;
-    p->bad_lines = out->bad_lines - bad0;
+    if (w->run->budget) /* its last block too */
+        thread_budget(w, out);
+    p->lines = out->lines + w->moved[p->job] - lines0;
+    p->bad_lines = out->bad_lines + w->moved_bad[p->job] - bad0;
     for (int i = 0; p->rv == APR_ENOMEM && i < job->nentries; i++)
         if (out->failed[i])
             __atomic_store_n(&w->run->dead[p->job][i], 1, __ATOMIC_RELAXED);
@@ -217,12 +343,13 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *data)
     standalone_thread_t *w = data;
     run_t *run = w->run;
     int i;
-    while ((i = __atomic_fetch_add(&run->next, 1, __ATOMIC_RELAXED)) < run->nparts)
+    while (!__atomic_load_n(&run->stop, __ATOMIC_ACQUIRE) &&
+           (i = __atomic_fetch_add(&run->next, 1, __ATOMIC_RELAXED)) < run->nparts)
         run_part(w, &run->parts[i]);
     return NULL; /* not apr_thread_exit: gcc 12 ASan misreports pthread_exit */
 }
 
-static void thread_init(standalone_thread_t *w, run_t *run)
+static void thread_init(standalone_thread_t *w, run_t *run, int index)
 {
     apr_allocator_t *a;
     apr_allocator_create(&a);
@@ -232,15 +359,24 @@ static void thread_init(standalone_thread_t *w, run_t *run)
     apr_pool_create_ex(&w->pool, NULL, NULL, a);
     apr_allocator_owner_set(a, w->pool);
     w->run = run;
+    w->index = index;
+    w->moved = apr_pcalloc(w->pool, sizeof *w->moved * (size_t)(run->cfg->njobs + 1));
+    w->moved_bad = apr_pcalloc(w->pool, sizeof *w->moved_bad * (size_t)(run->cfg->njobs + 1));
     task_engines_init(&w->tasks, run->cfg, 0, w->pool);
+    if (run->budget) {
+        w->tasks.io.stop = &run->stop;
+        w->tasks.io.budget = thread_budget;
+        w->tasks.io.budget_ctx = w;
+    }
 }
 
-/* The workers' partials of job j merged into the first of them, so that the
- * tables are never held twice; each other one is destroyed once merged (its
- * memory goes back: see thread_init). The caller owns the result. */
+/* The workers' partials of job j merged into the totals flushed so far, or
+ * the first of them, so that the tables are never held twice; each other one
+ * is destroyed once merged (its memory goes back: see thread_init). The
+ * caller owns the result. */
 static partial_t *merge_job(run_t *run, int j, apr_pool_t *pool, int *failed)
 {
-    partial_t *totals = NULL;
+    partial_t *totals = run->totals[j];
     abbey_err_t err;
     for (int w = 0; w < run->nworkers; w++) {
         partial_t *p = run->workers[w].tasks.partials[j];
@@ -346,6 +482,31 @@ static void print_reasons(const run_t *run, int j, const partial_t *totals, FILE
     fputc('\n', out);
 }
 
+/* Each entry's table: keys, approximate bytes, what folded (ptable.h). */
+static void print_entries(const rules_job_t *job, const partial_t *totals, FILE *out)
+{
+    for (int i = 0; i < job->nentries; i++) {
+        const rules_entry_t *en = job->entries[i];
+        const ptable_t *t = totals->tables[i];
+        fprintf(out, "  entry %s: %zu keys of %s %llu, ~%zu bytes", en->name, ptable_count(t),
+                en->top_k ? "top capacity" : "max_keys",
+                (unsigned long long)rules_entry_max_rows(en), ptable_bytes(t));
+        if (ptable_overflow(t))
+            fprintf(out, ", folded %llu lines and ~%llu keys into the overflow row",
+                    (unsigned long long)ptable_folded_lines(t),
+                    (unsigned long long)ptable_folded_keys(t));
+        fputc('\n', out);
+    }
+}
+
+/* The process's peak resident memory so far (getrusage). */
+static void print_peak_rss(FILE *out)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        fprintf(out, "peak RSS: %ld KiB (%.1f MiB)\n", ru.ru_maxrss, ru.ru_maxrss / 1024.0);
+}
+
 /* Per-source bad lines and their samples. */
 static void print_bad(const run_t *run, int j, FILE *out)
 {
@@ -407,9 +568,18 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
     run.nparts = parts->nelts;
     run.nworkers = opts->workers;
     run.workers = apr_pcalloc(pool, sizeof(standalone_thread_t) * (size_t)run.nworkers);
+    run.totals = apr_pcalloc(pool, sizeof *run.totals * (size_t)(cfg->njobs + 1));
+    if (opts->memory_limit) { /* a slot per thread, and one for the totals */
+        run.budget =
+            budget_create(opts->memory_limit, budget_allowance(run.nworkers, task_io_size(cfg, 0)),
+                          run.nworkers + 1, pool);
+        run.tpool = mem_xpool(pool);
+        if (apr_thread_mutex_create(&run.lock, APR_THREAD_MUTEX_DEFAULT, pool) != APR_SUCCESS)
+            mem_oom("an APR mutex", 0);
+    }
     threads = apr_pcalloc(pool, sizeof(apr_thread_t *) * (size_t)run.nworkers);
     for (int w = 0; w < run.nworkers; w++)
-        thread_init(&run.workers[w], &run);
+        thread_init(&run.workers[w], &run, w);
     if (run.nworkers == 1) {
         thread_main(NULL, &run.workers[0]);
     } else {
@@ -427,16 +597,19 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
                     (unsigned long long)run.parts[i].start, run.parts[i].err.msg);
             failed = 1;
         } else if (run.parts[i].rv != APR_SUCCESS) {
-            log_msg("%s", run.parts[i].err.msg);
+            if (!run.over) /* else a read stopped by the budget, said below */
+                log_msg("%s", run.parts[i].err.msg);
             failed = 1;
         }
-    for (int j = 0; j < cfg->njobs; j++) {
+    for (int j = 0; j < cfg->njobs && !run.over; j++) {
         const rules_job_t *job = &cfg->jobs[j];
         partial_t *totals;
         double secs;
         if (opts->stdin_job && strcmp(job->name, opts->stdin_job) != 0)
             continue;
-        totals = merge_job(&run, j, pool, &failed);
+        totals = run.totals[j] = merge_job(&run, j, pool, &failed);
+        if (run.budget && totals_check(&run))
+            break; /* this job's totals alone reached the limit: no more reports */
         secs = (double)(apr_time_now() - t0) / 1e6;
         if (out) {
             fprintf(out, "job %s: %llu lines (%llu bad), %llu bytes, %.3f s, %.0f lines/s\n",
@@ -450,19 +623,35 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
                         (unsigned long long)totals->regex_limit_hits);
             print_reasons(&run, j, totals, out);
             print_bad(&run, j, out);
+            print_entries(job, totals, out);
         }
         failed |= export_job(job, totals, opts->export_dir, hb, out, html, pool);
         if (html)
             web_html_job_counts(html, job->name, totals->lines, totals->bad_lines, totals->bytes);
         partial_destroy(totals);
+        run.totals[j] = NULL;
+    }
+    if (out && run.budget) {
+        char lim[32];
+        fprintf(out,
+                "memory limit %s: the threads' tables were merged into the totals %llu "
+                "times near it\n",
+                budget_text(budget_limit(run.budget), lim, sizeof lim),
+                (unsigned long long)run.flushes);
+    }
+    if (run.over) {
+        log_msg("%s", run.err.msg);
+        if (out)
+            fprintf(out, "stopped: %s\n", run.err.msg);
+        failed = 1;
     }
     if (history) {
-        failed |= write_history(history, hb, t0, failed, opts, out);
+        if (!run.over) /* else nothing more is written */
+            failed |= write_history(history, hb, t0, failed, opts, out);
         history_batch_free(hb);
         history_close(history);
     }
-    if (html) {
-        abbey_err_t err;
+    if (html && !run.over) {
         if (web_html_write(html, opts->html, pool, &err) != APR_SUCCESS) {
             log_msg("%s", err.msg);
             failed = 1;
@@ -470,6 +659,8 @@ int master_standalone_once(const rules_config_t *cfg, const master_opts_t *opts,
             fprintf(out, "html report %s\n", opts->html);
         }
     }
+    if (out)
+        print_peak_rss(out);
     for (int w = 0; w < run.nworkers; w++)
         apr_pool_destroy(run.workers[w].pool);
     apr_pool_destroy(rpool);

@@ -1,6 +1,7 @@
 /* agg.c - aggregate dispatch by kind, kind names, and the small fixed-size kinds:
- * count, sum, min, max, avg (see agg.h). The kinds with heap parts live in
- * agg_hll.c (distinct), agg_exact.c (distinct_exact) and agg_ddsketch.c (percentile). */
+ * count, sum, min, max, avg (see agg.h), with the comparisons a top-K summary
+ * ranks counts and sums by. The kinds with heap parts live in agg_hll.c
+ * (distinct), agg_exact.c (distinct_exact) and agg_ddsketch.c (percentile). */
 #include "agg.h"
 
 #include <inttypes.h>
@@ -10,6 +11,10 @@
 #include <string.h>
 
 #include "agg_int.h"
+#include "invariant.h"
+
+/* The ranking functions take a count or a sum only. */
+#define ASSERT_RANKS(s) ABBEY_ASSERT(agg_ranks((s)->kind))
 
 /* ---- state layouts of the fixed kinds --------------------------------------------- */
 
@@ -432,6 +437,40 @@ int agg_merge(const agg_spec_t *s, void *dst, const void *src)
     return 0;
 }
 
+__thread int64_t agg_heap_delta;
+
+/* Bytes of a set's slot array (with the allocator's overhead), 0 without one. */
+static size_t hset_heap(const agg_hset_t *set)
+{
+    return set->slots ? ((size_t)8 << set->lg) + AGG_HEAP_OVERHEAD : 0;
+}
+
+static size_t dd_store_heap(const agg_ddstore_t *st)
+{
+    return st->c ? (size_t)st->cap * sizeof *st->c + AGG_HEAP_OVERHEAD : 0;
+}
+
+size_t agg_heap_bytes(const agg_spec_t *s, const void *state)
+{
+    const agg_hll_t *h = state;
+    const agg_dd_t *d = state;
+    switch (s->kind) {
+    case AGG_DISTINCT:
+        return h->regs ? AGG_HLL_M + AGG_HEAP_OVERHEAD : hset_heap(&h->set);
+    case AGG_DISTINCT_EXACT:
+        return hset_heap(&((const agg_exact_t *)state)->set);
+    case AGG_PERCENTILE:
+        return dd_store_heap(&d->pos) + dd_store_heap(&d->neg);
+    default:
+        return 0;
+    }
+}
+
+uint64_t agg_count_value(const void *state)
+{
+    return ((const agg_count_t *)state)->n;
+}
+
 void agg_release(const agg_spec_t *s, void *state)
 {
     if (s->kind == AGG_DISTINCT)
@@ -510,20 +549,119 @@ static int decode_kind(const agg_spec_t *s, void *state, buf_reader_t *r, abbey_
     }
 }
 
-apr_status_t agg_decode(const agg_spec_t *s, void *state, buf_reader_t *r, abbey_err_t *err)
+/* The end of a decode that returned rc: on failure the reason is prefixed, r is
+ * marked failed and the state is left empty. */
+static apr_status_t decoded(const agg_spec_t *s, void *state, buf_reader_t *r, int rc,
+                            abbey_err_t *err)
 {
-    int rc = agg_check_tag(s, r, err);
-    if (rc == 0) {
-        rc = decode_kind(s, state, r, err);
-        if (rc == 0 && buf_reader_failed(r)) {
-            abbey_err_set(err, "truncated");
-            rc = -1;
-        }
+    if (rc == 0 && buf_reader_failed(r)) {
+        abbey_err_set(err, "truncated");
+        rc = -1;
     }
     if (rc == 0)
         return APR_SUCCESS;
     abbey_err_prefix(err, "%s state", agg_kind_name(s->kind));
     r->failed = 1;
+    agg_release(s, state);
+    agg_init(s, state);
+    return rc == AGG_NOMEM ? APR_ENOMEM : APR_EINVAL;
+}
+
+apr_status_t agg_decode(const agg_spec_t *s, void *state, buf_reader_t *r, abbey_err_t *err)
+{
+    int rc = agg_check_tag(s, r, err);
+    if (rc == 0)
+        rc = decode_kind(s, state, r, err);
+    return decoded(s, state, r, rc, err);
+}
+
+/* ---- against a frame dictionary (agg.h, agg_dict.c) ---------------------------------------- */
+
+/* Kinds whose bytes against a dictionary differ from agg_encode's (tag version 2). */
+static int dict_kind(agg_kind_t k)
+{
+    return k == AGG_DISTINCT || k == AGG_DISTINCT_EXACT || k == AGG_PERCENTILE;
+}
+
+int agg_dict_count(agg_dict_t *d, const agg_spec_t *s, const void *state)
+{
+    if (s->kind == AGG_DISTINCT)
+        return agg_hll_count_dict(state, d);
+    if (s->kind == AGG_DISTINCT_EXACT)
+        return agg_dict_count_set(d, &((const agg_exact_t *)state)->set);
+    return 0;
+}
+
+int agg_encode_dict(const agg_spec_t *s, const void *state, agg_dict_t *d, buf_t *out)
+{
+    const agg_exact_t *e = state;
+    if (!dict_kind(s->kind)) {
+        agg_encode(s, state, out);
+        return 0;
+    }
+    buf_put_u8(out, AGG_TAG_DICT(s->kind));
+    if (s->kind == AGG_PERCENTILE) {
+        agg_dd_encode_dict(state, out);
+        return 0;
+    }
+    if (s->kind == AGG_DISTINCT)
+        return agg_hll_encode_dict(state, d, out);
+    buf_put_u8(out, e->set.flag ? 1 : 0);
+    return agg_dict_put_set(d, &e->set, out);
+}
+
+apr_status_t agg_decode_dict(const agg_spec_t *s, void *state, agg_dict_t *d, buf_reader_t *r,
+                             int *from, abbey_err_t *err)
+{
+    uint8_t tag, flag;
+    int rc = -1;
+    *from = -1;
+    if (!dict_kind(s->kind))
+        return agg_decode(s, state, r, err);
+    tag = buf_get_u8(r);
+    if (buf_reader_failed(r))
+        abbey_err_set(err, "truncated");
+    else if (tag != AGG_TAG_DICT(s->kind))
+        abbey_err_set(err, "tag 0x%02x is not a version %d %s state", tag, AGG_DICT_FORMAT_VERSION,
+                      agg_kind_name(s->kind));
+    else if (s->kind == AGG_PERCENTILE)
+        rc = agg_dd_decode_dict(state, r, err);
+    else if (s->kind == AGG_DISTINCT)
+        rc = agg_hll_decode_dict(state, d, r, from, err);
+    else if ((flag = buf_get_u8(r)) > 1)
+        abbey_err_set(err, "unknown flags 0x%02x", flag);
+    else {
+        ((agg_exact_t *)state)->set.flag = flag;
+        rc = agg_dict_get_set(d, &((agg_exact_t *)state)->set, agg_exact_cap(s), r, err);
+    }
+    return decoded(s, state, r, rc, err);
+}
+
+int agg_derives(const agg_spec_t *s, const void *state, const agg_spec_t *xs, const void *xstate)
+{
+    return s->kind == AGG_DISTINCT && xs->kind == AGG_DISTINCT_EXACT &&
+           agg_hll_of_exact(state, xstate);
+}
+
+void agg_encode_derived(const agg_spec_t *s, int from, buf_t *out)
+{
+    ABBEY_ASSERT(s->kind == AGG_DISTINCT && from >= 0 && from < AGG_DERIVED_MAX);
+    buf_put_u8(out, AGG_TAG_DICT(s->kind));
+    agg_hll_encode_derived(from, out);
+}
+
+apr_status_t agg_derive(const agg_spec_t *s, void *state, const agg_spec_t *xs, const void *xstate,
+                        agg_dict_t *d, abbey_err_t *err)
+{
+    int rc;
+    if (s->kind != AGG_DISTINCT || xs->kind != AGG_DISTINCT_EXACT) {
+        abbey_err_set(err, "%s state cannot be derived from a %s state", agg_kind_name(s->kind),
+                      agg_kind_name(xs->kind));
+        return APR_EINVAL;
+    }
+    if ((rc = agg_hll_derive(state, xstate, d, err)) == 0)
+        return APR_SUCCESS;
+    abbey_err_prefix(err, "%s state", agg_kind_name(s->kind));
     agg_release(s, state);
     agg_init(s, state);
     return rc == AGG_NOMEM ? APR_ENOMEM : APR_EINVAL;
@@ -568,4 +706,55 @@ void agg_result(const agg_spec_t *s, const void *state, agg_result_t *out)
     default:
         break;
     }
+}
+
+/* ---- ranking (top-K summaries) ----------------------------------------------------- */
+
+int agg_ranks(agg_kind_t k)
+{
+    return k == AGG_COUNT || k == AGG_SUM;
+}
+
+/* 1 when a sum's figure is its exact integer part (no float added, no overflow). */
+static int sum_exact(const agg_sum_t *s)
+{
+    return !(s->flags & (SUM_FLOAT | SUM_OVERFLOW));
+}
+
+int agg_cmp(const agg_spec_t *s, const void *a, const void *b)
+{
+    ASSERT_RANKS(s);
+    if (s->kind == AGG_COUNT) {
+        uint64_t x = ((const agg_count_t *)a)->n, y = ((const agg_count_t *)b)->n;
+        return (x > y) - (x < y);
+    }
+    const agg_sum_t *x = a, *y = b;
+    if (sum_exact(x) && sum_exact(y)) {
+        __int128 i = sum_get(x), j = sum_get(y);
+        return (i > j) - (i < j);
+    }
+    double d = sum_total(x), e = sum_total(y);
+    return (d > e) - (d < e);
+}
+
+void agg_copy(const agg_spec_t *s, void *dst, const void *src)
+{
+    ASSERT_RANKS(s);
+    memcpy(dst, src, agg_state_size(s));
+}
+
+int agg_nonneg(const agg_spec_t *s, const void *state)
+{
+    ASSERT_RANKS(s);
+    if (s->kind == AGG_COUNT)
+        return 1;
+    return sum_exact(state) ? sum_get(state) >= 0 : sum_total(state) >= 0;
+}
+
+int agg_zero(const agg_spec_t *s, const void *state)
+{
+    ASSERT_RANKS(s);
+    if (s->kind == AGG_COUNT)
+        return ((const agg_count_t *)state)->n == 0;
+    return sum_exact(state) ? sum_get(state) == 0 : sum_total(state) == 0;
 }

@@ -27,6 +27,10 @@ void agg_dd_init(agg_dd_t *d)
 
 void agg_dd_release(agg_dd_t *d)
 {
+    if (d->pos.c)
+        AGG_HEAP_NOTE(-(int64_t)(d->pos.cap * sizeof *d->pos.c));
+    if (d->neg.c)
+        AGG_HEAP_NOTE(-(int64_t)(d->neg.cap * sizeof *d->neg.c));
     free(d->pos.c);
     free(d->neg.c);
     agg_dd_init(d);
@@ -71,6 +75,9 @@ static int store_ensure(agg_ddstore_t *st, int32_t lo, int32_t hi)
         noff = lo;
     if (!(c = mem_calloc(ncap, sizeof *c)))
         return AGG_NOMEM;
+    AGG_HEAP_NOTE((int64_t)(ncap * sizeof *c));
+    if (st->c)
+        AGG_HEAP_NOTE(-(int64_t)(st->cap * sizeof *st->c));
     if (st->c) {
         int64_t a = st->off > noff ? st->off : noff;
         int64_t b = (int64_t)st->off + st->cap < (int64_t)noff + ncap ? (int64_t)st->off + st->cap
@@ -187,8 +194,11 @@ int agg_dd_merge(agg_dd_t *dst, const agg_dd_t *src)
 }
 
 /* Store: varint count of nonzero bins, then per bin the index (svarint for the
- * first, varint gap after) and the varint count. */
-static void store_encode(const agg_ddstore_t *st, buf_t *out)
+ * first, varint gap after) and the varint count. Against a frame dictionary
+ * (dict), a bin after the first is one varint ((gap - 1) << 1 | (count > 1)),
+ * then varint count - 2 when the count is over 1: most bins of a sketch of
+ * few values hold one, and cost a byte. */
+static void store_encode(const agg_ddstore_t *st, buf_t *out, int dict)
 {
     uint32_t k = 0;
     int32_t prev = 0;
@@ -199,11 +209,17 @@ static void store_encode(const agg_ddstore_t *st, buf_t *out)
         uint64_t c = st->c[j - st->off];
         if (!c)
             continue;
-        if (j == st->lo)
+        if (j == st->lo) {
             buf_put_svarint(out, j);
-        else
+            buf_put_varint(out, c);
+        } else if (!dict) {
             buf_put_varint(out, (uint64_t)(j - prev));
-        buf_put_varint(out, c);
+            buf_put_varint(out, c);
+        } else {
+            buf_put_varint(out, (uint64_t)(j - prev - 1) << 1 | (c > 1));
+            if (c > 1)
+                buf_put_varint(out, c - 2);
+        }
         prev = j;
     }
 }
@@ -211,28 +227,70 @@ static void store_encode(const agg_ddstore_t *st, buf_t *out)
 void agg_dd_encode(const agg_dd_t *d, buf_t *out)
 {
     buf_put_varint(out, d->zero);
-    store_encode(&d->neg, out);
-    store_encode(&d->pos, out);
+    store_encode(&d->neg, out, 0);
+    store_encode(&d->pos, out, 0);
     if (agg_dd_count(d)) {
         buf_put_f64(out, d->min);
         buf_put_f64(out, d->max);
     }
 }
 
-static int store_decode(agg_ddstore_t *st, buf_reader_t *r, uint64_t *total, abbey_err_t *err)
+#define DD_INT_MAX 9007199254740992.0 /* 2^53: integers up to it are exact doubles */
+
+/* A whole number a double holds exactly, -0.0 excluded (it would come back as 0). */
+static int dd_integral(double x)
+{
+    return x >= -DD_INT_MAX && x <= DD_INT_MAX && x == (double)(int64_t)x &&
+           !(x == 0 && signbit(x));
+}
+
+/* As agg_dd_encode, but extremes that are whole numbers (as a sum of byte counts or
+ * milliseconds is) are written as a flag byte 1, svarint min and varint max - min;
+ * others as a flag byte 0 and the two doubles. */
+void agg_dd_encode_dict(const agg_dd_t *d, buf_t *out)
+{
+    buf_put_varint(out, d->zero);
+    store_encode(&d->neg, out, 1);
+    store_encode(&d->pos, out, 1);
+    if (!agg_dd_count(d))
+        return;
+    if (dd_integral(d->min) && dd_integral(d->max)) {
+        buf_put_u8(out, 1);
+        buf_put_svarint(out, (int64_t)d->min);
+        buf_put_varint(out, (uint64_t)((int64_t)d->max - (int64_t)d->min));
+    } else {
+        buf_put_u8(out, 0);
+        buf_put_f64(out, d->min);
+        buf_put_f64(out, d->max);
+    }
+}
+
+static int store_decode(agg_ddstore_t *st, buf_reader_t *r, uint64_t *total, int dict,
+                        abbey_err_t *err)
 {
     uint64_t k = buf_get_varint(r);
     int64_t first = 0, j = 0;
-    if (k > AGG_DD_MAX_BINS || k > buf_reader_left(r) / 2) {
+    if (k > AGG_DD_MAX_BINS || k > buf_reader_left(r) / (dict ? 1 : 2)) {
         abbey_err_set(err, "%llu bins (max %d, %zu bytes left)", (unsigned long long)k,
                       AGG_DD_MAX_BINS, buf_reader_left(r));
         return -1;
     }
     for (uint64_t b = 0; b < k; b++) {
-        uint64_t gap = b ? buf_get_varint(r) : 0, c;
-        j = b ? j + (int64_t)(gap > (uint64_t)AGG_DD_MAX_BINS ? AGG_DD_MAX_BINS : gap)
-              : buf_get_svarint(r);
-        c = buf_get_varint(r);
+        uint64_t gap = 0, c, x;
+        if (!b) {
+            j = buf_get_svarint(r);
+            c = buf_get_varint(r);
+        } else if (!dict) {
+            gap = buf_get_varint(r);
+            c = buf_get_varint(r);
+        } else {
+            x = buf_get_varint(r);
+            gap = (x >> 1) + 1;
+            c = x & 1 ? buf_get_varint(r) : 0;
+            c = !(x & 1) ? 1 : c <= UINT64_MAX - 2 ? c + 2 : 0; /* 0: refused below */
+        }
+        if (b)
+            j += (int64_t)(gap > (uint64_t)AGG_DD_MAX_BINS ? AGG_DD_MAX_BINS : gap);
         if (buf_reader_failed(r)) {
             abbey_err_set(err, "truncated bins");
             return -1;
@@ -253,22 +311,61 @@ static int store_decode(agg_ddstore_t *st, buf_reader_t *r, uint64_t *total, abb
     return 0;
 }
 
-int agg_dd_decode(agg_dd_t *d, buf_reader_t *r, abbey_err_t *err)
+/* The extremes as agg_dd_encode_dict wrote them: 0, or -1 with err filled. */
+static int get_int_extremes(agg_dd_t *d, buf_reader_t *r, abbey_err_t *err)
+{
+    uint8_t form = buf_get_u8(r);
+    int64_t lo;
+    uint64_t span;
+    if (form == 0) {
+        d->min = buf_get_f64(r);
+        d->max = buf_get_f64(r);
+        return 0;
+    }
+    lo = buf_get_svarint(r);
+    span = buf_get_varint(r);
+    if (form != 1 || lo < -(int64_t)DD_INT_MAX || lo > (int64_t)DD_INT_MAX ||
+        span > (uint64_t)((int64_t)DD_INT_MAX - lo)) {
+        if (!buf_reader_failed(r))
+            abbey_err_set(err, "bad extremes (form %u)", form);
+        return buf_reader_failed(r) ? 0 : -1;
+    }
+    d->min = (double)lo;
+    d->max = (double)(lo + (int64_t)span);
+    return 0;
+}
+
+static int dd_decode(agg_dd_t *d, buf_reader_t *r, int dict, abbey_err_t *err)
 {
     uint64_t total = d->zero = buf_get_varint(r);
     int rc;
-    if ((rc = store_decode(&d->neg, r, &total, err)) < 0 ||
-        (rc = store_decode(&d->pos, r, &total, err)) < 0)
+    if ((rc = store_decode(&d->neg, r, &total, dict, err)) < 0 ||
+        (rc = store_decode(&d->pos, r, &total, dict, err)) < 0)
         return rc;
     if (!total)
         return 0;
-    d->min = buf_get_f64(r);
-    d->max = buf_get_f64(r);
+    if (dict) {
+        if (get_int_extremes(d, r, err) < 0)
+            return -1;
+    } else {
+        d->min = buf_get_f64(r);
+        d->max = buf_get_f64(r);
+    }
     if (!buf_reader_failed(r) && !(d->min <= d->max)) {
         abbey_err_set(err, "bad extremes %g, %g", d->min, d->max);
         return -1;
     }
     return 0;
+}
+
+int agg_dd_decode(agg_dd_t *d, buf_reader_t *r, abbey_err_t *err)
+{
+    return dd_decode(d, r, 0, err);
+}
+
+int agg_dd_decode_dict(agg_dd_t *d, buf_reader_t *r, abbey_err_t *err)
+{
+    return dd_decode(d, r, 1, err);
 }
 
 /* Rank k = max(1, ceil(pct/100 * n)); the product carries a 1e-12 relative

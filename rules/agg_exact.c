@@ -23,6 +23,8 @@ void agg_hset_init(agg_hset_t *s)
 
 void agg_hset_free(agg_hset_t *s)
 {
+    if (s->slots)
+        AGG_HEAP_NOTE(-((int64_t)8 << s->lg));
     free(s->slots);
     s->slots = NULL;
     s->lg = 0;
@@ -49,6 +51,9 @@ static int rehash(agg_hset_t *s, unsigned lg)
     for (size_t i = 0; i < old; i++)
         if (s->slots[i])
             place(slots, lg, s->slots[i]);
+    AGG_HEAP_NOTE((int64_t)8 << lg);
+    if (s->slots)
+        AGG_HEAP_NOTE(-((int64_t)8 << s->lg));
     free(s->slots);
     s->slots = slots;
     s->lg = (uint8_t)lg;

@@ -19,7 +19,9 @@
 #define HLL_Q (64 - AGG_HLL_P)         /* bits left after the index */
 #define HLL_PACKED (AGG_HLL_M / 4 * 3) /* bytes of 6-bit packed registers */
 
-enum { FORM_SPARSE = 0, FORM_DENSE = 1 };
+/* FORM_REGS: the nonzero registers only (agg_encode_dict's dense form, see agg.h);
+ * FORM_DERIVED: what a distinct_exact value of the same row gives (agg_derives). */
+enum { FORM_SPARSE = 0, FORM_DENSE = 1, FORM_REGS = 2, FORM_DERIVED = 3 };
 
 void agg_hll_init(agg_hll_t *h)
 {
@@ -30,6 +32,8 @@ void agg_hll_init(agg_hll_t *h)
 void agg_hll_release(agg_hll_t *h)
 {
     agg_hset_free(&h->set);
+    if (h->regs)
+        AGG_HEAP_NOTE(-(int64_t)AGG_HLL_M);
     free(h->regs);
     h->regs = NULL;
 }
@@ -43,18 +47,33 @@ static void reg_add(uint8_t *regs, uint64_t hash)
         regs[idx] = rho;
 }
 
+/* The registers of x's members into regs (AGG_HLL_M, zeroed by the caller). */
+static void regs_of(uint8_t *regs, const agg_hset_t *x)
+{
+    size_t nslots = x->slots ? (size_t)1 << x->lg : 0;
+    if (x->has_zero)
+        reg_add(regs, 0);
+    for (size_t i = 0; i < nslots; i++)
+        if (x->slots[i])
+            reg_add(regs, x->slots[i]);
+}
+
+/* Zeroed registers, noted as a heap part (AGG_HEAP_NOTE); NULL without memory. */
+static uint8_t *new_regs(void)
+{
+    uint8_t *regs = mem_calloc(AGG_HLL_M, 1);
+    if (regs)
+        AGG_HEAP_NOTE((int64_t)AGG_HLL_M);
+    return regs;
+}
+
 /* Sparse to dense: 0, or AGG_NOMEM with h unchanged. */
 static int to_dense(agg_hll_t *h)
 {
-    uint8_t *regs = mem_calloc(AGG_HLL_M, 1);
-    size_t nslots = h->set.slots ? (size_t)1 << h->set.lg : 0;
+    uint8_t *regs = new_regs();
     if (!regs)
         return AGG_NOMEM;
-    if (h->set.has_zero)
-        reg_add(regs, 0);
-    for (size_t i = 0; i < nslots; i++)
-        if (h->set.slots[i])
-            reg_add(regs, h->set.slots[i]);
+    regs_of(regs, &h->set);
     agg_hset_free(&h->set);
     h->regs = regs;
     return 0;
@@ -119,7 +138,7 @@ static int decode_dense(agg_hll_t *h, buf_reader_t *r, abbey_err_t *err)
         abbey_err_set(err, "truncated registers");
         return -1;
     }
-    if (!(h->regs = mem_calloc(AGG_HLL_M, 1))) {
+    if (!(h->regs = new_regs())) {
         abbey_err_set(err, "out of memory for the registers");
         return AGG_NOMEM;
     }
@@ -150,6 +169,163 @@ int agg_hll_decode(agg_hll_t *h, buf_reader_t *r, abbey_err_t *err)
         return decode_dense(h, r, err);
     abbey_err_set(err, "unknown form %u", form);
     return -1;
+}
+
+/* ---- against a frame dictionary (agg.h) ------------------------------------------- */
+
+/* A sparse set past AGG_HLL_SPARSE_MAX (one that could not turn dense) is written
+ * as registers, which is what it turns into. */
+static int sparse_written(const agg_hll_t *h)
+{
+    return !h->regs && h->set.n <= AGG_HLL_SPARSE_MAX;
+}
+
+int agg_hll_count_dict(const agg_hll_t *h, agg_dict_t *d)
+{
+    if (sparse_written(h))
+        return agg_dict_count_set(d, &h->set);
+    agg_dict_count_weight(d, AGG_DICT_DENSE_WEIGHT);
+    return 0;
+}
+
+int agg_hll_encode_dict(const agg_hll_t *h, agg_dict_t *d, buf_t *out)
+{
+    uint8_t tmp[AGG_HLL_M];
+    const uint8_t *regs = h->regs;
+    uint32_t nz = 0, prev = 0;
+
+    if (sparse_written(h)) {
+        buf_put_u8(out, FORM_SPARSE);
+        return agg_dict_put_set(d, &h->set, out);
+    }
+    if (!regs) {
+        memset(tmp, 0, sizeof tmp);
+        regs_of(tmp, &h->set);
+        regs = tmp;
+    }
+    for (uint32_t i = 0; i < AGG_HLL_M; i++)
+        nz += regs[i] != 0;
+    buf_put_u8(out, FORM_REGS);
+    buf_put_varint(out, nz);
+    for (uint32_t i = 0; i < AGG_HLL_M; i++)
+        if (regs[i]) {
+            buf_put_varint(out, i - prev);
+            buf_put_u8(out, regs[i]);
+            prev = i + 1;
+        }
+    return 0;
+}
+
+static int decode_regs(agg_hll_t *h, agg_dict_t *d, buf_reader_t *r, abbey_err_t *err)
+{
+    uint64_t nz = buf_get_varint(r), at = 0;
+    if (buf_reader_failed(r) || nz > AGG_HLL_M || nz > buf_reader_left(r) / 2) {
+        abbey_err_set(err, "%llu nonzero registers (at most %u, %zu bytes left)",
+                      (unsigned long long)nz, AGG_HLL_M, buf_reader_left(r));
+        return -1;
+    }
+    if (agg_dict_take(d, AGG_DICT_DENSE_WEIGHT) != 0) {
+        abbey_err_set(err, "registers are more than the frame's size allows");
+        return -1;
+    }
+    if (!(h->regs = new_regs())) {
+        abbey_err_set(err, "out of memory for the registers");
+        return AGG_NOMEM;
+    }
+    for (uint64_t k = 0; k < nz; k++) {
+        uint64_t gap = buf_get_varint(r);
+        uint8_t reg = buf_get_u8(r);
+        if (buf_reader_failed(r) || gap >= AGG_HLL_M - at || reg == 0 || reg > HLL_Q + 1) {
+            abbey_err_set(err, "register %llu: %s", (unsigned long long)k,
+                          buf_reader_failed(r)          ? "truncated"
+                          : reg == 0 || reg > HLL_Q + 1 ? "bad value"
+                                                        : "index past the last register");
+            return -1;
+        }
+        at += gap;
+        h->regs[at++] = reg;
+    }
+    return 0;
+}
+
+int agg_hll_decode_dict(agg_hll_t *h, agg_dict_t *d, buf_reader_t *r, int *from, abbey_err_t *err)
+{
+    uint8_t form = buf_get_u8(r);
+    uint64_t x;
+    if (buf_reader_failed(r)) {
+        abbey_err_set(err, "truncated");
+        return -1;
+    }
+    if (form == FORM_DERIVED) {
+        x = buf_get_varint(r);
+        if (buf_reader_failed(r) || x >= AGG_DERIVED_MAX) {
+            abbey_err_set(err, "derived from a bad value index");
+            return -1;
+        }
+        *from = (int)x;
+        return 0;
+    }
+    if (form == FORM_SPARSE)
+        return agg_dict_get_set(d, &h->set, AGG_HLL_SPARSE_MAX, r, err);
+    if (form == FORM_REGS)
+        return decode_regs(h, d, r, err);
+    abbey_err_set(err, "unknown form %u", form);
+    return -1;
+}
+
+int agg_hll_of_exact(const agg_hll_t *h, const agg_exact_t *x)
+{
+    uint8_t tmp[AGG_HLL_M];
+    size_t nslots = h->set.slots ? (size_t)1 << h->set.lg : 0;
+
+    if (x->set.flag || (h->regs != NULL) != (x->set.n > AGG_HLL_SPARSE_MAX))
+        return 0;
+    if (h->regs) {
+        memset(tmp, 0, sizeof tmp);
+        regs_of(tmp, &x->set);
+        return memcmp(tmp, h->regs, AGG_HLL_M) == 0;
+    }
+    if (h->set.n != x->set.n || (h->set.has_zero && !agg_hset_has(&x->set, 0)))
+        return 0;
+    for (size_t i = 0; i < nslots; i++)
+        if (h->set.slots[i] && !agg_hset_has(&x->set, h->set.slots[i]))
+            return 0;
+    return 1;
+}
+
+void agg_hll_encode_derived(int from, buf_t *out)
+{
+    buf_put_u8(out, FORM_DERIVED);
+    buf_put_varint(out, (uint64_t)from);
+}
+
+int agg_hll_derive(agg_hll_t *h, const agg_exact_t *x, agg_dict_t *d, abbey_err_t *err)
+{
+    size_t nslots = x->set.slots ? (size_t)1 << x->set.lg : 0;
+    int dense = x->set.n > AGG_HLL_SPARSE_MAX;
+
+    if (agg_dict_take(d, dense ? AGG_DICT_DENSE_WEIGHT : x->set.n) != 0) {
+        abbey_err_set(err, "derived state is more than the frame's size allows");
+        return -1;
+    }
+    if (dense) {
+        if (!(h->regs = new_regs())) {
+            abbey_err_set(err, "out of memory for the registers");
+            return AGG_NOMEM;
+        }
+        regs_of(h->regs, &x->set);
+        return 0;
+    }
+    if (x->set.n && agg_hset_reserve(&h->set, x->set.n) < 0) {
+        abbey_err_set(err, "out of memory for a set of %u hashes", x->set.n);
+        return AGG_NOMEM;
+    }
+    if (x->set.has_zero)
+        agg_hset_add(&h->set, 0);
+    for (size_t i = 0; i < nslots; i++)
+        if (x->set.slots[i])
+            agg_hset_add(&h->set, x->set.slots[i]); /* reserved: cannot fail */
+    return 0;
 }
 
 /* Ertl's sigma and tau series. */

@@ -9,10 +9,20 @@
 
 #include "agg.h"
 
+/* A heap part of n bytes was allocated (n > 0) or freed (n < 0): the
+ * accounting of agg_heap_take (agg.h), with the allocator's overhead. */
+#define AGG_HEAP_NOTE(n)                                                                           \
+    (agg_heap_delta += (n) > 0 ? (int64_t)(n) + AGG_HEAP_OVERHEAD : (int64_t)(n)-AGG_HEAP_OVERHEAD)
+
 /* Encoded states start with one tag byte: the format version in the high nibble,
  * the kind in the low nibble. */
 #define AGG_FORMAT_VERSION 1
 #define AGG_TAG(kind) ((uint8_t)((AGG_FORMAT_VERSION << 4) | (unsigned)(kind)))
+
+/* States written against a frame dictionary (agg_encode_dict) whose bytes differ from
+ * agg_encode's (distinct, distinct_exact) carry this version in their tag. */
+#define AGG_DICT_FORMAT_VERSION 2
+#define AGG_TAG_DICT(kind) ((uint8_t)((AGG_DICT_FORMAT_VERSION << 4) | (unsigned)(kind)))
 
 /* Reads and checks the tag byte; on mismatch fills err and returns -1. */
 int agg_check_tag(const agg_spec_t *s, buf_reader_t *r, abbey_err_t *err);
@@ -45,6 +55,15 @@ void agg_hset_encode(const agg_hset_t *s, buf_t *out);
  * releasable). */
 int agg_hset_decode(agg_hset_t *s, uint32_t max, buf_reader_t *r, abbey_err_t *err);
 
+/* ---- sets against a frame dictionary (agg_dict.c, see agg.h) ------------------------ */
+
+int agg_dict_count_set(agg_dict_t *d, const agg_hset_t *set);           /* 0, AGG_NOMEM */
+int agg_dict_put_set(agg_dict_t *d, const agg_hset_t *set, buf_t *out); /* 0, AGG_NOMEM */
+/* Into an empty set: at most max members, each in the dictionary, out of the budget.
+ * 0, -1 (malformed) or AGG_NOMEM, with err filled. */
+int agg_dict_get_set(agg_dict_t *d, agg_hset_t *set, uint32_t max, buf_reader_t *r,
+                     abbey_err_t *err);
+
 /* ---- distinct (HyperLogLog, agg_hll.c) ------------------------------------------- */
 
 #define AGG_HLL_P 14
@@ -65,6 +84,10 @@ int agg_hll_merge(agg_hll_t *dst, const agg_hll_t *src); /* 0 or AGG_NOMEM */
 void agg_hll_encode(const agg_hll_t *h, buf_t *out);
 int agg_hll_decode(agg_hll_t *h, buf_reader_t *r, abbey_err_t *err); /* 0, -1, AGG_NOMEM */
 double agg_hll_estimate(const agg_hll_t *h);
+int agg_hll_count_dict(const agg_hll_t *h, agg_dict_t *d);              /* 0, AGG_NOMEM */
+int agg_hll_encode_dict(const agg_hll_t *h, agg_dict_t *d, buf_t *out); /* 0, AGG_NOMEM */
+/* 0, -1 or AGG_NOMEM; *from as agg_decode_dict's (agg.h) */
+int agg_hll_decode_dict(agg_hll_t *h, agg_dict_t *d, buf_reader_t *r, int *from, abbey_err_t *err);
 
 /* ---- distinct_exact (capped hash set, agg_exact.c) ------------------------------- */
 
@@ -79,6 +102,11 @@ int agg_exact_merge(agg_exact_t *dst, const agg_exact_t *src, uint32_t cap); /* 
 void agg_exact_encode(const agg_exact_t *e, buf_t *out);
 /* 0, -1 (malformed) or AGG_NOMEM */
 int agg_exact_decode(agg_exact_t *e, uint32_t cap, buf_reader_t *r, abbey_err_t *err);
+
+/* agg_derives and agg_derive (agg.h) for a distinct h and a distinct_exact x (agg_hll.c) */
+int agg_hll_of_exact(const agg_hll_t *h, const agg_exact_t *x);
+int agg_hll_derive(agg_hll_t *h, const agg_exact_t *x, agg_dict_t *d, abbey_err_t *err);
+void agg_hll_encode_derived(int from, buf_t *out);
 
 /* ---- percentile (DDSketch, agg_ddsketch.c) --------------------------------------- */
 
@@ -108,6 +136,9 @@ int agg_dd_add(agg_dd_t *d, double x);                /* 0; -1 for NaN and infin
 int agg_dd_merge(agg_dd_t *dst, const agg_dd_t *src); /* 0 or AGG_NOMEM */
 void agg_dd_encode(const agg_dd_t *d, buf_t *out);
 int agg_dd_decode(agg_dd_t *d, buf_reader_t *r, abbey_err_t *err); /* 0, -1, AGG_NOMEM */
+/* Against a frame dictionary (agg.h): whole-number extremes as integers. */
+void agg_dd_encode_dict(const agg_dd_t *d, buf_t *out);
+int agg_dd_decode_dict(agg_dd_t *d, buf_reader_t *r, abbey_err_t *err); /* 0, -1, AGG_NOMEM */
 uint64_t agg_dd_count(const agg_dd_t *d);
 /* The pct-th percentile (nearest rank, see agg.h); d must hold a value. */
 double agg_dd_quantile(const agg_dd_t *d, double pct);

@@ -11,23 +11,39 @@
  * buffer, table or states cannot grow fails (partial_fail) and is skipped
  * from then on; phase one still evaluates it, so a line is bad or not
  * whatever failed. A bad line is counted under its reason and handed to the
- * sink when there is one (bad_line). */
+ * sink when there is one (bad_line). A line whose key does not fit in its
+ * full table (max_keys) updates the table's overflow row instead (ptable.h);
+ * an entry without a count value updates its hidden line count too (rules.h
+ * specs), and what a row's heap parts grow by is told to its table
+ * (agg_heap_take, ptable_heap_add), so ptable_bytes stays current without
+ * walking rows.
+ *
+ * An entry with `top:` (ptable_top.h) ranks rows by one count or sum: a
+ * negative weight for it makes the line bad ("value"); a line that adds
+ * nothing to it (its argument missing or 0) updates the row of a key kept
+ * but never takes another key's row; after its update a row is re-placed in
+ * the summary's heap; and its rows are never cached by value (an eviction
+ * gives a row to another key). What an eviction releases of the row's states
+ * is told to the table with the update's growth. */
 #include "engine.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "expr.h"
+#include "ptable_top.h"
 #include "value.h"
 
-#define ENGINE_NOMEM (-2) /* eval_entry: the key could not be built */
-#define ENGINE_SMALL 1024 /* integer keys below this have their rows cached by value */
+#define ENGINE_NOMEM (-2)    /* eval_entry: the key could not be built */
+#define ENGINE_NEGATIVE (-3) /* eval_entry: a top entry's ranked value is negative */
+#define ENGINE_SMALL 1024    /* integer keys below this have their rows cached by value */
 
 typedef struct engine_entry_t {
     const rules_entry_t *entry;
     int *key_ref;  /* field index of each key when it is a bare field, else -1 */
     int *arg_ref;  /* same for value arguments */
-    size_t *off;   /* each value's state offset in a row (ptable_offset, the same in every table) */
+    size_t *off;   /* each state's offset in a row (ptable_offset, the same in every table) */
     value_t *args; /* evaluated arguments of the current line */
     buf_t key;     /* encoded key of the current line */
     int selected;  /* where held for the current line */
@@ -117,7 +133,7 @@ engine_t *engine_create(const rules_job_t *job, apr_pool_t *pool)
             add_fields(e, rv->arg, agg_needs_number(rv->spec.kind));
             e->uses_ctx |= rv->arg && ee->arg_ref[v] < 0;
         }
-        ee->small_ref = en->nkeys == 1 ? ee->key_ref[0] : -1;
+        ee->small_ref = en->nkeys == 1 && !en->top_k ? ee->key_ref[0] : -1;
         if (ee->small_ref >= 0)
             ee->small = apr_pcalloc(pool, sizeof *ee->small * ENGINE_SMALL);
     }
@@ -218,6 +234,8 @@ static int eval_entry(engine_t *e, engine_entry_t *ee, int failed)
             double d;
             if (value_to_double(a, &d) < 0)
                 return -1;
+            if (en->top_k && i == en->top_by && d < 0)
+                return ENGINE_NEGATIVE;
         }
     }
     if (nomem)
@@ -246,19 +264,43 @@ static ptable_row_t *find_row(engine_entry_t *ee, ptable_t *t)
     return row;
 }
 
-/* Phase two for one entry: the row update. 0, or -1 when the table or a
- * state could not grow. */
+/* 1 when the line adds nothing to a top entry's ranked sum (its argument
+ * missing, 0 or not finite) and its key is not kept in a full summary: it
+ * must not take another key's row. */
+static int top_skip(const engine_entry_t *ee, const ptable_t *t)
+{
+    const rules_entry_t *en = ee->entry;
+    const value_t *w = &ee->args[en->top_by];
+    double d;
+    if (!en->values[en->top_by].arg || !ptable_top_full(t))
+        return 0; /* a count always adds 1 */
+    if (w->kind != VALUE_NULL && value_to_double(w, &d) == 0 && d > 0 && d <= DBL_MAX)
+        return 0;
+    return !ptable_find(t, ee->key.data, (uint32_t)ee->key.len,
+                        value_hash_bytes(ee->key.data, ee->key.len));
+}
+
+/* Phase two for one entry: the row update (the hidden line count too, see
+ * rules.h; a top entry's row re-placed in its heap), its growth told to the
+ * table. 0, or -1 when the table or a state could not grow. */
 static int apply_entry(engine_entry_t *ee, ptable_t *t)
 {
     const rules_entry_t *en = ee->entry;
-    ptable_row_t *row = find_row(ee, t);
-    if (!row)
-        return -1;
-    for (int i = 0; i < en->nvalues; i++)
-        if (agg_update(&en->values[i].spec, row->state + ee->off[i],
-                       en->values[i].arg ? &ee->args[i] : NULL) == AGG_NOMEM)
-            return -1;
-    return 0;
+    ptable_row_t *row;
+    int rc = 0;
+    if (en->top_k && top_skip(ee, t))
+        return 0;
+    if (!(row = find_row(ee, t)))
+        rc = -1;
+    for (int i = 0; i < en->nspecs && rc == 0; i++)
+        if (agg_update(&en->specs[i], row->state + ee->off[i],
+                       i < en->nvalues && en->values[i].arg ? &ee->args[i] : NULL) == AGG_NOMEM)
+            rc = -1;
+    if (rc == 0 && en->top_k)
+        ptable_top_touch(t, row);
+    if (agg_heap_delta) /* a heap part grew or went: the table's size changed (agg_heap_take) */
+        ptable_heap_add(t, agg_heap_take());
+    return rc;
 }
 
 /* What one engine_feed call writes to. */
@@ -276,12 +318,19 @@ static void entry_nomem(feed_t *f, int i)
     f->rv = APR_ENOMEM;
 }
 
-/* The line is bad because entry i needs a number its value is not. */
-static void bad_value(engine_t *e, feed_t *f, int i, uint64_t offset, const char *line, size_t len)
+/* The line is bad because entry i needs a number its value is not (rc -1),
+ * or a value its top ranks by is negative (rc ENGINE_NEGATIVE). */
+static void bad_value(engine_t *e, feed_t *f, int i, int rc, uint64_t offset, const char *line,
+                      size_t len)
 {
+    const rules_entry_t *en = e->entries[i].entry;
     char why[160] = "";
-    if (e->sink)
-        snprintf(why, sizeof why, "entry '%s': %s", e->entries[i].entry->name,
+    if (e->sink && rc == ENGINE_NEGATIVE)
+        snprintf(why, sizeof why,
+                 "entry '%s': %s is negative; its top ranks by sums of values >= 0", en->name,
+                 en->values[en->top_by].name);
+    else if (e->sink)
+        snprintf(why, sizeof why, "entry '%s': %s", en->name,
                  partial_reason_text(PARTIAL_BAD_VALUE));
     bad_line(e, f->out, f->samples, PARTIAL_BAD_VALUE, why, offset, line, len, len);
 }
@@ -317,7 +366,7 @@ static void feed_line(engine_t *e, const char *line, size_t len, uint64_t offset
         if (rc == ENGINE_NOMEM) {
             entry_nomem(f, i);
         } else if (rc < 0) {
-            bad_value(e, f, i, offset, line, len);
+            bad_value(e, f, i, rc, offset, line, len);
             return;
         }
     }
@@ -338,8 +387,8 @@ apr_status_t engine_feed(engine_t *e, const char *buf, size_t len, uint64_t base
     for (int i = 0; i < e->nentries; i++) { /* cached rows of another table or generation go */
         engine_entry_t *ee = &e->entries[i];
         if (!ee->off) {
-            ee->off = apr_palloc(e->pool, sizeof *ee->off * (size_t)(ee->entry->nvalues + 1));
-            for (int v = 0; v < ee->entry->nvalues; v++)
+            ee->off = apr_palloc(e->pool, sizeof *ee->off * (size_t)(ee->entry->nspecs + 1));
+            for (int v = 0; v < ee->entry->nspecs; v++)
                 ee->off[v] = ptable_offset(out->tables[i], v);
         }
         if (ee->small &&

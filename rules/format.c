@@ -57,8 +57,8 @@ apr_status_t format_create(format_spec_t *spec, apr_pool_t *pool, format_t **out
         spec->err_key = "timezone";
         return rv;
     }
-    if (f->time_format &&
-        (rv = format_time_compile(f->time_format, pool, &f->time, err)) != APR_SUCCESS) {
+    if (f->time_format && (rv = format_time_compile(f->time_format, FORMAT_TIME_PATTERN, pool,
+                                                    &f->time, &(long){0}, err)) != APR_SUCCESS) {
         spec->err_key = "time_format";
         return rv;
     }

@@ -151,11 +151,33 @@ int64_t format_guess_year(const format_state_t *st, unsigned mon, unsigned day, 
 #define FORMAT_TIME_LIMIT ((int64_t)1 << 52)
 
 typedef struct format_time_t format_time_t;
-/* Compile a `time_format` (epoch, epoch_ms, epoch_us, epoch_ns, or a pattern of
- * directives, docs/RULES.md) into *out, in pool. APR_EINVAL with a message naming the
- * byte at fault and listing the directives. */
-apr_status_t format_time_compile(const char *spec, apr_pool_t *pool, const format_time_t **out,
-                                 abbey_err_t *err);
+/* How a pattern reads. */
+typedef enum format_time_mode_t {
+    /* A `time_format`: the field's whole text; a number may have fewer digits than its
+     * width, a space in the pattern is a run of blanks, %z may be Z, +hh or +hh:mm, %Z
+     * names the offset; the pattern must name a date (or be an epoch form). */
+    FORMAT_TIME_PATTERN,
+    /* Apache's %{...}t: the text exactly as strftime writes it (every number its width,
+     * %e %k %l space-padded, names whole or in 3 letters as the directive says, %z +hhmm,
+     * %Z letters skipped), so that the pattern alone says where it ends; a pattern
+     * without a year, a month and a day (or %j), or %s, is text. */
+    FORMAT_TIME_STRFTIME
+} format_time_mode_t;
+/* Compile a pattern (in FORMAT_TIME_PATTERN mode also epoch, epoch_ms, epoch_us, epoch_ns;
+ * docs/RULES.md) into *out, in pool. APR_EINVAL with a message naming what is wrong and
+ * listing the directives; *at is then the byte of spec at fault, or -1 when it is about
+ * the whole. */
+apr_status_t format_time_compile(const char *spec, format_time_mode_t mode, apr_pool_t *pool,
+                                 const format_time_t **out, long *at, abbey_err_t *err);
+/* 1 when tf gives an instant (a FORMAT_TIME_STRFTIME pattern may be text). */
+int format_time_instant(const format_time_t *tf);
+/* Match the pattern tf (not an epoch form) at the start of [p, e): the end of the text it
+ * matched, or NULL when the text does not fit it or is not a real date and time. When tf
+ * gives an instant, *out is its UTC epoch seconds (the text's offset applied, else read
+ * on the clock of st's format; without a year, format_guess_year). Reads nothing outside
+ * [p, e); allocates nothing; thread-safe with a state per thread. */
+const char *format_time_match(const format_time_t *tf, const format_state_t *st, const char *p,
+                              const char *e, int64_t *out);
 
 /* Field i's text [p, e) into v by f->types[i]: str stays text; int, float and
  * time convert ("" and "-" are VALUE_NULL); auto converts only when bit i of

@@ -486,7 +486,7 @@ split_ops(format_state_t *st, lf_cls_t *c, const char *p, uint64_t need, found_t
             p = e + 1;
             break;
         default: /* OP_STRF: the form says where it ends */
-            if (!(e = lf_strf_match(s->strf, p, end, st->f, &t))) {
+            if (!(e = format_time_match(s->strf, st, p, end, &t))) {
                 st->bad_field = s->field;
                 return FORMAT_BAD_TIME;
             }

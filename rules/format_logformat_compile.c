@@ -40,7 +40,7 @@ typedef struct var_t {
     const char *name;
     uint8_t scan, conv, type;
     uint16_t width;
-    const lf_strf_t *strf;
+    const format_time_t *strf;
 } var_t;
 
 /* A variable in the string, and the literal that follows it ([lb, le) of src). */
@@ -315,16 +315,20 @@ static int arg_is(const char *arg, size_t n, const char *w)
     return strlen(w) == n && strncasecmp(arg, w, n) == 0;
 }
 
-/* The field of %{arg}t: epoch forms, fractions, or a strftime form. */
+/* The field of %{arg}t: epoch forms, fractions, or a strftime form (as Apache's
+ * mod_log_config reads it: an empty form, "begin" or "end" alone is %t's). */
 static apr_status_t apache_time(cc_t *c, const char *arg, size_t n, long at, var_t *v)
 {
-    size_t bad;
-    int is_time;
-    if (n >= 6 && (!strncmp(arg, "begin:", 6)))
-        arg += 6, n -= 6, at += 6;
-    else if (n >= 4 && !strncmp(arg, "end:", 4))
-        arg += 4, n -= 4, at += 4;
-    if (arg_is(arg, n, "sec")) {
+    size_t pre = n >= 5 && !strncmp(arg, "begin", 5) ? 5
+                 : n >= 3 && !strncmp(arg, "end", 3) ? 3
+                                                     : 0;
+    if (pre && (n == pre || arg[pre] == ':')) {
+        pre += n > pre; /* and its ':' */
+        arg += pre, n -= pre, at += (long)pre;
+    }
+    if (n == 0) {
+        *v = (var_t){"time", LF_CLFTIME, LF_CLF, FORMAT_TIME, 0, NULL};
+    } else if (arg_is(arg, n, "sec")) {
         *v = (var_t){"time", LF_PLAIN, LF_TYPED, FORMAT_TIME, 0, NULL};
     } else if (arg_is(arg, n, "msec") || arg_is(arg, n, "usec")) {
         *v = (var_t){"time",      LF_PLAIN, arg[0] == 'm' ? LF_EPOCH_MS : LF_EPOCH_US,
@@ -337,16 +341,16 @@ static apr_status_t apache_time(cc_t *c, const char *arg, size_t n, long at, var
                      0,
                      NULL};
     } else {
-        const lf_strf_t *s = lf_strf_compile(c->f->pool, arg, n, &bad, &is_time);
-        if (!s)
-            return fail_at(c, at + (long)bad,
-                           "%%{...}t: \"%.*s\" is not a strftime conversion this format reads "
-                           "(%%Y %%y %%m %%d %%e %%H %%I %%M %%S %%p %%b %%B %%a %%A %%j %%z %%Z "
-                           "%%s %%T %%D %%F %%R %%%%)",
-                           bad + 1 < n ? 2 : 1, arg + bad);
+        const format_time_t *tf;
+        abbey_err_t why;
+        long bad;
+        if (format_time_compile(apr_pstrndup(c->f->pool, arg, n), FORMAT_TIME_STRFTIME, c->f->pool,
+                                &tf, &bad, &why) != APR_SUCCESS)
+            return fail_at(c, bad >= 0 ? at + bad : at, "%s", why.msg);
+        int is_time = format_time_instant(tf);
         *v = (var_t){
             "time", LF_STRF, is_time ? LF_STRF_TIME : LF_TEXT, is_time ? FORMAT_TIME : FORMAT_STR,
-            0,      s};
+            0,      tf};
     }
     return APR_SUCCESS;
 }

@@ -3,10 +3,11 @@
  * combined and common, which are Apache strings): a program of steps, each
  * one field and the literal text that follows it.
  *
- * format_logformat_compile.c turns the string into the program,
- * format_logformat_time.c compiles and matches the strftime forms of
- * Apache's %{...}t, and format_logformat.c runs the program over a line (the
- * splitter). Nothing here allocates on the parse path. */
+ * format_logformat_compile.c turns the string into the program, and
+ * format_logformat.c runs the program over a line (the splitter); the
+ * strftime forms of Apache's %{...}t are time patterns of format_time.c in
+ * their strftime mode (format_int.h). Nothing here allocates on the parse
+ * path. */
 #ifndef ABBEY_FORMAT_LOGFORMAT_INT_H
 #define ABBEY_FORMAT_LOGFORMAT_INT_H
 
@@ -20,7 +21,7 @@ typedef enum lf_scan_t {
     LF_FIXED,   /* exactly `width` bytes ($time_local) */
     LF_CLFTIME, /* Apache %t: "[dd/Mon/yyyy:hh:mm:ss +hhmm]", 28 bytes, else FORMAT_BAD_TIME */
     LF_LIST,    /* like LF_PLAIN, but ", " and " : " are separators inside it */
-    LF_STRF     /* as far as its strftime form matches (Apache %{...}t) */
+    LF_STRF     /* as far as its strftime form matches (Apache %{...}t, format_time_match) */
 } lf_scan_t;
 
 /* How a needed field's text becomes its value. "-" is missing (VALUE_NULL)
@@ -40,22 +41,19 @@ typedef enum lf_conv_t {
     LF_REQUEST    /* text; method, path and protocol split from it when needed */
 } lf_conv_t;
 
-/* A compiled strftime form (format_logformat_time.c). */
-typedef struct lf_strf_t lf_strf_t;
-
 typedef struct lf_step_t {
-    uint8_t op;            /* the splitter's own form of scan (format_logformat.c) */
-    uint8_t scan;          /* lf_scan_t */
-    uint8_t conv;          /* lf_conv_t */
-    uint8_t may_end;       /* the line may stop right after this field's text (built-ins) */
-    int8_t field;          /* the field it fills */
-    int8_t piece[3];       /* LF_REQUEST: the method, path and protocol fields, or -1 */
-    uint16_t width;        /* LF_FIXED: its length */
-    uint16_t litlen;       /* bytes of the literal after the field */
-    uint16_t termlen;      /* LF_PLAIN, LF_LIST: bytes of term; 0: the field runs to the end */
-    const char *term;      /* the literal, then the next field's opening '"' or '[' if it has one */
-    uint64_t need;         /* the fields this step's value gives (field and pieces), as bits */
-    const lf_strf_t *strf; /* LF_STRF */
+    uint8_t op;       /* the splitter's own form of scan (format_logformat.c) */
+    uint8_t scan;     /* lf_scan_t */
+    uint8_t conv;     /* lf_conv_t */
+    uint8_t may_end;  /* the line may stop right after this field's text (built-ins) */
+    int8_t field;     /* the field it fills */
+    int8_t piece[3];  /* LF_REQUEST: the method, path and protocol fields, or -1 */
+    uint16_t width;   /* LF_FIXED: its length */
+    uint16_t litlen;  /* bytes of the literal after the field */
+    uint16_t termlen; /* LF_PLAIN, LF_LIST: bytes of term; 0: the field runs to the end */
+    const char *term; /* the literal, then the next field's opening '"' or '[' if it has one */
+    uint64_t need;    /* the fields this step's value gives (field and pieces), as bits */
+    const format_time_t *strf; /* LF_STRF: FORMAT_TIME_STRFTIME */
 } lf_step_t;
 
 /* ---- format_logformat_scan.c: a line's bytes classified 64 at a time ----
@@ -108,17 +106,5 @@ typedef struct lf_prog_t {
  * and f->impl, an lf_prog_t, in f->pool. APR_EINVAL with a message on error,
  * and spec->err_at set when a byte of spec->arg is to blame. */
 apr_status_t lf_compile(format_t *f, format_spec_t *spec, abbey_err_t *err);
-
-/* Compile the strftime form fmt[0..len) in pool. NULL when a conversion is
- * not supported: *bad is then its offset in fmt. *is_time is 1 when the form
- * names a whole date (year, month and day, or %s), so that it gives a time. */
-const lf_strf_t *lf_strf_compile(apr_pool_t *pool, const char *fmt, size_t len, size_t *bad,
-                                 int *is_time);
-
-/* Match s at [p, end): the end of the matched text, or NULL when the text does
- * not fit the form. With a whole date, *t is its epoch seconds, the form's
- * %z applied, else read in f's timezone (format_local_to_utc). Reads nothing outside [p, end). */
-const char *lf_strf_match(const lf_strf_t *s, const char *p, const char *end, const format_t *f,
-                          int64_t *t);
 
 #endif

@@ -138,15 +138,14 @@ int format_local_to_utc(const format_t *f, int64_t local, int64_t *utc)
     return 0;
 }
 
-/* ---- time_format: compiling --------------------------------------------- */
+/* ---- patterns: compiling ------------------------------------------------ */
 
 enum {
     OP_LIT,    /* literal bytes */
     OP_SPACE,  /* one or more spaces or tabs */
-    OP_YEAR,   /* %Y: 4 digits */
-    OP_YEAR2,  /* %y: 2 digits, 69-99 -> 19xx, 00-68 -> 20xx */
+    OP_YEAR,   /* %Y: 4 digits; %y: 2 digits, 69-99 -> 19xx, 00-68 -> 20xx */
     OP_MON,    /* %m */
-    OP_MNAME,  /* %b %B %h: English month name, full or 3 letters, any case */
+    OP_MNAME,  /* %b %B %h: English month name, any case */
     OP_DAY,    /* %d %e */
     OP_YDAY,   /* %j */
     OP_HOUR,   /* %H %k */
@@ -155,8 +154,9 @@ enum {
     OP_SEC,    /* %S: 0..60 */
     OP_FRAC,   /* %f: digits, dropped */
     OP_AMPM,   /* %p */
-    OP_ZOFF,   /* %z: Z, +hh, +hhmm, +hh:mm */
-    OP_ZNAME,  /* %Z: an abbreviation of the format's zone ("CEST", "+0530"), or UTC/GMT/Z */
+    OP_ZOFF,   /* %z: +hhmm (a time_format: also Z, +hh, +hh:mm) */
+    OP_ZNAME,  /* %Z: an abbreviation of the format's zone ("CEST", "+0530"), or UTC/GMT/Z
+                  (%{...}t: letters, or a sign and digits, skipped) */
     OP_WDAY,   /* %a %A: a weekday name, checked and ignored */
     OP_EPOCH   /* %s: epoch seconds */
 };
@@ -185,11 +185,15 @@ enum {
 typedef struct tf_item_t {
     uint8_t op;
     uint8_t pad;      /* %e %k %l: a space may stand for a leading zero */
+    uint8_t width;    /* numbers: at most this many digits (FORMAT_TIME_STRFTIME: exactly);
+                         names: 3 (%b %h %a), 0 the full name (%B %A) */
     uint16_t at, len; /* OP_LIT: lits[at .. at + len) */
 } tf_item_t;
 
 struct format_time_t {
-    int64_t unit; /* epoch forms: counts per second; 0: a pattern */
+    int64_t unit;     /* epoch forms: counts per second; 0: a pattern */
+    uint8_t strftime; /* FORMAT_TIME_STRFTIME */
+    uint8_t instant;  /* the pattern gives an instant (format_time_instant) */
     int n;
     unsigned got;
     tf_item_t it[TF_MAX_ITEMS];
@@ -199,38 +203,38 @@ struct format_time_t {
 
 static const struct {
     char c;
-    uint8_t op, pad;
+    uint8_t op, pad, width;
     unsigned got;
     const char *expand; /* a shorthand for other directives */
 } directives[] = {
-    {'Y', OP_YEAR, 0, GOT_YEAR, NULL},
-    {'y', OP_YEAR2, 0, GOT_YEAR, NULL},
-    {'m', OP_MON, 0, GOT_MON, NULL},
-    {'b', OP_MNAME, 0, GOT_MON, NULL},
-    {'B', OP_MNAME, 0, GOT_MON, NULL},
-    {'h', OP_MNAME, 0, GOT_MON, NULL},
-    {'d', OP_DAY, 0, GOT_DAY, NULL},
-    {'e', OP_DAY, 1, GOT_DAY, NULL},
-    {'j', OP_YDAY, 0, GOT_YDAY, NULL},
-    {'H', OP_HOUR, 0, GOT_HOUR, NULL},
-    {'k', OP_HOUR, 1, GOT_HOUR, NULL},
-    {'I', OP_HOUR12, 0, GOT_HOUR | GOT_H12, NULL},
-    {'l', OP_HOUR12, 1, GOT_HOUR | GOT_H12, NULL},
-    {'M', OP_MIN, 0, GOT_MIN, NULL},
-    {'S', OP_SEC, 0, GOT_SEC, NULL},
-    {'f', OP_FRAC, 0, GOT_FRAC, NULL},
-    {'p', OP_AMPM, 0, GOT_AMPM, NULL},
-    {'z', OP_ZOFF, 0, GOT_ZONE, NULL},
-    {'Z', OP_ZNAME, 0, GOT_ZONE, NULL},
-    {'a', OP_WDAY, 0, GOT_WDAY, NULL},
-    {'A', OP_WDAY, 0, GOT_WDAY, NULL},
-    {'s', OP_EPOCH, 0, GOT_EPOCH, NULL},
-    {'n', OP_SPACE, 0, 0, NULL},
-    {'t', OP_SPACE, 0, 0, NULL},
-    {'T', 0, 0, 0, "%H:%M:%S"},
-    {'F', 0, 0, 0, "%Y-%m-%d"},
-    {'D', 0, 0, 0, "%m/%d/%y"},
-    {'R', 0, 0, 0, "%H:%M"},
+    {'Y', OP_YEAR, 0, 4, GOT_YEAR, NULL},
+    {'y', OP_YEAR, 0, 2, GOT_YEAR, NULL},
+    {'m', OP_MON, 0, 2, GOT_MON, NULL},
+    {'b', OP_MNAME, 0, 3, GOT_MON, NULL},
+    {'B', OP_MNAME, 0, 0, GOT_MON, NULL},
+    {'h', OP_MNAME, 0, 3, GOT_MON, NULL},
+    {'d', OP_DAY, 0, 2, GOT_DAY, NULL},
+    {'e', OP_DAY, 1, 2, GOT_DAY, NULL},
+    {'j', OP_YDAY, 0, 3, GOT_YDAY, NULL},
+    {'H', OP_HOUR, 0, 2, GOT_HOUR, NULL},
+    {'k', OP_HOUR, 1, 2, GOT_HOUR, NULL},
+    {'I', OP_HOUR12, 0, 2, GOT_HOUR | GOT_H12, NULL},
+    {'l', OP_HOUR12, 1, 2, GOT_HOUR | GOT_H12, NULL},
+    {'M', OP_MIN, 0, 2, GOT_MIN, NULL},
+    {'S', OP_SEC, 0, 2, GOT_SEC, NULL},
+    {'f', OP_FRAC, 0, 0, GOT_FRAC, NULL},
+    {'p', OP_AMPM, 0, 0, GOT_AMPM, NULL},
+    {'z', OP_ZOFF, 0, 0, GOT_ZONE, NULL},
+    {'Z', OP_ZNAME, 0, 0, GOT_ZONE, NULL},
+    {'a', OP_WDAY, 0, 3, GOT_WDAY, NULL},
+    {'A', OP_WDAY, 0, 0, GOT_WDAY, NULL},
+    {'s', OP_EPOCH, 0, 0, GOT_EPOCH, NULL},
+    {'n', OP_SPACE, 0, 0, 0, NULL},
+    {'t', OP_SPACE, 0, 0, 0, NULL},
+    {'T', 0, 0, 0, 0, "%H:%M:%S"},
+    {'F', 0, 0, 0, 0, "%Y-%m-%d"},
+    {'D', 0, 0, 0, 0, "%m/%d/%y"},
+    {'R', 0, 0, 0, 0, "%H:%M"},
 };
 
 #define TF_DIRECTIVES                                                                              \
@@ -239,23 +243,30 @@ static const struct {
 typedef struct tf_build_t {
     format_time_t *tf;
     const char *spec;
+    long *at; /* out: the byte at fault */
     abbey_err_t *err;
 } tf_build_t;
 
-static apr_status_t tf_fail(tf_build_t *b, const char *what, size_t at)
+/* The message of every refusal: what is wrong, at byte `at` of the spec (-1: the whole). */
+static apr_status_t tf_fail(tf_build_t *b, const char *what, long at)
 {
-    abbey_err_set(b->err,
-                  "time_format \"%s\": %s at byte %zu; the directives are %s, or the whole "
-                  "format epoch, epoch_ms, epoch_us or epoch_ns",
-                  b->spec, what, at + 1, TF_DIRECTIVES);
+    char where[32] = "";
+    if (at >= 0)
+        snprintf(where, sizeof where, " at byte %ld", at + 1);
+    int shown = strlen(b->spec) < TF_MAX_LEN ? TF_MAX_LEN : 60;
+    abbey_err_set(
+        b->err, "%s \"%.*s\": %s%s; the directives are %s%s",
+        b->tf->strftime ? "%{...}t" : "time_format", shown, b->spec, what, where, TF_DIRECTIVES,
+        b->tf->strftime ? "" : ", or the whole format epoch, epoch_ms, epoch_us or epoch_ns");
+    *b->at = at;
     return APR_EINVAL;
 }
 
-static apr_status_t tf_push(tf_build_t *b, uint8_t op, uint8_t pad, size_t at)
+static apr_status_t tf_push(tf_build_t *b, uint8_t op, uint8_t pad, uint8_t width, size_t at)
 {
     if (b->tf->n == TF_MAX_ITEMS)
-        return tf_fail(b, "too many directives", at);
-    b->tf->it[b->tf->n++] = (tf_item_t){op, pad, 0, 0};
+        return tf_fail(b, "too many directives", (long)at);
+    b->tf->it[b->tf->n++] = (tf_item_t){op, pad, width, 0, 0};
     return APR_SUCCESS;
 }
 
@@ -265,9 +276,9 @@ static apr_status_t tf_lit(tf_build_t *b, char c, size_t at)
     format_time_t *tf = b->tf;
     tf_item_t *last = tf->n ? &tf->it[tf->n - 1] : NULL;
     if (tf->nlits == TF_MAX_LEN)
-        return tf_fail(b, "too much literal text", at);
+        return tf_fail(b, "too much literal text", (long)at);
     if (!last || last->op != OP_LIT) {
-        if (tf_push(b, OP_LIT, 0, at) != APR_SUCCESS)
+        if (tf_push(b, OP_LIT, 0, 0, at) != APR_SUCCESS)
             return APR_EINVAL;
         last = &tf->it[tf->n - 1];
         last->at = tf->nlits;
@@ -278,14 +289,16 @@ static apr_status_t tf_lit(tf_build_t *b, char c, size_t at)
 }
 
 /* The pattern s, from byte base of the whole spec (for messages; an expansion
- * such as %T is all at base). */
+ * such as %T is all at base). A time_format's space or tab is a run of
+ * blanks; strftime's is itself. */
 static apr_status_t tf_pattern(tf_build_t *b, const char *s, size_t base, int expansion)
 {
+    format_time_t *tf = b->tf;
     for (size_t i = 0; s[i]; i++) {
         size_t k = 0, at = expansion ? base : base + i;
-        if (s[i] == ' ' || s[i] == '\t') {
-            if (!(b->tf->n && b->tf->it[b->tf->n - 1].op == OP_SPACE) &&
-                tf_push(b, OP_SPACE, 0, at) != APR_SUCCESS)
+        if ((s[i] == ' ' || s[i] == '\t') && !tf->strftime) {
+            if (!(tf->n && tf->it[tf->n - 1].op == OP_SPACE) &&
+                tf_push(b, OP_SPACE, 0, 0, at) != APR_SUCCESS)
                 return APR_EINVAL;
             continue;
         }
@@ -295,7 +308,7 @@ static apr_status_t tf_pattern(tf_build_t *b, const char *s, size_t base, int ex
             continue;
         }
         if (!s[++i])
-            return tf_fail(b, "a '%' ends it", at);
+            return tf_fail(b, "a '%' ends it", (long)at);
         if (s[i] == '%') {
             if (tf_lit(b, '%', at) != APR_SUCCESS)
                 return APR_EINVAL;
@@ -310,27 +323,57 @@ static apr_status_t tf_pattern(tf_build_t *b, const char *s, size_t base, int ex
                 snprintf(what, sizeof what, "unknown directive %%%c", c);
             else
                 snprintf(what, sizeof what, "unknown directive %% and byte 0x%02x", c);
-            return tf_fail(b, what, at);
+            return tf_fail(b, what, (long)at);
         }
         if (directives[k].expand) {
             if (tf_pattern(b, directives[k].expand, at, 1) != APR_SUCCESS)
                 return APR_EINVAL;
             continue;
         }
-        if (b->tf->got & directives[k].got) {
+        /* strftime's %Z is skipped: it sets nothing */
+        unsigned got = tf->strftime && directives[k].op == OP_ZNAME ? 0 : directives[k].got;
+        if (tf->got & got) {
             char what[60];
             snprintf(what, sizeof what, "%%%c sets what an earlier directive set", s[i]);
-            return tf_fail(b, what, at);
+            return tf_fail(b, what, (long)at);
         }
-        b->tf->got |= directives[k].got;
-        if (tf_push(b, directives[k].op, directives[k].pad, at) != APR_SUCCESS)
+        tf->got |= got;
+        if (tf_push(b, directives[k].op, directives[k].pad, directives[k].width, at) != APR_SUCCESS)
             return APR_EINVAL;
     }
     return APR_SUCCESS;
 }
 
-apr_status_t format_time_compile(const char *spec, apr_pool_t *pool, const format_time_t **out,
-                                 abbey_err_t *err)
+/* The checks of a whole pattern: what it sets must make one instant, or
+ * (strftime) it is text. */
+static apr_status_t tf_whole(tf_build_t *b)
+{
+    format_time_t *tf = b->tf;
+    unsigned g = tf->got, md = GOT_MON | GOT_DAY;
+    int date = (g & GOT_YDAY) || (g & md) == md;
+    if (g & GOT_EPOCH) {
+        if (g & ~(GOT_EPOCH | GOT_FRAC))
+            return tf_fail(b, "%s is a whole time: it takes no other date or time", -1);
+        tf->instant = 1;
+        return APR_SUCCESS;
+    }
+    if (tf->strftime && !(date && (g & GOT_YEAR)))
+        return APR_SUCCESS; /* text: no instant, nothing more to check */
+    if (!date)
+        return tf_fail(b,
+                       "it needs a date: a month and a day (%m or %b, and %d or %e), or a day "
+                       "of the year (%j)",
+                       -1);
+    if ((g & GOT_YDAY) && (g & md))
+        return tf_fail(b, "%j is the date: it takes no month or day", -1);
+    if (!(g & GOT_H12) != !(g & GOT_AMPM))
+        return tf_fail(b, "%I and %l need %p, and %p needs %I or %l", -1);
+    tf->instant = 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t format_time_compile(const char *spec, format_time_mode_t mode, apr_pool_t *pool,
+                                 const format_time_t **out, long *at, abbey_err_t *err)
 {
     static const struct {
         const char *name;
@@ -338,44 +381,35 @@ apr_status_t format_time_compile(const char *spec, apr_pool_t *pool, const forma
     } epochs[] = {
         {"epoch", 1}, {"epoch_ms", 1000}, {"epoch_us", 1000000}, {"epoch_ns", 1000000000}};
     format_time_t *tf = apr_pcalloc(pool, sizeof *tf);
-    tf_build_t b = {tf, spec, err};
-    unsigned g;
+    tf_build_t b = {tf, spec, at, err};
 
-    for (size_t k = 0; k < sizeof epochs / sizeof epochs[0]; k++)
+    *at = -1;
+    tf->strftime = mode == FORMAT_TIME_STRFTIME;
+    for (size_t k = 0; !tf->strftime && k < sizeof epochs / sizeof epochs[0]; k++)
         if (strcmp(spec, epochs[k].name) == 0) {
             tf->unit = epochs[k].unit;
+            tf->instant = 1;
             *out = tf;
             return APR_SUCCESS;
         }
     if (!*spec || strlen(spec) >= TF_MAX_LEN) {
-        abbey_err_set(err,
-                      "time_format \"%.60s\": expected 1 to %d bytes such as "
-                      "\"%%d/%%b/%%Y:%%H:%%M:%%S %%z\", or epoch, epoch_ms, epoch_us, epoch_ns",
-                      spec, TF_MAX_LEN - 1);
-        return APR_EINVAL;
+        char what[80];
+        snprintf(what, sizeof what,
+                 "expected 1 to %d bytes such as \"%%d/%%b/%%Y:%%H:%%M:%%S %%z\"", TF_MAX_LEN - 1);
+        return tf_fail(&b, what, -1);
     }
-    if (tf_pattern(&b, spec, 0, 0) != APR_SUCCESS)
+    if (tf_pattern(&b, spec, 0, 0) != APR_SUCCESS || tf_whole(&b) != APR_SUCCESS)
         return APR_EINVAL;
-    g = tf->got;
-    if (g & GOT_EPOCH ? (g & ~(GOT_EPOCH | GOT_FRAC)) != 0
-                      : !(g & GOT_YDAY) && (g & (GOT_MON | GOT_DAY)) != (GOT_MON | GOT_DAY)) {
-        abbey_err_set(err, "time_format \"%s\": %s", spec,
-                      g & GOT_EPOCH ? "%s is a whole time: it takes no other date or time"
-                                    : "it needs a date: a month and a day (%m or %b, and %d "
-                                      "or %e), or a day of the year (%j)");
-        return APR_EINVAL;
-    }
-    if (!(g & GOT_H12) != !(g & GOT_AMPM) || ((g & GOT_YDAY) && (g & (GOT_MON | GOT_DAY)))) {
-        abbey_err_set(err, "time_format \"%s\": %s", spec,
-                      g & GOT_YDAY ? "%j is the date: it takes no month or day"
-                                   : "%I and %l need %p, and %p needs %I or %l");
-        return APR_EINVAL;
-    }
     *out = tf;
     return APR_SUCCESS;
 }
 
-/* ---- time_format: matching ---------------------------------------------- */
+int format_time_instant(const format_time_t *tf)
+{
+    return tf->instant;
+}
+
+/* ---- patterns: matching ------------------------------------------------- */
 
 typedef struct parts_t {
     int64_t year, epoch;
@@ -383,18 +417,25 @@ typedef struct parts_t {
     int32_t off;
 } parts_t;
 
-/* 1..maxd digits at *pp (a leading space too when pad and one digit follows). */
-static int digits(const char **pp, const char *e, int maxd, int pad, int *out)
+/* A number at *pp of 1 to width digits, or exactly width when exact (a leading space,
+ * when pad, then stands for a zero: " 7"). */
+static int digits(const char **pp, const char *e, int width, int pad, int exact, int *out)
 {
-    const char *p = *pp, *s;
-    int v = 0;
-    if (pad && p < e && *p == ' ' && e - p >= 2 && (unsigned)(p[1] - '0') <= 9)
-        p++, maxd = 1;
-    for (s = p; p < e && p - s < maxd && (unsigned)(*p - '0') <= 9; p++)
-        v = v * 10 + (*p - '0');
-    if (p == s)
+    const char *p = *pp;
+    int v = 0, n = 0;
+    unsigned d;
+    if (pad && e - p >= 2 && *p == ' ' && (unsigned)(p[1] - '0') <= 9)
+        p++, width--;
+    if (e - p < width) {
+        if (exact)
+            return -1;
+        width = (int)(e - p);
+    }
+    for (; n < width && (d = (unsigned)(p[n] - '0')) <= 9; n++)
+        v = v * 10 + (int)d;
+    if (!n || (exact && n != width))
         return -1;
-    *pp = p;
+    *pp = p + n;
     *out = v;
     return 0;
 }
@@ -404,18 +445,29 @@ static int lower(char c)
     return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-/* The index of the name at *pp among names[0..n) (full, or its first 3
- * letters), any case; -1 when none. */
-static int name_of(const char **pp, const char *e, const char *const *names, int n)
+/* The index of the name at *pp among names[0..n) (lower case, no two with the same
+ * first 3 letters), any case; -1 when none. want 3: its first 3 letters; 0: the whole
+ * name; -1: either (the whole when it is there). */
+static int name_of(const char **pp, const char *e, const char *const *names, int n, int want)
 {
+    const char *p = *pp;
+    if (e - p < 3)
+        return -1;
+    char a = (char)lower(p[0]), b = (char)lower(p[1]), c = (char)lower(p[2]);
     for (int k = 0; k < n; k++) {
-        size_t len = strlen(names[k]), i = 0;
-        while (i < len && *pp + i < e && lower((*pp)[i]) == names[k][i])
+        const char *nm = names[k];
+        size_t i = 3;
+        if (nm[0] != a || nm[1] != b || nm[2] != c)
+            continue;
+        while (nm[i] && p + i < e && lower(p[i]) == nm[i])
             i++;
-        if (i == len || i >= 3) {
-            *pp += i == len ? len : 3;
-            return k;
-        }
+        if (!nm[i] && want != 3)
+            *pp = p + i;
+        else if (want != 0)
+            *pp = p + 3;
+        else
+            return -1;
+        return k;
     }
     return -1;
 }
@@ -426,12 +478,12 @@ static const char *const months[] = {"january",   "february", "march",    "april
 static const char *const wdays[] = {"sunday",   "monday", "tuesday", "wednesday",
                                     "thursday", "friday", "saturday"};
 
-/* %z at *pp: Z, +hh, +hhmm or +hh:mm. */
-static int zone_offset(const char **pp, const char *e, int32_t *off)
+/* %z at *pp: +hhmm (or -), and when not exact also Z, +hh and +hh:mm. */
+static int zone_offset(const char **pp, const char *e, int exact, int32_t *off)
 {
     const char *p = *pp;
     int neg, oh, om = 0;
-    if (p < e && (*p == 'Z' || *p == 'z')) {
+    if (!exact && p < e && (*p == 'Z' || *p == 'z')) {
         *off = 0;
         *pp = p + 1;
         return 0;
@@ -442,16 +494,47 @@ static int zone_offset(const char **pp, const char *e, int32_t *off)
     if (e - p < 2 || (oh = format_2dig(p)) < 0 || oh > 23)
         return -1;
     p += 2;
-    if (e - p >= 3 && *p == ':' && format_2dig(p + 1) >= 0)
+    if (!exact && e - p >= 3 && *p == ':' && format_2dig(p + 1) >= 0)
         p++;
     if (e - p >= 2 && format_2dig(p) >= 0) {
         if ((om = format_2dig(p)) > 59)
             return -1;
         p += 2;
+    } else if (exact) {
+        return -1;
     }
     *off = (neg ? -1 : 1) * (oh * 3600 + om * 60);
     *pp = p;
     return 0;
+}
+
+/* %Z at *pp: a time_format's names the offset (an abbreviation of tz); strftime's is
+ * skipped: letters, or a sign and digits (tzdata's "+0530", "-03"). */
+static int zone_name(const char **pp, const char *e, int strftime, const tz_t *tz, int32_t *off)
+{
+    const char *p = *pp, *s = p;
+    if (strftime && p < e && (*p == '+' || *p == '-'))
+        for (s = ++p; p < e && (unsigned)(*p - '0') <= 9; p++)
+            ;
+    else if (strftime)
+        while (p < e && (unsigned)(lower(*p) - 'a') < 26)
+            p++;
+    else
+        while (p < e && p - s < 16 &&
+               ((unsigned)(lower(*p) - 'a') < 26 || (unsigned)(*p - '0') <= 9 || *p == '+' ||
+                *p == '-'))
+            p++;
+    if (p == s || (!strftime && tz_abbrev_offset(tz, s, (size_t)(p - s), off) < 0))
+        return -1;
+    *pp = p;
+    return 0;
+}
+
+/* 0 when v is in [lo, hi], or when tf is text (a strftime pattern without a date: its
+ * numbers only say where it ends, as Apache wrote them), else -1. */
+static int in_range(const format_time_t *tf, int v, int lo, int hi)
+{
+    return !tf->instant || (v >= lo && v <= hi) ? 0 : -1;
 }
 
 /* One item at *pp into x; 0 or -1. */
@@ -459,10 +542,11 @@ static int match_item(const format_time_t *tf, const tf_item_t *it, const tz_t *
                       const char *e, parts_t *x)
 {
     const char *p = *pp, *s;
-    int v;
+    int v, ex = tf->strftime, w = it->width;
     switch (it->op) {
-    case OP_LIT:
-        if ((size_t)(e - p) < it->len || memcmp(p, tf->lits + it->at, it->len) != 0)
+    case OP_LIT: /* most are one byte: ':', '/', ' ' */
+        if ((size_t)(e - p) < it->len || *p != tf->lits[it->at] ||
+            (it->len > 1 && memcmp(p + 1, tf->lits + it->at + 1, it->len - 1u) != 0))
             return -1;
         *pp = p + it->len;
         return 0;
@@ -472,35 +556,28 @@ static int match_item(const format_time_t *tf, const tf_item_t *it, const tz_t *
         *pp = p;
         return p > s ? 0 : -1;
     case OP_YEAR:
-        if (e - p < 4 || format_2dig(p) < 0 || format_2dig(p + 2) < 0)
+        if (digits(pp, e, w, 0, 1, &v) < 0)
             return -1;
-        x->year = format_2dig(p) * 100 + format_2dig(p + 2);
-        *pp = p + 4;
-        return 0;
-    case OP_YEAR2:
-        if (e - p < 2 || (v = format_2dig(p)) < 0)
-            return -1;
-        x->year = v < 69 ? 2000 + v : 1900 + v;
-        *pp = p + 2;
+        x->year = w == 4 ? v : v < 69 ? 2000 + v : 1900 + v;
         return 0;
     case OP_MON:
-        return digits(pp, e, 2, 0, &x->mon) < 0 || x->mon < 1 || x->mon > 12 ? -1 : 0;
+        return digits(pp, e, w, 0, ex, &x->mon) < 0 ? -1 : in_range(tf, x->mon, 1, 12);
     case OP_MNAME:
-        return (x->mon = name_of(pp, e, months, 12) + 1) > 0 ? 0 : -1;
+        return (x->mon = name_of(pp, e, months, 12, ex ? w : -1) + 1) > 0 ? 0 : -1;
     case OP_WDAY:
-        return name_of(pp, e, wdays, 7) < 0 ? -1 : 0;
+        return name_of(pp, e, wdays, 7, ex ? w : -1) < 0 ? -1 : 0;
     case OP_DAY:
-        return digits(pp, e, 2, it->pad, &x->day) < 0 || x->day < 1 ? -1 : 0;
+        return digits(pp, e, w, it->pad, ex, &x->day) < 0 ? -1 : in_range(tf, x->day, 1, 31);
     case OP_YDAY:
-        return digits(pp, e, 3, 0, &x->yday) < 0 || x->yday < 1 || x->yday > 366 ? -1 : 0;
+        return digits(pp, e, w, 0, ex, &x->yday) < 0 ? -1 : in_range(tf, x->yday, 1, 366);
     case OP_HOUR:
-        return digits(pp, e, 2, it->pad, &x->hour) < 0 || x->hour > 23 ? -1 : 0;
+        return digits(pp, e, w, it->pad, ex, &x->hour) < 0 ? -1 : in_range(tf, x->hour, 0, 23);
     case OP_HOUR12:
-        return digits(pp, e, 2, it->pad, &x->hour) < 0 || x->hour < 1 || x->hour > 12 ? -1 : 0;
+        return digits(pp, e, w, it->pad, ex, &x->hour) < 0 ? -1 : in_range(tf, x->hour, 1, 12);
     case OP_MIN:
-        return digits(pp, e, 2, 0, &x->min) < 0 || x->min > 59 ? -1 : 0;
+        return digits(pp, e, w, 0, ex, &x->min) < 0 ? -1 : in_range(tf, x->min, 0, 59);
     case OP_SEC:
-        return digits(pp, e, 2, 0, &x->sec) < 0 || x->sec > 60 ? -1 : 0;
+        return digits(pp, e, w, 0, ex, &x->sec) < 0 ? -1 : in_range(tf, x->sec, 0, 60);
     case OP_FRAC:
         for (s = p; p < e && (unsigned)(*p - '0') <= 9; p++)
             ;
@@ -513,17 +590,9 @@ static int match_item(const format_time_t *tf, const tf_item_t *it, const tz_t *
         *pp = p + 2;
         return 0;
     case OP_ZOFF:
-        return zone_offset(pp, e, &x->off);
+        return zone_offset(pp, e, ex, &x->off);
     case OP_ZNAME:
-        for (s = p; p < e && p - s < 16 &&
-                    ((unsigned)(lower(*p) - 'a') < 26 || (unsigned)(*p - '0') <= 9 || *p == '+' ||
-                     *p == '-');
-             p++)
-            ;
-        if (p == s || tz_abbrev_offset(tz, s, (size_t)(p - s), &x->off) < 0)
-            return -1;
-        *pp = p;
-        return 0;
+        return zone_name(pp, e, ex, tz, &x->off);
     default: /* OP_EPOCH */
         s = p + (p < e && *p == '-');
         while (s < e && (unsigned)(*s - '0') <= 9)
@@ -545,21 +614,21 @@ int64_t format_guess_year(const format_state_t *st, unsigned mon, unsigned day, 
     return local - tz_offset_at(tz, local) > ref + 86400 ? y - 1 : y;
 }
 
-/* Match tf at [p, e) into UTC seconds. */
-static int match(const format_time_t *tf, const format_state_t *st, const char *p, const char *e,
-                 int64_t *out)
+const char *format_time_match(const format_time_t *tf, const format_state_t *st, const char *p,
+                              const char *e, int64_t *out)
 {
     const tz_t *tz = st->f->tz;
     parts_t x = {.mon = 1, .day = 1};
     int64_t local, sod;
+    ABBEY_ASSERT(!tf->unit);
     for (int i = 0; i < tf->n; i++)
         if (match_item(tf, &tf->it[i], tz, &p, e, &x) < 0)
-            return -1;
-    if (p != e)
-        return -1;
+            return NULL;
+    if (!tf->instant)
+        return p;
     if (tf->got & GOT_EPOCH) {
         *out = x.epoch;
-        return 0;
+        return p;
     }
     if (tf->got & GOT_H12)
         x.hour = x.hour % 12 + (x.pm ? 12 : 0);
@@ -570,13 +639,13 @@ static int match(const format_time_t *tf, const format_state_t *st, const char *
         x.year = format_guess_year(st, (unsigned)x.mon, (unsigned)x.day, sod);
     if (x.yday ? x.yday > 365 + civil_leap(x.year)
                : (unsigned)x.day > format_month_days(x.year, (unsigned)x.mon))
-        return -1;
+        return NULL;
     local = civil_to_days(x.year, (unsigned)x.mon, (unsigned)x.day) * 86400 + sod;
     if (tf->got & GOT_ZONE)
         *out = local - x.off;
     else
         tz_local_to_utc(tz, local, out);
-    return 0;
+    return p;
 }
 
 int format_time_scan(const format_state_t *st, const char *p, const char *e, int64_t *out)
@@ -586,5 +655,5 @@ int format_time_scan(const format_state_t *st, const char *p, const char *e, int
         return builtin_time(st->f->tz, p, e, out);
     if (tf->unit)
         return scan_epoch(p, e, tf->unit, out);
-    return match(tf, st, p, e, out);
+    return format_time_match(tf, st, p, e, out) == e ? 0 : -1;
 }

@@ -1,31 +1,42 @@
 /* frame.c - the frame codec: a partial for one source range, or an opaque
- * state record, as bytes (see frame.h).
+ * state record, as bytes (see frame.h). The container is here: fixed part,
+ * header, compression (zlib for version 1, zstd for 2) and CRC; the partial's
+ * payload is frame_payload.c.
  *
- * Encoding builds the header and the raw payload in scratch buffers, deflates
- * the payload straight into the output and appends the CRC32. Decoding trusts
- * nothing: the fixed part and every length are bounded first, the CRC is
- * checked before the header or payload is read, the payload must inflate to
- * exactly U bytes, and it is decoded into a scratch partial that is merged
- * into the caller's only when every group, entry, kind, key and state
- * checked out, so a failed decode leaves the caller's partial unchanged.
- * Record frames (FRAME_FLAG_RECORD) share the layout and the checks; their
- * payload is inflated as is by frame_record and refused by frame_decode. */
+ * Encoding builds the header and the raw payload in scratch buffers,
+ * compresses the payload straight into the output and appends the CRC32.
+ * Decoding trusts nothing: the fixed part and every length are bounded first,
+ * the CRC is checked before the header or payload is read, the payload must
+ * decompress to exactly U bytes, and it is decoded into a scratch partial
+ * that is merged into the caller's only when every group, entry, kind, key
+ * and state checked out, so a failed decode leaves the caller's partial
+ * unchanged. An empty caller's partial (a master's scratch) is decoded into
+ * directly and emptied again on failure, unless the frame holds more rows
+ * than its key limits: rows are decoded as the frame has them (limits
+ * lifted), and only a merge folds them (ptable_merge). Record frames
+ * (FRAME_FLAG_RECORD) share the layout and the checks; their payload is
+ * decompressed as is by frame_record and refused by frame_decode. */
 #include "frame.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 
+#include "frame_int.h"
 #include "invariant.h"
+#include "mem.h"
 #include "rules.h"
 
 #ifndef FRAME_ZLEVEL
 #define FRAME_ZLEVEL 1 /* deflate level: frames must be cheap to produce (see frame_encode) */
 #endif
+#ifndef FRAME_ZSTD_LEVEL
+#define FRAME_ZSTD_LEVEL 3 /* zstd level of version 2 (BENCHMARKS.md, "Frames") */
+#endif
 #define FRAME_MAX_RATIO 1032u /* deflate cannot expand a byte more than this */
 #define FRAME_MIN_HEADER 47   /* five u64, three 1-byte varints, four empty strings */
-#define FRAME_NAME_SHOWN 64   /* bytes of an untrusted name shown in a message */
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -38,29 +49,6 @@ static void set_le32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* Untrusted bytes as printable text for a message (truncated, escaped). */
-static const char *shown(const uint8_t *s, size_t n, char out[4 * FRAME_NAME_SHOWN + 4])
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && i < FRAME_NAME_SHOWN; i++) {
-        if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' && s[i] != '\'')
-            out[o++] = (char)s[i];
-        else
-            o += (size_t)snprintf(out + o, 5, "\\x%02x", s[i]);
-    }
-    if (n > FRAME_NAME_SHOWN) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int name_eq(const char *name, const uint8_t *s, size_t n)
-{
-    return strlen(name) == n && (n == 0 || memcmp(name, s, n) == 0);
 }
 
 /* ---- encoding --------------------------------------------------------- */
@@ -104,55 +92,21 @@ void frame_header_counts(frame_header_t *h, const partial_t *p)
     memcpy(h->bad_by, p->bad_by, sizeof h->bad_by);
 }
 
-static void put_spec(buf_t *b, const agg_spec_t *s)
-{
-    buf_put_u8(b, (uint8_t)s->kind);
-    if (s->kind == AGG_PERCENTILE)
-        buf_put_f64(b, s->pct);
-    else if (s->kind == AGG_DISTINCT_EXACT)
-        buf_put_varint(b, s->cap);
-}
-
-static void put_entry(buf_t *b, const rules_entry_t *e, const ptable_t *t)
-{
-    size_t cur = 0;
-    const ptable_row_t *row;
-
-    buf_put_str(b, e->name, strlen(e->name));
-    buf_put_varint(b, (uint64_t)e->nvalues);
-    for (int v = 0; v < e->nvalues; v++)
-        put_spec(b, &e->specs[v]);
-    buf_put_varint(b, ptable_count(t));
-    while ((row = ptable_next(t, &cur)) != NULL) {
-        buf_put_str(b, row->key, row->klen);
-        for (int v = 0; v < e->nvalues; v++)
-            agg_encode(&e->specs[v], row->state + ptable_offset(t, v), b);
-    }
-}
-
-static void put_payload(buf_t *b, const partial_t *p, const uint8_t *groups)
-{
-    const rules_job_t *job = p->job;
-    uint64_t ng = 0;
-
-    for (int g = 0; g < job->ngroups; g++)
-        ng += !groups || groups[g];
-    buf_put_varint(b, ng);
-    for (int g = 0; g < job->ngroups; g++) {
-        const rules_group_t *grp = &job->groups[g];
-        if (groups && !groups[g])
-            continue;
-        buf_put_str(b, grp->name, strlen(grp->name));
-        buf_put_varint(b, (uint64_t)grp->nentries);
-        for (int e = 0; e < grp->nentries; e++)
-            put_entry(b, grp->entries[e], p->tables[grp->entries[e]->index]);
-    }
-}
-
-/* Deflate raw[0..n) onto the end of out; returns the compressed length (0: failed). */
-static size_t deflate_onto(buf_t *out, const void *raw, size_t n)
+/* Compress raw[0..n) onto the end of out (zlib for version 1, zstd for 2);
+ * returns the compressed length (0: failed). */
+static size_t deflate_onto(buf_t *out, const void *raw, size_t n, int version)
 {
     uLongf zlen = compressBound((uLong)n);
+    size_t zs;
+    if (version >= 2) {
+        zs = ZSTD_compressBound(n);
+        buf_reserve(out, zs);
+        zs = ZSTD_compress(out->data + out->len, zs, raw, n, FRAME_ZSTD_LEVEL);
+        if (ZSTD_isError(zs))
+            return 0;
+        out->len += zs;
+        return zs;
+    }
     buf_reserve(out, zlen);
     if (compress2(out->data + out->len, &zlen, raw, (uLong)n, FRAME_ZLEVEL) != Z_OK)
         return 0;
@@ -168,10 +122,11 @@ static int check_strings(const frame_header_t *h, abbey_err_t *err)
            check_string(h->master, FRAME_NAME_MAX, "master", err);
 }
 
-/* Append one frame with this flags byte, header h and the n raw payload
- * bytes (n <= FRAME_MAX_RAW, strings checked); out is unchanged on failure. */
-static apr_status_t encode(const frame_header_t *h, uint8_t flags, const void *raw, size_t n,
-                           buf_t *out, abbey_err_t *err)
+/* Append one frame of this version with this flags byte, header h and the n
+ * raw payload bytes (n <= FRAME_MAX_RAW, strings checked); out is unchanged on
+ * failure. */
+static apr_status_t encode(const frame_header_t *h, int version, uint8_t flags, const void *raw,
+                           size_t n, buf_t *out, abbey_err_t *err)
 {
     size_t start = out->len, zlen;
     buf_t hdr;
@@ -179,7 +134,7 @@ static apr_status_t encode(const frame_header_t *h, uint8_t flags, const void *r
     buf_init(&hdr);
     put_header(&hdr, h);
     buf_put(out, FRAME_MAGIC, 4);
-    buf_put_u8(out, FRAME_VERSION);
+    buf_put_u8(out, (uint8_t)version);
     buf_put_u8(out, flags);
     buf_put_u8(out, 0);
     buf_put_u8(out, 0);
@@ -188,7 +143,7 @@ static apr_status_t encode(const frame_header_t *h, uint8_t flags, const void *r
     buf_put_u32(out, (uint32_t)n);
     buf_put(out, hdr.data, hdr.len);
     buf_free(&hdr);
-    zlen = deflate_onto(out, raw, n);
+    zlen = deflate_onto(out, raw, n, version);
     if (zlen == 0 || zlen > FRAME_MAX_PAYLOAD) {
         if (zlen)
             abbey_err_set(err, "frame: compressed payload of %zu bytes exceeds %u", zlen,
@@ -203,10 +158,55 @@ static apr_status_t encode(const frame_header_t *h, uint8_t flags, const void *r
     return APR_SUCCESS;
 }
 
+/* What a version 2 payload compressed into z bytes may cost its decoder, in the
+ * dictionary's units of 8 bytes (agg.h): no more than a version 1 payload of z
+ * bytes could hold 8-byte hashes. */
+static uint64_t budget_of(uint32_t z)
+{
+    uint64_t b = (uint64_t)z * FRAME_MAX_RATIO / 8;
+    return b < FRAME_MAX_RAW / 8 ? b : FRAME_MAX_RAW / 8;
+}
+
+/* Append p's frame in this version: APR_SUCCESS; APR_EINVAL or APR_ENOMEM with
+ * out unchanged; APR_EGENERAL (out unchanged, no message) when a version 2
+ * payload is over FRAME_MAX_RAW, or compressed so well that a decoder would
+ * refuse it: more than FRAME_MAX_RATIO raw bytes per compressed byte (zstd
+ * can, deflate cannot), or more for the decoder to allocate than its size
+ * allows (budget_of). */
+static apr_status_t encode_partial(const frame_header_t *h, const partial_t *p,
+                                   const uint8_t *groups, int version, buf_t *out, abbey_err_t *err)
+{
+    size_t start = out->len;
+    uint64_t weight;
+    buf_t raw;
+    apr_status_t rv;
+
+    buf_init(&raw);
+    rv = frame_payload_put(&raw, p, groups, version, &weight, err);
+    if (rv == APR_SUCCESS && raw.len > FRAME_MAX_RAW && version >= 2)
+        rv = APR_EGENERAL; /* rows of sets sharing no member: the dictionary costs more than
+                              it saves, and version 1 may still fit */
+    else if (rv == APR_SUCCESS && raw.len > FRAME_MAX_RAW) {
+        abbey_err_set(err, "frame: payload of %zu bytes exceeds %u; send fewer rows per frame",
+                      raw.len, FRAME_MAX_RAW);
+        rv = APR_EINVAL;
+    }
+    if (rv == APR_SUCCESS)
+        rv = encode(h, version, 0, raw.data, raw.len, out, err);
+    if (rv == APR_SUCCESS && version >= 2) {
+        uint32_t z = get_le32(out->data + start + 12);
+        if (weight > budget_of(z) || raw.len > (uint64_t)z * FRAME_MAX_RATIO) {
+            out->len = start;
+            rv = APR_EGENERAL;
+        }
+    }
+    buf_free(&raw);
+    return rv;
+}
+
 apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
                           buf_t *out, abbey_err_t *err)
 {
-    buf_t raw;
     apr_status_t rv;
 
     if (check_strings(h, err))
@@ -219,16 +219,9 @@ apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uin
             return APR_EINVAL;
         }
     }
-    buf_init(&raw);
-    put_payload(&raw, p, groups);
-    if (raw.len > FRAME_MAX_RAW) {
-        abbey_err_set(err, "frame: payload of %zu bytes exceeds %u; send fewer rows per frame",
-                      raw.len, FRAME_MAX_RAW);
-        rv = APR_EINVAL;
-    } else {
-        rv = encode(h, 0, raw.data, raw.len, out, err);
-    }
-    buf_free(&raw);
+    rv = encode_partial(h, p, groups, FRAME_VERSION, out, err);
+    if (rv == APR_EGENERAL) /* so compressible that a decoder would not trust it */
+        rv = encode_partial(h, p, groups, 1, out, err);
     return rv;
 }
 
@@ -241,7 +234,7 @@ apr_status_t frame_encode_record(const frame_header_t *h, const void *data, size
         abbey_err_set(err, "frame: record of %zu bytes exceeds %u", len, FRAME_MAX_RAW);
         return APR_EINVAL;
     }
-    return encode(h, FRAME_FLAG_RECORD, len ? data : "", len, out, err);
+    return encode(h, FRAME_RECORD_VERSION, FRAME_FLAG_RECORD, len ? data : "", len, out, err);
 }
 
 /* ---- the fixed part, header and CRC ------------------------------------ */
@@ -260,8 +253,9 @@ static apr_status_t check_fixed(const uint8_t *b, size_t len, frame_lens_t *l, a
         abbey_err_set(err, "frame: bad magic (not an abbey frame)");
         return APR_EINVAL;
     }
-    if (len > 4 && b[4] != FRAME_VERSION) {
-        abbey_err_set(err, "frame: version %u is not supported (expected %u)", b[4], FRAME_VERSION);
+    if (len > 4 && (b[4] < FRAME_VERSION_MIN || b[4] > FRAME_VERSION)) {
+        abbey_err_set(err, "frame: version %u is not supported (expected %u to %u)", b[4],
+                      FRAME_VERSION_MIN, FRAME_VERSION);
         return APR_EINVAL;
     }
     if (len > 5 && b[5] != 0 && b[5] != FRAME_FLAG_RECORD) {
@@ -390,6 +384,7 @@ static apr_status_t peek(const uint8_t *buf, size_t len, frame_header_t *h, fram
         return APR_EINVAL;
     }
     h->flags = buf[5];
+    h->version = buf[4];
     return get_header(buf + FRAME_FIXED, l->h, h, err);
 }
 
@@ -414,12 +409,23 @@ apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_
 
 /* Inflate in[0..zlen) into exactly ulen bytes at out. */
 static apr_status_t inflate_exact(const uint8_t *in, uint32_t zlen, uint8_t *out, uint32_t ulen,
-                                  abbey_err_t *err)
+                                  int version, abbey_err_t *err)
 {
     z_stream zs;
     int zr;
     apr_status_t rv = APR_EINVAL;
 
+    if (version >= 2) {
+        size_t got = ZSTD_decompress(out, ulen, in, zlen);
+        if (!ZSTD_isError(got) && got == ulen)
+            return APR_SUCCESS;
+        if (ZSTD_isError(got))
+            abbey_err_set(err, "frame payload: corrupt zstd stream (%s)", ZSTD_getErrorName(got));
+        else
+            abbey_err_set(err, "frame payload: decompresses to %zu bytes, header says %u", got,
+                          ulen);
+        return APR_EINVAL;
+    }
     memset(&zs, 0, sizeof zs);
     if (inflateInit(&zs) != Z_OK) {
         abbey_err_set(err, "frame payload: cannot start zlib");
@@ -448,226 +454,28 @@ static apr_status_t inflate_exact(const uint8_t *in, uint32_t zlen, uint8_t *out
     return rv;
 }
 
-typedef struct decoder_t {
-    buf_reader_t r;
-    const rules_job_t *job;
-    partial_t *scratch;
-    uint8_t *seen_group; /* job->ngroups */
-    uint8_t *seen_entry; /* job->nentries */
-    abbey_err_t *err;
-} decoder_t;
-
-static const char *value_name(const rules_entry_t *e, int v, char tmp[16])
+/* The payload (raw, lengths l) decoded into p as the frame has its rows: every table's key
+ * limit is lifted meanwhile (the partial they merge into folds what does not fit,
+ * ptable_merge) and put back after. As frame_payload_get; *over is 1 when some table of p
+ * now holds more rows than its limit. */
+static apr_status_t get_unlimited(const uint8_t *raw, const frame_lens_t *l, int version,
+                                  const rules_job_t *job, partial_t *p, int *over, abbey_err_t *err)
 {
-    if (e->values && e->values[v].name)
-        return e->values[v].name;
-    snprintf(tmp, 16, "#%d", v);
-    return tmp;
-}
+    uint64_t *max = mem_xcalloc((size_t)job->nentries + 1, sizeof *max);
+    apr_status_t rv;
 
-static apr_status_t bad(decoder_t *d, const char *what)
-{
-    abbey_err_set(d->err, "frame payload: %s is truncated or malformed", what);
-    return APR_EINVAL;
-}
-
-static apr_status_t check_specs(decoder_t *d, const rules_entry_t *e)
-{
-    char tmp[16];
-    for (int v = 0; v < e->nvalues; v++) {
-        const agg_spec_t *s = &e->specs[v];
-        uint8_t kind = buf_get_u8(&d->r);
-        double pct = 0;
-        uint64_t cap = 0;
-        if (kind == AGG_PERCENTILE)
-            pct = buf_get_f64(&d->r);
-        else if (kind == AGG_DISTINCT_EXACT)
-            cap = buf_get_varint(&d->r);
-        if (buf_reader_failed(&d->r))
-            return bad(d, "value kinds");
-        if (kind != s->kind) {
-            abbey_err_set(d->err,
-                          "frame payload: entry '%s' value '%s' is %s in the frame, %s in "
-                          "job '%s'",
-                          e->name, value_name(e, v, tmp),
-                          kind < AGG__COUNT ? agg_kind_name(kind) : "an unknown kind",
-                          agg_kind_name(s->kind), d->job->name);
-            return APR_EINVAL;
-        }
-        if ((kind == AGG_PERCENTILE && !(pct == s->pct)) ||
-            (kind == AGG_DISTINCT_EXACT && cap != s->cap)) {
-            abbey_err_set(d->err,
-                          "frame payload: entry '%s' value '%s' has %s %g in the frame, "
-                          "%g in job '%s'",
-                          e->name, value_name(e, v, tmp),
-                          kind == AGG_PERCENTILE ? "percentile" : "cap",
-                          kind == AGG_PERCENTILE ? pct : (double)cap,
-                          kind == AGG_PERCENTILE ? s->pct : (double)s->cap, d->job->name);
-            return APR_EINVAL;
-        }
+    for (int i = 0; i < job->nentries; i++) {
+        max[i] = ptable_max_keys(p->tables[i]);
+        ptable_set_limit(p->tables[i], 0, job->entries[i]->lines_spec);
     }
-    return APR_SUCCESS;
-}
-
-/* A key must be exactly e->nkeys valid value_key encodings. */
-static int key_ok(const uint8_t *k, size_t klen, int nkeys)
-{
-    buf_reader_t r;
-    value_t v;
-    buf_reader_init(&r, k, klen);
-    for (int i = 0; i < nkeys; i++)
-        if (value_key_get(&r, &v) != 0 || buf_reader_failed(&r))
-            return 0;
-    return buf_reader_left(&r) == 0;
-}
-
-static apr_status_t decode_rows(decoder_t *d, const rules_entry_t *e)
-{
-    ptable_t *t = d->scratch->tables[e->index];
-    uint64_t nrows = buf_get_varint(&d->r);
-    char tmp[16];
-
-    if (buf_reader_failed(&d->r))
-        return bad(d, "row count");
-    if (nrows > buf_reader_left(&d->r)) {
-        abbey_err_set(d->err, "frame payload: entry '%s' claims %llu rows in %zu bytes", e->name,
-                      (unsigned long long)nrows, buf_reader_left(&d->r));
-        return APR_EINVAL;
+    rv = frame_payload_get(raw, l->u, version, budget_of(l->z), job, p, err);
+    *over = 0;
+    for (int i = 0; i < job->nentries; i++) {
+        ptable_set_limit(p->tables[i], max[i], job->entries[i]->lines_spec);
+        *over |= max[i] && ptable_count(p->tables[i]) > max[i];
     }
-    for (uint64_t i = 0; i < nrows; i++) {
-        size_t klen, before = ptable_count(t);
-        const uint8_t *k = buf_get_str(&d->r, buf_reader_left(&d->r), &klen);
-        ptable_row_t *row;
-        if (!k)
-            return bad(d, "row key");
-        if (!key_ok(k, klen, e->nkeys)) {
-            abbey_err_set(d->err,
-                          "frame payload: entry '%s' row %llu: key is not %d valid "
-                          "key columns",
-                          e->name, (unsigned long long)i, e->nkeys);
-            return APR_EINVAL;
-        }
-        row = ptable_upsert(t, k, (uint32_t)klen, value_hash_bytes(k, klen));
-        if (!row) {
-            abbey_err_set(d->err,
-                          "frame payload: entry '%s' row %llu: out of memory after %zu "
-                          "rows",
-                          e->name, (unsigned long long)i, before);
-            return APR_ENOMEM;
-        }
-        if (ptable_count(t) == before) {
-            abbey_err_set(d->err, "frame payload: entry '%s' row %llu repeats a key", e->name,
-                          (unsigned long long)i);
-            return APR_EINVAL;
-        }
-        for (int v = 0; v < e->nvalues; v++) {
-            apr_status_t rv =
-                agg_decode(&e->specs[v], row->state + ptable_offset(t, v), &d->r, d->err);
-            if (rv != APR_SUCCESS) {
-                abbey_err_prefix(d->err, "frame payload: entry '%s' row %llu value '%s'", e->name,
-                                 (unsigned long long)i, value_name(e, v, tmp));
-                return rv;
-            }
-        }
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t decode_entry(decoder_t *d, const rules_group_t *g)
-{
-    size_t n;
-    const uint8_t *name = buf_get_str(&d->r, buf_reader_left(&d->r), &n);
-    const rules_entry_t *e = NULL;
-    char show[4 * FRAME_NAME_SHOWN + 4];
-    uint64_t nv;
-
-    if (!name)
-        return bad(d, "entry name");
-    for (int i = 0; i < g->nentries && !e; i++)
-        if (name_eq(g->entries[i]->name, name, n))
-            e = g->entries[i];
-    if (!e) {
-        abbey_err_set(d->err, "frame payload: entry '%s' is not in group '%s' of job '%s'",
-                      shown(name, n, show), g->name, d->job->name);
-        return APR_EINVAL;
-    }
-    ABBEY_ASSERT(e->index >= 0 && e->index < d->job->nentries && d->job->entries[e->index] == e);
-    if (d->seen_entry[e->index]++) {
-        abbey_err_set(d->err, "frame payload: entry '%s' appears twice", e->name);
-        return APR_EINVAL;
-    }
-    nv = buf_get_varint(&d->r);
-    if (buf_reader_failed(&d->r))
-        return bad(d, "value count");
-    if (nv != (uint64_t)e->nvalues) {
-        abbey_err_set(d->err,
-                      "frame payload: entry '%s' has %llu values in the frame, %d in "
-                      "job '%s'",
-                      e->name, (unsigned long long)nv, e->nvalues, d->job->name);
-        return APR_EINVAL;
-    }
-    if (check_specs(d, e) != APR_SUCCESS)
-        return APR_EINVAL;
-    return decode_rows(d, e);
-}
-
-static apr_status_t decode_group(decoder_t *d)
-{
-    size_t n;
-    const uint8_t *name = buf_get_str(&d->r, buf_reader_left(&d->r), &n);
-    const rules_group_t *g = NULL;
-    char show[4 * FRAME_NAME_SHOWN + 4];
-    uint64_t ne;
-
-    if (!name)
-        return bad(d, "group name");
-    for (int i = 0; i < d->job->ngroups && !g; i++)
-        if (name_eq(d->job->groups[i].name, name, n))
-            g = &d->job->groups[i];
-    if (!g) {
-        abbey_err_set(d->err, "frame payload: group '%s' is not in job '%s'", shown(name, n, show),
-                      d->job->name);
-        return APR_EINVAL;
-    }
-    if (d->seen_group[g->index]++) {
-        abbey_err_set(d->err, "frame payload: group '%s' appears twice", g->name);
-        return APR_EINVAL;
-    }
-    ne = buf_get_varint(&d->r);
-    if (buf_reader_failed(&d->r))
-        return bad(d, "entry count");
-    if (ne > (uint64_t)g->nentries) {
-        abbey_err_set(d->err,
-                      "frame payload: group '%s' has %llu entries in the frame, %d in "
-                      "job '%s'",
-                      g->name, (unsigned long long)ne, g->nentries, d->job->name);
-        return APR_EINVAL;
-    }
-    for (uint64_t i = 0; i < ne; i++)
-        if (decode_entry(d, g) != APR_SUCCESS)
-            return APR_EINVAL;
-    return APR_SUCCESS;
-}
-
-static apr_status_t decode_payload(decoder_t *d)
-{
-    uint64_t ng = buf_get_varint(&d->r);
-    if (buf_reader_failed(&d->r))
-        return bad(d, "group count");
-    if (ng > (uint64_t)d->job->ngroups) {
-        abbey_err_set(d->err, "frame payload: %llu groups, job '%s' has %d", (unsigned long long)ng,
-                      d->job->name, d->job->ngroups);
-        return APR_EINVAL;
-    }
-    for (uint64_t i = 0; i < ng; i++)
-        if (decode_group(d) != APR_SUCCESS)
-            return APR_EINVAL;
-    if (buf_reader_left(&d->r)) {
-        abbey_err_set(d->err, "frame payload: %zu unexpected bytes after the last group",
-                      buf_reader_left(&d->r));
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
+    free(max);
+    return rv;
 }
 
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
@@ -677,7 +485,7 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
     frame_lens_t l;
     size_t total;
     uint8_t *raw;
-    decoder_t d;
+    partial_t *scratch;
     apr_status_t rv = peek(buf, len, &hh, &l, &total, err);
 
     if (rv != APR_SUCCESS)
@@ -696,26 +504,34 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
         abbey_err_set(err, "frame payload: cannot allocate %u bytes", l.u);
         return APR_ENOMEM;
     }
-    rv = inflate_exact(buf + FRAME_FIXED + l.h, l.z, raw, l.u, err);
+    rv = inflate_exact(buf + FRAME_FIXED + l.h, l.z, raw, l.u, hh.version, err);
     if (rv == APR_SUCCESS) {
-        memset(&d, 0, sizeof d);
-        buf_reader_init(&d.r, raw, l.u);
-        d.job = job;
-        d.err = err;
-        d.scratch = partial_create(job, into->pool);
-        d.seen_group = apr_pcalloc(d.scratch->pool, (size_t)job->ngroups + 1);
-        d.seen_entry = apr_pcalloc(d.scratch->pool, (size_t)job->nentries + 1);
-        rv = decode_payload(&d);
+        /* into empty (as a master's scratch is): decoded straight into it, and
+         * emptied again on failure; else into a scratch partial, then merged */
+        int direct = partial_is_empty(into), over;
+        scratch = direct ? into : partial_create(job, into->pool);
+        rv = get_unlimited(raw, &l, hh.version, job, scratch, &over, err);
+        if (rv == APR_SUCCESS && direct && over) {
+            /* more rows than into's key limit: decoded apart and merged, so that into
+             * keeps the keys a merge keeps (ptable.h) */
+            partial_clear(into);
+            direct = 0;
+            scratch = partial_create(job, into->pool);
+            rv = get_unlimited(raw, &l, hh.version, job, scratch, &over, err);
+        }
         if (rv == APR_SUCCESS) {
-            d.scratch->lines = hh.lines;
-            d.scratch->bad_lines = hh.bad_lines;
-            d.scratch->bytes = hh.bytes;
-            d.scratch->regex_limit_hits = hh.regex_limit_hits;
-            memcpy(d.scratch->bad_by, hh.bad_by, sizeof hh.bad_by);
-            if ((rv = partial_merge(into, d.scratch, err)) != APR_SUCCESS)
+            scratch->lines = hh.lines;
+            scratch->bad_lines = hh.bad_lines;
+            scratch->bytes = hh.bytes;
+            scratch->regex_limit_hits = hh.regex_limit_hits;
+            memcpy(scratch->bad_by, hh.bad_by, sizeof hh.bad_by);
+            if (!direct && (rv = partial_merge(into, scratch, err)) != APR_SUCCESS)
                 abbey_err_prefix(err, "frame: merging");
         }
-        partial_destroy(d.scratch);
+        if (!direct)
+            partial_destroy(scratch);
+        else if (rv != APR_SUCCESS)
+            partial_clear(into);
     }
     free(raw);
     if (rv == APR_SUCCESS) {
@@ -749,7 +565,7 @@ apr_status_t frame_record(const uint8_t *buf, size_t len, apr_pool_t *pool, fram
         abbey_err_set(err, "frame record: cannot allocate %u bytes", l.u);
         return APR_ENOMEM;
     }
-    rv = inflate_exact(buf + FRAME_FIXED + l.h, l.z, raw, l.u, err);
+    rv = inflate_exact(buf + FRAME_FIXED + l.h, l.z, raw, l.u, hh.version, err);
     if (rv != APR_SUCCESS)
         return rv;
     raw[l.u] = '\0';

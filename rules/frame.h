@@ -4,14 +4,14 @@
  * and a slave spool record. Layout (integers little-endian):
  *
  *   0   magic "ABBF"                      4 bytes
- *   4   version (1)                       1
+ *   4   version (1 or 2)                  1
  *   5   flags (0, or FRAME_FLAG_RECORD)   1
  *   6   reserved (0)                      2
  *   8   header length H                   4   (<= FRAME_MAX_HEADER)
  *   12  payload length Z (compressed)     4   (<= FRAME_MAX_PAYLOAD)
  *   16  payload length U (uncompressed)   4   (<= FRAME_MAX_RAW)
  *   20  header                            H   (fields below, in order)
- *   20+H payload, zlib                    Z
+ *   20+H payload, zlib (1) or zstd (2)    Z   (U <= Z * 1032)
  *   20+H+Z CRC32 of bytes [0, 20+H+Z)     4
  *
  * Header: config_hash u64, round u64, lease u64, start u64, end u64, lines
@@ -26,15 +26,51 @@
  * never numbers, so that builds with more or fewer reasons agree. A decoder
  * counts a name it does not know, and the bad lines no reason accounts for
  * (every frame from before reasons), under "unknown"; reasons adding up to
- * more than bad_lines make the frame corrupt. Payload:
- * varint group count, then per group:
+ * more than bad_lines make the frame corrupt. The header is the same in both
+ * versions.
+ *
+ * Payload, version 1: varint group count, then per group:
  * group name, varint entry count, per entry: entry name, varint value count,
  * one byte agg kind per value (followed by p as f64 for percentile, by the
  * cap as varint for distinct_exact), varint row count, per row: key (string),
- * then each value's agg_encode bytes.
+ * then each value's agg_encode bytes. The values are the entry's states
+ * (rules.h specs: its values, then the hidden line count of an entry without
+ * a count value and without `top:`); a frame from before the hidden count
+ * carries the values only, and is read with those rows' lines 0. An entry
+ * with `top:` (a summary, ptable_top.h) has, after its row count, varint m
+ * (the rows it keeps: the rules' capacity, and at most m rows) and its floor
+ * (agg_encode of the ranked value's kind), and after each row's values the
+ * row's error (the same); it has no hidden count and never an overflow row.
+ * Then, only when some entry of the frame has an overflow row (ptable.h,
+ * max_keys): varint n, and n times the entry's name (string, an entry of the
+ * frame without `top:`, once), its overflow row's states (agg_encode each, as
+ * a row's) and its folded keys (agg_encode of a distinct state). A frame
+ * without them reads as before; a decoder that predates them refuses a frame
+ * with them ("unexpected bytes after the last group"), as it refuses the
+ * hidden count ("has N+1 values"): upgrade masters before slaves. An entry
+ * with neither `top:` nor a hidden count is written as before both.
+ *
+ * Payload, version 2 (what frame_encode writes; see agg.h, "the frame
+ * dictionary"): the frame dictionary (every 64-bit hash the frame's sets hold,
+ * once), then the groups and the overflow rows as in version 1 (every state,
+ * a summary's m, floor and errors, the folded keys), except that an entry's
+ * rows are in the order of their key bytes, each key written as varint bytes
+ * shared with the previous key and the rest (string), and each state (the
+ * folded keys too) as agg_encode_dict (or, for a row's state, agg_encode_derived)
+ * bytes: sets as indices into the dictionary, a distinct that a distinct_exact
+ * of the row determines as a reference to it, whole-number percentile extremes
+ * as integers. Keys must be strictly increasing; an entry has all its states
+ * (the hidden count included). What the payload may make a decoder allocate (hashes, set
+ * members, registers, key bytes; agg.h's budget) is bounded by what a version
+ * 1 payload of the same compressed size could hold, Z * 1032 / 8 units of 8
+ * bytes (and FRAME_MAX_RAW / 8): a frame claiming more is corrupt, and
+ * frame_encode writes version 1 for a partial that would (so compressible
+ * that a decoder could not tell it from a bomb), and for one whose version 2
+ * payload would exceed FRAME_MAX_RAW.
  *
  * A record frame (flags = FRAME_FLAG_RECORD) has the same layout and header,
- * but its payload is the zlib of opaque bytes (a master's state record or
+ * but its payload is the zlib (version 1, what frame_encode_record writes) or
+ * zstd (version 2) of opaque bytes (a master's state record or
  * checkpoint metadata, JSON by convention), never a partial: frame_decode
  * refuses it, frame_record reads it. Masters refuse record frames on
  * POST /v1/partials.
@@ -53,7 +89,12 @@
 #include "partial.h"
 
 #define FRAME_MAGIC "ABBF"
-#define FRAME_VERSION 1
+/* frame_encode writes version 2 (version 1 for a partial too compressible for it);
+ * frame_encode_record writes version 1 (a record's payload is the same in both, only
+ * its compression differs); the decoders read both. */
+#define FRAME_VERSION 2
+#define FRAME_VERSION_MIN 1
+#define FRAME_RECORD_VERSION 1
 #define FRAME_FIXED 20 /* bytes before the header */
 #define FRAME_MAX_HEADER 4096
 #define FRAME_MAX_PAYLOAD (64u << 20)
@@ -77,7 +118,8 @@ typedef struct frame_header_t {
     char source[FRAME_SOURCE_MAX];
     char slave[FRAME_NAME_MAX];
     char master[FRAME_NAME_MAX];
-    uint8_t flags; /* frame_peek fills it; the encoders ignore it */
+    uint8_t flags;   /* frame_peek fills it; the encoders ignore it */
+    uint8_t version; /* frame_peek fills it (1 or 2); the encoders ignore it */
 } frame_header_t;
 
 /* Copy p's line counters (lines, bad_lines, bytes, regex_limit_hits,
@@ -89,7 +131,9 @@ void frame_header_counts(frame_header_t *h, const partial_t *p);
  * groups selected is valid ("empty": the range, and nothing for this master).
  * Returns APR_SUCCESS, or APR_EINVAL when a header string is too long, an
  * entry of a selected group failed in p (out of memory: partial_fail), or the
- * payload would exceed FRAME_MAX_RAW / FRAME_MAX_PAYLOAD (out is unchanged). */
+ * payload would exceed FRAME_MAX_RAW / FRAME_MAX_PAYLOAD, or APR_ENOMEM when
+ * the dictionary or the rows' order could not be allocated (mem.h); out is
+ * then unchanged. p is not changed. */
 apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
                           buf_t *out, abbey_err_t *err);
 
@@ -122,8 +166,9 @@ apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_
  * job). All-or-nothing: on any error into is unchanged (APR_ENOMEM while
  * decoding included), except APR_ENOMEM while merging: then the entry of into
  * that could not grow failed (partial_merge) and the rest is merged. Rows are
- * merged, and h's line counters (regex_limit_hits and bad_by too) are added
- * to into's. */
+ * merged (the frame's rows are decoded as they are; into's key limit folds
+ * what does not fit, ptable_merge), overflow rows into overflow rows, and h's
+ * line counters (regex_limit_hits and bad_by too) are added to into's. */
 apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job_t *job,
                           frame_header_t *h, partial_t *into, size_t *frame_len, abbey_err_t *err);
 

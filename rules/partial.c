@@ -16,6 +16,7 @@
 
 #include "invariant.h"
 #include "mem.h"
+#include "ptable_top.h"
 #include "rules.h"
 
 partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool)
@@ -33,8 +34,18 @@ partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool)
     p->failed = apr_pcalloc(sub, (size_t)(n > 0 ? n : 1));
     p->failed_keys = apr_pcalloc(sub, sizeof *p->failed_keys * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++)
-        p->tables[i] = ptable_create(job->entries[i]->specs, job->entries[i]->nvalues, sub);
+        p->tables[i] = partial_table_create(job->entries[i], sub);
     return p;
+}
+
+ptable_t *partial_table_create(const struct rules_entry_t *e, apr_pool_t *pool)
+{
+    ptable_t *t;
+    if (e->top_k)
+        return ptable_create_top(e->specs, e->nspecs, e->top_by, e->top_m, pool);
+    t = ptable_create(e->specs, e->nspecs, pool);
+    ptable_set_limit(t, e->max_keys, e->lines_spec);
+    return t;
 }
 
 /* n with a comma every three digits: "12,345,678". */
@@ -96,6 +107,27 @@ void partial_clear(partial_t *p)
     }
     p->lines = p->bad_lines = p->bytes = p->regex_limit_hits = 0;
     memset(p->bad_by, 0, sizeof p->bad_by);
+}
+
+int partial_is_empty(const partial_t *p)
+{
+    if (p->lines || p->bad_lines || p->bytes || p->regex_limit_hits)
+        return 0;
+    for (int r = 0; r < PARTIAL_BAD_N; r++)
+        if (p->bad_by[r])
+            return 0;
+    for (int i = 0; i < p->job->nentries; i++)
+        if (p->failed[i] || ptable_count(p->tables[i]) || ptable_overflow(p->tables[i]))
+            return 0;
+    return 1;
+}
+
+size_t partial_bytes(const partial_t *p)
+{
+    size_t n = 0;
+    for (int i = 0; i < p->job->nentries; i++)
+        n += ptable_bytes(p->tables[i]);
+    return n;
 }
 
 void partial_destroy(partial_t *p)

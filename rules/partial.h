@@ -4,7 +4,11 @@
  * rule group), and what a master keeps as running totals: all the same type,
  * merged with partial_merge. An entry whose table ran out of memory is marked
  * failed (partial_fail): its table is emptied and takes no more rows, the
- * other entries go on. Not thread-safe.
+ * other entries go on. Each table holds at most its entry's max_keys rows;
+ * keys past that fold into the table's overflow row (ptable.h), which merges
+ * into the other's overflow row. An entry with `top:` has a top-K summary for
+ * its table instead (ptable_top.h), which merges as one and never folds. Not
+ * thread-safe.
  *
  * Bad lines are counted per reason as well (bad_by, which always adds up to
  * bad_lines): a reason is a slot, the format's format_bad_t values first, then
@@ -33,6 +37,7 @@ enum {
 };
 
 struct rules_job_t;
+struct rules_entry_t;
 
 typedef struct partial_t {
     const struct rules_job_t *job;
@@ -47,9 +52,15 @@ typedef struct partial_t {
     uint64_t *failed_keys;          /* per entry: the keys its table held when it did */
 } partial_t;
 
-/* Empty partial for job, in a subpool of pool. Cannot fail (out of memory for
- * its fixed parts aborts). */
+/* Empty partial for job, in a subpool of pool: each entry's table made by
+ * partial_table_create. Cannot fail (out of memory for its fixed parts
+ * aborts). */
 partial_t *partial_create(const struct rules_job_t *job, apr_pool_t *pool);
+
+/* The table of entry e: a full table holding at most the entry's max_keys
+ * rows (ptable_set_limit), or for an entry with `top:` a top-K summary
+ * (ptable_top.h). From a subpool of pool; cannot fail. */
+ptable_t *partial_table_create(const struct rules_entry_t *e, apr_pool_t *pool);
 
 /* dst += src (tables and counters). Both must be of the same job. An entry
  * failed in src becomes failed in dst. Returns APR_SUCCESS, or APR_ENOMEM when
@@ -67,6 +78,15 @@ void partial_fail(partial_t *p, int i, abbey_err_t *err);
 
 /* Empty every table, zero the counters and forget failures. */
 void partial_clear(partial_t *p);
+
+/* 1 when p is as partial_create or partial_clear left it: no rows, no overflow
+ * row (nothing folded), counters 0, no entry failed (so partial_clear gives it
+ * back as it is). */
+int partial_is_empty(const partial_t *p);
+
+/* The approximate footprint of p's tables (ptable_bytes summed): what a
+ * memory budget counts (common/budget.h). O(entries). */
+size_t partial_bytes(const partial_t *p);
 
 /* Destroy (frees the subpool). */
 void partial_destroy(partial_t *p);

@@ -24,6 +24,12 @@
 #define RULES_MAX_LINE_MIN ((size_t)64)
 #define RULES_MAX_LINE_MAX ((size_t)64 << 20)
 
+/* An entry's max_keys: the rows its tables hold before new keys fold into
+ * the overflow row (ptable.h); its default and the range the rules file may
+ * set (docs/RULES.md, "entries:"). */
+#define RULES_MAX_KEYS_DEFAULT 1000000u
+#define RULES_MAX_KEYS_MAX 100000000u
+
 typedef struct rules_master_t {
     const char *name;
     const char *url; /* NULL for the implicit standalone master */
@@ -63,8 +69,50 @@ typedef struct rules_entry_t {
     expr_t *where;          /* NULL: every line */
     int nvalues;
     rules_value_t *values;
-    agg_spec_t *specs; /* values[i].spec, contiguous (for ptable_create) */
+    /* The states of a row: values[i].spec for i < nvalues, then, for an entry
+     * without a count value and without `top:`, one hidden count (never
+     * shown): every row knows its lines (ptable.h, the overflow row's folded
+     * lines). Contiguous, for ptable_create; frames carry all nspecs. A top
+     * entry never folds, so it has no hidden count (nspecs == nvalues). */
+    agg_spec_t *specs;
+    int nspecs;        /* nvalues, or nvalues + 1 with the hidden count */
+    int lines_spec;    /* index in specs of the count that is the row's lines; -1: none */
+    uint64_t max_keys; /* rows a table of the entry holds; past it new keys fold; 0: a top entry */
+    /* `top: {k, by[, capacity]}`: a top-K summary (ptable_top.h), not a full table */
+    int top_k;             /* rows its reports show at most; 0: a full table */
+    int top_by;            /* the value ranking the rows (a count or sum) */
+    uint32_t top_m;        /* rows the summary keeps (capacity) */
+    const char *top_error; /* "<by>_error": the column after the values, by's error */
 } rules_entry_t;
+
+/* `top:` limits: k from 1 to RULES_TOP_K_MAX, capacity from k to RULES_TOP_M_MAX,
+ * by default RULES_TOP_M_FACTOR * k but at least RULES_TOP_M_MIN. */
+#define RULES_TOP_K_MAX 100000
+#define RULES_TOP_M_MAX 2000000
+#define RULES_TOP_M_FACTOR 16
+#define RULES_TOP_M_MIN 64
+
+/* The rows a table of entry e holds at most: its max_keys (past it new keys
+ * fold), or a top entry's capacity (past it new keys take the row of the
+ * smallest value). */
+static inline uint64_t rules_entry_max_rows(const rules_entry_t *e)
+{
+    return e->top_k ? e->top_m : e->max_keys;
+}
+
+/* An entry's columns are its keys, its values, then (a top entry) its error column. */
+static inline int rules_entry_ncols(const rules_entry_t *e)
+{
+    return e->nkeys + e->nvalues + (e->top_k ? 1 : 0);
+}
+
+/* The name of column col (0 .. rules_entry_ncols(e) - 1) of e. */
+static inline const char *rules_col_name(const rules_entry_t *e, int col)
+{
+    if (col < e->nkeys)
+        return e->key_names[col];
+    return col < e->nkeys + e->nvalues ? e->values[col - e->nkeys].name : e->top_error;
+}
 
 typedef struct rules_group_t {
     const char *name;
@@ -103,7 +151,9 @@ typedef struct rules_prom_t {
     rules_prom_family_t *families;
 } rules_prom_t;
 
-/* Columns of an entry are numbered keys first (0..nkeys), then values. */
+/* Columns of an entry are numbered keys first (0..nkeys), then values, then a
+ * top entry's error column (rules_entry_ncols). A report of a top entry is
+ * ordered by its ranked value, descending, and shows at most top_k rows. */
 typedef struct rules_report_t {
     const char *name;
     rules_entry_t *entry;

@@ -1,10 +1,13 @@
-/* rules_entry.c - a job's rule groups and their entries: keys, where, values.
+/* rules_entry.c - a job's rule groups and their entries: keys, where, values, top, max_keys.
  *
  * Part of the rules loader (rules_load.c walks the file, this file compiles
  * the `groups:` list of one job). Expressions are compiled against the job's
  * format with their exact position in the rules file; aggregate calls such as
  * `percentile(bytes, 95)` are split at their last top-level comma, checked
- * (arity, percent, cap, numeric argument) and turned into agg_spec_t. */
+ * (arity, percent, cap, numeric argument) and turned into agg_spec_t. An
+ * entry's `top:` is checked against its values (a count or sum to rank by), and
+ * rules_top_report applies it to the entry's reports (rules_load.c calls it);
+ * max_keys and the hidden line count come last, for entries without `top:`. */
 #include "rules_int.h"
 
 #include <apr_strings.h>
@@ -15,7 +18,23 @@
 #include <string.h>
 
 static const char *const group_keys[] = {"name", "weight", "entries", NULL};
-static const char *const entry_keys[] = {"name", "key", "where", "values", NULL};
+static const char *const entry_keys[] = {"name", "key", "where", "values", "top", "max_keys", NULL};
+static const char *const top_keys[] = {"k", "by", "capacity", NULL};
+
+/* Column names reports add to an entry that has an overflow row (export.h). */
+static const char *const reserved_cols[] = {"_overflow", "_folded_lines", "_folded_keys", NULL};
+
+/* A column name must not be one the reports add themselves. */
+static apr_status_t check_col_name(rules_ctx_t *c, const char *name, const yaml_node_t *n)
+{
+    for (int i = 0; reserved_cols[i]; i++)
+        if (strcmp(name, reserved_cols[i]) == 0)
+            return rules_y_err(c, n,
+                               "column name '%s' is reserved: reports add it to an entry "
+                               "that folds keys (max_keys)",
+                               name);
+    return APR_SUCCESS;
+}
 
 static const char *type_words(expr_type_t t)
 {
@@ -88,6 +107,7 @@ static apr_status_t load_key(rules_ctx_t *c, const rules_job_t *job, rules_entry
     TRY(expr_text_of(c, x, "a key expression such as status or lower(path)"));
     if (item->node->type == YAML_SCALAR_NODE)
         e->key_names[k] = trimmed(c, x->text, 0, x->len);
+    TRY(check_col_name(c, e->key_names[k], name_node));
     TRY(rules_y_unique(c, cols, e->key_names[k], name_node, "column"));
     return compile_at(c, job, x, apr_pstrmemdup(c->pool, x->text, x->len), 0, &e->keys[k]);
 }
@@ -301,15 +321,129 @@ static apr_status_t load_values(rules_ctx_t *c, const rules_job_t *job, rules_en
                            "{hits: count}");
     e->nvalues = m.n;
     e->values = apr_pcalloc(c->pool, sizeof *e->values * (size_t)m.n);
-    e->specs = apr_pcalloc(c->pool, sizeof *e->specs * (size_t)m.n);
+    e->specs = apr_pcalloc(c->pool, sizeof *e->specs * (size_t)(m.n + 1));
+    e->lines_spec = -1;
     for (int i = 0; i < m.n; i++) {
         rules_y_val_t key;
         rules_y_wrap(m.items[i].key, &key);
         TRY(rules_y_name(c, &key, "value column name", &e->values[i].name));
+        TRY(check_col_name(c, e->values[i].name, m.items[i].key));
         TRY(rules_y_unique(c, cols, e->values[i].name, m.items[i].key, "column"));
         TRY(load_agg(c, job, &m.items[i], &e->values[i]));
         e->specs[i] = e->values[i].spec;
+        if (e->lines_spec < 0 && e->specs[i].kind == AGG_COUNT)
+            e->lines_spec = i;
     }
+    e->nspecs = m.n;
+    return APR_SUCCESS;
+}
+
+/* The entry's key limit, `max_keys:` (x; NULL: the default), once its values
+ * and top are known: with the hidden count its rows' lines need when it has
+ * no count value (rules.h). A top entry has neither: its summary keeps at
+ * most capacity rows and never folds keys, so max_keys is refused there. */
+static apr_status_t load_max_keys(rules_ctx_t *c, rules_entry_t *e, const rules_y_val_t *x)
+{
+    long n = RULES_MAX_KEYS_DEFAULT;
+    if (e->top_k && x)
+        return rules_y_err(c, x->node,
+                           "entry '%s': max_keys does not apply to an entry with top: (its "
+                           "summary keeps at most %u rows, its capacity, and folds no keys); "
+                           "leave max_keys out, or set top: capacity",
+                           e->name, e->top_m);
+    if (e->top_k)
+        return APR_SUCCESS; /* max_keys 0: no key limit, no hidden count */
+    if (x)
+        TRY(rules_y_int(c, x, "max_keys", 1, RULES_MAX_KEYS_MAX, &n));
+    e->max_keys = (uint64_t)n;
+    if (e->lines_spec < 0) { /* the hidden count: rows know their lines */
+        e->lines_spec = e->nspecs++;
+        e->specs[e->lines_spec].kind = AGG_COUNT;
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- top ---- */
+
+/* The entry's count and sum columns, for messages. */
+static const char *ranked_cols(rules_ctx_t *c, const rules_entry_t *e)
+{
+    const char *s = "";
+    for (int i = 0; i < e->nvalues; i++)
+        if (agg_ranks(e->values[i].spec.kind))
+            s = apr_pstrcat(c->tmp, s, s[0] ? ", " : "", e->values[i].name, NULL);
+    return s[0] ? s : "none";
+}
+
+/* `top: {k: K, by: COLUMN[, capacity: M]}` (v), once the entry's values are known. */
+static apr_status_t load_top(rules_ctx_t *c, rules_entry_t *e, const rules_y_val_t *v,
+                             apr_hash_t *cols)
+{
+    rules_y_map_t m;
+    const rules_y_val_t *x;
+    const char *by;
+    long k, cap;
+
+    if (v->node->type != YAML_MAPPING_NODE)
+        return rules_y_err(c, v->node, "top: expected a map such as {k: 100, by: hits}, found %s",
+                           rules_y_describe(c, v));
+    TRY(rules_y_map(c, v->node, "top", top_keys, &m));
+    TRY(rules_y_need(c, v->node, &m, "top", "k", "the rows reported, 1 to 100000", &x));
+    TRY(rules_y_int(c, x, "top: k", 1, RULES_TOP_K_MAX, &k));
+    TRY(rules_y_need(c, v->node, &m, "top", "by", "the count or sum column ranking the rows", &x));
+    TRY(rules_y_str(c, x, "a value column", &by));
+    e->top_by = -1;
+    for (int i = 0; i < e->nvalues; i++)
+        if (strcmp(e->values[i].name, by) == 0)
+            e->top_by = i;
+    if (e->top_by < 0)
+        return rules_y_err(c, x->node,
+                           "top: by: no value column '%.60s' in entry '%s' (its count and sum "
+                           "columns: %s)",
+                           by, e->name, ranked_cols(c, e));
+    if (!agg_ranks(e->values[e->top_by].spec.kind))
+        return rules_y_err(c, x->node,
+                           "top: by: '%s' is not a count or a sum (it is %s); top ranks rows by "
+                           "one of entry '%s': %s",
+                           by, agg_kind_name(e->values[e->top_by].spec.kind), e->name,
+                           ranked_cols(c, e));
+    cap = k * RULES_TOP_M_FACTOR < RULES_TOP_M_MIN ? RULES_TOP_M_MIN : k * RULES_TOP_M_FACTOR;
+    if ((x = rules_y_get(&m, "capacity")) != NULL)
+        TRY(rules_y_int(c, x, "top: capacity", k, RULES_TOP_M_MAX, &cap));
+    e->top_k = (int)k;
+    e->top_m = (uint32_t)cap;
+    e->top_error = apr_pstrcat(c->pool, by, "_error", NULL);
+    if (apr_hash_get(cols, e->top_error, APR_HASH_KEY_STRING))
+        return rules_y_err(c, v->node,
+                           "top: the error column '%s' of '%s' has the name of a column of "
+                           "entry '%s': rename that column",
+                           e->top_error, by, e->name);
+    return APR_SUCCESS;
+}
+
+/* See rules_int.h. */
+apr_status_t rules_top_report(rules_ctx_t *c, rules_report_t *r, const rules_y_val_t *order,
+                              const rules_y_val_t *limit)
+{
+    const rules_entry_t *e = r->entry;
+    int by = e->nkeys + e->top_by;
+    if (!e->top_k)
+        return APR_SUCCESS;
+    if (order && (r->order_col != by || !r->order_desc))
+        return rules_y_err(c, order->node,
+                           "report '%s': entry '%s' keeps the top %d rows by %s, so its reports "
+                           "are ordered '%s desc' (leave order out, or write that)",
+                           r->name, e->name, e->top_k, rules_col_name(e, by),
+                           rules_col_name(e, by));
+    if (limit && r->limit > e->top_k)
+        return rules_y_err(c, limit->node,
+                           "report '%s': limit %ld is more than the %d rows entry '%s' keeps the "
+                           "top of (its top: k)",
+                           r->name, r->limit, e->top_k, e->name);
+    r->order_col = by;
+    r->order_desc = 1;
+    if (r->limit == 0)
+        r->limit = e->top_k;
     return APR_SUCCESS;
 }
 
@@ -350,6 +484,9 @@ static apr_status_t load_entry(rules_ctx_t *c, rules_job_t *job, rules_group_t *
     TRY(rules_y_need(c, v->node, &m, "entry", "values",
                      "a map of column: aggregate, such as {hits: count}", &x));
     TRY(load_values(c, job, e, x, cols));
+    if ((x = rules_y_get(&m, "top")) != NULL)
+        TRY(load_top(c, e, x, cols));
+    TRY(load_max_keys(c, e, rules_y_get(&m, "max_keys")));
     *out = e;
     return APR_SUCCESS;
 }

@@ -136,8 +136,16 @@ const char *rules_y_describe(rules_ctx_t *c, const rules_y_val_t *v);
 /* ---- rules_entry.c ---- */
 
 /* Compile a job's `groups:` list (v) into job->groups and job->entries;
- * job->format must be set. */
+ * job->format must be set. An entry's `top:` is compiled here too. */
 apr_status_t rules_load_groups(rules_ctx_t *c, rules_job_t *job, const rules_y_val_t *v);
+
+/* A report r of an entry with `top:` shows the entry's rows of largest ranked
+ * value, in that order, at most top_k of them: sets its order and its limit
+ * (0 or none: top_k), refusing another order or a limit above top_k. order and
+ * limit are the report's keys when given (NULL otherwise), for the message.
+ * Nothing for a report of another entry. */
+apr_status_t rules_top_report(rules_ctx_t *c, rules_report_t *r, const rules_y_val_t *order,
+                              const rules_y_val_t *limit);
 
 /* ---- rules_rejects.c ---- */
 

@@ -376,24 +376,20 @@ static apr_status_t load_format(rules_ctx_t *c, rules_job_t *job, const rules_y_
 
 /* ---- reports ---- */
 
-/* Column number of name in entry e (keys first, then values), or -1. */
+/* Column number of name in entry e (keys, values, a top entry's error), or -1. */
 static int entry_col(const rules_entry_t *e, const char *name)
 {
-    for (int k = 0; k < e->nkeys; k++)
-        if (strcmp(e->key_names[k], name) == 0)
-            return k;
-    for (int v = 0; v < e->nvalues; v++)
-        if (strcmp(e->values[v].name, name) == 0)
-            return e->nkeys + v;
+    for (int i = 0; i < rules_entry_ncols(e); i++)
+        if (strcmp(rules_col_name(e, i), name) == 0)
+            return i;
     return -1;
 }
 
 static const char *entry_cols(rules_ctx_t *c, const rules_entry_t *e)
 {
     const char *s = "";
-    for (int i = 0; i < e->nkeys + e->nvalues; i++)
-        s = apr_pstrcat(c->tmp, s, i ? ", " : "",
-                        i < e->nkeys ? e->key_names[i] : e->values[i - e->nkeys].name, NULL);
+    for (int i = 0; i < rules_entry_ncols(e); i++)
+        s = apr_pstrcat(c->tmp, s, i ? ", " : "", rules_col_name(e, i), NULL);
     return s;
 }
 
@@ -464,7 +460,7 @@ static apr_status_t load_columns(rules_ctx_t *c, rules_report_t *r, const rules_
 
 static void all_columns(rules_ctx_t *c, rules_report_t *r)
 {
-    r->ncols = r->entry->nkeys + r->entry->nvalues;
+    r->ncols = rules_entry_ncols(r->entry);
     r->cols = apr_pcalloc(c->pool, sizeof *r->cols * (size_t)(r->ncols + 1));
     for (int i = 0; i < r->ncols; i++)
         r->cols[i] = i;
@@ -495,6 +491,7 @@ static apr_status_t load_report(rules_ctx_t *c, const rules_job_t *job, rules_re
         TRY(rules_y_enum(c, x, "report format", report_formats, &k));
         r->format = (rules_report_format_t)k;
     }
+    TRY(rules_top_report(c, r, rules_y_get(&m, "order"), rules_y_get(&m, "limit")));
     if ((x = rules_y_get(&m, "columns")) != NULL)
         TRY(load_columns(c, r, x));
     else
@@ -518,6 +515,7 @@ static apr_status_t load_reports(rules_ctx_t *c, rules_job_t *job, const rules_y
             r->format = RULES_REPORT_CSV;
             r->scope = RULES_SCOPE_PERIOD;
             all_columns(c, r);
+            TRY(rules_top_report(c, r, NULL, NULL));
         }
         return APR_SUCCESS;
     }

@@ -93,10 +93,10 @@ static const char *call_text(rules_ctx_t *c, const rules_value_t *v)
 static const char *family_what(rules_ctx_t *c, const rules_report_t *r,
                                const rules_prom_family_t *f)
 {
-    const rules_value_t *v = &r->entry->values[f->cols[0] - r->entry->nkeys];
     if (f->type == RULES_PROM_SUMMARY)
-        return apr_psprintf(c->tmp, "the percentiles of %s", expr_text(v->arg));
-    return apr_psprintf(c->tmp, "column '%s'", v->name);
+        return apr_psprintf(c->tmp, "the percentiles of %s",
+                            expr_text(r->entry->values[f->cols[0] - r->entry->nkeys].arg));
+    return apr_psprintf(c->tmp, "column '%s'", rules_col_name(r->entry, f->cols[0]));
 }
 
 /* Record family f's name for report r (at node n): a name given before is an error. */
@@ -190,8 +190,7 @@ static void summary_names(rules_ctx_t *c, const rules_job_t *job, const rules_re
         part = metric_part(c->tmp, arg);
         for (int k = 0; k < p->nfamilies; k++)
             if (p->families[k].type != RULES_PROM_SUMMARY &&
-                strcmp(metric_part(c->tmp, en->values[p->families[k].cols[0] - en->nkeys].name),
-                       part) == 0)
+                strcmp(metric_part(c->tmp, rules_col_name(en, p->families[k].cols[0])), part) == 0)
                 arg = apr_pstrcat(c->tmp, arg, "_quantiles", NULL);
         f->name = family_name(c, job, r, arg, f->type);
     }
@@ -217,22 +216,26 @@ apr_status_t rules_load_metrics(rules_ctx_t *c, const rules_job_t *job, rules_re
         rules_prom_family_t *f;
         if (col < en->nkeys)
             continue; /* keys are labels, whether shown or not */
-        val = &en->values[col - en->nkeys];
-        if (val->spec.kind == AGG_PERCENTILE) {
+        /* NULL: a top entry's error column, a gauge */
+        val = col < en->nkeys + en->nvalues ? &en->values[col - en->nkeys] : NULL;
+        if (val && val->spec.kind == AGG_PERCENTILE) {
             TRY(add_quantile(c, job, r, p, col, v->node));
             continue;
         }
         f = &p->families[p->nfamilies++];
-        f->type = (val->spec.kind == AGG_COUNT || val->spec.kind == AGG_SUM) &&
+        f->type = val && (val->spec.kind == AGG_COUNT || val->spec.kind == AGG_SUM) &&
                           job->reset == RULES_RESET_NEVER && r->scope == RULES_SCOPE_PERIOD
                       ? RULES_PROM_COUNTER
                       : RULES_PROM_GAUGE;
-        f->name = family_name(c, job, r, val->name, f->type);
+        f->name = family_name(c, job, r, rules_col_name(en, col), f->type);
         f->ncols = 1;
         f->cols = apr_pmemdup(c->pool, &col, sizeof col);
         f->help = apr_psprintf(c->pool, "abbey report %s/%s (%s scope): column %s = %s", job->name,
                                r->name, r->scope == RULES_SCOPE_ROUND ? "round" : "period",
-                               val->name, call_text(c, val));
+                               rules_col_name(en, col),
+                               val ? call_text(c, val)
+                                   : apr_psprintf(c->pool, "the error bound of %s (top)",
+                                                  en->values[en->top_by].name));
     }
     summary_names(c, job, r, p);
     for (int i = 0; i < p->nfamilies; i++)

@@ -17,7 +17,10 @@
 # tests/cluster/lib.sh's settled, polled every 50 ms by one python process).
 # Also measured: first lease to last completion (as seen by that poll), and
 # the frame bytes the masters received (their status "frame_bytes") per byte
-# read. Each report the cluster exports (from the master owning its group)
+# read, and the CPU seconds of both cases in each round (standalone's from the
+# shell, the cluster's four processes' from /proc at settled): on a machine
+# shared with other work the ratio of CPU seconds is steadier than the wall
+# clock's. Each report the cluster exports (from the master owning its group)
 # must equal the standalone run's byte for byte, or the script fails. Every
 # process started is stopped on exit, failure included.
 #
@@ -210,15 +213,18 @@ declare -A BEST
 RES=$W/results
 : >"$RES"
 : >"$RES.cpu"
-# standalone_once: --workers 2 over the 4 files
+: >"$RES.sa"
+# standalone_once N: --workers 2 over the 4 files
 standalone_once() {
-    local t0 t1 dt
+    local t0 t1 dt TIMEFORMAT='%3U %3S'
     rm -rf "$W/sa"
     t0=$(now)
-    "$ABBEY_MASTER" --standalone --once --config "$W/standalone.yaml" --workers 2 \
-        --export-dir "$W/sa" >"$W/sa.out" 2>&1 || { cat "$W/sa.out" >&2; die "standalone failed"; }
+    { time "$ABBEY_MASTER" --standalone --once --config "$W/standalone.yaml" --workers 2 \
+        --export-dir "$W/sa" >"$W/sa.out" 2>&1; } 2>"$W/sa.cpu" ||
+        { cat "$W/sa.out" >&2; die "standalone failed"; }
     t1=$(now)
     dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    echo "$1 $dt $(awk '{ printf "%.2f", $1 + $2 }' "$W/sa.cpu")" >>"$RES.sa"
     grep -q "^job web: $LINES lines (0 bad)" "$W/sa.out" ||
         die "standalone did not read $LINES good lines: $(cat "$W/sa.out")"
     say "$(printf '  %-22s %8s s' "standalone --workers 2" "$dt")"
@@ -287,7 +293,7 @@ compare() {
 say "cluster vs standalone: $NPARTS files, $LINES lines, $BYTES bytes, best of $RUNS"
 for ((i = 1; i <= RUNS; i++)); do
     say "round $i of $RUNS"
-    standalone_once
+    standalone_once "$i"
     cluster_once "$i"
 done
 compare "$BEST_RUN"
@@ -318,3 +324,11 @@ echo "all cluster runs (run first_lease committed settled frame_received frame_a
 sed 's/^/  /' "$RES"
 echo "CPU seconds of each cluster process at settled (user + sys):"
 sed 's/^/  run /' "$RES.cpu"
+echo "each round (standalone, then the cluster; seconds wall and CPU; ratios standalone / cluster):"
+awk 'FILENAME == ARGV[1] { sw[$1] = $2; sc[$1] = $3; next }
+     FILENAME == ARGV[2] { cw[$1] = $4; next }
+     { c = 0; for (i = 2; i <= NF; i++) { split($i, kv, "="); c += kv[2] } cc[$1] = c }
+     END { printf "  %-5s %9s %9s %9s %9s %10s %9s\n", "round", "sa wall", "sa CPU", "cl wall",
+               "cl CPU", "by wall", "by CPU"
+           for (r in sw) printf "  %-5s %9.3f %9.2f %9.3f %9.2f %10.2f %9.2f\n", r, sw[r], sc[r],
+               cw[r], cc[r], sw[r] / cw[r], sc[r] / cc[r] }' "$RES.sa" "$RES" "$RES.cpu" | sort -n

@@ -2,7 +2,11 @@
  *
  * Not part of the build. Usage:
  *   gcc -O2 -o /tmp/gen_log scripts/gen_log.c -lm
- *   /tmp/gen_log LINES [SEED] > access.log
+ *   /tmp/gen_log LINES [SEED [unique]] > access.log
+ *
+ * With `unique` every line's path is its own: the drawn path followed by
+ * "/u" and the line's number (a key per line, for scripts/bench_memory.sh);
+ * without it the output is as it always was.
  *
  * The same LINES and SEED always give the same bytes (xoshiro256** seeded
  * through splitmix64; no libc rand, no locale, no clock; sizes go through
@@ -498,13 +502,14 @@ static int64_t pick_bytes(unsigned status, const char *method, int path_rank)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: %s LINES [SEED] > access.log\n", argv[0]);
+    if (argc < 2 || argc > 4 || (argc == 4 && strcmp(argv[3], "unique") != 0)) {
+        fprintf(stderr, "usage: %s LINES [SEED [unique]] > access.log\n", argv[0]);
         return 2;
     }
     char *end;
     uint64_t lines = strtoull(argv[1], &end, 10);
     uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 20150517;
+    int unique = argc == 4;
     if (*end || lines == 0) {
         fprintf(stderr, "gen_log: LINES must be a positive number\n");
         return 2;
@@ -563,6 +568,10 @@ int main(int argc, char **argv)
         puts0(method);
         *op++ = ' ';
         put(paths[pr], plen[pr]);
+        if (unique) {
+            put("/u", 2);
+            put_u(n);
+        }
         *op++ = ' ';
         puts0(pick(protos, NELEM(protos)));
         put("\" ", 2);

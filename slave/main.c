@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "frame.h"
 #include "hclient.h"
 #include "log.h"
@@ -33,6 +34,7 @@ static void usage(FILE *out)
 {
     fputs("usage: abbey-slave --primary URL --name NAME --token-file F [--labels a,b]\n"
           "                   [--workers N] [--spool-dir DIR] [--poll-ms MS]\n"
+          "                   [--memory-limit SIZE]\n"
           "\n"
           "  -p, --primary URL      the primary master, e.g. http://10.0.0.1:7101\n"
           "  -n, --name NAME        this slave's name (letters, digits, . _ -)\n"
@@ -44,6 +46,12 @@ static void usage(FILE *out)
           "      --poll-ms MS       wait between lease calls when idle (default 500)\n"
           "      --single-leases    one lease per request, as slaves before sticky leases\n"
           "                         (for a primary of that age; docs/CLUSTER.md)\n"
+          "      --memory-limit SIZE  the slave's memory budget, e.g. 512MiB or 2G (units\n"
+          "                         k M G T or KiB MiB GiB TiB, powers of 1024): the workers'\n"
+          "                         tables as accounted, plus 32 MiB and a read block per\n"
+          "                         worker; near it (7/8) a read is cut after its block and\n"
+          "                         delivered, the rest leased again: more, smaller frames,\n"
+          "                         nothing lost (docs/CLUSTER.md, \"Memory budget\")\n"
           "  -h, --help             this help\n"
           "  -V, --version          print the version\n"
           "\n"
@@ -54,7 +62,7 @@ static void usage(FILE *out)
           out);
 }
 
-enum { OPT_SPOOL = 256, OPT_POLL, OPT_SINGLE };
+enum { OPT_SPOOL = 256, OPT_POLL, OPT_SINGLE, OPT_MEMORY };
 
 /* clang-format off */
 static const apr_getopt_option_t options[] = {
@@ -66,6 +74,7 @@ static const apr_getopt_option_t options[] = {
     {"spool-dir", OPT_SPOOL, 1, "spool directory"},
     {"poll-ms", OPT_POLL, 1, "idle poll"},
     {"single-leases", OPT_SINGLE, 0, "one lease per request"},
+    {"memory-limit", OPT_MEMORY, 1, "memory budget"},
     {"help", 'h', 0, "help"},
     {"version", 'V', 0, "version"},
     {NULL, 0, 0, NULL},
@@ -131,6 +140,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, slave
     apr_status_t rv;
     const char *arg;
     const char *url;
+    abbey_err_t err;
     int c;
 
     apr_getopt_init(&g, pool, argc, argv);
@@ -170,6 +180,12 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, slave
             if (int_arg("poll-ms", arg, 1, 600000, &opts->poll_ms) != 0)
                 return 2;
             break;
+        case OPT_MEMORY:
+            if (budget_parse_size("--memory-limit", arg, &opts->memory_limit, &err) != 0) {
+                fprintf(stderr, "abbey-slave: %s\n", err.msg);
+                return 2;
+            }
+            break;
         }
     }
     if (rv != APR_EOF) {
@@ -192,6 +208,12 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, slave
         return 2;
     }
     opts->primary = url;
+    if (opts->memory_limit &&
+        budget_check_limit("--memory-limit", opts->memory_limit,
+                           slave_allowance(opts->workers, opts->block), &err) != 0) {
+        fprintf(stderr, "abbey-slave: %s\n", err.msg);
+        return 2;
+    }
     if (!good_name(opts->name)) {
         fprintf(stderr, "abbey-slave: --name: '%s' must be 1 to %d of letters, digits, . _ -\n",
                 opts->name, FRAME_NAME_MAX - 1);
@@ -305,8 +327,17 @@ int main(int argc, const char *const *argv)
         slave_join(s);
         return 1;
     }
-    log_msg("started: primary %s, %d worker(s), labels [%s]", opts.primary, opts.workers,
-            join_labels(&opts, pool));
+    if (s->budget) {
+        char lim[32], allow[32];
+        log_msg("started: primary %s, %d worker(s), labels [%s], memory limit %s (%s of it "
+                "allowed for the process besides its tables)",
+                opts.primary, opts.workers, join_labels(&opts, pool),
+                budget_text(opts.memory_limit, lim, sizeof lim),
+                budget_text(budget_allowance_of(s->budget), allow, sizeof allow));
+    } else {
+        log_msg("started: primary %s, %d worker(s), labels [%s]", opts.primary, opts.workers,
+                join_labels(&opts, pool));
+    }
     slave_join(s);
     log_msg("stopped");
     return 0;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "log.h"
 #include "mem.h"
 #include "rejects.h"
@@ -35,6 +36,11 @@ static apr_status_t active_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+uint64_t slave_allowance(int workers, size_t block)
+{
+    return budget_allowance(workers, block ? block : TASK_BLOCK);
+}
+
 slave_t *slave_create(const slave_opts_t *opts, apr_pool_t *pool)
 {
     slave_t *s = apr_pcalloc(pool, sizeof *s);
@@ -50,6 +56,9 @@ slave_t *slave_create(const slave_opts_t *opts, apr_pool_t *pool)
     s->primary_hc = hclient_create(opts->token, opts->connect_ms, opts->timeout_ms, pool);
     apr_pool_cleanup_register(pool, s, active_cleanup, apr_pool_cleanup_null);
     s->rejects = rejects_create(pool);
+    if (opts->memory_limit) /* a slot per worker: what its partials hold */
+        s->budget = budget_create(opts->memory_limit, slave_allowance(opts->workers, opts->block),
+                                  opts->workers, pool);
     return s;
 }
 

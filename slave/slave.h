@@ -56,6 +56,7 @@ typedef struct slave_opts_t {
     size_t block;          /* read block per worker (0: TASK_BLOCK, or what the config's
                               max_line needs; set, it caps the lines parsed at block - 1) */
     int single;            /* one lease per request (worker_once), not sticky batches */
+    uint64_t memory_limit; /* --memory-limit (common/budget.h); 0: none */
 } slave_opts_t;
 
 /* One config, shared by reference count: workers keep the one their engines
@@ -94,6 +95,10 @@ typedef struct slave_t {
     apr_thread_t *renewer;
     struct spool_t *spool;     /* NULL: no spooling (slave_spool_open) */
     struct hold_t *hold;       /* the sticky leases (hold.c; NULL with opts.single) */
+    struct budget_t *budget;   /* --memory-limit: a slot per worker (its partials' bytes);
+                                  NULL: none */
+    uint64_t budget_cuts;      /* reads cut near the budget (atomic) */
+    int64_t budget_logged_ms;  /* when a cut was last logged (atomic) */
     struct rejects_t *rejects; /* the jobs' bad-line writers (common/rejects.h), shared */
     apr_thread_t *redeliverer; /* the spool's re-delivery thread */
     int redeliver_stop;        /* its stop (atomic) */
@@ -150,8 +155,13 @@ typedef struct worker_t {
 /* Milliseconds since the epoch (the real clock; only loops call it). */
 int64_t slave_now_ms(void);
 
-/* A slave for opts (copied; strings must outlive it), in pool. Cannot fail. */
+/* A slave for opts (copied; strings must outlive it), in pool; with
+ * opts->memory_limit, its budget (a slot per worker). Cannot fail. */
 slave_t *slave_create(const slave_opts_t *opts, apr_pool_t *pool);
+
+/* The memory a slave of workers workers reading blocks of block bytes (0:
+ * TASK_BLOCK) holds besides its partials: budget_allowance (common/budget.h). */
+uint64_t slave_allowance(int workers, size_t block);
 
 /* Make the current config the primary's: GET /v1/config (If-None-Match the
  * current hash) with hc. want: the hash a lease answer named (NULL: any);

@@ -19,9 +19,12 @@
  * not take its frame gets it through the spool ("spooled" in the
  * completion's deliveries). Each lease request carries the spool's backlog.
  * A path that is not a regular file (a FIFO...) is completed at once with
- * nothing read and the reason in "error". Once the slave is stopping, a
- * read ends at its next block (a URL's transfer within a second): the
- * lines read so far are delivered and completed, at_end false.
+ * nothing read and the reason in "error". With --memory-limit, a read whose
+ * partials bring the slave near its budget is cut after a block (task.h):
+ * the lines read so far are delivered and completed, at_end false, and the
+ * rest is leased again at once: more, smaller frames, nothing lost. Once the
+ * slave is stopping, a read ends at its next block (a URL's transfer within a
+ * second): the lines read so far are delivered and completed, at_end false.
  * Any other failure before the completion leaves the lease to expire: the range
  * is then read again by whoever takes the task, and masters answer
  * duplicate for what they already have. The bad lines of a read lease go to
@@ -35,6 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "deliver.h"
 #include "instance.h"
 #include "jsonio.h"
@@ -187,8 +191,10 @@ static apr_status_t read_lines(worker_t *w, engine_t *e, partial_t *p, source_re
         rv = task_run_file(e, o->read_path, o->start, limit, 0, &w->tasks.io, p, NULL, &o->end,
                            w->task_pool, err);
     }
-    /* (>: a rotated file now shorter than start); nothing whole read: an unended line waits */
-    o->at_end = limit >= size || o->end >= size || (rv == APR_SUCCESS && o->end == o->start);
+    /* (>: a rotated file now shorter than start); nothing whole read: an unended line waits;
+     * a read cut near the memory budget goes on at once, in the next lease */
+    o->at_end = o->end >= size ||
+                (!w->tasks.io.cut && (limit >= size || (rv == APR_SUCCESS && o->end == o->start)));
     if (o->size >= 0 && (uint64_t)o->size < o->end)
         o->size = (int64_t)o->end;
     return rv;
@@ -224,7 +230,8 @@ static apr_status_t read_stream(worker_t *w, engine_t *e, partial_t *p, const sl
     }
     source_close(r);
     o->size = ended ? (int64_t)total : -1;
-    o->at_end = (ended && o->end >= total) || (rv == APR_SUCCESS && o->end == o->start);
+    o->at_end =
+        (ended && o->end >= total) || (!w->tasks.io.cut && rv == APR_SUCCESS && o->end == o->start);
     if (rv == SOURCE_DAMAGED) {
         log_msg("lease %" PRIu64 " (%s): %s; the lines before byte %" PRIu64 " are delivered",
                 l->id, l->job, err->msg, o->end);
@@ -409,6 +416,62 @@ static int deliver(worker_t *w, const slave_lease_t *l, const rules_job_t *job, 
     return deliver_range(&d, p, o->start, o->end);
 }
 
+/* --- the memory budget ---------------------------------------------------- */
+
+/* What the worker's partials hold (partial_bytes summed). */
+static uint64_t worker_bytes(const worker_t *w)
+{
+    uint64_t n = 0;
+    for (int j = 0; w->cfg && j < w->tasks.cfg->njobs; j++)
+        if (w->tasks.partials[j])
+            n += partial_bytes(w->tasks.partials[j]);
+    return n;
+}
+
+/* task_io_t's budget during a read lease: publish what the worker holds;
+ * near the limit, cut the read (the lease delivers what it read). */
+static int worker_budget(void *ctx, partial_t *out)
+{
+    worker_t *w = ctx;
+    budget_t *b = w->s->budget;
+    (void)out;
+    budget_set(b, w->index, worker_bytes(w));
+    return budget_is_near(budget_limit(b), budget_used(b));
+}
+
+/* A read cut near the budget: logged the first time, then at most once a
+ * minute with the count. */
+static void log_cut(worker_t *w, const slave_lease_t *l, const outcome_t *o)
+{
+    slave_t *s = w->s;
+    uint64_t n = __atomic_add_fetch(&s->budget_cuts, 1, __ATOMIC_RELAXED);
+    int64_t now = slave_now_ms(), last = __atomic_load_n(&s->budget_logged_ms, __ATOMIC_RELAXED);
+    char used[32], limit[32];
+
+    if (n > 1 && now - last < 60000)
+        return;
+    if (!__atomic_compare_exchange_n(&s->budget_logged_ms, &last, now, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED))
+        return; /* another worker logs it */
+    log_msg("memory budget: lease %" PRIu64 " (%s %s) cut at byte %" PRIu64 " of [%" PRIu64
+            ", %" PRIu64 "): the partials hold %s with the allowance, near --memory-limit %s; "
+            "what it read is delivered and the rest leased again (%" PRIu64 " reads cut so far)",
+            l->id, l->job, l->source, o->end, o->start,
+            o->start + l->cap < o->start ? UINT64_MAX : o->start + l->cap,
+            budget_text(budget_used(s->budget), used, sizeof used),
+            budget_text(budget_limit(s->budget), limit, sizeof limit), n);
+}
+
+/* After a lease: the worker's partials emptied and what they still hold
+ * (slot arrays) published, so an idle worker never holds the others back. */
+static void budget_release(worker_t *w)
+{
+    for (int j = 0; w->cfg && j < w->tasks.cfg->njobs; j++)
+        if (w->tasks.partials[j])
+            partial_clear(w->tasks.partials[j]);
+    budget_set(w->s->budget, w->index, worker_bytes(w));
+}
+
 void worker_engine(worker_t *w, const rules_job_t *job, engine_t **e, partial_t **p)
 {
     task_engines_get(&w->tasks, job, e, p);
@@ -433,10 +496,18 @@ static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job
     o.start = o.end = l->start;
     o.size = -1;
     rejects_attach(e, &rs);
+    w->tasks.io.cut = 0;
+    if (w->s->budget) { /* read leases alone: repairs and re-reads are exact ranges */
+        w->tasks.io.budget = worker_budget;
+        w->tasks.io.budget_ctx = w;
+    }
     rv = l->file                     ? read_ident(w, e, p, l, &o, &err)
          : source_is_http(l->source) ? read_http(w, e, p, l, &o, &err)
                                      : read_file(w, e, p, l, &o, &err);
+    w->tasks.io.budget = NULL;
     engine_set_sink(e, NULL, NULL);
+    if (w->tasks.io.cut && rv == APR_SUCCESS)
+        log_cut(w, l, &o);
     if (rv == APR_EINTR && o.end > o.start) { /* stopping: deliver and complete what was read */
         log_msg("lease %" PRIu64 " (%s %s): stopping: the read ends at %" PRIu64, l->id, l->job,
                 l->source, o.end);
@@ -490,6 +561,8 @@ void worker_run_lease(worker_t *w, const slave_lease_t *l)
     } else {
         run_read(w, l, job);
     }
+    if (w->s->budget)
+        budget_release(w);
     apr_pool_clear(w->task_pool);
 }
 

@@ -7,7 +7,8 @@
  * window skips ahead until the line's '\n' (reading past the range's end if
  * need be), where the line is counted once as bad. Before the first read
  * the engine learns the source's modification time, and its header line
- * when the range starts past it (begin). */
+ * when the range starts past it (begin). After each block the io's memory
+ * budget, when it has one, may cut the run at the block's last line. */
 #include "task.h"
 
 #include <inttypes.h>
@@ -218,6 +219,7 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
 
     t.limit = engine_max_line(e) < io->size ? engine_max_line(e) : io->size - 1;
     *done = start;
+    io->cut = 0;
     if (start < end && (rv = begin(&t, r, start, err)) != APR_SUCCESS)
         return rv;
     while (!eof && (t.ll.on || t.pos + t.have < end)) {
@@ -243,11 +245,16 @@ apr_status_t task_run_reader(engine_t *e, source_reader_t *r, uint64_t start, ui
         if (!t.ll.on)   /* an unended last line counts when the file was to be read to its end */
             feed_lines(&t, eof && at_eof_final && to_eof);
         *done = t.ll.on ? t.ll.at : t.pos; /* never inside a line */
+        if (io->budget && !eof && !t.ll.on && t.pos > start && t.pos + t.have < end &&
+            io->budget(io->budget_ctx, out)) {
+            io->cut = 1; /* near the memory budget: the rest is read later */
+            break;
+        }
     }
     if (rv == APR_SUCCESS && t.ll.on && eof && at_eof_final && (to_eof || t.pos >= end)) {
         long_count(&t); /* the file's last line, unended (not a file cut short) */
         *done = t.pos;
-    } else if (rv == APR_SUCCESS && !t.ll.on && t.have && at_eof_final && !eof) {
+    } else if (rv == APR_SUCCESS && !t.ll.on && t.have && at_eof_final && !eof && !io->cut) {
         uint64_t size; /* the range ends exactly at the end of a file without a final '\n' */
         if (source_size(r, &size) == APR_SUCCESS && t.pos + t.have >= size) {
             feed(&t, io->buf, t.have, t.pos);

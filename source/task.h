@@ -26,6 +26,17 @@ typedef struct task_io_t {
     size_t size;
     const volatile int *stop; /* non-NULL: once *stop is set, reading ends (APR_EINTR) at the
                                  next block, or within a second for a URL */
+    /* A memory budget (common/budget.h), NULL: none. Asked after each block
+     * whose whole lines went into the partial, once the run has consumed
+     * some; it may change the partial (standalone merges it into the totals
+     * and empties it: the engine reads it only while it feeds). An answer
+     * other than 0 cuts the run there, at the line boundary after the
+     * block's lines: it returns APR_SUCCESS with *done at that boundary,
+     * short of end, and sets cut (a slave delivers what it read, and the
+     * rest is leased again). */
+    int (*budget)(void *ctx, partial_t *out);
+    void *budget_ctx;
+    int cut; /* the last run was cut by budget (set by every run) */
 } task_io_t;
 
 /* The buffer size a worker needs for cfg: block (TASK_BLOCK when 0), or
@@ -46,7 +57,8 @@ typedef struct task_engines_t {
 } task_engines_t;
 
 /* Set t up for cfg: no engine yet, io's buffer of task_io_size(cfg, block)
- * bytes, all in pool (clearing pool undoes it); io.stop is left as it was.
+ * bytes, all in pool (clearing pool undoes it); io.stop and io.budget are
+ * left as they were.
  * Cannot fail. */
 void task_engines_init(task_engines_t *t, const rules_config_t *cfg, size_t block,
                        apr_pool_t *pool);

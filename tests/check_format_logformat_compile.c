@@ -1,9 +1,9 @@
 /* check_format_logformat_compile.c - unit tests for compiling nginx and Apache format
- * strings (rules/format_logformat_compile.c, format_logformat_time.c): every Apache directive
- * and the field it names, Apache's LogFormat line pasted as it is, the strftime forms of
- * %{...}t, `fields:` retyping, the format's timezone, and malformed strings refused with
- * the byte they are about (and, through the rules loader, its file:line:col). Lines split
- * by the nginx kind are tests/check_format_logformat.c.
+ * strings (rules/format_logformat_compile.c): every Apache directive and the field it names,
+ * Apache's LogFormat line pasted as it is, the strftime forms of %{...}t (format_time.c's
+ * patterns in their strftime mode), `fields:` retyping, the format's timezone, and malformed
+ * strings refused with the byte they are about (and, through the rules loader, its
+ * file:line:col). Lines split by the nginx kind are tests/check_format_logformat.c.
  *
  * Oracles: the names and types docs/RULES.md documents, epochs from `date -u -d ... +%s`,
  * and byte offsets counted by hand in each string (commented where not obvious). */
@@ -211,6 +211,12 @@ START_TEST(test_apache_times)
         {"%{%d/%b/%Y}t|%>s", "29/Feb/2016|200", 1456704000, FORMAT_OK},
         {"%{%d/%b/%Y}t|%>s", "17/May/15|200", 0, FORMAT_BAD_TIME},
         {"%{%H:%M:%S}t|%>s", "24:00:00|200", 0, FORMAT_OK}, /* text: not checked as a time */
+        /* as mod_log_config: no form, or begin / end alone, is %t */
+        {"%{}t|%>s", "[17/May/2015:10:05:03 +0000]|200", 1431857103, FORMAT_OK},
+        {"%{begin}t|%>s", "[17/May/2015:12:05:03 +0200]|200", 1431857103, FORMAT_OK},
+        {"%{end:}t|%>s", "[17/May/2015:10:05:03 +0000]|200", 1431857103, FORMAT_OK},
+        {"%{end}t|%>s", "17/May/2015:10:05:03 +0000|200", 0, FORMAT_BAD_TIME},
+        {"%{beginning %F}t|%>s", "beginning 2015-05-17|200", 1431820800, FORMAT_OK},
     };
     value_t v[FORMAT_MAX_FIELDS];
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
@@ -313,9 +319,9 @@ START_TEST(test_refused)
     refused("apache", "%{x}p", 2, "canonical, local or remote");
     refused("apache", "%{x}T", 2, "s, ms or us");
     refused("apache", "%{1}u", 1, "takes no {argument}");
-    refused("apache", "%{%Q}t", 2, "\"%Q\" is not a strftime conversion");
-    refused("apache", "%{begin:%Y-%q}t", 11, "\"%q\"");
-    refused("apache", "%{%Y %}t", 5, "\"%\"");
+    refused("apache", "%{%Q}t", 2, "%{...}t \"%Q\": unknown directive %Q at byte 1");
+    refused("apache", "%{begin:%Y-%q}t", 11, "unknown directive %q");
+    refused("apache", "%{%Y %}t", 5, "a '%' ends it");
     refused("apache", "%^tx", 1, "%^ti or %^to");
     refused("apache", "LogFormat %h", 10, "expected the quoted format");
     refused("apache", "LogFormat \"%h", 10, "not closed");

@@ -370,7 +370,7 @@ static void tjob_init(tjob_t *j)
         j->ent[e].name = names[e];
         j->ent[e].index = e;
         j->ent[e].nkeys = 2;
-        j->ent[e].nvalues = 2;
+        j->ent[e].nvalues = j->ent[e].nspecs = 2;
         j->ent[e].specs = j->specs[e];
         j->specs[e][0].kind = AGG_COUNT;
         j->specs[e][1].kind = e == 2 ? AGG_DISTINCT_EXACT : AGG_SUM;

@@ -2,10 +2,10 @@
  * lines over the limit (inside a block, across blocks, across a range's end, unended at the end
  * of the file), ranges read the way a slave reads them (any cap), files cut while read, sources
  * that are not regular files (refused without blocking, also by instance.c), readers opened
- * through /proc/self/fd/N naming their file, the stop flag, the buffer size for a config, a
- * thread's engines per job (task_engines_t), the header line a range past byte 0 of a csv
- * source with a header reads first (or fails without), and the modification time every run
- * gives the engine.
+ * through /proc/self/fd/N naming their file, the stop flag, a memory budget that cuts runs, the
+ * buffer size for a config, a thread's engines per job (task_engines_t), the header line a range
+ * past byte 0 of a csv source with a header reads first (or fails without), and the modification
+ * time every run gives the engine.
  *
  * Oracles: the test writes the text and knows, line by line, which lines are good, which are
  * over the limit, and where each starts; counts are computed here from that, never by abbey. */
@@ -222,6 +222,68 @@ START_TEST(leases_of_any_cap)
         ck_assert_uint_eq(start, len);
         expect_counts(p, 6, 1, len);
     }
+}
+END_TEST
+
+/* A memory budget that cuts every read after its first block (the slave near its budget),
+ * counting its calls. */
+static int cut_always(void *ctx, partial_t *out)
+{
+    (void)out;
+    (*(int *)ctx)++;
+    return 1;
+}
+
+static int cut_never(void *ctx, partial_t *out)
+{
+    (void)out;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* Runs cut by the budget end at a line end past their start (never inside the over-long
+ * line), say so, and read from there on give the whole file's counts; a budget that never
+ * cuts is asked and leaves the run whole. */
+START_TEST(budget_cuts_at_a_line_end)
+{
+    uint64_t at, after, start = 0, done;
+    const char *text = text_with_long_line(300, &at, &after);
+    size_t len = strlen(text);
+    rules_config_t *cfg = job_with("");
+    engine_t *e = engine_create(&cfg->jobs[0], pool);
+    partial_t *p = partial_create(&cfg->jobs[0], pool);
+    task_io_t io = io_of(16);
+    abbey_err_t err;
+    int asked = 0, runs = 0, cuts = 0;
+
+    put_file(tpath("k.log"), text, len);
+    io.budget = cut_always;
+    io.budget_ctx = &asked;
+    while (start < len && runs++ < 100) {
+        ck_assert_int_eq(
+            task_run_file(e, tpath("k.log"), start, len, 0, &io, p, NULL, &done, pool, &err),
+            APR_SUCCESS);
+        ck_assert_msg(done > start, "no progress at %" PRIu64, start);
+        ck_assert_msg(text[done - 1] == '\n', "cut at %" PRIu64 ", inside a line", done);
+        ck_assert_msg(done <= at || done >= after, "cut at %" PRIu64 " in the long line", done);
+        ck_assert_int_eq(io.cut, done < len);
+        cuts += io.cut;
+        start = done;
+    }
+    ck_assert_uint_eq(start, len);
+    ck_assert_int_ge(cuts, 3); /* 16-byte blocks: after u2, after u3, after the long line */
+    ck_assert_int_eq(asked, cuts);
+    expect_counts(p, 6, 1, len);
+
+    partial_clear(p);
+    asked = 0;
+    io.budget = cut_never;
+    ck_assert_int_eq(task_run_file(e, tpath("k.log"), 0, len, 0, &io, p, NULL, &done, pool, &err),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(done, len);
+    ck_assert_int_eq(io.cut, 0);
+    ck_assert_int_gt(asked, 0);
+    expect_counts(p, 6, 1, len);
 }
 END_TEST
 
@@ -580,6 +642,7 @@ static Suite *suite(void)
     tcase_add_test(tc, max_line_from_the_rules);
     tcase_add_test(tc, range_end_inside_long_line);
     tcase_add_test(tc, leases_of_any_cap);
+    tcase_add_test(tc, budget_cuts_at_a_line_end);
     tcase_add_test(tc, unended_long_line_at_the_end);
     tcase_add_test(tc, file_truncated_between_stat_and_read);
     tcase_add_test(tc, not_regular_files_refused);

@@ -2,7 +2,8 @@
  * tests/check_format_split.c): the builtin formats combined and common, the field indexes
  * of combined, and parsing from a heap copy of exactly the line's length (so that under
  * ASan or valgrind any read past the end is caught), with checks of each field's kind, text
- * and value; a tcase is made with its fixture and timeout by new_case.
+ * and value; times written by glibc's strftime read back (ck_round_trip); a tcase is made
+ * with its fixture and timeout by new_case.
  *
  * Each suite compiles its own copy (everything here is static); it defines FIXTURE_SUITE
  * (its name) before including this header. */
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "format.h"
 
@@ -108,6 +110,44 @@ static inline void ck_int_at(const value_t *v, int kind, int64_t n, const char *
     ck_text_at(v, kind, text, at);
     ck_assert_msg(v->i == n, "line %d: value %lld, expected %lld", at, (long long)v->i,
                   (long long)n);
+}
+
+/* Random instants of 1970..2037 written by strftime(pattern) under TZ=zone (NULL: UTC),
+ * then sep and tail, parsed by f: field 0 must read back as the instant and field 1's text
+ * be tail; or, when the local reading happens twice, field 0 may be an earlier instant
+ * within two hours that strftime(cmp) writes alike (cmp: the pattern, or a part of it that
+ * f reads in full: a pattern whose %Z f skips reads the later of two readings as the
+ * earlier). */
+static inline void ck_round_trip(const format_t *f, const char *pattern, const char *zone,
+                                 const char *sep, const char *tail, const char *cmp)
+{
+    unsigned s = 77;
+    setenv("TZ", zone ? zone : "UTC", 1);
+    tzset();
+    for (int k = 0; k < 4000; k++) {
+        char text[160], lt[160], lu[160];
+        value_t v[FORMAT_MAX_FIELDS];
+        struct tm tm;
+        time_t t, u;
+        s = s * 1103515245u + 12345u;
+        t = (time_t)((double)(s >> 1) / 2147483648.0 * 2145916800.0);
+        localtime_r(&t, &tm);
+        strftime(text, sizeof text, pattern, &tm);
+        strftime(lt, sizeof lt, cmp, &tm);
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", sep, tail);
+        ck_assert_msg(parse(f, text, v) == FORMAT_OK, "\"%s\" (%s) does not read", text, pattern);
+        ck_assert_msg(v[1].s && v[1].len == strlen(tail) && memcmp(v[1].s, tail, v[1].len) == 0,
+                      "\"%s\" (%s): the field after the time is not \"%s\"", text, pattern, tail);
+        u = (time_t)v[0].i;
+        localtime_r(&u, &tm);
+        strftime(lu, sizeof lu, cmp, &tm);
+        ck_assert_msg(u == t || (u < t && t - u <= 7200 && strcmp(lu, lt) == 0),
+                      "\"%s\" (%s, %s) read as %lld, not %lld", text, pattern, zone ? zone : "UTC",
+                      (long long)u, (long long)t);
+    }
+    unsetenv("TZ");
+    tzset();
+    free_last();
 }
 
 static inline TCase *new_case(Suite *s, const char *name)

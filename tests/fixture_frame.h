@@ -63,7 +63,8 @@ static inline void tjob_init(tjob_t *j)
         e[i].name = names[i];
         e[i].index = i;
         e[i].nkeys = nkeys[i];
-        e[i].nvalues = nvalues[i];
+        e[i].nvalues = e[i].nspecs = nvalues[i];
+        e[i].lines_spec = i == E_PAGES ? -1 : 0; /* the count, or none (max_keys 0: no limit) */
         e[i].values = j->values[i];
         e[i].specs = j->specs[i];
         e[i].group = &j->groups[i == E_TOTAL];
@@ -117,6 +118,7 @@ static inline void update(partial_t *p, int e, const buf_t *key, const value_t *
     for (int v = 0; v < J.ent[e].nvalues; v++)
         agg_update(&J.specs[e][v], row->state + ptable_offset(t, v),
                    J.specs[e][v].kind == AGG_COUNT ? NULL : &vals[v]);
+    ptable_heap_add(t, agg_heap_take()); /* as the engine does (ptable.h) */
 }
 
 /* Lines first..first+n: every entry of the job gets every line. */

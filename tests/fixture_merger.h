@@ -615,6 +615,11 @@ static inline char *snapshot(merger_t *m, int with_since)
     }
     if (!with_since)
         json_object_del(job_status(st), "counting_since_ms");
+    for (size_t e = 0; e < json_array_size(json_object_get(job_status(st), "entries")); e++)
+        json_object_del(json_array_get(json_object_get(job_status(st), "entries"), e),
+                        "bytes"); /* memory, not a figure: tables' slot arrays differ */
+    json_object_del(job_status(st), "memory"); /* the same: bytes, and the budget's clock */
+    json_object_del(st, "memory");
     js = json_dumps(st, JSON_SORT_KEYS | JSON_INDENT(1));
     buf_printf(&b, "== status\n%s\n", js);
     free(js);
@@ -663,8 +668,10 @@ static inline char *capture_end(void)
     return s;
 }
 
-/* A merger for m1 over conf, recovered from jdir, the journal attached. */
-static inline void start_conf(life_t *l, const rules_config_t *conf)
+/* A merger for m1 over conf with a memory budget of limit bytes and no
+ * allowance (0: none; set before recovery, as cluster.c does), recovered from
+ * jdir, the journal attached. */
+static inline void start_limit(life_t *l, const rules_config_t *conf, uint64_t limit)
 {
     abbey_err_t err;
     apr_status_t rv;
@@ -673,6 +680,8 @@ static inline void start_conf(life_t *l, const rules_config_t *conf)
     ck_assert_int_eq(apr_pool_create(&l->pool, pool), APR_SUCCESS);
     l->m = merger_create(conf, "m1", exp_dir, l->pool);
     ck_assert_ptr_nonnull(l->m);
+    if (limit)
+        merger_set_budget(l->m, limit, 0);
     ck_assert_msg(journal_open(jdir, "merger", JOURNAL_FSYNC_BATCH, l->pool, &l->jn, &err) ==
                       APR_SUCCESS,
                   "%s", err.msg);
@@ -681,6 +690,12 @@ static inline void start_conf(life_t *l, const rules_config_t *conf)
     l->log = capture_end();
     ck_assert_msg(rv == APR_SUCCESS, "recover: %s", err.msg);
     merger_attach_journal(l->m, l->jn);
+}
+
+/* The same without a budget. */
+static inline void start_conf(life_t *l, const rules_config_t *conf)
+{
+    start_limit(l, conf, 0);
 }
 
 static inline void start(life_t *l)

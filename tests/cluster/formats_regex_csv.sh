@@ -30,18 +30,7 @@ py oracle-csv "$T/logs/a.csv" "$T/logs/b.csv" >"$T/web.json" &&
     py oracle-regex "$T/logs/app.log" >"$T/app.json" &&
     py oracle-limit "$T/logs/limit.log" >"$T/limit.json" || { echo "ERROR: the recount failed"; exit 99; }
 
-start m1 "$MASTER" --config "$T/rules.yaml" --name m1 --listen "127.0.0.1:$P1" \
-    --token-file "$T/token" --data-dir "$T/m1/data" --export-dir "$T/m1/export" --lease-bytes 64k
-for s in s1 s2; do
-    start $s "$SLAVE" --primary "http://127.0.0.1:$P1" --name $s --token-file "$T/token" \
-        --spool-dir "$T/$s" --poll-ms 100
-done
-if ! wait_for 120 settled "$P1" "$bytes"; then
-    fail "the cluster did not read all $bytes bytes and export within 120 s"
-    api "$P1" /v1/status
-    finish
-fi
-pass
+read_by_two_slaves "$P1" "$bytes"
 
 counts=$(json "$P1" /v1/status '" ".join("%s:%d:%d" % (x["name"], x["lines"], x["bad_lines"])
     for x in sorted(j["merger"]["jobs"], key=lambda x: x["name"]))')

@@ -1,5 +1,6 @@
 # lib.sh - shared by the cluster integration tests: ports, processes, waiting, checks, cleanup,
-# a by_status job with its recount, and logrotate's rotation of a series (rotate_series).
+# a primary with two slaves reading to the end, a by_status job with its recount, and
+# logrotate's rotation of a series (rotate_series).
 #
 # Sourced by tests/cluster/*.sh. Every process a test starts is recorded and
 # killed on exit (TERM, then KILL); everything runs on 127.0.0.1 with ports
@@ -140,6 +141,27 @@ ok = all(not job["pending_rounds"] and not job["period_reports_stale"]
          for job in j["merger"]["jobs"])
 sys.exit(0 if ok else 1)' || return 1
     done
+}
+
+# read_by_two_slaves PORT BYTES: a primary m1 on 127.0.0.1:PORT with $T/rules.yaml (exports in
+# $T/m1/export, leases cut at 64 KiB) and slaves s1 and s2 (polling every 100 ms); waits up to
+# 120 s until the primary has committed BYTES and exported (settled): one check passed, else a
+# failure with the primary's status, and the test ends (finish)
+read_by_two_slaves() {
+    local s
+    start m1 "$MASTER" --config "$T/rules.yaml" --name m1 --listen "127.0.0.1:$1" \
+        --token-file "$T/token" --data-dir "$T/m1/data" --export-dir "$T/m1/export" \
+        --lease-bytes 64k
+    for s in s1 s2; do
+        start $s "$SLAVE" --primary "http://127.0.0.1:$1" --name $s --token-file "$T/token" \
+            --spool-dir "$T/$s" --poll-ms 100
+    done
+    if ! wait_for 120 settled "$1" "$2"; then
+        fail "the cluster did not read all $2 bytes and export within 120 s"
+        api "$1" /v1/status
+        finish
+    fi
+    pass
 }
 
 # The by_status job of names.sh and stuck_sources.sh, and its oracle.

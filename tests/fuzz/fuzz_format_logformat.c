@@ -6,8 +6,9 @@
  *         with err_at inside the string (or -1); a compiled one parses a few lines (the
  *         string itself among them) under every instruction set alike;
  *   else: the rest is one line, parsed by fixed formats (combined, common, nginx's main,
- *         upstream lists and times, escape=json, Apache strftime times, a format with more
- *         stop bytes than are classified at once) under every instruction set.
+ *         upstream lists and times, escape=json, Apache strftime times (one touching the
+ *         status after it, a text form, %{end}t), a format with more stop bytes than are
+ *         classified at once) under every instruction set.
  * Every parse traps when a needed field points outside the line, when a field's kind is not
  * a value kind, when the instruction sets disagree, or when the reason a line is bad depends
  * on what is needed (the structure is checked first, whatever is needed). Build and run:
@@ -31,6 +32,7 @@ static const char *const fixed[][2] = {
               "$upstream_response_time $upstream_status ${upstream_bytes_sent}B $pipe"},
     {"nginx", "escape=json {\"ip\":\"$remote_addr\",\"st\":$status,\"ua\":\"$http_user_agent\"}"},
     {"apache", "%h [%{%d/%b/%Y:%H:%M:%S %z}t] %{msec}t \"%r\" %>s %b %{ms}T %D"},
+    {"apache", "%{%Y%m%d%H%M%S}t%>s %{%a %e %b %T %Z}t|%{begin:%j %l:%M %p %y}t%D %{end}t"},
     {"nginx", "$a|$b;$c,$d:$e#$f~$g"},
 };
 #define NFIXED (sizeof fixed / sizeof fixed[0])

@@ -1,44 +1,54 @@
-/* fuzz_frame.c - libFuzzer target for the frame decoder (rules/frame.c).
+/* fuzz_frame.c - libFuzzer target for the frame decoder (rules/frame.c, rules/frame_payload.c).
  *
  * Arbitrary bytes are decoded against a hand-built job (two groups, entries
- * using every aggregate kind). The first input byte picks how the rest is used:
+ * using every aggregate kind; by_status keeps 2 keys, the rest folding into its
+ * overflow row; pages has the hidden line count; heavy is a top-2 summary of 3
+ * rows). The first input byte picks how the rest is used:
  *   0  as a byte stream of frames: frame_peek / frame_decode each, stepping by
  *      frame_len, resyncing with frame_resync after a corrupt one;
  *   1  the same, after writing the correct CRC where the lengths say it goes
- *      (so mutations reach the header, zlib and payload checks);
- *   2  as a raw payload: the target wraps it in a valid header, deflates it and
- *      adds the CRC (so mutations reach the group / entry / row / state decoder);
- *   3  as the bytes of a state record: frame_encode_record wraps them.
+ *      (so mutations reach the header, zlib/zstd and payload checks);
+ *   2  as a raw version 1 payload: the target wraps it in a valid header,
+ *      deflates it and adds the CRC (so mutations reach the group / entry /
+ *      row / state decoder);
+ *   3  as the bytes of a state record: frame_encode_record wraps them;
+ *   4  as a raw version 2 payload (frame dictionary, front-coded keys, states
+ *      against the dictionary, derived distinct), wrapped with zstd.
  * Every frame also goes through frame_record: a frame is a partial (frame_decode
  * takes it) or a record (frame_record takes it), never both, and both agree
  * with frame_peek on its length and on a torn one. Every frame that decodes is
- * re-encoded and decoded again, and must give the same rows and results; every
- * record that reads back is re-encoded and read again, and must give the same
- * header and bytes (abort otherwise). Every header that decodes has its bad lines by
- * reason adding up to bad_lines, and they survive the re-encoding. On an empty corpus directory
- * LLVMFuzzerInitialize writes seed inputs for all four modes.
+ * re-encoded and decoded again, and must give the same rows and results (the
+ * overflow rows, folded keys and summaries' floors and errors too), and
+ * the second encoding must be the same bytes as the first (a decoded state is
+ * the state that was written); every record that reads back is re-encoded and
+ * read again, and must give the same header and bytes (abort otherwise). Every
+ * header that decodes has its bad lines by reason adding up to bad_lines, and
+ * they survive the re-encoding. On an empty corpus directory
+ * LLVMFuzzerInitialize writes seed inputs for all five modes.
  * Build and run: scripts/fuzz.sh frame SECONDS (see docs/FUZZING.md). */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <apr_general.h>
 
 #include "frame.h"
+#include "frame_int.h"
+#include "fuzz_seeds.h"
+#include "ptable_top.h"
 #include "rules.h"
 #include "value.h"
 
-enum { NENT = 3 };
+enum { NENT = 4, NSPECS = 5 };
 
 static rules_job_t job;
 static rules_group_t groups[2];
 static rules_entry_t ent[NENT];
 static rules_entry_t *eptr[NENT];
-static rules_value_t values[NENT][4];
-static agg_spec_t specs[NENT][4];
+static rules_value_t values[NENT][NSPECS];
+static agg_spec_t specs[NENT][NSPECS];
 static apr_pool_t *root;
 
 static void set_value(int e, int v, const char *name, agg_kind_t k, double pct, uint32_t cap)
@@ -50,18 +60,27 @@ static void set_value(int e, int v, const char *name, agg_kind_t k, double pct, 
 
 static void job_init(void)
 {
-    static const char *names[NENT] = {"by_status", "pages", "total"};
-    static const int nkeys[NENT] = {1, 2, 0}, nvalues[NENT] = {4, 4, 2};
+    static const char *names[NENT] = {"by_status", "pages", "total", "heavy"};
+    static const int nkeys[NENT] = {1, 2, 0, 1}, nvalues[NENT] = {4, 4, 2, 2};
+    static const uint64_t max_keys[NENT] = {2, 1000, 1000, 0};
     for (int i = 0; i < NENT; i++) {
         eptr[i] = &ent[i];
         ent[i] = (rules_entry_t){.name = names[i],
                                  .index = i,
                                  .nkeys = nkeys[i],
                                  .nvalues = nvalues[i],
+                                 .nspecs = nvalues[i] + (i == 1), /* pages: the hidden count */
+                                 .lines_spec = i == 1   ? 4
+                                               : i == 3 ? -1
+                                                        : 0,
+                                 .max_keys = max_keys[i],
                                  .values = values[i],
                                  .specs = specs[i],
-                                 .group = &groups[i == 2]};
+                                 .group = &groups[i >= 2]};
     }
+    ent[3].top_k = 2;
+    ent[3].top_by = 0;
+    ent[3].top_m = 3;
     set_value(0, 0, "hits", AGG_COUNT, 0, 0);
     set_value(0, 1, "bytes", AGG_SUM, 0, 0);
     set_value(0, 2, "min_ms", AGG_MIN, 0, 0);
@@ -72,10 +91,13 @@ static void job_init(void)
     set_value(1, 3, "p95", AGG_PERCENTILE, 95, 0);
     set_value(2, 0, "hits", AGG_COUNT, 0, 0);
     set_value(2, 1, "p50", AGG_PERCENTILE, 50, 0);
+    specs[1][4] = (agg_spec_t){.kind = AGG_COUNT}; /* the hidden count */
+    set_value(3, 0, "n", AGG_COUNT, 0, 0);
+    set_value(3, 1, "sz", AGG_SUM, 0, 0);
     groups[0] =
         (rules_group_t){.name = "traffic", .index = 0, .weight = 1, .nentries = 2, .entries = eptr};
     groups[1] = (rules_group_t){
-        .name = "clients", .index = 1, .weight = 1, .nentries = 1, .entries = eptr + 2};
+        .name = "clients", .index = 1, .weight = 1, .nentries = 2, .entries = eptr + 2};
     job = (rules_job_t){
         .name = "web", .ngroups = 2, .groups = groups, .nentries = NENT, .entries = eptr};
 }
@@ -108,24 +130,45 @@ static void reasons_add_up(const uint64_t *bad_by, uint64_t bad_lines)
         abort();
 }
 
+/* The figures of states x and y of spec s are the same. */
+static void same_state(const agg_spec_t *s, const void *x, const void *y)
+{
+    agg_result_t a, b;
+    agg_result(s, x, &a);
+    agg_result(s, y, &b);
+    if (strcmp(a.text, b.text) != 0 || a.flags != b.flags)
+        abort();
+}
+
+static void same_row(const ptable_t *a, const ptable_row_t *ra, const ptable_t *b,
+                     const ptable_row_t *rb)
+{
+    for (int v = 0; v < ptable_nspecs(a); v++)
+        same_state(&ptable_specs(a)[v], ra->state + ptable_offset(a, v),
+                   rb->state + ptable_offset(b, v));
+    if (ptable_top_m(a))
+        same_state(&ptable_specs(a)[ptable_top_by(a)], ptable_top_error(a, ra),
+                   ptable_top_error(b, rb));
+}
+
 static void same_tables(const ptable_t *a, const ptable_t *b)
 {
     size_t cur = 0;
     const ptable_row_t *ra;
-    if (ptable_count(a) != ptable_count(b))
+    if (ptable_count(a) != ptable_count(b) || !ptable_overflow(a) != !ptable_overflow(b))
         abort();
     while ((ra = ptable_next(a, &cur)) != NULL) {
         const ptable_row_t *rb = ptable_find(b, ra->key, ra->klen, ra->hash);
         if (!rb)
             abort();
-        for (int v = 0; v < ptable_nspecs(a); v++) {
-            agg_result_t x, y;
-            agg_result(&ptable_specs(a)[v], ra->state + ptable_offset(a, v), &x);
-            agg_result(&ptable_specs(b)[v], rb->state + ptable_offset(b, v), &y);
-            if (strcmp(x.text, y.text) != 0 || x.flags != y.flags)
-                abort();
-        }
+        same_row(a, ra, b, rb);
     }
+    if (ptable_overflow(a)) {
+        same_row(a, ptable_overflow(a), b, ptable_overflow(b));
+        same_state(ptable_folded_spec(), ptable_folded_state(a), ptable_folded_state(b));
+    }
+    if (ptable_top_m(a))
+        same_state(&ptable_specs(a)[ptable_top_by(a)], ptable_top_floor(a), ptable_top_floor(b));
 }
 
 static void round_trip(const partial_t *q, apr_pool_t *pool)
@@ -133,16 +176,23 @@ static void round_trip(const partial_t *q, apr_pool_t *pool)
     frame_header_t h;
     partial_t *r = partial_create(&job, pool);
     abbey_err_t err;
-    buf_t out;
+    buf_t out, again;
 
     header_init(&h);
     frame_header_counts(&h, q);
     buf_init(&out);
+    buf_init(&again);
     if (frame_encode(&h, q, NULL, &out, &err) != APR_SUCCESS ||
         frame_decode(out.data, out.len, &job, NULL, r, NULL, &err) != APR_SUCCESS) {
         fprintf(stderr, "re-encoded frame does not decode: %s\n", err.msg);
         abort();
     }
+    if (frame_encode(&h, r, NULL, &again, &err) != APR_SUCCESS || again.len != out.len ||
+        memcmp(again.data, out.data, out.len) != 0) {
+        fprintf(stderr, "a decoded partial encodes to other bytes\n");
+        abort();
+    }
+    buf_free(&again);
     for (int e = 0; e < NENT; e++)
         same_tables(q->tables[e], r->tables[e]);
     if (r->lines != q->lines || r->bad_lines != q->bad_lines || r->bytes != q->bytes ||
@@ -267,11 +317,12 @@ static void fix_crc(uint8_t *b, size_t len)
     }
 }
 
-/* A frame with a valid header around raw payload bytes. */
-static void wrap_payload(const uint8_t *raw, size_t n, buf_t *out)
+/* A frame of this version with a valid header around raw payload bytes. */
+static void wrap_payload(const uint8_t *raw, size_t n, int version, buf_t *out)
 {
     buf_t hdr;
     uLongf zlen = compressBound((uLong)n);
+    size_t zs = ZSTD_compressBound(n);
     buf_init(&hdr);
     buf_put_u64(&hdr, 0);
     buf_put_u64(&hdr, 0);
@@ -286,14 +337,22 @@ static void wrap_payload(const uint8_t *raw, size_t n, buf_t *out)
     buf_put_str(&hdr, "s", 1);
     buf_put_str(&hdr, "m", 1);
     buf_put(out, FRAME_MAGIC, 4);
-    buf_put_u32(out, FRAME_VERSION);
+    buf_put_u32(out, (uint32_t)version); /* then flags 0 and the reserved bytes */
     buf_put_u32(out, (uint32_t)hdr.len);
     buf_put_u32(out, 0);
     buf_put_u32(out, (uint32_t)n);
     buf_put(out, hdr.data, hdr.len);
-    buf_reserve(out, zlen + 4);
-    if (compress2(out->data + out->len, &zlen, raw, (uLong)n, 1) != Z_OK)
-        abort();
+    if (version == 2) {
+        buf_reserve(out, zs + 4);
+        zs = ZSTD_compress(out->data + out->len, zs, raw, n, 1);
+        if (ZSTD_isError(zs))
+            abort();
+        zlen = (uLongf)zs;
+    } else {
+        buf_reserve(out, zlen + 4);
+        if (compress2(out->data + out->len, &zlen, raw, (uLong)n, 1) != Z_OK)
+            abort();
+    }
     out->len += zlen;
     for (int i = 0; i < 4; i++)
         out->data[12 + i] = (uint8_t)(zlen >> (8 * i));
@@ -322,7 +381,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     apr_pool_create(&pool, root);
     buf_init(&b);
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0:
         decode_stream(data + 1, size - 1, pool);
         break;
@@ -336,7 +395,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         decode_stream(b.data, b.len, pool);
         break;
     default:
-        wrap_payload(data + 1, size - 1, &b);
+        wrap_payload(data + 1, size - 1, data[0] % 5 == 4 ? 2 : 1, &b);
         decode_stream(b.data, b.len, pool);
     }
     buf_free(&b);
@@ -361,6 +420,7 @@ static partial_t *seed_partial(apr_pool_t *pool)
     for (int i = 0; i < 12; i++) {
         value_t x = {.kind = VALUE_INT, .i = i * 37 - 100};
         value_t s = {.kind = VALUE_STR, .s = &"abcdefghijkl"[i], .len = 1};
+        value_t w = {.kind = VALUE_INT, .i = i * 7}; /* a summary ranks figures >= 0 */
         for (int e = 0; e < NENT; e++) {
             ptable_t *t = p->tables[e];
             ptable_row_t *row;
@@ -373,14 +433,42 @@ static partial_t *seed_partial(apr_pool_t *pool)
                     put_key_int(&k, 200 + i % 4);
                 else
                     value_key_put(&k, &(value_t){.kind = VALUE_NULL});
+            } else if (e == 3) {
+                put_key_int(&k, i % 5 ? i : 0); /* a heavy key and evictions */
             }
             row = ptable_upsert(t, k.data, (uint32_t)k.len, value_hash_bytes(k.data, k.len));
-            for (int v = 0; v < ent[e].nvalues; v++)
+            for (int v = 0; v < ent[e].nspecs; v++)
                 agg_update(&specs[e][v], row->state + ptable_offset(t, v),
                            specs[e][v].kind == AGG_COUNT ? NULL
                            : v == 1 && e == 1            ? &s
+                           : e == 3                      ? &w
                                                          : &x);
+            if (e == 3)
+                ptable_top_touch(t, row);
         }
+    }
+    /* a row of pages whose visitors and users saw the same values (visitors written as
+     * derived), and one whose visitors turned dense */
+    for (int i = 0; i < 1100; i++) {
+        char name[16];
+        value_t s = {.kind = VALUE_STR, .s = name};
+        ptable_row_t *same, *dense;
+        s.len = (uint32_t)snprintf(name, sizeof name, "u%d", i % (i < 1080 ? 1100 : 15));
+        buf_reset(&k);
+        value_key_put(&k, &(value_t){.kind = VALUE_STR, .s = "same", .len = 4});
+        put_key_int(&k, 0);
+        same =
+            ptable_upsert(p->tables[1], k.data, (uint32_t)k.len, value_hash_bytes(k.data, k.len));
+        buf_reset(&k);
+        value_key_put(&k, &(value_t){.kind = VALUE_STR, .s = "dense", .len = 5});
+        put_key_int(&k, 0);
+        dense =
+            ptable_upsert(p->tables[1], k.data, (uint32_t)k.len, value_hash_bytes(k.data, k.len));
+        if (i >= 1080) {
+            agg_update(&specs[1][1], same->state + ptable_offset(p->tables[1], 1), &s);
+            agg_update(&specs[1][2], same->state + ptable_offset(p->tables[1], 2), &s);
+        }
+        agg_update(&specs[1][1], dense->state + ptable_offset(p->tables[1], 1), &s);
     }
     p->lines = 12;
     partial_bad(p, FORMAT_BAD_QUOTE);
@@ -390,31 +478,6 @@ static partial_t *seed_partial(apr_pool_t *pool)
     return p;
 }
 
-static void write_seed(const char *dir, const char *name, uint8_t mode, const uint8_t *b, size_t n)
-{
-    char path[4096];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (!(f = fopen(path, "wb")))
-        return;
-    fputc(mode, f);
-    fwrite(b, 1, n, f);
-    fclose(f);
-}
-
-static int dir_is_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int empty = 1;
-    if (!d)
-        return 0;
-    while (empty && (de = readdir(d)) != NULL)
-        empty = de->d_name[0] == '.';
-    closedir(d);
-    return empty;
-}
-
 static void write_seeds(const char *dir)
 {
     apr_pool_t *pool;
@@ -422,7 +485,6 @@ static void write_seeds(const char *dir)
     frame_header_t h;
     abbey_err_t err;
     buf_t f, raw;
-    uint32_t hl;
 
     apr_pool_create(&pool, root);
     p = seed_partial(pool);
@@ -432,21 +494,27 @@ static void write_seeds(const char *dir)
     buf_init(&raw);
     if (frame_encode(&h, p, NULL, &f, &err) != APR_SUCCESS)
         abort();
-    write_seed(dir, "seed-frame", 0, f.data, f.len);
-    write_seed(dir, "seed-frame-crcfix", 1, f.data, f.len);
-    /* the same frame's payload, inflated, for mode 2 */
-    hl = f.data[8] | (uint32_t)f.data[9] << 8 | (uint32_t)f.data[10] << 16;
+    fuzz_write_seed(dir, "seed-frame", 0, f.data, f.len);
+    fuzz_write_seed(dir, "seed-frame-crcfix", 1, f.data, f.len);
+    /* the payloads, for modes 2 and 4, and a version 1 frame */
     {
-        uLongf ulen = f.data[16] | (uint32_t)f.data[17] << 8 | (uint32_t)f.data[18] << 16 |
-                      (uint32_t)f.data[19] << 24;
-        buf_reserve(&raw, ulen);
-        if (uncompress(raw.data, &ulen, f.data + FRAME_FIXED + hl, (uLong)(f.len - 24 - hl)) ==
-            Z_OK)
-            write_seed(dir, "seed-payload", 2, raw.data, ulen);
+        uint64_t weight;
+        buf_t v1;
+        buf_init(&v1);
+        if (frame_payload_put(&raw, p, NULL, 1, &weight, &err) != APR_SUCCESS)
+            abort();
+        fuzz_write_seed(dir, "seed-payload", 2, raw.data, raw.len);
+        wrap_payload(raw.data, raw.len, 1, &v1);
+        fuzz_write_seed(dir, "seed-frame-v1", 0, v1.data, v1.len);
+        buf_reset(&raw);
+        if (frame_payload_put(&raw, p, NULL, 2, &weight, &err) != APR_SUCCESS)
+            abort();
+        fuzz_write_seed(dir, "seed-payload-v2", 4, raw.data, raw.len);
+        buf_free(&v1);
     }
     buf_reset(&f);
     if (frame_encode(&h, p, (const uint8_t[2]){0, 1}, &f, &err) == APR_SUCCESS)
-        write_seed(dir, "seed-frame-clients", 0, f.data, f.len);
+        fuzz_write_seed(dir, "seed-frame-clients", 0, f.data, f.len);
     {
         static const char rec[] = "{\"kind\": \"lease\", \"task\": 7, \"slave\": \"s1\"}";
         /* a record between two partials, and the record's bytes for mode 3 */
@@ -455,10 +523,10 @@ static void write_seeds(const char *dir)
         buf_put(&m, f.data, f.len);
         if (frame_encode_record(&h, rec, sizeof rec - 1, &m, &err) == APR_SUCCESS) {
             buf_put(&m, f.data, f.len);
-            write_seed(dir, "seed-record-mixed", 0, m.data, m.len);
+            fuzz_write_seed(dir, "seed-record-mixed", 0, m.data, m.len);
         }
         buf_free(&m);
-        write_seed(dir, "seed-record-bytes", 3, (const uint8_t *)rec, sizeof rec - 1);
+        fuzz_write_seed(dir, "seed-record-bytes", 3, (const uint8_t *)rec, sizeof rec - 1);
     }
     buf_free(&f);
     buf_free(&raw);
@@ -472,11 +540,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     apr_initialize();
     apr_pool_create(&root, NULL);
     job_init();
-    for (int i = 1; i < *argc; i++) {
-        struct stat st;
-        const char *a = (*argv)[i];
-        if (a[0] != '-' && stat(a, &st) == 0 && S_ISDIR(st.st_mode) && dir_is_empty(a))
-            write_seeds(a);
-    }
+    fuzz_seed_dirs(*argc, *argv, write_seeds);
     return 0;
 }

@@ -8,7 +8,10 @@
  *      header checks into the transitions and the footer at once;
  *   2  the rest as a POSIX TZ string (the footer of a built TZif file);
  *   3  a zone (the second byte picks one of five, loaded once), then a time_format and a
- *      field's text split at the first '\n', through format_create and format_parse;
+ *      field's text split at the first '\n', through format_create and format_parse; and
+ *      the same pattern in the strftime mode (Apache's %{...}t) matched at the text's start:
+ *      a refusal names %{...}t and a byte inside the pattern, a match ends inside the text,
+ *      and the text cut where it ends matches alike (the form says where it ends);
  *   4  the rest as a time field in the built-in forms, in each zone.
  * Every zone that loads is then asked for offsets, local readings, abbreviations and
  * periods at instants taken from the input, and traps unless periods never go back,
@@ -129,6 +132,40 @@ static size_t with_footer(const uint8_t *s, size_t n, unsigned char *out)
     return k;
 }
 
+/* A copy of [p, p + n) in a block of exactly n bytes (reads past it show). */
+static char *exact_copy(const char *p, size_t n)
+{
+    char *c = malloc(n ? n : 1);
+    memcpy(c, p, n);
+    return c;
+}
+
+/* mode 3, the strftime mode: the pattern tf at the start of line[0..n) in zone z. */
+static void strftime_form(const char *tf, const char *line, size_t n, int z, apr_pool_t *pool)
+{
+    const format_time_t *ft;
+    abbey_err_t err;
+    long at;
+    int64_t t = 0, u = 0;
+    if (format_time_compile(tf, FORMAT_TIME_STRFTIME, pool, &ft, &at, &err) != APR_SUCCESS) {
+        if (strncmp(err.msg, "%{...}t \"", 9) != 0 || at < -1 || at >= (long)strlen(tf))
+            __builtin_trap();
+        return;
+    }
+    format_state_t *st = format_state_create(builtin[z], n + 16, pool);
+    format_state_source(st, 1700000000);
+    const char *end = format_time_match(ft, st, line, line + n, &t);
+    if (!end)
+        return;
+    if (end < line || end > line + n)
+        __builtin_trap();
+    char *cut = exact_copy(line, (size_t)(end - line));
+    if (format_time_match(ft, st, cut, cut + (end - line), &u) != cut + (end - line) ||
+        (format_time_instant(ft) && u != t))
+        __builtin_trap();
+    free(cut);
+}
+
 /* mode 3: "time_format\ntext" */
 static void time_format(const uint8_t *p, const uint8_t *e, apr_pool_t *pool)
 {
@@ -149,15 +186,16 @@ static void time_format(const uint8_t *p, const uint8_t *e, apr_pool_t *pool)
     if (strlen(tf) != (size_t)(nl - p))
         return; /* a NUL inside: YAML gives no such text */
     spec.time_format = tf;
+    size_t n = (size_t)(e - nl - 1);
+    char *line = exact_copy((const char *)nl + 1, n);
+    strftime_form(tf, line, n, z, pool);
     if (format_create(&spec, pool, &f, &err) != APR_SUCCESS) {
         if (strncmp(err.msg, "time_format \"", 13) != 0)
             __builtin_trap();
+        free(line);
         return;
     }
     f->tz = tzs[z];
-    size_t n = (size_t)(e - nl - 1);
-    char *line = malloc(n ? n : 1);
-    memcpy(line, nl + 1, n);
     format_state_t *st = format_state_create(f, n + 16, pool);
     format_state_source(st, 1700000000);
     format_bad_t why = format_parse(st, line, n, ~(uint64_t)0, 0, v);
