@@ -77,7 +77,7 @@ static void usage(FILE *out)
           "                         recovers its state\n"
           "  -t, --token-file F     file holding the cluster's bearer token (its first line,\n"
           "                         printable; a warning when its group or others can read it)\n"
-          "      --http-threads N   HTTP worker threads (default 4)\n"
+          "      --http-threads N   HTTP worker threads (default 8)\n"
           "      --lease-bytes N    most bytes one read lease covers, with an optional\n"
           "                         k/M/G suffix (primary; default 512M): bigger leases\n"
           "                         send fewer frames and fewer bytes to the masters\n"
@@ -259,7 +259,7 @@ static int parse_args(int argc, const char *const *argv, apr_pool_t *pool, maste
     opts->export_dir = "abbey-out";
     opts->listen = "127.0.0.1:7101";
     opts->data_dir = "abbey-data";
-    opts->http_threads = 4;
+    opts->http_threads = 8;
     opts->lease_bytes = LEASE_BYTES_DEFAULT;
     opts->export_every_ms = 10000;
     opts->fsync = JOURNAL_FSYNC_BATCH;

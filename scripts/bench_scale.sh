@@ -32,6 +32,8 @@
 #   WINDOW, WARM   seconds measured and waited before (default 20 and 5)
 #   GLOB_FILES     files each glob lists (default 5000)
 #   FRESH_FILES, FRESH_SLAVES, FRESH_APPENDS   freshness (default 5000, 4, 20)
+#   IDLE_ONLY=1    the idle runs alone (no single-lease runs, no freshness)
+#   MASTER_ARGS    more options for every primary (e.g. --http-threads 8)
 #   SHORT=1        a CI-sized run: SIZES "1000 2000", SLAVES "20 50", WINDOW 5, WARM 2,
 #                  freshness over 200 files with 2 slaves, 5 appends
 set -euo pipefail
@@ -56,6 +58,8 @@ GLOB_FILES=${GLOB_FILES:-5000}
 FRESH_FILES=${FRESH_FILES:-5000}
 FRESH_SLAVES=${FRESH_SLAVES:-4}
 FRESH_APPENDS=${FRESH_APPENDS:-20}
+IDLE_ONLY=${IDLE_ONLY:-0}
+MASTER_ARGS=${MASTER_ARGS:-}
 RESULTS=$BENCH_DIR/results.jsonl
 LINE='1.2.3.4 - - [18/May/2015:02:05:46 +0000] "GET /a HTTP/1.1" 200 512 "-" "curl"'
 
@@ -143,7 +147,7 @@ jobs:
           - {name: by_status, key: [status], values: {hits: count}}
 YAML
     nice "$bin" --config "$dir/rules.yaml" --name m1 --listen "127.0.0.1:$PORT" \
-        --data-dir "$dir/data" --export-dir "$dir/out" --token-file "$BENCH_DIR/token" \
+        --data-dir "$dir/data" --export-dir "$dir/out" --token-file "$BENCH_DIR/token" $MASTER_ARGS \
         >"$dir/primary.log" 2>&1 &
     PRIMARY=$!
     PIDS="$PIDS $PRIMARY"
@@ -296,11 +300,13 @@ for n in $SIZES; do
         [ $label = before ] && bin=$BEFORE_MASTER
         [ -n "$bin" ] || continue
         measure $label "$bin" idle "$n" "$ns"
-        [ "$LAST_PROTO" = single ] || measure $label "$bin" single "$n" "$ns"
+        [ "$LAST_PROTO" = single ] || [ "$IDLE_ONLY" = 1 ] || measure $label "$bin" single "$n" "$ns"
     done
 done
-[ -n "$BEFORE_MASTER" ] && freshness before "$BEFORE_MASTER" "$BEFORE_SLAVE"
-freshness after "$ABBEY_MASTER" "$ABBEY_SLAVE"
+if [ "$IDLE_ONLY" != 1 ]; then
+    [ -n "$BEFORE_MASTER" ] && freshness before "$BEFORE_MASTER" "$BEFORE_SLAVE"
+    freshness after "$ABBEY_MASTER" "$ABBEY_SLAVE"
+fi
 
 python3 - "$RESULTS" <<'PY'
 import json, sys
