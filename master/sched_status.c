@@ -355,8 +355,8 @@ static json_t *job_json(const rules_config_t *cfg, const job_copy_t *c,
         if (r->leased)
             jsonio_push(leases,
                         json_pack("{s:I, s:i, s:s, s:I, s:I, s:I, s:b}", "id",
-                                  (json_int_t)r->lease_id, "task", r->task, "slave",
-                                  r->lease_slave, "start", (json_int_t)r->lease_start, "round",
+                                  (json_int_t)r->lease_id, "task", r->task, "slave", r->lease_slave,
+                                  "start", (json_int_t)r->lease_start, "round",
                                   (json_int_t)r->lease_round, "expires_ms",
                                   (json_int_t)r->lease_expires_ms, "sticky", r->lease_sticky),
                         &bad);
