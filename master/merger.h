@@ -189,7 +189,8 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  *   {"master", "partials":{"merged","duplicate","conflict","rejected","late","expired",
  *    "unavailable"} (a count above INT64_MAX is its decimal string),
  *    "frame_bytes":{"received","accepted"} (bodies of POST /v1/partials; accepted:
- *    merged or duplicate), "export_errors",
+ *    merged or duplicate), "combined":{"frames","ranges"} (frames of several ranges
+ *    merged, and their ranges), "export_errors",
  *    "jobs":[{"name","round_ms",
  *             "counting_since_ms" (wall clock, ms since the epoch, when the job's current
  *             structure started counting: merger creation, the job's arrival in a
