@@ -9,7 +9,8 @@
 # appended to every file while the cluster runs, so later rounds combine the ranges that
 # grew too. Once every byte is committed and exported: both masters merged frames of
 # several ranges (status merger.combined, metrics), every report equals a mawk recount of
-# the raw files, both masters counted every line once, and the primary's per-source lines
+# the raw files, both masters counted every line once, no exported round is incomplete
+# (each range of a combined frame covers its round), and the primary's per-source lines
 # (from each lease's own completion) equal each file's line count.
 . "$(dirname "$0")/lib.sh"
 
@@ -119,6 +120,8 @@ for p in "$P1" "$P2"; do
     check "the master on $p counted $lines lines, $bad bad, once" [ "$(json "$p" /v1/status \
         '[(x["lines"], x["bad_lines"]) for x in j["merger"]["jobs"]]')" = "[($lines, $bad)]" ]
 done
+complete() { [ -z "$(find "$T"/m1/export "$T"/m2/export -name INCOMPLETE)" ]; }
+check "every exported round is complete at both masters" complete
 # each lease's completion carried its own counters: the primary's per source
 got=$(json "$P1" "/v1/status" '" ".join(sorted("%s:%d" % (s["source"].rsplit("/", 1)[1].split("#")[0],
     s["lines"]) for s in j["scheduler"]["jobs"][0]["sources"] if s["kind"] == "read"))')
