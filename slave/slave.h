@@ -7,8 +7,9 @@
  * rounds (docs/CLUSTER.md "Sticky leases"): it asks for batches, checks each
  * task once a round, queues the ones that grew for the worker threads
  * (worker.c: read -> deliver (deliver.c) -> a completion, each with its own
- * HTTP client, engines and buffers) and reports completions and "nothing
- * new" in batches. With --single-leases (a primary older than this
+ * HTTP client, engines and buffers; combine.c: several leases of one job and
+ * round read in a row and sent in one frame) and reports completions and
+ * "nothing new" in batches. With --single-leases (a primary older than this
  * protocol) each worker loops lease -> read -> deliver -> complete itself.
  * The renewer thread (slave_renew_pass) extends one-shot leases; the
  * re-delivery thread sends what the spool (spool.c) holds. Every call to the
