@@ -20,9 +20,12 @@
 
 #include "budget.h"
 #include "deliver.h"
+#include "frame.h"
 #include "log.h"
 #include "slave.h"
 #include "worker_int.h"
+
+_Static_assert(SLAVE_COMBINE_RANGES <= FRAME_MAX_RANGES, "a combined frame fits a range list");
 
 /* One lease of a combined read. */
 typedef struct part_t {
@@ -43,9 +46,9 @@ static int may_grow(worker_t *w, const part_t *parts, int n, uint64_t read)
 }
 
 /* Deliver the ranges of parts[0..n) that read something (p: the partial that holds them
- * all, NULL when a read failed after them): results filled; returns the parts sent. */
-static int deliver_all(worker_t *w, const rules_job_t *job, engine_t *e, const partial_t *p,
-                       part_t *parts, int n)
+ * all, NULL when a read failed after them): their results filled. */
+static void deliver_all(worker_t *w, const rules_job_t *job, engine_t *e, const partial_t *p,
+                        part_t *parts, int n)
 {
     const rules_config_t *cfg = w->cfg->rules;
     deliver_part_t dp[SLAVE_COMBINE_RANGES];
@@ -70,7 +73,7 @@ static int deliver_all(worker_t *w, const rules_job_t *job, engine_t *e, const p
         sent[k++] = x;
     }
     if (k == 0)
-        return 0;
+        return;
     worker_deliver_init(w, sent[0]->l, job, e, sent[0]->o.instance, sent[0]->o.read_path, &d);
     if (k == 1 && p) { /* one range: the frame a lease alone sends */
         deliver_range(&d, p, sent[0]->o.start, sent[0]->o.end);
@@ -78,7 +81,6 @@ static int deliver_all(worker_t *w, const rules_job_t *job, engine_t *e, const p
     } else {
         deliver_parts(&d, p, dp, k);
     }
-    return k;
 }
 
 /* Read it and the leases combined with it (see the top), deliver, complete; every item

@@ -26,9 +26,10 @@
 static deliver_result_t send_range(deliver_t *d, int m, const partial_t *p, uint64_t a, uint64_t b,
                                    int depth);
 
-/* Encode into d->frame the frame of [a, b) for master m from p. */
+/* Encode into d->frame the frame for master m from p: of [a, b) of d's range, or of the
+ * ranges of fr when it is not NULL. */
 static apr_status_t encode(deliver_t *d, int m, const partial_t *p, uint64_t a, uint64_t b,
-                           abbey_err_t *err)
+                           const frame_ranges_t *fr, abbey_err_t *err)
 {
     const rules_job_t *job = d->job;
     uint8_t *groups = apr_pcalloc(d->pool, (apr_size_t)job->ngroups + 1);
@@ -40,6 +41,7 @@ static apr_status_t encode(deliver_t *d, int m, const partial_t *p, uint64_t a, 
     h.lease = d->lease;
     h.start = a;
     h.end = b;
+    h.ranges = fr; /* (then lease, start, end and source are its first range's) */
     frame_header_counts(&h, p);
     if (strlen(job->name) >= sizeof h.job || strlen(d->source) >= sizeof h.source ||
         strlen(d->slave) >= sizeof h.slave || strlen(d->cfg->masters[m].name) >= sizeof h.master) {
@@ -168,7 +170,7 @@ static deliver_result_t send_range(deliver_t *d, int m, const partial_t *p, uint
     abbey_err_t err;
     partials_answer_t ans;
     const char *what = range_text(d, a, b);
-    if (encode(d, m, p, a, b, &err) != APR_SUCCESS) {
+    if (encode(d, m, p, a, b, NULL, &err) != APR_SUCCESS) {
         log_msg("master %s: cannot encode the frame of %s [%" PRIu64 ", %" PRIu64 "): %s",
                 d->cfg->masters[m].name, d->source, a, b, err.msg);
         return DELIVER_FAILED;
@@ -232,33 +234,6 @@ int deliver_range(deliver_t *d, const partial_t *p, uint64_t start, uint64_t end
 /* What send_parts did for a master: its result, or FALLBACK: send each range alone. */
 #define DELIVER_FALLBACK ((deliver_result_t)-1)
 
-/* Encode into d->frame the frame of fr (the parts' list) for master m from p. */
-static apr_status_t encode_parts(deliver_t *d, int m, const partial_t *p, const frame_ranges_t *fr,
-                                 abbey_err_t *err)
-{
-    const rules_job_t *job = d->job;
-    uint8_t *groups = apr_pcalloc(d->pool, (apr_size_t)job->ngroups + 1);
-    frame_header_t h;
-
-    memset(&h, 0, sizeof h);
-    h.config_hash = d->cfg->hash;
-    h.round = d->round;
-    frame_header_counts(&h, p);
-    h.ranges = fr; /* lease, start, end and source: the first range's */
-    if (strlen(job->name) >= sizeof h.job || strlen(d->slave) >= sizeof h.slave ||
-        strlen(d->cfg->masters[m].name) >= sizeof h.master) {
-        abbey_err_set(err, "a name is too long for a frame header");
-        return APR_EINVAL;
-    }
-    strcpy(h.job, job->name);
-    strcpy(h.slave, d->slave);
-    strcpy(h.master, d->cfg->masters[m].name);
-    for (int g = 0; g < job->ngroups; g++)
-        groups[g] = job->groups[g].master == m;
-    buf_reset(d->frame);
-    return frame_encode(&h, p, groups, d->frame, err);
-}
-
 /* The one frame of every range to master m: taken (OK), spooled, failed (a spool that
  * cannot take it), or DELIVER_FALLBACK when the master would not take it whole. */
 static deliver_result_t send_parts(deliver_t *d, int m, const partial_t *p,
@@ -268,7 +243,7 @@ static deliver_result_t send_parts(deliver_t *d, int m, const partial_t *p,
     partials_answer_t ans;
     abbey_err_t err;
 
-    if (encode_parts(d, m, p, fr, &err) != APR_SUCCESS) {
+    if (encode(d, m, p, 0, 0, fr, &err) != APR_SUCCESS) {
         log_msg("master %s: cannot encode the frame of %s (%s): each range is read again and "
                 "sent alone",
                 master, what, err.msg);
