@@ -16,6 +16,7 @@
  * expansions, repairs) is run as worker_run_lease runs it. */
 #include <apr_strings.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "budget.h"
@@ -32,9 +33,9 @@ typedef struct part_t {
     struct hold_item_t *it;
     const slave_lease_t *l;
     worker_outcome_t o;
-    uint64_t lines, bad_lines, bytes; /* what its read added to the partial */
+    deliver_part_t dp; /* its range, with what its read added to the partial; dp.results: per
+                          master, NULL when nothing was sent (an empty range) */
     int read_failed;
-    deliver_result_t *results; /* per master; NULL: nothing sent (an empty range) */
 } part_t;
 
 /* 1 when the frame of parts[0..n), which read `read` bytes, may take one more range. */
@@ -60,16 +61,14 @@ static void deliver_all(worker_t *w, const rules_job_t *job, engine_t *e, const 
         part_t *x = &parts[i];
         if (x->read_failed || x->o.end <= x->o.start)
             continue;
-        x->results = apr_pcalloc(w->task_pool, sizeof *x->results * (size_t)cfg->nmasters);
-        dp[k] = (deliver_part_t){apr_pstrcat(w->task_pool, x->l->source, "#", x->o.instance, NULL),
-                                 x->o.read_path,
-                                 x->l->id,
-                                 x->o.start,
-                                 x->o.end,
-                                 x->lines,
-                                 x->bad_lines,
-                                 x->bytes,
-                                 x->results};
+        snprintf(x->dp.range.source, sizeof x->dp.range.source, "%s#%s", x->l->source,
+                 x->o.instance);
+        x->dp.range.lease = x->l->id;
+        x->dp.range.start = x->o.start;
+        x->dp.range.end = x->o.end;
+        x->dp.read_path = x->o.read_path;
+        x->dp.results = apr_pcalloc(w->task_pool, sizeof *x->dp.results * (size_t)cfg->nmasters);
+        dp[k] = x->dp;
         sent[k++] = x;
     }
     if (k == 0)
@@ -77,7 +76,7 @@ static void deliver_all(worker_t *w, const rules_job_t *job, engine_t *e, const 
     worker_deliver_init(w, sent[0]->l, job, e, sent[0]->o.instance, sent[0]->o.read_path, &d);
     if (k == 1 && p) { /* one range: the frame a lease alone sends */
         deliver_range(&d, p, sent[0]->o.start, sent[0]->o.end);
-        memcpy(sent[0]->results, d.results, sizeof *d.results * (size_t)cfg->nmasters);
+        memcpy(sent[0]->dp.results, d.results, sizeof *d.results * (size_t)cfg->nmasters);
     } else {
         deliver_parts(&d, p, dp, k);
     }
@@ -107,9 +106,9 @@ static void run_combined(worker_t *w, hold_t *h, struct hold_item_t *it, const r
             x->read_failed = failed = 1;
             break;
         }
-        x->lines = p->lines - l0;
-        x->bad_lines = p->bad_lines - b0;
-        x->bytes = p->bytes - y0;
+        x->dp.range.lines = p->lines - l0;
+        x->dp.range.bad_lines = p->bad_lines - b0;
+        x->dp.range.bytes = p->bytes - y0;
         read += x->o.end - x->o.start;
         if (!may_grow(w, parts, n, read) || !(it = hold_take_more(h, job->name, x->l->round, hash)))
             break;
@@ -117,15 +116,16 @@ static void run_combined(worker_t *w, hold_t *h, struct hold_item_t *it, const r
     deliver_all(w, job, e, failed ? NULL : p, parts, n);
     for (int i = 0; i < n; i++) {
         part_t *x = &parts[i];
+        const frame_range_t *r = &x->dp.range;
         int nf = 0;
-        for (int m = 0; x->results && m < cfg->nmasters; m++)
-            nf += x->results[m] == DELIVER_FAILED;
+        for (int m = 0; x->dp.results && m < cfg->nmasters; m++)
+            nf += x->dp.results[m] == DELIVER_FAILED;
         if (x->read_failed)
             slave_lease_untrack(w->s, x->l->id);
         else if (nf)
             worker_not_completed(w, x->l, &x->o, nf);
         else
-            worker_finish(w, x->l, &x->o, x->lines, x->bad_lines, x->bytes, x->results);
+            worker_finish(w, x->l, &x->o, r->lines, r->bad_lines, r->bytes, x->dp.results);
     }
     for (int i = 0; i < n; i++)
         hold_done(h, parts[i].it);

@@ -275,10 +275,10 @@ static deliver_result_t part_alone(deliver_t *d, int m, const deliver_part_t *x)
     uint64_t lease = d->lease;
     deliver_result_t r;
 
-    d->source = x->source;
+    d->source = x->range.source;
     d->read_path = x->read_path;
-    d->lease = x->lease;
-    r = resend_part(d, m, x->start, x->end, 0);
+    d->lease = x->range.lease;
+    r = resend_part(d, m, x->range.start, x->range.end, 0);
     d->source = source;
     d->read_path = read_path;
     d->lease = lease;
@@ -294,16 +294,8 @@ int deliver_parts(deliver_t *d, const partial_t *p, deliver_part_t *parts, int n
     ABBEY_ASSERT(n >= (p ? 2 : 1) && n <= FRAME_MAX_RANGES && !d->only_master);
     d->parts_resent = 0;
     fr->n = (uint32_t)n;
-    for (int i = 0; i < n; i++) {
-        frame_range_t *x = &fr->r[i];
-        apr_cpystrn(x->source, parts[i].source, sizeof x->source);
-        x->lease = parts[i].lease;
-        x->start = parts[i].start;
-        x->end = parts[i].end;
-        x->lines = parts[i].lines;
-        x->bad_lines = parts[i].bad_lines;
-        x->bytes = parts[i].bytes;
-    }
+    for (int i = 0; i < n; i++)
+        fr->r[i] = parts[i].range;
     frame_ranges_text(fr, what, 1024);
     for (int m = 0; m < d->cfg->nmasters; m++) {
         deliver_result_t r = p ? send_parts(d, m, p, fr, what) : DELIVER_FALLBACK;

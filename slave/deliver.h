@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "engine.h"
+#include "frame.h"
 #include "hclient.h"
 #include "partial.h"
 #include "rules.h"
@@ -81,11 +82,10 @@ int deliver_range(deliver_t *d, const partial_t *p, uint64_t start, uint64_t end
 
 /* One range of a frame of several: a lease's, read with d's engine. */
 typedef struct deliver_part_t {
-    const char *source;         /* "<path or url>#<instance>" */
-    const char *read_path;      /* what reading it alone again reads (a file, fd path or URL) */
-    uint64_t lease, start, end; /* start < end */
-    uint64_t lines, bad_lines, bytes; /* what its reading added to the partial */
-    deliver_result_t *results;        /* per master of d->cfg (room for nmasters), filled */
+    frame_range_t range;       /* its source id, lease, [start, end) (start < end), and the
+                                  lines, bad lines and bytes its reading added to the partial */
+    const char *read_path;     /* what reading it alone again reads (a file, fd path or URL) */
+    deliver_result_t *results; /* per master of d->cfg (room for nmasters), filled */
 } deliver_part_t;
 
 /* Send every master one frame of the n parts (2 to FRAME_MAX_RANGES ranges of d->job, one

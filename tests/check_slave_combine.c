@@ -63,15 +63,16 @@ static void two_read(two_t *t, const char *spool_dir)
                                        t->p, NULL, &done, t->w->task_pool, &err),
                          APR_SUCCESS);
         ck_assert_uint_eq(done, strlen(t->text[i]));
-        t->parts[i] = (deliver_part_t){t->src[i],
-                                       t->path[i],
-                                       10 + (uint64_t)i,
-                                       0,
-                                       done,
-                                       t->p->lines - l0,
-                                       t->p->bad_lines - b0,
-                                       t->p->bytes - y0,
-                                       apr_pcalloc(pool, 2 * sizeof(deliver_result_t))};
+        deliver_part_t *x = &t->parts[i];
+        memset(x, 0, sizeof *x);
+        snprintf(x->range.source, sizeof x->range.source, "%s", t->src[i]);
+        x->range.lease = 10 + (uint64_t)i;
+        x->range.end = done;
+        x->range.lines = t->p->lines - l0;
+        x->range.bad_lines = t->p->bad_lines - b0;
+        x->range.bytes = t->p->bytes - y0;
+        x->read_path = t->path[i];
+        x->results = apr_pcalloc(pool, 2 * sizeof(deliver_result_t));
     }
     memset(&l, 0, sizeof l);
     l.id = 10;
