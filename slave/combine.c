@@ -14,7 +14,6 @@
  * lease uncompleted, and the ranges read before it are each sent alone, read again: the
  * partial holds part of the failed one. Anything else the holder queued (one-shot leases,
  * expansions, repairs) is run as worker_run_lease runs it. */
-#include <apr_strings.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
