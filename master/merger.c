@@ -1,7 +1,8 @@
 /* merger.c - the master's merger: exactly-once merging of frames into rounds and periods.
  *
- * merger_accept checks a frame (frame_peek), decides by its byte range
- * whether it is new (ranges.h), decodes a new one outside the lock into a
+ * merger_accept checks a frame (frame_peek_ranges), decides by its byte ranges
+ * whether it is new (ranges.h; a frame of several ranges is new only when all
+ * of them are, a duplicate when all are merged), decodes a new one outside the lock into a
  * scratch partial, then under the lock checks the range again (another
  * thread may have merged it meanwhile) and merges the scratch into the
  * round's partial and the period's totals. With a journal attached
@@ -296,20 +297,58 @@ static merge_result_t rejected(merger_t *m)
     return MERGE_REJECTED;
 }
 
-/* Under the lock: the verdict for the frame's range, counting and filling
- * conflict for duplicates and conflicts. */
-static ranges_verdict_t range_verdict(mjob_t *j, const frame_header_t *h,
+/* The verdict for one range x. */
+static ranges_verdict_t one_verdict(const mjob_t *j, const frame_range_t *x)
+{
+    const ranges_t *rs = merger_source_ranges(j, x->source);
+    return rs ? ranges_check(rs, x->start, x->end) : RANGES_NEW;
+}
+
+/* Name the ranges of fr that clash with what j holds in conflict. */
+static void name_clashes(const mjob_t *j, const frame_ranges_t *fr, merger_conflict_t *conflict)
+{
+    conflict->n = conflict->nclash = 0;
+    if (fr->n == 1) {
+        const frame_range_t *x = &fr->r[0];
+        conflict->n = ranges_overlapping(merger_source_ranges(j, x->source), x->start, x->end,
+                                         conflict->ranges, MERGER_MAX_CONFLICT);
+        return;
+    }
+    for (uint32_t i = 0; i < fr->n; i++) {
+        const frame_range_t *x = &fr->r[i];
+        merger_clash_t *c = &conflict->clash[conflict->nclash];
+        if (one_verdict(j, x) == RANGES_NEW)
+            continue;
+        memcpy(c->source, x->source, sizeof c->source);
+        c->start = x->start;
+        c->end = x->end;
+        c->n = ranges_overlapping(merger_source_ranges(j, x->source), x->start, x->end, c->held,
+                                  MERGER_CLASH_HELD);
+        conflict->nclash++;
+    }
+}
+
+/* Under the lock: the verdict for the frame's ranges (new: all of them are; covered: all
+ * of them are; else overlap), counting and filling conflict for duplicates and
+ * conflicts. */
+static ranges_verdict_t range_verdict(mjob_t *j, const frame_ranges_t *fr,
                                       merger_conflict_t *conflict)
 {
-    const ranges_t *rs = merger_source_ranges(j, h->source);
-    ranges_verdict_t v = rs ? ranges_check(rs, h->start, h->end) : RANGES_NEW;
+    uint32_t fresh = 0, covered = 0;
+    ranges_verdict_t v;
+
+    for (uint32_t i = 0; i < fr->n; i++) {
+        v = one_verdict(j, &fr->r[i]);
+        fresh += v == RANGES_NEW;
+        covered += v == RANGES_COVERED;
+    }
+    v = fresh == fr->n ? RANGES_NEW : covered == fr->n ? RANGES_COVERED : RANGES_OVERLAP;
     if (v == RANGES_COVERED) {
         j->c.duplicate++;
     } else if (v == RANGES_OVERLAP) {
         j->c.conflict++;
         if (conflict)
-            conflict->n =
-                ranges_overlapping(rs, h->start, h->end, conflict->ranges, MERGER_MAX_CONFLICT);
+            name_clashes(j, fr, conflict);
     }
     return v;
 }
@@ -362,27 +401,36 @@ static int check_owned(const merger_t *m, const mjob_t *j, const partial_t *p, a
     return 0;
 }
 
+/* Under the lock: record range x of j as merged. */
+static void record_range(mjob_t *j, const frame_range_t *x)
+{
+    ranges_t *rs = apr_hash_get(j->sources, x->source, APR_HASH_KEY_STRING);
+    if (!rs) {
+        rs = ranges_create(j->pool);
+        apr_hash_set(j->sources, apr_pstrdup(j->pool, x->source), APR_HASH_KEY_STRING, rs);
+    }
+    ranges_add(rs, x->start, x->end);
+}
+
 /* Under the lock: merge the decoded frame into its round and period, record
- * its range. MERGE_EXPIRED (range recorded, nothing counted) when its
+ * its ranges. MERGE_EXPIRED (ranges recorded, nothing counted) when its
  * period is no longer kept. */
-static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h, const partial_t *s)
+static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h,
+                                const frame_ranges_t *fr, const partial_t *s)
 {
     mperiod_t *p = merger_period_get(m, j, merger_period_of(j, h->round));
     mround_t *rd = p ? merger_round_get(m, j, h->round) : NULL; /* none for an expired frame */
-    ranges_t *rs = apr_hash_get(j->sources, h->source, APR_HASH_KEY_STRING);
     abbey_err_t err;
 
-    if (!rs) {
-        rs = ranges_create(j->pool);
-        apr_hash_set(j->sources, apr_pstrdup(j->pool, h->source), APR_HASH_KEY_STRING, rs);
-    }
-    ranges_add(rs, h->start, h->end);
+    for (uint32_t i = 0; i < fr->n; i++)
+        record_range(j, &fr->r[i]);
     if (!p) {
+        char what[512];
+        frame_ranges_text(fr, what, sizeof what);
         j->c.expired++;
-        log_msg("job %s: frame for round %llu of %s [%llu, %llu) arrived after its period was "
-                "dropped: recorded, not counted in any report (answered expired)",
-                j->job->name, (unsigned long long)h->round, h->source, (unsigned long long)h->start,
-                (unsigned long long)h->end);
+        log_msg("job %s: frame for round %llu of %s arrived after its period was dropped: "
+                "recorded, not counted in any report (answered expired)",
+                j->job->name, (unsigned long long)h->round, what);
         return MERGE_EXPIRED;
     }
     if (partial_merge(p->totals, s, &err) != APR_SUCCESS)
@@ -401,6 +449,10 @@ static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h,
     if (!rd || rd->exported)
         j->c.late++;
     j->c.merged++;
+    if (fr->n > 1) {
+        m->combined_frames++;
+        m->combined_ranges += fr->n;
+    }
     j->lines += h->lines;
     j->bad_lines += h->bad_lines;
     j->bytes += h->bytes;
@@ -413,8 +465,8 @@ static merge_result_t merge_new(merger_t *m, mjob_t *j, const frame_header_t *h,
 /* Under the lock, for a new range: journal the frame (when a journal is
  * attached), then merge it. A failed append merges nothing. */
 static merge_result_t merge_journaled(merger_t *m, mjob_t *j, const uint8_t *frame, size_t len,
-                                      const frame_header_t *h, const partial_t *s, commit_wait_t *w,
-                                      abbey_err_t *err)
+                                      const frame_header_t *h, const frame_ranges_t *fr,
+                                      const partial_t *s, commit_wait_t *w, abbey_err_t *err)
 {
     uint64_t ticket = 0;
 
@@ -428,7 +480,7 @@ static merge_result_t merge_journaled(merger_t *m, mjob_t *j, const uint8_t *fra
         w->jn = m->journal;
         w->ticket = ticket;
     }
-    return merge_new(m, j, h, s);
+    return merge_new(m, j, h, fr, s);
 }
 
 /* ---- how far ahead a frame's round may be ------------------------------ */
@@ -507,8 +559,9 @@ static int check_header(const merger_t *m, const mjob_t *j, const frame_header_t
  * again, the merge, unless the job's structure changed meanwhile (a config
  * reload): then *retry is set and nothing is counted. */
 static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
-                                  const frame_header_t *h, merger_conflict_t *conflict, int *retry,
-                                  commit_wait_t *w, abbey_err_t *err)
+                                  const frame_header_t *h, const frame_ranges_t *fr,
+                                  merger_conflict_t *conflict, int *retry, commit_wait_t *w,
+                                  abbey_err_t *err)
 {
     merge_result_t r = MERGE_REJECTED;
     frame_header_t h2;
@@ -532,7 +585,7 @@ static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
         apr_thread_mutex_unlock(m->lock);
         return MERGE_REJECTED;
     }
-    v = range_verdict(j, h, conflict);
+    v = range_verdict(j, fr, conflict);
     if (v == RANGES_NEW && merger_budget_refuse(m, j, err)) { /* before any decoding */
         apr_thread_mutex_unlock(m->lock);
         return MERGE_UNAVAILABLE;
@@ -561,9 +614,9 @@ static merge_result_t accept_once(merger_t *m, const uint8_t *frame, size_t len,
     if (rv != APR_SUCCESS) {
         j->c.rejected++;
     } else {
-        v = range_verdict(j, h, conflict);
+        v = range_verdict(j, fr, conflict);
         if (v == RANGES_NEW) {
-            r = merge_journaled(m, j, frame, len, h, s, w, err);
+            r = merge_journaled(m, j, frame, len, h, fr, s, w, err);
         } else {
             wait_newest(m, w);
             r = result_of(v);
@@ -601,14 +654,15 @@ static merge_result_t wait_commit(merger_t *m, const frame_header_t *h, merge_re
 }
 
 static merge_result_t accept_frame(merger_t *m, const uint8_t *frame, size_t len,
-                                   merger_conflict_t *conflict, abbey_err_t *err)
+                                   frame_ranges_t *fr, merger_conflict_t *conflict,
+                                   abbey_err_t *err)
 {
     frame_header_t h;
     size_t flen = 0;
-    apr_status_t rv = frame_peek(frame, len, &h, &flen, err);
+    apr_status_t rv = frame_peek_ranges(frame, len, &h, fr, &flen, err);
 
     if (conflict)
-        conflict->n = 0;
+        conflict->n = conflict->nclash = 0;
     if (rv == APR_INCOMPLETE)
         abbey_err_prefix(err, "truncated frame");
     if (rv != APR_SUCCESS)
@@ -629,11 +683,11 @@ static merge_result_t accept_frame(merger_t *m, const uint8_t *frame, size_t len
     for (int tries = 0; tries < MERGER_DECODE_TRIES; tries++) {
         int retry = 0;
         commit_wait_t w = {NULL, 0};
-        merge_result_t r = accept_once(m, frame, len, &h, conflict, &retry, &w, err);
+        merge_result_t r = accept_once(m, frame, len, &h, fr, conflict, &retry, &w, err);
         if (!retry)
             return wait_commit(m, &h, r, &w, err);
         if (conflict)
-            conflict->n = 0;
+            conflict->n = conflict->nclash = 0;
     }
     abbey_err_set(err, "job '%s' was reconfigured while the frame was decoded, %d times; retry",
                   h.job, MERGER_DECODE_TRIES);
@@ -643,8 +697,10 @@ static merge_result_t accept_frame(merger_t *m, const uint8_t *frame, size_t len
 merge_result_t merger_accept(merger_t *m, const uint8_t *frame, size_t len,
                              merger_conflict_t *conflict, abbey_err_t *err)
 {
-    merge_result_t r = accept_frame(m, frame, len, conflict, err);
+    frame_ranges_t *fr = mem_xmalloc(sizeof *fr); /* (16 KiB and more: not on a stack) */
+    merge_result_t r = accept_frame(m, frame, len, fr, conflict, err);
 
+    free(fr);
     apr_thread_mutex_lock(m->lock);
     m->frame_bytes += len;
     if (r == MERGE_MERGED || r == MERGE_DUPLICATE || r == MERGE_EXPIRED)

@@ -55,6 +55,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "frame.h"
 #include "httpd.h"
 #include "rules.h"
 
@@ -62,6 +63,7 @@
 #define MERGER_KEEP_PERIODS 3       /* period totals kept per job (current + 2 before) */
 #define MERGER_MAX_BODY (64u << 20) /* POST /v1/partials body limit (--max-body changes it) */
 #define MERGER_MAX_CONFLICT 64
+#define MERGER_CLASH_HELD 8   /* a clashing range's held ranges named in a conflict */
 #define MERGER_AHEAD_MS 60000 /* a frame's round may start this far past the current round */
 #define MERGER_AHEAD_ROUNDS 2 /* ... and at least this many rounds past it */
 
@@ -87,15 +89,30 @@ typedef enum merge_result_t {
                           HTTP 200 {"result":"expired"} */
 } merge_result_t;
 
+/* One range of a frame of several that this master holds bytes of already. */
+typedef struct merger_clash_t {
+    char source[FRAME_SOURCE_MAX];
+    uint64_t start, end; /* the frame's range */
+    size_t n;
+    uint64_t held[MERGER_CLASH_HELD][2]; /* this master's ranges of the source overlapping it
+                                            (whole), ascending; the first 8 */
+} merger_clash_t;
+
 typedef struct merger_conflict_t {
     size_t n;
-    uint64_t ranges[MERGER_MAX_CONFLICT][2]; /* this master's ranges [a, b) of the source
-                                                that overlap the frame's range (whole, not
-                                                clipped), ascending; at most 64 */
+    uint64_t ranges[MERGER_MAX_CONFLICT][2]; /* a frame of one range: this master's ranges
+                                                [a, b) of the source that overlap it (whole,
+                                                not clipped), ascending; at most 64 */
+    size_t nclash; /* a frame of several ranges (n is then 0): its ranges this master
+                      holds bytes of, in the frame's order */
+    merger_clash_t clash[FRAME_MAX_RANGES];
 } merger_conflict_t;
 
 /* Accept one frame (the body of POST /v1/partials: exactly one frame, len
- * bytes). A new range of a job over the memory budget is MERGE_UNAVAILABLE
+ * bytes). A frame of several ranges (frame.h) is one whole: MERGE_MERGED when
+ * none of its ranges has a byte merged, MERGE_DUPLICATE when every one is
+ * merged wholly, else MERGE_CONFLICT naming the ranges that clash (nothing of
+ * it merged). A new range of a job over the memory budget is MERGE_UNAVAILABLE
  * before it is decoded (merger_set_budget). MERGE_REJECTED with the reason in err for: a corrupt or
  * truncated frame (frame_peek / frame_decode's reason), a record frame (a state record, not a
  * partial), bytes after the frame, an unknown job, a frame addressed to another master
@@ -172,7 +189,8 @@ int merger_report(merger_t *m, const char *job, const char *report, const char *
  *   {"master", "partials":{"merged","duplicate","conflict","rejected","late","expired",
  *    "unavailable"} (a count above INT64_MAX is its decimal string),
  *    "frame_bytes":{"received","accepted"} (bodies of POST /v1/partials; accepted:
- *    merged or duplicate), "export_errors",
+ *    merged or duplicate), "combined":{"frames","ranges"} (frames of several ranges
+ *    merged, and their ranges), "export_errors",
  *    "jobs":[{"name","round_ms",
  *             "counting_since_ms" (wall clock, ms since the epoch, when the job's current
  *             structure started counting: merger creation, the job's arrival in a

@@ -169,11 +169,14 @@ static json_t *meta_json(const merger_t *m)
 
     for (int i = 0; i < m->cfg->njobs; i++)
         json_array_append_new(jobs, job_json(m, &m->jobs[i], &nframes));
-    return json_pack("{s:i,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "version", MERGER_CKPT_VERSION,
+    return json_pack("{s:i,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "version", MERGER_CKPT_VERSION,
                      "master", m->self, "config_hash", m->cfg->hash_hex, "unknown",
                      merger_counts_json(&m->unknown), "frame_bytes", jsonio_u64(m->frame_bytes),
-                     "frame_bytes_accepted", jsonio_u64(m->frame_bytes_accepted), "export_errors",
-                     jsonio_u64(m->export_errors), "frames", jsonio_u64(nframes), "jobs", jobs);
+                     "frame_bytes_accepted", jsonio_u64(m->frame_bytes_accepted), "combined",
+                     json_pack("{s:o,s:o}", "frames", jsonio_u64(m->combined_frames), "ranges",
+                               jsonio_u64(m->combined_ranges)),
+                     "export_errors", jsonio_u64(m->export_errors), "frames", jsonio_u64(nframes),
+                     "jobs", jobs);
 }
 
 static void header_for(const merger_t *m, const char *job, const char *source, uint64_t round,
@@ -521,7 +524,7 @@ static int restore_meta(merger_rx_t *rc, const char *file, const uint8_t *frame,
     frame_header_t h;
     uint8_t *data;
     size_t dlen, flen, i;
-    json_t *o, *jobs, *jo;
+    json_t *o, *jobs, *jo, *comb;
     const char *master;
 
     rc->have_meta = 1;
@@ -545,6 +548,10 @@ static int restore_meta(merger_rx_t *rc, const char *file, const uint8_t *frame,
     restore_counts(&c, o, "unknown", &m->unknown);
     m->frame_bytes = jsonio_get_u64(&c, o, "frame_bytes");
     m->frame_bytes_accepted = jsonio_get_u64(&c, o, "frame_bytes_accepted");
+    if ((comb = jsonio_get_obj(&c, o, "combined", 0)) != NULL) { /* (absent before them) */
+        m->combined_frames = jsonio_get_u64(&c, comb, "frames");
+        m->combined_ranges = jsonio_get_u64(&c, comb, "ranges");
+    }
     m->export_errors = jsonio_get_u64(&c, o, "export_errors");
     rc->expect_frames = jsonio_get_u64(&c, o, "frames");
     jobs = jsonio_get_arr(&c, o, "jobs");

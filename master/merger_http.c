@@ -121,6 +121,9 @@ void merger_status_json(merger_t *m, buf_t *out)
     json_object_set_new(o, "frame_bytes",
                         json_pack("{s:I,s:I}", "received", (json_int_t)m->frame_bytes, "accepted",
                                   (json_int_t)m->frame_bytes_accepted));
+    json_object_set_new(o, "combined",
+                        json_pack("{s:I,s:I}", "frames", (json_int_t)m->combined_frames, "ranges",
+                                  (json_int_t)m->combined_ranges));
     json_object_set_new(o, "export_errors", json_integer((json_int_t)m->export_errors));
     json_object_set_new(o, "memory", merger_budget_status(m));
     json_object_set_new(o, "jobs", jobs);
@@ -221,6 +224,16 @@ void merger_metrics(merger_t *m, buf_t *out)
                (unsigned long long)m->frame_bytes);
     buf_printf(out, "abbey_frame_bytes_total{master=\"%s\",frames=\"accepted\"} %llu\n", m->self,
                (unsigned long long)m->frame_bytes_accepted);
+    buf_printf(out,
+               "# HELP abbey_combined_frames_total Frames of several ranges this master "
+               "merged.\n# TYPE abbey_combined_frames_total counter\n"
+               "abbey_combined_frames_total{master=\"%s\"} %llu\n",
+               m->self, (unsigned long long)m->combined_frames);
+    buf_printf(out,
+               "# HELP abbey_combined_ranges_total Ranges of the frames of several ranges "
+               "this master merged.\n# TYPE abbey_combined_ranges_total counter\n"
+               "abbey_combined_ranges_total{master=\"%s\"} %llu\n",
+               m->self, (unsigned long long)m->combined_ranges);
     buf_printf(out, "# HELP abbey_round_lag_seconds Time from the end of the newest exported "
                     "round to now.\n# TYPE abbey_round_lag_seconds gauge\n");
     for (int i = 0; i < m->cfg->njobs; i++) {
@@ -237,13 +250,42 @@ void merger_metrics(merger_t *m, buf_t *out)
 
 /* ---- handlers ----------------------------------------------------------- */
 
+/* [[a, b], ...] of n pairs. */
+static json_t *pairs_json(const uint64_t (*pairs)[2], size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a,
+                              json_pack("[I,I]", (json_int_t)pairs[i][0], (json_int_t)pairs[i][1]));
+    return a;
+}
+
+/* A 409's body: the held ranges of a frame of one range, or, for a frame of several, an
+ * empty "ranges" and the clashing ranges in "conflicts" (docs/CLUSTER.md). */
+static json_t *conflict_json(const merger_conflict_t *c)
+{
+    json_t *o = json_pack("{s:s,s:o}", "result", "conflict", "ranges",
+                          pairs_json((const uint64_t(*)[2])c->ranges, c->n));
+    if (c->nclash) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < c->nclash; i++) {
+            const merger_clash_t *x = &c->clash[i];
+            json_array_append_new(list, json_pack("{s:s,s:I,s:I,s:o}", "source", x->source, "start",
+                                                  (json_int_t)x->start, "end", (json_int_t)x->end,
+                                                  "ranges",
+                                                  pairs_json((const uint64_t(*)[2])x->held, x->n)));
+        }
+        json_object_set_new(o, "conflicts", list);
+    }
+    return o;
+}
+
 static void on_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 {
     merger_t *m = ctx;
     merger_conflict_t *c = apr_palloc(req->pool, sizeof *c);
     abbey_err_t err;
     merge_result_t r;
-    json_t *ranges;
 
     abbey_err_clear(&err);
     if (!req->body || req->body_len == 0) {
@@ -258,12 +300,7 @@ static void on_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
         httpd_answer_json(resp, 200, json_pack("{s:s}", "result", merger_result_name(r)));
         return;
     case MERGE_CONFLICT:
-        ranges = json_array();
-        for (size_t i = 0; i < c->n; i++)
-            json_array_append_new(ranges, json_pack("[I,I]", (json_int_t)c->ranges[i][0],
-                                                    (json_int_t)c->ranges[i][1]));
-        httpd_answer_json(resp, 409,
-                          json_pack("{s:s,s:o}", "result", "conflict", "ranges", ranges));
+        httpd_answer_json(resp, 409, conflict_json(c));
         return;
     case MERGE_UNAVAILABLE: /* the journal, or the memory budget: the sender keeps the frame */
         httpd_error(resp, 503, "%s", err.msg[0] ? err.msg : "the journal is unavailable");

@@ -141,6 +141,8 @@ struct merger_t {
     int64_t period_every_ms;       /* merger_set_period_interval; 0: every round */
     uint64_t frame_bytes;          /* bytes of every frame merger_accept was given */
     uint64_t frame_bytes_accepted; /* of them, frames merged or duplicate */
+    uint64_t combined_frames;      /* frames of several ranges merged */
+    uint64_t combined_ranges;      /* their ranges */
     struct journal_t *journal;     /* merger_attach_journal; NULL: frames are not journaled */
     uint64_t last_ticket;          /* journal ticket of the newest frame appended (0: none) */
     struct history_t *history;     /* merger_set_history; NULL: off */

@@ -55,8 +55,11 @@ static int on_journal_frame(void *ctx, const char *file, uint64_t offset, const 
         rc->duplicate++;
         break;
     case MERGE_CONFLICT:
-        abbey_err_set(&e, "%s [%" PRIu64 ", %" PRIu64 ") overlaps ranges merged before", h->source,
-                      h->start, h->end);
+        abbey_err_set(&e, "%s [%" PRIu64 ", %" PRIu64 ")%s overlaps ranges merged before",
+                      h->source, h->start, h->end,
+                      h->nranges > 1 ? apr_psprintf(rc->pool, " (and %u more ranges of its frame)",
+                                                    h->nranges - 1)
+                                     : "");
         /* fall through */
     default:
         if (rc->refused++ < RECOVER_LOG_MAX)

@@ -15,7 +15,8 @@
  * than its key limits: rows are decoded as the frame has them (limits
  * lifted), and only a merge folds them (ptable_merge). Record frames
  * (FRAME_FLAG_RECORD) share the layout and the checks; their payload is
- * decompressed as is by frame_record and refused by frame_decode. */
+ * decompressed as is by frame_record and refused by frame_decode. A frame of
+ * several ranges ends its header with their list (frame_ranges.c). */
 #include "frame.h"
 
 #include <stdio.h>
@@ -63,6 +64,7 @@ static int check_string(const char *s, size_t max, const char *what, abbey_err_t
 
 static void put_header(buf_t *b, const frame_header_t *h)
 {
+    int list = h->ranges && h->ranges->n >= 2;
     buf_put_u64(b, h->config_hash);
     buf_put_u64(b, h->round);
     buf_put_u64(b, h->lease);
@@ -77,10 +79,12 @@ static void put_header(buf_t *b, const frame_header_t *h)
     buf_put_str(b, h->master, strlen(h->master));
     int reasons = partial_reasons_any(h->bad_by, h->bad_lines);
     /* optional: a frame without them is what older decoders read */
-    if (h->regex_limit_hits || reasons)
+    if (h->regex_limit_hits || reasons || list)
         buf_put_varint(b, h->regex_limit_hits);
-    if (reasons)
+    if (reasons || list)
         partial_reasons_put(b, h->bad_by);
+    if (list)
+        frame_ranges_put(b, h->ranges);
 }
 
 void frame_header_counts(frame_header_t *h, const partial_t *p)
@@ -133,6 +137,11 @@ static apr_status_t encode(const frame_header_t *h, int version, uint8_t flags, 
 
     buf_init(&hdr);
     put_header(&hdr, h);
+    if (hdr.len > FRAME_MAX_HEADER) {
+        abbey_err_set(err, "frame: header of %zu bytes exceeds %u", hdr.len, FRAME_MAX_HEADER);
+        buf_free(&hdr);
+        return APR_EINVAL;
+    }
     buf_put(out, FRAME_MAGIC, 4);
     buf_put_u8(out, (uint8_t)version);
     buf_put_u8(out, flags);
@@ -204,12 +213,40 @@ static apr_status_t encode_partial(const frame_header_t *h, const partial_t *p,
     return rv;
 }
 
-apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uint8_t *groups,
+/* h with a range list: *hh, h with its first range's lease, start, end and source, when
+ * the list is one a decoder takes (else -1, the reason in err); h itself without one. */
+static int with_list(const frame_header_t *h, frame_header_t *hh, abbey_err_t *err)
+{
+    frame_range_view_t v[FRAME_MAX_RANGES];
+    const frame_ranges_t *r = h->ranges;
+
+    *hh = *h;
+    if (!r || r->n < 2)
+        return 0;
+    if (r->n > FRAME_MAX_RANGES) {
+        abbey_err_set(err, "frame: a range list of %u ranges (at most %d)", r->n, FRAME_MAX_RANGES);
+        return -1;
+    }
+    hh->lease = r->r[0].lease;
+    hh->start = r->r[0].start;
+    hh->end = r->r[0].end;
+    memcpy(hh->source, r->r[0].source, sizeof hh->source);
+    hh->source[sizeof hh->source - 1] = '\0';
+    frame_ranges_view(r, v);
+    if (frame_ranges_check(v, r->n, hh, err) != 0) {
+        abbey_err_prefix(err, "frame");
+        return -1;
+    }
+    return 0;
+}
+
+apr_status_t frame_encode(const frame_header_t *h0, const partial_t *p, const uint8_t *groups,
                           buf_t *out, abbey_err_t *err)
 {
+    frame_header_t hh, *h = &hh;
     apr_status_t rv;
 
-    if (check_strings(h, err))
+    if (with_list(h0, &hh, err) != 0 || check_strings(h, err))
         return APR_EINVAL;
     for (int i = 0; i < p->job->nentries; i++) {
         const rules_entry_t *en = p->job->entries[i];
@@ -228,13 +265,16 @@ apr_status_t frame_encode(const frame_header_t *h, const partial_t *p, const uin
 apr_status_t frame_encode_record(const frame_header_t *h, const void *data, size_t len, buf_t *out,
                                  abbey_err_t *err)
 {
-    if (check_strings(h, err))
+    frame_header_t hh = *h;
+
+    hh.ranges = NULL; /* a record covers no range */
+    if (check_strings(&hh, err))
         return APR_EINVAL;
     if (len > FRAME_MAX_RAW) {
         abbey_err_set(err, "frame: record of %zu bytes exceeds %u", len, FRAME_MAX_RAW);
         return APR_EINVAL;
     }
-    return encode(h, FRAME_RECORD_VERSION, FRAME_FLAG_RECORD, len ? data : "", len, out, err);
+    return encode(&hh, FRAME_RECORD_VERSION, FRAME_FLAG_RECORD, len ? data : "", len, out, err);
 }
 
 /* ---- the fixed part, header and CRC ------------------------------------ */
@@ -318,10 +358,13 @@ static int get_name(buf_reader_t *r, char *dst, size_t cap, const char *what, ab
     return 0;
 }
 
-static apr_status_t get_header(const uint8_t *p, size_t n, frame_header_t *h, abbey_err_t *err)
+static apr_status_t get_header(const uint8_t *p, size_t n, frame_header_t *h,
+                               frame_ranges_t *ranges, abbey_err_t *err)
 {
     buf_reader_t r;
     buf_reader_init(&r, p, n);
+    h->ranges = NULL;
+    h->nranges = 1;
     h->config_hash = buf_get_u64(&r);
     h->round = buf_get_u64(&r);
     h->lease = buf_get_u64(&r);
@@ -348,6 +391,10 @@ static apr_status_t get_header(const uint8_t *p, size_t n, frame_header_t *h, ab
         abbey_err_prefix(err, "frame header");
         return APR_EINVAL;
     }
+    if (buf_reader_left(&r) && frame_ranges_get(&r, h, ranges, &h->nranges, err) != 0) {
+        abbey_err_prefix(err, "frame header");
+        return APR_EINVAL;
+    }
     if (buf_reader_left(&r)) {
         abbey_err_set(err, "frame header: %zu unexpected bytes after the fields",
                       buf_reader_left(&r));
@@ -358,11 +405,13 @@ static apr_status_t get_header(const uint8_t *p, size_t n, frame_header_t *h, ab
                       (unsigned long long)h->start, (unsigned long long)h->end);
         return APR_EINVAL;
     }
+    if (ranges && h->nranges == 1)
+        frame_ranges_of_header(h, ranges);
     return APR_SUCCESS;
 }
 
 static apr_status_t peek(const uint8_t *buf, size_t len, frame_header_t *h, frame_lens_t *l,
-                         size_t *total, abbey_err_t *err)
+                         size_t *total, frame_ranges_t *ranges, abbey_err_t *err)
 {
     apr_status_t rv = check_fixed(buf, len, l, err);
     uint32_t stored, computed;
@@ -385,16 +434,22 @@ static apr_status_t peek(const uint8_t *buf, size_t len, frame_header_t *h, fram
     }
     h->flags = buf[5];
     h->version = buf[4];
-    return get_header(buf + FRAME_FIXED, l->h, h, err);
+    if ((rv = get_header(buf + FRAME_FIXED, l->h, h, ranges, err)) != APR_SUCCESS)
+        return rv;
+    if (h->flags == FRAME_FLAG_RECORD && h->nranges > 1) {
+        abbey_err_set(err, "frame: a state record with a range list");
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
 }
 
-apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_t *frame_len,
-                        abbey_err_t *err)
+apr_status_t frame_peek_ranges(const uint8_t *buf, size_t len, frame_header_t *h,
+                               frame_ranges_t *ranges, size_t *frame_len, abbey_err_t *err)
 {
     frame_header_t tmp;
     frame_lens_t l;
     size_t total;
-    apr_status_t rv = peek(buf, len, &tmp, &l, &total, err);
+    apr_status_t rv = peek(buf, len, &tmp, &l, &total, ranges, err);
 
     if (rv != APR_SUCCESS)
         return rv;
@@ -403,6 +458,12 @@ apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_
     if (frame_len)
         *frame_len = total;
     return APR_SUCCESS;
+}
+
+apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_t *frame_len,
+                        abbey_err_t *err)
+{
+    return frame_peek_ranges(buf, len, h, NULL, frame_len, err);
 }
 
 /* ---- the payload ------------------------------------------------------- */
@@ -486,7 +547,7 @@ apr_status_t frame_decode(const uint8_t *buf, size_t len, const struct rules_job
     size_t total;
     uint8_t *raw;
     partial_t *scratch;
-    apr_status_t rv = peek(buf, len, &hh, &l, &total, err);
+    apr_status_t rv = peek(buf, len, &hh, &l, &total, NULL, err);
 
     if (rv != APR_SUCCESS)
         return rv;
@@ -550,7 +611,7 @@ apr_status_t frame_record(const uint8_t *buf, size_t len, apr_pool_t *pool, fram
     frame_lens_t l;
     size_t total;
     uint8_t *raw;
-    apr_status_t rv = peek(buf, len, &hh, &l, &total, err);
+    apr_status_t rv = peek(buf, len, &hh, &l, &total, NULL, err);
 
     if (rv != APR_SUCCESS)
         return rv;

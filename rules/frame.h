@@ -26,8 +26,19 @@
  * never numbers, so that builds with more or fewer reasons agree. A decoder
  * counts a name it does not know, and the bad lines no reason accounts for
  * (every frame from before reasons), under "unknown"; reasons adding up to
- * more than bad_lines make the frame corrupt. The header is the same in both
- * versions.
+ * more than bad_lines make the frame corrupt. Then, only in a frame of
+ * several ranges (docs/CLUSTER.md "Frames of several ranges"; regex_limit_hits
+ * and the reasons are then written even when 0), the range list: varint n
+ * (2 to FRAME_MAX_RANGES), then n times: source (string, 1 to
+ * FRAME_SOURCE_MAX - 1 bytes, no NUL), lease, start, end, lines, bad_lines,
+ * bytes (varints). The header's lease, start, end and source are then the
+ * first range's, and its lines, bad_lines, bytes, regex_limit_hits and
+ * reasons the whole frame's. A list is corrupt when n is out of bounds, a
+ * range is empty (start >= end), the first range is not the header's, two
+ * ranges of one source overlap, or the ranges' lines, bad_lines and bytes do
+ * not add up to the header's. A frame of one range has no list (nranges 1);
+ * a decoder that predates lists refuses one ("unexpected bytes after the
+ * fields"). The header is the same in both versions.
  *
  * Payload, version 1: varint group count, then per group:
  * group name, varint entry count, per entry: entry name, varint value count,
@@ -95,15 +106,30 @@
 #define FRAME_VERSION 2
 #define FRAME_VERSION_MIN 1
 #define FRAME_RECORD_VERSION 1
-#define FRAME_FIXED 20 /* bytes before the header */
-#define FRAME_MAX_HEADER 4096
+#define FRAME_FIXED 20               /* bytes before the header */
+#define FRAME_MAX_HEADER (32u << 10) /* 4 KiB before range lists: 16 of the longest sources */
 #define FRAME_MAX_PAYLOAD (64u << 20)
 #define FRAME_MAX_RAW (256u << 20)
 #define FRAME_NAME_MAX 64      /* job, slave, master names (with NUL) */
 #define FRAME_SOURCE_MAX 1024  /* source instance id (with NUL) */
 #define FRAME_FLAG_RECORD 0x01 /* payload: opaque bytes, not a partial */
+#define FRAME_MAX_RANGES 16    /* ranges of one frame */
 
 struct rules_job_t;
+
+/* One byte range a frame covers: of a source instance, read by a lease. */
+typedef struct frame_range_t {
+    char source[FRAME_SOURCE_MAX]; /* "<path or url>#<instance>" */
+    uint64_t lease;
+    uint64_t start, end; /* [start, end), start < end */
+    uint64_t lines, bad_lines, bytes;
+} frame_range_t;
+
+/* The ranges of a frame: n of them, 1 (a frame of one range) to FRAME_MAX_RANGES. */
+typedef struct frame_ranges_t {
+    uint32_t n;
+    frame_range_t r[FRAME_MAX_RANGES];
+} frame_ranges_t;
 
 typedef struct frame_header_t {
     uint64_t config_hash;
@@ -118,18 +144,25 @@ typedef struct frame_header_t {
     char source[FRAME_SOURCE_MAX];
     char slave[FRAME_NAME_MAX];
     char master[FRAME_NAME_MAX];
-    uint8_t flags;   /* frame_peek fills it; the encoders ignore it */
-    uint8_t version; /* frame_peek fills it (1 or 2); the encoders ignore it */
+    uint8_t flags;    /* frame_peek fills it; the encoders ignore it */
+    uint8_t version;  /* frame_peek fills it (1 or 2); the encoders ignore it */
+    uint32_t nranges; /* frame_peek fills it: 1, or the ranges of a list (frame_peek_ranges
+                         reads them); the encoders ignore it */
+    /* frame_encode: NULL, or a list of 2 or more ranges (one range: ignored); the header's
+     * lease, start, end and source are then taken from its first range, and lines,
+     * bad_lines and bytes must be the ranges' sums. frame_peek sets it to NULL. */
+    const frame_ranges_t *ranges;
 } frame_header_t;
 
 /* Copy p's line counters (lines, bad_lines, bytes, regex_limit_hits,
  * bad_by) into h. Cannot fail. */
 void frame_header_counts(frame_header_t *h, const partial_t *p);
 
-/* Append one frame to out: header h, and the tables of p's entries whose
- * group g has groups[g] != 0 (groups NULL: every group). A frame with no
- * groups selected is valid ("empty": the range, and nothing for this master).
- * Returns APR_SUCCESS, or APR_EINVAL when a header string is too long, an
+/* Append one frame to out: header h (with h->ranges, a range list), and the
+ * tables of p's entries whose group g has groups[g] != 0 (groups NULL: every
+ * group). A frame with no groups selected is valid ("empty": the ranges, and
+ * nothing for this master). Returns APR_SUCCESS, or APR_EINVAL when a header
+ * string is too long, h->ranges is not a list a decoder takes (its reason), an
  * entry of a selected group failed in p (out of memory: partial_fail), or the
  * payload would exceed FRAME_MAX_RAW / FRAME_MAX_PAYLOAD, or APR_ENOMEM when
  * the dictionary or the rows' order could not be allocated (mem.h); out is
@@ -159,6 +192,16 @@ apr_status_t frame_record(const uint8_t *buf, size_t len, apr_pool_t *pool, fram
  * tail); APR_EINVAL (corrupt) with the reason. Does not inflate the payload. */
 apr_status_t frame_peek(const uint8_t *buf, size_t len, frame_header_t *h, size_t *frame_len,
                         abbey_err_t *err);
+
+/* frame_peek, and the frame's ranges into *ranges (may be NULL): the list of
+ * a frame of several, or the header's one range (its counters the header's).
+ * The list was checked as frame.h says (frame_peek checks it too). */
+apr_status_t frame_peek_ranges(const uint8_t *buf, size_t len, frame_header_t *h,
+                               frame_ranges_t *ranges, size_t *frame_len, abbey_err_t *err);
+
+/* The ranges of r as text for logs, "src [a, b)" or "3 ranges: src [a, b),
+ * src2 [c, d), ...", cut to fit out (size > 0). Cannot fail. */
+void frame_ranges_text(const frame_ranges_t *r, char *out, size_t size);
 
 /* frame_peek, then (refusing a record frame: "a state record, not a
  * partial") inflate and decode the payload against job (group, entry

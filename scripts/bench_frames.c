@@ -5,10 +5,15 @@
  *   gcc -O2 -std=gnu11 -D_GNU_SOURCE -iquote rules $(pkg-config --cflags apr-1) \
  *       scripts/bench_frames.c build/rules/librules.a -o /tmp/bench_frames \
  *       $(pkg-config --libs apr-1) -lpcre2-8 -lyaml -lxxhash -lz -lzstd -lm
- *   /tmp/bench_frames RULES LEASE_BYTES FILE... [-- ENTRIES]
+ *   [COMBINE=K] /tmp/bench_frames RULES LEASE_BYTES FILE... [-- ENTRIES]
  * Each FILE is cut into leases of LEASE_BYTES (ending after a '\n', as a slave's read lease
  * does); each lease's lines are fed to the job's engine (the rules file's first job) and
- * encoded into one frame per master (that master's groups, as slave/deliver.c does). Every
+ * encoded into one frame per master (that master's groups, as slave/deliver.c does). With
+ * COMBINE=K (default 1) a frame covers up to K leases in a row, across files, as a slave's
+ * worker combines them (slave/combine.c: another lease while the frame read fewer than
+ * LEASE_BYTES), with their range list in its header (docs/CLUSTER.md "Frames of several
+ * ranges"): COMBINE=2 over 4 files is the cluster of bench_cluster.sh, two workers each
+ * reading two files in a row. Every
  * frame is then decoded as a master does (frame_decode into an empty partial, then merged
  * into that master's totals). Prints per master the frames' bytes (payload raw and on the
  * wire) against the bytes read, the CPU seconds of encoding, of decoding and of merging,
@@ -45,7 +50,10 @@ static uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* The frame of p for master m's groups into out; dies on failure. */
+static frame_ranges_t *cur; /* the ranges of the frame being built (n 0: one range, "bench") */
+
+/* The frame of p for master m's groups into out (with cur's list when it has two ranges or
+ * more); dies on failure. */
 static void encode(const rules_config_t *cfg, const rules_job_t *job, int m, const partial_t *p,
                    buf_t *out)
 {
@@ -57,6 +65,7 @@ static void encode(const rules_config_t *cfg, const rules_job_t *job, int m, con
     h.config_hash = cfg->hash;
     h.end = p->bytes;
     frame_header_counts(&h, p);
+    h.ranges = cur && cur->n >= 2 ? cur : NULL;
     snprintf(h.job, sizeof h.job, "%s", job->name);
     snprintf(h.source, sizeof h.source, "bench");
     snprintf(h.slave, sizeof h.slave, "s1");
@@ -126,6 +135,14 @@ int main(int argc, char **argv)
     buf_t f;
     double feed = 0;
 
+    uint64_t combine = getenv("COMBINE") ? strtoull(getenv("COMBINE"), NULL, 10) : 1, in_frame = 0;
+    partial_t *p = NULL;
+
+    if (combine < 1 || combine > FRAME_MAX_RANGES) {
+        fprintf(stderr, "COMBINE must be 1 to %d\n", FRAME_MAX_RANGES);
+        return 2;
+    }
+    cur = calloc(1, sizeof *cur);
     buf_init(&f);
     for (int m = 0; m < cfg->nmasters; m++)
         ms[m].totals = partial_create(job, pool);
@@ -143,12 +160,28 @@ int main(int argc, char **argv)
             uint64_t end = off + lease < size ? off + lease : size;
             while (end < size && data[end - 1] != '\n')
                 end++;
-            partial_t *p = partial_create(job, pool);
+            uint64_t l0, b0, y0;
+            if (!p)
+                p = partial_create(job, pool);
+            l0 = p->lines, b0 = p->bad_lines, y0 = p->bytes;
             double t0 = cpu();
             engine_feed(eng, data + off, end - off, off, p, NULL, NULL);
             feed += cpu() - t0;
             bytes += end - off;
+            in_frame += end - off;
             leases++;
+            frame_range_t *x = &cur->r[cur->n++];
+            snprintf(x->source, sizeof x->source, "%s#2049:%d:0", argv[3 + fi], fi);
+            x->lease = leases;
+            x->start = off;
+            x->end = end;
+            x->lines = p->lines - l0;
+            x->bad_lines = p->bad_lines - b0;
+            x->bytes = p->bytes - y0;
+            off = end;
+            int last = fi == nfiles - 1 && off >= size;
+            if (cur->n < combine && in_frame < lease && !last)
+                continue; /* the next lease joins this frame */
             for (int m = 0; m < cfg->nmasters; m++) {
                 partial_t *s = partial_create(job, pool);
                 t0 = cpu();
@@ -172,15 +205,18 @@ int main(int argc, char **argv)
             if (by_entry)
                 entry_sizes(cfg, job, p, pool, add_wire, add_raw);
             partial_destroy(p);
-            off = end;
+            p = NULL;
+            cur->n = 0;
+            in_frame = 0;
         }
         munmap((void *)data, (size_t)st.st_size);
         close(fd);
     }
     uint64_t wire = 0, raw = 0;
     double enc = 0, dec = 0, merge = 0;
-    printf("%llu bytes read in %llu leases of %llu bytes; engine %.3f s CPU\n",
-           (unsigned long long)bytes, (unsigned long long)leases, (unsigned long long)lease, feed);
+    printf("%llu bytes read in %llu leases of %llu bytes, up to %llu a frame; engine %.3f s CPU\n",
+           (unsigned long long)bytes, (unsigned long long)leases, (unsigned long long)lease,
+           (unsigned long long)combine, feed);
     printf("master  frames        wire         raw  wire%%   encode  decode   merge (CPU s)\n");
     for (int m = 0; m < cfg->nmasters; m++) {
         printf("%-6s %7llu %11llu %11llu %6.3f %8.3f %7.3f %7.3f\n", cfg->masters[m].name,
@@ -203,6 +239,7 @@ int main(int argc, char **argv)
                    100.0 * add_wire[i] / bytes);
     }
     buf_free(&f);
+    free(cur);
     apr_pool_destroy(pool);
     apr_terminate();
     return 0;

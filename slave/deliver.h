@@ -1,4 +1,5 @@
-/* deliver.h - sending one task range's frames to every master (POST /v1/partials).
+/* deliver.h - sending one task range's frames to every master (POST /v1/partials), or
+ * one frame of several ranges (deliver_parts, docs/CLUSTER.md "Frames of several ranges").
  *
  * Every master gets a frame for every range, carrying the tables of the
  * rule groups it owns (an empty frame when it owns none of the job's), so
@@ -30,6 +31,7 @@
 
 #include "buf.h"
 #include "engine.h"
+#include "frame.h"
 #include "hclient.h"
 #include "partial.h"
 #include "rules.h"
@@ -77,5 +79,24 @@ typedef struct deliver_t {
  * failed (0: all OK, spooled or skipped).
  * Failures are logged with the master's name and the reason. */
 int deliver_range(deliver_t *d, const partial_t *p, uint64_t start, uint64_t end);
+
+/* One range of a frame of several: a lease's, read with d's engine. */
+typedef struct deliver_part_t {
+    frame_range_t range;       /* its source id, lease, [start, end) (start < end), and the
+                                  lines, bad lines and bytes its reading added to the partial */
+    const char *read_path;     /* what reading it alone again reads (a file, fd path or URL) */
+    deliver_result_t *results; /* per master of d->cfg (room for nmasters), filled */
+} deliver_part_t;
+
+/* Send every master one frame of the n parts (2 to FRAME_MAX_RANGES ranges of d->job, one
+ * round: d->round, whose lines were all read into p; their counters add up to p's), with
+ * the groups it owns. A master that takes it (merged, duplicate, expired) or whose spool
+ * does has every part OK or SPOOLED; one that answers 409, refuses it, or for which it
+ * cannot be encoded gets each part read again alone and sent as deliver_range sends a
+ * range (its conflicts repaired) to it alone. p NULL: the parts are not in one partial
+ * (a read after them failed; n may be 1): every master gets each part alone. d->only_master must be
+ * NULL; d->source, read_path and lease are restored after. parts[i].results[m] gets each
+ * part's result at master m; returns how many of them failed. */
+int deliver_parts(deliver_t *d, const partial_t *p, deliver_part_t *parts, int n);
 
 #endif

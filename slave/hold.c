@@ -18,7 +18,9 @@
  * renews all it holds in one call. Leases the primary asks back are released
  * in the next report once their reading is done; on stop, everything is.
  * One-shot leases in a lease answer (repairs, or every lease from an older
- * primary) are queued as they come and completed by the worker itself.
+ * primary) are queued as they come and completed by the worker itself. A
+ * worker that read a sticky lease may take further queued ones of the same job
+ * and round at once (hold_take_more) to send them in one frame (combine.c).
  *
  * Locking: h->lock guards the queue, the items' states and results and the
  * config hash; the holder thread alone touches the rest (its HTTP client,
@@ -142,6 +144,28 @@ hold_item_t *hold_take(hold_t *h, int64_t wait_ms)
         h->qhead = it->qnext;
         if (!h->qhead)
             h->qtail = NULL;
+        it->state = H_RUNNING;
+    }
+    apr_thread_mutex_unlock(h->lock);
+    return it;
+}
+
+hold_item_t *hold_take_more(hold_t *h, const char *job, int64_t round, const char *config)
+{
+    hold_item_t *it = NULL, *prev = NULL;
+    apr_thread_mutex_lock(h->lock);
+    if (!h->closing && strcmp(h->config, config) == 0)
+        for (it = h->qhead; it; prev = it, it = it->qnext)
+            if (it->l.sticky && it->l.kind == SLAVE_LEASE_READ && it->l.round == round &&
+                strcmp(it->l.job, job) == 0)
+                break;
+    if (it) {
+        if (prev)
+            prev->qnext = it->qnext;
+        else
+            h->qhead = it->qnext;
+        if (h->qtail == it)
+            h->qtail = prev;
         it->state = H_RUNNING;
     }
     apr_thread_mutex_unlock(h->lock);

@@ -10,10 +10,31 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PARTIALS_TEXT_MAX 200 /* bytes of a body shown when it has no "error" */
+
+const char *partials_what(const void *frame, size_t len, const frame_header_t *h, apr_pool_t *pool)
+{
+    frame_ranges_t *fr;
+    char *text;
+    abbey_err_t err;
+
+    if (h->nranges <= 1)
+        return apr_psprintf(pool, "%s [%llu, %llu)", h->source, (unsigned long long)h->start,
+                            (unsigned long long)h->end);
+    fr = malloc(sizeof *fr);
+    text = apr_palloc(pool, 2048);
+    if (fr && frame_peek_ranges(frame, len, NULL, fr, NULL, &err) == APR_SUCCESS)
+        frame_ranges_text(fr, text, 2048);
+    else
+        snprintf(text, 2048, "%s [%llu, %llu) and %u more ranges", h->source,
+                 (unsigned long long)h->start, (unsigned long long)h->end, h->nranges - 1);
+    free(fr);
+    return text;
+}
 
 const char *partials_result_name(partials_result_t r)
 {

@@ -31,6 +31,7 @@
 #include <apr_pools.h>
 #include <stddef.h>
 
+#include "frame.h"
 #include "hclient.h"
 #include "ranges.h"
 
@@ -80,6 +81,11 @@ partials_result_t partials_post(hclient_t *hc, const char *url, const void *fram
  * partials_post fills it (tries 0). Returns out->result. */
 partials_result_t partials_read(const hclient_resp_t *resp, apr_pool_t *pool,
                                 partials_answer_t *out);
+
+/* What the frame[0..len) (whose header frame_peek gave: h) covers, for logs: "src [a, b)",
+ * or for a frame of several ranges "3 ranges: src [a, b), src2 [c, d), ..."; in pool.
+ * Cannot fail (a list that does not read back is named by the header's range). */
+const char *partials_what(const void *frame, size_t len, const frame_header_t *h, apr_pool_t *pool);
 
 /* "merged", "duplicate", "expired", "conflict", "unavailable", "refused". */
 const char *partials_result_name(partials_result_t r);

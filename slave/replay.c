@@ -75,7 +75,9 @@ typedef struct replay_t {
     /* the file in progress */
     const char *path;
     uint64_t f_frames, f_delivered, f_duplicate, f_failed, f_damaged, f_pos;
-    uint64_t f_off; /* the frame being sent */
+    uint64_t f_off;         /* the frame being sent */
+    const uint8_t *f_frame; /* its bytes (f_len of them), while it is looked at */
+    size_t f_len;
 } replay_t;
 
 static void usage(FILE *out)
@@ -297,18 +299,25 @@ static void problem(replay_t *r, const char *text)
     APR_ARRAY_PUSH(r->problems, const char *) = text;
 }
 
+/* The frame being looked at (header h) as "src [a, b)" or "N ranges: ..." (partials_what). */
+static const char *what_of(replay_t *r, const frame_header_t *h)
+{
+    return partials_what(r->f_frame, r->f_len, h, r->pool);
+}
+
 /* Record a frame that was not delivered. */
 static void not_delivered(replay_t *r, uint64_t off, const frame_header_t *h, const char *url,
                           const char *reason)
 {
     r->failed++;
     r->f_failed++;
-    problem(r, pfmt(r->pool,
-                    "not delivered: %s offset %llu: job %s, source %s, range [%llu, %llu), "
-                    "master %s%s%s%s: %s",
-                    r->path, (unsigned long long)off, h->job, h->source,
-                    (unsigned long long)h->start, (unsigned long long)h->end, h->master,
-                    url ? " (" : "", url ? url : "", url ? ")" : "", reason));
+    const char *what = h->nranges > 1
+                           ? what_of(r, h)
+                           : pfmt(r->pool, "source %s, range [%llu, %llu)", h->source,
+                                  (unsigned long long)h->start, (unsigned long long)h->end);
+    problem(r, pfmt(r->pool, "not delivered: %s offset %llu: job %s, %s, master %s%s%s%s: %s",
+                    r->path, (unsigned long long)off, h->job, what, h->master, url ? " (" : "",
+                    url ? url : "", url ? ")" : "", reason));
 }
 
 /* --- delivery ------------------------------------------------------------------ */
@@ -393,14 +402,21 @@ static int answered(replay_t *r, uint64_t off, size_t len, const frame_header_t 
         return 0;
     case PARTIALS_EXPIRED:
         clear_line(r);
-        log_msg("%s @%" PRIu64 ": %s [%" PRIu64 ", %" PRIu64 ") delivered, but %s says "
-                "expired: its period is no longer kept, so it is counted in no report",
-                r->path, off, h->source, h->start, h->end, base);
+        log_msg("%s @%" PRIu64 ": %s delivered, but %s says expired: its period is no longer "
+                "kept, so it is counted in no report",
+                r->path, off, what_of(r, h), base);
         delivered(r, 0);
         return 0;
     case PARTIALS_CONFLICT:
-        if (ranges_covers(ans->have, h->start, h->end)) {
+        if (h->nranges == 1 && ranges_covers(ans->have, h->start, h->end)) {
             delivered(r, 1); /* the master has it all: a duplicate, as the spool counts it */
+            return 0;
+        }
+        if (h->nranges > 1) { /* (one it held wholly would be a duplicate) */
+            not_delivered(r, off, h, base,
+                          "conflict: the master holds part of these ranges from another "
+                          "delivery; a spooled frame cannot be cut, so the ranges it lacks must "
+                          "be re-read from the sources for this master (gap repair does)");
             return 0;
         }
         not_delivered(r, off, h, base,
@@ -476,7 +492,13 @@ static int on_frame(void *ctx, uint64_t off, const uint8_t *frame, size_t len,
         r->f_pos = off + len;
         return 0;
     }
-    if (r->opts.dry_run)
+    r->f_frame = frame;
+    r->f_len = len;
+    if (r->opts.dry_run && h->nranges > 1)
+        printf("%s offset %llu: job %s, %s, round %llu, master %s, %zu bytes\n", r->path,
+               (unsigned long long)off, h->job, what_of(r, h), (unsigned long long)h->round,
+               h->master, len);
+    else if (r->opts.dry_run)
         printf("%s offset %llu: job %s, source %s, range [%llu, %llu), round %llu, master %s, "
                "%zu bytes\n",
                r->path, (unsigned long long)off, h->job, h->source, (unsigned long long)h->start,

@@ -321,8 +321,7 @@ static void *APR_THREAD_FUNC worker_thread(apr_thread_t *t, void *data)
             if (!it)
                 continue;
             hold_config(w->s->hold, hash);
-            worker_run_held(w, hold_lease(it), hash);
-            hold_done(w->s->hold, it);
+            worker_run_items(w, w->s->hold, it, hash);
             continue;
         }
         int ran = worker_once(w);

@@ -7,8 +7,9 @@
  * rounds (docs/CLUSTER.md "Sticky leases"): it asks for batches, checks each
  * task once a round, queues the ones that grew for the worker threads
  * (worker.c: read -> deliver (deliver.c) -> a completion, each with its own
- * HTTP client, engines and buffers) and reports completions and "nothing
- * new" in batches. With --single-leases (a primary older than this
+ * HTTP client, engines and buffers; combine.c: several leases of one job and
+ * round read in a row and sent in one frame) and reports completions and
+ * "nothing new" in batches. With --single-leases (a primary older than this
  * protocol) each worker loops lease -> read -> deliver -> complete itself.
  * The renewer thread (slave_renew_pass) extends one-shot leases; the
  * re-delivery thread sends what the spool (spool.c) holds. Every call to the
@@ -243,9 +244,19 @@ void worker_deliver_init(worker_t *w, const slave_lease_t *l, const rules_job_t 
  * to the holder instead (hold_result), which reports it in a batch. */
 void worker_complete(worker_t *w, const slave_lease_t *l, json_t *root);
 
-/* Run lease l of the holder with the config named config_hash (fetched when
- * new): 0, or -1 when that config cannot be had (nothing was run). */
-int worker_run_held(worker_t *w, const slave_lease_t *l, const char *config_hash);
+/* --- combine.c ---------------------------------------------------------- */
+
+#define SLAVE_COMBINE_RANGES 8 /* ranges of one combined frame (frame.h allows 16) */
+
+struct hold_t;
+struct hold_item_t;
+
+/* Run item it of holder h (hold_take) with the config named hash (fetched when new; when it
+ * cannot be had nothing is run: checked again later). A sticky read lease takes with it the
+ * leases the holder has queued for the same job and round, as docs/CLUSTER.md "Frames of
+ * several ranges" says, and sends their ranges in one frame per master; anything else runs
+ * as worker_run_lease runs it. Every item run goes back with hold_done. */
+void worker_run_items(worker_t *w, struct hold_t *h, struct hold_item_t *it, const char *hash);
 
 /* --- expand.c ----------------------------------------------------------- */
 
@@ -288,6 +299,9 @@ void hold_stop(hold_t *h);
  * when none or stopping), and giving it back once run. */
 struct hold_item_t *hold_take(hold_t *h, int64_t wait_ms);
 void hold_done(hold_t *h, struct hold_item_t *it);
+/* Without waiting: the first queued sticky read lease of job whose check is of round,
+ * while the holder's config is still config (NULL: none); given back with hold_done. */
+struct hold_item_t *hold_take_more(hold_t *h, const char *job, int64_t round, const char *config);
 
 /* The lease an item holds, and its config (the hash the primary names). */
 const slave_lease_t *hold_lease(const struct hold_item_t *it);

@@ -431,45 +431,50 @@ static void decided(walk_t *k, uint64_t off, size_t len, int held)
     apr_thread_mutex_unlock(k->sp->lock);
 }
 
-/* A 409 for the frame at off: acknowledged when the master's ranges cover
- * it (a duplicate), else held (its lease is gone: it cannot be cut). */
-static int conflict(walk_t *k, uint64_t off, size_t len, const frame_header_t *h,
+/* A 409 for the frame at off (what: its ranges as text): acknowledged when the master's
+ * ranges cover it (a duplicate), else held (its lease is gone: it cannot be cut; a frame of
+ * several ranges a master holds wholly is answered duplicate, so its 409 is always held). */
+static int conflict(walk_t *k, uint64_t off, size_t len, const frame_header_t *h, const char *what,
                     const partials_answer_t *ans)
 {
-    int cov = ranges_covers(ans->have, h->start, h->end);
-    log_msg("spool %s @%" PRIu64 ": master %s answered 409 for %s [%" PRIu64 ", %" PRIu64
-            ") with ranges %s: %s",
-            k->g->path, off, h->master, h->source, h->start, h->end, ans->ranges,
+    int cov = h->nranges == 1 && ranges_covers(ans->have, h->start, h->end);
+    log_msg("spool %s @%" PRIu64 ": master %s answered 409 for %s with ranges %s: %s", k->g->path,
+            off, h->master, what, ans->ranges,
             cov ? "they cover the frame (a duplicate): acknowledged"
-                : "it has part of the range from elsewhere and the lease is gone; "
-                  "the frame is held in the spool for abbey-replay / the operator");
+                : "it has part of the frame's ranges from elsewhere and the lease is gone; "
+                  "the frame is held in the spool for abbey-replay / the operator (gap repair "
+                  "reads what the master lacks)");
     decided(k, off, len, !cov);
     return 1;
 }
 
 /* What the master said of the frame at off (header h): acknowledged, held
  * (logged), or 0 when the walk stops with k->result WALK_FAILED. */
-static int answered(walk_t *k, uint64_t off, size_t len, const frame_header_t *h,
-                    const partials_answer_t *ans)
+static int answered(walk_t *k, uint64_t off, const uint8_t *frame, size_t len,
+                    const frame_header_t *h, const partials_answer_t *ans)
 {
+    const char *what = ans->result == PARTIALS_MERGED || ans->result == PARTIALS_DUPLICATE
+                           ? ""
+                           : partials_what(frame, len, h, k->sp->pass_pool);
+
     switch (ans->result) {
     case PARTIALS_MERGED:
     case PARTIALS_DUPLICATE:
         decided(k, off, len, 0);
         return 1;
     case PARTIALS_EXPIRED:
-        log_msg("spool %s @%" PRIu64 ": master %s took %s [%" PRIu64 ", %" PRIu64 ") as expired: "
-                "its period is no longer kept, so it is counted in no report",
-                k->g->path, off, h->master, h->source, h->start, h->end);
+        log_msg("spool %s @%" PRIu64 ": master %s took %s as expired: its period is no longer "
+                "kept, so it is counted in no report",
+                k->g->path, off, h->master, what);
         decided(k, off, len, 0);
         return 1;
     case PARTIALS_CONFLICT:
-        return conflict(k, off, len, h, ans);
+        return conflict(k, off, len, h, what, ans);
     case PARTIALS_REFUSED:
         if (ans->status == 400 || ans->status == 409 || ans->status == 413) {
-            log_msg("spool %s @%" PRIu64 ": master %s refuses %s [%" PRIu64 ", %" PRIu64
-                    "): %s; the frame is held in the spool for abbey-replay / the operator",
-                    k->g->path, off, h->master, h->source, h->start, h->end, ans->reason);
+            log_msg("spool %s @%" PRIu64 ": master %s refuses %s: %s; the frame is held in the "
+                    "spool for abbey-replay / the operator",
+                    k->g->path, off, h->master, what, ans->reason);
             decided(k, off, len, 1);
             return 1;
         }
@@ -498,7 +503,7 @@ static int send_one(void *ctx, uint64_t off, const uint8_t *frame, size_t len,
     }
     partials_post(k->hc, partials_url(m->url ? m->url : k->fallback_url, sp->pass_pool), frame, len,
                   NULL, &sp->resp, sp->pass_pool, &ans);
-    if (!answered(k, off, len, h, &ans))
+    if (!answered(k, off, frame, len, h, &ans))
         return 1;
     if (*k->budget > 0 && --*k->budget == 0) {
         k->result = WALK_BUDGET;

@@ -1,9 +1,10 @@
 /* worker.c - running a lease: read, deliver, complete; and the one-lease loop of
  * --single-leases (see slave.h).
  *
- * A worker thread runs what the holder (hold.c) queues: its sticky leases'
- * checks that need a read, and one-shot leases (repairs); a sticky lease's
- * completion goes back to the holder, which reports it in a batch.
+ * A worker thread runs what the holder (hold.c) queues (combine.c: its sticky
+ * leases' checks that need a read, several of one job and round in one frame,
+ * and one-shot leases, repairs); a sticky lease's completion goes back to the
+ * holder, which reports it in a batch.
  * A read lease of a file asks instance.c what to read (the same file, the
  * old file of a rotation, or nothing), reads whole lines of [start,
  * min(size, start + cap)) through the job's engine into the worker's
@@ -49,18 +50,7 @@
 #include "source.h"
 #include "spool.h"
 #include "wirepath.h"
-
-/* What a read lease did: the fields of its completion. */
-typedef struct outcome_t {
-    char instance[INSTANCE_MAX];      /* the instance read */
-    char next_instance[INSTANCE_MAX]; /* "" or where the task moves */
-    const char *read_path;            /* what was read (NULL: nothing) */
-    uint64_t start, end;
-    int at_end;
-    int64_t size;      /* reported size; -1: none */
-    const char *error; /* why nothing (more) could be read: a source that is not a regular
-                          file, an archive's damaged data */
-} outcome_t;
+#include "worker_int.h"
 
 worker_t *worker_create(slave_t *s, int index)
 {
@@ -175,7 +165,7 @@ static uint64_t read_limit(uint64_t start, uint64_t cap, uint64_t size)
  * that reads no whole line, the rest is a line not ended yet: at_end, so
  * the task waits for the next round instead of being leased again at once. */
 static apr_status_t read_lines(worker_t *w, engine_t *e, partial_t *p, source_reader_t *r,
-                               const slave_lease_t *l, uint64_t size, outcome_t *o,
+                               const slave_lease_t *l, uint64_t size, worker_outcome_t *o,
                                abbey_err_t *err)
 {
     uint64_t limit = read_limit(o->start, l->cap, size);
@@ -209,7 +199,7 @@ static apr_status_t read_lines(worker_t *w, engine_t *e, partial_t *p, source_re
  * completion is at_end with the reason in "error", so the next round tries
  * again from there. */
 static apr_status_t read_stream(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
-                                outcome_t *o, abbey_err_t *err)
+                                worker_outcome_t *o, abbey_err_t *err)
 {
     uint64_t cap = l->cap, total = 0;
     source_reader_t *r = NULL;
@@ -245,7 +235,7 @@ static apr_status_t read_stream(worker_t *w, engine_t *e, partial_t *p, const sl
 /* The lines of the instance a plan found at o->read_path, plan_size bytes
  * (compressed, for an archive). */
 static apr_status_t read_instance(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
-                                  uint64_t plan_size, outcome_t *o, abbey_err_t *err)
+                                  uint64_t plan_size, worker_outcome_t *o, abbey_err_t *err)
 {
     if (source_path_is_stream(o->read_path))
         return read_stream(w, e, p, l, o, err);
@@ -255,7 +245,7 @@ static apr_status_t read_instance(worker_t *w, engine_t *e, partial_t *p, const 
 
 /* A file source: instance.c decides, then read. */
 static apr_status_t read_file(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
-                              outcome_t *o, abbey_err_t *err)
+                              worker_outcome_t *o, abbey_err_t *err)
 {
     instance_plan_t plan;
     const char *path = wirepath_decode(l->source, w->task_pool);
@@ -316,7 +306,7 @@ static apr_status_t read_file(worker_t *w, engine_t *e, partial_t *p, const slav
  * to; a file gone or cut below start reads nothing, and the primary decides
  * from the glob's next expansion. */
 static apr_status_t read_ident(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
-                               outcome_t *o, abbey_err_t *err)
+                               worker_outcome_t *o, abbey_err_t *err)
 {
     instance_plan_t plan;
     uint64_t dev, ino;
@@ -348,7 +338,7 @@ static apr_status_t read_ident(worker_t *w, engine_t *e, partial_t *p, const sla
 
 /* An http(s) source: generation "http:gen"; a size below start starts gen + 1. */
 static apr_status_t read_http(worker_t *w, engine_t *e, partial_t *p, const slave_lease_t *l,
-                              outcome_t *o, abbey_err_t *err)
+                              worker_outcome_t *o, abbey_err_t *err)
 {
     source_reader_t *r;
     uint64_t gen, total;
@@ -408,7 +398,7 @@ void worker_deliver_init(worker_t *w, const slave_lease_t *l, const rules_job_t 
  * goes to the spool). 0 when all took it or it was spooled; *results gets
  * each master's result. */
 static int deliver(worker_t *w, const slave_lease_t *l, const rules_job_t *job, engine_t *e,
-                   const partial_t *p, const outcome_t *o, deliver_result_t **results)
+                   const partial_t *p, const worker_outcome_t *o, deliver_result_t **results)
 {
     deliver_t d;
     worker_deliver_init(w, l, job, e, o->instance, o->read_path, &d);
@@ -441,7 +431,7 @@ static int worker_budget(void *ctx, partial_t *out)
 
 /* A read cut near the budget: logged the first time, then at most once a
  * minute with the count. */
-static void log_cut(worker_t *w, const slave_lease_t *l, const outcome_t *o)
+static void log_cut(worker_t *w, const slave_lease_t *l, const worker_outcome_t *o)
 {
     slave_t *s = w->s;
     uint64_t n = __atomic_add_fetch(&s->budget_cuts, 1, __ATOMIC_RELAXED);
@@ -478,73 +468,88 @@ void worker_engine(worker_t *w, const rules_job_t *job, engine_t **e, partial_t 
     partial_clear(*p);
 }
 
-static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job)
+apr_status_t worker_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job, engine_t *e,
+                         partial_t *p, worker_outcome_t *o, abbey_err_t *err)
 {
-    const rules_config_t *cfg = w->cfg->rules;
-    engine_t *e;
-    partial_t *p;
-    outcome_t o;
-    abbey_err_t err;
     apr_status_t rv;
-    json_t *deliveries, *root;
-    deliver_result_t *results;
-    int failed;
     rejects_sink_t rs = {rejects_file(w->s->rejects, job), l->source, (uint64_t)l->round};
 
-    worker_engine(w, job, &e, &p);
-    memset(&o, 0, sizeof o);
-    o.start = o.end = l->start;
-    o.size = -1;
+    memset(o, 0, sizeof *o);
+    o->start = o->end = l->start;
+    o->size = -1;
     rejects_attach(e, &rs);
     w->tasks.io.cut = 0;
     if (w->s->budget) { /* read leases alone: repairs and re-reads are exact ranges */
         w->tasks.io.budget = worker_budget;
         w->tasks.io.budget_ctx = w;
     }
-    rv = l->file                     ? read_ident(w, e, p, l, &o, &err)
-         : source_is_http(l->source) ? read_http(w, e, p, l, &o, &err)
-                                     : read_file(w, e, p, l, &o, &err);
+    rv = l->file                     ? read_ident(w, e, p, l, o, err)
+         : source_is_http(l->source) ? read_http(w, e, p, l, o, err)
+                                     : read_file(w, e, p, l, o, err);
     w->tasks.io.budget = NULL;
     engine_set_sink(e, NULL, NULL);
     if (w->tasks.io.cut && rv == APR_SUCCESS)
-        log_cut(w, l, &o);
-    if (rv == APR_EINTR && o.end > o.start) { /* stopping: deliver and complete what was read */
+        log_cut(w, l, o);
+    if (rv == APR_EINTR && o->end > o->start) { /* stopping: deliver and complete what was read */
         log_msg("lease %" PRIu64 " (%s %s): stopping: the read ends at %" PRIu64, l->id, l->job,
-                l->source, o.end);
-        o.at_end = 0;
+                l->source, o->end);
+        o->at_end = 0;
         rv = APR_SUCCESS;
     }
-    if (rv != APR_SUCCESS) {
+    return rv;
+}
+
+void worker_finish(worker_t *w, const slave_lease_t *l, const worker_outcome_t *o, uint64_t lines,
+                   uint64_t bad_lines, uint64_t bytes, const deliver_result_t *results)
+{
+    const rules_config_t *cfg = w->cfg->rules;
+    json_t *deliveries = json_object(), *root;
+
+    for (int m = 0; results && m < cfg->nmasters; m++)
+        json_object_set_new(deliveries, cfg->masters[m].name,
+                            json_string(results[m] == DELIVER_SPOOLED ? "spooled" : "ok"));
+    root = json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:s, s:I, s:I, s:I, s:o}", "slave",
+                     w->s->opts.name, "lease", (json_int_t)l->id, "instance", o->instance, "start",
+                     (json_int_t)o->start, "end", (json_int_t)o->end, "at_end", o->at_end,
+                     "next_instance", o->next_instance, "lines", (json_int_t)lines, "bad_lines",
+                     (json_int_t)bad_lines, "bytes", (json_int_t)bytes, "deliveries", deliveries);
+    if (o->size >= 0)
+        json_object_set_new(root, "size", json_integer((json_int_t)o->size));
+    if (o->error)
+        json_object_set_new(root, "error", json_string(wirepath_encode(o->error, w->task_pool)));
+    worker_complete(w, l, root);
+}
+
+void worker_not_completed(worker_t *w, const slave_lease_t *l, const worker_outcome_t *o,
+                          int failed)
+{
+    log_msg("lease %" PRIu64 " (%s %s#%s [%" PRIu64 ", %" PRIu64 ")): not completed: "
+            "%d master(s) did not take their frames; the lease will expire and the "
+            "range be read again",
+            l->id, l->job, l->source, o->instance, o->start, o->end, failed);
+    slave_lease_untrack(w->s, l->id);
+}
+
+static void run_read(worker_t *w, const slave_lease_t *l, const rules_job_t *job)
+{
+    engine_t *e;
+    partial_t *p;
+    worker_outcome_t o;
+    abbey_err_t err;
+    deliver_result_t *results = NULL;
+    int failed;
+
+    worker_engine(w, job, &e, &p);
+    if (worker_read(w, l, job, e, p, &o, &err) != APR_SUCCESS) {
         log_msg("lease %" PRIu64 " (%s): not completed: %s", l->id, l->job, err.msg);
         slave_lease_untrack(w->s, l->id);
         return;
     }
-    deliveries = json_object();
-    if (o.end > o.start) {
-        if ((failed = deliver(w, l, job, e, p, &o, &results)) != 0) {
-            log_msg("lease %" PRIu64 " (%s %s#%s [%" PRIu64 ", %" PRIu64 ")): not completed: "
-                    "%d master(s) did not take their frames; the lease will expire and the "
-                    "range be read again",
-                    l->id, l->job, l->source, o.instance, o.start, o.end, failed);
-            json_decref(deliveries);
-            slave_lease_untrack(w->s, l->id);
-            return;
-        }
-        for (int m = 0; m < cfg->nmasters; m++)
-            json_object_set_new(deliveries, cfg->masters[m].name,
-                                json_string(results[m] == DELIVER_SPOOLED ? "spooled" : "ok"));
+    if (o.end > o.start && (failed = deliver(w, l, job, e, p, &o, &results)) != 0) {
+        worker_not_completed(w, l, &o, failed);
+        return;
     }
-    root = json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:s, s:I, s:I, s:I, s:o}", "slave",
-                     w->s->opts.name, "lease", (json_int_t)l->id, "instance", o.instance, "start",
-                     (json_int_t)o.start, "end", (json_int_t)o.end, "at_end", o.at_end,
-                     "next_instance", o.next_instance, "lines", (json_int_t)p->lines, "bad_lines",
-                     (json_int_t)p->bad_lines, "bytes", (json_int_t)p->bytes, "deliveries",
-                     deliveries);
-    if (o.size >= 0)
-        json_object_set_new(root, "size", json_integer((json_int_t)o.size));
-    if (o.error)
-        json_object_set_new(root, "error", json_string(wirepath_encode(o.error, w->task_pool)));
-    worker_complete(w, l, root);
+    worker_finish(w, l, &o, p->lines, p->bad_lines, p->bytes, results);
 }
 
 void worker_run_lease(worker_t *w, const slave_lease_t *l)
@@ -561,6 +566,11 @@ void worker_run_lease(worker_t *w, const slave_lease_t *l)
     } else {
         run_read(w, l, job);
     }
+    worker_lease_end(w);
+}
+
+void worker_lease_end(worker_t *w)
+{
     if (w->s->budget)
         budget_release(w);
     apr_pool_clear(w->task_pool);
@@ -646,9 +656,7 @@ int worker_parse_lease(json_t *o, apr_pool_t *pool, slave_lease_t *l, abbey_err_
     return 0;
 }
 
-/* Make the worker's config the one named want (fetching it when new).
- * 0 when it is, -1 when it cannot be had. */
-static int use_config(worker_t *w, const char *want)
+int worker_use_config(worker_t *w, const char *want)
 {
     slave_cfg_t *c;
     abbey_err_t err;
@@ -667,18 +675,6 @@ static int use_config(worker_t *w, const char *want)
         }
     }
     return w->cfg && strcmp(w->cfg->hash, want) == 0 ? 0 : -1;
-}
-
-int worker_run_held(worker_t *w, const slave_lease_t *l, const char *config_hash)
-{
-    apr_pool_clear(w->task_pool);
-    if (use_config(w, config_hash) != 0) {
-        log_msg("lease %" PRIu64 ": config %s is not available; checked again later", l->id,
-                config_hash);
-        return -1;
-    }
-    worker_run_lease(w, l);
-    return 0;
 }
 
 /* The primary did not answer, or answered badly: log once per outage (for all workers). */
@@ -734,7 +730,7 @@ int worker_once(worker_t *w)
         }
         slave_lease_track(s, l.id, l.expires_ms, slave_now_ms());
         ran = 1;
-        if (use_config(w, hash) != 0) {
+        if (worker_use_config(w, hash) != 0) {
             log_msg("lease %" PRIu64 ": config %s is not available; left to expire", l.id, hash);
             slave_lease_untrack(s, l.id);
             continue;

@@ -105,16 +105,22 @@ static void hold_teardown(void)
     teardown();
 }
 
-/* A slave of the real primary, named name, its config fetched, started. */
-static slave_t *run_slave(const char *name)
+/* A slave of the real primary, named name, with workers workers, its config fetched,
+ * started. */
+static slave_t *run_slave_workers(const char *name, int workers)
 {
     abbey_err_t err;
-    slave_t *s = new_slave(2, NULL);
+    slave_t *s = new_slave(workers, NULL);
     s->opts.name = name;
     ck_assert_int_eq(slave_config_update(s, hclient_create(TOKEN, 2000, 10000, pool), NULL, &err),
                      APR_SUCCESS);
     ck_assert_msg(slave_start(s, &err) == APR_SUCCESS, "%s", err.msg);
     return s;
+}
+
+static slave_t *run_slave(const char *name)
+{
+    return run_slave_workers(name, 2);
 }
 
 /* The scheduler's status: committed bytes over the read tasks, and the sticky leases
@@ -264,6 +270,44 @@ START_TEST(hold_second_slave_gets_share)
 }
 END_TEST
 
+/* One worker, three files grown in the same round: the holder's pass queues the three
+ * leases together, the worker reads them in a row and sends each master one frame of the
+ * three ranges; each lease is completed with its own range (docs/CLUSTER.md "Frames of
+ * several ranges"). */
+START_TEST(hold_one_worker_combines)
+{
+    uint64_t c, c0;
+    int held, n0, n1;
+    slave_t *s = run_slave_workers("s1", 1);
+    ck_assert(wait_committed(10000));
+    st(&c, &held, "s1");
+    ck_assert_int_eq(held, NFILES);
+    usleep(300000); /* the first reads' completions are in */
+    c0 = completed();
+    pthread_mutex_lock(&fake.lock);
+    n0 = fake.nframes;
+    pthread_mutex_unlock(&fake.lock);
+    for (int i = 0; i < NFILES; i++)
+        put_file(tpath(apr_psprintf(pool, "f%d.log", i)), "a", gen_log(3 + i, ""));
+    ck_assert_msg(wait_committed(5000), "the appended lines were not read within 5 s");
+    ck_assert_int_eq(frames_lines(), 10 + 11 + 12 + 3 + 4 + 5);
+    for (int t = 0; t < 40 && completed() < c0 + NFILES; t++)
+        usleep(50000);
+    ck_assert_uint_eq(completed(), c0 + NFILES); /* a completion per lease */
+    pthread_mutex_lock(&fake.lock);
+    n1 = fake.nframes;
+    ck_assert_int_eq(n1 - n0, 2); /* one frame per master */
+    for (int i = n0; i < n1; i++) {
+        ck_assert_uint_eq(fake.frames[i].nranges, NFILES);
+        ck_assert_uint_eq(fake.frames[i].lines, 3 + 4 + 5);
+        ck_assert_int_eq(fake.frames[i].answered, 200);
+    }
+    pthread_mutex_unlock(&fake.lock);
+    slave_request_stop(s);
+    slave_join(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("slave_hold");
@@ -272,6 +316,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, hold_reads_idles_and_releases);
     tcase_add_test(tc, hold_second_slave_gets_share);
+    tcase_add_test(tc, hold_one_worker_combines);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -254,6 +254,7 @@ static inline const char *url_of(const char *name)
 typedef struct fake_frame_t {
     char master[FRAME_NAME_MAX], source[FRAME_SOURCE_MAX], job[FRAME_NAME_MAX];
     uint64_t start, end, lines, bytes, config_hash, lease, round;
+    uint32_t nranges;            /* ranges the frame covers (start, end: the first's) */
     long user_rows, status_rows; /* rows of by_user / by_status */
     long u0;                     /* count of user u0 in by_user (0 when absent) */
     long status[NSTATUS];        /* by_status counts of statuses[] */
@@ -413,6 +414,7 @@ static inline void h_partials(void *ctx, const httpd_req_t *req, httpd_resp_t *r
     f->config_hash = h.config_hash;
     f->lease = h.lease;
     f->round = h.round;
+    f->nranges = h.nranges;
     f->user_rows = entry_rows(p, "by_user");
     f->status_rows = entry_rows(p, "by_status");
     f->u0 = user_count(p, "u0");

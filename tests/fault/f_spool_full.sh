@@ -37,8 +37,11 @@ check "the message names master m2, the frame's range and the spool file" \
     expr "$line" : "$want" >/dev/null
 check "the message says the lease stays unacknowledged" \
     expr "$line" : '.*lease [0-9]* stays unacknowledged' >/dev/null
-src=$(echo "$line" | sed 's/.* frame \([^ ]*\)#[^ ]* \[.*/\1/')
-a=$(echo "$line" | sed 's/.* frame [^ ]* \[\([0-9]*\), .*/\1/')
+# (a frame of several ranges, docs/CLUSTER.md, names them all: "frame 2 ranges: SRC#I [a, b),
+# ..."; its first range's lease is as unacknowledged as the others')
+first=$(echo "$line" | sed 's/ frame [0-9]* ranges: / frame /')
+src=$(echo "$first" | sed 's/.* frame \([^ ]*\)#[^ ]* \[.*/\1/')
+a=$(echo "$first" | sed 's/.* frame [^ ]* \[\([0-9]*\), .*/\1/')
 check "s1 is still running" kill -0 "$PID_s1"
 o1=$(offset_of "$src")
 check "the primary's offset of $src ($o1) does not pass the failed range's start $a" \

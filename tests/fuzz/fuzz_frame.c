@@ -13,7 +13,10 @@
  *      row / state decoder);
  *   3  as the bytes of a state record: frame_encode_record wraps them;
  *   4  as a raw version 2 payload (frame dictionary, front-coded keys, states
- *      against the dictionary, derived distinct), wrapped with zstd.
+ *      against the dictionary, derived distinct), wrapped with zstd;
+ *   5  as a header's range list (frame_ranges.c): the target writes a header of
+ *      range [0, 10) of "src" (3 lines, 1 bad, 10 bytes) up to its reasons, then the
+ *      bytes, around a payload of no group (so mutations reach every check of a list).
  * Every frame also goes through frame_record: a frame is a partial (frame_decode
  * takes it) or a record (frame_record takes it), never both, and both agree
  * with frame_peek on its length and on a torn one. Every frame that decodes is
@@ -23,8 +26,12 @@
  * the state that was written); every record that reads back is re-encoded and
  * read again, and must give the same header and bytes (abort otherwise). Every
  * header that decodes has its bad lines by reason adding up to bad_lines, and
- * they survive the re-encoding. On an empty corpus directory
- * LLVMFuzzerInitialize writes seed inputs for all five modes.
+ * they survive the re-encoding. Every frame that frame_peek takes has ranges
+ * (frame_peek_ranges) as a list must be: 1 to FRAME_MAX_RANGES of them, the first the
+ * header's, non-empty and not overlapping within a source, their counters adding up
+ * to the header's; a decoded frame of several is re-encoded with its list and must give
+ * the same ranges back. On an empty corpus directory LLVMFuzzerInitialize writes seed
+ * inputs for all six modes (frames of several ranges among them).
  * Build and run: scripts/fuzz.sh frame SECONDS (see docs/FUZZING.md). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,9 +212,9 @@ static void round_trip(const partial_t *q, apr_pool_t *pool)
 static void same_header(const frame_header_t *a, const frame_header_t *b)
 {
     if (a->config_hash != b->config_hash || a->round != b->round || a->lease != b->lease ||
-        a->start != b->start || a->end != b->end || a->lines != b->lines ||
-        a->bad_lines != b->bad_lines || a->bytes != b->bytes || a->flags != b->flags ||
-        a->regex_limit_hits != b->regex_limit_hits ||
+        a->nranges != b->nranges || a->start != b->start || a->end != b->end ||
+        a->lines != b->lines || a->bad_lines != b->bad_lines || a->bytes != b->bytes ||
+        a->flags != b->flags || a->regex_limit_hits != b->regex_limit_hits ||
         memcmp(a->bad_by, b->bad_by, sizeof a->bad_by) != 0 || strcmp(a->job, b->job) ||
         strcmp(a->source, b->source) || strcmp(a->slave, b->slave) || strcmp(a->master, b->master))
         abort();
@@ -235,6 +242,58 @@ static void record_round_trip(const frame_header_t *h, const uint8_t *data, size
     if (n2 != n || flen != out.len || (n && memcmp(d2, data, n) != 0))
         abort();
     buf_free(&out);
+}
+
+/* The ranges r of a frame whose header h frame_peek took are a list as frame.h says. */
+static void ranges_hold(const frame_header_t *h, const frame_ranges_t *r)
+{
+    uint64_t lines = 0, bad = 0, bytes = 0;
+    if (r->n != h->nranges || r->n < 1 || r->n > FRAME_MAX_RANGES ||
+        strcmp(r->r[0].source, h->source) || r->r[0].start != h->start || r->r[0].end != h->end ||
+        r->r[0].lease != h->lease)
+        abort();
+    for (uint32_t i = 0; i < r->n; i++) {
+        const frame_range_t *x = &r->r[i];
+        if (r->n > 1 && (x->start >= x->end || !x->source[0]))
+            abort();
+        for (uint32_t k = 0; k < i; k++)
+            if (!strcmp(r->r[k].source, x->source) && r->r[k].start < x->end &&
+                x->start < r->r[k].end)
+                abort();
+        lines += x->lines;
+        bad += x->bad_lines;
+        bytes += x->bytes;
+    }
+    if (lines != h->lines || bad != h->bad_lines || bytes != h->bytes)
+        abort();
+}
+
+/* A decoded frame of several ranges (header h, ranges r, its rows in q) encodes with
+ * its list, and the list reads back the same. */
+static void ranges_round_trip(const frame_header_t *h, const frame_ranges_t *r, const partial_t *q)
+{
+    frame_header_t hh = *h, ph;
+    frame_ranges_t *back = malloc(sizeof *back);
+    abbey_err_t err;
+    buf_t out;
+
+    buf_init(&out);
+    hh.ranges = r;
+    if (frame_encode(&hh, q, NULL, &out, &err) != APR_SUCCESS ||
+        frame_peek_ranges(out.data, out.len, &ph, back, NULL, &err) != APR_SUCCESS) {
+        fprintf(stderr, "a frame of several ranges does not re-encode: %s\n", err.msg);
+        abort();
+    }
+    if (back->n != r->n)
+        abort();
+    for (uint32_t i = 0; i < r->n; i++)
+        if (strcmp(back->r[i].source, r->r[i].source) || back->r[i].lease != r->r[i].lease ||
+            back->r[i].start != r->r[i].start || back->r[i].end != r->r[i].end ||
+            back->r[i].lines != r->r[i].lines || back->r[i].bad_lines != r->r[i].bad_lines ||
+            back->r[i].bytes != r->r[i].bytes)
+            abort();
+    buf_free(&out);
+    free(back);
 }
 
 /* ---- modes ---------------------------------------------------------------- */
@@ -273,15 +332,18 @@ static void decode_stream(const uint8_t *b, size_t len, apr_pool_t *pool)
 {
     size_t pos = 0;
     partial_t *q = partial_create(&job, pool);
+    frame_ranges_t *ranges = malloc(sizeof *ranges);
     while (pos < len) {
         frame_header_t h, ph;
         abbey_err_t err;
         size_t flen = 0, plen = 0, xlen = 0;
-        apr_status_t pv = frame_peek(b + pos, len - pos, &ph, &plen, &err);
+        apr_status_t pv = frame_peek_ranges(b + pos, len - pos, &ph, ranges, &plen, &err);
         apr_status_t rv = frame_decode(b + pos, len - pos, &job, &h, q, &flen, &err);
         apr_status_t xv = read_record(b + pos, len - pos, pv, &ph, plen, rv, pool, &xlen);
-        if (pv == APR_SUCCESS)
+        if (pv == APR_SUCCESS) {
             reasons_add_up(ph.bad_by, ph.bad_lines);
+            ranges_hold(&ph, ranges);
+        }
         if (rv == APR_SUCCESS) {
             reasons_add_up(h.bad_by, h.bad_lines);
             reasons_add_up(q->bad_by, q->bad_lines);
@@ -289,6 +351,8 @@ static void decode_stream(const uint8_t *b, size_t len, apr_pool_t *pool)
                 xv == APR_SUCCESS || ph.flags != 0)
                 abort();
             round_trip(q, pool);
+            if (h.nranges > 1)
+                ranges_round_trip(&h, ranges, q);
             pos += flen;
         } else if (xv == APR_SUCCESS) {
             pos += xlen;
@@ -300,6 +364,7 @@ static void decode_stream(const uint8_t *b, size_t len, apr_pool_t *pool)
             pos = frame_resync(b, len, pos + 1);
         }
     }
+    free(ranges);
 }
 
 static void fix_crc(uint8_t *b, size_t len)
@@ -317,8 +382,10 @@ static void fix_crc(uint8_t *b, size_t len)
     }
 }
 
-/* A frame of this version with a valid header around raw payload bytes. */
-static void wrap_payload(const uint8_t *raw, size_t n, int version, buf_t *out)
+/* A frame of this version with a valid header around raw payload bytes; list (may be
+ * NULL): the bytes after the header's reasons (a range list). */
+static void wrap_list(const uint8_t *raw, size_t n, int version, const uint8_t *list, size_t nlist,
+                      buf_t *out)
 {
     buf_t hdr;
     uLongf zlen = compressBound((uLong)n);
@@ -336,6 +403,11 @@ static void wrap_payload(const uint8_t *raw, size_t n, int version, buf_t *out)
     buf_put_str(&hdr, "src", 3);
     buf_put_str(&hdr, "s", 1);
     buf_put_str(&hdr, "m", 1);
+    if (list) {
+        buf_put_varint(&hdr, 0); /* regex_limit_hits */
+        buf_put_varint(&hdr, 0); /* no reasons */
+        buf_put(&hdr, list, nlist);
+    }
     buf_put(out, FRAME_MAGIC, 4);
     buf_put_u32(out, (uint32_t)version); /* then flags 0 and the reserved bytes */
     buf_put_u32(out, (uint32_t)hdr.len);
@@ -360,6 +432,11 @@ static void wrap_payload(const uint8_t *raw, size_t n, int version, buf_t *out)
     buf_free(&hdr);
 }
 
+static void wrap_payload(const uint8_t *raw, size_t n, int version, buf_t *out)
+{
+    wrap_list(raw, n, version, NULL, 0, out);
+}
+
 /* A record frame around raw bytes. */
 static void wrap_record(const uint8_t *raw, size_t n, buf_t *out)
 {
@@ -381,7 +458,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     apr_pool_create(&pool, root);
     buf_init(&b);
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0:
         decode_stream(data + 1, size - 1, pool);
         break;
@@ -394,8 +471,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         wrap_record(data + 1, size - 1, &b);
         decode_stream(b.data, b.len, pool);
         break;
+    case 5:
+        wrap_list((const uint8_t[]){0}, 1, 1, data + 1, size - 1, &b); /* no group */
+        decode_stream(b.data, b.len, pool);
+        break;
     default:
-        wrap_payload(data + 1, size - 1, data[0] % 5 == 4 ? 2 : 1, &b);
+        wrap_payload(data + 1, size - 1, data[0] % 6 == 4 ? 2 : 1, &b);
         decode_stream(b.data, b.len, pool);
     }
     buf_free(&b);
@@ -478,6 +559,51 @@ static partial_t *seed_partial(apr_pool_t *pool)
     return p;
 }
 
+/* Frames of several ranges of p (modes 0 and 1), and a list of mode 5. */
+static void write_range_seeds(const char *dir, const partial_t *p)
+{
+    static const char *src[3] = {"src", "other#2049:7:0", "src"};
+    frame_ranges_t *r = calloc(1, sizeof *r);
+    frame_header_t h;
+    abbey_err_t err;
+    buf_t f, list;
+
+    header_init(&h);
+    frame_header_counts(&h, p);
+    r->n = 3;
+    for (uint32_t i = 0; i < 3; i++) {
+        snprintf(r->r[i].source, sizeof r->r[i].source, "%s", src[i]);
+        r->r[i].lease = 4 + i;
+        r->r[i].start = i == 2 ? 10 : 0;
+        r->r[i].end = i == 2 ? 30 : 10;
+        r->r[i].lines = i == 0 ? p->lines - 2 : 1;
+        r->r[i].bad_lines = i == 0 ? p->bad_lines : 0;
+        r->r[i].bytes = i == 0 ? p->bytes : 0;
+    }
+    h.ranges = r;
+    buf_init(&f);
+    buf_init(&list);
+    if (frame_encode(&h, p, NULL, &f, &err) != APR_SUCCESS) {
+        fprintf(stderr, "seed-frame-ranges: %s\n", err.msg);
+        abort();
+    } else {
+        fuzz_write_seed(dir, "seed-frame-ranges", 0, f.data, f.len);
+        fuzz_write_seed(dir, "seed-frame-ranges-crcfix", 1, f.data, f.len);
+    }
+    /* mode 5's header: [0, 10) of "src", lease 0, 3 lines, 1 bad, 10 bytes */
+    buf_put_varint(&list, 2);
+    buf_put_str(&list, "src", 3);
+    for (int i = 0; i < 6; i++)
+        buf_put_varint(&list, (uint64_t[]){0, 0, 10, 2, 1, 6}[i]);
+    buf_put_str(&list, "other#1", 7);
+    for (int i = 0; i < 6; i++)
+        buf_put_varint(&list, (uint64_t[]){9, 100, 200, 1, 0, 4}[i]);
+    fuzz_write_seed(dir, "seed-range-list", 5, list.data, list.len);
+    buf_free(&f);
+    buf_free(&list);
+    free(r);
+}
+
 static void write_seeds(const char *dir)
 {
     apr_pool_t *pool;
@@ -528,6 +654,7 @@ static void write_seeds(const char *dir)
         buf_free(&m);
         fuzz_write_seed(dir, "seed-record-bytes", 3, (const uint8_t *)rec, sizeof rec - 1);
     }
+    write_range_seeds(dir, p);
     buf_free(&f);
     buf_free(&raw);
     apr_pool_destroy(pool);
