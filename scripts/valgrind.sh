@@ -5,10 +5,10 @@
 # Usage: scripts/valgrind.sh [BUILD_DIR] TEST...      (BUILD_DIR default build, built already)
 #
 #   TEST  a Check program (tests/check_NAME, run in-process: CK_FORK=no), or a test script
-#         (tests/cluster/NAME.sh, tests/recount/NAME.sh, ...) run with ABBEY_BUILDDIR pointing
-#         at a copy of BUILD_DIR whose abbey-master, abbey-slave and abbey-replay start the
-#         real ones under valgrind (--trace-children=no), so every abbey process the script
-#         starts is checked.
+#         (tests/cluster/NAME.sh, tests/recount/NAME.sh, ...). Either runs with ABBEY_BUILDDIR
+#         pointing at a copy of BUILD_DIR whose abbey-master, abbey-slave and abbey-replay
+#         start the real ones under valgrind (--trace-children=no), so every abbey process a
+#         test starts is checked.
 #
 # Example: scripts/valgrind.sh tests/check_frame_v2 tests/cluster/max_keys.sh
 #
@@ -16,8 +16,8 @@
 # per process in $VG_DIR (default /tmp/abbey-valgrind)/TEST/. Unless VG_POOLS=0, each process
 # preloads scripts/valgrind_pools.c (built into $VG_DIR), which gives every apr_palloc its own
 # block so that overruns, reads of unwritten bytes and uses after a clear inside APR pools are
-# seen too. A process killed by a test (SIGKILL) leaves a log without a summary: only the
-# errors it printed count. Scripts are slow under valgrind: their timing checks (HTTP calls
+# seen too. A process killed by a test (SIGKILL), or a forked child that ran exec, leaves a
+# log without a summary: only the errors it printed count. Scripts are slow under valgrind: their timing checks (HTTP calls
 # with 5 s timeouts, peak RSS) may fail; their verdict is printed, not counted.
 # Exit status 0 when valgrind found nothing and every Check program passed, 1 otherwise.
 set -eu
@@ -72,7 +72,7 @@ verdict() {
         echo "errors before it was killed"
         return 1
     else
-        echo "no summary (killed), no errors before"
+        echo "no summary (it ran exec or was killed), no errors before"
     fi
 }
 
@@ -82,9 +82,9 @@ for t in "$@"; do
     logs=$vg/$name
     rm -rf "$logs"
     mkdir -p "$logs"
+    wrap_build "$vg/build-$name"
     case "$t" in
     *.sh)
-        wrap_build "$vg/build-$name"
         if env ABBEY_BUILDDIR="$vg/build-$name" ABBEY_SRCDIR="$top" sh "$top/$t" \
             >"$logs/test.out" 2>&1; then
             echo "$t: the test passed"
@@ -94,7 +94,7 @@ for t in "$@"; do
         fi
         ;;
     *)
-        if (cd "$build" && env CK_FORK=no ABBEY_BUILDDIR="$build" ABBEY_SRCDIR="$top" \
+        if (cd "$build" && env CK_FORK=no ABBEY_BUILDDIR="$vg/build-$name" ABBEY_SRCDIR="$top" \
             ${preload:+LD_PRELOAD=$preload} $memcheck --log-file="$logs/$(basename "$t").%p.vg" \
             "$build/$t" >"$logs/test.out" 2>&1); then
             echo "$t: the test passed"

@@ -79,26 +79,25 @@ void *apr_pcalloc(apr_pool_t *p, apr_size_t size)
     return block ? memset(block, 0, size) : NULL;
 }
 
+/* Call APR's NAME (cached in *next) on p, then free the blocks of the pools it released. */
+static void release(apr_pool_t *p, void (**next)(apr_pool_t *), const char *name)
+{
+    if (!*next)
+        *next = (void (*)(apr_pool_t *))dlsym(RTLD_NEXT, name);
+    clear_depth++;
+    (*next)(p);
+    if (--clear_depth == 0)
+        free_deferred();
+}
+
 void apr_pool_clear(apr_pool_t *p)
 {
     static void (*next)(apr_pool_t *);
-
-    if (!next)
-        next = (void (*)(apr_pool_t *))dlsym(RTLD_NEXT, "apr_pool_clear");
-    clear_depth++;
-    next(p);
-    if (--clear_depth == 0)
-        free_deferred();
+    release(p, &next, "apr_pool_clear");
 }
 
 void apr_pool_destroy(apr_pool_t *p)
 {
     static void (*next)(apr_pool_t *);
-
-    if (!next)
-        next = (void (*)(apr_pool_t *))dlsym(RTLD_NEXT, "apr_pool_destroy");
-    clear_depth++;
-    next(p);
-    if (--clear_depth == 0)
-        free_deferred();
+    release(p, &next, "apr_pool_destroy");
 }
