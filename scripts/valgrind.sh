@@ -2,7 +2,7 @@
 # scripts/valgrind.sh - run tests under valgrind's memcheck and say which processes it found
 # errors or definite leaks in.
 #
-# Usage: scripts/valgrind.sh [BUILD_DIR] TEST...      (BUILD_DIR default build, built already)
+# Usage: scripts/valgrind.sh [BUILD_DIR] TEST...   (BUILD_DIR default build/, built already)
 #
 #   TEST  a Check program (tests/check_NAME, run in-process: CK_FORK=no), or a test script
 #         (tests/cluster/NAME.sh, tests/recount/NAME.sh, ...). Either runs with ABBEY_BUILDDIR
@@ -17,12 +17,13 @@
 # preloads scripts/valgrind_pools.c (built into $VG_DIR), which gives every apr_palloc its own
 # block so that overruns, reads of unwritten bytes and uses after a clear inside APR pools are
 # seen too. A process killed by a test (SIGKILL), or a forked child that ran exec, leaves a
-# log without a summary: only the errors it printed count. Scripts are slow under valgrind: their timing checks (HTTP calls
-# with 5 s timeouts, peak RSS) may fail; their verdict is printed, not counted.
+# log without a summary: only the errors it printed count. Scripts are slow under valgrind:
+# their timing checks (HTTP calls with 5 s timeouts, peak RSS) may fail; their verdict is
+# printed, not counted.
 # Exit status 0 when valgrind found nothing and every Check program passed, 1 otherwise.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=build
+build=$top/build
 case "${1:-}" in tests/* | "") ;; *) build=$1; shift ;; esac
 [ $# -ge 1 ] || { sed -n '5,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 build=$(cd "$build" && pwd)
