@@ -114,7 +114,13 @@ if ! wait_for 60 settled "$P1" "$total"; then
 fi
 pass
 
-# more bad lines, in a later round
+# more bad lines, in a later round: the first ones may have been read and settled within
+# the first round, and a sticky lease's holder checks its files every --poll-ms, so wait
+# until the primary's round is two past the one at settling before appending
+round_now() { json "$P1" "/v1/rounds?job=web&after=0" 'j.get("current_round", 0)'; }
+r0=$(round_now)
+rounds_past() { [ "$(round_now)" -ge $((r0 + 2)) ]; }
+wait_for 30 rounds_past || fail "the primary's round did not advance from $r0 within 30 s"
 bad_lines 121 10 >"$T/bad2"
 mix 3001 3250 "$T/bad2" >>"$f"
 total=$(wc -c <"$f")
