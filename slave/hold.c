@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "hold_int.h"
+#include "invariant.h"
 #include "jsonio.h"
 #include "log.h"
 #include "mem.h"
@@ -123,6 +124,12 @@ void hold_item_drop(hold_t *h, int i)
     hold_item_free(it);
 }
 
+void hold_give_back(hold_t *h, int i)
+{
+    json_array_append_new(h->released, json_integer((json_int_t)h->items[i]->l.id));
+    hold_item_drop(h, i);
+}
+
 int hold_item_index(hold_t *h, uint64_t id)
 {
     for (int i = 0; i < h->nitems; i++)
@@ -141,6 +148,7 @@ hold_item_t *hold_take(hold_t *h, int64_t wait_ms)
         apr_thread_cond_timedwait(h->work, h->lock, (apr_interval_time_t)wait_ms * 1000);
     if (h->qhead && !h->closing) {
         it = h->qhead;
+        ABBEY_ASSERT(!it->release); /* (one asked back left the queue then) */
         h->qhead = it->qnext;
         if (!h->qhead)
             h->qtail = NULL;
@@ -160,6 +168,7 @@ hold_item_t *hold_take_more(hold_t *h, const char *job, int64_t round, const cha
                 strcmp(it->l.job, job) == 0)
                 break;
     if (it) {
+        ABBEY_ASSERT(!it->release); /* (one asked back left the queue then) */
         if (prev)
             prev->qnext = it->qnext;
         else
@@ -232,11 +241,14 @@ json_t *hold_post(hold_t *h, const char *url, json_t *root)
     }
     if (__atomic_exchange_n(&s->primary_down, 0, __ATOMIC_ACQ_REL))
         log_msg("primary: answering again");
+    h->heard = hold_mono_ms();
     return answer;
 }
 
 /* What every answer of the batched calls says: the clock, the rounds, more,
- * leases asked back, the config. */
+ * leases asked back, the config. A lease asked back that no worker runs and no report
+ * holds (it waits for its next check, or is queued: not started) is given back at once;
+ * the others when their read's completion is accepted (settle). */
 void hold_take_news(hold_t *h, const json_t *a, int64_t arrived)
 {
     json_t *rounds = json_object_get(a, "rounds"), *v, *rel = json_object_get(a, "release");
@@ -267,11 +279,15 @@ void hold_take_news(hold_t *h, const json_t *a, int64_t arrived)
     json_array_foreach(rel, i, v)
     {
         int k = json_is_integer(v) ? hold_item_index(h, (uint64_t)json_integer_value(v)) : -1;
-        if (k >= 0 && !h->items[k]->release) {
-            h->items[k]->release = 1;
-            log_msg("lease %" PRIu64 " (%s %s): the primary asks for it back", h->items[k]->l.id,
-                    h->items[k]->l.job, h->items[k]->l.source);
-        }
+        hold_item_t *it = k >= 0 ? h->items[k] : NULL;
+        if (!it || it->release)
+            continue;
+        int unread = it->state == H_WAIT || it->state == H_QUEUED;
+        log_msg("lease %" PRIu64 " (%s %s): the primary asks for it back%s", it->l.id, it->l.job,
+                it->l.source, unread ? ": given back unread" : " (once its read is done)");
+        it->release = 1;
+        if (unread)
+            hold_give_back(h, k);
     }
     apr_thread_mutex_unlock(h->lock);
 }
@@ -393,6 +409,20 @@ static void renew(hold_t *h, int64_t now)
     json_decref(a);
 }
 
+/* POST /v1/complete with no completion (a batch all the same): the news alone (leases
+ * asked back, more). */
+static void news(hold_t *h)
+{
+    h->news_asked = h->pass_at;
+    json_t *a = hold_post(h, h->s->complete_url,
+                          json_pack("{s:s, s:[]}", "slave", h->s->opts.name, "completions"));
+    if (!a)
+        return;
+    hold_take_news(h, a, hold_mono_ms());
+    hold_take_gone(h, json_object_get(a, "gone"));
+    json_decref(a);
+}
+
 /* ---- the thread ---- */
 
 /* The config the primary names, fetched as soon as it is named (the workers take it for
@@ -432,6 +462,10 @@ static void turn(hold_t *h)
     int64_t life = h->life_ms > 0 ? h->life_ms : 30000;
     if (now - h->last_renew >= life / 3)
         renew(h, now);
+    /* a pass that had nothing to report (the workers busy with all it holds) still hears
+     * the news once: leases asked back go within a round, not at the next renewal */
+    else if (h->nitems && !h->npend && h->heard < h->pass_at && h->news_asked < h->pass_at)
+        news(h);
     int64_t wait = h->next_pass - now;
     if (h->npend && FLUSH_MS < wait)
         wait = FLUSH_MS;

@@ -77,6 +77,9 @@ struct hold_t {
     int64_t config_tried; /* when the config the primary names was last fetched (failed) */
     int64_t life_ms;      /* the lease lifetime */
     int64_t next_pass, last_ask, last_renew, first_result;
+    int64_t heard;      /* when the primary last answered a call */
+    int64_t pass_at;    /* when the last pass started */
+    int64_t news_asked; /* the pass_at of the last call for the news alone */
     /* the report being built */
     hold_item_t **pend; /* items whose completion goes in it (H_SENT) */
     int npend, pend_cap;
@@ -95,10 +98,14 @@ void hold_enqueue(hold_t *h, hold_item_t *it);
 void hold_item_drop(hold_t *h, int i);
 int hold_item_index(hold_t *h, uint64_t id);
 
+/* With the lock: give the i-th item back to the primary (listed in the next report's
+ * "released", dropped now). Only for an item no worker runs and no report holds. */
+void hold_give_back(hold_t *h, int i);
+
 /* Calls to the primary: POST root (released), the answer (NULL: none, logged once per
- * outage); take in what an answer says (clock, rounds, more, release, config) and the
- * leases it says are gone; the round a check of job made now is of; the spool backlog
- * into a request. */
+ * outage; an answer sets h->heard); take in what an answer says (clock, rounds, more, release,
+ * config: a lease asked back that waits or is queued is given back at once) and the leases it says
+ * are gone; the round a check of job made now is of; the spool backlog into a request. */
 json_t *hold_post(hold_t *h, const char *url, json_t *root);
 void hold_take_news(hold_t *h, const json_t *a, int64_t arrived);
 void hold_take_gone(hold_t *h, const json_t *gone);

@@ -89,6 +89,7 @@ void hold_pass(hold_t *h, int64_t now)
     apr_pool_t *tmp = mem_xpool(h->s->pool);
     apr_thread_mutex_lock(h->lock);
     h->lagging = 0;
+    h->pass_at = now;
     for (int i = 0; i < h->nitems; i++) {
         hold_item_t *it = h->items[i];
         if (it->state == H_QUEUED || it->state == H_RUNNING)
@@ -97,8 +98,7 @@ void hold_pass(hold_t *h, int64_t now)
         if (it->state != H_WAIT)
             continue;
         if (it->release) { /* given back in this report */
-            json_array_append_new(h->released, json_integer((json_int_t)it->l.id));
-            hold_item_drop(h, i--);
+            hold_give_back(h, i--);
             continue;
         }
         it->claim = hold_claim(h, it->l.job, now, it->l.round);
@@ -219,8 +219,7 @@ static void settle(hold_t *h, hold_item_t *it, const json_t *r)
         }
         if (it->release) { /* asked back: given back now, not read on */
             it->state = H_WAIT;
-            json_array_append_new(h->released, json_integer((json_int_t)it->l.id));
-            hold_item_drop(h, hold_item_index(h, it->l.id));
+            hold_give_back(h, hold_item_index(h, it->l.id));
         } else if (it->l.kind == SLAVE_LEASE_EXPAND) {
             it->same = listing_same(c, it->listing) ? it->same + 1 : 1;
             json_decref(it->listing);

@@ -33,7 +33,9 @@
 #define NFILES 3
 
 static sched_t *sched;
+static httpd_t *m2_srv; /* m2: a server of its own (the primary's url is m1's) */
 static rules_config_t *cfg;
+static uint64_t lease_bytes = 1 << 20; /* the primary's byte cap of a read lease */
 
 static int64_t wall(void)
 {
@@ -61,7 +63,9 @@ static void h_config_real(void *ctx, const httpd_req_t *req, httpd_resp_t *resp)
 }
 
 /* The fake masters (frames) and config, and the real scheduler's routes, over job "t"
- * (1 s rounds) reading the files f0..f2 of the tmpdir. */
+ * (1 s rounds) reading the files f0..f2 of the tmpdir. m2 is a server of its own, so
+ * that frames to it go over the workers' own connections, as in a cluster (m1's share
+ * the slave's one connection to the primary: slave.h). */
 static void hold_setup(void)
 {
     abbey_err_t err;
@@ -76,7 +80,14 @@ static void hold_setup(void)
     httpd_route(fake_srv, "POST", "/v1/partials", 64 << 20, h_partials, NULL);
     ck_assert_msg(httpd_start(fake_srv, "127.0.0.1", 0, 8, &err) == APR_SUCCESS, "%s", err.msg);
     snprintf(fake_base, sizeof fake_base, "http://127.0.0.1:%d", httpd_port(fake_srv));
-    const char *yaml = test_yaml("");
+    m2_srv = httpd_create(TOKEN, pool);
+    httpd_route(m2_srv, "POST", "/v1/partials", 64 << 20, h_partials, NULL);
+    ck_assert_msg(httpd_start(m2_srv, "127.0.0.1", 0, 8, &err) == APR_SUCCESS, "%s", err.msg);
+    const char *yaml = test_yaml(""), *m2_url = apr_psprintf(pool, "\"%s/\"", fake_base);
+    const char *m2_at = strstr(yaml, m2_url);
+    ck_assert_ptr_nonnull(m2_at);
+    yaml = apr_psprintf(pool, "%.*s\"http://127.0.0.1:%d\"%s", (int)(m2_at - yaml), yaml,
+                        httpd_port(m2_srv), m2_at + strlen(m2_url));
     const char *files = "";
     for (int i = 0; i < NFILES; i++) {
         const char *p = tpath(apr_psprintf(pool, "f%d.log", i));
@@ -93,7 +104,7 @@ static void hold_setup(void)
     fake.job = &cfg->jobs[0];
     snprintf(fake.config, sizeof fake.config, "%s", yaml);
     snprintf(fake.etag, sizeof fake.etag, "%s", cfg->hash_hex);
-    sched_opts_t o = {.lease_ms = 30000, .lease_bytes = 1 << 20, .deadline_rounds = 3};
+    sched_opts_t o = {.lease_ms = 30000, .lease_bytes = lease_bytes, .deadline_rounds = 3};
     sched = sched_create(cfg, &o, pool);
     sched_on_round_closed(sched, on_round, NULL);
     sched_register(sched, fake_srv);
@@ -102,7 +113,17 @@ static void hold_setup(void)
 static void hold_teardown(void)
 {
     httpd_stop(fake_srv);
+    httpd_stop(m2_srv);
     teardown();
+    lease_bytes = 1 << 20;
+}
+
+/* The same with reads of 28 bytes at most (4 of gen_log's 7-byte lines): a file takes
+ * several reads, and a worker's first read fills its frame (nothing combined with it). */
+static void small_setup(void)
+{
+    lease_bytes = 28;
+    hold_setup();
 }
 
 /* A slave of the real primary, named name, with workers workers, its config fetched,
@@ -308,6 +329,46 @@ START_TEST(hold_one_worker_combines)
 }
 END_TEST
 
+/* A slave that joins gets, without waiting for the first one's reads, the leases the first
+ * one had queued for its one busy worker: the first hears of "release" although it has
+ * nothing to report (its worker's frame to m2 is answered 8 s late), gives back the queued
+ * ones unread, and the second takes them; every line is counted once. */
+START_TEST(hold_queued_given_back)
+{
+    uint64_t c;
+    int h1 = 0, h2 = 0, done = 0;
+    pthread_mutex_lock(&fake.lock);
+    fake.script[1].slow_ms = 8000;
+    pthread_mutex_unlock(&fake.lock);
+    slave_t *s1 = run_slave_workers("s1", 1);
+    for (int t = 0; t < 100 && h1 < NFILES; t++) { /* its one worker reads one of the three */
+        usleep(50000);
+        st(&c, &h1, "s1");
+    }
+    ck_assert_int_eq(h1, NFILES);
+    slave_t *s2 = run_slave_workers("s2", 1);
+    for (int t = 0; t < 200 && !h2 && !done; t++) { /* (the frame's 8 s bound the wait) */
+        usleep(50000);
+        st(&c, &h2, "s2");
+        done = completed() > 0;
+    }
+    ck_assert_msg(h2 >= 1 && !done, "s2 holds %d lease(s) when s1 first completed one", h2);
+    pthread_mutex_lock(&fake.lock);
+    fake.script[1].slow_ms = 0;
+    pthread_mutex_unlock(&fake.lock);
+    ck_assert_msg(wait_committed(30000), "not every byte was committed");
+    ck_assert_int_eq(frames_lines(), 10 + 11 + 12);
+    st(&c, &h1, "s1");
+    st(&c, &h2, "s2");
+    ck_assert_int_eq(h1 + h2, NFILES);
+    ck_assert_int_ge(h2, 1);
+    slave_request_stop(s1);
+    slave_request_stop(s2);
+    slave_join(s1);
+    slave_join(s2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("slave_hold");
@@ -318,6 +379,11 @@ static Suite *suite(void)
     tcase_add_test(tc, hold_second_slave_gets_share);
     tcase_add_test(tc, hold_one_worker_combines);
     suite_add_tcase(s, tc);
+    TCase *small = tcase_create("small_leases");
+    tcase_add_checked_fixture(small, small_setup, hold_teardown);
+    tcase_set_timeout(small, 90);
+    tcase_add_test(small, hold_queued_given_back);
+    suite_add_tcase(s, small);
     return s;
 }
 
