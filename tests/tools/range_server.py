@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """range_server.py - a tiny HTTP/1.1 file server honouring Range, for abbey's tests.
 
-usage: range_server.py DIR [--port N] [--host H] [--ignore-range]
+usage: range_server.py DIR [--port N] [--host H] [--ignore-range] [--rate BYTES]
 
 Serves the files of DIR (no listing, no subdirectory escape) to GET and HEAD:
   no Range header               200 with the whole file
@@ -9,7 +9,8 @@ Serves the files of DIR (no listing, no subdirectory escape) to GET and HEAD:
   a range starting past the end 416 with Content-Range: bytes */size
 200 and 206 answers carry the file's Last-Modified.
 --ignore-range answers 200 with the whole file whatever the Range (a server
-that does not support ranges). Port 0 (the default) picks a free port; the
+that does not support ranges). --rate sends each body at about BYTES a second
+(a slow source: reading it takes seconds whatever the machine). Port 0 (the default) picks a free port; the
 port is printed on the first line of stdout, then the server runs until
 killed (SIGTERM) or its stdin closes when --stdin-watch is given.
 """
@@ -18,6 +19,7 @@ import os
 import re
 import sys
 import threading
+import time
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -28,6 +30,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     root = "."
     ignore_range = False
+    rate = 0
 
     def log_message(self, fmt, *args):  # quiet: tests print nothing noisy
         pass
@@ -46,8 +49,16 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if not head:
-            self.wfile.write(body)
+        if head:
+            return
+        step = max(1, self.rate // 10) if self.rate else len(body) or 1
+        try:
+            for i in range(0, len(body), step):
+                if i:
+                    time.sleep(0.1)
+                self.wfile.write(body[i:i + step])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up
 
     def _serve(self, head):
         path = self._path()
@@ -97,11 +108,13 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--ignore-range", action="store_true")
+    ap.add_argument("--rate", type=int, default=0, help="bytes a second per answer (0: at once)")
     ap.add_argument("--stdin-watch", action="store_true",
                     help="exit when stdin reaches its end (the parent went away)")
     args = ap.parse_args()
     Handler.root = args.dir
     Handler.ignore_range = args.ignore_range
+    Handler.rate = args.rate
     srv = ThreadingHTTPServer((args.host, args.port), Handler)
     srv.daemon_threads = True
     print(srv.server_address[1], flush=True)
