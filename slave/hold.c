@@ -15,8 +15,11 @@
  * gone) drops the item; a read that found nothing is reported as nothing new,
  * and a glob's listing equal to the last one sent is, once 3 identical
  * listings were sent in a row. Every third of the lease lifetime the holder
- * renews all it holds in one call. Leases the primary asks back are released
- * in the next report once their reading is done; on stop, everything is.
+ * renews all it holds in one call; after a pass with nothing to report (its
+ * workers busy with all it holds) it asks for the news alone, so it hears of
+ * leases asked back within a round. A lease asked back that no worker has
+ * started (waiting, or queued) is released at once in the next report, never
+ * read; one being read once its completion is accepted; on stop, everything is.
  * One-shot leases in a lease answer (repairs, or every lease from an older
  * primary) are queued as they come and completed by the worker itself. A
  * worker that read a sticky lease may take further queued ones of the same job
