@@ -431,19 +431,26 @@ static void decided(walk_t *k, uint64_t off, size_t len, int held)
     apr_thread_mutex_unlock(k->sp->lock);
 }
 
-/* A 409 for the frame at off (what: its ranges as text): acknowledged when the master's
- * ranges cover it (a duplicate), else held (its lease is gone: it cannot be cut; a frame of
- * several ranges a master holds wholly is answered duplicate, so its 409 is always held). */
+/* A 409 for the frame at off (what: its ranges as text). One range: acknowledged when the
+ * master's ranges cover it (a duplicate), else held (its lease is gone: it cannot be cut).
+ * Several ranges: a master holding all of them answers duplicate, so a 409 means it holds
+ * some from elsewhere (a gap repair's re-read, a retry of one range alone) and lacks the
+ * others; the frame cannot be cut and no later answer can change that, so it is
+ * acknowledged and the ranges the master lacks are left to gap repair, as those of a frame
+ * held would be. */
 static int conflict(walk_t *k, uint64_t off, size_t len, const frame_header_t *h, const char *what,
                     const partials_answer_t *ans)
 {
-    int cov = h->nranges == 1 && ranges_covers(ans->have, h->start, h->end);
+    int several = h->nranges > 1;
+    int cov = several || ranges_covers(ans->have, h->start, h->end);
     log_msg("spool %s @%" PRIu64 ": master %s answered 409 for %s with ranges %s: %s", k->g->path,
             off, h->master, what, ans->ranges,
-            cov ? "they cover the frame (a duplicate): acknowledged"
-                : "it has part of the frame's ranges from elsewhere and the lease is gone; "
-                  "the frame is held in the spool for abbey-replay / the operator (gap repair "
-                  "reads what the master lacks)");
+            several ? "it holds some of the frame's ranges from elsewhere; the frame cannot be "
+                      "cut: acknowledged, gap repair reads the ranges the master lacks"
+            : cov   ? "they cover the frame (a duplicate): acknowledged"
+                    : "it has part of the frame's ranges from elsewhere and the lease is gone; "
+                      "the frame is held in the spool for abbey-replay / the operator (gap repair "
+                      "reads what the master lacks)");
     decided(k, off, len, !cov);
     return 1;
 }
